@@ -1,0 +1,77 @@
+//! The conversation model of Switchboard: what every crate agrees on.
+//!
+//! Organizations own inboxes (one per channel configuration), contacts, conversations and their
+//! messages. Connectors turn a channel's requests into [`InboundEvent`]s and deliver
+//! [`OutboundMessage`]s; the server owns everything in between. This crate does no I/O: no
+//! database, no HTTP client or server, no clock beyond `chrono::Utc::now` in constructors.
+
+mod channel;
+mod connector;
+mod conversation;
+mod event;
+mod records;
+mod role;
+mod secret;
+
+pub use channel::{ChannelKind, UnknownChannel};
+pub use connector::{
+    Connector, DeliveryError, DeliveryReceipt, Inbound, NormalizeError, RawInbound, VerifyError,
+};
+pub use conversation::{
+    Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,
+};
+pub use event::{
+    BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundMessage, OutboundMessage,
+};
+pub use records::{
+    ApiKey, AuditEvent, Contact, ContactIdentity, Conversation, Inbox, Message, Organization, Team,
+    User,
+};
+pub use role::{Permission, Role};
+pub use secret::Secret;
+
+/// A new identifier: a UUIDv7 in its hyphenated text form, so that identifiers sort by creation
+/// time as text on every database.
+pub fn new_id() -> String {
+    uuid::Uuid::now_v7().hyphenated().to_string()
+}
+
+/// Declares a fieldless enum that is stored and sent as a fixed `snake_case` string.
+/// One place for `as_str`, `FromStr`, `Display`, serde and the list of all values.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
+        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+        #[serde(rename_all = "snake_case")]
+        $vis enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = $crate::conversation::ParseEnumError;
+            fn from_str(text: &str) -> Result<Self, Self::Err> {
+                match text {
+                    $($text => Ok($name::$variant),)+
+                    _ => Err($crate::conversation::ParseEnumError {
+                        kind: stringify!($name),
+                        value: text.chars().take(64).collect(),
+                    }),
+                }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use string_enum;

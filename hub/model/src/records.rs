@@ -1,0 +1,159 @@
+//! The stored things of the model, as the rest of the hub sees them. Every one belongs to an
+//! organization; the store never returns one across organizations.
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::{
+    Attachment, ChannelKind, ConversationStatus, DeliveryStatus, MessageRole, Permission, Priority,
+    Role, Source,
+};
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Organization {
+    pub id: String,
+    pub slug: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct User {
+    pub id: String,
+    pub org_id: String,
+    pub email: String,
+    pub name: String,
+    pub role: Role,
+    pub active: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A group of agents that conversations are routed to.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Team {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An API key as it is listed: the key itself is shown once, at creation, and only its hash kept.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ApiKey {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    /// The first characters of the key, to tell keys apart.
+    pub prefix: String,
+    pub scopes: Vec<Permission>,
+    pub created_at: DateTime<Utc>,
+    pub last_used_at: Option<DateTime<Utc>>,
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// One channel configuration. `config` holds the public settings; the secrets are stored apart
+/// and only their names are listed in `secrets_set`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Inbox {
+    pub id: String,
+    pub org_id: String,
+    pub name: String,
+    pub channel: ChannelKind,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub config: serde_json::Value,
+    pub secrets_set: Vec<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Contact {
+    pub id: String,
+    pub org_id: String,
+    pub name: Option<String>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub identities: Vec<ContactIdentity>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// How a contact is known on one channel.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ContactIdentity {
+    pub channel: ChannelKind,
+    pub external_id: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Conversation {
+    pub id: String,
+    pub org_id: String,
+    pub inbox_id: String,
+    pub channel: ChannelKind,
+    pub contact_id: String,
+    pub status: ConversationStatus,
+    pub priority: Priority,
+    pub assignee_id: Option<String>,
+    pub team_id: Option<String>,
+    pub topic: Option<String>,
+    /// 0 (very negative) to 100 (very positive), of the latest customer message.
+    pub sentiment: Option<i32>,
+    pub subject: Option<String>,
+    pub thread_key: String,
+    pub last_seq: i64,
+    pub last_message_preview: Option<String>,
+    pub last_message_at: Option<DateTime<Utc>>,
+    pub first_response_at: Option<DateTime<Utc>>,
+    pub resolved_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Message {
+    pub id: String,
+    pub org_id: String,
+    pub conversation_id: String,
+    /// 1, 2, 3… within the conversation, in the order the hub stored them.
+    pub seq: i64,
+    pub role: MessageRole,
+    /// A note between agents: never sent to the customer.
+    pub private: bool,
+    pub text: String,
+    pub attachments: Vec<Attachment>,
+    pub sources: Vec<Source>,
+    /// 0..1, for AI answers.
+    pub confidence: Option<f64>,
+    pub model: Option<String>,
+    pub tokens: Option<i64>,
+    /// The agent who wrote it.
+    pub author_id: Option<String>,
+    pub channel_message_id: Option<String>,
+    pub delivery_status: DeliveryStatus,
+    pub delivery_error: Option<String>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// One line of the append-only audit log.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct AuditEvent {
+    pub id: String,
+    pub org_id: String,
+    /// `user:<id>`, `apikey:<id>`, `system`, `connector:<channel>`.
+    pub actor: String,
+    /// `conversation.assigned`, `inbox.created`, `user.login`…
+    pub action: String,
+    pub subject_id: Option<String>,
+    #[cfg_attr(feature = "openapi", schema(value_type = Object))]
+    pub data: serde_json::Value,
+    pub created_at: DateTime<Utc>,
+}

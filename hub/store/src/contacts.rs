@@ -1,0 +1,176 @@
+//! Contacts and their identities on each channel.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use switchboard_model::{self as model, ChannelKind, ContactRef, new_id};
+
+use crate::{Result, Store, StoreError, convert, entities::*};
+
+/// One page of contacts, newest first.
+#[derive(Clone, Debug)]
+pub struct ContactPage {
+    pub contacts: Vec<model::Contact>,
+    pub next_cursor: Option<String>,
+}
+
+/// Finds the contact known on `channel` as `sender.external_id`, or creates it. Safe against a
+/// concurrent first message from the same person: the identity is claimed first, and only the
+/// transaction that claims it creates the contact.
+pub(crate) async fn find_or_create(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    channel: ChannelKind,
+    sender: &ContactRef,
+) -> Result<String> {
+    let find = || {
+        contact_identity::Entity::find().filter(
+            Condition::all()
+                .add(contact_identity::Column::OrgId.eq(org_id))
+                .add(contact_identity::Column::Channel.eq(channel.as_str()))
+                .add(contact_identity::Column::ExternalId.eq(&sender.external_id)),
+        )
+    };
+    if let Some(identity) = find().one(db).await? {
+        return Ok(identity.contact_id);
+    }
+    let now = Utc::now();
+    let contact_id = new_id();
+    let claimed = contact_identity::Entity::insert(contact_identity::ActiveModel {
+        id: Set(new_id()),
+        org_id: Set(org_id.to_owned()),
+        contact_id: Set(contact_id.clone()),
+        channel: Set(channel.as_str().to_owned()),
+        external_id: Set(sender.external_id.clone()),
+        created_at: Set(now),
+    })
+    .on_conflict_do_nothing_on([
+        contact_identity::Column::OrgId,
+        contact_identity::Column::Channel,
+        contact_identity::Column::ExternalId,
+    ])
+    .exec_without_returning(db)
+    .await?;
+    if !matches!(claimed, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+        let identity = find().one(db).await?.ok_or(StoreError::NotFound)?;
+        return Ok(identity.contact_id);
+    }
+    contact::Entity::insert(contact::ActiveModel {
+        id: Set(contact_id.clone()),
+        org_id: Set(org_id.to_owned()),
+        name: Set(sender.name.clone()),
+        email: Set(sender.email.clone()),
+        phone: Set(sender.phone.clone()),
+        created_at: Set(now),
+        updated_at: Set(now),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(contact_id)
+}
+
+impl Store {
+    /// Contacts, newest first, optionally those whose name or email contains `query`.
+    pub async fn list_contacts(
+        &self,
+        org_id: &str,
+        query: Option<&str>,
+        cursor: Option<&str>,
+        limit: u64,
+    ) -> Result<ContactPage> {
+        let mut select = contact::Entity::find().filter(contact::Column::OrgId.eq(org_id));
+        if let Some(query) = query.map(str::trim).filter(|query| !query.is_empty()) {
+            select = select.filter(
+                Condition::any()
+                    .add(contact::Column::Name.contains(query))
+                    .add(contact::Column::Email.contains(query))
+                    .add(contact::Column::Phone.contains(query)),
+            );
+        }
+        if let Some(cursor) = cursor {
+            select = select.filter(contact::Column::Id.lt(cursor));
+        }
+        let mut rows = select
+            .order_by_desc(contact::Column::Id)
+            .limit(limit + 1)
+            .all(self.db())
+            .await?;
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(|row| row.id.clone())
+        } else {
+            None
+        };
+        let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
+        let mut identities = contact_identity::Entity::find()
+            .filter(contact_identity::Column::ContactId.is_in(ids))
+            .order_by_asc(contact_identity::Column::Id)
+            .all(self.db())
+            .await?;
+        let contacts = rows
+            .into_iter()
+            .map(|row| {
+                let (own, rest): (Vec<_>, Vec<_>) = identities
+                    .drain(..)
+                    .partition(|identity| identity.contact_id == row.id);
+                identities = rest;
+                convert::contact(row, own)
+            })
+            .collect::<Result<_>>()?;
+        Ok(ContactPage {
+            contacts,
+            next_cursor,
+        })
+    }
+
+    pub async fn contact(&self, org_id: &str, contact_id: &str) -> Result<Option<model::Contact>> {
+        let Some(row) = contact::Entity::find_by_id(contact_id)
+            .filter(contact::Column::OrgId.eq(org_id))
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let identities = contact_identity::Entity::find()
+            .filter(contact_identity::Column::ContactId.eq(contact_id))
+            .order_by_asc(contact_identity::Column::Id)
+            .all(self.db())
+            .await?;
+        convert::contact(row, identities).map(Some)
+    }
+
+    /// Updates a contact's name, email or phone (`Some(None)` clears a field).
+    pub async fn update_contact(
+        &self,
+        org_id: &str,
+        contact_id: &str,
+        name: Option<Option<String>>,
+        email: Option<Option<String>>,
+        phone: Option<Option<String>>,
+    ) -> Result<model::Contact> {
+        let txn = self.begin_write().await?;
+        let row = contact::Entity::find_by_id(contact_id)
+            .filter(contact::Column::OrgId.eq(org_id))
+            .one(&*txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut active: contact::ActiveModel = row.into();
+        if let Some(name) = name {
+            active.name = Set(name);
+        }
+        if let Some(email) = email {
+            active.email = Set(email);
+        }
+        if let Some(phone) = phone {
+            active.phone = Set(phone);
+        }
+        active.updated_at = Set(Utc::now());
+        contact::Entity::update(active).exec(&*txn).await?;
+        txn.commit().await?;
+        self.contact(org_id, contact_id)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+}

@@ -1,0 +1,441 @@
+//! Conversations and their messages: listing, reading, replies, status and assignment.
+
+use base64::Engine;
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, ExprTrait},
+};
+use serde_json::json;
+use switchboard_model::{
+    self as model, Attachment, ChannelKind, ConversationStatus, DeliveryStatus, MessageRole,
+    Priority, Source, new_id,
+};
+
+use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
+
+/// Which conversations to list. Empty fields match everything.
+#[derive(Clone, Debug, Default)]
+pub struct ConversationFilter {
+    pub statuses: Vec<ConversationStatus>,
+    pub channel: Option<ChannelKind>,
+    pub inbox_id: Option<String>,
+    /// `Some(None)`: unassigned only.
+    pub assignee_id: Option<Option<String>>,
+    pub team_id: Option<String>,
+    pub priority: Option<Priority>,
+    pub contact_id: Option<String>,
+    /// Only conversations whose latest sentiment is at most this.
+    pub sentiment_max: Option<i32>,
+}
+
+/// One page of conversations, most recently updated first.
+#[derive(Clone, Debug)]
+pub struct ConversationPage {
+    pub conversations: Vec<model::Conversation>,
+    pub next_cursor: Option<String>,
+}
+
+/// A message written by the hub itself: an agent's reply, a note, an AI answer.
+#[derive(Clone, Debug)]
+pub struct NewMessage {
+    pub role: MessageRole,
+    pub private: bool,
+    pub text: String,
+    pub author_id: Option<String>,
+    pub attachments: Vec<Attachment>,
+    pub sources: Vec<Source>,
+    pub confidence: Option<f64>,
+    pub model: Option<String>,
+    pub tokens: Option<i64>,
+}
+
+impl NewMessage {
+    pub fn agent(author_id: &str, text: &str, private: bool) -> NewMessage {
+        NewMessage {
+            role: MessageRole::Agent,
+            private,
+            text: text.to_owned(),
+            author_id: Some(author_id.to_owned()),
+            attachments: Vec::new(),
+            sources: Vec::new(),
+            confidence: None,
+            model: None,
+            tokens: None,
+        }
+    }
+
+    /// Whether this message goes out to the customer on the channel.
+    pub fn is_deliverable(&self) -> bool {
+        !self.private && matches!(self.role, MessageRole::Agent | MessageRole::Ai)
+    }
+}
+
+fn encode_cursor(row: &conversation::Model) -> String {
+    let nanos = row.updated_at.timestamp_nanos_opt().unwrap_or_default();
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(format!("{nanos}~{}", row.id))
+}
+
+fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, String)> {
+    let invalid = || StoreError::Invalid("`cursor` is not one this API gave out".into());
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(cursor)
+        .map_err(|_| invalid())?;
+    let text = String::from_utf8(bytes).map_err(|_| invalid())?;
+    let (nanos, id) = text.split_once('~').ok_or_else(invalid)?;
+    let nanos: i64 = nanos.parse().map_err(|_| invalid())?;
+    Ok((DateTime::from_timestamp_nanos(nanos), id.to_owned()))
+}
+
+/// Gives the next `seq` of a conversation and records the new message's effect on it, in the
+/// caller's transaction. The row update also serializes concurrent appends to one conversation.
+pub(crate) async fn next_seq(
+    db: &impl ConnectionTrait,
+    conversation_id: &str,
+    preview: &str,
+    now: DateTime<Utc>,
+) -> Result<conversation::Model> {
+    conversation::Entity::update_many()
+        .col_expr(
+            conversation::Column::LastSeq,
+            Expr::col(conversation::Column::LastSeq).add(1),
+        )
+        .col_expr(
+            conversation::Column::LastMessagePreview,
+            Expr::value(convert::preview(preview)),
+        )
+        .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
+        .filter(conversation::Column::Id.eq(conversation_id))
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)
+}
+
+impl Store {
+    pub async fn list_conversations(
+        &self,
+        org_id: &str,
+        filter: &ConversationFilter,
+        cursor: Option<&str>,
+        limit: u64,
+    ) -> Result<ConversationPage> {
+        use conversation::Column;
+        let mut condition = Condition::all().add(Column::OrgId.eq(org_id));
+        if !filter.statuses.is_empty() {
+            condition = condition
+                .add(Column::Status.is_in(filter.statuses.iter().map(|status| status.as_str())));
+        }
+        if let Some(channel) = filter.channel {
+            condition = condition.add(Column::Channel.eq(channel.as_str()));
+        }
+        if let Some(inbox_id) = &filter.inbox_id {
+            condition = condition.add(Column::InboxId.eq(inbox_id));
+        }
+        match &filter.assignee_id {
+            Some(Some(assignee_id)) => {
+                condition = condition.add(Column::AssigneeId.eq(assignee_id))
+            }
+            Some(None) => condition = condition.add(Column::AssigneeId.is_null()),
+            None => {}
+        }
+        if let Some(team_id) = &filter.team_id {
+            condition = condition.add(Column::TeamId.eq(team_id));
+        }
+        if let Some(priority) = filter.priority {
+            condition = condition.add(Column::Priority.eq(priority.as_str()));
+        }
+        if let Some(contact_id) = &filter.contact_id {
+            condition = condition.add(Column::ContactId.eq(contact_id));
+        }
+        if let Some(sentiment_max) = filter.sentiment_max {
+            condition = condition.add(Column::Sentiment.lte(sentiment_max));
+        }
+        if let Some(cursor) = cursor {
+            let (updated_at, id) = decode_cursor(cursor)?;
+            condition = condition.add(
+                Condition::any().add(Column::UpdatedAt.lt(updated_at)).add(
+                    Condition::all()
+                        .add(Column::UpdatedAt.eq(updated_at))
+                        .add(Column::Id.lt(id)),
+                ),
+            );
+        }
+        let mut rows = conversation::Entity::find()
+            .filter(condition)
+            .order_by_desc(Column::UpdatedAt)
+            .order_by_desc(Column::Id)
+            .limit(limit + 1)
+            .all(self.db())
+            .await?;
+        let next_cursor = if rows.len() as u64 > limit {
+            rows.truncate(limit as usize);
+            rows.last().map(encode_cursor)
+        } else {
+            None
+        };
+        let conversations = rows
+            .into_iter()
+            .map(convert::conversation)
+            .collect::<Result<_>>()?;
+        Ok(ConversationPage {
+            conversations,
+            next_cursor,
+        })
+    }
+
+    pub async fn conversation(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<model::Conversation>> {
+        conversation::Entity::find_by_id(conversation_id)
+            .filter(conversation::Column::OrgId.eq(org_id))
+            .one(self.db())
+            .await?
+            .map(convert::conversation)
+            .transpose()
+    }
+
+    /// A conversation's messages with `seq` above `after_seq`, in order. Private notes only
+    /// when asked for (never for the customer's side).
+    pub async fn messages(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        after_seq: i64,
+        limit: u64,
+        include_private: bool,
+    ) -> Result<Vec<model::Message>> {
+        let mut query = message::Entity::find()
+            .filter(message::Column::OrgId.eq(org_id))
+            .filter(message::Column::ConversationId.eq(conversation_id))
+            .filter(message::Column::Seq.gt(after_seq));
+        if !include_private {
+            query = query.filter(message::Column::Private.eq(false));
+        }
+        query
+            .order_by_asc(message::Column::Seq)
+            .limit(limit)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(convert::message)
+            .collect()
+    }
+
+    /// Adds a message written by the hub to a conversation. When it goes to the customer, its
+    /// delivery job is written in the same transaction, so it is delivered or visibly fails even
+    /// if the process stops right after.
+    pub async fn append_message(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        new: NewMessage,
+    ) -> Result<(model::Conversation, model::Message)> {
+        let now = Utc::now();
+        let txn = self.begin_write().await?;
+        let existing = conversation::Entity::find_by_id(conversation_id)
+            .filter(conversation::Column::OrgId.eq(org_id))
+            .one(&*txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let deliverable = new.is_deliverable();
+        let mut conversation = next_seq(&*txn, &existing.id, &new.text, now).await?;
+        if deliverable && conversation.first_response_at.is_none() {
+            let mut active: conversation::ActiveModel = conversation.into();
+            active.first_response_at = Set(Some(now));
+            conversation = conversation::Entity::update(active).exec(&*txn).await?;
+        }
+        let delivery_status = if deliverable {
+            DeliveryStatus::Pending
+        } else {
+            DeliveryStatus::Internal
+        };
+        let row = message::Model {
+            id: new_id(),
+            org_id: org_id.to_owned(),
+            conversation_id: conversation.id.clone(),
+            inbox_id: conversation.inbox_id.clone(),
+            seq: conversation.last_seq,
+            role: new.role.as_str().to_owned(),
+            private: new.private,
+            text: new.text,
+            attachments: convert::to_json(&new.attachments),
+            sources: convert::to_json(&new.sources),
+            confidence: new.confidence,
+            model: new.model,
+            tokens: new.tokens,
+            author_id: new.author_id,
+            channel_message_id: None,
+            delivery_status: delivery_status.as_str().to_owned(),
+            delivery_error: None,
+            created_at: now,
+        };
+        message::Entity::insert(message::ActiveModel::from(row.clone()))
+            .exec_without_returning(&*txn)
+            .await?;
+        if deliverable {
+            crate::outbox::enqueue(&*txn, &row, &conversation.channel, now).await?;
+        }
+        txn.commit().await?;
+        Ok((convert::conversation(conversation)?, convert::message(row)?))
+    }
+
+    /// Moves a conversation to `status` and records who did it.
+    pub async fn set_status(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        status: ConversationStatus,
+        actor: &str,
+    ) -> Result<model::Conversation> {
+        self.change_conversation(
+            org_id,
+            conversation_id,
+            actor,
+            "conversation.status",
+            |active| {
+                let now = Utc::now();
+                active.status = Set(status.as_str().to_owned());
+                active.resolved_at = Set(matches!(
+                    status,
+                    ConversationStatus::Resolved | ConversationStatus::Closed
+                )
+                .then_some(now));
+                json!({ "status": status })
+            },
+        )
+        .await
+    }
+
+    /// Assigns a conversation to an agent (or nobody) and a team (or none). Assigning someone
+    /// makes an open conversation `assigned`; unassigning sends it back to `escalated`.
+    pub async fn assign(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        assignee_id: Option<&str>,
+        team_id: Option<&str>,
+        actor: &str,
+    ) -> Result<model::Conversation> {
+        if let Some(assignee_id) = assignee_id
+            && self.user(org_id, assignee_id).await?.is_none()
+        {
+            return Err(StoreError::Invalid(format!(
+                "no user `{assignee_id}` in this organization"
+            )));
+        }
+        self.change_conversation(
+            org_id,
+            conversation_id,
+            actor,
+            "conversation.assigned",
+            |active| {
+                let open = matches!(
+                    active.status.as_ref().parse::<ConversationStatus>(),
+                    Ok(ConversationStatus::Bot
+                        | ConversationStatus::Escalated
+                        | ConversationStatus::Assigned)
+                );
+                active.assignee_id = Set(assignee_id.map(str::to_owned));
+                active.team_id = Set(team_id.map(str::to_owned));
+                if open {
+                    let status = if assignee_id.is_some() {
+                        ConversationStatus::Assigned
+                    } else {
+                        ConversationStatus::Escalated
+                    };
+                    active.status = Set(status.as_str().to_owned());
+                }
+                json!({ "assignee_id": assignee_id, "team_id": team_id })
+            },
+        )
+        .await
+    }
+
+    pub async fn set_priority(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        priority: Priority,
+        actor: &str,
+    ) -> Result<model::Conversation> {
+        self.change_conversation(
+            org_id,
+            conversation_id,
+            actor,
+            "conversation.priority",
+            |active| {
+                active.priority = Set(priority.as_str().to_owned());
+                json!({ "priority": priority })
+            },
+        )
+        .await
+    }
+
+    /// Loads a conversation, applies `change` (which returns what to write in the audit log),
+    /// saves it and audits it, in one transaction.
+    async fn change_conversation(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        actor: &str,
+        action: &str,
+        change: impl FnOnce(&mut conversation::ActiveModel) -> serde_json::Value,
+    ) -> Result<model::Conversation> {
+        let txn = self.begin_write().await?;
+        let row = conversation::Entity::find_by_id(conversation_id)
+            .filter(conversation::Column::OrgId.eq(org_id))
+            .one(&*txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut active: conversation::ActiveModel = row.into();
+        let data = change(&mut active);
+        active.updated_at = Set(Utc::now());
+        let row = conversation::Entity::update(active).exec(&*txn).await?;
+        audit_in(&*txn, org_id, actor, action, Some(conversation_id), data).await?;
+        txn.commit().await?;
+        convert::conversation(row)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_rejects_garbage() {
+        let now = Utc::now();
+        let row = conversation::Model {
+            id: "abc".into(),
+            org_id: String::new(),
+            inbox_id: String::new(),
+            channel: "webchat".into(),
+            contact_id: String::new(),
+            status: "bot".into(),
+            priority: "normal".into(),
+            assignee_id: None,
+            team_id: None,
+            topic: None,
+            sentiment: None,
+            subject: None,
+            thread_key: String::new(),
+            last_seq: 0,
+            last_message_preview: None,
+            last_message_at: None,
+            last_inbound_channel_message_id: None,
+            first_response_at: None,
+            resolved_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        let (at, id) = decode_cursor(&encode_cursor(&row)).expect("decodes");
+        assert_eq!((at, id.as_str()), (now, "abc"));
+        assert!(decode_cursor("%%%").is_err());
+        assert!(decode_cursor("bm90aGluZw").is_err());
+    }
+}

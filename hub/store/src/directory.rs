@@ -1,0 +1,353 @@
+//! Organizations, users, inboxes and the audit log.
+
+use chrono::Utc;
+use sea_orm::{
+    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
+};
+use serde_json::{Map, Value};
+use switchboard_model::{self as model, ChannelKind, Role, new_id};
+
+use crate::{Result, Store, StoreError, conflict_as, convert, entities::*};
+
+/// An inbox with its secrets, for the parts of the hub that talk to its channel.
+#[derive(Clone, Debug)]
+pub struct InboxWithSecrets {
+    pub inbox: model::Inbox,
+    /// The public config merged with the secrets: what the channel's connector is built from.
+    pub full_config: Value,
+}
+
+/// Splits a channel config into its public part and its secrets.
+fn split_secrets(channel: ChannelKind, config: Value) -> Result<(Value, Map<String, Value>)> {
+    let Value::Object(mut public) = config else {
+        return Err(StoreError::Invalid("`config` must be a JSON object".into()));
+    };
+    let mut secrets = Map::new();
+    for field in channel.secret_fields() {
+        if let Some(value) = public.remove(*field) {
+            secrets.insert((*field).to_owned(), value);
+        }
+    }
+    Ok((Value::Object(public), secrets))
+}
+
+fn merged(row: &inbox::Model) -> Value {
+    let mut full = row.config.as_object().cloned().unwrap_or_default();
+    if let Value::Object(secrets) = &row.secrets {
+        full.extend(secrets.clone());
+    }
+    Value::Object(full)
+}
+
+impl Store {
+    pub async fn create_org(&self, slug: &str, name: &str) -> Result<model::Organization> {
+        let valid = !slug.is_empty()
+            && slug.len() <= 63
+            && slug
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-');
+        if !valid {
+            return Err(StoreError::Invalid(format!(
+                "`{slug}` is not a valid slug: use 1-63 of a-z, 0-9 and -"
+            )));
+        }
+        let row = organization::Model {
+            id: new_id(),
+            slug: slug.to_owned(),
+            name: if name.trim().is_empty() {
+                slug.to_owned()
+            } else {
+                name.trim().to_owned()
+            },
+            created_at: Utc::now(),
+        };
+        let txn = self.begin_write().await?;
+        organization::Entity::insert(organization::ActiveModel::from(row.clone()))
+            .exec_without_returning(&*txn)
+            .await
+            .map_err(conflict_as("an organization with this slug already exists"))?;
+        txn.commit().await?;
+        Ok(convert::organization(row))
+    }
+
+    pub async fn org_by_slug(&self, slug: &str) -> Result<Option<model::Organization>> {
+        Ok(organization::Entity::find()
+            .filter(organization::Column::Slug.eq(slug))
+            .one(self.db())
+            .await?
+            .map(convert::organization))
+    }
+
+    pub async fn org(&self, org_id: &str) -> Result<Option<model::Organization>> {
+        Ok(organization::Entity::find_by_id(org_id)
+            .one(self.db())
+            .await?
+            .map(convert::organization))
+    }
+
+    pub async fn org_count(&self) -> Result<u64> {
+        Ok(organization::Entity::find().count(self.db()).await?)
+    }
+
+    pub async fn list_users(&self, org_id: &str) -> Result<Vec<model::User>> {
+        user::Entity::find()
+            .filter(user::Column::OrgId.eq(org_id))
+            .order_by_asc(user::Column::Email)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(convert::user)
+            .collect()
+    }
+
+    pub async fn user(&self, org_id: &str, user_id: &str) -> Result<Option<model::User>> {
+        user::Entity::find_by_id(user_id)
+            .filter(user::Column::OrgId.eq(org_id))
+            .one(self.db())
+            .await?
+            .map(convert::user)
+            .transpose()
+    }
+
+    pub async fn user_by_email(&self, email: &str) -> Result<Option<model::User>> {
+        user::Entity::find()
+            .filter(user::Column::Email.eq(email.trim().to_lowercase()))
+            .one(self.db())
+            .await?
+            .map(convert::user)
+            .transpose()
+    }
+
+    /// Changes a user's role or deactivates them; a deactivated user's sessions stop working.
+    pub async fn update_user(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        role: Option<Role>,
+        active: Option<bool>,
+    ) -> Result<model::User> {
+        let txn = self.begin_write().await?;
+        let row = user::Entity::find_by_id(user_id)
+            .filter(user::Column::OrgId.eq(org_id))
+            .one(&*txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let mut active_model: user::ActiveModel = row.into();
+        if let Some(role) = role {
+            active_model.role = Set(role.as_str().to_owned());
+        }
+        if let Some(active) = active {
+            active_model.active = Set(active);
+        }
+        let row = user::Entity::update(active_model).exec(&*txn).await?;
+        if active == Some(false) {
+            session::Entity::delete_many()
+                .filter(session::Column::UserId.eq(user_id))
+                .exec(&*txn)
+                .await?;
+        }
+        txn.commit().await?;
+        convert::user(row)
+    }
+
+    /// Creates an inbox; the channel's secret fields are moved out of `config` and kept apart.
+    pub async fn create_inbox(
+        &self,
+        org_id: &str,
+        name: &str,
+        channel: ChannelKind,
+        config: Value,
+    ) -> Result<model::Inbox> {
+        let (config, secrets) = split_secrets(channel, config)?;
+        let now = Utc::now();
+        let row = inbox::Model {
+            id: new_id(),
+            org_id: org_id.to_owned(),
+            name: if name.trim().is_empty() {
+                channel.as_str().to_owned()
+            } else {
+                name.trim().to_owned()
+            },
+            channel: channel.as_str().to_owned(),
+            config,
+            secrets: Value::Object(secrets),
+            created_at: now,
+            updated_at: now,
+        };
+        let txn = self.begin_write().await?;
+        inbox::Entity::insert(inbox::ActiveModel::from(row.clone()))
+            .exec_without_returning(&*txn)
+            .await?;
+        txn.commit().await?;
+        convert::inbox(row)
+    }
+
+    /// Replaces an inbox's name and public config; secrets given in `config` replace stored
+    /// ones, secrets left out are kept.
+    pub async fn update_inbox(
+        &self,
+        org_id: &str,
+        inbox_id: &str,
+        name: Option<&str>,
+        config: Option<Value>,
+    ) -> Result<model::Inbox> {
+        let txn = self.begin_write().await?;
+        let row = inbox::Entity::find_by_id(inbox_id)
+            .filter(inbox::Column::OrgId.eq(org_id))
+            .one(&*txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let channel: ChannelKind = convert::parse(&row.channel)?;
+        let mut secrets = row.secrets.as_object().cloned().unwrap_or_default();
+        let mut active: inbox::ActiveModel = row.into();
+        if let Some(name) = name {
+            active.name = Set(name.trim().to_owned());
+        }
+        if let Some(config) = config {
+            let (public, new_secrets) = split_secrets(channel, config)?;
+            secrets.extend(new_secrets);
+            active.config = Set(public);
+            active.secrets = Set(Value::Object(secrets));
+        }
+        active.updated_at = Set(Utc::now());
+        let row = inbox::Entity::update(active).exec(&*txn).await?;
+        txn.commit().await?;
+        convert::inbox(row)
+    }
+
+    pub async fn list_inboxes(&self, org_id: &str) -> Result<Vec<model::Inbox>> {
+        inbox::Entity::find()
+            .filter(inbox::Column::OrgId.eq(org_id))
+            .order_by_asc(inbox::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(convert::inbox)
+            .collect()
+    }
+
+    pub async fn inbox(&self, org_id: &str, inbox_id: &str) -> Result<Option<model::Inbox>> {
+        inbox::Entity::find_by_id(inbox_id)
+            .filter(inbox::Column::OrgId.eq(org_id))
+            .one(self.db())
+            .await?
+            .map(convert::inbox)
+            .transpose()
+    }
+
+    /// Looks an inbox up by id alone, secrets included: for channel webhooks, which name the
+    /// inbox in their URL and prove who they are with its secret.
+    pub async fn inbox_for_channel(&self, inbox_id: &str) -> Result<Option<InboxWithSecrets>> {
+        let Some(row) = inbox::Entity::find_by_id(inbox_id).one(self.db()).await? else {
+            return Ok(None);
+        };
+        let full_config = merged(&row);
+        Ok(Some(InboxWithSecrets {
+            inbox: convert::inbox(row)?,
+            full_config,
+        }))
+    }
+
+    pub async fn create_team(&self, org_id: &str, name: &str) -> Result<model::Team> {
+        let row = team::Model {
+            id: new_id(),
+            org_id: org_id.to_owned(),
+            name: name.trim().to_owned(),
+            created_at: Utc::now(),
+        };
+        if row.name.is_empty() {
+            return Err(StoreError::Invalid("a team needs a name".into()));
+        }
+        let txn = self.begin_write().await?;
+        team::Entity::insert(team::ActiveModel::from(row.clone()))
+            .exec_without_returning(&*txn)
+            .await
+            .map_err(conflict_as("a team with this name already exists"))?;
+        txn.commit().await?;
+        Ok(convert::team(row))
+    }
+
+    pub async fn list_teams(&self, org_id: &str) -> Result<Vec<model::Team>> {
+        Ok(team::Entity::find()
+            .filter(team::Column::OrgId.eq(org_id))
+            .order_by_asc(team::Column::Name)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(convert::team)
+            .collect())
+    }
+
+    /// Appends to the audit log.
+    pub async fn audit(
+        &self,
+        org_id: &str,
+        actor: &str,
+        action: &str,
+        subject_id: Option<&str>,
+        data: Value,
+    ) -> Result<()> {
+        let txn = self.begin_write().await?;
+        audit_in(&*txn, org_id, actor, action, subject_id, data).await?;
+        txn.commit().await
+    }
+
+    /// The audit log, newest first; `before` is the id of the last entry of the previous page.
+    pub async fn list_audit(
+        &self,
+        org_id: &str,
+        before: Option<&str>,
+        limit: u64,
+    ) -> Result<Vec<model::AuditEvent>> {
+        let mut query = audit_log::Entity::find().filter(audit_log::Column::OrgId.eq(org_id));
+        if let Some(before) = before {
+            query = query.filter(audit_log::Column::Id.lt(before));
+        }
+        Ok(query
+            .order_by_desc(audit_log::Column::Id)
+            .limit(limit)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(convert::audit_event)
+            .collect())
+    }
+}
+
+/// Appends to the audit log inside a transaction that does the audited change.
+pub(crate) async fn audit_in(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    actor: &str,
+    action: &str,
+    subject_id: Option<&str>,
+    data: Value,
+) -> Result<()> {
+    audit_log::Entity::insert(audit_log::ActiveModel {
+        id: Set(new_id()),
+        org_id: Set(org_id.to_owned()),
+        actor: Set(actor.to_owned()),
+        action: Set(action.to_owned()),
+        subject_id: Set(subject_id.map(str::to_owned)),
+        data: Set(data),
+        created_at: Set(Utc::now()),
+    })
+    .exec_without_returning(db)
+    .await?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_split_from_config() {
+        let config = serde_json::json!({"bot_token": "xoxb", "signing_secret": "s", "api_base_url": "http://x"});
+        let (public, secrets) = split_secrets(ChannelKind::Slack, config).expect("splits");
+        assert_eq!(public, serde_json::json!({"api_base_url": "http://x"}));
+        assert_eq!(secrets.len(), 2);
+        assert!(split_secrets(ChannelKind::Slack, serde_json::json!([1])).is_err());
+    }
+}

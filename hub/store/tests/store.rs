@@ -1,0 +1,655 @@
+//! The store against real databases: SQLite always, PostgreSQL when configured. Each test gets
+//! a fresh database.
+
+use std::time::Duration;
+
+use chrono::Utc;
+use switchboard_model::{
+    ChannelKind, ContactRef, ConversationStatus, DeliveryStatus, DeliveryUpdate, InboundMessage,
+    MessageRole, Permission, Role,
+};
+use switchboard_store::{ConversationFilter, IngestOutcome, NewMessage, Store};
+use switchboard_testkit::{TestDatabase, backend_tests};
+
+backend_tests!(
+    ingest_is_idempotent_on_the_channel_message_id,
+    concurrent_duplicates_store_one_message,
+    concurrent_messages_get_consecutive_seqs,
+    one_contact_per_identity_and_one_conversation_per_thread,
+    closed_conversations_are_not_reopened_but_resolved_ones_are,
+    organizations_never_see_each_other,
+    outbox_retries_then_completes,
+    expired_leases_are_claimed_again,
+    failed_jobs_mark_the_message_failed,
+    delivery_statuses_only_move_forward,
+    tokens_and_api_keys_identify_principals,
+    conversations_page_with_a_cursor,
+    data_survives_reconnecting,
+);
+
+async fn store(db: &TestDatabase) -> Store {
+    let store = Store::connect(&db.url).await.expect("connects");
+    store.migrate().await.expect("migrates");
+    store
+}
+
+struct Fixture {
+    store: Store,
+    org_id: String,
+    inbox_id: String,
+}
+
+async fn fixture(db: &TestDatabase) -> Fixture {
+    let store = store(db).await;
+    let org = store.create_org("acme", "Acme").await.expect("org");
+    let inbox = store
+        .create_inbox(&org.id, "Chat", ChannelKind::Webchat, serde_json::json!({}))
+        .await
+        .expect("inbox");
+    Fixture {
+        store,
+        org_id: org.id,
+        inbox_id: inbox.id,
+    }
+}
+
+fn inbound(thread: &str, sender: &str, channel_id: Option<&str>, text: &str) -> InboundMessage {
+    InboundMessage {
+        thread_key: thread.into(),
+        channel_message_id: channel_id.map(str::to_owned),
+        sender: ContactRef {
+            external_id: sender.into(),
+            name: Some("Ada".into()),
+            ..Default::default()
+        },
+        text: text.into(),
+        attachments: Vec::new(),
+        subject: None,
+        sent_at: None,
+    }
+}
+
+impl Fixture {
+    async fn ingest(&self, message: &InboundMessage) -> IngestOutcome {
+        self.store
+            .ingest(&self.org_id, &self.inbox_id, ChannelKind::Webchat, message)
+            .await
+            .expect("ingests")
+    }
+
+    async fn stored(&self, message: &InboundMessage) -> (String, i64) {
+        match self.ingest(message).await {
+            IngestOutcome::Stored {
+                conversation,
+                message,
+                ..
+            } => (conversation.id, message.seq),
+            IngestOutcome::Duplicate { .. } => panic!("expected a new message"),
+        }
+    }
+
+    async fn reply(&self, conversation_id: &str) -> String {
+        let agent = self
+            .store
+            .create_user(
+                &self.org_id,
+                &format!("{}@acme.test", switchboard_model::new_id()),
+                "Agent",
+                Role::SupportAgent,
+                "password123",
+            )
+            .await
+            .expect("agent");
+        let (_, message) = self
+            .store
+            .append_message(
+                &self.org_id,
+                conversation_id,
+                NewMessage::agent(&agent.id, "On it!", false),
+            )
+            .await
+            .expect("appends");
+        message.id
+    }
+}
+
+async fn ingest_is_idempotent_on_the_channel_message_id(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let message = inbound("visitor-1", "visitor-1", Some("m-1"), "Where is my parcel?");
+    let (conversation_id, seq) = f.stored(&message).await;
+    assert_eq!(seq, 1);
+    let IngestOutcome::Duplicate { message: again } = f.ingest(&message).await else {
+        panic!("the second delivery must be a duplicate");
+    };
+    assert_eq!(again.seq, 1);
+    let messages = f
+        .store
+        .messages(&f.org_id, &conversation_id, 0, 100, true)
+        .await
+        .expect("reads");
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].text, "Where is my parcel?");
+    assert_eq!(messages[0].role, MessageRole::Customer);
+}
+
+async fn concurrent_duplicates_store_one_message(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let message = inbound("t", "s", Some("same-id"), "hello");
+    let tasks: Vec<_> = (0..12)
+        .map(|_| {
+            let (store, org, inbox, message) = (
+                f.store.clone(),
+                f.org_id.clone(),
+                f.inbox_id.clone(),
+                message.clone(),
+            );
+            tokio::spawn(async move {
+                store
+                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    .await
+            })
+        })
+        .collect();
+    let mut stored = 0;
+    for task in tasks {
+        if let IngestOutcome::Stored { .. } = task.await.expect("joins").expect("ingests") {
+            stored += 1;
+        }
+    }
+    assert_eq!(stored, 1);
+    let page = f
+        .store
+        .list_conversations(&f.org_id, &ConversationFilter::default(), None, 10)
+        .await
+        .expect("lists");
+    assert_eq!(page.conversations.len(), 1);
+    assert_eq!(page.conversations[0].last_seq, 1);
+}
+
+async fn concurrent_messages_get_consecutive_seqs(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let tasks: Vec<_> = (0..20)
+        .map(|i| {
+            let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
+            tokio::spawn(async move {
+                let message = inbound(
+                    "thread",
+                    "person",
+                    Some(&format!("m{i}")),
+                    &format!("message {i}"),
+                );
+                store
+                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    .await
+            })
+        })
+        .collect();
+    let mut conversations = std::collections::HashSet::new();
+    for task in tasks {
+        match task.await.expect("joins").expect("ingests") {
+            IngestOutcome::Stored { conversation, .. } => conversations.insert(conversation.id),
+            IngestOutcome::Duplicate { .. } => panic!("no duplicates here"),
+        };
+    }
+    assert_eq!(conversations.len(), 1, "one thread, one conversation");
+    let id = conversations.into_iter().next().expect("one");
+    let seqs: Vec<i64> = f
+        .store
+        .messages(&f.org_id, &id, 0, 100, true)
+        .await
+        .expect("reads")
+        .iter()
+        .map(|m| m.seq)
+        .collect();
+    assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+}
+
+async fn one_contact_per_identity_and_one_conversation_per_thread(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (first, _) = f
+        .stored(&inbound("thread-a", "ada", Some("1"), "one"))
+        .await;
+    let (same, seq) = f
+        .stored(&inbound("thread-a", "ada", Some("2"), "two"))
+        .await;
+    let (other, _) = f
+        .stored(&inbound("thread-b", "ada", Some("3"), "three"))
+        .await;
+    assert_eq!(first, same);
+    assert_eq!(seq, 2);
+    assert_ne!(first, other);
+    let a = f
+        .store
+        .conversation(&f.org_id, &first)
+        .await
+        .expect("reads")
+        .expect("exists");
+    let b = f
+        .store
+        .conversation(&f.org_id, &other)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(a.contact_id, b.contact_id, "one person, one contact");
+    assert_eq!(a.last_message_preview.as_deref(), Some("two"));
+    let contact = f
+        .store
+        .contact(&f.org_id, &a.contact_id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(contact.name.as_deref(), Some("Ada"));
+    assert_eq!(contact.identities.len(), 1);
+    assert_eq!(contact.identities[0].external_id, "ada");
+}
+
+async fn closed_conversations_are_not_reopened_but_resolved_ones_are(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (first, _) = f.stored(&inbound("t", "s", Some("1"), "one")).await;
+    f.store
+        .set_status(&f.org_id, &first, ConversationStatus::Resolved, "system")
+        .await
+        .expect("resolves");
+    let (again, seq) = f.stored(&inbound("t", "s", Some("2"), "two")).await;
+    assert_eq!(again, first);
+    assert_eq!(seq, 2);
+    let reopened = f
+        .store
+        .conversation(&f.org_id, &first)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(reopened.status, ConversationStatus::Bot);
+    assert_eq!(reopened.resolved_at, None);
+
+    f.store
+        .set_status(&f.org_id, &first, ConversationStatus::Closed, "system")
+        .await
+        .expect("closes");
+    let (fresh, seq) = f.stored(&inbound("t", "s", Some("3"), "three")).await;
+    assert_ne!(fresh, first);
+    assert_eq!(seq, 1);
+    let audit = f
+        .store
+        .list_audit(&f.org_id, None, 10)
+        .await
+        .expect("audit");
+    assert_eq!(audit.len(), 2);
+    assert!(
+        audit
+            .iter()
+            .all(|event| event.action == "conversation.status")
+    );
+}
+
+async fn organizations_never_see_each_other(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (conversation_id, _) = f.stored(&inbound("t", "s", Some("1"), "secret")).await;
+    let other = f.store.create_org("other", "Other").await.expect("org");
+    assert!(
+        f.store
+            .conversation(&other.id, &conversation_id)
+            .await
+            .expect("reads")
+            .is_none()
+    );
+    assert!(
+        f.store
+            .messages(&other.id, &conversation_id, 0, 10, true)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+    assert!(
+        f.store
+            .inbox(&other.id, &f.inbox_id)
+            .await
+            .expect("reads")
+            .is_none()
+    );
+    let page = f
+        .store
+        .list_conversations(&other.id, &ConversationFilter::default(), None, 10)
+        .await
+        .expect("lists");
+    assert!(page.conversations.is_empty());
+    let err = f
+        .store
+        .append_message(
+            &other.id,
+            &conversation_id,
+            NewMessage::agent("x", "hi", false),
+        )
+        .await;
+    assert!(matches!(err, Err(switchboard_store::StoreError::NotFound)));
+}
+
+async fn outbox_retries_then_completes(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (conversation_id, _) = f.stored(&inbound("t", "visitor", Some("1"), "hi")).await;
+    let message_id = f.reply(&conversation_id).await;
+    let channels = [ChannelKind::Webchat];
+    assert!(
+        f.store
+            .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
+            .await
+            .expect("claims")
+            .is_empty()
+    );
+    let jobs = f
+        .store
+        .claim_jobs(&channels, 10, Duration::from_secs(30))
+        .await
+        .expect("claims");
+    assert_eq!(jobs.len(), 1);
+    let job = &jobs[0];
+    assert_eq!(job.message.message_id, message_id);
+    assert_eq!(job.message.recipient.external_id, "visitor");
+    assert_eq!(job.message.in_reply_to.as_deref(), Some("1"));
+    assert_eq!(job.message.attempt, 1);
+    assert!(
+        f.store
+            .claim_jobs(&channels, 10, Duration::from_secs(30))
+            .await
+            .expect("claims")
+            .is_empty(),
+        "leased"
+    );
+
+    f.store
+        .retry_job(job, "503 from platform", Utc::now())
+        .await
+        .expect("reschedules");
+    let jobs = f
+        .store
+        .claim_jobs(&channels, 10, Duration::from_secs(30))
+        .await
+        .expect("claims");
+    assert_eq!(jobs[0].message.attempt, 2);
+    f.store
+        .complete_job(&jobs[0], Some("platform-42"))
+        .await
+        .expect("completes");
+    assert_eq!(f.store.unfinished_jobs().await.expect("counts"), 0);
+    let messages = f
+        .store
+        .messages(&f.org_id, &conversation_id, 1, 10, true)
+        .await
+        .expect("reads");
+    assert_eq!(messages[0].delivery_status, DeliveryStatus::Sent);
+    assert_eq!(
+        messages[0].channel_message_id.as_deref(),
+        Some("platform-42")
+    );
+    let conversation = f
+        .store
+        .conversation(&f.org_id, &conversation_id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert!(conversation.first_response_at.is_some());
+}
+
+async fn expired_leases_are_claimed_again(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
+    f.reply(&conversation_id).await;
+    let first = f
+        .store
+        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_millis(1))
+        .await
+        .expect("claims");
+    assert_eq!(first.len(), 1);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    // The first worker "crashed": its lease ran out, so another worker takes the job.
+    let second = f
+        .store
+        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(30))
+        .await
+        .expect("claims");
+    assert_eq!(second.len(), 1);
+    assert_eq!(second[0].job_id, first[0].job_id);
+    assert_eq!(second[0].message.attempt, 2);
+}
+
+async fn failed_jobs_mark_the_message_failed(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
+    let private = f
+        .store
+        .append_message(
+            &f.org_id,
+            &conversation_id,
+            NewMessage::agent("a", "note to self", true),
+        )
+        .await
+        .expect("notes")
+        .1;
+    assert_eq!(private.delivery_status, DeliveryStatus::Internal);
+    f.reply(&conversation_id).await;
+    let jobs = f
+        .store
+        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(30))
+        .await
+        .expect("claims");
+    assert_eq!(jobs.len(), 1, "notes are never delivered");
+    f.store
+        .fail_job(&jobs[0], "400 invalid recipient")
+        .await
+        .expect("fails");
+    let messages = f
+        .store
+        .messages(&f.org_id, &conversation_id, 2, 10, true)
+        .await
+        .expect("reads");
+    assert_eq!(messages[0].delivery_status, DeliveryStatus::Failed);
+    assert_eq!(
+        messages[0].delivery_error.as_deref(),
+        Some("400 invalid recipient")
+    );
+    assert_eq!(f.store.unfinished_jobs().await.expect("counts"), 0);
+}
+
+async fn delivery_statuses_only_move_forward(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
+    f.reply(&conversation_id).await;
+    let jobs = f
+        .store
+        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(30))
+        .await
+        .expect("claims");
+    f.store
+        .complete_job(&jobs[0], Some("wamid.1"))
+        .await
+        .expect("completes");
+    let update = |status| DeliveryUpdate {
+        channel_message_id: "wamid.1".into(),
+        status,
+        error: None,
+    };
+    let read = f
+        .store
+        .apply_delivery_update(&f.inbox_id, &update(DeliveryStatus::Read))
+        .await
+        .expect("applies");
+    assert_eq!(read.map(|m| m.delivery_status), Some(DeliveryStatus::Read));
+    let late = f
+        .store
+        .apply_delivery_update(&f.inbox_id, &update(DeliveryStatus::Delivered))
+        .await
+        .expect("applies");
+    assert!(
+        late.is_none(),
+        "a late `delivered` does not overwrite `read`"
+    );
+    let unknown = DeliveryUpdate {
+        channel_message_id: "nope".into(),
+        status: DeliveryStatus::Read,
+        error: None,
+    };
+    assert!(
+        f.store
+            .apply_delivery_update(&f.inbox_id, &unknown)
+            .await
+            .expect("applies")
+            .is_none()
+    );
+}
+
+async fn tokens_and_api_keys_identify_principals(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let user = f
+        .store
+        .create_user(
+            &f.org_id,
+            "Agent@Acme.test",
+            "Agent",
+            Role::SupportAgent,
+            "correct horse",
+        )
+        .await
+        .expect("user");
+    assert_eq!(user.email, "agent@acme.test");
+    assert!(
+        f.store
+            .create_user(
+                &f.org_id,
+                "agent@acme.test",
+                "Again",
+                Role::Admin,
+                "correct horse"
+            )
+            .await
+            .is_err()
+    );
+    assert!(
+        f.store
+            .verify_login("agent@acme.test", "wrong password")
+            .await
+            .expect("checks")
+            .is_none()
+    );
+    assert!(
+        f.store
+            .verify_login("nobody@acme.test", "correct horse")
+            .await
+            .expect("checks")
+            .is_none()
+    );
+    let logged_in = f
+        .store
+        .verify_login("AGENT@acme.test", "correct horse")
+        .await
+        .expect("checks")
+        .expect("matches");
+    let token = f
+        .store
+        .create_session(&logged_in, chrono::Duration::hours(1))
+        .await
+        .expect("session");
+    let principal = f
+        .store
+        .principal(&token)
+        .await
+        .expect("looks up")
+        .expect("known");
+    assert_eq!(principal.org_id, f.org_id);
+    assert!(principal.can(Permission::ConversationsReply));
+    assert!(!principal.can(Permission::UsersManage));
+
+    let key = f
+        .store
+        .create_api_key(&f.org_id, "ci", &[Permission::ConversationsRead], None)
+        .await
+        .expect("key");
+    let principal = f
+        .store
+        .principal(&key.secret)
+        .await
+        .expect("looks up")
+        .expect("known");
+    assert!(principal.can(Permission::ConversationsRead));
+    assert!(!principal.can(Permission::ConversationsReply));
+    f.store
+        .revoke_api_key(&f.org_id, &key.key.id)
+        .await
+        .expect("revokes");
+    assert!(
+        f.store
+            .principal(&key.secret)
+            .await
+            .expect("looks up")
+            .is_none()
+    );
+    assert!(
+        f.store
+            .principal("sbs_forged")
+            .await
+            .expect("looks up")
+            .is_none()
+    );
+
+    f.store
+        .update_user(&f.org_id, &user.id, None, Some(false))
+        .await
+        .expect("deactivates");
+    assert!(
+        f.store.principal(&token).await.expect("looks up").is_none(),
+        "sessions end with the account"
+    );
+}
+
+async fn conversations_page_with_a_cursor(db: TestDatabase) {
+    let f = fixture(&db).await;
+    for i in 0..7 {
+        f.stored(&inbound(&format!("t{i}"), &format!("s{i}"), None, "hi"))
+            .await;
+    }
+    let filter = ConversationFilter {
+        statuses: vec![ConversationStatus::Bot],
+        ..Default::default()
+    };
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    loop {
+        let page = f
+            .store
+            .list_conversations(&f.org_id, &filter, cursor.as_deref(), 3)
+            .await
+            .expect("lists");
+        seen.extend(page.conversations.iter().map(|c| c.id.clone()));
+        match page.next_cursor {
+            Some(next) => cursor = Some(next),
+            None => break,
+        }
+    }
+    assert_eq!(seen.len(), 7);
+    let unique: std::collections::HashSet<_> = seen.iter().collect();
+    assert_eq!(unique.len(), 7, "no conversation twice across pages");
+    let escalated = ConversationFilter {
+        statuses: vec![ConversationStatus::Escalated],
+        ..Default::default()
+    };
+    assert!(
+        f.store
+            .list_conversations(&f.org_id, &escalated, None, 10)
+            .await
+            .expect("lists")
+            .conversations
+            .is_empty()
+    );
+}
+
+async fn data_survives_reconnecting(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (conversation_id, _) = f.stored(&inbound("t", "s", Some("1"), "remember me")).await;
+    f.store.clone().close().await.expect("closes");
+    let reopened = store(&db).await;
+    let messages = reopened
+        .messages(&f.org_id, &conversation_id, 0, 10, false)
+        .await
+        .expect("reads");
+    assert_eq!(messages.len(), 1);
+    assert_eq!(messages[0].text, "remember me");
+}

@@ -1,0 +1,131 @@
+//! Test support shared by the hub's crates: a fresh database for every test, on SQLite always
+//! and on PostgreSQL whenever `SWITCHBOARD_TEST_DATABASE_URL` is set.
+//!
+//! Under `CI=true` a missing PostgreSQL fails the test instead of skipping it, so CI can never
+//! pass without exercising PostgreSQL.
+
+use sea_orm::{ConnectionTrait, Database};
+
+/// Which database a test runs on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A database that exists for one test and is removed after it.
+pub struct TestDatabase {
+    pub url: String,
+    pub backend: Backend,
+    /// Holds the SQLite file's folder (and anything else the test keeps on disk).
+    pub dir: tempfile::TempDir,
+    postgres: Option<(String, String)>,
+}
+
+impl TestDatabase {
+    /// A fresh database on `backend`, or `None` when PostgreSQL is not configured (outside CI).
+    pub async fn new(backend: Backend) -> Option<TestDatabase> {
+        match backend {
+            Backend::Sqlite => Some(Self::sqlite()),
+            Backend::Postgres => Self::postgres().await,
+        }
+    }
+
+    pub fn sqlite() -> TestDatabase {
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let url = format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("switchboard.db").display()
+        );
+        TestDatabase {
+            url,
+            backend: Backend::Sqlite,
+            dir,
+            postgres: None,
+        }
+    }
+
+    /// A new, empty PostgreSQL database beside the one `SWITCHBOARD_TEST_DATABASE_URL` names.
+    pub async fn postgres() -> Option<TestDatabase> {
+        let Ok(admin_url) = std::env::var("SWITCHBOARD_TEST_DATABASE_URL") else {
+            assert!(
+                std::env::var("CI").as_deref() != Ok("true"),
+                "CI=true but SWITCHBOARD_TEST_DATABASE_URL is not set: PostgreSQL tests must run in CI"
+            );
+            eprintln!("skipping: SWITCHBOARD_TEST_DATABASE_URL is not set");
+            return None;
+        };
+        let name = format!("sb_test_{}", switchboard_model::new_id().replace('-', ""));
+        let admin = Database::connect(&admin_url)
+            .await
+            .expect("PostgreSQL is reachable");
+        admin
+            .execute_unprepared(&format!("CREATE DATABASE {name}"))
+            .await
+            .expect("can create a test database");
+        admin.close().await.ok();
+        let base = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url.as_str(), |(base, _)| base);
+        let url = format!("{base}/{name}");
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        Some(TestDatabase {
+            url,
+            backend: Backend::Postgres,
+            dir,
+            postgres: Some((admin_url, name)),
+        })
+    }
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        let Some((admin_url, name)) = self.postgres.take() else {
+            return;
+        };
+        // Drop runs inside the test's runtime, which cannot block on itself: use a thread.
+        let dropped = std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .ok()?;
+            runtime.block_on(async {
+                let admin = Database::connect(&admin_url).await.ok()?;
+                admin
+                    .execute_unprepared(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
+                    .await
+                    .ok()?;
+                admin.close().await.ok()
+            })
+        });
+        let _ = dropped.join();
+    }
+}
+
+/// Runs each listed `async fn name(db: TestDatabase)` once per backend, as the tests
+/// `sqlite::name` and `postgres::name`.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),+ $(,)?) => {
+        mod sqlite {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let db = $crate::TestDatabase::new($crate::Backend::Sqlite).await.expect("sqlite");
+                    super::$name(db).await;
+                }
+            )+
+        }
+        mod postgres {
+            $(
+                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+                async fn $name() {
+                    let Some(db) = $crate::TestDatabase::new($crate::Backend::Postgres).await else {
+                        return;
+                    };
+                    super::$name(db).await;
+                }
+            )+
+        }
+    };
+}
