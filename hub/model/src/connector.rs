@@ -71,3 +71,23 @@ pub trait Connector: Send + Sync + 'static {
     /// Sends one stored message to the customer.
     async fn deliver(&self, message: &OutboundMessage) -> Result<DeliveryReceipt, DeliveryError>;
 }
+
+/// Why a connector could not be built from an inbox's config.
+#[derive(Debug, thiserror::Error)]
+#[error("invalid {channel} inbox config: {reason}")]
+pub struct ConfigError {
+    pub channel: ChannelKind,
+    pub reason: String,
+}
+
+/// Builds the connector of one inbox from its config (public fields and secrets merged). Each
+/// connector crate provides one; the server keeps one per channel.
+pub trait ConnectorFactory: Send + Sync + 'static {
+    fn channel(&self) -> ChannelKind;
+
+    fn build(
+        &self,
+        inbox_id: &str,
+        config: &serde_json::Value,
+    ) -> Result<std::sync::Arc<dyn Connector>, ConfigError>;
+}

@@ -15,7 +15,8 @@ mod secret;
 
 pub use channel::{ChannelKind, UnknownChannel};
 pub use connector::{
-    Connector, DeliveryError, DeliveryReceipt, Inbound, NormalizeError, RawInbound, VerifyError,
+    ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, Inbound,
+    NormalizeError, RawInbound, VerifyError,
 };
 pub use conversation::{
     Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,

@@ -1,1 +1,50 @@
-fn main() {}
+//! The `switchboard` binary: parse the command line, load the settings, run the command.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use switchboard::{cli::Cli, commands, config::Settings, telemetry};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) if !err.use_stderr() => {
+            // --help and --version
+            let _ = err.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(err) => {
+            let rendered = err.render().to_string();
+            let reason = rendered.lines().next().unwrap_or("invalid arguments");
+            eprintln!("{reason} (see --help)");
+            return ExitCode::from(2);
+        }
+    };
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let settings = match Settings::load(&cli.overrides()) {
+        Ok(settings) => settings,
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            return ExitCode::from(2);
+        }
+    };
+    telemetry::init_logging(&settings.log_format);
+    let runtime = match tokio::runtime::Runtime::new() {
+        Ok(runtime) => runtime,
+        Err(err) => {
+            eprintln!("error: cannot start the async runtime: {err}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(commands::run(cli, settings)) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) if err.is::<commands::UsageError>() => {
+            eprintln!("error: {err}");
+            ExitCode::from(2)
+        }
+        Err(err) => {
+            eprintln!("error: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}

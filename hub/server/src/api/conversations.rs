@@ -1,0 +1,360 @@
+//! Conversations: the list with filters, one conversation with its messages, replies and
+//! notes, assignment, resolve and reopen.
+
+use axum::{extract::State, http::StatusCode};
+use serde::{Deserialize, Serialize};
+use switchboard_model::{
+    BusEvent, ChannelKind, Contact, Conversation, ConversationStatus, Message, Permission, Priority,
+};
+use switchboard_store::{ConversationFilter, NewMessage};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    api::PageParams,
+    auth::Auth,
+    error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult},
+    state::AppState,
+};
+
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ListParams {
+    /// Comma-separated statuses: `bot,escalated,assigned,resolved,closed`.
+    pub status: Option<String>,
+    pub channel: Option<String>,
+    pub inbox_id: Option<String>,
+    /// A user id, `me`, or `none` for unassigned.
+    pub assignee: Option<String>,
+    pub team_id: Option<String>,
+    pub priority: Option<String>,
+    pub contact_id: Option<String>,
+    /// Only conversations whose latest sentiment is at most this (0–100).
+    pub sentiment_max: Option<i32>,
+    pub limit: Option<u64>,
+    pub cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationList {
+    pub conversations: Vec<Conversation>,
+    /// Pass as `cursor` for the next page; absent on the last page.
+    pub next_cursor: Option<String>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ConversationDetail {
+    pub conversation: Conversation,
+    pub contact: Option<Contact>,
+    /// Every message, private notes included, in `seq` order.
+    pub messages: Vec<Message>,
+    /// The handoff ticket, once the conversation has been handed to a human.
+    #[schema(value_type = Option<Object>)]
+    pub handoff: Option<serde_json::Value>,
+    /// The SLA clock, once an SLA policy applies.
+    #[schema(value_type = Option<Object>)]
+    pub sla: Option<serde_json::Value>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReplyRequest {
+    pub text: String,
+    /// A note for other agents, never sent to the customer.
+    #[serde(default)]
+    pub private: bool,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AssignRequest {
+    /// The agent, or null to unassign.
+    pub assignee_id: Option<String>,
+    #[serde(default)]
+    pub team_id: Option<String>,
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct PriorityRequest {
+    pub priority: Priority,
+}
+
+fn invalid(field: &str, err: impl std::fmt::Display) -> ApiError {
+    ApiError::Unprocessable(format!("`{field}`: {err}"))
+}
+
+impl ListParams {
+    fn filter(&self, auth: &Auth) -> ApiResult<ConversationFilter> {
+        let statuses = match &self.status {
+            Some(list) => list
+                .split(',')
+                .filter(|status| !status.trim().is_empty())
+                .map(|status| status.trim().parse().map_err(|err| invalid("status", err)))
+                .collect::<ApiResult<_>>()?,
+            None => Vec::new(),
+        };
+        let assignee_id = match self.assignee.as_deref() {
+            None => None,
+            Some("none") => Some(None),
+            Some("me") => Some(Some(
+                auth.principal
+                    .user_id()
+                    .ok_or_else(|| invalid("assignee", "an API key is nobody's `me`"))?
+                    .to_owned(),
+            )),
+            Some(id) => Some(Some(id.to_owned())),
+        };
+        Ok(ConversationFilter {
+            statuses,
+            channel: self
+                .channel
+                .as_deref()
+                .map(ChannelKind::parse)
+                .transpose()
+                .map_err(|err| invalid("channel", err))?,
+            inbox_id: self.inbox_id.clone(),
+            assignee_id,
+            team_id: self.team_id.clone(),
+            priority: self
+                .priority
+                .as_deref()
+                .map(str::parse)
+                .transpose()
+                .map_err(|err| invalid("priority", err))?,
+            contact_id: self.contact_id.clone(),
+            sentiment_max: self.sentiment_max,
+        })
+    }
+}
+
+/// Lists conversations, most recently active first.
+#[utoipa::path(get, path = "/conversations", tag = "conversations", params(ListParams),
+    responses((status = 200, body = ConversationList)))]
+pub async fn list(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<ApiJson<ConversationList>> {
+    auth.require(Permission::ConversationsRead)?;
+    let filter = params.filter(&auth)?;
+    let page = PageParams {
+        limit: params.limit,
+        cursor: params.cursor.clone(),
+    };
+    let page = state
+        .store
+        .list_conversations(auth.org_id(), &filter, page.cursor.as_deref(), page.limit())
+        .await?;
+    Ok(ApiJson(ConversationList {
+        conversations: page.conversations,
+        next_cursor: page.next_cursor,
+    }))
+}
+
+/// One conversation with its contact and every message.
+#[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
+    responses((status = 200, body = ConversationDetail), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<ConversationDetail>> {
+    auth.require(Permission::ConversationsRead)?;
+    let conversation = state
+        .store
+        .conversation(auth.org_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let contact = state
+        .store
+        .contact(auth.org_id(), &conversation.contact_id)
+        .await?;
+    let messages = state
+        .store
+        .messages(auth.org_id(), &id, 0, 10_000, true)
+        .await?;
+    Ok(ApiJson(ConversationDetail {
+        conversation,
+        contact,
+        messages,
+        handoff: None,
+        sla: None,
+    }))
+}
+
+/// An agent's reply, delivered on the conversation's channel, or a private note.
+#[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
+    request_body = ReplyRequest,
+    responses((status = 201, body = Message), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn reply(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<ReplyRequest>,
+) -> ApiResult<(StatusCode, ApiJson<Message>)> {
+    let principal = auth.require(Permission::ConversationsReply)?;
+    let text = request.text.trim();
+    if text.is_empty() {
+        return Err(ApiError::Unprocessable("`text` must not be empty".into()));
+    }
+    if text.len() > 64 * 1024 {
+        return Err(ApiError::Unprocessable(
+            "`text` is longer than 64 KiB".into(),
+        ));
+    }
+    let actor = principal.actor();
+    let mut new = NewMessage::agent(
+        principal.user_id().unwrap_or_default(),
+        text,
+        request.private,
+    );
+    new.author_id = principal.user_id().map(str::to_owned);
+    let (conversation, message) = state.store.append_message(auth.org_id(), &id, new).await?;
+    // The first public reply from an agent on an unowned conversation takes it over.
+    if let (Some(user_id), false, None) = (
+        principal.user_id(),
+        request.private,
+        conversation.assignee_id.as_deref(),
+    ) && conversation.status != ConversationStatus::Resolved
+        && conversation.status != ConversationStatus::Closed
+    {
+        let conversation = state
+            .store
+            .assign(
+                auth.org_id(),
+                &id,
+                Some(user_id),
+                conversation.team_id.as_deref(),
+                &actor,
+            )
+            .await?;
+        publish_change(&state, &conversation);
+    }
+    state
+        .store
+        .audit(
+            auth.org_id(),
+            &actor,
+            if request.private {
+                "message.note"
+            } else {
+                "message.reply"
+            },
+            Some(&id),
+            serde_json::json!({ "message_id": message.id }),
+        )
+        .await?;
+    state.bus.publish(BusEvent::MessageCreated {
+        org_id: auth.org_id().to_owned(),
+        inbox_id: conversation.inbox_id.clone(),
+        message: message.clone(),
+    });
+    if !request.private {
+        state.delivery_wakeup.notify_one();
+    }
+    Ok((StatusCode::CREATED, ApiJson(message)))
+}
+
+/// Assigns the conversation to an agent and team. Agents may take a conversation themselves;
+/// assigning others needs `conversations:assign`.
+#[utoipa::path(post, path = "/conversations/{id}/assign", tag = "conversations",
+    request_body = AssignRequest, responses((status = 200, body = Conversation)))]
+pub async fn assign(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<AssignRequest>,
+) -> ApiResult<ApiJson<Conversation>> {
+    let taking_it = request.assignee_id.is_some()
+        && request.assignee_id.as_deref() == auth.principal.user_id()
+        && request.team_id.is_none();
+    let principal = if taking_it {
+        auth.require(Permission::ConversationsReply)?
+    } else {
+        auth.require(Permission::ConversationsAssign)?
+    };
+    let conversation = state
+        .store
+        .assign(
+            auth.org_id(),
+            &id,
+            request.assignee_id.as_deref(),
+            request.team_id.as_deref(),
+            &principal.actor(),
+        )
+        .await?;
+    publish_change(&state, &conversation);
+    Ok(ApiJson(conversation))
+}
+
+/// Marks the conversation resolved.
+#[utoipa::path(post, path = "/conversations/{id}/resolve", tag = "conversations",
+    responses((status = 200, body = Conversation)))]
+pub async fn resolve(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<Conversation>> {
+    set_status(&state, &auth, &id, |_| ConversationStatus::Resolved).await
+}
+
+/// Reopens a resolved or closed conversation, for its assignee or the human queue.
+#[utoipa::path(post, path = "/conversations/{id}/reopen", tag = "conversations",
+    responses((status = 200, body = Conversation)))]
+pub async fn reopen(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<Conversation>> {
+    set_status(&state, &auth, &id, |conversation| {
+        match conversation.assignee_id {
+            Some(_) => ConversationStatus::Assigned,
+            None => ConversationStatus::Escalated,
+        }
+    })
+    .await
+}
+
+/// Sets the conversation's priority.
+#[utoipa::path(post, path = "/conversations/{id}/priority", tag = "conversations",
+    request_body = PriorityRequest, responses((status = 200, body = Conversation)))]
+pub async fn set_priority(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<PriorityRequest>,
+) -> ApiResult<ApiJson<Conversation>> {
+    let principal = auth.require(Permission::ConversationsAssign)?;
+    let conversation = state
+        .store
+        .set_priority(auth.org_id(), &id, request.priority, &principal.actor())
+        .await?;
+    publish_change(&state, &conversation);
+    Ok(ApiJson(conversation))
+}
+
+async fn set_status(
+    state: &AppState,
+    auth: &Auth,
+    id: &str,
+    status: impl FnOnce(&Conversation) -> ConversationStatus,
+) -> ApiResult<ApiJson<Conversation>> {
+    let principal = auth.require(Permission::ConversationsReply)?;
+    let current = state
+        .store
+        .conversation(auth.org_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let conversation = state
+        .store
+        .set_status(auth.org_id(), id, status(&current), &principal.actor())
+        .await?;
+    publish_change(state, &conversation);
+    Ok(ApiJson(conversation))
+}
+
+fn publish_change(state: &AppState, conversation: &Conversation) {
+    state.bus.publish(BusEvent::ConversationChanged {
+        org_id: conversation.org_id.clone(),
+        inbox_id: conversation.inbox_id.clone(),
+        conversation_id: conversation.id.clone(),
+        status: conversation.status,
+    });
+}

@@ -1,0 +1,100 @@
+//! The REST API under `/api/v1`, and its OpenAPI description generated from the handlers.
+
+mod api_keys;
+mod audit;
+mod auth;
+mod contacts;
+mod conversations;
+mod inboxes;
+mod teams;
+mod users;
+
+use axum::{Json, Router, routing::get};
+use serde::Deserialize;
+use utoipa::{
+    Modify, OpenApi,
+    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
+};
+use utoipa_axum::{router::OpenApiRouter, routes};
+
+use crate::state::AppState;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard API", version = "1", description = "The REST API of the Switchboard support hub. Every route but `/auth/login` takes `Authorization: Bearer <session token or API key>`."),
+    modifiers(&BearerAuth),
+    components(schemas(crate::error::ErrorBody)),
+    security(("bearer" = [])),
+)]
+struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+    }
+}
+
+/// The `/api/v1` routes, with `/api/v1/openapi.json` describing them.
+pub fn router() -> Router<AppState> {
+    let routes = OpenApiRouter::new()
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(conversations::list))
+        .routes(routes!(conversations::get))
+        .routes(routes!(conversations::reply))
+        .routes(routes!(conversations::assign))
+        .routes(routes!(conversations::resolve))
+        .routes(routes!(conversations::reopen))
+        .routes(routes!(conversations::set_priority))
+        .routes(routes!(contacts::list))
+        .routes(routes!(contacts::get, contacts::update))
+        .routes(routes!(inboxes::list, inboxes::create))
+        .routes(routes!(inboxes::get, inboxes::update))
+        .routes(routes!(users::list, users::create))
+        .routes(routes!(users::update))
+        .routes(routes!(api_keys::list, api_keys::create))
+        .routes(routes!(api_keys::revoke))
+        .routes(routes!(teams::list, teams::create))
+        .routes(routes!(audit::list));
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .nest("/api/v1", routes)
+        .split_for_parts();
+    let openapi = std::sync::Arc::new(openapi);
+    router.route(
+        "/api/v1/openapi.json",
+        get(move || async move { Json(openapi.as_ref().clone()) }),
+    )
+}
+
+/// `?limit=&cursor=` on list routes.
+#[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct PageParams {
+    /// At most this many items (1–200, default 50).
+    pub limit: Option<u64>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+}
+
+impl PageParams {
+    pub fn limit(&self) -> u64 {
+        self.limit.unwrap_or(50).clamp(1, 200)
+    }
+}
+
+/// For `Option<Option<T>>` fields with `#[serde(default)]`: absent → `None`, `null` →
+/// `Some(None)`, a value → `Some(Some(value))`.
+pub(crate) fn present<'de, D, T>(deserializer: D) -> Result<Option<Option<T>>, D::Error>
+where
+    D: serde::Deserializer<'de>,
+    T: Deserialize<'de>,
+{
+    Option::<T>::deserialize(deserializer).map(Some)
+}

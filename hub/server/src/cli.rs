@@ -1,0 +1,195 @@
+//! The command line: `switchboard serve | migrate | org add | user add | apikey create`.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand};
+use switchboard_model::{Permission, Role};
+
+use crate::config::Overrides;
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "switchboard",
+    version,
+    about = "Switchboard: the omnichannel customer-support hub"
+)]
+pub struct Cli {
+    #[command(flatten)]
+    pub data: DataArgs,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Where the data lives; every command takes these.
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// A TOML config file [env: SWITCHBOARD_CONFIG]
+    #[arg(long, global = true, env = "SWITCHBOARD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Holds the SQLite database and search indexes [default: ./data] [env: SWITCHBOARD_DATA_DIR]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// postgres://… for PostgreSQL [default: SQLite in the data dir] [env: SWITCHBOARD_DATABASE_URL]
+    #[arg(long, global = true, value_name = "URL")]
+    pub database_url: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Start the hub
+    Serve(ServeArgs),
+    /// Bring the database schema up to date
+    Migrate,
+    /// Manage organizations
+    #[command(subcommand)]
+    Org(OrgCommand),
+    /// Manage users
+    #[command(subcommand)]
+    User(UserCommand),
+    /// Manage API keys
+    #[command(subcommand)]
+    Apikey(ApikeyCommand),
+}
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on [default: 127.0.0.1:8080] [env: SWITCHBOARD_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub listen: Option<std::net::SocketAddr>,
+    /// Redis for cross-node fan-out [env: SWITCHBOARD_REDIS_URL]
+    #[arg(long, value_name = "URL")]
+    pub redis_url: Option<String>,
+    /// Skip the demo data on first start (the admin is still created)
+    #[arg(long)]
+    pub no_demo: bool,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum OrgCommand {
+    /// Create an organization
+    Add {
+        /// Lowercase letters, digits and dashes
+        slug: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Create a user; prints a generated password unless SWITCHBOARD_USER_PASSWORD is set
+    Add {
+        email: String,
+        #[arg(long, value_parser = parse_role)]
+        role: Role,
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ApikeyCommand {
+    /// Create an API key and print it (it is shown only once)
+    Create {
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+        #[arg(long, default_value = "cli")]
+        name: String,
+        /// A permission the key carries (repeatable) [default: every permission]
+        #[arg(long = "scope", value_parser = parse_permission)]
+        scopes: Vec<Permission>,
+    },
+}
+
+fn parse_role(text: &str) -> Result<Role, String> {
+    text.parse().map_err(|_| {
+        let roles: Vec<_> = Role::ALL.iter().map(|role| role.as_str()).collect();
+        format!("expected one of {}", roles.join(", "))
+    })
+}
+
+fn parse_permission(text: &str) -> Result<Permission, String> {
+    text.parse().map_err(|_| {
+        let all: Vec<_> = Permission::ALL.iter().map(|p| p.as_str()).collect();
+        format!("expected one of {}", all.join(", "))
+    })
+}
+
+impl Cli {
+    /// The flags that override the config file and the environment.
+    pub fn overrides(&self) -> Overrides {
+        let mut values = Vec::new();
+        if let Some(dir) = &self.data.data_dir {
+            values.push(("data_dir", dir.display().to_string()));
+        }
+        if let Some(url) = &self.data.database_url {
+            values.push(("database_url", url.clone()));
+        }
+        if let Command::Serve(serve) = &self.command {
+            if let Some(listen) = serve.listen {
+                values.push(("listen", listen.to_string()));
+            }
+            if let Some(url) = &serve.redis_url {
+                values.push(("redis_url", url.clone()));
+            }
+            if serve.no_demo {
+                values.push(("no_demo", "true".into()));
+            }
+        }
+        Overrides {
+            config_file: self.data.config.clone(),
+            values,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_cli_is_well_formed() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn flags_become_overrides() {
+        let cli = Cli::try_parse_from([
+            "switchboard",
+            "serve",
+            "--listen",
+            "127.0.0.1:9000",
+            "--data-dir",
+            "/tmp/x",
+            "--no-demo",
+        ])
+        .expect("parses");
+        let overrides = cli.overrides();
+        assert!(
+            overrides
+                .values
+                .contains(&("listen", "127.0.0.1:9000".into()))
+        );
+        assert!(overrides.values.contains(&("data_dir", "/tmp/x".into())));
+        assert!(overrides.values.contains(&("no_demo", "true".into())));
+    }
+
+    #[test]
+    fn unknown_roles_are_refused() {
+        let err = Cli::try_parse_from([
+            "switchboard",
+            "user",
+            "add",
+            "a@b.c",
+            "--role",
+            "king",
+            "--org",
+            "x",
+        ])
+        .expect_err("refused");
+        assert_eq!(err.exit_code(), 2);
+    }
+}

@@ -1,0 +1,125 @@
+//! What each CLI command does.
+
+use anyhow::Context;
+use switchboard_model::Permission;
+
+use crate::{
+    cli::{ApikeyCommand, Cli, Command, OrgCommand, UserCommand},
+    config::Settings,
+    demo,
+    startup::{self, Application},
+    state::ConnectorRegistry,
+};
+
+/// A mistake in the command's arguments that only the data can reveal (an unknown
+/// organization): exits 2 like the argument errors clap finds.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct UsageError(pub String);
+
+/// The connectors this build of the hub ships with.
+pub fn connectors() -> ConnectorRegistry {
+    ConnectorRegistry::default()
+}
+
+pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    match cli.command {
+        Command::Serve(_) => serve(settings).await,
+        Command::Migrate => {
+            startup::open_store(&settings).await?;
+            println!("database is up to date");
+            Ok(())
+        }
+        Command::Org(OrgCommand::Add { slug, name }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = store
+                .create_org(&slug, name.as_deref().unwrap_or(&slug))
+                .await
+                .map_err(|err| UsageError(err.to_string()))?;
+            println!("created organization `{}` ({})", org.slug, org.id);
+            Ok(())
+        }
+        Command::User(UserCommand::Add {
+            email,
+            role,
+            org,
+            name,
+        }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            let (password, generated) = match std::env::var("SWITCHBOARD_USER_PASSWORD") {
+                Ok(password) if !password.is_empty() => (password, false),
+                _ => (demo::random_secret(20), true),
+            };
+            let user = store
+                .create_user(
+                    &org.id,
+                    &email,
+                    name.as_deref().unwrap_or(""),
+                    role,
+                    &password,
+                )
+                .await
+                .map_err(|err| UsageError(err.to_string()))?;
+            store
+                .audit(
+                    &org.id,
+                    "cli",
+                    "user.created",
+                    Some(&user.id),
+                    serde_json::json!({ "role": role }),
+                )
+                .await?;
+            println!("created {} `{}` in `{}`", role, user.email, org.slug);
+            if generated {
+                println!("password: {password}");
+            }
+            Ok(())
+        }
+        Command::Apikey(ApikeyCommand::Create { org, name, scopes }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            let scopes = if scopes.is_empty() {
+                Permission::ALL.to_vec()
+            } else {
+                scopes
+            };
+            let created = store.create_api_key(&org.id, &name, &scopes, None).await?;
+            store
+                .audit(
+                    &org.id,
+                    "cli",
+                    "apikey.created",
+                    Some(&created.key.id),
+                    serde_json::json!({ "name": name }),
+                )
+                .await?;
+            println!("{}", created.secret);
+            Ok(())
+        }
+    }
+}
+
+async fn find_org(
+    store: &switchboard_store::Store,
+    slug: &str,
+) -> anyhow::Result<switchboard_model::Organization> {
+    store
+        .org_by_slug(slug)
+        .await?
+        .ok_or_else(|| UsageError(format!("no organization `{slug}`")).into())
+}
+
+async fn serve(settings: Settings) -> anyhow::Result<()> {
+    let app = Application::build(settings, connectors()).await?;
+    let shutdown = app.shutdown_token();
+    tracing::info!(address = %app.local_addr(), "listening");
+    tokio::spawn(async move {
+        startup::shutdown_signal().await;
+        tracing::info!("shutting down");
+        shutdown.cancel();
+    });
+    app.run_until_stopped()
+        .await
+        .context("the hub stopped with an error")
+}

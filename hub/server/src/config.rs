@@ -1,0 +1,150 @@
+//! The hub's settings: defaults, then the TOML file, then `SWITCHBOARD_<NAME>` environment
+//! variables, then command-line flags, each overriding the one before.
+
+use std::{net::SocketAddr, path::PathBuf};
+
+use anyhow::Context;
+use serde::Deserialize;
+use switchboard_model::Secret;
+
+/// Every setting of the hub. Each field is a key of the config file and, upper-cased with a
+/// `SWITCHBOARD_` prefix, an environment variable.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    /// Where the HTTP server listens.
+    pub listen: SocketAddr,
+    /// Holds the SQLite database and the search indexes.
+    pub data_dir: PathBuf,
+    /// `postgres://…` for PostgreSQL; unset means SQLite in `data_dir`.
+    pub database_url: Option<String>,
+    /// Enables cross-node fan-out of events.
+    pub redis_url: Option<String>,
+    /// The URL users reach the hub at, for links the hub prints and sends; defaults to
+    /// `http://{listen}`.
+    pub public_url: Option<String>,
+    /// The first admin's credentials; random ones are made and printed when unset.
+    pub admin_email: Option<String>,
+    pub admin_password: Option<Secret>,
+    /// Skips the demo organization on first start (the admin is still created).
+    pub no_demo: bool,
+    /// How long a sign-in lasts.
+    pub session_hours: i64,
+    /// A request to the REST API that takes longer is answered 408.
+    pub request_timeout_secs: u64,
+    /// Concurrent deliveries per node.
+    pub delivery_concurrency: usize,
+    /// The first retry of a failed delivery waits this long; each further one twice as long.
+    pub delivery_retry_base_ms: u64,
+    pub delivery_max_attempts: u32,
+    /// How often the outbox is polled when idle.
+    pub delivery_poll_ms: u64,
+    /// `text` or `json` logs.
+    pub log_format: String,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            redis_url: None,
+            public_url: None,
+            admin_email: None,
+            admin_password: None,
+            no_demo: false,
+            session_hours: 24 * 7,
+            request_timeout_secs: 30,
+            delivery_concurrency: 8,
+            delivery_retry_base_ms: 2_000,
+            delivery_max_attempts: 8,
+            delivery_poll_ms: 500,
+            log_format: "text".into(),
+        }
+    }
+}
+
+/// Flags given on the command line, which win over everything else.
+#[derive(Clone, Debug, Default)]
+pub struct Overrides {
+    pub config_file: Option<PathBuf>,
+    pub values: Vec<(&'static str, String)>,
+}
+
+impl Settings {
+    /// Loads the settings: defaults ← `file` ← environment ← `overrides`.
+    pub fn load(overrides: &Overrides) -> anyhow::Result<Settings> {
+        let mut builder = config::Config::builder();
+        if let Some(file) = &overrides.config_file {
+            anyhow::ensure!(
+                file.is_file(),
+                "config file {} does not exist",
+                file.display()
+            );
+            builder = builder
+                .add_source(config::File::from(file.as_path()).format(config::FileFormat::Toml));
+        }
+        builder = builder.add_source(
+            config::Environment::with_prefix("SWITCHBOARD")
+                .prefix_separator("_")
+                .try_parsing(true),
+        );
+        for (key, value) in &overrides.values {
+            builder = builder.set_override(*key, value.as_str())?;
+        }
+        builder
+            .build()
+            .context("failed to read the configuration")?
+            .try_deserialize()
+            .context("invalid configuration")
+    }
+
+    /// The database to use: the configured URL, or SQLite in the data dir.
+    pub fn database_url(&self) -> String {
+        match &self.database_url {
+            Some(url) if !url.trim().is_empty() => url.clone(),
+            _ => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir.join("switchboard.db").display()
+            ),
+        }
+    }
+
+    pub fn public_url(&self) -> String {
+        match &self.public_url {
+            Some(url) => url.trim_end_matches('/').to_owned(),
+            None => format!("http://{}", self.listen),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_then_flags_override_defaults() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let file = dir.path().join("switchboard.toml");
+        std::fs::write(&file, "listen = \"127.0.0.1:9999\"\nsession_hours = 2\n").expect("writes");
+        let overrides = Overrides {
+            config_file: Some(file),
+            values: vec![("listen", "127.0.0.1:7000".into())],
+        };
+        let settings = Settings::load(&overrides).expect("loads");
+        assert_eq!(settings.listen.port(), 7000);
+        assert_eq!(settings.session_hours, 2);
+        assert_eq!(settings.request_timeout_secs, 30);
+        assert!(settings.database_url().starts_with("sqlite://"));
+    }
+
+    #[test]
+    fn a_missing_file_is_an_error() {
+        let overrides = Overrides {
+            config_file: Some("/nonexistent/switchboard.toml".into()),
+            values: vec![],
+        };
+        assert!(Settings::load(&overrides).is_err());
+    }
+}

@@ -1,0 +1,20 @@
+//! The Switchboard hub: the HTTP server (REST API, channel webhooks, operational routes), the
+//! ingest and delivery pipelines, and the CLI behind the `switchboard` binary.
+
+pub mod api;
+pub mod auth;
+pub mod bus;
+pub mod cli;
+pub mod commands;
+pub mod config;
+pub mod delivery;
+pub mod demo;
+pub mod error;
+pub mod ingest;
+pub mod startup;
+pub mod state;
+pub mod telemetry;
+
+pub use config::Settings;
+pub use startup::Application;
+pub use state::{AppState, ConnectorRegistry};

@@ -1,0 +1,184 @@
+//! Builds the application from settings: database, migrations, first-start demo, routes,
+//! workers. `Application::build` then `run_until_stopped`; tests do the same on port 0.
+
+use std::{net::SocketAddr, sync::Arc, time::Duration};
+
+use anyhow::Context;
+use axum::{
+    Router,
+    extract::DefaultBodyLimit,
+    http::StatusCode,
+    middleware,
+    routing::{get, post},
+};
+use switchboard_store::Store;
+use tokio::net::TcpListener;
+use tokio_util::{sync::CancellationToken, task::TaskTracker};
+use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
+
+use crate::{
+    api,
+    bus::LocalBus,
+    config::Settings,
+    delivery, demo, ingest,
+    state::{AppState, ConnectorRegistry},
+    telemetry,
+};
+
+/// JSON bodies of the REST API.
+pub const API_BODY_LIMIT: usize = 1024 * 1024;
+/// Channel webhooks: an email with attachments can be large.
+pub const WEBHOOK_BODY_LIMIT: usize = 16 * 1024 * 1024;
+
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    shutdown: CancellationToken,
+}
+
+/// Opens the database named by the settings and brings its schema up to date.
+pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
+    if settings.database_url.is_none() {
+        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
+            format!(
+                "failed to create the data dir {}",
+                settings.data_dir.display()
+            )
+        })?;
+    }
+    let store = Store::connect(&settings.database_url())
+        .await
+        .context("failed to connect to the database")?;
+    store
+        .migrate()
+        .await
+        .context("failed to migrate the database")?;
+    Ok(store)
+}
+
+impl Application {
+    pub async fn build(
+        settings: Settings,
+        connectors: ConnectorRegistry,
+    ) -> anyhow::Result<Application> {
+        telemetry::metrics_handle();
+        let store = open_store(&settings).await?;
+        if let Some(seeded) = demo::seed_first_start(&store, &settings).await? {
+            seeded.print(&settings);
+        }
+        let listener = TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("failed to listen on {}", settings.listen))?;
+        let state = AppState {
+            store,
+            bus: Arc::new(LocalBus::new(4096)),
+            settings: Arc::new(settings),
+            connectors: Arc::new(connectors),
+            delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+        };
+        let router = router(state.clone());
+        Ok(Application {
+            listener,
+            router,
+            state,
+            shutdown: CancellationToken::new(),
+        })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener
+            .local_addr()
+            .unwrap_or(self.state.settings.listen)
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Cancel it to stop the application gracefully.
+    pub fn shutdown_token(&self) -> CancellationToken {
+        self.shutdown.clone()
+    }
+
+    /// Serves until the shutdown token is cancelled, then stops taking requests, lets requests
+    /// and deliveries in flight finish, and closes the database.
+    pub async fn run_until_stopped(self) -> anyhow::Result<()> {
+        let Application {
+            listener,
+            router,
+            state,
+            shutdown,
+        } = self;
+        let workers = TaskTracker::new();
+        workers.spawn(delivery::run(state.clone(), shutdown.clone()));
+        workers.close();
+        let stopping = shutdown.clone();
+        axum::serve(listener, router)
+            .with_graceful_shutdown(async move { stopping.cancelled().await })
+            .await
+            .context("the HTTP server failed")?;
+        shutdown.cancel();
+        if tokio::time::timeout(Duration::from_secs(30), workers.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("deliveries still in flight after 30 s; their leases will expire");
+        }
+        state
+            .store
+            .close()
+            .await
+            .context("failed to close the database")?;
+        Ok(())
+    }
+}
+
+fn router(state: AppState) -> Router {
+    let timeout = Duration::from_secs(state.settings.request_timeout_secs.max(1));
+    let api = api::router()
+        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    let webhooks = Router::new()
+        .route("/webhooks/{channel}/{inbox_id}", post(ingest::webhook))
+        .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ));
+    Router::new()
+        .route("/healthz", get(telemetry::healthz))
+        .route("/readyz", get(telemetry::readyz))
+        .route("/metrics", get(telemetry::metrics))
+        .merge(api)
+        .merge(webhooks)
+        .fallback(|| async { crate::error::ApiError::NotFound })
+        .layer(middleware::from_fn(telemetry::track_requests))
+        .layer(TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

@@ -1,0 +1,60 @@
+//! What every handler and worker shares.
+
+use std::{collections::HashMap, sync::Arc};
+
+use switchboard_model::{ChannelKind, Connector, ConnectorFactory};
+use switchboard_store::{InboxWithSecrets, Store};
+
+use crate::{bus::EventBus, config::Settings};
+
+#[derive(Clone)]
+pub struct AppState {
+    pub store: Store,
+    pub bus: Arc<dyn EventBus>,
+    pub settings: Arc<Settings>,
+    pub connectors: Arc<ConnectorRegistry>,
+    /// Wakes the delivery workers when a message is queued, so they need not wait for a poll.
+    pub delivery_wakeup: Arc<tokio::sync::Notify>,
+}
+
+/// The connector factories the hub knows, one per channel.
+#[derive(Default)]
+pub struct ConnectorRegistry {
+    factories: HashMap<ChannelKind, Arc<dyn ConnectorFactory>>,
+}
+
+impl ConnectorRegistry {
+    pub fn with(mut self, factory: impl ConnectorFactory) -> Self {
+        self.factories.insert(factory.channel(), Arc::new(factory));
+        self
+    }
+
+    pub fn channels(&self) -> Vec<ChannelKind> {
+        let mut channels: Vec<_> = self.factories.keys().copied().collect();
+        channels.sort();
+        channels
+    }
+
+    /// The connector of one inbox, built from its stored config.
+    pub fn connector_for(
+        &self,
+        inbox: &InboxWithSecrets,
+    ) -> Result<Arc<dyn Connector>, ConnectorUnavailable> {
+        let channel = inbox.inbox.channel;
+        let factory = self
+            .factories
+            .get(&channel)
+            .ok_or(ConnectorUnavailable::NotEnabled(channel))?;
+        factory
+            .build(&inbox.inbox.id, &inbox.full_config)
+            .map_err(|err| ConnectorUnavailable::BadConfig(err.to_string()))
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectorUnavailable {
+    #[error("the {0} channel is not enabled on this hub")]
+    NotEnabled(ChannelKind),
+    #[error("{0}")]
+    BadConfig(String),
+}

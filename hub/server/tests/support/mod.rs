@@ -1,0 +1,318 @@
+//! Boots the real hub on 127.0.0.1:0 with a fresh database, and talks to it over HTTP like a
+//! client would. The `email` channel is served by a test connector whose behaviour each inbox's
+//! config sets, so that the pipelines (verify, normalize, ingest, outbox) can be exercised
+//! before the real connectors exist.
+
+#![allow(dead_code)]
+
+use std::{
+    net::SocketAddr,
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use switchboard::{Application, ConnectorRegistry, Settings};
+use switchboard_model::{
+    ChannelKind, ConfigError, Connector, ConnectorFactory, ContactRef, DeliveryError,
+    DeliveryReceipt, Inbound, InboundEvent, InboundMessage, NormalizeError, OutboundMessage,
+    RawInbound, Secret, VerifyError,
+};
+use switchboard_testkit::TestDatabase;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+pub const ADMIN_EMAIL: &str = "admin@acme.test";
+pub const ADMIN_PASSWORD: &str = "admin password 1";
+
+/// What the test connector was asked to deliver, across all its inboxes.
+#[derive(Clone, Default)]
+pub struct Deliveries(Arc<Mutex<Vec<OutboundMessage>>>);
+
+impl Deliveries {
+    pub fn attempts(&self) -> Vec<OutboundMessage> {
+        self.0.lock().expect("not poisoned").clone()
+    }
+}
+
+/// Behaves as its inbox config says: `inbound_secret` must arrive in `X-Test-Secret`;
+/// `fail_first: n` fails the first n deliveries of each message with a retriable error;
+/// `reject: true` fails every delivery permanently.
+struct TestConnector {
+    secret: String,
+    fail_first: u32,
+    reject: bool,
+    deliveries: Deliveries,
+}
+
+struct TestFactory(Deliveries);
+
+impl ConnectorFactory for TestFactory {
+    fn channel(&self) -> ChannelKind {
+        ChannelKind::Email
+    }
+
+    fn build(&self, _inbox_id: &str, config: &Value) -> Result<Arc<dyn Connector>, ConfigError> {
+        let secret = config["inbound_secret"]
+            .as_str()
+            .ok_or_else(|| ConfigError {
+                channel: ChannelKind::Email,
+                reason: "`inbound_secret` is required".into(),
+            })?;
+        Ok(Arc::new(TestConnector {
+            secret: secret.to_owned(),
+            fail_first: config["fail_first"].as_u64().unwrap_or(0) as u32,
+            reject: config["reject"].as_bool().unwrap_or(false),
+            deliveries: self.0.clone(),
+        }))
+    }
+}
+
+#[async_trait::async_trait]
+impl Connector for TestConnector {
+    fn channel(&self) -> ChannelKind {
+        ChannelKind::Email
+    }
+
+    fn verify(&self, request: &RawInbound<'_>) -> Result<(), VerifyError> {
+        let given = request
+            .headers
+            .get("x-test-secret")
+            .ok_or(VerifyError::Missing("X-Test-Secret"))?;
+        if given.as_bytes() == self.secret.as_bytes() {
+            Ok(())
+        } else {
+            Err(VerifyError::BadSignature)
+        }
+    }
+
+    fn normalize(&self, request: &RawInbound<'_>) -> Result<Inbound, NormalizeError> {
+        let body: Value =
+            serde_json::from_slice(request.body).map_err(|err| NormalizeError(err.to_string()))?;
+        let field = |name: &str| {
+            body[name]
+                .as_str()
+                .map(str::to_owned)
+                .ok_or_else(|| NormalizeError(format!("missing `{name}`")))
+        };
+        Ok(Inbound::Events(vec![InboundEvent::Message(
+            InboundMessage {
+                thread_key: field("thread")?,
+                channel_message_id: Some(field("id")?),
+                sender: ContactRef {
+                    external_id: field("from")?,
+                    email: Some(field("from")?),
+                    ..Default::default()
+                },
+                text: field("text")?,
+                attachments: Vec::new(),
+                subject: None,
+                sent_at: None,
+            },
+        )]))
+    }
+
+    async fn deliver(&self, message: &OutboundMessage) -> Result<DeliveryReceipt, DeliveryError> {
+        self.deliveries
+            .0
+            .lock()
+            .expect("not poisoned")
+            .push(message.clone());
+        if self.reject {
+            return Err(DeliveryError::Permanent {
+                reason: "400 recipient rejected".into(),
+            });
+        }
+        if message.attempt <= self.fail_first {
+            return Err(DeliveryError::Retriable {
+                reason: "503 try later".into(),
+                retry_after: None,
+            });
+        }
+        Ok(DeliveryReceipt {
+            channel_message_id: Some(format!("sent-{}", message.message_id)),
+        })
+    }
+}
+
+pub struct TestApp {
+    pub addr: SocketAddr,
+    pub client: reqwest::Client,
+    pub db: TestDatabase,
+    pub deliveries: Deliveries,
+    shutdown: CancellationToken,
+    server: JoinHandle<anyhow::Result<()>>,
+}
+
+pub fn settings(db: &TestDatabase) -> Settings {
+    Settings {
+        listen: "127.0.0.1:0".parse().expect("an address"),
+        data_dir: db.dir.path().to_owned(),
+        database_url: Some(db.url.clone()),
+        admin_email: Some(ADMIN_EMAIL.into()),
+        admin_password: Some(Secret::new(ADMIN_PASSWORD)),
+        delivery_retry_base_ms: 20,
+        delivery_poll_ms: 20,
+        delivery_max_attempts: 4,
+        ..Settings::default()
+    }
+}
+
+impl TestApp {
+    pub async fn spawn(db: TestDatabase) -> TestApp {
+        Self::spawn_with(db, settings).await
+    }
+
+    pub async fn spawn_with(
+        db: TestDatabase,
+        configure: impl FnOnce(&TestDatabase) -> Settings,
+    ) -> TestApp {
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let deliveries = Deliveries::default();
+        let connectors = ConnectorRegistry::default().with(TestFactory(deliveries.clone()));
+        let app = Application::build(configure(&db), connectors)
+            .await
+            .expect("the hub builds");
+        let addr = app.local_addr();
+        let shutdown = app.shutdown_token();
+        let server = tokio::spawn(app.run_until_stopped());
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .build()
+            .expect("a client");
+        TestApp {
+            addr,
+            client,
+            db,
+            deliveries,
+            shutdown,
+            server,
+        }
+    }
+
+    /// Stops the hub gracefully and hands back its database, to start it again.
+    pub async fn stop(self) -> TestDatabase {
+        self.shutdown.cancel();
+        self.server.await.expect("joins").expect("stops cleanly");
+        self.db
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.addr, path)
+    }
+
+    pub async fn login(&self, email: &str, password: &str) -> String {
+        let response = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "email": email, "password": password }))
+            .send()
+            .await
+            .expect("sends");
+        assert_eq!(response.status(), StatusCode::OK, "login as {email}");
+        let body: Value = response.json().await.expect("json");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    pub async fn admin(&self) -> String {
+        self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
+    }
+
+    pub async fn get(&self, token: &str, path: &str) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .get(self.url(path))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("sends");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn send(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let response = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token)
+            .json(&body)
+            .send()
+            .await
+            .expect("sends");
+        let status = response.status();
+        (status, response.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn post(&self, token: &str, path: &str, body: Value) -> (StatusCode, Value) {
+        self.send(reqwest::Method::POST, token, path, body).await
+    }
+
+    /// Creates a user of `role` through the API and signs them in.
+    pub async fn user_token(&self, admin: &str, role: &str) -> String {
+        let email = format!("{role}-{}@acme.test", switchboard_model::new_id());
+        let (status, _) = self
+            .post(
+                admin,
+                "/api/v1/users",
+                json!({ "email": email, "role": role, "password": "long enough" }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED);
+        self.login(&email, "long enough").await
+    }
+
+    /// An inbox on the test connector's channel.
+    pub async fn test_inbox(&self, admin: &str, config: Value) -> String {
+        let mut full = json!({ "inbound_secret": "s3cret", "address": "help@acme.test" });
+        full.as_object_mut()
+            .expect("object")
+            .extend(config.as_object().cloned().unwrap_or_default());
+        let (status, inbox) = self
+            .post(
+                admin,
+                "/api/v1/inboxes",
+                json!({ "name": "Test", "channel": "email", "config": full }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::CREATED, "{inbox}");
+        inbox["id"].as_str().expect("an id").to_owned()
+    }
+
+    /// Posts a customer message to the test inbox's webhook.
+    pub async fn webhook(&self, inbox_id: &str, secret: &str, body: Value) -> StatusCode {
+        self.client
+            .post(self.url(&format!("/webhooks/email/{inbox_id}")))
+            .header("x-test-secret", secret)
+            .json(&body)
+            .send()
+            .await
+            .expect("sends")
+            .status()
+    }
+
+    /// Waits until `check` holds on the conversation, or fails after a few seconds.
+    pub async fn wait_for(
+        &self,
+        token: &str,
+        conversation_id: &str,
+        check: impl Fn(&Value) -> bool,
+    ) -> Value {
+        for _ in 0..200 {
+            let (_, body) = self
+                .get(token, &format!("/api/v1/conversations/{conversation_id}"))
+                .await;
+            if check(&body) {
+                return body;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("conversation {conversation_id} never reached the expected state");
+    }
+}
