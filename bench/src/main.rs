@@ -1,1 +1,181 @@
-fn main() {}
+//! `switchboard-bench`: load generators that prove the hub's numbers. Results go to
+//! BENCHMARKS.md with the command that produced them.
+//!
+//! `ingest` measures the one ingest path every channel uses (store idempotently, find or open
+//! the contact and conversation, hand out the next `seq`, commit) on a fresh database:
+//! messages per second and per-message latency, with many writers at once.
+
+use std::time::{Duration, Instant};
+
+use anyhow::Context;
+use clap::{Parser, Subcommand, ValueEnum};
+use switchboard_model::{ChannelKind, ContactRef, InboundMessage};
+use switchboard_store::{IngestOutcome, Store};
+use switchboard_testkit::{Backend, TestDatabase};
+
+#[derive(Parser)]
+#[command(name = "switchboard-bench", about = "Benchmarks for Switchboard")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ingest normalized messages into a fresh database and report throughput and latency
+    Ingest {
+        /// `postgres` uses a fresh database beside SWITCHBOARD_TEST_DATABASE_URL
+        #[arg(long, value_enum, default_value = "sqlite")]
+        backend: BackendArg,
+        #[arg(long, default_value_t = 20_000)]
+        messages: usize,
+        /// Distinct conversations the messages spread over
+        #[arg(long, default_value_t = 2_000)]
+        conversations: usize,
+        /// Concurrent writers
+        #[arg(long, default_value_t = 32)]
+        concurrency: usize,
+        /// Every Nth message is sent twice, as channels redeliver (0: never)
+        #[arg(long, default_value_t = 10)]
+        duplicate_every: usize,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum BackendArg {
+    Sqlite,
+    Postgres,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Ingest {
+            backend,
+            messages,
+            conversations,
+            concurrency,
+            duplicate_every,
+        } => {
+            let backend = match backend {
+                BackendArg::Sqlite => Backend::Sqlite,
+                BackendArg::Postgres => Backend::Postgres,
+            };
+            let db = TestDatabase::new(backend)
+                .await
+                .context("set SWITCHBOARD_TEST_DATABASE_URL to benchmark PostgreSQL")?;
+            ingest(
+                &db,
+                messages,
+                conversations.max(1),
+                concurrency.max(1),
+                duplicate_every,
+            )
+            .await
+        }
+    }
+}
+
+async fn ingest(
+    db: &TestDatabase,
+    messages: usize,
+    conversations: usize,
+    concurrency: usize,
+    duplicate_every: usize,
+) -> anyhow::Result<()> {
+    let store = Store::connect(&db.url).await?;
+    store.migrate().await?;
+    let org = store.create_org("bench", "Bench").await?;
+    let inbox = store
+        .create_inbox(
+            &org.id,
+            "Bench",
+            ChannelKind::Webchat,
+            serde_json::json!({}),
+        )
+        .await?;
+
+    let deliveries: Vec<InboundMessage> = (0..messages)
+        .flat_map(|i| {
+            let thread = i % conversations;
+            let message = InboundMessage {
+                thread_key: format!("visitor-{thread}"),
+                channel_message_id: Some(format!("msg-{i}")),
+                sender: ContactRef {
+                    external_id: format!("visitor-{thread}"),
+                    name: Some(format!("Visitor {thread}")),
+                    ..Default::default()
+                },
+                text: format!(
+                    "Hello, this is message {i}: where is my parcel? It was due yesterday."
+                ),
+                attachments: Vec::new(),
+                subject: None,
+                sent_at: None,
+            };
+            let twice = duplicate_every > 0 && i % duplicate_every == 0;
+            std::iter::repeat_n(message, if twice { 2 } else { 1 })
+        })
+        .collect();
+    let total = deliveries.len();
+    let queue = std::sync::Arc::new(tokio::sync::Mutex::new(deliveries.into_iter()));
+
+    let started = Instant::now();
+    let mut writers = tokio::task::JoinSet::new();
+    for _ in 0..concurrency {
+        let (store, queue, org_id, inbox_id) = (
+            store.clone(),
+            queue.clone(),
+            org.id.clone(),
+            inbox.id.clone(),
+        );
+        writers.spawn(async move {
+            let mut latencies = Vec::new();
+            let mut duplicates = 0usize;
+            loop {
+                let Some(message) = queue.lock().await.next() else {
+                    break;
+                };
+                let began = Instant::now();
+                let outcome = store
+                    .ingest(&org_id, &inbox_id, ChannelKind::Webchat, &message)
+                    .await?;
+                latencies.push(began.elapsed());
+                if matches!(outcome, IngestOutcome::Duplicate { .. }) {
+                    duplicates += 1;
+                }
+            }
+            anyhow::Ok((latencies, duplicates))
+        });
+    }
+    let mut latencies = Vec::with_capacity(total);
+    let mut duplicates = 0;
+    while let Some(result) = writers.join_next().await {
+        let (mine, dups) = result??;
+        latencies.extend(mine);
+        duplicates += dups;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort();
+    let percentile = |p: f64| -> Duration {
+        latencies[((latencies.len() as f64 * p) as usize).min(latencies.len() - 1)]
+    };
+    let backend = match db.backend {
+        Backend::Sqlite => "SQLite",
+        Backend::Postgres => "PostgreSQL",
+    };
+    println!(
+        "| {backend} | {total} ({duplicates} duplicates) | {conversations} | {concurrency} | {:.0} | {:.2} | {:.2} | {:.2} |",
+        total as f64 / elapsed.as_secs_f64(),
+        percentile(0.50).as_secs_f64() * 1e3,
+        percentile(0.95).as_secs_f64() * 1e3,
+        percentile(0.99).as_secs_f64() * 1e3,
+    );
+    anyhow::ensure!(
+        duplicates == total - messages,
+        "expected {} duplicates, saw {duplicates}",
+        total - messages
+    );
+    store.close().await?;
+    Ok(())
+}

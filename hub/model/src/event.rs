@@ -80,7 +80,7 @@ pub enum BusEvent {
     MessageCreated {
         org_id: String,
         inbox_id: String,
-        message: Message,
+        message: Box<Message>,
     },
     ConversationChanged {
         org_id: String,

@@ -28,6 +28,22 @@ impl Auth {
     pub fn org_id(&self) -> &str {
         &self.principal.org_id
     }
+
+    /// Records in the audit log that this caller did `action` to `subject_id`.
+    pub async fn audit(
+        &self,
+        state: &AppState,
+        action: &str,
+        subject_id: &str,
+        data: serde_json::Value,
+    ) -> Result<(), ApiError> {
+        let actor = self.principal.actor();
+        state
+            .store
+            .audit(self.org_id(), &actor, action, Some(subject_id), data)
+            .await?;
+        Ok(())
+    }
 }
 
 /// The token of an `Authorization: Bearer <token>` header.

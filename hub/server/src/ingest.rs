@@ -46,7 +46,7 @@ pub async fn ingest_message(
             state.bus.publish(BusEvent::MessageCreated {
                 org_id: org_id.to_owned(),
                 inbox_id: inbox_id.to_owned(),
-                message: message.clone(),
+                message: Box::new(message.clone()),
             });
         }
         IngestOutcome::Duplicate { .. } => {

@@ -6,11 +6,13 @@ use std::{net::SocketAddr, sync::Arc, time::Duration};
 use anyhow::Context;
 use axum::{
     Router,
-    extract::DefaultBodyLimit,
-    http::StatusCode,
+    extract::{DefaultBodyLimit, Request, State},
+    http::{StatusCode, header},
     middleware,
+    response::{IntoResponse, Response},
     routing::{get, post},
 };
+use futures::StreamExt;
 use switchboard_store::Store;
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
@@ -20,7 +22,9 @@ use crate::{
     api,
     bus::LocalBus,
     config::Settings,
-    delivery, demo, ingest,
+    delivery, demo,
+    error::ApiError,
+    ingest,
     state::{AppState, ConnectorRegistry},
     telemetry,
 };
@@ -138,6 +142,10 @@ fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs.max(1));
     let api = api::router()
         .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            API_BODY_LIMIT,
+            refuse_oversized,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -145,6 +153,10 @@ fn router(state: AppState) -> Router {
     let webhooks = Router::new()
         .route("/webhooks/{channel}/{inbox_id}", post(ingest::webhook))
         .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
+        .layer(middleware::from_fn_with_state(
+            WEBHOOK_BODY_LIMIT,
+            refuse_oversized,
+        ))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,
             timeout,
@@ -155,10 +167,38 @@ fn router(state: AppState) -> Router {
         .route("/metrics", get(telemetry::metrics))
         .merge(api)
         .merge(webhooks)
-        .fallback(|| async { crate::error::ApiError::NotFound })
+        .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(telemetry::track_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Answers 413 to a request that declares a body over `limit`, before any handler runs. The
+/// body is read and thrown away first (up to a cap), so that the client, still sending, gets
+/// the answer rather than a reset connection. Bodies without a declared length are cut off at
+/// the limit by `DefaultBodyLimit` in the extractors.
+async fn refuse_oversized(
+    State(limit): State<usize>,
+    request: Request,
+    next: middleware::Next,
+) -> Response {
+    const DRAIN_AT_MOST: u64 = 64 * 1024 * 1024;
+    let declared = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse::<u64>().ok());
+    match declared {
+        Some(length) if length > limit as u64 => {
+            if length <= DRAIN_AT_MOST {
+                let mut body = request.into_body().into_data_stream();
+                let drain = async { while let Some(Ok(_)) = body.next().await {} };
+                let _ = tokio::time::timeout(Duration::from_secs(10), drain).await;
+            }
+            ApiError::PayloadTooLarge.into_response()
+        }
+        _ => next.run(request).await,
+    }
 }
 
 /// Resolves on Ctrl-C or SIGTERM.

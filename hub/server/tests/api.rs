@@ -23,6 +23,7 @@ backend_tests!(
     inbox_secrets_are_write_only,
     conversations_filter_and_paginate,
     data_survives_a_restart,
+    operational_routes_and_the_openapi_description,
 );
 
 fn message(id: &str, text: &str) -> Value {
@@ -334,12 +335,17 @@ async fn huge_bodies_get_413(db: TestDatabase) {
     let admin = app.admin().await;
     let inbox_id = app.test_inbox(&admin, json!({})).await;
     let twenty_megabytes = vec![b'a'; 20 * 1024 * 1024];
+    // The hub answers 413 without reading the rest and then closes the connection: a client
+    // that kept it for reuse would see the close on its next request, so keep none.
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(0)
+        .build()
+        .expect("a client");
     for path in [
         "/api/v1/inboxes".to_owned(),
         format!("/webhooks/email/{inbox_id}"),
     ] {
-        let response = app
-            .client
+        let response = client
             .post(app.url(&path))
             .bearer_auth(&admin)
             .header("x-test-secret", "s3cret")
@@ -709,4 +715,63 @@ async fn data_survives_a_restart(db: TestDatabase) {
         .get(&admin, &format!("/api/v1/conversations/{conversation_id}"))
         .await;
     assert_eq!(detail["messages"].as_array().expect("messages").len(), 1);
+}
+
+async fn operational_routes_and_the_openapi_description(db: TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let get = |path: &'static str| app.client.get(app.url(path)).send();
+    assert_eq!(
+        get("/healthz").await.expect("sends").status(),
+        StatusCode::OK
+    );
+    assert_eq!(
+        get("/readyz").await.expect("sends").status(),
+        StatusCode::OK
+    );
+    app.admin().await;
+    let metrics = get("/metrics")
+        .await
+        .expect("sends")
+        .text()
+        .await
+        .expect("text");
+    assert!(
+        metrics.contains("switchboard_http_requests_total"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("route=\"/api/v1/auth/login\""),
+        "labelled by route template"
+    );
+
+    let openapi: Value = get("/api/v1/openapi.json")
+        .await
+        .expect("sends")
+        .json()
+        .await
+        .expect("json");
+    assert!(
+        openapi["openapi"]
+            .as_str()
+            .expect("version")
+            .starts_with("3.")
+    );
+    for (path, method) in [
+        ("/api/v1/auth/login", "post"),
+        ("/api/v1/conversations", "get"),
+        ("/api/v1/conversations/{id}", "get"),
+        ("/api/v1/conversations/{id}/messages", "post"),
+        ("/api/v1/inboxes", "get"),
+        ("/api/v1/inboxes", "post"),
+        ("/api/v1/inboxes/{id}", "get"),
+    ] {
+        assert!(
+            openapi["paths"][path][method].is_object(),
+            "{method} {path} is documented"
+        );
+    }
+    assert_eq!(
+        get("/no/such/route").await.expect("sends").status(),
+        StatusCode::NOT_FOUND
+    );
 }

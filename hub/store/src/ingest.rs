@@ -16,7 +16,7 @@ use crate::{Result, Store, StoreError, contacts, conversations::next_seq, conver
 pub enum IngestOutcome {
     /// Stored now: acknowledge it and publish it.
     Stored {
-        conversation: model::Conversation,
+        conversation: Box<model::Conversation>,
         message: model::Message,
         /// This message opened a new conversation.
         opened: bool,
@@ -204,7 +204,7 @@ impl Store {
         }
         txn.commit().await?;
         Ok(IngestOutcome::Stored {
-            conversation: convert::conversation(conversation)?,
+            conversation: Box::new(convert::conversation(conversation)?),
             message: convert::message(row)?,
             opened,
         })

@@ -58,16 +58,13 @@ pub async fn create(
             principal.user_id(),
         )
         .await?;
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &principal.actor(),
-            "apikey.created",
-            Some(&created.key.id),
-            serde_json::json!({ "name": created.key.name, "scopes": created.key.scopes }),
-        )
-        .await?;
+    auth.audit(
+        &state,
+        "apikey.created",
+        &created.key.id,
+        serde_json::json!({ "name": created.key.name, "scopes": created.key.scopes }),
+    )
+    .await?;
     Ok((
         StatusCode::CREATED,
         ApiJson(CreatedApiKey {
@@ -84,17 +81,9 @@ pub async fn revoke(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<ApiKey>> {
-    let principal = auth.require(Permission::ApiKeysManage)?;
+    auth.require(Permission::ApiKeysManage)?;
     let key = state.store.revoke_api_key(auth.org_id(), &id).await?;
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &principal.actor(),
-            "apikey.revoked",
-            Some(&id),
-            serde_json::json!({}),
-        )
+    auth.audit(&state, "apikey.revoked", &id, serde_json::json!({}))
         .await?;
     Ok(ApiJson(key))
 }

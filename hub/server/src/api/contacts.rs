@@ -91,20 +91,12 @@ pub async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(update): ApiJson<ContactUpdate>,
 ) -> ApiResult<ApiJson<Contact>> {
-    let principal = auth.require(Permission::ContactsWrite)?;
+    auth.require(Permission::ContactsWrite)?;
     let contact = state
         .store
         .update_contact(auth.org_id(), &id, update.name, update.email, update.phone)
         .await?;
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &principal.actor(),
-            "contact.updated",
-            Some(&id),
-            serde_json::json!({}),
-        )
+    auth.audit(&state, "contact.updated", &id, serde_json::json!({}))
         .await?;
     Ok(ApiJson(contact))
 }

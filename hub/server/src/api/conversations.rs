@@ -227,24 +227,22 @@ pub async fn reply(
             .await?;
         publish_change(&state, &conversation);
     }
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &actor,
-            if request.private {
-                "message.note"
-            } else {
-                "message.reply"
-            },
-            Some(&id),
-            serde_json::json!({ "message_id": message.id }),
-        )
-        .await?;
+    let action = if request.private {
+        "message.note"
+    } else {
+        "message.reply"
+    };
+    auth.audit(
+        &state,
+        action,
+        &id,
+        serde_json::json!({ "message_id": message.id }),
+    )
+    .await?;
     state.bus.publish(BusEvent::MessageCreated {
         org_id: auth.org_id().to_owned(),
         inbox_id: conversation.inbox_id.clone(),
-        message: message.clone(),
+        message: Box::new(message.clone()),
     });
     if !request.private {
         state.delivery_wakeup.notify_one();

@@ -49,23 +49,20 @@ pub async fn create(
     auth: Auth,
     ApiJson(request): ApiJson<CreateInbox>,
 ) -> ApiResult<(StatusCode, ApiJson<Inbox>)> {
-    let principal = auth.require(Permission::InboxesManage)?;
+    auth.require(Permission::InboxesManage)?;
     let channel = ChannelKind::parse(&request.channel)
         .map_err(|err| ApiError::Unprocessable(format!("`channel`: {err}")))?;
     let inbox = state
         .store
         .create_inbox(auth.org_id(), &request.name, channel, request.config)
         .await?;
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &principal.actor(),
-            "inbox.created",
-            Some(&inbox.id),
-            serde_json::json!({ "channel": channel, "name": inbox.name }),
-        )
-        .await?;
+    auth.audit(
+        &state,
+        "inbox.created",
+        &inbox.id,
+        serde_json::json!({ "channel": channel, "name": inbox.name }),
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(inbox)))
 }
 
@@ -96,20 +93,12 @@ pub async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UpdateInbox>,
 ) -> ApiResult<ApiJson<Inbox>> {
-    let principal = auth.require(Permission::InboxesManage)?;
+    auth.require(Permission::InboxesManage)?;
     let inbox = state
         .store
         .update_inbox(auth.org_id(), &id, request.name.as_deref(), request.config)
         .await?;
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &principal.actor(),
-            "inbox.updated",
-            Some(&id),
-            serde_json::json!({}),
-        )
+    auth.audit(&state, "inbox.updated", &id, serde_json::json!({}))
         .await?;
     Ok(ApiJson(inbox))
 }

@@ -31,20 +31,17 @@ pub async fn create(
     auth: Auth,
     ApiJson(request): ApiJson<CreateTeam>,
 ) -> ApiResult<(StatusCode, ApiJson<Team>)> {
-    let principal = auth.require(Permission::SettingsManage)?;
+    auth.require(Permission::SettingsManage)?;
     let team = state
         .store
         .create_team(auth.org_id(), &request.name)
         .await?;
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &principal.actor(),
-            "team.created",
-            Some(&team.id),
-            serde_json::json!({ "name": team.name }),
-        )
-        .await?;
+    auth.audit(
+        &state,
+        "team.created",
+        &team.id,
+        serde_json::json!({ "name": team.name }),
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(team)))
 }

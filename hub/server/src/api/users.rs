@@ -43,7 +43,7 @@ pub async fn create(
     auth: Auth,
     ApiJson(request): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, ApiJson<User>)> {
-    let principal = auth.require(Permission::UsersManage)?;
+    auth.require(Permission::UsersManage)?;
     let user = state
         .store
         .create_user(
@@ -54,16 +54,13 @@ pub async fn create(
             &request.password,
         )
         .await?;
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &principal.actor(),
-            "user.created",
-            Some(&user.id),
-            serde_json::json!({ "email": user.email, "role": user.role }),
-        )
-        .await?;
+    auth.audit(
+        &state,
+        "user.created",
+        &user.id,
+        serde_json::json!({ "email": user.email, "role": user.role }),
+    )
+    .await?;
     Ok((StatusCode::CREATED, ApiJson(user)))
 }
 
@@ -76,20 +73,17 @@ pub async fn update(
     ApiPath(id): ApiPath<String>,
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> ApiResult<ApiJson<User>> {
-    let principal = auth.require(Permission::UsersManage)?;
+    auth.require(Permission::UsersManage)?;
     let user = state
         .store
         .update_user(auth.org_id(), &id, request.role, request.active)
         .await?;
-    state
-        .store
-        .audit(
-            auth.org_id(),
-            &principal.actor(),
-            "user.updated",
-            Some(&id),
-            serde_json::json!({ "role": request.role, "active": request.active }),
-        )
-        .await?;
+    auth.audit(
+        &state,
+        "user.updated",
+        &id,
+        serde_json::json!({ "role": request.role, "active": request.active }),
+    )
+    .await?;
     Ok(ApiJson(user))
 }
