@@ -52,12 +52,13 @@ pub struct NewMessage {
 }
 
 impl NewMessage {
-    pub fn agent(author_id: &str, text: &str, private: bool) -> NewMessage {
+    /// A reply or note by an agent; `author_id` is `None` when an API key wrote it.
+    pub fn agent(author_id: Option<&str>, text: &str, private: bool) -> NewMessage {
         NewMessage {
             role: MessageRole::Agent,
             private,
             text: text.to_owned(),
-            author_id: Some(author_id.to_owned()),
+            author_id: author_id.map(str::to_owned),
             attachments: Vec::new(),
             sources: Vec::new(),
             confidence: None,

@@ -105,7 +105,7 @@ impl Fixture {
             .append_message(
                 &self.org_id,
                 conversation_id,
-                NewMessage::agent(&agent.id, "On it!", false),
+                NewMessage::agent(Some(&agent.id), "On it!", false),
             )
             .await
             .expect("appends");
@@ -318,7 +318,7 @@ async fn organizations_never_see_each_other(db: TestDatabase) {
         .append_message(
             &other.id,
             &conversation_id,
-            NewMessage::agent("x", "hi", false),
+            NewMessage::agent(Some("x"), "hi", false),
         )
         .await;
     assert!(matches!(err, Err(switchboard_store::StoreError::NotFound)));
@@ -420,7 +420,7 @@ async fn failed_jobs_mark_the_message_failed(db: TestDatabase) {
         .append_message(
             &f.org_id,
             &conversation_id,
-            NewMessage::agent("a", "note to self", true),
+            NewMessage::agent(Some("a"), "note to self", true),
         )
         .await
         .expect("notes")

@@ -49,7 +49,7 @@ pub async fn list(
     ApiQuery(params): ApiQuery<ListParams>,
 ) -> ApiResult<ApiJson<ContactList>> {
     auth.require(Permission::ContactsRead)?;
-    let limit = params.limit.unwrap_or(50).clamp(1, 200);
+    let limit = super::page_limit(params.limit);
     let page = state
         .store
         .list_contacts(

@@ -10,7 +10,7 @@ use switchboard_store::{ConversationFilter, NewMessage};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
-    api::PageParams,
+    api::page_limit,
     auth::Auth,
     error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult},
     state::AppState,
@@ -134,13 +134,14 @@ pub async fn list(
 ) -> ApiResult<ApiJson<ConversationList>> {
     auth.require(Permission::ConversationsRead)?;
     let filter = params.filter(&auth)?;
-    let page = PageParams {
-        limit: params.limit,
-        cursor: params.cursor.clone(),
-    };
     let page = state
         .store
-        .list_conversations(auth.org_id(), &filter, page.cursor.as_deref(), page.limit())
+        .list_conversations(
+            auth.org_id(),
+            &filter,
+            params.cursor.as_deref(),
+            page_limit(params.limit),
+        )
         .await?;
     Ok(ApiJson(ConversationList {
         conversations: page.conversations,
@@ -200,12 +201,7 @@ pub async fn reply(
         ));
     }
     let actor = principal.actor();
-    let mut new = NewMessage::agent(
-        principal.user_id().unwrap_or_default(),
-        text,
-        request.private,
-    );
-    new.author_id = principal.user_id().map(str::to_owned);
+    let new = NewMessage::agent(principal.user_id(), text, request.private);
     let (conversation, message) = state.store.append_message(auth.org_id(), &id, new).await?;
     // The first public reply from an agent on an unowned conversation takes it over.
     if let (Some(user_id), false, None) = (

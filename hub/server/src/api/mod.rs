@@ -85,8 +85,13 @@ pub struct PageParams {
 
 impl PageParams {
     pub fn limit(&self) -> u64 {
-        self.limit.unwrap_or(50).clamp(1, 200)
+        page_limit(self.limit)
     }
+}
+
+/// The page size a list route uses for a requested `limit`.
+pub fn page_limit(limit: Option<u64>) -> u64 {
+    limit.unwrap_or(50).clamp(1, 200)
 }
 
 /// For `Option<Option<T>>` fields with `#[serde(default)]`: absent → `None`, `null` →
