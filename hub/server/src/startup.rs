@@ -140,27 +140,9 @@ impl Application {
 
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs.max(1));
-    let api = api::router()
-        .layer(DefaultBodyLimit::max(API_BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(
-            API_BODY_LIMIT,
-            refuse_oversized,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ));
-    let webhooks = Router::new()
-        .route("/webhooks/{channel}/{inbox_id}", post(ingest::webhook))
-        .layer(DefaultBodyLimit::max(WEBHOOK_BODY_LIMIT))
-        .layer(middleware::from_fn_with_state(
-            WEBHOOK_BODY_LIMIT,
-            refuse_oversized,
-        ))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            timeout,
-        ));
+    let api = bounded(api::router(), API_BODY_LIMIT, timeout);
+    let webhooks = Router::new().route("/webhooks/{channel}/{inbox_id}", post(ingest::webhook));
+    let webhooks = bounded(webhooks, WEBHOOK_BODY_LIMIT, timeout);
     Router::new()
         .route("/healthz", get(telemetry::healthz))
         .route("/readyz", get(telemetry::readyz))
@@ -171,6 +153,17 @@ fn router(state: AppState) -> Router {
         .layer(middleware::from_fn(telemetry::track_requests))
         .layer(TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// Limits the routes' request bodies to `body_limit` bytes and their handling to `timeout`.
+fn bounded(routes: Router<AppState>, body_limit: usize, timeout: Duration) -> Router<AppState> {
+    routes
+        .layer(DefaultBodyLimit::max(body_limit))
+        .layer(middleware::from_fn_with_state(body_limit, refuse_oversized))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            timeout,
+        ))
 }
 
 /// Answers 413 to a request that declares a body over `limit`, before any handler runs. The
