@@ -60,9 +60,15 @@ pub async fn seed_first_start(
     let webchat_inbox_id = if settings.no_demo {
         None
     } else {
-        let public_url = settings.public_url();
+        let mut allowed_origins = vec![
+            settings.public_url(),
+            "http://localhost:8080".to_owned(),
+            "http://127.0.0.1:8080".to_owned(),
+        ];
+        allowed_origins.sort();
+        allowed_origins.dedup();
         let config = serde_json::json!({
-            "allowed_origins": [public_url, "http://localhost:8080", "http://127.0.0.1:8080"],
+            "allowed_origins": allowed_origins,
             "identity_secret": random_secret(32),
         });
         let inbox = store
