@@ -1,5 +1,7 @@
 //! Contacts and their identities on each channel.
 
+use std::collections::HashMap;
+
 use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
@@ -104,18 +106,22 @@ impl Store {
             None
         };
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-        let mut identities = contact_identity::Entity::find()
+        let mut identities: HashMap<String, Vec<contact_identity::Model>> = HashMap::new();
+        for identity in contact_identity::Entity::find()
             .filter(contact_identity::Column::ContactId.is_in(ids))
             .order_by_asc(contact_identity::Column::Id)
             .all(self.db())
-            .await?;
+            .await?
+        {
+            identities
+                .entry(identity.contact_id.clone())
+                .or_default()
+                .push(identity);
+        }
         let contacts = rows
             .into_iter()
             .map(|row| {
-                let (own, rest): (Vec<_>, Vec<_>) = identities
-                    .drain(..)
-                    .partition(|identity| identity.contact_id == row.id);
-                identities = rest;
+                let own = identities.remove(&row.id).unwrap_or_default();
                 convert::contact(row, own)
             })
             .collect::<Result<_>>()?;

@@ -313,6 +313,32 @@ impl Store {
         .await
     }
 
+    /// Reopens a resolved or closed conversation: back to its assignee when it has one,
+    /// otherwise to the human queue (`escalated`).
+    pub async fn reopen(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        actor: &str,
+    ) -> Result<model::Conversation> {
+        self.change_conversation(
+            org_id,
+            conversation_id,
+            actor,
+            "conversation.status",
+            |active| {
+                let status = match active.assignee_id.as_ref() {
+                    Some(_) => ConversationStatus::Assigned,
+                    None => ConversationStatus::Escalated,
+                };
+                active.status = Set(status.as_str().to_owned());
+                active.resolved_at = Set(None);
+                json!({ "status": status })
+            },
+        )
+        .await
+    }
+
     /// Assigns a conversation to an agent (or nobody) and a team (or none). Assigning someone
     /// makes an open conversation `assigned`; unassigning sends it back to `escalated`.
     pub async fn assign(

@@ -286,7 +286,18 @@ pub async fn resolve(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<Conversation>> {
-    set_status(&state, &auth, &id, |_| ConversationStatus::Resolved).await
+    let principal = auth.require(Permission::ConversationsReply)?;
+    let conversation = state
+        .store
+        .set_status(
+            auth.org_id(),
+            &id,
+            ConversationStatus::Resolved,
+            &principal.actor(),
+        )
+        .await?;
+    publish_change(&state, &conversation);
+    Ok(ApiJson(conversation))
 }
 
 /// Reopens a resolved or closed conversation, for its assignee or the human queue.
@@ -297,13 +308,13 @@ pub async fn reopen(
     auth: Auth,
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<Conversation>> {
-    set_status(&state, &auth, &id, |conversation| {
-        match conversation.assignee_id {
-            Some(_) => ConversationStatus::Assigned,
-            None => ConversationStatus::Escalated,
-        }
-    })
-    .await
+    let principal = auth.require(Permission::ConversationsReply)?;
+    let conversation = state
+        .store
+        .reopen(auth.org_id(), &id, &principal.actor())
+        .await?;
+    publish_change(&state, &conversation);
+    Ok(ApiJson(conversation))
 }
 
 /// Sets the conversation's priority.
@@ -321,26 +332,6 @@ pub async fn set_priority(
         .set_priority(auth.org_id(), &id, request.priority, &principal.actor())
         .await?;
     publish_change(&state, &conversation);
-    Ok(ApiJson(conversation))
-}
-
-async fn set_status(
-    state: &AppState,
-    auth: &Auth,
-    id: &str,
-    status: impl FnOnce(&Conversation) -> ConversationStatus,
-) -> ApiResult<ApiJson<Conversation>> {
-    let principal = auth.require(Permission::ConversationsReply)?;
-    let current = state
-        .store
-        .conversation(auth.org_id(), id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    let conversation = state
-        .store
-        .set_status(auth.org_id(), id, status(&current), &principal.actor())
-        .await?;
-    publish_change(state, &conversation);
     Ok(ApiJson(conversation))
 }
 
