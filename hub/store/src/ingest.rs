@@ -195,7 +195,7 @@ impl Store {
             .await?;
         if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
             // A concurrent delivery of the same message committed first: undo ours.
-            drop(txn);
+            txn.rollback().await?;
             let existing = self
                 .by_channel_id(inbox_id, incoming)
                 .await?

@@ -70,6 +70,13 @@ impl WriteTxn {
         self.txn.commit().await?;
         Ok(())
     }
+
+    /// Undoes the transaction before the gate opens, so the next writer never finds the
+    /// database still locked by a rollback that dropping would only schedule.
+    pub async fn rollback(self) -> Result<()> {
+        self.txn.rollback().await?;
+        Ok(())
+    }
 }
 
 impl std::ops::Deref for WriteTxn {
