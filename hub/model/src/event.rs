@@ -94,6 +94,15 @@ pub enum BusEvent {
         message_id: String,
         status: DeliveryStatus,
     },
+    /// A piece of an answer being generated; the whole answer follows as `MessageCreated` with
+    /// the same `message_id`.
+    AnswerDelta {
+        org_id: String,
+        inbox_id: String,
+        conversation_id: String,
+        message_id: String,
+        text: String,
+    },
 }
 
 impl BusEvent {
@@ -101,7 +110,8 @@ impl BusEvent {
         match self {
             BusEvent::MessageCreated { org_id, .. }
             | BusEvent::ConversationChanged { org_id, .. }
-            | BusEvent::DeliveryChanged { org_id, .. } => org_id,
+            | BusEvent::DeliveryChanged { org_id, .. }
+            | BusEvent::AnswerDelta { org_id, .. } => org_id,
         }
     }
 
@@ -112,6 +122,9 @@ impl BusEvent {
                 conversation_id, ..
             }
             | BusEvent::DeliveryChanged {
+                conversation_id, ..
+            }
+            | BusEvent::AnswerDelta {
                 conversation_id, ..
             } => conversation_id,
         }

@@ -10,6 +10,7 @@ mod connector;
 mod conversation;
 mod event;
 mod records;
+mod responder;
 mod role;
 mod secret;
 
@@ -28,6 +29,7 @@ pub use records::{
     ApiKey, AuditEvent, Contact, ContactIdentity, Conversation, Inbox, Message, Organization, Team,
     User,
 };
+pub use responder::{Answer, Deltas, NoDeltas, Question, Responder, ResponderError, Response};
 pub use role::{Permission, Role};
 pub use secret::Secret;
 

@@ -26,7 +26,7 @@ use crate::{
     error::ApiError,
     ingest,
     state::{AppState, ConnectorRegistry},
-    telemetry,
+    telemetry, web,
 };
 
 /// JSON bodies of the REST API.
@@ -149,6 +149,7 @@ fn router(state: AppState) -> Router {
         .route("/metrics", get(telemetry::metrics))
         .merge(api)
         .merge(webhooks)
+        .merge(web::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(telemetry::track_requests))
         .layer(TraceLayer::new_for_http())

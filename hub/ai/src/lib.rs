@@ -1,0 +1,3 @@
+//! Switchboard's AI, with no database and no HTTP server: the knowledge base's search index,
+//! the responders behind `switchboard_model::Responder`, sentiment and topic classification.
+//! The server stores what these compute and decides what to do with it.

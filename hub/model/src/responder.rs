@@ -1,0 +1,73 @@
+//! The seam between the hub and whatever answers customers: the offline retrieval responder, an
+//! LLM. The server asks a `Responder` when a customer writes in a conversation the bot holds; the
+//! responder streams pieces of its answer through `Deltas` and returns the whole answer or declines.
+
+use std::time::Duration;
+
+use crate::{Message, Source};
+
+/// What the bot is asked to answer.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Question {
+    pub org_id: String,
+    pub inbox_id: String,
+    pub conversation_id: String,
+    /// The customer's latest message.
+    pub text: String,
+    /// Earlier messages of the conversation, oldest first, without private notes.
+    pub history: Vec<Message>,
+    /// Answers less confident than this are not sent: the conversation goes to a person.
+    pub min_confidence: f64,
+}
+
+/// A grounded answer the responder stands behind.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Answer {
+    pub text: String,
+    pub sources: Vec<Source>,
+    /// 0..1.
+    pub confidence: Option<f64>,
+    /// The model that wrote it; `None` for the offline responder.
+    pub model: Option<String>,
+    /// Tokens the model used (prompt + completion).
+    pub tokens: Option<i64>,
+}
+
+#[derive(Clone, Debug, PartialEq)]
+pub enum Response {
+    Answered(Answer),
+    /// No grounded answer above the threshold: the conversation goes to a person.
+    Declined {
+        reason: String,
+        confidence: Option<f64>,
+    },
+}
+
+/// Receives the pieces of an answer while it is generated, to stream them to the customer.
+pub trait Deltas: Send + Sync {
+    fn push(&self, text: &str);
+}
+
+/// Discards the pieces: for callers that only want the whole answer (evaluation, tests).
+pub struct NoDeltas;
+
+impl Deltas for NoDeltas {
+    fn push(&self, _text: &str) {}
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ResponderError {
+    #[error("the model did not answer within {0:?}")]
+    Timeout(Duration),
+    #[error("{0}")]
+    Failed(String),
+}
+
+#[async_trait::async_trait]
+pub trait Responder: Send + Sync + 'static {
+    async fn respond(
+        &self,
+        question: &Question,
+        deltas: &dyn Deltas,
+    ) -> Result<Response, ResponderError>;
+}
