@@ -1,13 +1,17 @@
 //! The event bus: after a commit the hub publishes what changed, and whatever shows it (web-chat
-//! sockets, the agent inbox) subscribes. In-process now; a Redis implementation will fan events
-//! out across nodes behind the same trait.
+//! sockets, the agent inbox) subscribes. `LocalBus` serves one node; `RedisBus` also fans events
+//! out to every other node through a Redis pub/sub channel, so that a customer connected to one
+//! node sees the reply an agent sent through another.
 
-use std::sync::Arc;
+use std::{sync::Arc, time::Duration};
 
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
 use switchboard_model::BusEvent;
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
+use tokio_util::sync::CancellationToken;
 
-/// Publishes committed changes to every subscriber on this node (and, later, on other nodes).
+/// Publishes committed changes to every subscriber on this node and, with Redis, on the others.
 pub trait EventBus: Send + Sync + 'static {
     fn publish(&self, event: BusEvent);
     /// A receiver of every event published from now on. A subscriber that falls too far behind
@@ -40,6 +44,162 @@ impl EventBus for LocalBus {
     }
 }
 
+/// The Redis pub/sub channel every node publishes to and listens on.
+const REDIS_CHANNEL: &str = "switchboard:events";
+/// Events waiting to be published to Redis; beyond this the bus drops them (and counts it)
+/// rather than letting a slow Redis hold up the requests that publish.
+const REDIS_OUTBOX: usize = 16 * 1024;
+
+/// What travels through Redis: the event and the node it came from, so that a node does not
+/// deliver its own events twice.
+#[derive(Serialize, Deserialize)]
+struct Envelope<'a> {
+    node: &'a str,
+    event: std::borrow::Cow<'a, BusEvent>,
+}
+
+/// Fans events out across nodes. Local subscribers get an event at once; other nodes get it
+/// through Redis. Events are notifications of committed changes, not the changes themselves:
+/// a node that misses some while Redis is away catches up from the store (web-chat `resume`,
+/// the inbox refetching), so a Redis outage degrades fan-out and never loses a message.
+pub struct RedisBus {
+    node: Arc<str>,
+    local: Arc<LocalBus>,
+    outgoing: mpsc::Sender<BusEvent>,
+}
+
+impl RedisBus {
+    /// Connects to `url` and starts the publishing and listening tasks, which run until
+    /// `shutdown` is cancelled and reconnect with backoff when Redis goes away.
+    pub async fn connect(
+        url: &str,
+        local: LocalBus,
+        shutdown: CancellationToken,
+    ) -> Result<RedisBus, redis::RedisError> {
+        let client = redis::Client::open(url)?;
+        let publisher = client.get_connection_manager().await?;
+        let node: Arc<str> = switchboard_model::new_id().into();
+        let local = Arc::new(local);
+        let (outgoing, queued) = mpsc::channel(REDIS_OUTBOX);
+        tokio::spawn(publish_loop(
+            publisher,
+            node.clone(),
+            queued,
+            shutdown.clone(),
+        ));
+        tokio::spawn(listen_loop(client, node.clone(), local.clone(), shutdown));
+        Ok(RedisBus {
+            node,
+            local,
+            outgoing,
+        })
+    }
+
+    /// This node's id on the bus.
+    pub fn node(&self) -> &str {
+        &self.node
+    }
+}
+
+impl EventBus for RedisBus {
+    fn publish(&self, event: BusEvent) {
+        self.local.publish(event.clone());
+        if self.outgoing.try_send(event).is_err() {
+            metrics::counter!("switchboard_bus_redis_dropped_total").increment(1);
+        }
+    }
+
+    fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>> {
+        self.local.subscribe()
+    }
+}
+
+async fn publish_loop(
+    mut redis: redis::aio::ConnectionManager,
+    node: Arc<str>,
+    mut queued: mpsc::Receiver<BusEvent>,
+    shutdown: CancellationToken,
+) {
+    loop {
+        let event = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            event = queued.recv() => match event {
+                Some(event) => event,
+                None => return,
+            },
+        };
+        let envelope = Envelope {
+            node: &node,
+            event: std::borrow::Cow::Owned(event),
+        };
+        let payload = match serde_json::to_vec(&envelope) {
+            Ok(payload) => payload,
+            Err(err) => {
+                tracing::error!(%err, "failed to encode a bus event");
+                continue;
+            }
+        };
+        // The connection manager reconnects by itself; an event that fails is counted and
+        // dropped, the other nodes catch up from the store.
+        let sent: Result<i64, _> = redis::cmd("PUBLISH")
+            .arg(REDIS_CHANNEL)
+            .arg(payload)
+            .query_async(&mut redis)
+            .await;
+        if let Err(err) = sent {
+            metrics::counter!("switchboard_bus_redis_errors_total").increment(1);
+            tracing::warn!(%err, "failed to publish a bus event to Redis");
+        }
+    }
+}
+
+async fn listen_loop(
+    client: redis::Client,
+    node: Arc<str>,
+    local: Arc<LocalBus>,
+    shutdown: CancellationToken,
+) {
+    let mut backoff = Duration::from_millis(200);
+    while !shutdown.is_cancelled() {
+        let listened = tokio::select! {
+            _ = shutdown.cancelled() => return,
+            listened = listen_once(&client, &node, &local) => listened,
+        };
+        match listened {
+            Ok(()) => backoff = Duration::from_millis(200),
+            Err(err) => {
+                metrics::counter!("switchboard_bus_redis_errors_total").increment(1);
+                tracing::warn!(%err, ?backoff, "lost the Redis subscription; reconnecting");
+            }
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => return,
+            _ = tokio::time::sleep(backoff) => {}
+        }
+        backoff = (backoff * 2).min(Duration::from_secs(10));
+    }
+}
+
+/// Subscribes and delivers other nodes' events locally until the subscription ends.
+async fn listen_once(
+    client: &redis::Client,
+    node: &str,
+    local: &LocalBus,
+) -> Result<(), redis::RedisError> {
+    let mut pubsub = client.get_async_pubsub().await?;
+    pubsub.subscribe(REDIS_CHANNEL).await?;
+    let mut messages = pubsub.on_message();
+    while let Some(message) = messages.next().await {
+        let payload = message.get_payload_bytes();
+        match serde_json::from_slice::<Envelope<'_>>(payload) {
+            Ok(envelope) if envelope.node == node => {}
+            Ok(envelope) => local.publish(envelope.event.into_owned()),
+            Err(err) => tracing::warn!(%err, "ignored an undecodable event from Redis"),
+        }
+    }
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -63,5 +223,71 @@ mod tests {
         });
         let event = receiver.recv().await.expect("receives");
         assert_eq!(event.conversation_id(), "after");
+    }
+
+    fn changed(conversation_id: &str) -> BusEvent {
+        BusEvent::ConversationChanged {
+            org_id: "o".into(),
+            inbox_id: "i".into(),
+            conversation_id: conversation_id.into(),
+            status: ConversationStatus::Bot,
+        }
+    }
+
+    /// Two nodes on one Redis: each event reaches the other node's subscribers exactly once,
+    /// and the publishing node's subscribers once (not again through Redis).
+    #[tokio::test]
+    async fn redis_fans_events_out_to_other_nodes_once() {
+        let Some(url) = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok() else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide SWITCHBOARD_TEST_REDIS_URL"
+            );
+            eprintln!("skipped: SWITCHBOARD_TEST_REDIS_URL is not set");
+            return;
+        };
+        let shutdown = CancellationToken::new();
+        let a = RedisBus::connect(&url, LocalBus::new(64), shutdown.clone())
+            .await
+            .expect("node a connects");
+        let b = RedisBus::connect(&url, LocalBus::new(64), shutdown.clone())
+            .await
+            .expect("node b connects");
+        let mut on_a = a.subscribe();
+        let mut on_b = b.subscribe();
+        // The subscriptions are set up in the background: publish until b hears one.
+        let marker = format!("probe-{}", a.node());
+        let heard = tokio::time::timeout(Duration::from_secs(10), async {
+            loop {
+                a.publish(changed(&marker));
+                if let Ok(Ok(event)) =
+                    tokio::time::timeout(Duration::from_millis(100), on_b.recv()).await
+                {
+                    break event;
+                }
+            }
+        })
+        .await
+        .expect("node b hears node a");
+        assert_eq!(heard.conversation_id(), marker);
+        // Drain the probes, then check exact-once delivery of one event each way.
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        while on_a.try_recv().is_ok() {}
+        while on_b.try_recv().is_ok() {}
+        b.publish(changed("from-b"));
+        let on_a_event = tokio::time::timeout(Duration::from_secs(5), on_a.recv())
+            .await
+            .expect("a hears b in time")
+            .expect("a receives");
+        assert_eq!(on_a_event.conversation_id(), "from-b");
+        let on_b_event = on_b.recv().await.expect("b hears itself");
+        assert_eq!(on_b_event.conversation_id(), "from-b");
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        assert!(on_a.try_recv().is_err(), "a got the event twice");
+        assert!(
+            on_b.try_recv().is_err(),
+            "b got its own event back from Redis"
+        );
+        shutdown.cancel();
     }
 }

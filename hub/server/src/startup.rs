@@ -20,7 +20,7 @@ use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 
 use crate::{
     api,
-    bus::LocalBus,
+    bus::{EventBus, LocalBus, RedisBus},
     config::Settings,
     delivery, demo,
     error::ApiError,
@@ -61,6 +61,25 @@ pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     Ok(store)
 }
 
+/// Events buffered per subscriber before a slow one lags and must reload from the store.
+const BUS_CAPACITY: usize = 4096;
+
+/// The in-process bus, or with `redis_url` the bus that fans events out to every node.
+async fn connect_bus(
+    settings: &Settings,
+    shutdown: CancellationToken,
+) -> anyhow::Result<Arc<dyn EventBus>> {
+    let local = LocalBus::new(BUS_CAPACITY);
+    Ok(match &settings.redis_url {
+        None => Arc::new(local),
+        Some(url) => Arc::new(
+            RedisBus::connect(url, local, shutdown)
+                .await
+                .context("failed to connect to Redis (redis_url)")?,
+        ),
+    })
+}
+
 impl Application {
     pub async fn build(
         settings: Settings,
@@ -74,9 +93,11 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
+        let shutdown = CancellationToken::new();
+        let bus = connect_bus(&settings, shutdown.clone()).await?;
         let state = AppState {
             store,
-            bus: Arc::new(LocalBus::new(4096)),
+            bus,
             settings: Arc::new(settings),
             connectors: Arc::new(connectors),
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
@@ -86,7 +107,7 @@ impl Application {
             listener,
             router,
             state,
-            shutdown: CancellationToken::new(),
+            shutdown,
         })
     }
 
