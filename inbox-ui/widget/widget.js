@@ -368,6 +368,16 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
     const first = status === null;
     status = f.status;
     statusLine.textContent = text;
+    if (f.status === 'resolved') {
+      // The next message opens a new conversation whose seq starts again: what is shown stays
+      // above it, and a reconnect replays from its start (ids still keep out duplicates).
+      for (const el of log.children) delete el.dataset.seq;
+      lastSeq = 0;
+      conversationId = '';
+      hasConversation = false;
+    } else {
+      csatBox = null; // a later resolution may ask again
+    }
     // Reaching the bot is where every chat starts: worth a note only when it comes back to it.
     if (!(first && f.status === 'bot')) {
       note(f.status === 'escalated' ? 'Thanks. A person will be with you shortly.' : text + '.', 'status');
@@ -421,23 +431,23 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
   };
 
   const ERRORS = {
-    rate_limited: 'You’re sending messages a little fast. Please wait a moment and try again.',
-    too_long: 'That message is too long. Please make it shorter.',
-    message_too_long: 'That message is too long. Please make it shorter.',
-    empty: 'Please write a message first.',
+    rate_limited: 'You’re sending messages a little fast. We’ll send yours in a moment.',
+    text_too_long: 'That message is too long. Please make it shorter.',
+    empty_text: 'Please write a message first.',
+    no_conversation: 'Please write us a message first.',
+    csat_not_requested: 'Thanks! Ratings open once the conversation is resolved.',
+    identity_invalid: 'We couldn’t confirm your sign-in. Please reload the page.',
+  };
+  let resendTimer = 0;
+  const resendSoon = (ms) => {
+    clearTimeout(resendTimer);
+    resendTimer = setTimeout(flush, ms);
   };
   const showError = (f) => {
-    const known = ERRORS[f.code];
-    note(known || `Sorry, something went wrong${f.message ? `: ${f.message}` : '.'}`, 'error');
-    // An error that names one of our messages settles it: resending would fail the same way.
-    const p = f.client_id && pending.get(f.client_id);
-    if (p) {
-      pending.delete(f.client_id);
-      save();
-      p.li.classList.replace('pending', 'failed');
-      const meta = p.li.querySelector('.meta');
-      if (meta) meta.textContent = 'Not sent';
-    }
+    // `unavailable`: the hub could not store the frame; it asks for the same frame again.
+    if (f.code === 'unavailable') return resendSoon(1500 + Math.random() * 1500);
+    if (f.code === 'rate_limited') resendSoon(5000);
+    note(ERRORS[f.code] || 'Sorry, something went wrong. Please try again.', 'error');
   };
 
   // ---- the connection ----
@@ -446,9 +456,17 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
   let attempt = 0;
   let retryTimer = 0;
   let wantHandoff = false;
+  let hasConversation = false; // there is none before the visitor's first message
+  let handoffAfter = ''; // the client_id whose ack opens the conversation a handoff waits for
   let typingTimer = 0;
   let lastTypingSent = 0;
 
+  // Sends what is waiting: unacknowledged messages (same client_id, so the hub stores each once)
+  // and a request for a person made while offline.
+  const flush = () => {
+    for (const [client_id, p] of pending) send({ type: 'message', client_id, text: p.text });
+    if (wantHandoff && hasConversation && !handoffAfter) wantHandoff = !send({ type: 'handoff' });
+  };
   const send = (frame) => {
     if (!ready || !sock || sock.readyState !== WebSocket.OPEN) return false;
     sock.send(JSON.stringify(frame));
@@ -493,10 +511,15 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
       }
       if (f && typeof f === 'object') onFrame(f);
     };
-    s.onclose = () => {
+    s.onclose = (e) => {
       if (sock !== s) return;
       sock = null;
       ready = false;
+      // 4000-4999: the hub says these parameters will never work (a forged identity).
+      if (e.code >= 4000 && e.code < 5000) {
+        setConn(ERRORS.identity_invalid);
+        return;
+      }
       scheduleRetry();
     };
   };
@@ -542,13 +565,18 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
         ready = true;
         attempt = 0;
         setConn('');
+        if (f.conversation_id) hasConversation = true;
         send({ type: 'resume', after_seq: lastSeq });
-        for (const [client_id, p] of pending) send({ type: 'message', client_id, text: p.text });
-        if (wantHandoff) wantHandoff = !send({ type: 'handoff' });
+        flush();
         save();
         break;
       }
       case 'ack': {
+        hasConversation = true;
+        if (f.client_id === handoffAfter) {
+          handoffAfter = '';
+          flush();
+        }
         const p = pending.get(f.client_id);
         if (!p) break;
         pending.delete(f.client_id);
@@ -603,7 +631,7 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
 
   const submit = () => {
     const text = input.value.trim();
-    if (!text) return;
+    if (!text) return '';
     const client_id = newId();
     addPending(client_id, text);
     save();
@@ -613,6 +641,7 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
       pending.get(client_id).li.querySelector('.meta').textContent = 'Will send when reconnected';
       connect();
     }
+    return client_id;
   };
   const autosize = () => {
     input.style.height = 'auto';
@@ -634,10 +663,15 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
     if (input.value && now - lastTypingSent > 3000 && send({ type: 'typing' })) lastTypingSent = now;
   });
   humanBtn.addEventListener('click', () => {
-    if (!send({ type: 'handoff' })) {
-      wantHandoff = true;
-      connect();
+    wantHandoff = true;
+    if (!hasConversation && !handoffAfter) {
+      // A handoff needs a conversation, and a conversation starts with a message: send what the
+      // visitor has typed, or say what they asked for.
+      if (!input.value.trim()) input.value = 'I’d like to talk to a person, please.';
+      handoffAfter = submit();
     }
+    flush();
+    connect();
     if (status !== 'escalated' && status !== 'assigned') statusLine.textContent = 'Asking for a person…';
   });
 
