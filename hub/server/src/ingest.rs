@@ -15,7 +15,8 @@ use crate::{
     state::{AppState, ConnectorUnavailable},
 };
 
-/// Stores one normalized customer message and, when it is new, tells the bus.
+/// Stores one normalized customer message and, when it is new, tells the bus and queues the
+/// bot's turn when the bot holds the conversation.
 pub async fn ingest_message(
     state: &AppState,
     org_id: &str,
@@ -48,6 +49,7 @@ pub async fn ingest_message(
                 inbox_id: inbox_id.to_owned(),
                 message: Box::new(message.clone()),
             });
+            crate::bot::after_customer_message(state, conversation, message.seq).await;
         }
         IngestOutcome::Duplicate { .. } => {
             metrics::counter!("switchboard_messages_duplicate_total", "channel" => channel.as_str())
