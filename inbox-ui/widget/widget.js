@@ -362,10 +362,13 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
     resolved: 'This conversation is resolved',
   };
   let status = null;
+  let snapshot = false; // the next status frame is the one that follows `session`: a state, not news
   const showStatus = (f) => {
     const text = STATUS[f.status];
+    // Being with the bot is where every chat starts: news only when the chat comes back to it.
+    const quiet = snapshot || (status === null && f.status === 'bot');
+    snapshot = false;
     if (!text || f.status === status) return;
-    const first = status === null;
     status = f.status;
     statusLine.textContent = text;
     if (f.status === 'resolved') {
@@ -378,8 +381,9 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
     } else {
       csatBox = null; // a later resolution may ask again
     }
-    // Reaching the bot is where every chat starts: worth a note only when it comes back to it.
-    if (!(first && f.status === 'bot')) {
+    // A change while the visitor watches gets a note in the conversation; the state found on
+    // connecting is only shown in the header (the replayed messages tell the story).
+    if (!quiet) {
       note(f.status === 'escalated' ? 'Thanks. A person will be with you shortly.' : text + '.', 'status');
       announce(text);
     }
@@ -549,6 +553,7 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
   });
 
   const onFrame = (f) => {
+    if (f.type !== 'status') snapshot = f.type === 'session';
     switch (f.type) {
       case 'session': {
         if (conversationId && f.conversation_id && f.conversation_id !== conversationId) {
