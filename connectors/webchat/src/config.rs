@@ -44,7 +44,9 @@ impl WebchatConfig {
             serde_json::from_value(config.clone()).map_err(|err| invalid(err.to_string()))?;
         let allowed_origins = raw
             .allowed_origins
-            .ok_or_else(|| invalid("`allowed_origins` is required: the sites that may open the chat"))?
+            .ok_or_else(|| {
+                invalid("`allowed_origins` is required: the sites that may open the chat")
+            })?
             .iter()
             .map(|origin| OriginPattern::parse(origin))
             .collect::<Result<Vec<_>, _>>()?;
@@ -252,16 +254,46 @@ mod tests {
     fn bad_configs_name_the_field() {
         let cases = [
             (json!({}), "allowed_origins"),
-            (json!({ "allowed_origins": ["shop.example"] }), "allowed_origins"),
-            (json!({ "allowed_origins": ["ftp://shop.example"] }), "allowed_origins"),
-            (json!({ "allowed_origins": ["https://shop.*.example"] }), "allowed_origins"),
-            (json!({ "allowed_origins": ["https://shop.example/path"] }), "allowed_origins"),
-            (json!({ "allowed_origins": ["https://shop.example:http"] }), "allowed_origins"),
-            (json!({ "allowed_origins": "https://shop.example" }), "invalid type"),
-            (json!({ "allowed_origins": [], "identity_secret": "short" }), "identity_secret"),
-            (json!({ "allowed_origins": [], "rate_limit_per_minute": 0 }), "rate_limit_per_minute"),
-            (json!({ "allowed_origins": [], "rate_limit_burst": 5000 }), "rate_limit_burst"),
-            (json!({ "allowed_origins": [], "allowed_origin": [] }), "unknown field"),
+            (
+                json!({ "allowed_origins": ["shop.example"] }),
+                "allowed_origins",
+            ),
+            (
+                json!({ "allowed_origins": ["ftp://shop.example"] }),
+                "allowed_origins",
+            ),
+            (
+                json!({ "allowed_origins": ["https://shop.*.example"] }),
+                "allowed_origins",
+            ),
+            (
+                json!({ "allowed_origins": ["https://shop.example/path"] }),
+                "allowed_origins",
+            ),
+            (
+                json!({ "allowed_origins": ["https://shop.example:http"] }),
+                "allowed_origins",
+            ),
+            (
+                json!({ "allowed_origins": "https://shop.example" }),
+                "invalid type",
+            ),
+            (
+                json!({ "allowed_origins": [], "identity_secret": "short" }),
+                "identity_secret",
+            ),
+            (
+                json!({ "allowed_origins": [], "rate_limit_per_minute": 0 }),
+                "rate_limit_per_minute",
+            ),
+            (
+                json!({ "allowed_origins": [], "rate_limit_burst": 5000 }),
+                "rate_limit_burst",
+            ),
+            (
+                json!({ "allowed_origins": [], "allowed_origin": [] }),
+                "unknown field",
+            ),
         ];
         for (config, field) in cases {
             let err = WebchatConfig::from_json(&config).expect_err("invalid");

@@ -15,11 +15,19 @@ pub const MAX_COMMENT_CHARS: usize = 2000;
 #[derive(Clone, Debug, PartialEq)]
 pub enum ClientFrame {
     /// The visitor writes. `text` is trimmed.
-    Message { client_id: String, text: String },
-    Resume { after_seq: i64 },
+    Message {
+        client_id: String,
+        text: String,
+    },
+    Resume {
+        after_seq: i64,
+    },
     Handoff,
     Typing,
-    Csat { score: u8, comment: Option<String> },
+    Csat {
+        score: u8,
+        comment: Option<String>,
+    },
 }
 
 /// Why a client frame was refused. `code` is what the `error` frame carries.
@@ -352,14 +360,26 @@ mod tests {
             (r#"{"type":"session"}"#, "unknown_type"),
             (r#"{"type":"message","text":"b"}"#, "invalid_frame"),
             (r#"{"type":"message","client_id":"a"}"#, "invalid_frame"),
-            (r#"{"type":"message","client_id":1,"text":"b"}"#, "invalid_frame"),
+            (
+                r#"{"type":"message","client_id":1,"text":"b"}"#,
+                "invalid_frame",
+            ),
             (
                 r#"{"type":"message","client_id":"a","text":"b","extra":1}"#,
                 "invalid_frame",
             ),
-            (r#"{"type":"message","client_id":"a","text":"  "}"#, "empty_text"),
-            (r#"{"type":"message","client_id":"","text":"b"}"#, "invalid_client_id"),
-            (r#"{"type":"message","client_id":"a\u0000","text":"b"}"#, "invalid_client_id"),
+            (
+                r#"{"type":"message","client_id":"a","text":"  "}"#,
+                "empty_text",
+            ),
+            (
+                r#"{"type":"message","client_id":"","text":"b"}"#,
+                "invalid_client_id",
+            ),
+            (
+                r#"{"type":"message","client_id":"a\u0000","text":"b"}"#,
+                "invalid_client_id",
+            ),
             (r#"{"type":"resume"}"#, "invalid_frame"),
             (r#"{"type":"resume","after_seq":-1}"#, "invalid_frame"),
             (r#"{"type":"resume","after_seq":"3"}"#, "invalid_frame"),
@@ -380,7 +400,8 @@ mod tests {
         let frame = json!({ "type": "csat", "score": 3, "comment": "y".repeat(2001) });
         assert_eq!(code(&frame.to_string()), "invalid_score");
         // Exactly at the limit is fine, counted in characters, not bytes.
-        let frame = json!({ "type": "message", "client_id": "a", "text": "é".repeat(MAX_TEXT_CHARS) });
+        let frame =
+            json!({ "type": "message", "client_id": "a", "text": "é".repeat(MAX_TEXT_CHARS) });
         assert!(parse_client_frame(&frame.to_string()).is_ok());
     }
 

@@ -14,7 +14,9 @@ pub enum IdentityError {
     NotConfigured,
     #[error("`user_id` must be 1 to {MAX_USER_ID_CHARS} characters without control characters")]
     BadUserId,
-    #[error("`user_hash` does not match `user_id`: it must be the hex HMAC-SHA256 of the user id under the inbox's identity secret")]
+    #[error(
+        "`user_hash` does not match `user_id`: it must be the hex HMAC-SHA256 of the user id under the inbox's identity secret"
+    )]
     Mismatch,
 }
 
@@ -73,8 +75,18 @@ mod tests {
     fn forgeries_are_refused() {
         let cases = [
             (Some(SECRET), "user-43", VECTOR, IdentityError::Mismatch),
-            (Some("another secret!!"), "user-42", VECTOR, IdentityError::Mismatch),
-            (Some(SECRET), "user-42", &VECTOR[..62], IdentityError::Mismatch),
+            (
+                Some("another secret!!"),
+                "user-42",
+                VECTOR,
+                IdentityError::Mismatch,
+            ),
+            (
+                Some(SECRET),
+                "user-42",
+                &VECTOR[..62],
+                IdentityError::Mismatch,
+            ),
             (Some(SECRET), "user-42", "not hex", IdentityError::Mismatch),
             (Some(SECRET), "user-42", "", IdentityError::Mismatch),
             (Some(SECRET), "", VECTOR, IdentityError::BadUserId),

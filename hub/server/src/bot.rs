@@ -91,7 +91,9 @@ impl BotQueue {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
-        self.queued.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.queued
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Adds a turn for the conversation, or widens the one it already has. Waits for room when
@@ -245,7 +247,10 @@ async fn turn(state: &AppState, job: &Job) -> i64 {
 
 async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store::StoreError> {
     let store = &state.store;
-    let Some(conversation) = store.conversation(&job.org_id, &job.conversation_id).await? else {
+    let Some(conversation) = store
+        .conversation(&job.org_id, &job.conversation_id)
+        .await?
+    else {
         return Ok(job.seq);
     };
     if conversation.status != ConversationStatus::Bot {

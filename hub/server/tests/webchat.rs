@@ -46,7 +46,11 @@ struct Chat {
     socket: Socket,
 }
 
-async fn open(app: &TestApp, query: &str, origin: Option<&str>) -> Result<Chat, tungstenite::Error> {
+async fn open(
+    app: &TestApp,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Chat, tungstenite::Error> {
     let mut request = format!("ws://{}/chat/ws?{query}", app.addr)
         .into_client_request()
         .expect("a request");
@@ -69,10 +73,7 @@ impl Chat {
     }
 
     async fn send_raw(&mut self, text: &str) {
-        self.socket
-            .send(Message::text(text))
-            .await
-            .expect("sends");
+        self.socket.send(Message::text(text)).await.expect("sends");
     }
 
     async fn message(&mut self, client_id: &str, text: &str) {
@@ -90,7 +91,9 @@ impl Chat {
     async fn try_next(&mut self, wait: Duration) -> Option<Value> {
         let deadline = tokio::time::Instant::now() + wait;
         loop {
-            let frame = tokio::time::timeout_at(deadline, self.socket.next()).await.ok()?;
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()?;
             match frame {
                 Some(Ok(Message::Text(text))) => {
                     return Some(serde_json::from_str(text.as_str()).expect("JSON frames"));
@@ -234,7 +237,10 @@ async fn a_visitor_chats_and_the_bot_hands_over(db: TestDatabase) {
     assert_eq!(session["type"], "session");
     assert_eq!(session["conversation_id"], Value::Null);
     assert_eq!(session["last_seq"], 0);
-    let token = session["visitor_token"].as_str().expect("a token").to_owned();
+    let token = session["visitor_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
     assert_eq!(token.len(), 43);
 
     chat.message("c-1", "  Where is my parcel?  ").await;
@@ -243,12 +249,20 @@ async fn a_visitor_chats_and_the_bot_hands_over(db: TestDatabase) {
     assert_eq!(ack["client_id"], "c-1");
     assert_eq!(ack["seq"], 1);
     let message_id = ack["message_id"].as_str().expect("an id").to_owned();
-    assert_eq!(chat.next().await, json!({ "type": "status", "status": "bot", "detail": "Our assistant is answering." }));
+    assert_eq!(
+        chat.next().await,
+        json!({ "type": "status", "status": "bot", "detail": "Our assistant is answering." })
+    );
 
     let system = chat.next_of("message").await;
     assert_eq!(system["message"]["role"], "system");
     assert_eq!(system["message"]["seq"], 2);
-    assert!(system["message"]["text"].as_str().expect("text").contains("a person"));
+    assert!(
+        system["message"]["text"]
+            .as_str()
+            .expect("text")
+            .contains("a person")
+    );
     let status = chat.next_of("status").await;
     assert_eq!(status["status"], "escalated");
 
@@ -256,15 +270,23 @@ async fn a_visitor_chats_and_the_bot_hands_over(db: TestDatabase) {
     let (_, list) = app
         .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
         .await;
-    let conversation_id = list["conversations"][0]["id"].as_str().expect("one").to_owned();
+    let conversation_id = list["conversations"][0]["id"]
+        .as_str()
+        .expect("one")
+        .to_owned();
     let body = detail(&app, &admin, &conversation_id).await;
     assert_eq!(body["conversation"]["status"], "escalated");
     assert_eq!(body["conversation"]["channel"], "webchat");
     assert_eq!(body["messages"][0]["id"], message_id.as_str());
     assert_eq!(body["messages"][0]["text"], "Where is my parcel?");
     assert_eq!(body["messages"].as_array().map(Vec::len), Some(2));
-    let identity = body["contact"]["identities"][0]["external_id"].as_str().expect("an identity");
-    assert!(identity.starts_with("visitor:") && !identity.contains(&token), "only a hash of the token is stored");
+    let identity = body["contact"]["identities"][0]["external_id"]
+        .as_str()
+        .expect("an identity");
+    assert!(
+        identity.starts_with("visitor:") && !identity.contains(&token),
+        "only a hash of the token is stored"
+    );
     drop(chat);
 
     // The same token continues the same conversation.
@@ -274,7 +296,9 @@ async fn a_visitor_chats_and_the_bot_hands_over(db: TestDatabase) {
     assert_eq!(session["conversation_id"], conversation_id.as_str());
     assert_eq!(session["last_seq"], 2);
     assert_eq!(again.next().await["status"], "escalated");
-    again.send(json!({ "type": "resume", "after_seq": 0 })).await;
+    again
+        .send(json!({ "type": "resume", "after_seq": 0 }))
+        .await;
     assert_eq!(again.next().await["message"]["seq"], 1);
     assert_eq!(again.next().await["message"]["seq"], 2);
     again.silent(Duration::from_millis(300)).await;
@@ -293,7 +317,10 @@ async fn reconnect_and_resume_lose_nothing_and_duplicate_nothing(db: TestDatabas
     let inbox = webchat_inbox(&app, &admin, json!({})).await;
     let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
     let session = chat.next().await;
-    let token = session["visitor_token"].as_str().expect("a token").to_owned();
+    let token = session["visitor_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
     chat.say("c-1", "Hello").await;
     let answer = chat.next_of("message").await;
     assert_eq!(answer["message"]["role"], "ai");
@@ -306,7 +333,12 @@ async fn reconnect_and_resume_lose_nothing_and_duplicate_nothing(db: TestDatabas
 
     // While the visitor is away: three agent replies and a note.
     let mut expected = Vec::new();
-    for (text, private) in [("One", false), ("note", true), ("Two", false), ("Three", false)] {
+    for (text, private) in [
+        ("One", false),
+        ("note", true),
+        ("Two", false),
+        ("Three", false),
+    ] {
         let (status, message) = app
             .post(
                 &admin,
@@ -322,7 +354,8 @@ async fn reconnect_and_resume_lose_nothing_and_duplicate_nothing(db: TestDatabas
     let mut chat = Chat::connect(&app, &format!("inbox={inbox}&visitor={token}")).await;
     let session = chat.next().await;
     assert_eq!(session["conversation_id"], conversation_id.as_str());
-    chat.send(json!({ "type": "resume", "after_seq": seen })).await;
+    chat.send(json!({ "type": "resume", "after_seq": seen }))
+        .await;
     let mut replayed = Vec::new();
     while replayed.len() < expected.len() {
         let frame = chat.next().await;
@@ -357,7 +390,10 @@ async fn chat_conversation(app: &TestApp, admin: &str, inbox: &str) -> String {
     let (_, list) = app
         .get(admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
         .await;
-    list["conversations"][0]["id"].as_str().expect("a conversation").to_owned()
+    list["conversations"][0]["id"]
+        .as_str()
+        .expect("a conversation")
+        .to_owned()
 }
 
 async fn a_resent_client_id_is_acknowledged_once_and_stored_once(db: TestDatabase) {
@@ -365,7 +401,10 @@ async fn a_resent_client_id_is_acknowledged_once_and_stored_once(db: TestDatabas
     let admin = app.admin().await;
     let inbox = webchat_inbox(&app, &admin, json!({})).await;
     let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
-    let token = chat.next().await["visitor_token"].as_str().expect("token").to_owned();
+    let token = chat.next().await["visitor_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     let first = chat.say("same-id", "Is this stored twice?").await;
     let second = chat.say("same-id", "Is this stored twice?").await;
     assert_eq!(first, second, "the same ack");
@@ -403,13 +442,28 @@ async fn bad_frames_get_error_frames_and_the_connection_stays_usable(db: TestDat
         ("this is not json".to_owned(), "invalid_json"),
         (json!({ "type": "shout" }).to_string(), "unknown_type"),
         (json!({ "text": "no type" }).to_string(), "unknown_type"),
-        (json!({ "type": "message", "text": "no client id" }).to_string(), "invalid_frame"),
-        (json!({ "type": "message", "client_id": "x" }).to_string(), "invalid_frame"),
-        (json!({ "type": "resume", "after_seq": "ten" }).to_string(), "invalid_frame"),
-        (json!({ "type": "message", "client_id": "x", "text": " " }).to_string(), "empty_text"),
+        (
+            json!({ "type": "message", "text": "no client id" }).to_string(),
+            "invalid_frame",
+        ),
+        (
+            json!({ "type": "message", "client_id": "x" }).to_string(),
+            "invalid_frame",
+        ),
+        (
+            json!({ "type": "resume", "after_seq": "ten" }).to_string(),
+            "invalid_frame",
+        ),
+        (
+            json!({ "type": "message", "client_id": "x", "text": " " }).to_string(),
+            "empty_text",
+        ),
         (too_long.to_string(), "text_too_long"),
         (json!({ "type": "handoff" }).to_string(), "no_conversation"),
-        (json!({ "type": "csat", "score": 5 }).to_string(), "no_conversation"),
+        (
+            json!({ "type": "csat", "score": 5 }).to_string(),
+            "no_conversation",
+        ),
     ];
     for (frame, code) in cases {
         chat.send_raw(&frame).await;
@@ -465,7 +519,9 @@ async fn origins_off_the_allow_list_are_refused_before_the_upgrade(db: TestDatab
     assert!(response.status().is_client_error());
     // Allowed: exact, wildcard port, and no Origin at all (not a browser).
     for origin in [Some(ORIGIN), Some("http://localhost:5173"), None] {
-        let mut chat = open(&app, &format!("inbox={inbox}"), origin).await.expect("connects");
+        let mut chat = open(&app, &format!("inbox={inbox}"), origin)
+            .await
+            .expect("connects");
         assert_eq!(chat.next().await["type"], "session");
     }
     // A web-chat inbox needs a valid config.
@@ -477,7 +533,12 @@ async fn origins_off_the_allow_list_are_refused_before_the_upgrade(db: TestDatab
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
-    assert!(body["error"]["message"].as_str().expect("a message").contains("allowed_origins"));
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .expect("a message")
+            .contains("allowed_origins")
+    );
     app.stop().await;
 }
 
@@ -498,7 +559,9 @@ async fn a_verified_identity_follows_the_user_and_a_forged_one_is_refused(db: Te
     let mut phone = Chat::connect(&app, &identity).await;
     let session = phone.next_of("session").await;
     assert_eq!(session["conversation_id"], conversation_id.as_str());
-    phone.send(json!({ "type": "resume", "after_seq": 0 })).await;
+    phone
+        .send(json!({ "type": "resume", "after_seq": 0 }))
+        .await;
     let first = phone.next_of("message").await;
     assert_eq!(first["message"]["id"], ack["message_id"]);
     // What one device sends, the other sees.
@@ -523,10 +586,20 @@ async fn a_verified_identity_follows_the_user_and_a_forged_one_is_refused(db: Te
         let error = chat.next().await;
         assert_eq!(error["type"], "error", "{forged}");
         assert_eq!(error["code"], "identity_invalid");
-        assert!(error["message"].as_str().expect("a message").contains("user_hash"));
+        assert!(
+            error["message"]
+                .as_str()
+                .expect("a message")
+                .contains("user_hash")
+        );
         assert_eq!(chat.closed().await, Some(4003));
     }
-    let refused = open(&app, &format!("inbox={inbox}&user_hash={USER_42_HASH}"), Some(ORIGIN)).await;
+    let refused = open(
+        &app,
+        &format!("inbox={inbox}&user_hash={USER_42_HASH}"),
+        Some(ORIGIN),
+    )
+    .await;
     assert!(matches!(refused, Err(tungstenite::Error::Http(ref r)) if r.status() == 400));
     app.stop().await;
 }
@@ -541,8 +614,16 @@ async fn agent_replies_reach_the_visitor_and_notes_never_do(db: TestDatabase) {
     chat.next_of("message").await; // the AI's answer
     let conversation_id = chat_conversation(&app, &admin, &inbox).await;
     let path = format!("/api/v1/conversations/{conversation_id}/messages");
-    let (_, note) = app.post(&admin, &path, json!({ "text": "secret note", "private": true })).await;
-    let (_, reply) = app.post(&admin, &path, json!({ "text": "I'm Sam, happy to help." })).await;
+    let (_, note) = app
+        .post(
+            &admin,
+            &path,
+            json!({ "text": "secret note", "private": true }),
+        )
+        .await;
+    let (_, reply) = app
+        .post(&admin, &path, json!({ "text": "I'm Sam, happy to help." }))
+        .await;
     let frame = chat.next_of("message").await;
     assert_eq!(frame["message"]["id"], reply["id"]);
     assert_eq!(frame["message"]["role"], "agent");
@@ -555,13 +636,23 @@ async fn agent_replies_reach_the_visitor_and_notes_never_do(db: TestDatabase) {
     while let Some(frame) = chat.try_next(Duration::from_millis(500)).await {
         frames.push(frame);
     }
-    assert!(frames.iter().all(|frame| frame["message"]["id"] != note["id"]));
-    assert!(!frames.iter().any(|frame| frame.to_string().contains("secret note")));
+    assert!(
+        frames
+            .iter()
+            .all(|frame| frame["message"]["id"] != note["id"])
+    );
+    assert!(
+        !frames
+            .iter()
+            .any(|frame| frame.to_string().contains("secret note"))
+    );
     // The outbox marks web-chat replies sent: they reached the visitor through the socket.
     app.wait_for(&admin, &conversation_id, |body| {
-        body["messages"]
-            .as_array()
-            .is_some_and(|messages| messages.iter().any(|m| m["id"] == reply["id"] && m["delivery_status"] == "sent"))
+        body["messages"].as_array().is_some_and(|messages| {
+            messages
+                .iter()
+                .any(|m| m["id"] == reply["id"] && m["delivery_status"] == "sent")
+        })
     })
     .await;
     app.stop().await;
@@ -591,14 +682,24 @@ async fn ai_answers_stream_as_deltas_then_arrive_whole(db: TestDatabase) {
     };
     assert_eq!(streamed, "Parcels arrive in 3 days.");
     let message = &whole["message"];
-    assert_eq!(message["id"].as_str(), answer_id.as_deref(), "the answer has the streamed id");
+    assert_eq!(
+        message["id"].as_str(),
+        answer_id.as_deref(),
+        "the answer has the streamed id"
+    );
     assert_eq!(message["role"], "ai");
     assert_eq!(message["text"], "Parcels arrive in 3 days.");
-    assert_eq!(message["sources"], json!([{ "article_id": "kb-1", "title": "Shipping times" }]));
+    assert_eq!(
+        message["sources"],
+        json!([{ "article_id": "kb-1", "title": "Shipping times" }])
+    );
     assert_eq!(message["confidence"], 0.82);
     let conversation_id = chat_conversation(&app, &admin, &inbox).await;
     let body = detail(&app, &admin, &conversation_id).await;
-    assert_eq!(body["conversation"]["status"], "bot", "an answer keeps the bot in charge");
+    assert_eq!(
+        body["conversation"]["status"], "bot",
+        "an answer keeps the bot in charge"
+    );
     assert_eq!(body["messages"][1]["model"], "scripted");
     app.stop().await;
 }
@@ -618,7 +719,12 @@ async fn handoff_typing_resolve_and_csat(db: TestDatabase) {
     chat.send(json!({ "type": "typing" })).await;
     let typing = tokio::time::timeout(Duration::from_secs(5), async {
         loop {
-            if let BusEvent::Typing { conversation_id, role, .. } = &*bus.recv().await.expect("an event") {
+            if let BusEvent::Typing {
+                conversation_id,
+                role,
+                ..
+            } = &*bus.recv().await.expect("an event")
+            {
                 break (conversation_id.clone(), *role);
             }
         }
@@ -628,11 +734,17 @@ async fn handoff_typing_resolve_and_csat(db: TestDatabase) {
     assert_eq!(typing, (conversation_id.clone(), MessageRole::Customer));
     // An agent's typing reaches the visitor.
     let (status, _) = app
-        .post(&admin, &format!("/api/v1/conversations/{conversation_id}/typing"), json!({}))
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation_id}/typing"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     assert_eq!(chat.next().await, json!({ "type": "typing" }));
-    let (status, _) = app.post(&admin, "/api/v1/conversations/nope/typing", json!({})).await;
+    let (status, _) = app
+        .post(&admin, "/api/v1/conversations/nope/typing", json!({}))
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // Rating before the conversation is resolved is refused.
@@ -643,23 +755,36 @@ async fn handoff_typing_resolve_and_csat(db: TestDatabase) {
     chat.send(json!({ "type": "handoff" })).await;
     assert_eq!(chat.next().await["status"], "escalated");
     chat.send(json!({ "type": "handoff" })).await;
-    assert_eq!(chat.next().await["status"], "escalated", "answered even when nothing changed");
+    assert_eq!(
+        chat.next().await["status"],
+        "escalated",
+        "answered even when nothing changed"
+    );
     let body = detail(&app, &admin, &conversation_id).await;
     assert_eq!(body["conversation"]["status"], "escalated");
 
     // An agent takes it and resolves it: status frames, then the CSAT request.
     let me = app.get(&admin, "/api/v1/auth/me").await.1["user"]["id"].clone();
-    app.post(&admin, &format!("/api/v1/conversations/{conversation_id}/assign"), json!({ "assignee_id": me }))
-        .await;
+    app.post(
+        &admin,
+        &format!("/api/v1/conversations/{conversation_id}/assign"),
+        json!({ "assignee_id": me }),
+    )
+    .await;
     assert_eq!(chat.next().await["status"], "assigned");
-    app.post(&admin, &format!("/api/v1/conversations/{conversation_id}/resolve"), json!({}))
-        .await;
+    app.post(
+        &admin,
+        &format!("/api/v1/conversations/{conversation_id}/resolve"),
+        json!({}),
+    )
+    .await;
     assert_eq!(chat.next().await["status"], "resolved");
     assert_eq!(chat.next().await, json!({ "type": "csat_request" }));
 
     chat.send(json!({ "type": "csat", "score": 9 })).await;
     assert_eq!(chat.next().await["code"], "invalid_score");
-    chat.send(json!({ "type": "csat", "score": 4, "comment": "Quick, thanks" })).await;
+    chat.send(json!({ "type": "csat", "score": 4, "comment": "Quick, thanks" }))
+        .await;
     let body = app
         .wait_for(&admin, &conversation_id, |body| !body["csat"].is_null())
         .await;
@@ -667,7 +792,8 @@ async fn handoff_typing_resolve_and_csat(db: TestDatabase) {
     assert_eq!(body["csat"]["comment"], "Quick, thanks");
     // Rating again replaces the rating.
     chat.send(json!({ "type": "csat", "score": 5 })).await;
-    app.wait_for(&admin, &conversation_id, |body| body["csat"]["score"] == 5).await;
+    app.wait_for(&admin, &conversation_id, |body| body["csat"]["score"] == 5)
+        .await;
     app.stop().await;
 }
 
@@ -681,7 +807,10 @@ async fn a_visitor_over_the_rate_limit_gets_rate_limited(db: TestDatabase) {
     )
     .await;
     let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
-    let token = chat.next_of("session").await["visitor_token"].as_str().expect("token").to_owned();
+    let token = chat.next_of("session").await["visitor_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     for n in 0..3 {
         chat.say(&format!("c-{n}"), "hi").await;
     }
@@ -718,7 +847,10 @@ async fn a_client_that_does_not_read_is_disconnected_and_resumes(db: TestDatabas
     let admin = app.admin().await;
     let inbox = webchat_inbox(&app, &admin, json!({})).await;
     let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
-    let token = chat.next_of("session").await["visitor_token"].as_str().expect("token").to_owned();
+    let token = chat.next_of("session").await["visitor_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     chat.say("c-1", "Tell me everything").await;
     let conversation_id = chat_conversation(&app, &admin, &inbox).await;
     // Not reading: the hub's queue for this socket fills and the hub lets go of it.
@@ -731,7 +863,10 @@ async fn a_client_that_does_not_read_is_disconnected_and_resumes(db: TestDatabas
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    assert!(dropped, "the slow connection was disconnected and unregistered");
+    assert!(
+        dropped,
+        "the slow connection was disconnected and unregistered"
+    );
     assert_eq!(chat.closed().await.unwrap_or(1008), 1008);
     // It reconnects and resumes: the whole answer, nothing lost.
     app.wait_for(&admin, &conversation_id, |body| {

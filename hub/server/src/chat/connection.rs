@@ -234,14 +234,11 @@ impl Connection {
         Ok(())
     }
 
-    async fn serve(
-        &mut self,
-        outgoing: &mut mpsc::Receiver<Outgoing>,
-        hub: &ChatHub,
-    ) -> Stop {
+    async fn serve(&mut self, outgoing: &mut mpsc::Receiver<Outgoing>, hub: &ChatHub) -> Stop {
         let ping_every = hub.ping_every;
         let silent_for = ping_every * 5 / 2;
-        let mut ping = tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
+        let mut ping =
+            tokio::time::interval_at(tokio::time::Instant::now() + ping_every, ping_every);
         let mut last_heard = Instant::now();
         let too_slow = self.too_slow.clone();
         let shutdown = hub.shutdown.clone();
@@ -479,7 +476,8 @@ impl Connection {
                     continue;
                 }
                 if let Some(visible) = ChatMessage::visible(&message) {
-                    self.send(&ServerFrame::Message { message: visible }).await?;
+                    self.send(&ServerFrame::Message { message: visible })
+                        .await?;
                 }
             }
             if !full {

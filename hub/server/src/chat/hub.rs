@@ -87,9 +87,12 @@ pub(crate) enum InboxUnavailable {
     Store(switchboard_store::StoreError),
 }
 
+/// One part of the registry: conversation id → the connections that show it.
+type Shard = Mutex<HashMap<String, Vec<Subscriber>>>;
+
 /// The open web-chat connections of this node.
 pub struct ChatHub {
-    shards: Box<[Mutex<HashMap<String, Vec<Subscriber>>>]>,
+    shards: Box<[Shard]>,
     hasher: RandomState,
     next_id: AtomicU64,
     inboxes: Mutex<HashMap<String, Arc<ChatInbox>>>,
@@ -121,7 +124,7 @@ impl ChatHub {
         }
     }
 
-    fn shard(&self, conversation_id: &str) -> &Mutex<HashMap<String, Vec<Subscriber>>> {
+    fn shard(&self, conversation_id: &str) -> &Shard {
         let index = self.hasher.hash_one(conversation_id) as usize % self.shards.len();
         &self.shards[index]
     }

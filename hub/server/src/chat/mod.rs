@@ -114,8 +114,7 @@ pub async fn chat_ws(
         (None, _) => Ok(Visitor::anonymous(&token)),
     };
     if let Err(IdentityError::Mismatch) = identity {
-        metrics::counter!("switchboard_webchat_refused_total", "reason" => "identity")
-            .increment(1);
+        metrics::counter!("switchboard_webchat_refused_total", "reason" => "identity").increment(1);
     }
     let hub = state.chat.clone();
     Ok(upgrade
