@@ -370,6 +370,8 @@ async fn discover_inbox(base: &str, options: &Options) -> anyhow::Result<String>
     let (Some(email), Some(password)) = (&options.admin_email, &options.admin_password) else {
         bail!("pass --inbox, or --admin-email and --admin-password to find the demo inbox");
     };
+    // reqwest is built without a default TLS provider (the workspace's choice): name ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
     let login: Value = client
         .post(format!("{base}/api/v1/auth/login"))
