@@ -135,7 +135,9 @@ pub(crate) async fn run(
         live_sent: BTreeSet::new(),
         last_typing: None,
     };
-    let stop = match connection.start(&token).await {
+    // The store's futures are large: boxed, they take memory only while they run, and an idle
+    // connection's task stays small.
+    let stop = match Box::pin(connection.start(&token)).await {
         Ok(()) => connection.serve(&mut outgoing, &hub).await,
         Err(stop) => stop,
     };
@@ -254,7 +256,7 @@ impl Connection {
                 incoming = self.socket.recv() => match incoming {
                     Some(Ok(message)) => {
                         last_heard = Instant::now();
-                        self.incoming(message).await
+                        Box::pin(self.incoming(message)).await
                     }
                     Some(Err(_)) | None => Err(Stop::Gone),
                 },
@@ -284,7 +286,7 @@ impl Connection {
                 self.send_text(frame).await
             }
             Outgoing::Status(status) => self.tell_status(status).await,
-            Outgoing::Resync => self.resync().await,
+            Outgoing::Resync => Box::pin(self.resync()).await,
         }
     }
 
