@@ -34,6 +34,8 @@ backend_tests!(
     a_visitor_over_the_rate_limit_gets_rate_limited,
     a_client_that_does_not_read_is_disconnected_and_resumes,
     silent_connections_are_culled,
+    the_bot_answers_on_every_channel_through_the_outbox,
+    a_failing_responder_hands_over_politely,
 );
 
 const ORIGIN: &str = "https://shop.example";
@@ -910,5 +912,67 @@ async fn silent_connections_are_culled(db: TestDatabase) {
     }
     alive.say("a-1", "still here").await;
     drop(dead);
+    app.stop().await;
+}
+
+async fn the_bot_answers_on_every_channel_through_the_outbox(db: TestDatabase) {
+    let app = with_responder(db, answering()).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let webhook =
+        json!({ "thread": "t1", "from": "ada@customer.test", "id": "e1", "text": "Shipping?" });
+    assert_eq!(app.webhook(&inbox, "s3cret", webhook).await, StatusCode::OK);
+    let (_, list) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
+        .await;
+    let conversation_id = list["conversations"][0]["id"]
+        .as_str()
+        .expect("one")
+        .to_owned();
+    let body = app
+        .wait_for(&admin, &conversation_id, |body| {
+            body["messages"][1]["delivery_status"] == "sent"
+        })
+        .await;
+    assert_eq!(body["messages"][1]["role"], "ai");
+    assert_eq!(body["messages"][1]["sources"][0]["title"], "Shipping times");
+    let delivered = app.deliveries.attempts();
+    assert_eq!(delivered.len(), 1);
+    assert_eq!(delivered[0].text, "Parcels arrive in 3 days.");
+    assert_eq!(delivered[0].recipient.external_id, "ada@customer.test");
+    app.stop().await;
+}
+
+struct Failing;
+
+#[async_trait::async_trait]
+impl Responder for Failing {
+    async fn respond(
+        &self,
+        _question: &Question,
+        deltas: &dyn Deltas,
+    ) -> Result<Response, ResponderError> {
+        deltas.push("Let me ");
+        Err(ResponderError::Failed("the model is down".into()))
+    }
+}
+
+async fn a_failing_responder_hands_over_politely(db: TestDatabase) {
+    let app = with_responder(db, Arc::new(Failing)).await;
+    let admin = app.admin().await;
+    let inbox = webchat_inbox(&app, &admin, json!({})).await;
+    let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
+    chat.next_of("session").await;
+    chat.say("c-1", "Hello?").await;
+    let system = chat.next_of("message").await;
+    assert_eq!(system["message"]["role"], "system");
+    assert!(
+        !system.to_string().contains("the model is down"),
+        "internals stay inside"
+    );
+    assert_eq!(chat.next_of("status").await["status"], "escalated");
+    // A person has it now: the next message does not wake the bot.
+    chat.say("c-2", "Still there?").await;
+    chat.silent(Duration::from_millis(500)).await;
     app.stop().await;
 }
