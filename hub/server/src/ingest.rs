@@ -32,11 +32,12 @@ pub async fn ingest_message(
         IngestOutcome::Stored {
             message,
             opened,
+            reopened,
             conversation,
         } => {
             metrics::counter!("switchboard_messages_ingested_total", "channel" => channel.as_str())
                 .increment(1);
-            if *opened {
+            if *opened || *reopened {
                 state.bus.publish(BusEvent::ConversationChanged {
                     org_id: org_id.to_owned(),
                     inbox_id: inbox_id.to_owned(),

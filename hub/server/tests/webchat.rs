@@ -711,7 +711,10 @@ async fn handoff_typing_resolve_and_csat(db: TestDatabase) {
     let admin = app.admin().await;
     let inbox = webchat_inbox(&app, &admin, json!({})).await;
     let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
-    chat.next_of("session").await;
+    let token = chat.next_of("session").await["visitor_token"]
+        .as_str()
+        .expect("token")
+        .to_owned();
     chat.say("c-1", "Hello").await;
     chat.next_of("message").await;
     let conversation_id = chat_conversation(&app, &admin, &inbox).await;
@@ -796,6 +799,14 @@ async fn handoff_typing_resolve_and_csat(db: TestDatabase) {
     chat.send(json!({ "type": "csat", "score": 5 })).await;
     app.wait_for(&admin, &conversation_id, |body| body["csat"]["score"] == 5)
         .await;
+
+    // Writing again reopens it: the visitor's other tab hears the status change too.
+    let mut tab = Chat::connect(&app, &format!("inbox={inbox}&visitor={token}")).await;
+    tab.next_of("session").await;
+    assert_eq!(tab.next().await["status"], "resolved");
+    chat.say("c-2", "One more thing").await;
+    assert_eq!(chat.next_of("status").await["status"], "assigned");
+    assert_eq!(tab.next_of("status").await["status"], "assigned");
     app.stop().await;
 }
 
