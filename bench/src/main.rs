@@ -4,6 +4,12 @@
 //! `ingest` measures the one ingest path every channel uses (store idempotently, find or open
 //! the contact and conversation, hand out the next `seq`, commit) on a fresh database:
 //! messages per second and per-message latency, with many writers at once.
+//!
+//! `webchat` drives a running hub over its web-chat WebSocket with many visitors at once
+//! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
+
+mod proc;
+mod webchat;
 
 use std::time::{Duration, Instant};
 
@@ -39,6 +45,9 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         duplicate_every: usize,
     },
+    /// Hold many web-chat conversations against a running hub and report latency, loss,
+    /// duplicates, memory per connection, CPU and a reconnect storm
+    Webchat(webchat::Options),
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -73,6 +82,7 @@ async fn main() -> anyhow::Result<()> {
             )
             .await
         }
+        Command::Webchat(options) => webchat::run(options).await,
     }
 }
 

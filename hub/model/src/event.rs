@@ -3,7 +3,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Attachment, ChannelKind, ConversationStatus, DeliveryStatus, Message};
+use crate::{Attachment, ChannelKind, ConversationStatus, DeliveryStatus, Message, MessageRole};
 
 /// The person behind a message, as the channel knows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -103,6 +103,14 @@ pub enum BusEvent {
         message_id: String,
         text: String,
     },
+    /// Someone is typing in a conversation: the customer (shown to agents) or an agent (shown to
+    /// the customer on web chat). Never stored.
+    Typing {
+        org_id: String,
+        inbox_id: String,
+        conversation_id: String,
+        role: MessageRole,
+    },
 }
 
 impl BusEvent {
@@ -111,7 +119,8 @@ impl BusEvent {
             BusEvent::MessageCreated { org_id, .. }
             | BusEvent::ConversationChanged { org_id, .. }
             | BusEvent::DeliveryChanged { org_id, .. }
-            | BusEvent::AnswerDelta { org_id, .. } => org_id,
+            | BusEvent::AnswerDelta { org_id, .. }
+            | BusEvent::Typing { org_id, .. } => org_id,
         }
     }
 
@@ -125,6 +134,9 @@ impl BusEvent {
                 conversation_id, ..
             }
             | BusEvent::AnswerDelta {
+                conversation_id, ..
+            }
+            | BusEvent::Typing {
                 conversation_id, ..
             } => conversation_id,
         }

@@ -157,3 +157,15 @@ pub struct AuditEvent {
     pub data: serde_json::Value,
     pub created_at: DateTime<Utc>,
 }
+
+/// A customer's rating of a resolved conversation (web chat asks for it on resolve).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Csat {
+    pub conversation_id: String,
+    /// 1 (bad) to 5 (great).
+    pub score: i32,
+    pub comment: Option<String>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

@@ -41,6 +41,17 @@ pub struct Settings {
     pub delivery_poll_ms: u64,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Frames waiting for one web-chat connection; a client that lets more pile up is
+    /// disconnected (it resumes later) instead of growing the hub's memory.
+    pub webchat_queue_frames: usize,
+    /// How often web-chat connections are pinged; one silent for 2.5 times this is closed.
+    pub webchat_ping_secs: u64,
+    /// Bot turns (AI answers) running at once.
+    pub bot_workers: usize,
+    /// Conversations waiting for a bot turn; ingest waits for room beyond this (backpressure).
+    pub bot_queue: usize,
+    /// A responder that takes longer has failed: the conversation goes to a person.
+    pub bot_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -61,6 +72,11 @@ impl Default for Settings {
             delivery_max_attempts: 8,
             delivery_poll_ms: 500,
             log_format: "text".into(),
+            webchat_queue_frames: 64,
+            webchat_ping_secs: 30,
+            bot_workers: 4,
+            bot_queue: 1024,
+            bot_timeout_secs: 30,
         }
     }
 }

@@ -60,10 +60,11 @@ pub async fn seed_first_start(
     let webchat_inbox_id = if settings.no_demo {
         None
     } else {
+        // The hub's own origin (its /demo page) and local development servers on any port.
         let mut allowed_origins = vec![
             settings.public_url(),
-            "http://localhost:8080".to_owned(),
-            "http://127.0.0.1:8080".to_owned(),
+            "http://localhost:*".to_owned(),
+            "http://127.0.0.1:*".to_owned(),
         ];
         allowed_origins.sort();
         allowed_origins.dedup();

@@ -15,7 +15,8 @@ use crate::{
     state::{AppState, ConnectorUnavailable},
 };
 
-/// Stores one normalized customer message and, when it is new, tells the bus.
+/// Stores one normalized customer message and, when it is new, tells the bus and queues the
+/// bot's turn when the bot holds the conversation.
 pub async fn ingest_message(
     state: &AppState,
     org_id: &str,
@@ -31,11 +32,12 @@ pub async fn ingest_message(
         IngestOutcome::Stored {
             message,
             opened,
+            reopened,
             conversation,
         } => {
             metrics::counter!("switchboard_messages_ingested_total", "channel" => channel.as_str())
                 .increment(1);
-            if *opened {
+            if *opened || *reopened {
                 state.bus.publish(BusEvent::ConversationChanged {
                     org_id: org_id.to_owned(),
                     inbox_id: inbox_id.to_owned(),
@@ -48,6 +50,7 @@ pub async fn ingest_message(
                 inbox_id: inbox_id.to_owned(),
                 message: Box::new(message.clone()),
             });
+            crate::bot::after_customer_message(state, conversation, message.seq).await;
         }
         IngestOutcome::Duplicate { .. } => {
             metrics::counter!("switchboard_messages_duplicate_total", "channel" => channel.as_str())

@@ -3,7 +3,9 @@
 
 pub mod api;
 pub mod auth;
+pub mod bot;
 pub mod bus;
+pub mod chat;
 pub mod cli;
 pub mod commands;
 pub mod config;

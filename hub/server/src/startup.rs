@@ -18,9 +18,13 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 
+use switchboard_model::Responder;
+
 use crate::{
     api,
+    bot::{self, BotQueue},
     bus::{EventBus, LocalBus, RedisBus},
+    chat::{self, ChatHub},
     config::Settings,
     delivery, demo,
     error::ApiError,
@@ -81,9 +85,21 @@ async fn connect_bus(
 }
 
 impl Application {
+    /// Builds the hub with the responder its settings ask for
+    /// ([`bot::responder_from_settings`]).
     pub async fn build(
         settings: Settings,
         connectors: ConnectorRegistry,
+    ) -> anyhow::Result<Application> {
+        let responder = bot::responder_from_settings(&settings);
+        Self::build_with(settings, connectors, responder).await
+    }
+
+    /// Builds the hub with the given responder answering bot conversations.
+    pub async fn build_with(
+        settings: Settings,
+        connectors: ConnectorRegistry,
+        responder: Arc<dyn Responder>,
     ) -> anyhow::Result<Application> {
         telemetry::metrics_handle();
         let store = open_store(&settings).await?;
@@ -95,12 +111,20 @@ impl Application {
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
         let shutdown = CancellationToken::new();
         let bus = connect_bus(&settings, shutdown.clone()).await?;
+        let chat = ChatHub::new(
+            settings.webchat_queue_frames,
+            Duration::from_secs(settings.webchat_ping_secs.max(1)),
+            shutdown.child_token(),
+        );
         let state = AppState {
             store,
             bus,
+            bot: Arc::new(BotQueue::new(settings.bot_queue)),
             settings: Arc::new(settings),
             connectors: Arc::new(connectors),
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+            responder,
+            chat: Arc::new(chat),
         };
         let router = router(state.clone());
         Ok(Application {
@@ -137,6 +161,8 @@ impl Application {
         } = self;
         let workers = TaskTracker::new();
         workers.spawn(delivery::run(state.clone(), shutdown.clone()));
+        workers.spawn(bot::run(state.clone(), shutdown.clone()));
+        workers.spawn(chat::route_events(state.clone(), shutdown.clone()));
         workers.close();
         let stopping = shutdown.clone();
         axum::serve(listener, router)
@@ -144,6 +170,15 @@ impl Application {
             .await
             .context("the HTTP server failed")?;
         shutdown.cancel();
+        // Upgraded web-chat connections outlive `serve`: they close with 1001 on the
+        // cancellation; give them a moment to say so.
+        state.chat.connections.close();
+        if tokio::time::timeout(Duration::from_secs(5), state.chat.connections.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("web-chat connections still open after 5 s");
+        }
         if tokio::time::timeout(Duration::from_secs(30), workers.wait())
             .await
             .is_err()
@@ -164,12 +199,15 @@ fn router(state: AppState) -> Router {
     let api = bounded(api::router(), API_BODY_LIMIT, timeout);
     let webhooks = Router::new().route("/webhooks/{channel}/{inbox_id}", post(ingest::webhook));
     let webhooks = bounded(webhooks, WEBHOOK_BODY_LIMIT, timeout);
+    // No timeout layer: a WebSocket lives as long as the visitor stays.
+    let chat = Router::new().route("/chat/ws", get(chat::chat_ws));
     Router::new()
         .route("/healthz", get(telemetry::healthz))
         .route("/readyz", get(telemetry::readyz))
         .route("/metrics", get(telemetry::metrics))
         .merge(api)
         .merge(webhooks)
+        .merge(chat)
         .merge(web::router())
         .fallback(|| async { ApiError::NotFound })
         .layer(middleware::from_fn(telemetry::track_requests))

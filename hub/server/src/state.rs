@@ -2,10 +2,10 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use switchboard_model::{ChannelKind, Connector, ConnectorFactory};
+use switchboard_model::{ChannelKind, Connector, ConnectorFactory, Responder};
 use switchboard_store::{InboxWithSecrets, Store};
 
-use crate::{bus::EventBus, config::Settings};
+use crate::{bot::BotQueue, bus::EventBus, chat::ChatHub, config::Settings};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -15,6 +15,12 @@ pub struct AppState {
     pub connectors: Arc<ConnectorRegistry>,
     /// Wakes the delivery workers when a message is queued, so they need not wait for a poll.
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
+    /// Answers customers in conversations the bot holds (`bot.rs`).
+    pub responder: Arc<dyn Responder>,
+    /// Conversations waiting for a bot turn.
+    pub bot: Arc<BotQueue>,
+    /// The open web-chat connections and the fan-out to them.
+    pub chat: Arc<ChatHub>,
 }
 
 /// The connector factories the hub knows, one per channel.
@@ -33,6 +39,18 @@ impl ConnectorRegistry {
         let mut channels: Vec<_> = self.factories.keys().copied().collect();
         channels.sort();
         channels
+    }
+
+    /// Checks an inbox config with the channel's connector; `None` when this hub has no
+    /// connector for the channel.
+    pub fn validate(
+        &self,
+        channel: ChannelKind,
+        inbox_id: &str,
+        config: &serde_json::Value,
+    ) -> Option<Result<(), switchboard_model::ConfigError>> {
+        let factory = self.factories.get(&channel)?;
+        Some(factory.build(inbox_id, config).map(|_| ()))
     }
 
     /// The connector of one inbox, built from its stored config.

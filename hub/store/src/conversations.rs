@@ -237,6 +237,19 @@ impl Store {
         conversation_id: &str,
         new: NewMessage,
     ) -> Result<(model::Conversation, model::Message)> {
+        self.append_message_with_id(org_id, conversation_id, &new_id(), new)
+            .await
+    }
+
+    /// [`Store::append_message`] under an id chosen beforehand: an AI answer streams its pieces
+    /// under the id its stored message will have.
+    pub async fn append_message_with_id(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        message_id: &str,
+        new: NewMessage,
+    ) -> Result<(model::Conversation, model::Message)> {
         let now = Utc::now();
         let txn = self.begin_write().await?;
         let existing = conversation::Entity::find_by_id(conversation_id)
@@ -257,7 +270,7 @@ impl Store {
             DeliveryStatus::Internal
         };
         let row = message::Model {
-            id: new_id(),
+            id: message_id.to_owned(),
             org_id: org_id.to_owned(),
             conversation_id: conversation.id.clone(),
             inbox_id: conversation.inbox_id.clone(),

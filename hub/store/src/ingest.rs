@@ -20,6 +20,8 @@ pub enum IngestOutcome {
         message: model::Message,
         /// This message opened a new conversation.
         opened: bool,
+        /// This message reopened a resolved conversation (its status changed).
+        reopened: bool,
     },
     /// The channel sent a message it had sent before: acknowledge it, store nothing.
     Duplicate { message: model::Message },
@@ -207,6 +209,7 @@ impl Store {
             conversation: Box::new(convert::conversation(conversation)?),
             message: convert::message(row)?,
             opened,
+            reopened: reopen,
         })
     }
 

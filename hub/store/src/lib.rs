@@ -6,6 +6,7 @@
 //! commit in one transaction.
 
 mod auth;
+mod chat;
 mod contacts;
 mod conversations;
 mod convert;

@@ -4,7 +4,8 @@
 use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use switchboard_model::{
-    BusEvent, ChannelKind, Contact, Conversation, ConversationStatus, Message, Permission, Priority,
+    BusEvent, ChannelKind, Contact, Conversation, ConversationStatus, Csat, Message, MessageRole,
+    Permission, Priority,
 };
 use switchboard_store::{ConversationFilter, NewMessage};
 use utoipa::{IntoParams, ToSchema};
@@ -53,6 +54,8 @@ pub struct ConversationDetail {
     /// The SLA clock, once an SLA policy applies.
     #[schema(value_type = Option<Object>)]
     pub sla: Option<serde_json::Value>,
+    /// The customer's rating, once they gave one.
+    pub csat: Option<Csat>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -171,13 +174,39 @@ pub async fn get(
         .store
         .messages(auth.org_id(), &id, 0, 10_000, true)
         .await?;
+    let csat = state.store.csat(auth.org_id(), &id).await?;
     Ok(ApiJson(ConversationDetail {
         conversation,
         contact,
         messages,
         handoff: None,
         sla: None,
+        csat,
     }))
+}
+
+/// Tells the customer that an agent is typing (shown in the web-chat widget). Send it again
+/// every few seconds while the agent types.
+#[utoipa::path(post, path = "/conversations/{id}/typing", tag = "conversations",
+    responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn typing(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<StatusCode> {
+    auth.require(Permission::ConversationsReply)?;
+    let conversation = state
+        .store
+        .conversation(auth.org_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    state.bus.publish(BusEvent::Typing {
+        org_id: conversation.org_id,
+        inbox_id: conversation.inbox_id,
+        conversation_id: conversation.id,
+        role: MessageRole::Agent,
+    });
+    Ok(StatusCode::NO_CONTENT)
 }
 
 /// An agent's reply, delivered on the conversation's channel, or a private note.

@@ -52,6 +52,13 @@ pub async fn create(
     auth.require(Permission::InboxesManage)?;
     let channel = ChannelKind::parse(&request.channel)
         .map_err(|err| ApiError::Unprocessable(format!("`channel`: {err}")))?;
+    // A channel whose connector this hub has checks the config now, not at the first message.
+    if let Some(Err(err)) = state
+        .connectors
+        .validate(channel, "new-inbox", &request.config)
+    {
+        return Err(ApiError::Unprocessable(err.to_string()));
+    }
     let inbox = state
         .store
         .create_inbox(auth.org_id(), &request.name, channel, request.config)

@@ -53,6 +53,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(conversations::resolve))
         .routes(routes!(conversations::reopen))
         .routes(routes!(conversations::set_priority))
+        .routes(routes!(conversations::typing))
         .routes(routes!(contacts::list))
         .routes(routes!(contacts::get, contacts::update))
         .routes(routes!(inboxes::list, inboxes::create))

@@ -138,6 +138,8 @@ impl Connector for TestConnector {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The running hub's state: its bus, its web-chat connections.
+    pub state: switchboard::AppState,
     pub client: reqwest::Client,
     pub db: TestDatabase,
     pub deliveries: Deliveries,
@@ -168,13 +170,27 @@ impl TestApp {
         db: TestDatabase,
         configure: impl FnOnce(&TestDatabase) -> Settings,
     ) -> TestApp {
+        let settings = configure(&db);
+        let responder = switchboard::bot::responder_from_settings(&settings);
+        Self::spawn_full(db, settings, responder).await
+    }
+
+    /// The hub with these settings and this responder answering bot conversations.
+    pub async fn spawn_full(
+        db: TestDatabase,
+        settings: Settings,
+        responder: Arc<dyn switchboard_model::Responder>,
+    ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let deliveries = Deliveries::default();
-        let connectors = ConnectorRegistry::default().with(TestFactory(deliveries.clone()));
-        let app = Application::build(configure(&db), connectors)
+        let connectors = ConnectorRegistry::default()
+            .with(TestFactory(deliveries.clone()))
+            .with(switchboard_webchat::WebchatFactory);
+        let app = Application::build_with(settings, connectors, responder)
             .await
             .expect("the hub builds");
         let addr = app.local_addr();
+        let state = app.state().clone();
         let shutdown = app.shutdown_token();
         let server = tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
@@ -183,6 +199,7 @@ impl TestApp {
             .expect("a client");
         TestApp {
             addr,
+            state,
             client,
             db,
             deliveries,

@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod contact;
 pub mod contact_identity;
 pub mod conversation;
+pub mod csat_response;
 pub mod delivery_job;
 pub mod inbox;
 pub mod message;

@@ -1,0 +1,857 @@
+//! `webchat`: many web-chat visitors against a running hub, over the real WebSocket protocol
+//! (docs/specs/webchat.md), each in its own task as a browser tab would be.
+//!
+//! Phases: ramp up (open every connection), hold them idle (the hub's memory per idle connection
+//! is read at the end), messaging (each visitor sends its messages with think time; ack latency
+//! and time to the first answer frame are measured), then a reconnect storm (every connection
+//! dropped and reopened at once with its visitor token; each resumes from `seq` 0, so that every
+//! acknowledged message must come back exactly once). A message sent and never acknowledged, or
+//! acknowledged and missing from the replay, is lost; a message id received twice on one
+//! connection, or one `client_id` acknowledged as two messages, is a duplicate. Either fails the
+//! run.
+
+use std::{
+    collections::{BTreeMap, HashMap, VecDeque},
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use futures::{SinkExt, StreamExt};
+use serde_json::{Value, json};
+use tokio::{net::TcpStream, sync::watch, time::sleep};
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{
+        Message, client::IntoClientRequest, http::HeaderValue, protocol::WebSocketConfig,
+    },
+};
+
+use crate::proc::{Cpu, HubProcess};
+
+type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// The hub's base URL (http://, loopback)
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    /// The web-chat inbox; without it, the first web-chat inbox the admin can see
+    #[arg(long)]
+    inbox: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_ADMIN_EMAIL")]
+    admin_email: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Concurrent conversations (one WebSocket each)
+    #[arg(long, default_value_t = 10_000)]
+    conversations: usize,
+    /// Messages each visitor sends
+    #[arg(long, default_value_t = 3)]
+    messages: usize,
+    /// Mean think time before each message, in seconds; each wait is drawn uniformly from
+    /// 50%..150% of it (the first from 0..100%, so that visitors do not start in step)
+    #[arg(long, default_value_t = 10.0)]
+    think_secs: f64,
+    /// Connections opened per second while ramping up
+    #[arg(long, default_value_t = 1000)]
+    ramp_per_sec: usize,
+    /// Seconds every connection is held idle before the messages start
+    #[arg(long, default_value_t = 5)]
+    idle_secs: u64,
+    /// Seconds to wait at the end for acknowledgements and answers still on their way
+    #[arg(long, default_value_t = 30)]
+    drain_secs: u64,
+    /// After the messages, drop every connection and reconnect all at once
+    #[arg(long, default_value_t = true, action = clap::ArgAction::Set)]
+    storm: bool,
+    /// The hub's process id, for its memory and CPU; default: the process listening on the
+    /// URL's port
+    #[arg(long)]
+    hub_pid: Option<u32>,
+    /// An `Origin` header to send (browsers always send one; the hub allows none for non-browser
+    /// clients)
+    #[arg(long)]
+    origin: Option<String>,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Phase {
+    Ramp,
+    Messaging,
+    Storm,
+    Stop,
+}
+
+/// What the visitors share: where to connect, and counters for the progress lines.
+struct Shared {
+    ws_url: String,
+    origin: Option<String>,
+    messages: usize,
+    think: Duration,
+    connected: AtomicUsize,
+    failed: AtomicUsize,
+    sent: AtomicUsize,
+    acked: AtomicUsize,
+    answered: AtomicUsize,
+    drops: AtomicUsize,
+    done_sending: AtomicUsize,
+    settled: AtomicUsize,
+    storm_connected: AtomicUsize,
+    storm_verified: AtomicUsize,
+}
+
+/// One visitor's results, merged at the end.
+#[derive(Default)]
+struct Report {
+    connected: bool,
+    connect_error: Option<String>,
+    sent: usize,
+    resends: usize,
+    ack_latencies: Vec<Duration>,
+    answer_latencies: Vec<Duration>,
+    unanswered: usize,
+    lost: usize,
+    duplicates: usize,
+    drops: usize,
+    errors: BTreeMap<String, usize>,
+    storm_reconnect: Option<Duration>,
+    storm_replay: Option<Duration>,
+    storm_missing: usize,
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let base = options.url.trim_end_matches('/').to_owned();
+    let Some(ws_base) = base
+        .strip_prefix("http://")
+        .map(|rest| format!("ws://{rest}"))
+    else {
+        bail!("--url must be an http:// URL (the load generator stays on loopback)");
+    };
+    let inbox = match &options.inbox {
+        Some(inbox) => inbox.clone(),
+        None => discover_inbox(&base, &options).await?,
+    };
+    check_open_files(options.conversations);
+    let hub = match options.hub_pid {
+        Some(pid) => HubProcess::new(pid),
+        None => HubProcess::listening_on(&base).context(
+            "could not find the hub's process from its port: pass --hub-pid (running as the \
+             hub's user or root)",
+        )?,
+    };
+    let ws_url = format!("{ws_base}/chat/ws?inbox={inbox}");
+    println!(
+        "webchat: {} conversations x {} messages, think {:.1}s, ramp {}/s, hub pid {}, {ws_url}",
+        options.conversations, options.messages, options.think_secs, options.ramp_per_sec, hub.pid
+    );
+
+    let shared = Arc::new(Shared {
+        ws_url,
+        origin: options.origin.clone(),
+        messages: options.messages,
+        think: Duration::from_secs_f64(options.think_secs.max(0.0)),
+        connected: AtomicUsize::new(0),
+        failed: AtomicUsize::new(0),
+        sent: AtomicUsize::new(0),
+        acked: AtomicUsize::new(0),
+        answered: AtomicUsize::new(0),
+        drops: AtomicUsize::new(0),
+        done_sending: AtomicUsize::new(0),
+        settled: AtomicUsize::new(0),
+        storm_connected: AtomicUsize::new(0),
+        storm_verified: AtomicUsize::new(0),
+    });
+    let (phase_tx, phase_rx) = watch::channel(Phase::Ramp);
+    let started = Instant::now();
+    let progress = tokio::spawn(progress_lines(
+        shared.clone(),
+        options.conversations,
+        started,
+    ));
+
+    // Ramp up: a batch every 10 ms.
+    let rss_before = hub.rss_kib()?;
+    let cpu_ramp = hub.cpu()?;
+    let mut visitors = tokio::task::JoinSet::new();
+    let per_batch = (options.ramp_per_sec / 100).max(1);
+    let mut tick = tokio::time::interval(Duration::from_millis(10));
+    let mut opened = 0;
+    while opened < options.conversations {
+        tick.tick().await;
+        for _ in 0..per_batch.min(options.conversations - opened) {
+            visitors.spawn(visitor(shared.clone(), phase_rx.clone()));
+            opened += 1;
+        }
+    }
+    let ramp_deadline = Instant::now() + Duration::from_secs(60);
+    while shared.connected.load(Relaxed) + shared.failed.load(Relaxed) < options.conversations
+        && Instant::now() < ramp_deadline
+    {
+        sleep(Duration::from_millis(50)).await;
+    }
+    let ramp_time = started.elapsed();
+    let ramp_cpu = hub.cpu()?.since(&cpu_ramp);
+    sleep(Duration::from_secs(options.idle_secs)).await;
+    let held = shared.connected.load(Relaxed);
+    let rss_idle = hub.rss_kib()?;
+    println!(
+        "held {held} connections after {:.1}s; hub RSS {} -> {} MiB",
+        ramp_time.as_secs_f64(),
+        rss_before / 1024,
+        rss_idle / 1024
+    );
+
+    // Messaging.
+    let cpu_messages = hub.cpu()?;
+    let self_cpu = Cpu::of_self()?;
+    let messaging_started = Instant::now();
+    phase_tx.send_replace(Phase::Messaging);
+    let mut rss_peak = rss_idle;
+    let drain = Duration::from_secs(options.drain_secs);
+    let mut drain_started: Option<Instant> = None;
+    loop {
+        sleep(Duration::from_millis(500)).await;
+        rss_peak = rss_peak.max(hub.rss_kib()?);
+        if shared.settled.load(Relaxed) >= held {
+            break;
+        }
+        if shared.done_sending.load(Relaxed) >= held {
+            let since = *drain_started.get_or_insert_with(Instant::now);
+            if since.elapsed() > drain {
+                break;
+            }
+        }
+    }
+    let messaging_time = messaging_started.elapsed();
+    let messaging_cpu = hub.cpu()?.since(&cpu_messages);
+    let generator_cpu = Cpu::of_self()?.since(&self_cpu);
+
+    // The reconnect storm.
+    let mut storm_time = None;
+    if options.storm {
+        let storm_started = Instant::now();
+        phase_tx.send_replace(Phase::Storm);
+        let deadline = storm_started + Duration::from_secs(60);
+        while shared.storm_verified.load(Relaxed) < held && Instant::now() < deadline {
+            sleep(Duration::from_millis(20)).await;
+            rss_peak = rss_peak.max(hub.rss_kib()?);
+        }
+        storm_time = Some(storm_started.elapsed());
+    }
+    phase_tx.send_replace(Phase::Stop);
+
+    let mut reports = Vec::with_capacity(options.conversations);
+    while let Some(report) = visitors.join_next().await {
+        reports.push(report.context("a visitor task panicked")?);
+    }
+    progress.abort();
+
+    let summary = Summary::of(&reports);
+    let msgs_per_sec = summary.acked as f64 / messaging_time.as_secs_f64();
+    let per_conn = |rss: u64| (rss.saturating_sub(rss_before)) as f64 / held.max(1) as f64;
+    println!();
+    println!("== webchat results ==");
+    println!(
+        "connections: {held} held of {} ({} failed to connect{}), ramp {:.1}s, hub CPU during ramp {:.2} cores",
+        options.conversations,
+        summary.connect_failures,
+        summary
+            .first_connect_error
+            .as_deref()
+            .map(|e| format!(": {e}"))
+            .unwrap_or_default(),
+        ramp_time.as_secs_f64(),
+        ramp_cpu.cores(ramp_time),
+    );
+    println!(
+        "hub memory: RSS {:.1} MiB before, {:.1} MiB with {held} idle connections \
+         ({:.1} KiB per connection), peak {:.1} MiB ({:.1} KiB per connection)",
+        rss_before as f64 / 1024.0,
+        rss_idle as f64 / 1024.0,
+        per_conn(rss_idle),
+        rss_peak as f64 / 1024.0,
+        per_conn(rss_peak),
+    );
+    println!(
+        "messages: {} sent, {} acked in {:.1}s ({msgs_per_sec:.0}/s), {} resent, {} connections \
+         dropped by the hub",
+        summary.sent,
+        summary.acked,
+        messaging_time.as_secs_f64(),
+        summary.resends,
+        summary.drops
+    );
+    println!(
+        "ack latency ms: p50 {} p95 {} p99 {} max {}",
+        ms(&summary.acks, 0.50),
+        ms(&summary.acks, 0.95),
+        ms(&summary.acks, 0.99),
+        ms(&summary.acks, 1.0)
+    );
+    println!(
+        "first answer frame ms: p50 {} p95 {} p99 {} max {} ({} answered, {} unanswered)",
+        ms(&summary.answers, 0.50),
+        ms(&summary.answers, 0.95),
+        ms(&summary.answers, 0.99),
+        ms(&summary.answers, 1.0),
+        summary.answers.len(),
+        summary.unanswered
+    );
+    println!(
+        "hub CPU while messaging: {:.2} cores ({:.1}s user+system over {:.1}s); generator {:.2} cores",
+        messaging_cpu.cores(messaging_time),
+        messaging_cpu.seconds(),
+        messaging_time.as_secs_f64(),
+        generator_cpu.cores(messaging_time),
+    );
+    if let Some(storm) = storm_time {
+        println!(
+            "reconnect storm: {} of {held} reconnected, all within {} ms (p50 {} p99 {}); \
+             replay verified in {:.0} ms (p99 {} ms)",
+            summary.storm_reconnects.len(),
+            ms(&summary.storm_reconnects, 1.0),
+            ms(&summary.storm_reconnects, 0.50),
+            ms(&summary.storm_reconnects, 0.99),
+            storm.as_secs_f64() * 1e3,
+            ms(&summary.storm_replays, 0.99),
+        );
+    }
+    if !summary.errors.is_empty() {
+        println!("error frames: {:?}", summary.errors);
+    }
+    println!(
+        "lost: {} (never acked: {}, acked but not replayed: {}); duplicated: {}",
+        summary.lost + summary.storm_missing,
+        summary.lost,
+        summary.storm_missing,
+        summary.duplicates
+    );
+    println!(
+        "| {} | {held} | {} | {:.1} | {msgs_per_sec:.0} | {} / {} / {} | {} / {} / {} | {} | {} | {:.1} | {:.2} | {} |",
+        options.conversations,
+        summary.sent,
+        options.think_secs,
+        ms(&summary.acks, 0.50),
+        ms(&summary.acks, 0.95),
+        ms(&summary.acks, 0.99),
+        ms(&summary.answers, 0.50),
+        ms(&summary.answers, 0.95),
+        ms(&summary.answers, 0.99),
+        summary.lost + summary.storm_missing,
+        summary.duplicates,
+        per_conn(rss_idle),
+        messaging_cpu.cores(messaging_time),
+        storm_time
+            .map(|_| format!("{} ms", ms(&summary.storm_reconnects, 1.0)))
+            .unwrap_or_else(|| "-".into()),
+    );
+    if summary.lost + summary.storm_missing > 0 || summary.duplicates > 0 {
+        bail!(
+            "{} messages lost and {} duplicated: both must be 0",
+            summary.lost + summary.storm_missing,
+            summary.duplicates
+        );
+    }
+    if held < options.conversations {
+        bail!(
+            "only {held} of {} connections were held",
+            options.conversations
+        );
+    }
+    Ok(())
+}
+
+/// Signs in as the admin and takes the first web-chat inbox (the demo's on a fresh hub).
+async fn discover_inbox(base: &str, options: &Options) -> anyhow::Result<String> {
+    let (Some(email), Some(password)) = (&options.admin_email, &options.admin_password) else {
+        bail!("pass --inbox, or --admin-email and --admin-password to find the demo inbox");
+    };
+    // reqwest is built without a default TLS provider (the workspace's choice): name ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = reqwest::Client::new();
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .context("could not reach the hub")?
+        .error_for_status()
+        .context("the admin sign-in failed")?
+        .json()
+        .await?;
+    let token = login["token"]
+        .as_str()
+        .context("no token in the sign-in answer")?;
+    let inboxes: Value = client
+        .get(format!("{base}/api/v1/inboxes"))
+        .bearer_auth(token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    inboxes
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|inbox| inbox["channel"] == "webchat")
+        .and_then(|inbox| inbox["id"].as_str())
+        .map(str::to_owned)
+        .context("the admin's organization has no web-chat inbox")
+}
+
+/// Every connection is a file descriptor: say so before the run fails half-way.
+fn check_open_files(conversations: usize) {
+    let limit = std::fs::read_to_string("/proc/self/limits")
+        .ok()
+        .and_then(|limits| {
+            limits
+                .lines()
+                .find(|line| line.starts_with("Max open files"))
+                .and_then(|line| line.split_whitespace().nth(3)?.parse::<usize>().ok())
+        });
+    if let Some(limit) = limit
+        && limit < conversations + 64
+    {
+        eprintln!(
+            "warning: this process may open {limit} files but needs about {}: run `ulimit -n {}` \
+             first (and for the hub too)",
+            conversations + 64,
+            conversations + 1024
+        );
+    }
+}
+
+async fn progress_lines(shared: Arc<Shared>, total: usize, started: Instant) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    tick.tick().await;
+    loop {
+        tick.tick().await;
+        println!(
+            "[{:>5.1}s] connected {}/{total} (failed {}), sent {}, acked {}, answered {}, \
+             dropped {}, storm reconnected {} verified {}",
+            started.elapsed().as_secs_f64(),
+            shared.connected.load(Relaxed),
+            shared.failed.load(Relaxed),
+            shared.sent.load(Relaxed),
+            shared.acked.load(Relaxed),
+            shared.answered.load(Relaxed),
+            shared.drops.load(Relaxed),
+            shared.storm_connected.load(Relaxed),
+            shared.storm_verified.load(Relaxed),
+        );
+    }
+}
+
+/// One visitor's view of its conversation.
+#[derive(Default)]
+struct Visitor {
+    token: Option<String>,
+    last_seq: u64,
+    /// client_id → when it was (last) sent, until acknowledged.
+    unacked: HashMap<String, Instant>,
+    /// client_id → the message id its ack named.
+    acked: HashMap<String, String>,
+    /// message ids received on the current connection, and how often.
+    seen_here: HashMap<String, usize>,
+    /// Send times of messages that have not had an answer frame yet, oldest first.
+    awaiting_answer: VecDeque<Instant>,
+    /// Answers already counted (a delta and then the final message share one id).
+    answered: std::collections::HashSet<String>,
+    /// Set while the storm's replay runs: answers then are history, not new.
+    replaying: bool,
+}
+
+async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Report {
+    let mut report = Report::default();
+    let mut me = Visitor::default();
+    let mut ws = match connect(&shared, &mut me, 6).await {
+        Ok(ws) => ws,
+        Err(err) => {
+            shared.failed.fetch_add(1, Relaxed);
+            report.connect_error = Some(format!("{err:#}"));
+            return report;
+        }
+    };
+    report.connected = true;
+    shared.connected.fetch_add(1, Relaxed);
+
+    let mut left_to_send = shared.messages;
+    let mut next_send: Option<tokio::time::Instant> = None;
+    let mut storm_started: Option<Instant> = None;
+    let mut settled = false;
+    let mut resend_check = tokio::time::interval(Duration::from_secs(2));
+    loop {
+        let send_at = next_send;
+        tokio::select! {
+            frame = ws.next() => match frame {
+                Some(Ok(Message::Text(text))) => {
+                    me.on_frame(text.as_str(), &shared, &mut report);
+                }
+                Some(Ok(_)) => {}
+                // The hub closed the connection (too slow, restart): reconnect, resume, resend.
+                Some(Err(_)) | None => {
+                    if *phase.borrow() == Phase::Stop {
+                        break;
+                    }
+                    report.drops += 1;
+                    shared.drops.fetch_add(1, Relaxed);
+                    match connect(&shared, &mut me, 20).await {
+                        Ok(new) => {
+                            ws = new;
+                            if !resume_and_resend(&mut ws, &mut me, &mut report).await {
+                                continue;
+                            }
+                        }
+                        Err(err) => {
+                            report.connect_error = Some(format!("{err:#}"));
+                            break;
+                        }
+                    }
+                }
+            },
+            () = sleep_until(send_at), if send_at.is_some() => {
+                let client_id = format!("bench-{}", uuid_like());
+                let frame = json!({
+                    "type": "message",
+                    "client_id": client_id,
+                    "text": format!("Hello, where is my parcel? Message {} of {}.", shared.messages - left_to_send + 1, shared.messages),
+                });
+                let now = Instant::now();
+                if ws.send(Message::text(frame.to_string())).await.is_ok() {
+                    me.awaiting_answer.push_back(now);
+                }
+                // Unsent or not, it is now the visitor's: a reconnect resends it.
+                me.unacked.insert(client_id, now);
+                report.sent += 1;
+                shared.sent.fetch_add(1, Relaxed);
+                left_to_send -= 1;
+                next_send = (left_to_send > 0).then(|| tokio::time::Instant::now() + think(shared.think, false));
+                if left_to_send == 0 {
+                    shared.done_sending.fetch_add(1, Relaxed);
+                }
+            }
+            _ = resend_check.tick() => {
+                // An ack overdue by 10 s (a frame dropped by a rate limit or a busy hub) is
+                // asked for again with the same client_id, as the widget does.
+                let overdue: Vec<String> = me.unacked.iter()
+                    .filter(|(_, sent)| sent.elapsed() > Duration::from_secs(10))
+                    .map(|(id, _)| id.clone())
+                    .collect();
+                for client_id in overdue {
+                    let frame = json!({"type": "message", "client_id": client_id, "text": "Hello, where is my parcel? (resent)"});
+                    let _ = ws.send(Message::text(frame.to_string())).await;
+                    report.resends += 1;
+                }
+                if !settled && left_to_send == 0 && me.unacked.is_empty() && me.awaiting_answer.is_empty() {
+                    settled = true;
+                    shared.settled.fetch_add(1, Relaxed);
+                }
+            }
+            changed = phase.changed() => {
+                if changed.is_err() {
+                    break;
+                }
+                let now_phase = *phase.borrow_and_update();
+                match now_phase {
+                    Phase::Messaging if shared.messages > 0 => {
+                        next_send = Some(tokio::time::Instant::now() + think(shared.think, true));
+                    }
+                    Phase::Messaging => {
+                        shared.done_sending.fetch_add(1, Relaxed);
+                    }
+                    Phase::Storm => {
+                        let since = Instant::now();
+                        storm_started = Some(since);
+                        report.unanswered += me.awaiting_answer.len();
+                        me.awaiting_answer.clear();
+                        next_send = None;
+                        // Drop the connection without a goodbye, as a restart or a network
+                        // change does, then come back with the same visitor token.
+                        drop(ws);
+                        ws = match connect(&shared, &mut me, 30).await {
+                            Ok(new) => new,
+                            Err(err) => {
+                                report.connect_error = Some(format!("{err:#}"));
+                                break;
+                            }
+                        };
+                        report.storm_reconnect = Some(since.elapsed());
+                        shared.storm_connected.fetch_add(1, Relaxed);
+                        // From 0: every acknowledged message must come back, once.
+                        me.last_seq = 0;
+                        me.replaying = true;
+                        resume_and_resend(&mut ws, &mut me, &mut report).await;
+                        resend_check.reset_immediately();
+                    }
+                    Phase::Stop => break,
+                    Phase::Ramp => {}
+                }
+            }
+        }
+        if let Some(since) = storm_started
+            && report.storm_replay.is_none()
+            && report.storm_reconnect.is_some()
+            && me.replay_complete()
+        {
+            report.storm_replay = Some(since.elapsed());
+            shared.storm_verified.fetch_add(1, Relaxed);
+        }
+    }
+    report.lost += me.unacked.len();
+    if storm_started.is_some() {
+        report.storm_missing += me
+            .acked
+            .values()
+            .filter(|id| !me.seen_here.contains_key(*id))
+            .count();
+    } else {
+        report.unanswered += me.awaiting_answer.len();
+    }
+    report
+}
+
+impl Visitor {
+    fn on_frame(&mut self, text: &str, shared: &Shared, report: &mut Report) {
+        let Ok(frame) = serde_json::from_str::<Value>(text) else {
+            *report.errors.entry("unparsable frame".into()).or_default() += 1;
+            return;
+        };
+        match frame["type"].as_str().unwrap_or_default() {
+            "session" => {
+                self.token = frame["visitor_token"].as_str().map(str::to_owned);
+            }
+            "ack" => {
+                let (Some(client_id), Some(message_id)) =
+                    (frame["client_id"].as_str(), frame["message_id"].as_str())
+                else {
+                    return;
+                };
+                if let Some(earlier) = self.acked.get(client_id) {
+                    // A resend acknowledged again: fine if it names the same message.
+                    if earlier != message_id {
+                        report.duplicates += 1;
+                    }
+                    return;
+                }
+                self.acked
+                    .insert(client_id.to_owned(), message_id.to_owned());
+                if let Some(sent) = self.unacked.remove(client_id) {
+                    report.ack_latencies.push(sent.elapsed());
+                    shared.acked.fetch_add(1, Relaxed);
+                }
+            }
+            "delta" => {
+                if let Some(id) = frame["message_id"].as_str() {
+                    self.answer(id, shared, report);
+                }
+            }
+            "message" => {
+                let message = &frame["message"];
+                let Some(id) = message["id"].as_str() else {
+                    return;
+                };
+                let count = self.seen_here.entry(id.to_owned()).or_default();
+                *count += 1;
+                if *count > 1 {
+                    report.duplicates += 1;
+                    return;
+                }
+                if let Some(seq) = message["seq"].as_u64() {
+                    self.last_seq = self.last_seq.max(seq);
+                }
+                if message["role"] != "customer" {
+                    self.answer(id, shared, report);
+                }
+            }
+            "error" => {
+                let code = frame["code"].as_str().unwrap_or("?").to_owned();
+                *report.errors.entry(code).or_default() += 1;
+            }
+            _ => {}
+        }
+    }
+
+    fn answer(&mut self, message_id: &str, shared: &Shared, report: &mut Report) {
+        if self.replaying || !self.answered.insert(message_id.to_owned()) {
+            return;
+        }
+        if let Some(sent) = self.awaiting_answer.pop_front() {
+            report.answer_latencies.push(sent.elapsed());
+            shared.answered.fetch_add(1, Relaxed);
+        }
+    }
+
+    /// After the storm's resume from 0: every acknowledged message has come back.
+    fn replay_complete(&self) -> bool {
+        self.unacked.is_empty()
+            && self
+                .acked
+                .values()
+                .all(|id| self.seen_here.contains_key(id))
+    }
+}
+
+/// Opens a connection (with the visitor's token once it has one) and reads its `session`.
+/// Retries with exponential backoff and jitter, as the widget does.
+async fn connect(shared: &Shared, me: &mut Visitor, attempts: u32) -> anyhow::Result<Ws> {
+    let mut last_error = anyhow::anyhow!("no attempt");
+    for attempt in 0..attempts {
+        if attempt > 0 {
+            let ceiling = 100u64 << attempt.min(6);
+            sleep(Duration::from_millis(
+                ceiling / 2 + (rand::random::<f64>() * (ceiling / 2) as f64) as u64,
+            ))
+            .await;
+        }
+        match connect_once(shared, me).await {
+            Ok(ws) => {
+                me.seen_here.clear();
+                return Ok(ws);
+            }
+            Err(err) => last_error = err,
+        }
+    }
+    Err(last_error)
+}
+
+async fn connect_once(shared: &Shared, me: &mut Visitor) -> anyhow::Result<Ws> {
+    let url = match &me.token {
+        Some(token) => format!("{}&visitor={token}", shared.ws_url),
+        None => shared.ws_url.clone(),
+    };
+    let mut request = url.into_client_request()?;
+    if let Some(origin) = &shared.origin {
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(origin)?);
+    }
+    // Small buffers: the generator holds as many sockets as the hub.
+    let config = WebSocketConfig::default()
+        .read_buffer_size(4096)
+        .write_buffer_size(0);
+    let (mut ws, _) = tokio::time::timeout(
+        Duration::from_secs(15),
+        tokio_tungstenite::connect_async_with_config(request, Some(config), true),
+    )
+    .await
+    .context("connect timed out")??;
+    let first = tokio::time::timeout(Duration::from_secs(15), ws.next())
+        .await
+        .context("no session frame")?
+        .context("closed before the session frame")??;
+    let Message::Text(text) = first else {
+        bail!("the first frame is not text");
+    };
+    let session: Value = serde_json::from_str(text.as_str())?;
+    if session["type"] != "session" {
+        bail!("the first frame is not a session: {text}");
+    }
+    me.token = session["visitor_token"].as_str().map(str::to_owned);
+    Ok(ws)
+}
+
+/// After a reconnect: ask for what was missed, then resend what was not acknowledged.
+async fn resume_and_resend(ws: &mut Ws, me: &mut Visitor, report: &mut Report) -> bool {
+    let resume = json!({ "type": "resume", "after_seq": me.last_seq });
+    if ws.send(Message::text(resume.to_string())).await.is_err() {
+        return false;
+    }
+    for client_id in me.unacked.keys() {
+        let frame = json!({"type": "message", "client_id": client_id, "text": "Hello, where is my parcel? (resent)"});
+        if ws.send(Message::text(frame.to_string())).await.is_err() {
+            return false;
+        }
+        report.resends += 1;
+    }
+    true
+}
+
+fn think(mean: Duration, first: bool) -> Duration {
+    let factor = if first {
+        rand::random::<f64>()
+    } else {
+        0.5 + rand::random::<f64>()
+    };
+    mean.mul_f64(factor)
+}
+
+async fn sleep_until(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => std::future::pending().await,
+    }
+}
+
+fn uuid_like() -> String {
+    format!("{:032x}", rand::random::<u128>())
+}
+
+struct Summary {
+    connect_failures: usize,
+    first_connect_error: Option<String>,
+    sent: usize,
+    acked: usize,
+    resends: usize,
+    drops: usize,
+    acks: Vec<Duration>,
+    answers: Vec<Duration>,
+    unanswered: usize,
+    lost: usize,
+    storm_missing: usize,
+    duplicates: usize,
+    errors: BTreeMap<String, usize>,
+    storm_reconnects: Vec<Duration>,
+    storm_replays: Vec<Duration>,
+}
+
+impl Summary {
+    fn of(reports: &[Report]) -> Summary {
+        let mut summary = Summary {
+            connect_failures: reports.iter().filter(|r| !r.connected).count(),
+            first_connect_error: reports.iter().find_map(|r| r.connect_error.clone()),
+            sent: reports.iter().map(|r| r.sent).sum(),
+            acked: reports.iter().map(|r| r.ack_latencies.len()).sum(),
+            resends: reports.iter().map(|r| r.resends).sum(),
+            drops: reports.iter().map(|r| r.drops).sum(),
+            acks: reports
+                .iter()
+                .flat_map(|r| r.ack_latencies.clone())
+                .collect(),
+            answers: reports
+                .iter()
+                .flat_map(|r| r.answer_latencies.clone())
+                .collect(),
+            unanswered: reports.iter().map(|r| r.unanswered).sum(),
+            lost: reports.iter().map(|r| r.lost).sum(),
+            storm_missing: reports.iter().map(|r| r.storm_missing).sum(),
+            duplicates: reports.iter().map(|r| r.duplicates).sum(),
+            errors: BTreeMap::new(),
+            storm_reconnects: reports.iter().filter_map(|r| r.storm_reconnect).collect(),
+            storm_replays: reports.iter().filter_map(|r| r.storm_replay).collect(),
+        };
+        for report in reports {
+            for (code, count) in &report.errors {
+                *summary.errors.entry(code.clone()).or_default() += count;
+            }
+        }
+        summary.acks.sort();
+        summary.answers.sort();
+        summary.storm_reconnects.sort();
+        summary.storm_replays.sort();
+        summary
+    }
+}
+
+/// The p-th percentile of sorted durations, in milliseconds with one decimal; "-" when empty.
+fn ms(sorted: &[Duration], p: f64) -> String {
+    if sorted.is_empty() {
+        return "-".into();
+    }
+    let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
+    format!("{:.1}", sorted[index].as_secs_f64() * 1e3)
+}

@@ -1,0 +1,424 @@
+//! The bot turn, for every channel: when a customer writes in a conversation the bot holds, the
+//! responder answers (its pieces streamed on the bus as `AnswerDelta`s under the answer's
+//! pre-allocated id), the answer is stored as an `ai` message (the outbox delivers it on
+//! channels that need a call), or, when the responder declines, fails or times out, a polite
+//! system message is stored and the conversation goes to a person.
+//!
+//! Turns run off the request path on a fixed pool of workers fed by a bounded queue of
+//! conversations, so that acknowledging a message never waits for an answer. A conversation is
+//! queued at most once and answered by one worker at a time: messages that arrive while it is
+//! being answered are answered next, in one turn.
+
+use std::{
+    collections::{HashMap, HashSet, VecDeque},
+    sync::{Arc, Mutex},
+    time::Duration,
+};
+
+use switchboard_model::{
+    BusEvent, Conversation, ConversationStatus, Deltas, MessageRole, Question, Responder,
+    ResponderError, Response, new_id,
+};
+use switchboard_store::NewMessage;
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+
+use crate::{config::Settings, state::AppState};
+
+/// What a visitor reads when the bot does not answer.
+pub const HANDOVER_TEXT: &str =
+    "Thanks for your message. I've passed it to our team, and a person will reply here shortly.";
+/// Answers below this confidence are not sent.
+const MIN_CONFIDENCE: f64 = 0.5;
+/// Earlier messages given to the responder.
+const HISTORY: u64 = 20;
+
+/// The responder of a hub without an AI: it never pretends to answer. Every question is
+/// declined, so the customer gets the acknowledgement and a person takes over.
+pub struct AcknowledgeOnly;
+
+#[async_trait::async_trait]
+impl Responder for AcknowledgeOnly {
+    async fn respond(
+        &self,
+        _question: &Question,
+        _deltas: &dyn Deltas,
+    ) -> Result<Response, ResponderError> {
+        Ok(Response::Declined {
+            reason: "no AI responder is configured on this hub".into(),
+            confidence: None,
+        })
+    }
+}
+
+/// The responder the settings ask for. One place to plug the AI crate in.
+pub fn responder_from_settings(_settings: &Settings) -> Arc<dyn Responder> {
+    Arc::new(AcknowledgeOnly)
+}
+
+/// One conversation waiting for a turn: answer its customer messages up to `seq`.
+#[derive(Clone, Debug)]
+struct Job {
+    org_id: String,
+    inbox_id: String,
+    conversation_id: String,
+    seq: i64,
+}
+
+#[derive(Default)]
+struct Queued {
+    waiting: VecDeque<String>,
+    /// The job of each waiting or running conversation.
+    jobs: HashMap<String, Job>,
+    running: HashSet<String>,
+}
+
+/// Conversations waiting for a bot turn: bounded, one entry per conversation.
+pub struct BotQueue {
+    queued: Mutex<Queued>,
+    /// One permit per free place in the queue.
+    room: Semaphore,
+    work: Notify,
+}
+
+impl BotQueue {
+    pub fn new(capacity: usize) -> BotQueue {
+        BotQueue {
+            queued: Mutex::new(Queued::default()),
+            room: Semaphore::new(capacity.max(1)),
+            work: Notify::new(),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Queued> {
+        self.queued
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Adds a turn for the conversation, or widens the one it already has. Waits for room when
+    /// the queue is full: that slows the channels down rather than growing memory.
+    async fn enqueue(&self, job: Job) {
+        if self.merge(&job) {
+            return;
+        }
+        let Ok(permit) = self.room.acquire().await else {
+            return;
+        };
+        let mut queued = self.lock();
+        if let Some(existing) = queued.jobs.get_mut(&job.conversation_id) {
+            // Queued by someone else while this waited for room.
+            existing.seq = existing.seq.max(job.seq);
+            return;
+        }
+        permit.forget();
+        queued.waiting.push_back(job.conversation_id.clone());
+        queued.jobs.insert(job.conversation_id.clone(), job);
+        drop(queued);
+        self.work.notify_one();
+    }
+
+    /// Folds `job` into the conversation's waiting or running turn, if it has one.
+    fn merge(&self, job: &Job) -> bool {
+        let mut queued = self.lock();
+        match queued.jobs.get_mut(&job.conversation_id) {
+            Some(existing) => {
+                existing.seq = existing.seq.max(job.seq);
+                true
+            }
+            None => false,
+        }
+    }
+
+    fn take(&self) -> Option<Job> {
+        let mut queued = self.lock();
+        let conversation_id = queued.waiting.pop_front()?;
+        self.room.add_permits(1);
+        queued.running.insert(conversation_id.clone());
+        queued.jobs.get(&conversation_id).cloned()
+    }
+
+    /// After a turn that answered up to `answered`: the job to run next for the same
+    /// conversation when more arrived meanwhile, else `None` (and the conversation is free).
+    fn finish(&self, conversation_id: &str, answered: i64) -> Option<Job> {
+        let mut queued = self.lock();
+        match queued.jobs.get(conversation_id) {
+            Some(job) if job.seq > answered => Some(job.clone()),
+            _ => {
+                queued.jobs.remove(conversation_id);
+                queued.running.remove(conversation_id);
+                None
+            }
+        }
+    }
+
+    /// Conversations waiting or being answered.
+    pub fn len(&self) -> usize {
+        self.lock().jobs.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+/// After a customer message is stored: queue a bot turn when the bot holds the conversation.
+pub async fn after_customer_message(state: &AppState, conversation: &Conversation, seq: i64) {
+    if conversation.status != ConversationStatus::Bot {
+        return;
+    }
+    state
+        .bot
+        .enqueue(Job {
+            org_id: conversation.org_id.clone(),
+            inbox_id: conversation.inbox_id.clone(),
+            conversation_id: conversation.id.clone(),
+            seq,
+        })
+        .await;
+}
+
+/// Runs the worker pool until `shutdown`; turns in flight finish first.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let workers = state.settings.bot_workers.max(1);
+    let mut pool = tokio::task::JoinSet::new();
+    for _ in 0..workers {
+        let state = state.clone();
+        let shutdown = shutdown.clone();
+        pool.spawn(async move {
+            loop {
+                let job = match state.bot.take() {
+                    Some(job) => job,
+                    None => {
+                        tokio::select! {
+                            _ = state.bot.work.notified() => continue,
+                            _ = shutdown.cancelled() => return,
+                        }
+                    }
+                };
+                let mut job = job;
+                loop {
+                    let answered = turn(&state, &job).await;
+                    match state.bot.finish(&job.conversation_id, answered) {
+                        Some(next) => job = next,
+                        None => break,
+                    }
+                }
+            }
+        });
+    }
+    while pool.join_next().await.is_some() {}
+}
+
+/// Streams an answer's pieces to the bus under its message id.
+struct BusDeltas<'a> {
+    state: &'a AppState,
+    job: &'a Job,
+    message_id: &'a str,
+}
+
+impl Deltas for BusDeltas<'_> {
+    fn push(&self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        self.state.bus.publish(BusEvent::AnswerDelta {
+            org_id: self.job.org_id.clone(),
+            inbox_id: self.job.inbox_id.clone(),
+            conversation_id: self.job.conversation_id.clone(),
+            message_id: self.message_id.to_owned(),
+            text: text.to_owned(),
+        });
+    }
+}
+
+/// One bot turn. Returns the `seq` it answered up to (the job's, when there was nothing to do).
+#[tracing::instrument(skip_all, fields(conversation_id = %job.conversation_id))]
+async fn turn(state: &AppState, job: &Job) -> i64 {
+    match try_turn(state, job).await {
+        Ok(answered) => answered,
+        Err(err) => {
+            // The customer's message is stored; an agent sees it in the queue.
+            tracing::error!(error = %err, "bot turn failed");
+            job.seq
+        }
+    }
+}
+
+async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store::StoreError> {
+    let store = &state.store;
+    let Some(conversation) = store
+        .conversation(&job.org_id, &job.conversation_id)
+        .await?
+    else {
+        return Ok(job.seq);
+    };
+    if conversation.status != ConversationStatus::Bot {
+        return Ok(job.seq);
+    }
+    let after = (conversation.last_seq - HISTORY as i64).max(0);
+    let mut history = store
+        .messages(&job.org_id, &job.conversation_id, after, HISTORY, false)
+        .await?;
+    // Answer the newest customer message, unless someone already answered after it.
+    let Some(last) = history.last() else {
+        return Ok(job.seq);
+    };
+    if last.role != MessageRole::Customer {
+        return Ok(job.seq);
+    }
+    let Some(latest) = history.pop() else {
+        return Ok(job.seq);
+    };
+    let answered = latest.seq.max(job.seq);
+    let question = Question {
+        org_id: job.org_id.clone(),
+        inbox_id: job.inbox_id.clone(),
+        conversation_id: job.conversation_id.clone(),
+        text: latest.text.clone(),
+        history,
+        min_confidence: MIN_CONFIDENCE,
+    };
+    let message_id = new_id();
+    let deltas = BusDeltas {
+        state,
+        job,
+        message_id: &message_id,
+    };
+    let timeout = Duration::from_secs(state.settings.bot_timeout_secs.max(1));
+    let started = std::time::Instant::now();
+    let response = tokio::time::timeout(timeout, state.responder.respond(&question, &deltas))
+        .await
+        .unwrap_or(Err(ResponderError::Timeout(timeout)));
+    metrics::histogram!("switchboard_bot_turn_seconds").record(started.elapsed().as_secs_f64());
+    let answer = match response {
+        Ok(Response::Answered(answer)) => answer,
+        Ok(Response::Declined { reason, .. }) => {
+            metrics::counter!("switchboard_bot_turns_total", "outcome" => "declined").increment(1);
+            tracing::info!(%reason, "the responder declined");
+            hand_over(state, job).await?;
+            return Ok(answered);
+        }
+        Err(err) => {
+            metrics::counter!("switchboard_bot_turns_total", "outcome" => "failed").increment(1);
+            tracing::warn!(error = %err, "the responder failed");
+            hand_over(state, job).await?;
+            return Ok(answered);
+        }
+    };
+    metrics::counter!("switchboard_bot_turns_total", "outcome" => "answered").increment(1);
+    let new = NewMessage {
+        role: MessageRole::Ai,
+        private: false,
+        text: answer.text,
+        author_id: None,
+        attachments: Vec::new(),
+        sources: answer.sources,
+        confidence: answer.confidence,
+        model: answer.model,
+        tokens: answer.tokens,
+    };
+    let (conversation, message) = store
+        .append_message_with_id(&job.org_id, &job.conversation_id, &message_id, new)
+        .await?;
+    state.bus.publish(BusEvent::MessageCreated {
+        org_id: job.org_id.clone(),
+        inbox_id: conversation.inbox_id,
+        message: Box::new(message),
+    });
+    state.delivery_wakeup.notify_one();
+    Ok(answered)
+}
+
+/// The bot will not answer: tell the customer so and put the conversation in the human queue.
+async fn hand_over(state: &AppState, job: &Job) -> Result<(), switchboard_store::StoreError> {
+    let new = NewMessage {
+        role: MessageRole::System,
+        private: false,
+        text: HANDOVER_TEXT.to_owned(),
+        author_id: None,
+        attachments: Vec::new(),
+        sources: Vec::new(),
+        confidence: None,
+        model: None,
+        tokens: None,
+    };
+    let (_, message) = state
+        .store
+        .append_message(&job.org_id, &job.conversation_id, new)
+        .await?;
+    state.bus.publish(BusEvent::MessageCreated {
+        org_id: job.org_id.clone(),
+        inbox_id: job.inbox_id.clone(),
+        message: Box::new(message),
+    });
+    let conversation = state
+        .store
+        .set_status(
+            &job.org_id,
+            &job.conversation_id,
+            ConversationStatus::Escalated,
+            "system",
+        )
+        .await?;
+    state.bus.publish(BusEvent::ConversationChanged {
+        org_id: conversation.org_id,
+        inbox_id: conversation.inbox_id,
+        conversation_id: conversation.id,
+        status: conversation.status,
+    });
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(conversation_id: &str, seq: i64) -> Job {
+        Job {
+            org_id: "o".into(),
+            inbox_id: "i".into(),
+            conversation_id: conversation_id.into(),
+            seq,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_conversation_is_queued_once_and_answered_again_when_more_arrived() {
+        let queue = BotQueue::new(8);
+        queue.enqueue(job("a", 1)).await;
+        queue.enqueue(job("a", 2)).await;
+        queue.enqueue(job("b", 1)).await;
+        assert_eq!(queue.len(), 2);
+        let first = queue.take().expect("a job");
+        assert_eq!((first.conversation_id.as_str(), first.seq), ("a", 2));
+        // A message arrives while `a` is answered: it is folded in, not queued twice.
+        queue.enqueue(job("a", 3)).await;
+        let second = queue.take().expect("b");
+        assert_eq!(second.conversation_id, "b");
+        assert!(queue.take().is_none());
+        let again = queue.finish("a", 2).expect("a again");
+        assert_eq!(again.seq, 3);
+        assert!(queue.finish("a", 3).is_none());
+        assert!(queue.finish("b", 1).is_none());
+        assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_full_queue_makes_producers_wait() {
+        let queue = Arc::new(BotQueue::new(1));
+        queue.enqueue(job("a", 1)).await;
+        let waiting = tokio::spawn({
+            let queue = queue.clone();
+            async move { queue.enqueue(job("b", 1)).await }
+        });
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        assert!(!waiting.is_finished(), "no room: the producer waits");
+        assert_eq!(queue.take().expect("a").conversation_id, "a");
+        tokio::time::timeout(Duration::from_secs(2), waiting)
+            .await
+            .expect("room again")
+            .expect("joins");
+        assert_eq!(queue.take().expect("b").conversation_id, "b");
+    }
+}

@@ -1,0 +1,92 @@
+//! What web chat needs beyond the ingest path: the conversation a visitor's thread feeds, and
+//! the customer's satisfaction rating.
+
+use chrono::Utc;
+use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
+use switchboard_model as model;
+
+use crate::{Result, Store, StoreError, convert, entities::*};
+
+fn csat(row: csat_response::Model) -> model::Csat {
+    model::Csat {
+        conversation_id: row.conversation_id,
+        score: row.score,
+        comment: row.comment,
+        created_at: row.created_at,
+        updated_at: row.updated_at,
+    }
+}
+
+impl Store {
+    /// The conversation a channel thread feeds now (whatever its status), if it has one.
+    pub async fn conversation_for_thread(
+        &self,
+        inbox_id: &str,
+        thread_key: &str,
+    ) -> Result<Option<model::Conversation>> {
+        let Some(thread) = thread::Entity::find_by_id((inbox_id.to_owned(), thread_key.to_owned()))
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        conversation::Entity::find_by_id(&thread.conversation_id)
+            .filter(conversation::Column::OrgId.eq(&thread.org_id))
+            .one(self.db())
+            .await?
+            .map(convert::conversation)
+            .transpose()
+    }
+
+    /// Records the customer's rating of a conversation; rating again replaces the rating.
+    pub async fn record_csat(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        score: i32,
+        comment: Option<&str>,
+    ) -> Result<model::Csat> {
+        if !(1..=5).contains(&score) {
+            return Err(StoreError::Invalid("`score` must be from 1 to 5".into()));
+        }
+        let conversation = self
+            .conversation(org_id, conversation_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let now = Utc::now();
+        let txn = self.begin_write().await?;
+        csat_response::Entity::insert(csat_response::ActiveModel {
+            conversation_id: Set(conversation.id.clone()),
+            org_id: Set(org_id.to_owned()),
+            contact_id: Set(conversation.contact_id.clone()),
+            score: Set(score),
+            comment: Set(comment.map(str::to_owned)),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict(
+            OnConflict::column(csat_response::Column::ConversationId)
+                .update_columns([
+                    csat_response::Column::Score,
+                    csat_response::Column::Comment,
+                    csat_response::Column::UpdatedAt,
+                ])
+                .to_owned(),
+        )
+        .exec_without_returning(&*txn)
+        .await?;
+        txn.commit().await?;
+        self.csat(org_id, conversation_id)
+            .await?
+            .ok_or(StoreError::NotFound)
+    }
+
+    /// The customer's rating of a conversation, if they gave one.
+    pub async fn csat(&self, org_id: &str, conversation_id: &str) -> Result<Option<model::Csat>> {
+        Ok(csat_response::Entity::find_by_id(conversation_id)
+            .filter(csat_response::Column::OrgId.eq(org_id))
+            .one(self.db())
+            .await?
+            .map(csat))
+    }
+}
