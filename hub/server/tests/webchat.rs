@@ -847,7 +847,7 @@ async fn a_client_that_does_not_read_is_disconnected_and_resumes(db: TestDatabas
     // A long answer streamed in many large pieces to a visitor who stops reading.
     let piece = "x".repeat(8 * 1024);
     let responder = Arc::new(Scripted {
-        pieces: vec![piece; 1500],
+        pieces: vec![piece; 3000],
         // The visitor reads its ack, then stops reading.
         delay: Duration::from_millis(300),
         answer: Some("Everything, in short.".into()),
