@@ -3,6 +3,24 @@
 
 use crate::topics::Example;
 
+/// One row of a labelled file.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Row {
+    /// Where the row starts in the file (1 is the header), for error messages.
+    pub line: u64,
+    pub text: String,
+    pub label: String,
+}
+
+impl From<Row> for Example {
+    fn from(row: Row) -> Example {
+        Example {
+            text: row.text,
+            label: row.label,
+        }
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LabelledError {
     #[error("cannot read {0}")]
@@ -17,7 +35,7 @@ pub enum LabelledError {
 
 /// Reads every row of a `text,label` CSV. Columns are found by name (other columns are
 /// ignored); a row with a missing field or an empty label is an error naming its line.
-pub fn read(input: impl std::io::Read) -> Result<Vec<Example>, LabelledError> {
+pub fn read(input: impl std::io::Read) -> Result<Vec<Row>, LabelledError> {
     let mut reader = csv::ReaderBuilder::new()
         .has_headers(true)
         .flexible(false)
@@ -27,9 +45,11 @@ pub fn read(input: impl std::io::Read) -> Result<Vec<Example>, LabelledError> {
         .map_err(|err| LabelledError::Io(err.to_string()))?
         .clone();
     let position = |name: &str| {
-        headers
-            .iter()
-            .position(|h| h.trim().trim_start_matches('\u{feff}').eq_ignore_ascii_case(name))
+        headers.iter().position(|h| {
+            h.trim()
+                .trim_start_matches('\u{feff}')
+                .eq_ignore_ascii_case(name)
+        })
     };
     let (Some(text_at), Some(label_at)) = (position("text"), position("label")) else {
         return Err(LabelledError::Header(
@@ -62,7 +82,8 @@ pub fn read(input: impl std::io::Read) -> Result<Vec<Example>, LabelledError> {
                 reason: "the label is empty".into(),
             });
         }
-        rows.push(Example {
+        rows.push(Row {
+            line,
             text: text.to_owned(),
             label: label.trim().to_owned(),
         });
@@ -80,12 +101,14 @@ mod tests {
     #[test]
     fn quoted_fields_and_extra_columns_are_read() {
         let rows = read(
-            "id,text,label\n1,\"hello, \"\"world\"\"\nagain\",greeting\n2,bye,farewell\n".as_bytes(),
+            "id,text,label\n1,\"hello, \"\"world\"\"\nagain\",greeting\n2,bye,farewell\n"
+                .as_bytes(),
         )
         .expect("reads");
         assert_eq!(rows.len(), 2);
         assert_eq!(rows[0].text, "hello, \"world\"\nagain");
         assert_eq!(rows[1].label, "farewell");
+        assert_eq!((rows[0].line, rows[1].line), (2, 4));
     }
 
     #[test]
@@ -96,7 +119,10 @@ mod tests {
         assert_eq!(err.to_string(), "line 3: expected 2 fields, found 1");
         let err = read("text,label\na, \n".as_bytes()).expect_err("empty label");
         assert_eq!(err.to_string(), "line 2: the label is empty");
-        assert!(matches!(read("text,label\n".as_bytes()), Err(LabelledError::Empty)));
+        assert!(matches!(
+            read("text,label\n".as_bytes()),
+            Err(LabelledError::Empty)
+        ));
         assert!(read(&b"text,label\n\xff\xfe,x\n"[..]).is_err());
     }
 }

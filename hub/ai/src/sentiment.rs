@@ -141,7 +141,10 @@ pub fn trend(scores: &[u8]) -> Option<Trend> {
 
 #[derive(Clone, Debug, PartialEq)]
 enum Token {
-    Word { text: String, caps: bool },
+    Word {
+        text: String,
+        caps: bool,
+    },
     /// An emoji or an emoticon, already valued.
     Symbol(f64),
     /// A run of punctuation: `!!!`, `?!`, `.`.
@@ -272,17 +275,34 @@ fn is_information_question(tokens: &[Token], words: &[&str]) -> bool {
     let first = words.iter().find(|w| !w.is_empty()).copied().unwrap_or("");
     let asks = matches!(
         first,
-        "is" | "are" | "can" | "could" | "do" | "does" | "how" | "what" | "when" | "which"
-            | "will" | "would" | "should" | "hi" | "hello" | "hey" | "any" | "rt"
-    ) || words.windows(2).any(|w| matches!(w, ["does", "anyone"] | ["can", "i"] | ["how", "do"]));
+        "is" | "are"
+            | "can"
+            | "could"
+            | "do"
+            | "does"
+            | "how"
+            | "what"
+            | "when"
+            | "which"
+            | "will"
+            | "would"
+            | "should"
+            | "hi"
+            | "hello"
+            | "hey"
+            | "any"
+            | "rt"
+    ) || words
+        .windows(2)
+        .any(|w| matches!(w, ["does", "anyone"] | ["can", "i"] | ["how", "do"]));
     let ends_plainly = match tokens.iter().rev().find(|t| !matches!(t, Token::Symbol(_))) {
         Some(Token::Punct(p)) => p == "?" || p == ".",
         Some(Token::Word { .. }) => true,
         _ => false,
     };
-    let exasperated = tokens
-        .iter()
-        .any(|t| matches!(t, Token::Punct(p) if p.len() > 1 && (p.contains('?') || p.contains('!'))));
+    let exasperated = tokens.iter().any(
+        |t| matches!(t, Token::Punct(p) if p.len() > 1 && (p.contains('?') || p.contains('!'))),
+    );
     asks && ends_plainly && !exasperated
 }
 
@@ -359,7 +379,9 @@ fn punctuation_emphasis(tokens: &[Token], sum: f64, shouting: bool) -> f64 {
     }
     let caps_words = tokens
         .iter()
-        .filter(|t| matches!(t, Token::Word { caps: true, text } if !ACRONYMS.contains(&text.as_str())))
+        .filter(
+            |t| matches!(t, Token::Word { caps: true, text } if !ACRONYMS.contains(&text.as_str())),
+        )
         .count();
     if caps_words > 0 && sum < 0.0 {
         emphasis -= if shouting { 0.8 } else { 0.4 };
@@ -385,26 +407,24 @@ fn is_sarcastic(tokens: &[Token], words: &[&str]) -> bool {
                 | ["thanks", "for"]
                 | ["thanks", "a"]
         )
-    }) && words.iter().any(|w| {
-        lexicon().get(w).is_some_and(|v| *v <= -2.0) || COMPLAINT_CUES.contains(w)
-    });
+    }) && words
+        .iter()
+        .any(|w| lexicon().get(w).is_some_and(|v| *v <= -2.0) || COMPLAINT_CUES.contains(w));
     eye_roll || marker
 }
 
 fn role(word: &str) -> Role {
     match word {
-        "not" | "no" | "never" | "without" | "nobody" | "nothing" | "none" | "neither"
-        | "nor" | "hardly" | "barely" | "cannot" | "ain't" => Role::Negator,
+        "not" | "no" | "never" | "without" | "nobody" | "nothing" | "none" | "neither" | "nor"
+        | "hardly" | "barely" | "cannot" | "ain't" => Role::Negator,
         w if w.ends_with("n't") => Role::Negator,
         "but" | "however" | "although" | "though" | "yet" => Role::But,
         "very" | "so" | "really" | "extremely" | "absolutely" | "totally" | "super"
-        | "incredibly" | "completely" | "utterly" | "truly" | "seriously" | "highly"
-        | "most" | "such" | "too" | "fucking" | "bloody" | "damn" | "genuinely" | "literally"
-        | "beyond" | "ridiculously" | "insanely" | "hugely" | "massively" | "way" => {
-            Role::Booster(BOOST)
-        }
-        "slightly" | "somewhat" | "kinda" | "sorta" | "bit" | "little" | "fairly"
-        | "pretty" | "quite" | "partly" | "mostly" | "marginally" => Role::Booster(-BOOST),
+        | "incredibly" | "completely" | "utterly" | "truly" | "seriously" | "highly" | "most"
+        | "such" | "too" | "fucking" | "bloody" | "damn" | "genuinely" | "literally" | "beyond"
+        | "ridiculously" | "insanely" | "hugely" | "massively" | "way" => Role::Booster(BOOST),
+        "slightly" | "somewhat" | "kinda" | "sorta" | "bit" | "little" | "fairly" | "pretty"
+        | "quite" | "partly" | "mostly" | "marginally" => Role::Booster(-BOOST),
         _ => Role::Plain,
     }
 }
@@ -443,8 +463,19 @@ fn phrase_at(words: &[&str], at: usize) -> Option<(usize, f64)> {
     let is_unit = |w: &str| {
         matches!(
             w,
-            "hour" | "hours" | "hrs" | "day" | "days" | "week" | "weeks" | "month" | "months"
-                | "mins" | "minutes" | "min" | "years"
+            "hour"
+                | "hours"
+                | "hrs"
+                | "day"
+                | "days"
+                | "week"
+                | "weeks"
+                | "month"
+                | "months"
+                | "mins"
+                | "minutes"
+                | "min"
+                | "years"
         )
     };
     if rest.len() >= 2 && is_count(rest[0]) && is_unit(rest[1]) {
@@ -452,8 +483,20 @@ fn phrase_at(words: &[&str], at: usize) -> Option<(usize, f64)> {
             at.checked_sub(d).is_some_and(|i| {
                 matches!(
                     words[i],
-                    "waiting" | "waited" | "wait" | "been" | "for" | "over" | "after" | "hold"
-                        | "took" | "queue" | "queueing" | "without" | "delayed" | "late"
+                    "waiting"
+                        | "waited"
+                        | "wait"
+                        | "been"
+                        | "for"
+                        | "over"
+                        | "after"
+                        | "hold"
+                        | "took"
+                        | "queue"
+                        | "queueing"
+                        | "without"
+                        | "delayed"
+                        | "late"
                 )
             })
         });
@@ -1094,17 +1137,23 @@ fn emoji_valence(c: char) -> Option<f64> {
     Some(match c {
         '😡' | '🤬' | '😠' | '👿' => -3.0,
         '😤' | '💩' | '🖕' => -2.5,
-        '😭' | '😢' | '😞' | '😔' | '😩' | '😫' | '😖' | '😣' | '💔' | '😿' => -2.2,
+        '😭' | '😢' | '😞' | '😔' | '😩' | '😫' | '😖' | '😣' | '💔' | '😿' => {
+            -2.2
+        }
         '🙄' => EYE_ROLL,
         '😒' | '👎' | '🤦' | '😑' | '😾' | '🤢' | '🤮' => -2.0,
         '😕' | '🙁' | '☹' | '😟' | '😬' | '😰' | '😱' => -1.6,
         '😐' | '😶' => -0.5,
         '🤔' => -0.3,
         '🙂' | '☺' | '😌' => 1.6,
-        '😊' | '😀' | '😃' | '😄' | '😁' | '😆' | '😉' | '🙌' | '💪' | '✨' | '🌟' | '⭐' => 2.2,
+        '😊' | '😀' | '😃' | '😄' | '😁' | '😆' | '😉' | '🙌' | '💪' | '✨' | '🌟' | '⭐' => {
+            2.2
+        }
         '😂' | '🤣' => 1.2,
         '👍' | '👌' | '✅' | '🙏' | '💯' | '🔥' | '🍕' | '✈' | '🎂' => 1.8,
-        '❤' | '💕' | '💙' | '💚' | '💜' | '🧡' | '💛' | '😍' | '🥰' | '😘' | '🤩' => 3.0,
+        '❤' | '💕' | '💙' | '💚' | '💜' | '🧡' | '💛' | '😍' | '🥰' | '😘' | '🤩' => {
+            3.0
+        }
         '🎉' | '🥳' | '👏' | '🏆' => 2.6,
         _ => return None,
     })
@@ -1125,7 +1174,9 @@ fn tokenize(text: &str) -> Vec<Token> {
     let mut tokens = Vec::new();
     for piece in text.split_whitespace() {
         let lower = piece.to_lowercase();
-        if lower.starts_with("http://") || lower.starts_with("https://") || lower.starts_with("www.")
+        if lower.starts_with("http://")
+            || lower.starts_with("https://")
+            || lower.starts_with("www.")
         {
             continue;
         }
@@ -1253,9 +1304,18 @@ mod tests {
 
     #[test]
     fn plain_words_point_the_right_way() {
-        assert_eq!(label("the support team was great"), SentimentLabel::Positive);
-        assert_eq!(label("the support team was terrible"), SentimentLabel::Negative);
-        assert_eq!(label("what are your opening hours?"), SentimentLabel::Neutral);
+        assert_eq!(
+            label("the support team was great"),
+            SentimentLabel::Positive
+        );
+        assert_eq!(
+            label("the support team was terrible"),
+            SentimentLabel::Negative
+        );
+        assert_eq!(
+            label("what are your opening hours?"),
+            SentimentLabel::Neutral
+        );
     }
 
     #[test]
@@ -1311,7 +1371,12 @@ mod tests {
             "thanks a lot for cutting my line off again 🙄",
             "@Brand pls where is my parcel it's been 10 days",
         ] {
-            assert_eq!(label(text), SentimentLabel::Negative, "{text}: {}", score(text));
+            assert_eq!(
+                label(text),
+                SentimentLabel::Negative,
+                "{text}: {}",
+                score(text)
+            );
         }
     }
 
@@ -1321,7 +1386,10 @@ mod tests {
             label("my card was declined and the app is broken, thanks"),
             SentimentLabel::Negative
         );
-        assert_eq!(label("thanks so much for the quick help!"), SentimentLabel::Positive);
+        assert_eq!(
+            label("thanks so much for the quick help!"),
+            SentimentLabel::Positive
+        );
     }
 
     #[test]
@@ -1332,7 +1400,14 @@ mod tests {
 
     #[test]
     fn scores_stay_in_range_on_odd_input() {
-        for text in ["", "!!!!!!!!", "😡😡😡😡😡😡😡😡😡😡", "GREAT GREAT GREAT GREAT", "’'#@", "a\u{0}b"] {
+        for text in [
+            "",
+            "!!!!!!!!",
+            "😡😡😡😡😡😡😡😡😡😡",
+            "GREAT GREAT GREAT GREAT",
+            "’'#@",
+            "a\u{0}b",
+        ] {
             let value = score(text);
             assert!(value <= 100, "{text}");
         }

@@ -198,7 +198,9 @@ fn raw_features(text: &str) -> HashMap<u32, f32> {
         }
     }
     for pair in words.windows(2) {
-        *counts.entry(hash(BIGRAM, &[&pair[0], &pair[1]])).or_insert(0.0) += 1.0;
+        *counts
+            .entry(hash(BIGRAM, &[&pair[0], &pair[1]]))
+            .or_insert(0.0) += 1.0;
     }
     counts
 }
@@ -494,12 +496,12 @@ fn choose_threshold(scored: &[(usize, f32, usize)], classes: &[Option<String>]) 
     let is_topic = |class: usize| classes[class].is_some();
     let in_scope: Vec<&(usize, f32, usize)> = scored.iter().filter(|s| is_topic(s.2)).collect();
     let out_scope: Vec<&(usize, f32, usize)> = scored.iter().filter(|s| !is_topic(s.2)).collect();
-    let raw_accuracy = ratio(in_scope.iter().filter(|s| s.0 == s.2).count(), in_scope.len());
+    let raw_accuracy = ratio(
+        in_scope.iter().filter(|s| s.0 == s.2).count(),
+        in_scope.len(),
+    );
     let evaluate = |t: f32| {
-        let in_correct = in_scope
-            .iter()
-            .filter(|s| s.0 == s.2 && s.1 >= t)
-            .count();
+        let in_correct = in_scope.iter().filter(|s| s.0 == s.2 && s.1 >= t).count();
         let out_caught = out_scope
             .iter()
             .filter(|s| !is_topic(s.0) || s.1 < t)
@@ -622,7 +624,11 @@ impl TopicModel {
             let scale = row.iter().fold(0.0f32, |m, w| m.max(w.abs())) / f32::from(i16::MAX);
             out.extend_from_slice(&scale.to_le_bytes());
             for w in row {
-                let q = if scale > 0.0 { (w / scale).round() } else { 0.0 };
+                let q = if scale > 0.0 {
+                    (w / scale).round()
+                } else {
+                    0.0
+                };
                 out.extend_from_slice(&(q as i16).to_le_bytes());
             }
         }
@@ -811,7 +817,10 @@ mod tests {
         let mut rows = Vec::new();
         for i in 0..12 {
             rows.push((format!("my card was declined at the shop {i}"), "card"));
-            rows.push((format!("where is my parcel, tracking number {i}"), "delivery"));
+            rows.push((
+                format!("where is my parcel, tracking number {i}"),
+                "delivery",
+            ));
             rows.push((format!("how do I reset my password {i}"), "login"));
         }
         rows.into_iter()
@@ -866,7 +875,12 @@ mod tests {
         let back = TopicModel::from_bytes(&bytes).expect("reads back");
         assert_eq!(back.topics(), model.topics());
         assert_eq!(back.unknown_threshold(), model.unknown_threshold());
-        for text in ["declined card", "where's the parcel", "password reset", "hello"] {
+        for text in [
+            "declined card",
+            "where's the parcel",
+            "password reset",
+            "hello",
+        ] {
             let (a, b) = (model.predict(text), back.predict(text));
             assert_eq!(a.label, b.label, "{text}");
             assert!((a.probability - b.probability).abs() < 1e-3, "{text}");

@@ -26,7 +26,13 @@ fn measure(path: &str) -> Figures {
             (predicted == SentimentLabel::Negative) == (truth == SentimentLabel::Negative),
         );
         if std::env::var_os("SHOW_MISSES").is_some() && predicted != truth {
-            eprintln!("{:?} as {:?} ({}): {}", truth, predicted, sentiment::score(&row.text), row.text);
+            eprintln!(
+                "{:?} as {:?} ({}): {}",
+                truth,
+                predicted,
+                sentiment::score(&row.text),
+                row.text
+            );
         }
     }
     let n = rows.len() as f64;
@@ -47,7 +53,11 @@ fn measure(path: &str) -> Figures {
 fn development_set_accuracy_holds() {
     let dev = measure("fixtures/eval/sentiment.csv");
     assert!(dev.accuracy >= DEV_ACCURACY - 0.02, "{}", dev.accuracy);
-    assert!(dev.negative_vs_rest >= DEV_NEGATIVE_VS_REST - 0.02, "{}", dev.negative_vs_rest);
+    assert!(
+        dev.negative_vs_rest >= DEV_NEGATIVE_VS_REST - 0.02,
+        "{}",
+        dev.negative_vs_rest
+    );
 }
 
 #[test]
@@ -55,7 +65,11 @@ fn holdout_set_beats_a_plain_lexicon_clearly() {
     let holdout = measure("fixtures/eval/sentiment-holdout.csv");
     // VADER: 0.49 three-class, 0.62 negative-vs-rest on customer-service tweets.
     assert!(holdout.accuracy >= 0.65, "{}", holdout.accuracy);
-    assert!(holdout.negative_vs_rest >= 0.78, "{}", holdout.negative_vs_rest);
+    assert!(
+        holdout.negative_vs_rest >= 0.78,
+        "{}",
+        holdout.negative_vs_rest
+    );
 }
 
 /// Measured on the development set when the scorer was last changed (BENCHMARKS.md).

@@ -8,8 +8,15 @@ use switchboard_ai::{
 };
 
 fn read(name: &str) -> Vec<topics::Example> {
-    let path = format!("{}/../../fixtures/topics/{name}", env!("CARGO_MANIFEST_DIR"));
-    labelled::read(std::fs::File::open(path).expect("fixture exists")).expect("fixture parses")
+    let path = format!(
+        "{}/../../fixtures/topics/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    labelled::read(std::fs::File::open(path).expect("fixture exists"))
+        .expect("fixture parses")
+        .into_iter()
+        .map(topics::Example::from)
+        .collect()
 }
 
 #[test]
@@ -24,7 +31,10 @@ fn a_model_trained_on_the_fixture_classifies_its_test_file() {
     if std::env::var_os("SHOW_MISSES").is_some() {
         for (row, p) in test.iter().zip(&predictions) {
             if p.label != row.label && !(p.is_unknown() && topics::is_unknown_label(&row.label)) {
-                eprintln!("{} as {} ({:.2}): {}", row.label, p.label, p.probability, row.text);
+                eprintln!(
+                    "{} as {} ({:.2}): {}",
+                    row.label, p.label, p.probability, row.text
+                );
             }
         }
     }
@@ -36,7 +46,10 @@ fn a_model_trained_on_the_fixture_classifies_its_test_file() {
     );
     eprintln!("{result:?} threshold {}", model.unknown_threshold());
     assert!(result.in_scope_accuracy >= 0.80, "{result:?}");
-    assert!(result.unknown_recall.expect("has oos rows") >= 0.6, "{result:?}");
+    assert!(
+        result.unknown_recall.expect("has oos rows") >= 0.6,
+        "{result:?}"
+    );
     assert!(result.macro_f1 >= 0.78, "{result:?}");
     for p in &predictions {
         assert!((0.0..=1.0).contains(&p.probability));
@@ -50,7 +63,12 @@ fn the_stored_model_predicts_like_the_trained_one() {
     let back = TopicModel::from_bytes(&bytes).expect("reads back");
     let test = read("test.csv");
     for row in &test {
-        assert_eq!(model.predict(&row.text).label, back.predict(&row.text).label, "{}", row.text);
+        assert_eq!(
+            model.predict(&row.text).label,
+            back.predict(&row.text).label,
+            "{}",
+            row.text
+        );
     }
     assert_eq!(back.report().rows, model.report().rows);
     eprintln!("stored model: {} bytes", bytes.len());

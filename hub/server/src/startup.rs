@@ -80,6 +80,7 @@ impl Application {
             settings: Arc::new(settings),
             connectors: Arc::new(connectors),
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+            topic_models: Arc::default(),
         };
         let router = router(state.clone());
         Ok(Application {

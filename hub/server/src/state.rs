@@ -15,6 +15,8 @@ pub struct AppState {
     pub connectors: Arc<ConnectorRegistry>,
     /// Wakes the delivery workers when a message is queued, so they need not wait for a poll.
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
+    /// The organizations' topic classifiers, cached.
+    pub topic_models: Arc<crate::understanding::TopicModels>,
 }
 
 /// The connector factories the hub knows, one per channel.

@@ -160,9 +160,9 @@ impl Store {
                 let previous = conversation
                     .sentiment
                     .and_then(|level| u8::try_from(level.clamp(0, 100)).ok());
-                active.sentiment = Set(Some(i32::from(
-                    switchboard_ai::sentiment::next_level(previous, score),
-                )));
+                active.sentiment = Set(Some(i32::from(switchboard_ai::sentiment::next_level(
+                    previous, score,
+                ))));
             }
             if reopen {
                 let status = match conversation.assignee_id {

@@ -3,7 +3,8 @@
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use switchboard_model::MessageRole;
@@ -53,7 +54,10 @@ impl Store {
 
     /// The organization's topic classifier, if one was trained.
     pub async fn topic_model(&self, org_id: &str) -> Result<Option<StoredTopicModel>> {
-        let Some(row) = topic_model::Entity::find_by_id(org_id).one(self.db()).await? else {
+        let Some(row) = topic_model::Entity::find_by_id(org_id)
+            .one(self.db())
+            .await?
+        else {
             return Ok(None);
         };
         let labels = serde_json::from_value(row.labels)
@@ -87,7 +91,10 @@ impl Store {
     ) -> Result<bool> {
         let txn = self.begin_write().await?;
         let updated = conversation::Entity::update_many()
-            .col_expr(conversation::Column::Topic, Expr::value(topic.map(str::to_owned)))
+            .col_expr(
+                conversation::Column::Topic,
+                Expr::value(topic.map(str::to_owned)),
+            )
             .filter(conversation::Column::OrgId.eq(org_id))
             .filter(conversation::Column::Id.eq(conversation_id))
             .exec(&*txn)

@@ -2,7 +2,7 @@
 
 use chrono::Utc;
 use switchboard_model::{ChannelKind, ContactRef, InboundMessage};
-use switchboard_store::{IngestOutcome, StoredTopicModel, Store};
+use switchboard_store::{IngestOutcome, Store, StoredTopicModel};
 use switchboard_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
@@ -43,7 +43,10 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
     for (id, text) in [
         ("m1", "Hi, thanks so much, the locker app is great!"),
         ("m2", "hmm the code did not arrive"),
-        ("m3", "I was charged twice and it's STILL NOT WORKING. I'm furious!!"),
+        (
+            "m3",
+            "I was charged twice and it's STILL NOT WORKING. I'm furious!!",
+        ),
         ("m4", ""),
     ] {
         let outcome = store
@@ -68,7 +71,10 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
         conversation_id = conversation.id;
     }
     assert!(levels[0] > 60, "{levels:?}");
-    assert!(levels[2] < 40, "an angry message pulls the trend down: {levels:?}");
+    assert!(
+        levels[2] < 40,
+        "an angry message pulls the trend down: {levels:?}"
+    );
     assert_eq!(levels[3], levels[2], "a message without text leaves it");
 
     // The stored rows say the same, for the API and for the trend of later routing.
@@ -76,9 +82,12 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
         .messages(&org_id, &conversation_id, 0, 10, false)
         .await
         .expect("messages");
-    assert_eq!(messages[2].sentiment, Some(i32::from(switchboard_ai::sentiment::score(
-        "I was charged twice and it's STILL NOT WORKING. I'm furious!!"
-    ))));
+    assert_eq!(
+        messages[2].sentiment,
+        Some(i32::from(switchboard_ai::sentiment::score(
+            "I was charged twice and it's STILL NOT WORKING. I'm furious!!"
+        )))
+    );
     let scores = store
         .customer_sentiments(&org_id, &conversation_id, 10)
         .await
@@ -102,7 +111,13 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
 async fn topic_models_are_saved_replaced_and_read_back(db: TestDatabase) {
     let (store, org_id, inbox_id) = store(&db).await;
     assert!(store.topic_model(&org_id).await.expect("reads").is_none());
-    assert!(store.topic_model_trained_at(&org_id).await.expect("reads").is_none());
+    assert!(
+        store
+            .topic_model_trained_at(&org_id)
+            .await
+            .expect("reads")
+            .is_none()
+    );
     let blob: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
     let first = StoredTopicModel {
         org_id: org_id.clone(),
@@ -113,7 +128,11 @@ async fn topic_models_are_saved_replaced_and_read_back(db: TestDatabase) {
         trained_at: Utc::now(),
     };
     store.save_topic_model(first.clone()).await.expect("saves");
-    let read = store.topic_model(&org_id).await.expect("reads").expect("one");
+    let read = store
+        .topic_model(&org_id)
+        .await
+        .expect("reads")
+        .expect("one");
     assert_eq!(read.model, blob);
     assert_eq!(read.labels, first.labels);
     assert!((read.unknown_threshold - 0.42).abs() < 1e-9);
@@ -126,13 +145,28 @@ async fn topic_models_are_saved_replaced_and_read_back(db: TestDatabase) {
         ..first
     };
     store.save_topic_model(second).await.expect("replaces");
-    let read = store.topic_model(&org_id).await.expect("reads").expect("one");
+    let read = store
+        .topic_model(&org_id)
+        .await
+        .expect("reads")
+        .expect("one");
     assert_eq!(read.model, vec![1, 2, 3]);
     assert_eq!(read.labels, vec!["returns".to_owned()]);
-    assert!(store.topic_model_trained_at(&org_id).await.expect("reads").is_some());
+    assert!(
+        store
+            .topic_model_trained_at(&org_id)
+            .await
+            .expect("reads")
+            .is_some()
+    );
 
     let outcome = store
-        .ingest(&org_id, &inbox_id, ChannelKind::Webchat, &inbound("x1", "refund please"))
+        .ingest(
+            &org_id,
+            &inbox_id,
+            ChannelKind::Webchat,
+            &inbound("x1", "refund please"),
+        )
         .await
         .expect("ingests");
     let conversation_id = outcome.message().conversation_id.clone();
