@@ -108,7 +108,10 @@ async fn customer_messages_carry_sentiment_and_the_trained_model_sets_the_topic(
         "{message}"
     );
     assert!(calm["conversation"]["topic"].is_null(), "{calm}");
-    assert!(calm["conversation"]["sentiment"].as_i64().is_some(), "{calm}");
+    assert!(
+        calm["conversation"]["sentiment"].as_i64().is_some(),
+        "{calm}"
+    );
 
     train_for_demo(&app.db).await;
     // The hub's cache rechecks the database; a restart makes the new model visible at once.
@@ -149,7 +152,9 @@ async fn customer_messages_carry_sentiment_and_the_trained_model_sets_the_topic(
     // A second, calmer message moves the trend up, but not all the way.
     let later =
         conversation_of_thread(&app, &admin, "t-angry", "a2", "ok thanks, that helps a lot").await;
-    let trend = later["conversation"]["sentiment"].as_i64().expect("a trend");
+    let trend = later["conversation"]["sentiment"]
+        .as_i64()
+        .expect("a trend");
     let second = later["messages"][1]["sentiment"].as_i64().expect("a score");
     assert!(
         score < trend && trend < second,
