@@ -1,6 +1,7 @@
 //! Sentiment and topics in the hub: the organizations' topic classifiers (cached, classifying
 //! conversations at ingest) and the `topics train`, `eval topics` and `eval sentiment` commands.
 
+use std::fmt::Write as _;
 use std::{
     collections::HashMap,
     path::Path,
@@ -224,25 +225,29 @@ pub async fn eval_topics(
         }));
         return Ok(());
     }
+    let mut report = String::new();
     let result = topics::evaluate(
         predictions
             .iter()
             .zip(&rows)
             .map(|(p, row)| (p.label.as_str(), row.label.as_str())),
     );
-    println!("rows:              {}", result.rows);
-    println!("accuracy:          {:.1}%", 100.0 * result.accuracy);
-    println!("macro-F1:          {:.3}", result.macro_f1);
-    println!(
+    writeln!(report, "rows:              {}", result.rows)?;
+    writeln!(report, "accuracy:          {:.1}%", 100.0 * result.accuracy)?;
+    writeln!(report, "macro-F1:          {:.3}", result.macro_f1)?;
+    writeln!(
+        report,
         "in-scope accuracy: {:.1}%",
         100.0 * result.in_scope_accuracy
-    );
+    )?;
     if let Some(recall) = result.unknown_recall {
-        println!(
+        writeln!(
+            report,
             "out-of-scope recall (predicted unknown): {:.1}%",
             100.0 * recall
-        );
+        )?;
     }
+    emit(&report);
     Ok(())
 }
 
@@ -275,6 +280,7 @@ pub fn eval_sentiment(path: &Path, json: bool) -> anyhow::Result<()> {
         }));
         return Ok(());
     }
+    let mut report = String::new();
     let n = rows.len() as f64;
     let mut confusion = [[0usize; 3]; 3];
     let index = |label: SentimentLabel| {
@@ -294,33 +300,48 @@ pub fn eval_sentiment(path: &Path, json: bool) -> anyhow::Result<()> {
             (**truth == SentimentLabel::Negative) == (scored.label == SentimentLabel::Negative)
         })
         .count();
-    println!("rows:             {}", rows.len());
-    println!("accuracy:         {:.1}%", 100.0 * correct as f64 / n);
-    println!(
+    writeln!(report, "rows:             {}", rows.len())?;
+    writeln!(
+        report,
+        "accuracy:         {:.1}%",
+        100.0 * correct as f64 / n
+    )?;
+    writeln!(
+        report,
         "negative-vs-rest: {:.1}%",
         100.0 * negative_vs_rest as f64 / n
-    );
-    println!(
+    )?;
+    writeln!(
+        report,
         "thresholds:       negative below {}, positive above {} (scores 0-100)",
         sentiment::NEGATIVE_BELOW,
         sentiment::POSITIVE_ABOVE
-    );
-    println!();
-    println!(
+    )?;
+    writeln!(report)?;
+    writeln!(
+        report,
         "{:<18}{:>10}{:>10}{:>10}",
         "truth \\ predicted", "negative", "neutral", "positive"
-    );
+    )?;
     for truth in SentimentLabel::ALL {
         let row = confusion[index(truth)];
-        println!(
+        writeln!(
+            report,
             "{:<18}{:>10}{:>10}{:>10}",
             truth.as_str(),
             row[0],
             row[1],
             row[2]
-        );
+        )?;
     }
+    emit(&report);
     Ok(())
+}
+
+/// Prints a report; a reader that went away (`| head`) is not an error.
+fn emit(report: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(report.as_bytes());
 }
 
 /// One JSON object a line; stops quietly when the reader goes away (`| head`).
