@@ -1,3 +1,7 @@
 //! Switchboard's AI, with no database and no HTTP server: the knowledge base's search index,
 //! the responders behind `switchboard_model::Responder`, sentiment and topic classification.
 //! The server stores what these compute and decides what to do with it.
+
+pub mod labelled;
+pub mod sentiment;
+pub mod topics;

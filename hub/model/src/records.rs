@@ -103,7 +103,8 @@ pub struct Conversation {
     pub assignee_id: Option<String>,
     pub team_id: Option<String>,
     pub topic: Option<String>,
-    /// 0 (very negative) to 100 (very positive), of the latest customer message.
+    /// 0 (very negative) to 100 (very positive): the trend of the customer's messages, an
+    /// exponentially weighted average in which the latest counts most.
     pub sentiment: Option<i32>,
     pub subject: Option<String>,
     pub thread_key: String,
@@ -139,6 +140,9 @@ pub struct Message {
     pub channel_message_id: Option<String>,
     pub delivery_status: DeliveryStatus,
     pub delivery_error: Option<String>,
+    /// 0 (very negative) to 100 (very positive), for customer messages with text.
+    #[serde(default)]
+    pub sentiment: Option<i32>,
     pub created_at: DateTime<Utc>,
 }
 

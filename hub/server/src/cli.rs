@@ -49,6 +49,46 @@ pub enum Command {
     /// Manage API keys
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// Train the organization's topic classifier
+    #[command(subcommand)]
+    Topics(TopicsCommand),
+    /// Measure the AI on a labelled file
+    #[command(subcommand)]
+    Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum TopicsCommand {
+    /// Train from a CSV of `text,label` rows (header line, RFC 4180 quoting) and make it the
+    /// organization's classifier. Labels `oos`, `out_of_scope` or `unknown` mark questions that
+    /// belong to no topic.
+    Train {
+        file: PathBuf,
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum EvalCommand {
+    /// Accuracy and macro-F1 of the organization's topic classifier on a `text,label` CSV;
+    /// labels `oos`, `out_of_scope` and `unknown` count as the unknown class
+    Topics {
+        file: PathBuf,
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+        /// One JSON object per row: {"text", "predicted", "score"}
+        #[arg(long)]
+        json: bool,
+    },
+    /// Accuracy, confusion matrix and negative-vs-rest accuracy of the sentiment scorer on a
+    /// `text,label` CSV (labels negative, neutral, positive)
+    Sentiment {
+        file: PathBuf,
+        /// One JSON object per row: {"text", "predicted", "score"}
+        #[arg(long)]
+        json: bool,
+    },
 }
 
 #[derive(Debug, Args)]

@@ -4,11 +4,12 @@ use anyhow::Context;
 use switchboard_model::Permission;
 
 use crate::{
-    cli::{ApikeyCommand, Cli, Command, OrgCommand, UserCommand},
+    cli::{ApikeyCommand, Cli, Command, EvalCommand, OrgCommand, TopicsCommand, UserCommand},
     config::Settings,
     demo,
     startup::{self, Application},
     state::ConnectorRegistry,
+    understanding,
 };
 
 /// A mistake in the command's arguments that only the data can reveal (an unknown
@@ -96,6 +97,19 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 .await?;
             println!("{}", created.secret);
             Ok(())
+        }
+        Command::Topics(TopicsCommand::Train { file, org }) => {
+            let store = startup::open_store(&settings).await?;
+            let found = find_org(&store, &org).await?;
+            understanding::train(&store, &found.id, &org, &file).await
+        }
+        Command::Eval(EvalCommand::Topics { file, org, json }) => {
+            let store = startup::open_store(&settings).await?;
+            let found = find_org(&store, &org).await?;
+            understanding::eval_topics(&store, &found.id, &org, &file, json).await
+        }
+        Command::Eval(EvalCommand::Sentiment { file, json }) => {
+            understanding::eval_sentiment(&file, json)
         }
     }
 }

@@ -37,6 +37,16 @@ pub async fn ingest_message(
         } => {
             metrics::counter!("switchboard_messages_ingested_total", "channel" => channel.as_str())
                 .increment(1);
+            if conversation.topic.is_none() {
+                crate::understanding::classify_conversation(
+                    &state.topic_models,
+                    &state.store,
+                    org_id,
+                    &conversation.id,
+                    &message.text,
+                )
+                .await;
+            }
             if *opened || *reopened {
                 state.bus.publish(BusEvent::ConversationChanged {
                     org_id: org_id.to_owned(),

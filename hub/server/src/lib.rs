@@ -16,6 +16,7 @@ pub mod ingest;
 pub mod startup;
 pub mod state;
 pub mod telemetry;
+pub mod understanding;
 pub mod web;
 
 pub use config::Settings;

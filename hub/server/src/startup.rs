@@ -125,6 +125,7 @@ impl Application {
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
             responder,
             chat: Arc::new(chat),
+            topic_models: Arc::default(),
         };
         let router = router(state.clone());
         Ok(Application {

@@ -21,6 +21,8 @@ pub struct AppState {
     pub bot: Arc<BotQueue>,
     /// The open web-chat connections and the fan-out to them.
     pub chat: Arc<ChatHub>,
+    /// The organizations' topic classifiers, cached.
+    pub topic_models: Arc<crate::understanding::TopicModels>,
 }
 
 /// The connector factories the hub knows, one per channel.

@@ -287,6 +287,7 @@ impl Store {
             channel_message_id: None,
             delivery_status: delivery_status.as_str().to_owned(),
             delivery_error: None,
+            sentiment: None,
             created_at: now,
         };
         message::Entity::insert(message::ActiveModel::from(row.clone()))

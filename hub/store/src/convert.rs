@@ -152,6 +152,7 @@ pub(crate) fn message(row: message::Model) -> Result<model::Message, StoreError>
         author_id: row.author_id,
         channel_message_id: row.channel_message_id,
         delivery_error: row.delivery_error,
+        sentiment: row.sentiment,
         created_at: row.created_at,
     })
 }

@@ -146,6 +146,9 @@ impl Store {
             return Ok(IngestOutcome::Duplicate { message: existing });
         }
         let now = Utc::now();
+        // Cheap (microseconds) and pure, so it runs inline on the ingest path.
+        let sentiment = (!incoming.text.trim().is_empty())
+            .then(|| switchboard_ai::sentiment::score(&incoming.text));
         let txn = self.begin_write().await?;
         let contact_id = contacts::find_or_create(&*txn, org_id, channel, &incoming.sender).await?;
         let (conversation, opened) =
@@ -153,8 +156,16 @@ impl Store {
                 .await?;
         let mut conversation = next_seq(&*txn, &conversation.id, &incoming.text, now).await?;
         let reopen = conversation.status == ConversationStatus::Resolved.as_str();
-        if reopen || incoming.channel_message_id.is_some() {
+        if reopen || incoming.channel_message_id.is_some() || sentiment.is_some() {
             let mut active: conversation::ActiveModel = conversation.clone().into();
+            if let Some(score) = sentiment {
+                let previous = conversation
+                    .sentiment
+                    .and_then(|level| u8::try_from(level.clamp(0, 100)).ok());
+                active.sentiment = Set(Some(i32::from(switchboard_ai::sentiment::next_level(
+                    previous, score,
+                ))));
+            }
             if reopen {
                 let status = match conversation.assignee_id {
                     Some(_) => ConversationStatus::Assigned,
@@ -186,6 +197,7 @@ impl Store {
             channel_message_id: incoming.channel_message_id.clone(),
             delivery_status: DeliveryStatus::Received.as_str().to_owned(),
             delivery_error: None,
+            sentiment: sentiment.map(i32::from),
             created_at: now,
         };
         let inserted = message::Entity::insert(message::ActiveModel::from(row.clone()))

@@ -14,6 +14,7 @@ mod directory;
 mod entities;
 mod ingest;
 mod outbox;
+mod understanding;
 
 use std::{sync::Arc, time::Duration};
 
@@ -31,6 +32,7 @@ pub use conversations::{ConversationFilter, ConversationPage, NewMessage};
 pub use directory::InboxWithSecrets;
 pub use ingest::IngestOutcome;
 pub use outbox::{ClaimedJob, RetryPolicy};
+pub use understanding::StoredTopicModel;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -27,6 +27,7 @@ pub struct Model {
     pub delivery_status: String,
     #[sea_orm(column_type = "Text", nullable)]
     pub delivery_error: Option<String>,
+    pub sentiment: Option<i32>,
     pub created_at: DateTimeUtc,
 }
 

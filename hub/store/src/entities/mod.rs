@@ -14,4 +14,5 @@ pub mod organization;
 pub mod session;
 pub mod team;
 pub mod thread;
+pub mod topic_model;
 pub mod user;

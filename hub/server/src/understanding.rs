@@ -1,0 +1,360 @@
+//! Sentiment and topics in the hub: the organizations' topic classifiers (cached, classifying
+//! conversations at ingest) and the `topics train`, `eval topics` and `eval sentiment` commands.
+
+use std::fmt::Write as _;
+use std::{
+    collections::HashMap,
+    path::Path,
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
+
+use chrono::{DateTime, Utc};
+use switchboard_ai::{
+    labelled,
+    sentiment::{self, SentimentLabel},
+    topics::{self, TopicModel, TrainConfig},
+};
+use switchboard_store::{Store, StoredTopicModel};
+
+use crate::commands::UsageError;
+
+/// How long a cached classifier is trusted before the database is asked whether it changed
+/// (another node, or `switchboard topics train` beside a running hub, may have replaced it).
+const RECHECK_AFTER: Duration = Duration::from_secs(30);
+
+/// Each organization's topic classifier, loaded once and reloaded when it is retrained.
+#[derive(Default)]
+pub struct TopicModels {
+    cached: Mutex<HashMap<String, Cached>>,
+}
+
+#[derive(Clone)]
+struct Cached {
+    checked: Instant,
+    trained_at: Option<DateTime<Utc>>,
+    model: Option<Arc<TopicModel>>,
+}
+
+impl TopicModels {
+    /// The organization's classifier, or `None` when it has not trained one.
+    pub async fn get(
+        &self,
+        store: &Store,
+        org_id: &str,
+    ) -> Result<Option<Arc<TopicModel>>, switchboard_store::StoreError> {
+        let cached = self.lock().get(org_id).cloned();
+        if let Some(cached) = &cached
+            && cached.checked.elapsed() < RECHECK_AFTER
+        {
+            return Ok(cached.model.clone());
+        }
+        let trained_at = store.topic_model_trained_at(org_id).await?;
+        let model = match cached {
+            Some(cached) if cached.trained_at == trained_at => cached.model,
+            _ => match store.topic_model(org_id).await? {
+                None => None,
+                Some(stored) => {
+                    let decoded =
+                        tokio::task::spawn_blocking(move || TopicModel::from_bytes(&stored.model))
+                            .await;
+                    match decoded {
+                        Ok(Ok(model)) => Some(Arc::new(model)),
+                        Ok(Err(err)) => {
+                            tracing::warn!(org_id, %err, "the stored topic model does not load");
+                            None
+                        }
+                        Err(err) => {
+                            tracing::warn!(org_id, %err, "loading the topic model failed");
+                            None
+                        }
+                    }
+                }
+            },
+        };
+        self.lock().insert(
+            org_id.to_owned(),
+            Cached {
+                checked: Instant::now(),
+                trained_at,
+                model: model.clone(),
+            },
+        );
+        Ok(model)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, Cached>> {
+        // A panic while holding this lock leaves a plain map behind: still usable.
+        self.cached
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+/// Gives a conversation without a topic the one its organization's classifier finds in a
+/// customer message, when the classifier is sure enough (not "unknown"). Failures are logged:
+/// the message is already stored and acknowledged, a topic is an extra.
+pub async fn classify_conversation(
+    models: &TopicModels,
+    store: &Store,
+    org_id: &str,
+    conversation_id: &str,
+    text: &str,
+) -> Option<String> {
+    if text.trim().is_empty() {
+        return None;
+    }
+    let model = match models.get(store, org_id).await {
+        Ok(Some(model)) => model,
+        Ok(None) => return None,
+        Err(err) => {
+            tracing::warn!(org_id, %err, "cannot read the topic model");
+            return None;
+        }
+    };
+    let prediction = model.predict(text);
+    if prediction.is_unknown() {
+        return None;
+    }
+    match store
+        .set_conversation_topic(org_id, conversation_id, Some(&prediction.label))
+        .await
+    {
+        Ok(_) => Some(prediction.label),
+        Err(err) => {
+            tracing::warn!(org_id, conversation_id, %err, "cannot set the conversation's topic");
+            None
+        }
+    }
+}
+
+fn read_labelled(path: &Path) -> anyhow::Result<Vec<labelled::Row>> {
+    let file = std::fs::File::open(path)
+        .map_err(|err| UsageError(format!("cannot read {}: {err}", path.display())))?;
+    labelled::read(std::io::BufReader::new(file))
+        .map_err(|err| UsageError(format!("{}: {err}", path.display())).into())
+}
+
+/// `switchboard topics train FILE.csv --org SLUG`.
+pub async fn train(store: &Store, org_id: &str, org_slug: &str, path: &Path) -> anyhow::Result<()> {
+    let rows = read_labelled(path)?;
+    let examples: Vec<topics::Example> = rows.into_iter().map(Into::into).collect();
+    let model =
+        tokio::task::spawn_blocking(move || topics::train(&examples, &TrainConfig::default()))
+            .await?
+            .map_err(|err| UsageError(format!("{}: {err}", path.display())))?;
+    let bytes = model.to_bytes();
+    let report = model.report().clone();
+    store
+        .save_topic_model(StoredTopicModel {
+            org_id: org_id.to_owned(),
+            model: bytes.clone(),
+            labels: model.topics().into_iter().map(str::to_owned).collect(),
+            unknown_threshold: f64::from(model.unknown_threshold()),
+            metrics: serde_json::to_value(&report)?,
+            trained_at: Utc::now(),
+        })
+        .await?;
+    store
+        .audit(
+            org_id,
+            "cli",
+            "topics.trained",
+            None,
+            serde_json::json!({ "rows": report.rows, "topics": report.topics }),
+        )
+        .await?;
+    println!("trained the topic model of `{org_slug}`");
+    println!(
+        "classes:   {} ({})",
+        report.topics,
+        model.topics().join(", ")
+    );
+    println!("rows:      {}", report.rows);
+    println!(
+        "held-out:  {} rows, accuracy {:.1}% (in-scope without threshold {:.1}%){}",
+        report.heldout_rows,
+        100.0 * report.heldout_accuracy,
+        100.0 * report.heldout_accuracy_raw,
+        report
+            .heldout_unknown_recall
+            .map(|recall| format!(", out-of-scope caught {:.1}%", 100.0 * recall))
+            .unwrap_or_default()
+    );
+    println!(
+        "unknown:   below probability {:.2}",
+        report.unknown_threshold
+    );
+    println!(
+        "model:     {} features, {} KiB",
+        report.features,
+        bytes.len().div_ceil(1024)
+    );
+    println!("time:      {:.2} s", report.train_seconds);
+    Ok(())
+}
+
+/// `switchboard eval topics FILE.csv --org SLUG [--json]`.
+pub async fn eval_topics(
+    store: &Store,
+    org_id: &str,
+    org_slug: &str,
+    path: &Path,
+    json: bool,
+) -> anyhow::Result<()> {
+    let rows = read_labelled(path)?;
+    let stored = store.topic_model(org_id).await?.ok_or_else(|| {
+        UsageError(format!(
+            "organization `{org_slug}` has no topic model: run `switchboard topics train` first"
+        ))
+    })?;
+    let (predictions, rows) = tokio::task::spawn_blocking(move || {
+        let model = TopicModel::from_bytes(&stored.model)?;
+        let predictions: Vec<topics::Prediction> =
+            rows.iter().map(|row| model.predict(&row.text)).collect();
+        Ok::<_, topics::TopicError>((predictions, rows))
+    })
+    .await??;
+    if json {
+        print_json_lines(rows.iter().zip(&predictions).map(|(row, prediction)| {
+            serde_json::json!({
+                "text": row.text,
+                "predicted": prediction.label,
+                "score": round3(f64::from(prediction.probability)),
+            })
+        }));
+        return Ok(());
+    }
+    let mut report = String::new();
+    let result = topics::evaluate(
+        predictions
+            .iter()
+            .zip(&rows)
+            .map(|(p, row)| (p.label.as_str(), row.label.as_str())),
+    );
+    writeln!(report, "rows:              {}", result.rows)?;
+    writeln!(report, "accuracy:          {:.1}%", 100.0 * result.accuracy)?;
+    writeln!(report, "macro-F1:          {:.3}", result.macro_f1)?;
+    writeln!(
+        report,
+        "in-scope accuracy: {:.1}%",
+        100.0 * result.in_scope_accuracy
+    )?;
+    if let Some(recall) = result.unknown_recall {
+        writeln!(
+            report,
+            "out-of-scope recall (predicted unknown): {:.1}%",
+            100.0 * recall
+        )?;
+    }
+    emit(&report);
+    Ok(())
+}
+
+/// `switchboard eval sentiment FILE.csv [--json]`.
+pub fn eval_sentiment(path: &Path, json: bool) -> anyhow::Result<()> {
+    let rows = read_labelled(path)?;
+    let mut truths = Vec::with_capacity(rows.len());
+    for row in &rows {
+        let truth = SentimentLabel::parse(&row.label).ok_or_else(|| {
+            UsageError(format!(
+                "{}: line {}: the label `{}` is not negative, neutral or positive",
+                path.display(),
+                row.line,
+                row.label
+            ))
+        })?;
+        truths.push(truth);
+    }
+    let scored: Vec<sentiment::Sentiment> = rows
+        .iter()
+        .map(|row| sentiment::analyze(&row.text))
+        .collect();
+    if json {
+        print_json_lines(rows.iter().zip(&scored).map(|(row, scored)| {
+            serde_json::json!({
+                "text": row.text,
+                "predicted": scored.label.as_str(),
+                "score": scored.score,
+            })
+        }));
+        return Ok(());
+    }
+    let mut report = String::new();
+    let n = rows.len() as f64;
+    let mut confusion = [[0usize; 3]; 3];
+    let index = |label: SentimentLabel| {
+        SentimentLabel::ALL
+            .iter()
+            .position(|l| *l == label)
+            .unwrap_or(0)
+    };
+    for (truth, scored) in truths.iter().zip(&scored) {
+        confusion[index(*truth)][index(scored.label)] += 1;
+    }
+    let correct: usize = (0..3).map(|i| confusion[i][i]).sum();
+    let negative_vs_rest = truths
+        .iter()
+        .zip(&scored)
+        .filter(|(truth, scored)| {
+            (**truth == SentimentLabel::Negative) == (scored.label == SentimentLabel::Negative)
+        })
+        .count();
+    writeln!(report, "rows:             {}", rows.len())?;
+    writeln!(
+        report,
+        "accuracy:         {:.1}%",
+        100.0 * correct as f64 / n
+    )?;
+    writeln!(
+        report,
+        "negative-vs-rest: {:.1}%",
+        100.0 * negative_vs_rest as f64 / n
+    )?;
+    writeln!(
+        report,
+        "thresholds:       negative below {}, positive above {} (scores 0-100)",
+        sentiment::NEGATIVE_BELOW,
+        sentiment::POSITIVE_ABOVE
+    )?;
+    writeln!(report)?;
+    writeln!(
+        report,
+        "{:<18}{:>10}{:>10}{:>10}",
+        "truth \\ predicted", "negative", "neutral", "positive"
+    )?;
+    for truth in SentimentLabel::ALL {
+        let row = confusion[index(truth)];
+        writeln!(
+            report,
+            "{:<18}{:>10}{:>10}{:>10}",
+            truth.as_str(),
+            row[0],
+            row[1],
+            row[2]
+        )?;
+    }
+    emit(&report);
+    Ok(())
+}
+
+/// Prints a report; a reader that went away (`| head`) is not an error.
+fn emit(report: &str) {
+    use std::io::Write;
+    let _ = std::io::stdout().lock().write_all(report.as_bytes());
+}
+
+/// One JSON object a line; stops quietly when the reader goes away (`| head`).
+fn print_json_lines(lines: impl Iterator<Item = serde_json::Value>) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    for line in lines {
+        if writeln!(out, "{line}").is_err() {
+            return;
+        }
+    }
+}
+
+fn round3(value: f64) -> f64 {
+    (value * 1000.0).round() / 1000.0
+}

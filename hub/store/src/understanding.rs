@@ -1,0 +1,129 @@
+//! What the hub understands about conversations: each organization's topic model, the topic a
+//! conversation is about, and the sentiment of its customer messages.
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Expr, OnConflict},
+};
+use switchboard_model::MessageRole;
+
+use crate::{Result, Store, entities::*};
+
+/// A trained topic classifier as stored: its binary form and what training measured.
+#[derive(Clone, Debug)]
+pub struct StoredTopicModel {
+    pub org_id: String,
+    /// `switchboard_ai::topics::TopicModel::to_bytes`.
+    pub model: Vec<u8>,
+    pub labels: Vec<String>,
+    pub unknown_threshold: f64,
+    pub metrics: serde_json::Value,
+    pub trained_at: DateTime<Utc>,
+}
+
+impl Store {
+    /// Makes `model` the organization's topic classifier, replacing any earlier one.
+    pub async fn save_topic_model(&self, model: StoredTopicModel) -> Result<()> {
+        let row = topic_model::ActiveModel {
+            org_id: Set(model.org_id),
+            model: Set(model.model),
+            labels: Set(serde_json::json!(model.labels)),
+            unknown_threshold: Set(model.unknown_threshold),
+            metrics: Set(model.metrics),
+            trained_at: Set(model.trained_at),
+        };
+        let txn = self.begin_write().await?;
+        topic_model::Entity::insert(row)
+            .on_conflict(
+                OnConflict::column(topic_model::Column::OrgId)
+                    .update_columns([
+                        topic_model::Column::Model,
+                        topic_model::Column::Labels,
+                        topic_model::Column::UnknownThreshold,
+                        topic_model::Column::Metrics,
+                        topic_model::Column::TrainedAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(&*txn)
+            .await?;
+        txn.commit().await
+    }
+
+    /// The organization's topic classifier, if one was trained.
+    pub async fn topic_model(&self, org_id: &str) -> Result<Option<StoredTopicModel>> {
+        let Some(row) = topic_model::Entity::find_by_id(org_id)
+            .one(self.db())
+            .await?
+        else {
+            return Ok(None);
+        };
+        let labels = serde_json::from_value(row.labels)
+            .map_err(|err| crate::StoreError::Corrupt(format!("topic model labels: {err}")))?;
+        Ok(Some(StoredTopicModel {
+            org_id: row.org_id,
+            model: row.model,
+            labels,
+            unknown_threshold: row.unknown_threshold,
+            metrics: row.metrics,
+            trained_at: row.trained_at,
+        }))
+    }
+
+    /// When the organization's topic classifier was trained: a cheap check for a cached copy.
+    pub async fn topic_model_trained_at(&self, org_id: &str) -> Result<Option<DateTime<Utc>>> {
+        Ok(topic_model::Entity::find_by_id(org_id)
+            .select_only()
+            .column(topic_model::Column::TrainedAt)
+            .into_tuple::<DateTime<Utc>>()
+            .one(self.db())
+            .await?)
+    }
+
+    /// Sets the topic of a conversation of the organization. Returns whether it existed.
+    pub async fn set_conversation_topic(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        topic: Option<&str>,
+    ) -> Result<bool> {
+        let txn = self.begin_write().await?;
+        let updated = conversation::Entity::update_many()
+            .col_expr(
+                conversation::Column::Topic,
+                Expr::value(topic.map(str::to_owned)),
+            )
+            .filter(conversation::Column::OrgId.eq(org_id))
+            .filter(conversation::Column::Id.eq(conversation_id))
+            .exec(&*txn)
+            .await?
+            .rows_affected;
+        txn.commit().await?;
+        Ok(updated == 1)
+    }
+
+    /// The sentiment scores of a conversation's customer messages, oldest first, at most the
+    /// latest `limit`: the input of `switchboard_ai::sentiment::trend`.
+    pub async fn customer_sentiments(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        limit: u64,
+    ) -> Result<Vec<i32>> {
+        let mut scores: Vec<Option<i32>> = message::Entity::find()
+            .select_only()
+            .column(message::Column::Sentiment)
+            .filter(message::Column::OrgId.eq(org_id))
+            .filter(message::Column::ConversationId.eq(conversation_id))
+            .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
+            .order_by_desc(message::Column::Seq)
+            .limit(limit)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        scores.reverse();
+        Ok(scores.into_iter().flatten().collect())
+    }
+}

@@ -1,0 +1,192 @@
+//! Sentiment at ingest and stored topic models, on SQLite and PostgreSQL.
+
+use chrono::Utc;
+use switchboard_model::{ChannelKind, ContactRef, InboundMessage};
+use switchboard_store::{IngestOutcome, Store, StoredTopicModel};
+use switchboard_testkit::{TestDatabase, backend_tests};
+
+backend_tests!(
+    ingest_scores_each_customer_message_and_the_conversation_trend,
+    topic_models_are_saved_replaced_and_read_back,
+);
+
+async fn store(db: &TestDatabase) -> (Store, String, String) {
+    let store = Store::connect(&db.url).await.expect("connects");
+    store.migrate().await.expect("migrates");
+    let org = store.create_org("acme", "Acme").await.expect("org");
+    let inbox = store
+        .create_inbox(&org.id, "Chat", ChannelKind::Webchat, serde_json::json!({}))
+        .await
+        .expect("inbox");
+    (store, org.id, inbox.id)
+}
+
+fn inbound(id: &str, text: &str) -> InboundMessage {
+    InboundMessage {
+        thread_key: "thread-1".into(),
+        channel_message_id: Some(id.into()),
+        sender: ContactRef {
+            external_id: "visitor-1".into(),
+            ..Default::default()
+        },
+        text: text.into(),
+        attachments: Vec::new(),
+        subject: None,
+        sent_at: None,
+    }
+}
+
+async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: TestDatabase) {
+    let (store, org_id, inbox_id) = store(&db).await;
+    let mut levels = Vec::new();
+    let mut conversation_id = String::new();
+    for (id, text) in [
+        ("m1", "Hi, thanks so much, the locker app is great!"),
+        ("m2", "hmm the code did not arrive"),
+        (
+            "m3",
+            "I was charged twice and it's STILL NOT WORKING. I'm furious!!",
+        ),
+        ("m4", ""),
+    ] {
+        let outcome = store
+            .ingest(&org_id, &inbox_id, ChannelKind::Webchat, &inbound(id, text))
+            .await
+            .expect("ingests");
+        let IngestOutcome::Stored {
+            conversation,
+            message,
+            ..
+        } = outcome
+        else {
+            panic!("stored");
+        };
+        if text.is_empty() {
+            assert_eq!(message.sentiment, None, "no text, no score");
+        } else {
+            let expected = i32::from(switchboard_ai::sentiment::score(text));
+            assert_eq!(message.sentiment, Some(expected), "{text}");
+        }
+        levels.push(conversation.sentiment.expect("a trend"));
+        conversation_id = conversation.id;
+    }
+    assert!(levels[0] > 60, "{levels:?}");
+    assert!(
+        levels[2] < 40,
+        "an angry message pulls the trend down: {levels:?}"
+    );
+    assert_eq!(levels[3], levels[2], "a message without text leaves it");
+
+    // The stored rows say the same, for the API and for the trend of later routing.
+    let messages = store
+        .messages(&org_id, &conversation_id, 0, 10, false)
+        .await
+        .expect("messages");
+    assert_eq!(
+        messages[2].sentiment,
+        Some(i32::from(switchboard_ai::sentiment::score(
+            "I was charged twice and it's STILL NOT WORKING. I'm furious!!"
+        )))
+    );
+    let scores = store
+        .customer_sentiments(&org_id, &conversation_id, 10)
+        .await
+        .expect("scores");
+    assert_eq!(scores.len(), 3);
+    let scores: Vec<u8> = scores.iter().map(|s| *s as u8).collect();
+    let trend = switchboard_ai::sentiment::trend(&scores).expect("trend");
+    assert!(trend.falling_fast, "{trend:?}");
+    assert_eq!(i32::from(trend.level), levels[2]);
+    // Other organizations see nothing.
+    let other = store.create_org("other", "Other").await.expect("org");
+    assert!(
+        store
+            .customer_sentiments(&other.id, &conversation_id, 10)
+            .await
+            .expect("scores")
+            .is_empty()
+    );
+}
+
+async fn topic_models_are_saved_replaced_and_read_back(db: TestDatabase) {
+    let (store, org_id, inbox_id) = store(&db).await;
+    assert!(store.topic_model(&org_id).await.expect("reads").is_none());
+    assert!(
+        store
+            .topic_model_trained_at(&org_id)
+            .await
+            .expect("reads")
+            .is_none()
+    );
+    let blob: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let first = StoredTopicModel {
+        org_id: org_id.clone(),
+        model: blob.clone(),
+        labels: vec!["billing".into(), "refund".into()],
+        unknown_threshold: 0.42,
+        metrics: serde_json::json!({"heldout_accuracy": 0.9}),
+        trained_at: Utc::now(),
+    };
+    store.save_topic_model(first.clone()).await.expect("saves");
+    let read = store
+        .topic_model(&org_id)
+        .await
+        .expect("reads")
+        .expect("one");
+    assert_eq!(read.model, blob);
+    assert_eq!(read.labels, first.labels);
+    assert!((read.unknown_threshold - 0.42).abs() < 1e-9);
+    assert_eq!(read.metrics["heldout_accuracy"], 0.9);
+
+    let second = StoredTopicModel {
+        model: vec![1, 2, 3],
+        labels: vec!["returns".into()],
+        trained_at: Utc::now(),
+        ..first
+    };
+    store.save_topic_model(second).await.expect("replaces");
+    let read = store
+        .topic_model(&org_id)
+        .await
+        .expect("reads")
+        .expect("one");
+    assert_eq!(read.model, vec![1, 2, 3]);
+    assert_eq!(read.labels, vec!["returns".to_owned()]);
+    assert!(
+        store
+            .topic_model_trained_at(&org_id)
+            .await
+            .expect("reads")
+            .is_some()
+    );
+
+    let outcome = store
+        .ingest(
+            &org_id,
+            &inbox_id,
+            ChannelKind::Webchat,
+            &inbound("x1", "refund please"),
+        )
+        .await
+        .expect("ingests");
+    let conversation_id = outcome.message().conversation_id.clone();
+    assert!(
+        store
+            .set_conversation_topic(&org_id, &conversation_id, Some("refund"))
+            .await
+            .expect("sets")
+    );
+    let conversation = store
+        .conversation(&org_id, &conversation_id)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(conversation.topic.as_deref(), Some("refund"));
+    let other = store.create_org("other", "Other").await.expect("org");
+    assert!(
+        !store
+            .set_conversation_topic(&other.id, &conversation_id, Some("x"))
+            .await
+            .expect("runs")
+    );
+}
