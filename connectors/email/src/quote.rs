@@ -7,20 +7,19 @@
 //! "From: … / Sent: …" header block, a signature separator "-- ", or a mobile client's "Sent
 //! from my iPhone". Lines quoted with `>` are dropped wherever they are.
 
-/// Attribution lines: (how they start, how they end), lower-cased.
+/// Attribution lines, lower-cased: how they start and the verb they hold; they end with `:`.
 const ATTRIBUTIONS: &[(&str, &str)] = &[
-    ("on ", "wrote:"),
-    ("am ", "schrieb:"),
-    ("am ", "geschrieben:"),
-    ("le ", "a écrit :"),
-    ("le ", "a écrit:"),
-    ("el ", "escribió:"),
-    ("op ", "geschreven:"),
-    ("op ", "schreef:"),
-    ("em ", "escreveu:"),
-    ("il ", "ha scritto:"),
-    ("den ", "skrev:"),
-    ("på ", "skrev:"),
+    ("on ", " wrote"),
+    ("am ", " schrieb "),
+    ("am ", " geschrieben"),
+    ("le ", " a écrit"),
+    ("el ", " escribió"),
+    ("op ", " geschreven"),
+    ("op ", " schreef "),
+    ("em ", " escreveu"),
+    ("il ", " ha scritto"),
+    ("den ", " skrev"),
+    ("på ", " skrev"),
 ];
 
 /// Separators after which everything is history.
@@ -71,7 +70,7 @@ fn is_attribution(line: &str) -> bool {
     let line = line.trim().to_lowercase();
     ATTRIBUTIONS
         .iter()
-        .any(|(start, end)| line.starts_with(start) && line.ends_with(end))
+        .any(|(start, verb)| line.starts_with(start) && line.ends_with(':') && line.contains(verb))
 }
 
 fn opens_header_block(lines: &[&str], at: usize) -> bool {

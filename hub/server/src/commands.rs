@@ -19,7 +19,7 @@ pub struct UsageError(pub String);
 
 /// The connectors this build of the hub ships with.
 pub fn connectors() -> ConnectorRegistry {
-    ConnectorRegistry::default()
+    ConnectorRegistry::default().with(switchboard_email::EmailFactory)
 }
 
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {

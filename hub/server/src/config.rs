@@ -41,6 +41,11 @@ pub struct Settings {
     pub delivery_poll_ms: u64,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// Where the built-in SMTP receiver listens (`--smtp-listen`); off when unset. Mail to an
+    /// email inbox's address (or `local+tag@domain`) is ingested like a webhook delivery.
+    pub smtp_listen: Option<SocketAddr>,
+    /// The largest message the SMTP receiver takes.
+    pub smtp_max_message_bytes: usize,
 }
 
 impl Default for Settings {
@@ -61,6 +66,8 @@ impl Default for Settings {
             delivery_max_attempts: 8,
             delivery_poll_ms: 500,
             log_format: "text".into(),
+            smtp_listen: None,
+            smtp_max_message_bytes: crate::startup::WEBHOOK_BODY_LIMIT,
         }
     }
 }

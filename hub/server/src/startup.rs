@@ -36,6 +36,8 @@ pub const WEBHOOK_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct Application {
     listener: TcpListener,
+    /// The built-in SMTP receiver's socket, when `smtp_listen` is set.
+    smtp_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
     shutdown: CancellationToken,
@@ -74,6 +76,14 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
+        let smtp_listener = match settings.smtp_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("failed to listen for SMTP on {address}"))?,
+            ),
+            None => None,
+        };
         let state = AppState {
             store,
             bus: Arc::new(LocalBus::new(4096)),
@@ -84,6 +94,7 @@ impl Application {
         let router = router(state.clone());
         Ok(Application {
             listener,
+            smtp_listener,
             router,
             state,
             shutdown: CancellationToken::new(),
@@ -94,6 +105,13 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or(self.state.settings.listen)
+    }
+
+    /// Where the SMTP receiver listens, when it is on.
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -110,12 +128,20 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application {
             listener,
+            smtp_listener,
             router,
             state,
             shutdown,
         } = self;
         let workers = TaskTracker::new();
         workers.spawn(delivery::run(state.clone(), shutdown.clone()));
+        if let Some(smtp_listener) = smtp_listener {
+            workers.spawn(crate::smtp::serve(
+                smtp_listener,
+                state.clone(),
+                shutdown.clone(),
+            ));
+        }
         workers.close();
         let stopping = shutdown.clone();
         axum::serve(listener, router)
