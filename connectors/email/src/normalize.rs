@@ -119,9 +119,35 @@ fn reply_to_keys(
         .collect();
     keys.extend(ids(message.in_reply_to()));
     keys.extend(ids(message.references()).into_iter().rev());
+    keys.extend(returned_message_ids(message));
     let mut seen = std::collections::HashSet::new();
     keys.retain(|key| key != own_id && seen.insert(key.clone()));
     keys
+}
+
+/// A bounce carries the message that could not be delivered (or its headers): its
+/// Message-ID, one of ours, leads the bounce to that message's conversation.
+fn returned_message_ids(message: &Message<'_>) -> Vec<String> {
+    message
+        .attachments()
+        .filter_map(|part| {
+            let id = match part.message() {
+                Some(returned) => returned.message_id().map(str::to_owned),
+                None => {
+                    let headers = part.content_type().is_some_and(|content_type| {
+                        content_type
+                            .subtype()
+                            .is_some_and(|subtype| subtype.eq_ignore_ascii_case("rfc822-headers"))
+                    });
+                    headers
+                        .then(|| MessageParser::default().parse(part.contents()))
+                        .flatten()
+                        .and_then(|returned| returned.message_id().map(str::to_owned))
+                }
+            };
+            id.map(|id| clip(id.trim()))
+        })
+        .collect()
 }
 
 fn ids(value: &HeaderValue<'_>) -> Vec<String> {
@@ -208,18 +234,6 @@ fn files(config: &EmailConfig, message: &Message<'_>) -> (Vec<InboundFile>, Vec<
     let mut total = 0usize;
     for part in message.attachments() {
         let bytes = part.contents();
-        let filename = part
-            .attachment_name()
-            .map(str::trim)
-            .filter(|name| !name.is_empty())
-            .map(str::to_owned)
-            .unwrap_or_else(|| {
-                if part.is_message() {
-                    "message.eml".to_owned()
-                } else {
-                    "attachment".to_owned()
-                }
-            });
         let content_type = part
             .content_type()
             .map(|content_type| match content_type.subtype() {
@@ -228,6 +242,20 @@ fn files(config: &EmailConfig, message: &Message<'_>) -> (Vec<InboundFile>, Vec<
             })
             .unwrap_or_else(|| "application/octet-stream".to_owned())
             .to_lowercase();
+        // Unnamed parts (a bounce's status report, a forwarded message) get a name from
+        // their type.
+        let filename = part
+            .attachment_name()
+            .map(str::trim)
+            .filter(|name| !name.is_empty())
+            .map(str::to_owned)
+            .unwrap_or_else(|| match content_type.as_str() {
+                "message/rfc822" | "message/global" => "message.eml".to_owned(),
+                other if other.starts_with("text/") || other.starts_with("message/") => {
+                    format!("{}.txt", other.split('/').nth(1).unwrap_or("text"))
+                }
+                _ => "attachment".to_owned(),
+            });
         if bytes.len() > config.max_attachment_bytes
             || total + bytes.len() > config.max_message_attachment_bytes
         {
