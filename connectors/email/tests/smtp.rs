@@ -1,17 +1,11 @@
 //! Replies sent with lettre to a real SMTP server on loopback (the test kit's sink), how
 //! failures are classified, and the SMTP receiver spoken to byte by byte.
 
-use std::time::Duration;
-
 use mail_parser::MessageParser;
 use serde_json::json;
 use switchboard_email::{EmailConfig, deliver::deliver};
 use switchboard_model::{ChannelKind, ContactRef, DeliveryError, OutboundMessage};
-use switchboard_testkit::SmtpSink;
-use tokio::{
-    io::{AsyncBufReadExt, AsyncWriteExt, BufReader},
-    net::TcpStream,
-};
+use switchboard_testkit::{SmtpClient, SmtpSink};
 
 fn config(smtp_url: &str) -> EmailConfig {
     EmailConfig::from_json(&json!({
@@ -146,55 +140,29 @@ async fn failures_are_classified() {
     ));
 }
 
-/// Sends `line` and returns the reply lines up to the last one (`NNN ` rather than `NNN-`).
-async fn exchange(
-    stream: &mut BufReader<TcpStream>,
-    line: &str,
-) -> String {
-    if !line.is_empty() {
-        stream
-            .get_mut()
-            .write_all(format!("{line}\r\n").as_bytes())
-            .await
-            .expect("writes");
-    }
-    let mut reply = String::new();
-    loop {
-        let mut next = String::new();
-        tokio::time::timeout(Duration::from_secs(5), stream.read_line(&mut next))
-            .await
-            .expect("the server answers in time")
-            .expect("reads");
-        reply.push_str(&next);
-        if next.len() < 4 || next.as_bytes()[3] != b'-' {
-            return reply;
-        }
-    }
-}
-
 #[tokio::test]
 async fn the_receiver_speaks_smtp() {
     let sink = SmtpSink::start().await;
-    let mut stream = BufReader::new(TcpStream::connect(sink.addr).await.expect("connects"));
-    assert!(exchange(&mut stream, "").await.starts_with("220 "));
-    assert!(exchange(&mut stream, "MAIL FROM:<a@b.c>").await.starts_with("503 "));
-    assert!(exchange(&mut stream, "BOGUS").await.starts_with("500 "));
-    assert!(exchange(&mut stream, "EHLO").await.starts_with("501 "));
-    let ehlo = exchange(&mut stream, "EHLO client.test").await;
+    let (mut client, greeting) = SmtpClient::connect(sink.addr).await;
+    assert!(greeting.starts_with("220 "), "{greeting}");
+    assert!(client.send("MAIL FROM:<a@b.c>").await.starts_with("503 "));
+    assert!(client.send("BOGUS").await.starts_with("500 "));
+    assert!(client.send("EHLO").await.starts_with("501 "));
+    let ehlo = client.send("EHLO client.test").await;
     assert!(ehlo.starts_with("250-sink.test") && ehlo.contains("250-SIZE "), "{ehlo}");
-    assert!(exchange(&mut stream, "DATA").await.starts_with("503 "));
-    assert!(exchange(&mut stream, "RCPT TO:<x@y.z>").await.starts_with("503 "));
-    assert!(exchange(&mut stream, "MAIL FROM:<a@b.c> SIZE=999999999999").await.starts_with("552 "));
-    assert!(exchange(&mut stream, "MAIL FROM:<a@b.c>").await.starts_with("250 "));
-    assert!(exchange(&mut stream, "MAIL FROM:<a@b.c>").await.starts_with("503 "));
-    assert!(exchange(&mut stream, "RCPT TO:<nobody>").await.starts_with("501 "));
-    assert!(exchange(&mut stream, "RCPT TO:<help@acme.test>").await.starts_with("250 "));
-    assert!(exchange(&mut stream, "NOOP").await.starts_with("250 "));
-    assert!(exchange(&mut stream, "DATA").await.starts_with("354 "));
+    assert!(client.send("DATA").await.starts_with("503 "));
+    assert!(client.send("RCPT TO:<x@y.z>").await.starts_with("503 "));
+    assert!(client.send("MAIL FROM:<a@b.c> SIZE=999999999999").await.starts_with("552 "));
+    assert!(client.send("MAIL FROM:<a@b.c>").await.starts_with("250 "));
+    assert!(client.send("MAIL FROM:<a@b.c>").await.starts_with("503 "));
+    assert!(client.send("RCPT TO:<nobody>").await.starts_with("501 "));
+    assert!(client.send("RCPT TO:<help@acme.test>").await.starts_with("250 "));
+    assert!(client.send("NOOP").await.starts_with("250 "));
+    assert!(client.send("DATA").await.starts_with("354 "));
     let body = "From: a@b.c\r\nSubject: dots\r\n\r\n..leading dot\r\n.\r\n";
-    assert!(exchange(&mut stream, body.trim_end()).await.starts_with("250 "));
-    assert!(exchange(&mut stream, "RSET").await.starts_with("250 "));
-    assert!(exchange(&mut stream, "QUIT").await.starts_with("221 "));
+    assert!(client.send(body.trim_end()).await.starts_with("250 "));
+    assert!(client.send("RSET").await.starts_with("250 "));
+    assert!(client.send("QUIT").await.starts_with("221 "));
     let received = sink.received();
     assert_eq!(received.len(), 1);
     assert_eq!(

@@ -7,7 +7,7 @@
 
 pub mod smtp;
 
-pub use smtp::SmtpSink;
+pub use smtp::{SmtpClient, SmtpSink};
 
 use sea_orm::{ConnectionTrait, Database};
 

@@ -122,3 +122,50 @@ impl Drop for SmtpSink {
         self.shutdown.cancel();
     }
 }
+
+/// A client that speaks SMTP one line at a time, to test a receiver's answers exactly.
+pub struct SmtpClient {
+    stream: tokio::io::BufReader<tokio::net::TcpStream>,
+}
+
+impl SmtpClient {
+    /// Connects and returns the client with the server's greeting.
+    pub async fn connect(addr: SocketAddr) -> (SmtpClient, String) {
+        let stream = tokio::net::TcpStream::connect(addr)
+            .await
+            .expect("connects to the SMTP server");
+        let mut client = SmtpClient {
+            stream: tokio::io::BufReader::new(stream),
+        };
+        let greeting = client.reply().await;
+        (client, greeting)
+    }
+
+    /// Sends `line` (CRLF added) and returns the whole reply, continuation lines included.
+    pub async fn send(&mut self, line: &str) -> String {
+        use tokio::io::AsyncWriteExt;
+        self.stream
+            .get_mut()
+            .write_all(format!("{line}\r\n").as_bytes())
+            .await
+            .expect("writes");
+        self.reply().await
+    }
+
+    async fn reply(&mut self) -> String {
+        use tokio::io::AsyncBufReadExt;
+        let mut reply = String::new();
+        loop {
+            let mut line = String::new();
+            tokio::time::timeout(Duration::from_secs(10), self.stream.read_line(&mut line))
+                .await
+                .expect("the server answers in time")
+                .expect("reads");
+            reply.push_str(&line);
+            // `250-…` continues, `250 …` (or a closed connection) ends the reply.
+            if line.len() < 4 || line.as_bytes()[3] != b'-' {
+                return reply;
+            }
+        }
+    }
+}

@@ -137,6 +137,8 @@ impl Connector for TestConnector {
 
 pub struct TestApp {
     pub addr: SocketAddr,
+    /// The SMTP receiver, when the settings turned it on.
+    pub smtp_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub db: TestDatabase,
     pub deliveries: Deliveries,
@@ -174,6 +176,7 @@ impl TestApp {
             .await
             .expect("the hub builds");
         let addr = app.local_addr();
+        let smtp_addr = app.smtp_addr();
         let shutdown = app.shutdown_token();
         let server = tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
@@ -182,6 +185,7 @@ impl TestApp {
             .expect("a client");
         TestApp {
             addr,
+            smtp_addr,
             client,
             db,
             deliveries,
