@@ -148,8 +148,8 @@ impl EmailConfig {
             Some((local, domain)) if !local.is_empty() && !domain.is_empty() => {}
             _ => return Err(invalid("`address` must look like support@example.com")),
         }
-        let inbound_secret = text("inbound_secret")
-            .ok_or_else(|| invalid("`inbound_secret` is required"))?;
+        let inbound_secret =
+            text("inbound_secret").ok_or_else(|| invalid("`inbound_secret` is required"))?;
         let smtp = text("smtp_url").map(SmtpTarget::parse).transpose()?;
         let size = |name: &str, default: usize| match &config[name] {
             Value::Null => Ok(default),
@@ -182,7 +182,9 @@ impl EmailConfig {
     }
 
     pub fn domain(&self) -> &str {
-        self.address.split_once('@').map_or("", |(_, domain)| domain)
+        self.address
+            .split_once('@')
+            .map_or("", |(_, domain)| domain)
     }
 
     /// Whether `recipient` reaches this inbox: its address, or a plus-addressed form of it.

@@ -91,7 +91,9 @@ fn history_starts(lines: &[&str]) -> Option<usize> {
         let line = lines[at];
         let lower = line.trim().to_lowercase();
         let wrapped_attribution = at + 1 < lines.len()
-            && ATTRIBUTIONS.iter().any(|(start, _)| lower.starts_with(start))
+            && ATTRIBUTIONS
+                .iter()
+                .any(|(start, _)| lower.starts_with(start))
             && is_attribution(&format!("{} {}", line.trim(), lines[at + 1].trim()));
         line == "-- "
             || line == "--"
@@ -101,7 +103,9 @@ fn history_starts(lines: &[&str]) -> Option<usize> {
             || (lower.len() >= 16
                 && lower.chars().all(|c| c == '_')
                 && (at + 1..lines.len().min(at + 3)).any(|next| opens_header_block(lines, next)))
-            || SIGN_OFFS.iter().any(|sign_off| lower.starts_with(sign_off) && lower.len() < 60)
+            || SIGN_OFFS
+                .iter()
+                .any(|sign_off| lower.starts_with(sign_off) && lower.len() < 60)
             || opens_header_block(lines, at)
     })
 }
@@ -144,9 +148,18 @@ mod tests {
             "Danke!",
         );
         check("Merci\n\nLe lun. 2 nov. 2026, Acme a écrit :\n> x", "Merci");
-        check("Gracias\n\nEl lun, 2 nov 2026, Acme escribió:\n> x", "Gracias");
-        check("Bedankt\n\nOp ma 2 nov. 2026 schreef Acme <a@b.c>:\n> x", "Bedankt");
-        check("Obrigado\n\nEm seg., 2 de nov. de 2026, Acme escreveu:\n> x", "Obrigado");
+        check(
+            "Gracias\n\nEl lun, 2 nov 2026, Acme escribió:\n> x",
+            "Gracias",
+        );
+        check(
+            "Bedankt\n\nOp ma 2 nov. 2026 schreef Acme <a@b.c>:\n> x",
+            "Bedankt",
+        );
+        check(
+            "Obrigado\n\nEm seg., 2 de nov. de 2026, Acme escreveu:\n> x",
+            "Obrigado",
+        );
         check(
             "Thanks\n\nOn Mon, 2 Nov 2026 at 10:00, Acme Support <help@acme.test>\nwrote:\n> x",
             "Thanks",
@@ -167,7 +180,10 @@ mod tests {
         check("Fine.\n\n-- \nAnn Example\nCEO", "Fine.");
         check("Fine.\n\nSent from my iPhone", "Fine.");
         check("> quoted\nmine\n> more quoted", "mine");
-        check("From: is how I start lines\nbut not a header block", "From: is how I start lines\nbut not a header block");
+        check(
+            "From: is how I start lines\nbut not a header block",
+            "From: is how I start lines\nbut not a header block",
+        );
         check("> only a quote", "> only a quote");
     }
 }

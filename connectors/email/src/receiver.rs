@@ -200,20 +200,19 @@ impl<'a> Session<'a> {
             .write_all(format!("220 {hostname} Switchboard ESMTP ready\r\n").as_bytes())
             .await?;
         loop {
-            let line = match read_line(&mut reader, MAX_COMMAND_LINE, self.limits.read_timeout)
-                .await?
-            {
-                None => {
-                    write.write_all(b"421 4.4.2 timeout, closing\r\n").await?;
-                    return Ok(());
-                }
-                Some(Line::Closed) => return Ok(()),
-                Some(Line::TooLong) => {
-                    write.write_all(b"500 5.5.2 line too long\r\n").await?;
-                    return Ok(());
-                }
-                Some(Line::Text(line)) => line,
-            };
+            let line =
+                match read_line(&mut reader, MAX_COMMAND_LINE, self.limits.read_timeout).await? {
+                    None => {
+                        write.write_all(b"421 4.4.2 timeout, closing\r\n").await?;
+                        return Ok(());
+                    }
+                    Some(Line::Closed) => return Ok(()),
+                    Some(Line::TooLong) => {
+                        write.write_all(b"500 5.5.2 line too long\r\n").await?;
+                        return Ok(());
+                    }
+                    Some(Line::Text(line)) => line,
+                };
             let line = String::from_utf8_lossy(&line);
             let line = line.trim_end_matches(['\r', '\n']);
             let (verb, argument) = match line.split_once(' ') {
@@ -281,7 +280,9 @@ impl<'a> Session<'a> {
             }
             write.write_all(reply.line().as_bytes()).await?;
             if self.errors >= MAX_ERRORS {
-                write.write_all(b"421 4.7.0 too many errors, closing\r\n").await?;
+                write
+                    .write_all(b"421 4.7.0 too many errors, closing\r\n")
+                    .await?;
                 return Ok(());
             }
         }

@@ -62,10 +62,7 @@ async fn a_reply_arrives_threaded_with_both_parts() {
         email.message_id(),
         Some("0196f0a2-1b2c-7d3e-8f40-123456789abc@acme.test")
     );
-    assert_eq!(
-        email.in_reply_to().as_text(),
-        Some("latest-2@gmail.test")
-    );
+    assert_eq!(email.in_reply_to().as_text(), Some("latest-2@gmail.test"));
     let references: Vec<String> = email
         .references()
         .as_text_list()
@@ -77,7 +74,10 @@ async fn a_reply_arrives_threaded_with_both_parts() {
     let from = email.from().and_then(|from| from.first()).expect("a From");
     assert_eq!(from.name(), Some("Mia Agent from Acme Support"));
     assert_eq!(from.address(), Some("help@acme.test"));
-    let reply_to = email.reply_to().and_then(|to| to.first()).expect("a Reply-To");
+    let reply_to = email
+        .reply_to()
+        .and_then(|to| to.first())
+        .expect("a Reply-To");
     assert_eq!(
         reply_to.address(),
         Some("help+0196f0a21b2c7d3e8f40123456789abc@acme.test")
@@ -122,7 +122,10 @@ async fn failures_are_classified() {
         listener.local_addr().expect("an address")
     };
     let refused = deliver(&self::config(&format!("smtp://{closed}")), &reply()).await;
-    assert!(matches!(refused, Err(DeliveryError::Retriable { .. })), "{refused:?}");
+    assert!(
+        matches!(refused, Err(DeliveryError::Retriable { .. })),
+        "{refused:?}"
+    );
 
     let no_smtp = EmailConfig::from_json(&json!({
         "address": "help@acme.test", "inbound_secret": "s3cret"
@@ -149,14 +152,27 @@ async fn the_receiver_speaks_smtp() {
     assert!(client.send("BOGUS").await.starts_with("500 "));
     assert!(client.send("EHLO").await.starts_with("501 "));
     let ehlo = client.send("EHLO client.test").await;
-    assert!(ehlo.starts_with("250-sink.test") && ehlo.contains("250-SIZE "), "{ehlo}");
+    assert!(
+        ehlo.starts_with("250-sink.test") && ehlo.contains("250-SIZE "),
+        "{ehlo}"
+    );
     assert!(client.send("DATA").await.starts_with("503 "));
     assert!(client.send("RCPT TO:<x@y.z>").await.starts_with("503 "));
-    assert!(client.send("MAIL FROM:<a@b.c> SIZE=999999999999").await.starts_with("552 "));
+    assert!(
+        client
+            .send("MAIL FROM:<a@b.c> SIZE=999999999999")
+            .await
+            .starts_with("552 ")
+    );
     assert!(client.send("MAIL FROM:<a@b.c>").await.starts_with("250 "));
     assert!(client.send("MAIL FROM:<a@b.c>").await.starts_with("503 "));
     assert!(client.send("RCPT TO:<nobody>").await.starts_with("501 "));
-    assert!(client.send("RCPT TO:<help@acme.test>").await.starts_with("250 "));
+    assert!(
+        client
+            .send("RCPT TO:<help@acme.test>")
+            .await
+            .starts_with("250 ")
+    );
     assert!(client.send("NOOP").await.starts_with("250 "));
     assert!(client.send("DATA").await.starts_with("354 "));
     let body = "From: a@b.c\r\nSubject: dots\r\n\r\n..leading dot\r\n.\r\n";

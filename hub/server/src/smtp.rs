@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue};
 use switchboard_email::{
-    EmailConfig, ENVELOPE_TO_HEADER,
+    ENVELOPE_TO_HEADER, EmailConfig,
     receiver::{self, Envelope, Limits, MailHandler, Reply},
 };
 use switchboard_model::{ChannelKind, Inbound, RawInbound};

@@ -36,11 +36,19 @@ async fn email_inbox(app: &TestApp, admin: &str, sink: &SmtpSink) -> String {
 }
 
 /// Posts a raw message to the inbox's webhook, signed with `secret`.
-async fn post_email(app: &TestApp, inbox_id: &str, raw: &[u8], secret: &str) -> (StatusCode, Value) {
+async fn post_email(
+    app: &TestApp,
+    inbox_id: &str,
+    raw: &[u8],
+    secret: &str,
+) -> (StatusCode, Value) {
     let response = app
         .client
         .post(app.url(&format!("/webhooks/email/{inbox_id}")))
-        .header("x-switchboard-signature", switchboard_email::sign(raw, secret.as_bytes()))
+        .header(
+            "x-switchboard-signature",
+            switchboard_email::sign(raw, secret.as_bytes()),
+        )
         .header("content-type", "message/rfc822")
         .body(raw.to_vec())
         .send()
@@ -79,7 +87,9 @@ async fn message_with(app: &TestApp, token: &str, text: &str) -> Value {
 }
 
 fn crlf(text: &str) -> Vec<u8> {
-    text.replace("\r\n", "\n").replace('\n', "\r\n").into_bytes()
+    text.replace("\r\n", "\n")
+        .replace('\n', "\r\n")
+        .into_bytes()
 }
 
 async fn the_corpus_goes_through_the_webhook(db: TestDatabase) {
@@ -103,14 +113,20 @@ async fn the_corpus_goes_through_the_webhook(db: TestDatabase) {
             if let Some(text) = want["text"].as_str() {
                 let message = message_with(&app, &admin, text).await;
                 assert_eq!(message["automated"], want["automated"], "{file}");
-                assert_eq!(message["text_full"].is_string(), want["quoted"] == json!(true), "{file}");
+                assert_eq!(
+                    message["text_full"].is_string(),
+                    want["quoted"] == json!(true),
+                    "{file}"
+                );
             }
         }
     }
     let total: usize = {
         let mut total = 0;
         for conversation in conversations(&app, &admin).await {
-            total += messages(&app, &admin, conversation["id"].as_str().expect("id")).await.len();
+            total += messages(&app, &admin, conversation["id"].as_str().expect("id"))
+                .await
+                .len();
         }
         total
     };
@@ -119,7 +135,10 @@ async fn the_corpus_goes_through_the_webhook(db: TestDatabase) {
     // Attachments: kept in the data dir under a safe name, served to agents of the org only.
     let message = message_with(&app, &admin, "The box arrived broken").await;
     let attachments = message["attachments"].as_array().expect("attachments");
-    let names: Vec<&str> = attachments.iter().filter_map(|a| a["filename"].as_str()).collect();
+    let names: Vec<&str> = attachments
+        .iter()
+        .filter_map(|a| a["filename"].as_str())
+        .collect();
     assert_eq!(names, ["receipt.pdf", "photo.png"]);
     let photo_url = attachments[1]["url"].as_str().expect("a url");
     assert_eq!(attachments[1]["size"], 1024);
@@ -136,7 +155,10 @@ async fn the_corpus_goes_through_the_webhook(db: TestDatabase) {
         "attachment; filename=\"photo.png\""
     );
     let bytes = response.bytes().await.expect("bytes");
-    assert_eq!(bytes.to_vec(), (0..=255u8).cycle().take(1024).collect::<Vec<_>>());
+    assert_eq!(
+        bytes.to_vec(),
+        (0..=255u8).cycle().take(1024).collect::<Vec<_>>()
+    );
     let on_disk = std::fs::read_dir(app.db.dir.path().join("attachments"))
         .expect("an attachments folder")
         .count();
@@ -145,10 +167,15 @@ async fn the_corpus_goes_through_the_webhook(db: TestDatabase) {
     let (status, _) = app.get(&editor, photo_url).await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let (status, _) = app
-        .get(&admin, &format!("/api/v1/attachments/{}/photo.png", "0".repeat(64)))
+        .get(
+            &admin,
+            &format!("/api/v1/attachments/{}/photo.png", "0".repeat(64)),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
-    let (status, _) = app.get(&admin, "/api/v1/attachments/..%2F..%2Fx/passwd").await;
+    let (status, _) = app
+        .get(&admin, "/api/v1/attachments/..%2F..%2Fx/passwd")
+        .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     app.stop().await;
 }
@@ -175,13 +202,19 @@ async fn bad_signatures_are_refused_and_garbage_is_a_4xx(db: TestDatabase) {
     let response = app
         .client
         .post(app.url(&format!("/webhooks/email/{inbox_id}")))
-        .header("x-switchboard-signature", switchboard_email::sign(&raw, SECRET.as_bytes()))
+        .header(
+            "x-switchboard-signature",
+            switchboard_email::sign(&raw, SECRET.as_bytes()),
+        )
         .body(tampered)
         .send()
         .await
         .expect("sends");
     assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
-    assert!(conversations(&app, &admin).await.is_empty(), "nothing stored");
+    assert!(
+        conversations(&app, &admin).await.is_empty(),
+        "nothing stored"
+    );
 
     for garbage in [
         b"".to_vec(),
@@ -211,7 +244,10 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
          \n\
          My box won't lock since yesterday.\n",
     );
-    assert_eq!(post_email(&app, &inbox_id, &first, SECRET).await.0, StatusCode::OK);
+    assert_eq!(
+        post_email(&app, &inbox_id, &first, SECRET).await.0,
+        StatusCode::OK
+    );
     let listed = conversations(&app, &admin).await;
     assert_eq!(listed.len(), 1);
     let conversation_id = listed[0]["id"].as_str().expect("an id").to_owned();
@@ -237,7 +273,9 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
     let reply_id = reply["id"].as_str().expect("an id").to_owned();
     let received = sink.wait_for(1).await;
     assert_eq!(received[0].recipients, ["ann@gmail.test"]);
-    let email = MessageParser::default().parse(&received[0].data).expect("parses");
+    let email = MessageParser::default()
+        .parse(&received[0].data)
+        .expect("parses");
     let our_id = format!("{reply_id}@acme.test");
     assert_eq!(email.subject(), Some("Re: Box won't lock"));
     assert_eq!(email.message_id(), Some(our_id.as_str()));
@@ -251,8 +289,18 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
     let from = email.from().and_then(|from| from.first()).expect("a From");
     assert_eq!(from.name(), Some("Mia Agent from Acme Support"));
     assert_eq!(from.address(), Some("help@acme.test"));
-    assert!(email.body_text(0).expect("plain").contains("Hold the button"));
-    assert!(email.body_html(0).expect("html").contains("<p>Hold the button"));
+    assert!(
+        email
+            .body_text(0)
+            .expect("plain")
+            .contains("Hold the button")
+    );
+    assert!(
+        email
+            .body_html(0)
+            .expect("html")
+            .contains("<p>Hold the button")
+    );
     let detail = app
         .wait_for(&admin, &conversation_id, |detail| {
             detail["messages"][1]["delivery_status"] == "sent"
@@ -276,9 +324,15 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
          >\n\
          > Mia\n"
     ));
-    assert_eq!(post_email(&app, &inbox_id, &answer, SECRET).await.0, StatusCode::OK);
+    assert_eq!(
+        post_email(&app, &inbox_id, &answer, SECRET).await.0,
+        StatusCode::OK
+    );
     // The same message again (a relay retrying) is one message.
-    assert_eq!(post_email(&app, &inbox_id, &answer, SECRET).await.0, StatusCode::OK);
+    assert_eq!(
+        post_email(&app, &inbox_id, &answer, SECRET).await.0,
+        StatusCode::OK
+    );
     assert_eq!(conversations(&app, &admin).await.len(), 1);
     let thread = messages(&app, &admin, &conversation_id).await;
     assert_eq!(thread.len(), 3);
@@ -292,7 +346,11 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
 
     // Resolved: an out-of-office in the thread is kept but does not reopen it.
     let (status, _) = app
-        .post(&admin, &format!("/api/v1/conversations/{conversation_id}/resolve"), json!({}))
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation_id}/resolve"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let out_of_office = crlf(&format!(
@@ -305,8 +363,13 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
          \n\
          I am away until Monday.\n"
     ));
-    assert_eq!(post_email(&app, &inbox_id, &out_of_office, SECRET).await.0, StatusCode::OK);
-    let (_, detail) = app.get(&admin, &format!("/api/v1/conversations/{conversation_id}")).await;
+    assert_eq!(
+        post_email(&app, &inbox_id, &out_of_office, SECRET).await.0,
+        StatusCode::OK
+    );
+    let (_, detail) = app
+        .get(&admin, &format!("/api/v1/conversations/{conversation_id}"))
+        .await;
     assert_eq!(detail["conversation"]["status"], "resolved");
     assert_eq!(detail["messages"][3]["automated"], true);
 
@@ -320,8 +383,13 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
          \n\
          The box beeps now.\n"
     ));
-    assert_eq!(post_email(&app, &inbox_id, &by_token, SECRET).await.0, StatusCode::OK);
-    let (_, detail) = app.get(&admin, &format!("/api/v1/conversations/{conversation_id}")).await;
+    assert_eq!(
+        post_email(&app, &inbox_id, &by_token, SECRET).await.0,
+        StatusCode::OK
+    );
+    let (_, detail) = app
+        .get(&admin, &format!("/api/v1/conversations/{conversation_id}"))
+        .await;
     assert_eq!(detail["messages"][4]["text"], "The box beeps now.");
     assert_ne!(detail["conversation"]["status"], "resolved");
     assert_eq!(conversations(&app, &admin).await.len(), 1);
@@ -330,7 +398,10 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
     let unrelated = crlf(
         "From: ann@gmail.test\nTo: help@acme.test\nSubject: Billing\nMessage-ID: <c4@gmail.test>\n\nA new question.\n",
     );
-    assert_eq!(post_email(&app, &inbox_id, &unrelated, SECRET).await.0, StatusCode::OK);
+    assert_eq!(
+        post_email(&app, &inbox_id, &unrelated, SECRET).await.0,
+        StatusCode::OK
+    );
     assert_eq!(conversations(&app, &admin).await.len(), 2);
     app.stop().await;
 }
@@ -340,8 +411,13 @@ async fn smtp_failures_retry_or_fail(db: TestDatabase) {
     let admin = app.admin().await;
     let sink = SmtpSink::start().await;
     let inbox_id = email_inbox(&app, &admin, &sink).await;
-    let first = crlf("From: bo@example.test\nTo: help@acme.test\nSubject: Hi\nMessage-ID: <b1@example.test>\n\nHello?\n");
-    assert_eq!(post_email(&app, &inbox_id, &first, SECRET).await.0, StatusCode::OK);
+    let first = crlf(
+        "From: bo@example.test\nTo: help@acme.test\nSubject: Hi\nMessage-ID: <b1@example.test>\n\nHello?\n",
+    );
+    assert_eq!(
+        post_email(&app, &inbox_id, &first, SECRET).await.0,
+        StatusCode::OK
+    );
     let conversation_id = conversations(&app, &admin).await[0]["id"]
         .as_str()
         .expect("an id")
@@ -349,7 +425,9 @@ async fn smtp_failures_retry_or_fail(db: TestDatabase) {
     let path = format!("/api/v1/conversations/{conversation_id}/messages");
 
     sink.fail_next(451, "4.3.0 greylisted, try again later");
-    let (status, _) = app.post(&admin, &path, json!({ "text": "First answer" })).await;
+    let (status, _) = app
+        .post(&admin, &path, json!({ "text": "First answer" }))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     app.wait_for(&admin, &conversation_id, |detail| {
         detail["messages"][1]["delivery_status"] == "sent"
@@ -359,15 +437,22 @@ async fn smtp_failures_retry_or_fail(db: TestDatabase) {
     assert_eq!(sink.received().len(), 1);
 
     sink.fail_always(550, "5.1.1 mailbox unavailable");
-    let (status, _) = app.post(&admin, &path, json!({ "text": "Second answer" })).await;
+    let (status, _) = app
+        .post(&admin, &path, json!({ "text": "Second answer" }))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let detail = app
         .wait_for(&admin, &conversation_id, |detail| {
             detail["messages"][2]["delivery_status"] == "failed"
         })
         .await;
-    let reason = detail["messages"][2]["delivery_error"].as_str().expect("a reason");
-    assert!(reason.contains("550") && reason.contains("mailbox unavailable"), "{reason}");
+    let reason = detail["messages"][2]["delivery_error"]
+        .as_str()
+        .expect("a reason");
+    assert!(
+        reason.contains("550") && reason.contains("mailbox unavailable"),
+        "{reason}"
+    );
     assert_eq!(sink.attempts(), 3, "a 5xx is not retried");
     app.stop().await;
 }
@@ -384,10 +469,20 @@ async fn the_smtp_listener_ingests_mail(db: TestDatabase) {
     let (mut client, greeting) = SmtpClient::connect(app.smtp_addr.expect("listening")).await;
     assert!(greeting.starts_with("220 "), "{greeting}");
     assert!(client.send("EHLO mx.example.test").await.starts_with("250"));
-    assert!(client.send("MAIL FROM:<ann@gmail.test>").await.starts_with("250 "));
+    assert!(
+        client
+            .send("MAIL FROM:<ann@gmail.test>")
+            .await
+            .starts_with("250 ")
+    );
     let unknown = client.send("RCPT TO:<sales@acme.test>").await;
     assert!(unknown.starts_with("550 "), "{unknown}");
-    assert!(client.send("RCPT TO:<help+tag@acme.test>").await.starts_with("250 "));
+    assert!(
+        client
+            .send("RCPT TO:<help+tag@acme.test>")
+            .await
+            .starts_with("250 ")
+    );
     assert!(client.send("DATA").await.starts_with("354 "));
     let body = "From: Ann <ann@gmail.test>\r\nTo: help@acme.test\r\nSubject: Over SMTP\r\nMessage-ID: <smtp-1@gmail.test>\r\n\r\n..dot first, and the rest\r\n.";
     let stored = client.send(body).await;
@@ -401,19 +496,39 @@ async fn the_smtp_listener_ingests_mail(db: TestDatabase) {
     assert_eq!(thread[0]["channel_message_id"], "smtp-1@gmail.test");
 
     // The same message relayed twice is one message; a message that is not email is refused.
-    assert!(client.send("MAIL FROM:<ann@gmail.test>").await.starts_with("250 "));
-    assert!(client.send("RCPT TO:<help@acme.test>").await.starts_with("250 "));
+    assert!(
+        client
+            .send("MAIL FROM:<ann@gmail.test>")
+            .await
+            .starts_with("250 ")
+    );
+    assert!(
+        client
+            .send("RCPT TO:<help@acme.test>")
+            .await
+            .starts_with("250 ")
+    );
     assert!(client.send("DATA").await.starts_with("354 "));
     assert!(client.send(body).await.starts_with("250 "));
     assert!(client.send("MAIL FROM:<>").await.starts_with("250 "));
-    assert!(client.send("RCPT TO:<help@acme.test>").await.starts_with("250 "));
+    assert!(
+        client
+            .send("RCPT TO:<help@acme.test>")
+            .await
+            .starts_with("250 ")
+    );
     assert!(client.send("DATA").await.starts_with("354 "));
     let refused = client.send("no headers at all\r\n.").await;
     assert!(refused.starts_with("554 "), "{refused}");
     assert!(client.send("QUIT").await.starts_with("221 "));
     let listed = conversations(&app, &admin).await;
     assert_eq!(listed.len(), 1);
-    assert_eq!(messages(&app, &admin, listed[0]["id"].as_str().expect("id")).await.len(), 1);
+    assert_eq!(
+        messages(&app, &admin, listed[0]["id"].as_str().expect("id"))
+            .await
+            .len(),
+        1
+    );
     app.stop().await;
 }
 

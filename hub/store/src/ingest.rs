@@ -42,19 +42,18 @@ async fn conversation_replied_to(
     keys: &[String],
 ) -> Result<Option<conversation::Model>> {
     for key in keys.iter().filter(|key| !key.is_empty()) {
-        let conversation_id =
-            match thread::Entity::find_by_id((inbox_id.to_owned(), key.clone()))
+        let conversation_id = match thread::Entity::find_by_id((inbox_id.to_owned(), key.clone()))
+            .one(db)
+            .await?
+        {
+            Some(thread) => Some(thread.conversation_id),
+            None => message::Entity::find()
+                .filter(message::Column::InboxId.eq(inbox_id))
+                .filter(message::Column::ChannelMessageId.eq(key))
                 .one(db)
                 .await?
-            {
-                Some(thread) => Some(thread.conversation_id),
-                None => message::Entity::find()
-                    .filter(message::Column::InboxId.eq(inbox_id))
-                    .filter(message::Column::ChannelMessageId.eq(key))
-                    .one(db)
-                    .await?
-                    .map(|message| message.conversation_id),
-            };
+                .map(|message| message.conversation_id),
+        };
         let Some(conversation_id) = conversation_id else {
             continue;
         };

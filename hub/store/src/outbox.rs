@@ -305,7 +305,13 @@ async fn outbound(db: &impl ConnectionTrait, job: &delivery_job::Model) -> Resul
             Some(author_id) => user::Entity::find_by_id(author_id)
                 .one(db)
                 .await?
-                .map(|user| if user.name.trim().is_empty() { user.email } else { user.name }),
+                .map(|user| {
+                    if user.name.trim().is_empty() {
+                        user.email
+                    } else {
+                        user.name
+                    }
+                }),
             None => None,
         },
     };

@@ -39,7 +39,13 @@ pub async fn get(
     // Header values are ASCII: other characters of the name become `_` here only.
     let ascii_name: String = filename
         .chars()
-        .map(|c| if c.is_ascii_graphic() && c != '"' || c == ' ' { c } else { '_' })
+        .map(|c| {
+            if c.is_ascii_graphic() && c != '"' || c == ' ' {
+                c
+            } else {
+                '_'
+            }
+        })
         .collect();
     let disposition = format!("attachment; filename=\"{ascii_name}\"");
     Ok((
