@@ -18,6 +18,33 @@ fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/email")
 }
 
+/// The hub with an email inbox whose replies go to a test mail server.
+struct Email {
+    app: TestApp,
+    admin: String,
+    sink: SmtpSink,
+    inbox_id: String,
+}
+
+impl Email {
+    async fn start(db: TestDatabase, smtp_listener: bool) -> Email {
+        let app = TestApp::spawn_with(db, |db| switchboard::Settings {
+            smtp_listen: smtp_listener.then(|| "127.0.0.1:0".parse().expect("an address")),
+            ..support::settings(db)
+        })
+        .await;
+        let admin = app.admin().await;
+        let sink = SmtpSink::start().await;
+        let inbox_id = email_inbox(&app, &admin, &sink).await;
+        Email {
+            app,
+            admin,
+            sink,
+            inbox_id,
+        }
+    }
+}
+
 async fn email_inbox(app: &TestApp, admin: &str, sink: &SmtpSink) -> String {
     let (status, inbox) = app
         .post(
@@ -93,10 +120,12 @@ fn crlf(text: &str) -> Vec<u8> {
 }
 
 async fn the_corpus_goes_through_the_webhook(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
-    let admin = app.admin().await;
-    let sink = SmtpSink::start().await;
-    let inbox_id = email_inbox(&app, &admin, &sink).await;
+    let Email {
+        app,
+        admin,
+        sink: _sink,
+        inbox_id,
+    } = Email::start(db, false).await;
     let expected: Value =
         serde_json::from_slice(&std::fs::read(fixtures().join("expected.json")).expect("reads"))
             .expect("JSON");
@@ -181,10 +210,12 @@ async fn the_corpus_goes_through_the_webhook(db: TestDatabase) {
 }
 
 async fn bad_signatures_are_refused_and_garbage_is_a_4xx(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
-    let admin = app.admin().await;
-    let sink = SmtpSink::start().await;
-    let inbox_id = email_inbox(&app, &admin, &sink).await;
+    let Email {
+        app,
+        admin,
+        sink: _sink,
+        inbox_id,
+    } = Email::start(db, false).await;
     let raw = std::fs::read(fixtures().join("html-only.eml")).expect("reads");
     let (status, body) = post_email(&app, &inbox_id, &raw, "wrong secret").await;
     assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
@@ -231,10 +262,12 @@ async fn bad_signatures_are_refused_and_garbage_is_a_4xx(db: TestDatabase) {
 }
 
 async fn a_reply_threads_both_ways(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
-    let admin = app.admin().await;
-    let sink = SmtpSink::start().await;
-    let inbox_id = email_inbox(&app, &admin, &sink).await;
+    let Email {
+        app,
+        admin,
+        sink,
+        inbox_id,
+    } = Email::start(db, false).await;
     let first = crlf(
         "From: Ann Customer <ann@gmail.test>\n\
          To: Acme Support <help@acme.test>\n\
@@ -407,10 +440,12 @@ async fn a_reply_threads_both_ways(db: TestDatabase) {
 }
 
 async fn smtp_failures_retry_or_fail(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
-    let admin = app.admin().await;
-    let sink = SmtpSink::start().await;
-    let inbox_id = email_inbox(&app, &admin, &sink).await;
+    let Email {
+        app,
+        admin,
+        sink,
+        inbox_id,
+    } = Email::start(db, false).await;
     let first = crlf(
         "From: bo@example.test\nTo: help@acme.test\nSubject: Hi\nMessage-ID: <b1@example.test>\n\nHello?\n",
     );
@@ -458,14 +493,7 @@ async fn smtp_failures_retry_or_fail(db: TestDatabase) {
 }
 
 async fn the_smtp_listener_ingests_mail(db: TestDatabase) {
-    let app = TestApp::spawn_with(db, |db| switchboard::Settings {
-        smtp_listen: Some("127.0.0.1:0".parse().expect("an address")),
-        ..support::settings(db)
-    })
-    .await;
-    let admin = app.admin().await;
-    let sink = SmtpSink::start().await;
-    email_inbox(&app, &admin, &sink).await;
+    let Email { app, admin, .. } = Email::start(db, true).await;
     let (mut client, greeting) = SmtpClient::connect(app.smtp_addr.expect("listening")).await;
     assert!(greeting.starts_with("220 "), "{greeting}");
     assert!(client.send("EHLO mx.example.test").await.starts_with("250"));
