@@ -142,7 +142,8 @@ struct Session<'a> {
 
 enum Line {
     Text(Vec<u8>),
-    TooLong,
+    /// `max` bytes without a line end: the start of an over-long line.
+    TooLong(Vec<u8>),
     Closed,
 }
 
@@ -158,7 +159,9 @@ async fn read_line(
         Err(_) => Ok(None),
         Ok(Err(err)) => Err(err),
         Ok(Ok(0)) => Ok(Some(Line::Closed)),
-        Ok(Ok(_)) if !line.ends_with(b"\n") && line.len() as u64 >= max => Ok(Some(Line::TooLong)),
+        Ok(Ok(_)) if !line.ends_with(b"\n") && line.len() as u64 >= max => {
+            Ok(Some(Line::TooLong(line)))
+        }
         Ok(Ok(_)) => Ok(Some(Line::Text(line))),
     }
 }
@@ -207,7 +210,7 @@ impl<'a> Session<'a> {
                         return Ok(());
                     }
                     Some(Line::Closed) => return Ok(()),
-                    Some(Line::TooLong) => {
+                    Some(Line::TooLong(_)) => {
                         write.write_all(b"500 5.5.2 line too long\r\n").await?;
                         return Ok(());
                     }
@@ -343,9 +346,8 @@ impl<'a> Session<'a> {
         loop {
             let line = match read_line(reader, MAX_DATA_LINE, self.limits.read_timeout).await? {
                 None | Some(Line::Closed) => return Ok(None),
-                // A line without its end is kept as it is: the size limit still bounds it all.
-                Some(Line::TooLong) => Vec::new(),
-                Some(Line::Text(line)) => line,
+                // An over-long line is kept in pieces: the size limit still bounds it all.
+                Some(Line::TooLong(line) | Line::Text(line)) => line,
             };
             if line == b".\r\n" || line == b".\n" {
                 break;
