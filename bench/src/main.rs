@@ -119,9 +119,7 @@ async fn ingest(
                 text: format!(
                     "Hello, this is message {i}: where is my parcel? It was due yesterday."
                 ),
-                attachments: Vec::new(),
-                subject: None,
-                sent_at: None,
+                ..Default::default()
             };
             let twice = duplicate_every > 0 && i % duplicate_every == 0;
             std::iter::repeat_n(message, if twice { 2 } else { 1 })

@@ -5,6 +5,16 @@ use serde::{Deserialize, Serialize};
 
 use crate::{Attachment, ChannelKind, ConversationStatus, DeliveryStatus, Message, MessageRole};
 
+/// A file a channel delivered with a message, bytes included. The connector stays pure: the
+/// server stores the bytes (in the data dir) and keeps an [`Attachment`] on the message.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboundFile {
+    /// As the sender named it: never trusted as a path.
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+}
+
 /// The person behind a message, as the channel knows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactRef {
@@ -17,17 +27,35 @@ pub struct ContactRef {
 }
 
 /// One customer message, normalized from a channel's payload.
-#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct InboundMessage {
     /// What ties messages into one conversation on this inbox: a web-chat visitor, an email
     /// thread's root Message-ID, a Slack thread `ts`, a WhatsApp or Telegram chat id.
     pub thread_key: String,
+    /// Earlier messages this one answers, most telling first (email: our reply token, then
+    /// In-Reply-To, then References, newest first). Each is tried as a thread key and as the
+    /// `channel_message_id` of a stored message of the inbox (ours included); the first that
+    /// finds a conversation wins, and `thread_key` is used only when none does.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub reply_to_keys: Vec<String>,
     /// The channel's id for this message, unique per inbox. The same id twice stores one message.
     pub channel_message_id: Option<String>,
     pub sender: ContactRef,
+    /// What the customer wrote this time: for email, without the quoted history and signature.
     pub text: String,
+    /// The whole text as it arrived, when `text` is a cut of it (quotes stripped).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_full: Option<String>,
+    /// Files the channel serves itself, or that were too large to keep (then `url` is `None`).
     #[serde(default)]
     pub attachments: Vec<Attachment>,
+    /// Files that came with the message; the server stores them and adds to `attachments`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<InboundFile>,
+    /// Sent by a machine, not a person: an out-of-office or other auto-reply, a bounce, bulk
+    /// mail. Stored, but it never reopens a conversation and the AI does not answer it.
+    #[serde(default)]
+    pub automated: bool,
     /// An email subject, a ticket title.
     #[serde(default)]
     pub subject: Option<String>,
@@ -45,6 +73,9 @@ pub struct DeliveryUpdate {
 }
 
 /// One thing a channel's request tells the hub.
+// A request carries a handful of events, each moved once into the store: boxing the message
+// would cost every connector noise for no measurable gain.
+#[allow(clippy::large_enum_variant)]
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum InboundEvent {
@@ -65,6 +96,9 @@ pub struct OutboundMessage {
     pub recipient: ContactRef,
     pub text: String,
     pub attachments: Vec<Attachment>,
+    /// Who wrote it, as the customer should see it: the agent's name, or the AI's.
+    #[serde(default)]
+    pub author_name: Option<String>,
     pub subject: Option<String>,
     /// The channel id of the customer's latest message, for channels that thread replies on it.
     pub in_reply_to: Option<String>,

@@ -23,7 +23,8 @@ pub use conversation::{
     Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,
 };
 pub use event::{
-    BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundMessage, OutboundMessage,
+    BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundFile, InboundMessage,
+    OutboundMessage,
 };
 pub use records::{
     ApiKey, AuditEvent, Contact, ContactIdentity, Conversation, Csat, Inbox, Message, Organization,

@@ -129,6 +129,13 @@ pub struct Message {
     /// A note between agents: never sent to the customer.
     pub private: bool,
     pub text: String,
+    /// The whole text as it arrived, when `text` is a cut of it (an email without its quoted
+    /// history and signature).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text_full: Option<String>,
+    /// Sent by a machine (an auto-reply, a bounce): shown to agents, never answered by the AI.
+    #[serde(default)]
+    pub automated: bool,
     pub attachments: Vec<Attachment>,
     pub sources: Vec<Source>,
     /// 0..1, for AI answers.

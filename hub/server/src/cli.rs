@@ -102,6 +102,9 @@ pub struct ServeArgs {
     /// Skip the demo data on first start (the admin is still created)
     #[arg(long)]
     pub no_demo: bool,
+    /// Receive email over SMTP on this address (off by default) [env: SWITCHBOARD_SMTP_LISTEN]
+    #[arg(long, value_name = "ADDR")]
+    pub smtp_listen: Option<std::net::SocketAddr>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -177,6 +180,9 @@ impl Cli {
             if serve.no_demo {
                 values.push(("no_demo", "true".into()));
             }
+            if let Some(address) = serve.smtp_listen {
+                values.push(("smtp_listen", address.to_string()));
+            }
         }
         Overrides {
             config_file: self.data.config.clone(),
@@ -205,6 +211,8 @@ mod tests {
             "--data-dir",
             "/tmp/x",
             "--no-demo",
+            "--smtp-listen",
+            "127.0.0.1:2525",
         ])
         .expect("parses");
         let overrides = cli.overrides();
@@ -215,6 +223,11 @@ mod tests {
         );
         assert!(overrides.values.contains(&("data_dir", "/tmp/x".into())));
         assert!(overrides.values.contains(&("no_demo", "true".into())));
+        assert!(
+            overrides
+                .values
+                .contains(&("smtp_listen", "127.0.0.1:2525".into()))
+        );
     }
 
     #[test]

@@ -20,7 +20,9 @@ pub struct UsageError(pub String);
 
 /// The connectors this build of the hub ships with.
 pub fn connectors() -> ConnectorRegistry {
-    ConnectorRegistry::default().with(switchboard_webchat::WebchatFactory)
+    ConnectorRegistry::default()
+        .with(switchboard_webchat::WebchatFactory)
+        .with(switchboard_email::EmailFactory)
 }
 
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {

@@ -52,6 +52,11 @@ pub struct Settings {
     pub bot_queue: usize,
     /// A responder that takes longer has failed: the conversation goes to a person.
     pub bot_timeout_secs: u64,
+    /// Where the built-in SMTP receiver listens (`--smtp-listen`); off when unset. Mail to an
+    /// email inbox's address (or `local+tag@domain`) is ingested like a webhook delivery.
+    pub smtp_listen: Option<SocketAddr>,
+    /// The largest message the SMTP receiver takes.
+    pub smtp_max_message_bytes: usize,
 }
 
 impl Default for Settings {
@@ -77,6 +82,8 @@ impl Default for Settings {
             bot_workers: 4,
             bot_queue: 1024,
             bot_timeout_secs: 30,
+            smtp_listen: None,
+            smtp_max_message_bytes: crate::startup::WEBHOOK_BODY_LIMIT,
         }
     }
 }

@@ -7,8 +7,10 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
-use switchboard_model::{BusEvent, ChannelKind, Inbound, InboundEvent, InboundMessage, RawInbound};
-use switchboard_store::IngestOutcome;
+use switchboard_model::{
+    BusEvent, ChannelKind, Inbound, InboundEvent, InboundMessage, Inbox, RawInbound,
+};
+use switchboard_store::{IngestOutcome, StoreError};
 
 use crate::{
     error::{ApiError, ApiResult},
@@ -70,6 +72,58 @@ pub async fn ingest_message(
     Ok(outcome)
 }
 
+/// Why what a channel sent could not be kept.
+#[derive(Debug, thiserror::Error)]
+pub enum IngestError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("cannot store an attachment: {0}")]
+    Files(#[from] std::io::Error),
+}
+
+impl From<IngestError> for ApiError {
+    fn from(err: IngestError) -> Self {
+        match err {
+            IngestError::Store(err) => err.into(),
+            IngestError::Files(err) => ApiError::Internal(anyhow::Error::new(err)),
+        }
+    }
+}
+
+/// Keeps everything a verified, normalized request carried: each message (its files first,
+/// in the data dir) and each delivery report. Returns once all of it is committed.
+pub async fn ingest_events(
+    state: &AppState,
+    inbox: &Inbox,
+    events: Vec<InboundEvent>,
+) -> Result<(), IngestError> {
+    let org_id = &inbox.org_id;
+    for event in events {
+        match event {
+            InboundEvent::Message(mut message) => {
+                crate::attachments::keep_files(&state.settings.data_dir, org_id, &mut message)
+                    .await?;
+                ingest_message(state, org_id, &inbox.id, inbox.channel, &message).await?;
+            }
+            InboundEvent::Delivery(update) => {
+                if let Some(message) = state
+                    .store
+                    .apply_delivery_update(&inbox.id, &update)
+                    .await?
+                {
+                    state.bus.publish(BusEvent::DeliveryChanged {
+                        org_id: org_id.clone(),
+                        conversation_id: message.conversation_id,
+                        message_id: message.id,
+                        status: message.delivery_status,
+                    });
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 /// `POST /webhooks/{channel}/{inbox_id}`: a channel delivers events.
 #[tracing::instrument(skip(state, headers, body), fields(channel = %channel))]
 pub async fn webhook(
@@ -119,27 +173,6 @@ pub async fn webhook(
         Ok(Inbound::Events(events)) => events,
         Err(err) => return Err(ApiError::BadRequest(err.0)),
     };
-    let org_id = &inbox.inbox.org_id;
-    for event in events {
-        match event {
-            InboundEvent::Message(message) => {
-                ingest_message(&state, org_id, &inbox_id, channel, &message).await?;
-            }
-            InboundEvent::Delivery(update) => {
-                if let Some(message) = state
-                    .store
-                    .apply_delivery_update(&inbox_id, &update)
-                    .await?
-                {
-                    state.bus.publish(BusEvent::DeliveryChanged {
-                        org_id: org_id.clone(),
-                        conversation_id: message.conversation_id,
-                        message_id: message.id,
-                        status: message.delivery_status,
-                    });
-                }
-            }
-        }
-    }
+    ingest_events(&state, &inbox.inbox, events).await?;
     Ok(StatusCode::OK.into_response())
 }

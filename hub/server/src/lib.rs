@@ -2,6 +2,7 @@
 //! ingest and delivery pipelines, and the CLI behind the `switchboard` binary.
 
 pub mod api;
+pub mod attachments;
 pub mod auth;
 pub mod bot;
 pub mod bus;
@@ -13,6 +14,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod ingest;
+pub mod smtp;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

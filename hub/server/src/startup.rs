@@ -40,6 +40,8 @@ pub const WEBHOOK_BODY_LIMIT: usize = 16 * 1024 * 1024;
 
 pub struct Application {
     listener: TcpListener,
+    /// The built-in SMTP receiver's socket, when `smtp_listen` is set.
+    smtp_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
     shutdown: CancellationToken,
@@ -109,6 +111,14 @@ impl Application {
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
+        let smtp_listener = match settings.smtp_listen {
+            Some(address) => Some(
+                TcpListener::bind(address)
+                    .await
+                    .with_context(|| format!("failed to listen for SMTP on {address}"))?,
+            ),
+            None => None,
+        };
         let shutdown = CancellationToken::new();
         let bus = connect_bus(&settings, shutdown.clone()).await?;
         let chat = ChatHub::new(
@@ -130,6 +140,7 @@ impl Application {
         let router = router(state.clone());
         Ok(Application {
             listener,
+            smtp_listener,
             router,
             state,
             shutdown,
@@ -140,6 +151,13 @@ impl Application {
         self.listener
             .local_addr()
             .unwrap_or(self.state.settings.listen)
+    }
+
+    /// Where the SMTP receiver listens, when it is on.
+    pub fn smtp_addr(&self) -> Option<SocketAddr> {
+        self.smtp_listener
+            .as_ref()
+            .and_then(|listener| listener.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -156,6 +174,7 @@ impl Application {
     pub async fn run_until_stopped(self) -> anyhow::Result<()> {
         let Application {
             listener,
+            smtp_listener,
             router,
             state,
             shutdown,
@@ -164,6 +183,13 @@ impl Application {
         workers.spawn(delivery::run(state.clone(), shutdown.clone()));
         workers.spawn(bot::run(state.clone(), shutdown.clone()));
         workers.spawn(chat::route_events(state.clone(), shutdown.clone()));
+        if let Some(smtp_listener) = smtp_listener {
+            workers.spawn(crate::smtp::serve(
+                smtp_listener,
+                state.clone(),
+                shutdown.clone(),
+            ));
+        }
         workers.close();
         let stopping = shutdown.clone();
         axum::serve(listener, router)

@@ -358,7 +358,7 @@ async fn huge_bodies_get_413(db: TestDatabase) {
         .expect("a client");
     for path in [
         "/api/v1/inboxes".to_owned(),
-        format!("/webhooks/email/{inbox_id}"),
+        format!("/webhooks/freshdesk/{inbox_id}"),
     ] {
         let response = client
             .post(app.url(&path))
@@ -664,7 +664,7 @@ async fn conversations_filter_and_paginate(db: TestDatabase) {
     let (_, open) = app
         .get(
             &admin,
-            "/api/v1/conversations?status=bot,escalated&channel=email&assignee=none",
+            "/api/v1/conversations?status=bot,escalated&channel=freshdesk&assignee=none",
         )
         .await;
     assert_eq!(open["conversations"].as_array().expect("list").len(), 4);

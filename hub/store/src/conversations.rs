@@ -278,6 +278,8 @@ impl Store {
             role: new.role.as_str().to_owned(),
             private: new.private,
             text: new.text,
+            text_full: None,
+            automated: false,
             attachments: convert::to_json(&new.attachments),
             sources: convert::to_json(&new.sources),
             confidence: new.confidence,

@@ -146,6 +146,8 @@ pub(crate) fn message(row: message::Model) -> Result<model::Message, StoreError>
         seq: row.seq,
         private: row.private,
         text: row.text,
+        text_full: row.text_full,
+        automated: row.automated,
         confidence: row.confidence,
         model: row.model,
         tokens: row.tokens,

@@ -249,6 +249,25 @@ impl Store {
         }))
     }
 
+    /// Every inbox on `channel` across organizations, secrets included: for a receiver that
+    /// finds the inbox by what arrived (an email's recipient address), not by a URL.
+    pub async fn inboxes_for_channel(&self, channel: ChannelKind) -> Result<Vec<InboxWithSecrets>> {
+        inbox::Entity::find()
+            .filter(inbox::Column::Channel.eq(channel.as_str()))
+            .order_by_asc(inbox::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|row| {
+                let full_config = merged(&row);
+                Ok(InboxWithSecrets {
+                    inbox: convert::inbox(row)?,
+                    full_config,
+                })
+            })
+            .collect()
+    }
+
     pub async fn create_team(&self, org_id: &str, name: &str) -> Result<model::Team> {
         let row = team::Model {
             id: new_id(),

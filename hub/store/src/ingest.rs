@@ -35,6 +35,40 @@ impl IngestOutcome {
     }
 }
 
+/// The conversation an answer belongs to, found by the first of `keys` that names a thread or
+/// a stored message of the inbox. `None` when none does, or when the conversation found is
+/// closed (a closed conversation takes no more messages: the answer opens a new one).
+async fn conversation_replied_to(
+    db: &impl ConnectionTrait,
+    inbox_id: &str,
+    keys: &[String],
+) -> Result<Option<conversation::Model>> {
+    for key in keys.iter().filter(|key| !key.is_empty()) {
+        let conversation_id = match thread::Entity::find_by_id((inbox_id.to_owned(), key.clone()))
+            .one(db)
+            .await?
+        {
+            Some(thread) => Some(thread.conversation_id),
+            None => message::Entity::find()
+                .filter(message::Column::InboxId.eq(inbox_id))
+                .filter(message::Column::ChannelMessageId.eq(key))
+                .one(db)
+                .await?
+                .map(|message| message.conversation_id),
+        };
+        let Some(conversation_id) = conversation_id else {
+            continue;
+        };
+        let current = conversation::Entity::find_by_id(&conversation_id)
+            .one(db)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a message points at no conversation".into()))?;
+        let open = convert::parse::<ConversationStatus>(&current.status)?.accepts_messages();
+        return Ok(open.then_some(current));
+    }
+    Ok(None)
+}
+
 /// Where a channel thread's messages go: its open conversation, or a new one when it has none
 /// or the last one was closed. Returns the conversation and whether it is new.
 async fn conversation_for_thread(
@@ -152,11 +186,20 @@ impl Store {
         let txn = self.begin_write().await?;
         let contact_id = contacts::find_or_create(&*txn, org_id, channel, &incoming.sender).await?;
         let (conversation, opened) =
-            conversation_for_thread(&*txn, org_id, inbox_id, channel, &contact_id, incoming)
-                .await?;
+            match conversation_replied_to(&*txn, inbox_id, &incoming.reply_to_keys).await? {
+                Some(conversation) => (conversation, false),
+                None => {
+                    conversation_for_thread(&*txn, org_id, inbox_id, channel, &contact_id, incoming)
+                        .await?
+                }
+            };
         let mut conversation = next_seq(&*txn, &conversation.id, &incoming.text, now).await?;
-        let reopen = conversation.status == ConversationStatus::Resolved.as_str();
-        if reopen || incoming.channel_message_id.is_some() || sentiment.is_some() {
+        // A machine's message (an out-of-office, a bounce) is kept but changes nothing: it
+        // neither reopens the conversation nor becomes the message our replies answer.
+        let human = !incoming.automated;
+        let reopen = human && conversation.status == ConversationStatus::Resolved.as_str();
+        let answered_id = incoming.channel_message_id.as_ref().filter(|_| human);
+        if reopen || answered_id.is_some() || sentiment.is_some() {
             let mut active: conversation::ActiveModel = conversation.clone().into();
             if let Some(score) = sentiment {
                 let previous = conversation
@@ -174,8 +217,8 @@ impl Store {
                 active.status = Set(status.as_str().to_owned());
                 active.resolved_at = Set(None);
             }
-            if incoming.channel_message_id.is_some() {
-                active.last_inbound_channel_message_id = Set(incoming.channel_message_id.clone());
+            if let Some(answered_id) = answered_id {
+                active.last_inbound_channel_message_id = Set(Some(answered_id.clone()));
             }
             conversation = conversation::Entity::update(active).exec(&*txn).await?;
         }
@@ -188,6 +231,8 @@ impl Store {
             role: MessageRole::Customer.as_str().to_owned(),
             private: false,
             text: incoming.text.clone(),
+            text_full: incoming.text_full.clone(),
+            automated: incoming.automated,
             attachments: convert::to_json(&incoming.attachments),
             sources: serde_json::json!([]),
             confidence: None,

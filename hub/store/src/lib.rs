@@ -31,7 +31,7 @@ pub use contacts::ContactPage;
 pub use conversations::{ConversationFilter, ConversationPage, NewMessage};
 pub use directory::InboxWithSecrets;
 pub use ingest::IngestOutcome;
-pub use outbox::{ClaimedJob, RetryPolicy};
+pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
 pub use understanding::StoredTopicModel;
 
 /// Everything that can go wrong in the store.

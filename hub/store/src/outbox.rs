@@ -17,10 +17,13 @@ use sea_orm::{
     sea_query::{Expr, ExprTrait},
 };
 use switchboard_model::{
-    ChannelKind, ContactRef, DeliveryStatus, DeliveryUpdate, OutboundMessage, new_id,
+    ChannelKind, ContactRef, DeliveryStatus, DeliveryUpdate, MessageRole, OutboundMessage, new_id,
 };
 
 use crate::{Result, Store, StoreError, convert, entities::*};
+
+/// The name an AI answer is signed with on channels that show a sender's name.
+pub const AI_AUTHOR_NAME: &str = "AI assistant";
 
 const PENDING: &str = "pending";
 const IN_FLIGHT: &str = "in_flight";
@@ -296,6 +299,22 @@ async fn outbound(db: &impl ConnectionTrait, job: &delivery_job::Model) -> Resul
     let contact = contact::Entity::find_by_id(&conversation.contact_id)
         .one(db)
         .await?;
+    let author_name = match convert::parse::<MessageRole>(&message.role)? {
+        MessageRole::Ai => Some(AI_AUTHOR_NAME.to_owned()),
+        _ => match &message.author_id {
+            Some(author_id) => user::Entity::find_by_id(author_id)
+                .one(db)
+                .await?
+                .map(|user| {
+                    if user.name.trim().is_empty() {
+                        user.email
+                    } else {
+                        user.name
+                    }
+                }),
+            None => None,
+        },
+    };
     let identity = contact_identity::Entity::find()
         .filter(contact_identity::Column::ContactId.eq(&conversation.contact_id))
         .filter(contact_identity::Column::Channel.eq(&conversation.channel))
@@ -312,6 +331,7 @@ async fn outbound(db: &impl ConnectionTrait, job: &delivery_job::Model) -> Resul
             phone: contact.as_ref().and_then(|contact| contact.phone.clone()),
         },
         attachments: convert::from_json(&message.attachments)?,
+        author_name,
         message_id: message.id,
         org_id: message.org_id,
         inbox_id: message.inbox_id,

@@ -17,6 +17,7 @@ backend_tests!(
     concurrent_messages_get_consecutive_seqs,
     one_contact_per_identity_and_one_conversation_per_thread,
     closed_conversations_are_not_reopened_but_resolved_ones_are,
+    answers_find_their_conversation_by_reply_keys,
     organizations_never_see_each_other,
     outbox_retries_then_completes,
     expired_leases_are_claimed_again,
@@ -63,9 +64,7 @@ fn inbound(thread: &str, sender: &str, channel_id: Option<&str>, text: &str) -> 
             ..Default::default()
         },
         text: text.into(),
-        attachments: Vec::new(),
-        subject: None,
-        sent_at: None,
+        ..Default::default()
     }
 }
 
@@ -280,6 +279,74 @@ async fn closed_conversations_are_not_reopened_but_resolved_ones_are(db: TestDat
             .iter()
             .all(|event| event.action == "conversation.status")
     );
+}
+
+async fn answers_find_their_conversation_by_reply_keys(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let answer = |thread: &str, id: &str, keys: &[&str]| InboundMessage {
+        reply_to_keys: keys.iter().map(|key| key.to_string()).collect(),
+        ..inbound(thread, "s", Some(id), id)
+    };
+    let (first, _) = f.stored(&inbound("a1", "s", Some("a1"), "question")).await;
+    f.reply(&first).await;
+    let jobs = f
+        .store
+        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(60))
+        .await
+        .expect("claims");
+    f.store
+        .complete_job(&jobs[0], Some("ours-1"))
+        .await
+        .expect("completes");
+
+    // Our sent message's channel id, a customer message's id, or a thread key all lead back.
+    let (by_ours, _) = f.stored(&answer("b1", "b1", &["unknown", "ours-1"])).await;
+    assert_eq!(by_ours, first);
+    let (by_theirs, _) = f.stored(&answer("c1", "c1", &["a1"])).await;
+    assert_eq!(by_theirs, first);
+    let (none_known, _) = f.stored(&answer("d1", "d1", &["unknown"])).await;
+    assert_ne!(none_known, first);
+
+    // A machine's answer is kept without reopening; a person's reopens.
+    f.store
+        .set_status(&f.org_id, &first, ConversationStatus::Resolved, "system")
+        .await
+        .expect("resolves");
+    let automated = InboundMessage {
+        automated: true,
+        text_full: Some("full".into()),
+        ..answer("e1", "e1", &["ours-1"])
+    };
+    let IngestOutcome::Stored {
+        conversation,
+        message,
+        ..
+    } = f.ingest(&automated).await
+    else {
+        panic!("stored")
+    };
+    assert_eq!(conversation.id, first);
+    assert_eq!(conversation.status, ConversationStatus::Resolved);
+    assert!(message.automated);
+    assert_eq!(message.text_full.as_deref(), Some("full"));
+    let (reopened, _) = f.stored(&answer("f1", "f1", &["ours-1"])).await;
+    assert_eq!(reopened, first);
+    let conversation = f
+        .store
+        .conversation(&f.org_id, &first)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(conversation.status, ConversationStatus::Bot);
+
+    // A closed conversation takes no answers: they open a new one.
+    f.store
+        .set_status(&f.org_id, &first, ConversationStatus::Closed, "system")
+        .await
+        .expect("closes");
+    let (fresh, seq) = f.stored(&answer("g1", "g1", &["ours-1", "a1"])).await;
+    assert_ne!(fresh, first);
+    assert_eq!(seq, 1);
 }
 
 async fn organizations_never_see_each_other(db: TestDatabase) {

@@ -1,8 +1,13 @@
 //! Test support shared by the hub's crates: a fresh database for every test, on SQLite always
-//! and on PostgreSQL whenever `SWITCHBOARD_TEST_DATABASE_URL` is set.
+//! and on PostgreSQL whenever `SWITCHBOARD_TEST_DATABASE_URL` is set; a mail server on loopback
+//! that records what it receives ([`SmtpSink`]).
 //!
 //! Under `CI=true` a missing PostgreSQL fails the test instead of skipping it, so CI can never
 //! pass without exercising PostgreSQL.
+
+pub mod smtp;
+
+pub use smtp::{SmtpClient, SmtpSink};
 
 use sea_orm::{ConnectionTrait, Database};
 

@@ -1,6 +1,7 @@
 //! The REST API under `/api/v1`, and its OpenAPI description generated from the handlers.
 
 mod api_keys;
+mod attachments;
 mod audit;
 mod auth;
 mod contacts;
@@ -54,6 +55,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(conversations::reopen))
         .routes(routes!(conversations::set_priority))
         .routes(routes!(conversations::typing))
+        .routes(routes!(attachments::get))
         .routes(routes!(contacts::list))
         .routes(routes!(contacts::get, contacts::update))
         .routes(routes!(inboxes::list, inboxes::create))

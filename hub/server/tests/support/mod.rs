@@ -1,7 +1,8 @@
 //! Boots the real hub on 127.0.0.1:0 with a fresh database, and talks to it over HTTP like a
-//! client would. The `email` channel is served by a test connector whose behaviour each inbox's
-//! config sets, so that the pipelines (verify, normalize, ingest, outbox) can be exercised
-//! before the real connectors exist.
+//! client would. The `freshdesk` channel (which this hub does not implement yet) is served by a
+//! test connector whose behaviour each inbox's config sets, so that the pipelines (verify,
+//! normalize, ingest, outbox) can be exercised on their own; every real connector is registered
+//! beside it.
 
 #![allow(dead_code)]
 
@@ -13,7 +14,7 @@ use std::{
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use switchboard::{Application, ConnectorRegistry, Settings};
+use switchboard::{Application, Settings};
 use switchboard_model::{
     ChannelKind, ConfigError, Connector, ConnectorFactory, ContactRef, DeliveryError,
     DeliveryReceipt, Inbound, InboundEvent, InboundMessage, NormalizeError, OutboundMessage,
@@ -50,14 +51,14 @@ struct TestFactory(Deliveries);
 
 impl ConnectorFactory for TestFactory {
     fn channel(&self) -> ChannelKind {
-        ChannelKind::Email
+        ChannelKind::Freshdesk
     }
 
     fn build(&self, _inbox_id: &str, config: &Value) -> Result<Arc<dyn Connector>, ConfigError> {
         let secret = config["inbound_secret"]
             .as_str()
             .ok_or_else(|| ConfigError {
-                channel: ChannelKind::Email,
+                channel: ChannelKind::Freshdesk,
                 reason: "`inbound_secret` is required".into(),
             })?;
         Ok(Arc::new(TestConnector {
@@ -72,7 +73,7 @@ impl ConnectorFactory for TestFactory {
 #[async_trait::async_trait]
 impl Connector for TestConnector {
     fn channel(&self) -> ChannelKind {
-        ChannelKind::Email
+        ChannelKind::Freshdesk
     }
 
     fn verify(&self, request: &RawInbound<'_>) -> Result<(), VerifyError> {
@@ -106,9 +107,7 @@ impl Connector for TestConnector {
                     ..Default::default()
                 },
                 text: field("text")?,
-                attachments: Vec::new(),
-                subject: None,
-                sent_at: None,
+                ..Default::default()
             },
         )]))
     }
@@ -140,6 +139,8 @@ pub struct TestApp {
     pub addr: SocketAddr,
     /// The running hub's state: its bus, its web-chat connections.
     pub state: switchboard::AppState,
+    /// The SMTP receiver, when the settings turned it on.
+    pub smtp_addr: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub db: TestDatabase,
     pub deliveries: Deliveries,
@@ -183,14 +184,13 @@ impl TestApp {
     ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let deliveries = Deliveries::default();
-        let connectors = ConnectorRegistry::default()
-            .with(TestFactory(deliveries.clone()))
-            .with(switchboard_webchat::WebchatFactory);
+        let connectors = switchboard::commands::connectors().with(TestFactory(deliveries.clone()));
         let app = Application::build_with(settings, connectors, responder)
             .await
             .expect("the hub builds");
         let addr = app.local_addr();
         let state = app.state().clone();
+        let smtp_addr = app.smtp_addr();
         let shutdown = app.shutdown_token();
         let server = tokio::spawn(app.run_until_stopped());
         let client = reqwest::Client::builder()
@@ -200,6 +200,7 @@ impl TestApp {
         TestApp {
             addr,
             state,
+            smtp_addr,
             client,
             db,
             deliveries,
@@ -295,7 +296,7 @@ impl TestApp {
             .post(
                 admin,
                 "/api/v1/inboxes",
-                json!({ "name": "Test", "channel": "email", "config": full }),
+                json!({ "name": "Test", "channel": "freshdesk", "config": full }),
             )
             .await;
         assert_eq!(status, StatusCode::CREATED, "{inbox}");
@@ -305,7 +306,7 @@ impl TestApp {
     /// Posts a customer message to the test inbox's webhook.
     pub async fn webhook(&self, inbox_id: &str, secret: &str, body: Value) -> StatusCode {
         self.client
-            .post(self.url(&format!("/webhooks/email/{inbox_id}")))
+            .post(self.url(&format!("/webhooks/freshdesk/{inbox_id}")))
             .header("x-test-secret", secret)
             .json(&body)
             .send()

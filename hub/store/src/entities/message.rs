@@ -15,6 +15,9 @@ pub struct Model {
     pub private: bool,
     #[sea_orm(column_type = "Text")]
     pub text: String,
+    #[sea_orm(column_type = "Text", nullable)]
+    pub text_full: Option<String>,
+    pub automated: bool,
     #[sea_orm(column_type = "JsonBinary")]
     pub attachments: Json,
     #[sea_orm(column_type = "JsonBinary")]
