@@ -62,7 +62,10 @@ pub async fn ingest_message(
                 inbox_id: inbox_id.to_owned(),
                 message: Box::new(message.clone()),
             });
-            crate::bot::after_customer_message(state, conversation, message.seq).await;
+            // An out-of-office or a bounce is kept for the record; the bot does not answer it.
+            if !message.automated {
+                crate::bot::after_customer_message(state, conversation, message.seq).await;
+            }
         }
         IngestOutcome::Duplicate { .. } => {
             metrics::counter!("switchboard_messages_duplicate_total", "channel" => channel.as_str())
