@@ -26,7 +26,7 @@ pub use event::{
     BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundMessage, OutboundMessage,
 };
 pub use records::{
-    ApiKey, AuditEvent, Contact, ContactIdentity, Conversation, Inbox, Message, Organization, Team,
+    ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Inbox, Message, Organization, Team,
     User,
 };
 pub use responder::{Answer, Deltas, NoDeltas, Question, Responder, ResponderError, Response};

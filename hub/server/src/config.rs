@@ -41,6 +41,8 @@ pub struct Settings {
     pub delivery_poll_ms: u64,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// How often an idle `/api/v1/events` stream gets a keep-alive comment.
+    pub events_keepalive_secs: u64,
 }
 
 impl Default for Settings {
@@ -61,6 +63,7 @@ impl Default for Settings {
             delivery_max_attempts: 8,
             delivery_poll_ms: 500,
             log_format: "text".into(),
+            events_keepalive_secs: 15,
         }
     }
 }

@@ -80,13 +80,14 @@ impl Application {
             settings: Arc::new(settings),
             connectors: Arc::new(connectors),
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
+            shutdown: CancellationToken::new(),
         };
         let router = router(state.clone());
         Ok(Application {
             listener,
             router,
+            shutdown: state.shutdown.clone(),
             state,
-            shutdown: CancellationToken::new(),
         })
     }
 

@@ -15,6 +15,8 @@ pub struct AppState {
     pub connectors: Arc<ConnectorRegistry>,
     /// Wakes the delivery workers when a message is queued, so they need not wait for a poll.
     pub delivery_wakeup: Arc<tokio::sync::Notify>,
+    /// Cancelled when the hub stops: long-lived responses (event streams) end on it.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The connector factories the hub knows, one per channel.

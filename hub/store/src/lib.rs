@@ -6,6 +6,7 @@
 //! commit in one transaction.
 
 mod auth;
+mod canned;
 mod contacts;
 mod conversations;
 mod convert;
