@@ -26,8 +26,8 @@ pub use event::{
     BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundMessage, OutboundMessage,
 };
 pub use records::{
-    ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Inbox, Message, Organization, Team,
-    User,
+    ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Inbox, Message,
+    Organization, Team, User,
 };
 pub use responder::{Answer, Deltas, NoDeltas, Question, Responder, ResponderError, Response};
 pub use role::{Permission, Role};

@@ -153,7 +153,11 @@ fn filter_condition(org_id: &str, filter: &ConversationFilter) -> Condition {
 
 impl Store {
     /// How many conversations match `filter`.
-    pub async fn count_conversations(&self, org_id: &str, filter: &ConversationFilter) -> Result<u64> {
+    pub async fn count_conversations(
+        &self,
+        org_id: &str,
+        filter: &ConversationFilter,
+    ) -> Result<u64> {
         Ok(conversation::Entity::find()
             .filter(filter_condition(org_id, filter))
             .count(self.db())

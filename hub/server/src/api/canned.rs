@@ -53,7 +53,12 @@ pub async fn create(
     auth.require(Permission::SettingsManage)?;
     let canned = state
         .store
-        .create_canned_response(auth.org_id(), &request.shortcut, &request.title, &request.text)
+        .create_canned_response(
+            auth.org_id(),
+            &request.shortcut,
+            &request.title,
+            &request.text,
+        )
         .await?;
     auth.audit(
         &state,
@@ -86,8 +91,13 @@ pub async fn update(
             request.text.as_deref(),
         )
         .await?;
-    auth.audit(&state, "canned_response.updated", &id, serde_json::json!({}))
-        .await?;
+    auth.audit(
+        &state,
+        "canned_response.updated",
+        &id,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(ApiJson(canned))
 }
 
@@ -104,7 +114,12 @@ pub async fn delete(
         .store
         .delete_canned_response(auth.org_id(), &id)
         .await?;
-    auth.audit(&state, "canned_response.deleted", &id, serde_json::json!({}))
-        .await?;
+    auth.audit(
+        &state,
+        "canned_response.deleted",
+        &id,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }

@@ -191,7 +191,10 @@ pub async fn counts(
     let org_id = auth.org_id();
     let mine = match auth.principal.user_id() {
         Some(user_id) => {
-            let filter = view(vec![Bot, Escalated, Assigned], Some(Some(user_id.to_owned())));
+            let filter = view(
+                vec![Bot, Escalated, Assigned],
+                Some(Some(user_id.to_owned())),
+            );
             store.count_conversations(org_id, &filter).await?
         }
         None => 0,
@@ -376,11 +379,7 @@ pub async fn reopen(
 
 /// Loads a conversation for takeover or hand-back: it must be open, and one that another agent
 /// owns may only be moved by someone with `conversations:assign`.
-async fn open_for_handover(
-    state: &AppState,
-    auth: &Auth,
-    id: &str,
-) -> ApiResult<Conversation> {
+async fn open_for_handover(state: &AppState, auth: &Auth, id: &str) -> ApiResult<Conversation> {
     auth.require(Permission::ConversationsReply)?;
     let conversation = state
         .store
@@ -417,7 +416,9 @@ pub async fn takeover(
     let user_id = auth
         .principal
         .user_id()
-        .ok_or_else(|| ApiError::Unprocessable("an API key cannot take a conversation over".into()))?
+        .ok_or_else(|| {
+            ApiError::Unprocessable("an API key cannot take a conversation over".into())
+        })?
         .to_owned();
     let current = open_for_handover(&state, &auth, &id).await?;
     let conversation = state
