@@ -328,10 +328,12 @@ export function createInbox({ me, can, directory, shortcuts }) {
     const index = state.items.findIndex((c) => c.id === id);
     if (index >= 0) list.scrollToIndex(index);
     if (location.hash !== `#/inbox/${id}`) history.replaceState(null, '', `#/inbox/${id}`);
+    convPane.setAttribute('aria-busy', 'true');
     try {
       const detail = await get(`/conversations/${encodeURIComponent(id)}`);
       if (state.selectedId !== id) return;
       renderDetail(detail, { keepDrafts: false });
+      convPane.setAttribute('aria-busy', 'false');
       if (focus) replyBox?.focus();
     } catch (error) {
       mount(convPane, h('div', { class: 'placeholder' }, `Could not open the conversation: ${error.message}`));
