@@ -162,7 +162,7 @@ async fn widget_end_to_end_in_a_real_browser() {
 
 /// BENCHMARKS.md: the list with 10,000 conversations in the database. Run with
 /// `cargo test -p switchboard --test browser -- --ignored --nocapture list_with_10000`.
-#[tokio::test]
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 #[ignore = "a measurement, run by hand"]
 async fn list_with_10000_conversations() {
     if !ready_to_run() {

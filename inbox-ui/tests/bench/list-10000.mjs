@@ -10,9 +10,10 @@ const token = await login();
 await page.goto(`${HUB}/`);
 await page.evaluate((t) => sessionStorage.setItem('switchboard.token', t), token);
 
-async function firstLoad() {
+async function firstLoad(run) {
   const started = Date.now();
-  await page.goto(`${HUB}/#/inbox`);
+  // A new query string makes it a full page load, not a hash change.
+  await page.goto(`${HUB}/?run=${run}#/inbox`);
   await page.getByRole('button', { name: /^All/ }).click();
   await page.getByRole('list', { name: 'Conversations' }).getByRole('listitem').first().waitFor();
   const ms = Date.now() - started;
@@ -24,7 +25,7 @@ async function firstLoad() {
 }
 
 const loads = [];
-for (let i = 0; i < 5; i += 1) loads.push(await firstLoad());
+for (let i = 0; i < 5; i += 1) loads.push(await firstLoad(i));
 loads.sort((a, b) => a.first_rows_ms - b.first_rows_ms);
 
 const scroll = await page.evaluate(async () => {
