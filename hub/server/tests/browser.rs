@@ -34,9 +34,15 @@ fn chromium() -> PathBuf {
 fn ready_to_run() -> bool {
     let mut missing = Vec::new();
     if !chromium().exists() {
-        missing.push(format!("{} (apt-get install chromium)", chromium().display()));
+        missing.push(format!(
+            "{} (apt-get install chromium)",
+            chromium().display()
+        ));
     }
-    if !workspace().join("inbox-ui/node_modules/playwright-core").exists() {
+    if !workspace()
+        .join("inbox-ui/node_modules/playwright-core")
+        .exists()
+    {
         missing.push("inbox-ui/node_modules (cd inbox-ui && npm ci)".to_owned());
     }
     if missing.is_empty() {
@@ -178,7 +184,11 @@ async fn list_with_10000_conversations() {
         .find(|(name, _)| *name == "TEST_EMAIL_INBOX_ID")
         .map(|(_, value)| value.clone())
         .expect("the inbox");
-    let org = store.org_by_slug("demo").await.expect("reads").expect("demo");
+    let org = store
+        .org_by_slug("demo")
+        .await
+        .expect("reads")
+        .expect("demo");
     let started = std::time::Instant::now();
     for n in 0..10_000 {
         let message = InboundMessage {
@@ -196,7 +206,12 @@ async fn list_with_10000_conversations() {
             sent_at: None,
         };
         store
-            .ingest(&org.id, &inbox_id, switchboard_model::ChannelKind::Email, &message)
+            .ingest(
+                &org.id,
+                &inbox_id,
+                switchboard_model::ChannelKind::Email,
+                &message,
+            )
             .await
             .expect("ingests");
     }

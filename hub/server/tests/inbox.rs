@@ -83,9 +83,11 @@ async fn next_of_type(
         let Some(data) = data_of(&next_frame(stream, buffer).await) else {
             continue;
         };
-        assert!(!data.to_string().contains("theirs"), "another organization's event: {data}");
-        if data["type"] == kind
-        {
+        assert!(
+            !data.to_string().contains("theirs"),
+            "another organization's event: {data}"
+        );
+        if data["type"] == kind {
             return data;
         }
     }
