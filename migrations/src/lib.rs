@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261123_000007_email;
 mod m20261123_000050_understanding;
+mod m20261123_000060_canned_responses;
 mod m20261123_000301_csat;
 
 pub struct Migrator;
@@ -18,6 +19,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000007_email::Migration),
             Box::new(m20261123_000050_understanding::Migration),
+            Box::new(m20261123_000060_canned_responses::Migration),
             Box::new(m20261123_000301_csat::Migration),
         ]
     }

@@ -27,8 +27,8 @@ pub use event::{
     OutboundMessage,
 };
 pub use records::{
-    ApiKey, AuditEvent, Contact, ContactIdentity, Conversation, Csat, Inbox, Message, Organization,
-    Team, User,
+    ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Csat, Inbox,
+    Message, Organization, Team, User,
 };
 pub use responder::{Answer, Deltas, NoDeltas, Question, Responder, ResponderError, Response};
 pub use role::{Permission, Role};

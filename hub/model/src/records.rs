@@ -180,3 +180,17 @@ pub struct Csat {
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
+
+/// A saved reply that agents insert by its shortcut.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct CannedResponse {
+    pub id: String,
+    pub org_id: String,
+    /// What an agent types after `/` to find it, such as `refund`.
+    pub shortcut: String,
+    pub title: String,
+    pub text: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
+}

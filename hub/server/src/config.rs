@@ -57,6 +57,8 @@ pub struct Settings {
     pub smtp_listen: Option<SocketAddr>,
     /// The largest message the SMTP receiver takes.
     pub smtp_max_message_bytes: usize,
+    /// How often an idle `/api/v1/events` stream gets a keep-alive comment.
+    pub events_keepalive_secs: u64,
 }
 
 impl Default for Settings {
@@ -84,6 +86,7 @@ impl Default for Settings {
             bot_timeout_secs: 30,
             smtp_listen: None,
             smtp_max_message_bytes: crate::startup::WEBHOOK_BODY_LIMIT,
+            events_keepalive_secs: 15,
         }
     }
 }

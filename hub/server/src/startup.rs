@@ -136,6 +136,7 @@ impl Application {
             responder,
             chat: Arc::new(chat),
             topic_models: Arc::default(),
+            shutdown: shutdown.clone(),
         };
         let router = router(state.clone());
         Ok(Application {

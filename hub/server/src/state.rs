@@ -23,6 +23,8 @@ pub struct AppState {
     pub chat: Arc<ChatHub>,
     /// The organizations' topic classifiers, cached.
     pub topic_models: Arc<crate::understanding::TopicModels>,
+    /// Cancelled when the hub stops: long-lived responses (event streams) end on it.
+    pub shutdown: tokio_util::sync::CancellationToken,
 }
 
 /// The connector factories the hub knows, one per channel.

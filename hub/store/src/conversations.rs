@@ -4,7 +4,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
@@ -116,7 +117,53 @@ pub(crate) async fn next_seq(
         .ok_or(StoreError::NotFound)
 }
 
+/// The `WHERE` clause of a filter, within one organization.
+fn filter_condition(org_id: &str, filter: &ConversationFilter) -> Condition {
+    use conversation::Column;
+    let mut condition = Condition::all().add(Column::OrgId.eq(org_id));
+    if !filter.statuses.is_empty() {
+        condition = condition
+            .add(Column::Status.is_in(filter.statuses.iter().map(|status| status.as_str())));
+    }
+    if let Some(channel) = filter.channel {
+        condition = condition.add(Column::Channel.eq(channel.as_str()));
+    }
+    if let Some(inbox_id) = &filter.inbox_id {
+        condition = condition.add(Column::InboxId.eq(inbox_id));
+    }
+    match &filter.assignee_id {
+        Some(Some(assignee_id)) => condition = condition.add(Column::AssigneeId.eq(assignee_id)),
+        Some(None) => condition = condition.add(Column::AssigneeId.is_null()),
+        None => {}
+    }
+    if let Some(team_id) = &filter.team_id {
+        condition = condition.add(Column::TeamId.eq(team_id));
+    }
+    if let Some(priority) = filter.priority {
+        condition = condition.add(Column::Priority.eq(priority.as_str()));
+    }
+    if let Some(contact_id) = &filter.contact_id {
+        condition = condition.add(Column::ContactId.eq(contact_id));
+    }
+    if let Some(sentiment_max) = filter.sentiment_max {
+        condition = condition.add(Column::Sentiment.lte(sentiment_max));
+    }
+    condition
+}
+
 impl Store {
+    /// How many conversations match `filter`.
+    pub async fn count_conversations(
+        &self,
+        org_id: &str,
+        filter: &ConversationFilter,
+    ) -> Result<u64> {
+        Ok(conversation::Entity::find()
+            .filter(filter_condition(org_id, filter))
+            .count(self.db())
+            .await?)
+    }
+
     pub async fn list_conversations(
         &self,
         org_id: &str,
@@ -125,36 +172,7 @@ impl Store {
         limit: u64,
     ) -> Result<ConversationPage> {
         use conversation::Column;
-        let mut condition = Condition::all().add(Column::OrgId.eq(org_id));
-        if !filter.statuses.is_empty() {
-            condition = condition
-                .add(Column::Status.is_in(filter.statuses.iter().map(|status| status.as_str())));
-        }
-        if let Some(channel) = filter.channel {
-            condition = condition.add(Column::Channel.eq(channel.as_str()));
-        }
-        if let Some(inbox_id) = &filter.inbox_id {
-            condition = condition.add(Column::InboxId.eq(inbox_id));
-        }
-        match &filter.assignee_id {
-            Some(Some(assignee_id)) => {
-                condition = condition.add(Column::AssigneeId.eq(assignee_id))
-            }
-            Some(None) => condition = condition.add(Column::AssigneeId.is_null()),
-            None => {}
-        }
-        if let Some(team_id) = &filter.team_id {
-            condition = condition.add(Column::TeamId.eq(team_id));
-        }
-        if let Some(priority) = filter.priority {
-            condition = condition.add(Column::Priority.eq(priority.as_str()));
-        }
-        if let Some(contact_id) = &filter.contact_id {
-            condition = condition.add(Column::ContactId.eq(contact_id));
-        }
-        if let Some(sentiment_max) = filter.sentiment_max {
-            condition = condition.add(Column::Sentiment.lte(sentiment_max));
-        }
+        let mut condition = filter_condition(org_id, filter);
         if let Some(cursor) = cursor {
             let (updated_at, id) = decode_cursor(cursor)?;
             condition = condition.add(
@@ -395,6 +413,28 @@ impl Store {
                     active.status = Set(status.as_str().to_owned());
                 }
                 json!({ "assignee_id": assignee_id, "team_id": team_id })
+            },
+        )
+        .await
+    }
+
+    /// Hands an open conversation back to the AI: nobody assigned, status `bot`. The team
+    /// stays, so that a later escalation goes back to the same people.
+    pub async fn hand_back(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        actor: &str,
+    ) -> Result<model::Conversation> {
+        self.change_conversation(
+            org_id,
+            conversation_id,
+            actor,
+            "conversation.handed_back",
+            |active| {
+                active.assignee_id = Set(None);
+                active.status = Set(ConversationStatus::Bot.as_str().to_owned());
+                json!({ "status": ConversationStatus::Bot })
             },
         )
         .await

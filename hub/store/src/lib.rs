@@ -6,6 +6,7 @@
 //! commit in one transaction.
 
 mod auth;
+mod canned;
 mod chat;
 mod contacts;
 mod conversations;

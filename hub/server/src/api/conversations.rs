@@ -42,6 +42,19 @@ pub struct ConversationList {
     pub next_cursor: Option<String>,
 }
 
+/// How many conversations each view of the inbox holds.
+#[derive(Serialize, ToSchema)]
+pub struct ViewCounts {
+    /// Open conversations assigned to the caller.
+    pub mine: u64,
+    /// Open conversations no agent owns (with the AI or waiting for a human).
+    pub unassigned: u64,
+    /// Conversations waiting for a human.
+    pub escalated: u64,
+    /// Every conversation.
+    pub all: u64,
+}
+
 #[derive(Serialize, ToSchema)]
 pub struct ConversationDetail {
     pub conversation: Conversation,
@@ -149,6 +162,53 @@ pub async fn list(
     Ok(ApiJson(ConversationList {
         conversations: page.conversations,
         next_cursor: page.next_cursor,
+    }))
+}
+
+/// Counts per inbox view (mine, unassigned, escalated, all). `channel`, `inbox_id`, `team_id`,
+/// `priority` and `sentiment_max` narrow every view; each view sets status and assignee itself,
+/// so `status` and `assignee` are ignored here.
+#[utoipa::path(get, path = "/conversations/counts", tag = "conversations", params(ListParams),
+    responses((status = 200, body = ViewCounts)))]
+pub async fn counts(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiQuery(params): ApiQuery<ListParams>,
+) -> ApiResult<ApiJson<ViewCounts>> {
+    auth.require(Permission::ConversationsRead)?;
+    let base = ListParams {
+        status: None,
+        assignee: None,
+        ..params
+    }
+    .filter(&auth)?;
+    use ConversationStatus::{Assigned, Bot, Escalated};
+    let view = |statuses: Vec<ConversationStatus>, assignee_id: Option<Option<String>>| {
+        ConversationFilter {
+            statuses,
+            assignee_id,
+            ..base.clone()
+        }
+    };
+    let store = &state.store;
+    let org_id = auth.org_id();
+    let mine = match auth.principal.user_id() {
+        Some(user_id) => {
+            let filter = view(
+                vec![Bot, Escalated, Assigned],
+                Some(Some(user_id.to_owned())),
+            );
+            store.count_conversations(org_id, &filter).await?
+        }
+        None => 0,
+    };
+    let unassigned = view(vec![Bot, Escalated, Assigned], Some(None));
+    let escalated = view(vec![Escalated], None);
+    Ok(ApiJson(ViewCounts {
+        mine,
+        unassigned: store.count_conversations(org_id, &unassigned).await?,
+        escalated: store.count_conversations(org_id, &escalated).await?,
+        all: store.count_conversations(org_id, &base).await?,
     }))
 }
 
@@ -341,6 +401,82 @@ pub async fn reopen(
     let conversation = state
         .store
         .reopen(auth.org_id(), &id, &principal.actor())
+        .await?;
+    publish_change(&state, &conversation);
+    Ok(ApiJson(conversation))
+}
+
+/// Loads a conversation for takeover or hand-back: it must be open, and one that another agent
+/// owns may only be moved by someone with `conversations:assign`.
+async fn open_for_handover(state: &AppState, auth: &Auth, id: &str) -> ApiResult<Conversation> {
+    auth.require(Permission::ConversationsReply)?;
+    let conversation = state
+        .store
+        .conversation(auth.org_id(), id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if matches!(
+        conversation.status,
+        ConversationStatus::Resolved | ConversationStatus::Closed
+    ) {
+        return Err(ApiError::Conflict(format!(
+            "the conversation is {}; reopen it first",
+            conversation.status
+        )));
+    }
+    if let Some(owner) = conversation.assignee_id.as_deref()
+        && Some(owner) != auth.principal.user_id()
+    {
+        auth.require(Permission::ConversationsAssign)?;
+    }
+    Ok(conversation)
+}
+
+/// Takes the conversation over from the AI or the queue: assigns it to the caller (a signed-in
+/// user) and sets it `assigned`.
+#[utoipa::path(post, path = "/conversations/{id}/takeover", tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)))]
+pub async fn takeover(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<Conversation>> {
+    let user_id = auth
+        .principal
+        .user_id()
+        .ok_or_else(|| {
+            ApiError::Unprocessable("an API key cannot take a conversation over".into())
+        })?
+        .to_owned();
+    let current = open_for_handover(&state, &auth, &id).await?;
+    let conversation = state
+        .store
+        .assign(
+            auth.org_id(),
+            &id,
+            Some(&user_id),
+            current.team_id.as_deref(),
+            &auth.principal.actor(),
+        )
+        .await?;
+    publish_change(&state, &conversation);
+    Ok(ApiJson(conversation))
+}
+
+/// Hands the conversation back to the AI: unassigned, status `bot`.
+#[utoipa::path(post, path = "/conversations/{id}/handback", tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)))]
+pub async fn handback(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<Conversation>> {
+    open_for_handover(&state, &auth, &id).await?;
+    let conversation = state
+        .store
+        .hand_back(auth.org_id(), &id, &auth.principal.actor())
         .await?;
     publish_change(&state, &conversation);
     Ok(ApiJson(conversation))

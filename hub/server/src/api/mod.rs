@@ -4,8 +4,10 @@ mod api_keys;
 mod attachments;
 mod audit;
 mod auth;
+mod canned;
 mod contacts;
 mod conversations;
+mod events;
 mod inboxes;
 mod teams;
 mod users;
@@ -48,6 +50,12 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(auth::logout))
         .routes(routes!(auth::me))
         .routes(routes!(conversations::list))
+        .routes(routes!(conversations::counts))
+        .routes(routes!(conversations::takeover))
+        .routes(routes!(conversations::handback))
+        .routes(routes!(events::stream))
+        .routes(routes!(canned::list, canned::create))
+        .routes(routes!(canned::update, canned::delete))
         .routes(routes!(conversations::get))
         .routes(routes!(conversations::reply))
         .routes(routes!(conversations::assign))

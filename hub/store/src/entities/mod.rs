@@ -3,6 +3,7 @@
 
 pub mod api_key;
 pub mod audit_log;
+pub mod canned_response;
 pub mod contact;
 pub mod contact_identity;
 pub mod conversation;

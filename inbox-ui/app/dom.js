@@ -1,0 +1,88 @@
+// Small DOM helpers: build elements without innerHTML, so text from the API is never markup.
+
+/** h('button', {class: 'primary', onclick}, 'Send') */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [key, value] of Object.entries(attrs || {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (key.startsWith('on') && typeof value === 'function') {
+      el.addEventListener(key.slice(2), value);
+    } else if (key === 'class') {
+      el.className = value;
+    } else if (key === 'dataset') {
+      Object.assign(el.dataset, value);
+    } else if (key === 'value') {
+      el.value = value;
+    } else if (value === true) {
+      el.setAttribute(key, '');
+    } else {
+      el.setAttribute(key, String(value));
+    }
+  }
+  append(el, children);
+  return el;
+}
+
+function append(el, children) {
+  for (const child of children.flat(Infinity)) {
+    if (child === null || child === undefined || child === false) continue;
+    el.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+/** Replaces an element's children. */
+export function mount(el, ...children) {
+  el.replaceChildren();
+  append(el, children);
+  return el;
+}
+
+export function toast(text, kind = 'info') {
+  const box = document.getElementById('toasts');
+  if (!box) return;
+  const item = h('div', { class: `toast ${kind}` }, text);
+  box.append(item);
+  setTimeout(() => item.remove(), kind === 'error' ? 6000 : 3000);
+}
+
+const units = [
+  ['y', 365 * 24 * 3600], ['mo', 30 * 24 * 3600], ['d', 24 * 3600], ['h', 3600], ['m', 60],
+];
+
+/** "now", "5 m", "3 h", "2 d" — short, so that list rows keep their width. */
+export function relativeTime(iso, now = Date.now()) {
+  if (!iso) return '';
+  const seconds = Math.max(0, (now - Date.parse(iso)) / 1000);
+  if (seconds < 45) return 'now';
+  for (const [unit, size] of units) {
+    if (seconds >= size) return `${Math.floor(seconds / size)} ${unit}`;
+  }
+  return '1 m';
+}
+
+export function fullTime(iso) {
+  return iso ? new Date(iso).toLocaleString() : '';
+}
+
+const channelGlyphs = {
+  webchat: ['W', 'Web chat'], email: ['@', 'Email'], slack: ['S', 'Slack'],
+  whatsapp: ['WA', 'WhatsApp'], telegram: ['T', 'Telegram'], zendesk: ['Z', 'Zendesk'],
+  freshdesk: ['F', 'Freshdesk'],
+};
+
+export function channelName(channel) {
+  return (channelGlyphs[channel] || [channel, channel])[1];
+}
+
+export function channelIcon(channel) {
+  const [glyph, name] = channelGlyphs[channel] || ['?', channel];
+  return h('span', { class: 'chan', dataset: { channel }, role: 'img', 'aria-label': name, title: name }, glyph);
+}
+
+/** 0–100 → a word, as the list and the conversation show it. */
+export function sentimentLabel(score) {
+  if (score === null || score === undefined) return null;
+  if (score <= 35) return 'negative';
+  if (score >= 65) return 'positive';
+  return 'neutral';
+}

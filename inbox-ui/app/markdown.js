@@ -1,0 +1,134 @@
+// A small, safe markdown renderer for the knowledge-base preview. The text is HTML-escaped
+// first; only the tags made here are ever produced, and links only to http(s), mailto or
+// relative URLs. Supports headings, paragraphs, emphasis, inline code, fenced code, lists,
+// block quotes, rules and links: what support articles use.
+
+export function escapeHtml(text) {
+  return text
+    .replace(/&/g, '&amp;')
+    .replace(/</g, '&lt;')
+    .replace(/>/g, '&gt;')
+    .replace(/"/g, '&quot;')
+    .replace(/'/g, '&#39;');
+}
+
+function safeUrl(url) {
+  // `url` is already escaped; decode &amp; only to look at the scheme.
+  const plain = url.replace(/&amp;/g, '&').trim();
+  if (/^(https?:|mailto:)/i.test(plain) || /^[/#.]/.test(plain) || !/^[a-z][a-z0-9+.-]*:/i.test(plain)) {
+    return url.trim();
+  }
+  return null;
+}
+
+function inline(text) {
+  const codes = [];
+  // Code spans first, so that nothing inside them is formatted.
+  let out = text.replace(/`([^`]+)`/g, (_, code) => {
+    codes.push(code);
+    return `\u0000${codes.length - 1}\u0000`;
+  });
+  out = out
+    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (whole, label, url) => {
+      const href = safeUrl(url);
+      return href === null ? label : `<a href="${href}" rel="noopener noreferrer" target="_blank">${label}</a>`;
+    })
+    .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
+    .replace(/__([^_]+)__/g, '<strong>$1</strong>')
+    .replace(/(^|[^*])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>')
+    .replace(/(^|[^\w])_([^_\s][^_]*)_(?!\w)/g, '$1<em>$2</em>');
+  return out.replace(/\u0000(\d+)\u0000/g, (_, index) => `<code>${codes[Number(index)]}</code>`);
+}
+
+/** Markdown text → an HTML string that is safe to assign to innerHTML. */
+export function renderMarkdown(source) {
+  const lines = escapeHtml(String(source ?? '')).replace(/\r\n?/g, '\n').split('\n');
+  const html = [];
+  let paragraph = [];
+  let list = null; // { tag: 'ul' | 'ol', items: [] }
+  let quote = [];
+
+  const flushParagraph = () => {
+    if (paragraph.length) html.push(`<p>${inline(paragraph.join(' '))}</p>`);
+    paragraph = [];
+  };
+  const flushList = () => {
+    if (list) html.push(`<${list.tag}>${list.items.map((item) => `<li>${inline(item)}</li>`).join('')}</${list.tag}>`);
+    list = null;
+  };
+  const flushQuote = () => {
+    if (quote.length) html.push(`<blockquote>${renderMarkdownEscaped(quote)}</blockquote>`);
+    quote = [];
+  };
+  const flushAll = () => {
+    flushParagraph();
+    flushList();
+    flushQuote();
+  };
+
+  for (let i = 0; i < lines.length; i += 1) {
+    const line = lines[i];
+    const fence = line.match(/^\s*```/);
+    if (fence) {
+      flushAll();
+      const code = [];
+      i += 1;
+      while (i < lines.length && !/^\s*```/.test(lines[i])) {
+        code.push(lines[i]);
+        i += 1;
+      }
+      html.push(`<pre><code>${code.join('\n')}</code></pre>`);
+      continue;
+    }
+    if (/^\s*&gt;\s?/.test(line)) {
+      flushParagraph();
+      flushList();
+      quote.push(line.replace(/^\s*&gt;\s?/, ''));
+      continue;
+    }
+    flushQuote();
+    if (/^\s*$/.test(line)) {
+      flushParagraph();
+      flushList();
+      continue;
+    }
+    const heading = line.match(/^(#{1,6})\s+(.*?)\s*#*\s*$/);
+    if (heading) {
+      flushAll();
+      const level = heading[1].length;
+      html.push(`<h${level}>${inline(heading[2])}</h${level}>`);
+      continue;
+    }
+    if (/^\s*([-*_])(\s*\1){2,}\s*$/.test(line)) {
+      flushAll();
+      html.push('<hr>');
+      continue;
+    }
+    const bullet = line.match(/^\s*[-*+]\s+(.*)$/);
+    const numbered = line.match(/^\s*\d+[.)]\s+(.*)$/);
+    if (bullet || numbered) {
+      flushParagraph();
+      const tag = bullet ? 'ul' : 'ol';
+      if (list && list.tag !== tag) flushList();
+      if (!list) list = { tag, items: [] };
+      list.items.push((bullet || numbered)[1]);
+      continue;
+    }
+    if (list && /^\s{2,}\S/.test(line)) {
+      list.items[list.items.length - 1] += ` ${line.trim()}`;
+      continue;
+    }
+    flushList();
+    paragraph.push(line.trim());
+  }
+  flushAll();
+  return html.join('\n');
+}
+
+// Block quotes hold markdown too; their lines are escaped already.
+function renderMarkdownEscaped(lines) {
+  const unescaped = lines.join('\n')
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
+  return renderMarkdown(unescaped);
+}

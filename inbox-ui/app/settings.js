@@ -1,0 +1,184 @@
+// Settings for admins and managers: inboxes (with webhook URLs and the widget snippet), users
+// and roles, teams, API keys, canned responses. Each tab shows only with its permission.
+
+import { del, get, patch, post } from './api.js';
+import { channelIcon, fullTime, h, mount, toast } from './dom.js';
+
+const ROLES = ['admin', 'support_manager', 'support_agent', 'knowledge_editor'];
+const CHANNELS = ['webchat', 'email', 'slack', 'whatsapp', 'telegram', 'zendesk', 'freshdesk'];
+const CONFIG_TEMPLATES = {
+  webchat: { allowed_origins: [location.origin], identity_secret: '' },
+  email: { address: '', smtp_url: 'smtp://127.0.0.1:25', inbound_secret: '' },
+  slack: { signing_secret: '', bot_token: '' },
+  whatsapp: { app_secret: '', verify_token: '', access_token: '', phone_number_id: '' },
+  telegram: { bot_token: '', secret_token: '' },
+  zendesk: { base_url: '', email: '', api_token: '', webhook_secret: '' },
+  freshdesk: { base_url: '', api_key: '', webhook_secret: '' },
+};
+
+export const SETTINGS_TABS = [
+  { id: 'inboxes', label: 'Inboxes', permission: 'inboxes:manage' },
+  { id: 'users', label: 'Users and roles', permission: 'users:manage' },
+  { id: 'teams', label: 'Teams', permission: 'settings:manage' },
+  { id: 'apikeys', label: 'API keys', permission: 'apikeys:manage' },
+  { id: 'canned', label: 'Canned responses', permission: 'settings:manage' },
+];
+
+export function webhookUrl(inbox) {
+  return `${location.origin}/webhooks/${inbox.channel}/${inbox.id}`;
+}
+
+export function widgetSnippet(inbox) {
+  return `<script src="${location.origin}/widget.js" data-inbox="${inbox.id}" async></script>`;
+}
+
+function table(headers, rows) {
+  return h('table', {}, h('thead', {}, h('tr', {}, headers.map((text) => h('th', {}, text)))),
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: String(headers.length), class: 'muted' }, 'Nothing yet.'))));
+}
+
+function field(label, input) {
+  return h('label', {}, label, h('br'), input);
+}
+
+function guard(fn) {
+  return async (event) => {
+    event.preventDefault();
+    try {
+      await fn(event);
+    } catch (error) {
+      toast(error.message, 'error');
+    }
+  };
+}
+
+export function createSettings({ can, me }) {
+  const tabs = SETTINGS_TABS.filter((tab) => can(tab.permission));
+  const section = h('section', { 'aria-live': 'polite' });
+  const buttons = new Map();
+  const nav = h('nav', { 'aria-label': 'Settings' }, tabs.map((tab) => {
+    const button = h('button', { type: 'button', 'aria-pressed': 'false', onclick: () => show(tab.id) }, tab.label);
+    buttons.set(tab.id, button);
+    return button;
+  }));
+  const root = h('div', { class: 'settings' }, nav, section);
+
+  function show(id) {
+    for (const [tabId, button] of buttons) button.setAttribute('aria-pressed', String(tabId === id));
+    history.replaceState(null, '', `#/settings/${id}`);
+    ({ inboxes, users, teams, apikeys, canned })[id]().catch((error) => mount(section, h('p', { class: 'error-text' }, error.message)));
+  }
+
+  async function inboxes() {
+    const items = await get('/inboxes');
+    const channel = h('select', { name: 'channel' }, CHANNELS.map((c) => h('option', { value: c }, c)));
+    const name = h('input', { name: 'name', required: true });
+    const config = h('textarea', { name: 'config', rows: '5', cols: '48' });
+    const template = () => { config.value = JSON.stringify(CONFIG_TEMPLATES[channel.value] || {}, null, 2); };
+    channel.addEventListener('change', template);
+    template();
+    mount(section, h('h1', {}, 'Inboxes'),
+      table(['Channel', 'Name', 'Connect it'], items.map((inbox) => h('tr', {},
+        h('td', {}, channelIcon(inbox.channel), ' ', inbox.channel),
+        h('td', {}, h('strong', {}, inbox.name), h('br'), h('code', {}, inbox.id)),
+        h('td', {}, inbox.channel === 'webchat'
+          ? [h('div', {}, 'Widget snippet:'), h('pre', { 'aria-label': `Widget snippet for ${inbox.name}` }, widgetSnippet(inbox))]
+          : [h('div', {}, 'Webhook URL:'), h('code', { 'aria-label': `Webhook URL for ${inbox.name}` }, webhookUrl(inbox))],
+        inbox.secrets_set?.length ? h('div', { class: 'muted' }, `Secrets set: ${inbox.secrets_set.join(', ')}`) : null)))),
+      h('form', { 'aria-label': 'Create inbox', onsubmit: guard(async () => {
+        let parsed;
+        try {
+          parsed = JSON.parse(config.value || '{}');
+        } catch {
+          throw new Error('The config is not valid JSON.');
+        }
+        await post('/inboxes', { name: name.value, channel: channel.value, config: parsed });
+        toast('Inbox created');
+        await inboxes();
+      }) }, field('Name', name), field('Channel', channel), field('Config (JSON)', config),
+      h('button', { class: 'primary' }, 'Create inbox')));
+  }
+
+  async function users() {
+    const items = await get('/users');
+    const email = h('input', { type: 'email', required: true });
+    const name = h('input', {});
+    const role = h('select', {}, ROLES.map((r) => h('option', { value: r, selected: r === 'support_agent' }, r)));
+    const password = h('input', { type: 'password', minlength: '8', required: true });
+    mount(section, h('h1', {}, 'Users and roles'),
+      table(['Name', 'Email', 'Role', 'Active'], items.map((user) => h('tr', {},
+        h('td', {}, user.name || '—'),
+        h('td', {}, user.email),
+        h('td', {}, user.id === me.user?.id ? user.role : h('select', {
+          'aria-label': `Role of ${user.email}`,
+          onchange: guard(async (event) => { await patch(`/users/${user.id}`, { role: event.target.value }); toast('Role changed'); }),
+        }, ROLES.map((r) => h('option', { value: r, selected: r === user.role }, r)))),
+        h('td', {}, user.id === me.user?.id ? 'yes (you)' : h('button', {
+          type: 'button',
+          onclick: guard(async () => { await patch(`/users/${user.id}`, { active: !user.active }); await users(); }),
+        }, user.active ? 'Deactivate' : 'Activate'))))),
+      h('form', { 'aria-label': 'Add user', onsubmit: guard(async () => {
+        await post('/users', { email: email.value, name: name.value, role: role.value, password: password.value });
+        toast('User added');
+        await users();
+      }) }, field('Email', email), field('Name', name), field('Role', role), field('Password', password),
+      h('button', { class: 'primary' }, 'Add user')));
+  }
+
+  async function teams() {
+    const items = await get('/teams');
+    const name = h('input', { required: true });
+    mount(section, h('h1', {}, 'Teams'),
+      table(['Team', 'Created'], items.map((team) => h('tr', {}, h('td', {}, team.name), h('td', {}, fullTime(team.created_at))))),
+      h('form', { 'aria-label': 'Create team', onsubmit: guard(async () => {
+        await post('/teams', { name: name.value });
+        toast('Team created');
+        await teams();
+      }) }, field('Team name', name), h('button', { class: 'primary' }, 'Create team')));
+  }
+
+  async function apikeys() {
+    const items = await get('/api-keys');
+    const me_ = await get('/auth/me');
+    const name = h('input', { required: true });
+    const scopes = me_.permissions.map((permission) => h('label', { style: 'display:inline-flex;gap:4px;margin-right:8px' },
+      h('input', { type: 'checkbox', value: permission }), permission));
+    const secretBox = h('div');
+    mount(section, h('h1', {}, 'API keys'), secretBox,
+      table(['Name', 'Prefix', 'Scopes', 'Last used', ''], items.map((key) => h('tr', {},
+        h('td', {}, key.name), h('td', {}, h('code', {}, key.prefix)), h('td', {}, key.scopes.join(', ')),
+        h('td', {}, key.last_used_at ? fullTime(key.last_used_at) : 'never'),
+        h('td', {}, key.revoked_at ? 'revoked' : h('button', {
+          type: 'button', class: 'danger',
+          onclick: guard(async () => { await del(`/api-keys/${key.id}`); await apikeys(); }),
+        }, 'Revoke'))))),
+      h('form', { 'aria-label': 'Create API key', onsubmit: guard(async () => {
+        const chosen = scopes.map((label) => label.querySelector('input')).filter((box) => box.checked).map((box) => box.value);
+        const created = await post('/api-keys', { name: name.value, scopes: chosen });
+        await apikeys();
+        mount(section.querySelector('div') || secretBox, h('p', { class: 'secret-once' },
+          'The key, shown this once: ', h('code', {}, created.secret)));
+      }) }, field('Name', name), h('div', {}, scopes), h('button', { class: 'primary' }, 'Create API key')));
+  }
+
+  async function canned() {
+    const items = await get('/canned-responses');
+    const shortcut = h('input', { required: true, placeholder: 'refund' });
+    const title = h('input', {});
+    const text = h('textarea', { rows: '3', cols: '48', required: true });
+    mount(section, h('h1', {}, 'Canned responses'),
+      table(['Shortcut', 'Title', 'Text', ''], items.map((item) => h('tr', {},
+        h('td', {}, h('code', {}, `/${item.shortcut}`)), h('td', {}, item.title), h('td', {}, item.text),
+        h('td', {}, h('button', { type: 'button', class: 'danger', onclick: guard(async () => { await del(`/canned-responses/${item.id}`); await canned(); }) }, 'Delete'))))),
+      h('form', { 'aria-label': 'Add canned response', onsubmit: guard(async () => {
+        await post('/canned-responses', { shortcut: shortcut.value, title: title.value, text: text.value });
+        await canned();
+      }) }, field('Shortcut', shortcut), field('Title', title), field('Text', text), h('button', { class: 'primary' }, 'Add')));
+  }
+
+  return {
+    element: root,
+    start: (tab) => { if (tabs.length) show(tabs.some((t) => t.id === tab) ? tab : tabs[0].id); },
+    stop: () => {},
+  };
+}

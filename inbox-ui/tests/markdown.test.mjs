@@ -1,0 +1,39 @@
+// The knowledge-base preview's markdown renderer: formatting works and no markup from the
+// article ever reaches the page.
+
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { escapeHtml, renderMarkdown } from '../app/markdown.js';
+
+test('headings, emphasis, lists, code and links render', () => {
+  const html = renderMarkdown('# Title\n\nSome **bold** and *soft* text with `code`.\n\n- one\n- two\n\n1. first\n2. second\n\n[Docs](https://example.com/a?b=1&c=2)');
+  assert.match(html, /<h1>Title<\/h1>/);
+  assert.match(html, /<strong>bold<\/strong>/);
+  assert.match(html, /<em>soft<\/em>/);
+  assert.match(html, /<code>code<\/code>/);
+  assert.match(html, /<ul><li>one<\/li><li>two<\/li><\/ul>/);
+  assert.match(html, /<ol><li>first<\/li><li>second<\/li><\/ol>/);
+  assert.match(html, /<a href="https:\/\/example.com\/a\?b=1&amp;c=2" rel="noopener noreferrer" target="_blank">Docs<\/a>/);
+});
+
+test('HTML in the source is escaped everywhere', () => {
+  const html = renderMarkdown('<script>alert(1)</script>\n\n**<img src=x onerror=alert(1)>**\n\n```\n<b>kept as text</b>\n```\n\n> <iframe>');
+  assert.doesNotMatch(html, /<script|<img|<iframe|<b>/);
+  assert.match(html, /&lt;script&gt;/);
+  assert.match(html, /<pre><code>&lt;b&gt;kept as text&lt;\/b&gt;<\/code><\/pre>/);
+  assert.match(html, /<blockquote>/);
+});
+
+test('only safe link targets become links', () => {
+  for (const url of ['javascript:alert(1)', 'data:text/html,hi', 'vbscript:x']) {
+    assert.doesNotMatch(renderMarkdown(`[x](${url})`), /<a /, url);
+  }
+  assert.match(renderMarkdown('[x](/relative/path)'), /<a href="\/relative\/path"/);
+  assert.match(renderMarkdown('[x](mailto:help@example.com)'), /<a href="mailto:help@example.com"/);
+  // A quote cannot break out of the attribute.
+  assert.doesNotMatch(renderMarkdown('[x](https://a.test/"onmouseover="y)'), /"onmouseover/);
+});
+
+test('escapeHtml escapes the five characters', () => {
+  assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
+});

@@ -1,0 +1,58 @@
+// The issue's end-to-end check, customer and agent side by side: a customer on /demo opens the
+// widget and asks for a person; the conversation appears live in the agent's list; the agent
+// takes over and replies, and the widget shows the reply; a private note never reaches the
+// widget; resolving makes the widget ask for a rating. Uses CONTRACT.md's accessible names.
+// Needs the widget and /chat/ws (the webchat branch).
+
+import assert from 'node:assert/strict';
+import { after, before, test } from 'node:test';
+import { HUB, allConversations, launch, newPage, screenshot, signIn, unique } from './support.mjs';
+
+let browser;
+before(async () => { browser = await launch(); });
+after(async () => { await browser?.close(); });
+
+test('a customer asks for a person in the widget and an agent answers from the inbox', async () => {
+  const agent = await newPage(browser);
+  await signIn(agent);
+  const list = await allConversations(agent);
+
+  const customer = await newPage(browser);
+  await customer.goto(`${HUB}/demo`);
+  await customer.getByRole('button', { name: 'Open chat' }).click();
+  const question = `I need a person, order ${unique('w')}`;
+  await customer.getByRole('textbox', { name: 'Message' }).fill(question);
+  await customer.getByRole('button', { name: 'Send' }).click();
+  await customer.getByRole('listitem').filter({ hasText: question }).waitFor();
+  await customer.getByRole('button', { name: 'Talk to a human' }).click();
+
+  // Live in the agent's list, without a reload.
+  const item = list.getByRole('listitem').filter({ hasText: question });
+  await item.waitFor({ timeout: 15000 });
+  await item.click();
+  await agent.getByRole('button', { name: 'Take over' }).click();
+  await agent.getByRole('button', { name: 'Take over' }).waitFor({ state: 'detached' });
+
+  const note = `Internal: check the warehouse ${unique('n')}`;
+  await agent.getByRole('textbox', { name: 'Private note' }).fill(note);
+  await agent.getByRole('button', { name: 'Add note' }).click();
+  const reply = `Hi, this is a person. Looking at ${unique('r')} now.`;
+  await agent.getByRole('textbox', { name: 'Reply' }).fill(reply);
+  await agent.getByRole('button', { name: 'Send', exact: true }).click();
+
+  await customer.getByRole('listitem').filter({ hasText: reply }).waitFor({ timeout: 15000 });
+  await screenshot(customer, 'widget-reply');
+  await screenshot(agent, 'widget-agent-side');
+  // The note was written before the reply: had it been sent, it would be there by now.
+  assert.equal(await customer.getByText(note).count(), 0, 'a private note never reaches the widget');
+
+  await agent.getByRole('button', { name: 'Resolve' }).click();
+  for (let stars = 1; stars <= 5; stars += 1) {
+    await customer.getByRole('button', { name: stars === 1 ? '1 star' : `${stars} stars` }).waitFor({ timeout: 15000 });
+  }
+  await screenshot(customer, 'widget-csat');
+  assert.equal(await customer.getByText(note).count(), 0);
+  await customer.getByRole('button', { name: '5 stars' }).click();
+  await customer.context().close();
+  await agent.context().close();
+});
