@@ -1,5 +1,5 @@
 //! Webhook notifications → the model. Each customer is one thread (their `wa_id`); text,
-//! media, documents, locations and button / list replies become messages (media as attachment
+//! media, documents, locations, button / list replies and unsupported messages become messages (media as attachment
 //! metadata whose `url` is the Graph API media node of its id); statuses of our messages
 //! become delivery updates. Echoes of what the business sent (`message_echoes`), reactions and
 //! notifications for another phone number are dropped.
@@ -116,8 +116,10 @@ fn customer_message(
                 .or(interactive.list_reply.as_ref())?;
             format!("{} [{}]", reply.title, reply.id)
         }
-        // Reactions, system notices, orders and types WhatsApp cannot show us: not a message
-        // to answer.
+        // The customer sent something (a poll, a view-once photo…) that the Cloud API does not
+        // pass on: agents should still see that they wrote.
+        Some("unsupported") => "(a message WhatsApp cannot show here)".to_owned(),
+        // Reactions, system notices and orders: not a message to answer.
         _ => return None,
     };
     let name = value
