@@ -15,7 +15,8 @@ use crate::{
 /// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
 /// reqwest from panicking in a process that did not.
 pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> = std::sync::OnceLock::new();
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();

@@ -59,9 +59,11 @@ fn customer_message(
     }
     let user = event.sender.user.as_ref()?.0.clone();
     // Our own bot user (the app's authorization) posting through another path is still us.
-    let ours = callback.authorizations.iter().flatten().any(|authorization| {
-        authorization.is_bot == Some(true) && authorization.user_id.0 == user
-    });
+    let ours = callback
+        .authorizations
+        .iter()
+        .flatten()
+        .any(|authorization| authorization.is_bot == Some(true) && authorization.user_id.0 == user);
     if ours {
         return None;
     }
@@ -86,10 +88,10 @@ fn customer_message(
                 .clone()
                 .or_else(|| file.title.clone())
                 .unwrap_or_else(|| file.id.0.clone()),
-            content_type: file
-                .mimetype
-                .as_ref()
-                .map_or_else(|| "application/octet-stream".to_owned(), |mime| mime.0.clone()),
+            content_type: file.mimetype.as_ref().map_or_else(
+                || "application/octet-stream".to_owned(),
+                |mime| mime.0.clone(),
+            ),
             size: 0,
             url: file.url_private.as_ref().map(|url| url.to_string()),
         })

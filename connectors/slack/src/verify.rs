@@ -71,7 +71,10 @@ mod tests {
 
     fn headers(signature: &str) -> HeaderMap {
         let mut headers = HeaderMap::new();
-        headers.insert("x-slack-request-timestamp", TIMESTAMP.parse().expect("value"));
+        headers.insert(
+            "x-slack-request-timestamp",
+            TIMESTAMP.parse().expect("value"),
+        );
         headers.insert("x-slack-signature", signature.parse().expect("value"));
         headers
     }

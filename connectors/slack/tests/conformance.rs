@@ -30,7 +30,10 @@ impl ConformanceCase for Slack {
         let timestamp = at.timestamp().to_string();
         let mut headers = HeaderMap::new();
         let signature = sign(&Secret::new(SIGNING_SECRET), &timestamp, body);
-        headers.insert("x-slack-request-timestamp", timestamp.parse().expect("a value"));
+        headers.insert(
+            "x-slack-request-timestamp",
+            timestamp.parse().expect("a value"),
+        );
         headers.insert("x-slack-signature", signature.parse().expect("a value"));
         headers
     }
@@ -125,7 +128,10 @@ async fn slack_error_codes_are_classified() {
         Err(DeliveryError::Retriable { .. })
     ));
     for code in ["invalid_auth", "not_in_channel", "is_archived"] {
-        platform.respond_next(FakeResponse::json(200, json!({ "ok": false, "error": code })));
+        platform.respond_next(FakeResponse::json(
+            200,
+            json!({ "ok": false, "error": code }),
+        ));
         match connector.deliver(&message).await {
             Err(DeliveryError::Permanent { reason }) => assert!(reason.contains(code), "{reason}"),
             other => panic!("{code} must be permanent, got {other:?}"),

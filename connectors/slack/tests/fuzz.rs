@@ -8,7 +8,10 @@ use switchboard_slack::SlackFactory;
 
 fn connector() -> std::sync::Arc<dyn switchboard_model::Connector> {
     SlackFactory::default()
-        .build("inbox", &json!({ "signing_secret": "s", "bot_token": "xoxb-1" }))
+        .build(
+            "inbox",
+            &json!({ "signing_secret": "s", "bot_token": "xoxb-1" }),
+        )
         .expect("builds")
 }
 

@@ -40,6 +40,10 @@ impl TelegramConfig {
 
     /// `{api_base_url}/bot{token}/{method}`: holds the token, so it is never logged.
     pub fn method_url(&self, method: &str) -> String {
-        format!("{}/bot{}/{method}", self.api_base_url, self.bot_token.expose())
+        format!(
+            "{}/bot{}/{method}",
+            self.api_base_url,
+            self.bot_token.expose()
+        )
     }
 }

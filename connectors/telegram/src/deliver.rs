@@ -17,7 +17,8 @@ use crate::{
 /// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
 /// reqwest from panicking in a process that did not.
 pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> = std::sync::OnceLock::new();
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -78,7 +79,9 @@ pub async fn set_webhook(
         secret_token: config.secret_token.expose(),
         allowed_updates: ALLOWED_UPDATES,
     };
-    call(client, config, "setWebhook", &request).await.map(|_| ())
+    call(client, config, "setWebhook", &request)
+        .await
+        .map(|_| ())
 }
 
 /// One Bot API call: its `result` when `ok`, the classified error otherwise.
@@ -117,9 +120,15 @@ async fn call(
                 .and_then(|parameters| parameters.retry_after)
                 .map(Duration::from_secs)
                 .or(retry_after_header);
-            let description = answer.description.unwrap_or_else(|| "no description".into());
+            let description = answer
+                .description
+                .unwrap_or_else(|| "no description".into());
             // Telegram's error_code is the HTTP status it means, even on a 200.
-            let code = if (200..300).contains(&code) { 400 } else { code };
+            let code = if (200..300).contains(&code) {
+                400
+            } else {
+                code
+            };
             Err(DeliveryError::from_http_status(
                 code,
                 retry_after,
@@ -127,7 +136,11 @@ async fn call(
             ))
         }
         None => Err(DeliveryError::from_http_status(
-            if (200..300).contains(&status) { 502 } else { status },
+            if (200..300).contains(&status) {
+                502
+            } else {
+                status
+            },
             retry_after_header,
             format!("Telegram answered {method} with HTTP {status} and no Bot API JSON"),
         )),

@@ -55,10 +55,16 @@ fn customer_message(message: &Message, edited: bool) -> Option<InboundMessage> {
     if text.trim().is_empty() && attachments.is_empty() {
         return None;
     }
-    if let Some(quoted) = message.reply_to_message.as_deref().and_then(|replied| {
-        replied.text.as_deref().or(replied.caption.as_deref())
-    }) {
-        let quoted: String = quoted.replace('\n', " ").chars().take(QUOTE_CHARS).collect();
+    if let Some(quoted) = message
+        .reply_to_message
+        .as_deref()
+        .and_then(|replied| replied.text.as_deref().or(replied.caption.as_deref()))
+    {
+        let quoted: String = quoted
+            .replace('\n', " ")
+            .chars()
+            .take(QUOTE_CHARS)
+            .collect();
         text = format!("> {quoted}\n{text}");
     }
     let mut id = channel_message_id(message.chat.id, message.message_id);
@@ -110,10 +116,22 @@ fn attachments(message: &Message) -> Vec<Attachment> {
     let largest_photo = message.photo.as_ref().and_then(|sizes| sizes.last());
     [
         largest_photo.map(|photo| file("photo", "image/jpeg", photo)),
-        message.document.as_ref().map(|doc| file("document", "application/octet-stream", doc)),
-        message.audio.as_ref().map(|audio| file("audio", "audio/mpeg", audio)),
-        message.voice.as_ref().map(|voice| file("voice", "audio/ogg", voice)),
-        message.video.as_ref().map(|video| file("video", "video/mp4", video)),
+        message
+            .document
+            .as_ref()
+            .map(|doc| file("document", "application/octet-stream", doc)),
+        message
+            .audio
+            .as_ref()
+            .map(|audio| file("audio", "audio/mpeg", audio)),
+        message
+            .voice
+            .as_ref()
+            .map(|voice| file("voice", "audio/ogg", voice)),
+        message
+            .video
+            .as_ref()
+            .map(|video| file("video", "video/mp4", video)),
     ]
     .into_iter()
     .flatten()

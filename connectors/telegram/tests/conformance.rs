@@ -95,7 +95,10 @@ impl ConformanceCase for Telegram {
 }
 
 fn fixtures() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/telegram"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/telegram"
+    ))
 }
 
 async fn fake_bot_api() -> (FakePlatform, Arc<dyn switchboard_model::Connector>) {
@@ -151,7 +154,9 @@ async fn private_chats_get_plain_replies_and_errors_never_show_the_token() {
         .build("inbox", &Telegram.config(&dead))
         .expect("builds");
     match unreachable.deliver(&private).await {
-        Err(DeliveryError::Retriable { reason, .. }) => assert!(!reason.contains(BOT_TOKEN), "{reason}"),
+        Err(DeliveryError::Retriable { reason, .. }) => {
+            assert!(!reason.contains(BOT_TOKEN), "{reason}")
+        }
         other => panic!("expected a retriable failure, got {other:?}"),
     }
 }
@@ -179,7 +184,9 @@ async fn set_webhook_registers_our_url_with_the_secret_token() {
         json!({ "ok": false, "error_code": 400, "description": "Bad Request: bad webhook: HTTPS url must be provided for webhook" }),
     ));
     assert!(matches!(
-        connector.register_webhook("http://insecure.example.com/x").await,
+        connector
+            .register_webhook("http://insecure.example.com/x")
+            .await,
         Err(WebhookSetupError::Failed(DeliveryError::Permanent { .. }))
     ));
 }
@@ -187,7 +194,10 @@ async fn set_webhook_registers_our_url_with_the_secret_token() {
 #[test]
 fn secret_tokens_telegram_would_refuse_are_refused_up_front() {
     let err = TelegramFactory
-        .build("inbox", &json!({ "bot_token": BOT_TOKEN, "secret_token": "has spaces!" }))
+        .build(
+            "inbox",
+            &json!({ "bot_token": BOT_TOKEN, "secret_token": "has spaces!" }),
+        )
         .err()
         .expect("refused");
     assert!(err.reason.contains("secret_token"));

@@ -28,7 +28,8 @@ const REENGAGEMENT_CODE: i64 = 131047;
 /// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
 /// reqwest from panicking in a process that did not.
 pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> = std::sync::OnceLock::new();
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
     CLIENT
         .get_or_init(|| {
             let _ = rustls::crypto::ring::default_provider().install_default();
@@ -75,7 +76,10 @@ impl Template {
 
 /// Whether a free-form reply may still be sent at `now`.
 pub fn window_open(customer_last_message_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
-    match (customer_last_message_at, ChannelKind::Whatsapp.reply_window()) {
+    match (
+        customer_last_message_at,
+        ChannelKind::Whatsapp.reply_window(),
+    ) {
         (Some(last), Some(window)) => now - last < window,
         (_, None) => true,
         (None, Some(_)) => false,

@@ -41,7 +41,10 @@ pub fn verify(app_secret: &Secret, headers: &HeaderMap, body: &[u8]) -> Result<(
 }
 
 /// `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…` → the challenge to echo.
-pub fn subscription_challenge(verify_token: &Secret, query: &str) -> Result<String, HandshakeError> {
+pub fn subscription_challenge(
+    verify_token: &Secret,
+    query: &str,
+) -> Result<String, HandshakeError> {
     let mut mode = None;
     let mut token = None;
     let mut challenge = None;
@@ -54,11 +57,15 @@ pub fn subscription_challenge(verify_token: &Secret, query: &str) -> Result<Stri
         }
     }
     if mode.as_deref() != Some("subscribe") {
-        return Err(HandshakeError::Refused("`hub.mode` is not `subscribe`".into()));
+        return Err(HandshakeError::Refused(
+            "`hub.mode` is not `subscribe`".into(),
+        ));
     }
     let token = token.unwrap_or_default();
     if !bool::from(token.as_bytes().ct_eq(verify_token.expose().as_bytes())) {
-        return Err(HandshakeError::Refused("`hub.verify_token` does not match".into()));
+        return Err(HandshakeError::Refused(
+            "`hub.verify_token` does not match".into(),
+        ));
     }
     challenge.ok_or_else(|| HandshakeError::Refused("`hub.challenge` is missing".into()))
 }

@@ -95,7 +95,10 @@ impl ConformanceCase for Whatsapp {
 }
 
 fn fixtures() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/whatsapp"))
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/whatsapp"
+    ))
 }
 
 async fn fake_meta() -> (FakePlatform, Arc<dyn switchboard_model::Connector>) {

@@ -20,6 +20,9 @@ pub struct UsageError(pub String);
 /// The connectors this build of the hub ships with.
 pub fn connectors() -> ConnectorRegistry {
     ConnectorRegistry::default()
+        .with(switchboard_slack::SlackFactory)
+        .with(switchboard_whatsapp::WhatsappFactory)
+        .with(switchboard_telegram::TelegramFactory)
 }
 
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {

@@ -63,7 +63,11 @@ pub trait ConformanceCase {
 }
 
 /// An outbound message with sensible defaults, for cases to adjust.
-pub fn outbound_message(channel: ChannelKind, thread_key: &str, recipient: &str) -> OutboundMessage {
+pub fn outbound_message(
+    channel: ChannelKind,
+    thread_key: &str,
+    recipient: &str,
+) -> OutboundMessage {
     OutboundMessage {
         message_id: "0190b8f0-0000-7000-8000-000000000001".into(),
         org_id: "org".into(),
@@ -249,7 +253,10 @@ pub async fn check_delivery(
         .deliver(&message)
         .await
         .expect("the platform accepted the message");
-    assert_eq!(receipt.channel_message_id.as_deref(), Some(expected_id.as_str()));
+    assert_eq!(
+        receipt.channel_message_id.as_deref(),
+        Some(expected_id.as_str())
+    );
     let requests = platform.requests();
     assert_eq!(requests.len(), 1, "one send call");
     case.check_send(&requests[0]);

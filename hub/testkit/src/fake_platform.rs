@@ -98,9 +98,7 @@ impl FakePlatform {
             default: Some(default),
             ..Script::default()
         }));
-        let app = Router::new()
-            .fallback(record)
-            .with_state(script.clone());
+        let app = Router::new().fallback(record).with_state(script.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
             .expect("binds on loopback");

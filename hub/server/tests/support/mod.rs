@@ -1,7 +1,7 @@
 //! Boots the real hub on 127.0.0.1:0 with a fresh database, and talks to it over HTTP like a
-//! client would. The `email` channel is served by a test connector whose behaviour each inbox's
-//! config sets, so that the pipelines (verify, normalize, ingest, outbox) can be exercised
-//! before the real connectors exist.
+//! client would. The hub's own connectors (Slack, WhatsApp, Telegram) are registered; the
+//! `email` channel is served by a test connector whose behaviour each inbox's config sets, so
+//! that the pipelines (verify, normalize, ingest, outbox) can be exercised on their own.
 
 #![allow(dead_code)]
 
@@ -13,7 +13,7 @@ use std::{
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use switchboard::{Application, ConnectorRegistry, Settings};
+use switchboard::{Application, Settings};
 use switchboard_model::{
     ChannelKind, ConfigError, Connector, ConnectorFactory, ContactRef, DeliveryError,
     DeliveryReceipt, Inbound, InboundEvent, InboundMessage, NormalizeError, OutboundMessage,
@@ -170,7 +170,8 @@ impl TestApp {
     ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let deliveries = Deliveries::default();
-        let connectors = ConnectorRegistry::default().with(TestFactory(deliveries.clone()));
+        // The hub's own connectors, with the test connector standing in for email.
+        let connectors = switchboard::commands::connectors().with(TestFactory(deliveries.clone()));
         let app = Application::build(configure(&db), connectors)
             .await
             .expect("the hub builds");
