@@ -19,7 +19,7 @@ struct Slack;
 
 impl ConformanceCase for Slack {
     fn factory(&self) -> Arc<dyn ConnectorFactory> {
-        Arc::new(SlackFactory::default())
+        Arc::new(SlackFactory)
     }
 
     fn config(&self, api_base_url: &str) -> Value {

@@ -7,7 +7,7 @@ use switchboard_model::{ConnectorFactory, RawInbound};
 use switchboard_slack::SlackFactory;
 
 fn connector() -> std::sync::Arc<dyn switchboard_model::Connector> {
-    SlackFactory::default()
+    SlackFactory
         .build(
             "inbox",
             &json!({ "signing_secret": "s", "bot_token": "xoxb-1" }),
