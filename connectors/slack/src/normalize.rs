@@ -58,6 +58,10 @@ fn customer_message(
         return None;
     }
     let user = event.sender.user.as_ref()?.0.clone();
+    // Slackbot's notices are Slack talking, not a customer.
+    if user == "USLACKBOT" {
+        return None;
+    }
     // Our own bot user (the app's authorization) posting through another path is still us.
     let ours = callback
         .authorizations
@@ -75,9 +79,19 @@ fn customer_message(
         .as_ref()
         .map_or(ts.as_str(), |thread| thread.0.as_str());
     let content = event.content.as_ref();
-    let text = content
+    let mut text = content
         .and_then(|content| content.text.clone())
         .unwrap_or_default();
+    if text.trim().is_empty() {
+        // A forwarded or shared message arrives as a legacy attachment with empty `text`.
+        text = content
+            .and_then(|content| content.attachments.as_ref())
+            .into_iter()
+            .flatten()
+            .filter_map(|shared| shared.fallback.clone().or_else(|| shared.text.clone()))
+            .collect::<Vec<_>>()
+            .join("\n");
+    }
     let attachments: Vec<Attachment> = content
         .and_then(|content| content.files.as_ref())
         .into_iter()
