@@ -37,6 +37,15 @@ impl ChannelKind {
         }
     }
 
+    /// How long after the customer's last message the channel lets a business send a free-form
+    /// reply: WhatsApp's 24-hour customer-service window. `None`: no such rule.
+    pub fn reply_window(self) -> Option<chrono::Duration> {
+        match self {
+            ChannelKind::Whatsapp => Some(chrono::Duration::hours(24)),
+            _ => None,
+        }
+    }
+
     /// Parses a channel name as it appears in a URL or request body.
     pub fn parse(text: &str) -> Result<Self, UnknownChannel> {
         Self::from_str(text)

@@ -36,6 +36,28 @@ pub enum VerifyError {
 #[error("{0}")]
 pub struct NormalizeError(pub String);
 
+/// Why a platform's subscription check (a `GET` on the webhook URL, like Meta's
+/// `hub.challenge`) was not answered.
+#[derive(Debug, thiserror::Error)]
+pub enum HandshakeError {
+    /// The channel has no such check: the URL only takes `POST`s.
+    #[error("this channel's webhook takes no GET check")]
+    Unsupported,
+    /// The check did not carry our verify token (or was not a subscription check).
+    #[error("{0}")]
+    Refused(String),
+}
+
+/// Why the hub could not register its webhook URL with the platform.
+#[derive(Debug, thiserror::Error)]
+pub enum WebhookSetupError {
+    /// The platform's webhook URL is set in its own console (Slack, Meta), not through its API.
+    #[error("{0} webhooks are configured in the platform's console, not by the hub")]
+    Unsupported(ChannelKind),
+    #[error(transparent)]
+    Failed(#[from] DeliveryError),
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum DeliveryError {
     /// Worth trying again: 429, 5xx, timeouts, connection failures.
@@ -47,6 +69,42 @@ pub enum DeliveryError {
     /// Will never succeed: other 4xx, platform rules (a closed WhatsApp window), bad config.
     #[error("permanent: {reason}")]
     Permanent { reason: String },
+}
+
+impl DeliveryError {
+    /// Classifies a platform's HTTP error answer the one way every connector must: 429 and 5xx
+    /// are retriable (after `retry_after`, when the platform said), anything else permanent.
+    pub fn from_http_status(
+        status: u16,
+        retry_after: Option<Duration>,
+        reason: impl Into<String>,
+    ) -> DeliveryError {
+        let reason = reason.into();
+        if status == 429 || status >= 500 {
+            DeliveryError::Retriable {
+                reason,
+                retry_after,
+            }
+        } else {
+            DeliveryError::Permanent { reason }
+        }
+    }
+
+    /// Reads a `Retry-After` header given in seconds (the form platforms' APIs use).
+    pub fn retry_after_seconds(value: Option<&str>) -> Option<Duration> {
+        value
+            .and_then(|value| value.trim().parse::<u64>().ok())
+            .map(Duration::from_secs)
+    }
+
+    /// A request that never got an answer (connection refused, timeout, broken body): worth
+    /// trying again.
+    pub fn transport(err: impl std::fmt::Display) -> DeliveryError {
+        DeliveryError::Retriable {
+            reason: format!("request failed: {err}"),
+            retry_after: None,
+        }
+    }
 }
 
 /// What the channel said about a message it accepted.
@@ -70,6 +128,21 @@ pub trait Connector: Send + Sync + 'static {
 
     /// Sends one stored message to the customer.
     async fn deliver(&self, message: &OutboundMessage) -> Result<DeliveryReceipt, DeliveryError>;
+
+    /// Answers a platform's `GET` subscription check on the webhook URL (Meta's
+    /// `hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`) with the body to echo. Pure.
+    /// Most channels have none.
+    fn handshake(&self, request: &RawInbound<'_>) -> Result<String, HandshakeError> {
+        let _ = request;
+        Err(HandshakeError::Unsupported)
+    }
+
+    /// Tells the platform to post this inbox's updates to `webhook_url` (Telegram's
+    /// `setWebhook`). Channels whose webhook is set in the platform's console say so.
+    async fn register_webhook(&self, webhook_url: &str) -> Result<(), WebhookSetupError> {
+        let _ = webhook_url;
+        Err(WebhookSetupError::Unsupported(self.channel()))
+    }
 }
 
 /// Why a connector could not be built from an inbox's config.
@@ -78,6 +151,51 @@ pub trait Connector: Send + Sync + 'static {
 pub struct ConfigError {
     pub channel: ChannelKind,
     pub reason: String,
+}
+
+impl ConfigError {
+    /// The non-empty string field `field` of an inbox config, or the error naming it.
+    pub fn required_str<'a>(
+        channel: ChannelKind,
+        config: &'a serde_json::Value,
+        field: &str,
+    ) -> Result<&'a str, ConfigError> {
+        match config.get(field) {
+            Some(serde_json::Value::String(value)) if !value.trim().is_empty() => Ok(value),
+            Some(serde_json::Value::String(_)) | None | Some(serde_json::Value::Null) => {
+                Err(ConfigError {
+                    channel,
+                    reason: format!("`{field}` is required"),
+                })
+            }
+            Some(_) => Err(ConfigError {
+                channel,
+                reason: format!("`{field}` must be a string"),
+            }),
+        }
+    }
+
+    /// An optional base URL field (`api_base_url`), without a trailing slash, or `default`.
+    pub fn base_url(
+        channel: ChannelKind,
+        config: &serde_json::Value,
+        field: &str,
+        default: &str,
+    ) -> Result<String, ConfigError> {
+        let url = match config.get(field) {
+            None | Some(serde_json::Value::Null) => default,
+            Some(serde_json::Value::String(url)) if url.trim().is_empty() => default,
+            Some(_) => Self::required_str(channel, config, field)?,
+        };
+        let url = url.trim().trim_end_matches('/');
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ConfigError {
+                channel,
+                reason: format!("`{field}` must be an http:// or https:// URL"),
+            });
+        }
+        Ok(url.to_owned())
+    }
 }
 
 /// Builds the connector of one inbox from its config (public fields and secrets merged). Each

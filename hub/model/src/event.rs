@@ -84,6 +84,8 @@ pub enum InboundEvent {
 }
 
 /// A message the hub has stored and must deliver on its conversation's channel.
+///
+/// [`ChannelKind::reply_window`]: crate::ChannelKind::reply_window
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct OutboundMessage {
     pub message_id: String,
@@ -102,6 +104,11 @@ pub struct OutboundMessage {
     pub subject: Option<String>,
     /// The channel id of the customer's latest message, for channels that thread replies on it.
     pub in_reply_to: Option<String>,
+    /// When the customer last wrote in this conversation (the hub fills it from the stored
+    /// messages), for channels that only allow free-form replies for a while after that
+    /// (WhatsApp's 24-hour window, see [`ChannelKind::reply_window`]).
+    #[serde(default)]
+    pub customer_last_message_at: Option<DateTime<Utc>>,
     /// 1 on the first try. Connectors may send `message_id` as an idempotency key where the
     /// platform takes one, so that a retry after a crash does not post twice.
     pub attempt: u32,

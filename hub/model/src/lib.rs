@@ -16,8 +16,8 @@ mod secret;
 
 pub use channel::{ChannelKind, UnknownChannel};
 pub use connector::{
-    ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, Inbound,
-    NormalizeError, RawInbound, VerifyError,
+    ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, HandshakeError,
+    Inbound, NormalizeError, RawInbound, VerifyError, WebhookSetupError,
 };
 pub use conversation::{
     Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,

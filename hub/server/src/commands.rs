@@ -23,6 +23,9 @@ pub fn connectors() -> ConnectorRegistry {
     ConnectorRegistry::default()
         .with(switchboard_webchat::WebchatFactory)
         .with(switchboard_email::EmailFactory)
+        .with(switchboard_slack::SlackFactory)
+        .with(switchboard_whatsapp::WhatsappFactory)
+        .with(switchboard_telegram::TelegramFactory)
 }
 
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {

@@ -7,10 +7,13 @@ use axum::{
     http::{HeaderMap, StatusCode},
     response::{IntoResponse, Response},
 };
+use std::sync::Arc;
+
 use switchboard_model::{
-    BusEvent, ChannelKind, Inbound, InboundEvent, InboundMessage, Inbox, RawInbound,
+    BusEvent, ChannelKind, Connector, HandshakeError, Inbound, InboundEvent, InboundMessage,
+    Inbox, RawInbound,
 };
-use switchboard_store::{IngestOutcome, StoreError};
+use switchboard_store::{InboxWithSecrets, IngestOutcome, StoreError};
 
 use crate::{
     error::{ApiError, ApiResult},
@@ -127,19 +130,16 @@ pub async fn ingest_events(
     Ok(())
 }
 
-/// `POST /webhooks/{channel}/{inbox_id}`: a channel delivers events.
-#[tracing::instrument(skip(state, headers, body), fields(channel = %channel))]
-pub async fn webhook(
-    State(state): State<AppState>,
-    Path((channel, inbox_id)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let channel = ChannelKind::parse(&channel).map_err(|_| ApiError::NotFound)?;
+/// The inbox a webhook URL names, on the channel it names, and its connector.
+async fn inbox_connector(
+    state: &AppState,
+    channel: &str,
+    inbox_id: &str,
+) -> ApiResult<(ChannelKind, InboxWithSecrets, Arc<dyn Connector>)> {
+    let channel = ChannelKind::parse(channel).map_err(|_| ApiError::NotFound)?;
     let inbox = state
         .store
-        .inbox_for_channel(&inbox_id)
+        .inbox_for_channel(inbox_id)
         .await?
         .ok_or(ApiError::NotFound)?;
     if inbox.inbox.channel != channel {
@@ -156,6 +156,56 @@ pub async fn webhook(
                 message: reason,
             },
         })?;
+    Ok((channel, inbox, connector))
+}
+
+/// `GET /webhooks/{channel}/{inbox_id}`: the platform checks the URL is ours before it
+/// subscribes it (Meta's `hub.challenge`). Answers the challenge as text, 403 to a wrong
+/// token, 404 on channels without such a check. Stores nothing.
+#[tracing::instrument(skip(state, headers), fields(channel = %channel))]
+pub async fn handshake(
+    State(state): State<AppState>,
+    Path((channel, inbox_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+) -> ApiResult<Response> {
+    let (_, _, connector) = inbox_connector(&state, &channel, &inbox_id).await?;
+    let request = RawInbound {
+        headers: &headers,
+        query: query.as_deref(),
+        body: &[],
+    };
+    match connector.handshake(&request) {
+        Ok(challenge) => Ok((
+            [(
+                axum::http::header::CONTENT_TYPE,
+                "text/plain; charset=utf-8",
+            )],
+            challenge,
+        )
+            .into_response()),
+        Err(HandshakeError::Unsupported) => Err(ApiError::NotFound),
+        Err(HandshakeError::Refused(reason)) => {
+            tracing::warn!(%reason, inbox_id, "webhook subscription check refused");
+            Err(ApiError::Status {
+                status: StatusCode::FORBIDDEN,
+                code: "verification_failed",
+                message: reason,
+            })
+        }
+    }
+}
+
+/// `POST /webhooks/{channel}/{inbox_id}`: a channel delivers events.
+#[tracing::instrument(skip(state, headers, body), fields(channel = %channel))]
+pub async fn webhook(
+    State(state): State<AppState>,
+    Path((channel, inbox_id)): Path<(String, String)>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> ApiResult<Response> {
+    let (channel, inbox, connector) = inbox_connector(&state, &channel, &inbox_id).await?;
     let request = RawInbound {
         headers: &headers,
         query: query.as_deref(),

@@ -225,7 +225,10 @@ impl Application {
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs.max(1));
     let api = bounded(api::router(), API_BODY_LIMIT, timeout);
-    let webhooks = Router::new().route("/webhooks/{channel}/{inbox_id}", post(ingest::webhook));
+    let webhooks = Router::new().route(
+        "/webhooks/{channel}/{inbox_id}",
+        post(ingest::webhook).get(ingest::handshake),
+    );
     let webhooks = bounded(webhooks, WEBHOOK_BODY_LIMIT, timeout);
     // No timeout layer: a WebSocket lives as long as the visitor stays.
     let chat = Router::new().route("/chat/ws", get(chat::chat_ws));

@@ -320,7 +320,15 @@ async fn outbound(db: &impl ConnectionTrait, job: &delivery_job::Model) -> Resul
         .filter(contact_identity::Column::Channel.eq(&conversation.channel))
         .one(db)
         .await?;
+    let customer_last_message_at = message::Entity::find()
+        .filter(message::Column::ConversationId.eq(&conversation.id))
+        .filter(message::Column::Role.eq(switchboard_model::MessageRole::Customer.as_str()))
+        .order_by_desc(message::Column::Seq)
+        .one(db)
+        .await?
+        .map(|latest| latest.created_at);
     Ok(OutboundMessage {
+        customer_last_message_at,
         channel: convert::parse(&conversation.channel)?,
         recipient: ContactRef {
             external_id: identity

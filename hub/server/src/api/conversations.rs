@@ -69,6 +69,41 @@ pub struct ConversationDetail {
     pub sla: Option<serde_json::Value>,
     /// The customer's rating, once they gave one.
     pub csat: Option<Csat>,
+    /// On channels that limit free-form replies to a time after the customer's last message
+    /// (WhatsApp's 24 hours): whether a reply can go out now, and until when. Absent elsewhere.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reply_window: Option<ReplyWindow>,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ReplyWindow {
+    pub open: bool,
+    /// When it closes (or closed); null before the customer has written.
+    pub closes_at: Option<chrono::DateTime<chrono::Utc>>,
+    /// What an agent can do when it is closed.
+    pub hint: Option<String>,
+}
+
+impl ReplyWindow {
+    fn of(channel: ChannelKind, messages: &[Message]) -> Option<ReplyWindow> {
+        let length = channel.reply_window()?;
+        let closes_at = messages
+            .iter()
+            .filter(|message| message.role == MessageRole::Customer)
+            .map(|message| message.created_at)
+            .max()
+            .map(|last| last + length);
+        let open = closes_at.is_some_and(|closes_at| chrono::Utc::now() < closes_at);
+        Some(ReplyWindow {
+            open,
+            closes_at,
+            hint: (!open).then(|| {
+                "outside WhatsApp's 24-hour window: only an approved template can be sent \
+                 (reply `/template NAME [LANGUAGE] [| parameter | ...]`)"
+                    .to_owned()
+            }),
+        })
+    }
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -236,6 +271,7 @@ pub async fn get(
         .await?;
     let csat = state.store.csat(auth.org_id(), &id).await?;
     Ok(ApiJson(ConversationDetail {
+        reply_window: ReplyWindow::of(conversation.channel, &messages),
         conversation,
         contact,
         messages,

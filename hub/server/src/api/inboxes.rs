@@ -1,14 +1,14 @@
 //! Inboxes: one per channel configuration. Secret config fields are write-only.
 
 use axum::{extract::State, http::StatusCode};
-use serde::Deserialize;
-use switchboard_model::{ChannelKind, Inbox, Permission};
+use serde::{Deserialize, Serialize};
+use switchboard_model::{ChannelKind, DeliveryError, Inbox, Permission, WebhookSetupError};
 use utoipa::ToSchema;
 
 use crate::{
     auth::Auth,
     error::{ApiError, ApiJson, ApiPath, ApiResult},
-    state::AppState,
+    state::{AppState, ConnectorUnavailable},
 };
 
 #[derive(Deserialize, ToSchema)]
@@ -108,4 +108,81 @@ pub async fn update(
     auth.audit(&state, "inbox.updated", &id, serde_json::json!({}))
         .await?;
     Ok(ApiJson(inbox))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct WebhookRegistered {
+    /// The URL the platform now posts this inbox's updates to.
+    pub webhook_url: String,
+}
+
+/// Registers the inbox's webhook URL (`{public_url}/webhooks/{channel}/{id}`) with the platform,
+/// with the inbox's secret (Telegram's `setWebhook`). Channels whose webhook is set in the
+/// platform's console answer 422 `not_supported`.
+#[utoipa::path(post, path = "/inboxes/{id}/register-webhook", tag = "inboxes",
+    responses((status = 200, body = WebhookRegistered), (status = 422, body = crate::error::ErrorBody),
+        (status = 502, body = crate::error::ErrorBody)))]
+pub async fn register_webhook(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<WebhookRegistered>> {
+    auth.require(Permission::InboxesManage)?;
+    state
+        .store
+        .inbox(auth.org_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let inbox = state
+        .store
+        .inbox_for_channel(&id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let connector = state
+        .connectors
+        .connector_for(&inbox)
+        .map_err(|err| match err {
+            ConnectorUnavailable::NotEnabled(channel) => ApiError::Status {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "not_supported",
+                message: format!("the {channel} channel is not enabled on this hub"),
+            },
+            ConnectorUnavailable::BadConfig(reason) => ApiError::Unprocessable(reason),
+        })?;
+    let webhook_url = format!(
+        "{}/webhooks/{}/{id}",
+        state.settings.public_url().trim_end_matches('/'),
+        inbox.inbox.channel
+    );
+    match connector.register_webhook(&webhook_url).await {
+        Ok(()) => {}
+        Err(WebhookSetupError::Unsupported(channel)) => {
+            return Err(ApiError::Status {
+                status: StatusCode::UNPROCESSABLE_ENTITY,
+                code: "not_supported",
+                message: format!(
+                    "{channel} webhooks are set in the platform's console: use {webhook_url}"
+                ),
+            });
+        }
+        // The platform's refusal is the admin's to read (a bad token, an http:// URL).
+        Err(WebhookSetupError::Failed(DeliveryError::Permanent { reason })) => {
+            return Err(ApiError::Unprocessable(reason));
+        }
+        Err(WebhookSetupError::Failed(DeliveryError::Retriable { reason, .. })) => {
+            return Err(ApiError::Status {
+                status: StatusCode::BAD_GATEWAY,
+                code: "platform_unavailable",
+                message: reason,
+            });
+        }
+    }
+    auth.audit(
+        &state,
+        "inbox.webhook_registered",
+        &id,
+        serde_json::json!({ "webhook_url": webhook_url }),
+    )
+    .await?;
+    Ok(ApiJson(WebhookRegistered { webhook_url }))
 }

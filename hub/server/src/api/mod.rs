@@ -68,6 +68,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(contacts::get, contacts::update))
         .routes(routes!(inboxes::list, inboxes::create))
         .routes(routes!(inboxes::get, inboxes::update))
+        .routes(routes!(inboxes::register_webhook))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(api_keys::list, api_keys::create))

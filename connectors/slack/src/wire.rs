@@ -1,0 +1,24 @@
+//! Slack's own wire types: the Events API and `chat.postMessage` request from slack-morphism,
+//! and the one envelope every Web API answer shares (`ok`, `error`), which slack-morphism only
+//! exposes through its hyper client.
+
+use serde::Deserialize;
+pub(crate) use slack_morphism::{
+    SlackMessageContent,
+    api::SlackApiChatPostMessageRequest,
+    events::{
+        SlackEventCallbackBody, SlackMessageEvent, SlackMessageEventType, SlackPushEvent,
+        SlackPushEventCallback,
+    },
+};
+
+/// Every Web API answer: `{"ok": true, …}` or `{"ok": false, "error": "channel_not_found"}`,
+/// usually with HTTP 200 either way.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ApiEnvelope {
+    pub ok: bool,
+    pub error: Option<String>,
+    /// `chat.postMessage`: the new message's `ts` and its channel.
+    pub ts: Option<String>,
+    pub channel: Option<String>,
+}

@@ -1,0 +1,146 @@
+//! The Slack connector against the shared conformance suite and a fake Slack Web API.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use serde_json::{Value, json};
+use switchboard_model::{ChannelKind, ConnectorFactory, OutboundMessage, Secret};
+use switchboard_slack::{SlackFactory, sign};
+use switchboard_testkit::{
+    FakeResponse, RecordedRequest,
+    conformance::{self, ConformanceCase},
+};
+
+const SIGNING_SECRET: &str = "8f742231b10e8888abcd99yyyzzz85a5";
+const BOT_TOKEN: &str = "xoxb-17653672481-19874698323-pdFZKVeTuE8sk7oOcBrzbqgy";
+
+struct Slack;
+
+impl ConformanceCase for Slack {
+    fn factory(&self) -> Arc<dyn ConnectorFactory> {
+        Arc::new(SlackFactory)
+    }
+
+    fn config(&self, api_base_url: &str) -> Value {
+        json!({ "signing_secret": SIGNING_SECRET, "bot_token": BOT_TOKEN, "api_base_url": api_base_url })
+    }
+
+    fn sign(&self, body: &[u8], at: DateTime<Utc>) -> HeaderMap {
+        let timestamp = at.timestamp().to_string();
+        let mut headers = HeaderMap::new();
+        let signature = sign(&Secret::new(SIGNING_SECRET), &timestamp, body);
+        headers.insert(
+            "x-slack-request-timestamp",
+            timestamp.parse().expect("a value"),
+        );
+        headers.insert("x-slack-signature", signature.parse().expect("a value"));
+        headers
+    }
+
+    fn signature_header(&self) -> &'static str {
+        "x-slack-signature"
+    }
+
+    fn replay_window(&self) -> Option<chrono::Duration> {
+        Some(chrono::Duration::minutes(5))
+    }
+
+    fn outbound(&self) -> OutboundMessage {
+        conformance::outbound_message(
+            ChannelKind::Slack,
+            "C2147483705:1700000000.000100",
+            "U2147483697",
+        )
+    }
+
+    fn accepted(&self) -> (FakeResponse, String) {
+        (
+            FakeResponse::json(
+                200,
+                json!({ "ok": true, "channel": "C2147483705", "ts": "1700000400.000900",
+                        "message": { "text": "Your parcel left the depot this morning.", "type": "message", "ts": "1700000400.000900" } }),
+            ),
+            "C2147483705:1700000400.000900".into(),
+        )
+    }
+
+    fn check_send(&self, request: &RecordedRequest) {
+        assert_eq!(request.method, http::Method::POST);
+        assert_eq!(request.path, "/chat.postMessage");
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {BOT_TOKEN}").as_str())
+        );
+        assert!(
+            request
+                .header("content-type")
+                .is_some_and(|value| value.starts_with("application/json"))
+        );
+        assert_eq!(
+            request.json(),
+            json!({ "channel": "C2147483705", "text": "Your parcel left the depot this morning.",
+                    "thread_ts": "1700000000.000100" })
+        );
+    }
+
+    fn rate_limited(&self) -> (FakeResponse, Option<Duration>) {
+        (
+            FakeResponse::json(429, json!({ "ok": false, "error": "ratelimited" }))
+                .with_header("retry-after", "30"),
+            Some(Duration::from_secs(30)),
+        )
+    }
+
+    fn rejected(&self) -> FakeResponse {
+        // Slack's errors come with HTTP 200.
+        FakeResponse::json(200, json!({ "ok": false, "error": "channel_not_found" }))
+    }
+}
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/slack"))
+}
+
+#[tokio::test]
+async fn slack_passes_the_conformance_suite() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    conformance::run(&Slack, fixtures()).await;
+}
+
+/// `ok: false` bodies are classified by their code, whatever the HTTP status.
+#[tokio::test]
+async fn slack_error_codes_are_classified() {
+    use switchboard_model::DeliveryError;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let platform = switchboard_testkit::FakePlatform::start(FakeResponse::json(
+        200,
+        json!({ "ok": false, "error": "ratelimited" }),
+    ))
+    .await;
+    let connector = Slack
+        .factory()
+        .build("inbox", &Slack.config(&platform.url()))
+        .expect("builds");
+    let message = Slack.outbound();
+    assert!(matches!(
+        connector.deliver(&message).await,
+        Err(DeliveryError::Retriable { .. })
+    ));
+    for code in ["invalid_auth", "not_in_channel", "is_archived"] {
+        platform.respond_next(FakeResponse::json(
+            200,
+            json!({ "ok": false, "error": code }),
+        ));
+        match connector.deliver(&message).await {
+            Err(DeliveryError::Permanent { reason }) => assert!(reason.contains(code), "{reason}"),
+            other => panic!("{code} must be permanent, got {other:?}"),
+        }
+    }
+    let mut broken = message.clone();
+    broken.thread_key = "no-colon".into();
+    assert!(matches!(
+        connector.deliver(&broken).await,
+        Err(DeliveryError::Permanent { .. })
+    ));
+}

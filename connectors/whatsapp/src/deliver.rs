@@ -1,0 +1,223 @@
+//! `POST {api_base_url}/{version}/{phone_number_id}/messages` with the access token. A free-form
+//! reply is only allowed within 24 hours of the customer's last message; after that only an
+//! approved template, asked for by a reply whose text is
+//! `/template NAME [LANGUAGE] [| body parameter | …]`.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use switchboard_model::{ChannelKind, DeliveryError, DeliveryReceipt, OutboundMessage};
+
+use crate::{
+    WhatsappConfig,
+    wire::{
+        Component, ErrorResponse, Language, Parameter, SendRequest, SendResponse, SendTemplate,
+        SendText,
+    },
+};
+
+/// The reason a free-form reply outside the window fails with.
+pub const OUTSIDE_WINDOW: &str = "outside WhatsApp's 24-hour window: send an approved template";
+
+/// Graph API error codes that mean "slow down" rather than "never".
+const THROTTLING_CODES: &[i64] = &[4, 80007, 130429, 131048, 131056];
+/// The platform's own "more than 24 hours since the customer wrote".
+const REENGAGEMENT_CODE: i64 = 131047;
+
+/// The client every inbox of this channel shares, built on first use. The hub installs ring
+/// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
+/// reqwest from panicking in a process that did not.
+pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .map_err(|err| format!("cannot build an HTTP client: {err}"))
+        })
+        .clone()
+        .map_err(|reason| DeliveryError::Permanent { reason })
+}
+
+/// An approved message template to send instead of free text.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Template {
+    pub name: String,
+    pub language: String,
+    /// The body's `{{1}}`, `{{2}}`… in order.
+    pub parameters: Vec<String>,
+}
+
+impl Template {
+    /// Reads `/template NAME [LANGUAGE] [| parameter | …]`; `None` for any other text.
+    pub fn from_reply(text: &str) -> Option<Template> {
+        let rest = text.trim().strip_prefix("/template")?;
+        if !rest.starts_with(char::is_whitespace) {
+            return None;
+        }
+        let mut parts = rest.split('|');
+        let mut head = parts.next()?.split_whitespace();
+        let name = head.next()?.to_owned();
+        let language = head.next().unwrap_or("en_US").to_owned();
+        let parameters = parts
+            .map(|parameter| parameter.trim().to_owned())
+            .filter(|parameter| !parameter.is_empty())
+            .collect();
+        Some(Template {
+            name,
+            language,
+            parameters,
+        })
+    }
+}
+
+/// Whether a free-form reply may still be sent at `now`.
+pub fn window_open(customer_last_message_at: Option<DateTime<Utc>>, now: DateTime<Utc>) -> bool {
+    match (
+        customer_last_message_at,
+        ChannelKind::Whatsapp.reply_window(),
+    ) {
+        (Some(last), Some(window)) => now - last < window,
+        (_, None) => true,
+        (None, Some(_)) => false,
+    }
+}
+
+pub async fn send(
+    client: &reqwest::Client,
+    config: &WhatsappConfig,
+    message: &OutboundMessage,
+    now: DateTime<Utc>,
+) -> Result<DeliveryReceipt, DeliveryError> {
+    let template = Template::from_reply(&message.text);
+    if template.is_none() && !window_open(message.customer_last_message_at, now) {
+        return Err(DeliveryError::Permanent {
+            reason: OUTSIDE_WINDOW.into(),
+        });
+    }
+    let to = message.recipient.external_id.as_str();
+    let request = match &template {
+        Some(template) => SendRequest {
+            messaging_product: "whatsapp",
+            recipient_type: "individual",
+            to,
+            kind: "template",
+            text: None,
+            template: Some(SendTemplate {
+                name: &template.name,
+                language: Language {
+                    code: &template.language,
+                },
+                components: if template.parameters.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Component {
+                        kind: "body",
+                        parameters: template
+                            .parameters
+                            .iter()
+                            .map(|text| Parameter { kind: "text", text })
+                            .collect(),
+                    }]
+                },
+            }),
+        },
+        None => SendRequest {
+            messaging_product: "whatsapp",
+            recipient_type: "individual",
+            to,
+            kind: "text",
+            text: Some(SendText {
+                preview_url: false,
+                body: &message.text,
+            }),
+            template: None,
+        },
+    };
+    let response = client
+        .post(config.graph_url(&format!("{}/messages", config.phone_number_id)))
+        .bearer_auth(config.access_token.expose())
+        .json(&request)
+        .send()
+        .await
+        .map_err(DeliveryError::transport)?;
+    let status = response.status().as_u16();
+    let retry_after = DeliveryError::retry_after_seconds(
+        response
+            .headers()
+            .get("retry-after")
+            .and_then(|value| value.to_str().ok()),
+    );
+    let body = response.bytes().await.map_err(DeliveryError::transport)?;
+    if (200..300).contains(&status) {
+        let sent: SendResponse =
+            serde_json::from_slice(&body).map_err(|err| DeliveryError::Retriable {
+                reason: format!("WhatsApp's answer is not its JSON: {err}"),
+                retry_after: None,
+            })?;
+        return match sent.messages.into_iter().next() {
+            Some(sent) => Ok(DeliveryReceipt {
+                channel_message_id: Some(sent.id),
+            }),
+            None => Err(DeliveryError::Permanent {
+                reason: "WhatsApp accepted the request but returned no message id".into(),
+            }),
+        };
+    }
+    let error = serde_json::from_slice::<ErrorResponse>(&body)
+        .ok()
+        .map(|response| response.error);
+    let code = error.as_ref().and_then(|error| error.code);
+    let detail = error
+        .and_then(|error| error.message)
+        .unwrap_or_else(|| format!("HTTP {status}"));
+    let reason = match code {
+        Some(code) => format!("WhatsApp refused the message ({code}): {detail}"),
+        None => format!("WhatsApp refused the message: {detail}"),
+    };
+    Err(match code {
+        Some(code) if THROTTLING_CODES.contains(&code) => DeliveryError::Retriable {
+            reason,
+            retry_after,
+        },
+        Some(REENGAGEMENT_CODE) => DeliveryError::Permanent {
+            reason: OUTSIDE_WINDOW.into(),
+        },
+        _ => DeliveryError::from_http_status(status, retry_after, reason),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn template_replies_are_read_from_the_text() {
+        assert_eq!(
+            Template::from_reply("/template order_update es | Ana | #1234"),
+            Some(Template {
+                name: "order_update".into(),
+                language: "es".into(),
+                parameters: vec!["Ana".into(), "#1234".into()],
+            })
+        );
+        assert_eq!(
+            Template::from_reply("  /template hello_world").map(|t| (t.name, t.language)),
+            Some(("hello_world".into(), "en_US".into()))
+        );
+        assert_eq!(Template::from_reply("/templates are great"), None);
+        assert_eq!(Template::from_reply("/template"), None);
+        assert_eq!(Template::from_reply("please use /template x"), None);
+    }
+
+    #[test]
+    fn the_window_is_24_hours_from_the_customers_last_message() {
+        let now = Utc::now();
+        assert!(window_open(Some(now - chrono::Duration::hours(23)), now));
+        assert!(!window_open(Some(now - chrono::Duration::hours(25)), now));
+        assert!(!window_open(None, now));
+    }
+}

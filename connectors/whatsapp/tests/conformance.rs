@@ -1,0 +1,186 @@
+//! The WhatsApp connector against the shared conformance suite and a fake Graph API.
+
+use std::{path::Path, sync::Arc, time::Duration};
+
+use chrono::{DateTime, Utc};
+use http::HeaderMap;
+use serde_json::{Value, json};
+use switchboard_model::{
+    ChannelKind, ConnectorFactory, DeliveryError, HandshakeError, OutboundMessage, RawInbound,
+    Secret,
+};
+use switchboard_testkit::{
+    FakePlatform, FakeResponse, RecordedRequest,
+    conformance::{self, ConformanceCase},
+};
+use switchboard_whatsapp::{OUTSIDE_WINDOW, WhatsappFactory, sign};
+
+const APP_SECRET: &str = "1222e786b144d0e85b9f365372d93676";
+const ACCESS_TOKEN: &str = "EAAJB3m8Xb2gBO0ZBtestaccesstoken";
+const PHONE_NUMBER_ID: &str = "106540352242922";
+
+struct Whatsapp;
+
+impl ConformanceCase for Whatsapp {
+    fn factory(&self) -> Arc<dyn ConnectorFactory> {
+        Arc::new(WhatsappFactory)
+    }
+
+    fn config(&self, api_base_url: &str) -> Value {
+        json!({ "app_secret": APP_SECRET, "verify_token": "meta-verify-me", "access_token": ACCESS_TOKEN,
+                "phone_number_id": PHONE_NUMBER_ID, "api_base_url": api_base_url })
+    }
+
+    fn sign(&self, body: &[u8], _at: DateTime<Utc>) -> HeaderMap {
+        let mut headers = HeaderMap::new();
+        let signature = sign(&Secret::new(APP_SECRET), body);
+        headers.insert("x-hub-signature-256", signature.parse().expect("a value"));
+        headers
+    }
+
+    fn signature_header(&self) -> &'static str {
+        "x-hub-signature-256"
+    }
+
+    fn outbound(&self) -> OutboundMessage {
+        conformance::outbound_message(ChannelKind::Whatsapp, "16315551181", "16315551181")
+    }
+
+    fn accepted(&self) -> (FakeResponse, String) {
+        (
+            FakeResponse::json(
+                200,
+                json!({ "messaging_product": "whatsapp",
+                        "contacts": [{ "input": "16315551181", "wa_id": "16315551181" }],
+                        "messages": [{ "id": "wamid.HBgLMTYzMTU1NTExODEVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA" }] }),
+            ),
+            "wamid.HBgLMTYzMTU1NTExODEVAgARGBI5QTNDQTVCM0Q0Q0Q2RTY3RTcA".into(),
+        )
+    }
+
+    fn check_send(&self, request: &RecordedRequest) {
+        assert_eq!(request.method, http::Method::POST);
+        assert_eq!(request.path, format!("/v21.0/{PHONE_NUMBER_ID}/messages"));
+        assert_eq!(
+            request.header("authorization"),
+            Some(format!("Bearer {ACCESS_TOKEN}").as_str())
+        );
+        assert_eq!(
+            request.json(),
+            json!({ "messaging_product": "whatsapp", "recipient_type": "individual",
+                    "to": "16315551181", "type": "text",
+                    "text": { "preview_url": false, "body": "Your parcel left the depot this morning." } })
+        );
+    }
+
+    fn rate_limited(&self) -> (FakeResponse, Option<Duration>) {
+        (
+            FakeResponse::json(
+                429,
+                json!({ "error": { "message": "(#130429) Rate limit hit", "type": "OAuthException",
+                                   "code": 130429, "fbtrace_id": "Az8or2yhqkZfEZ-_4Qn_Bam" } }),
+            )
+            .with_header("retry-after", "12"),
+            Some(Duration::from_secs(12)),
+        )
+    }
+
+    fn rejected(&self) -> FakeResponse {
+        FakeResponse::json(
+            400,
+            json!({ "error": { "message": "(#100) Invalid parameter", "type": "OAuthException",
+                               "code": 100, "error_subcode": 2494010, "fbtrace_id": "AbCdEf" } }),
+        )
+    }
+}
+
+fn fixtures() -> &'static Path {
+    Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../fixtures/whatsapp"
+    ))
+}
+
+async fn fake_meta() -> (FakePlatform, Arc<dyn switchboard_model::Connector>) {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let platform = FakePlatform::start(Whatsapp.accepted().0).await;
+    let connector = Whatsapp
+        .factory()
+        .build("inbox", &Whatsapp.config(&platform.url()))
+        .expect("builds");
+    (platform, connector)
+}
+
+#[tokio::test]
+async fn whatsapp_passes_the_conformance_suite() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    conformance::run(&Whatsapp, fixtures()).await;
+}
+
+#[tokio::test]
+async fn free_form_replies_outside_the_24_hour_window_are_refused_without_a_call() {
+    let (platform, connector) = fake_meta().await;
+    let mut late = Whatsapp.outbound();
+    late.customer_last_message_at = Some(Utc::now() - chrono::Duration::hours(25));
+    match connector.deliver(&late).await {
+        Err(DeliveryError::Permanent { reason }) => assert_eq!(reason, OUTSIDE_WINDOW),
+        other => panic!("expected a permanent refusal, got {other:?}"),
+    }
+    late.customer_last_message_at = None;
+    assert!(matches!(
+        connector.deliver(&late).await,
+        Err(DeliveryError::Permanent { .. })
+    ));
+    assert!(platform.requests().is_empty(), "nothing was sent to Meta");
+
+    // Meta's own verdict on the window (131047) reads the same.
+    platform.respond_next(FakeResponse::json(
+        400,
+        json!({ "error": { "message": "(#131047) Re-engagement message", "code": 131047 } }),
+    ));
+    match connector.deliver(&Whatsapp.outbound()).await {
+        Err(DeliveryError::Permanent { reason }) => assert_eq!(reason, OUTSIDE_WINDOW),
+        other => panic!("expected a permanent refusal, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn an_approved_template_is_sent_even_outside_the_window() {
+    let (platform, connector) = fake_meta().await;
+    let mut template = Whatsapp.outbound();
+    template.text = "/template order_update en_US | Kerry | #1234".into();
+    template.customer_last_message_at = Some(Utc::now() - chrono::Duration::days(3));
+    connector.deliver(&template).await.expect("sent");
+    let requests = platform.requests();
+    assert_eq!(requests.len(), 1);
+    assert_eq!(
+        requests[0].json(),
+        json!({ "messaging_product": "whatsapp", "recipient_type": "individual", "to": "16315551181",
+                "type": "template",
+                "template": { "name": "order_update", "language": { "code": "en_US" },
+                              "components": [{ "type": "body", "parameters": [
+                                  { "type": "text", "text": "Kerry" }, { "type": "text", "text": "#1234" } ] }] } })
+    );
+}
+
+#[tokio::test]
+async fn the_get_check_echoes_the_challenge_only_with_our_token() {
+    let (_platform, connector) = fake_meta().await;
+    let headers = HeaderMap::new();
+    let check = |query: &'static str| {
+        connector.handshake(&RawInbound {
+            headers: &headers,
+            query: Some(query),
+            body: b"",
+        })
+    };
+    assert_eq!(
+        check("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=meta-verify-me")
+            .expect("answered"),
+        "1158201444"
+    );
+    assert!(matches!(
+        check("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=guess"),
+        Err(HandshakeError::Refused(_))
+    ));
+}
