@@ -41,6 +41,10 @@ pub struct Settings {
     pub delivery_poll_ms: u64,
     /// `text` or `json` logs.
     pub log_format: String,
+    /// How often the SLA timer looks for missed targets.
+    pub sla_check_ms: u64,
+    /// An agent not seen (heartbeat) for this long is no longer online for assignment.
+    pub presence_stale_secs: u64,
 }
 
 impl Default for Settings {
@@ -61,6 +65,8 @@ impl Default for Settings {
             delivery_max_attempts: 8,
             delivery_poll_ms: 500,
             log_format: "text".into(),
+            sla_check_ms: 1_000,
+            presence_stale_secs: 300,
         }
     }
 }

@@ -48,6 +48,12 @@ pub async fn ingest_message(
                 inbox_id: inbox_id.to_owned(),
                 message: Box::new(message.clone()),
             });
+            // The message is stored and acknowledged whatever routing makes of it.
+            if let Err(err) =
+                crate::routing::route_customer_message(state, conversation, message).await
+            {
+                tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
+            }
         }
         IngestOutcome::Duplicate { .. } => {
             metrics::counter!("switchboard_messages_duplicate_total", "channel" => channel.as_str())

@@ -11,6 +11,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod ingest;
+pub mod routing;
 pub mod startup;
 pub mod state;
 pub mod telemetry;

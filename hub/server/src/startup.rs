@@ -24,7 +24,7 @@ use crate::{
     config::Settings,
     delivery, demo,
     error::ApiError,
-    ingest,
+    ingest, routing,
     state::{AppState, ConnectorRegistry},
     telemetry, web,
 };
@@ -137,6 +137,7 @@ impl Application {
         } = self;
         let workers = TaskTracker::new();
         workers.spawn(delivery::run(state.clone(), shutdown.clone()));
+        workers.spawn(routing::sla::run(state.clone(), shutdown.clone()));
         workers.close();
         let stopping = shutdown.clone();
         axum::serve(listener, router)

@@ -28,6 +28,8 @@ pub struct ConversationFilter {
     pub contact_id: Option<String>,
     /// Only conversations whose latest sentiment is at most this.
     pub sentiment_max: Option<i32>,
+    /// Only conversations whose SLA is breached, or due soon.
+    pub sla: Option<crate::SlaFilter>,
 }
 
 /// One page of conversations, most recently updated first.
@@ -155,6 +157,9 @@ impl Store {
         if let Some(sentiment_max) = filter.sentiment_max {
             condition = condition.add(Column::Sentiment.lte(sentiment_max));
         }
+        if let Some(sla) = filter.sla {
+            condition = condition.add(crate::routing::sla_condition(sla, Utc::now()));
+        }
         if let Some(cursor) = cursor {
             let (updated_at, id) = decode_cursor(cursor)?;
             condition = condition.add(
@@ -281,6 +286,9 @@ impl Store {
             .await?;
         if deliverable {
             crate::outbox::enqueue(&*txn, &row, &conversation.channel, now).await?;
+        }
+        if deliverable && new.role == MessageRole::Agent {
+            crate::routing::note_agent_reply(&*txn, &conversation.id, now).await?;
         }
         txn.commit().await?;
         Ok((convert::conversation(conversation)?, convert::message(row)?))

@@ -13,6 +13,7 @@ mod directory;
 mod entities;
 mod ingest;
 mod outbox;
+mod routing;
 
 use std::{sync::Arc, time::Duration};
 
@@ -30,6 +31,11 @@ pub use conversations::{ConversationFilter, ConversationPage, NewMessage};
 pub use directory::InboxWithSecrets;
 pub use ingest::IngestOutcome;
 pub use outbox::{ClaimedJob, RetryPolicy};
+pub use routing::{
+    CustomerValue, DUE_SOON_MINUTES, MAX_RULES, NewHandoff, ROUTING_ACTOR, RoutingApplied,
+    RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec, default_rules,
+    default_sla_policies,
+};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]
