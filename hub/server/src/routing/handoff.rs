@@ -58,10 +58,10 @@ fn wanting<'a>(customer: &[&'a Message]) -> Option<&'a Message> {
 }
 
 fn times(n: usize) -> String {
-    if n == 1 {
-        "once".into()
-    } else {
-        format!("{n} times")
+    match n {
+        1 => "once".into(),
+        2 => "twice".into(),
+        n => format!("{n} times"),
     }
 }
 
@@ -125,33 +125,37 @@ pub fn summarize(history: &[Message], context: &Context<'_>) -> Summary {
         Some(text) => format!("Wants: \"{text}\""),
         None => "Wants: a person (pressed the button before writing).".to_owned(),
     };
-    let ai_answers: Vec<&Message> = history
+    let ai_messages: Vec<&Message> = history
         .iter()
         .filter(|message| message.role == MessageRole::Ai)
         .collect();
+    // The bot turn counts its answers too; the larger count covers answers not (yet) stored.
+    let answers = ai_messages.len().max(context.routing.ai_answers as usize);
     let declines = context.routing.ai_declines as usize;
-    let tried_line = match (ai_answers.last(), declines) {
-        (None, 0) => "Tried: nothing yet; the customer was handed over before the AI answered."
-            .to_owned(),
-        (None, declines) => format!(
-            "Tried: the AI declined {} (no confident answer in the knowledge base).",
-            times(declines)
-        ),
-        (Some(last), declines) => {
-            let mut line = format!(
-                "Tried: the AI answered {} (last: \"{}\")",
-                times(ai_answers.len()),
-                first_sentence(&last.text, 100)
-            );
-            if declines > 0 {
-                line.push_str(&format!(" and declined {}", times(declines)));
-            }
-            if context.routing.ai_failures > 0 {
-                line.push_str("; the customer was not satisfied");
-            }
-            line.push('.');
-            line
+    let mut tried = Vec::new();
+    if answers > 0 {
+        let mut part = format!("the AI answered {}", times(answers));
+        if let Some(last) = ai_messages.last() {
+            part.push_str(&format!(" (last: \"{}\")", first_sentence(&last.text, 100)));
         }
+        tried.push(part);
+    }
+    if declines > 0 {
+        let mut part = format!("declined {}", times(declines));
+        if answers == 0 {
+            part = format!("the AI {part} (no confident answer in the knowledge base)");
+        }
+        tried.push(part);
+    }
+    let tried_line = if tried.is_empty() {
+        "Tried: nothing yet; the customer was handed over before the AI answered.".to_owned()
+    } else {
+        let unsatisfied = if answers > 0 && context.routing.ai_failures > 0 {
+            "; the customer was not satisfied"
+        } else {
+            ""
+        };
+        format!("Tried: {}{unsatisfied}.", tried.join(" and "))
     };
     let name = context
         .customer_name
