@@ -137,7 +137,11 @@ impl MigrationTrait for Migration {
                 "idx_handoffs_conversation",
                 &["conversation_id", "created_at"],
             ),
-            index("sla_policies", "idx_sla_policies_org", &["org_id", "priority"]),
+            index(
+                "sla_policies",
+                "idx_sla_policies_org",
+                &["org_id", "priority"],
+            ),
             index(
                 "conversation_routing",
                 "idx_conversation_routing_first_due",

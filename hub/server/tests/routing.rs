@@ -35,7 +35,10 @@ async fn customer_says(app: &TestApp, admin: &str, inbox: &str, thread: &str, te
     });
     assert_eq!(app.webhook(inbox, "s3cret", body).await, StatusCode::OK);
     let (status, list) = app
-        .get(admin, &format!("/api/v1/conversations?inbox_id={inbox}&limit=200"))
+        .get(
+            admin,
+            &format!("/api/v1/conversations?inbox_id={inbox}&limit=200"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let id = list["conversations"]
@@ -52,7 +55,10 @@ async fn customer_says(app: &TestApp, admin: &str, inbox: &str, thread: &str, te
 }
 
 fn id_of(detail: &Value) -> String {
-    detail["conversation"]["id"].as_str().expect("an id").to_owned()
+    detail["conversation"]["id"]
+        .as_str()
+        .expect("an id")
+        .to_owned()
 }
 
 fn seconds_between(from: &Value, to: &Value) -> i64 {
@@ -97,7 +103,11 @@ async fn put_first(app: &TestApp, admin: &str, first: &str) {
         .collect();
     ids.insert(0, first.to_owned());
     let (status, body) = app
-        .post(admin, "/api/v1/escalation-rules/reorder", json!({ "ids": ids }))
+        .post(
+            admin,
+            "/api/v1/escalation-rules/reorder",
+            json!({ "ids": ids }),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body[0]["id"], first);
@@ -110,7 +120,14 @@ async fn requests_for_a_person_in_several_languages_escalate_with_handoff_and_sl
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
 
-    let calm = customer_says(&app, &admin, &inbox, "calm", "How do I change my delivery address?").await;
+    let calm = customer_says(
+        &app,
+        &admin,
+        &inbox,
+        "calm",
+        "How do I change my delivery address?",
+    )
+    .await;
     assert_eq!(calm["conversation"]["status"], "bot");
     assert_eq!(calm["handoff"], Value::Null);
     assert_eq!(calm["sla"], Value::Null);
@@ -126,25 +143,48 @@ async fn requests_for_a_person_in_several_languages_escalate_with_handoff_and_sl
     ];
     for (language, text) in asks {
         let detail = customer_says(&app, &admin, &inbox, language, text).await;
-        assert_eq!(detail["conversation"]["status"], "escalated", "{language}: {detail}");
+        assert_eq!(
+            detail["conversation"]["status"], "escalated",
+            "{language}: {detail}"
+        );
         assert_eq!(detail["conversation"]["priority"], "high", "{language}");
         let handoff = &detail["handoff"];
-        assert_eq!(handoff["rule_name"], "Customer asks for a person", "{language}");
+        assert_eq!(
+            handoff["rule_name"], "Customer asks for a person",
+            "{language}"
+        );
         assert_eq!(handoff["priority"], "high");
         let summary = handoff["summary"].as_array().expect("summary lines");
         assert_eq!(summary.len(), 3, "{handoff}");
-        assert!(summary[0].as_str().expect("text").contains(text), "{handoff}");
         assert!(
-            handoff["suggested_reply"].as_str().expect("a reply").contains(text),
+            summary[0].as_str().expect("text").contains(text),
+            "{handoff}"
+        );
+        assert!(
+            handoff["suggested_reply"]
+                .as_str()
+                .expect("a reply")
+                .contains(text),
             "{handoff}"
         );
         let sla = &detail["sla"];
         assert_eq!(sla["first_response"], "pending", "{sla}");
         assert_eq!(sla["resolution"], "pending");
         // The default policy for `high`: first response in 1 h, resolution in 8 h.
-        assert_eq!(seconds_between(&sla["started_at"], &sla["first_response_due_at"]), 3600);
-        assert_eq!(seconds_between(&sla["started_at"], &sla["resolution_due_at"]), 8 * 3600);
-        assert!(detail["tags"].as_array().expect("tags").contains(&json!("human-requested")));
+        assert_eq!(
+            seconds_between(&sla["started_at"], &sla["first_response_due_at"]),
+            3600
+        );
+        assert_eq!(
+            seconds_between(&sla["started_at"], &sla["resolution_due_at"]),
+            8 * 3600
+        );
+        assert!(
+            detail["tags"]
+                .as_array()
+                .expect("tags")
+                .contains(&json!("human-requested"))
+        );
     }
 
     let angry = customer_says(
@@ -158,7 +198,9 @@ async fn requests_for_a_person_in_several_languages_escalate_with_handoff_and_sl
     assert_eq!(angry["conversation"]["status"], "escalated");
     assert_eq!(angry["conversation"]["priority"], "high");
     assert_eq!(angry["handoff"]["rule_name"], "Upset customer");
-    let mood = angry["handoff"]["summary"][2].as_str().expect("a mood line");
+    let mood = angry["handoff"]["summary"][2]
+        .as_str()
+        .expect("a mood line");
     assert!(mood.starts_with("Mood: angry"), "{mood}");
 
     // Nobody is online: escalated conversations wait unassigned.
@@ -169,7 +211,9 @@ async fn a_keyword_rule_routes_to_a_team_sets_priority_and_is_audited(db: TestDa
     let app = TestApp::spawn(db).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
-    let (status, team) = app.post(&admin, "/api/v1/teams", json!({ "name": "Billing" })).await;
+    let (status, team) = app
+        .post(&admin, "/api/v1/teams", json!({ "name": "Billing" }))
+        .await;
     assert_eq!(status, StatusCode::CREATED);
     let team_id = team["id"].as_str().expect("an id").to_owned();
     let member = app.user_token(&admin, "support_agent").await;
@@ -201,18 +245,31 @@ async fn a_keyword_rule_routes_to_a_team_sets_priority_and_is_audited(db: TestDa
     let rule_id = rule["id"].as_str().expect("an id").to_owned();
     put_first(&app, &admin, &rule_id).await;
 
-    let detail = customer_says(&app, &admin, &inbox, "t1", "I need a copy of my Invoice for March").await;
+    let detail = customer_says(
+        &app,
+        &admin,
+        &inbox,
+        "t1",
+        "I need a copy of my Invoice for March",
+    )
+    .await;
     let conversation = &detail["conversation"];
     assert_eq!(conversation["team_id"], team_id.as_str(), "{detail}");
     assert_eq!(conversation["priority"], "urgent");
-    assert_eq!(conversation["status"], "assigned", "the team's online agent takes it");
+    assert_eq!(
+        conversation["status"], "assigned",
+        "the team's online agent takes it"
+    );
     assert_eq!(conversation["assignee_id"], member_id.as_str());
     assert_eq!(detail["tags"], json!(["billing"]));
     assert_eq!(detail["handoff"]["rule_id"], rule_id.as_str());
     assert_eq!(detail["handoff"]["reason"], "keyword \"invoice\"");
     // The default urgent policy: 15 minutes to first response.
     let sla = &detail["sla"];
-    assert_eq!(seconds_between(&sla["started_at"], &sla["first_response_due_at"]), 15 * 60);
+    assert_eq!(
+        seconds_between(&sla["started_at"], &sla["first_response_due_at"]),
+        15 * 60
+    );
 
     let (status, audit) = app.get(&admin, "/api/v1/audit?limit=200").await;
     assert_eq!(status, StatusCode::OK);
@@ -220,17 +277,21 @@ async fn a_keyword_rule_routes_to_a_team_sets_priority_and_is_audited(db: TestDa
     let conversation_id = id_of(&detail);
     let decision = events
         .iter()
-        .find(|event| event["action"] == "routing.decision" && event["subject_id"] == conversation_id.as_str())
+        .find(|event| {
+            event["action"] == "routing.decision" && event["subject_id"] == conversation_id.as_str()
+        })
         .expect("the decision is audited");
     assert_eq!(decision["actor"], "routing");
     assert_eq!(decision["data"]["rules"][0]["rule_id"], rule_id.as_str());
-    assert_eq!(decision["data"]["rules"][0]["rule_name"], "Invoices go to billing");
+    assert_eq!(
+        decision["data"]["rules"][0]["rule_name"],
+        "Invoices go to billing"
+    );
     assert_eq!(decision["data"]["escalate"], true);
     for action in ["conversation.escalated", "conversation.assigned"] {
         assert!(
-            events
-                .iter()
-                .any(|event| event["action"] == action && event["subject_id"] == conversation_id.as_str()),
+            events.iter().any(|event| event["action"] == action
+                && event["subject_id"] == conversation_id.as_str()),
             "{action} is audited"
         );
     }
@@ -274,11 +335,19 @@ async fn rules_run_in_order_and_disabled_rules_do_not_fire(db: TestDatabase) {
     assert_eq!(second["conversation"]["priority"], "urgent");
 
     let (status, _) = app
-        .send(Method::DELETE, &admin, &format!("/api/v1/escalation-rules/{urgent_id}"), json!({}))
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/escalation-rules/{urgent_id}"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let third = customer_says(&app, &admin, &inbox, "c", "Where is my parcel?").await;
-    assert_eq!(third["conversation"]["status"], "bot", "no rule left for it");
+    assert_eq!(
+        third["conversation"]["status"], "bot",
+        "no rule left for it"
+    );
 }
 
 async fn consecutive_ai_failures_escalate(db: TestDatabase) {
@@ -289,15 +358,25 @@ async fn consecutive_ai_failures_escalate(db: TestDatabase) {
 
     let detail = customer_says(&app, &admin, &inbox, "t", "Where is my parcel?").await;
     let (org_id, conversation_id) = (
-        detail["conversation"]["org_id"].as_str().expect("org").to_owned(),
+        detail["conversation"]["org_id"]
+            .as_str()
+            .expect("org")
+            .to_owned(),
         id_of(&detail),
     );
     let outcome = |outcome| store.record_ai_outcome(&org_id, &conversation_id, outcome);
     assert_eq!(outcome(AiOutcome::Declined).await.expect("records"), 1);
-    assert_eq!(outcome(AiOutcome::Answered).await.expect("records"), 0, "an answer resets");
+    assert_eq!(
+        outcome(AiOutcome::Answered).await.expect("records"),
+        0,
+        "an answer resets"
+    );
     assert_eq!(outcome(AiOutcome::Declined).await.expect("records"), 1);
     let detail = customer_says(&app, &admin, &inbox, "t", "ok, and when will it come?").await;
-    assert_eq!(detail["conversation"]["status"], "bot", "one failure is not enough");
+    assert_eq!(
+        detail["conversation"]["status"], "bot",
+        "one failure is not enough"
+    );
 
     // The customer rejecting the answer is the second failure in a row.
     let detail = customer_says(&app, &admin, &inbox, "t", "That didn't help at all").await;
@@ -361,7 +440,11 @@ async fn the_sla_timer_detects_breaches(db: TestDatabase) {
     let waiting = customer_says(&app, &admin, &inbox, "waiting", "talk to a human").await;
     let (answered_id, waiting_id) = (id_of(&answered), id_of(&waiting));
     let (_, due_soon) = app.get(&admin, "/api/v1/conversations?sla=due_soon").await;
-    let due_soon: Vec<&Value> = due_soon["conversations"].as_array().expect("a list").iter().collect();
+    let due_soon: Vec<&Value> = due_soon["conversations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .collect();
     assert_eq!(due_soon.len(), 2, "both are due within minutes");
 
     let (status, _) = app
@@ -373,11 +456,15 @@ async fn the_sla_timer_detects_breaches(db: TestDatabase) {
         .await;
     assert_eq!(status, StatusCode::CREATED);
     let detail = app
-        .wait_for(&admin, &waiting_id, |detail| detail["sla"]["first_response_breached_at"].is_string())
+        .wait_for(&admin, &waiting_id, |detail| {
+            detail["sla"]["first_response_breached_at"].is_string()
+        })
         .await;
     assert_eq!(detail["sla"]["first_response"], "breached");
     assert_eq!(detail["sla"]["breached"], true);
-    let (_, answered) = app.get(&admin, &format!("/api/v1/conversations/{answered_id}")).await;
+    let (_, answered) = app
+        .get(&admin, &format!("/api/v1/conversations/{answered_id}"))
+        .await;
     assert_eq!(answered["sla"]["first_response"], "met", "{answered}");
     assert_eq!(answered["sla"]["breached"], false);
 
@@ -422,7 +509,10 @@ async fn least_loaded_assignment_among_online_agents_only(db: TestDatabase) {
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let queued = customer_says(&app, &admin, &inbox, "queued", "agent please").await;
-    assert_eq!(queued["conversation"]["status"], "escalated", "nobody online yet");
+    assert_eq!(
+        queued["conversation"]["status"], "escalated",
+        "nobody online yet"
+    );
 
     let ann = app.user_token(&admin, "support_agent").await;
     let bob = app.user_token(&admin, "support_agent").await;
@@ -432,7 +522,9 @@ async fn least_loaded_assignment_among_online_agents_only(db: TestDatabase) {
     go_online(&app, &ann).await;
     go_online(&app, &bob).await;
     go_online(&app, &away).await;
-    let (status, _) = app.post(&away, "/api/v1/me/presence", json!({ "status": "away" })).await;
+    let (status, _) = app
+        .post(&away, "/api/v1/me/presence", json!({ "status": "away" }))
+        .await;
     assert_eq!(status, StatusCode::OK);
     let _ = offline;
 
@@ -447,13 +539,23 @@ async fn least_loaded_assignment_among_online_agents_only(db: TestDatabase) {
     assert_eq!(status, StatusCode::OK);
     let mut assignees = Vec::new();
     for n in 0..5 {
-        let detail = customer_says(&app, &admin, &inbox, &format!("t{n}"), "real person please").await;
+        let detail =
+            customer_says(&app, &admin, &inbox, &format!("t{n}"), "real person please").await;
         assert_eq!(detail["conversation"]["status"], "assigned");
-        assignees.push(detail["conversation"]["assignee_id"].as_str().expect("assigned").to_owned());
+        assignees.push(
+            detail["conversation"]["assignee_id"]
+                .as_str()
+                .expect("assigned")
+                .to_owned(),
+        );
     }
     assert_eq!(assignees[0], bob_id, "the least loaded first");
     let count = |id: &str| assignees.iter().filter(|assignee| *assignee == id).count();
-    assert_eq!((count(&ann_id), count(&bob_id)), (2, 3), "1+2 and 3: as even as it gets");
+    assert_eq!(
+        (count(&ann_id), count(&bob_id)),
+        (2, 3),
+        "1+2 and 3: as even as it gets"
+    );
 
     let (_, presence) = app.get(&admin, "/api/v1/presence").await;
     let online = presence
@@ -470,11 +572,21 @@ async fn round_robin_assignment_takes_turns(db: TestDatabase) {
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let (status, settings) = app
-        .send(Method::PUT, &admin, "/api/v1/routing-settings", json!({ "assignment": "round_robin" }))
+        .send(
+            Method::PUT,
+            &admin,
+            "/api/v1/routing-settings",
+            json!({ "assignment": "round_robin" }),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{settings}");
     let (status, _) = app
-        .send(Method::PUT, &admin, "/api/v1/routing-settings", json!({ "assignment": "random" }))
+        .send(
+            Method::PUT,
+            &admin,
+            "/api/v1/routing-settings",
+            json!({ "assignment": "random" }),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 
@@ -487,7 +599,12 @@ async fn round_robin_assignment_takes_turns(db: TestDatabase) {
     let mut assignees = Vec::new();
     for n in 0..6 {
         let detail = customer_says(&app, &admin, &inbox, &format!("t{n}"), "human please").await;
-        assignees.push(detail["conversation"]["assignee_id"].as_str().expect("assigned").to_owned());
+        assignees.push(
+            detail["conversation"]["assignee_id"]
+                .as_str()
+                .expect("assigned")
+                .to_owned(),
+        );
     }
     let mut first_round = assignees[..3].to_vec();
     first_round.sort();
@@ -504,7 +621,10 @@ async fn rules_and_policies_over_rest_with_permissions_and_validation(db: TestDa
     let manager = app.user_token(&admin, "support_manager").await;
 
     let defaults = rules(&app, &admin).await;
-    let names: Vec<&str> = defaults.iter().filter_map(|rule| rule["name"].as_str()).collect();
+    let names: Vec<&str> = defaults
+        .iter()
+        .filter_map(|rule| rule["name"].as_str())
+        .collect();
     assert_eq!(
         names,
         [
@@ -523,12 +643,18 @@ async fn rules_and_policies_over_rest_with_permissions_and_validation(db: TestDa
         "triggers": [{ "type": "keywords", "any": ["refund"] }],
         "actions": { "tags": ["refund"] },
     });
-    for path in ["/api/v1/escalation-rules", "/api/v1/sla-policies", "/api/v1/routing-settings"] {
+    for path in [
+        "/api/v1/escalation-rules",
+        "/api/v1/sla-policies",
+        "/api/v1/routing-settings",
+    ] {
         let (status, body) = app.get(&agent, path).await;
         assert_eq!(status, StatusCode::FORBIDDEN, "{path}");
         assert_eq!(body["error"]["code"], "forbidden");
     }
-    let (status, _) = app.post(&agent, "/api/v1/escalation-rules", rule.clone()).await;
+    let (status, _) = app
+        .post(&agent, "/api/v1/escalation-rules", rule.clone())
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let created = create_rule(&app, &manager, rule).await;
     assert_eq!(created["enabled"], true);
@@ -548,7 +674,9 @@ async fn rules_and_policies_over_rest_with_permissions_and_validation(db: TestDa
         json!({ "name": "x", "triggers": [{ "type": "human_request" }], "actions": { "priority": "asap" } }),
     ];
     for body in invalid {
-        let (status, error) = app.post(&admin, "/api/v1/escalation-rules", body.clone()).await;
+        let (status, error) = app
+            .post(&admin, "/api/v1/escalation-rules", body.clone())
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body} → {error}");
         assert!(error["error"]["message"].is_string(), "{error}");
     }
@@ -561,7 +689,10 @@ async fn rules_and_policies_over_rest_with_permissions_and_validation(db: TestDa
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(
-        error["error"]["message"].as_str().expect("a message").contains("regular expression"),
+        error["error"]["message"]
+            .as_str()
+            .expect("a message")
+            .contains("regular expression"),
         "{error}"
     );
 
@@ -576,32 +707,67 @@ async fn rules_and_policies_over_rest_with_permissions_and_validation(db: TestDa
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = app
-        .send(Method::PATCH, &admin, "/api/v1/escalation-rules/nope", json!({ "enabled": false }))
+        .send(
+            Method::PATCH,
+            &admin,
+            "/api/v1/escalation-rules/nope",
+            json!({ "enabled": false }),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app
-        .post(&admin, "/api/v1/escalation-rules/reorder", json!({ "ids": [id] }))
+        .post(
+            &admin,
+            "/api/v1/escalation-rules/reorder",
+            json!({ "ids": [id] }),
+        )
         .await;
-    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "must name every rule");
+    assert_eq!(
+        status,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "must name every rule"
+    );
     let (status, _) = app
-        .send(Method::DELETE, &admin, &format!("/api/v1/escalation-rules/{id}"), json!({}))
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/escalation-rules/{id}"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (status, _) = app
-        .send(Method::DELETE, &admin, &format!("/api/v1/escalation-rules/{id}"), json!({}))
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/escalation-rules/{id}"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 
     // SLA policies: one per priority and team; targets must be positive.
     let policy = json!({ "name": "Normal", "priority": "normal", "first_response_seconds": 60, "resolution_seconds": 600 });
-    let (status, _) = app.post(&admin, "/api/v1/sla-policies", policy.clone()).await;
-    assert_eq!(status, StatusCode::CONFLICT, "the default normal policy exists");
-    let (_, team) = app.post(&admin, "/api/v1/teams", json!({ "name": "VIP desk" })).await;
+    let (status, _) = app
+        .post(&admin, "/api/v1/sla-policies", policy.clone())
+        .await;
+    assert_eq!(
+        status,
+        StatusCode::CONFLICT,
+        "the default normal policy exists"
+    );
+    let (_, team) = app
+        .post(&admin, "/api/v1/teams", json!({ "name": "VIP desk" }))
+        .await;
     let mut team_policy = policy.clone();
     team_policy["team_id"] = team["id"].clone();
-    let (status, created) = app.post(&manager, "/api/v1/sla-policies", team_policy).await;
+    let (status, created) = app
+        .post(&manager, "/api/v1/sla-policies", team_policy)
+        .await;
     assert_eq!(status, StatusCode::CREATED, "{created}");
-    let (status, _) = app.post(&agent, "/api/v1/sla-policies", policy.clone()).await;
+    let (status, _) = app
+        .post(&agent, "/api/v1/sla-policies", policy.clone())
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
     let mut bad = policy.clone();
     bad["first_response_seconds"] = json!(0);
@@ -609,13 +775,22 @@ async fn rules_and_policies_over_rest_with_permissions_and_validation(db: TestDa
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let policy_id = created["id"].as_str().expect("an id");
     let (status, _) = app
-        .send(Method::DELETE, &admin, &format!("/api/v1/sla-policies/{policy_id}"), json!({}))
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/sla-policies/{policy_id}"),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     // Agents signal presence; API keys have none.
     let (status, _) = app
-        .post(&agent, "/api/v1/me/presence", json!({ "status": "sleeping" }))
+        .post(
+            &agent,
+            "/api/v1/me/presence",
+            json!({ "status": "sleeping" }),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

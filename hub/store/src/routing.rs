@@ -440,15 +440,16 @@ fn sla_clock(
         None => convert::parse(&conversation.priority)?,
     };
     let resolved_at = conversation.resolved_at.filter(|at| *at >= started_at);
-    let target = |done: Option<DateTime<Utc>>, breached: Option<DateTime<Utc>>, due: DateTime<Utc>| {
-        match (done, breached) {
+    let target =
+        |done: Option<DateTime<Utc>>, breached: Option<DateTime<Utc>>, due: DateTime<Utc>| match (
+            done, breached,
+        ) {
             (_, Some(_)) => SlaTargetStatus::Breached,
             (Some(done), None) if done <= due => SlaTargetStatus::Met,
             (Some(_), None) => SlaTargetStatus::Breached,
             (None, None) if now > due => SlaTargetStatus::Breached,
             (None, None) => SlaTargetStatus::Pending,
-        }
-    };
+        };
     let first_response = target(
         row.first_response_at,
         row.first_response_breached_at,
@@ -519,7 +520,9 @@ fn check_rule_spec(spec: &RuleSpec) -> Result<()> {
         ));
     }
     if spec.triggers.is_empty() {
-        return Err(StoreError::Invalid("a rule needs at least one trigger".into()));
+        return Err(StoreError::Invalid(
+            "a rule needs at least one trigger".into(),
+        ));
     }
     if spec.triggers.len() > 20 {
         return Err(StoreError::Invalid("a rule has at most 20 triggers".into()));
@@ -621,7 +624,11 @@ impl Store {
                 "an organization has at most {MAX_RULES} rules"
             )));
         }
-        let position = existing.iter().map(|row| row.position + 1).max().unwrap_or(0);
+        let position = existing
+            .iter()
+            .map(|row| row.position + 1)
+            .max()
+            .unwrap_or(0);
         let row = escalation_rule::Entity::insert(rule_row(org_id, position, spec, Utc::now()))
             .exec_with_returning(&*txn)
             .await?;
@@ -934,7 +941,9 @@ impl Store {
         value: &CustomerValue,
     ) -> Result<CustomerValue> {
         if value.value.is_some_and(|value| !value.is_finite()) {
-            return Err(StoreError::Invalid("`value` must be a finite number".into()));
+            return Err(StoreError::Invalid(
+                "`value` must be a finite number".into(),
+            ));
         }
         let tier = value
             .tier
@@ -942,7 +951,9 @@ impl Store {
             .map(|tier| tier.trim().to_lowercase())
             .filter(|tier| !tier.is_empty());
         if tier.as_ref().is_some_and(|tier| tier.chars().count() > 50) {
-            return Err(StoreError::Invalid("`tier` is at most 50 characters".into()));
+            return Err(StoreError::Invalid(
+                "`tier` is at most 50 characters".into(),
+            ));
         }
         let txn = self.begin_write().await?;
         contact::Entity::find_by_id(contact_id)
@@ -1338,7 +1349,12 @@ impl Store {
         txn.commit().await
     }
 
-    pub async fn remove_team_member(&self, org_id: &str, team_id: &str, user_id: &str) -> Result<()> {
+    pub async fn remove_team_member(
+        &self,
+        org_id: &str,
+        team_id: &str,
+        user_id: &str,
+    ) -> Result<()> {
         let txn = self.begin_write().await?;
         let removed = team_member::Entity::delete_many()
             .filter(team_member::Column::OrgId.eq(org_id))

@@ -128,7 +128,10 @@ impl ListParams {
                 Some("breached") => Some(SlaFilter::Breached),
                 Some("due_soon") => Some(SlaFilter::DueSoon),
                 Some(other) => {
-                    return Err(invalid("sla", format!("`{other}` is not breached or due_soon")));
+                    return Err(invalid(
+                        "sla",
+                        format!("`{other}` is not breached or due_soon"),
+                    ));
                 }
             },
         })

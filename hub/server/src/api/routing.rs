@@ -208,8 +208,13 @@ pub async fn delete_rule(
 ) -> ApiResult<StatusCode> {
     auth.require(Permission::SettingsManage)?;
     state.store.delete_rule(auth.org_id(), &id).await?;
-    auth.audit(&state, "escalation_rule.deleted", &id, serde_json::json!({}))
-        .await?;
+    auth.audit(
+        &state,
+        "escalation_rule.deleted",
+        &id,
+        serde_json::json!({}),
+    )
+    .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -372,7 +377,10 @@ pub async fn list_presence(
     auth.require(Permission::ConversationsRead)?;
     let fresh_since = routing::presence_fresh_since(&state);
     Ok(ApiJson(
-        state.store.list_presence(auth.org_id(), fresh_since).await?,
+        state
+            .store
+            .list_presence(auth.org_id(), fresh_since)
+            .await?,
     ))
 }
 

@@ -223,8 +223,14 @@ mod tests {
                 MessageRole::Customer,
                 "I was charged twice for order 1234. Please refund one of them.",
             ),
-            message(MessageRole::Ai, "Refunds take 5 to 7 days. See our refund policy."),
-            message(MessageRole::Customer, "That didn't help. I'm FURIOUS, get me a human NOW!!"),
+            message(
+                MessageRole::Ai,
+                "Refunds take 5 to 7 days. See our refund policy.",
+            ),
+            message(
+                MessageRole::Customer,
+                "That didn't help. I'm FURIOUS, get me a human NOW!!",
+            ),
         ];
         let routing = RoutingState {
             ai_failures: 1,
@@ -242,7 +248,11 @@ mod tests {
             ]
         );
         assert!(summary.suggested_reply.starts_with("Hi Ada,"));
-        assert!(summary.suggested_reply.contains("I was charged twice for order 1234."));
+        assert!(
+            summary
+                .suggested_reply
+                .contains("I was charged twice for order 1234.")
+        );
     }
 
     #[test]
@@ -256,7 +266,10 @@ mod tests {
         let summary = summarize(&history, &context);
         assert_eq!(summary.lines[0], "Wants: \"talk to a human please\"");
         assert!(summary.lines[1].starts_with("Tried: nothing yet"));
-        assert_eq!(summary.lines[2], "Mood: angry (sentiment 15/100, falling fast).");
+        assert_eq!(
+            summary.lines[2],
+            "Mood: angry (sentiment 15/100, falling fast)."
+        );
         assert!(summary.suggested_reply.contains("your billing question"));
     }
 }

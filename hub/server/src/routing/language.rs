@@ -212,7 +212,8 @@ impl Wording {
                 letters.len() >= 3 && letters.iter().all(|c| c.is_uppercase())
             })
             .count();
-        let repeated_punctuation = text.contains("!!") || text.contains("??") || text.contains("?!");
+        let repeated_punctuation =
+            text.contains("!!") || text.contains("??") || text.contains("?!");
         // One word in capitals may be an acronym (DHL, FAQ); with other signs it is shouting.
         let shouting =
             shouted >= 2 || (shouted == 1 && (repeated_punctuation || !angry_words.is_empty()));

@@ -62,7 +62,9 @@ pub async fn gather_signals(
 ) -> Result<Signals> {
     let store = &state.store;
     let org_id = &conversation.org_id;
-    let value = store.customer_value(org_id, &conversation.contact_id).await?;
+    let value = store
+        .customer_value(org_id, &conversation.contact_id)
+        .await?;
     let customer_messages = store
         .count_messages(org_id, &conversation.id, MessageRole::Customer)
         .await?;
@@ -190,7 +192,10 @@ async fn apply(
             .messages(org_id, &conversation.id, 0, 10_000, false)
             .await?;
         let routing = state.store.routing_state(org_id, &conversation.id).await?;
-        let contact = state.store.contact(org_id, &conversation.contact_id).await?;
+        let contact = state
+            .store
+            .contact(org_id, &conversation.contact_id)
+            .await?;
         let summary = handoff::summarize(
             &history,
             &handoff::Context {
@@ -211,7 +216,9 @@ async fn apply(
             rule_name: deciding
                 .map(|fired| fired.rule_name.clone())
                 .filter(|name| !name.is_empty()),
-            reason: deciding.map(|fired| fired.reason.clone()).unwrap_or_default(),
+            reason: deciding
+                .map(|fired| fired.reason.clone())
+                .unwrap_or_default(),
             suggested_reply: summary.suggested_reply,
         })
     } else {

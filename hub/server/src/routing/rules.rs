@@ -115,7 +115,9 @@ fn lowered(values: &[String], what: &str) -> Result<Vec<String>, RuleError> {
         .map(|value| {
             let value = language::normalize(value.trim());
             if value.is_empty() || value.chars().count() > 100 {
-                Err(RuleError(format!("`{what}`: each value is 1 to 100 characters")))
+                Err(RuleError(format!(
+                    "`{what}`: each value is 1 to 100 characters"
+                )))
             } else {
                 Ok(value)
             }
@@ -129,7 +131,11 @@ fn bounded_regex(pattern: &str) -> Result<Regex, RuleError> {
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
-        .map_err(|err| RuleError(format!("`pattern` is not a usable regular expression: {err}")))
+        .map_err(|err| {
+            RuleError(format!(
+                "`pattern` is not a usable regular expression: {err}"
+            ))
+        })
 }
 
 fn matcher(trigger: &Trigger) -> Result<Matcher, RuleError> {
@@ -150,11 +156,9 @@ fn matcher(trigger: &Trigger) -> Result<Matcher, RuleError> {
     Ok(match trigger {
         Trigger::HumanRequest => Matcher::HumanRequest,
         Trigger::SentimentBelow { value } => Matcher::SentimentBelow(score(*value, "value")?),
-        Trigger::SentimentFalling { min_drop } => Matcher::SentimentFalling(
-            min_drop
-                .map(|drop| score(drop, "min_drop"))
-                .transpose()?,
-        ),
+        Trigger::SentimentFalling { min_drop } => {
+            Matcher::SentimentFalling(min_drop.map(|drop| score(drop, "min_drop")).transpose()?)
+        }
         Trigger::Keywords { any } => {
             let words = lowered(any, "any")?;
             let alternation = words
@@ -383,7 +387,13 @@ mod tests {
     #[test]
     fn default_rules_decide_as_expected() {
         let cases: Vec<(&str, Signals, &[&str], bool, Option<Priority>)> = vec![
-            ("calm question", text("How do I change my delivery address?"), &[], false, None),
+            (
+                "calm question",
+                text("How do I change my delivery address?"),
+                &[],
+                false,
+                None,
+            ),
             (
                 "a person, in English",
                 text("can I talk to a human?"),
@@ -499,7 +509,11 @@ mod tests {
         let rules = defaults();
         for (what, signals, fired, escalates, priority) in cases {
             let decision = evaluate(&rules, &signals);
-            let names: Vec<&str> = decision.fired.iter().map(|f| f.rule_name.as_str()).collect();
+            let names: Vec<&str> = decision
+                .fired
+                .iter()
+                .map(|f| f.rule_name.as_str())
+                .collect();
             assert_eq!(names, fired, "{what}");
             assert_eq!(decision.escalate, escalates, "{what}");
             assert_eq!(decision.priority, priority, "{what}");
@@ -529,7 +543,10 @@ mod tests {
         assert_eq!(decision.fired[0].rule_name, "first");
         assert_eq!(decision.fired[0].reason, "keyword \"refund\"");
         assert_eq!(decision.priority, Some(Priority::Low));
-        assert!(evaluate(&rules, &text("refunded already")).is_empty(), "whole words");
+        assert!(
+            evaluate(&rules, &text("refunded already")).is_empty(),
+            "whole words"
+        );
     }
 
     #[test]
@@ -565,7 +582,10 @@ mod tests {
         );
         assert_eq!(decision.team_id.as_deref(), Some("team-billing"));
         assert_eq!(decision.tags, ["billing"]);
-        assert_eq!(decision.fired[0].reason, "topic billing and sentiment 20 below 30");
+        assert_eq!(
+            decision.fired[0].reason,
+            "topic billing and sentiment 20 below 30"
+        );
     }
 
     #[test]
@@ -629,7 +649,8 @@ mod tests {
             Trigger::CustomerValueAtLeast { value: f64::NAN },
         ];
         for trigger in bad {
-            let error = CompiledRule::compile(rule("bad", vec![trigger.clone()], escalate(Priority::Low)));
+            let error =
+                CompiledRule::compile(rule("bad", vec![trigger.clone()], escalate(Priority::Low)));
             assert!(error.is_err(), "{trigger:?} should be refused");
         }
     }

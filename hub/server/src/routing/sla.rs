@@ -36,8 +36,7 @@ pub async fn check_once(state: &AppState) -> Result<usize, switchboard_store::St
             due_at = %breach.due_at,
             "SLA target breached"
         );
-        metrics::counter!("switchboard_sla_breaches_total", "target" => breach.target)
-            .increment(1);
+        metrics::counter!("switchboard_sla_breaches_total", "target" => breach.target).increment(1);
         state.bus.publish(BusEvent::ConversationChanged {
             org_id: breach.org_id.clone(),
             inbox_id: breach.inbox_id.clone(),
