@@ -440,16 +440,15 @@ fn sla_clock(
         None => convert::parse(&conversation.priority)?,
     };
     let resolved_at = conversation.resolved_at.filter(|at| *at >= started_at);
-    let target =
-        |done: Option<DateTime<Utc>>, breached: Option<DateTime<Utc>>, due: DateTime<Utc>| match (
-            done, breached,
-        ) {
-            (_, Some(_)) => SlaTargetStatus::Breached,
-            (Some(done), None) if done <= due => SlaTargetStatus::Met,
-            (Some(_), None) => SlaTargetStatus::Breached,
-            (None, None) if now > due => SlaTargetStatus::Breached,
-            (None, None) => SlaTargetStatus::Pending,
-        };
+    let target = |done: Option<DateTime<Utc>>,
+                  breached: Option<DateTime<Utc>>,
+                  due: DateTime<Utc>| match (done, breached) {
+        (_, Some(_)) => SlaTargetStatus::Breached,
+        (Some(done), None) if done <= due => SlaTargetStatus::Met,
+        (Some(_), None) => SlaTargetStatus::Breached,
+        (None, None) if now > due => SlaTargetStatus::Breached,
+        (None, None) => SlaTargetStatus::Pending,
+    };
     let first_response = target(
         row.first_response_at,
         row.first_response_breached_at,

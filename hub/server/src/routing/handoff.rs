@@ -49,9 +49,9 @@ fn wanting<'a>(customer: &[&'a Message]) -> Option<&'a Message> {
         .iter()
         .find(|message| {
             let normalized = language::normalize(&message.text);
-            !normalized.is_empty()
-                && !language::is_greeting(&normalized)
-                && !(language::human_request(&normalized).is_some() && normalized.len() < 60)
+            let bare_request =
+                language::human_request(&normalized).is_some() && normalized.len() < 60;
+            !(normalized.is_empty() || language::is_greeting(&normalized) || bare_request)
         })
         .or(customer.last())
         .copied()

@@ -384,9 +384,17 @@ mod tests {
     }
 
     /// (what, signals, the rules expected to fire, escalates, priority)
+    type Case = (
+        &'static str,
+        Signals,
+        &'static [&'static str],
+        bool,
+        Option<Priority>,
+    );
+
     #[test]
     fn default_rules_decide_as_expected() {
-        let cases: Vec<(&str, Signals, &[&str], bool, Option<Priority>)> = vec![
+        let cases: Vec<Case> = vec![
             (
                 "calm question",
                 text("How do I change my delivery address?"),
