@@ -5,6 +5,7 @@
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
+mod m20261123_000002_routing;
 mod m20261123_000007_email;
 mod m20261123_000050_understanding;
 mod m20261123_000060_canned_responses;
@@ -17,6 +18,7 @@ impl MigratorTrait for Migrator {
     fn migrations() -> Vec<Box<dyn MigrationTrait>> {
         vec![
             Box::new(m20261123_000001_initial::Migration),
+            Box::new(m20261123_000002_routing::Migration),
             Box::new(m20261123_000007_email::Migration),
             Box::new(m20261123_000050_understanding::Migration),
             Box::new(m20261123_000060_canned_responses::Migration),

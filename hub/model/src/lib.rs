@@ -12,6 +12,7 @@ mod event;
 mod records;
 mod responder;
 mod role;
+mod routing;
 mod secret;
 
 pub use channel::{ChannelKind, UnknownChannel};
@@ -32,6 +33,10 @@ pub use records::{
 };
 pub use responder::{Answer, Deltas, NoDeltas, Question, Responder, ResponderError, Response};
 pub use role::{Permission, Role};
+pub use routing::{
+    AiOutcome, AssignmentStrategy, EscalationRule, Handoff, MatchMode, Presence, PresenceStatus,
+    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, Trigger,
+};
 pub use secret::Secret;
 
 /// A new identifier: a UUIDv7 in its hyphenated text form, so that identifiers sort by creation

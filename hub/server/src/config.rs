@@ -59,6 +59,10 @@ pub struct Settings {
     pub smtp_max_message_bytes: usize,
     /// How often an idle `/api/v1/events` stream gets a keep-alive comment.
     pub events_keepalive_secs: u64,
+    /// How often the SLA timer looks for missed targets.
+    pub sla_check_ms: u64,
+    /// An agent not seen (heartbeat) for this long is no longer online for assignment.
+    pub presence_stale_secs: u64,
 }
 
 impl Default for Settings {
@@ -87,6 +91,8 @@ impl Default for Settings {
             smtp_listen: None,
             smtp_max_message_bytes: crate::startup::WEBHOOK_BODY_LIMIT,
             events_keepalive_secs: 15,
+            sla_check_ms: 1_000,
+            presence_stale_secs: 300,
         }
     }
 }

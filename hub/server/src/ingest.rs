@@ -65,9 +65,24 @@ pub async fn ingest_message(
                 inbox_id: inbox_id.to_owned(),
                 message: Box::new(message.clone()),
             });
-            // An out-of-office or a bounce is kept for the record; the bot does not answer it.
+            // An out-of-office or a bounce is kept for the record; it neither routes nor gets
+            // an answer.
             if !message.automated {
-                crate::bot::after_customer_message(state, conversation, message.seq).await;
+                // Routing runs first: a conversation it hands to a person is not answered by
+                // the bot. The message is stored and acknowledged whatever routing makes of it.
+                let escalated =
+                    match crate::routing::route_customer_message(state, conversation, message)
+                        .await
+                    {
+                        Ok(decision) => decision.escalate,
+                        Err(err) => {
+                            tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
+                            false
+                        }
+                    };
+                if !escalated {
+                    crate::bot::after_customer_message(state, conversation, message.seq).await;
+                }
             }
         }
         IngestOutcome::Duplicate { .. } => {

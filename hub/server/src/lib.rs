@@ -14,6 +14,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod ingest;
+pub mod routing;
 pub mod smtp;
 pub mod startup;
 pub mod state;

@@ -28,7 +28,7 @@ use crate::{
     config::Settings,
     delivery, demo,
     error::ApiError,
-    ingest,
+    ingest, routing,
     state::{AppState, ConnectorRegistry},
     telemetry, web,
 };
@@ -191,6 +191,7 @@ impl Application {
                 shutdown.clone(),
             ));
         }
+        workers.spawn(routing::sla::run(state.clone(), shutdown.clone()));
         workers.close();
         let stopping = shutdown.clone();
         axum::serve(listener, router)

@@ -29,6 +29,8 @@ pub struct ConversationFilter {
     pub contact_id: Option<String>,
     /// Only conversations whose latest sentiment is at most this.
     pub sentiment_max: Option<i32>,
+    /// Only conversations whose SLA is breached, or due soon.
+    pub sla: Option<crate::SlaFilter>,
 }
 
 /// One page of conversations, most recently updated first.
@@ -147,6 +149,9 @@ fn filter_condition(org_id: &str, filter: &ConversationFilter) -> Condition {
     }
     if let Some(sentiment_max) = filter.sentiment_max {
         condition = condition.add(Column::Sentiment.lte(sentiment_max));
+    }
+    if let Some(sla) = filter.sla {
+        condition = condition.add(crate::routing::sla_condition(sla, Utc::now()));
     }
     condition
 }
@@ -315,6 +320,9 @@ impl Store {
             .await?;
         if deliverable {
             crate::outbox::enqueue(&*txn, &row, &conversation.channel, now).await?;
+        }
+        if deliverable && new.role == MessageRole::Agent {
+            crate::routing::note_agent_reply(&*txn, &conversation.id, now).await?;
         }
         txn.commit().await?;
         Ok((convert::conversation(conversation)?, convert::message(row)?))

@@ -67,6 +67,7 @@ impl Store {
             .exec_without_returning(&*txn)
             .await
             .map_err(conflict_as("an organization with this slug already exists"))?;
+        crate::routing::seed_defaults(&*txn, &row.id).await?;
         txn.commit().await?;
         Ok(convert::organization(row))
     }

@@ -15,6 +15,7 @@ mod directory;
 mod entities;
 mod ingest;
 mod outbox;
+mod routing;
 mod understanding;
 
 use std::{sync::Arc, time::Duration};
@@ -34,6 +35,11 @@ pub use directory::InboxWithSecrets;
 pub use ingest::IngestOutcome;
 pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
 pub use understanding::StoredTopicModel;
+pub use routing::{
+    CustomerValue, DUE_SOON_MINUTES, MAX_RULES, NewHandoff, ROUTING_ACTOR, RoutingApplied,
+    RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec, default_rules,
+    default_sla_policies,
+};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

@@ -4,10 +4,10 @@
 use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use switchboard_model::{
-    BusEvent, ChannelKind, Contact, Conversation, ConversationStatus, Csat, Message, MessageRole,
-    Permission, Priority,
+    BusEvent, ChannelKind, Contact, Conversation, ConversationStatus, Csat, Handoff, Message,
+    MessageRole, Permission, Priority, SlaClock,
 };
-use switchboard_store::{ConversationFilter, NewMessage};
+use switchboard_store::{ConversationFilter, NewMessage, SlaFilter};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -31,6 +31,8 @@ pub struct ListParams {
     pub contact_id: Option<String>,
     /// Only conversations whose latest sentiment is at most this (0–100).
     pub sentiment_max: Option<i32>,
+    /// `breached`: an SLA target was missed; `due_soon`: a target is due within 30 minutes.
+    pub sla: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
 }
@@ -61,12 +63,12 @@ pub struct ConversationDetail {
     pub contact: Option<Contact>,
     /// Every message, private notes included, in `seq` order.
     pub messages: Vec<Message>,
-    /// The handoff ticket, once the conversation has been handed to a human.
-    #[schema(value_type = Option<Object>)]
-    pub handoff: Option<serde_json::Value>,
-    /// The SLA clock, once an SLA policy applies.
-    #[schema(value_type = Option<Object>)]
-    pub sla: Option<serde_json::Value>,
+    /// The latest handoff record, once the conversation has been handed to a human.
+    pub handoff: Option<Handoff>,
+    /// The SLA clock, once an escalation started one.
+    pub sla: Option<SlaClock>,
+    /// Tags set by escalation rules.
+    pub tags: Vec<String>,
     /// The customer's rating, once they gave one.
     pub csat: Option<Csat>,
     /// On channels that limit free-form replies to a time after the customer's last message
@@ -171,6 +173,17 @@ impl ListParams {
                 .map_err(|err| invalid("priority", err))?,
             contact_id: self.contact_id.clone(),
             sentiment_max: self.sentiment_max,
+            sla: match self.sla.as_deref() {
+                None | Some("") => None,
+                Some("breached") => Some(SlaFilter::Breached),
+                Some("due_soon") => Some(SlaFilter::DueSoon),
+                Some(other) => {
+                    return Err(invalid(
+                        "sla",
+                        format!("`{other}` is not breached or due_soon"),
+                    ));
+                }
+            },
         })
     }
 }
@@ -270,13 +283,17 @@ pub async fn get(
         .messages(auth.org_id(), &id, 0, 10_000, true)
         .await?;
     let csat = state.store.csat(auth.org_id(), &id).await?;
+    let handoff = state.store.handoff(auth.org_id(), &id).await?;
+    let sla = state.store.sla_clock(auth.org_id(), &id).await?;
+    let tags = state.store.routing_state(auth.org_id(), &id).await?.tags;
     Ok(ApiJson(ConversationDetail {
         reply_window: ReplyWindow::of(conversation.channel, &messages),
         conversation,
         contact,
         messages,
-        handoff: None,
-        sla: None,
+        handoff,
+        sla,
+        tags,
         csat,
     }))
 }

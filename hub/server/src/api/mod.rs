@@ -9,6 +9,7 @@ mod contacts;
 mod conversations;
 mod events;
 mod inboxes;
+mod routing;
 mod teams;
 mod users;
 
@@ -74,7 +75,30 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(teams::list, teams::create))
-        .routes(routes!(audit::list));
+        .routes(routes!(audit::list))
+        .routes(routes!(routing::list_rules, routing::create_rule))
+        .routes(routes!(routing::update_rule, routing::delete_rule))
+        .routes(routes!(routing::reorder_rules))
+        .routes(routes!(
+            routing::list_sla_policies,
+            routing::create_sla_policy
+        ))
+        .routes(routes!(
+            routing::update_sla_policy,
+            routing::delete_sla_policy
+        ))
+        .routes(routes!(routing::get_settings, routing::put_settings))
+        .routes(routes!(routing::set_presence))
+        .routes(routes!(routing::list_presence))
+        .routes(routes!(routing::team_members))
+        .routes(routes!(
+            routing::add_team_member,
+            routing::remove_team_member
+        ))
+        .routes(routes!(
+            routing::get_customer_value,
+            routing::put_customer_value
+        ));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", routes)
         .split_for_parts();

@@ -1,19 +1,27 @@
 //! The sea-orm entities: one module per table, rows exactly as stored. Nothing outside this
 //! crate sees them; queries convert them into `switchboard_model` records.
 
+pub mod agent_presence;
 pub mod api_key;
 pub mod audit_log;
 pub mod canned_response;
 pub mod contact;
 pub mod contact_identity;
+pub mod contact_value;
 pub mod conversation;
+pub mod conversation_routing;
 pub mod csat_response;
 pub mod delivery_job;
+pub mod escalation_rule;
+pub mod handoff;
 pub mod inbox;
 pub mod message;
 pub mod organization;
+pub mod routing_settings;
 pub mod session;
+pub mod sla_policy;
 pub mod team;
+pub mod team_member;
 pub mod thread;
 pub mod topic_model;
 pub mod user;

@@ -1,0 +1,273 @@
+//! Routing: when the bot stops and which person takes over.
+//!
+//! [`on_customer_message`] runs the organization's escalation rules ([`rules::evaluate`], a pure
+//! function) on each customer message of a conversation the bot holds, and applies the decision:
+//! tags, team, priority, and on escalation the handoff record ([`handoff::summarize`]), the SLA
+//! clock and assignment to an online agent. [`sla::run`] finds missed SLA targets.
+//!
+//! Inputs routing cannot compute itself come in [`Signals`]: sentiment and topic from the
+//! understanding layer, the run of AI failures from the bot turn
+//! (`Store::record_ai_outcome`). Routing computes the rest (requests for a person, keywords,
+//! rejections of the AI's answer, length, customer value).
+
+pub mod handoff;
+pub mod language;
+pub mod rules;
+pub mod sla;
+
+use std::time::Instant;
+
+use chrono::Utc;
+use serde_json::json;
+use switchboard_model::{BusEvent, Conversation, ConversationStatus, Message, MessageRole};
+use switchboard_store::{NewHandoff, RoutingChange, StoreError};
+
+pub use rules::{CompiledRule, Decision, Fired, Signals, evaluate};
+
+use crate::state::AppState;
+
+type Result<T> = std::result::Result<T, StoreError>;
+
+/// When agents last seen before this are no longer online.
+pub fn presence_fresh_since(state: &AppState) -> chrono::DateTime<Utc> {
+    let stale = i64::try_from(state.settings.presence_stale_secs).unwrap_or(i64::MAX / 4);
+    Utc::now() - chrono::Duration::seconds(stale.max(1))
+}
+
+/// The organization's enabled rules, compiled. A stored rule that no longer compiles (it was
+/// valid when saved) is skipped with a warning rather than stopping routing.
+pub async fn compiled_rules(state: &AppState, org_id: &str) -> Result<Vec<CompiledRule>> {
+    let rules = state.store.list_rules(org_id).await?;
+    Ok(rules
+        .into_iter()
+        .filter(|rule| rule.enabled)
+        .filter_map(|rule| {
+            let rule_id = rule.id.clone();
+            CompiledRule::compile(rule)
+                .inspect_err(|err| tracing::warn!(%rule_id, %err, "skipping a rule"))
+                .ok()
+        })
+        .collect())
+}
+
+/// The signals the hub knows for a customer's message: its text, the conversation's sentiment
+/// and topic as stored, the customer's tier and value, the number of customer messages, and the
+/// run of AI failures — which this extends when the message rejects the AI's answer ("that
+/// didn't help"). Callers that know more (a fresh sentiment score, the trend, the widget's
+/// button) set it on the result before [`on_customer_message`].
+pub async fn gather_signals(
+    state: &AppState,
+    conversation: &Conversation,
+    message: &Message,
+) -> Result<Signals> {
+    let store = &state.store;
+    let org_id = &conversation.org_id;
+    let value = store
+        .customer_value(org_id, &conversation.contact_id)
+        .await?;
+    let customer_messages = store
+        .count_messages(org_id, &conversation.id, MessageRole::Customer)
+        .await?;
+    let routing = store.routing_state(org_id, &conversation.id).await?;
+    let normalized = language::normalize(&message.text);
+    let ai_failures = if conversation.status == ConversationStatus::Bot
+        && routing.ai_answers > 0
+        && language::rejects_answer(&normalized)
+    {
+        store
+            .record_customer_rejection(org_id, &conversation.id)
+            .await?
+    } else {
+        routing.ai_failures
+    };
+    Ok(Signals {
+        text: message.text.clone(),
+        handoff_button: false,
+        sentiment: conversation.sentiment,
+        sentiment_drop: None,
+        sentiment_falling_fast: false,
+        topic: conversation.topic.clone(),
+        customer_tier: value.tier,
+        customer_value: value.value,
+        ai_failures,
+        customer_messages: u32::try_from(customer_messages).unwrap_or(u32::MAX),
+    })
+}
+
+/// Runs the escalation rules on a customer's message and applies the decision. Only
+/// conversations the bot holds are routed: once a person has one, rules no longer decide.
+/// Every decision that fires a rule is written to the audit log (`routing.decision`) with the
+/// rules that fired and why.
+pub async fn on_customer_message(
+    state: &AppState,
+    conversation: &Conversation,
+    message: &Message,
+    signals: Signals,
+) -> Result<Decision> {
+    if conversation.status != ConversationStatus::Bot {
+        return Ok(Decision::default());
+    }
+    let rules = compiled_rules(state, &conversation.org_id).await?;
+    let started = Instant::now();
+    let decision = evaluate(&rules, &signals);
+    metrics::histogram!("switchboard_routing_evaluation_seconds")
+        .record(started.elapsed().as_secs_f64());
+    if !decision.is_empty() {
+        apply(state, conversation, Some(message), &signals, &decision).await?;
+    }
+    Ok(decision)
+}
+
+/// Routes a customer message just stored, with the signals the hub has ([`gather_signals`]).
+/// Ingest calls this after publishing the message; the bot turn should run only if the
+/// conversation is still the bot's afterwards.
+pub async fn route_customer_message(
+    state: &AppState,
+    conversation: &Conversation,
+    message: &Message,
+) -> Result<Decision> {
+    let signals = gather_signals(state, conversation, message).await?;
+    on_customer_message(state, conversation, message, signals).await
+}
+
+/// The customer asked for a person with the widget's button: the rules run with
+/// `handoff_button` set, and if none escalates (an organization may have removed the rule),
+/// the conversation is escalated anyway, because the button must always work.
+pub async fn on_handoff_request(
+    state: &AppState,
+    org_id: &str,
+    conversation_id: &str,
+) -> Result<Decision> {
+    let conversation = state
+        .store
+        .conversation(org_id, conversation_id)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    if conversation.status != ConversationStatus::Bot {
+        return Ok(Decision::default());
+    }
+    let messages = state
+        .store
+        .messages(org_id, conversation_id, 0, 10_000, false)
+        .await?;
+    let last_customer = messages
+        .iter()
+        .rev()
+        .find(|message| message.role == MessageRole::Customer);
+    let mut signals = match last_customer {
+        Some(message) => gather_signals(state, &conversation, message).await?,
+        None => Signals::default(),
+    };
+    signals.text.clear();
+    signals.handoff_button = true;
+    let rules = compiled_rules(state, org_id).await?;
+    let mut decision = evaluate(&rules, &signals);
+    if !decision.escalate {
+        decision.escalate = true;
+        decision.fired.push(Fired {
+            rule_id: String::new(),
+            rule_name: String::new(),
+            reason: "pressed the button to talk to a person".into(),
+            escalates: true,
+        });
+    }
+    apply(state, &conversation, last_customer, &signals, &decision).await?;
+    Ok(decision)
+}
+
+/// Applies a decision: one store transaction for the audit entry, tags, team, priority and, on
+/// escalation, the status, handoff and SLA clock; then assignment; then the bus.
+async fn apply(
+    state: &AppState,
+    conversation: &Conversation,
+    message: Option<&Message>,
+    signals: &Signals,
+    decision: &Decision,
+) -> Result<()> {
+    let org_id = &conversation.org_id;
+    let deciding = decision.deciding_rule();
+    let handoff = if decision.escalate {
+        let history = state
+            .store
+            .messages(org_id, &conversation.id, 0, 10_000, false)
+            .await?;
+        let routing = state.store.routing_state(org_id, &conversation.id).await?;
+        let contact = state
+            .store
+            .contact(org_id, &conversation.contact_id)
+            .await?;
+        let summary = handoff::summarize(
+            &history,
+            &handoff::Context {
+                customer_name: contact.as_ref().and_then(|contact| contact.name.as_deref()),
+                topic: signals.topic.as_deref(),
+                sentiment: signals.sentiment,
+                sentiment_falling_fast: signals.sentiment_falling_fast,
+                routing: &routing,
+            },
+        );
+        Some(NewHandoff {
+            summary: summary.lines,
+            topic: signals.topic.clone(),
+            sentiment: signals.sentiment,
+            rule_id: deciding
+                .map(|fired| fired.rule_id.clone())
+                .filter(|id| !id.is_empty()),
+            rule_name: deciding
+                .map(|fired| fired.rule_name.clone())
+                .filter(|name| !name.is_empty()),
+            reason: deciding
+                .map(|fired| fired.reason.clone())
+                .unwrap_or_default(),
+            suggested_reply: summary.suggested_reply,
+        })
+    } else {
+        None
+    };
+    let change = RoutingChange {
+        decision: json!({
+            "message_id": message.map(|message| &message.id),
+            "rules": decision.fired,
+            "escalate": decision.escalate,
+            "tags": decision.tags,
+            "team_id": decision.team_id,
+            "priority": decision.priority,
+        }),
+        tags: decision.tags.clone(),
+        team_id: decision.team_id.clone(),
+        priority: decision.priority,
+        handoff,
+    };
+    let applied = state
+        .store
+        .apply_routing(org_id, &conversation.id, &change)
+        .await?;
+    let outcome = if applied.handoff.is_some() {
+        "escalated"
+    } else {
+        "changed"
+    };
+    metrics::counter!("switchboard_routing_decisions_total", "outcome" => outcome).increment(1);
+    let mut current = applied.conversation;
+    if applied.handoff.is_some() {
+        let fresh_since = presence_fresh_since(state);
+        if let Some(assigned) = state
+            .store
+            .auto_assign(org_id, &current.id, fresh_since)
+            .await?
+        {
+            current = assigned;
+        }
+    }
+    publish_change(state, &current);
+    Ok(())
+}
+
+pub(crate) fn publish_change(state: &AppState, conversation: &Conversation) {
+    state.bus.publish(BusEvent::ConversationChanged {
+        org_id: conversation.org_id.clone(),
+        inbox_id: conversation.inbox_id.clone(),
+        conversation_id: conversation.id.clone(),
+        status: conversation.status,
+    });
+}

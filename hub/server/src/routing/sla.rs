@@ -1,0 +1,48 @@
+//! The SLA timer: every `sla_check_ms` it looks for first-response and resolution targets that
+//! came due unmet, marks each breached once (across nodes), counts it in
+//! `switchboard_sla_breaches_total`, and tells the inbox through `ConversationChanged`. The
+//! store writes the `sla.breached` audit entry in the same transaction as the mark.
+
+use std::time::Duration;
+
+use switchboard_model::BusEvent;
+use tokio_util::sync::CancellationToken;
+
+use crate::state::AppState;
+
+/// Runs until `shutdown`.
+pub async fn run(state: AppState, shutdown: CancellationToken) {
+    let period = Duration::from_millis(state.settings.sla_check_ms.max(50));
+    let mut ticks = tokio::time::interval(period);
+    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = ticks.tick() => {}
+            _ = shutdown.cancelled() => break,
+        }
+        if let Err(err) = check_once(&state).await {
+            tracing::error!(error = %err, "cannot check SLA targets");
+        }
+    }
+}
+
+/// One pass: marks and announces every target due now. Returns how many were breached.
+pub async fn check_once(state: &AppState) -> Result<usize, switchboard_store::StoreError> {
+    let breaches = state.store.detect_sla_breaches(chrono::Utc::now()).await?;
+    for breach in &breaches {
+        tracing::info!(
+            conversation_id = %breach.conversation_id,
+            target = breach.target,
+            due_at = %breach.due_at,
+            "SLA target breached"
+        );
+        metrics::counter!("switchboard_sla_breaches_total", "target" => breach.target).increment(1);
+        state.bus.publish(BusEvent::ConversationChanged {
+            org_id: breach.org_id.clone(),
+            inbox_id: breach.inbox_id.clone(),
+            conversation_id: breach.conversation_id.clone(),
+            status: breach.status,
+        });
+    }
+    Ok(breaches.len())
+}
