@@ -464,6 +464,8 @@ struct Visitor {
     answered: std::collections::HashSet<String>,
     /// Set while the storm's replay runs: answers then are history, not new.
     replaying: bool,
+    /// When to resend the unacknowledged messages, after the hub said it dropped a frame.
+    resend_due: Option<Instant>,
 }
 
 async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Report {
@@ -536,12 +538,16 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                 }
             }
             _ = resend_check.tick() => {
-                // An ack overdue by 10 s (a frame dropped by a rate limit or a busy hub) is
-                // asked for again with the same client_id, as the widget does.
-                let overdue: Vec<String> = me.unacked.iter()
-                    .filter(|(_, sent)| sent.elapsed() > Duration::from_secs(10))
-                    .map(|(id, _)| id.clone())
-                    .collect();
+                // The hub dropped a frame and said so (`unavailable`, `rate_limited`): send the
+                // unacknowledged messages again with their client_ids, as the widget does. A
+                // message the hub never answers is not resent: it counts as lost.
+                let due = me.resend_due.is_some_and(|at| at <= Instant::now());
+                let overdue: Vec<String> = if due {
+                    me.resend_due = None;
+                    me.unacked.keys().cloned().collect()
+                } else {
+                    Vec::new()
+                };
                 for client_id in overdue {
                     let frame = json!({"type": "message", "client_id": client_id, "text": "Hello, where is my parcel? (resent)"});
                     let _ = ws.send(Message::text(frame.to_string())).await;
@@ -670,6 +676,9 @@ impl Visitor {
             }
             "error" => {
                 let code = frame["code"].as_str().unwrap_or("?").to_owned();
+                if code == "unavailable" || code == "rate_limited" {
+                    self.resend_due = Some(Instant::now() + Duration::from_secs(3));
+                }
                 *report.errors.entry(code).or_default() += 1;
             }
             _ => {}
