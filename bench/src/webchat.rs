@@ -196,8 +196,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let ramp_time = started.elapsed();
     let ramp_cpu = hub.cpu()?.since(&cpu_ramp);
     sleep(Duration::from_secs(options.idle_secs)).await;
-    let held = shared.connected.load(Relaxed);
     let rss_idle = hub.rss_kib()?;
+    let held = shared.connected.load(Relaxed);
     println!(
         "held {held} connections after {:.1}s; hub RSS {} -> {} MiB",
         ramp_time.as_secs_f64(),
@@ -324,7 +324,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         println!("error frames: {:?}", summary.errors);
     }
     println!(
-        "lost: {} (never acked: {}, acked but not replayed: {}); duplicated: {}",
+        "lost: {} (never acked: {}, acked but not replayed before the storm's 60 s deadline: {}); duplicated: {}",
         summary.lost + summary.storm_missing,
         summary.lost,
         summary.storm_missing,
@@ -464,6 +464,10 @@ struct Visitor {
     answered: std::collections::HashSet<String>,
     /// Set while the storm's replay runs: answers then are history, not new.
     replaying: bool,
+    /// When to resend the unacknowledged messages, after the hub said it dropped a frame.
+    resend_due: Option<Instant>,
+    /// Refusals since the last ack: the resend backoff.
+    refusals: u32,
 }
 
 async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Report {
@@ -536,12 +540,16 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                 }
             }
             _ = resend_check.tick() => {
-                // An ack overdue by 10 s (a frame dropped by a rate limit or a busy hub) is
-                // asked for again with the same client_id, as the widget does.
-                let overdue: Vec<String> = me.unacked.iter()
-                    .filter(|(_, sent)| sent.elapsed() > Duration::from_secs(10))
-                    .map(|(id, _)| id.clone())
-                    .collect();
+                // The hub dropped a frame and said so (`unavailable`, `rate_limited`): send the
+                // unacknowledged messages again with their client_ids, as the widget does. A
+                // message the hub never answers is not resent: it counts as lost.
+                let due = me.resend_due.is_some_and(|at| at <= Instant::now());
+                let overdue: Vec<String> = if due {
+                    me.resend_due = None;
+                    me.unacked.keys().cloned().collect()
+                } else {
+                    Vec::new()
+                };
                 for client_id in overdue {
                     let frame = json!({"type": "message", "client_id": client_id, "text": "Hello, where is my parcel? (resent)"});
                     let _ = ws.send(Message::text(frame.to_string())).await;
@@ -640,6 +648,7 @@ impl Visitor {
                 }
                 self.acked
                     .insert(client_id.to_owned(), message_id.to_owned());
+                self.refusals = 0;
                 if let Some(sent) = self.unacked.remove(client_id) {
                     report.ack_latencies.push(sent.elapsed());
                     shared.acked.fetch_add(1, Relaxed);
@@ -670,6 +679,13 @@ impl Visitor {
             }
             "error" => {
                 let code = frame["code"].as_str().unwrap_or("?").to_owned();
+                // Back off further with each refusal (3, 6, 12 … 48 s), so that resends do not
+                // feed the rate limit that refused them.
+                if (code == "unavailable" || code == "rate_limited") && self.resend_due.is_none() {
+                    let wait = 3u64 << self.refusals.min(4);
+                    self.refusals += 1;
+                    self.resend_due = Some(Instant::now() + Duration::from_secs(wait));
+                }
                 *report.errors.entry(code).or_default() += 1;
             }
             _ => {}

@@ -37,6 +37,7 @@ fn reply() -> OutboundMessage {
         author_name: Some("Mia Agent".into()),
         subject: Some("My box won't lock".into()),
         in_reply_to: Some("latest-2@gmail.test".into()),
+        customer_last_message_at: None,
         attempt: 1,
     }
 }

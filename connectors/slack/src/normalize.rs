@@ -132,6 +132,7 @@ fn customer_message(
         attachments,
         subject: None,
         sent_at: ts_time(&ts),
+        ..Default::default()
     })
 }
 

@@ -95,6 +95,7 @@ fn customer_message(message: &Message, edited: bool) -> Option<InboundMessage> {
         attachments,
         subject: None,
         sent_at: unix_time(sent_at),
+        ..Default::default()
     })
 }
 

@@ -474,6 +474,9 @@ mod tests {
             delivery_status: switchboard_model::DeliveryStatus::Pending,
             delivery_error: None,
             created_at,
+            sentiment: None,
+            text_full: None,
+            automated: false,
         };
         let frame = ServerFrame::Message {
             message: ChatMessage::visible(&message).expect("visible"),

@@ -141,6 +141,7 @@ fn customer_message(
         attachments,
         subject: None,
         sent_at: message.timestamp.as_deref().and_then(unix_time),
+        ..Default::default()
     })
 }
 

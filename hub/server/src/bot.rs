@@ -16,8 +16,8 @@ use std::{
 };
 
 use switchboard_model::{
-    BusEvent, Conversation, ConversationStatus, Deltas, MessageRole, Question, Responder,
-    ResponderError, Response, new_id,
+    AiOutcome, BusEvent, Conversation, ConversationStatus, Deltas, MessageRole, Question,
+    Responder, ResponderError, Response, new_id,
 };
 use switchboard_store::NewMessage;
 use tokio::sync::{Notify, Semaphore};
@@ -307,6 +307,9 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
         }
     };
     metrics::counter!("switchboard_bot_turns_total", "outcome" => "answered").increment(1);
+    store
+        .record_ai_outcome(&job.org_id, &job.conversation_id, AiOutcome::Answered)
+        .await?;
     let new = NewMessage {
         role: MessageRole::Ai,
         private: false,
@@ -352,21 +355,12 @@ async fn hand_over(state: &AppState, job: &Job) -> Result<(), switchboard_store:
         inbox_id: job.inbox_id.clone(),
         message: Box::new(message),
     });
-    let conversation = state
+    state
         .store
-        .set_status(
-            &job.org_id,
-            &job.conversation_id,
-            ConversationStatus::Escalated,
-            "system",
-        )
+        .record_ai_outcome(&job.org_id, &job.conversation_id, AiOutcome::Declined)
         .await?;
-    state.bus.publish(BusEvent::ConversationChanged {
-        org_id: conversation.org_id,
-        inbox_id: conversation.inbox_id,
-        conversation_id: conversation.id,
-        status: conversation.status,
-    });
+    // Routing escalates it with a handoff, an SLA clock and an assignment, and publishes it.
+    crate::routing::on_ai_declined(state, &job.org_id, &job.conversation_id).await?;
     Ok(())
 }
 

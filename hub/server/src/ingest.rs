@@ -10,8 +10,8 @@ use axum::{
 use std::sync::Arc;
 
 use switchboard_model::{
-    BusEvent, ChannelKind, Connector, HandshakeError, Inbound, InboundEvent, InboundMessage,
-    Inbox, RawInbound,
+    BusEvent, ChannelKind, Connector, HandshakeError, Inbound, InboundEvent, InboundMessage, Inbox,
+    RawInbound,
 };
 use switchboard_store::{InboxWithSecrets, IngestOutcome, StoreError};
 
@@ -70,16 +70,19 @@ pub async fn ingest_message(
             if !message.automated {
                 // Routing runs first: a conversation it hands to a person is not answered by
                 // the bot. The message is stored and acknowledged whatever routing makes of it.
-                let escalated =
-                    match crate::routing::route_customer_message(state, conversation, message)
-                        .await
-                    {
-                        Ok(decision) => decision.escalate,
-                        Err(err) => {
-                            tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
-                            false
-                        }
-                    };
+                let escalated = match crate::routing::route_customer_message(
+                    state,
+                    conversation,
+                    message,
+                )
+                .await
+                {
+                    Ok(decision) => decision.escalate,
+                    Err(err) => {
+                        tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
+                        false
+                    }
+                };
                 if !escalated {
                     crate::bot::after_customer_message(state, conversation, message.seq).await;
                 }

@@ -204,6 +204,7 @@ async fn list_with_10000_conversations() {
             attachments: Vec::new(),
             subject: None,
             sent_at: None,
+            ..Default::default()
         };
         store
             .ingest(

@@ -426,28 +426,6 @@ impl Store {
         .await
     }
 
-    /// Hands an open conversation back to the AI: nobody assigned, status `bot`. The team
-    /// stays, so that a later escalation goes back to the same people.
-    pub async fn hand_back(
-        &self,
-        org_id: &str,
-        conversation_id: &str,
-        actor: &str,
-    ) -> Result<model::Conversation> {
-        self.change_conversation(
-            org_id,
-            conversation_id,
-            actor,
-            "conversation.handed_back",
-            |active| {
-                active.assignee_id = Set(None);
-                active.status = Set(ConversationStatus::Bot.as_str().to_owned());
-                json!({ "status": ConversationStatus::Bot })
-            },
-        )
-        .await
-    }
-
     pub async fn set_priority(
         &self,
         org_id: &str,

@@ -34,12 +34,12 @@ pub use conversations::{ConversationFilter, ConversationPage, NewMessage};
 pub use directory::InboxWithSecrets;
 pub use ingest::IngestOutcome;
 pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
-pub use understanding::StoredTopicModel;
 pub use routing::{
     CustomerValue, DUE_SOON_MINUTES, MAX_RULES, NewHandoff, ROUTING_ACTOR, RoutingApplied,
     RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec, default_rules,
     default_sla_policies,
 };
+pub use understanding::StoredTopicModel;
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

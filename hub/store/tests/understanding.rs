@@ -33,6 +33,7 @@ fn inbound(id: &str, text: &str) -> InboundMessage {
         attachments: Vec::new(),
         subject: None,
         sent_at: None,
+        ..Default::default()
     }
 }
 

@@ -84,6 +84,7 @@ pub fn outbound_message(
         subject: None,
         in_reply_to: None,
         customer_last_message_at: Some(Utc::now() - chrono::Duration::minutes(5)),
+        author_name: None,
         attempt: 1,
     }
 }

@@ -529,7 +529,7 @@ pub async fn handback(
     open_for_handover(&state, &auth, &id).await?;
     let conversation = state
         .store
-        .hand_back(auth.org_id(), &id, &auth.principal.actor())
+        .hand_back_to_ai(auth.org_id(), &id, &auth.principal.actor())
         .await?;
     publish_change(&state, &conversation);
     Ok(ApiJson(conversation))

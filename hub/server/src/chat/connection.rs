@@ -392,6 +392,7 @@ impl Connection {
             attachments: Vec::new(),
             subject: None,
             sent_at: None,
+            ..Default::default()
         };
         let state = self.state.clone();
         let outcome = match ingest_message(
@@ -528,7 +529,22 @@ impl Connection {
             Err(err) => return self.send(&unavailable(&err)).await,
         };
         let status = match conversation.status {
-            ConversationStatus::Bot | ConversationStatus::Resolved => {
+            // Routing escalates it like any rule would: a handoff record, an SLA clock, an
+            // assignment to an online agent, the status change published.
+            ConversationStatus::Bot => {
+                if let Err(err) =
+                    crate::routing::on_handoff_request(&self.state, &org_id, &conversation_id).await
+                {
+                    return self.send(&unavailable(&err)).await;
+                }
+                metrics::counter!("switchboard_webchat_handoffs_total").increment(1);
+                match store.conversation(&org_id, &conversation_id).await {
+                    Ok(Some(changed)) => changed.status,
+                    Ok(None) => return Ok(()),
+                    Err(err) => return self.send(&unavailable(&err)).await,
+                }
+            }
+            ConversationStatus::Resolved => {
                 match store
                     .set_status(
                         &org_id,

@@ -202,6 +202,9 @@ mod tests {
             delivery_status: DeliveryStatus::Received,
             delivery_error: None,
             created_at: Utc::now(),
+            sentiment: None,
+            text_full: None,
+            automated: false,
         }
     }
 

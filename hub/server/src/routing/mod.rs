@@ -138,6 +138,42 @@ pub async fn on_handoff_request(
     org_id: &str,
     conversation_id: &str,
 ) -> Result<Decision> {
+    escalate_anyway(
+        state,
+        org_id,
+        conversation_id,
+        true,
+        "pressed the button to talk to a person",
+    )
+    .await
+}
+
+/// The bot could not answer (it declined, failed or timed out): the conversation goes to a
+/// person with a handoff, an SLA and an assignment, whatever the rules say.
+pub async fn on_ai_declined(
+    state: &AppState,
+    org_id: &str,
+    conversation_id: &str,
+) -> Result<Decision> {
+    escalate_anyway(
+        state,
+        org_id,
+        conversation_id,
+        false,
+        "the AI had no confident answer",
+    )
+    .await
+}
+
+/// Runs the rules on the conversation's latest customer message and escalates even when
+/// none does, giving `reason` as the cause. A conversation a person already holds is left alone.
+async fn escalate_anyway(
+    state: &AppState,
+    org_id: &str,
+    conversation_id: &str,
+    handoff_button: bool,
+    reason: &str,
+) -> Result<Decision> {
     let conversation = state
         .store
         .conversation(org_id, conversation_id)
@@ -159,7 +195,7 @@ pub async fn on_handoff_request(
         None => Signals::default(),
     };
     signals.text.clear();
-    signals.handoff_button = true;
+    signals.handoff_button = handoff_button;
     let rules = compiled_rules(state, org_id).await?;
     let mut decision = evaluate(&rules, &signals);
     if !decision.escalate {
@@ -167,7 +203,7 @@ pub async fn on_handoff_request(
         decision.fired.push(Fired {
             rule_id: String::new(),
             rule_name: String::new(),
-            reason: "pressed the button to talk to a person".into(),
+            reason: reason.into(),
             escalates: true,
         });
     }
