@@ -1,3 +1,14 @@
 //! Switchboard's AI, with no database and no HTTP server: the knowledge base's search index,
 //! the responders behind `switchboard_model::Responder`, sentiment and topic classification.
 //! The server stores what these compute and decides what to do with it.
+
+pub mod article;
+pub mod cache;
+pub mod embeddings;
+pub mod eval;
+pub mod index;
+pub mod llm;
+pub mod offline;
+pub mod pii;
+pub mod responder;
+pub mod text;
