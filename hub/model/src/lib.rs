@@ -9,6 +9,7 @@ mod channel;
 mod connector;
 mod conversation;
 mod event;
+mod knowledge;
 mod records;
 mod responder;
 mod role;
@@ -25,6 +26,7 @@ pub use conversation::{
 pub use event::{
     BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundMessage, OutboundMessage,
 };
+pub use knowledge::{ArticleStatus, KbArticle, KbArticleSummary, KbArticleVersion, KnowledgeGap};
 pub use records::{
     ApiKey, AuditEvent, Contact, ContactIdentity, Conversation, Inbox, Message, Organization, Team,
     User,

@@ -12,6 +12,7 @@ mod convert;
 mod directory;
 mod entities;
 mod ingest;
+mod knowledge;
 mod outbox;
 
 use std::{sync::Arc, time::Duration};
@@ -29,6 +30,7 @@ pub use contacts::ContactPage;
 pub use conversations::{ConversationFilter, ConversationPage, NewMessage};
 pub use directory::InboxWithSecrets;
 pub use ingest::IngestOutcome;
+pub use knowledge::{ArticleChange, ArticleFilter, NewArticle, UpdatedArticle};
 pub use outbox::{ClaimedJob, RetryPolicy};
 
 /// Everything that can go wrong in the store.
