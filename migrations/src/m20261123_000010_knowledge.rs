@@ -71,8 +71,18 @@ impl MigrationTrait for Migration {
             manager.create_table(table.if_not_exists().take()).await?;
         }
         for index in [
-            index("kb_articles", "idx_kb_articles_org_title", &["org_id", "title"], false),
-            index("kb_articles", "idx_kb_articles_org_status", &["org_id", "status"], false),
+            index(
+                "kb_articles",
+                "idx_kb_articles_org_title",
+                &["org_id", "title"],
+                false,
+            ),
+            index(
+                "kb_articles",
+                "idx_kb_articles_org_status",
+                &["org_id", "status"],
+                false,
+            ),
             index(
                 "kb_article_versions",
                 "idx_kb_versions_article",

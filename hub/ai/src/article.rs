@@ -95,7 +95,11 @@ pub fn parse_markdown(text: &str) -> Result<ParsedMarkdown, FrontMatterError> {
     if !closed {
         return Err(FrontMatterError::Unclosed);
     }
-    let body = text.get(consumed.min(text.len())..).unwrap_or("").trim().to_owned();
+    let body = text
+        .get(consumed.min(text.len())..)
+        .unwrap_or("")
+        .trim()
+        .to_owned();
     Ok(ParsedMarkdown {
         title: title.ok_or(FrontMatterError::NoTitle)?,
         category,
@@ -114,7 +118,10 @@ fn push_tag(tags: &mut Vec<String>, item: &str) {
 fn unquote(value: &str) -> String {
     let value = value.trim();
     for quote in ['"', '\''] {
-        if let Some(inner) = value.strip_prefix(quote).and_then(|v| v.strip_suffix(quote)) {
+        if let Some(inner) = value
+            .strip_prefix(quote)
+            .and_then(|v| v.strip_suffix(quote))
+        {
             return inner.replace("\\\"", "\"").trim().to_owned();
         }
     }
@@ -221,9 +228,18 @@ mod tests {
         let parsed =
             parse_markdown("---\ntitle: T\ntags:\n  - x\n  - y\n---\nBody").expect("parses");
         assert_eq!(parsed.tags, vec!["x", "y"]);
-        assert_eq!(parse_markdown("no front matter"), Err(FrontMatterError::Missing));
-        assert_eq!(parse_markdown("---\ntitle: T\n"), Err(FrontMatterError::Unclosed));
-        assert_eq!(parse_markdown("---\ncategory: C\n---\n"), Err(FrontMatterError::NoTitle));
+        assert_eq!(
+            parse_markdown("no front matter"),
+            Err(FrontMatterError::Missing)
+        );
+        assert_eq!(
+            parse_markdown("---\ntitle: T\n"),
+            Err(FrontMatterError::Unclosed)
+        );
+        assert_eq!(
+            parse_markdown("---\ncategory: C\n---\n"),
+            Err(FrontMatterError::NoTitle)
+        );
         assert_eq!(
             parse_markdown("---\ntitle: T\nnonsense\n---\n"),
             Err(FrontMatterError::BadLine(3))

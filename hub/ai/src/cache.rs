@@ -120,12 +120,28 @@ mod tests {
     fn wording_aside_the_same_question_hits_and_a_new_stamp_misses() {
         let cache = AnswerCache::new(2);
         cache.put(CacheKey::new("o", "1", "How do I reset?"), declined("a"));
-        assert!(cache.get(&CacheKey::new("o", "1", "how do i  RESET")).is_some());
-        assert!(cache.get(&CacheKey::new("o", "2", "how do i reset")).is_none());
-        assert!(cache.get(&CacheKey::new("p", "1", "how do i reset")).is_none());
+        assert!(
+            cache
+                .get(&CacheKey::new("o", "1", "how do i  RESET"))
+                .is_some()
+        );
+        assert!(
+            cache
+                .get(&CacheKey::new("o", "2", "how do i reset"))
+                .is_none()
+        );
+        assert!(
+            cache
+                .get(&CacheKey::new("p", "1", "how do i reset"))
+                .is_none()
+        );
         cache.put(CacheKey::new("o", "1", "b"), declined("b"));
         cache.put(CacheKey::new("o", "1", "c"), declined("c"));
         assert_eq!(cache.len(), 2);
-        assert!(cache.get(&CacheKey::new("o", "1", "how do i reset")).is_none());
+        assert!(
+            cache
+                .get(&CacheKey::new("o", "1", "how do i reset"))
+                .is_none()
+        );
     }
 }

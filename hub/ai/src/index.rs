@@ -171,7 +171,9 @@ impl OrgIndex {
                 }
             }
         };
-        index.tokenizers().register(text::ANALYZER, text::analyzer());
+        index
+            .tokenizers()
+            .register(text::ANALYZER, text::analyzer());
         let reader = index
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
@@ -308,7 +310,10 @@ impl OrgIndex {
                     Term::from_field_text(field, &term.term),
                     IndexRecordOption::WithFreqs,
                 );
-                clauses.push((Occur::Should, Box::new(BoostQuery::new(Box::new(query), boost))));
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(query), boost)),
+                ));
             }
         }
         let query = BooleanQuery::new(clauses);
@@ -494,7 +499,11 @@ impl Knowledge {
         tokio::task::spawn_blocking(move || worker.apply(&stamp, &changed, &removed, published))
             .await
             .map_err(|err| KnowledgeError::Source(err.to_string()))??;
-        tracing::debug!(org_id, articles = index.article_count(), "knowledge index synced");
+        tracing::debug!(
+            org_id,
+            articles = index.article_count(),
+            "knowledge index synced"
+        );
         Ok(index)
     }
 
@@ -595,7 +604,10 @@ fn fuse(
         }
     }
     fused.sort_by(|a, b| b.0.total_cmp(&a.0));
-    let best = fused.first().map_or(1.0, |(score, _)| *score).max(f32::EPSILON);
+    let best = fused
+        .first()
+        .map_or(1.0, |(score, _)| *score)
+        .max(f32::EPSILON);
     let hits = fused
         .into_iter()
         .map(|(score, mut hit)| {

@@ -54,7 +54,9 @@ impl LlmClient {
         let client = reqwest::Client::builder()
             .connect_timeout(config.timeout)
             .build()
-            .map_err(|err| ResponderError::Failed(format!("cannot build the HTTP client: {err}")))?;
+            .map_err(|err| {
+                ResponderError::Failed(format!("cannot build the HTTP client: {err}"))
+            })?;
         Ok(LlmClient { client, config })
     }
 
@@ -147,8 +149,7 @@ impl LlmClient {
                         "the model reported an error: {error}"
                     )));
                 }
-                if let Some(total) = event.pointer("/usage/total_tokens").and_then(Value::as_i64)
-                {
+                if let Some(total) = event.pointer("/usage/total_tokens").and_then(Value::as_i64) {
                     tokens = Some(total);
                 }
                 let choice = event.pointer("/choices/0");
@@ -173,9 +174,8 @@ impl LlmClient {
         }
         filter.finish(deltas);
         let (text, model_confidence) = split_confidence(&filter.full);
-        let declined = text.trim().is_empty()
-            || text.contains(NO_ANSWER)
-            || says_it_does_not_know(&text);
+        let declined =
+            text.trim().is_empty() || text.contains(NO_ANSWER) || says_it_does_not_know(&text);
         Ok(Completion {
             cited: citations(&text, passages.len()),
             text: text.trim().to_owned(),
@@ -192,7 +192,10 @@ pub fn sources_of(cited: &[usize], passages: &[Hit]) -> Vec<Source> {
     let mut sources: Vec<Source> = Vec::new();
     for number in cited {
         if let Some(hit) = passages.get(number.wrapping_sub(1)) {
-            if !sources.iter().any(|s| s.article_id == hit.passage.article_id) {
+            if !sources
+                .iter()
+                .any(|s| s.article_id == hit.passage.article_id)
+            {
                 sources.push(Source {
                     article_id: hit.passage.article_id.clone(),
                     title: hit.passage.title.clone(),
@@ -253,11 +256,18 @@ passages answer the question.\n\n\
         .history
         .iter()
         .filter(|m| !m.private)
-        .filter(|m| matches!(m.role, MessageRole::Customer | MessageRole::Ai | MessageRole::Agent))
+        .filter(|m| {
+            matches!(
+                m.role,
+                MessageRole::Customer | MessageRole::Ai | MessageRole::Agent
+            )
+        })
         .collect();
     let earlier = &earlier[earlier.len().saturating_sub(HISTORY)..];
     if !earlier.is_empty() {
-        user.push_str(&format!("The conversation so far:\n<<<CUSTOMER {nonce}>>>\n"));
+        user.push_str(&format!(
+            "The conversation so far:\n<<<CUSTOMER {nonce}>>>\n"
+        ));
         for message in earlier {
             let who = if message.role == MessageRole::Customer {
                 "customer"
@@ -331,9 +341,7 @@ fn is_hidden_line(line: &str) -> bool {
 
 fn may_be_hidden(partial: &str) -> bool {
     let upper = partial.trim_start().to_uppercase();
-    is_hidden_line(partial)
-        || CONFIDENCE_LINE.starts_with(&upper)
-        || NO_ANSWER.starts_with(&upper)
+    is_hidden_line(partial) || CONFIDENCE_LINE.starts_with(&upper) || NO_ANSWER.starts_with(&upper)
 }
 
 /// The answer without its confidence line, and the confidence it states.

@@ -113,9 +113,7 @@ fn threshold(response: Response, min_confidence: f64) -> Response {
             let confidence = answer.confidence.unwrap_or(0.0);
             if confidence < min_confidence {
                 Response::Declined {
-                    reason: format!(
-                        "not confident enough ({confidence:.2} < {min_confidence:.2})"
-                    ),
+                    reason: format!("not confident enough ({confidence:.2} < {min_confidence:.2})"),
                     confidence: Some(confidence),
                 }
             } else {

@@ -5,13 +5,13 @@
 
 mod support;
 
+use support::{FixtureSource, fixture_dir, offline_responder};
 use switchboard_ai::{
     eval::{Summary, Verdict, parse_cases},
     index::Knowledge,
     offline::Features,
 };
 use switchboard_model::{NoDeltas, Question, Responder};
-use support::{FixtureSource, fixture_dir, offline_responder};
 
 const MIN_CONFIDENCE: f64 = 0.5;
 
@@ -104,5 +104,8 @@ async fn an_empty_knowledge_base_declines_everything() {
         .respond(&question("demo", "How do I reset my password?"), &NoDeltas)
         .await
         .expect("responds");
-    assert!(matches!(response, switchboard_model::Response::Declined { .. }));
+    assert!(matches!(
+        response,
+        switchboard_model::Response::Declined { .. }
+    ));
 }

@@ -4,9 +4,10 @@ use anyhow::Context;
 use switchboard_model::Permission;
 
 use crate::{
-    cli::{ApikeyCommand, Cli, Command, OrgCommand, UserCommand},
+    ai,
+    cli::{ApikeyCommand, Cli, Command, EvalCommand, KbCommand, OrgCommand, UserCommand},
     config::Settings,
-    demo,
+    demo, knowledge_cli,
     startup::{self, Application},
     state::ConnectorRegistry,
 };
@@ -96,6 +97,43 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 .await?;
             println!("{}", created.secret);
             Ok(())
+        }
+        Command::Kb(KbCommand::Import { path, org }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            let report = knowledge_cli::import(&store, &org.id, &path).await?;
+            store
+                .audit(
+                    &org.id,
+                    "cli",
+                    "kb.imported",
+                    None,
+                    serde_json::json!({ "created": report.created, "updated": report.updated }),
+                )
+                .await?;
+            println!(
+                "imported into `{}`: {} created, {} updated, {} unchanged",
+                org.slug, report.created, report.updated, report.unchanged
+            );
+            Ok(())
+        }
+        Command::Eval(EvalCommand::Answers {
+            file,
+            org,
+            json,
+            min_confidence,
+        }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            knowledge_cli::eval_answers(
+                &settings,
+                &store,
+                &org.id,
+                &file,
+                json,
+                min_confidence.unwrap_or(ai::DEFAULT_MIN_CONFIDENCE),
+            )
+            .await
         }
     }
 }

@@ -72,7 +72,10 @@ async fn content_changes_make_versions_and_status_changes_do_not(db: TestDatabas
         .article_versions(&org, &article.id)
         .await
         .expect("versions");
-    let bodies: Vec<_> = versions.iter().map(|v| (v.version, v.body.as_str())).collect();
+    let bodies: Vec<_> = versions
+        .iter()
+        .map(|v| (v.version, v.body.as_str()))
+        .collect();
     assert_eq!(bodies, vec![(2, "v2"), (1, "v1")]);
     assert_eq!(versions[0].author_id.as_deref(), Some("u2"));
     let empty_title = store
@@ -89,9 +92,7 @@ async fn content_changes_make_versions_and_status_changes_do_not(db: TestDatabas
     assert!(matches!(empty_title, Err(StoreError::Invalid(_))));
 }
 
-async fn every_change_bumps_the_revision_and_only_published_articles_are_served(
-    db: TestDatabase,
-) {
+async fn every_change_bumps_the_revision_and_only_published_articles_are_served(db: TestDatabase) {
     let (store, org, other) = store(&db).await;
     assert_eq!(store.kb_revision(&org).await.expect("revision"), 0);
     let draft = store
@@ -126,7 +127,13 @@ async fn every_change_bumps_the_revision_and_only_published_articles_are_served(
         .await
         .expect("archives");
     assert_eq!(store.kb_revision(&org).await.expect("revision"), 3);
-    assert!(store.published_article_versions(&org).await.expect("ids").is_empty());
+    assert!(
+        store
+            .published_article_versions(&org)
+            .await
+            .expect("ids")
+            .is_empty()
+    );
 }
 
 async fn organizations_never_see_each_others_articles(db: TestDatabase) {
@@ -135,7 +142,13 @@ async fn organizations_never_see_each_others_articles(db: TestDatabase) {
         .create_article(&org, new("Mine", "m", ArticleStatus::Published), None)
         .await
         .expect("creates");
-    assert!(store.article(&other, &article.id).await.expect("reads").is_none());
+    assert!(
+        store
+            .article(&other, &article.id)
+            .await
+            .expect("reads")
+            .is_none()
+    );
     assert!(matches!(
         store.article_versions(&other, &article.id).await,
         Err(StoreError::NotFound)
@@ -146,27 +159,38 @@ async fn organizations_never_see_each_others_articles(db: TestDatabase) {
             .await,
         Err(StoreError::NotFound)
     ));
-    assert!(store
-        .list_articles(&other, &ArticleFilter::default())
-        .await
-        .expect("lists")
-        .is_empty());
-    assert!(store
-        .published_articles(&other, &[article.id])
-        .await
-        .expect("articles")
-        .is_empty());
+    assert!(
+        store
+            .list_articles(&other, &ArticleFilter::default())
+            .await
+            .expect("lists")
+            .is_empty()
+    );
+    assert!(
+        store
+            .published_articles(&other, &[article.id])
+            .await
+            .expect("articles")
+            .is_empty()
+    );
 }
 
 async fn lists_filter_by_text_status_and_category(db: TestDatabase) {
     let (store, org, _) = store(&db).await;
     store
-        .create_article(&org, new("Refund Policy", "money back", ArticleStatus::Published), None)
+        .create_article(
+            &org,
+            new("Refund Policy", "money back", ArticleStatus::Published),
+            None,
+        )
         .await
         .expect("creates");
     let mut other = new("Shipping 100%", "Parcels", ArticleStatus::Draft);
     other.category = Some("Orders".into());
-    store.create_article(&org, other, None).await.expect("creates");
+    store
+        .create_article(&org, other, None)
+        .await
+        .expect("creates");
     let titles = |list: Vec<switchboard_model::KbArticleSummary>| {
         list.into_iter().map(|a| a.title).collect::<Vec<_>>()
     };
@@ -180,15 +204,30 @@ async fn lists_filter_by_text_status_and_category(db: TestDatabase) {
         let org = org.clone();
         async move { store.list_articles(&org, &filter).await.expect("lists") }
     };
-    assert_eq!(titles(list(by(None, None, None)).await), vec!["Refund Policy", "Shipping 100%"]);
-    assert_eq!(titles(list(by(Some("MONEY"), None, None)).await), vec!["Refund Policy"]);
-    assert_eq!(titles(list(by(Some("100%"), None, None)).await), vec!["Shipping 100%"]);
-    assert_eq!(titles(list(by(Some("%"), None, None)).await), vec!["Shipping 100%"]);
+    assert_eq!(
+        titles(list(by(None, None, None)).await),
+        vec!["Refund Policy", "Shipping 100%"]
+    );
+    assert_eq!(
+        titles(list(by(Some("MONEY"), None, None)).await),
+        vec!["Refund Policy"]
+    );
+    assert_eq!(
+        titles(list(by(Some("100%"), None, None)).await),
+        vec!["Shipping 100%"]
+    );
+    assert_eq!(
+        titles(list(by(Some("%"), None, None)).await),
+        vec!["Shipping 100%"]
+    );
     assert_eq!(
         titles(list(by(None, Some(ArticleStatus::Draft), None)).await),
         vec!["Shipping 100%"]
     );
-    assert_eq!(titles(list(by(None, None, Some("Billing"))).await), vec!["Refund Policy"]);
+    assert_eq!(
+        titles(list(by(None, None, Some("Billing"))).await),
+        vec!["Refund Policy"]
+    );
 }
 
 async fn similar_unanswered_questions_group_into_one_gap(db: TestDatabase) {
@@ -214,7 +253,10 @@ async fn similar_unanswered_questions_group_into_one_gap(db: TestDatabase) {
     assert_eq!(gaps.len(), 2);
     assert_eq!(gaps[0].question, "Do you ship to Japan?");
     assert_eq!(gaps[0].count, 3);
-    assert_eq!(gaps[0].examples, vec!["Do you ship to Japan?", "Shipping to Japan?"]);
+    assert_eq!(
+        gaps[0].examples,
+        vec!["Do you ship to Japan?", "Shipping to Japan?"]
+    );
     assert_eq!(gaps[1].count, 1);
     assert!(store.list_gaps(&other, 50).await.expect("gaps").is_empty());
 }

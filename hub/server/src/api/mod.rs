@@ -6,6 +6,7 @@ mod auth;
 mod contacts;
 mod conversations;
 mod inboxes;
+mod knowledge;
 mod teams;
 mod users;
 
@@ -62,7 +63,11 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(api_keys::list, api_keys::create))
         .routes(routes!(api_keys::revoke))
         .routes(routes!(teams::list, teams::create))
-        .routes(routes!(audit::list));
+        .routes(routes!(audit::list))
+        .routes(routes!(knowledge::list, knowledge::create))
+        .routes(routes!(knowledge::get, knowledge::update))
+        .routes(routes!(knowledge::versions))
+        .routes(routes!(knowledge::gaps));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", routes)
         .split_for_parts();
