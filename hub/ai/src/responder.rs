@@ -10,10 +10,13 @@ use crate::{
     index::{Knowledge, Retrieval},
     llm::{LlmClient, sources_of},
     offline::{Features, compose},
+    pii,
 };
 
 /// Passages retrieved per question (and given to the model).
 const PASSAGES: usize = 5;
+/// Below this retrieval confidence the LLM is not asked.
+const LLM_GATE: f64 = 0.01;
 /// Answers kept in the cache, across organizations.
 const CACHE_ENTRIES: usize = 10_000;
 
@@ -65,9 +68,10 @@ impl KnowledgeResponder {
                 None => not_covered(None),
             }),
             Engine::Llm(client) => {
-                // A question with a term the knowledge base has never seen and little else is
-                // not worth a model call: nothing retrieved can answer it.
-                if retrieval_confidence < 0.05 {
+                // A question retrieval finds nothing for (the weather, a product we do not
+                // sell) is not worth a model call. The bar is low: chatty messages score low
+                // on retrieval and the model, told to say when it does not know, decides.
+                if retrieval_confidence < LLM_GATE {
                     return Ok(not_covered(Some(retrieval_confidence)));
                 }
                 let model = client.model_for(question, retrieval_confidence).to_owned();
@@ -75,8 +79,9 @@ impl KnowledgeResponder {
                     .complete(&model, question, &retrieval.hits, deltas)
                     .await?;
                 let sources = sources_of(&completion.cited, &retrieval.hits);
-                let model_confidence = completion.model_confidence.unwrap_or(0.5);
-                let mut confidence = 0.5 * retrieval_confidence + 0.5 * model_confidence;
+                // The model judges whether the passages answer; retrieval tempers it.
+                let model_confidence = completion.model_confidence.unwrap_or(0.6);
+                let mut confidence = model_confidence * (0.6 + 0.4 * retrieval_confidence);
                 if sources.is_empty() {
                     // An answer that cites nothing is not grounded in what we gave it.
                     confidence *= 0.5;
@@ -150,7 +155,7 @@ impl Responder for KnowledgeResponder {
         }
         let retrieval = self
             .knowledge
-            .search(&index, &question.text, PASSAGES)
+            .search(&index, &pii::without_pii(&question.text), PASSAGES)
             .await
             .map_err(|err| ResponderError::Failed(err.to_string()))?;
         let streams = matches!(self.engine, Engine::Llm(_));
