@@ -206,6 +206,19 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
     };
     assert_eq!(answer.sources[0].title, "Two-factor authentication (2FA)");
     assert!(answer.text.contains("10"), "{}", answer.text);
+    // Asked again: from the cache, counted in /metrics.
+    responder.respond(&question, &NoDeltas).await.expect("ok");
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sends")
+        .text()
+        .await
+        .expect("text");
+    assert!(metrics.contains("switchboard_ai_cache_hit_ratio"), "{metrics}");
+    assert!(metrics.contains("switchboard_ai_cache_lookups_total{outcome=\"hit\"}"));
     assert!(
         settings.data_dir.join("kb").join(&org.id).join("manifest.json").exists(),
         "the index lives in the data dir"
