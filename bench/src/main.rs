@@ -5,6 +5,8 @@
 //! the contact and conversation, hand out the next `seq`, commit) on a fresh database:
 //! messages per second and per-message latency, with many writers at once.
 
+mod retrieval;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -39,6 +41,15 @@ enum Command {
         #[arg(long, default_value_t = 10)]
         duplicate_every: usize,
     },
+    /// Build the knowledge index at each size and time the evaluation questions against it
+    Retrieval {
+        /// Article counts, comma-separated
+        #[arg(long, value_delimiter = ',', default_value = "500,5000,50000")]
+        articles: Vec<usize>,
+        /// Times each question is asked
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -50,6 +61,7 @@ enum BackendArg {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Retrieval { articles, rounds } => retrieval::run(&articles, rounds, None).await,
         Command::Ingest {
             backend,
             messages,

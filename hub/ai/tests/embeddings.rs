@@ -22,17 +22,27 @@ fn vector(text: &str) -> Vec<f32> {
     let mut vector = vec![0.0f32; 64];
     for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()) {
         if word.len() > 3 {
-            let hash = word.bytes().fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
+            let hash = word
+                .bytes()
+                .fold(7u32, |h, b| h.wrapping_mul(31).wrapping_add(b.into()));
             vector[(hash % 64) as usize] += 1.0;
         }
     }
     vector
 }
 
-async fn embeddings(State(seen): State<Arc<Mutex<Vec<Value>>>>, Json(body): Json<Value>) -> Json<Value> {
+async fn embeddings(
+    State(seen): State<Arc<Mutex<Vec<Value>>>>,
+    Json(body): Json<Value>,
+) -> Json<Value> {
     let inputs: Vec<String> = body["input"]
         .as_array()
-        .map(|items| items.iter().filter_map(|i| i.as_str().map(str::to_owned)).collect())
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(|i| i.as_str().map(str::to_owned))
+                .collect()
+        })
         .unwrap_or_default();
     seen.lock().expect("lock").push(body);
     let data: Vec<Value> = inputs
@@ -50,7 +60,9 @@ async fn passages_are_embedded_once_and_fused_with_bm25() {
     let app = Router::new()
         .route("/v1/embeddings", post(embeddings))
         .with_state(seen.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binds");
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("binds");
     let addr = listener.local_addr().expect("addr");
     tokio::spawn(async move {
         let _ = axum::serve(listener, app).await;
@@ -87,14 +99,22 @@ async fn passages_are_embedded_once_and_fused_with_bm25() {
     let after_first = seen.lock().expect("lock").len();
     // One request per article (20) and one for the question.
     assert_eq!(after_first, 21);
-    assert!(seen.lock().expect("lock").iter().all(|body| body["model"] == "embed-model"));
+    assert!(
+        seen.lock()
+            .expect("lock")
+            .iter()
+            .all(|body| body["model"] == "embed-model")
+    );
     assert!(dir.path().join("kb/demo/vectors.json").exists());
 
     let response = responder
         .respond(&ask("Do you ship to Japan?"), &NoDeltas)
         .await
         .expect("responds");
-    assert!(matches!(response, Response::Declined { .. }), "{response:?}");
+    assert!(
+        matches!(response, Response::Declined { .. }),
+        "{response:?}"
+    );
     assert_eq!(
         seen.lock().expect("lock").len(),
         after_first + 1,

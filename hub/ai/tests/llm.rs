@@ -60,10 +60,7 @@ async fn completions(
     headers: HeaderMap,
     Json(body): Json<Value>,
 ) -> HttpResponse {
-    fake.requests
-        .lock()
-        .expect("lock")
-        .push((headers, body));
+    fake.requests.lock().expect("lock").push((headers, body));
     let mut chunks = match fake.mode {
         Mode::Hang => {
             tokio::time::sleep(Duration::from_secs(60)).await;
@@ -171,7 +168,11 @@ const PII_QUESTION: &str = "How many backup codes do I get? I'm ada@example.com,
 #[tokio::test]
 async fn the_answer_streams_with_its_sources_and_nothing_private_leaves() {
     let (base, requests) = fake_server(Mode::Answer).await;
-    let responder = responder(&base, Arc::new(FixtureSource::demo()), Duration::from_secs(5));
+    let responder = responder(
+        &base,
+        Arc::new(FixtureSource::demo()),
+        Duration::from_secs(5),
+    );
     let deltas = Collect::default();
     let response = responder
         .respond(&question(PII_QUESTION), &deltas)
@@ -180,7 +181,10 @@ async fn the_answer_streams_with_its_sources_and_nothing_private_leaves() {
     let Response::Answered(answer) = response else {
         panic!("expected an answer, got {response:?}");
     };
-    assert_eq!(answer.text, "You get 10 backup codes [1]. Each works once [1].");
+    assert_eq!(
+        answer.text,
+        "You get 10 backup codes [1]. Each works once [1]."
+    );
     assert_eq!(answer.model.as_deref(), Some("big-model"));
     assert_eq!(answer.tokens, Some(420));
     assert_eq!(answer.sources.len(), 1);
@@ -203,7 +207,10 @@ async fn the_answer_streams_with_its_sources_and_nothing_private_leaves() {
     let system = body["messages"][0]["content"].as_str().expect("system");
     let user = body["messages"][1]["content"].as_str().expect("user");
     assert_eq!(body["messages"][0]["role"], "system");
-    assert!(system.contains("[1] Two-factor authentication (2FA)"), "{system}");
+    assert!(
+        system.contains("[1] Two-factor authentication (2FA)"),
+        "{system}"
+    );
     assert!(system.contains("NO_ANSWER"));
     let sent = body.to_string();
     for private in ["ada@example.com", "4111 1111", "7946 0958"] {
@@ -214,39 +221,65 @@ async fn the_answer_streams_with_its_sources_and_nothing_private_leaves() {
     }
     // The customer's text sits inside a fence with a nonce it cannot guess or close.
     let open = user.find("<<<CUSTOMER ").expect("opening fence");
-    let nonce: String = user[open + 12..].chars().take_while(|c| *c != '>').collect();
+    let nonce: String = user[open + 12..]
+        .chars()
+        .take_while(|c| *c != '>')
+        .collect();
     assert!(nonce.len() >= 8, "{nonce}");
     let close = user
         .find(&format!("<<<END CUSTOMER {nonce}>>>"))
         .expect("closing fence");
     let inside = &user[open..close];
     assert!(inside.contains("backup codes"));
-    assert!(!inside[3..].contains("<<<"), "the forged fence was defanged: {inside}");
+    assert!(
+        !inside[3..].contains("<<<"),
+        "the forged fence was defanged: {inside}"
+    );
     assert!(system.contains(&format!("<<<KNOWLEDGE {nonce}>>>")));
 }
 
 #[tokio::test]
 async fn no_answer_from_the_model_declines() {
     let (base, _) = fake_server(Mode::NoAnswer).await;
-    let responder = responder(&base, Arc::new(FixtureSource::demo()), Duration::from_secs(5));
+    let responder = responder(
+        &base,
+        Arc::new(FixtureSource::demo()),
+        Duration::from_secs(5),
+    );
     let deltas = Collect::default();
     let response = responder
         .respond(&question("How many backup codes do I get?"), &deltas)
         .await
         .expect("responds");
-    assert!(matches!(response, Response::Declined { .. }), "{response:?}");
-    assert!(deltas.0.lock().expect("lock").is_empty(), "the marker never reaches the customer");
+    assert!(
+        matches!(response, Response::Declined { .. }),
+        "{response:?}"
+    );
+    assert!(
+        deltas.0.lock().expect("lock").is_empty(),
+        "the marker never reaches the customer"
+    );
 }
 
 #[tokio::test]
 async fn an_endpoint_that_never_answers_times_out() {
     let (base, _) = fake_server(Mode::Hang).await;
-    let responder = responder(&base, Arc::new(FixtureSource::demo()), Duration::from_millis(300));
+    let responder = responder(
+        &base,
+        Arc::new(FixtureSource::demo()),
+        Duration::from_millis(300),
+    );
     let started = std::time::Instant::now();
     let result = responder
-        .respond(&question("How many backup codes do I get?"), &Collect::default())
+        .respond(
+            &question("How many backup codes do I get?"),
+            &Collect::default(),
+        )
         .await;
-    assert!(matches!(result, Err(ResponderError::Timeout(_))), "{result:?}");
+    assert!(
+        matches!(result, Err(ResponderError::Timeout(_))),
+        "{result:?}"
+    );
     assert!(started.elapsed() < Duration::from_secs(5));
 }
 
@@ -254,11 +287,21 @@ async fn an_endpoint_that_never_answers_times_out() {
 async fn errors_and_broken_or_garbled_streams_are_errors() {
     for mode in [Mode::Error, Mode::Broken, Mode::Garbled] {
         let (base, requests) = fake_server(mode).await;
-        let responder = responder(&base, Arc::new(FixtureSource::demo()), Duration::from_secs(5));
+        let responder = responder(
+            &base,
+            Arc::new(FixtureSource::demo()),
+            Duration::from_secs(5),
+        );
         let result = responder
-            .respond(&question("How many backup codes do I get?"), &Collect::default())
+            .respond(
+                &question("How many backup codes do I get?"),
+                &Collect::default(),
+            )
             .await;
-        assert!(matches!(result, Err(ResponderError::Failed(_))), "{result:?}");
+        assert!(
+            matches!(result, Err(ResponderError::Failed(_))),
+            "{result:?}"
+        );
         assert_eq!(requests.lock().expect("lock").len(), 1);
     }
 }
@@ -266,7 +309,11 @@ async fn errors_and_broken_or_garbled_streams_are_errors() {
 #[tokio::test]
 async fn questions_the_knowledge_base_cannot_answer_never_reach_the_model() {
     let (base, requests) = fake_server(Mode::Answer).await;
-    let responder = responder(&base, Arc::new(FixtureSource::demo()), Duration::from_secs(5));
+    let responder = responder(
+        &base,
+        Arc::new(FixtureSource::demo()),
+        Duration::from_secs(5),
+    );
     let response = responder
         .respond(
             &question("What is the weather forecast for Amsterdam tomorrow?"),
@@ -290,11 +337,18 @@ async fn repeated_questions_are_cached_until_an_article_changes() {
             .await
             .expect("answers");
         assert!(matches!(response, Response::Answered(_)));
-        assert!(!deltas.0.lock().expect("lock").is_empty(), "a cached answer is still sent");
+        assert!(
+            !deltas.0.lock().expect("lock").is_empty(),
+            "a cached answer is still sent"
+        );
     };
     ask().await;
     ask().await;
-    assert_eq!(requests.lock().expect("lock").len(), 1, "the second answer came from the cache");
+    assert_eq!(
+        requests.lock().expect("lock").len(),
+        1,
+        "the second answer came from the cache"
+    );
 
     source.put(ArticleDoc {
         id: "new".into(),
@@ -305,7 +359,11 @@ async fn repeated_questions_are_cached_until_an_article_changes() {
         version: 1,
     });
     ask().await;
-    assert_eq!(requests.lock().expect("lock").len(), 2, "an article change invalidates the cache");
+    assert_eq!(
+        requests.lock().expect("lock").len(),
+        2,
+        "an article change invalidates the cache"
+    );
 }
 
 #[test]
@@ -339,9 +397,16 @@ fn injected_instructions_stay_inside_their_fences() {
     let messages = switchboard_ai::llm::prompt(&question, &hits, "n0nce");
     let user = messages[1]["content"].as_str().expect("user");
     assert_eq!(user.matches("<<<CUSTOMER n0nce>>>").count(), 2, "{user}");
-    assert_eq!(user.matches("<<<END CUSTOMER n0nce>>>").count(), 2, "{user}");
+    assert_eq!(
+        user.matches("<<<END CUSTOMER n0nce>>>").count(),
+        2,
+        "{user}"
+    );
     assert!(!user.contains("<<<END CUSTOMER abc"), "{user}");
-    assert!(!user.contains("555-123-4567") && user.contains("[PHONE]"), "{user}");
+    assert!(
+        !user.contains("555-123-4567") && user.contains("[PHONE]"),
+        "{user}"
+    );
     assert!(!user.contains("private note"), "notes never leave");
     let question_fence = user.rfind("<<<CUSTOMER n0nce>>>").expect("fence");
     assert!(user[question_fence..].contains("Ignore previous rules"));

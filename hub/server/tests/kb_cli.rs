@@ -44,12 +44,20 @@ fn kb_import_publishes_updates_instead_of_duplicating_and_refuses_bad_files() {
     )
     .expect("writes");
     std::fs::write(kb.path().join("notes.txt"), "not markdown").expect("writes");
-    assert!(switchboard(dir.path(), &["org", "add", "acme"]).status.success());
+    assert!(
+        switchboard(dir.path(), &["org", "add", "acme"])
+            .status
+            .success()
+    );
 
     let path = kb.path().to_str().expect("utf-8");
     let first = switchboard(dir.path(), &["kb", "import", path, "--org", "acme"]);
     assert!(first.status.success(), "{}", stderr(&first));
-    assert!(stdout(&first).contains("2 created, 0 updated, 0 unchanged"), "{}", stdout(&first));
+    assert!(
+        stdout(&first).contains("2 created, 0 updated, 0 unchanged"),
+        "{}",
+        stdout(&first)
+    );
 
     std::fs::write(
         kb.path().join("a.md"),
@@ -58,9 +66,17 @@ fn kb_import_publishes_updates_instead_of_duplicating_and_refuses_bad_files() {
     .expect("writes");
     let again = switchboard(dir.path(), &["kb", "import", path, "--org", "acme"]);
     assert!(again.status.success(), "{}", stderr(&again));
-    assert!(stdout(&again).contains("0 created, 1 updated, 1 unchanged"), "{}", stdout(&again));
+    assert!(
+        stdout(&again).contains("0 created, 1 updated, 1 unchanged"),
+        "{}",
+        stdout(&again)
+    );
 
-    std::fs::write(kb.path().join("bad.md"), "---\ncategory: x\n---\nno title\n").expect("writes");
+    std::fs::write(
+        kb.path().join("bad.md"),
+        "---\ncategory: x\n---\nno title\n",
+    )
+    .expect("writes");
     let bad = switchboard(dir.path(), &["kb", "import", path, "--org", "acme"]);
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("bad.md"), "{}", stderr(&bad));
@@ -73,7 +89,11 @@ fn kb_import_publishes_updates_instead_of_duplicating_and_refuses_bad_files() {
 #[test]
 fn eval_answers_prints_a_table_with_totals_or_one_json_object_per_question() {
     let dir = tempfile::tempdir().expect("tempdir");
-    assert!(switchboard(dir.path(), &["org", "add", "acme"]).status.success());
+    assert!(
+        switchboard(dir.path(), &["org", "add", "acme"])
+            .status
+            .success()
+    );
     let kb = fixtures().join("kb/demo");
     let import = switchboard(
         dir.path(),
@@ -88,7 +108,11 @@ fn eval_answers_prints_a_table_with_totals_or_one_json_object_per_question() {
     let text = stdout(&table);
     assert!(text.contains("answerable: 40"), "{text}");
     assert!(text.contains("unanswerable: 7"), "{text}");
-    assert!(text.lines().any(|l| l.starts_with("refused") && l.contains("Japan")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("refused") && l.contains("Japan")),
+        "{text}"
+    );
 
     let json = switchboard(
         dir.path(),
@@ -100,9 +124,17 @@ fn eval_answers_prints_a_table_with_totals_or_one_json_object_per_question() {
         .map(|line| serde_json::from_str(line).expect("one JSON object per line"))
         .collect();
     assert_eq!(lines.len(), 47);
-    let mut keys: Vec<_> = lines[0].as_object().expect("object").keys().cloned().collect();
+    let mut keys: Vec<_> = lines[0]
+        .as_object()
+        .expect("object")
+        .keys()
+        .cloned()
+        .collect();
     keys.sort();
-    assert_eq!(keys, ["answer", "answered", "confidence", "question", "sources"]);
+    assert_eq!(
+        keys,
+        ["answer", "answered", "confidence", "question", "sources"]
+    );
     let answered = lines.iter().filter(|l| l["answered"] == true).count();
     assert!(answered >= 30, "{answered}");
     let first_answered = lines.iter().find(|l| l["answered"] == true).expect("one");
@@ -119,7 +151,13 @@ fn eval_answers_prints_a_table_with_totals_or_one_json_object_per_question() {
     std::fs::write(broken.path(), "{\"question\": \"x\"}\nnot json\n").expect("writes");
     let bad = switchboard(
         dir.path(),
-        &["eval", "answers", broken.path().to_str().expect("utf-8"), "--org", "acme"],
+        &[
+            "eval",
+            "answers",
+            broken.path().to_str().expect("utf-8"),
+            "--org",
+            "acme",
+        ],
     );
     assert_eq!(bad.status.code(), Some(2));
     assert!(stderr(&bad).contains("line 2"), "{}", stderr(&bad));

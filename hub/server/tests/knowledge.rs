@@ -26,10 +26,15 @@ async fn articles_are_created_edited_versioned_and_listed(db: TestDatabase) {
     let admin = app.admin().await;
 
     // The first start imported the demo knowledge base, published.
-    let (status, list) = app.get(&admin, "/api/v1/kb/articles?status=published").await;
+    let (status, list) = app
+        .get(&admin, "/api/v1/kb/articles?status=published")
+        .await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(list["articles"].as_array().expect("articles").len(), 20);
-    assert!(list["articles"][0].get("body").is_none(), "lists leave bodies out");
+    assert!(
+        list["articles"][0].get("body").is_none(),
+        "lists leave bodies out"
+    );
 
     let (status, created) = app
         .post(
@@ -55,7 +60,10 @@ async fn articles_are_created_edited_versioned_and_listed(db: TestDatabase) {
     assert_eq!(status, StatusCode::OK, "{edited}");
     assert_eq!(edited["version"], 2);
     let (_, published) = put(&app, &admin, &path, json!({ "status": "published" })).await;
-    assert_eq!(published["version"], 2, "a status change is not a new version");
+    assert_eq!(
+        published["version"], 2,
+        "a status change is not a new version"
+    );
     assert_eq!(published["status"], "published");
 
     let (status, fetched) = app.get(&admin, &path).await;
@@ -70,7 +78,9 @@ async fn articles_are_created_edited_versioned_and_listed(db: TestDatabase) {
     assert_eq!(versions[1]["body"], "## Buying\nNot yet.");
     assert!(versions[0]["author_id"].is_string());
 
-    let (_, found) = app.get(&admin, "/api/v1/kb/articles?q=ZEBRA&category=Billing").await;
+    let (_, found) = app
+        .get(&admin, "/api/v1/kb/articles?q=ZEBRA&category=Billing")
+        .await;
     let titles: Vec<_> = found["articles"]
         .as_array()
         .expect("articles")
@@ -86,7 +96,11 @@ async fn articles_are_created_edited_versioned_and_listed(db: TestDatabase) {
 
     // Bad input: clear 4xx errors.
     let (status, body) = app
-        .post(&admin, "/api/v1/kb/articles", json!({ "title": " ", "body": "x" }))
+        .post(
+            &admin,
+            "/api/v1/kb/articles",
+            json!({ "title": " ", "body": "x" }),
+        )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(body["error"]["code"].is_string());
@@ -100,7 +114,13 @@ async fn articles_are_created_edited_versioned_and_listed(db: TestDatabase) {
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
     let (status, _) = app.get(&admin, "/api/v1/kb/articles?status=gone").await;
     assert_eq!(status, StatusCode::BAD_REQUEST);
-    let (status, _) = put(&app, &admin, "/api/v1/kb/articles/nope", json!({ "body": "x" })).await;
+    let (status, _) = put(
+        &app,
+        &admin,
+        "/api/v1/kb/articles/nope",
+        json!({ "body": "x" }),
+    )
+    .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
     let (status, _) = app.get(&admin, "/api/v1/kb/articles/nope/versions").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
@@ -113,24 +133,38 @@ async fn knowledge_editors_write_and_agents_only_read(db: TestDatabase) {
     let agent = app.user_token(&admin, "support_agent").await;
 
     let (status, created) = app
-        .post(&editor, "/api/v1/kb/articles", json!({ "title": "By editor", "body": "b" }))
+        .post(
+            &editor,
+            "/api/v1/kb/articles",
+            json!({ "title": "By editor", "body": "b" }),
+        )
         .await;
     assert_eq!(status, StatusCode::CREATED);
-    let path = format!("/api/v1/kb/articles/{}", created["id"].as_str().expect("id"));
+    let path = format!(
+        "/api/v1/kb/articles/{}",
+        created["id"].as_str().expect("id")
+    );
     assert_eq!(
         put(&app, &editor, &path, json!({ "body": "c" })).await.0,
         StatusCode::OK
     );
 
     assert_eq!(app.get(&agent, &path).await.0, StatusCode::OK);
-    assert_eq!(app.get(&agent, "/api/v1/kb/articles").await.0, StatusCode::OK);
+    assert_eq!(
+        app.get(&agent, "/api/v1/kb/articles").await.0,
+        StatusCode::OK
+    );
     assert_eq!(app.get(&agent, "/api/v1/kb/gaps").await.0, StatusCode::OK);
     assert_eq!(
         app.get(&agent, &format!("{path}/versions")).await.0,
         StatusCode::OK
     );
     let (status, body) = app
-        .post(&agent, "/api/v1/kb/articles", json!({ "title": "No", "body": "b" }))
+        .post(
+            &agent,
+            "/api/v1/kb/articles",
+            json!({ "title": "No", "body": "b" }),
+        )
         .await;
     assert_eq!(status, StatusCode::FORBIDDEN, "{body}");
     assert_eq!(
@@ -147,9 +181,16 @@ async fn other_organizations_get_404(db: TestDatabase) {
     let app = TestApp::spawn(db).await;
     let admin = app.admin().await;
     let (_, created) = app
-        .post(&admin, "/api/v1/kb/articles", json!({ "title": "Ours", "body": "b" }))
+        .post(
+            &admin,
+            "/api/v1/kb/articles",
+            json!({ "title": "Ours", "body": "b" }),
+        )
         .await;
-    let path = format!("/api/v1/kb/articles/{}", created["id"].as_str().expect("id"));
+    let path = format!(
+        "/api/v1/kb/articles/{}",
+        created["id"].as_str().expect("id")
+    );
 
     let store = switchboard_store::Store::connect(&app.db.url)
         .await
@@ -172,7 +213,9 @@ async fn other_organizations_get_404(db: TestDatabase) {
         StatusCode::NOT_FOUND
     );
     assert_eq!(
-        put(&app, &intruder, &path, json!({ "body": "mine now" })).await.0,
+        put(&app, &intruder, &path, json!({ "body": "mine now" }))
+            .await
+            .0,
         StatusCode::NOT_FOUND
     );
     let (_, list) = app.get(&intruder, "/api/v1/kb/articles").await;
@@ -186,7 +229,11 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
     let store = switchboard_store::Store::connect(&app.db.url)
         .await
         .expect("connects");
-    let org = store.org_by_slug("demo").await.expect("reads").expect("demo");
+    let org = store
+        .org_by_slug("demo")
+        .await
+        .expect("reads")
+        .expect("demo");
     let knowledge = switchboard::ai::knowledge(&settings, &store, true).expect("knowledge");
     let responder =
         switchboard::ai::responder(&settings, &store, knowledge, true).expect("responder");
@@ -217,10 +264,18 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
         .text()
         .await
         .expect("text");
-    assert!(metrics.contains("switchboard_ai_cache_hit_ratio"), "{metrics}");
+    assert!(
+        metrics.contains("switchboard_ai_cache_hit_ratio"),
+        "{metrics}"
+    );
     assert!(metrics.contains("switchboard_ai_cache_lookups_total{outcome=\"hit\"}"));
     assert!(
-        settings.data_dir.join("kb").join(&org.id).join("manifest.json").exists(),
+        settings
+            .data_dir
+            .join("kb")
+            .join(&org.id)
+            .join("manifest.json")
+            .exists(),
         "the index lives in the data dir"
     );
 
@@ -250,7 +305,10 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
         "Can the box run on solar power?",
     ] {
         let response = responder.respond(&ask(text), &NoDeltas).await.expect("ok");
-        assert!(matches!(response, Response::Declined { .. }), "{text}: {response:?}");
+        assert!(
+            matches!(response, Response::Declined { .. }),
+            "{text}: {response:?}"
+        );
     }
     let (status, gaps) = app.get(&admin, "/api/v1/kb/gaps").await;
     assert_eq!(status, StatusCode::OK);
@@ -258,5 +316,8 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
     assert_eq!(gaps[0]["question"], "Do you ship to Japan?", "{gaps:?}");
     assert_eq!(gaps[0]["count"], 3);
     assert_eq!(gaps[0]["examples"].as_array().expect("examples").len(), 2);
-    assert!(gaps.iter().any(|g| g["question"] == "Can the box run on solar power?"));
+    assert!(
+        gaps.iter()
+            .any(|g| g["question"] == "Can the box run on solar power?")
+    );
 }
