@@ -129,6 +129,9 @@ pub struct Retrieval {
     pub passages: u64,
 }
 
+/// Passage embeddings by article id: `(passage ordinal, vector)`.
+type Vectors = HashMap<String, Vec<(usize, Vec<f32>)>>;
+
 /// One organization's index.
 pub struct OrgIndex {
     index: Index,
@@ -139,7 +142,7 @@ pub struct OrgIndex {
     /// Serializes syncs of this organization.
     sync: tokio::sync::Mutex<()>,
     /// Passage embeddings by article, when embeddings are on.
-    vectors: RwLock<HashMap<String, Vec<(usize, Vec<f32>)>>>,
+    vectors: RwLock<Vectors>,
 }
 
 impl OrgIndex {

@@ -191,16 +191,15 @@ impl LlmClient {
 pub fn sources_of(cited: &[usize], passages: &[Hit]) -> Vec<Source> {
     let mut sources: Vec<Source> = Vec::new();
     for number in cited {
-        if let Some(hit) = passages.get(number.wrapping_sub(1)) {
-            if !sources
+        if let Some(hit) = passages.get(number.wrapping_sub(1))
+            && !sources
                 .iter()
                 .any(|s| s.article_id == hit.passage.article_id)
-            {
-                sources.push(Source {
-                    article_id: hit.passage.article_id.clone(),
-                    title: hit.passage.title.clone(),
-                });
-            }
+        {
+            sources.push(Source {
+                article_id: hit.passage.article_id.clone(),
+                title: hit.passage.title.clone(),
+            });
         }
     }
     sources
@@ -327,7 +326,8 @@ impl StreamFilter {
     }
 
     fn finish(&mut self, deltas: &dyn Deltas) {
-        if !self.pending.is_empty() && !(self.at_line_start && is_hidden_line(&self.pending)) {
+        let hidden = self.at_line_start && is_hidden_line(&self.pending);
+        if !self.pending.is_empty() && !hidden {
             deltas.push(&self.pending);
         }
         self.pending.clear();
@@ -396,10 +396,11 @@ pub fn citations(text: &str, passages: usize) -> Vec<usize> {
         let after = &rest[open + 1..];
         let Some(close) = after.find(']') else { break };
         for part in after[..close].split([',', ' ', ';']) {
-            if let Ok(number) = part.trim().parse::<usize>() {
-                if (1..=passages).contains(&number) && !cited.contains(&number) {
-                    cited.push(number);
-                }
+            if let Ok(number) = part.trim().parse::<usize>()
+                && (1..=passages).contains(&number)
+                && !cited.contains(&number)
+            {
+                cited.push(number);
             }
         }
         rest = &after[close..];

@@ -160,13 +160,12 @@ fn answer_text(retrieval: &Retrieval, hit: &Hit) -> String {
         chosen.push(i);
         length += len + 1;
         // The sentence after the best one usually finishes its thought ("…; to do so, …").
-        if chosen.len() == 1 {
-            if let Some(next) = sentences.get(i + 1) {
-                if length + next.len() <= MAX_ANSWER_CHARS {
-                    chosen.push(i + 1);
-                    length += next.len() + 1;
-                }
-            }
+        if chosen.len() == 1
+            && let Some(next) = sentences.get(i + 1)
+            && length + next.len() <= MAX_ANSWER_CHARS
+        {
+            chosen.push(i + 1);
+            length += next.len() + 1;
         }
         if chosen.len() >= 3 {
             break;

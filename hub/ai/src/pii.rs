@@ -141,7 +141,7 @@ pub fn luhn(digits: &[u8]) -> bool {
         }
         sum += value;
     }
-    !digits.is_empty() && sum % 10 == 0
+    !digits.is_empty() && sum.is_multiple_of(10)
 }
 
 /// Runs of digits with the separators people write numbers with (spaces, dashes, dots,

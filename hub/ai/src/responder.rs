@@ -144,14 +144,12 @@ impl Responder for KnowledgeResponder {
         // An LLM answer depends on the conversation; only first questions are shared.
         let cacheable = matches!(self.engine, Engine::Offline) || question.history.is_empty();
         let key = CacheKey::new(&question.org_id, &index.stamp(), &question.text);
-        if cacheable {
-            if let Some(cached) = self.cache.get(&key) {
-                let response = threshold(cached, question.min_confidence);
-                if let Response::Answered(answer) = &response {
-                    deltas.push(&answer.text);
-                }
-                return Ok(response);
+        if cacheable && let Some(cached) = self.cache.get(&key) {
+            let response = threshold(cached, question.min_confidence);
+            if let Response::Answered(answer) = &response {
+                deltas.push(&answer.text);
             }
+            return Ok(response);
         }
         let retrieval = self
             .knowledge
