@@ -124,7 +124,7 @@ pub async fn run(counts: &[usize], rounds: usize, dir: Option<&Path>) -> anyhow:
             }
         }
         latencies.sort();
-        let size: u64 = std::fs::read_dir(root.join("bench"))?
+        let size: u64 = std::fs::read_dir(root.join("kb").join("bench"))?
             .filter_map(|entry| entry.ok()?.metadata().ok())
             .map(|meta| meta.len())
             .sum();
