@@ -11,6 +11,8 @@
 mod proc;
 mod webchat;
 
+mod retrieval;
+
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -48,6 +50,15 @@ enum Command {
     /// Hold many web-chat conversations against a running hub and report latency, loss,
     /// duplicates, memory per connection, CPU and a reconnect storm
     Webchat(webchat::Options),
+    /// Build the knowledge index at each size and time the evaluation questions against it
+    Retrieval {
+        /// Article counts, comma-separated
+        #[arg(long, value_delimiter = ',', default_value = "500,5000,50000")]
+        articles: Vec<usize>,
+        /// Times each question is asked
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -59,6 +70,7 @@ enum BackendArg {
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
+        Command::Retrieval { articles, rounds } => retrieval::run(&articles, rounds, None).await,
         Command::Ingest {
             backend,
             messages,

@@ -7,6 +7,7 @@ pub use sea_orm_migration::prelude::*;
 mod m20261123_000001_initial;
 mod m20261123_000002_routing;
 mod m20261123_000007_email;
+mod m20261123_000010_knowledge;
 mod m20261123_000050_understanding;
 mod m20261123_000060_canned_responses;
 mod m20261123_000301_csat;
@@ -20,6 +21,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000001_initial::Migration),
             Box::new(m20261123_000002_routing::Migration),
             Box::new(m20261123_000007_email::Migration),
+            Box::new(m20261123_000010_knowledge::Migration),
             Box::new(m20261123_000050_understanding::Migration),
             Box::new(m20261123_000060_canned_responses::Migration),
             Box::new(m20261123_000301_csat::Migration),

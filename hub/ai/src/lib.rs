@@ -2,6 +2,16 @@
 //! the responders behind `switchboard_model::Responder`, sentiment and topic classification.
 //! The server stores what these compute and decides what to do with it.
 
+pub mod article;
+pub mod cache;
+pub mod embeddings;
+pub mod eval;
+pub mod index;
 pub mod labelled;
+pub mod llm;
+pub mod offline;
+pub mod pii;
+pub mod responder;
 pub mod sentiment;
+pub mod text;
 pub mod topics;

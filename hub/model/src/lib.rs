@@ -9,6 +9,7 @@ mod channel;
 mod connector;
 mod conversation;
 mod event;
+mod knowledge;
 mod records;
 mod responder;
 mod role;
@@ -27,6 +28,7 @@ pub use event::{
     BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundFile, InboundMessage,
     OutboundMessage,
 };
+pub use knowledge::{ArticleStatus, KbArticle, KbArticleSummary, KbArticleVersion, KnowledgeGap};
 pub use records::{
     ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Csat, Inbox,
     Message, Organization, Team, User,

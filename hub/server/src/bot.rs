@@ -11,7 +11,7 @@
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::{Arc, Mutex},
+    sync::Mutex,
     time::Duration,
 };
 
@@ -23,13 +23,11 @@ use switchboard_store::NewMessage;
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::{config::Settings, state::AppState};
+use crate::state::AppState;
 
 /// What a visitor reads when the bot does not answer.
 pub const HANDOVER_TEXT: &str =
     "Thanks for your message. I've passed it to our team, and a person will reply here shortly.";
-/// Answers below this confidence are not sent.
-const MIN_CONFIDENCE: f64 = 0.5;
 /// Earlier messages given to the responder.
 const HISTORY: u64 = 20;
 
@@ -49,11 +47,6 @@ impl Responder for AcknowledgeOnly {
             confidence: None,
         })
     }
-}
-
-/// The responder the settings ask for. One place to plug the AI crate in.
-pub fn responder_from_settings(_settings: &Settings) -> Arc<dyn Responder> {
-    Arc::new(AcknowledgeOnly)
 }
 
 /// One conversation waiting for a turn: answer its customer messages up to `seq`.
@@ -271,13 +264,20 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
         return Ok(job.seq);
     };
     let answered = latest.seq.max(job.seq);
+    // The inbox's own threshold (`ai_min_confidence`).
+    let min_confidence = store
+        .inbox(&job.org_id, &job.inbox_id)
+        .await?
+        .map_or(crate::ai::DEFAULT_MIN_CONFIDENCE, |inbox| {
+            crate::ai::min_confidence(&inbox)
+        });
     let question = Question {
         org_id: job.org_id.clone(),
         inbox_id: job.inbox_id.clone(),
         conversation_id: job.conversation_id.clone(),
         text: latest.text.clone(),
         history,
-        min_confidence: MIN_CONFIDENCE,
+        min_confidence,
     };
     let message_id = new_id();
     let deltas = BusDeltas {
@@ -400,7 +400,7 @@ mod tests {
 
     #[tokio::test]
     async fn a_full_queue_makes_producers_wait() {
-        let queue = Arc::new(BotQueue::new(1));
+        let queue = std::sync::Arc::new(BotQueue::new(1));
         queue.enqueue(job("a", 1)).await;
         let waiting = tokio::spawn({
             let queue = queue.clone();

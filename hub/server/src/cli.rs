@@ -1,4 +1,5 @@
-//! The command line: `switchboard serve | migrate | org add | user add | apikey create`.
+//! The command line: `switchboard serve | migrate | org add | user add | apikey create | kb
+//! import | eval answers`.
 
 use std::path::PathBuf;
 
@@ -52,9 +53,24 @@ pub enum Command {
     /// Train the organization's topic classifier
     #[command(subcommand)]
     Topics(TopicsCommand),
-    /// Measure the AI on a labelled file
+    /// Manage the knowledge base
+    #[command(subcommand)]
+    Kb(KbCommand),
+    /// Measure the AI on a labelled file or your own questions
     #[command(subcommand)]
     Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Import a folder of markdown articles (front matter with `title`, optionally `category`
+    /// and `tags`) as published articles; an article with the same title is updated
+    Import {
+        /// A folder (searched recursively for .md files) or one .md file
+        path: PathBuf,
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -89,6 +105,26 @@ pub enum EvalCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Run the organization's AI responder on each line of FILE
+    /// ({"question": "...", "expected_article": "<title>" | null}) and print a table and totals
+    Answers {
+        file: PathBuf,
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+        /// One JSON object per question instead of the table
+        #[arg(long)]
+        json: bool,
+        /// The confidence an answer needs [default: 0.5, an inbox's default]
+        #[arg(long, value_name = "0..1", value_parser = parse_confidence)]
+        min_confidence: Option<f64>,
+    },
+}
+
+fn parse_confidence(text: &str) -> Result<f64, String> {
+    match text.parse::<f64>() {
+        Ok(value) if (0.0..=1.0).contains(&value) => Ok(value),
+        _ => Err("expected a number from 0 to 1".into()),
+    }
 }
 
 #[derive(Debug, Args)]

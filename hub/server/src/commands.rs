@@ -4,9 +4,12 @@ use anyhow::Context;
 use switchboard_model::Permission;
 
 use crate::{
-    cli::{ApikeyCommand, Cli, Command, EvalCommand, OrgCommand, TopicsCommand, UserCommand},
+    ai,
+    cli::{
+        ApikeyCommand, Cli, Command, EvalCommand, KbCommand, OrgCommand, TopicsCommand, UserCommand,
+    },
     config::Settings,
-    demo,
+    demo, knowledge_cli,
     startup::{self, Application},
     state::ConnectorRegistry,
     understanding,
@@ -115,6 +118,43 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         }
         Command::Eval(EvalCommand::Sentiment { file, json }) => {
             understanding::eval_sentiment(&file, json)
+        }
+        Command::Kb(KbCommand::Import { path, org }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            let report = knowledge_cli::import(&store, &org.id, &path).await?;
+            store
+                .audit(
+                    &org.id,
+                    "cli",
+                    "kb.imported",
+                    None,
+                    serde_json::json!({ "created": report.created, "updated": report.updated }),
+                )
+                .await?;
+            println!(
+                "imported into `{}`: {} created, {} updated, {} unchanged",
+                org.slug, report.created, report.updated, report.unchanged
+            );
+            Ok(())
+        }
+        Command::Eval(EvalCommand::Answers {
+            file,
+            org,
+            json,
+            min_confidence,
+        }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            knowledge_cli::eval_answers(
+                &settings,
+                &store,
+                &org.id,
+                &file,
+                json,
+                min_confidence.unwrap_or(ai::DEFAULT_MIN_CONFIDENCE),
+            )
+            .await
         }
     }
 }

@@ -63,6 +63,17 @@ pub struct Settings {
     pub sla_check_ms: u64,
     /// An agent not seen (heartbeat) for this long is no longer online for assignment.
     pub presence_stale_secs: u64,
+    /// An OpenAI-compatible `/v1` base URL; unset: the offline responder, with no network.
+    pub llm_base_url: Option<String>,
+    pub llm_api_key: Option<Secret>,
+    /// The chat model; required with `llm_base_url`.
+    pub llm_model: Option<String>,
+    /// A smaller, cheaper model for short FAQ-like questions the knowledge base clearly covers.
+    pub llm_small_model: Option<String>,
+    /// How long the model may take to start answering, and between two pieces of its answer.
+    pub llm_timeout_secs: u64,
+    /// Embeds passages and questions at `llm_base_url` for hybrid retrieval when set.
+    pub embeddings_model: Option<String>,
 }
 
 impl Default for Settings {
@@ -93,6 +104,12 @@ impl Default for Settings {
             events_keepalive_secs: 15,
             sla_check_ms: 1_000,
             presence_stale_secs: 300,
+            llm_base_url: None,
+            llm_api_key: None,
+            llm_model: None,
+            llm_small_model: None,
+            llm_timeout_secs: 20,
+            embeddings_model: None,
         }
     }
 }

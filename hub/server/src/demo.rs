@@ -75,6 +75,7 @@ pub async fn seed_first_start(
         let inbox = store
             .create_inbox(&org.id, "Website chat", ChannelKind::Webchat, config)
             .await?;
+        crate::ai::import_demo(store, &org.id).await?;
         Some(inbox.id)
     };
     store

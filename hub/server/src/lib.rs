@@ -1,6 +1,7 @@
 //! The Switchboard hub: the HTTP server (REST API, channel webhooks, operational routes), the
 //! ingest and delivery pipelines, and the CLI behind the `switchboard` binary.
 
+pub mod ai;
 pub mod api;
 pub mod attachments;
 pub mod auth;
@@ -14,6 +15,7 @@ pub mod delivery;
 pub mod demo;
 pub mod error;
 pub mod ingest;
+pub mod knowledge_cli;
 pub mod routing;
 pub mod smtp;
 pub mod startup;

@@ -21,7 +21,7 @@ use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 use switchboard_model::Responder;
 
 use crate::{
-    api,
+    ai, api,
     bot::{self, BotQueue},
     bus::{EventBus, LocalBus, RedisBus},
     chat::{self, ChatHub},
@@ -87,27 +87,34 @@ async fn connect_bus(
 }
 
 impl Application {
-    /// Builds the hub with the responder its settings ask for
-    /// ([`bot::responder_from_settings`]).
+    /// Builds the hub with the AI responder its settings ask for: the offline responder over
+    /// the knowledge base, or an OpenAI-compatible model (`ai::responder`).
     pub async fn build(
         settings: Settings,
         connectors: ConnectorRegistry,
     ) -> anyhow::Result<Application> {
-        let responder = bot::responder_from_settings(&settings);
-        Self::build_with(settings, connectors, responder).await
+        Self::build_with(settings, connectors, None).await
     }
 
-    /// Builds the hub with the given responder answering bot conversations.
+    /// Builds the hub with `responder` answering bot conversations, or the one the settings
+    /// ask for when it is `None`.
     pub async fn build_with(
         settings: Settings,
         connectors: ConnectorRegistry,
-        responder: Arc<dyn Responder>,
+        responder: Option<Arc<dyn Responder>>,
     ) -> anyhow::Result<Application> {
         telemetry::metrics_handle();
         let store = open_store(&settings).await?;
         if let Some(seeded) = demo::seed_first_start(&store, &settings).await? {
             seeded.print(&settings);
         }
+        let responder = match responder {
+            Some(responder) => responder,
+            None => {
+                let knowledge = ai::knowledge(&settings, &store, true)?;
+                ai::responder(&settings, &store, knowledge, true)?
+            }
+        };
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;

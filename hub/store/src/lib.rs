@@ -14,6 +14,7 @@ mod convert;
 mod directory;
 mod entities;
 mod ingest;
+mod knowledge;
 mod outbox;
 mod routing;
 mod understanding;
@@ -33,6 +34,7 @@ pub use contacts::ContactPage;
 pub use conversations::{ConversationFilter, ConversationPage, NewMessage};
 pub use directory::InboxWithSecrets;
 pub use ingest::IngestOutcome;
+pub use knowledge::{ArticleChange, ArticleFilter, NewArticle, UpdatedArticle};
 pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
 pub use routing::{
     CustomerValue, DUE_SOON_MINUTES, MAX_RULES, NewHandoff, ROUTING_ACTOR, RoutingApplied,

@@ -9,6 +9,7 @@ mod contacts;
 mod conversations;
 mod events;
 mod inboxes;
+mod knowledge;
 mod routing;
 mod teams;
 mod users;
@@ -98,7 +99,11 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(
             routing::get_customer_value,
             routing::put_customer_value
-        ));
+        ))
+        .routes(routes!(knowledge::list, knowledge::create))
+        .routes(routes!(knowledge::get, knowledge::update))
+        .routes(routes!(knowledge::versions))
+        .routes(routes!(knowledge::gaps));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", routes)
         .split_for_parts();

@@ -1,0 +1,147 @@
+//! Answers to repeated questions, per organization and knowledge-base version. The key holds the
+//! index's stamp, which changes with any article change, so a change makes every older entry
+//! unreachable; they age out of the bounded map.
+
+use std::{
+    collections::{HashMap, VecDeque},
+    sync::Mutex,
+};
+
+use switchboard_model::Response;
+
+/// What a cached entry answers: the same organization, knowledge version, responder mode and
+/// wording (case, spacing and punctuation aside).
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct CacheKey {
+    org_id: String,
+    stamp: String,
+    question: String,
+}
+
+impl CacheKey {
+    pub fn new(org_id: &str, stamp: &str, question: &str) -> CacheKey {
+        let question = question
+            .to_lowercase()
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|word| !word.is_empty())
+            .collect::<Vec<_>>()
+            .join(" ");
+        CacheKey {
+            org_id: org_id.to_owned(),
+            stamp: stamp.to_owned(),
+            question,
+        }
+    }
+}
+
+/// A bounded map, oldest entries evicted first.
+pub struct AnswerCache {
+    capacity: usize,
+    entries: Mutex<(HashMap<CacheKey, Response>, VecDeque<CacheKey>)>,
+}
+
+impl AnswerCache {
+    pub fn new(capacity: usize) -> AnswerCache {
+        AnswerCache {
+            capacity,
+            entries: Mutex::new((HashMap::new(), VecDeque::new())),
+        }
+    }
+
+    /// The cached response, counting a hit or a miss in the metrics.
+    pub fn get(&self, key: &CacheKey) -> Option<Response> {
+        let found = self
+            .entries
+            .lock()
+            .ok()
+            .and_then(|entries| entries.0.get(key).cloned());
+        record(found.is_some());
+        found
+    }
+
+    pub fn put(&self, key: CacheKey, response: Response) {
+        if self.capacity == 0 {
+            return;
+        }
+        let Ok(mut entries) = self.entries.lock() else {
+            return;
+        };
+        let (map, order) = &mut *entries;
+        if map.insert(key.clone(), response).is_none() {
+            order.push_back(key);
+        }
+        while map.len() > self.capacity {
+            match order.pop_front() {
+                Some(oldest) => {
+                    map.remove(&oldest);
+                }
+                None => break,
+            }
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.entries.lock().map(|e| e.0.len()).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
+static HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+static LOOKUPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+fn record(hit: bool) {
+    use std::sync::atomic::Ordering::Relaxed;
+    let lookups = LOOKUPS.fetch_add(1, Relaxed) + 1;
+    let hits = if hit {
+        HITS.fetch_add(1, Relaxed) + 1
+    } else {
+        HITS.load(Relaxed)
+    };
+    let outcome = if hit { "hit" } else { "miss" };
+    metrics::counter!("switchboard_ai_cache_lookups_total", "outcome" => outcome).increment(1);
+    metrics::gauge!("switchboard_ai_cache_hit_ratio").set(hits as f64 / lookups as f64);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn declined(reason: &str) -> Response {
+        Response::Declined {
+            reason: reason.into(),
+            confidence: None,
+        }
+    }
+
+    #[test]
+    fn wording_aside_the_same_question_hits_and_a_new_stamp_misses() {
+        let cache = AnswerCache::new(2);
+        cache.put(CacheKey::new("o", "1", "How do I reset?"), declined("a"));
+        assert!(
+            cache
+                .get(&CacheKey::new("o", "1", "how do i  RESET"))
+                .is_some()
+        );
+        assert!(
+            cache
+                .get(&CacheKey::new("o", "2", "how do i reset"))
+                .is_none()
+        );
+        assert!(
+            cache
+                .get(&CacheKey::new("p", "1", "how do i reset"))
+                .is_none()
+        );
+        cache.put(CacheKey::new("o", "1", "b"), declined("b"));
+        cache.put(CacheKey::new("o", "1", "c"), declined("c"));
+        assert_eq!(cache.len(), 2);
+        assert!(
+            cache
+                .get(&CacheKey::new("o", "1", "how do i reset"))
+                .is_none()
+        );
+    }
+}

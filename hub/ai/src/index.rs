@@ -1,0 +1,627 @@
+//! The knowledge index: one tantivy (BM25) index of passages per organization, in
+//! `<data dir>/kb/<org id>/`, kept in step with the database through an [`ArticleSource`].
+//!
+//! The database is the truth; the index is a cache of it. Before a search the index compares the
+//! organization's knowledge stamp (which changes with every article change) with the stamp it was
+//! built from, and re-reads only the articles whose version moved. A missing, corrupt or older
+//! index is rebuilt from the database, so the data dir can be deleted at any time.
+
+use std::{
+    collections::{BTreeMap, HashMap},
+    path::{Path, PathBuf},
+    sync::{Arc, Mutex, RwLock},
+};
+
+use serde::{Deserialize, Serialize};
+use tantivy::{
+    Index, IndexReader, ReloadPolicy, TantivyDocument, Term,
+    collector::TopDocs,
+    query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery},
+    schema::{
+        Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    },
+    tokenizer::TextAnalyzer,
+};
+
+use crate::{
+    article::{ArticleDoc, Passage, passages},
+    embeddings::{Embedder, cosine},
+    text,
+};
+
+/// Bumped when the index layout changes: an index of another version is rebuilt.
+const SCHEMA_VERSION: u32 = 2;
+/// Articles fetched from the database per round trip while syncing.
+const FETCH_BATCH: usize = 500;
+
+#[derive(Debug, thiserror::Error)]
+pub enum KnowledgeError {
+    #[error("search index: {0}")]
+    Index(#[from] tantivy::TantivyError),
+    #[error("knowledge source: {0}")]
+    Source(String),
+    #[error("embeddings: {0}")]
+    Embeddings(String),
+    #[error("{0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// Where the published articles come from (the database, in the hub).
+#[async_trait::async_trait]
+pub trait ArticleSource: Send + Sync + 'static {
+    /// A value that changes whenever any article of the organization changes.
+    async fn stamp(&self, org_id: &str) -> Result<String, KnowledgeError>;
+    /// `(id, version)` of every published article.
+    async fn published(&self, org_id: &str) -> Result<Vec<(String, i64)>, KnowledgeError>;
+    /// The published articles among `ids`.
+    async fn articles(
+        &self,
+        org_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<ArticleDoc>, KnowledgeError>;
+}
+
+/// What the index remembers between starts about what it holds.
+#[derive(Default, Serialize, Deserialize)]
+struct Manifest {
+    schema: u32,
+    stamp: String,
+    articles: BTreeMap<String, i64>,
+}
+
+#[derive(Clone, Copy)]
+struct Fields {
+    article_id: Field,
+    title: Field,
+    heading: Field,
+    body: Field,
+    tags: Field,
+    /// Everything together, not stored: the document frequencies behind the term weights.
+    all: Field,
+    ordinal: Field,
+}
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let indexing = TextFieldIndexing::default()
+        .set_tokenizer(text::ANALYZER)
+        .set_index_option(IndexRecordOption::WithFreqsAndPositions);
+    let stored_text = TextOptions::default()
+        .set_indexing_options(indexing.clone())
+        .set_stored();
+    let fields = Fields {
+        article_id: builder.add_text_field("article_id", STRING | STORED),
+        title: builder.add_text_field("title", stored_text.clone()),
+        heading: builder.add_text_field("heading", stored_text.clone()),
+        body: builder.add_text_field("body", stored_text.clone()),
+        tags: builder.add_text_field("tags", stored_text),
+        all: builder.add_text_field("all", TextOptions::default().set_indexing_options(indexing)),
+        ordinal: builder.add_u64_field("ordinal", STORED),
+    };
+    (builder.build(), fields)
+}
+
+/// A passage found for a question, with what the confidence is computed from.
+#[derive(Clone, Debug)]
+pub struct Hit {
+    pub passage: Passage,
+    pub tags: Vec<String>,
+    /// BM25 (or the fused rank score when embeddings are on).
+    pub score: f32,
+    /// For each of the question's terms (same order as [`Retrieval::terms`]): does the passage,
+    /// its heading, its article's title or tags contain it.
+    pub matched: Vec<bool>,
+}
+
+/// A question's term and how much it tells apart (inverse document frequency over passages).
+#[derive(Clone, Debug)]
+pub struct QueryTerm {
+    pub term: String,
+    pub doc_freq: u64,
+    pub idf: f64,
+}
+
+#[derive(Clone, Debug, Default)]
+pub struct Retrieval {
+    pub terms: Vec<QueryTerm>,
+    pub hits: Vec<Hit>,
+    /// Passages in the index.
+    pub passages: u64,
+}
+
+/// Passage embeddings by article id: `(passage ordinal, vector)`.
+type Vectors = HashMap<String, Vec<(usize, Vec<f32>)>>;
+
+/// One organization's index.
+pub struct OrgIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+    dir: Option<PathBuf>,
+    manifest: Mutex<Manifest>,
+    /// Serializes syncs of this organization.
+    sync: tokio::sync::Mutex<()>,
+    /// Passage embeddings by article, when embeddings are on.
+    vectors: RwLock<Vectors>,
+}
+
+impl OrgIndex {
+    /// Opens the index in `dir`, or makes a new one when it is missing, unreadable or of another
+    /// layout. `None` keeps it in memory.
+    fn open(dir: Option<&Path>) -> Result<OrgIndex, KnowledgeError> {
+        let (schema, fields) = schema();
+        let (index, manifest) = match dir {
+            None => (Index::create_in_ram(schema), Manifest::default()),
+            Some(dir) => {
+                let manifest = std::fs::read(dir.join("manifest.json"))
+                    .ok()
+                    .and_then(|bytes| serde_json::from_slice::<Manifest>(&bytes).ok())
+                    .filter(|manifest| manifest.schema == SCHEMA_VERSION);
+                let opened = manifest
+                    .is_some()
+                    .then(|| Index::open_in_dir(dir).ok())
+                    .flatten()
+                    .filter(|index| index.schema() == schema);
+                match (opened, manifest) {
+                    (Some(index), Some(manifest)) => (index, manifest),
+                    _ => {
+                        if dir.exists() {
+                            std::fs::remove_dir_all(dir)?;
+                        }
+                        std::fs::create_dir_all(dir)?;
+                        (Index::create_in_dir(dir, schema)?, Manifest::default())
+                    }
+                }
+            }
+        };
+        index
+            .tokenizers()
+            .register(text::ANALYZER, text::analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        let vectors = dir
+            .and_then(|dir| std::fs::read(dir.join("vectors.json")).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
+        Ok(OrgIndex {
+            index,
+            reader,
+            fields,
+            dir: dir.map(Path::to_owned),
+            manifest: Mutex::new(manifest),
+            sync: tokio::sync::Mutex::new(()),
+            vectors: RwLock::new(vectors),
+        })
+    }
+
+    /// The knowledge stamp this index reflects.
+    pub fn stamp(&self) -> String {
+        self.manifest
+            .lock()
+            .map(|manifest| manifest.stamp.clone())
+            .unwrap_or_default()
+    }
+
+    pub fn article_count(&self) -> usize {
+        self.manifest
+            .lock()
+            .map(|manifest| manifest.articles.len())
+            .unwrap_or_default()
+    }
+
+    /// Replaces the changed articles and removes the gone ones, then remembers `stamp`.
+    fn apply(
+        &self,
+        stamp: &str,
+        changed: &[ArticleDoc],
+        removed: &[String],
+        versions: BTreeMap<String, i64>,
+    ) -> Result<(), KnowledgeError> {
+        let mut writer = self
+            .index
+            .writer_with_num_threads::<TantivyDocument>(1, 30_000_000)?;
+        let f = self.fields;
+        for id in removed.iter().chain(changed.iter().map(|a| &a.id)) {
+            writer.delete_term(Term::from_field_text(f.article_id, id));
+        }
+        for article in changed {
+            let tags = article.tags.join(", ");
+            for passage in passages(article) {
+                let mut doc = TantivyDocument::default();
+                doc.add_text(f.article_id, &article.id);
+                doc.add_text(f.title, &article.title);
+                doc.add_text(f.heading, &passage.heading);
+                doc.add_text(f.body, &passage.text);
+                doc.add_text(f.tags, &tags);
+                doc.add_text(
+                    f.all,
+                    format!(
+                        "{}\n{}\n{}\n{}",
+                        article.title, passage.heading, passage.text, tags
+                    ),
+                );
+                doc.add_u64(f.ordinal, passage.ordinal as u64);
+                writer.add_document(doc)?;
+            }
+        }
+        writer.commit()?;
+        writer.wait_merging_threads()?;
+        self.reader.reload()?;
+        if let Ok(mut vectors) = self.vectors.write() {
+            for id in removed {
+                vectors.remove(id);
+            }
+        }
+        let mut manifest = self
+            .manifest
+            .lock()
+            .map_err(|_| KnowledgeError::Source("index manifest lock poisoned".into()))?;
+        manifest.schema = SCHEMA_VERSION;
+        manifest.stamp = stamp.to_owned();
+        manifest.articles = versions;
+        if let Some(dir) = &self.dir {
+            let bytes = serde_json::to_vec(&*manifest)
+                .map_err(|err| KnowledgeError::Source(err.to_string()))?;
+            write_atomically(&dir.join("manifest.json"), &bytes)?;
+        }
+        Ok(())
+    }
+
+    fn save_vectors(&self) -> Result<(), KnowledgeError> {
+        let (Some(dir), Ok(vectors)) = (&self.dir, self.vectors.read()) else {
+            return Ok(());
+        };
+        let bytes = serde_json::to_vec(&*vectors)
+            .map_err(|err| KnowledgeError::Embeddings(err.to_string()))?;
+        write_atomically(&dir.join("vectors.json"), &bytes)?;
+        Ok(())
+    }
+
+    /// BM25 over the passages for the terms of `question`, with each hit's term coverage.
+    pub fn search(&self, question: &str, limit: usize) -> Result<Retrieval, KnowledgeError> {
+        let mut analyzer = text::analyzer();
+        let searcher = self.reader.searcher();
+        let total = searcher.num_docs();
+        let f = self.fields;
+        let mut terms = Vec::new();
+        for term in text::distinct_terms(&mut analyzer, question) {
+            let doc_freq = searcher.doc_freq(&Term::from_field_text(f.all, &term))?;
+            terms.push(QueryTerm {
+                idf: idf(total, doc_freq),
+                doc_freq,
+                term,
+            });
+        }
+        if terms.is_empty() || total == 0 {
+            return Ok(Retrieval {
+                terms,
+                hits: Vec::new(),
+                passages: total,
+            });
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for term in &terms {
+            for (field, boost) in [
+                (f.title, 1.0),
+                (f.heading, 1.5),
+                (f.body, 1.0),
+                (f.tags, 0.7),
+            ] {
+                let query = TermQuery::new(
+                    Term::from_field_text(field, &term.term),
+                    IndexRecordOption::WithFreqs,
+                );
+                clauses.push((
+                    Occur::Should,
+                    Box::new(BoostQuery::new(Box::new(query), boost)),
+                ));
+            }
+        }
+        let query = BooleanQuery::new(clauses);
+        let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        let mut hits = Vec::with_capacity(top.len());
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            hits.push(self.hit(&doc, score, &terms, &mut analyzer));
+        }
+        Ok(Retrieval {
+            terms,
+            hits,
+            passages: total,
+        })
+    }
+
+    fn hit(
+        &self,
+        doc: &TantivyDocument,
+        score: f32,
+        terms: &[QueryTerm],
+        analyzer: &mut TextAnalyzer,
+    ) -> Hit {
+        let f = self.fields;
+        let field = |field: Field| {
+            doc.get_first(field)
+                .and_then(|value| value.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let passage = Passage {
+            article_id: field(f.article_id),
+            title: field(f.title),
+            heading: field(f.heading),
+            text: field(f.body),
+            ordinal: doc
+                .get_first(f.ordinal)
+                .and_then(|value| value.as_u64())
+                .unwrap_or(0) as usize,
+        };
+        let tags_text = field(f.tags);
+        let present = text::terms(
+            analyzer,
+            &format!(
+                "{}\n{}\n{}\n{}",
+                passage.title, passage.heading, passage.text, tags_text
+            ),
+        );
+        let matched = terms.iter().map(|t| present.contains(&t.term)).collect();
+        Hit {
+            tags: tags_text
+                .split(", ")
+                .filter(|tag| !tag.is_empty())
+                .map(str::to_owned)
+                .collect(),
+            passage,
+            score,
+            matched,
+        }
+    }
+
+    /// The stored passage `ordinal` of an article, for hits that only the embeddings found.
+    fn passage(
+        &self,
+        article_id: &str,
+        ordinal: usize,
+        terms: &[QueryTerm],
+    ) -> Result<Option<Hit>, KnowledgeError> {
+        let searcher = self.reader.searcher();
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.article_id, article_id),
+            IndexRecordOption::Basic,
+        );
+        let mut analyzer = text::analyzer();
+        for (_, address) in searcher.search(&query, &TopDocs::with_limit(1_000).order_by_score())? {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let found = doc
+                .get_first(self.fields.ordinal)
+                .and_then(|value| value.as_u64());
+            if found == Some(ordinal as u64) {
+                return Ok(Some(self.hit(&doc, 0.0, terms, &mut analyzer)));
+            }
+        }
+        Ok(None)
+    }
+}
+
+/// BM25's inverse document frequency.
+pub fn idf(total: u64, doc_freq: u64) -> f64 {
+    let (n, df) = (total as f64, doc_freq as f64);
+    (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let temporary = path.with_extension("tmp");
+    std::fs::write(&temporary, bytes)?;
+    std::fs::rename(temporary, path)
+}
+
+/// Every organization's index, opened on first use and kept in step with the source.
+pub struct Knowledge {
+    /// `<data dir>/kb`; `None` keeps the indexes in memory.
+    root: Option<PathBuf>,
+    source: Arc<dyn ArticleSource>,
+    embedder: Option<Arc<Embedder>>,
+    orgs: Mutex<HashMap<String, Arc<OrgIndex>>>,
+}
+
+impl Knowledge {
+    pub fn new(data_dir: Option<&Path>, source: Arc<dyn ArticleSource>) -> Knowledge {
+        Knowledge {
+            root: data_dir.map(|dir| dir.join("kb")),
+            source,
+            embedder: None,
+            orgs: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Also embeds every passage, and fuses the embedding ranking with BM25 in [`Knowledge::search`].
+    pub fn with_embeddings(mut self, embedder: Embedder) -> Knowledge {
+        self.embedder = Some(Arc::new(embedder));
+        self
+    }
+
+    fn open(&self, org_id: &str) -> Result<Arc<OrgIndex>, KnowledgeError> {
+        let mut orgs = self
+            .orgs
+            .lock()
+            .map_err(|_| KnowledgeError::Source("index registry lock poisoned".into()))?;
+        if let Some(index) = orgs.get(org_id) {
+            return Ok(index.clone());
+        }
+        // An org id is a UUID; anything else must not become a path.
+        let safe = org_id
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+        let dir = match &self.root {
+            Some(root) if safe => Some(root.join(org_id)),
+            _ => None,
+        };
+        let index = Arc::new(OrgIndex::open(dir.as_deref())?);
+        orgs.insert(org_id.to_owned(), index.clone());
+        Ok(index)
+    }
+
+    /// The organization's index, brought up to date with the source first.
+    pub async fn index(&self, org_id: &str) -> Result<Arc<OrgIndex>, KnowledgeError> {
+        let index = self.open(org_id)?;
+        let stamp = self.source.stamp(org_id).await?;
+        if index.stamp() == stamp {
+            return Ok(index);
+        }
+        let guard_owner = index.clone();
+        let _syncing = guard_owner.sync.lock().await;
+        if index.stamp() == stamp {
+            return Ok(index);
+        }
+        let published: BTreeMap<String, i64> =
+            self.source.published(org_id).await?.into_iter().collect();
+        let known = index
+            .manifest
+            .lock()
+            .map(|manifest| manifest.articles.clone())
+            .unwrap_or_default();
+        let removed: Vec<String> = known
+            .keys()
+            .filter(|id| !published.contains_key(*id))
+            .cloned()
+            .collect();
+        let stale: Vec<String> = published
+            .iter()
+            .filter(|(id, version)| known.get(*id) != Some(version))
+            .map(|(id, _)| id.clone())
+            .collect();
+        let mut changed = Vec::with_capacity(stale.len());
+        for batch in stale.chunks(FETCH_BATCH) {
+            changed.extend(self.source.articles(org_id, batch).await?);
+        }
+        if let Some(embedder) = &self.embedder {
+            self.embed(&index, embedder, &changed).await?;
+        }
+        let worker = index.clone();
+        tokio::task::spawn_blocking(move || worker.apply(&stamp, &changed, &removed, published))
+            .await
+            .map_err(|err| KnowledgeError::Source(err.to_string()))??;
+        tracing::debug!(
+            org_id,
+            articles = index.article_count(),
+            "knowledge index synced"
+        );
+        Ok(index)
+    }
+
+    async fn embed(
+        &self,
+        index: &OrgIndex,
+        embedder: &Embedder,
+        articles: &[ArticleDoc],
+    ) -> Result<(), KnowledgeError> {
+        for article in articles {
+            let cut = passages(article);
+            let inputs: Vec<String> = cut
+                .iter()
+                .map(|p| format!("{}\n{}\n{}", p.title, p.heading, p.text))
+                .collect();
+            let vectors = embedder.embed(&inputs).await?;
+            if let Ok(mut all) = index.vectors.write() {
+                all.insert(
+                    article.id.clone(),
+                    cut.iter().map(|p| p.ordinal).zip(vectors).collect(),
+                );
+            }
+        }
+        if !articles.is_empty() {
+            index.save_vectors()?;
+        }
+        Ok(())
+    }
+
+    /// The passages that best match `question`: BM25, fused by reciprocal rank with the
+    /// embedding ranking when embeddings are on.
+    pub async fn search(
+        &self,
+        index: &Arc<OrgIndex>,
+        question: &str,
+        limit: usize,
+    ) -> Result<Retrieval, KnowledgeError> {
+        let worker = index.clone();
+        let owned = question.to_owned();
+        let mut retrieval =
+            tokio::task::spawn_blocking(move || worker.search(&owned, limit.max(1) * 2))
+                .await
+                .map_err(|err| KnowledgeError::Source(err.to_string()))??;
+        if let Some(embedder) = &self.embedder {
+            let query = embedder.embed(&[question.to_owned()]).await?;
+            if let Some(query) = query.first() {
+                retrieval = fuse(index, retrieval, query, limit)?;
+            }
+        }
+        retrieval.hits.truncate(limit.max(1));
+        Ok(retrieval)
+    }
+}
+
+/// Reciprocal rank fusion (k = 60) of the BM25 hits with the passages nearest to the question's
+/// embedding. The fused score replaces BM25's; the BM25 of the best hit is kept on it so that
+/// confidence features stay on one scale.
+fn fuse(
+    index: &OrgIndex,
+    retrieval: Retrieval,
+    query: &[f32],
+    limit: usize,
+) -> Result<Retrieval, KnowledgeError> {
+    const K: f32 = 60.0;
+    let mut nearest: Vec<(String, usize, f32)> = index
+        .vectors
+        .read()
+        .map(|vectors| {
+            vectors
+                .iter()
+                .flat_map(|(id, passages)| {
+                    passages
+                        .iter()
+                        .map(move |(ordinal, vector)| (id.clone(), *ordinal, cosine(query, vector)))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    nearest.sort_by(|a, b| b.2.total_cmp(&a.2));
+    nearest.truncate(limit * 2);
+    let bm25_top = retrieval.hits.first().map_or(0.0, |hit| hit.score);
+    let mut fused: Vec<(f32, Hit)> = Vec::new();
+    for (rank, hit) in retrieval.hits.into_iter().enumerate() {
+        fused.push((1.0 / (K + rank as f32 + 1.0), hit));
+    }
+    for (rank, (article_id, ordinal, _)) in nearest.into_iter().enumerate() {
+        let bonus = 1.0 / (K + rank as f32 + 1.0);
+        let existing = fused.iter_mut().find(|(_, hit)| {
+            hit.passage.article_id == article_id && hit.passage.ordinal == ordinal
+        });
+        match existing {
+            Some((score, _)) => *score += bonus,
+            None => {
+                if let Some(hit) = index.passage(&article_id, ordinal, &retrieval.terms)? {
+                    fused.push((bonus, hit));
+                }
+            }
+        }
+    }
+    fused.sort_by(|a, b| b.0.total_cmp(&a.0));
+    let best = fused
+        .first()
+        .map_or(1.0, |(score, _)| *score)
+        .max(f32::EPSILON);
+    let hits = fused
+        .into_iter()
+        .map(|(score, mut hit)| {
+            // Scaled so that the fused best sits at the best BM25 score.
+            hit.score = score / best * bm25_top;
+            hit
+        })
+        .collect();
+    Ok(Retrieval {
+        terms: retrieval.terms,
+        hits,
+        passages: retrieval.passages,
+    })
+}

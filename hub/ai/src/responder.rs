@@ -1,0 +1,170 @@
+//! The responder the hub asks: retrieval from the organization's knowledge index, then the
+//! offline composer or an LLM, behind a cache of answers to repeated questions.
+
+use std::sync::Arc;
+
+use switchboard_model::{Answer, Deltas, Question, Responder, ResponderError, Response};
+
+use crate::{
+    cache::{AnswerCache, CacheKey},
+    index::{Knowledge, Retrieval},
+    llm::{LlmClient, sources_of},
+    offline::{Features, compose},
+    pii,
+};
+
+/// Passages retrieved per question (and given to the model).
+const PASSAGES: usize = 5;
+/// Below this retrieval confidence the LLM is not asked.
+const LLM_GATE: f64 = 0.01;
+/// Answers kept in the cache, across organizations.
+const CACHE_ENTRIES: usize = 10_000;
+
+pub enum Engine {
+    /// Extractive answers from the best passage; no network.
+    Offline,
+    Llm(LlmClient),
+}
+
+pub struct KnowledgeResponder {
+    knowledge: Arc<Knowledge>,
+    engine: Engine,
+    cache: AnswerCache,
+}
+
+impl KnowledgeResponder {
+    pub fn new(knowledge: Arc<Knowledge>, engine: Engine) -> KnowledgeResponder {
+        KnowledgeResponder {
+            knowledge,
+            engine,
+            cache: AnswerCache::new(CACHE_ENTRIES),
+        }
+    }
+
+    pub fn knowledge(&self) -> &Arc<Knowledge> {
+        &self.knowledge
+    }
+
+    /// The response before the threshold: the engine's answer with its confidence, or a decline.
+    async fn raw(
+        &self,
+        question: &Question,
+        retrieval: &Retrieval,
+        deltas: &dyn Deltas,
+    ) -> Result<Response, ResponderError> {
+        let Some(features) = Features::of(retrieval) else {
+            return Ok(not_covered(None));
+        };
+        let retrieval_confidence = features.confidence();
+        match &self.engine {
+            Engine::Offline => Ok(match compose(retrieval) {
+                Some(draft) => Response::Answered(Answer {
+                    text: draft.text,
+                    sources: draft.sources,
+                    confidence: Some(draft.confidence),
+                    model: None,
+                    tokens: None,
+                }),
+                None => not_covered(None),
+            }),
+            Engine::Llm(client) => {
+                // A question retrieval finds nothing for (the weather, a product we do not
+                // sell) is not worth a model call. The bar is low: chatty messages score low
+                // on retrieval and the model, told to say when it does not know, decides.
+                if retrieval_confidence < LLM_GATE {
+                    return Ok(not_covered(Some(retrieval_confidence)));
+                }
+                let model = client.model_for(question, retrieval_confidence).to_owned();
+                let completion = client
+                    .complete(&model, question, &retrieval.hits, deltas)
+                    .await?;
+                let sources = sources_of(&completion.cited, &retrieval.hits);
+                // The model judges whether the passages answer; retrieval tempers it.
+                let model_confidence = completion.model_confidence.unwrap_or(0.6);
+                let mut confidence = model_confidence * (0.6 + 0.4 * retrieval_confidence);
+                if sources.is_empty() {
+                    // An answer that cites nothing is not grounded in what we gave it.
+                    confidence *= 0.5;
+                }
+                if completion.declined {
+                    return Ok(Response::Declined {
+                        reason: "the model found no answer in the knowledge base".into(),
+                        confidence: Some(confidence.min(retrieval_confidence)),
+                    });
+                }
+                Ok(Response::Answered(Answer {
+                    text: completion.text,
+                    sources,
+                    confidence: Some(confidence),
+                    model: Some(completion.model),
+                    tokens: completion.tokens,
+                }))
+            }
+        }
+    }
+}
+
+fn not_covered(confidence: Option<f64>) -> Response {
+    Response::Declined {
+        reason: "the knowledge base does not cover this question".into(),
+        confidence,
+    }
+}
+
+/// Applies the inbox's threshold.
+fn threshold(response: Response, min_confidence: f64) -> Response {
+    match response {
+        Response::Answered(answer) => {
+            let confidence = answer.confidence.unwrap_or(0.0);
+            if confidence < min_confidence {
+                Response::Declined {
+                    reason: format!("not confident enough ({confidence:.2} < {min_confidence:.2})"),
+                    confidence: Some(confidence),
+                }
+            } else {
+                Response::Answered(answer)
+            }
+        }
+        declined => declined,
+    }
+}
+
+#[async_trait::async_trait]
+impl Responder for KnowledgeResponder {
+    async fn respond(
+        &self,
+        question: &Question,
+        deltas: &dyn Deltas,
+    ) -> Result<Response, ResponderError> {
+        let index = self
+            .knowledge
+            .index(&question.org_id)
+            .await
+            .map_err(|err| ResponderError::Failed(err.to_string()))?;
+        // An LLM answer depends on the conversation; only first questions are shared.
+        let cacheable = matches!(self.engine, Engine::Offline) || question.history.is_empty();
+        let key = CacheKey::new(&question.org_id, &index.stamp(), &question.text);
+        if cacheable && let Some(cached) = self.cache.get(&key) {
+            let response = threshold(cached, question.min_confidence);
+            if let Response::Answered(answer) = &response {
+                deltas.push(&answer.text);
+            }
+            return Ok(response);
+        }
+        let retrieval = self
+            .knowledge
+            .search(&index, &pii::without_pii(&question.text), PASSAGES)
+            .await
+            .map_err(|err| ResponderError::Failed(err.to_string()))?;
+        let streams = matches!(self.engine, Engine::Llm(_));
+        let raw = self.raw(question, &retrieval, deltas).await?;
+        if cacheable {
+            self.cache.put(key, raw.clone());
+        }
+        let response = threshold(raw, question.min_confidence);
+        if let (Response::Answered(answer), false) = (&response, streams) {
+            deltas.push(&answer.text);
+        }
+        Ok(response)
+    }
+}

@@ -1,0 +1,125 @@
+//! The demo knowledge base from `fixtures/kb/demo` as an in-memory article source.
+
+#![allow(dead_code)]
+
+use std::{
+    path::PathBuf,
+    sync::{Arc, Mutex},
+};
+
+use switchboard_ai::{
+    article::{ArticleDoc, parse_markdown},
+    index::{ArticleSource, Knowledge, KnowledgeError},
+    responder::{Engine, KnowledgeResponder},
+};
+
+pub fn fixture_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// Articles of one organization, `demo`, changeable by the test.
+pub struct FixtureSource {
+    pub articles: Mutex<Vec<ArticleDoc>>,
+    /// Bumped on every change, like the database's stamp.
+    pub revision: Mutex<u64>,
+}
+
+impl FixtureSource {
+    pub fn empty() -> FixtureSource {
+        FixtureSource {
+            articles: Mutex::new(Vec::new()),
+            revision: Mutex::new(0),
+        }
+    }
+
+    pub fn demo() -> FixtureSource {
+        let mut articles = Vec::new();
+        let mut paths: Vec<_> = std::fs::read_dir(fixture_dir().join("kb/demo"))
+            .expect("the demo kb")
+            .map(|entry| entry.expect("entry").path())
+            .collect();
+        paths.sort();
+        for path in paths {
+            let parsed = parse_markdown(&std::fs::read_to_string(&path).expect("reads"))
+                .expect("front matter");
+            articles.push(ArticleDoc {
+                id: path
+                    .file_stem()
+                    .expect("stem")
+                    .to_string_lossy()
+                    .into_owned(),
+                title: parsed.title,
+                category: parsed.category,
+                tags: parsed.tags,
+                body: parsed.body,
+                version: 1,
+            });
+        }
+        FixtureSource {
+            articles: Mutex::new(articles),
+            revision: Mutex::new(1),
+        }
+    }
+
+    /// Replaces or adds an article and bumps the stamp.
+    pub fn put(&self, article: ArticleDoc) {
+        let mut articles = self.articles.lock().expect("lock");
+        articles.retain(|a| a.id != article.id);
+        articles.push(article);
+        *self.revision.lock().expect("lock") += 1;
+    }
+
+    pub fn remove(&self, id: &str) {
+        self.articles.lock().expect("lock").retain(|a| a.id != id);
+        *self.revision.lock().expect("lock") += 1;
+    }
+}
+
+#[async_trait::async_trait]
+impl ArticleSource for FixtureSource {
+    async fn stamp(&self, org_id: &str) -> Result<String, KnowledgeError> {
+        Ok(format!("{org_id}:{}", self.revision.lock().expect("lock")))
+    }
+
+    async fn published(&self, org_id: &str) -> Result<Vec<(String, i64)>, KnowledgeError> {
+        if org_id != "demo" {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .articles
+            .lock()
+            .expect("lock")
+            .iter()
+            .map(|a| (a.id.clone(), a.version))
+            .collect())
+    }
+
+    async fn articles(
+        &self,
+        org_id: &str,
+        ids: &[String],
+    ) -> Result<Vec<ArticleDoc>, KnowledgeError> {
+        if org_id != "demo" {
+            return Ok(Vec::new());
+        }
+        Ok(self
+            .articles
+            .lock()
+            .expect("lock")
+            .iter()
+            .filter(|a| ids.contains(&a.id))
+            .cloned()
+            .collect())
+    }
+}
+
+/// The offline responder over the demo articles, with its index in `data_dir` (or memory).
+pub fn offline_responder(
+    data_dir: Option<&std::path::Path>,
+) -> (KnowledgeResponder, Arc<Knowledge>) {
+    let knowledge = Arc::new(Knowledge::new(data_dir, Arc::new(FixtureSource::demo())));
+    (
+        KnowledgeResponder::new(knowledge.clone(), Engine::Offline),
+        knowledge,
+    )
+}

@@ -1,0 +1,199 @@
+//! `switchboard kb import` and `switchboard eval answers`.
+
+use std::{
+    io::Write,
+    path::{Path, PathBuf},
+};
+
+use anyhow::Context;
+use serde_json::json;
+use switchboard_ai::eval::{Summary, Verdict, parse_cases};
+use switchboard_model::{NoDeltas, Question, Response, Source};
+use switchboard_store::Store;
+
+use crate::{
+    ai::{self, ImportReport},
+    commands::UsageError,
+    config::Settings,
+};
+
+/// Every `.md` file under `path` (or `path` itself), in name order.
+fn markdown_files(path: &Path) -> anyhow::Result<Vec<PathBuf>> {
+    if path.is_file() {
+        return Ok(vec![path.to_owned()]);
+    }
+    if !path.is_dir() {
+        return Err(UsageError(format!("{} does not exist", path.display())).into());
+    }
+    let mut files = Vec::new();
+    let mut folders = vec![path.to_owned()];
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder)
+            .with_context(|| format!("cannot read {}", folder.display()))?
+        {
+            let entry = entry?.path();
+            if entry.is_dir() {
+                folders.push(entry);
+            } else if entry.extension().is_some_and(|ext| ext == "md") {
+                files.push(entry);
+            }
+        }
+    }
+    files.sort();
+    Ok(files)
+}
+
+pub async fn import(store: &Store, org_id: &str, path: &Path) -> anyhow::Result<ImportReport> {
+    let files = markdown_files(path)?;
+    if files.is_empty() {
+        return Err(UsageError(format!("no .md files in {}", path.display())).into());
+    }
+    // Draws on a terminal only; piped output stays clean.
+    let progress = indicatif::ProgressBar::new(files.len() as u64);
+    progress.set_style(
+        indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} {wide_msg}")
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    let mut report = ImportReport::default();
+    for file in &files {
+        progress.set_message(file.display().to_string());
+        let text = std::fs::read_to_string(file)
+            .with_context(|| format!("cannot read {}", file.display()))?;
+        if let Err(err) = ai::import_markdown(store, org_id, &text, &mut report).await {
+            progress.abandon();
+            return Err(UsageError(format!("{}: {err}", file.display())).into());
+        }
+        progress.inc(1);
+    }
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+pub async fn eval_answers(
+    settings: &Settings,
+    store: &Store,
+    org_id: &str,
+    file: &Path,
+    as_json: bool,
+    min_confidence: f64,
+) -> anyhow::Result<()> {
+    match run_eval(settings, store, org_id, file, as_json, min_confidence).await {
+        Err(err)
+            if err
+                .downcast_ref::<std::io::Error>()
+                .is_some_and(|io| io.kind() == std::io::ErrorKind::BrokenPipe) =>
+        {
+            // The reader went away (`| head`): nothing left to say.
+            Ok(())
+        }
+        other => other,
+    }
+}
+
+async fn run_eval(
+    settings: &Settings,
+    store: &Store,
+    org_id: &str,
+    file: &Path,
+    as_json: bool,
+    min_confidence: f64,
+) -> anyhow::Result<()> {
+    let text = std::fs::read_to_string(file)
+        .map_err(|err| UsageError(format!("cannot read {}: {err}", file.display())))?;
+    let cases =
+        parse_cases(&text).map_err(|err| UsageError(format!("{}: {err}", file.display())))?;
+    // In memory: the evaluation may run beside a hub that owns the index files.
+    let knowledge = ai::knowledge(settings, store, false)?;
+    let responder = ai::responder(settings, store, knowledge, false)?;
+    let mut summary = Summary::default();
+    let stdout = std::io::stdout();
+    let mut out = stdout.lock();
+    if !as_json {
+        writeln!(
+            out,
+            "{:<11} {:>5}  {:<60}  sources",
+            "verdict", "conf", "question"
+        )?;
+    }
+    for case in &cases {
+        let question = Question {
+            org_id: org_id.to_owned(),
+            inbox_id: String::new(),
+            conversation_id: String::new(),
+            text: case.question.clone(),
+            history: Vec::new(),
+            min_confidence,
+        };
+        let response = responder
+            .respond(&question, &NoDeltas)
+            .await
+            .map_err(|err| err.to_string());
+        let verdict = Verdict::of(case, &response);
+        summary.add(case, verdict);
+        let (answered, answer, sources, confidence): (
+            bool,
+            Option<String>,
+            Vec<Source>,
+            Option<f64>,
+        ) = match &response {
+            Ok(Response::Answered(answer)) => (
+                true,
+                Some(answer.text.clone()),
+                answer.sources.clone(),
+                answer.confidence,
+            ),
+            Ok(Response::Declined { confidence, .. }) => (false, None, Vec::new(), *confidence),
+            Err(_) => (false, None, Vec::new(), None),
+        };
+        if as_json {
+            let line = json!({
+                "question": case.question,
+                "answered": answered,
+                "answer": answer,
+                "sources": sources,
+                "confidence": confidence,
+            });
+            writeln!(out, "{line}")?;
+        } else {
+            let titles: Vec<&str> = sources.iter().map(|s| s.title.as_str()).collect();
+            let question: String = case.question.chars().take(60).collect();
+            let confidence = confidence.map_or("-".to_owned(), |c| format!("{c:.2}"));
+            let detail = match &response {
+                Err(err) => format!("error: {err}"),
+                _ => titles.join("; "),
+            };
+            writeln!(
+                out,
+                "{:<11} {confidence:>5}  {question:<60}  {detail}",
+                verdict.as_str()
+            )?;
+        }
+    }
+    if !as_json {
+        writeln!(out)?;
+        writeln!(
+            out,
+            "answerable: {}  correct: {} ({:.1}%)  wrong: {}  declined: {}",
+            summary.answerable,
+            summary.correct,
+            summary.correct_rate() * 100.0,
+            summary.wrong,
+            summary.missed
+        )?;
+        writeln!(
+            out,
+            "unanswerable: {}  refused: {} ({:.1}%)  answered anyway: {}",
+            summary.unanswerable,
+            summary.refused,
+            summary.refusal_rate() * 100.0,
+            summary.overreached
+        )?;
+        writeln!(
+            out,
+            "wrong among answered: {:.1}%  errors: {}  threshold: {min_confidence:.2}",
+            summary.wrong_rate() * 100.0,
+            summary.errors
+        )?;
+    }
+    Ok(())
+}
