@@ -14,7 +14,7 @@ test('inboxes show their webhook URL and the widget snippet; teams and canned re
   await signIn(page);
   await page.getByRole('link', { name: 'Settings' }).click();
   await page.getByRole('heading', { name: 'Inboxes' }).waitFor();
-  await page.getByText(`${HUB}/webhooks/email/${TEST_INBOX_ID}`).waitFor();
+  await page.getByText(`${HUB}/webhooks/freshdesk/${TEST_INBOX_ID}`).waitFor();
   if (WEBCHAT_INBOX_ID) {
     await page.getByText(`<script src="${HUB}/widget.js" data-inbox="${WEBCHAT_INBOX_ID}" async></script>`).waitFor();
   }

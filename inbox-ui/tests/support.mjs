@@ -10,7 +10,7 @@ import { chromium } from 'playwright-core';
 export const HUB = process.env.HUB_URL || 'http://127.0.0.1:8080';
 export const ADMIN_EMAIL = process.env.ADMIN_EMAIL || 'admin@example.com';
 export const ADMIN_PASSWORD = process.env.ADMIN_PASSWORD || 'change me please';
-/** An inbox on the hub's test channel (`email` with the test connector): a webhook carries
+/** An inbox on the hub's test channel (`freshdesk` with the test connector): a webhook carries
  * `X-Test-Secret: <secret>` and a JSON body `{thread, from, id, text}`. */
 export const TEST_INBOX_ID = process.env.TEST_EMAIL_INBOX_ID;
 export const TEST_INBOX_SECRET = process.env.TEST_EMAIL_SECRET;
@@ -77,7 +77,7 @@ export async function createUser(adminToken, role) {
 
 /** A customer message through the test inbox's webhook; returns the conversation's id. */
 export async function customerWrites(thread, text) {
-  const response = await fetch(`${HUB}/webhooks/email/${TEST_INBOX_ID}`, {
+  const response = await fetch(`${HUB}/webhooks/freshdesk/${TEST_INBOX_ID}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-test-secret': TEST_INBOX_SECRET },
     body: JSON.stringify({ thread, from: `${thread}@customer.test`, id: unique('msg'), text }),

@@ -52,6 +52,9 @@ pub struct Settings {
     pub bot_queue: usize,
     /// A responder that takes longer has failed: the conversation goes to a person.
     pub bot_timeout_secs: u64,
+    /// Whether the bot takes customers' messages at all. Off, every conversation waits in the
+    /// inbox for an agent (escalation rules still run), as when the AI is switched off.
+    pub bot_enabled: bool,
     /// Where the built-in SMTP receiver listens (`--smtp-listen`); off when unset. Mail to an
     /// email inbox's address (or `local+tag@domain`) is ingested like a webhook delivery.
     pub smtp_listen: Option<SocketAddr>,
@@ -99,6 +102,7 @@ impl Default for Settings {
             bot_workers: 4,
             bot_queue: 1024,
             bot_timeout_secs: 30,
+            bot_enabled: true,
             smtp_listen: None,
             smtp_max_message_bytes: crate::startup::WEBHOOK_BODY_LIMIT,
             events_keepalive_secs: 15,

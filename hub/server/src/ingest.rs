@@ -83,7 +83,7 @@ pub async fn ingest_message(
                         false
                     }
                 };
-                if !escalated {
+                if !escalated && state.settings.bot_enabled {
                     crate::bot::after_customer_message(state, conversation, message.seq).await;
                 }
             }

@@ -142,7 +142,7 @@ async fn inbox_in_a_real_browser(db: TestDatabase) {
         return;
     }
     let _one_at_a_time = BROWSER.lock().await;
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let env = prepare(&app).await;
     let files = test_files(false);
     let mut args = vec!["--test", "--test-concurrency=1"];

@@ -119,7 +119,7 @@ fn slack_headers(body: &[u8], at: i64) -> Vec<(&'static str, String)> {
 }
 
 async fn slack_end_to_end(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let slack = FakePlatform::start(FakeResponse::json(
         200,
@@ -319,7 +319,7 @@ fn wa_headers(body: &[u8]) -> Vec<(&'static str, String)> {
 }
 
 async fn whatsapp_end_to_end(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let meta = FakePlatform::start(FakeResponse::json(
         200,
@@ -532,7 +532,7 @@ async fn whatsapp_end_to_end(db: TestDatabase) {
 // ----- Telegram -----
 
 async fn telegram_end_to_end(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let telegram = FakePlatform::start(FakeResponse::json(
         200,
@@ -645,7 +645,7 @@ async fn telegram_end_to_end(db: TestDatabase) {
 }
 
 async fn webhook_registration_is_per_channel(db: TestDatabase) {
-    let app = TestApp::spawn_with(db, |db| switchboard::Settings {
+    let app = TestApp::spawn_quiet_with(db, |db| switchboard::Settings {
         public_url: Some("https://hub.example.com/".into()),
         ..support::settings(db)
     })

@@ -28,7 +28,7 @@ struct Email {
 
 impl Email {
     async fn start(db: TestDatabase, smtp_listener: bool) -> Email {
-        let app = TestApp::spawn_with(db, |db| switchboard::Settings {
+        let app = TestApp::spawn_quiet_with(db, |db| switchboard::Settings {
             smtp_listen: smtp_listener.then(|| "127.0.0.1:0".parse().expect("an address")),
             ..support::settings(db)
         })

@@ -102,7 +102,7 @@ fn data_of(frame: &str) -> Option<Value> {
 }
 
 async fn events_stream_the_organizations_changes_live(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox_id = app.test_inbox(&admin, json!({})).await;
 
@@ -166,7 +166,7 @@ async fn events_stream_the_organizations_changes_live(db: TestDatabase) {
 }
 
 async fn events_need_credentials_and_the_permission(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let response = app
         .client
@@ -191,7 +191,7 @@ async fn events_need_credentials_and_the_permission(db: TestDatabase) {
 }
 
 async fn idle_event_streams_get_keep_alive_comments(db: TestDatabase) {
-    let app = TestApp::spawn_with(db, |db| switchboard::Settings {
+    let app = TestApp::spawn_quiet_with(db, |db| switchboard::Settings {
         events_keepalive_secs: 1,
         ..support::settings(db)
     })
@@ -209,7 +209,7 @@ async fn idle_event_streams_get_keep_alive_comments(db: TestDatabase) {
 }
 
 async fn takeover_and_handback_move_the_conversation(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox_id = app.test_inbox(&admin, json!({})).await;
     let id = customer_writes(&app, &admin, &inbox_id, "t1").await;
@@ -303,7 +303,7 @@ async fn takeover_and_handback_move_the_conversation(db: TestDatabase) {
 }
 
 async fn counts_per_view_follow_the_conversations(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox_id = app.test_inbox(&admin, json!({})).await;
     let first = customer_writes(&app, &admin, &inbox_id, "c1").await;
@@ -362,7 +362,7 @@ async fn counts_per_view_follow_the_conversations(db: TestDatabase) {
 }
 
 async fn canned_responses_crud_with_permissions(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let agent = app.user_token(&admin, "support_agent").await;
 

@@ -116,7 +116,7 @@ async fn put_first(app: &TestApp, admin: &str, first: &str) {
 async fn requests_for_a_person_in_several_languages_escalate_with_handoff_and_sla(
     db: TestDatabase,
 ) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
 
@@ -208,7 +208,7 @@ async fn requests_for_a_person_in_several_languages_escalate_with_handoff_and_sl
 }
 
 async fn a_keyword_rule_routes_to_a_team_sets_priority_and_is_audited(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let (status, team) = app
@@ -298,7 +298,7 @@ async fn a_keyword_rule_routes_to_a_team_sets_priority_and_is_audited(db: TestDa
 }
 
 async fn rules_run_in_order_and_disabled_rules_do_not_fire(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let keyword_rule = |name: &str, priority: &str| {
@@ -351,7 +351,7 @@ async fn rules_run_in_order_and_disabled_rules_do_not_fire(db: TestDatabase) {
 }
 
 async fn consecutive_ai_failures_escalate(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let store = Store::connect(&app.db.url).await.expect("connects");
@@ -415,7 +415,7 @@ fn fast_sla_settings(db: &TestDatabase) -> Settings {
 }
 
 async fn the_sla_timer_detects_breaches(db: TestDatabase) {
-    let app = TestApp::spawn_with(db, fast_sla_settings).await;
+    let app = TestApp::spawn_quiet_with(db, fast_sla_settings).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let (_, policies) = app.get(&admin, "/api/v1/sla-policies").await;
@@ -505,7 +505,7 @@ async fn the_sla_timer_detects_breaches(db: TestDatabase) {
 }
 
 async fn least_loaded_assignment_among_online_agents_only(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let queued = customer_says(&app, &admin, &inbox, "queued", "agent please").await;
@@ -568,7 +568,7 @@ async fn least_loaded_assignment_among_online_agents_only(db: TestDatabase) {
 }
 
 async fn round_robin_assignment_takes_turns(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let (status, settings) = app
@@ -615,7 +615,7 @@ async fn round_robin_assignment_takes_turns(db: TestDatabase) {
 }
 
 async fn rules_and_policies_over_rest_with_permissions_and_validation(db: TestDatabase) {
-    let app = TestApp::spawn(db).await;
+    let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let agent = app.user_token(&admin, "support_agent").await;
     let manager = app.user_token(&admin, "support_manager").await;

@@ -209,7 +209,7 @@ impl Responder for Scripted {
 
 async fn with_responder(db: TestDatabase, responder: Arc<dyn Responder>) -> TestApp {
     let settings = support::settings(&db);
-    TestApp::spawn_full(db, settings, responder).await
+    TestApp::spawn_full(db, settings, Some(responder)).await
 }
 
 fn answering() -> Arc<dyn Responder> {
@@ -716,7 +716,8 @@ async fn handoff_typing_resolve_and_csat(db: TestDatabase) {
         .expect("token")
         .to_owned();
     chat.say("c-1", "Hello").await;
-    chat.next_of("message").await;
+    // Wait for the whole answer, so that its frames do not arrive among the ones below.
+    while chat.next_of("message").await["message"]["role"] != "ai" {}
     let conversation_id = chat_conversation(&app, &admin, &inbox).await;
 
     // The visitor's typing reaches the agents' side (the bus).
@@ -855,7 +856,7 @@ async fn a_client_that_does_not_read_is_disconnected_and_resumes(db: TestDatabas
     let app = {
         let mut settings = support::settings(&db);
         settings.webchat_queue_frames = 8;
-        TestApp::spawn_full(db, settings, responder).await
+        TestApp::spawn_full(db, settings, Some(responder)).await
     };
     let admin = app.admin().await;
     let inbox = webchat_inbox(&app, &admin, json!({})).await;

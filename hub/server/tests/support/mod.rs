@@ -167,6 +167,23 @@ impl TestApp {
         Self::spawn_with(db, settings).await
     }
 
+    /// The hub without the bot: conversations wait for agents, so a test sees only the
+    /// customer's and the agents' messages.
+    pub async fn spawn_quiet(db: TestDatabase) -> TestApp {
+        Self::spawn_quiet_with(db, settings).await
+    }
+
+    pub async fn spawn_quiet_with(
+        db: TestDatabase,
+        configure: impl FnOnce(&TestDatabase) -> Settings,
+    ) -> TestApp {
+        Self::spawn_with(db, |db| Settings {
+            bot_enabled: false,
+            ..configure(db)
+        })
+        .await
+    }
+
     pub async fn spawn_with(
         db: TestDatabase,
         configure: impl FnOnce(&TestDatabase) -> Settings,
@@ -175,19 +192,20 @@ impl TestApp {
         // The hub's pipelines with a bot that always hands over; the AI has its own tests.
         let responder: Arc<dyn switchboard_model::Responder> =
             Arc::new(switchboard::bot::AcknowledgeOnly);
-        Self::spawn_full(db, settings, responder).await
+        Self::spawn_full(db, settings, Some(responder)).await
     }
 
-    /// The hub with these settings and this responder answering bot conversations.
+    /// The hub with these settings and this responder answering bot conversations; `None`:
+    /// the responder the settings ask for, as `switchboard serve` runs it.
     pub async fn spawn_full(
         db: TestDatabase,
         settings: Settings,
-        responder: Arc<dyn switchboard_model::Responder>,
+        responder: Option<Arc<dyn switchboard_model::Responder>>,
     ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let deliveries = Deliveries::default();
         let connectors = switchboard::commands::connectors().with(TestFactory(deliveries.clone()));
-        let app = Application::build_with(settings, connectors, Some(responder))
+        let app = Application::build_with(settings, connectors, responder)
             .await
             .expect("the hub builds");
         let addr = app.local_addr();
