@@ -28,7 +28,7 @@ test('a customer asks for a person in the widget and an agent answers from the i
 
   // Live in the agent's list, without a reload.
   const item = list.getByRole('listitem').filter({ hasText: question });
-  await item.waitFor({ timeout: 15000 });
+  await item.waitFor({ timeout: 30000 });
   await item.click();
   await agent.getByRole('button', { name: 'Take over' }).click();
   await agent.getByRole('button', { name: 'Take over' }).waitFor({ state: 'detached' });
@@ -40,7 +40,7 @@ test('a customer asks for a person in the widget and an agent answers from the i
   await agent.getByRole('textbox', { name: 'Reply' }).fill(reply);
   await agent.getByRole('button', { name: 'Send', exact: true }).click();
 
-  await customer.getByRole('listitem').filter({ hasText: reply }).waitFor({ timeout: 15000 });
+  await customer.getByRole('listitem').filter({ hasText: reply }).waitFor({ timeout: 30000 });
   await screenshot(customer, 'widget-reply');
   await screenshot(agent, 'widget-agent-side');
   // The note was written before the reply: had it been sent, it would be there by now.
@@ -48,7 +48,7 @@ test('a customer asks for a person in the widget and an agent answers from the i
 
   await agent.getByRole('button', { name: 'Resolve' }).click();
   for (let stars = 1; stars <= 5; stars += 1) {
-    await customer.getByRole('button', { name: stars === 1 ? '1 star' : `${stars} stars` }).waitFor({ timeout: 15000 });
+    await customer.getByRole('button', { name: stars === 1 ? '1 star' : `${stars} stars` }).waitFor({ timeout: 30000 });
   }
   await screenshot(customer, 'widget-csat');
   assert.equal(await customer.getByText(note).count(), 0);
