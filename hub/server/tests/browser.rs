@@ -99,6 +99,9 @@ async fn prepare(app: &TestApp) -> Vec<(&'static str, String)> {
 
 /// Runs node on `files` (paths under `inbox-ui/tests`) and fails with its output if it fails.
 async fn run_node(env: &[(&'static str, String)], args: &[&str]) {
+    // One browser suite at a time: several Chromiums on two cores make every wait a timeout.
+    static ONE_BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one_at_a_time = ONE_BROWSER.lock().await;
     let mut command = tokio::process::Command::new("node");
     command
         .current_dir(workspace())
