@@ -89,6 +89,8 @@ struct Connection {
     sent_floor: i64,
     /// Messages above `replayed_through` sent here (live, or acknowledged to this client).
     live_sent: BTreeSet<i64>,
+    /// Ids of the latest messages sent whole, so that a late `delta` of one is dropped.
+    sent_whole: std::collections::VecDeque<String>,
     last_typing: Option<Instant>,
 }
 
@@ -133,6 +135,7 @@ pub(crate) async fn run(
         replayed_through: 0,
         sent_floor: 0,
         live_sent: BTreeSet::new(),
+        sent_whole: std::collections::VecDeque::new(),
         last_typing: None,
     };
     // The store's futures are large: boxed, they take memory only while they run, and an idle
@@ -278,16 +281,31 @@ impl Connection {
     async fn outgoing(&mut self, item: Outgoing) -> Result<(), Stop> {
         match item {
             Outgoing::Frame(text) => self.send_text(text).await,
-            Outgoing::Message { seq, frame } => {
+            Outgoing::Message { seq, id, frame } => {
                 if seq <= self.replayed_through || self.live_sent.contains(&seq) {
                     return Ok(());
                 }
                 self.remember_sent(seq);
+                self.remember_whole(id);
+                self.send_text(frame).await
+            }
+            Outgoing::Delta { message_id, frame } => {
+                if self.sent_whole.contains(&message_id) {
+                    return Ok(());
+                }
                 self.send_text(frame).await
             }
             Outgoing::Status(status) => self.tell_status(status).await,
             Outgoing::Resync => Box::pin(self.resync()).await,
         }
+    }
+
+    fn remember_whole(&mut self, id: String) {
+        const KEEP: usize = 16;
+        if self.sent_whole.len() == KEEP {
+            self.sent_whole.pop_front();
+        }
+        self.sent_whole.push_back(id);
     }
 
     fn remember_sent(&mut self, seq: i64) {
@@ -479,6 +497,7 @@ impl Connection {
                     continue;
                 }
                 if let Some(visible) = ChatMessage::visible(&message) {
+                    self.remember_whole(message.id.clone());
                     self.send(&ServerFrame::Message { message: visible })
                         .await?;
                 }

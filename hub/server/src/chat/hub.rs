@@ -33,7 +33,17 @@ pub(crate) enum Outgoing {
     /// A frame to send as is (`delta`, `typing`), serialized once for every connection.
     Frame(Utf8Bytes),
     /// A `message` frame; the connection skips a `seq` it has already sent.
-    Message { seq: i64, frame: Utf8Bytes },
+    Message {
+        seq: i64,
+        id: String,
+        frame: Utf8Bytes,
+    },
+    /// A piece of the answer `message_id`; skipped once the whole answer has been sent (the
+    /// router may deliver it after a replay already sent the answer).
+    Delta {
+        message_id: String,
+        frame: Utf8Bytes,
+    },
     /// The conversation's status is now this; the connection tells the visitor when it changed.
     Status(ConversationStatus),
     /// The router missed events: reload from the store.
@@ -184,6 +194,7 @@ impl ChatHub {
                     // Private notes never leave the agents' side.
                     ChatMessage::visible(message).map(|visible| Outgoing::Message {
                         seq: visible.seq,
+                        id: message.id.clone(),
                         frame: text(ServerFrame::Message { message: visible }),
                     })
                 })
@@ -199,10 +210,13 @@ impl ChatHub {
                 text: piece,
                 ..
             } => self.fan_out(conversation_id, || {
-                Some(Outgoing::Frame(text(ServerFrame::Delta {
+                Some(Outgoing::Delta {
                     message_id: message_id.clone(),
-                    text: piece.clone(),
-                })))
+                    frame: text(ServerFrame::Delta {
+                        message_id: message_id.clone(),
+                        text: piece.clone(),
+                    }),
+                })
             }),
             BusEvent::Typing {
                 conversation_id,
