@@ -20,9 +20,24 @@ use crate::{
     state::{AppState, ConnectorUnavailable},
 };
 
-/// Stores one normalized customer message and, when it is new, tells the bus and queues the
-/// bot's turn when the bot holds the conversation.
+/// Stores one normalized customer message and, when it is new, tells the bus, routes it and
+/// queues the bot's turn when the bot holds the conversation: [`store_message`] then
+/// [`after_stored`].
 pub async fn ingest_message(
+    state: &AppState,
+    org_id: &str,
+    inbox_id: &str,
+    channel: ChannelKind,
+    message: &InboundMessage,
+) -> Result<IngestOutcome, switchboard_store::StoreError> {
+    let outcome = store_message(state, org_id, inbox_id, channel, message).await?;
+    after_stored(state, &outcome).await;
+    Ok(outcome)
+}
+
+/// Commits one customer message and tells the bus. What it returns may be acknowledged to the
+/// channel at once; [`after_stored`] must follow.
+pub async fn store_message(
     state: &AppState,
     org_id: &str,
     inbox_id: &str,
@@ -42,16 +57,6 @@ pub async fn ingest_message(
         } => {
             metrics::counter!("switchboard_messages_ingested_total", "channel" => channel.as_str())
                 .increment(1);
-            if conversation.topic.is_none() {
-                crate::understanding::classify_conversation(
-                    &state.topic_models,
-                    &state.store,
-                    org_id,
-                    &conversation.id,
-                    &message.text,
-                )
-                .await;
-            }
             if *opened || *reopened {
                 state.bus.publish(BusEvent::ConversationChanged {
                     org_id: org_id.to_owned(),
@@ -65,28 +70,6 @@ pub async fn ingest_message(
                 inbox_id: inbox_id.to_owned(),
                 message: Box::new(message.clone()),
             });
-            // An out-of-office or a bounce is kept for the record; it neither routes nor gets
-            // an answer.
-            if !message.automated {
-                // Routing runs first: a conversation it hands to a person is not answered by
-                // the bot. The message is stored and acknowledged whatever routing makes of it.
-                let escalated = match crate::routing::route_customer_message(
-                    state,
-                    conversation,
-                    message,
-                )
-                .await
-                {
-                    Ok(decision) => decision.escalate,
-                    Err(err) => {
-                        tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
-                        false
-                    }
-                };
-                if !escalated && state.settings.bot_enabled {
-                    crate::bot::after_customer_message(state, conversation, message.seq).await;
-                }
-            }
         }
         IngestOutcome::Duplicate { .. } => {
             metrics::counter!("switchboard_messages_duplicate_total", "channel" => channel.as_str())
@@ -94,6 +77,45 @@ pub async fn ingest_message(
         }
     }
     Ok(outcome)
+}
+
+/// What a newly stored customer message sets off: its conversation's topic, routing, and the
+/// bot's turn. Failures are logged: the message is stored whatever becomes of them.
+pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
+    let IngestOutcome::Stored {
+        message,
+        conversation,
+        ..
+    } = outcome
+    else {
+        return;
+    };
+    if conversation.topic.is_none() {
+        crate::understanding::classify_conversation(
+            &state.topic_models,
+            &state.store,
+            &conversation.org_id,
+            &conversation.id,
+            &message.text,
+        )
+        .await;
+    }
+    // An out-of-office or a bounce is kept for the record; it neither routes nor gets an answer.
+    if message.automated {
+        return;
+    }
+    // Routing runs first: a conversation it hands to a person is not answered by the bot.
+    let escalated =
+        match crate::routing::route_customer_message(state, conversation, message).await {
+            Ok(decision) => decision.escalate,
+            Err(err) => {
+                tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
+                false
+            }
+        };
+    if !escalated && state.settings.bot_enabled {
+        crate::bot::after_customer_message(state, conversation, message.seq).await;
+    }
 }
 
 /// Why what a channel sent could not be kept.

@@ -20,7 +20,10 @@ use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
 use super::hub::{ChatHub, ChatInbox, Outgoing, Subscriber};
-use crate::{ingest::ingest_message, state::AppState};
+use crate::{
+    ingest::{after_stored, store_message},
+    state::AppState,
+};
 
 /// A write the client does not take within this long ends the connection.
 const WRITE_TIMEOUT: Duration = Duration::from_secs(10);
@@ -413,7 +416,7 @@ impl Connection {
             ..Default::default()
         };
         let state = self.state.clone();
-        let outcome = match ingest_message(
+        let outcome = match store_message(
             &state,
             &self.inbox.org_id,
             &self.inbox.inbox_id,
@@ -455,6 +458,10 @@ impl Connection {
             // Anything committed between the ingest and the registration arrives here.
             self.replay(0).await?;
         }
+        // Routing and the bot's turn come after the ack: the visitor waits for the commit only.
+        // They run here rather than in a task of their own, so that one visitor's messages are
+        // routed in order and a flood of them waits on the bot queue's backpressure.
+        after_stored(&state, &outcome).await;
         Ok(())
     }
 
