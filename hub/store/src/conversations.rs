@@ -322,7 +322,7 @@ impl Store {
             crate::outbox::enqueue(&*txn, &row, &conversation.channel, now).await?;
         }
         if deliverable && new.role == MessageRole::Agent {
-            crate::routing::note_agent_reply(&*txn, &conversation.id, now).await?;
+            crate::routing::note_agent_reply(&*txn, &conversation.id, self.now()).await?;
         }
         txn.commit().await?;
         Ok((convert::conversation(conversation)?, convert::message(row)?))
