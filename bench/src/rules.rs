@@ -9,9 +9,7 @@ use std::time::{Duration, Instant};
 use chrono::Utc;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use switchboard::routing::{Signals, compile_rules, evaluate};
-use switchboard_model::{
-    EscalationRule, MatchMode, Priority, RuleActions, Trigger, new_id,
-};
+use switchboard_model::{EscalationRule, MatchMode, Priority, RuleActions, Trigger, new_id};
 use switchboard_store::{RuleSpec, default_rules};
 
 fn keywords(words: &[&str]) -> Trigger {
@@ -49,26 +47,199 @@ fn custom_rules() -> Vec<RuleSpec> {
     use MatchMode::{All, Any};
     use Priority::{High, Low, Normal, Urgent};
     vec![
-        rule("Invoices", Any, vec![keywords(&["invoice", "receipt", "vat number", "billing address"]), Trigger::Topic { any: words(&["billing"]) }], act(Normal, "billing", false), true),
-        rule("Refunds", Any, vec![keywords(&["refund", "money back", "reimburse", "return label"])], act(Normal, "refund", false), true),
-        rule("Order numbers", Any, vec![regex(r"\b(order|ord)[ #-]?\d{5,10}\b")], act(Low, "has-order", false), true),
-        rule("Tracking numbers", Any, vec![regex(r"\b1Z[0-9A-Z]{16}\b|\b\d{12,22}\b")], act(Low, "tracking", false), true),
-        rule("Emails in text", Any, vec![regex(r"[\w.+-]+@[\w-]+\.[\w.]+")], act(Low, "email-given", false), true),
-        rule("Security", Any, vec![keywords(&["hacked", "password reset", "phishing", "two factor", "2fa", "account takeover"])], act(Urgent, "security", true), false),
-        rule("Outage", Any, vec![keywords(&["down", "outage", "not loading", "error 500", "503"]), Trigger::Topic { any: words(&["outage"]) }], act(High, "outage", true), false),
-        rule("Cancel", Any, vec![keywords(&["cancel my subscription", "close my account", "unsubscribe", "terminate"])], act(High, "churn-risk", true), false),
-        rule("Enterprise billing", All, vec![Trigger::CustomerTier { any: words(&["enterprise"]) }, Trigger::Topic { any: words(&["billing"]) }], act(High, "enterprise-billing", true), false),
-        rule("Big spender", Any, vec![Trigger::CustomerValueAtLeast { value: 10_000.0 }], act(High, "big-spender", false), true),
-        rule("Very unhappy", Any, vec![Trigger::SentimentBelow { value: 15 }], act(Urgent, "very-unhappy", true), false),
-        rule("Dropping mood", Any, vec![Trigger::SentimentFalling { min_drop: Some(30) }], act(High, "mood-drop", true), false),
-        rule("Shipping", Any, vec![Trigger::Topic { any: words(&["shipping", "delivery", "returns"]) }], act(Normal, "logistics", false), true),
-        rule("Legal words", Any, vec![regex(r"(?i)\b(gdpr|data protection|subpoena|court|attorney)\b")], act(Urgent, "legal", true), false),
-        rule("Phone numbers", Any, vec![regex(r"\+?\d[\d\s().-]{7,}\d")], act(Low, "phone-given", false), true),
-        rule("Spanish billing", Any, vec![keywords(&["factura", "reembolso", "cobro doble"])], act(Normal, "billing-es", false), true),
-        rule("German billing", Any, vec![keywords(&["rechnung", "rückerstattung", "doppelt abgebucht"])], act(Normal, "billing-de", false), true),
-        rule("Bug reports", Any, vec![keywords(&["bug", "crash", "stack trace", "exception"]), regex(r"(?i)version \d+\.\d+(\.\d+)?")], act(Normal, "bug", false), true),
-        rule("Long and stuck", All, vec![Trigger::CustomerMessages { at_least: 5 }, Trigger::AiFailures { at_least: 1 }], act(Normal, "stuck", true), false),
-        rule("Press", Any, vec![keywords(&["journalist", "press inquiry", "newspaper", "podcast"])], act(High, "press", true), false),
+        rule(
+            "Invoices",
+            Any,
+            vec![
+                keywords(&["invoice", "receipt", "vat number", "billing address"]),
+                Trigger::Topic {
+                    any: words(&["billing"]),
+                },
+            ],
+            act(Normal, "billing", false),
+            true,
+        ),
+        rule(
+            "Refunds",
+            Any,
+            vec![keywords(&[
+                "refund",
+                "money back",
+                "reimburse",
+                "return label",
+            ])],
+            act(Normal, "refund", false),
+            true,
+        ),
+        rule(
+            "Order numbers",
+            Any,
+            vec![regex(r"\b(order|ord)[ #-]?\d{5,10}\b")],
+            act(Low, "has-order", false),
+            true,
+        ),
+        rule(
+            "Tracking numbers",
+            Any,
+            vec![regex(r"\b1Z[0-9A-Z]{16}\b|\b\d{12,22}\b")],
+            act(Low, "tracking", false),
+            true,
+        ),
+        rule(
+            "Emails in text",
+            Any,
+            vec![regex(r"[\w.+-]+@[\w-]+\.[\w.]+")],
+            act(Low, "email-given", false),
+            true,
+        ),
+        rule(
+            "Security",
+            Any,
+            vec![keywords(&[
+                "hacked",
+                "password reset",
+                "phishing",
+                "two factor",
+                "2fa",
+                "account takeover",
+            ])],
+            act(Urgent, "security", true),
+            false,
+        ),
+        rule(
+            "Outage",
+            Any,
+            vec![
+                keywords(&["down", "outage", "not loading", "error 500", "503"]),
+                Trigger::Topic {
+                    any: words(&["outage"]),
+                },
+            ],
+            act(High, "outage", true),
+            false,
+        ),
+        rule(
+            "Cancel",
+            Any,
+            vec![keywords(&[
+                "cancel my subscription",
+                "close my account",
+                "unsubscribe",
+                "terminate",
+            ])],
+            act(High, "churn-risk", true),
+            false,
+        ),
+        rule(
+            "Enterprise billing",
+            All,
+            vec![
+                Trigger::CustomerTier {
+                    any: words(&["enterprise"]),
+                },
+                Trigger::Topic {
+                    any: words(&["billing"]),
+                },
+            ],
+            act(High, "enterprise-billing", true),
+            false,
+        ),
+        rule(
+            "Big spender",
+            Any,
+            vec![Trigger::CustomerValueAtLeast { value: 10_000.0 }],
+            act(High, "big-spender", false),
+            true,
+        ),
+        rule(
+            "Very unhappy",
+            Any,
+            vec![Trigger::SentimentBelow { value: 15 }],
+            act(Urgent, "very-unhappy", true),
+            false,
+        ),
+        rule(
+            "Dropping mood",
+            Any,
+            vec![Trigger::SentimentFalling { min_drop: Some(30) }],
+            act(High, "mood-drop", true),
+            false,
+        ),
+        rule(
+            "Shipping",
+            Any,
+            vec![Trigger::Topic {
+                any: words(&["shipping", "delivery", "returns"]),
+            }],
+            act(Normal, "logistics", false),
+            true,
+        ),
+        rule(
+            "Legal words",
+            Any,
+            vec![regex(
+                r"(?i)\b(gdpr|data protection|subpoena|court|attorney)\b",
+            )],
+            act(Urgent, "legal", true),
+            false,
+        ),
+        rule(
+            "Phone numbers",
+            Any,
+            vec![regex(r"\+?\d[\d\s().-]{7,}\d")],
+            act(Low, "phone-given", false),
+            true,
+        ),
+        rule(
+            "Spanish billing",
+            Any,
+            vec![keywords(&["factura", "reembolso", "cobro doble"])],
+            act(Normal, "billing-es", false),
+            true,
+        ),
+        rule(
+            "German billing",
+            Any,
+            vec![keywords(&[
+                "rechnung",
+                "rückerstattung",
+                "doppelt abgebucht",
+            ])],
+            act(Normal, "billing-de", false),
+            true,
+        ),
+        rule(
+            "Bug reports",
+            Any,
+            vec![
+                keywords(&["bug", "crash", "stack trace", "exception"]),
+                regex(r"(?i)version \d+\.\d+(\.\d+)?"),
+            ],
+            act(Normal, "bug", false),
+            true,
+        ),
+        rule(
+            "Long and stuck",
+            All,
+            vec![
+                Trigger::CustomerMessages { at_least: 5 },
+                Trigger::AiFailures { at_least: 1 },
+            ],
+            act(Normal, "stuck", true),
+            false,
+        ),
+        rule(
+            "Press",
+            Any,
+            vec![keywords(&[
+                "journalist",
+                "press inquiry",
+                "newspaper",
+                "podcast",
+            ])],
+            act(High, "press", true),
+            false,
+        ),
     ]
 }
 
@@ -89,7 +260,14 @@ fn as_rule(position: usize, spec: RuleSpec) -> EscalationRule {
 }
 
 const OPENINGS: &[&str] = &[
-    "Hi, ", "Hello team, ", "Hey, ", "Good morning. ", "", "Hola, ", "Hallo, ", "Bonjour, ",
+    "Hi, ",
+    "Hello team, ",
+    "Hey, ",
+    "Good morning. ",
+    "",
+    "Hola, ",
+    "Hallo, ",
+    "Bonjour, ",
 ];
 const BODIES: &[&str] = &[
     "where is my parcel? It was due yesterday and the tracking shows nothing.",
@@ -111,7 +289,9 @@ const BODIES: &[&str] = &[
     "the discount code from the newsletter does not work at checkout.",
     "how long does shipping to Canada take?",
 ];
-const TOPICS: &[&str] = &["billing", "shipping", "outage", "returns", "account", "other"];
+const TOPICS: &[&str] = &[
+    "billing", "shipping", "outage", "returns", "account", "other",
+];
 const TIERS: &[&str] = &["free", "pro", "enterprise", "vip"];
 
 fn messages(count: usize) -> Vec<Signals> {
@@ -120,7 +300,11 @@ fn messages(count: usize) -> Vec<Signals> {
         .map(|i| {
             let opening = OPENINGS[rng.random_range(0..OPENINGS.len())];
             let body = BODIES[rng.random_range(0..BODIES.len())];
-            let tail = if i % 3 == 0 { " Thanks a lot, best regards." } else { "" };
+            let tail = if i % 3 == 0 {
+                " Thanks a lot, best regards."
+            } else {
+                ""
+            };
             Signals {
                 text: format!("{opening}{body}{tail}"),
                 handoff_button: false,
@@ -133,7 +317,9 @@ fn messages(count: usize) -> Vec<Signals> {
                 customer_tier: rng
                     .random_bool(0.5)
                     .then(|| TIERS[rng.random_range(0..TIERS.len())].to_owned()),
-                customer_value: rng.random_bool(0.5).then(|| rng.random_range(0.0..20_000.0)),
+                customer_value: rng
+                    .random_bool(0.5)
+                    .then(|| rng.random_range(0.0..20_000.0)),
                 ai_failures: rng.random_range(0..3),
                 customer_messages: rng.random_range(1..10),
             }
@@ -181,7 +367,9 @@ pub fn run(count: usize, rounds: usize) -> anyhow::Result<()> {
     }
     timings.sort();
     let mean = timings.iter().sum::<Duration>().as_secs_f64() * 1e6 / timings.len() as f64;
-    println!("| rules | messages × rounds | compile the set (µs, median) | evaluate p50 (µs) | p99 (µs) | mean (µs) | decisions with a rule fired |");
+    println!(
+        "| rules | messages × rounds | compile the set (µs, median) | evaluate p50 (µs) | p99 (µs) | mean (µs) | decisions with a rule fired |"
+    );
     println!("| --- | --- | --- | --- | --- | --- | --- |");
     println!(
         "| {rule_count} | {} × {} | {:.0} | {:.1} | {:.1} | {:.1} | {:.0} % |",

@@ -312,25 +312,139 @@ mod tests {
         // UTC+1 in winter and UTC+2 from 2026-03-29 02:00 to 2026-10-25 03:00.
         let hour = 3600;
         let table: Vec<(&str, BusinessHours, &str, i64, &str)> = vec![
-            ("inside hours", office(), "2026-11-24T08:00:00Z", hour, "2026-11-24T09:00:00Z"),
-            ("before opening", office(), "2026-11-24T06:00:00Z", hour, "2026-11-24T09:00:00Z"),
-            ("across the lunch break", office(), "2026-11-24T10:30:00Z", hour, "2026-11-24T12:30:00Z"),
-            ("started during lunch", office(), "2026-11-24T11:15:00Z", 30 * 60, "2026-11-24T12:30:00Z"),
-            ("ends exactly at closing", office(), "2026-11-24T15:30:00Z", hour, "2026-11-24T16:30:00Z"),
-            ("overnight", office(), "2026-11-24T16:00:00Z", hour, "2026-11-25T08:30:00Z"),
-            ("after closing", office(), "2026-11-24T20:00:00Z", hour, "2026-11-25T09:00:00Z"),
-            ("Friday 16:50 to Monday", nine_to_five(), "2026-11-27T15:50:00Z", hour, "2026-11-30T08:50:00Z"),
-            ("weekend start", nine_to_five(), "2026-11-28T10:00:00Z", hour, "2026-11-30T09:00:00Z"),
-            ("holidays skipped", office(), "2026-12-24T16:00:00Z", hour, "2026-12-28T08:30:00Z"),
-            ("target of a whole day", nine_to_five(), "2026-11-24T08:00:00Z", 8 * hour, "2026-11-24T16:00:00Z"),
-            ("DST begins over a weekend", nine_to_five(), "2026-03-27T15:00:00Z", 2 * hour, "2026-03-30T08:00:00Z"),
-            ("DST ends over a weekend", nine_to_five(), "2026-10-23T14:00:00Z", 2 * hour, "2026-10-26T09:00:00Z"),
-            ("23-hour day counts 23 hours", every_day(), "2026-03-28T11:00:00Z", 24 * hour, "2026-03-29T11:00:00Z"),
-            ("25-hour day counts 25 hours", every_day(), "2026-10-24T10:00:00Z", 24 * hour, "2026-10-25T10:00:00Z"),
-            ("longer than a week", nine_to_five(), "2026-11-23T08:00:00Z", 50 * hour, "2026-12-01T10:00:00Z"),
-            ("night shift across midnight", night_shift(), "2026-11-24T04:30:00Z", hour, "2026-11-24T05:30:00Z"),
-            ("night shift from the afternoon", night_shift(), "2026-11-24T19:00:00Z", 3 * hour, "2026-11-25T06:00:00Z"),
-            ("zero target", nine_to_five(), "2026-11-28T10:00:00Z", 0, "2026-11-30T08:00:00Z"),
+            (
+                "inside hours",
+                office(),
+                "2026-11-24T08:00:00Z",
+                hour,
+                "2026-11-24T09:00:00Z",
+            ),
+            (
+                "before opening",
+                office(),
+                "2026-11-24T06:00:00Z",
+                hour,
+                "2026-11-24T09:00:00Z",
+            ),
+            (
+                "across the lunch break",
+                office(),
+                "2026-11-24T10:30:00Z",
+                hour,
+                "2026-11-24T12:30:00Z",
+            ),
+            (
+                "started during lunch",
+                office(),
+                "2026-11-24T11:15:00Z",
+                30 * 60,
+                "2026-11-24T12:30:00Z",
+            ),
+            (
+                "ends exactly at closing",
+                office(),
+                "2026-11-24T15:30:00Z",
+                hour,
+                "2026-11-24T16:30:00Z",
+            ),
+            (
+                "overnight",
+                office(),
+                "2026-11-24T16:00:00Z",
+                hour,
+                "2026-11-25T08:30:00Z",
+            ),
+            (
+                "after closing",
+                office(),
+                "2026-11-24T20:00:00Z",
+                hour,
+                "2026-11-25T09:00:00Z",
+            ),
+            (
+                "Friday 16:50 to Monday",
+                nine_to_five(),
+                "2026-11-27T15:50:00Z",
+                hour,
+                "2026-11-30T08:50:00Z",
+            ),
+            (
+                "weekend start",
+                nine_to_five(),
+                "2026-11-28T10:00:00Z",
+                hour,
+                "2026-11-30T09:00:00Z",
+            ),
+            (
+                "holidays skipped",
+                office(),
+                "2026-12-24T16:00:00Z",
+                hour,
+                "2026-12-28T08:30:00Z",
+            ),
+            (
+                "target of a whole day",
+                nine_to_five(),
+                "2026-11-24T08:00:00Z",
+                8 * hour,
+                "2026-11-24T16:00:00Z",
+            ),
+            (
+                "DST begins over a weekend",
+                nine_to_five(),
+                "2026-03-27T15:00:00Z",
+                2 * hour,
+                "2026-03-30T08:00:00Z",
+            ),
+            (
+                "DST ends over a weekend",
+                nine_to_five(),
+                "2026-10-23T14:00:00Z",
+                2 * hour,
+                "2026-10-26T09:00:00Z",
+            ),
+            (
+                "23-hour day counts 23 hours",
+                every_day(),
+                "2026-03-28T11:00:00Z",
+                24 * hour,
+                "2026-03-29T11:00:00Z",
+            ),
+            (
+                "25-hour day counts 25 hours",
+                every_day(),
+                "2026-10-24T10:00:00Z",
+                24 * hour,
+                "2026-10-25T10:00:00Z",
+            ),
+            (
+                "longer than a week",
+                nine_to_five(),
+                "2026-11-23T08:00:00Z",
+                50 * hour,
+                "2026-12-01T10:00:00Z",
+            ),
+            (
+                "night shift across midnight",
+                night_shift(),
+                "2026-11-24T04:30:00Z",
+                hour,
+                "2026-11-24T05:30:00Z",
+            ),
+            (
+                "night shift from the afternoon",
+                night_shift(),
+                "2026-11-24T19:00:00Z",
+                3 * hour,
+                "2026-11-25T06:00:00Z",
+            ),
+            (
+                "zero target",
+                nine_to_five(),
+                "2026-11-28T10:00:00Z",
+                0,
+                "2026-11-30T08:00:00Z",
+            ),
         ];
         for (case, hours, start, seconds, expected) in table {
             let calendar = hours.calendar().expect(case);
@@ -345,16 +459,60 @@ mod tests {
             hours(serde_json::json!({ "time_zone": "Europe/Berlin", "weekly": { "mon": ranges } }))
         };
         let table: Vec<(&str, BusinessHours, &str)> = vec![
-            ("no open time", hours(serde_json::json!({ "time_zone": "UTC", "weekly": {} })), "no open time"),
-            ("unknown zone", hours(serde_json::json!({ "time_zone": "Mars/Olympus", "weekly": { "mon": [["09:00", "17:00"]] } })), "unknown time zone"),
-            ("backwards", day(serde_json::json!([["17:00", "09:00"]])), "ends before"),
-            ("empty range", day(serde_json::json!([["09:00", "09:00"]])), "ends before"),
-            ("overlapping", day(serde_json::json!([["09:00", "12:00"], ["11:00", "13:00"]])), "overlap"),
-            ("unsorted", day(serde_json::json!([["13:00", "14:00"], ["09:00", "12:00"]])), "sorted"),
-            ("bad time", day(serde_json::json!([["9:00", "12:00"]])), "HH:MM"),
-            ("hour 25", day(serde_json::json!([["09:00", "25:00"]])), "HH:MM"),
-            ("24:00 as a start", day(serde_json::json!([["24:00", "24:00"]])), "HH:MM"),
-            ("bad holiday", hours(serde_json::json!({ "time_zone": "UTC", "weekly": { "mon": [["09:00", "17:00"]] }, "holidays": ["2026-02-30"] })), "holiday"),
+            (
+                "no open time",
+                hours(serde_json::json!({ "time_zone": "UTC", "weekly": {} })),
+                "no open time",
+            ),
+            (
+                "unknown zone",
+                hours(
+                    serde_json::json!({ "time_zone": "Mars/Olympus", "weekly": { "mon": [["09:00", "17:00"]] } }),
+                ),
+                "unknown time zone",
+            ),
+            (
+                "backwards",
+                day(serde_json::json!([["17:00", "09:00"]])),
+                "ends before",
+            ),
+            (
+                "empty range",
+                day(serde_json::json!([["09:00", "09:00"]])),
+                "ends before",
+            ),
+            (
+                "overlapping",
+                day(serde_json::json!([["09:00", "12:00"], ["11:00", "13:00"]])),
+                "overlap",
+            ),
+            (
+                "unsorted",
+                day(serde_json::json!([["13:00", "14:00"], ["09:00", "12:00"]])),
+                "sorted",
+            ),
+            (
+                "bad time",
+                day(serde_json::json!([["9:00", "12:00"]])),
+                "HH:MM",
+            ),
+            (
+                "hour 25",
+                day(serde_json::json!([["09:00", "25:00"]])),
+                "HH:MM",
+            ),
+            (
+                "24:00 as a start",
+                day(serde_json::json!([["24:00", "24:00"]])),
+                "HH:MM",
+            ),
+            (
+                "bad holiday",
+                hours(
+                    serde_json::json!({ "time_zone": "UTC", "weekly": { "mon": [["09:00", "17:00"]] }, "holidays": ["2026-02-30"] }),
+                ),
+                "holiday",
+            ),
         ];
         for (case, hours, message) in table {
             let err = hours.calendar().expect_err(case);
@@ -373,7 +531,11 @@ mod tests {
         }))
         .calendar()
         .expect("valid");
-        assert!(minute_a_week.check_target("first_response_seconds", 3600).is_ok());
+        assert!(
+            minute_a_week
+                .check_target("first_response_seconds", 3600)
+                .is_ok()
+        );
         assert!(
             minute_a_week
                 .check_target("resolution_seconds", 366 * 24 * 3600)

@@ -850,8 +850,15 @@ async fn business_hours_over_rest(db: TestDatabase) {
     let admin = app.admin().await;
     let agent = app.user_token(&admin, "support_agent").await;
     let high = default_policy(&app, &admin, "high").await;
-    let path = format!("/api/v1/sla-policies/{}", high["id"].as_str().expect("an id"));
-    assert_eq!(high["business_hours"], Value::Null, "around the clock by default");
+    let path = format!(
+        "/api/v1/sla-policies/{}",
+        high["id"].as_str().expect("an id")
+    );
+    assert_eq!(
+        high["business_hours"],
+        Value::Null,
+        "around the clock by default"
+    );
 
     let hours = json!({
         "time_zone": "Europe/Berlin",
@@ -862,11 +869,16 @@ async fn business_hours_over_rest(db: TestDatabase) {
         json!({ "name": "Office", "priority": "high", "first_response_seconds": 3600,
                 "resolution_seconds": 28_800, "business_hours": hours })
     };
-    let (status, saved) = app.send(Method::PUT, &admin, &path, body(hours.clone())).await;
+    let (status, saved) = app
+        .send(Method::PUT, &admin, &path, body(hours.clone()))
+        .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
     assert_eq!(saved["business_hours"]["time_zone"], "Europe/Berlin");
     let listed = default_policy(&app, &admin, "high").await;
-    assert_eq!(listed["business_hours"]["weekly"]["mon"][1], json!(["13:00", "17:30"]));
+    assert_eq!(
+        listed["business_hours"]["weekly"]["mon"][1],
+        json!(["13:00", "17:30"])
+    );
     assert_eq!(listed["business_hours"]["weekly"]["sat"], json!([]));
     assert_eq!(listed["business_hours"]["holidays"][0], "2026-12-25");
 
@@ -878,13 +890,16 @@ async fn business_hours_over_rest(db: TestDatabase) {
         json!({ "time_zone": "UTC", "weekly": weekdays(json!([["09:00", "17:00"]])), "holidays": ["someday"] }),
     ];
     for hours in refused {
-        let (status, error) = app.send(Method::PUT, &admin, &path, body(hours.clone())).await;
+        let (status, error) = app
+            .send(Method::PUT, &admin, &path, body(hours.clone()))
+            .await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{hours}: {error}");
         assert!(
             error["error"]["message"]
                 .as_str()
-                .is_some_and(|message| message.contains("business_hours")
-                    || message.contains("weeks")),
+                .is_some_and(
+                    |message| message.contains("business_hours") || message.contains("weeks")
+                ),
             "{error}"
         );
     }
@@ -896,8 +911,13 @@ async fn business_hours_over_rest(db: TestDatabase) {
             body(json!({ "time_zone": "UTC", "weekly": { "monday": [] } })),
         )
         .await;
-    assert!(status.is_client_error(), "unknown days are refused: {status}");
-    let (status, _) = app.send(Method::PUT, &agent, &path, body(hours.clone())).await;
+    assert!(
+        status.is_client_error(),
+        "unknown days are refused: {status}"
+    );
+    let (status, _) = app
+        .send(Method::PUT, &agent, &path, body(hours.clone()))
+        .await;
     assert_eq!(status, StatusCode::FORBIDDEN);
 
     let (status, created) = app
@@ -931,7 +951,10 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
         .send(
             Method::PUT,
             &admin,
-            &format!("/api/v1/sla-policies/{}", high["id"].as_str().expect("an id")),
+            &format!(
+                "/api/v1/sla-policies/{}",
+                high["id"].as_str().expect("an id")
+            ),
             json!({ "name": "Office", "priority": "high", "first_response_seconds": 3600,
                     "resolution_seconds": 8 * 3600,
                     "business_hours": { "time_zone": "Europe/Berlin",
@@ -945,13 +968,23 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
     assert_eq!(detail["conversation"]["priority"], "high");
     let due = |field: &str| instant(detail["sla"][field].as_str().expect("a due time"));
     assert_eq!(due("started_at"), instant("2026-11-27T15:50:00Z"));
-    assert_eq!(due("first_response_due_at"), instant("2026-11-30T08:50:00Z"), "Monday 09:50");
-    assert_eq!(due("resolution_due_at"), instant("2026-11-30T15:50:00Z"), "Monday 16:50");
+    assert_eq!(
+        due("first_response_due_at"),
+        instant("2026-11-30T08:50:00Z"),
+        "Monday 09:50"
+    );
+    assert_eq!(
+        due("resolution_due_at"),
+        instant("2026-11-30T15:50:00Z"),
+        "Monday 16:50"
+    );
 
     let mut events = app.state.bus.subscribe();
     clock.set(instant("2026-11-30T08:49:00Z"));
     tokio::time::sleep(std::time::Duration::from_millis(400)).await;
-    let (_, before) = app.get(&admin, &format!("/api/v1/conversations/{id}")).await;
+    let (_, before) = app
+        .get(&admin, &format!("/api/v1/conversations/{id}"))
+        .await;
     assert_eq!(before["sla"]["first_response"], "pending", "{before}");
     assert!(audit_events(&app, &admin, "sla.breached").await.is_empty());
 
@@ -963,7 +996,11 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
         .await;
     assert_eq!(after["sla"]["first_response"], "breached");
     assert_eq!(
-        instant(after["sla"]["first_response_breached_at"].as_str().expect("a time")),
+        instant(
+            after["sla"]["first_response_breached_at"]
+                .as_str()
+                .expect("a time")
+        ),
         instant("2026-11-30T08:51:00Z")
     );
     assert_eq!(after["sla"]["resolution"], "pending");
@@ -1047,7 +1084,10 @@ async fn capacity_queue_and_reassignment(db: TestDatabase) {
     let (status, body) = app
         .get(&admin, &format!("/api/v1/users/{ann_id}/capacity"))
         .await;
-    assert_eq!((status, body["capacity"].clone()), (StatusCode::OK, Value::Null));
+    assert_eq!(
+        (status, body["capacity"].clone()),
+        (StatusCode::OK, Value::Null)
+    );
     for bad in [json!(-1), json!(10_001), json!("two")] {
         let (status, _) = app
             .send(
@@ -1095,7 +1135,10 @@ async fn capacity_queue_and_reassignment(db: TestDatabase) {
     let older = customer_says(&app, &admin, &inbox, "older", "talk to a human").await;
     let urgent = customer_says(&app, &admin, &inbox, "urgent", "There is an outage!").await;
     for queued in [&older, &urgent] {
-        assert_eq!(queued["conversation"]["status"], "escalated", "everyone is at capacity");
+        assert_eq!(
+            queued["conversation"]["status"], "escalated",
+            "everyone is at capacity"
+        );
         assert_eq!(queued["conversation"]["assignee_id"], Value::Null);
     }
     assert_eq!(urgent["conversation"]["priority"], "urgent");
@@ -1107,30 +1150,53 @@ async fn capacity_queue_and_reassignment(db: TestDatabase) {
         .find(|presence| presence["user_id"] == ann_id.as_str())
         .expect("Ann's presence")
         .clone();
-    assert_eq!((ann_presence["capacity"].clone(), ann_presence["assigned"].clone()), (json!(1), json!(1)));
+    assert_eq!(
+        (
+            ann_presence["capacity"].clone(),
+            ann_presence["assigned"].clone()
+        ),
+        (json!(1), json!(1))
+    );
 
     // Resolving frees a place: the urgent one goes first, though the other waited longer.
     let first_holder = first["conversation"]["assignee_id"].clone();
     let (status, _) = app
-        .post(&admin, &format!("/api/v1/conversations/{}/resolve", id_of(&first)), json!({}))
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{}/resolve", id_of(&first)),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let urgent_now = detail(&app, &admin, &id_of(&urgent)).await;
     assert_eq!(urgent_now["conversation"]["status"], "assigned");
     assert_eq!(urgent_now["conversation"]["assignee_id"], first_holder);
-    assert_eq!(detail(&app, &admin, &id_of(&older)).await["conversation"]["status"], "escalated");
+    assert_eq!(
+        detail(&app, &admin, &id_of(&older)).await["conversation"]["status"],
+        "escalated"
+    );
     // Handing one back to the AI frees another.
     let (status, _) = app
-        .post(&admin, &format!("/api/v1/conversations/{}/handback", id_of(&second)), json!({}))
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{}/handback", id_of(&second)),
+            json!({}),
+        )
         .await;
     assert_eq!(status, StatusCode::OK);
     let older_now = detail(&app, &admin, &id_of(&older)).await;
-    assert_eq!(older_now["conversation"]["assignee_id"], second["conversation"]["assignee_id"]);
+    assert_eq!(
+        older_now["conversation"]["assignee_id"],
+        second["conversation"]["assignee_id"]
+    );
 
     // Going away: what the agent has not answered goes back to the queue, then to someone
     // online with room.
     let (urgent_id, older_id) = (id_of(&urgent), id_of(&older));
-    let urgent_holder = urgent_now["conversation"]["assignee_id"].as_str().expect("held").to_owned();
+    let urgent_holder = urgent_now["conversation"]["assignee_id"]
+        .as_str()
+        .expect("held")
+        .to_owned();
     let (leaving, staying, leaving_id, staying_id) = if urgent_holder == ann_id {
         (&ann, &bob, ann_id.clone(), bob_id.clone())
     } else {
@@ -1158,7 +1224,10 @@ async fn capacity_queue_and_reassignment(db: TestDatabase) {
     let reassigned = audit_events(&app, &admin, "conversation.reassigned").await;
     assert_eq!(reassigned.len(), 1, "{reassigned:?}");
     assert_eq!(reassigned[0]["subject_id"], urgent_id.as_str());
-    assert_eq!(reassigned[0]["data"]["from_assignee_id"], leaving_id.as_str());
+    assert_eq!(
+        reassigned[0]["data"]["from_assignee_id"],
+        leaving_id.as_str()
+    );
     assert_eq!(reassigned[0]["data"]["reason"], "away");
 
     // A stale heartbeat counts as gone: a newcomer takes the unanswered conversation; the
@@ -1175,11 +1244,19 @@ async fn capacity_queue_and_reassignment(db: TestDatabase) {
         .await;
     assert_eq!(moved["conversation"]["status"], "assigned");
     let kept = detail(&app, &admin, &older_id).await;
-    assert_eq!(kept["conversation"]["assignee_id"], staying_id.as_str(), "answered: stays");
+    assert_eq!(
+        kept["conversation"]["assignee_id"],
+        staying_id.as_str(),
+        "answered: stays"
+    );
     let reassigned = audit_events(&app, &admin, "conversation.reassigned").await;
     assert_eq!(reassigned.len(), 2);
-    assert!(reassigned.iter().any(|event| event["data"]["reason"] == "stale"
-        && event["data"]["from_assignee_id"] == staying_id.as_str()));
+    assert!(
+        reassigned
+            .iter()
+            .any(|event| event["data"]["reason"] == "stale"
+                && event["data"]["from_assignee_id"] == staying_id.as_str())
+    );
 }
 
 /// 30 conversations escalate at once among 3 online agents with a capacity of 10: each agent
@@ -1237,9 +1314,16 @@ async fn fair_assignment_under_concurrency(db: TestDatabase, strategy: &str) {
         .collect();
     subjects.sort();
     subjects.dedup();
-    assert_eq!((assignments.len(), subjects.len()), (30, 30), "nobody assigned twice");
+    assert_eq!(
+        (assignments.len(), subjects.len()),
+        (30, 30),
+        "nobody assigned twice"
+    );
     let last = customer_says(&app, &admin, &inbox, "one-more", "talk to a human").await;
-    assert_eq!(last["conversation"]["status"], "escalated", "everyone is at capacity");
+    assert_eq!(
+        last["conversation"]["status"], "escalated",
+        "everyone is at capacity"
+    );
 }
 
 async fn least_loaded_is_fair_under_concurrency(db: TestDatabase) {
@@ -1257,7 +1341,10 @@ async fn compiled_rules_are_cached_until_a_rule_changes(db: TestDatabase) {
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let detail = customer_says(&app, &admin, &inbox, "t", "hello").await;
-    let org_id = detail["conversation"]["org_id"].as_str().expect("org").to_owned();
+    let org_id = detail["conversation"]["org_id"]
+        .as_str()
+        .expect("org")
+        .to_owned();
     let first = switchboard::routing::compiled_rules(&app.state, &org_id)
         .await
         .expect("rules");
@@ -1292,5 +1379,8 @@ async fn compiled_rules_are_cached_until_a_rule_changes(db: TestDatabase) {
         .expect("rules");
     assert_eq!(after.len(), 4, "the disabled rule is gone at once");
     let asked = customer_says(&app, &admin, &inbox, "asks", "I want to talk to a human").await;
-    assert_eq!(asked["conversation"]["status"], "bot", "the rule no longer fires");
+    assert_eq!(
+        asked["conversation"]["status"], "bot",
+        "the rule no longer fires"
+    );
 }

@@ -38,9 +38,9 @@ pub use ingest::IngestOutcome;
 pub use knowledge::{ArticleChange, ArticleFilter, NewArticle, UpdatedArticle};
 pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
 pub use routing::{
-    MAX_CAPACITY, Released, CustomerValue, DUE_SOON_MINUTES, MAX_RULES, NewHandoff, ROUTING_ACTOR, RoutingApplied,
-    RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec, default_rules,
-    default_sla_policies,
+    CustomerValue, DUE_SOON_MINUTES, MAX_CAPACITY, MAX_RULES, NewHandoff, ROUTING_ACTOR, Released,
+    RoutingApplied, RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec,
+    default_rules, default_sla_policies,
 };
 pub use understanding::StoredTopicModel;
 

@@ -13,9 +13,9 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use switchboard_model::{
-    self as model, AiOutcome, AssignmentStrategy, BusinessHours, ConversationStatus, EscalationRule, Handoff,
-    MatchMode, MessageRole, Presence, PresenceStatus, Priority, Role, RuleActions, SlaClock,
-    SlaPolicy, SlaTargetStatus, Trigger, new_id,
+    self as model, AiOutcome, AssignmentStrategy, BusinessHours, ConversationStatus,
+    EscalationRule, Handoff, MatchMode, MessageRole, Presence, PresenceStatus, Priority, Role,
+    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, Trigger, new_id,
 };
 
 use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
@@ -1622,7 +1622,8 @@ impl Store {
             let waiting_since = escalated_at.get(&row.id).copied().unwrap_or(row.created_at);
             (std::cmp::Reverse(priority), waiting_since, row.id.clone())
         });
-        let team_ids: HashSet<String> = queue.iter().filter_map(|row| row.team_id.clone()).collect();
+        let team_ids: HashSet<String> =
+            queue.iter().filter_map(|row| row.team_id.clone()).collect();
         let mut members: HashMap<String, HashSet<String>> = HashMap::new();
         for member in team_member::Entity::find()
             .filter(team_member::Column::OrgId.eq(org_id))

@@ -4,8 +4,8 @@
 use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use switchboard_model::{
-    AssignmentStrategy, BusinessHours, EscalationRule, MatchMode, Permission, Presence, PresenceStatus, Priority,
-    RuleActions, SlaPolicy, Trigger,
+    AssignmentStrategy, BusinessHours, EscalationRule, MatchMode, Permission, Presence,
+    PresenceStatus, Priority, RuleActions, SlaPolicy, Trigger,
 };
 use switchboard_store::{CustomerValue, RuleSpec, SlaPolicySpec};
 use utoipa::ToSchema;
