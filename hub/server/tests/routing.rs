@@ -963,10 +963,10 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
 
-    let detail = customer_says(&app, &admin, &inbox, "friday", "talk to a human").await;
-    let id = id_of(&detail);
-    assert_eq!(detail["conversation"]["priority"], "high");
-    let due = |field: &str| instant(detail["sla"][field].as_str().expect("a due time"));
+    let escalated = customer_says(&app, &admin, &inbox, "friday", "talk to a human").await;
+    let id = id_of(&escalated);
+    assert_eq!(escalated["conversation"]["priority"], "high");
+    let due = |field: &str| instant(escalated["sla"][field].as_str().expect("a due time"));
     assert_eq!(due("started_at"), instant("2026-11-27T15:50:00Z"));
     assert_eq!(
         due("first_response_due_at"),
@@ -1039,6 +1039,23 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
         .await
         .expect("text");
     assert!(metrics.contains("switchboard_sla_breaches_total{target=\"first_response\"}"));
+
+    // Resolving on Monday morning, by the same clock, meets the resolution target.
+    clock.set(instant("2026-11-30T09:30:00Z"));
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{id}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let resolved = detail(&app, &admin, &id).await;
+    assert_eq!(resolved["sla"]["resolution"], "met", "{resolved}");
+    assert_eq!(
+        instant(resolved["sla"]["resolved_at"].as_str().expect("a time")),
+        instant("2026-11-30T09:30:00Z")
+    );
 }
 
 async fn set_capacity(app: &TestApp, admin: &str, user: &str, capacity: Value) {

@@ -45,8 +45,11 @@ pub fn presence_fresh_since(state: &AppState) -> chrono::DateTime<Utc> {
 /// stale.
 #[derive(Default)]
 pub struct RuleCache {
-    compiled: RwLock<HashMap<String, (i64, Arc<Vec<CompiledRule>>)>>,
+    compiled: RwLock<HashMap<String, RulesAt>>,
 }
+
+/// Compiled rules and the rules revision they were compiled at.
+type RulesAt = (i64, Arc<Vec<CompiledRule>>);
 
 impl RuleCache {
     fn get(&self, org_id: &str, revision: i64) -> Option<Arc<Vec<CompiledRule>>> {
