@@ -495,6 +495,11 @@ async fn the_sla_timer_detects_breaches(db: TestDatabase) {
     assert_eq!(breaches.len(), 1, "marked once, however many ticks ran");
     assert_eq!(breaches[0]["subject_id"], waiting_id.as_str());
     assert_eq!(breaches[0]["data"]["target"], "first_response");
+    assert_first_response_breaches_counted(&app).await;
+}
+
+/// `/metrics` counts first-response breaches.
+async fn assert_first_response_breaches_counted(app: &TestApp) {
     let metrics = app
         .client
         .get(app.url("/metrics"))
@@ -1029,16 +1034,7 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
     })
     .await;
     assert_eq!(announced, Ok(true), "the inbox hears of the breach");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sends")
-        .text()
-        .await
-        .expect("text");
-    assert!(metrics.contains("switchboard_sla_breaches_total{target=\"first_response\"}"));
+    assert_first_response_breaches_counted(&app).await;
 
     // Resolving on Monday morning, by the same clock, meets the resolution target.
     clock.set(instant("2026-11-30T09:30:00Z"));
