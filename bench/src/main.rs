@@ -5,6 +5,8 @@
 //! the contact and conversation, hand out the next `seq`, commit) on a fresh database:
 //! messages per second and per-message latency, with many writers at once.
 //!
+//! `rules` times escalation-rule evaluation per customer message (`rules.rs`).
+//!
 //! `webchat` drives a running hub over its web-chat WebSocket with many visitors at once
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
 
@@ -12,6 +14,7 @@ mod proc;
 mod webchat;
 
 mod retrieval;
+mod rules;
 
 use std::time::{Duration, Instant};
 
@@ -59,6 +62,16 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Compile the default and twenty typical custom escalation rules and time their
+    /// evaluation per message (p50 / p99)
+    Rules {
+        /// Distinct messages
+        #[arg(long, default_value_t = 5_000)]
+        messages: usize,
+        /// Times each message is evaluated
+        #[arg(long, default_value_t = 5)]
+        rounds: usize,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -71,6 +84,7 @@ enum BackendArg {
 async fn main() -> anyhow::Result<()> {
     match Cli::parse().command {
         Command::Retrieval { articles, rounds } => retrieval::run(&articles, rounds, None).await,
+        Command::Rules { messages, rounds } => rules::run(messages, rounds),
         Command::Ingest {
             backend,
             messages,

@@ -3,9 +3,11 @@
 //! Organizations own inboxes (one per channel configuration), contacts, conversations and their
 //! messages. Connectors turn a channel's requests into [`InboundEvent`]s and deliver
 //! [`OutboundMessage`]s; the server owns everything in between. This crate does no I/O: no
-//! database, no HTTP client or server, no clock beyond `chrono::Utc::now` in constructors.
+//! database, no HTTP client or server, no clock beyond `chrono::Utc::now` in constructors and [`Clock`].
 
+mod business_hours;
 mod channel;
+mod clock;
 mod connector;
 mod conversation;
 mod event;
@@ -16,7 +18,9 @@ mod role;
 mod routing;
 mod secret;
 
+pub use business_hours::{BusinessHours, BusinessHoursError, Calendar, WeeklyHours};
 pub use channel::{ChannelKind, UnknownChannel};
+pub use clock::Clock;
 pub use connector::{
     ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, HandshakeError,
     Inbound, NormalizeError, RawInbound, VerifyError, WebhookSetupError,

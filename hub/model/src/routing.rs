@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::Priority;
+use crate::{BusinessHours, Priority};
 
 /// One escalation rule of an organization. Rules run in `position` order; the first enabled rule
 /// whose triggers match fires, and evaluation stops there unless the rule says `continue`.
@@ -117,6 +117,8 @@ pub struct SlaPolicy {
     pub team_id: Option<String>,
     pub first_response_seconds: i64,
     pub resolution_seconds: i64,
+    /// When the targets' clocks run; `null`: around the clock.
+    pub business_hours: Option<BusinessHours>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }
@@ -165,6 +167,10 @@ pub struct Presence {
     pub last_seen_at: DateTime<Utc>,
     /// `online` and seen recently enough: gets assignments.
     pub online: bool,
+    /// Most open assigned conversations the agent takes; `null`: no limit.
+    pub capacity: Option<i32>,
+    /// Open conversations assigned to the agent now.
+    pub assigned: u32,
 }
 
 crate::string_enum! {

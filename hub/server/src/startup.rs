@@ -18,7 +18,7 @@ use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
 
-use switchboard_model::Responder;
+use switchboard_model::{Clock, Responder};
 
 use crate::{
     ai, api,
@@ -103,8 +103,19 @@ impl Application {
         connectors: ConnectorRegistry,
         responder: Option<Arc<dyn Responder>>,
     ) -> anyhow::Result<Application> {
+        Self::build_with_clock(settings, connectors, responder, Clock::system()).await
+    }
+
+    /// [`Application::build_with`] with routing, SLA clocks and presence reading `clock`
+    /// (tests set it to a Friday afternoon and move it to Monday).
+    pub async fn build_with_clock(
+        settings: Settings,
+        connectors: ConnectorRegistry,
+        responder: Option<Arc<dyn Responder>>,
+        clock: Clock,
+    ) -> anyhow::Result<Application> {
         telemetry::metrics_handle();
-        let store = open_store(&settings).await?;
+        let store = open_store(&settings).await?.with_clock(clock.clone());
         if let Some(seeded) = demo::seed_first_start(&store, &settings).await? {
             seeded.print(&settings);
         }
@@ -143,6 +154,8 @@ impl Application {
             responder,
             chat: Arc::new(chat),
             topic_models: Arc::default(),
+            clock,
+            rule_cache: Arc::default(),
             shutdown: shutdown.clone(),
         };
         let router = router(state.clone());

@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use switchboard_model::{ChannelKind, Connector, ConnectorFactory, Responder};
+use switchboard_model::{ChannelKind, Clock, Connector, ConnectorFactory, Responder};
 use switchboard_store::{InboxWithSecrets, Store};
 
 use crate::{bot::BotQueue, bus::EventBus, chat::ChatHub, config::Settings};
@@ -21,6 +21,11 @@ pub struct AppState {
     pub bot: Arc<BotQueue>,
     /// The open web-chat connections and the fan-out to them.
     pub chat: Arc<ChatHub>,
+    /// "Now" for routing, SLA due times, presence and the SLA timer: the system clock, or one
+    /// a test sets. The store reads the same clock.
+    pub clock: Clock,
+    /// The organizations' escalation rules, compiled, by rules revision.
+    pub rule_cache: Arc<crate::routing::RuleCache>,
     /// The organizations' topic classifiers, cached.
     pub topic_models: Arc<crate::understanding::TopicModels>,
     /// Cancelled when the hub stops: long-lived responses (event streams) end on it.

@@ -22,6 +22,12 @@ backend_tests!(
     least_loaded_assignment_among_online_agents_only,
     round_robin_assignment_takes_turns,
     rules_and_policies_over_rest_with_permissions_and_validation,
+    business_hours_over_rest,
+    the_sla_clock_runs_in_business_hours_on_a_controllable_clock,
+    capacity_queue_and_reassignment,
+    least_loaded_is_fair_under_concurrency,
+    round_robin_is_fair_under_concurrency,
+    compiled_rules_are_cached_until_a_rule_changes,
 );
 
 /// Posts a customer message on `thread` and returns the conversation's detail once routing has
@@ -489,6 +495,11 @@ async fn the_sla_timer_detects_breaches(db: TestDatabase) {
     assert_eq!(breaches.len(), 1, "marked once, however many ticks ran");
     assert_eq!(breaches[0]["subject_id"], waiting_id.as_str());
     assert_eq!(breaches[0]["data"]["target"], "first_response");
+    assert_first_response_breaches_counted(&app).await;
+}
+
+/// `/metrics` counts first-response breaches.
+async fn assert_first_response_breaches_counted(app: &TestApp) {
     let metrics = app
         .client
         .get(app.url("/metrics"))
@@ -793,4 +804,596 @@ async fn rules_and_policies_over_rest_with_permissions_and_validation(db: TestDa
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+fn instant(text: &str) -> chrono::DateTime<chrono::Utc> {
+    text.parse().expect("an RFC 3339 instant")
+}
+
+/// The organization-wide policy of `priority`.
+async fn default_policy(app: &TestApp, admin: &str, priority: &str) -> Value {
+    let (_, policies) = app.get(admin, "/api/v1/sla-policies").await;
+    policies
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|policy| policy["priority"] == priority && policy["team_id"].is_null())
+        .expect("a default policy")
+        .clone()
+}
+
+fn weekdays(ranges: Value) -> Value {
+    json!({ "mon": ranges, "tue": ranges, "wed": ranges, "thu": ranges, "fri": ranges })
+}
+
+/// Every audit event of `action`, newest first, across the log's pages.
+async fn audit_events(app: &TestApp, admin: &str, action: &str) -> Vec<Value> {
+    let mut events = Vec::new();
+    let mut cursor = String::new();
+    loop {
+        let (status, page) = app
+            .get(admin, &format!("/api/v1/audit?limit=200{cursor}"))
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        events.extend(
+            page["events"]
+                .as_array()
+                .expect("events")
+                .iter()
+                .filter(|event| event["action"] == action)
+                .cloned(),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = format!("&cursor={next}"),
+            None => return events,
+        }
+    }
+}
+
+async fn business_hours_over_rest(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let agent = app.user_token(&admin, "support_agent").await;
+    let high = default_policy(&app, &admin, "high").await;
+    let path = format!(
+        "/api/v1/sla-policies/{}",
+        high["id"].as_str().expect("an id")
+    );
+    assert_eq!(
+        high["business_hours"],
+        Value::Null,
+        "around the clock by default"
+    );
+
+    let hours = json!({
+        "time_zone": "Europe/Berlin",
+        "weekly": weekdays(json!([["09:00", "12:00"], ["13:00", "17:30"]])),
+        "holidays": ["2026-12-25", "2026-12-26"],
+    });
+    let body = |hours: Value| {
+        json!({ "name": "Office", "priority": "high", "first_response_seconds": 3600,
+                "resolution_seconds": 28_800, "business_hours": hours })
+    };
+    let (status, saved) = app
+        .send(Method::PUT, &admin, &path, body(hours.clone()))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+    assert_eq!(saved["business_hours"]["time_zone"], "Europe/Berlin");
+    let listed = default_policy(&app, &admin, "high").await;
+    assert_eq!(
+        listed["business_hours"]["weekly"]["mon"][1],
+        json!(["13:00", "17:30"])
+    );
+    assert_eq!(listed["business_hours"]["weekly"]["sat"], json!([]));
+    assert_eq!(listed["business_hours"]["holidays"][0], "2026-12-25");
+
+    let refused = [
+        json!({ "time_zone": "Mars/Olympus", "weekly": weekdays(json!([["09:00", "17:00"]])) }),
+        json!({ "time_zone": "UTC", "weekly": weekdays(json!([["09:00", "12:00"], ["11:00", "13:00"]])) }),
+        json!({ "time_zone": "UTC", "weekly": weekdays(json!([["17:00", "09:00"]])) }),
+        json!({ "time_zone": "UTC", "weekly": {} }),
+        json!({ "time_zone": "UTC", "weekly": weekdays(json!([["09:00", "17:00"]])), "holidays": ["someday"] }),
+    ];
+    for hours in refused {
+        let (status, error) = app
+            .send(Method::PUT, &admin, &path, body(hours.clone()))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{hours}: {error}");
+        assert!(
+            error["error"]["message"]
+                .as_str()
+                .is_some_and(
+                    |message| message.contains("business_hours") || message.contains("weeks")
+                ),
+            "{error}"
+        );
+    }
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &admin,
+            &path,
+            body(json!({ "time_zone": "UTC", "weekly": { "monday": [] } })),
+        )
+        .await;
+    assert!(
+        status.is_client_error(),
+        "unknown days are refused: {status}"
+    );
+    let (status, _) = app
+        .send(Method::PUT, &agent, &path, body(hours.clone()))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    let (status, created) = app
+        .post(
+            &admin,
+            "/api/v1/sla-policies",
+            json!({ "name": "Nights", "priority": "low", "first_response_seconds": 60,
+                    "resolution_seconds": 600, "team_id": null,
+                    "business_hours": { "time_zone": "America/New_York",
+                                        "weekly": weekdays(json!([["00:00", "06:00"], ["22:00", "24:00"]])) } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{created}");
+    let (status, cleared) = app
+        .send(Method::PUT, &admin, &path, body(Value::Null))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(cleared["business_hours"], Value::Null);
+}
+
+/// Friday 16:50 in Berlin, a 1-hour first-response target and 09:00–17:00 on weekdays: the
+/// reply is due Monday 09:50. The timer, on the same clock, says nothing before then and marks
+/// the breach after.
+async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDatabase) {
+    let clock = switchboard_model::Clock::manual(instant("2026-11-27T15:50:00Z"));
+    let app = TestApp::spawn_quiet_with_clock(db, fast_sla_settings, clock.clone()).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let high = default_policy(&app, &admin, "high").await;
+    let (status, saved) = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!(
+                "/api/v1/sla-policies/{}",
+                high["id"].as_str().expect("an id")
+            ),
+            json!({ "name": "Office", "priority": "high", "first_response_seconds": 3600,
+                    "resolution_seconds": 8 * 3600,
+                    "business_hours": { "time_zone": "Europe/Berlin",
+                                        "weekly": weekdays(json!([["09:00", "17:00"]])) } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+
+    let escalated = customer_says(&app, &admin, &inbox, "friday", "talk to a human").await;
+    let id = id_of(&escalated);
+    assert_eq!(escalated["conversation"]["priority"], "high");
+    let due = |field: &str| instant(escalated["sla"][field].as_str().expect("a due time"));
+    assert_eq!(due("started_at"), instant("2026-11-27T15:50:00Z"));
+    assert_eq!(
+        due("first_response_due_at"),
+        instant("2026-11-30T08:50:00Z"),
+        "Monday 09:50"
+    );
+    assert_eq!(
+        due("resolution_due_at"),
+        instant("2026-11-30T15:50:00Z"),
+        "Monday 16:50"
+    );
+
+    let mut events = app.state.bus.subscribe();
+    clock.set(instant("2026-11-30T08:49:00Z"));
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let (_, before) = app
+        .get(&admin, &format!("/api/v1/conversations/{id}"))
+        .await;
+    assert_eq!(before["sla"]["first_response"], "pending", "{before}");
+    assert!(audit_events(&app, &admin, "sla.breached").await.is_empty());
+
+    clock.set(instant("2026-11-30T08:51:00Z"));
+    let after = app
+        .wait_for(&admin, &id, |detail| {
+            detail["sla"]["first_response_breached_at"].is_string()
+        })
+        .await;
+    assert_eq!(after["sla"]["first_response"], "breached");
+    assert_eq!(
+        instant(
+            after["sla"]["first_response_breached_at"]
+                .as_str()
+                .expect("a time")
+        ),
+        instant("2026-11-30T08:51:00Z")
+    );
+    assert_eq!(after["sla"]["resolution"], "pending");
+    let breaches = audit_events(&app, &admin, "sla.breached").await;
+    assert_eq!(breaches.len(), 1);
+    assert_eq!(breaches[0]["subject_id"], id.as_str());
+    assert_eq!(
+        instant(breaches[0]["data"]["due_at"].as_str().expect("a time")),
+        instant("2026-11-30T08:50:00Z")
+    );
+    let announced = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match events.recv().await {
+                Ok(event) => {
+                    if let switchboard_model::BusEvent::ConversationChanged {
+                        conversation_id, ..
+                    } = &*event
+                        && *conversation_id == id
+                    {
+                        return true;
+                    }
+                }
+                Err(_) => return false,
+            }
+        }
+    })
+    .await;
+    assert_eq!(announced, Ok(true), "the inbox hears of the breach");
+    assert_first_response_breaches_counted(&app).await;
+
+    // Resolving on Monday morning, by the same clock, meets the resolution target.
+    clock.set(instant("2026-11-30T09:30:00Z"));
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{id}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let resolved = detail(&app, &admin, &id).await;
+    assert_eq!(resolved["sla"]["resolution"], "met", "{resolved}");
+    assert_eq!(
+        instant(resolved["sla"]["resolved_at"].as_str().expect("a time")),
+        instant("2026-11-30T09:30:00Z")
+    );
+}
+
+async fn set_capacity(app: &TestApp, admin: &str, user: &str, capacity: Value) {
+    let (status, body) = app
+        .send(
+            Method::PUT,
+            admin,
+            &format!("/api/v1/users/{user}/capacity"),
+            json!({ "capacity": capacity }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["capacity"], capacity);
+}
+
+async fn detail(app: &TestApp, token: &str, id: &str) -> Value {
+    let (status, detail) = app.get(token, &format!("/api/v1/conversations/{id}")).await;
+    assert_eq!(status, StatusCode::OK);
+    detail
+}
+
+/// Agents at capacity are skipped; the queue waits and is served most urgent first, then
+/// oldest, when capacity frees; an agent who goes away (or whose heartbeat goes stale) hands
+/// back what they have not answered yet.
+async fn capacity_queue_and_reassignment(db: TestDatabase) {
+    let clock = switchboard_model::Clock::manual(chrono::Utc::now());
+    let app = TestApp::spawn_quiet_with_clock(db, fast_sla_settings, clock.clone()).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let outage = create_rule(
+        &app,
+        &admin,
+        json!({ "name": "Outage", "triggers": [{ "type": "keywords", "any": ["outage"] }],
+                "actions": { "escalate": true, "priority": "urgent" } }),
+    )
+    .await;
+    put_first(&app, &admin, outage["id"].as_str().expect("an id")).await;
+    let ann = app.user_token(&admin, "support_agent").await;
+    let bob = app.user_token(&admin, "support_agent").await;
+    let (ann_id, bob_id) = (user_id(&app, &ann).await, user_id(&app, &bob).await);
+
+    // The capacity API.
+    let (status, body) = app
+        .get(&admin, &format!("/api/v1/users/{ann_id}/capacity"))
+        .await;
+    assert_eq!(
+        (status, body["capacity"].clone()),
+        (StatusCode::OK, Value::Null)
+    );
+    for bad in [json!(-1), json!(10_001), json!("two")] {
+        let (status, _) = app
+            .send(
+                Method::PUT,
+                &admin,
+                &format!("/api/v1/users/{ann_id}/capacity"),
+                json!({ "capacity": bad }),
+            )
+            .await;
+        assert!(status.is_client_error(), "{bad}: {status}");
+    }
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &ann,
+            &format!("/api/v1/users/{ann_id}/capacity"),
+            json!({ "capacity": 100 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &admin,
+            "/api/v1/users/nobody/capacity",
+            json!({ "capacity": 1 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    set_capacity(&app, &admin, &ann_id, json!(1)).await;
+    set_capacity(&app, &admin, &bob_id, json!(1)).await;
+    go_online(&app, &ann).await;
+    go_online(&app, &bob).await;
+
+    let first = customer_says(&app, &admin, &inbox, "first", "talk to a human").await;
+    let second = customer_says(&app, &admin, &inbox, "second", "talk to a human").await;
+    let mut holders = [
+        first["conversation"]["assignee_id"].clone(),
+        second["conversation"]["assignee_id"].clone(),
+    ];
+    holders.sort_by_key(|holder| holder.to_string());
+    let mut both = [json!(ann_id), json!(bob_id)];
+    both.sort_by_key(|holder| holder.to_string());
+    assert_eq!(holders, both, "one each");
+    let older = customer_says(&app, &admin, &inbox, "older", "talk to a human").await;
+    let urgent = customer_says(&app, &admin, &inbox, "urgent", "There is an outage!").await;
+    for queued in [&older, &urgent] {
+        assert_eq!(
+            queued["conversation"]["status"], "escalated",
+            "everyone is at capacity"
+        );
+        assert_eq!(queued["conversation"]["assignee_id"], Value::Null);
+    }
+    assert_eq!(urgent["conversation"]["priority"], "urgent");
+    let (_, presence) = app.get(&admin, "/api/v1/presence").await;
+    let ann_presence = presence
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|presence| presence["user_id"] == ann_id.as_str())
+        .expect("Ann's presence")
+        .clone();
+    assert_eq!(
+        (
+            ann_presence["capacity"].clone(),
+            ann_presence["assigned"].clone()
+        ),
+        (json!(1), json!(1))
+    );
+
+    // Resolving frees a place: the urgent one goes first, though the other waited longer.
+    let first_holder = first["conversation"]["assignee_id"].clone();
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{}/resolve", id_of(&first)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let urgent_now = detail(&app, &admin, &id_of(&urgent)).await;
+    assert_eq!(urgent_now["conversation"]["status"], "assigned");
+    assert_eq!(urgent_now["conversation"]["assignee_id"], first_holder);
+    assert_eq!(
+        detail(&app, &admin, &id_of(&older)).await["conversation"]["status"],
+        "escalated"
+    );
+    // Handing one back to the AI frees another.
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{}/handback", id_of(&second)),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let older_now = detail(&app, &admin, &id_of(&older)).await;
+    assert_eq!(
+        older_now["conversation"]["assignee_id"],
+        second["conversation"]["assignee_id"]
+    );
+
+    // Going away: what the agent has not answered goes back to the queue, then to someone
+    // online with room.
+    let (urgent_id, older_id) = (id_of(&urgent), id_of(&older));
+    let urgent_holder = urgent_now["conversation"]["assignee_id"]
+        .as_str()
+        .expect("held")
+        .to_owned();
+    let (leaving, staying, leaving_id, staying_id) = if urgent_holder == ann_id {
+        (&ann, &bob, ann_id.clone(), bob_id.clone())
+    } else {
+        (&bob, &ann, bob_id.clone(), ann_id.clone())
+    };
+    let (status, _) = app
+        .post(
+            staying,
+            &format!("/api/v1/conversations/{older_id}/messages"),
+            json!({ "text": "I'm on it." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    set_capacity(&app, &admin, &staying_id, Value::Null).await;
+    let (status, _) = app
+        .post(leaving, "/api/v1/me/presence", json!({ "status": "away" }))
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let moved = app
+        .wait_for(&admin, &urgent_id, |detail| {
+            detail["conversation"]["assignee_id"] == staying_id.as_str()
+        })
+        .await;
+    assert_eq!(moved["conversation"]["status"], "assigned");
+    let reassigned = audit_events(&app, &admin, "conversation.reassigned").await;
+    assert_eq!(reassigned.len(), 1, "{reassigned:?}");
+    assert_eq!(reassigned[0]["subject_id"], urgent_id.as_str());
+    assert_eq!(
+        reassigned[0]["data"]["from_assignee_id"],
+        leaving_id.as_str()
+    );
+    assert_eq!(reassigned[0]["data"]["reason"], "away");
+
+    // A stale heartbeat counts as gone: a newcomer takes the unanswered conversation; the
+    // answered one stays with its agent.
+    let carol = app.user_token(&admin, "support_agent").await;
+    let carol_id = user_id(&app, &carol).await;
+    go_online(&app, &carol).await;
+    clock.advance(chrono::Duration::seconds(301));
+    go_online(&app, &carol).await;
+    let moved = app
+        .wait_for(&admin, &urgent_id, |detail| {
+            detail["conversation"]["assignee_id"] == carol_id.as_str()
+        })
+        .await;
+    assert_eq!(moved["conversation"]["status"], "assigned");
+    let kept = detail(&app, &admin, &older_id).await;
+    assert_eq!(
+        kept["conversation"]["assignee_id"],
+        staying_id.as_str(),
+        "answered: stays"
+    );
+    let reassigned = audit_events(&app, &admin, "conversation.reassigned").await;
+    assert_eq!(reassigned.len(), 2);
+    assert!(
+        reassigned
+            .iter()
+            .any(|event| event["data"]["reason"] == "stale"
+                && event["data"]["from_assignee_id"] == staying_id.as_str())
+    );
+}
+
+/// 30 conversations escalate at once among 3 online agents with a capacity of 10: each agent
+/// gets exactly 10, none twice, and the 31st waits in the queue.
+async fn fair_assignment_under_concurrency(db: TestDatabase, strategy: &str) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &admin,
+            "/api/v1/routing-settings",
+            json!({ "assignment": strategy }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let mut agents = Vec::new();
+    for _ in 0..3 {
+        let token = app.user_token(&admin, "support_agent").await;
+        let id = user_id(&app, &token).await;
+        set_capacity(&app, &admin, &id, json!(10)).await;
+        go_online(&app, &token).await;
+        agents.push(id);
+    }
+    let app = std::sync::Arc::new(app);
+    let mut escalating = tokio::task::JoinSet::new();
+    for n in 0..30 {
+        let (app, inbox) = (app.clone(), inbox.clone());
+        escalating.spawn(async move {
+            let body = json!({ "thread": format!("t{n}"), "from": format!("c{n}@customer.test"),
+                               "id": switchboard_model::new_id(), "text": "talk to a human" });
+            app.webhook(&inbox, "s3cret", body).await
+        });
+    }
+    while let Some(status) = escalating.join_next().await {
+        assert_eq!(status.expect("joins"), StatusCode::OK);
+    }
+    let (_, list) = app
+        .get(&admin, "/api/v1/conversations?status=assigned&limit=200")
+        .await;
+    let assigned = list["conversations"].as_array().expect("a list");
+    assert_eq!(assigned.len(), 30, "{list}");
+    for agent in &agents {
+        let held = assigned
+            .iter()
+            .filter(|conversation| conversation["assignee_id"] == agent.as_str())
+            .count();
+        assert_eq!(held, 10, "{strategy}: every agent gets exactly 10");
+    }
+    let assignments = audit_events(&app, &admin, "conversation.assigned").await;
+    let mut subjects: Vec<&str> = assignments
+        .iter()
+        .filter_map(|event| event["subject_id"].as_str())
+        .collect();
+    subjects.sort();
+    subjects.dedup();
+    assert_eq!(
+        (assignments.len(), subjects.len()),
+        (30, 30),
+        "nobody assigned twice"
+    );
+    let last = customer_says(&app, &admin, &inbox, "one-more", "talk to a human").await;
+    assert_eq!(
+        last["conversation"]["status"], "escalated",
+        "everyone is at capacity"
+    );
+}
+
+async fn least_loaded_is_fair_under_concurrency(db: TestDatabase) {
+    fair_assignment_under_concurrency(db, "least_loaded").await;
+}
+
+async fn round_robin_is_fair_under_concurrency(db: TestDatabase) {
+    fair_assignment_under_concurrency(db, "round_robin").await;
+}
+
+/// Rules compile once per rules revision; a change on any node (here: another store on the
+/// same database) makes the next message use the new rules.
+async fn compiled_rules_are_cached_until_a_rule_changes(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let detail = customer_says(&app, &admin, &inbox, "t", "hello").await;
+    let org_id = detail["conversation"]["org_id"]
+        .as_str()
+        .expect("org")
+        .to_owned();
+    let first = switchboard::routing::compiled_rules(&app.state, &org_id)
+        .await
+        .expect("rules");
+    let again = switchboard::routing::compiled_rules(&app.state, &org_id)
+        .await
+        .expect("rules");
+    assert!(std::sync::Arc::ptr_eq(&first, &again), "compiled once");
+    assert_eq!(first.len(), 5);
+
+    let other_node = Store::connect(&app.db.url).await.expect("connects");
+    let rule = other_node
+        .list_rules(&org_id)
+        .await
+        .expect("rules")
+        .into_iter()
+        .find(|rule| rule.name == "Customer asks for a person")
+        .expect("the default rule");
+    let spec = switchboard_store::RuleSpec {
+        name: rule.name.clone(),
+        enabled: false,
+        match_mode: rule.match_mode,
+        triggers: rule.triggers.clone(),
+        actions: rule.actions.clone(),
+        continue_after: rule.continue_after,
+    };
+    other_node
+        .update_rule(&org_id, &rule.id, &spec)
+        .await
+        .expect("updates");
+    let after = switchboard::routing::compiled_rules(&app.state, &org_id)
+        .await
+        .expect("rules");
+    assert_eq!(after.len(), 4, "the disabled rule is gone at once");
+    let asked = customer_says(&app, &admin, &inbox, "asks", "I want to talk to a human").await;
+    assert_eq!(
+        asked["conversation"]["status"], "bot",
+        "the rule no longer fires"
+    );
 }

@@ -322,7 +322,7 @@ impl Store {
             crate::outbox::enqueue(&*txn, &row, &conversation.channel, now).await?;
         }
         if deliverable && new.role == MessageRole::Agent {
-            crate::routing::note_agent_reply(&*txn, &conversation.id, now).await?;
+            crate::routing::note_agent_reply(&*txn, &conversation.id, self.now()).await?;
         }
         txn.commit().await?;
         Ok((convert::conversation(conversation)?, convert::message(row)?))
@@ -336,13 +336,14 @@ impl Store {
         status: ConversationStatus,
         actor: &str,
     ) -> Result<model::Conversation> {
+        // The store's clock: resolving meets (or misses) the SLA's resolution target.
+        let now = self.now();
         self.change_conversation(
             org_id,
             conversation_id,
             actor,
             "conversation.status",
             |active| {
-                let now = Utc::now();
                 active.status = Set(status.as_str().to_owned());
                 active.resolved_at = Set(matches!(
                     status,

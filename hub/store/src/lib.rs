@@ -27,6 +27,7 @@ use sea_orm::{
     TransactionTrait,
 };
 use switchboard_migration::{Migrator, MigratorTrait};
+use switchboard_model::Clock;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use auth::{NewApiKey, Principal, PrincipalKind};
@@ -37,9 +38,9 @@ pub use ingest::IngestOutcome;
 pub use knowledge::{ArticleChange, ArticleFilter, NewArticle, UpdatedArticle};
 pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
 pub use routing::{
-    CustomerValue, DUE_SOON_MINUTES, MAX_RULES, NewHandoff, ROUTING_ACTOR, RoutingApplied,
-    RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec, default_rules,
-    default_sla_policies,
+    CustomerValue, DUE_SOON_MINUTES, MAX_CAPACITY, MAX_RULES, NewHandoff, ROUTING_ACTOR, Released,
+    RoutingApplied, RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec,
+    default_rules, default_sla_policies,
 };
 pub use understanding::StoredTopicModel;
 
@@ -69,6 +70,8 @@ pub struct Store {
     /// SQLite allows one writer at a time; writers in this process queue here instead of
     /// failing with `SQLITE_BUSY` when a read transaction upgrades. `None` on PostgreSQL.
     write_gate: Option<Arc<Mutex<()>>>,
+    /// "Now" for routing, SLA clocks and presence; tests set it (`Store::with_clock`).
+    clock: Clock,
 }
 
 /// A write transaction, holding the SQLite write gate until it commits or drops.
@@ -126,7 +129,23 @@ impl Store {
         Ok(Store {
             db,
             write_gate: sqlite.then(|| Arc::new(Mutex::new(()))),
+            clock: Clock::system(),
         })
+    }
+
+    /// The same store with routing, SLA clocks and presence reading `clock`.
+    pub fn with_clock(mut self, clock: Clock) -> Store {
+        self.clock = clock;
+        self
+    }
+
+    pub fn clock(&self) -> &Clock {
+        &self.clock
+    }
+
+    /// Now, by the store's clock.
+    pub(crate) fn now(&self) -> chrono::DateTime<chrono::Utc> {
+        self.clock.now()
     }
 
     /// Brings the schema up to date.

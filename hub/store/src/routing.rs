@@ -13,9 +13,9 @@ use sea_orm::{
 };
 use serde_json::{Value, json};
 use switchboard_model::{
-    self as model, AiOutcome, AssignmentStrategy, ConversationStatus, EscalationRule, Handoff,
-    MatchMode, MessageRole, Presence, PresenceStatus, Priority, Role, RuleActions, SlaClock,
-    SlaPolicy, SlaTargetStatus, Trigger, new_id,
+    self as model, AiOutcome, AssignmentStrategy, BusinessHours, ConversationStatus,
+    EscalationRule, Handoff, MatchMode, MessageRole, Presence, PresenceStatus, Priority, Role,
+    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, Trigger, new_id,
 };
 
 use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
@@ -26,6 +26,10 @@ pub const ROUTING_ACTOR: &str = "routing";
 pub const MAX_RULES: usize = 100;
 /// `sla=due_soon` lists conversations with a target due within this.
 pub const DUE_SOON_MINUTES: i64 = 30;
+/// The largest capacity an agent can be given.
+pub const MAX_CAPACITY: i32 = 10_000;
+/// At most this many conversations per assignment or release pass; the next pass takes the rest.
+const QUEUE_BATCH: u64 = 1000;
 
 /// A rule as written by an API caller.
 #[derive(Clone, Debug, PartialEq)]
@@ -46,6 +50,8 @@ pub struct SlaPolicySpec {
     pub team_id: Option<String>,
     pub first_response_seconds: i64,
     pub resolution_seconds: i64,
+    /// `None`: the targets count around the clock.
+    pub business_hours: Option<BusinessHours>,
 }
 
 /// `?sla=` on the conversation list.
@@ -110,6 +116,15 @@ pub struct SlaBreach {
     /// `first_response` or `resolution`.
     pub target: &'static str,
     pub due_at: DateTime<Utc>,
+}
+
+/// A conversation taken back from an agent who went away, now in the queue.
+#[derive(Clone, Debug)]
+pub struct Released {
+    pub conversation: model::Conversation,
+    pub from_user_id: String,
+    /// `away` (the agent said so) or `stale` (no heartbeat for `presence_stale_secs`).
+    pub reason: &'static str,
 }
 
 /// A customer's tier and value, as routing sees them.
@@ -213,6 +228,7 @@ pub fn default_sla_policies() -> Vec<SlaPolicySpec> {
         team_id: None,
         first_response_seconds: first,
         resolution_seconds: resolution,
+        business_hours: None,
     })
     .collect()
 }
@@ -226,6 +242,7 @@ pub(crate) async fn seed_defaults(db: &impl ConnectionTrait, org_id: &str) -> Re
         org_id: Set(org_id.to_owned()),
         assignment: Set(AssignmentStrategy::LeastLoaded.as_str().to_owned()),
         last_assigned_user_id: Set(None),
+        rules_revision: Set(0),
         updated_at: Set(now),
     })
     .on_conflict_do_nothing_on([routing_settings::Column::OrgId])
@@ -277,6 +294,7 @@ fn policy_row(org_id: &str, spec: &SlaPolicySpec, now: DateTime<Utc>) -> sla_pol
         team_id: Set(spec.team_id.clone()),
         first_response_seconds: Set(spec.first_response_seconds),
         resolution_seconds: Set(spec.resolution_seconds),
+        business_hours: Set(spec.business_hours.as_ref().map(convert::to_json)),
         created_at: Set(now),
         updated_at: Set(now),
     }
@@ -307,6 +325,11 @@ fn policy(row: sla_policy::Model) -> Result<SlaPolicy> {
         team_id: row.team_id,
         first_response_seconds: row.first_response_seconds,
         resolution_seconds: row.resolution_seconds,
+        business_hours: row
+            .business_hours
+            .as_ref()
+            .map(convert::from_json::<BusinessHours>)
+            .transpose()?,
         created_at: row.created_at,
         updated_at: row.updated_at,
     })
@@ -329,10 +352,17 @@ fn handoff(row: handoff::Model) -> Result<Handoff> {
     })
 }
 
-fn presence(row: agent_presence::Model, fresh_since: DateTime<Utc>) -> Result<Presence> {
+fn presence(
+    row: agent_presence::Model,
+    fresh_since: DateTime<Utc>,
+    capacity: &HashMap<String, i32>,
+    load: &HashMap<String, u32>,
+) -> Result<Presence> {
     let status: PresenceStatus = convert::parse(&row.status)?;
     Ok(Presence {
         online: status == PresenceStatus::Online && row.last_seen_at >= fresh_since,
+        capacity: capacity.get(&row.user_id).copied(),
+        assigned: load.get(&row.user_id).copied().unwrap_or(0),
         user_id: row.user_id,
         status,
         last_seen_at: row.last_seen_at,
@@ -511,6 +541,19 @@ pub(crate) fn sla_condition(filter: SlaFilter, now: DateTime<Utc>) -> Condition 
     condition
 }
 
+/// Marks the organization's rules changed, in the change's transaction.
+async fn bump_rules_revision(db: &impl ConnectionTrait, org_id: &str) -> Result<()> {
+    routing_settings::Entity::update_many()
+        .col_expr(
+            routing_settings::Column::RulesRevision,
+            Expr::col(routing_settings::Column::RulesRevision).add(1),
+        )
+        .filter(routing_settings::Column::OrgId.eq(org_id))
+        .exec(db)
+        .await?;
+    Ok(())
+}
+
 fn check_rule_spec(spec: &RuleSpec) -> Result<()> {
     let name = spec.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
@@ -565,8 +608,36 @@ fn check_policy_spec(spec: &SlaPolicySpec) -> Result<()> {
                 "`{field}` must be between 1 and {YEAR}"
             )));
         }
+        if let Some(hours) = &spec.business_hours {
+            hours
+                .calendar()
+                .and_then(|calendar| calendar.check_target(field, seconds))
+                .map_err(|err| StoreError::Invalid(err.to_string()))?;
+        }
     }
     Ok(())
+}
+
+/// When a target of `seconds` started at `start` comes due under `policy`'s business hours.
+/// Hours that no longer make a calendar (they were valid when saved) count around the clock
+/// rather than leave a conversation without a due time.
+fn due_at(policy: &sla_policy::Model, start: DateTime<Utc>, seconds: i64) -> DateTime<Utc> {
+    let around_the_clock = start + Duration::seconds(seconds);
+    let Some(hours) = &policy.business_hours else {
+        return around_the_clock;
+    };
+    let calendar = convert::from_json::<BusinessHours>(hours)
+        .map_err(|err| err.to_string())
+        .and_then(|hours| hours.calendar().map_err(|err| err.to_string()));
+    match calendar {
+        Ok(calendar) => calendar
+            .add_business_time(start, seconds)
+            .unwrap_or(around_the_clock),
+        Err(err) => {
+            tracing::warn!(policy_id = %policy.id, %err, "SLA policy hours unusable; counting around the clock");
+            around_the_clock
+        }
+    }
 }
 
 impl Store {
@@ -631,6 +702,7 @@ impl Store {
         let row = escalation_rule::Entity::insert(rule_row(org_id, position, spec, Utc::now()))
             .exec_with_returning(&*txn)
             .await?;
+        bump_rules_revision(&*txn, org_id).await?;
         txn.commit().await?;
         rule(row)
     }
@@ -660,6 +732,7 @@ impl Store {
         active.continue_after = Set(spec.continue_after);
         active.updated_at = Set(Utc::now());
         let row = escalation_rule::Entity::update(active).exec(&*txn).await?;
+        bump_rules_revision(&*txn, org_id).await?;
         txn.commit().await?;
         rule(row)
     }
@@ -675,6 +748,7 @@ impl Store {
         if deleted == 0 {
             return Err(StoreError::NotFound);
         }
+        bump_rules_revision(&*txn, org_id).await?;
         txn.commit().await
     }
 
@@ -714,6 +788,7 @@ impl Store {
                 .exec(&*txn)
                 .await?;
         }
+        bump_rules_revision(&*txn, org_id).await?;
         txn.commit().await?;
         self.list_rules(org_id).await
     }
@@ -800,6 +875,7 @@ impl Store {
                 active.team_id = Set(spec.team_id.clone());
                 active.first_response_seconds = Set(spec.first_response_seconds);
                 active.resolution_seconds = Set(spec.resolution_seconds);
+                active.business_hours = Set(spec.business_hours.as_ref().map(convert::to_json));
                 active.updated_at = Set(now);
                 sla_policy::Entity::update(active).exec(&*txn).await?
             }
@@ -988,7 +1064,7 @@ impl Store {
         conversation_id: &str,
         change: &RoutingChange,
     ) -> Result<RoutingApplied> {
-        let now = Utc::now();
+        let now = self.now();
         let txn = self.begin_write().await?;
         let row = self
             .check_conversation(&*txn, org_id, conversation_id)
@@ -1067,10 +1143,10 @@ impl Store {
             routing_active.sla_policy_id = Set(policy.as_ref().map(|policy| policy.id.clone()));
             routing_active.first_response_due_at = Set(policy
                 .as_ref()
-                .map(|policy| now + Duration::seconds(policy.first_response_seconds)));
+                .map(|policy| due_at(policy, now, policy.first_response_seconds)));
             routing_active.resolution_due_at = Set(policy
                 .as_ref()
-                .map(|policy| now + Duration::seconds(policy.resolution_seconds)));
+                .map(|policy| due_at(policy, now, policy.resolution_seconds)));
             routing_active.first_response_at = Set(None);
             routing_active.first_response_breached_at = Set(None);
             routing_active.resolution_breached_at = Set(None);
@@ -1126,7 +1202,7 @@ impl Store {
         let conversation = self
             .check_conversation(self.db(), org_id, conversation_id)
             .await?;
-        sla_clock(&routing, &conversation, Utc::now())
+        sla_clock(&routing, &conversation, self.now())
     }
 
     /// Finds SLA targets of open (escalated or assigned) conversations that are due and unmet,
@@ -1294,7 +1370,7 @@ impl Store {
         user_id: &str,
         status: PresenceStatus,
     ) -> Result<Presence> {
-        let now = Utc::now();
+        let now = self.now();
         let txn = self.begin_write().await?;
         agent_presence::Entity::delete_by_id(user_id)
             .exec(&*txn)
@@ -1309,23 +1385,70 @@ impl Store {
             .exec_without_returning(&*txn)
             .await?;
         txn.commit().await?;
-        presence(row, now)
+        let load = assigned_counts(self.db(), org_id).await?;
+        let capacity = capacities(self.db(), org_id).await?;
+        presence(row, now, &capacity, &load)
     }
 
-    /// Every agent's last presence; `online` for those seen since `fresh_since`.
+    /// Every agent's last presence, capacity and open assignments; `online` for those seen
+    /// since `fresh_since`.
     pub async fn list_presence(
         &self,
         org_id: &str,
         fresh_since: DateTime<Utc>,
     ) -> Result<Vec<Presence>> {
+        let load = assigned_counts(self.db(), org_id).await?;
+        let capacity = capacities(self.db(), org_id).await?;
         agent_presence::Entity::find()
             .filter(agent_presence::Column::OrgId.eq(org_id))
             .order_by_asc(agent_presence::Column::UserId)
             .all(self.db())
             .await?
             .into_iter()
-            .map(|row| presence(row, fresh_since))
+            .map(|row| presence(row, fresh_since, &capacity, &load))
             .collect()
+    }
+
+    /// Sets the most open assigned conversations an agent takes (`None`: no limit). Agents at
+    /// capacity are skipped by assignment.
+    pub async fn set_capacity(
+        &self,
+        org_id: &str,
+        user_id: &str,
+        capacity: Option<i32>,
+    ) -> Result<Option<i32>> {
+        if capacity.is_some_and(|capacity| !(0..=MAX_CAPACITY).contains(&capacity)) {
+            return Err(StoreError::Invalid(format!(
+                "`capacity` must be between 0 and {MAX_CAPACITY}, or null for no limit"
+            )));
+        }
+        if self.user(org_id, user_id).await?.is_none() {
+            return Err(StoreError::NotFound);
+        }
+        let txn = self.begin_write().await?;
+        agent_capacity::Entity::delete_by_id(user_id)
+            .exec(&*txn)
+            .await?;
+        if let Some(capacity) = capacity {
+            agent_capacity::Entity::insert(agent_capacity::ActiveModel {
+                user_id: Set(user_id.to_owned()),
+                org_id: Set(org_id.to_owned()),
+                capacity: Set(capacity),
+                updated_at: Set(self.now()),
+            })
+            .exec_without_returning(&*txn)
+            .await?;
+        }
+        txn.commit().await?;
+        Ok(capacity)
+    }
+
+    pub async fn capacity(&self, org_id: &str, user_id: &str) -> Result<Option<i32>> {
+        Ok(agent_capacity::Entity::find_by_id(user_id)
+            .filter(agent_capacity::Column::OrgId.eq(org_id))
+            .one(self.db())
+            .await?
+            .map(|row| row.capacity))
     }
 
     pub async fn add_team_member(&self, org_id: &str, team_id: &str, user_id: &str) -> Result<()> {
@@ -1381,19 +1504,76 @@ impl Store {
     }
 
     /// Assigns an escalated, unassigned conversation to one of the agents online since
-    /// `fresh_since` (of its team, when it has one; else of the organization), by the
-    /// organization's strategy. `None` when nobody is online: it stays in the queue.
-    ///
-    /// Assignments of one organization serialize on its settings row, so concurrent ones see
-    /// each other's load and the round-robin position.
+    /// `fresh_since` (of its team, when it has one; else of the organization) who is below
+    /// their capacity, by the organization's strategy. `None` when nobody can take it: it
+    /// stays in the queue.
     pub async fn auto_assign(
         &self,
         org_id: &str,
         conversation_id: &str,
         fresh_since: DateTime<Utc>,
     ) -> Result<Option<model::Conversation>> {
+        Ok(self
+            .assign_waiting(org_id, Waiting::One(conversation_id), fresh_since)
+            .await?
+            .pop())
+    }
+
+    /// Assigns the organization's queue (escalated, unassigned conversations), highest priority
+    /// first and within a priority the longest waiting first, to agents online since
+    /// `fresh_since` who have room. Returns those assigned; the rest stay queued.
+    pub async fn assign_queued(
+        &self,
+        org_id: &str,
+        fresh_since: DateTime<Utc>,
+    ) -> Result<Vec<model::Conversation>> {
+        self.assign_waiting(org_id, Waiting::Queue, fresh_since)
+            .await
+    }
+
+    /// The organizations with a queue and someone online since `fresh_since` who might take
+    /// it: the only ones worth an assignment pass.
+    pub async fn orgs_to_assign(&self, fresh_since: DateTime<Utc>) -> Result<Vec<String>> {
+        let queued: HashSet<String> = conversation::Entity::find()
+            .select_only()
+            .column(conversation::Column::OrgId)
+            .distinct()
+            .filter(conversation::Column::Status.eq(ConversationStatus::Escalated.as_str()))
+            .filter(conversation::Column::AssigneeId.is_null())
+            .into_tuple::<String>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .collect();
+        if queued.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut orgs: Vec<String> = agent_presence::Entity::find()
+            .select_only()
+            .column(agent_presence::Column::OrgId)
+            .distinct()
+            .filter(agent_presence::Column::Status.eq(PresenceStatus::Online.as_str()))
+            .filter(agent_presence::Column::LastSeenAt.gte(fresh_since))
+            .into_tuple::<String>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .filter(|org_id| queued.contains(org_id))
+            .collect();
+        orgs.sort();
+        Ok(orgs)
+    }
+
+    /// One assignment pass. Assignments of one organization serialize on its settings row, so
+    /// concurrent ones see each other's load and the round-robin position.
+    async fn assign_waiting(
+        &self,
+        org_id: &str,
+        waiting: Waiting<'_>,
+        fresh_since: DateTime<Utc>,
+    ) -> Result<Vec<model::Conversation>> {
         self.ensure_routing_defaults(org_id).await?;
-        let now = Utc::now();
+        let now = self.now();
         let txn = self.begin_write().await?;
         let settings = routing_settings::Entity::update_many()
             .col_expr(routing_settings::Column::UpdatedAt, Expr::value(now))
@@ -1403,104 +1583,331 @@ impl Store {
             .into_iter()
             .next()
             .ok_or(StoreError::NotFound)?;
-        let strategy: AssignmentStrategy = convert::parse(&settings.assignment)?;
-        let row = self
-            .check_conversation(&*txn, org_id, conversation_id)
-            .await?;
-        if row.status != ConversationStatus::Escalated.as_str() || row.assignee_id.is_some() {
-            txn.rollback().await?;
-            return Ok(None);
-        }
-        let mut online: Vec<String> = agent_presence::Entity::find()
-            .filter(agent_presence::Column::OrgId.eq(org_id))
-            .filter(agent_presence::Column::Status.eq(PresenceStatus::Online.as_str()))
-            .filter(agent_presence::Column::LastSeenAt.gte(fresh_since))
-            .all(&*txn)
-            .await?
-            .into_iter()
-            .map(|row| row.user_id)
-            .collect();
-        if let Some(team_id) = &row.team_id {
-            let members: HashSet<String> = team_member::Entity::find()
-                .filter(team_member::Column::TeamId.eq(team_id))
-                .filter(team_member::Column::OrgId.eq(org_id))
-                .all(&*txn)
-                .await?
-                .into_iter()
-                .map(|row| row.user_id)
-                .collect();
-            online.retain(|user_id| members.contains(user_id));
-        }
-        let mut candidates: Vec<String> = user::Entity::find()
-            .filter(user::Column::OrgId.eq(org_id))
-            .filter(user::Column::Active.eq(true))
-            .filter(user::Column::Id.is_in(online))
-            .all(&*txn)
-            .await?
-            .into_iter()
-            .filter(|user| {
-                user.role
-                    .parse::<Role>()
-                    .is_ok_and(|role| role.can(model::Permission::ConversationsReply))
-            })
-            .map(|user| user.id)
-            .collect();
-        candidates.sort();
-        // Round-robin order: the agents after the last one assigned come first.
-        let last = settings.last_assigned_user_id.as_deref().unwrap_or("");
-        let split = candidates.partition_point(|id| id.as_str() <= last);
-        candidates.rotate_left(split);
-        let chosen = match strategy {
-            AssignmentStrategy::RoundRobin => candidates.first().cloned(),
-            AssignmentStrategy::LeastLoaded => {
-                let mut load: HashMap<String, usize> = HashMap::new();
-                for assigned in conversation::Entity::find()
-                    .filter(conversation::Column::OrgId.eq(org_id))
-                    .filter(conversation::Column::Status.eq(ConversationStatus::Assigned.as_str()))
-                    .filter(conversation::Column::AssigneeId.is_in(candidates.clone()))
+        let queue = conversation::Entity::find()
+            .filter(conversation::Column::OrgId.eq(org_id))
+            .filter(conversation::Column::Status.eq(ConversationStatus::Escalated.as_str()))
+            .filter(conversation::Column::AssigneeId.is_null());
+        let mut queue = match waiting {
+            Waiting::One(conversation_id) => {
+                queue
+                    .filter(conversation::Column::Id.eq(conversation_id))
                     .all(&*txn)
                     .await?
-                {
-                    if let Some(assignee) = assigned.assignee_id {
-                        *load.entry(assignee).or_default() += 1;
-                    }
-                }
-                // `min_by_key` keeps the first of equals: ties go round robin.
-                candidates
-                    .iter()
-                    .min_by_key(|id| load.get(*id).copied().unwrap_or(0))
-                    .cloned()
+            }
+            Waiting::Queue => {
+                queue
+                    .order_by_asc(conversation::Column::CreatedAt)
+                    .limit(QUEUE_BATCH)
+                    .all(&*txn)
+                    .await?
             }
         };
-        let Some(chosen) = chosen else {
+        let online = online_agents(&*txn, org_id, fresh_since).await?;
+        if queue.is_empty() || online.is_empty() {
             txn.rollback().await?;
-            return Ok(None);
+            return Ok(Vec::new());
+        }
+        let escalated_at: HashMap<String, DateTime<Utc>> = conversation_routing::Entity::find()
+            .filter(
+                conversation_routing::Column::ConversationId
+                    .is_in(queue.iter().map(|row| row.id.clone())),
+            )
+            .all(&*txn)
+            .await?
+            .into_iter()
+            .filter_map(|row| Some((row.conversation_id, row.escalated_at?)))
+            .collect();
+        queue.sort_by_cached_key(|row| {
+            let priority = row.priority.parse::<Priority>().unwrap_or(Priority::Normal);
+            let waiting_since = escalated_at.get(&row.id).copied().unwrap_or(row.created_at);
+            (std::cmp::Reverse(priority), waiting_since, row.id.clone())
+        });
+        let team_ids: HashSet<String> =
+            queue.iter().filter_map(|row| row.team_id.clone()).collect();
+        let mut members: HashMap<String, HashSet<String>> = HashMap::new();
+        for member in team_member::Entity::find()
+            .filter(team_member::Column::OrgId.eq(org_id))
+            .filter(team_member::Column::TeamId.is_in(team_ids))
+            .all(&*txn)
+            .await?
+        {
+            members
+                .entry(member.team_id)
+                .or_default()
+                .insert(member.user_id);
+        }
+        let mut pool = AgentPool {
+            strategy: convert::parse(&settings.assignment)?,
+            online,
+            load: assigned_counts(&*txn, org_id).await?,
+            capacity: capacities(&*txn, org_id).await?,
+            members,
+            last_assigned: settings.last_assigned_user_id.clone(),
         };
-        let mut active: conversation::ActiveModel = row.into();
-        active.assignee_id = Set(Some(chosen.clone()));
-        active.status = Set(ConversationStatus::Assigned.as_str().to_owned());
-        active.updated_at = Set(now);
-        let row = conversation::Entity::update(active).exec(&*txn).await?;
+        let mut assigned = Vec::new();
+        for row in queue {
+            let Some(chosen) = pool.choose(row.team_id.as_deref()) else {
+                continue;
+            };
+            let conversation_id = row.id.clone();
+            let mut active: conversation::ActiveModel = row.into();
+            active.assignee_id = Set(Some(chosen.clone()));
+            active.status = Set(ConversationStatus::Assigned.as_str().to_owned());
+            active.updated_at = Set(now);
+            let row = conversation::Entity::update(active).exec(&*txn).await?;
+            audit_in(
+                &*txn,
+                org_id,
+                ROUTING_ACTOR,
+                "conversation.assigned",
+                Some(&conversation_id),
+                json!({ "assignee_id": chosen, "team_id": row.team_id, "strategy": pool.strategy }),
+            )
+            .await?;
+            pool.took(&chosen);
+            assigned.push(convert::conversation(row)?);
+        }
+        if assigned.is_empty() {
+            txn.rollback().await?;
+            return Ok(assigned);
+        }
         routing_settings::Entity::update_many()
             .col_expr(
                 routing_settings::Column::LastAssignedUserId,
-                Expr::value(chosen.clone()),
+                Expr::value(pool.last_assigned.clone()),
             )
             .filter(routing_settings::Column::OrgId.eq(org_id))
             .exec(&*txn)
             .await?;
-        audit_in(
-            &*txn,
-            org_id,
-            ROUTING_ACTOR,
-            "conversation.assigned",
-            Some(conversation_id),
-            json!({ "assignee_id": chosen, "team_id": row.team_id, "strategy": strategy }),
-        )
-        .await?;
         txn.commit().await?;
-        convert::conversation(row).map(Some)
+        Ok(assigned)
     }
+
+    /// Takes back the conversations of agents who went away (presence `away`, or no heartbeat
+    /// since `fresh_since`) that still await a first response since their escalation: each goes
+    /// back to the queue (`escalated`, unassigned; its SLA clock keeps running), audited as
+    /// `conversation.reassigned`. Conversations the agent already answered stay with them: the
+    /// customer is mid-conversation with that person, who will see it on their return.
+    pub async fn release_absent_agents(&self, fresh_since: DateTime<Utc>) -> Result<Vec<Released>> {
+        let absent = Query::select()
+            .column(agent_presence::Column::UserId)
+            .from(agent_presence::Entity)
+            .cond_where(
+                Condition::any()
+                    .add(agent_presence::Column::Status.eq(PresenceStatus::Away.as_str()))
+                    .add(agent_presence::Column::LastSeenAt.lt(fresh_since)),
+            )
+            .to_owned();
+        let unanswered = Query::select()
+            .column(conversation_routing::Column::ConversationId)
+            .from(conversation_routing::Entity)
+            .and_where(conversation_routing::Column::EscalatedAt.is_not_null())
+            .and_where(conversation_routing::Column::FirstResponseAt.is_null())
+            .to_owned();
+        let rows = conversation::Entity::find()
+            .filter(conversation::Column::Status.eq(ConversationStatus::Assigned.as_str()))
+            .filter(conversation::Column::AssigneeId.in_subquery(absent))
+            .filter(conversation::Column::Id.in_subquery(unanswered))
+            .order_by_asc(conversation::Column::Id)
+            .limit(QUEUE_BATCH)
+            .all(self.db())
+            .await?;
+        let mut released = Vec::new();
+        for row in rows {
+            let Some(from_user_id) = row.assignee_id.clone() else {
+                continue;
+            };
+            let presence = agent_presence::Entity::find_by_id(from_user_id.clone())
+                .one(self.db())
+                .await?;
+            let reason = match presence {
+                Some(presence) if presence.status == PresenceStatus::Away.as_str() => "away",
+                _ => "stale",
+            };
+            let txn = self.begin_write().await?;
+            let updated = conversation::Entity::update_many()
+                .col_expr(
+                    conversation::Column::Status,
+                    Expr::value(ConversationStatus::Escalated.as_str()),
+                )
+                .col_expr(
+                    conversation::Column::AssigneeId,
+                    Expr::value(Option::<String>::None),
+                )
+                .col_expr(conversation::Column::UpdatedAt, Expr::value(self.now()))
+                .filter(conversation::Column::Id.eq(&row.id))
+                .filter(conversation::Column::Status.eq(ConversationStatus::Assigned.as_str()))
+                .filter(conversation::Column::AssigneeId.eq(&from_user_id))
+                .exec_with_returning(&*txn)
+                .await?
+                .into_iter()
+                .next();
+            let Some(updated) = updated else {
+                // Someone else moved it meanwhile (another node, the agent answering).
+                txn.rollback().await?;
+                continue;
+            };
+            audit_in(
+                &*txn,
+                &row.org_id,
+                ROUTING_ACTOR,
+                "conversation.reassigned",
+                Some(&row.id),
+                json!({ "from_assignee_id": from_user_id, "reason": reason }),
+            )
+            .await?;
+            txn.commit().await?;
+            released.push(Released {
+                conversation: convert::conversation(updated)?,
+                from_user_id,
+                reason,
+            });
+        }
+        Ok(released)
+    }
+
+    /// The organization's escalation rules' revision: it changes with every rule change, so a
+    /// node's compiled rules are current while it matches.
+    pub async fn rules_revision(&self, org_id: &str) -> Result<i64> {
+        if let Some(row) = routing_settings::Entity::find_by_id(org_id)
+            .one(self.db())
+            .await?
+        {
+            return Ok(row.rules_revision);
+        }
+        self.ensure_routing_defaults(org_id).await?;
+        Ok(routing_settings::Entity::find_by_id(org_id)
+            .one(self.db())
+            .await?
+            .ok_or(StoreError::NotFound)?
+            .rules_revision)
+    }
+}
+
+/// Which escalated conversations an assignment pass looks at.
+enum Waiting<'a> {
+    One(&'a str),
+    Queue,
+}
+
+/// The agents an assignment pass chooses among, read inside its transaction.
+struct AgentPool {
+    strategy: AssignmentStrategy,
+    /// Online, active agents who may reply, sorted by id.
+    online: Vec<String>,
+    /// Open assigned conversations per agent.
+    load: HashMap<String, u32>,
+    capacity: HashMap<String, i32>,
+    /// Members of the teams the waiting conversations are routed to.
+    members: HashMap<String, HashSet<String>>,
+    last_assigned: Option<String>,
+}
+
+impl AgentPool {
+    fn load(&self, user_id: &str) -> u32 {
+        self.load.get(user_id).copied().unwrap_or(0)
+    }
+
+    fn has_room(&self, user_id: &str) -> bool {
+        self.capacity
+            .get(user_id)
+            .is_none_or(|capacity| i64::from(self.load(user_id)) < i64::from(*capacity))
+    }
+
+    /// The agent for a conversation of `team_id` (any online agent when `None`).
+    fn choose(&self, team_id: Option<&str>) -> Option<String> {
+        let mut candidates: Vec<&String> = self
+            .online
+            .iter()
+            .filter(|user_id| {
+                team_id.is_none_or(|team_id| {
+                    self.members
+                        .get(team_id)
+                        .is_some_and(|members| members.contains(*user_id))
+                })
+            })
+            .filter(|user_id| self.has_room(user_id))
+            .collect();
+        // Round-robin order: the agents after the last one assigned come first.
+        let last = self.last_assigned.as_deref().unwrap_or("");
+        let split = candidates.partition_point(|user_id| user_id.as_str() <= last);
+        candidates.rotate_left(split);
+        let chosen = match self.strategy {
+            AssignmentStrategy::RoundRobin => candidates.first().copied(),
+            // `min_by_key` keeps the first of equals: ties go round robin.
+            AssignmentStrategy::LeastLoaded => candidates
+                .iter()
+                .min_by_key(|user_id| self.load(user_id))
+                .copied(),
+        };
+        chosen.cloned()
+    }
+
+    fn took(&mut self, user_id: &str) {
+        *self.load.entry(user_id.to_owned()).or_default() += 1;
+        self.last_assigned = Some(user_id.to_owned());
+    }
+}
+
+/// The organization's agents who are online since `fresh_since`, active and allowed to reply,
+/// sorted by id.
+async fn online_agents(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    fresh_since: DateTime<Utc>,
+) -> Result<Vec<String>> {
+    let online = Query::select()
+        .column(agent_presence::Column::UserId)
+        .from(agent_presence::Entity)
+        .and_where(agent_presence::Column::OrgId.eq(org_id))
+        .and_where(agent_presence::Column::Status.eq(PresenceStatus::Online.as_str()))
+        .and_where(agent_presence::Column::LastSeenAt.gte(fresh_since))
+        .to_owned();
+    let mut agents: Vec<String> = user::Entity::find()
+        .filter(user::Column::OrgId.eq(org_id))
+        .filter(user::Column::Active.eq(true))
+        .filter(user::Column::Id.in_subquery(online))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|user| {
+            user.role
+                .parse::<Role>()
+                .is_ok_and(|role| role.can(model::Permission::ConversationsReply))
+        })
+        .map(|user| user.id)
+        .collect();
+    agents.sort();
+    Ok(agents)
+}
+
+/// Open (`assigned`) conversations per agent of the organization.
+async fn assigned_counts(db: &impl ConnectionTrait, org_id: &str) -> Result<HashMap<String, u32>> {
+    let rows: Vec<(Option<String>, i64)> = conversation::Entity::find()
+        .select_only()
+        .column(conversation::Column::AssigneeId)
+        .column_as(conversation::Column::Id.count(), "assigned")
+        .filter(conversation::Column::OrgId.eq(org_id))
+        .filter(conversation::Column::Status.eq(ConversationStatus::Assigned.as_str()))
+        .group_by(conversation::Column::AssigneeId)
+        .into_tuple()
+        .all(db)
+        .await?;
+    Ok(rows
+        .into_iter()
+        .filter_map(|(user_id, count)| Some((user_id?, u32::try_from(count).unwrap_or(u32::MAX))))
+        .collect())
+}
+
+/// Each agent's capacity, for those who have one.
+async fn capacities(db: &impl ConnectionTrait, org_id: &str) -> Result<HashMap<String, i32>> {
+    Ok(agent_capacity::Entity::find()
+        .filter(agent_capacity::Column::OrgId.eq(org_id))
+        .all(db)
+        .await?
+        .into_iter()
+        .map(|row| (row.user_id, row.capacity))
+        .collect())
 }
 
 #[cfg(test)]

@@ -439,6 +439,7 @@ pub async fn resolve(
         )
         .await?;
     publish_change(&state, &conversation);
+    crate::routing::assignment::capacity_freed(&state, auth.org_id()).await;
     Ok(ApiJson(conversation))
 }
 
@@ -532,6 +533,7 @@ pub async fn handback(
         .hand_back_to_ai(auth.org_id(), &id, &auth.principal.actor())
         .await?;
     publish_change(&state, &conversation);
+    crate::routing::assignment::capacity_freed(&state, auth.org_id()).await;
     Ok(ApiJson(conversation))
 }
 

@@ -91,6 +91,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(routing::get_settings, routing::put_settings))
         .routes(routes!(routing::set_presence))
         .routes(routes!(routing::list_presence))
+        .routes(routes!(routing::get_capacity, routing::put_capacity))
         .routes(routes!(routing::team_members))
         .routes(routes!(
             routing::add_team_member,

@@ -4,8 +4,8 @@
 use axum::{extract::State, http::StatusCode};
 use serde::{Deserialize, Serialize};
 use switchboard_model::{
-    AssignmentStrategy, EscalationRule, MatchMode, Permission, Presence, PresenceStatus, Priority,
-    RuleActions, SlaPolicy, Trigger,
+    AssignmentStrategy, BusinessHours, EscalationRule, MatchMode, Permission, Presence,
+    PresenceStatus, Priority, RuleActions, SlaPolicy, Trigger,
 };
 use switchboard_store::{CustomerValue, RuleSpec, SlaPolicySpec};
 use utoipa::ToSchema;
@@ -68,6 +68,10 @@ pub struct SlaPolicyBody {
     /// Only for conversations routed to this team; absent or null for every team.
     #[serde(default)]
     pub team_id: Option<String>,
+    /// Counted in business time (`first_response_seconds` of open hours); absent or null:
+    /// around the clock. See `docs/routing.md`.
+    #[serde(default)]
+    pub business_hours: Option<BusinessHours>,
     pub first_response_seconds: i64,
     pub resolution_seconds: i64,
 }
@@ -84,6 +88,14 @@ pub struct PresenceRequest {
     /// `online` or `away`. Send `online` again as a heartbeat: agents not seen for
     /// `presence_stale_secs` are no longer online.
     pub status: PresenceStatus,
+}
+
+/// An agent's capacity: the most open assigned conversations assignment gives them.
+#[derive(Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CapacityBody {
+    /// 0 to 10000; null: no limit.
+    pub capacity: Option<i32>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -123,6 +135,7 @@ impl From<SlaPolicyBody> for SlaPolicySpec {
             team_id: body.team_id,
             first_response_seconds: body.first_response_seconds,
             resolution_seconds: body.resolution_seconds,
+            business_hours: body.business_hours,
         }
     }
 }
@@ -365,7 +378,59 @@ pub async fn set_presence(
         .store
         .set_presence(auth.org_id(), user_id, request.status)
         .await?;
+    // Going away hands back unanswered conversations; coming online takes from the queue. A
+    // failure here leaves it to the routing timer.
+    let moved = match request.status {
+        PresenceStatus::Away => routing::assignment::rebalance(&state).await,
+        PresenceStatus::Online => routing::assignment::assign_queue(&state, auth.org_id()).await,
+    };
+    if let Err(err) = moved {
+        tracing::warn!(error = %err, "cannot move the queue after a presence change");
+    }
     Ok(ApiJson(presence))
+}
+
+/// An agent's capacity.
+#[utoipa::path(get, path = "/users/{id}/capacity", tag = "routing",
+    responses((status = 200, body = CapacityBody), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn get_capacity(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(user_id): ApiPath<String>,
+) -> ApiResult<ApiJson<CapacityBody>> {
+    auth.require(Permission::UsersRead)?;
+    state
+        .store
+        .user(auth.org_id(), &user_id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    let capacity = state.store.capacity(auth.org_id(), &user_id).await?;
+    Ok(ApiJson(CapacityBody { capacity }))
+}
+
+/// Sets an agent's capacity (null: no limit). Raising it may assign queued conversations.
+#[utoipa::path(put, path = "/users/{id}/capacity", tag = "routing", request_body = CapacityBody,
+    responses((status = 200, body = CapacityBody), (status = 422, body = crate::error::ErrorBody)))]
+pub async fn put_capacity(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(user_id): ApiPath<String>,
+    ApiJson(body): ApiJson<CapacityBody>,
+) -> ApiResult<ApiJson<CapacityBody>> {
+    auth.require(Permission::SettingsManage)?;
+    let capacity = state
+        .store
+        .set_capacity(auth.org_id(), &user_id, body.capacity)
+        .await?;
+    auth.audit(
+        &state,
+        "user.capacity_set",
+        &user_id,
+        serde_json::json!({ "capacity": capacity }),
+    )
+    .await?;
+    routing::assignment::capacity_freed(&state, auth.org_id()).await;
+    Ok(ApiJson(CapacityBody { capacity }))
 }
 
 /// Every agent's presence.

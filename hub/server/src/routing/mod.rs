@@ -10,12 +10,17 @@
 //! (`Store::record_ai_outcome`). Routing computes the rest (requests for a person, keywords,
 //! rejections of the AI's answer, length, customer value).
 
+pub mod assignment;
 pub mod handoff;
 pub mod language;
 pub mod rules;
 pub mod sla;
 
-use std::time::Instant;
+use std::{
+    collections::HashMap,
+    sync::{Arc, RwLock},
+    time::Instant,
+};
 
 use chrono::Utc;
 use serde_json::json;
@@ -31,14 +36,55 @@ type Result<T> = std::result::Result<T, StoreError>;
 /// When agents last seen before this are no longer online.
 pub fn presence_fresh_since(state: &AppState) -> chrono::DateTime<Utc> {
     let stale = i64::try_from(state.settings.presence_stale_secs).unwrap_or(i64::MAX / 4);
-    Utc::now() - chrono::Duration::seconds(stale.max(1))
+    state.clock.now() - chrono::Duration::seconds(stale.max(1))
 }
 
-/// The organization's enabled rules, compiled. A stored rule that no longer compiles (it was
-/// valid when saved) is skipped with a warning rather than stopping routing.
-pub async fn compiled_rules(state: &AppState, org_id: &str) -> Result<Vec<CompiledRule>> {
-    let rules = state.store.list_rules(org_id).await?;
-    Ok(rules
+/// Each organization's compiled rules with the rules revision they were compiled at.
+/// Compiling (regular expressions, keyword sets) is the costly part of routing a message; the
+/// revision, bumped in the database by every rule change, tells every node when its copy is
+/// stale.
+#[derive(Default)]
+pub struct RuleCache {
+    compiled: RwLock<HashMap<String, RulesAt>>,
+}
+
+/// Compiled rules and the rules revision they were compiled at.
+type RulesAt = (i64, Arc<Vec<CompiledRule>>);
+
+impl RuleCache {
+    fn get(&self, org_id: &str, revision: i64) -> Option<Arc<Vec<CompiledRule>>> {
+        // A poisoned lock still holds complete entries: each is replaced whole.
+        let compiled = self.compiled.read().unwrap_or_else(|err| err.into_inner());
+        compiled
+            .get(org_id)
+            .filter(|(cached, _)| *cached == revision)
+            .map(|(_, rules)| rules.clone())
+    }
+
+    fn put(&self, org_id: &str, revision: i64, rules: Arc<Vec<CompiledRule>>) {
+        let mut compiled = self.compiled.write().unwrap_or_else(|err| err.into_inner());
+        compiled.insert(org_id.to_owned(), (revision, rules));
+    }
+}
+
+/// The organization's enabled rules, compiled, from the cache while the rules revision is
+/// unchanged. A stored rule that no longer compiles (it was valid when saved) is skipped with
+/// a warning rather than stopping routing.
+pub async fn compiled_rules(state: &AppState, org_id: &str) -> Result<Arc<Vec<CompiledRule>>> {
+    let revision = state.store.rules_revision(org_id).await?;
+    if let Some(rules) = state.rule_cache.get(org_id, revision) {
+        return Ok(rules);
+    }
+    // Read after the revision: what is cached under it is at least that new.
+    let rules = Arc::new(compile_rules(state.store.list_rules(org_id).await?));
+    metrics::counter!("switchboard_routing_rule_compilations_total").increment(1);
+    state.rule_cache.put(org_id, revision, rules.clone());
+    Ok(rules)
+}
+
+/// Compiles the enabled rules, in order, skipping (with a warning) any that does not compile.
+pub fn compile_rules(rules: Vec<switchboard_model::EscalationRule>) -> Vec<CompiledRule> {
+    rules
         .into_iter()
         .filter(|rule| rule.enabled)
         .filter_map(|rule| {
@@ -47,7 +93,7 @@ pub async fn compiled_rules(state: &AppState, org_id: &str) -> Result<Vec<Compil
                 .inspect_err(|err| tracing::warn!(%rule_id, %err, "skipping a rule"))
                 .ok()
         })
-        .collect())
+        .collect()
 }
 
 /// The signals the hub knows for a customer's message: its text, the conversation's sentiment

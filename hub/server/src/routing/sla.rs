@@ -1,7 +1,10 @@
-//! The SLA timer: every `sla_check_ms` it looks for first-response and resolution targets that
-//! came due unmet, marks each breached once (across nodes), counts it in
+//! The routing timer: every `sla_check_ms` it looks for first-response and resolution targets
+//! that came due unmet, marks each breached once (across nodes), counts it in
 //! `switchboard_sla_breaches_total`, and tells the inbox through `ConversationChanged`. The
-//! store writes the `sla.breached` audit entry in the same transaction as the mark.
+//! store writes the `sla.breached` audit entry in the same transaction as the mark. Then it
+//! moves the human queue ([`super::assignment::rebalance`]): conversations of agents who went
+//! away or stopped sending heartbeats go back to the queue, and the queue goes to agents with
+//! room. "Now" is the hub's [`switchboard_model::Clock`].
 
 use std::time::Duration;
 
@@ -23,12 +26,15 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         if let Err(err) = check_once(&state).await {
             tracing::error!(error = %err, "cannot check SLA targets");
         }
+        if let Err(err) = super::assignment::rebalance(&state).await {
+            tracing::error!(error = %err, "cannot move the human queue");
+        }
     }
 }
 
 /// One pass: marks and announces every target due now. Returns how many were breached.
 pub async fn check_once(state: &AppState) -> Result<usize, switchboard_store::StoreError> {
-    let breaches = state.store.detect_sla_breaches(chrono::Utc::now()).await?;
+    let breaches = state.store.detect_sla_breaches(state.clock.now()).await?;
     for breach in &breaches {
         tracing::info!(
             conversation_id = %breach.conversation_id,

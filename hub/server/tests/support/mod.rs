@@ -16,7 +16,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use switchboard::{Application, Settings};
 use switchboard_model::{
-    ChannelKind, ConfigError, Connector, ConnectorFactory, ContactRef, DeliveryError,
+    ChannelKind, Clock, ConfigError, Connector, ConnectorFactory, ContactRef, DeliveryError,
     DeliveryReceipt, Inbound, InboundEvent, InboundMessage, NormalizeError, OutboundMessage,
     RawInbound, Secret, VerifyError,
 };
@@ -202,10 +202,36 @@ impl TestApp {
         settings: Settings,
         responder: Option<Arc<dyn switchboard_model::Responder>>,
     ) -> TestApp {
+        Self::spawn_full_with_clock(db, settings, responder, Clock::system()).await
+    }
+
+    /// The hub without the bot whose routing, SLA clocks and presence read `clock`: the test
+    /// moves it (`Clock::manual`, `set`, `advance`).
+    pub async fn spawn_quiet_with_clock(
+        db: TestDatabase,
+        configure: impl FnOnce(&TestDatabase) -> Settings,
+        clock: Clock,
+    ) -> TestApp {
+        let settings = Settings {
+            bot_enabled: false,
+            ..configure(&db)
+        };
+        let responder: Arc<dyn switchboard_model::Responder> =
+            Arc::new(switchboard::bot::AcknowledgeOnly);
+        Self::spawn_full_with_clock(db, settings, Some(responder), clock).await
+    }
+
+    /// [`TestApp::spawn_full`] with `clock` as the hub's clock.
+    pub async fn spawn_full_with_clock(
+        db: TestDatabase,
+        settings: Settings,
+        responder: Option<Arc<dyn switchboard_model::Responder>>,
+        clock: Clock,
+    ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let deliveries = Deliveries::default();
         let connectors = switchboard::commands::connectors().with(TestFactory(deliveries.clone()));
-        let app = Application::build_with(settings, connectors, responder)
+        let app = Application::build_with_clock(settings, connectors, responder, clock)
             .await
             .expect("the hub builds");
         let addr = app.local_addr();

@@ -1,6 +1,7 @@
 //! The sea-orm entities: one module per table, rows exactly as stored. Nothing outside this
 //! crate sees them; queries convert them into `switchboard_model` records.
 
+pub mod agent_capacity;
 pub mod agent_presence;
 pub mod api_key;
 pub mod audit_log;

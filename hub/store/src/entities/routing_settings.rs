@@ -9,6 +9,8 @@ pub struct Model {
     pub org_id: String,
     pub assignment: String,
     pub last_assigned_user_id: Option<String>,
+    /// Bumped by every change to the organization's escalation rules.
+    pub rules_revision: i64,
     pub updated_at: DateTimeUtc,
 }
 

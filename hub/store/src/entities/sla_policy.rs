@@ -13,6 +13,8 @@ pub struct Model {
     pub team_id: Option<String>,
     pub first_response_seconds: i64,
     pub resolution_seconds: i64,
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub business_hours: Option<Json>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }

@@ -1,0 +1,53 @@
+//! Keeping the human queue moving: conversations of agents who went away go back to the queue,
+//! and queued conversations go to online agents with room, oldest and most urgent first.
+//!
+//! The store does the choosing (`Store::auto_assign`, `Store::assign_queued`, serialized per
+//! organization); this module decides when to ask: on the routing timer's every tick (which
+//! also notices heartbeats going stale), and at once when an agent comes online or goes away,
+//! when a conversation is resolved or handed back to the AI.
+
+use switchboard_store::StoreError;
+
+use crate::{routing::publish_change, state::AppState};
+
+/// Takes back the unanswered conversations of absent agents and assigns every organization's
+/// queue. Returns how many conversations moved.
+pub async fn rebalance(state: &AppState) -> Result<usize, StoreError> {
+    let fresh_since = super::presence_fresh_since(state);
+    let released = state.store.release_absent_agents(fresh_since).await?;
+    for release in &released {
+        tracing::info!(
+            conversation_id = %release.conversation.id,
+            from_user_id = %release.from_user_id,
+            reason = release.reason,
+            "conversation back in the queue: its agent went away"
+        );
+        metrics::counter!("switchboard_reassignments_total", "reason" => release.reason)
+            .increment(1);
+        publish_change(state, &release.conversation);
+    }
+    let mut moved = released.len();
+    for org_id in state.store.orgs_to_assign(fresh_since).await? {
+        moved += assign_queue(state, &org_id).await?;
+    }
+    Ok(moved)
+}
+
+/// Assigns the organization's queue to online agents with room (after a resolve, a hand-back,
+/// an agent coming online). Returns how many were assigned.
+pub async fn assign_queue(state: &AppState, org_id: &str) -> Result<usize, StoreError> {
+    let fresh_since = super::presence_fresh_since(state);
+    let assigned = state.store.assign_queued(org_id, fresh_since).await?;
+    for conversation in &assigned {
+        publish_change(state, conversation);
+    }
+    Ok(assigned.len())
+}
+
+/// [`assign_queue`] where a failure must not fail the request that freed the capacity: the
+/// routing timer tries again within `sla_check_ms`.
+pub async fn capacity_freed(state: &AppState, org_id: &str) {
+    if let Err(err) = assign_queue(state, org_id).await {
+        tracing::warn!(%org_id, error = %err, "cannot assign the queue now; the timer will");
+    }
+}
