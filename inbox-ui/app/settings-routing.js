@@ -31,7 +31,7 @@ const TRIGGERS = {
   },
   keywords: {
     label: 'Keywords', fields: [{ key: 'any', label: 'Keywords (comma-separated)', kind: 'list', required: true }],
-    words: (t) => `says ${t.any.map((word) => `“${word}”`).join(' or ')}`,
+    words: (t) => `the message says ${t.any.map((word) => `“${word}”`).join(' or ')}`,
   },
   regex: {
     label: 'Regular expression', fields: [{ key: 'pattern', label: 'Pattern', kind: 'text', required: true }],
