@@ -476,12 +476,20 @@ async fn the_list_carries_each_conversations_sla_clock(db: TestDatabase) {
     let mut cursor: Option<String> = None;
     loop {
         let path = match &cursor {
-            Some(cursor) => format!("/api/v1/conversations?inbox_id={inbox_id}&limit=1&cursor={cursor}"),
+            Some(cursor) => {
+                format!("/api/v1/conversations?inbox_id={inbox_id}&limit=1&cursor={cursor}")
+            }
             None => format!("/api/v1/conversations?inbox_id={inbox_id}&limit=1"),
         };
         let (status, page) = app.get(&admin, &path).await;
         assert_eq!(status, StatusCode::OK, "{page}");
-        items.extend(page["conversations"].as_array().expect("a list").iter().cloned());
+        items.extend(
+            page["conversations"]
+                .as_array()
+                .expect("a list")
+                .iter()
+                .cloned(),
+        );
         match page["next_cursor"].as_str() {
             Some(next) => cursor = Some(next.to_owned()),
             None => break,
@@ -498,8 +506,14 @@ async fn the_list_carries_each_conversations_sla_clock(db: TestDatabase) {
     };
     let calm_item = item("calm");
     assert_eq!(calm_item["id"], calm.as_str());
-    assert_eq!(calm_item["status"], "bot", "the conversation's own fields stay: {calm_item}");
-    assert!(calm_item.get("sla").is_some_and(Value::is_null), "{calm_item}");
+    assert_eq!(
+        calm_item["status"], "bot",
+        "the conversation's own fields stay: {calm_item}"
+    );
+    assert!(
+        calm_item.get("sla").is_some_and(Value::is_null),
+        "{calm_item}"
+    );
 
     let upset_item = item("upset");
     let upset = upset_item["id"].as_str().expect("an id");
@@ -510,12 +524,18 @@ async fn the_list_carries_each_conversations_sla_clock(db: TestDatabase) {
     let sla = &upset_item["sla"];
     assert_eq!(sla["first_response"], "pending", "{upset_item}");
     assert_eq!(sla["breached"], false);
-    assert_eq!(sla["first_response_due_at"], detail["sla"]["first_response_due_at"]);
+    assert_eq!(
+        sla["first_response_due_at"],
+        detail["sla"]["first_response_due_at"]
+    );
     assert_eq!(sla["resolution_due_at"], detail["sla"]["resolution_due_at"]);
 
     // Filters on the joined table still name their columns unambiguously.
     let (status, breached) = app
-        .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox_id}&sla=breached"))
+        .get(
+            &admin,
+            &format!("/api/v1/conversations?inbox_id={inbox_id}&sla=breached"),
+        )
         .await;
     assert_eq!(status, StatusCode::OK, "{breached}");
     assert_eq!(breached["conversations"], json!([]));

@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, RelationTrait,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
@@ -194,10 +194,11 @@ impl Store {
             );
         }
         // The routing row (the SLA clock) comes along in a left join: one query per page.
-        let routing_of_conversation = conversation_routing::Entity::belongs_to(conversation::Entity)
-            .from(conversation_routing::Column::ConversationId)
-            .to(Column::Id)
-            .into();
+        let routing_of_conversation =
+            conversation_routing::Entity::belongs_to(conversation::Entity)
+                .from(conversation_routing::Column::ConversationId)
+                .to(Column::Id)
+                .into();
         let mut rows = conversation::Entity::find()
             .join_rev(JoinType::LeftJoin, routing_of_conversation)
             .select_also(conversation_routing::Entity)
