@@ -60,6 +60,24 @@ test('an admin adds a keyword rule, moves it up, finds it after a reload, and se
   assert.deepEqual(rule.triggers, [{ type: 'keywords', any: ['refund', 'money back'] }]);
   assert.equal(rule.actions.priority, 'urgent');
 
+  // Editing keeps the rule's place and changes what it does.
+  await item.getByRole('button', { name: 'Edit' }).click();
+  const edit = page.getByRole('form', { name: `Edit rule ${name}` });
+  assert.equal(await edit.getByRole('textbox', { name: 'Keywords (comma-separated)' }).inputValue(), 'refund, money back');
+  await edit.getByRole('combobox', { name: 'Priority' }).selectOption('high');
+  await edit.getByRole('checkbox', { name: 'Continue with later rules' }).check();
+  await edit.getByRole('button', { name: 'Save rule' }).click();
+  await item.getByText('→ escalate, priority high, tag refund; then keep evaluating').waitFor();
+  assert.equal((await ruleNames(page)).indexOf(name), names.length - 2);
+  await item.getByRole('checkbox', { name: 'Enabled' }).uncheck();
+  let saved;
+  for (let i = 0; i < 50; i += 1) {
+    saved = (await api('/escalation-rules', { token: await login() })).find((r) => r.name === name);
+    if (!saved.enabled) break;
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.equal(saved.enabled, false, 'the toggle is saved');
+
   // A regular expression that does not compile: the server's 422 message shows by the form.
   await page.getByRole('button', { name: 'Add rule' }).click();
   const bad = page.getByRole('form', { name: 'New rule' });
