@@ -5,7 +5,7 @@ import { ApiError, get, post, query } from './api.js';
 import {
   channelIcon, channelName, fullTime, h, mount, relativeTime, sentimentLabel, toast,
 } from './dom.js';
-import { slaCountdown } from './sla.js';
+import { slaCountdown, slaSummary } from './sla.js';
 import { VirtualList } from './virtual-list.js';
 
 const PAGE = 100;
@@ -511,7 +511,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
     historyList = h('ol', { 'aria-label': 'Messages' }, detail.messages.map(messageItem));
     historyBox = h('div', { class: 'history', tabindex: '0', 'aria-label': 'History' },
       renderHandoff(detail),
-      detail.sla ? h('p', { class: 'muted' }, `SLA: ${JSON.stringify(detail.sla)}`) : null,
+      detail.sla ? h('p', { class: detail.sla.breached ? 'error-text' : 'muted' }, slaSummary(detail.sla)) : null,
       historyList);
     const canReply = can('conversations:reply');
     replyBox = h('textarea', { id: 'reply', rows: '3', placeholder: 'Write a reply to the customer…', value: reply || '' });

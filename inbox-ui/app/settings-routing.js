@@ -96,6 +96,13 @@ function labelled(text, input) {
   return h('label', {}, text, h('br'), input);
 }
 
+/** A form's last row: its submit button, and Cancel, which closes the form. */
+function formEnd(saveLabel, formSlot) {
+  return h('div', { class: 'form-row' },
+    h('button', { class: 'primary' }, saveLabel),
+    h('button', { type: 'button', onclick: () => mount(formSlot) }, 'Cancel'));
+}
+
 /** Runs a form's submit, showing the server's refusal (422, 409) next to the form. */
 function submitter(errorBox, fn) {
   return async (event) => {
@@ -262,9 +269,7 @@ export async function escalationRules(section) {
       h('label', { class: 'inline' }, escalate, 'Escalate to a person'),
       labelled('Tags (comma-separated)', tags), labelled('Team', team), labelled('Priority', priority),
       h('label', { class: 'inline' }, keepGoing, 'Continue with later rules')),
-    h('div', { class: 'form-row' },
-      h('button', { class: 'primary' }, 'Save rule'),
-      h('button', { type: 'button', onclick: () => mount(formSlot) }, 'Cancel')),
+    formEnd('Save rule', formSlot),
     error);
     mount(formSlot, form);
     name.focus();
@@ -407,9 +412,7 @@ export async function slaPolicies(section) {
     h('div', { class: 'form-row' }, labelled('Name', name), labelled('Priority', priority), labelled('Team', team)),
     h('div', { class: 'form-row' }, first.element, resolution.element),
     hours.element,
-    h('div', { class: 'form-row' },
-      h('button', { class: 'primary' }, 'Save policy'),
-      h('button', { type: 'button', onclick: () => mount(formSlot) }, 'Cancel')),
+    formEnd('Save policy', formSlot),
     error);
     mount(formSlot, form);
     name.focus();

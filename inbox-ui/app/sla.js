@@ -25,3 +25,10 @@ export function slaCountdown(conv, now = Date.now()) {
   const text = humanDuration(left, { seconds: false, parts: 2 });
   return { state: left < SLA_WARNING_SECONDS ? 'warning' : 'ok', text, title: `${next.target} due in ${text} (${dueAt})` };
 }
+
+/** The conversation pane's SLA line: each target's state and due time, in words. */
+export function slaSummary(sla) {
+  const target = (label, status, due) => `${label} ${status === 'pending' ? `due ${fullTime(due)}` : status}`;
+  return `SLA (${sla.priority}): ${target('first response', sla.first_response, sla.first_response_due_at)}; `
+    + `${target('resolution', sla.resolution, sla.resolution_due_at)}`;
+}

@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { humanDuration } from '../app/dom.js';
-import { slaCountdown } from '../app/sla.js';
+import { slaCountdown, slaSummary } from '../app/sla.js';
 
 const now = Date.parse('2026-11-23T12:00:00Z');
 const at = (minutes) => new Date(now + minutes * 60000).toISOString();
@@ -43,4 +43,9 @@ test('past or marked breached reads "SLA breached"; no clock or a closed convers
   assert.equal(slaCountdown({ status: 'bot', sla: null }, now), null);
   assert.equal(slaCountdown({ status: 'resolved', sla: clock({ breached: true }) }, now), null);
   assert.equal(slaCountdown({ status: 'escalated', sla: clock({ first_response: 'met', resolution: 'met' }) }, now), null);
+});
+
+test('the conversation pane reads the clock in words', () => {
+  const text = slaSummary({ priority: 'high', ...clock({ first_response: 'met' }) });
+  assert.match(text, /^SLA \(high\): first response met; resolution due /);
 });
