@@ -37,6 +37,12 @@ export function mount(el, ...children) {
   return el;
 }
 
+/** A table of `rows` (tr elements) under `headers`, or one row saying `empty`. */
+export function dataTable(headers, rows, { empty = 'Nothing yet.', label } = {}) {
+  return h('table', { 'aria-label': label }, h('thead', {}, h('tr', {}, headers.map((text) => h('th', {}, text)))),
+    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: String(headers.length), class: 'muted' }, empty))));
+}
+
 export function toast(text, kind = 'info') {
   const box = document.getElementById('toasts');
   if (!box) return;
@@ -85,4 +91,21 @@ export function sentimentLabel(score) {
   if (score <= 35) return 'negative';
   if (score >= 65) return 'positive';
   return 'neutral';
+}
+
+/** 3600 → "1 h", 5400 → "1 h 30 min", 90 → "1 min 30 s": SLA targets and countdowns, in
+ * words an agent reads at a glance. Countdowns pass `seconds: false` (they tick every 30 s, a
+ * seconds figure would already be wrong) and `parts: 2` ("1 d 3 h", not "1 d 3 h 12 min"). */
+export function humanDuration(totalSeconds, { seconds = true, parts = 4 } = {}) {
+  let rest = Math.max(0, Math.round(totalSeconds));
+  const words = [];
+  for (const [unit, size] of [['d', 86400], ['h', 3600], ['min', 60]]) {
+    if (rest >= size) {
+      words.push(`${Math.floor(rest / size)} ${unit}`);
+      rest %= size;
+    }
+  }
+  if (seconds && rest) words.push(`${rest} s`);
+  if (words.length) return words.slice(0, parts).join(' ');
+  return seconds ? '0 s' : '< 1 min';
 }

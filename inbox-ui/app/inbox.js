@@ -5,6 +5,7 @@ import { ApiError, get, post, query } from './api.js';
 import {
   channelIcon, channelName, fullTime, h, mount, relativeTime, sentimentLabel, toast,
 } from './dom.js';
+import { slaCountdown, slaSummary } from './sla.js';
 import { VirtualList } from './virtual-list.js';
 
 const PAGE = 100;
@@ -19,6 +20,16 @@ const VIEWS = [
   // Shown only when the hub reports SLA counts.
   { id: 'sla_breached', label: 'SLA breached', params: () => ({ sla: 'breached' }), optional: true },
 ];
+
+/** Fills a row's SLA cell; called on render and by the 30-second tick, which touches only
+ * these cells so the list neither re-renders nor moves. */
+function paintSla(cell, conv) {
+  const countdown = slaCountdown(conv);
+  cell.dataset.state = countdown?.state || 'none';
+  cell.title = countdown?.title || '';
+  const prefix = countdown && countdown.state !== 'breached' ? h('span', { class: 'visually-hidden' }, 'SLA due in ') : null;
+  mount(cell, prefix, countdown?.text);
+}
 
 const STATUSES = ['bot', 'escalated', 'assigned', 'resolved', 'closed'];
 const CHANNELS = ['webchat', 'email', 'slack', 'whatsapp', 'telegram', 'zendesk', 'freshdesk'];
@@ -127,7 +138,8 @@ export function createInbox({ me, can, directory, shortcuts }) {
     if (p.assignee === 'none' && conv.assignee_id) return false;
     if (p.assignee && !['me', 'none'].includes(p.assignee) && conv.assignee_id !== p.assignee) return false;
     if (p.sentiment_max && !(conv.sentiment !== null && conv.sentiment <= Number(p.sentiment_max))) return false;
-    if (p.sla) return false; // SLA state is not on the list item; the next reload decides.
+    if (p.sla === 'breached') return Boolean(conv.sla?.breached);
+    if (p.sla) return false; // Due soon changes with the clock; the next reload decides.
     return true;
   }
 
@@ -248,12 +260,30 @@ export function createInbox({ me, can, directory, shortcuts }) {
         h('span', { class: 'pill', dataset: { status: conv.status } }, STATUS_LABEL[conv.status] || conv.status),
         conv.priority !== 'normal' ? h('span', { class: 'pill', dataset: { priority: conv.priority } }, conv.priority) : null,
         sentiment ? h('span', { class: 'pill', dataset: { sentiment }, title: `Sentiment ${conv.sentiment}/100` }, sentiment) : null,
-        assignee ? h('span', { class: 'pill' }, assignee) : null));
+        assignee ? h('span', { class: 'pill' }, assignee) : null),
+      slaCell(conv));
+  }
+
+  const slaCells = new WeakMap(); // cell -> conversation, for the tick
+  function slaCell(conv) {
+    const cell = h('span', { class: 'sla' });
+    slaCells.set(cell, conv);
+    paintSla(cell, conv);
+    return cell;
+  }
+
+  function tickSla() {
+    for (const cell of list.list.querySelectorAll('.sla')) {
+      const conv = slaCells.get(cell);
+      if (conv) paintSla(cell, conv);
+    }
   }
 
   // ----- live updates
-  function upsert(conv) {
-    const index = state.items.findIndex((c) => c.id === conv.id);
+  function upsert(update) {
+    const index = state.items.findIndex((c) => c.id === update.id);
+    // Action answers and the detail carry the conversation without its list-only SLA clock.
+    const conv = 'sla' in update || index < 0 ? update : { ...update, sla: state.items[index].sla };
     if (index >= 0) state.items.splice(index, 1);
     if (matches(conv)) {
       const last = state.items[state.items.length - 1];
@@ -278,7 +308,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
         await Promise.all(ids.map(async (conversationId) => {
           try {
             const detail = await get(`/conversations/${encodeURIComponent(conversationId)}`);
-            upsert(detail.conversation);
+            upsert({ ...detail.conversation, sla: detail.sla });
             if (conversationId === state.selectedId) renderDetail(detail, { keepDrafts: true });
           } catch (error) {
             if (error instanceof ApiError && error.status === 404) {
@@ -481,7 +511,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
     historyList = h('ol', { 'aria-label': 'Messages' }, detail.messages.map(messageItem));
     historyBox = h('div', { class: 'history', tabindex: '0', 'aria-label': 'History' },
       renderHandoff(detail),
-      detail.sla ? h('p', { class: 'muted' }, `SLA: ${JSON.stringify(detail.sla)}`) : null,
+      detail.sla ? h('p', { class: detail.sla.breached ? 'error-text' : 'muted' }, slaSummary(detail.sla)) : null,
       historyList);
     const canReply = can('conversations:reply');
     replyBox = h('textarea', { id: 'reply', rows: '3', placeholder: 'Write a reply to the customer…', value: reply || '' });
@@ -589,8 +619,9 @@ export function createInbox({ me, can, directory, shortcuts }) {
     },
   });
 
-  // Relative times age: redraw rows once a minute.
-  const clock = setInterval(() => list.refresh(), 30000);
+  // Relative times age: redraw rows once a minute. SLA countdowns tick every 30 s, in place.
+  const clock = setInterval(() => list.refresh(), 60000);
+  const slaClock = setInterval(tickSla, 30000);
 
   async function start(openId) {
     buildFilters();
@@ -610,6 +641,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
     },
     stop: () => {
       clearInterval(clock);
+      clearInterval(slaClock);
       shortcuts.set({});
     },
   };

@@ -1,8 +1,10 @@
 // Settings for admins and managers: inboxes (with webhook URLs and the widget snippet), users
-// and roles, teams, API keys, canned responses. Each tab shows only with its permission.
+// and roles, teams, API keys, canned responses, escalation rules and SLA policies (those two in
+// settings-routing.js). Each tab shows only with its permission.
 
 import { del, get, patch, post } from './api.js';
-import { channelIcon, fullTime, h, mount, toast } from './dom.js';
+import { channelIcon, dataTable as table, fullTime, h, mount, toast } from './dom.js';
+import { escalationRules, slaPolicies } from './settings-routing.js';
 
 const ROLES = ['admin', 'support_manager', 'support_agent', 'knowledge_editor'];
 const CHANNELS = ['webchat', 'email', 'slack', 'whatsapp', 'telegram', 'zendesk', 'freshdesk'];
@@ -22,6 +24,8 @@ export const SETTINGS_TABS = [
   { id: 'teams', label: 'Teams', permission: 'settings:manage' },
   { id: 'apikeys', label: 'API keys', permission: 'apikeys:manage' },
   { id: 'canned', label: 'Canned responses', permission: 'settings:manage' },
+  { id: 'rules', label: 'Escalation rules', permission: 'settings:manage' },
+  { id: 'sla', label: 'SLA policies', permission: 'settings:manage' },
 ];
 
 export function webhookUrl(inbox) {
@@ -30,11 +34,6 @@ export function webhookUrl(inbox) {
 
 export function widgetSnippet(inbox) {
   return `<script src="${location.origin}/widget.js" data-inbox="${inbox.id}" async></script>`;
-}
-
-function table(headers, rows) {
-  return h('table', {}, h('thead', {}, h('tr', {}, headers.map((text) => h('th', {}, text)))),
-    h('tbody', {}, rows.length ? rows : h('tr', {}, h('td', { colspan: String(headers.length), class: 'muted' }, 'Nothing yet.'))));
 }
 
 function field(label, input) {
@@ -66,7 +65,9 @@ export function createSettings({ can, me }) {
   function show(id) {
     for (const [tabId, button] of buttons) button.setAttribute('aria-pressed', String(tabId === id));
     history.replaceState(null, '', `#/settings/${id}`);
-    ({ inboxes, users, teams, apikeys, canned })[id]().catch((error) => mount(section, h('p', { class: 'error-text' }, error.message)));
+    const rules = () => escalationRules(section);
+    const sla = () => slaPolicies(section);
+    ({ inboxes, users, teams, apikeys, canned, rules, sla })[id]().catch((error) => mount(section, h('p', { class: 'error-text' }, error.message)));
   }
 
   async function inboxes() {

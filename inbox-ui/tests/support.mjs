@@ -103,5 +103,7 @@ export async function signIn(page, email = ADMIN_EMAIL, password = ADMIN_PASSWOR
 export async function allConversations(page) {
   await page.getByRole('button', { name: /^All/ }).click();
   await page.locator('.live[data-state=live]').waitFor();
+  // The view's first page has arrived: rows of the view shown before are gone.
+  await page.waitForFunction(() => document.querySelector('.listhead [aria-live]')?.textContent !== 'Loading…');
   return page.getByRole('list', { name: 'Conversations' });
 }

@@ -18,6 +18,7 @@ backend_tests!(
     takeover_and_handback_move_the_conversation,
     counts_per_view_follow_the_conversations,
     canned_responses_crud_with_permissions,
+    the_list_carries_each_conversations_sla_clock,
 );
 
 /// A customer message through the test inbox; returns the conversation's id.
@@ -452,4 +453,90 @@ async fn canned_responses_crud_with_permissions(db: TestDatabase) {
     ] {
         assert!(openapi["paths"][path].is_object(), "{path} is documented");
     }
+}
+
+/// The list's countdown: each item carries the SLA clock the detail shows (null before an
+/// escalation), read with the page, and pages still follow each other.
+async fn the_list_carries_each_conversations_sla_clock(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox_id = app.test_inbox(&admin, json!({})).await;
+    let calm = customer_writes(&app, &admin, &inbox_id, "calm").await;
+    let status = app
+        .webhook(
+            &inbox_id,
+            "s3cret",
+            json!({ "thread": "upset", "from": "upset@customer.test",
+                    "id": switchboard_model::new_id(), "text": "talk to a human please" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    let mut items = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(cursor) => {
+                format!("/api/v1/conversations?inbox_id={inbox_id}&limit=1&cursor={cursor}")
+            }
+            None => format!("/api/v1/conversations?inbox_id={inbox_id}&limit=1"),
+        };
+        let (status, page) = app.get(&admin, &path).await;
+        assert_eq!(status, StatusCode::OK, "{page}");
+        items.extend(
+            page["conversations"]
+                .as_array()
+                .expect("a list")
+                .iter()
+                .cloned(),
+        );
+        match page["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_owned()),
+            None => break,
+        }
+        assert!(items.len() < 10, "the cursor moves on");
+    }
+    assert_eq!(items.len(), 2, "{items:?}");
+    let item = |thread: &str| {
+        items
+            .iter()
+            .find(|item| item["thread_key"] == thread)
+            .expect("the thread's item")
+            .clone()
+    };
+    let calm_item = item("calm");
+    assert_eq!(calm_item["id"], calm.as_str());
+    assert_eq!(
+        calm_item["status"], "bot",
+        "the conversation's own fields stay: {calm_item}"
+    );
+    assert!(
+        calm_item.get("sla").is_some_and(Value::is_null),
+        "{calm_item}"
+    );
+
+    let upset_item = item("upset");
+    let upset = upset_item["id"].as_str().expect("an id");
+    let (_, detail) = app
+        .get(&admin, &format!("/api/v1/conversations/{upset}"))
+        .await;
+    assert_eq!(upset_item["status"], "escalated", "{upset_item}");
+    let sla = &upset_item["sla"];
+    assert_eq!(sla["first_response"], "pending", "{upset_item}");
+    assert_eq!(sla["breached"], false);
+    assert_eq!(
+        sla["first_response_due_at"],
+        detail["sla"]["first_response_due_at"]
+    );
+    assert_eq!(sla["resolution_due_at"], detail["sla"]["resolution_due_at"]);
+
+    // Filters on the joined table still name their columns unambiguously.
+    let (status, breached) = app
+        .get(
+            &admin,
+            &format!("/api/v1/conversations?inbox_id={inbox_id}&sla=breached"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{breached}");
+    assert_eq!(breached["conversations"], json!([]));
 }

@@ -1,11 +1,13 @@
 //! Conversations and their messages: listing, reading, replies, status and assignment.
 
+use std::collections::HashMap;
+
 use base64::Engine;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter, QueryOrder,
-    QuerySelect,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
+    QueryOrder, QuerySelect,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
@@ -37,6 +39,9 @@ pub struct ConversationFilter {
 #[derive(Clone, Debug)]
 pub struct ConversationPage {
     pub conversations: Vec<model::Conversation>,
+    /// The SLA clock of each conversation on the page that has one, by conversation id: read in
+    /// the same query as the page, so the list can show countdowns without a request per row.
+    pub sla: HashMap<String, model::SlaClock>,
     pub next_cursor: Option<String>,
 }
 
@@ -188,7 +193,15 @@ impl Store {
                 ),
             );
         }
+        // The routing row (the SLA clock) comes along in a left join: one query per page.
+        let routing_of_conversation =
+            conversation_routing::Entity::belongs_to(conversation::Entity)
+                .from(conversation_routing::Column::ConversationId)
+                .to(Column::Id)
+                .into();
         let mut rows = conversation::Entity::find()
+            .join_rev(JoinType::LeftJoin, routing_of_conversation)
+            .select_also(conversation_routing::Entity)
             .filter(condition)
             .order_by_desc(Column::UpdatedAt)
             .order_by_desc(Column::Id)
@@ -197,16 +210,29 @@ impl Store {
             .await?;
         let next_cursor = if rows.len() as u64 > limit {
             rows.truncate(limit as usize);
-            rows.last().map(encode_cursor)
+            rows.last().map(|(row, _)| encode_cursor(row))
         } else {
             None
         };
+        let now = Utc::now();
+        let mut sla = HashMap::new();
+        for (row, routing) in &rows {
+            if let Some(clock) = routing
+                .as_ref()
+                .map(|routing| crate::routing::sla_clock(routing, row, now))
+                .transpose()?
+                .flatten()
+            {
+                sla.insert(row.id.clone(), clock);
+            }
+        }
         let conversations = rows
             .into_iter()
-            .map(convert::conversation)
+            .map(|(row, _)| convert::conversation(row))
             .collect::<Result<_>>()?;
         Ok(ConversationPage {
             conversations,
+            sla,
             next_cursor,
         })
     }

@@ -453,7 +453,7 @@ async fn policy_for(
         .cloned())
 }
 
-fn sla_clock(
+pub(crate) fn sla_clock(
     row: &conversation_routing::Model,
     conversation: &conversation::Model,
     now: DateTime<Utc>,

@@ -39,9 +39,18 @@ pub struct ListParams {
 
 #[derive(Serialize, ToSchema)]
 pub struct ConversationList {
-    pub conversations: Vec<Conversation>,
+    pub conversations: Vec<ConversationListItem>,
     /// Pass as `cursor` for the next page; absent on the last page.
     pub next_cursor: Option<String>,
+}
+
+/// A conversation as the list shows it: its fields and, once an escalation started one, its
+/// SLA clock (the same as `GET /conversations/{id}` gives), for the list's countdown.
+#[derive(Serialize, ToSchema)]
+pub struct ConversationListItem {
+    #[serde(flatten)]
+    pub conversation: Conversation,
+    pub sla: Option<SlaClock>,
 }
 
 /// How many conversations each view of the inbox holds.
@@ -207,8 +216,17 @@ pub async fn list(
             page_limit(params.limit),
         )
         .await?;
+    let mut sla = page.sla;
+    let conversations = page
+        .conversations
+        .into_iter()
+        .map(|conversation| ConversationListItem {
+            sla: sla.remove(&conversation.id),
+            conversation,
+        })
+        .collect();
     Ok(ApiJson(ConversationList {
-        conversations: page.conversations,
+        conversations,
         next_cursor: page.next_cursor,
     }))
 }
