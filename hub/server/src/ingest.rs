@@ -68,6 +68,11 @@ pub async fn ingest_message(
             // An out-of-office or a bounce is kept for the record; it neither routes nor gets
             // an answer.
             if !message.automated {
+                // With an LLM configured, its sentiment replaces the offline score before
+                // routing reads the conversation's trend; the wait for it is bounded.
+                let rescored =
+                    crate::understanding::rescore_with_llm(state, conversation, message).await;
+                let conversation = rescored.as_ref().unwrap_or(&**conversation);
                 // Routing runs first: a conversation it hands to a person is not answered by
                 // the bot. The message is stored and acknowledged whatever routing makes of it.
                 let escalated = match crate::routing::route_customer_message(

@@ -21,6 +21,9 @@ pub struct AppState {
     pub bot: Arc<BotQueue>,
     /// The open web-chat connections and the fan-out to them.
     pub chat: Arc<ChatHub>,
+    /// The configured LLM, for sentiment and handoff notes (`understanding.rs`,
+    /// `routing/handoff.rs`); `None`: offline.
+    pub llm: Option<switchboard_ai::llm::LlmClient>,
     /// The organizations' topic classifiers, cached.
     pub topic_models: Arc<crate::understanding::TopicModels>,
     /// Cancelled when the hub stops: long-lived responses (event streams) end on it.

@@ -232,7 +232,8 @@ async fn apply(
             .store
             .contact(org_id, &conversation.contact_id)
             .await?;
-        let summary = handoff::summarize(
+        let summary = handoff::write(
+            state,
             &history,
             &handoff::Context {
                 customer_name: contact.as_ref().and_then(|contact| contact.name.as_deref()),
@@ -241,7 +242,8 @@ async fn apply(
                 sentiment_falling_fast: signals.sentiment_falling_fast,
                 routing: &routing,
             },
-        );
+        )
+        .await;
         Some(NewHandoff {
             summary: summary.lines,
             topic: signals.topic.clone(),
@@ -256,6 +258,7 @@ async fn apply(
                 .map(|fired| fired.reason.clone())
                 .unwrap_or_default(),
             suggested_reply: summary.suggested_reply,
+            summary_source: summary.source,
         })
     } else {
         None
