@@ -239,9 +239,10 @@ async fn eval_sentiment_asks_the_configured_model() {
         }
         command
     };
+    let (mut text_run, mut json_run) = (run(false), run(true));
     let out = tokio::task::spawn_blocking(move || {
-        let text = run(false).output().expect("runs");
-        let json = run(true).output().expect("runs");
+        let text = text_run.output().expect("runs");
+        let json = json_run.output().expect("runs");
         (text, json)
     })
     .await
