@@ -177,7 +177,11 @@ pub async fn rescore_with_llm(
     metrics::counter!("switchboard_llm_sentiment_total", "outcome" => "llm").increment(1);
     metrics::histogram!("switchboard_llm_sentiment_seconds")
         .record(started.elapsed().as_secs_f64());
-    match state.store.rescore_message(org_id, &message.id, score).await {
+    match state
+        .store
+        .rescore_message(org_id, &message.id, score)
+        .await
+    {
         Ok(updated) => updated,
         Err(err) => {
             tracing::warn!(%err, conversation_id = %conversation.id, "cannot store the LLM's sentiment");

@@ -89,7 +89,10 @@ async fn the_models_sentiment_moves_the_trend_and_routing_and_it_writes_the_hand
     let offline = i64::from(switchboard_ai::sentiment::score(MILD));
     assert!(offline >= 25, "offline the rule would not fire: {offline}");
     let llm = FakeLlm::start().await;
-    llm.reply(LlmTask::Sentiment, LlmReply::Content("{\"score\": 5}".into()));
+    llm.reply(
+        LlmTask::Sentiment,
+        LlmReply::Content("{\"score\": 5}".into()),
+    );
     llm.reply(LlmTask::Handoff, LlmReply::Content(NOTE.into()));
     let app = TestApp::spawn_quiet_with(db, with_llm(llm.url(), 20)).await;
     let admin = app.admin().await;
@@ -130,7 +133,10 @@ async fn the_models_sentiment_moves_the_trend_and_routing_and_it_writes_the_hand
         for private in ["ada@example.com", "4111 1111"] {
             assert!(!sent.contains(private), "{private} left for the model");
         }
-        assert!(sent.contains("[EMAIL]") && sent.contains("[CARD]"), "{sent}");
+        assert!(
+            sent.contains("[EMAIL]") && sent.contains("[CARD]"),
+            "{sent}"
+        );
     }
     let user = scored[0].body["messages"][1]["content"]
         .as_str()
@@ -149,7 +155,10 @@ async fn the_models_sentiment_moves_the_trend_and_routing_and_it_writes_the_hand
     let (detail, _) =
         customer_says(&app, &admin, &inbox, "mild", "Oh I see it now, thank you!").await;
     assert_eq!(customer_scores(&detail), vec![5, 80], "{detail}");
-    assert_eq!(detail["conversation"]["sentiment"], 50, "round(0.6*80 + 0.4*5)");
+    assert_eq!(
+        detail["conversation"]["sentiment"], 50,
+        "round(0.6*80 + 0.4*5)"
+    );
     let scored = llm.requests_for(LlmTask::Sentiment);
     assert_eq!(scored.len(), 2);
     let context = scored[1].body["messages"][1]["content"]
@@ -192,7 +201,10 @@ async fn a_failing_model_leaves_the_offline_score_and_the_extractive_note_within
         let summary = handoff["summary"].as_array().expect("lines");
         assert_eq!(summary.len(), 3);
         assert!(
-            summary[0].as_str().expect("a line").starts_with("Wants: \""),
+            summary[0]
+                .as_str()
+                .expect("a line")
+                .starts_with("Wants: \""),
             "{handoff}"
         );
         assert!(
@@ -207,7 +219,11 @@ async fn a_failing_model_leaves_the_offline_score_and_the_extractive_note_within
             .iter()
             .map(|request| request.task)
             .collect();
-        assert_eq!(tasks, vec![LlmTask::Sentiment, LlmTask::Handoff], "{thread}");
+        assert_eq!(
+            tasks,
+            vec![LlmTask::Sentiment, LlmTask::Handoff],
+            "{thread}"
+        );
     }
     app.stop().await;
 }
@@ -215,7 +231,10 @@ async fn a_failing_model_leaves_the_offline_score_and_the_extractive_note_within
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn eval_sentiment_asks_the_configured_model() {
     let llm = FakeLlm::start().await;
-    llm.reply(LlmTask::Sentiment, LlmReply::Content("{\"score\": 10}".into()));
+    llm.reply(
+        LlmTask::Sentiment,
+        LlmReply::Content("{\"score\": 10}".into()),
+    );
     let dir = tempfile::tempdir().expect("tempdir");
     let csv = dir.path().join("rows.csv");
     std::fs::write(
@@ -270,5 +289,9 @@ async fn eval_sentiment_asks_the_configured_model() {
     }
     let asked = llm.requests_for(LlmTask::Sentiment);
     assert_eq!(asked.len(), 4);
-    assert!(asked.iter().all(|request| request.body["model"] == "eval-model"));
+    assert!(
+        asked
+            .iter()
+            .all(|request| request.body["model"] == "eval-model")
+    );
 }

@@ -131,9 +131,10 @@ impl Store {
         if self.backend() == DbBackend::Postgres {
             lock = lock.lock_exclusive();
         }
-        let conversation = lock.one(&*txn).await?.ok_or_else(|| {
-            StoreError::Corrupt("a message points at no conversation".into())
-        })?;
+        let conversation = lock
+            .one(&*txn)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a message points at no conversation".into()))?;
         message::Entity::update_many()
             .col_expr(message::Column::Sentiment, Expr::value(i32::from(score)))
             .filter(message::Column::Id.eq(message_id))
