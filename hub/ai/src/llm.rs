@@ -1,7 +1,8 @@
 //! The LLM responder's conversation with any OpenAI-compatible `/v1/chat/completions` endpoint:
 //! the prompt (numbered passages and the customer's words, each fenced), the streamed answer
 //! passed on token by token, and what is read from it (citations, "no answer", the model's own
-//! confidence, token usage).
+//! confidence, token usage). Also the one non-streaming call ([`LlmClient::chat`]) that the
+//! sentiment scorer and the handoff summary use: every request to the model is built here.
 
 use std::time::Duration;
 
@@ -29,6 +30,8 @@ pub struct LlmConfig {
     pub timeout: Duration,
 }
 
+/// Cheap to clone: clones share one connection pool.
+#[derive(Clone)]
 pub struct LlmClient {
     client: reqwest::Client,
     config: LlmConfig,
@@ -64,6 +67,68 @@ impl LlmClient {
         &self.config
     }
 
+    /// A chat-completions request carrying `body`, with the key when there is one.
+    fn request(&self, body: &Value) -> reqwest::RequestBuilder {
+        let request = self
+            .client
+            .post(format!(
+                "{}/chat/completions",
+                self.config.base_url.trim_end_matches('/')
+            ))
+            .json(body);
+        match &self.config.api_key {
+            Some(key) => request.bearer_auth(key),
+            None => request,
+        }
+    }
+
+    /// One short, non-streamed completion of `messages` with the main model (temperature 0, at
+    /// most `max_tokens`): the text of the first choice. `timeout` bounds the whole exchange,
+    /// the answer's body included, because callers wait on it before they go on.
+    pub async fn chat(
+        &self,
+        messages: Vec<Value>,
+        max_tokens: u32,
+        timeout: Duration,
+    ) -> Result<String, ResponderError> {
+        let body = json!({
+            "model": self.config.model,
+            "stream": false,
+            "temperature": 0,
+            "max_tokens": max_tokens,
+            "messages": messages,
+        });
+        let exchange = async {
+            let response = self.request(&body).send().await.map_err(|err| {
+                ResponderError::Failed(format!("the model endpoint failed: {err}"))
+            })?;
+            let status = response.status();
+            if !status.is_success() {
+                return Err(ResponderError::Failed(format!(
+                    "the model endpoint answered {status}"
+                )));
+            }
+            response.bytes().await.map_err(|err| {
+                ResponderError::Failed(format!("the model's answer broke off: {err}"))
+            })
+        };
+        let bytes = tokio::time::timeout(timeout, exchange)
+            .await
+            .map_err(|_| ResponderError::Timeout(timeout))??;
+        let answer: Value = serde_json::from_slice(&bytes)
+            .map_err(|_| ResponderError::Failed("the model's answer is not valid JSON".into()))?;
+        if let Some(error) = answer.get("error") {
+            return Err(ResponderError::Failed(format!(
+                "the model reported an error: {error}"
+            )));
+        }
+        answer
+            .pointer("/choices/0/message/content")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+            .ok_or_else(|| ResponderError::Failed("the model's answer has no content".into()))
+    }
+
     /// The small model for a short, stand-alone question the retrieval is sure about; the main
     /// model otherwise.
     pub fn model_for(&self, question: &Question, retrieval_confidence: f64) -> &str {
@@ -94,18 +159,8 @@ impl LlmClient {
             "temperature": 0,
             "messages": prompt(question, passages, &fence_nonce()),
         });
-        let mut request = self
-            .client
-            .post(format!(
-                "{}/chat/completions",
-                self.config.base_url.trim_end_matches('/')
-            ))
-            .json(&body);
-        if let Some(key) = &self.config.api_key {
-            request = request.bearer_auth(key);
-        }
         let timeout = self.config.timeout;
-        let response = tokio::time::timeout(timeout, request.send())
+        let response = tokio::time::timeout(timeout, self.request(&body).send())
             .await
             .map_err(|_| ResponderError::Timeout(timeout))?
             .map_err(|err| ResponderError::Failed(format!("the model endpoint failed: {err}")))?;
@@ -206,14 +261,35 @@ pub fn sources_of(cited: &[usize], passages: &[Hit]) -> Vec<Source> {
 }
 
 /// A fence marker nobody can guess, so that text inside a fence cannot close it.
-fn fence_nonce() -> String {
+pub(crate) fn fence_nonce() -> String {
     let id = switchboard_model::new_id().replace('-', "");
     id[id.len().saturating_sub(12)..].to_owned()
 }
 
 /// Takes anything that looks like a fence marker out of fenced text.
-fn defang(text: &str) -> String {
+pub(crate) fn defang(text: &str) -> String {
     text.replace("<<<", "‹‹‹").replace(">>>", "›››")
+}
+
+/// The JSON a model answered with, also when it wrapped it in a markdown code block as models
+/// like to; `None` when the answer is anything else.
+pub(crate) fn json_answer(content: &str) -> Option<Value> {
+    let trimmed = content.trim();
+    let unwrapped = trimmed
+        .strip_prefix("```json")
+        .or_else(|| trimmed.strip_prefix("```"))
+        .and_then(|rest| rest.strip_suffix("```"))
+        .unwrap_or(trimmed);
+    serde_json::from_str(unwrapped.trim()).ok()
+}
+
+/// At most `max` characters of `text`, whitespace flattened, cut on a character boundary.
+pub(crate) fn clip(text: &str, max: usize) -> String {
+    let flat = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(max) {
+        Some((end, _)) => format!("{}…", &flat[..end]),
+        None => flat,
+    }
 }
 
 /// The chat messages: the rules and the fenced, numbered passages as the system message; the

@@ -41,7 +41,7 @@ pub use responder::{Answer, Deltas, NoDeltas, Question, Responder, ResponderErro
 pub use role::{Permission, Role};
 pub use routing::{
     AiOutcome, AssignmentStrategy, EscalationRule, Handoff, MatchMode, Presence, PresenceStatus,
-    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, Trigger,
+    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, SummarySource, Trigger,
 };
 pub use secret::Secret;
 

@@ -82,6 +82,18 @@ pub struct RuleActions {
     pub priority: Option<Priority>,
 }
 
+crate::string_enum! {
+    /// Who wrote a handoff's summary and suggested reply.
+    #[derive(Default)]
+    pub enum SummarySource {
+        /// Offline, quoting and counting what is in the conversation.
+        #[default]
+        Extractive => "extractive",
+        /// The configured LLM.
+        Llm => "llm",
+    }
+}
+
 /// The record made when a conversation is handed to a person.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -101,6 +113,8 @@ pub struct Handoff {
     pub reason: String,
     /// A first reply the agent may send as is or edit.
     pub suggested_reply: String,
+    /// Who wrote `summary` and `suggested_reply`.
+    pub summary_source: SummarySource,
     pub created_at: DateTime<Utc>,
 }
 

@@ -1,5 +1,6 @@
 //! The AI as the hub runs it: the knowledge index fed from the store, the organization-aware
-//! responder built from the settings (offline unless an LLM is configured), knowledge gaps
+//! responder built from the settings (offline unless an LLM is configured), the LLM client the
+//! sentiment scorer and the handoff note share, knowledge gaps
 //! recorded for unanswered questions, the per-inbox confidence threshold, and markdown imports.
 
 use std::{sync::Arc, time::Duration};
@@ -11,6 +12,7 @@ use switchboard_ai::{
     index::{ArticleSource, Knowledge, KnowledgeError},
     llm::{LlmClient, LlmConfig},
     responder::{Engine, KnowledgeResponder},
+    sentiment_llm::LlmSentiment,
     text,
 };
 use switchboard_model::{
@@ -117,6 +119,34 @@ fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }
 
+/// The client of the configured LLM, when `llm_base_url` is set (then `llm_model` must be).
+/// The responder, the sentiment scorer and the handoff note share it.
+pub fn llm_client(settings: &Settings) -> anyhow::Result<Option<LlmClient>> {
+    let Some(base_url) = non_empty(&settings.llm_base_url) else {
+        return Ok(None);
+    };
+    let model = non_empty(&settings.llm_model)
+        .context("llm_base_url is set but llm_model is not (SWITCHBOARD_LLM_MODEL)")?;
+    Ok(Some(LlmClient::new(LlmConfig {
+        base_url: base_url.to_owned(),
+        api_key: settings
+            .llm_api_key
+            .as_ref()
+            .map(|key| key.expose().to_owned()),
+        model: model.to_owned(),
+        small_model: non_empty(&settings.llm_small_model).map(str::to_owned),
+        timeout: Duration::from_secs(settings.llm_timeout_secs.max(1)),
+    })?))
+}
+
+/// The LLM sentiment scorer, when an LLM is configured, waiting at most `timeout` per message.
+pub fn llm_sentiment(
+    settings: &Settings,
+    timeout: Duration,
+) -> anyhow::Result<Option<LlmSentiment>> {
+    Ok(llm_client(settings)?.map(|client| LlmSentiment::new(client, timeout)))
+}
+
 /// The responder of every organization: the LLM responder when `llm_base_url` and `llm_model`
 /// are set, the offline one otherwise. With `record_gaps`, questions it does not answer are
 /// recorded as knowledge gaps (the evaluation command leaves them out).
@@ -126,23 +156,9 @@ pub fn responder(
     knowledge: Arc<Knowledge>,
     record_gaps: bool,
 ) -> anyhow::Result<Arc<dyn Responder>> {
-    let engine = match non_empty(&settings.llm_base_url) {
+    let engine = match llm_client(settings)? {
         None => Engine::Offline,
-        Some(base_url) => {
-            let model = non_empty(&settings.llm_model)
-                .context("llm_base_url is set but llm_model is not (SWITCHBOARD_LLM_MODEL)")?;
-            let client = LlmClient::new(LlmConfig {
-                base_url: base_url.to_owned(),
-                api_key: settings
-                    .llm_api_key
-                    .as_ref()
-                    .map(|key| key.expose().to_owned()),
-                model: model.to_owned(),
-                small_model: non_empty(&settings.llm_small_model).map(str::to_owned),
-                timeout: Duration::from_secs(settings.llm_timeout_secs.max(1)),
-            })?;
-            Engine::Llm(client)
-        }
+        Some(client) => Engine::Llm(client),
     };
     let inner = KnowledgeResponder::new(knowledge, engine);
     Ok(if record_gaps {

@@ -117,7 +117,12 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             understanding::eval_topics(&store, &found.id, &org, &file, json).await
         }
         Command::Eval(EvalCommand::Sentiment { file, json }) => {
-            understanding::eval_sentiment(&file, json)
+            // The whole LLM timeout per row: an evaluation has no customer waiting.
+            let llm = ai::llm_sentiment(
+                &settings,
+                std::time::Duration::from_secs(settings.llm_timeout_secs.max(1)),
+            )?;
+            understanding::eval_sentiment(&file, json, llm).await
         }
         Command::Kb(KbCommand::Import { path, org }) => {
             let store = startup::open_store(&settings).await?;

@@ -104,6 +104,10 @@ pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
     if message.automated {
         return;
     }
+    // With an LLM configured, its sentiment replaces the offline score before routing reads
+    // the conversation's trend; the wait for it is bounded.
+    let rescored = crate::understanding::rescore_with_llm(state, conversation, message).await;
+    let conversation = rescored.as_ref().unwrap_or(&**conversation);
     // Routing runs first: a conversation it hands to a person is not answered by the bot.
     let escalated =
         match crate::routing::route_customer_message(state, conversation, message).await {

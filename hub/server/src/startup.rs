@@ -126,6 +126,7 @@ impl Application {
                 ai::responder(&settings, &store, knowledge, true)?
             }
         };
+        let llm = ai::llm_client(&settings)?;
         let listener = TcpListener::bind(settings.listen)
             .await
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
@@ -153,6 +154,7 @@ impl Application {
             delivery_wakeup: Arc::new(tokio::sync::Notify::new()),
             responder,
             chat: Arc::new(chat),
+            llm,
             topic_models: Arc::default(),
             clock,
             rule_cache: Arc::default(),

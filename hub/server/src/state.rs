@@ -26,6 +26,9 @@ pub struct AppState {
     pub clock: Clock,
     /// The organizations' escalation rules, compiled, by rules revision.
     pub rule_cache: Arc<crate::routing::RuleCache>,
+    /// The configured LLM, for sentiment and handoff notes (`understanding.rs`,
+    /// `routing/handoff.rs`); `None`: offline.
+    pub llm: Option<switchboard_ai::llm::LlmClient>,
     /// The organizations' topic classifiers, cached.
     pub topic_models: Arc<crate::understanding::TopicModels>,
     /// Cancelled when the hub stops: long-lived responses (event streams) end on it.

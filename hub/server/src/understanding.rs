@@ -1,5 +1,6 @@
-//! Sentiment and topics in the hub: the organizations' topic classifiers (cached, classifying
-//! conversations at ingest) and the `topics train`, `eval topics` and `eval sentiment` commands.
+//! Sentiment and topics in the hub: the LLM's sentiment of a customer message when an LLM is
+//! configured, the organizations' topic classifiers (cached, classifying conversations at
+//! ingest) and the `topics train`, `eval topics` and `eval sentiment` commands.
 
 use std::fmt::Write as _;
 use std::{
@@ -10,14 +11,17 @@ use std::{
 };
 
 use chrono::{DateTime, Utc};
+use futures::StreamExt;
 use switchboard_ai::{
     labelled,
     sentiment::{self, SentimentLabel},
+    sentiment_llm::{self, LlmSentiment, ScoreSource},
     topics::{self, TopicModel, TrainConfig},
 };
+use switchboard_model::{Conversation, Message, MessageRole};
 use switchboard_store::{Store, StoredTopicModel};
 
-use crate::commands::UsageError;
+use crate::{commands::UsageError, state::AppState};
 
 /// How long a cached classifier is trusted before the database is asked whether it changed
 /// (another node, or `switchboard topics train` beside a running hub, may have replaced it).
@@ -123,6 +127,64 @@ pub async fn classify_conversation(
         Ok(_) => Some(prediction.label),
         Err(err) => {
             tracing::warn!(org_id, conversation_id, %err, "cannot set the conversation's topic");
+            None
+        }
+    }
+}
+
+/// Customer messages looked back over for the previous one, the LLM's context.
+const CONTEXT_LOOKBACK: i64 = 20;
+
+/// Asks the configured LLM for the sentiment of a customer message just stored (ingest gave it
+/// the offline score) and, when it answers within [`sentiment_llm::HUB_TIMEOUT`], stores that
+/// score instead and moves the conversation's trend. Returns the conversation as it is then,
+/// for routing; `None` when nothing changed (no LLM, no text, the LLM failed, or the store did).
+pub async fn rescore_with_llm(
+    state: &AppState,
+    conversation: &Conversation,
+    message: &Message,
+) -> Option<Conversation> {
+    let client = state.llm.as_ref()?;
+    message.sentiment?;
+    let scorer = LlmSentiment::new(client.clone(), sentiment_llm::HUB_TIMEOUT);
+    let org_id = &conversation.org_id;
+    let earlier = state
+        .store
+        .messages(
+            org_id,
+            &conversation.id,
+            (message.seq - CONTEXT_LOOKBACK).max(0),
+            CONTEXT_LOOKBACK as u64,
+            false,
+        )
+        .await
+        .unwrap_or_default();
+    let previous = earlier
+        .iter()
+        .rev()
+        .find(|earlier| earlier.role == MessageRole::Customer && earlier.seq < message.seq)
+        .map(|earlier| earlier.text.as_str());
+    let started = Instant::now();
+    let score = match scorer.score(&message.text, previous).await {
+        Ok(score) => score,
+        Err(err) => {
+            metrics::counter!("switchboard_llm_sentiment_total", "outcome" => "fallback")
+                .increment(1);
+            tracing::warn!(%err, conversation_id = %conversation.id, "LLM sentiment failed; the offline score stands");
+            return None;
+        }
+    };
+    metrics::counter!("switchboard_llm_sentiment_total", "outcome" => "llm").increment(1);
+    metrics::histogram!("switchboard_llm_sentiment_seconds")
+        .record(started.elapsed().as_secs_f64());
+    match state
+        .store
+        .rescore_message(org_id, &message.id, score)
+        .await
+    {
+        Ok(updated) => updated,
+        Err(err) => {
+            tracing::warn!(%err, conversation_id = %conversation.id, "cannot store the LLM's sentiment");
             None
         }
     }
@@ -251,8 +313,17 @@ pub async fn eval_topics(
     Ok(())
 }
 
-/// `switchboard eval sentiment FILE.csv [--json]`.
-pub fn eval_sentiment(path: &Path, json: bool) -> anyhow::Result<()> {
+/// Rows scored by the LLM at once in `eval sentiment`.
+const EVAL_CONCURRENCY: usize = 4;
+
+/// `switchboard eval sentiment FILE.csv [--json]`, with the scorer the hub uses: the LLM when
+/// one is configured (`llm`; a row it fails on gets the offline score), the offline one
+/// otherwise.
+pub async fn eval_sentiment(
+    path: &Path,
+    json: bool,
+    llm: Option<LlmSentiment>,
+) -> anyhow::Result<()> {
     let rows = read_labelled(path)?;
     let mut truths = Vec::with_capacity(rows.len());
     for row in &rows {
@@ -266,10 +337,19 @@ pub fn eval_sentiment(path: &Path, json: bool) -> anyhow::Result<()> {
         })?;
         truths.push(truth);
     }
-    let scored: Vec<sentiment::Sentiment> = rows
-        .iter()
-        .map(|row| sentiment::analyze(&row.text))
-        .collect();
+    let scored: Vec<sentiment_llm::Scored> = match &llm {
+        None => rows
+            .iter()
+            .map(|row| sentiment_llm::offline(&row.text))
+            .collect(),
+        Some(scorer) => {
+            futures::stream::iter(&rows)
+                .map(|row| scorer.score_or_offline(&row.text, None))
+                .buffered(EVAL_CONCURRENCY)
+                .collect()
+                .await
+        }
+    };
     if json {
         print_json_lines(rows.iter().zip(&scored).map(|(row, scored)| {
             serde_json::json!({
@@ -317,6 +397,20 @@ pub fn eval_sentiment(path: &Path, json: bool) -> anyhow::Result<()> {
         sentiment::NEGATIVE_BELOW,
         sentiment::POSITIVE_ABOVE
     )?;
+    match &llm {
+        None => writeln!(report, "scorer:           offline")?,
+        Some(_) => {
+            let fell_back = scored
+                .iter()
+                .filter(|scored| scored.source == ScoreSource::Offline)
+                .count();
+            writeln!(
+                report,
+                "scorer:           llm ({fell_back} of {} rows fell back to offline)",
+                rows.len()
+            )?;
+        }
+    }
     writeln!(report)?;
     writeln!(
         report,

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use switchboard_model::{
     self as model, AiOutcome, AssignmentStrategy, BusinessHours, ConversationStatus,
     EscalationRule, Handoff, MatchMode, MessageRole, Presence, PresenceStatus, Priority, Role,
-    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, Trigger, new_id,
+    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, SummarySource, Trigger, new_id,
 };
 
 use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
@@ -84,6 +84,7 @@ pub struct NewHandoff {
     pub rule_name: Option<String>,
     pub reason: String,
     pub suggested_reply: String,
+    pub summary_source: SummarySource,
 }
 
 /// What a routing decision changes on a conversation.
@@ -348,6 +349,7 @@ fn handoff(row: handoff::Model) -> Result<Handoff> {
         rule_name: row.rule_name,
         reason: row.reason,
         suggested_reply: row.suggested_reply,
+        summary_source: convert::parse(&row.summary_source)?,
         created_at: row.created_at,
     })
 }
@@ -1132,6 +1134,7 @@ impl Store {
                 rule_name: new.rule_name.clone(),
                 reason: new.reason.clone(),
                 suggested_reply: new.suggested_reply.clone(),
+                summary_source: new.summary_source.as_str().to_owned(),
                 created_at: now,
             };
             handoff::Entity::insert(handoff::ActiveModel::from(record.clone()))

@@ -4,12 +4,12 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
-use switchboard_model::MessageRole;
+use switchboard_model::{self as model, MessageRole};
 
-use crate::{Result, Store, entities::*};
+use crate::{Result, Store, StoreError, convert, entities::*};
 
 /// A trained topic classifier as stored: its binary form and what training measured.
 #[derive(Clone, Debug)]
@@ -102,6 +102,64 @@ impl Store {
             .rows_affected;
         txn.commit().await?;
         Ok(updated == 1)
+    }
+
+    /// Replaces the sentiment of a stored customer message (the LLM's score instead of the one
+    /// ingest gave it) and recomputes its conversation's trend from all its customer messages'
+    /// scores with the same formula ingest moves it by (`sentiment::next_level`, folded by
+    /// `sentiment::trend`). Returns the conversation as it is now; `None` when the organization
+    /// has no such customer message.
+    pub async fn rescore_message(
+        &self,
+        org_id: &str,
+        message_id: &str,
+        score: u8,
+    ) -> Result<Option<model::Conversation>> {
+        let txn = self.begin_write().await?;
+        let Some(row) = message::Entity::find_by_id(message_id)
+            .filter(message::Column::OrgId.eq(org_id))
+            .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
+            .one(&*txn)
+            .await?
+        else {
+            return Ok(None);
+        };
+        // The conversation row first, locked on PostgreSQL: a customer message being ingested
+        // meanwhile either committed before (and its score is read below) or waits for this
+        // commit (and moves the trend from the level written here).
+        let mut lock = conversation::Entity::find_by_id(&row.conversation_id);
+        if self.backend() == DbBackend::Postgres {
+            lock = lock.lock_exclusive();
+        }
+        let conversation = lock
+            .one(&*txn)
+            .await?
+            .ok_or_else(|| StoreError::Corrupt("a message points at no conversation".into()))?;
+        message::Entity::update_many()
+            .col_expr(message::Column::Sentiment, Expr::value(i32::from(score)))
+            .filter(message::Column::Id.eq(message_id))
+            .exec(&*txn)
+            .await?;
+        let scores: Vec<Option<i32>> = message::Entity::find()
+            .select_only()
+            .column(message::Column::Sentiment)
+            .filter(message::Column::ConversationId.eq(&conversation.id))
+            .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
+            .order_by_asc(message::Column::Seq)
+            .into_tuple()
+            .all(&*txn)
+            .await?;
+        let scores: Vec<u8> = scores
+            .into_iter()
+            .flatten()
+            .filter_map(|score| u8::try_from(score.clamp(0, 100)).ok())
+            .collect();
+        let level = switchboard_ai::sentiment::trend(&scores).map(|trend| i32::from(trend.level));
+        let mut active: conversation::ActiveModel = conversation.into();
+        active.sentiment = Set(level);
+        let conversation = conversation::Entity::update(active).exec(&*txn).await?;
+        txn.commit().await?;
+        Ok(Some(convert::conversation(conversation)?))
     }
 
     /// The sentiment scores of a conversation's customer messages, oldest first, at most the

@@ -107,6 +107,52 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
             .expect("scores")
             .is_empty()
     );
+
+    // The LLM's score replaces the second message's, and the trend is the same formula over
+    // the new scores.
+    let second = &messages[1];
+    assert_eq!(
+        store
+            .rescore_message(&other.id, &second.id, 3)
+            .await
+            .expect("rescores"),
+        None,
+        "not another organization's message"
+    );
+    let rescored = store
+        .rescore_message(&org_id, &second.id, 3)
+        .await
+        .expect("rescores")
+        .expect("the conversation");
+    let expected = switchboard_ai::sentiment::trend(&[scores[0], 3, scores[2]]).expect("trend");
+    assert_eq!(rescored.sentiment, Some(i32::from(expected.level)));
+    assert_ne!(rescored.sentiment, Some(levels[2]), "the trend moved");
+    let messages = store
+        .messages(&org_id, &conversation_id, 0, 10, false)
+        .await
+        .expect("messages");
+    assert_eq!(messages[1].sentiment, Some(3));
+    // A later message moves on from the recomputed level, as ingest always does.
+    let outcome = store
+        .ingest(
+            &org_id,
+            &inbox_id,
+            ChannelKind::Webchat,
+            &inbound("m5", "ok thanks"),
+        )
+        .await
+        .expect("ingests");
+    let IngestOutcome::Stored { conversation, .. } = outcome else {
+        panic!("stored");
+    };
+    let after = switchboard_ai::sentiment::trend(&[
+        scores[0],
+        3,
+        scores[2],
+        switchboard_ai::sentiment::score("ok thanks"),
+    ])
+    .expect("trend");
+    assert_eq!(conversation.sentiment, Some(i32::from(after.level)));
 }
 
 async fn topic_models_are_saved_replaced_and_read_back(db: TestDatabase) {

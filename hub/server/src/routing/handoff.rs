@@ -1,11 +1,18 @@
-//! The handoff an agent reads first, written offline from the conversation itself: a three-line
-//! summary (what the customer wants, what was tried, the mood) and a suggested first reply.
-//! Extractive: every line quotes or counts what is in the conversation.
+//! The handoff an agent reads first: a three-line summary (what the customer wants, what was
+//! tried, the mood) and a suggested first reply. Written by the LLM when one is configured
+//! ([`write`]), and otherwise, or when it fails, offline from the conversation itself
+//! ([`summarize`]: extractive, every line quotes or counts what is in the conversation).
 
-use switchboard_model::{Message, MessageRole};
+use std::time::Instant;
+
+use switchboard_ai::handoff_llm::{self, Hints};
+use switchboard_model::{Message, MessageRole, SummarySource};
 use switchboard_store::RoutingState;
 
-use crate::routing::language::{self, Wording};
+use crate::{
+    routing::language::{self, Wording},
+    state::AppState,
+};
 
 /// The longest quote of the customer in a summary line.
 const QUOTE_CHARS: usize = 160;
@@ -15,6 +22,7 @@ const QUOTE_CHARS: usize = 160;
 pub struct Summary {
     pub lines: Vec<String>,
     pub suggested_reply: String,
+    pub source: SummarySource,
 }
 
 /// What the summary needs besides the messages.
@@ -111,8 +119,50 @@ fn mood(context: &Context<'_>, customer: &[&Message]) -> String {
     }
 }
 
-/// Writes the summary and the suggested reply. `history` is the conversation without notes,
-/// oldest first.
+/// The summary and the suggested reply by the configured LLM, within
+/// [`handoff_llm::HUB_TIMEOUT`]; the extractive ones ([`summarize`]) when no LLM is configured
+/// or it fails. `history` is the conversation without notes, oldest first. Called before the
+/// escalation's transaction, never inside it.
+pub async fn write(state: &AppState, history: &[Message], context: &Context<'_>) -> Summary {
+    let Some(client) = &state.llm else {
+        return summarize(history, context);
+    };
+    let started = Instant::now();
+    let hints = Hints {
+        topic: context.topic,
+        sentiment: context.sentiment,
+    };
+    match handoff_llm::write(client, history, hints, handoff_llm::HUB_TIMEOUT).await {
+        Ok(note) => {
+            metrics::counter!("switchboard_llm_handoff_total", "outcome" => "llm").increment(1);
+            metrics::histogram!("switchboard_llm_handoff_seconds")
+                .record(started.elapsed().as_secs_f64());
+            let mood = note.mood.trim_end_matches('.');
+            let mood = match context.sentiment {
+                Some(score) => format!("Mood: {mood} (sentiment {score}/100)."),
+                None => format!("Mood: {mood}."),
+            };
+            Summary {
+                lines: vec![
+                    format!("Wants: {}", note.wants),
+                    format!("Tried: {}", note.tried),
+                    mood,
+                ],
+                suggested_reply: note.suggested_reply,
+                source: SummarySource::Llm,
+            }
+        }
+        Err(err) => {
+            metrics::counter!("switchboard_llm_handoff_total", "outcome" => "fallback")
+                .increment(1);
+            tracing::warn!(%err, "LLM handoff note failed; writing the extractive one");
+            summarize(history, context)
+        }
+    }
+}
+
+/// Writes the summary and the suggested reply offline. `history` is the conversation without
+/// notes, oldest first.
 pub fn summarize(history: &[Message], context: &Context<'_>) -> Summary {
     let customer: Vec<&Message> = history
         .iter()
@@ -173,6 +223,7 @@ pub fn summarize(history: &[Message], context: &Context<'_>) -> Summary {
     Summary {
         lines: vec![wants_line, tried_line, mood(context, &customer)],
         suggested_reply,
+        source: SummarySource::Extractive,
     }
 }
 

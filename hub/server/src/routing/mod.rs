@@ -278,7 +278,8 @@ async fn apply(
             .store
             .contact(org_id, &conversation.contact_id)
             .await?;
-        let summary = handoff::summarize(
+        let summary = handoff::write(
+            state,
             &history,
             &handoff::Context {
                 customer_name: contact.as_ref().and_then(|contact| contact.name.as_deref()),
@@ -287,7 +288,8 @@ async fn apply(
                 sentiment_falling_fast: signals.sentiment_falling_fast,
                 routing: &routing,
             },
-        );
+        )
+        .await;
         Some(NewHandoff {
             summary: summary.lines,
             topic: signals.topic.clone(),
@@ -302,6 +304,7 @@ async fn apply(
                 .map(|fired| fired.reason.clone())
                 .unwrap_or_default(),
             suggested_reply: summary.suggested_reply,
+            summary_source: summary.source,
         })
     } else {
         None

@@ -20,6 +20,8 @@ pub struct Model {
     pub reason: String,
     #[sea_orm(column_type = "Text")]
     pub suggested_reply: String,
+    /// `extractive` or `llm`.
+    pub summary_source: String,
     pub created_at: DateTimeUtc,
 }
 
