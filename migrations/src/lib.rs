@@ -10,6 +10,7 @@ mod m20261123_000007_email;
 mod m20261123_000010_knowledge;
 mod m20261123_000050_understanding;
 mod m20261123_000060_canned_responses;
+mod m20261123_000080_slack_desk;
 mod m20261123_000301_csat;
 
 pub struct Migrator;
@@ -24,6 +25,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000010_knowledge::Migration),
             Box::new(m20261123_000050_understanding::Migration),
             Box::new(m20261123_000060_canned_responses::Migration),
+            Box::new(m20261123_000080_slack_desk::Migration),
             Box::new(m20261123_000301_csat::Migration),
         ]
     }

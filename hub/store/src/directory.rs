@@ -250,6 +250,31 @@ impl Store {
         }))
     }
 
+    /// An organization's inboxes on `channel`, oldest first, secrets included: for the parts
+    /// of the hub that pick one of them to talk through (the Slack agent desk).
+    pub async fn org_inboxes_for_channel(
+        &self,
+        org_id: &str,
+        channel: ChannelKind,
+    ) -> Result<Vec<InboxWithSecrets>> {
+        inbox::Entity::find()
+            .filter(inbox::Column::OrgId.eq(org_id))
+            .filter(inbox::Column::Channel.eq(channel.as_str()))
+            .order_by_asc(inbox::Column::CreatedAt)
+            .order_by_asc(inbox::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|row| {
+                let full_config = merged(&row);
+                Ok(InboxWithSecrets {
+                    inbox: convert::inbox(row)?,
+                    full_config,
+                })
+            })
+            .collect()
+    }
+
     /// Every inbox on `channel` across organizations, secrets included: for a receiver that
     /// finds the inbox by what arrived (an email's recipient address), not by a URL.
     pub async fn inboxes_for_channel(&self, channel: ChannelKind) -> Result<Vec<InboxWithSecrets>> {

@@ -23,6 +23,8 @@ pub mod message;
 pub mod organization;
 pub mod routing_settings;
 pub mod session;
+pub mod slack_desk_message;
+pub mod slack_mirror;
 pub mod sla_policy;
 pub mod team;
 pub mod team_member;
