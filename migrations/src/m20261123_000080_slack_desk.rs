@@ -84,7 +84,12 @@ impl MigrationTrait for Migration {
 
     async fn down(&self, manager: &SchemaManager) -> Result<(), DbErr> {
         manager
-            .drop_table(Table::drop().table("slack_desk_messages").if_exists().take())
+            .drop_table(
+                Table::drop()
+                    .table("slack_desk_messages")
+                    .if_exists()
+                    .take(),
+            )
             .await?;
         manager
             .drop_table(Table::drop().table("slack_mirrors").if_exists().take())

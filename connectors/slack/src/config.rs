@@ -83,7 +83,12 @@ mod tests {
             parse(json!("G01PRIVATE")).expect("valid").as_deref(),
             Some("G01PRIVATE")
         );
-        for wrong in [json!("#agents"), json!("c0agents"), json!("D0DIRECT"), json!(5)] {
+        for wrong in [
+            json!("#agents"),
+            json!("c0agents"),
+            json!("D0DIRECT"),
+            json!(5),
+        ] {
             let err = parse(wrong.clone()).expect_err("refused");
             assert!(err.reason.contains("agent_channel"), "{wrong}: {err}");
         }

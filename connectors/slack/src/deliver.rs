@@ -43,7 +43,10 @@ const RETRIABLE_CODES: &[&str] = &[
 
 /// Sends one Web API request and reads the envelope every answer shares. Slack answers most
 /// errors with HTTP 200 and `"ok": false`, so both the status and the body are checked.
-async fn call(request: reqwest::RequestBuilder, method: &str) -> Result<ApiEnvelope, DeliveryError> {
+async fn call(
+    request: reqwest::RequestBuilder,
+    method: &str,
+) -> Result<ApiEnvelope, DeliveryError> {
     let response = request.send().await.map_err(DeliveryError::transport)?;
     let status = response.status().as_u16();
     let retry_after = DeliveryError::retry_after_seconds(
@@ -144,10 +147,16 @@ pub async fn user_email(
     config: &SlackConfig,
     user_id: &str,
 ) -> Result<Option<String>, DeliveryError> {
+    // Slack's user ids are letters and digits; anything else did not come from Slack and is
+    // not put into a URL.
+    if user_id.is_empty() || !user_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(DeliveryError::Permanent {
+            reason: format!("`{user_id}` is not a Slack user id"),
+        });
+    }
     let envelope = call(
         client
-            .get(format!("{}/users.info", config.api_base_url))
-            .query(&[("user", user_id)])
+            .get(format!("{}/users.info?user={user_id}", config.api_base_url))
             .bearer_auth(config.bot_token.expose()),
         "users.info",
     )

@@ -71,7 +71,10 @@ pub async fn post_to_channel(
 
 /// The email address of Slack user `user_id` (`users.info`, lower-cased), when Slack shares
 /// one: it needs the `users:read.email` scope, and bots and deactivated users have none.
-pub async fn user_email(config: &SlackConfig, user_id: &str) -> Result<Option<String>, DeliveryError> {
+pub async fn user_email(
+    config: &SlackConfig,
+    user_id: &str,
+) -> Result<Option<String>, DeliveryError> {
     let client = deliver::http_client()?;
     deliver::user_email(&client, config, user_id).await
 }

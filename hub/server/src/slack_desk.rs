@@ -208,7 +208,11 @@ async fn mirror_escalation(
         conversation.channel.as_str(),
         handoff.priority.as_str(),
     );
-    for line in handoff.summary.iter().filter(|line| !line.trim().is_empty()) {
+    for line in handoff
+        .summary
+        .iter()
+        .filter(|line| !line.trim().is_empty())
+    {
         text.push_str(&format!("> {}\n", escape(line)));
     }
     if let Some(sla) = sla {
@@ -289,7 +293,15 @@ async fn mirror_message(state: &AppState, message: &Message) -> Result<(), Store
             message.attachments.len()
         ));
     }
-    match post(state, &desk.config, &mirror.channel, Some(&thread_ts), &text).await {
+    match post(
+        state,
+        &desk.config,
+        &mirror.channel,
+        Some(&thread_ts),
+        &text,
+    )
+    .await
+    {
         Ok(ts) => {
             store
                 .set_slack_post_id(&claim, &format!("{}:{ts}", mirror.channel))
@@ -342,7 +354,15 @@ async fn note_resolved(
         ":white_check_mark: Resolved in Switchboard{}.",
         by.unwrap_or_default()
     );
-    if let Err(err) = post(state, &desk.config, &mirror.channel, Some(&thread_ts), &text).await {
+    if let Err(err) = post(
+        state,
+        &desk.config,
+        &mirror.channel,
+        Some(&thread_ts),
+        &text,
+    )
+    .await
+    {
         tracing::warn!(%err, conversation_id, "cannot tell Slack a conversation was resolved");
     }
     Ok(())
@@ -450,7 +470,10 @@ async fn agent_message(
         }
     };
     let Some(user) = user else {
-        if store.refuse_slack_message(&mirror, &thread.message_id).await? {
+        if store
+            .refuse_slack_message(&mirror, &thread.message_id)
+            .await?
+        {
             metrics::counter!("switchboard_slack_desk_replies_total", "outcome" => "refused")
                 .increment(1);
             refuse_in_background(state, desk, &mirror);
@@ -502,7 +525,15 @@ fn refuse_in_background(state: &AppState, desk: &Desk, mirror: &SlackMirror) {
         return;
     };
     tokio::spawn(async move {
-        if let Err(err) = post(&state, &desk.config, &desk.channel, Some(&thread_ts), NOT_AN_AGENT).await {
+        if let Err(err) = post(
+            &state,
+            &desk.config,
+            &desk.channel,
+            Some(&thread_ts),
+            NOT_AN_AGENT,
+        )
+        .await
+        {
             tracing::warn!(%err, "cannot answer a Slack user who is not an agent");
         }
     });
@@ -561,7 +592,10 @@ mod tests {
 
     #[test]
     fn a_note_is_marked_by_its_prefix_in_any_case() {
-        assert_eq!(note_text("  note: call them back "), (true, "call them back"));
+        assert_eq!(
+            note_text("  note: call them back "),
+            (true, "call them back")
+        );
         assert_eq!(note_text("NOTE:vip"), (true, "vip"));
         assert_eq!(note_text("Note :x"), (false, "Note :x"));
         assert_eq!(note_text("notes are fun"), (false, "notes are fun"));
@@ -571,6 +605,9 @@ mod tests {
 
     #[test]
     fn customer_text_cannot_write_slack_markup() {
-        assert_eq!(escape("<!channel> & <http://x|y>"), "&lt;!channel&gt; &amp; &lt;http://x|y&gt;");
+        assert_eq!(
+            escape("<!channel> & <http://x|y>"),
+            "&lt;!channel&gt; &amp; &lt;http://x|y&gt;"
+        );
     }
 }

@@ -12,7 +12,9 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::TestApp;
 use switchboard_model::Secret;
-use switchboard_testkit::{FakePlatform, FakeResponse, RecordedRequest, TestDatabase, backend_tests};
+use switchboard_testkit::{
+    FakePlatform, FakeResponse, RecordedRequest, TestDatabase, backend_tests,
+};
 
 backend_tests!(
     escalations_are_mirrored_and_agents_answer_from_slack,
@@ -148,7 +150,7 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
         .post(
             &admin,
             "/api/v1/users",
-            json!({ "email": AGENT_EMAIL, "name": "Dana Agent", "role": "agent",
+            json!({ "email": AGENT_EMAIL, "name": "Dana Agent", "role": "support_agent",
                     "password": "long enough" }),
         )
         .await;
@@ -175,7 +177,6 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
         app.webhook(&customer_inbox, "s3cret", asked).await,
         StatusCode::OK
     );
-    let first = wait_for_posts(&slack, 1).await;
     let (_, list) = app
         .get(
             &admin,
@@ -189,7 +190,8 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
     let (_, detail) = app
         .get(&admin, &format!("/api/v1/conversations/{conversation}"))
         .await;
-    assert_eq!(detail["conversation"]["status"], "escalated");
+    assert_eq!(detail["conversation"]["status"], "escalated", "{detail}");
+    let first = wait_for_posts(&slack, 1).await;
     let escalation = &first[0];
     assert_eq!(
         escalation.header("authorization"),
@@ -224,10 +226,7 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
     assert_eq!(in_thread["channel"], AGENT_CHANNEL);
     assert_eq!(in_thread["thread_ts"], THREAD_TS);
     let text = in_thread["text"].as_str().expect("text");
-    assert!(
-        text.contains("It is invoice 4711 &lt;urgent&gt;"),
-        "{text}"
-    );
+    assert!(text.contains("It is invoice 4711 &lt;urgent&gt;"), "{text}");
 
     // A forged event: 401, nothing stored.
     let reply = thread_event(
@@ -247,7 +246,10 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
 
     // The agent's reply in the thread reaches the customer on their own channel, authored by
     // the Switchboard user with the same email, who now has the conversation.
-    assert_eq!(post_event(&app, &desk, &reply, SECRET).await, StatusCode::OK);
+    assert_eq!(
+        post_event(&app, &desk, &reply, SECRET).await,
+        StatusCode::OK
+    );
     let detail = app
         .wait_for(&admin, &conversation, |body| {
             agent_messages(body)
@@ -262,7 +264,11 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
     assert_eq!(replies[0]["private"], false);
     assert_eq!(detail["conversation"]["assignee_id"], agent_id.as_str());
     assert_eq!(detail["conversation"]["status"], "assigned");
-    assert!(detail["sla"]["first_response_at"].is_string(), "{}", detail["sla"]);
+    assert!(
+        detail["sla"]["first_response_at"].is_string(),
+        "{}",
+        detail["sla"]
+    );
     let delivered: Vec<_> = app
         .deliveries
         .attempts()
@@ -273,7 +279,10 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
     assert_eq!(delivered[0].text, "We have refunded invoice 4711.");
 
     // Slack retries the same event: still one reply.
-    assert_eq!(post_event(&app, &desk, &reply, SECRET).await, StatusCode::OK);
+    assert_eq!(
+        post_event(&app, &desk, &reply, SECRET).await,
+        StatusCode::OK
+    );
 
     // `note:` keeps it among agents.
     let note = thread_event(
@@ -292,8 +301,14 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
         Some(THREAD_TS),
         "I can answer that!",
     );
-    assert_eq!(post_event(&app, &desk, &stranger, SECRET).await, StatusCode::OK);
-    assert_eq!(post_event(&app, &desk, &stranger, SECRET).await, StatusCode::OK);
+    assert_eq!(
+        post_event(&app, &desk, &stranger, SECRET).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        post_event(&app, &desk, &stranger, SECRET).await,
+        StatusCode::OK
+    );
     let refusal = wait_for_posts(&slack, 3).await[2].json();
     assert_eq!(refusal["thread_ts"], THREAD_TS);
     assert!(
@@ -304,14 +319,21 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
     );
 
     // Our bot's own post coming back, and chatter outside the threads, are ignored.
-    let mut echo: Value =
-        serde_json::from_slice(&thread_event(OUR_BOT, "1700000630.000100", Some(THREAD_TS), "*Pat*: hi"))
-            .expect("json");
+    let mut echo: Value = serde_json::from_slice(&thread_event(
+        OUR_BOT,
+        "1700000630.000100",
+        Some(THREAD_TS),
+        "*Pat*: hi",
+    ))
+    .expect("json");
     echo["event"]["bot_id"] = json!("B0BOT00001");
     let echo = echo.to_string().into_bytes();
     assert_eq!(post_event(&app, &desk, &echo, SECRET).await, StatusCode::OK);
     let chatter = thread_event(AGENT_SLACK_ID, "1700000640.000100", None, "Lunch anyone?");
-    assert_eq!(post_event(&app, &desk, &chatter, SECRET).await, StatusCode::OK);
+    assert_eq!(
+        post_event(&app, &desk, &chatter, SECRET).await,
+        StatusCode::OK
+    );
     let other_thread = thread_event(
         AGENT_SLACK_ID,
         "1700000650.000100",
@@ -327,7 +349,11 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
         .get(&admin, &format!("/api/v1/conversations/{conversation}"))
         .await;
     let agent_side = agent_messages(&detail);
-    assert_eq!(agent_side.len(), 2, "one reply and one note: {agent_side:?}");
+    assert_eq!(
+        agent_side.len(),
+        2,
+        "one reply and one note: {agent_side:?}"
+    );
     let note = agent_side
         .iter()
         .find(|message| message["private"] == true)
