@@ -58,7 +58,7 @@ pub async fn desk(state: &AppState, org_id: &str) -> Result<Option<Desk>, StoreE
         .store
         .org_inboxes_for_channel(org_id, ChannelKind::Slack)
         .await?;
-    Ok(inboxes.iter().find_map(|inbox| desk_of(inbox)))
+    Ok(inboxes.iter().find_map(desk_of))
 }
 
 /// The desk an inbox is, when it is a Slack inbox with an agent channel.
