@@ -241,26 +241,86 @@ async fn mirror_escalation(
     Ok(())
 }
 
+/// A mirrored conversation's thread that takes posts: its first post went through, and its
+/// desk is still the organization's desk.
+struct LiveThread {
+    mirror: SlackMirror,
+    thread_ts: String,
+    desk: Desk,
+}
+
+async fn live_thread(
+    state: &AppState,
+    org_id: &str,
+    conversation_id: &str,
+) -> Result<Option<LiveThread>, StoreError> {
+    let Some(mirror) = state.store.slack_mirror(org_id, conversation_id).await? else {
+        return Ok(None);
+    };
+    let Some(thread_ts) = mirror.thread_ts.clone() else {
+        return Ok(None);
+    };
+    Ok(desk(state, org_id)
+        .await?
+        .filter(|desk| desk.inbox_id == mirror.inbox_id)
+        .map(|desk| LiveThread {
+            mirror,
+            thread_ts,
+            desk,
+        }))
+}
+
+impl LiveThread {
+    /// Claims the post of `key` (a hub message id) in this thread: `None` when it was posted
+    /// already or came from Slack.
+    async fn claim(&self, state: &AppState, key: &str) -> Result<Option<String>, StoreError> {
+        state.store.claim_slack_post(&self.mirror, key).await
+    }
+
+    /// Posts a claimed `text` into the thread and records the Slack message it became; a post
+    /// that fails for good is only logged.
+    async fn post(
+        &self,
+        state: &AppState,
+        claim: &str,
+        text: &str,
+        kind: &'static str,
+    ) -> Result<(), StoreError> {
+        let channel = &self.mirror.channel;
+        match post(
+            state,
+            &self.desk.config,
+            channel,
+            Some(&self.thread_ts),
+            text,
+        )
+        .await
+        {
+            Ok(ts) => {
+                state
+                    .store
+                    .set_slack_post_id(claim, &format!("{channel}:{ts}"))
+                    .await?;
+                metrics::counter!("switchboard_slack_desk_posts_total", "kind" => kind)
+                    .increment(1);
+            }
+            Err(err) => {
+                tracing::warn!(%err, kind, conversation_id = %self.mirror.conversation_id,
+                    "cannot post into a Slack thread");
+            }
+        }
+        Ok(())
+    }
+}
+
 /// Posts a customer's message, or an agent's reply written in the inbox, into the thread.
 async fn mirror_message(state: &AppState, message: &Message) -> Result<(), StoreError> {
     let store = &state.store;
-    let Some(mirror) = store
-        .slack_mirror(&message.org_id, &message.conversation_id)
-        .await?
-    else {
-        return Ok(());
-    };
-    let Some(thread_ts) = mirror.thread_ts.clone() else {
-        return Ok(());
-    };
-    let Some(desk) = desk(state, &mirror.org_id)
-        .await?
-        .filter(|desk| desk.inbox_id == mirror.inbox_id)
-    else {
+    let Some(thread) = live_thread(state, &message.org_id, &message.conversation_id).await? else {
         return Ok(());
     };
     // A reply that came from this thread is claimed already: it is not posted back.
-    let Some(claim) = store.claim_slack_post(&mirror, &message.id).await? else {
+    let Some(claim) = thread.claim(state, &message.id).await? else {
         return Ok(());
     };
     let author = match message.role {
@@ -293,27 +353,7 @@ async fn mirror_message(state: &AppState, message: &Message) -> Result<(), Store
             message.attachments.len()
         ));
     }
-    match post(
-        state,
-        &desk.config,
-        &mirror.channel,
-        Some(&thread_ts),
-        &text,
-    )
-    .await
-    {
-        Ok(ts) => {
-            store
-                .set_slack_post_id(&claim, &format!("{}:{ts}", mirror.channel))
-                .await?;
-            metrics::counter!("switchboard_slack_desk_posts_total", "kind" => "message")
-                .increment(1);
-        }
-        Err(err) => {
-            tracing::warn!(%err, message_id = %message.id, "cannot mirror a message into Slack");
-        }
-    }
-    Ok(())
+    thread.post(state, &claim, &text, "message").await
 }
 
 /// Tells the thread that the conversation was resolved (once per state of the conversation).
@@ -323,26 +363,17 @@ async fn note_resolved(
     conversation_id: &str,
 ) -> Result<(), StoreError> {
     let store = &state.store;
-    let Some(mirror) = store.slack_mirror(org_id, conversation_id).await? else {
-        return Ok(());
-    };
-    let (Some(thread_ts), Some(conversation)) = (
-        mirror.thread_ts.clone(),
+    let (Some(thread), Some(conversation)) = (
+        live_thread(state, org_id, conversation_id).await?,
         store.conversation(org_id, conversation_id).await?,
     ) else {
         return Ok(());
     };
-    let Some(desk) = desk(state, org_id)
-        .await?
-        .filter(|desk| desk.inbox_id == mirror.inbox_id)
-    else {
-        return Ok(());
-    };
     // Resolving again without a new message in between says nothing new.
     let key = format!("resolved:{}:{}", conversation.id, conversation.last_seq);
-    if store.claim_slack_post(&mirror, &key).await?.is_none() {
+    let Some(claim) = thread.claim(state, &key).await? else {
         return Ok(());
-    }
+    };
     let by = match conversation.assignee_id.as_deref() {
         Some(user_id) => store
             .user(org_id, user_id)
@@ -354,18 +385,7 @@ async fn note_resolved(
         ":white_check_mark: Resolved in Switchboard{}.",
         by.unwrap_or_default()
     );
-    if let Err(err) = post(
-        state,
-        &desk.config,
-        &mirror.channel,
-        Some(&thread_ts),
-        &text,
-    )
-    .await
-    {
-        tracing::warn!(%err, conversation_id, "cannot tell Slack a conversation was resolved");
-    }
-    Ok(())
+    thread.post(state, &claim, &text, "resolved").await
 }
 
 /// `chat.postMessage` with a few retries of retriable errors, backing off exponentially from

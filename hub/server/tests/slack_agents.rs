@@ -403,6 +403,24 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
         .filter(|attempt| attempt.conversation_id == conversation)
         .count();
     assert_eq!(delivered, 2);
+    // Resolving says so in the thread.
+    slack.respond_next(posted("1700000800.000100"));
+    let (status, _) = app
+        .post(
+            &dana,
+            &format!("/api/v1/conversations/{conversation}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let resolved = wait_for_posts(&slack, 5).await[4].json();
+    assert_eq!(resolved["thread_ts"], THREAD_TS);
+    assert!(
+        resolved["text"]
+            .as_str()
+            .is_some_and(|text| text.contains("Resolved in Switchboard (assigned to Dana Agent)")),
+        "{resolved}"
+    );
     // Only the agent who wrote was looked up; never our bot.
     assert!(
         slack
