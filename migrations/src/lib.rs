@@ -11,6 +11,7 @@ mod m20261123_000010_knowledge;
 mod m20261123_000050_understanding;
 mod m20261123_000060_canned_responses;
 mod m20261123_000070_sla_hours_capacity;
+mod m20261123_000080_slack_desk;
 mod m20261123_000090_handoff_summary_source;
 mod m20261123_000301_csat;
 
@@ -27,6 +28,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000050_understanding::Migration),
             Box::new(m20261123_000060_canned_responses::Migration),
             Box::new(m20261123_000070_sla_hours_capacity::Migration),
+            Box::new(m20261123_000080_slack_desk::Migration),
             Box::new(m20261123_000090_handoff_summary_source::Migration),
             Box::new(m20261123_000301_csat::Migration),
         ]

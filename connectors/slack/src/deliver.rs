@@ -1,5 +1,7 @@
-//! `chat.postMessage` in the conversation's thread with the bot token, and Slack's errors
-//! classified: HTTP 429 / 5xx and `ratelimited`-like codes are retriable, the rest permanent.
+//! The Web API calls the hub makes with the bot token — `chat.postMessage` (a reply in the
+//! conversation's thread, a post in the agent channel) and `users.info` — and Slack's errors
+//! classified in one place: HTTP 429 / 5xx and `ratelimited`-like codes are retriable, the rest
+//! permanent.
 
 use std::time::Duration;
 
@@ -39,30 +41,13 @@ const RETRIABLE_CODES: &[&str] = &[
     "request_timeout",
 ];
 
-pub async fn post_message(
-    client: &reqwest::Client,
-    config: &SlackConfig,
-    message: &OutboundMessage,
-) -> Result<DeliveryReceipt, DeliveryError> {
-    let (channel, thread_ts) =
-        message
-            .thread_key
-            .split_once(':')
-            .ok_or_else(|| DeliveryError::Permanent {
-                reason: format!("`{}` is not a Slack thread", message.thread_key),
-            })?;
-    let request = SlackApiChatPostMessageRequest::new(
-        channel.into(),
-        SlackMessageContent::new().with_text(message.text.clone()),
-    )
-    .with_thread_ts(thread_ts.into());
-    let response = client
-        .post(format!("{}/chat.postMessage", config.api_base_url))
-        .bearer_auth(config.bot_token.expose())
-        .json(&request)
-        .send()
-        .await
-        .map_err(DeliveryError::transport)?;
+/// Sends one Web API request and reads the envelope every answer shares. Slack answers most
+/// errors with HTTP 200 and `"ok": false`, so both the status and the body are checked.
+async fn call(
+    request: reqwest::RequestBuilder,
+    method: &str,
+) -> Result<ApiEnvelope, DeliveryError> {
+    let response = request.send().await.map_err(DeliveryError::transport)?;
     let status = response.status().as_u16();
     let retry_after = DeliveryError::retry_after_seconds(
         response
@@ -85,7 +70,7 @@ pub async fn post_message(
         })?;
     if !envelope.ok {
         let code = envelope.error.unwrap_or_else(|| "unknown_error".into());
-        let reason = format!("Slack refused chat.postMessage: {code}");
+        let reason = format!("Slack refused {method}: {code}");
         return Err(if RETRIABLE_CODES.contains(&code.as_str()) {
             DeliveryError::Retriable {
                 reason,
@@ -95,10 +80,92 @@ pub async fn post_message(
             DeliveryError::Permanent { reason }
         });
     }
+    Ok(envelope)
+}
+
+/// A message Slack accepted: its channel and `ts` (which Slack always sends; a double that
+/// leaves it out still counts as accepted).
+pub struct Posted {
+    pub channel: String,
+    pub ts: Option<String>,
+}
+
+/// `chat.postMessage` of `text` into `channel`, in the thread `thread_ts` when given.
+pub async fn post(
+    client: &reqwest::Client,
+    config: &SlackConfig,
+    channel: &str,
+    thread_ts: Option<&str>,
+    text: &str,
+) -> Result<Posted, DeliveryError> {
+    let mut request = SlackApiChatPostMessageRequest::new(
+        channel.into(),
+        SlackMessageContent::new().with_text(text.to_owned()),
+    );
+    if let Some(thread_ts) = thread_ts {
+        request = request.with_thread_ts(thread_ts.into());
+    }
+    let envelope = call(
+        client
+            .post(format!("{}/chat.postMessage", config.api_base_url))
+            .bearer_auth(config.bot_token.expose())
+            .json(&request),
+        "chat.postMessage",
+    )
+    .await?;
+    Ok(Posted {
+        channel: envelope.channel.unwrap_or_else(|| channel.to_owned()),
+        ts: envelope.ts,
+    })
+}
+
+/// A reply in the conversation's thread (`{channel}:{thread_ts}`).
+pub async fn post_message(
+    client: &reqwest::Client,
+    config: &SlackConfig,
+    message: &OutboundMessage,
+) -> Result<DeliveryReceipt, DeliveryError> {
+    let (channel, thread_ts) =
+        message
+            .thread_key
+            .split_once(':')
+            .ok_or_else(|| DeliveryError::Permanent {
+                reason: format!("`{}` is not a Slack thread", message.thread_key),
+            })?;
+    let posted = post(client, config, channel, Some(thread_ts), &message.text).await?;
     Ok(DeliveryReceipt {
         // The same shape as inbound ids, so that Slack's echo of this message is a duplicate.
-        channel_message_id: envelope
-            .ts
-            .map(|ts| thread_key(envelope.channel.as_deref().unwrap_or(channel), &ts)),
+        channel_message_id: posted.ts.map(|ts| thread_key(&posted.channel, &ts)),
     })
+}
+
+/// `users.info`: the email address of a Slack user, when Slack shares it (the app needs the
+/// `users:read` and `users:read.email` scopes); `None` for bots, deactivated users and users
+/// without one.
+pub async fn user_email(
+    client: &reqwest::Client,
+    config: &SlackConfig,
+    user_id: &str,
+) -> Result<Option<String>, DeliveryError> {
+    // Slack's user ids are letters and digits; anything else did not come from Slack and is
+    // not put into a URL.
+    if user_id.is_empty() || !user_id.chars().all(|c| c.is_ascii_alphanumeric()) {
+        return Err(DeliveryError::Permanent {
+            reason: format!("`{user_id}` is not a Slack user id"),
+        });
+    }
+    let envelope = call(
+        client
+            .get(format!("{}/users.info?user={user_id}", config.api_base_url))
+            .bearer_auth(config.bot_token.expose()),
+        "users.info",
+    )
+    .await?;
+    Ok(envelope
+        .user
+        .filter(|user| !user.deleted && !user.is_bot)
+        .and_then(|user| user.profile)
+        .and_then(|profile| profile.email)
+        .map(|email| email.trim().to_lowercase())
+        .filter(|email| !email.is_empty()))
 }

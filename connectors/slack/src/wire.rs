@@ -21,4 +21,22 @@ pub(crate) struct ApiEnvelope {
     /// `chat.postMessage`: the new message's `ts` and its channel.
     pub ts: Option<String>,
     pub channel: Option<String>,
+    /// `users.info`: the user asked about.
+    pub user: Option<UserInfo>,
+}
+
+/// The part of `users.info`'s `user` the agent desk needs: who writes in a mirror thread.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserInfo {
+    #[serde(default)]
+    pub deleted: bool,
+    #[serde(default)]
+    pub is_bot: bool,
+    pub profile: Option<UserProfile>,
+}
+
+/// `user.profile`: `email` is there only with the `users:read.email` scope.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UserProfile {
+    pub email: Option<String>,
 }

@@ -270,6 +270,8 @@ pub async fn webhook(
         Ok(Inbound::Events(events)) => events,
         Err(err) => return Err(ApiError::BadRequest(err.0)),
     };
+    // The agent desk's own channel is agents talking, not customers.
+    let events = crate::slack_desk::take_desk_events(&state, &inbox, events).await?;
     ingest_events(&state, &inbox.inbox, events).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -17,6 +17,7 @@ pub mod error;
 pub mod ingest;
 pub mod knowledge_cli;
 pub mod routing;
+pub mod slack_desk;
 pub mod smtp;
 pub mod startup;
 pub mod state;

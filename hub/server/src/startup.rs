@@ -28,7 +28,7 @@ use crate::{
     config::Settings,
     delivery, demo,
     error::ApiError,
-    ingest, routing,
+    ingest, routing, slack_desk,
     state::{AppState, ConnectorRegistry},
     telemetry, web,
 };
@@ -214,6 +214,7 @@ impl Application {
             ));
         }
         workers.spawn(routing::sla::run(state.clone(), shutdown.clone()));
+        workers.spawn(slack_desk::run(state.clone(), shutdown.clone()));
         workers.close();
         let stopping = shutdown.clone();
         axum::serve(listener, router)

@@ -124,6 +124,69 @@ pub(crate) async fn next_seq(
         .ok_or(StoreError::NotFound)
 }
 
+/// Appends a message written by the hub inside the caller's transaction: the next `seq`, the
+/// first response time, the delivery job of a deliverable message and the SLA's first
+/// response. The one place every hub-written message goes through.
+pub(crate) async fn append_in(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    conversation_id: &str,
+    message_id: &str,
+    new: NewMessage,
+    now: DateTime<Utc>,
+) -> Result<(conversation::Model, message::Model)> {
+    let existing = conversation::Entity::find_by_id(conversation_id)
+        .filter(conversation::Column::OrgId.eq(org_id))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)?;
+    let deliverable = new.is_deliverable();
+    let mut conversation = next_seq(db, &existing.id, &new.text, now).await?;
+    if deliverable && conversation.first_response_at.is_none() {
+        let mut active: conversation::ActiveModel = conversation.into();
+        active.first_response_at = Set(Some(now));
+        conversation = conversation::Entity::update(active).exec(db).await?;
+    }
+    let delivery_status = if deliverable {
+        DeliveryStatus::Pending
+    } else {
+        DeliveryStatus::Internal
+    };
+    let row = message::Model {
+        id: message_id.to_owned(),
+        org_id: org_id.to_owned(),
+        conversation_id: conversation.id.clone(),
+        inbox_id: conversation.inbox_id.clone(),
+        seq: conversation.last_seq,
+        role: new.role.as_str().to_owned(),
+        private: new.private,
+        text: new.text,
+        text_full: None,
+        automated: false,
+        attachments: convert::to_json(&new.attachments),
+        sources: convert::to_json(&new.sources),
+        confidence: new.confidence,
+        model: new.model,
+        tokens: new.tokens,
+        author_id: new.author_id,
+        channel_message_id: None,
+        delivery_status: delivery_status.as_str().to_owned(),
+        delivery_error: None,
+        sentiment: None,
+        created_at: now,
+    };
+    message::Entity::insert(message::ActiveModel::from(row.clone()))
+        .exec_without_returning(db)
+        .await?;
+    if deliverable {
+        crate::outbox::enqueue(db, &row, &conversation.channel, now).await?;
+    }
+    if deliverable && new.role == MessageRole::Agent {
+        crate::routing::note_agent_reply(db, &conversation.id, now).await?;
+    }
+    Ok((conversation, row))
+}
+
 /// The `WHERE` clause of a filter, within one organization.
 fn filter_condition(org_id: &str, filter: &ConversationFilter) -> Condition {
     use conversation::Column;
@@ -299,57 +362,9 @@ impl Store {
         message_id: &str,
         new: NewMessage,
     ) -> Result<(model::Conversation, model::Message)> {
-        let now = Utc::now();
         let txn = self.begin_write().await?;
-        let existing = conversation::Entity::find_by_id(conversation_id)
-            .filter(conversation::Column::OrgId.eq(org_id))
-            .one(&*txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
-        let deliverable = new.is_deliverable();
-        let mut conversation = next_seq(&*txn, &existing.id, &new.text, now).await?;
-        if deliverable && conversation.first_response_at.is_none() {
-            let mut active: conversation::ActiveModel = conversation.into();
-            active.first_response_at = Set(Some(now));
-            conversation = conversation::Entity::update(active).exec(&*txn).await?;
-        }
-        let delivery_status = if deliverable {
-            DeliveryStatus::Pending
-        } else {
-            DeliveryStatus::Internal
-        };
-        let row = message::Model {
-            id: message_id.to_owned(),
-            org_id: org_id.to_owned(),
-            conversation_id: conversation.id.clone(),
-            inbox_id: conversation.inbox_id.clone(),
-            seq: conversation.last_seq,
-            role: new.role.as_str().to_owned(),
-            private: new.private,
-            text: new.text,
-            text_full: None,
-            automated: false,
-            attachments: convert::to_json(&new.attachments),
-            sources: convert::to_json(&new.sources),
-            confidence: new.confidence,
-            model: new.model,
-            tokens: new.tokens,
-            author_id: new.author_id,
-            channel_message_id: None,
-            delivery_status: delivery_status.as_str().to_owned(),
-            delivery_error: None,
-            sentiment: None,
-            created_at: now,
-        };
-        message::Entity::insert(message::ActiveModel::from(row.clone()))
-            .exec_without_returning(&*txn)
-            .await?;
-        if deliverable {
-            crate::outbox::enqueue(&*txn, &row, &conversation.channel, now).await?;
-        }
-        if deliverable && new.role == MessageRole::Agent {
-            crate::routing::note_agent_reply(&*txn, &conversation.id, self.now()).await?;
-        }
+        let (conversation, row) =
+            append_in(&*txn, org_id, conversation_id, message_id, new, self.now()).await?;
         txn.commit().await?;
         Ok((convert::conversation(conversation)?, convert::message(row)?))
     }

@@ -32,6 +32,14 @@ fn split_secrets(channel: ChannelKind, config: Value) -> Result<(Value, Map<Stri
     Ok((Value::Object(public), secrets))
 }
 
+fn with_secrets(row: inbox::Model) -> Result<InboxWithSecrets> {
+    let full_config = merged(&row);
+    Ok(InboxWithSecrets {
+        inbox: convert::inbox(row)?,
+        full_config,
+    })
+}
+
 fn merged(row: &inbox::Model) -> Value {
     let mut full = row.config.as_object().cloned().unwrap_or_default();
     if let Value::Object(secrets) = &row.secrets {
@@ -243,11 +251,26 @@ impl Store {
         let Some(row) = inbox::Entity::find_by_id(inbox_id).one(self.db()).await? else {
             return Ok(None);
         };
-        let full_config = merged(&row);
-        Ok(Some(InboxWithSecrets {
-            inbox: convert::inbox(row)?,
-            full_config,
-        }))
+        with_secrets(row).map(Some)
+    }
+
+    /// An organization's inboxes on `channel`, oldest first, secrets included: for the parts
+    /// of the hub that pick one of them to talk through (the Slack agent desk).
+    pub async fn org_inboxes_for_channel(
+        &self,
+        org_id: &str,
+        channel: ChannelKind,
+    ) -> Result<Vec<InboxWithSecrets>> {
+        inbox::Entity::find()
+            .filter(inbox::Column::OrgId.eq(org_id))
+            .filter(inbox::Column::Channel.eq(channel.as_str()))
+            .order_by_asc(inbox::Column::CreatedAt)
+            .order_by_asc(inbox::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(with_secrets)
+            .collect()
     }
 
     /// Every inbox on `channel` across organizations, secrets included: for a receiver that
@@ -259,13 +282,7 @@ impl Store {
             .all(self.db())
             .await?
             .into_iter()
-            .map(|row| {
-                let full_config = merged(&row);
-                Ok(InboxWithSecrets {
-                    inbox: convert::inbox(row)?,
-                    full_config,
-                })
-            })
+            .map(with_secrets)
             .collect()
     }
 

@@ -17,6 +17,7 @@ mod ingest;
 mod knowledge;
 mod outbox;
 mod routing;
+mod slack_desk;
 mod understanding;
 
 use std::{sync::Arc, time::Duration};
@@ -42,6 +43,7 @@ pub use routing::{
     RoutingApplied, RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec,
     default_rules, default_sla_policies,
 };
+pub use slack_desk::SlackMirror;
 pub use understanding::StoredTopicModel;
 
 /// Everything that can go wrong in the store.

@@ -79,6 +79,8 @@ impl IntoResponse for FakeResponse {
 #[derive(Default)]
 struct Script {
     requests: Vec<RecordedRequest>,
+    /// Every request whose path starts with the prefix gets the response, before all else.
+    by_path: Vec<(String, FakeResponse)>,
     /// Answered first, one per request, before the default.
     next: VecDeque<FakeResponse>,
     default: Option<FakeResponse>,
@@ -123,6 +125,12 @@ impl FakePlatform {
         self.lock().next.push_back(response);
     }
 
+    /// Answers every request whose path (with its query) starts with `prefix` with `response`,
+    /// whatever is queued: for an API the code under test calls besides the one scripted.
+    pub fn respond_to(&self, prefix: &str, response: FakeResponse) {
+        self.lock().by_path.push((prefix.to_owned(), response));
+    }
+
     pub fn requests(&self) -> Vec<RecordedRequest> {
         self.lock().requests.clone()
     }
@@ -159,18 +167,23 @@ async fn record(State(script): State<Arc<Mutex<Script>>>, request: Request) -> R
         .await
         .unwrap_or_default();
     let mut script = script.lock().expect("not poisoned");
+    let path = parts
+        .uri
+        .path_and_query()
+        .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned());
+    let by_path = script
+        .by_path
+        .iter()
+        .find(|(prefix, _)| path.starts_with(prefix.as_str()))
+        .map(|(_, response)| response.clone());
     script.requests.push(RecordedRequest {
         method: parts.method,
-        path: parts
-            .uri
-            .path_and_query()
-            .map_or_else(|| parts.uri.path().to_owned(), |pq| pq.as_str().to_owned()),
+        path,
         headers: parts.headers,
         body,
     });
-    let response = script
-        .next
-        .pop_front()
+    let response = by_path
+        .or_else(|| script.next.pop_front())
         .or_else(|| script.default.clone())
         .unwrap_or_else(|| FakeResponse::json(404, serde_json::json!({})));
     response.into_response()

@@ -360,13 +360,36 @@ pub async fn reply(
             "`text` is longer than 64 KiB".into(),
         ));
     }
-    let actor = principal.actor();
     let new = NewMessage::agent(principal.user_id(), text, request.private);
     let (conversation, message) = state.store.append_message(auth.org_id(), &id, new).await?;
-    // The first public reply from an agent on an unowned conversation takes it over.
-    if let (Some(user_id), false, None) = (
+    after_agent_message(
+        &state,
+        &principal.actor(),
         principal.user_id(),
-        request.private,
+        &conversation,
+        &message,
+        serde_json::json!({ "message_id": message.id }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, ApiJson(message)))
+}
+
+/// What follows an agent's reply or note once it is stored, wherever it was written (the inbox,
+/// a Slack thread of the agent desk): the first public reply by a person takes an unowned
+/// conversation over, the audit log records it, the bus tells the inbox and the customer's
+/// socket, and the outbox is woken to deliver it.
+pub(crate) async fn after_agent_message(
+    state: &AppState,
+    actor: &str,
+    user_id: Option<&str>,
+    conversation: &Conversation,
+    message: &Message,
+    audit: serde_json::Value,
+) -> Result<(), switchboard_store::StoreError> {
+    let org_id = &conversation.org_id;
+    if let (Some(user_id), false, None) = (
+        user_id,
+        message.private,
         conversation.assignee_id.as_deref(),
     ) && conversation.status != ConversationStatus::Resolved
         && conversation.status != ConversationStatus::Closed
@@ -374,36 +397,33 @@ pub async fn reply(
         let conversation = state
             .store
             .assign(
-                auth.org_id(),
-                &id,
+                org_id,
+                &conversation.id,
                 Some(user_id),
                 conversation.team_id.as_deref(),
-                &actor,
+                actor,
             )
             .await?;
-        publish_change(&state, &conversation);
+        publish_change(state, &conversation);
     }
-    let action = if request.private {
+    let action = if message.private {
         "message.note"
     } else {
         "message.reply"
     };
-    auth.audit(
-        &state,
-        action,
-        &id,
-        serde_json::json!({ "message_id": message.id }),
-    )
-    .await?;
+    state
+        .store
+        .audit(org_id, actor, action, Some(&conversation.id), audit)
+        .await?;
     state.bus.publish(BusEvent::MessageCreated {
-        org_id: auth.org_id().to_owned(),
+        org_id: org_id.clone(),
         inbox_id: conversation.inbox_id.clone(),
         message: Box::new(message.clone()),
     });
-    if !request.private {
+    if !message.private {
         state.delivery_wakeup.notify_one();
     }
-    Ok((StatusCode::CREATED, ApiJson(message)))
+    Ok(())
 }
 
 /// Assigns the conversation to an agent and team. Agents may take a conversation themselves;

@@ -6,7 +6,7 @@ mod audit;
 mod auth;
 mod canned;
 mod contacts;
-mod conversations;
+pub(crate) mod conversations;
 mod events;
 mod inboxes;
 mod knowledge;

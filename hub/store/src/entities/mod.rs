@@ -25,6 +25,8 @@ pub mod organization;
 pub mod routing_settings;
 pub mod session;
 pub mod sla_policy;
+pub mod slack_desk_message;
+pub mod slack_mirror;
 pub mod team;
 pub mod team_member;
 pub mod thread;
