@@ -34,6 +34,23 @@ use crate::proc::{Cpu, HubProcess};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
+/// What the visitors ask: questions the demo knowledge base answers (checked with `switchboard
+/// eval answers`), so that every message gets the bot's answer, as most do on a real site.
+const QUESTIONS: &[&str] = &[
+    "How do I track my parcel?",
+    "How long does a refund take?",
+    "Can I change the delivery address after ordering?",
+    "How do I reset my box PIN?",
+    "My box keeps losing its Wi-Fi connection, what can I do?",
+    "How do I give a courier a delivery code?",
+    "How do I cancel my subscription?",
+    "What does the warranty cover?",
+    "How do I turn on two-factor authentication?",
+    "Which payment methods do you accept?",
+    "What happens to my box during a power outage?",
+    "How do I return a faulty box?",
+];
+
 #[derive(clap::Args)]
 pub struct Options {
     /// The hub's base URL (http://, loopback)
@@ -523,7 +540,7 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                 let frame = json!({
                     "type": "message",
                     "client_id": client_id,
-                    "text": format!("Hello, where is my parcel? Message {} of {}.", shared.messages - left_to_send + 1, shared.messages),
+                    "text": QUESTIONS[shared.sent.load(Relaxed) % QUESTIONS.len()],
                 });
                 let now = Instant::now();
                 if ws.send(Message::text(frame.to_string())).await.is_ok() {
@@ -551,7 +568,7 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                     Vec::new()
                 };
                 for client_id in overdue {
-                    let frame = json!({"type": "message", "client_id": client_id, "text": "Hello, where is my parcel? (resent)"});
+                    let frame = json!({"type": "message", "client_id": client_id, "text": QUESTIONS[0]});
                     let _ = ws.send(Message::text(frame.to_string())).await;
                     report.resends += 1;
                 }
@@ -778,7 +795,7 @@ async fn resume_and_resend(ws: &mut Ws, me: &mut Visitor, report: &mut Report) -
         return false;
     }
     for client_id in me.unacked.keys() {
-        let frame = json!({"type": "message", "client_id": client_id, "text": "Hello, where is my parcel? (resent)"});
+        let frame = json!({"type": "message", "client_id": client_id, "text": QUESTIONS[0]});
         if ws.send(Message::text(frame.to_string())).await.is_err() {
             return false;
         }

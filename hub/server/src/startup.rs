@@ -127,8 +127,7 @@ impl Application {
             }
         };
         let llm = ai::llm_client(&settings)?;
-        let listener = TcpListener::bind(settings.listen)
-            .await
+        let listener = listen(settings.listen)
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
         let smtp_listener = match settings.smtp_listen {
             Some(address) => Some(
@@ -329,4 +328,21 @@ pub async fn shutdown_signal() {
         _ = ctrl_c => {}
         _ = terminate => {}
     }
+}
+
+/// How many connections may wait for `accept`: tokio's default (1,024) drops the SYNs of a
+/// reconnect storm (every web-chat visitor at once after a restart), which then wait a second
+/// or more to retry. The kernel caps it at `net.core.somaxconn`.
+const ACCEPT_BACKLOG: u32 = 8192;
+
+/// The hub's listening socket.
+fn listen(address: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if address.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(address)?;
+    socket.listen(ACCEPT_BACKLOG)
 }
