@@ -109,14 +109,14 @@ pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
     let rescored = crate::understanding::rescore_with_llm(state, conversation, message).await;
     let conversation = rescored.as_ref().unwrap_or(&**conversation);
     // Routing runs first: a conversation it hands to a person is not answered by the bot.
-    let escalated =
-        match crate::routing::route_customer_message(state, conversation, message).await {
-            Ok(decision) => decision.escalate,
-            Err(err) => {
-                tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
-                false
-            }
-        };
+    let escalated = match crate::routing::route_customer_message(state, conversation, message).await
+    {
+        Ok(decision) => decision.escalate,
+        Err(err) => {
+            tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
+            false
+        }
+    };
     if !escalated && state.settings.bot_enabled {
         crate::bot::after_customer_message(state, conversation, message.seq).await;
     }

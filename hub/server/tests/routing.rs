@@ -28,6 +28,7 @@ backend_tests!(
     least_loaded_is_fair_under_concurrency,
     round_robin_is_fair_under_concurrency,
     compiled_rules_are_cached_until_a_rule_changes,
+    a_sharp_fall_in_sentiment_escalates,
 );
 
 /// Posts a customer message on `thread` and returns the conversation's detail once routing has
@@ -1396,4 +1397,45 @@ async fn compiled_rules_are_cached_until_a_rule_changes(db: TestDatabase) {
         asked["conversation"]["status"], "bot",
         "the rule no longer fires"
     );
+}
+
+/// The `sentiment_falling` trigger reads the conversation's trend over its recent customer
+/// messages: a calm, happy customer who turns sour escalates on the fall, before the level
+/// alone would say so; a steady conversation does not.
+async fn a_sharp_fall_in_sentiment_escalates(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let rule = create_rule(
+        &app,
+        &admin,
+        json!({
+            "name": "Mood drops",
+            "triggers": [{ "type": "sentiment_falling", "min_drop": 30 }],
+            "actions": { "escalate": true, "priority": "high", "tags": ["mood-drop"] },
+        }),
+    )
+    .await;
+    put_first(&app, &admin, rule["id"].as_str().expect("an id")).await;
+
+    let happy = "Thanks so much, the new box is wonderful and your team has been really helpful!";
+    let first = customer_says(&app, &admin, &inbox, "fall", happy).await;
+    assert_eq!(first["conversation"]["status"], "bot", "{first}");
+    let steady = customer_says(&app, &admin, &inbox, "steady", happy).await;
+    let steady = customer_says(&app, &admin, &inbox, "steady", happy).await;
+    assert_eq!(steady["conversation"]["status"], "bot", "no fall: {steady}");
+
+    let sour = customer_says(
+        &app,
+        &admin,
+        &inbox,
+        "fall",
+        "Actually it is terrible, the lock failed again and this is useless.",
+    )
+    .await;
+    assert_eq!(sour["conversation"]["status"], "escalated", "{sour}");
+    assert_eq!(sour["handoff"]["rule_name"], "Mood drops");
+    let reason = sour["handoff"]["reason"].as_str().expect("a reason");
+    assert!(reason.starts_with("sentiment fell "), "{reason}");
+    assert_eq!(sour["conversation"]["priority"], "high");
 }

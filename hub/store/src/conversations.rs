@@ -102,18 +102,20 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, String)> {
 pub(crate) async fn next_seq(
     db: &impl ConnectionTrait,
     conversation_id: &str,
-    preview: &str,
+    preview: Option<&str>,
     now: DateTime<Utc>,
 ) -> Result<conversation::Model> {
-    conversation::Entity::update_many()
-        .col_expr(
-            conversation::Column::LastSeq,
-            Expr::col(conversation::Column::LastSeq).add(1),
-        )
-        .col_expr(
+    let mut update = conversation::Entity::update_many().col_expr(
+        conversation::Column::LastSeq,
+        Expr::col(conversation::Column::LastSeq).add(1),
+    );
+    if let Some(preview) = preview {
+        update = update.col_expr(
             conversation::Column::LastMessagePreview,
             Expr::value(convert::preview(preview)),
-        )
+        );
+    }
+    update
         .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
         .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
         .filter(conversation::Column::Id.eq(conversation_id))
@@ -141,7 +143,10 @@ pub(crate) async fn append_in(
         .await?
         .ok_or(StoreError::NotFound)?;
     let deliverable = new.is_deliverable();
-    let mut conversation = next_seq(db, &existing.id, &new.text, now).await?;
+    // The list shows what a person or the AI last said: the hub's own status lines ("a person
+    // will be with you shortly") would hide the customer's request from the agents.
+    let preview = (new.role != MessageRole::System).then_some(new.text.as_str());
+    let mut conversation = next_seq(db, &existing.id, preview, now).await?;
     if deliverable && conversation.first_response_at.is_none() {
         let mut active: conversation::ActiveModel = conversation.into();
         active.first_response_at = Set(Some(now));

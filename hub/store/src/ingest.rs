@@ -193,7 +193,7 @@ impl Store {
                         .await?
                 }
             };
-        let mut conversation = next_seq(&*txn, &conversation.id, &incoming.text, now).await?;
+        let mut conversation = next_seq(&*txn, &conversation.id, Some(&incoming.text), now).await?;
         // A machine's message (an out-of-office, a bounce) is kept but changes nothing: it
         // neither reopens the conversation nor becomes the message our replies answer.
         let human = !incoming.automated;

@@ -231,6 +231,17 @@ async fn one_contact_per_identity_and_one_conversation_per_thread(db: TestDataba
         .expect("exists");
     assert_eq!(a.contact_id, b.contact_id, "one person, one contact");
     assert_eq!(a.last_message_preview.as_deref(), Some("two"));
+    // The hub's own status lines do not hide what the customer last said.
+    let system = NewMessage {
+        role: switchboard_model::MessageRole::System,
+        ..NewMessage::agent(None, "A person will be with you shortly.", false)
+    };
+    let (after_system, _) = f
+        .store
+        .append_message(&f.org_id, &first, system)
+        .await
+        .expect("appends");
+    assert_eq!(after_system.last_message_preview.as_deref(), Some("two"));
     let contact = f
         .store
         .contact(&f.org_id, &a.contact_id)

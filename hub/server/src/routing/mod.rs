@@ -96,11 +96,30 @@ pub fn compile_rules(rules: Vec<switchboard_model::EscalationRule>) -> Vec<Compi
         .collect()
 }
 
+/// How many recent customer messages the sentiment trend looks at.
+const TREND_MESSAGES: u64 = 8;
+
+/// The conversation's sentiment trend over its recent customer messages (the newest included),
+/// with the same formula as the level the store keeps: `None` before any scored message.
+async fn sentiment_trend(
+    state: &AppState,
+    conversation: &Conversation,
+) -> Result<Option<switchboard_ai::sentiment::Trend>> {
+    let scores: Vec<u8> = state
+        .store
+        .customer_sentiments(&conversation.org_id, &conversation.id, TREND_MESSAGES)
+        .await?
+        .into_iter()
+        .filter_map(|score| u8::try_from(score.clamp(0, 100)).ok())
+        .collect();
+    Ok(switchboard_ai::sentiment::trend(&scores))
+}
+
 /// The signals the hub knows for a customer's message: its text, the conversation's sentiment
 /// and topic as stored, the customer's tier and value, the number of customer messages, and the
 /// run of AI failures — which this extends when the message rejects the AI's answer ("that
-/// didn't help"). Callers that know more (a fresh sentiment score, the trend, the widget's
-/// button) set it on the result before [`on_customer_message`].
+/// didn't help") — and the sentiment trend (the drop, "falling fast"). Callers that know more
+/// (the widget's button) set it on the result before [`on_customer_message`].
 pub async fn gather_signals(
     state: &AppState,
     conversation: &Conversation,
@@ -126,12 +145,16 @@ pub async fn gather_signals(
     } else {
         routing.ai_failures
     };
+    let trend = sentiment_trend(state, conversation).await?;
     Ok(Signals {
         text: message.text.clone(),
         handoff_button: false,
         sentiment: conversation.sentiment,
-        sentiment_drop: None,
-        sentiment_falling_fast: false,
+        sentiment_drop: trend
+            .as_ref()
+            .map(|trend| -trend.change)
+            .filter(|drop| *drop > 0),
+        sentiment_falling_fast: trend.is_some_and(|trend| trend.falling_fast),
         topic: conversation.topic.clone(),
         customer_tier: value.tier,
         customer_value: value.value,
