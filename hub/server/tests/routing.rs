@@ -1421,7 +1421,7 @@ async fn a_sharp_fall_in_sentiment_escalates(db: TestDatabase) {
     let happy = "Thanks so much, the new box is wonderful and your team has been really helpful!";
     let first = customer_says(&app, &admin, &inbox, "fall", happy).await;
     assert_eq!(first["conversation"]["status"], "bot", "{first}");
-    let steady = customer_says(&app, &admin, &inbox, "steady", happy).await;
+    customer_says(&app, &admin, &inbox, "steady", happy).await;
     let steady = customer_says(&app, &admin, &inbox, "steady", happy).await;
     assert_eq!(steady["conversation"]["status"], "bot", "no fall: {steady}");
 
