@@ -181,14 +181,15 @@ async fn mirror_escalation(
     conversation_id: &str,
 ) -> Result<(), StoreError> {
     let store = &state.store;
+    // Most organizations have no desk: ask that first, before anything about the conversation.
+    let Some(desk) = desk(state, org_id).await? else {
+        return Ok(());
+    };
     if store.slack_mirror(org_id, conversation_id).await?.is_some() {
         return Ok(());
     }
     // Only escalations: an agent taking a bot conversation over has no handoff.
     let Some(handoff) = store.handoff(org_id, conversation_id).await? else {
-        return Ok(());
-    };
-    let Some(desk) = desk(state, org_id).await? else {
         return Ok(());
     };
     let Some(conversation) = store.conversation(org_id, conversation_id).await? else {
@@ -363,10 +364,10 @@ async fn note_resolved(
     conversation_id: &str,
 ) -> Result<(), StoreError> {
     let store = &state.store;
-    let (Some(thread), Some(conversation)) = (
-        live_thread(state, org_id, conversation_id).await?,
-        store.conversation(org_id, conversation_id).await?,
-    ) else {
+    let Some(thread) = live_thread(state, org_id, conversation_id).await? else {
+        return Ok(());
+    };
+    let Some(conversation) = store.conversation(org_id, conversation_id).await? else {
         return Ok(());
     };
     // Resolving again without a new message in between says nothing new.
