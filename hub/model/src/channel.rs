@@ -46,6 +46,13 @@ impl ChannelKind {
         }
     }
 
+    /// Whether the hub itself delivers this channel's replies: a web-chat message reaches the
+    /// visitor over the socket (fan-out) and through `resume`, so it is sent once committed and
+    /// needs no outbox job. Every other channel is delivered by its connector, through the outbox.
+    pub fn delivered_by_hub(self) -> bool {
+        matches!(self, ChannelKind::Webchat)
+    }
+
     /// Parses a channel name as it appears in a URL or request body.
     pub fn parse(text: &str) -> Result<Self, UnknownChannel> {
         Self::from_str(text)

@@ -307,9 +307,6 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
         }
     };
     metrics::counter!("switchboard_bot_turns_total", "outcome" => "answered").increment(1);
-    store
-        .record_ai_outcome(&job.org_id, &job.conversation_id, AiOutcome::Answered)
-        .await?;
     let new = NewMessage {
         role: MessageRole::Ai,
         private: false,
@@ -322,14 +319,22 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
         tokens: answer.tokens,
     };
     let (conversation, message) = store
-        .append_message_with_id(&job.org_id, &job.conversation_id, &message_id, new)
+        .append_bot_message(
+            &job.org_id,
+            &job.conversation_id,
+            &message_id,
+            new,
+            AiOutcome::Answered,
+        )
         .await?;
     state.bus.publish(BusEvent::MessageCreated {
         org_id: job.org_id.clone(),
         inbox_id: conversation.inbox_id,
         message: Box::new(message),
     });
-    state.delivery_wakeup.notify_one();
+    if !conversation.channel.delivered_by_hub() {
+        state.delivery_wakeup.notify_one();
+    }
     Ok(answered)
 }
 
@@ -348,17 +353,19 @@ async fn hand_over(state: &AppState, job: &Job) -> Result<(), switchboard_store:
     };
     let (_, message) = state
         .store
-        .append_message(&job.org_id, &job.conversation_id, new)
+        .append_bot_message(
+            &job.org_id,
+            &job.conversation_id,
+            &new_id(),
+            new,
+            AiOutcome::Declined,
+        )
         .await?;
     state.bus.publish(BusEvent::MessageCreated {
         org_id: job.org_id.clone(),
         inbox_id: job.inbox_id.clone(),
         message: Box::new(message),
     });
-    state
-        .store
-        .record_ai_outcome(&job.org_id, &job.conversation_id, AiOutcome::Declined)
-        .await?;
     // Routing escalates it with a handoff, an SLA clock and an assignment, and publishes it.
     crate::routing::on_ai_declined(state, &job.org_id, &job.conversation_id).await?;
     Ok(())

@@ -46,7 +46,8 @@ pub struct Settings {
     pub webchat_queue_frames: usize,
     /// How often web-chat connections are pinged; one silent for 2.5 times this is closed.
     pub webchat_ping_secs: u64,
-    /// Bot turns (AI answers) running at once.
+    /// Bot turns (AI answers) running at once. A turn mostly waits (on the database, on a
+    /// model's answer), so this is concurrency, not cores.
     pub bot_workers: usize,
     /// Conversations waiting for a bot turn; ingest waits for room beyond this (backpressure).
     pub bot_queue: usize,
@@ -99,7 +100,7 @@ impl Default for Settings {
             log_format: "text".into(),
             webchat_queue_frames: 64,
             webchat_ping_secs: 30,
-            bot_workers: 4,
+            bot_workers: 32,
             bot_queue: 1024,
             bot_timeout_secs: 30,
             bot_enabled: true,

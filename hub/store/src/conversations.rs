@@ -126,6 +126,50 @@ pub(crate) async fn next_seq(
         .ok_or(StoreError::NotFound)
 }
 
+/// Whether the hub itself delivers the conversation's messages (web chat: the socket and
+/// `resume` deliver what is committed, so a reply needs no delivery job).
+pub(crate) fn delivered_by_hub(conversation: &conversation::Model) -> Result<bool> {
+    Ok(convert::parse::<ChannelKind>(&conversation.channel)?.delivered_by_hub())
+}
+
+/// A message written by the hub, numbered by the conversation's `last_seq`.
+pub(crate) fn hub_message_row(
+    conversation: &conversation::Model,
+    message_id: &str,
+    new: NewMessage,
+    by_hub: bool,
+    now: DateTime<Utc>,
+) -> message::Model {
+    let delivery_status = match (new.is_deliverable(), by_hub) {
+        (false, _) => DeliveryStatus::Internal,
+        (true, true) => DeliveryStatus::Sent,
+        (true, false) => DeliveryStatus::Pending,
+    };
+    message::Model {
+        id: message_id.to_owned(),
+        org_id: conversation.org_id.clone(),
+        conversation_id: conversation.id.clone(),
+        inbox_id: conversation.inbox_id.clone(),
+        seq: conversation.last_seq,
+        role: new.role.as_str().to_owned(),
+        private: new.private,
+        text: new.text,
+        text_full: None,
+        automated: false,
+        attachments: convert::to_json(&new.attachments),
+        sources: convert::to_json(&new.sources),
+        confidence: new.confidence,
+        model: new.model,
+        tokens: new.tokens,
+        author_id: new.author_id,
+        channel_message_id: None,
+        delivery_status: delivery_status.as_str().to_owned(),
+        delivery_error: None,
+        sentiment: None,
+        created_at: now,
+    }
+}
+
 /// Appends a message written by the hub inside the caller's transaction: the next `seq`, the
 /// first response time, the delivery job of a deliverable message and the SLA's first
 /// response. The one place every hub-written message goes through.
@@ -152,41 +196,16 @@ pub(crate) async fn append_in(
         active.first_response_at = Set(Some(now));
         conversation = conversation::Entity::update(active).exec(db).await?;
     }
-    let delivery_status = if deliverable {
-        DeliveryStatus::Pending
-    } else {
-        DeliveryStatus::Internal
-    };
-    let row = message::Model {
-        id: message_id.to_owned(),
-        org_id: org_id.to_owned(),
-        conversation_id: conversation.id.clone(),
-        inbox_id: conversation.inbox_id.clone(),
-        seq: conversation.last_seq,
-        role: new.role.as_str().to_owned(),
-        private: new.private,
-        text: new.text,
-        text_full: None,
-        automated: false,
-        attachments: convert::to_json(&new.attachments),
-        sources: convert::to_json(&new.sources),
-        confidence: new.confidence,
-        model: new.model,
-        tokens: new.tokens,
-        author_id: new.author_id,
-        channel_message_id: None,
-        delivery_status: delivery_status.as_str().to_owned(),
-        delivery_error: None,
-        sentiment: None,
-        created_at: now,
-    };
+    let by_hub = delivered_by_hub(&conversation)?;
+    let role = new.role;
+    let row = hub_message_row(&conversation, message_id, new, by_hub, now);
     message::Entity::insert(message::ActiveModel::from(row.clone()))
         .exec_without_returning(db)
         .await?;
-    if deliverable {
+    if deliverable && !by_hub {
         crate::outbox::enqueue(db, &row, &conversation.channel, now).await?;
     }
-    if deliverable && new.role == MessageRole::Agent {
+    if deliverable && role == MessageRole::Agent {
         crate::routing::note_agent_reply(db, &conversation.id, now).await?;
     }
     Ok((conversation, row))
@@ -354,22 +373,9 @@ impl Store {
         conversation_id: &str,
         new: NewMessage,
     ) -> Result<(model::Conversation, model::Message)> {
-        self.append_message_with_id(org_id, conversation_id, &new_id(), new)
-            .await
-    }
-
-    /// [`Store::append_message`] under an id chosen beforehand: an AI answer streams its pieces
-    /// under the id its stored message will have.
-    pub async fn append_message_with_id(
-        &self,
-        org_id: &str,
-        conversation_id: &str,
-        message_id: &str,
-        new: NewMessage,
-    ) -> Result<(model::Conversation, model::Message)> {
         let txn = self.begin_write().await?;
         let (conversation, row) =
-            append_in(&*txn, org_id, conversation_id, message_id, new, self.now()).await?;
+            append_in(&*txn, org_id, conversation_id, &new_id(), new, self.now()).await?;
         txn.commit().await?;
         Ok((convert::conversation(conversation)?, convert::message(row)?))
     }

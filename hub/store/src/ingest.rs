@@ -1,13 +1,18 @@
 //! The one ingest path: a normalized inbound message becomes a stored message, exactly once.
 
-use chrono::Utc;
+use std::collections::{HashMap, HashSet};
+
+use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, TryInsertResult,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait,
+    IntoActiveModel, QueryFilter, TryInsertResult, sea_query::OnConflict,
 };
 use switchboard_model::{
     self as model, ChannelKind, ConversationStatus, DeliveryStatus, InboundMessage, MessageRole,
     Priority, new_id,
 };
+
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{Result, Store, StoreError, contacts, conversations::next_seq, convert, entities::*};
 
@@ -159,11 +164,423 @@ async fn conversation_for_thread(
     Ok((row, true))
 }
 
+/// What a customer's message changes in its conversation besides the `seq`, the preview and
+/// the times: the sentiment level, a reopening, the message our replies answer.
+struct Effects {
+    sentiment: Option<i32>,
+    reopen_as: Option<ConversationStatus>,
+    answered_id: Option<String>,
+}
+
+impl Effects {
+    fn of(
+        conversation: &conversation::Model,
+        incoming: &InboundMessage,
+        score: Option<u8>,
+    ) -> Self {
+        // A machine's message (an out-of-office, a bounce) is kept but changes nothing: it
+        // neither reopens the conversation nor becomes the message our replies answer.
+        let human = !incoming.automated;
+        let reopen_as = (human && conversation.status == ConversationStatus::Resolved.as_str())
+            .then_some(match conversation.assignee_id {
+                Some(_) => ConversationStatus::Assigned,
+                None => ConversationStatus::Bot,
+            });
+        let previous = conversation
+            .sentiment
+            .and_then(|level| u8::try_from(level.clamp(0, 100)).ok());
+        Effects {
+            sentiment: score
+                .map(|score| i32::from(switchboard_ai::sentiment::next_level(previous, score))),
+            reopen_as,
+            answered_id: incoming.channel_message_id.clone().filter(|_| human),
+        }
+    }
+
+    fn apply(&self, conversation: &mut conversation::Model) {
+        if self.sentiment.is_some() {
+            conversation.sentiment = self.sentiment;
+        }
+        if let Some(status) = self.reopen_as {
+            conversation.status = status.as_str().to_owned();
+            conversation.resolved_at = None;
+        }
+        if self.answered_id.is_some() {
+            conversation
+                .last_inbound_channel_message_id
+                .clone_from(&self.answered_id);
+        }
+    }
+}
+
+/// The customer's message as stored, numbered by the conversation's `last_seq`.
+fn message_row(
+    conversation: &conversation::Model,
+    incoming: &InboundMessage,
+    score: Option<u8>,
+    now: DateTime<Utc>,
+) -> message::Model {
+    message::Model {
+        id: new_id(),
+        org_id: conversation.org_id.clone(),
+        conversation_id: conversation.id.clone(),
+        inbox_id: conversation.inbox_id.clone(),
+        seq: conversation.last_seq,
+        role: MessageRole::Customer.as_str().to_owned(),
+        private: false,
+        text: incoming.text.clone(),
+        text_full: incoming.text_full.clone(),
+        automated: incoming.automated,
+        attachments: convert::to_json(&incoming.attachments),
+        sources: serde_json::json!([]),
+        confidence: None,
+        model: None,
+        tokens: None,
+        author_id: None,
+        channel_message_id: incoming.channel_message_id.clone(),
+        delivery_status: DeliveryStatus::Received.as_str().to_owned(),
+        delivery_error: None,
+        sentiment: score.map(i32::from),
+        created_at: now,
+    }
+}
+
+/// The sentiment score of a message's text. Cheap (microseconds) and pure, so it runs inline
+/// on the ingest path.
+fn score(incoming: &InboundMessage) -> Option<u8> {
+    (!incoming.text.trim().is_empty()).then(|| switchboard_ai::sentiment::score(&incoming.text))
+}
+
+fn stored(
+    conversation: conversation::Model,
+    row: message::Model,
+    opened: bool,
+    reopened: bool,
+) -> Result<IngestOutcome> {
+    Ok(IngestOutcome::Stored {
+        conversation: Box::new(convert::conversation(conversation)?),
+        message: convert::message(row)?,
+        opened,
+        reopened,
+    })
+}
+
+/// The work of [`Store::ingest`] inside the caller's transaction. `None` when the message was
+/// stored before (its insert conflicts on the channel's message id): the caller must then
+/// roll back, since the contact, the conversation and its `seq` have been written.
+async fn ingest_in(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    inbox_id: &str,
+    channel: ChannelKind,
+    incoming: &InboundMessage,
+) -> Result<Option<IngestOutcome>> {
+    let now = Utc::now();
+    let score = score(incoming);
+    let contact_id = contacts::find_or_create(db, org_id, channel, &incoming.sender).await?;
+    let (conversation, opened) =
+        match conversation_replied_to(db, inbox_id, &incoming.reply_to_keys).await? {
+            Some(conversation) => (conversation, false),
+            None => {
+                conversation_for_thread(db, org_id, inbox_id, channel, &contact_id, incoming)
+                    .await?
+            }
+        };
+    // The increment is atomic (and on PostgreSQL locks the row until the commit), so the rest
+    // is computed from the row it returns.
+    let mut conversation = next_seq(db, &conversation.id, Some(&incoming.text), now).await?;
+    let effects = Effects::of(&conversation, incoming, score);
+    if score.is_some() || effects.reopen_as.is_some() || effects.answered_id.is_some() {
+        effects.apply(&mut conversation);
+        conversation = conversation::Entity::update(conversation.into_active_model().reset_all())
+            .exec(db)
+            .await?;
+    }
+    let row = message_row(&conversation, incoming, score, now);
+    let inserted = message::Entity::insert(message::ActiveModel::from(row.clone()))
+        .on_conflict_do_nothing_on([message::Column::InboxId, message::Column::ChannelMessageId])
+        .exec_without_returning(db)
+        .await?;
+    if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
+        return Ok(None);
+    }
+    stored(conversation, row, opened, effects.reopen_as.is_some()).map(Some)
+}
+
+/// A batch of messages in the caller's SQLite write transaction, with a constant number of
+/// statements for the common case: messages in open conversations their channel thread already
+/// names. Those are read in two queries, numbered here (the write gate makes this transaction
+/// the only writer, so the read is exact), and written back in one upsert of the conversations
+/// and one insert of the messages. The rest (a first message, a reply found by its quoted ids,
+/// a closed conversation) go through [`ingest_in`] first. `None` when any message was stored
+/// before: the caller must roll back.
+async fn ingest_many_in(
+    db: &impl ConnectionTrait,
+    batch: &[Pending],
+) -> Result<Option<Vec<IngestOutcome>>> {
+    let mut outcomes: Vec<Option<IngestOutcome>> = batch.iter().map(|_| None).collect();
+    // Resends (a client that did not see its ack in time sends again): a copy of a message
+    // committed since `Store::ingest` looked is a duplicate now; a second copy in this batch
+    // becomes one once the first is stored. Neither may fail the batch.
+    let before = stored_before(db, batch).await?;
+    let mut seen = HashSet::new();
+    let mut live = vec![true; batch.len()];
+    for (i, pending) in batch.iter().enumerate() {
+        let Some(key) = pending.key() else {
+            continue;
+        };
+        if let Some(message) = before.get(&key) {
+            outcomes[i] = Some(IngestOutcome::Duplicate {
+                message: message.clone(),
+            });
+            live[i] = false;
+        } else if !seen.insert(key) {
+            live[i] = false;
+        }
+    }
+    let keyed = batch
+        .iter()
+        .zip(&live)
+        .filter(|(pending, live)| **live && pending.by_thread())
+        .map(|(pending, _)| pending);
+    let mut pairs = Condition::any();
+    for pending in keyed.clone() {
+        pairs = pairs.add(
+            Condition::all()
+                .add(thread::Column::InboxId.eq(&pending.inbox_id))
+                .add(thread::Column::ThreadKey.eq(&pending.incoming.thread_key)),
+        );
+    }
+    let threads: HashMap<(String, String), String> = if keyed.clone().next().is_some() {
+        thread::Entity::find()
+            .filter(pairs)
+            .all(db)
+            .await?
+            .into_iter()
+            .map(|thread| ((thread.inbox_id, thread.thread_key), thread.conversation_id))
+            .collect()
+    } else {
+        HashMap::new()
+    };
+    let mut open: HashMap<String, conversation::Model> = if threads.is_empty() {
+        HashMap::new()
+    } else {
+        conversation::Entity::find()
+            .filter(conversation::Column::Id.is_in(threads.values().cloned()))
+            .all(db)
+            .await?
+            .into_iter()
+            .filter(|row| {
+                convert::parse::<ConversationStatus>(&row.status)
+                    .is_ok_and(ConversationStatus::accepts_messages)
+            })
+            .map(|row| (row.id.clone(), row))
+            .collect()
+    };
+    // Which conversation each message goes to, when it can be numbered here.
+    let target = |pending: &Pending| {
+        pending
+            .by_thread()
+            .then(|| {
+                threads.get(&(
+                    pending.inbox_id.clone(),
+                    pending.incoming.thread_key.clone(),
+                ))
+            })
+            .flatten()
+            .filter(|id| open.contains_key(*id))
+            .cloned()
+    };
+    let targets: Vec<Option<String>> = batch
+        .iter()
+        .zip(&live)
+        .map(|(pending, live)| live.then(|| target(pending)).flatten())
+        .collect();
+    // The others first, one by one; a conversation one of them touches is left to them.
+    for (i, pending) in batch.iter().enumerate() {
+        if targets[i].is_some() || !live[i] {
+            continue;
+        }
+        let Some(outcome) = pending.ingest_in(db).await? else {
+            return Ok(None);
+        };
+        if let IngestOutcome::Stored { conversation, .. } = &outcome {
+            open.remove(&conversation.id);
+        }
+        outcomes[i] = Some(outcome);
+    }
+    let now = Utc::now();
+    let mut rows = Vec::new();
+    let mut changed = HashSet::new();
+    for (i, pending) in batch.iter().enumerate() {
+        if !live[i] {
+            continue;
+        }
+        let Some(conversation) = targets[i].as_ref().and_then(|id| open.get_mut(id)) else {
+            if outcomes[i].is_none() {
+                // Its conversation was touched by a message stored one by one: so is this one.
+                let Some(outcome) = pending.ingest_in(db).await? else {
+                    return Ok(None);
+                };
+                outcomes[i] = Some(outcome);
+            }
+            continue;
+        };
+        let score = score(&pending.incoming);
+        conversation.last_seq += 1;
+        conversation.last_message_preview = Some(convert::preview(&pending.incoming.text));
+        conversation.last_message_at = Some(now);
+        conversation.updated_at = now;
+        let effects = Effects::of(conversation, &pending.incoming, score);
+        effects.apply(conversation);
+        let row = message_row(conversation, &pending.incoming, score, now);
+        rows.push(row.clone());
+        changed.insert(conversation.id.clone());
+        outcomes[i] = Some(stored(
+            conversation.clone(),
+            row,
+            false,
+            effects.reopen_as.is_some(),
+        )?);
+    }
+    if !rows.is_empty() {
+        use conversation::Column;
+        let updated = open
+            .into_values()
+            .filter(|row| changed.contains(&row.id))
+            .map(|row| row.into_active_model().reset_all());
+        conversation::Entity::insert_many(updated)
+            .on_conflict(
+                OnConflict::column(Column::Id)
+                    .update_columns([
+                        Column::LastSeq,
+                        Column::LastMessagePreview,
+                        Column::LastMessageAt,
+                        Column::UpdatedAt,
+                        Column::Sentiment,
+                        Column::Status,
+                        Column::ResolvedAt,
+                        Column::LastInboundChannelMessageId,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+        let count = rows.len() as u64;
+        let inserted =
+            message::Entity::insert_many(rows.into_iter().map(message::ActiveModel::from))
+                .on_conflict_do_nothing_on([
+                    message::Column::InboxId,
+                    message::Column::ChannelMessageId,
+                ])
+                .exec_without_returning(db)
+                .await?;
+        if !matches!(inserted, TryInsertResult::Inserted(n) if n == count) {
+            return Ok(None);
+        }
+    }
+    // Second copies: the message their first copy stored.
+    for i in 0..batch.len() {
+        if outcomes[i].is_some() {
+            continue;
+        }
+        let first = batch[i]
+            .key()
+            .and_then(|key| (0..i).find(|j| live[*j] && batch[*j].key().as_ref() == Some(&key)));
+        if let Some(IngestOutcome::Stored { message, .. }) =
+            first.and_then(|j| outcomes[j].as_ref())
+        {
+            outcomes[i] = Some(IngestOutcome::Duplicate {
+                message: message.clone(),
+            });
+        }
+    }
+    Ok(outcomes.into_iter().collect())
+}
+
+/// The messages of `batch` that are stored already, by inbox and channel message id.
+async fn stored_before(
+    db: &impl ConnectionTrait,
+    batch: &[Pending],
+) -> Result<HashMap<(String, String), model::Message>> {
+    let keys: Vec<(String, String)> = batch.iter().filter_map(Pending::key).collect();
+    if keys.is_empty() {
+        return Ok(HashMap::new());
+    }
+    message::Entity::find()
+        .filter(message::Column::InboxId.is_in(keys.iter().map(|(inbox, _)| inbox.clone())))
+        .filter(message::Column::ChannelMessageId.is_in(keys.iter().map(|(_, id)| id.clone())))
+        .all(db)
+        .await?
+        .into_iter()
+        .filter_map(|row| {
+            let key = (row.inbox_id.clone(), row.channel_message_id.clone()?);
+            keys.contains(&key)
+                .then(|| convert::message(row).map(|message| (key, message)))
+        })
+        .collect()
+}
+
+/// How many customer messages one SQLite transaction commits at most.
+const MAX_BATCH: usize = 128;
+
+/// A message waiting for the SQLite ingest writer, and where its outcome goes.
+pub(crate) struct Pending {
+    org_id: String,
+    inbox_id: String,
+    channel: ChannelKind,
+    incoming: InboundMessage,
+    reply: oneshot::Sender<Result<IngestOutcome>>,
+}
+
+impl Pending {
+    /// What identifies this message on its inbox, when the channel gave it an id.
+    fn key(&self) -> Option<(String, String)> {
+        self.incoming
+            .channel_message_id
+            .clone()
+            .map(|id| (self.inbox_id.clone(), id))
+    }
+
+    /// Whether its conversation is found by its channel thread alone (it quotes no ids).
+    fn by_thread(&self) -> bool {
+        self.incoming.reply_to_keys.iter().all(String::is_empty)
+    }
+
+    /// [`ingest_in`] for this message.
+    async fn ingest_in(&self, db: &impl ConnectionTrait) -> Result<Option<IngestOutcome>> {
+        ingest_in(
+            db,
+            &self.org_id,
+            &self.inbox_id,
+            self.channel,
+            &self.incoming,
+        )
+        .await
+    }
+}
+
+/// The queue of messages waiting for the SQLite ingest writer.
+pub(crate) type IngestQueue = mpsc::Sender<Pending>;
+
+/// Starts the SQLite ingest writer ([`crate::group_commit`]): the messages that arrived while
+/// the last transaction ran are stored together, in one transaction, under one turn of the
+/// write gate. When anything in a batch fails (a resend stored by a concurrent delivery, an
+/// error), the batch is undone and its messages are stored one by one, each with its own
+/// outcome. `store` must not hold a queue itself.
+pub(crate) fn start_ingest_writer(store: Store) -> IngestQueue {
+    crate::group_commit(MAX_BATCH, move |batch| {
+        let store = store.clone();
+        async move { store.ingest_batch(batch).await }
+    })
+}
+
 impl Store {
     /// Stores one customer message from a channel: finds or creates the contact and the
     /// conversation, gives the message the conversation's next `seq`, and commits. The same
     /// `channel_message_id` on the same inbox twice stores one message. Returns only after the
-    /// commit, so the caller may acknowledge the channel.
+    /// commit, so the caller may acknowledge the channel. On SQLite, messages arriving together
+    /// commit together (see [`start_ingest_writer`]).
     pub async fn ingest(
         &self,
         org_id: &str,
@@ -179,95 +596,91 @@ impl Store {
         if let Some(existing) = self.by_channel_id(inbox_id, incoming).await? {
             return Ok(IngestOutcome::Duplicate { message: existing });
         }
-        let now = Utc::now();
-        // Cheap (microseconds) and pure, so it runs inline on the ingest path.
-        let sentiment = (!incoming.text.trim().is_empty())
-            .then(|| switchboard_ai::sentiment::score(&incoming.text));
-        let txn = self.begin_write().await?;
-        let contact_id = contacts::find_or_create(&*txn, org_id, channel, &incoming.sender).await?;
-        let (conversation, opened) =
-            match conversation_replied_to(&*txn, inbox_id, &incoming.reply_to_keys).await? {
-                Some(conversation) => (conversation, false),
-                None => {
-                    conversation_for_thread(&*txn, org_id, inbox_id, channel, &contact_id, incoming)
-                        .await?
-                }
-            };
-        let mut conversation = next_seq(&*txn, &conversation.id, Some(&incoming.text), now).await?;
-        // A machine's message (an out-of-office, a bounce) is kept but changes nothing: it
-        // neither reopens the conversation nor becomes the message our replies answer.
-        let human = !incoming.automated;
-        let reopen = human && conversation.status == ConversationStatus::Resolved.as_str();
-        let answered_id = incoming.channel_message_id.as_ref().filter(|_| human);
-        if reopen || answered_id.is_some() || sentiment.is_some() {
-            let mut active: conversation::ActiveModel = conversation.clone().into();
-            if let Some(score) = sentiment {
-                let previous = conversation
-                    .sentiment
-                    .and_then(|level| u8::try_from(level.clamp(0, 100)).ok());
-                active.sentiment = Set(Some(i32::from(switchboard_ai::sentiment::next_level(
-                    previous, score,
-                ))));
-            }
-            if reopen {
-                let status = match conversation.assignee_id {
-                    Some(_) => ConversationStatus::Assigned,
-                    None => ConversationStatus::Bot,
-                };
-                active.status = Set(status.as_str().to_owned());
-                active.resolved_at = Set(None);
-            }
-            if let Some(answered_id) = answered_id {
-                active.last_inbound_channel_message_id = Set(Some(answered_id.clone()));
-            }
-            conversation = conversation::Entity::update(active).exec(&*txn).await?;
-        }
-        let row = message::Model {
-            id: new_id(),
-            org_id: org_id.to_owned(),
-            conversation_id: conversation.id.clone(),
-            inbox_id: inbox_id.to_owned(),
-            seq: conversation.last_seq,
-            role: MessageRole::Customer.as_str().to_owned(),
-            private: false,
-            text: incoming.text.clone(),
-            text_full: incoming.text_full.clone(),
-            automated: incoming.automated,
-            attachments: convert::to_json(&incoming.attachments),
-            sources: serde_json::json!([]),
-            confidence: None,
-            model: None,
-            tokens: None,
-            author_id: None,
-            channel_message_id: incoming.channel_message_id.clone(),
-            delivery_status: DeliveryStatus::Received.as_str().to_owned(),
-            delivery_error: None,
-            sentiment: sentiment.map(i32::from),
-            created_at: now,
+        let Some(queue) = &self.ingest_queue else {
+            return self.ingest_alone(org_id, inbox_id, channel, incoming).await;
         };
-        let inserted = message::Entity::insert(message::ActiveModel::from(row.clone()))
-            .on_conflict_do_nothing_on([
-                message::Column::InboxId,
-                message::Column::ChannelMessageId,
-            ])
-            .exec_without_returning(&*txn)
-            .await?;
-        if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
-            // A concurrent delivery of the same message committed first: undo ours.
-            txn.rollback().await?;
-            let existing = self
-                .by_channel_id(inbox_id, incoming)
-                .await?
-                .ok_or(StoreError::NotFound)?;
-            return Ok(IngestOutcome::Duplicate { message: existing });
+        let (reply, outcome) = oneshot::channel();
+        let pending = Pending {
+            org_id: org_id.to_owned(),
+            inbox_id: inbox_id.to_owned(),
+            channel,
+            incoming: incoming.clone(),
+            reply,
+        };
+        if queue.send(pending).await.is_err() {
+            return self.ingest_alone(org_id, inbox_id, channel, incoming).await;
         }
-        txn.commit().await?;
-        Ok(IngestOutcome::Stored {
-            conversation: Box::new(convert::conversation(conversation)?),
-            message: convert::message(row)?,
-            opened,
-            reopened: reopen,
-        })
+        outcome
+            .await
+            .map_err(|_| StoreError::Unavailable("the ingest writer stopped".into()))?
+    }
+
+    /// Stores a batch in one transaction, or, when any of it fails, each message on its own.
+    async fn ingest_batch(&self, batch: Vec<Pending>) {
+        if batch.len() > 1 {
+            metrics::histogram!("switchboard_ingest_batch_size").record(batch.len() as f64);
+            if let Ok(outcomes) = self.try_batch(&batch).await {
+                for (pending, outcome) in batch.into_iter().zip(outcomes) {
+                    let _ = pending.reply.send(Ok(outcome));
+                }
+                return;
+            }
+        }
+        for pending in batch {
+            let outcome = self
+                .ingest_alone(
+                    &pending.org_id,
+                    &pending.inbox_id,
+                    pending.channel,
+                    &pending.incoming,
+                )
+                .await;
+            let _ = pending.reply.send(outcome);
+        }
+    }
+
+    /// All of `batch` in one transaction; `Err` (and nothing stored) when any message fails or
+    /// was stored before.
+    async fn try_batch(&self, batch: &[Pending]) -> Result<Vec<IngestOutcome>> {
+        let txn = self.begin_write().await?;
+        match ingest_many_in(&*txn, batch).await {
+            Ok(Some(outcomes)) => {
+                txn.commit().await?;
+                Ok(outcomes)
+            }
+            Ok(None) | Err(_) => {
+                txn.rollback().await?;
+                Err(StoreError::Conflict(
+                    "the batch is stored one by one".into(),
+                ))
+            }
+        }
+    }
+
+    /// One message in its own transaction.
+    async fn ingest_alone(
+        &self,
+        org_id: &str,
+        inbox_id: &str,
+        channel: ChannelKind,
+        incoming: &InboundMessage,
+    ) -> Result<IngestOutcome> {
+        let txn = self.begin_write().await?;
+        match ingest_in(&*txn, org_id, inbox_id, channel, incoming).await? {
+            Some(outcome) => {
+                txn.commit().await?;
+                Ok(outcome)
+            }
+            None => {
+                // A concurrent delivery of the same message committed first: undo ours.
+                txn.rollback().await?;
+                let existing = self
+                    .by_channel_id(inbox_id, incoming)
+                    .await?
+                    .ok_or(StoreError::NotFound)?;
+                Ok(IngestOutcome::Duplicate { message: existing })
+            }
+        }
     }
 
     async fn by_channel_id(

@@ -5,6 +5,7 @@
 //! organization. Writes that belong together (a message, its sequence number and its delivery job)
 //! commit in one transaction.
 
+mod answers;
 mod auth;
 mod canned;
 mod chat;
@@ -61,6 +62,9 @@ pub enum StoreError {
     Database(#[from] DbErr),
     #[error("stored data is corrupt: {0}")]
     Corrupt(String),
+    /// The store cannot take the write now (it is shutting down).
+    #[error("{0}")]
+    Unavailable(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -74,6 +78,12 @@ pub struct Store {
     write_gate: Option<Arc<Mutex<()>>>,
     /// "Now" for routing, SLA clocks and presence; tests set it (`Store::with_clock`).
     clock: Clock,
+    /// SQLite's ingest writer, which commits the customer messages that arrive together in
+    /// one transaction (`ingest.rs`). `None` on PostgreSQL, where writers run side by side.
+    ingest_queue: Option<ingest::IngestQueue>,
+    /// SQLite's answer writer, which commits the bot's answers that finish together in one
+    /// transaction (`answers.rs`). `None` on PostgreSQL.
+    answer_queue: Option<answers::AnswerQueue>,
 }
 
 /// A write transaction, holding the SQLite write gate until it commits or drops.
@@ -113,6 +123,9 @@ impl Store {
             .acquire_timeout(Duration::from_secs(30));
         let sqlite = database_url.starts_with("sqlite:");
         if sqlite {
+            // A pooled SQLite connection is a file handle in this process: it cannot have
+            // dropped, and a ping before each use would cost a round trip to its thread.
+            options.test_before_acquire(false);
             // WAL lets readers run beside the writer; NORMAL sync in WAL mode never corrupts and
             // loses nothing on a process crash (only on power loss).
             options
@@ -122,23 +135,80 @@ impl Store {
                     opts.journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(Duration::from_secs(15))
+                        // Pages read through a memory map rather than a system call each.
+                        .pragma("mmap_size", "268435456")
                         .create_if_missing(true)
                 });
         } else {
-            options.max_connections(32).min_connections(1);
+            options
+                .max_connections(32)
+                .min_connections(1)
+                .test_before_acquire_if_idle_for(Duration::from_secs(30));
         }
         let db = Database::connect(options).await?;
-        Ok(Store {
+        let mut store = Store {
             db,
             write_gate: sqlite.then(|| Arc::new(Mutex::new(()))),
             clock: Clock::system(),
-        })
+            ingest_queue: None,
+            answer_queue: None,
+        };
+        if sqlite {
+            if store.sqlite_plans_are_stable().await? == Some(false) {
+                tracing::warn!(
+                    "SQLite was built without SQLITE_ENABLE_QPSG: every query with a LIMIT is \
+                     compiled again each time it runs; build with the project's \
+                     .cargo/config.toml"
+                );
+            }
+            store.start_writers();
+        }
+        Ok(store)
+    }
+
+    /// On SQLite, whether the library keeps a statement's plan whatever values are bound
+    /// (`SQLITE_ENABLE_QPSG`, set in `.cargo/config.toml`). Without it, every statement with a
+    /// `LIMIT ?` is compiled again on each run. `None` on PostgreSQL.
+    pub async fn sqlite_plans_are_stable(&self) -> Result<Option<bool>> {
+        use sea_orm::ConnectionTrait;
+        if self.backend() != DbBackend::Sqlite {
+            return Ok(None);
+        }
+        let options = self
+            .db
+            .query_all_raw(sea_orm::Statement::from_string(
+                DbBackend::Sqlite,
+                "PRAGMA compile_options",
+            ))
+            .await?;
+        for row in options {
+            if row.try_get::<String>("", "compile_options")? == "ENABLE_QPSG" {
+                return Ok(Some(true));
+            }
+        }
+        Ok(Some(false))
     }
 
     /// The same store with routing, SLA clocks and presence reading `clock`.
     pub fn with_clock(mut self, clock: Clock) -> Store {
         self.clock = clock;
+        if self.ingest_queue.is_some() {
+            self.start_writers();
+        }
         self
+    }
+
+    /// Starts SQLite's group-commit writers for customer messages and the bot's answers.
+    /// Each writes through a copy of the store without queues, and stops when the last copy
+    /// of its queue is dropped.
+    fn start_writers(&mut self) {
+        let writer = Store {
+            ingest_queue: None,
+            answer_queue: None,
+            ..self.clone()
+        };
+        self.ingest_queue = Some(ingest::start_ingest_writer(writer.clone()));
+        self.answer_queue = Some(answers::start_answer_writer(writer));
     }
 
     pub fn clock(&self) -> &Clock {
@@ -183,6 +253,26 @@ impl Store {
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
     }
+}
+
+/// Starts a group-commit writer: one task that takes what arrived while its last batch was
+/// written, up to `max` items, and hands them to `write` together. SQLite has one writer at a
+/// time, and a transaction costs mostly its round trips to the database thread and its commit,
+/// not its rows. The task stops when every sender is dropped.
+pub(crate) fn group_commit<T, F, Fut>(max: usize, mut write: F) -> tokio::sync::mpsc::Sender<T>
+where
+    T: Send + 'static,
+    F: FnMut(Vec<T>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    let (queue, mut waiting) = tokio::sync::mpsc::channel::<T>(4 * max);
+    tokio::spawn(async move {
+        let mut batch = Vec::with_capacity(max);
+        while waiting.recv_many(&mut batch, max).await > 0 {
+            write(std::mem::replace(&mut batch, Vec::with_capacity(max))).await;
+        }
+    });
+    queue
 }
 
 /// Turns a unique-constraint violation into [`StoreError::Conflict`] with `what` as the reason.

@@ -385,13 +385,12 @@ fn state(row: Option<conversation_routing::Model>) -> Result<RoutingState> {
     })
 }
 
-/// Makes sure a conversation has its routing row, in the caller's transaction.
-async fn ensure_state_row(
-    db: &impl ConnectionTrait,
+/// A conversation's routing row as it starts: no AI turns, no tags, no escalation.
+pub(crate) fn new_state_row(
     org_id: &str,
     conversation_id: &str,
-) -> Result<()> {
-    conversation_routing::Entity::insert(conversation_routing::ActiveModel {
+) -> conversation_routing::ActiveModel {
+    conversation_routing::ActiveModel {
         conversation_id: Set(conversation_id.to_owned()),
         org_id: Set(org_id.to_owned()),
         ai_failures: Set(0),
@@ -407,11 +406,58 @@ async fn ensure_state_row(
         resolution_due_at: Set(None),
         resolution_breached_at: Set(None),
         updated_at: Set(Utc::now()),
-    })
-    .on_conflict_do_nothing_on([conversation_routing::Column::ConversationId])
-    .exec_without_returning(db)
-    .await?;
+    }
+}
+
+/// Makes sure conversations have their routing rows, in the caller's transaction.
+pub(crate) async fn ensure_state_rows(
+    db: &impl ConnectionTrait,
+    rows: impl IntoIterator<Item = conversation_routing::ActiveModel>,
+) -> Result<()> {
+    conversation_routing::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([conversation_routing::Column::ConversationId])
+        .exec_without_returning(db)
+        .await?;
     Ok(())
+}
+
+/// Counts what the AI did (`outcome`) in the routing rows of `conversation_ids`, which must
+/// exist: an answer resets the run of failures, a decline adds to it.
+pub(crate) fn ai_outcome_update(
+    outcome: AiOutcome,
+    conversation_ids: impl IntoIterator<Item = String>,
+) -> sea_orm::UpdateMany<conversation_routing::Entity> {
+    use conversation_routing::Column;
+    let update = conversation_routing::Entity::update_many();
+    let update = match outcome {
+        AiOutcome::Answered => update
+            .col_expr(Column::AiFailures, Expr::value(0))
+            .col_expr(Column::AiAnswers, Expr::col(Column::AiAnswers).add(1)),
+        AiOutcome::Declined => update
+            .col_expr(Column::AiFailures, Expr::col(Column::AiFailures).add(1))
+            .col_expr(Column::AiDeclines, Expr::col(Column::AiDeclines).add(1)),
+    };
+    update
+        .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
+        .filter(Column::ConversationId.is_in(conversation_ids))
+}
+
+/// [`Store::record_ai_outcome`] inside the caller's transaction, for a conversation of
+/// `org_id` the caller has checked.
+pub(crate) async fn record_ai_outcome_in(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    conversation_id: &str,
+    outcome: AiOutcome,
+) -> Result<u32> {
+    ensure_state_rows(db, [new_state_row(org_id, conversation_id)]).await?;
+    let row = ai_outcome_update(outcome, [conversation_id.to_owned()])
+        .exec_with_returning(db)
+        .await?
+        .into_iter()
+        .next()
+        .ok_or(StoreError::NotFound)?;
+    Ok(state(Some(row))?.ai_failures)
 }
 
 /// Records that an agent replied publicly: the first such reply after an escalation meets the
@@ -911,37 +957,19 @@ impl Store {
 
     /// Records what the AI did with a customer's message: an answer resets the run of
     /// failures, a decline extends it. Returns the consecutive failures after this one. The bot
-    /// turn calls this; escalation rules read it.
+    /// turn does this with its message ([`Store::append_bot_message`]); escalation rules read it.
     pub async fn record_ai_outcome(
         &self,
         org_id: &str,
         conversation_id: &str,
         outcome: AiOutcome,
     ) -> Result<u32> {
-        use conversation_routing::Column;
         let txn = self.begin_write().await?;
         self.check_conversation(&*txn, org_id, conversation_id)
             .await?;
-        ensure_state_row(&*txn, org_id, conversation_id).await?;
-        let update = conversation_routing::Entity::update_many();
-        let update = match outcome {
-            AiOutcome::Answered => update
-                .col_expr(Column::AiFailures, Expr::value(0))
-                .col_expr(Column::AiAnswers, Expr::col(Column::AiAnswers).add(1)),
-            AiOutcome::Declined => update
-                .col_expr(Column::AiFailures, Expr::col(Column::AiFailures).add(1))
-                .col_expr(Column::AiDeclines, Expr::col(Column::AiDeclines).add(1)),
-        };
-        let row = update
-            .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
-            .filter(Column::ConversationId.eq(conversation_id))
-            .exec_with_returning(&*txn)
-            .await?
-            .into_iter()
-            .next()
-            .ok_or(StoreError::NotFound)?;
+        let failures = record_ai_outcome_in(&*txn, org_id, conversation_id, outcome).await?;
         txn.commit().await?;
-        Ok(state(Some(row))?.ai_failures)
+        Ok(failures)
     }
 
     /// Records that the customer rejected the AI's answer ("that didn't help"): one more
@@ -955,7 +983,7 @@ impl Store {
         let txn = self.begin_write().await?;
         self.check_conversation(&*txn, org_id, conversation_id)
             .await?;
-        ensure_state_row(&*txn, org_id, conversation_id).await?;
+        ensure_state_rows(&*txn, [new_state_row(org_id, conversation_id)]).await?;
         let row = conversation_routing::Entity::update_many()
             .col_expr(Column::AiFailures, Expr::col(Column::AiFailures).add(1))
             .col_expr(Column::UpdatedAt, Expr::value(Utc::now()))
@@ -1080,7 +1108,7 @@ impl Store {
             change.decision.clone(),
         )
         .await?;
-        ensure_state_row(&*txn, org_id, conversation_id).await?;
+        ensure_state_rows(&*txn, [new_state_row(org_id, conversation_id)]).await?;
         let routing = conversation_routing::Entity::find_by_id(conversation_id)
             .one(&*txn)
             .await?

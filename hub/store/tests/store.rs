@@ -5,8 +5,8 @@ use std::time::Duration;
 
 use chrono::Utc;
 use switchboard_model::{
-    ChannelKind, ContactRef, ConversationStatus, DeliveryStatus, DeliveryUpdate, InboundMessage,
-    MessageRole, Permission, Role,
+    AiOutcome, ChannelKind, ContactRef, ConversationStatus, DeliveryStatus, DeliveryUpdate,
+    InboundMessage, MessageRole, Permission, Role,
 };
 use switchboard_store::{ConversationFilter, IngestOutcome, NewMessage, Store};
 use switchboard_testkit::{TestDatabase, backend_tests};
@@ -15,6 +15,8 @@ backend_tests!(
     ingest_is_idempotent_on_the_channel_message_id,
     concurrent_duplicates_store_one_message,
     concurrent_messages_get_consecutive_seqs,
+    a_burst_of_messages_each_gets_its_own_outcome,
+    answers_that_finish_together_each_commit_once,
     one_contact_per_identity_and_one_conversation_per_thread,
     closed_conversations_are_not_reopened_but_resolved_ones_are,
     answers_find_their_conversation_by_reply_keys,
@@ -26,6 +28,7 @@ backend_tests!(
     tokens_and_api_keys_identify_principals,
     conversations_page_with_a_cursor,
     data_survives_reconnecting,
+    sqlite_keeps_its_query_plans,
 );
 
 async fn store(db: &TestDatabase) -> Store {
@@ -38,19 +41,27 @@ struct Fixture {
     store: Store,
     org_id: String,
     inbox_id: String,
+    channel: ChannelKind,
 }
 
 async fn fixture(db: &TestDatabase) -> Fixture {
+    fixture_on(db, ChannelKind::Webchat).await
+}
+
+/// A fixture whose inbox is on `channel`: the outbox's tests need one whose replies a
+/// connector delivers (a web-chat reply is delivered by the hub, with no job).
+async fn fixture_on(db: &TestDatabase, channel: ChannelKind) -> Fixture {
     let store = store(db).await;
     let org = store.create_org("acme", "Acme").await.expect("org");
     let inbox = store
-        .create_inbox(&org.id, "Chat", ChannelKind::Webchat, serde_json::json!({}))
+        .create_inbox(&org.id, "Inbox", channel, serde_json::json!({}))
         .await
         .expect("inbox");
     Fixture {
         store,
         org_id: org.id,
         inbox_id: inbox.id,
+        channel,
     }
 }
 
@@ -71,7 +82,7 @@ fn inbound(thread: &str, sender: &str, channel_id: Option<&str>, text: &str) -> 
 impl Fixture {
     async fn ingest(&self, message: &InboundMessage) -> IngestOutcome {
         self.store
-            .ingest(&self.org_id, &self.inbox_id, ChannelKind::Webchat, message)
+            .ingest(&self.org_id, &self.inbox_id, self.channel, message)
             .await
             .expect("ingests")
     }
@@ -203,6 +214,304 @@ async fn concurrent_messages_get_consecutive_seqs(db: TestDatabase) {
     assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
 }
 
+/// Many messages at once: on SQLite they are committed in batches (group commit), mixing
+/// open, resolved and closed conversations, new threads, resends and two copies of one new
+/// message; each must get exactly the outcome it would get alone.
+async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let (open, _) = f
+        .stored(&inbound("open", "a", Some("open-1"), "first"))
+        .await;
+    let (resolved, _) = f
+        .stored(&inbound("resolved", "b", Some("res-1"), "first"))
+        .await;
+    let (closed, _) = f
+        .stored(&inbound("closed", "c", Some("clo-1"), "first"))
+        .await;
+    for (id, status) in [
+        (&resolved, ConversationStatus::Resolved),
+        (&closed, ConversationStatus::Closed),
+    ] {
+        f.store
+            .set_status(&f.org_id, id, status, "system")
+            .await
+            .expect("sets the status");
+    }
+    let mut burst = Vec::new();
+    for i in 0..10 {
+        burst.push(inbound(
+            "open",
+            "a",
+            Some(&format!("open-{}", i + 2)),
+            "Thanks, that is great",
+        ));
+    }
+    burst.push(inbound("open", "a", Some("open-1"), "first")); // a resend
+    burst.push(inbound(
+        "resolved",
+        "b",
+        Some("res-2"),
+        "This is awful, still broken",
+    ));
+    burst.push(inbound("closed", "c", Some("clo-2"), "again"));
+    for i in 0..5 {
+        burst.push(inbound(
+            &format!("new-{i}"),
+            &format!("n{i}"),
+            Some(&format!("new-{i}")),
+            "hi",
+        ));
+    }
+    burst.push(inbound("twice", "t", Some("twice"), "hello"));
+    burst.push(inbound("twice", "t", Some("twice"), "hello"));
+    let tasks: Vec<_> = burst
+        .into_iter()
+        .map(|message| {
+            let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
+            tokio::spawn(async move {
+                let outcome = store
+                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    .await;
+                (message, outcome.expect("ingests"))
+            })
+        })
+        .collect();
+    let mut twice_stored = 0;
+    for task in tasks {
+        let (sent, outcome) = task.await.expect("joins");
+        let key = sent.channel_message_id.clone().expect("an id");
+        match outcome {
+            IngestOutcome::Duplicate { message } => {
+                assert!(key == "open-1" || key == "twice", "{key} is no resend");
+                assert_eq!(message.channel_message_id.as_deref(), Some(key.as_str()));
+            }
+            IngestOutcome::Stored {
+                conversation,
+                message,
+                opened,
+                reopened,
+            } => {
+                assert_eq!(message.channel_message_id.as_deref(), Some(key.as_str()));
+                assert_eq!(message.conversation_id, conversation.id);
+                assert_eq!(message.text, sent.text);
+                assert!(conversation.last_seq >= message.seq);
+                match sent.thread_key.as_str() {
+                    "open" => {
+                        assert_eq!(conversation.id, open);
+                        assert!(!opened && !reopened);
+                    }
+                    "resolved" => {
+                        assert_eq!(conversation.id, resolved);
+                        assert!(reopened, "a resolved conversation reopens");
+                        assert_eq!(conversation.status, ConversationStatus::Bot);
+                        assert_eq!(message.seq, 2);
+                    }
+                    "closed" => {
+                        assert_ne!(conversation.id, closed, "a closed one is not reopened");
+                        assert!(opened);
+                        assert_eq!(message.seq, 1);
+                    }
+                    "twice" => {
+                        twice_stored += 1;
+                        assert!(opened);
+                    }
+                    _ => {
+                        assert!(opened, "a new thread opens a conversation");
+                        assert_eq!(message.seq, 1);
+                    }
+                }
+                assert!(message.sentiment.is_some());
+            }
+        }
+    }
+    assert_eq!(twice_stored, 1, "two copies of one message store one");
+    let messages = f
+        .store
+        .messages(&f.org_id, &open, 0, 100, true)
+        .await
+        .expect("reads");
+    let seqs: Vec<i64> = messages.iter().map(|m| m.seq).collect();
+    assert_eq!(seqs, (1..=11).collect::<Vec<_>>(), "numbered without gaps");
+    let conversation = f
+        .store
+        .conversation(&f.org_id, &open)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(conversation.last_seq, 11);
+    assert_eq!(
+        conversation.last_message_preview.as_deref(),
+        Some("Thanks, that is great")
+    );
+    assert!(
+        conversation.sentiment.is_some_and(|level| level > 50),
+        "ten happy messages lift the level: {:?}",
+        conversation.sentiment
+    );
+    let reopened = f
+        .store
+        .conversation(&f.org_id, &resolved)
+        .await
+        .expect("reads")
+        .expect("exists");
+    assert_eq!(reopened.status, ConversationStatus::Bot);
+    assert_eq!(reopened.resolved_at, None);
+    assert_eq!(reopened.last_seq, 2);
+    let page = f
+        .store
+        .list_conversations(&f.org_id, &ConversationFilter::default(), None, 100)
+        .await
+        .expect("lists");
+    // open, resolved, closed, the closed thread's new one, five new threads, "twice".
+    assert_eq!(page.conversations.len(), 10);
+}
+
+/// The bot's answers finishing together: on SQLite they commit in batches, mixing web chat
+/// (no delivery job) and email (a job), two answers to one conversation, a handover and an
+/// answer to a conversation that does not exist; each must be stored as it would be alone.
+async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let mail = f
+        .store
+        .create_inbox(&f.org_id, "Mail", ChannelKind::Email, serde_json::json!({}))
+        .await
+        .expect("inbox");
+    let mut chats = Vec::new();
+    for i in 0..6 {
+        let message = inbound(&format!("chat-{i}"), &format!("v{i}"), None, "Where is it?");
+        chats.push(f.stored(&message).await.0);
+    }
+    let email = match f
+        .store
+        .ingest(
+            &f.org_id,
+            &mail.id,
+            ChannelKind::Email,
+            &inbound("mail", "m", Some("m-1"), "Hi"),
+        )
+        .await
+        .expect("ingests")
+    {
+        IngestOutcome::Stored { conversation, .. } => conversation.id,
+        IngestOutcome::Duplicate { .. } => panic!("a first message is no duplicate"),
+    };
+    let answer = |text: &str| NewMessage {
+        role: MessageRole::Ai,
+        confidence: Some(0.9),
+        ..NewMessage::agent(None, text, false)
+    };
+    let handover = NewMessage {
+        role: MessageRole::System,
+        ..NewMessage::agent(None, "A person will take over.", false)
+    };
+    let mut turns = vec![
+        (
+            chats[0].clone(),
+            answer("first answer"),
+            AiOutcome::Answered,
+        ),
+        (
+            chats[0].clone(),
+            answer("second answer"),
+            AiOutcome::Answered,
+        ),
+        (chats[5].clone(), handover, AiOutcome::Declined),
+        (email.clone(), answer("by email"), AiOutcome::Answered),
+    ];
+    for chat in &chats[1..5] {
+        turns.push((chat.clone(), answer("an answer"), AiOutcome::Answered));
+    }
+    // A batch of good answers; then one with an answer that fails, which must not take the
+    // other down with it.
+    let failing = vec![
+        (
+            "no-such-conversation".to_owned(),
+            answer("lost"),
+            AiOutcome::Answered,
+        ),
+        (
+            chats[1].clone(),
+            answer("another answer"),
+            AiOutcome::Answered,
+        ),
+    ];
+    for burst in [turns, failing] {
+        let tasks: Vec<_> = burst
+            .into_iter()
+            .map(|(conversation_id, new, outcome)| {
+                let (store, org) = (f.store.clone(), f.org_id.clone());
+                tokio::spawn(async move {
+                    let id = switchboard_model::new_id();
+                    let appended = store
+                        .append_bot_message(&org, &conversation_id, &id, new, outcome)
+                        .await;
+                    (conversation_id, id, appended)
+                })
+            })
+            .collect();
+        for task in tasks {
+            let (conversation_id, id, appended) = task.await.expect("joins");
+            if conversation_id == "no-such-conversation" {
+                assert!(appended.is_err(), "an answer to no conversation is refused");
+                continue;
+            }
+            let (conversation, message) = appended.expect("stores the answer");
+            assert_eq!(message.id, id, "the answer keeps the id its deltas used");
+            assert_eq!(message.conversation_id, conversation_id);
+            assert_eq!(conversation.id, conversation_id);
+            assert!(conversation.last_seq >= message.seq && message.seq >= 2);
+            let expected = match (message.role, conversation.channel) {
+                (MessageRole::System, _) => DeliveryStatus::Internal,
+                (_, ChannelKind::Webchat) => DeliveryStatus::Sent,
+                _ => DeliveryStatus::Pending,
+            };
+            assert_eq!(message.delivery_status, expected, "{}", message.text);
+        }
+    }
+    for (conversation_id, answers, declines) in [
+        (&chats[0], 2_u32, 0_u32),
+        (&chats[1], 2, 0),
+        (&chats[4], 1, 0),
+        (&chats[5], 0, 1),
+        (&email, 1, 0),
+    ] {
+        let messages = f
+            .store
+            .messages(&f.org_id, conversation_id, 0, 100, true)
+            .await
+            .expect("reads");
+        let seqs: Vec<i64> = messages.iter().map(|message| message.seq).collect();
+        let expected: Vec<i64> = (1..=1 + i64::from(answers + declines)).collect();
+        assert_eq!(seqs, expected, "no gap and no repeat in {conversation_id}");
+        let conversation = f
+            .store
+            .conversation(&f.org_id, conversation_id)
+            .await
+            .expect("reads")
+            .expect("exists");
+        assert_eq!(conversation.last_seq, 1 + i64::from(answers + declines));
+        assert_eq!(conversation.first_response_at.is_some(), answers > 0);
+        let last_said = messages
+            .iter()
+            .rev()
+            .find(|message| message.role != MessageRole::System)
+            .expect("a message");
+        assert_eq!(
+            conversation.last_message_preview.as_deref(),
+            Some(last_said.text.as_str()),
+            "the list shows what a person or the AI last said"
+        );
+        let routing = f
+            .store
+            .routing_state(&f.org_id, conversation_id)
+            .await
+            .expect("reads");
+        assert_eq!(routing.ai_answers, answers);
+        assert_eq!(routing.ai_declines, declines);
+        assert_eq!(routing.ai_failures, declines);
+    }
+}
+
 async fn one_contact_per_identity_and_one_conversation_per_thread(db: TestDatabase) {
     let f = fixture(&db).await;
     let (first, _) = f
@@ -293,7 +602,7 @@ async fn closed_conversations_are_not_reopened_but_resolved_ones_are(db: TestDat
 }
 
 async fn answers_find_their_conversation_by_reply_keys(db: TestDatabase) {
-    let f = fixture(&db).await;
+    let f = fixture_on(&db, ChannelKind::Email).await;
     let answer = |thread: &str, id: &str, keys: &[&str]| InboundMessage {
         reply_to_keys: keys.iter().map(|key| key.to_string()).collect(),
         ..inbound(thread, "s", Some(id), id)
@@ -302,7 +611,7 @@ async fn answers_find_their_conversation_by_reply_keys(db: TestDatabase) {
     f.reply(&first).await;
     let jobs = f
         .store
-        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(60))
+        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(60))
         .await
         .expect("claims");
     f.store
@@ -403,13 +712,13 @@ async fn organizations_never_see_each_other(db: TestDatabase) {
 }
 
 async fn outbox_retries_then_completes(db: TestDatabase) {
-    let f = fixture(&db).await;
+    let f = fixture_on(&db, ChannelKind::Email).await;
     let (conversation_id, _) = f.stored(&inbound("t", "visitor", Some("1"), "hi")).await;
     let message_id = f.reply(&conversation_id).await;
-    let channels = [ChannelKind::Webchat];
+    let channels = [ChannelKind::Email];
     assert!(
         f.store
-            .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
+            .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(30))
             .await
             .expect("claims")
             .is_empty()
@@ -469,12 +778,12 @@ async fn outbox_retries_then_completes(db: TestDatabase) {
 }
 
 async fn expired_leases_are_claimed_again(db: TestDatabase) {
-    let f = fixture(&db).await;
+    let f = fixture_on(&db, ChannelKind::Email).await;
     let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
     f.reply(&conversation_id).await;
     let first = f
         .store
-        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_millis(1))
+        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_millis(1))
         .await
         .expect("claims");
     assert_eq!(first.len(), 1);
@@ -482,7 +791,7 @@ async fn expired_leases_are_claimed_again(db: TestDatabase) {
     // The first worker "crashed": its lease ran out, so another worker takes the job.
     let second = f
         .store
-        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(30))
+        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
         .await
         .expect("claims");
     assert_eq!(second.len(), 1);
@@ -491,7 +800,7 @@ async fn expired_leases_are_claimed_again(db: TestDatabase) {
 }
 
 async fn failed_jobs_mark_the_message_failed(db: TestDatabase) {
-    let f = fixture(&db).await;
+    let f = fixture_on(&db, ChannelKind::Email).await;
     let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
     let private = f
         .store
@@ -507,7 +816,7 @@ async fn failed_jobs_mark_the_message_failed(db: TestDatabase) {
     f.reply(&conversation_id).await;
     let jobs = f
         .store
-        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(30))
+        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
         .await
         .expect("claims");
     assert_eq!(jobs.len(), 1, "notes are never delivered");
@@ -529,12 +838,12 @@ async fn failed_jobs_mark_the_message_failed(db: TestDatabase) {
 }
 
 async fn delivery_statuses_only_move_forward(db: TestDatabase) {
-    let f = fixture(&db).await;
+    let f = fixture_on(&db, ChannelKind::Email).await;
     let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
     f.reply(&conversation_id).await;
     let jobs = f
         .store
-        .claim_jobs(&[ChannelKind::Webchat], 10, Duration::from_secs(30))
+        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
         .await
         .expect("claims");
     f.store
@@ -730,4 +1039,15 @@ async fn data_survives_reconnecting(db: TestDatabase) {
         .expect("reads");
     assert_eq!(messages.len(), 1);
     assert_eq!(messages[0].text, "remember me");
+}
+
+/// The bundled SQLite is built with `SQLITE_ENABLE_QPSG` (`.cargo/config.toml`): without it,
+/// each statement with a bound `LIMIT` is compiled again every time it runs.
+async fn sqlite_keeps_its_query_plans(db: TestDatabase) {
+    let store = store(&db).await;
+    let stable = store.sqlite_plans_are_stable().await.expect("reads");
+    match store.backend() {
+        sea_orm::DbBackend::Sqlite => assert_eq!(stable, Some(true)),
+        _ => assert_eq!(stable, None),
+    }
 }

@@ -1,0 +1,270 @@
+//! The bot's messages: an AI answer or the note that a person will take over, committed with
+//! what the AI did, counted in the routing state. On SQLite the answers that finish together
+//! commit together, like the customer messages of `ingest.rs`.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
+    sea_query::OnConflict,
+};
+use switchboard_model::{self as model, AiOutcome, MessageRole};
+use tokio::sync::{mpsc, oneshot};
+
+use crate::{
+    Result, Store, StoreError,
+    conversations::{NewMessage, append_in, delivered_by_hub, hub_message_row},
+    convert,
+    entities::*,
+    routing,
+};
+
+type Appended = (conversation::Model, message::Model);
+
+/// How many answers one SQLite transaction commits at most.
+const MAX_BATCH: usize = 128;
+
+/// An answer waiting for the SQLite answer writer, and where its outcome goes.
+pub(crate) struct PendingAnswer {
+    org_id: String,
+    conversation_id: String,
+    message_id: String,
+    new: NewMessage,
+    outcome: AiOutcome,
+    reply: oneshot::Sender<Result<(model::Conversation, model::Message)>>,
+}
+
+impl PendingAnswer {
+    /// The answer on its own, inside the caller's transaction: the one-by-one path.
+    async fn append_in(&self, db: &impl ConnectionTrait, now: DateTime<Utc>) -> Result<Appended> {
+        let appended = append_in(
+            db,
+            &self.org_id,
+            &self.conversation_id,
+            &self.message_id,
+            self.new.clone(),
+            now,
+        )
+        .await?;
+        routing::record_ai_outcome_in(db, &self.org_id, &self.conversation_id, self.outcome)
+            .await?;
+        Ok(appended)
+    }
+}
+
+/// A batch of answers in the caller's SQLite write transaction, with a constant number of
+/// statements for the common case: one answer to a web-chat conversation (which needs no
+/// delivery job). Those conversations are read in one query, numbered here (the write gate
+/// makes this transaction the only writer, so the read is exact) and written back in one
+/// upsert; the messages go in one insert and the AI outcomes in one update per outcome. The
+/// rest (another channel, two answers to one conversation) go through [`append_in`] first.
+async fn append_many_in(
+    db: &impl ConnectionTrait,
+    batch: &[PendingAnswer],
+    now: DateTime<Utc>,
+) -> Result<Vec<Appended>> {
+    let mut named: HashMap<&str, usize> = HashMap::new();
+    for pending in batch {
+        *named.entry(&pending.conversation_id).or_default() += 1;
+    }
+    let mut conversations: HashMap<String, conversation::Model> = conversation::Entity::find()
+        .filter(
+            conversation::Column::Id.is_in(
+                named
+                    .iter()
+                    .filter(|(_, count)| **count == 1)
+                    .map(|(id, _)| id.to_string()),
+            ),
+        )
+        .all(db)
+        .await?
+        .into_iter()
+        .filter(|row| delivered_by_hub(row).unwrap_or(false))
+        .map(|row| (row.id.clone(), row))
+        .collect();
+    let here = |pending: &PendingAnswer| {
+        pending.new.role != MessageRole::Agent
+            && conversations
+                .get(&pending.conversation_id)
+                .is_some_and(|row| row.org_id == pending.org_id)
+    };
+    let mut fast: Vec<bool> = batch.iter().map(here).collect();
+    let mut appended: Vec<Option<Appended>> = batch.iter().map(|_| None).collect();
+    for (i, pending) in batch.iter().enumerate() {
+        if !fast[i] {
+            appended[i] = Some(pending.append_in(db, now).await?);
+        }
+    }
+    let mut rows = Vec::new();
+    let mut routing_rows = Vec::new();
+    let (mut answered, mut declined) = (Vec::new(), Vec::new());
+    for (i, pending) in batch.iter().enumerate() {
+        let Some(mut conversation) = fast[i]
+            .then(|| conversations.remove(&pending.conversation_id))
+            .flatten()
+        else {
+            fast[i] = false;
+            continue;
+        };
+        // What `next_seq` and `append_in` do, in memory.
+        conversation.last_seq += 1;
+        if pending.new.role != MessageRole::System {
+            conversation.last_message_preview = Some(convert::preview(&pending.new.text));
+        }
+        conversation.last_message_at = Some(now);
+        conversation.updated_at = now;
+        if pending.new.is_deliverable() && conversation.first_response_at.is_none() {
+            conversation.first_response_at = Some(now);
+        }
+        let row = hub_message_row(
+            &conversation,
+            &pending.message_id,
+            pending.new.clone(),
+            true,
+            now,
+        );
+        rows.push(row.clone());
+        routing_rows.push(routing::new_state_row(
+            &pending.org_id,
+            &pending.conversation_id,
+        ));
+        match pending.outcome {
+            AiOutcome::Answered => answered.push(pending.conversation_id.clone()),
+            AiOutcome::Declined => declined.push(pending.conversation_id.clone()),
+        }
+        appended[i] = Some((conversation, row));
+    }
+    if !rows.is_empty() {
+        use conversation::Column;
+        let updated = appended
+            .iter()
+            .zip(&fast)
+            .filter(|(_, fast)| **fast)
+            .filter_map(|(appended, _)| appended.as_ref())
+            .map(|(conversation, _)| conversation.clone().into_active_model().reset_all());
+        conversation::Entity::insert_many(updated)
+            .on_conflict(
+                OnConflict::column(Column::Id)
+                    .update_columns([
+                        Column::LastSeq,
+                        Column::LastMessagePreview,
+                        Column::LastMessageAt,
+                        Column::UpdatedAt,
+                        Column::FirstResponseAt,
+                    ])
+                    .to_owned(),
+            )
+            .exec_without_returning(db)
+            .await?;
+        message::Entity::insert_many(rows.into_iter().map(message::ActiveModel::from))
+            .exec_without_returning(db)
+            .await?;
+        routing::ensure_state_rows(db, routing_rows).await?;
+        for (outcome, ids) in [
+            (AiOutcome::Answered, answered),
+            (AiOutcome::Declined, declined),
+        ] {
+            if !ids.is_empty() {
+                routing::ai_outcome_update(outcome, ids).exec(db).await?;
+            }
+        }
+    }
+    appended
+        .into_iter()
+        .map(|appended| appended.ok_or_else(|| StoreError::Corrupt("an answer was lost".into())))
+        .collect()
+}
+
+/// The queue of answers waiting for the SQLite answer writer.
+pub(crate) type AnswerQueue = mpsc::Sender<PendingAnswer>;
+
+/// Starts the SQLite answer writer: the group commit of [`crate::ingest`] for the bot's
+/// answers, so that however many turns finish together, they take the write gate once.
+pub(crate) fn start_answer_writer(store: Store) -> AnswerQueue {
+    crate::group_commit(MAX_BATCH, move |batch| {
+        let store = store.clone();
+        async move { store.answer_batch(batch).await }
+    })
+}
+
+fn public(appended: Appended) -> Result<(model::Conversation, model::Message)> {
+    let (conversation, row) = appended;
+    Ok((convert::conversation(conversation)?, convert::message(row)?))
+}
+
+impl Store {
+    /// The bot's message (its answer, under the id its streamed pieces used, or the note that a
+    /// person will take over) with what the AI did, counted in the routing state, in one
+    /// transaction.
+    pub async fn append_bot_message(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        message_id: &str,
+        new: NewMessage,
+        outcome: AiOutcome,
+    ) -> Result<(model::Conversation, model::Message)> {
+        let (reply, appended) = oneshot::channel();
+        let pending = PendingAnswer {
+            org_id: org_id.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            message_id: message_id.to_owned(),
+            new,
+            outcome,
+            reply,
+        };
+        let Some(queue) = &self.answer_queue else {
+            return self.answer_alone(&pending).await;
+        };
+        if let Err(mpsc::error::SendError(pending)) = queue.send(pending).await {
+            return self.answer_alone(&pending).await;
+        }
+        appended
+            .await
+            .map_err(|_| StoreError::Unavailable("the answer writer stopped".into()))?
+    }
+
+    /// Commits a batch in one transaction, or, when any of it fails, each answer on its own.
+    async fn answer_batch(&self, batch: Vec<PendingAnswer>) {
+        if batch.len() > 1 {
+            metrics::histogram!("switchboard_answer_batch_size").record(batch.len() as f64);
+            if let Ok(appended) = self.try_answers(&batch).await {
+                for (pending, appended) in batch.into_iter().zip(appended) {
+                    let _ = pending.reply.send(public(appended));
+                }
+                return;
+            }
+        }
+        for pending in batch {
+            let appended = self.answer_alone(&pending).await;
+            let _ = pending.reply.send(appended);
+        }
+    }
+
+    /// All of `batch` in one transaction; `Err` (and nothing stored) when any answer fails.
+    async fn try_answers(&self, batch: &[PendingAnswer]) -> Result<Vec<Appended>> {
+        let txn = self.begin_write().await?;
+        match append_many_in(&*txn, batch, self.now()).await {
+            Ok(appended) => {
+                txn.commit().await?;
+                Ok(appended)
+            }
+            Err(err) => {
+                txn.rollback().await?;
+                Err(err)
+            }
+        }
+    }
+
+    /// One answer in its own transaction.
+    async fn answer_alone(
+        &self,
+        pending: &PendingAnswer,
+    ) -> Result<(model::Conversation, model::Message)> {
+        let txn = self.begin_write().await?;
+        let appended = pending.append_in(&*txn, self.now()).await?;
+        txn.commit().await?;
+        public(appended)
+    }
+}
