@@ -17,6 +17,17 @@ function intersects(a, b) {
   return a.x < b.x + b.width && b.x < a.x + a.width && a.y < b.y + b.height && b.y < a.y + a.height;
 }
 
+/** The element's box once it is shown: a live update may render the header anew between a
+ * wait and a measurement, and a box taken in that instant is null. */
+async function box(locator) {
+  for (let attempt = 0; ; attempt += 1) {
+    await locator.waitFor({ state: 'visible' });
+    const found = await locator.boundingBox();
+    if (found || attempt === 20) return found;
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+}
+
 function inside(inner, outer) {
   return inner.x >= outer.x - 0.5 && inner.y >= outer.y - 0.5
     && inner.x + inner.width <= outer.x + outer.width + 0.5 && inner.y + inner.height <= outer.y + outer.height + 0.5;
@@ -49,19 +60,19 @@ for (const [width, height] of [[1280, 800], [1024, 768]]) {
     if (await pane.isVisible()) await pane.getByRole('list', { name: 'Identities' }).getByRole('listitem').nth(13).waitFor();
     await screenshot(page, `layout-${width}`);
 
-    const button = await takeOver.boundingBox();
+    const button = await box(takeOver);
     // On a tablet the contact pane is folded away: nothing of it can cover the header there.
-    const paneBox = await pane.isVisible() ? await pane.boundingBox() : null;
+    const paneBox = await pane.isVisible() ? await box(pane) : null;
     assert.equal(paneBox !== null, width > 1180, 'the contact pane shows beside the conversation on wide screens only');
-    const conversation = await page.getByRole('region', { name: 'Conversation', exact: true }).boundingBox();
+    const conversation = await box(page.getByRole('region', { name: 'Conversation', exact: true }));
     if (paneBox) assert.ok(!intersects(button, paneBox), `Take over ${JSON.stringify(button)} overlaps the contact pane ${JSON.stringify(paneBox)}`);
     assert.ok(inside(button, conversation), `Take over ${JSON.stringify(button)} sticks out of the conversation ${JSON.stringify(conversation)}`);
     for (const name of ['Resolve', 'Hand back to AI']) {
       const other = page.getByRole('button', { name });
       if (await other.count()) {
-        const box = await other.boundingBox();
-        assert.ok(inside(box, conversation), `${name} sticks out of the conversation`);
-        if (paneBox) assert.ok(!intersects(box, paneBox), `${name} overlaps the contact pane`);
+        const otherBox = await box(other);
+        assert.ok(inside(otherBox, conversation), `${name} sticks out of the conversation`);
+        if (paneBox) assert.ok(!intersects(otherBox, paneBox), `${name} overlaps the contact pane`);
       }
     }
     // Nothing in the page scrolls sideways.
