@@ -306,10 +306,11 @@ export function createInbox({ me, can, directory, shortcuts }) {
         const ids = [...pendingRefresh];
         pendingRefresh.clear();
         await Promise.all(ids.map(async (conversationId) => {
+          const ticket = conversationId === state.selectedId ? ++detailTicket : null;
           try {
             const detail = await get(`/conversations/${encodeURIComponent(conversationId)}`);
             upsert({ ...detail.conversation, sla: detail.sla });
-            if (conversationId === state.selectedId) renderDetail(detail, { keepDrafts: true });
+            if (conversationId === state.selectedId && ticket === detailTicket) renderDetail(detail, { keepDrafts: true });
           } catch (error) {
             if (error instanceof ApiError && error.status === 404) {
               state.items = state.items.filter((c) => c.id !== conversationId);
@@ -351,6 +352,9 @@ export function createInbox({ me, can, directory, shortcuts }) {
   let historyBox = null;
   let replyBox = null;
   let noteBox = null;
+  // The newest request for the open conversation's detail: answers can come back out of order,
+  // and an older one rendered last would drop what arrived since (a note just added).
+  let detailTicket = 0;
 
   async function openConversation(id, { focus = false } = {}) {
     state.selectedId = id;
@@ -359,11 +363,11 @@ export function createInbox({ me, can, directory, shortcuts }) {
     if (index >= 0) list.scrollToIndex(index);
     if (location.hash !== `#/inbox/${id}`) history.replaceState(null, '', `#/inbox/${id}`);
     convPane.setAttribute('aria-busy', 'true');
+    const ticket = ++detailTicket;
     try {
       const detail = await get(`/conversations/${encodeURIComponent(id)}`);
-      if (state.selectedId !== id) return;
+      if (state.selectedId !== id || ticket !== detailTicket) return;
       renderDetail(detail, { keepDrafts: false });
-      convPane.setAttribute('aria-busy', 'false');
       if (focus) replyBox?.focus();
     } catch (error) {
       mount(convPane, h('div', { class: 'placeholder' }, `Could not open the conversation: ${error.message}`));
@@ -501,12 +505,15 @@ export function createInbox({ me, can, directory, shortcuts }) {
         h('button', { type: 'button', onclick: () => { replyBox.value = suggestion; replyBox.focus(); } }, 'Use suggested reply')) : null);
   }
 
-  function renderDetail(detail, { keepDrafts }) {
+  function renderDetail(detail, { keepDrafts: keep }) {
+    // Drafts belong to their conversation: a refresh that lands first on a newly opened one keeps none.
+    const keepDrafts = keep && state.detail?.conversation.id === detail.conversation.id;
     const reply = keepDrafts ? replyBox?.value : '';
     const note = keepDrafts ? noteBox?.value : '';
     const wasAtBottom = nearBottom();
     const scroll = historyBox?.scrollTop;
     state.detail = detail;
+    convPane.setAttribute('aria-busy', 'false');
     renderHeader();
     historyList = h('ol', { 'aria-label': 'Messages' }, detail.messages.map(messageItem));
     historyBox = h('div', { class: 'history', tabindex: '0', 'aria-label': 'History' },

@@ -35,7 +35,16 @@ test('take over, reply, add a private note and resolve from the inbox', async ()
   await page.getByRole('textbox', { name: 'Private note' }).fill('Customer is a VIP, refund if needed.');
   await page.getByRole('button', { name: 'Add note' }).click();
   const note = history.getByRole('listitem', { name: 'Private note' }).filter({ hasText: 'Customer is a VIP' });
-  await note.waitFor();
+  try {
+    await note.waitFor();
+  } catch (error) {
+    // What the page and the hub held when the note did not show, for the CI log.
+    const stored = (await api(`/conversations/${id}`, { token: admin })).messages;
+    console.log('history shown:', await history.innerText());
+    console.log('note box:', await page.getByRole('textbox', { name: 'Private note' }).inputValue());
+    console.log('stored:', JSON.stringify(stored.map((m) => [m.role, m.private, m.text])));
+    throw error;
+  }
   assert.equal(await note.locator('.delivery').count(), 0, 'a note has no delivery status');
   await screenshot(page, 'conversation-reply-and-note');
 
