@@ -243,7 +243,13 @@ impl Store {
 
     pub(crate) async fn begin_write(&self) -> Result<WriteTxn> {
         let gate = match &self.write_gate {
-            Some(gate) => Some(gate.clone().lock_owned().await),
+            Some(gate) => {
+                let asked = std::time::Instant::now();
+                let held = gate.clone().lock_owned().await;
+                metrics::histogram!("switchboard_write_gate_wait_seconds")
+                    .record(asked.elapsed().as_secs_f64());
+                Some(held)
+            }
             None => None,
         };
         let txn = self.db.begin().await?;
@@ -258,20 +264,45 @@ impl Store {
 /// Starts a group-commit writer: one task that takes what arrived while its last batch was
 /// written, up to `max` items, and hands them to `write` together. SQLite has one writer at a
 /// time, and a transaction costs mostly its round trips to the database thread and its commit,
-/// not its rows. The task stops when every sender is dropped.
-pub(crate) fn group_commit<T, F, Fut>(max: usize, mut write: F) -> tokio::sync::mpsc::Sender<T>
+/// not its rows.
+///
+/// The task runs on a thread of its own (a single-threaded runtime), not on the hub's: each of
+/// its round trips would otherwise wait for a turn behind thousands of connection tasks, and the
+/// one writer everything queues behind must not wait. It stops when every sender is dropped.
+pub(crate) fn group_commit<T, F, Fut>(
+    writer: &'static str,
+    max: usize,
+    mut write: F,
+) -> tokio::sync::mpsc::Sender<T>
 where
     T: Send + 'static,
     F: FnMut(Vec<T>) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
+    Fut: std::future::Future<Output = ()>,
 {
     let (queue, mut waiting) = tokio::sync::mpsc::channel::<T>(4 * max);
-    tokio::spawn(async move {
+    let run = move || async move {
         let mut batch = Vec::with_capacity(max);
         while waiting.recv_many(&mut batch, max).await > 0 {
+            let started = std::time::Instant::now();
             write(std::mem::replace(&mut batch, Vec::with_capacity(max))).await;
+            metrics::histogram!("switchboard_group_commit_seconds", "writer" => writer)
+                .record(started.elapsed().as_secs_f64());
         }
-    });
+    };
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => {
+            let spawned = std::thread::Builder::new()
+                .name(format!("{writer}-writer"))
+                .spawn(move || runtime.block_on(run()));
+            if let Err(err) = spawned {
+                tracing::error!(%err, writer, "cannot start the writer thread");
+            }
+        }
+        Err(err) => tracing::error!(%err, writer, "cannot start the writer's runtime"),
+    }
     queue
 }
 
