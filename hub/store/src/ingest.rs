@@ -75,7 +75,9 @@ async fn conversation_replied_to(
 }
 
 /// Where a channel thread's messages go: its open conversation, or a new one when it has none
-/// or the last one was closed. Returns the conversation and whether it is new.
+/// or the last one was closed. Returns the conversation and whether it is new; a new one has
+/// its thread claimed but is not written yet: the caller inserts it with its first message
+/// counted, one statement rather than an insert and two updates.
 async fn conversation_for_thread(
     db: &impl ConnectionTrait,
     org_id: &str,
@@ -158,9 +160,6 @@ async fn conversation_for_thread(
         created_at: now,
         updated_at: now,
     };
-    conversation::Entity::insert(conversation::ActiveModel::from(row.clone()))
-        .exec_without_returning(db)
-        .await?;
     Ok((row, true))
 }
 
@@ -286,16 +285,32 @@ async fn ingest_in(
                     .await?
             }
         };
-    // The increment is atomic (and on PostgreSQL locks the row until the commit), so the rest
-    // is computed from the row it returns.
-    let mut conversation = next_seq(db, &conversation.id, Some(&incoming.text), now).await?;
-    let effects = Effects::of(&conversation, incoming, score);
-    if score.is_some() || effects.reopen_as.is_some() || effects.answered_id.is_some() {
-        effects.apply(&mut conversation);
-        conversation = conversation::Entity::update(conversation.into_active_model().reset_all())
-            .exec(db)
+    let (conversation, reopened) = if opened {
+        // Ours alone until the commit: the thread row claimed for it stops any other.
+        let mut conversation = conversation;
+        conversation.last_seq = 1;
+        conversation.last_message_preview = Some(convert::preview(&incoming.text));
+        conversation.last_message_at = Some(now);
+        conversation.updated_at = now;
+        Effects::of(&conversation, incoming, score).apply(&mut conversation);
+        conversation::Entity::insert(conversation::ActiveModel::from(conversation.clone()))
+            .exec_without_returning(db)
             .await?;
-    }
+        (conversation, false)
+    } else {
+        // The increment is atomic (and on PostgreSQL locks the row until the commit), so the
+        // rest is computed from the row it returns.
+        let mut conversation = next_seq(db, &conversation.id, Some(&incoming.text), now).await?;
+        let effects = Effects::of(&conversation, incoming, score);
+        if score.is_some() || effects.reopen_as.is_some() || effects.answered_id.is_some() {
+            effects.apply(&mut conversation);
+            conversation =
+                conversation::Entity::update(conversation.into_active_model().reset_all())
+                    .exec(db)
+                    .await?;
+        }
+        (conversation, effects.reopen_as.is_some())
+    };
     let row = message_row(&conversation, incoming, score, now);
     let inserted = message::Entity::insert(message::ActiveModel::from(row.clone()))
         .on_conflict_do_nothing_on([message::Column::InboxId, message::Column::ChannelMessageId])
@@ -304,7 +319,7 @@ async fn ingest_in(
     if !matches!(inserted, TryInsertResult::Inserted(n) if n > 0) {
         return Ok(None);
     }
-    stored(conversation, row, opened, effects.reopen_as.is_some()).map(Some)
+    stored(conversation, row, opened, reopened).map(Some)
 }
 
 /// A batch of messages in the caller's SQLite write transaction, with a constant number of
