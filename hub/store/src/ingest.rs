@@ -136,9 +136,31 @@ async fn conversation_for_thread(
             .ok_or(StoreError::NotFound)?;
         return Ok((current, false));
     }
+    Ok((
+        new_conversation(
+            new_conversation_id,
+            org_id,
+            inbox_id,
+            channel,
+            contact_id,
+            incoming,
+        ),
+        true,
+    ))
+}
+
+/// A conversation for a thread's first message, not written yet: [`opened_by`] counts the message.
+fn new_conversation(
+    id: String,
+    org_id: &str,
+    inbox_id: &str,
+    channel: ChannelKind,
+    contact_id: &str,
+    incoming: &InboundMessage,
+) -> conversation::Model {
     let now = Utc::now();
-    let row = conversation::Model {
-        id: new_conversation_id,
+    conversation::Model {
+        id,
         org_id: org_id.to_owned(),
         inbox_id: inbox_id.to_owned(),
         channel: channel.as_str().to_owned(),
@@ -159,8 +181,23 @@ async fn conversation_for_thread(
         resolved_at: None,
         created_at: now,
         updated_at: now,
-    };
-    Ok((row, true))
+    }
+}
+
+/// A new conversation with its first message counted: what `next_seq` and [`Effects`] would
+/// write, so that the conversation is inserted once, complete.
+fn opened_by(
+    mut conversation: conversation::Model,
+    incoming: &InboundMessage,
+    score: Option<u8>,
+    now: DateTime<Utc>,
+) -> conversation::Model {
+    conversation.last_seq = 1;
+    conversation.last_message_preview = Some(convert::preview(&incoming.text));
+    conversation.last_message_at = Some(now);
+    conversation.updated_at = now;
+    Effects::of(&conversation, incoming, score).apply(&mut conversation);
+    conversation
 }
 
 /// What a customer's message changes in its conversation besides the `seq`, the preview and
@@ -287,12 +324,7 @@ async fn ingest_in(
         };
     let (conversation, reopened) = if opened {
         // Ours alone until the commit: the thread row claimed for it stops any other.
-        let mut conversation = conversation;
-        conversation.last_seq = 1;
-        conversation.last_message_preview = Some(convert::preview(&incoming.text));
-        conversation.last_message_at = Some(now);
-        conversation.updated_at = now;
-        Effects::of(&conversation, incoming, score).apply(&mut conversation);
+        let conversation = opened_by(conversation, incoming, score, now);
         conversation::Entity::insert(conversation::ActiveModel::from(conversation.clone()))
             .exec_without_returning(db)
             .await?;
@@ -418,9 +450,30 @@ async fn ingest_many_in(
         .zip(&live)
         .map(|(pending, live)| live.then(|| target(pending)).flatten())
         .collect();
+    // A thread the hub has never seen, named by one message of the batch: opened in bulk below.
+    let mut named: HashMap<(&str, &str), usize> = HashMap::new();
+    for (pending, _) in batch.iter().zip(&live).filter(|(_, live)| **live) {
+        *named
+            .entry((&pending.inbox_id, &pending.incoming.thread_key))
+            .or_default() += 1;
+    }
+    let fresh: Vec<bool> = batch
+        .iter()
+        .enumerate()
+        .map(|(i, pending)| {
+            let key = (
+                pending.inbox_id.as_str(),
+                pending.incoming.thread_key.as_str(),
+            );
+            live[i]
+                && pending.by_thread()
+                && named.get(&key) == Some(&1)
+                && !threads.contains_key(&(key.0.to_owned(), key.1.to_owned()))
+        })
+        .collect();
     // The others first, one by one; a conversation one of them touches is left to them.
     for (i, pending) in batch.iter().enumerate() {
-        if targets[i].is_some() || !live[i] {
+        if targets[i].is_some() || !live[i] || fresh[i] {
             continue;
         }
         let Some(outcome) = pending.ingest_in(db).await? else {
@@ -434,6 +487,10 @@ async fn ingest_many_in(
     let now = Utc::now();
     let mut rows = Vec::new();
     let mut changed = HashSet::new();
+    for (i, conversation, row) in open_in_bulk(db, batch, &fresh, now).await? {
+        rows.push(row.clone());
+        outcomes[i] = Some(stored(conversation, row, true, false)?);
+    }
     for (i, pending) in batch.iter().enumerate() {
         if !live[i] {
             continue;
@@ -518,6 +575,129 @@ async fn ingest_many_in(
         }
     }
     Ok(outcomes.into_iter().collect())
+}
+
+/// Opens a conversation for each message of `batch` marked in `fresh` (the first message of a
+/// thread the hub has never seen), in the caller's write transaction: finds the senders'
+/// identities in one query, and writes the new contacts, identities, conversations and threads
+/// in one insert each. Returns each message's index, its conversation and its row, which the
+/// caller inserts with the batch's other messages.
+async fn open_in_bulk(
+    db: &impl ConnectionTrait,
+    batch: &[Pending],
+    fresh: &[bool],
+    now: DateTime<Utc>,
+) -> Result<Vec<(usize, conversation::Model, message::Model)>> {
+    let opening: Vec<(usize, &Pending)> = batch
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| fresh[*i])
+        .collect();
+    if opening.is_empty() {
+        return Ok(Vec::new());
+    }
+    let sender = |pending: &'_ Pending| -> (String, &'static str, String) {
+        (
+            pending.org_id.clone(),
+            pending.channel.as_str(),
+            pending.incoming.sender.external_id.clone(),
+        )
+    };
+    let wanted: HashSet<(String, &'static str, String)> =
+        opening.iter().map(|(_, pending)| sender(pending)).collect();
+    let mut contacts: HashMap<(String, &'static str, String), String> =
+        contact_identity::Entity::find()
+            .filter(contact_identity::Column::OrgId.is_in(wanted.iter().map(|key| key.0.clone())))
+            .filter(contact_identity::Column::Channel.is_in(wanted.iter().map(|key| key.1)))
+            .filter(
+                contact_identity::Column::ExternalId.is_in(wanted.iter().map(|key| key.2.clone())),
+            )
+            .all(db)
+            .await?
+            .into_iter()
+            .filter_map(|identity| {
+                let key = wanted
+                    .iter()
+                    .find(|(org, channel, external)| {
+                        *org == identity.org_id
+                            && *channel == identity.channel
+                            && *external == identity.external_id
+                    })?
+                    .clone();
+                Some((key, identity.contact_id))
+            })
+            .collect();
+    let (mut new_contacts, mut new_identities) = (Vec::new(), Vec::new());
+    for (_, pending) in &opening {
+        let key = sender(pending);
+        if contacts.contains_key(&key) {
+            continue;
+        }
+        let contact_id = new_id();
+        let who = &pending.incoming.sender;
+        new_contacts.push(contact::ActiveModel {
+            id: Set(contact_id.clone()),
+            org_id: Set(pending.org_id.clone()),
+            name: Set(who.name.clone()),
+            email: Set(who.email.clone()),
+            phone: Set(who.phone.clone()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        });
+        new_identities.push(contact_identity::ActiveModel {
+            id: Set(new_id()),
+            org_id: Set(pending.org_id.clone()),
+            contact_id: Set(contact_id.clone()),
+            channel: Set(pending.channel.as_str().to_owned()),
+            external_id: Set(who.external_id.clone()),
+            created_at: Set(now),
+        });
+        contacts.insert(key, contact_id);
+    }
+    if !new_contacts.is_empty() {
+        contact::Entity::insert_many(new_contacts)
+            .exec_without_returning(db)
+            .await?;
+        contact_identity::Entity::insert_many(new_identities)
+            .exec_without_returning(db)
+            .await?;
+    }
+    let mut opened = Vec::with_capacity(opening.len());
+    let mut new_threads = Vec::with_capacity(opening.len());
+    for (i, pending) in opening {
+        let contact_id = contacts
+            .get(&sender(pending))
+            .ok_or_else(|| StoreError::Corrupt("a sender without a contact".into()))?;
+        let conversation = new_conversation(
+            new_id(),
+            &pending.org_id,
+            &pending.inbox_id,
+            pending.channel,
+            contact_id,
+            &pending.incoming,
+        );
+        let score = score(&pending.incoming);
+        let conversation = opened_by(conversation, &pending.incoming, score, now);
+        let row = message_row(&conversation, &pending.incoming, score, now);
+        new_threads.push(thread::ActiveModel {
+            inbox_id: Set(pending.inbox_id.clone()),
+            thread_key: Set(pending.incoming.thread_key.clone()),
+            org_id: Set(pending.org_id.clone()),
+            conversation_id: Set(conversation.id.clone()),
+        });
+        opened.push((i, conversation, row));
+    }
+    thread::Entity::insert_many(new_threads)
+        .exec_without_returning(db)
+        .await?;
+    conversation::Entity::insert_many(
+        opened
+            .iter()
+            .map(|(_, conversation, _)| conversation::ActiveModel::from(conversation.clone())),
+    )
+    .exec_without_returning(db)
+    .await?;
+    Ok(opened)
 }
 
 /// The messages of `batch` that are stored already, by inbox and channel message id.
@@ -615,12 +795,14 @@ impl Store {
                 "a message needs a thread and a sender".into(),
             ));
         }
-        if let Some(existing) = self.by_channel_id(inbox_id, incoming).await? {
-            return Ok(IngestOutcome::Duplicate { message: existing });
-        }
         let Some(queue) = &self.ingest_queue else {
+            if let Some(existing) = self.by_channel_id(inbox_id, incoming).await? {
+                return Ok(IngestOutcome::Duplicate { message: existing });
+            }
             return self.ingest_alone(org_id, inbox_id, channel, incoming).await;
         };
+        // The writer finds a message stored before with the rest of its batch, in one read:
+        // no read here for each message.
         let (reply, outcome) = oneshot::channel();
         let pending = Pending {
             org_id: org_id.to_owned(),

@@ -1,7 +1,7 @@
 //! The store against real databases: SQLite always, PostgreSQL when configured. Each test gets
 //! a fresh database.
 
-use std::time::Duration;
+use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
 use switchboard_model::{
@@ -264,6 +264,11 @@ async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
     }
     burst.push(inbound("twice", "t", Some("twice"), "hello"));
     burst.push(inbound("twice", "t", Some("twice"), "hello"));
+    // One new sender on two new threads; a new thread with two messages.
+    burst.push(inbound("multi-1", "m", Some("multi-1"), "one"));
+    burst.push(inbound("multi-2", "m", Some("multi-2"), "two"));
+    burst.push(inbound("pair", "p", Some("pair-1"), "first of two"));
+    burst.push(inbound("pair", "p", Some("pair-2"), "second of two"));
     let tasks: Vec<_> = burst
         .into_iter()
         .map(|message| {
@@ -277,6 +282,8 @@ async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
         })
         .collect();
     let mut twice_stored = 0;
+    let mut multi_contacts = HashSet::new();
+    let mut pair = Vec::new();
     for task in tasks {
         let (sent, outcome) = task.await.expect("joins");
         let key = sent.channel_message_id.clone().expect("an id");
@@ -315,6 +322,12 @@ async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
                         twice_stored += 1;
                         assert!(opened);
                     }
+                    "multi-1" | "multi-2" => {
+                        assert!(opened);
+                        assert_eq!(message.seq, 1);
+                        multi_contacts.insert(conversation.contact_id.clone());
+                    }
+                    "pair" => pair.push((conversation.id.clone(), message.seq, opened)),
                     _ => {
                         assert!(opened, "a new thread opens a conversation");
                         assert_eq!(message.seq, 1);
@@ -325,6 +338,12 @@ async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
         }
     }
     assert_eq!(twice_stored, 1, "two copies of one message store one");
+    assert_eq!(multi_contacts.len(), 1, "one sender is one contact");
+    pair.sort_by_key(|(_, seq, _)| *seq);
+    assert_eq!(pair.len(), 2);
+    assert_eq!(pair[0].0, pair[1].0, "one thread, one conversation");
+    assert_eq!((pair[0].1, pair[1].1), (1, 2));
+    assert!(pair[0].2 && !pair[1].2, "the first message opens it");
     let messages = f
         .store
         .messages(&f.org_id, &open, 0, 100, true)
@@ -362,8 +381,26 @@ async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
         .list_conversations(&f.org_id, &ConversationFilter::default(), None, 100)
         .await
         .expect("lists");
-    // open, resolved, closed, the closed thread's new one, five new threads, "twice".
-    assert_eq!(page.conversations.len(), 10);
+    // open, resolved, closed, the closed thread's new one, five new threads, "twice", the
+    // two of one sender, "pair".
+    assert_eq!(page.conversations.len(), 13);
+    let multi: Vec<_> = page
+        .conversations
+        .iter()
+        .filter(|c| c.thread_key.starts_with("multi-"))
+        .collect();
+    assert_eq!(multi.len(), 2);
+    assert!(
+        multi
+            .iter()
+            .all(|c| c.last_seq == 1 && c.sentiment.is_some())
+    );
+    assert!(multi.iter().all(|c| c.last_message_preview.as_deref()
+        == Some(if c.thread_key == "multi-1" {
+            "one"
+        } else {
+            "two"
+        })));
 }
 
 /// The bot's answers finishing together: on SQLite they commit in batches, mixing web chat
