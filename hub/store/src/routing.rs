@@ -14,8 +14,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 use switchboard_model::{
     self as model, AiOutcome, AssignmentStrategy, BusinessHours, ConversationStatus,
-    EscalationRule, Handoff, MatchMode, MessageRole, Presence, PresenceStatus, Priority, Role,
-    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, SummarySource, Trigger, new_id,
+    EscalationRule, Handoff, MatchMode, Presence, PresenceStatus, Priority, Role, RuleActions,
+    SlaClock, SlaPolicy, SlaTargetStatus, SummarySource, Trigger, new_id,
 };
 
 use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
@@ -1011,21 +1011,6 @@ impl Store {
     }
 
     /// How many messages of `role` the conversation has.
-    pub async fn count_messages(
-        &self,
-        org_id: &str,
-        conversation_id: &str,
-        role: MessageRole,
-    ) -> Result<u64> {
-        use sea_orm::PaginatorTrait;
-        Ok(message::Entity::find()
-            .filter(message::Column::OrgId.eq(org_id))
-            .filter(message::Column::ConversationId.eq(conversation_id))
-            .filter(message::Column::Role.eq(role.as_str()))
-            .count(self.db())
-            .await?)
-    }
-
     pub async fn customer_value(&self, org_id: &str, contact_id: &str) -> Result<CustomerValue> {
         Ok(contact_value::Entity::find_by_id(contact_id)
             .filter(contact_value::Column::OrgId.eq(org_id))

@@ -94,6 +94,13 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
         .await
         .expect("scores");
     assert_eq!(scores.len(), 3);
+    // Routing's read: all the customer's messages counted, the latest `limit` scored.
+    let (count, latest) = store
+        .customer_history(&org_id, &conversation_id, 2)
+        .await
+        .expect("history");
+    assert_eq!(count, 4, "the message without text counts, unscored");
+    assert_eq!(latest, scores[scores.len() - 1..].to_vec(), "{latest:?}");
     let scores: Vec<u8> = scores.iter().map(|s| *s as u8).collect();
     let trend = switchboard_ai::sentiment::trend(&scores).expect("trend");
     assert!(trend.falling_fast, "{trend:?}");

@@ -99,22 +99,6 @@ pub fn compile_rules(rules: Vec<switchboard_model::EscalationRule>) -> Vec<Compi
 /// How many recent customer messages the sentiment trend looks at.
 const TREND_MESSAGES: u64 = 8;
 
-/// The conversation's sentiment trend over its recent customer messages (the newest included),
-/// with the same formula as the level the store keeps: `None` before any scored message.
-async fn sentiment_trend(
-    state: &AppState,
-    conversation: &Conversation,
-) -> Result<Option<switchboard_ai::sentiment::Trend>> {
-    let scores: Vec<u8> = state
-        .store
-        .customer_sentiments(&conversation.org_id, &conversation.id, TREND_MESSAGES)
-        .await?
-        .into_iter()
-        .filter_map(|score| u8::try_from(score.clamp(0, 100)).ok())
-        .collect();
-    Ok(switchboard_ai::sentiment::trend(&scores))
-}
-
 /// The signals the hub knows for a customer's message: its text, the conversation's sentiment
 /// and topic as stored, the customer's tier and value, the number of customer messages, and the
 /// run of AI failures — which this extends when the message rejects the AI's answer ("that
@@ -130,9 +114,16 @@ pub async fn gather_signals(
     let value = store
         .customer_value(org_id, &conversation.contact_id)
         .await?;
-    let customer_messages = store
-        .count_messages(org_id, &conversation.id, MessageRole::Customer)
+    // The number of customer messages and the sentiment trend over the recent ones (the
+    // newest included, with the same formula as the level the store keeps).
+    let (customer_messages, recent) = store
+        .customer_history(org_id, &conversation.id, TREND_MESSAGES)
         .await?;
+    let scores: Vec<u8> = recent
+        .into_iter()
+        .filter_map(|score| u8::try_from(score.clamp(0, 100)).ok())
+        .collect();
+    let trend = switchboard_ai::sentiment::trend(&scores);
     let routing = store.routing_state(org_id, &conversation.id).await?;
     let normalized = language::normalize(&message.text);
     let ai_failures = if conversation.status == ConversationStatus::Bot
@@ -145,7 +136,6 @@ pub async fn gather_signals(
     } else {
         routing.ai_failures
     };
-    let trend = sentiment_trend(state, conversation).await?;
     Ok(Signals {
         text: message.text.clone(),
         handoff_button: false,
