@@ -338,9 +338,10 @@ export function createInbox({ me, can, directory, shortcuts }) {
         if (message) {
           message.delivery_status = event.status;
           updateDelivery(message);
-          // The failure reason is on the message; fetch it.
-          if (event.status === 'failed') queueRefresh(id);
         }
+        // A detail already on its way may predate this change (or the message), and the failure
+        // reason is on the message: fetch the conversation again.
+        queueRefresh(id);
       }
       return;
     }
