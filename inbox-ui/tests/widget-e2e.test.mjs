@@ -52,7 +52,15 @@ test('a customer asks for a person in the widget and an agent answers from the i
   await agent.getByRole('textbox', { name: 'Reply' }).fill(reply);
   await agent.getByRole('button', { name: 'Send', exact: true }).click();
 
-  await customer.getByRole('listitem').filter({ hasText: reply }).waitFor({ timeout: 30000 });
+  try {
+    await customer.getByRole('listitem').filter({ hasText: reply }).waitFor({ timeout: 30000 });
+  } catch (error) {
+    // Once in about a dozen runs the reply did not show in the widget: say where it stopped.
+    console.log('agent history:', await agent.getByRole('list', { name: 'Messages' }).innerText());
+    console.log('agent reply box:', await agent.getByRole('textbox', { name: 'Reply' }).inputValue());
+    console.log('widget shows:', await customer.getByRole('listitem').allInnerTexts());
+    throw error;
+  }
   await screenshot(customer, 'widget-reply');
   await screenshot(agent, 'widget-agent-side');
   // The note was written before the reply: had it been sent, it would be there by now.
