@@ -227,19 +227,23 @@ impl Store {
 
     /// Commits a batch in one transaction, or, when any of it fails, each answer on its own.
     async fn answer_batch(&self, batch: Vec<PendingAnswer>) {
-        if batch.len() > 1 {
-            metrics::histogram!("switchboard_answer_batch_size").record(batch.len() as f64);
-            if let Ok(appended) = self.try_answers(&batch).await {
-                for (pending, appended) in batch.into_iter().zip(appended) {
-                    let _ = pending.reply.send(public(appended));
-                }
-                return;
-            }
-        }
-        for pending in batch {
-            let appended = self.answer_alone(&pending).await;
-            let _ = pending.reply.send(appended);
-        }
+        crate::together_or_alone(
+            batch,
+            async |batch: &[PendingAnswer]| {
+                metrics::histogram!("switchboard_answer_batch_size").record(batch.len() as f64);
+                Ok(self
+                    .try_answers(batch)
+                    .await?
+                    .into_iter()
+                    .map(public)
+                    .collect())
+            },
+            async |pending: &PendingAnswer| self.answer_alone(pending).await,
+            |pending, appended| {
+                let _ = pending.reply.send(appended);
+            },
+        )
+        .await;
     }
 
     /// All of `batch` in one transaction; `Err` (and nothing stored) when any answer fails.

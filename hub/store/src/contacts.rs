@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -38,28 +38,43 @@ pub(crate) async fn find_or_create(
     if let Some(identity) = find().one(db).await? {
         return Ok(identity.contact_id);
     }
-    let now = Utc::now();
+    let (contact_id, contact, identity) = new_contact(org_id, channel, sender, Utc::now());
+    let claimed = contact_identity::Entity::insert(identity)
+        .on_conflict_do_nothing_on([
+            contact_identity::Column::OrgId,
+            contact_identity::Column::Channel,
+            contact_identity::Column::ExternalId,
+        ])
+        .exec_without_returning(db)
+        .await?;
+    if !matches!(claimed, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
+        let identity = find().one(db).await?.ok_or(StoreError::NotFound)?;
+        return Ok(identity.contact_id);
+    }
+    contact::Entity::insert(contact)
+        .exec_without_returning(db)
+        .await?;
+    Ok(contact_id)
+}
+
+/// The rows of a contact first seen as `sender` on `channel`: its id, the contact and its
+/// identity.
+pub(crate) fn new_contact(
+    org_id: &str,
+    channel: ChannelKind,
+    sender: &ContactRef,
+    now: DateTime<Utc>,
+) -> (String, contact::ActiveModel, contact_identity::ActiveModel) {
     let contact_id = new_id();
-    let claimed = contact_identity::Entity::insert(contact_identity::ActiveModel {
+    let identity = contact_identity::ActiveModel {
         id: Set(new_id()),
         org_id: Set(org_id.to_owned()),
         contact_id: Set(contact_id.clone()),
         channel: Set(channel.as_str().to_owned()),
         external_id: Set(sender.external_id.clone()),
         created_at: Set(now),
-    })
-    .on_conflict_do_nothing_on([
-        contact_identity::Column::OrgId,
-        contact_identity::Column::Channel,
-        contact_identity::Column::ExternalId,
-    ])
-    .exec_without_returning(db)
-    .await?;
-    if !matches!(claimed, sea_orm::TryInsertResult::Inserted(n) if n > 0) {
-        let identity = find().one(db).await?.ok_or(StoreError::NotFound)?;
-        return Ok(identity.contact_id);
-    }
-    contact::Entity::insert(contact::ActiveModel {
+    };
+    let contact = contact::ActiveModel {
         id: Set(contact_id.clone()),
         org_id: Set(org_id.to_owned()),
         name: Set(sender.name.clone()),
@@ -67,10 +82,8 @@ pub(crate) async fn find_or_create(
         phone: Set(sender.phone.clone()),
         created_at: Set(now),
         updated_at: Set(now),
-    })
-    .exec_without_returning(db)
-    .await?;
-    Ok(contact_id)
+    };
+    (contact_id, contact, identity)
 }
 
 impl Store {

@@ -596,63 +596,45 @@ async fn open_in_bulk(
     if opening.is_empty() {
         return Ok(Vec::new());
     }
-    let sender = |pending: &'_ Pending| -> (String, &'static str, String) {
+    // Who sent each message: its organization, channel and id there, as identities are keyed.
+    let sender = |pending: &Pending| {
         (
             pending.org_id.clone(),
-            pending.channel.as_str(),
+            pending.channel.as_str().to_owned(),
             pending.incoming.sender.external_id.clone(),
         )
     };
-    let wanted: HashSet<(String, &'static str, String)> =
+    let wanted: HashSet<(String, String, String)> =
         opening.iter().map(|(_, pending)| sender(pending)).collect();
-    let mut contacts: HashMap<(String, &'static str, String), String> =
+    let mut contact_of: HashMap<(String, String, String), String> =
         contact_identity::Entity::find()
-            .filter(contact_identity::Column::OrgId.is_in(wanted.iter().map(|key| key.0.clone())))
-            .filter(contact_identity::Column::Channel.is_in(wanted.iter().map(|key| key.1)))
-            .filter(
-                contact_identity::Column::ExternalId.is_in(wanted.iter().map(|key| key.2.clone())),
-            )
+            .filter(contact_identity::Column::OrgId.is_in(wanted.iter().map(|key| &key.0)))
+            .filter(contact_identity::Column::Channel.is_in(wanted.iter().map(|key| &key.1)))
+            .filter(contact_identity::Column::ExternalId.is_in(wanted.iter().map(|key| &key.2)))
             .all(db)
             .await?
             .into_iter()
-            .filter_map(|identity| {
-                let key = wanted
-                    .iter()
-                    .find(|(org, channel, external)| {
-                        *org == identity.org_id
-                            && *channel == identity.channel
-                            && *external == identity.external_id
-                    })?
-                    .clone();
-                Some((key, identity.contact_id))
+            .map(|identity| {
+                let key = (identity.org_id, identity.channel, identity.external_id);
+                (key, identity.contact_id)
             })
+            .filter(|(key, _)| wanted.contains(key))
             .collect();
     let (mut new_contacts, mut new_identities) = (Vec::new(), Vec::new());
     for (_, pending) in &opening {
         let key = sender(pending);
-        if contacts.contains_key(&key) {
+        if contact_of.contains_key(&key) {
             continue;
         }
-        let contact_id = new_id();
-        let who = &pending.incoming.sender;
-        new_contacts.push(contact::ActiveModel {
-            id: Set(contact_id.clone()),
-            org_id: Set(pending.org_id.clone()),
-            name: Set(who.name.clone()),
-            email: Set(who.email.clone()),
-            phone: Set(who.phone.clone()),
-            created_at: Set(now),
-            updated_at: Set(now),
-        });
-        new_identities.push(contact_identity::ActiveModel {
-            id: Set(new_id()),
-            org_id: Set(pending.org_id.clone()),
-            contact_id: Set(contact_id.clone()),
-            channel: Set(pending.channel.as_str().to_owned()),
-            external_id: Set(who.external_id.clone()),
-            created_at: Set(now),
-        });
-        contacts.insert(key, contact_id);
+        let (contact_id, contact, identity) = contacts::new_contact(
+            &pending.org_id,
+            pending.channel,
+            &pending.incoming.sender,
+            now,
+        );
+        new_contacts.push(contact);
+        new_identities.push(identity);
+        contact_of.insert(key, contact_id);
     }
     if !new_contacts.is_empty() {
         contact::Entity::insert_many(new_contacts)
@@ -665,7 +647,7 @@ async fn open_in_bulk(
     let mut opened = Vec::with_capacity(opening.len());
     let mut new_threads = Vec::with_capacity(opening.len());
     for (i, pending) in opening {
-        let contact_id = contacts
+        let contact_id = contact_of
             .get(&sender(pending))
             .ok_or_else(|| StoreError::Corrupt("a sender without a contact".into()))?;
         let conversation = new_conversation(
@@ -821,26 +803,26 @@ impl Store {
 
     /// Stores a batch in one transaction, or, when any of it fails, each message on its own.
     async fn ingest_batch(&self, batch: Vec<Pending>) {
-        if batch.len() > 1 {
-            metrics::histogram!("switchboard_ingest_batch_size").record(batch.len() as f64);
-            if let Ok(outcomes) = self.try_batch(&batch).await {
-                for (pending, outcome) in batch.into_iter().zip(outcomes) {
-                    let _ = pending.reply.send(Ok(outcome));
-                }
-                return;
-            }
-        }
-        for pending in batch {
-            let outcome = self
-                .ingest_alone(
+        crate::together_or_alone(
+            batch,
+            async |batch: &[Pending]| {
+                metrics::histogram!("switchboard_ingest_batch_size").record(batch.len() as f64);
+                Ok(self.try_batch(batch).await?.into_iter().map(Ok).collect())
+            },
+            async |pending: &Pending| {
+                self.ingest_alone(
                     &pending.org_id,
                     &pending.inbox_id,
                     pending.channel,
                     &pending.incoming,
                 )
-                .await;
-            let _ = pending.reply.send(outcome);
-        }
+                .await
+            },
+            |pending, outcome| {
+                let _ = pending.reply.send(outcome);
+            },
+        )
+        .await;
     }
 
     /// All of `batch` in one transaction; `Err` (and nothing stored) when any message fails or

@@ -306,6 +306,29 @@ where
     queue
 }
 
+/// A group-commit writer's batch: written by `together` in one transaction, which gives each
+/// item its outcome, or, when that fails (or the batch holds one item), each item on its own
+/// by `alone`. `reply` hands each item its outcome.
+pub(crate) async fn together_or_alone<T, R>(
+    batch: Vec<T>,
+    together: impl AsyncFnOnce(&[T]) -> Result<Vec<Result<R>>>,
+    alone: impl AsyncFn(&T) -> Result<R>,
+    reply: impl Fn(T, Result<R>),
+) {
+    if batch.len() > 1
+        && let Ok(outcomes) = together(&batch).await
+    {
+        for (item, outcome) in batch.into_iter().zip(outcomes) {
+            reply(item, outcome);
+        }
+        return;
+    }
+    for item in batch {
+        let outcome = alone(&item).await;
+        reply(item, outcome);
+    }
+}
+
 /// Turns a unique-constraint violation into [`StoreError::Conflict`] with `what` as the reason.
 pub(crate) fn conflict_as(what: &str) -> impl FnOnce(DbErr) -> StoreError + '_ {
     move |err| match err.sql_err() {
