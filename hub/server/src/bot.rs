@@ -240,27 +240,12 @@ async fn turn(state: &AppState, job: &Job) -> i64 {
 
 async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store::StoreError> {
     let store = &state.store;
-    let Some(conversation) = store
-        .conversation(&job.org_id, &job.conversation_id)
-        .await?
-    else {
-        return Ok(job.seq);
-    };
-    if conversation.status != ConversationStatus::Bot {
-        return Ok(job.seq);
-    }
-    let after = (conversation.last_seq - HISTORY as i64).max(0);
     let mut history = store
-        .messages(&job.org_id, &job.conversation_id, after, HISTORY, false)
+        .bot_history(&job.org_id, &job.conversation_id, HISTORY)
         .await?;
-    // Answer the newest customer message, unless someone already answered after it.
-    let Some(last) = history.last() else {
-        return Ok(job.seq);
-    };
-    if last.role != MessageRole::Customer {
-        return Ok(job.seq);
-    }
-    let Some(latest) = history.pop() else {
+    // Answer the newest customer message, unless someone already answered after it (or a
+    // person holds the conversation now, and there is nothing).
+    let Some(latest) = history.pop_if(|last| last.role == MessageRole::Customer) else {
         return Ok(job.seq);
     };
     let answered = latest.seq.max(job.seq);

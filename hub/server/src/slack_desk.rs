@@ -14,7 +14,10 @@
 //! and takes out every message written in the agent channel, so that none becomes a customer
 //! conversation.
 
-use std::time::Duration;
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
 
 use axum::http::StatusCode;
 use serde_json::json;
@@ -146,11 +149,12 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         drop(jobs);
     };
     let worker = async {
+        let mut known_desks = KnownDesks::default();
         while let Some(job) = tokio::select! {
             () = shutdown.cancelled() => None,
             job = queue.recv() => job,
         } {
-            if let Err(err) = handle(&state, job).await {
+            if let Err(err) = handle(&state, &mut known_desks, job).await {
                 tracing::error!(error = %err, "the Slack agent desk failed");
             }
         }
@@ -158,7 +162,37 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     tokio::join!(reader, worker);
 }
 
-async fn handle(state: &AppState, job: Job) -> Result<(), StoreError> {
+/// How long what was found of an organization's desk is trusted.
+const DESK_RECHECK: Duration = Duration::from_secs(5);
+
+/// Whether each organization had a desk when last looked up, and when that was. Most have
+/// none, and their customers' messages are then skipped without a read. An escalation here
+/// forgets the finding; a desk or escalation on another node is seen within [`DESK_RECHECK`].
+#[derive(Default)]
+struct KnownDesks(HashMap<String, (Instant, bool)>);
+
+impl KnownDesks {
+    /// Whether the organization may have a desk, looked up unless it was lately.
+    async fn may_have_desk(&mut self, state: &AppState, org_id: &str) -> Result<bool, StoreError> {
+        if let Some((checked, has)) = self.0.get(org_id)
+            && checked.elapsed() < DESK_RECHECK
+        {
+            return Ok(*has);
+        }
+        let has = desk(state, org_id).await?.is_some();
+        self.0.insert(org_id.to_owned(), (Instant::now(), has));
+        Ok(has)
+    }
+}
+
+async fn handle(
+    state: &AppState,
+    known_desks: &mut KnownDesks,
+    job: Job,
+) -> Result<(), StoreError> {
+    if let Job::Changed { org_id, .. } = &job {
+        known_desks.0.remove(org_id);
+    }
     match job {
         Job::Changed {
             org_id,
@@ -170,7 +204,12 @@ async fn handle(state: &AppState, job: Job) -> Result<(), StoreError> {
             conversation_id,
             ..
         } => mirror_escalation(state, &org_id, &conversation_id).await,
-        Job::Message(message) => mirror_message(state, &message).await,
+        Job::Message(message) => {
+            if !known_desks.may_have_desk(state, &message.org_id).await? {
+                return Ok(());
+            }
+            mirror_message(state, &message).await
+        }
     }
 }
 

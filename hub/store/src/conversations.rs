@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect,
+    QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
@@ -362,6 +362,33 @@ impl Store {
             .into_iter()
             .map(convert::message)
             .collect()
+    }
+
+    /// What a bot turn reads, in one statement: the latest `limit` public messages of the
+    /// conversation, oldest first, while the bot holds it; nothing once a person does.
+    pub async fn bot_history(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        limit: u64,
+    ) -> Result<Vec<model::Message>> {
+        let held_by_bot = conversation::Entity::find_by_id(conversation_id)
+            .select_only()
+            .column(conversation::Column::Id)
+            .filter(conversation::Column::OrgId.eq(org_id))
+            .filter(conversation::Column::Status.eq(ConversationStatus::Bot.as_str()))
+            .into_query();
+        let mut rows = message::Entity::find()
+            .filter(message::Column::OrgId.eq(org_id))
+            .filter(message::Column::ConversationId.eq(conversation_id))
+            .filter(message::Column::Private.eq(false))
+            .filter(Expr::exists(held_by_bot))
+            .order_by_desc(message::Column::Seq)
+            .limit(limit)
+            .all(self.db())
+            .await?;
+        rows.reverse();
+        rows.into_iter().map(convert::message).collect()
     }
 
     /// Adds a message written by the hub to a conversation. When it goes to the customer, its

@@ -41,8 +41,8 @@ pub use knowledge::{ArticleChange, ArticleFilter, NewArticle, UpdatedArticle};
 pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
 pub use routing::{
     CustomerValue, DUE_SOON_MINUTES, MAX_CAPACITY, MAX_RULES, NewHandoff, ROUTING_ACTOR, Released,
-    RoutingApplied, RoutingChange, RoutingState, RuleSpec, SlaBreach, SlaFilter, SlaPolicySpec,
-    default_rules, default_sla_policies,
+    RoutingApplied, RoutingChange, RoutingInputs, RoutingState, RuleSpec, SlaBreach, SlaFilter,
+    SlaPolicySpec, default_rules, default_sla_policies,
 };
 pub use slack_desk::SlackMirror;
 pub use understanding::StoredTopicModel;
@@ -75,7 +75,7 @@ pub struct Store {
     db: DatabaseConnection,
     /// SQLite allows one writer at a time; writers in this process queue here instead of
     /// failing with `SQLITE_BUSY` when a read transaction upgrades. `None` on PostgreSQL.
-    write_gate: Option<Arc<Mutex<()>>>,
+    write_gate: Option<WriteGate>,
     /// "Now" for routing, SLA clocks and presence; tests set it (`Store::with_clock`).
     clock: Clock,
     /// SQLite's ingest writer, which commits the customer messages that arrive together in
@@ -85,6 +85,9 @@ pub struct Store {
     /// transaction (`answers.rs`). `None` on PostgreSQL.
     answer_queue: Option<answers::AnswerQueue>,
 }
+
+/// SQLite's one turn at writing, which the process's writers take in order.
+pub(crate) type WriteGate = Arc<Mutex<()>>;
 
 /// A write transaction, holding the SQLite write gate until it commits or drops.
 pub(crate) struct WriteTxn {
@@ -200,15 +203,18 @@ impl Store {
 
     /// Starts SQLite's group-commit writers for customer messages and the bot's answers.
     /// Each writes through a copy of the store without queues, and stops when the last copy
-    /// of its queue is dropped.
+    /// of its queue is dropped. A writer holds the write gate for a whole batch itself
+    /// ([`group_commit`]), so its copy does not take the gate again.
     fn start_writers(&mut self) {
         let writer = Store {
+            write_gate: None,
             ingest_queue: None,
             answer_queue: None,
             ..self.clone()
         };
-        self.ingest_queue = Some(ingest::start_ingest_writer(writer.clone()));
-        self.answer_queue = Some(answers::start_answer_writer(writer));
+        let gate = self.write_gate.clone();
+        self.ingest_queue = Some(ingest::start_ingest_writer(writer.clone(), gate.clone()));
+        self.answer_queue = Some(answers::start_answer_writer(writer, gate));
     }
 
     pub fn clock(&self) -> &Clock {
@@ -266,12 +272,17 @@ impl Store {
 /// time, and a transaction costs mostly its round trips to the database thread and its commit,
 /// not its rows.
 ///
+/// The writer takes the write `gate` before it closes its batch and holds it while `write`
+/// runs: what arrives while another writer has the database joins this batch, so that the
+/// busier the database, the fewer and larger the transactions. `write` must not take the gate.
+///
 /// The task runs on a thread of its own (a single-threaded runtime), not on the hub's: each of
 /// its round trips would otherwise wait for a turn behind thousands of connection tasks, and the
 /// one writer everything queues behind must not wait. It stops when every sender is dropped.
 pub(crate) fn group_commit<T, F, Fut>(
     writer: &'static str,
     max: usize,
+    gate: Option<WriteGate>,
     mut write: F,
 ) -> tokio::sync::mpsc::Sender<T>
 where
@@ -283,8 +294,21 @@ where
     let run = move || async move {
         let mut batch = Vec::with_capacity(max);
         while waiting.recv_many(&mut batch, max).await > 0 {
+            let asked = std::time::Instant::now();
+            let held = match &gate {
+                Some(gate) => Some(gate.clone().lock_owned().await),
+                None => None,
+            };
+            metrics::histogram!("switchboard_write_gate_wait_seconds")
+                .record(asked.elapsed().as_secs_f64());
+            while batch.len() < max
+                && let Ok(item) = waiting.try_recv()
+            {
+                batch.push(item);
+            }
             let started = std::time::Instant::now();
             write(std::mem::replace(&mut batch, Vec::with_capacity(max))).await;
+            drop(held);
             metrics::histogram!("switchboard_group_commit_seconds", "writer" => writer)
                 .record(started.elapsed().as_secs_f64());
         }

@@ -8,7 +8,7 @@ use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, Condition, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
-    TryInsertResult,
+    QueryTrait, TryInsertResult,
     sea_query::{Expr, ExprTrait, Query},
 };
 use serde_json::{Value, json};
@@ -133,6 +133,23 @@ pub struct Released {
 pub struct CustomerValue {
     pub tier: Option<String>,
     pub value: Option<f64>,
+}
+
+/// What routing reads for a customer's message ([`Store::routing_inputs`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct RoutingInputs {
+    /// `None` until the organization's routing settings exist ([`Store::rules_revision`]
+    /// creates them).
+    pub rules_revision: Option<i64>,
+    pub value: CustomerValue,
+    /// Consecutive AI declines and customer rejections since the last answer.
+    pub ai_failures: u32,
+    pub ai_answers: u32,
+    /// The customer's messages in the conversation.
+    pub customer_messages: u64,
+    /// The sentiment scores (0–100) of the latest of them, oldest first; unscored ones are left
+    /// out.
+    pub recent_sentiments: Vec<u8>,
 }
 
 /// The rules a new organization starts with. Ordered: the first that matches fires.
@@ -1010,7 +1027,106 @@ impl Store {
             .ok_or(StoreError::NotFound)
     }
 
-    /// How many messages of `role` the conversation has.
+    /// Everything routing reads for a customer's message, in one statement: the organization's
+    /// rules revision, the contact's value, the conversation's run of AI failures, and its
+    /// customer messages (counted by a window over all of them, taken before the `LIMIT`;
+    /// the latest `recent` scored).
+    pub async fn routing_inputs(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        contact_id: &str,
+        recent: u64,
+    ) -> Result<RoutingInputs> {
+        #[derive(sea_orm::FromQueryResult)]
+        struct Row {
+            sentiment: Option<i32>,
+            total: i64,
+            rules_revision: Option<i64>,
+            tier: Option<String>,
+            value: Option<f64>,
+            ai_failures: Option<i32>,
+            ai_answers: Option<i32>,
+        }
+        // Scalar subqueries: they do not depend on the row, so each runs once.
+        let settings = |column| {
+            Expr::from(
+                routing_settings::Entity::find_by_id(org_id)
+                    .select_only()
+                    .column(column)
+                    .into_query(),
+            )
+        };
+        let contact = |column| {
+            Expr::from(
+                contact_value::Entity::find_by_id(contact_id)
+                    .select_only()
+                    .column(column)
+                    .filter(contact_value::Column::OrgId.eq(org_id))
+                    .into_query(),
+            )
+        };
+        let routing = |column| {
+            Expr::from(
+                conversation_routing::Entity::find_by_id(conversation_id)
+                    .select_only()
+                    .column(column)
+                    .filter(conversation_routing::Column::OrgId.eq(org_id))
+                    .into_query(),
+            )
+        };
+        let mut rows = message::Entity::find()
+            .select_only()
+            .column(message::Column::Sentiment)
+            .column_as(Expr::cust("COUNT(*) OVER ()"), "total")
+            .column_as(
+                settings(routing_settings::Column::RulesRevision),
+                "rules_revision",
+            )
+            .column_as(contact(contact_value::Column::Tier), "tier")
+            .column_as(contact(contact_value::Column::Value), "value")
+            .column_as(
+                routing(conversation_routing::Column::AiFailures),
+                "ai_failures",
+            )
+            .column_as(
+                routing(conversation_routing::Column::AiAnswers),
+                "ai_answers",
+            )
+            .filter(message::Column::OrgId.eq(org_id))
+            .filter(message::Column::ConversationId.eq(conversation_id))
+            .filter(message::Column::Role.eq(model::MessageRole::Customer.as_str()))
+            .order_by_desc(message::Column::Seq)
+            .limit(Ord::max(recent, 1))
+            .into_model::<Row>()
+            .all(self.db())
+            .await?;
+        let Some(first) = rows.first() else {
+            return Ok(RoutingInputs::default());
+        };
+        let count = |n: Option<i32>| n.and_then(|n| u32::try_from(n).ok()).unwrap_or(0);
+        let mut inputs = RoutingInputs {
+            rules_revision: first.rules_revision,
+            value: CustomerValue {
+                tier: first.tier.clone(),
+                value: first.value,
+            },
+            ai_failures: count(first.ai_failures),
+            ai_answers: count(first.ai_answers),
+            customer_messages: u64::try_from(first.total).unwrap_or(0),
+            recent_sentiments: Vec::new(),
+        };
+        rows.truncate(usize::try_from(recent).unwrap_or(usize::MAX));
+        rows.reverse();
+        inputs.recent_sentiments = rows
+            .into_iter()
+            .filter_map(|row| row.sentiment)
+            .filter_map(|score| u8::try_from(score.clamp(0, 100)).ok())
+            .collect();
+        Ok(inputs)
+    }
+
+    /// A contact's tier and value.
     pub async fn customer_value(&self, org_id: &str, contact_id: &str) -> Result<CustomerValue> {
         Ok(contact_value::Entity::find_by_id(contact_id)
             .filter(contact_value::Column::OrgId.eq(org_id))

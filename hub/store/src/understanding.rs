@@ -161,49 +161,4 @@ impl Store {
         txn.commit().await?;
         Ok(Some(convert::conversation(conversation)?))
     }
-
-    /// The sentiment scores of a conversation's customer messages, oldest first, at most the
-    /// latest `limit`: the input of `switchboard_ai::sentiment::trend`.
-    pub async fn customer_sentiments(
-        &self,
-        org_id: &str,
-        conversation_id: &str,
-        limit: u64,
-    ) -> Result<Vec<i32>> {
-        Ok(self
-            .customer_history(org_id, conversation_id, limit)
-            .await?
-            .1)
-    }
-
-    /// How many messages the customer wrote in the conversation, and the sentiment scores of
-    /// the latest `limit` of them, oldest first: what routing reads for each message, in one
-    /// query (the count is a window over all of them, taken before the `LIMIT`).
-    pub async fn customer_history(
-        &self,
-        org_id: &str,
-        conversation_id: &str,
-        limit: u64,
-    ) -> Result<(u64, Vec<i32>)> {
-        let mut rows: Vec<(Option<i32>, i64)> = message::Entity::find()
-            .select_only()
-            .column(message::Column::Sentiment)
-            .column_as(Expr::cust("COUNT(*) OVER ()"), "total")
-            .filter(message::Column::OrgId.eq(org_id))
-            .filter(message::Column::ConversationId.eq(conversation_id))
-            .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
-            .order_by_desc(message::Column::Seq)
-            .limit(limit)
-            .into_tuple()
-            .all(self.db())
-            .await?;
-        let total = rows
-            .first()
-            .map_or(0, |(_, total)| u64::try_from(*total).unwrap_or(0));
-        rows.reverse();
-        Ok((
-            total,
-            rows.into_iter().filter_map(|(score, _)| score).collect(),
-        ))
-    }
 }

@@ -89,30 +89,71 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
             "I was charged twice and it's STILL NOT WORKING. I'm furious!!"
         )))
     );
-    let scores = store
-        .customer_sentiments(&org_id, &conversation_id, 10)
-        .await
-        .expect("scores");
+    let scores: Vec<u8> = messages
+        .iter()
+        .filter_map(|message| message.sentiment)
+        .map(|score| u8::try_from(score).expect("0-100"))
+        .collect();
     assert_eq!(scores.len(), 3);
-    // Routing's read: all the customer's messages counted, the latest `limit` scored.
-    let (count, latest) = store
-        .customer_history(&org_id, &conversation_id, 2)
+    // Routing's read, in one statement: all the customer's messages counted, the latest
+    // `recent` scored, the contact's value, the run of AI failures and the rules revision.
+    let conversation = store
+        .conversation(&org_id, &conversation_id)
         .await
-        .expect("history");
-    assert_eq!(count, 4, "the message without text counts, unscored");
-    assert_eq!(latest, scores[scores.len() - 1..].to_vec(), "{latest:?}");
-    let scores: Vec<u8> = scores.iter().map(|s| *s as u8).collect();
+        .expect("reads")
+        .expect("the conversation");
+    let inputs =
+        |recent| store.routing_inputs(&org_id, &conversation_id, &conversation.contact_id, recent);
+    let before = inputs(2).await.expect("inputs");
+    assert_eq!(
+        before.customer_messages, 4,
+        "the message without text counts, unscored"
+    );
+    assert_eq!(
+        before.recent_sentiments,
+        scores[scores.len() - 1..].to_vec(),
+        "{before:?}"
+    );
+    let revision = store.rules_revision(&org_id).await.expect("revision");
+    assert_eq!(before.rules_revision, Some(revision));
+    assert_eq!(before.value, switchboard_store::CustomerValue::default());
+    assert_eq!((before.ai_failures, before.ai_answers), (0, 0));
+    let revision = store
+        .rules_revision(&org_id)
+        .await
+        .expect("creates the settings");
+    let value = switchboard_store::CustomerValue {
+        tier: Some("vip".into()),
+        value: Some(1200.5),
+    };
+    store
+        .set_customer_value(&org_id, &conversation.contact_id, &value)
+        .await
+        .expect("sets");
+    store
+        .record_ai_outcome(
+            &org_id,
+            &conversation_id,
+            switchboard_model::AiOutcome::Declined,
+        )
+        .await
+        .expect("records");
+    let after = inputs(10).await.expect("inputs");
+    assert_eq!(after.rules_revision, Some(revision));
+    assert_eq!(after.value, value);
+    assert_eq!((after.ai_failures, after.ai_answers), (1, 0));
+    assert_eq!(after.recent_sentiments, scores, "all of them, oldest first");
     let trend = switchboard_ai::sentiment::trend(&scores).expect("trend");
     assert!(trend.falling_fast, "{trend:?}");
     assert_eq!(i32::from(trend.level), levels[2]);
     // Other organizations see nothing.
     let other = store.create_org("other", "Other").await.expect("org");
-    assert!(
+    assert_eq!(
         store
-            .customer_sentiments(&other.id, &conversation_id, 10)
+            .routing_inputs(&other.id, &conversation_id, &conversation.contact_id, 10)
             .await
-            .expect("scores")
-            .is_empty()
+            .expect("inputs"),
+        switchboard_store::RoutingInputs::default()
     );
 
     // The LLM's score replaces the second message's, and the trend is the same formula over

@@ -1,6 +1,6 @@
 //! Routing: when the bot stops and which person takes over.
 //!
-//! [`on_customer_message`] runs the organization's escalation rules ([`rules::evaluate`], a pure
+//! [`route_customer_message`] runs the organization's escalation rules ([`rules::evaluate`], a pure
 //! function) on each customer message of a conversation the bot holds, and applies the decision:
 //! tags, team, priority, and on escalation the handoff record ([`handoff::summarize`]), the SLA
 //! clock and assignment to an online agent. [`sla::run`] finds missed SLA targets.
@@ -72,6 +72,15 @@ impl RuleCache {
 /// a warning rather than stopping routing.
 pub async fn compiled_rules(state: &AppState, org_id: &str) -> Result<Arc<Vec<CompiledRule>>> {
     let revision = state.store.rules_revision(org_id).await?;
+    compiled_rules_at(state, org_id, revision).await
+}
+
+/// [`compiled_rules`] at a rules revision the caller has just read.
+async fn compiled_rules_at(
+    state: &AppState,
+    org_id: &str,
+    revision: i64,
+) -> Result<Arc<Vec<CompiledRule>>> {
     if let Some(rules) = state.rule_cache.get(org_id, revision) {
         return Ok(rules);
     }
@@ -102,41 +111,42 @@ const TREND_MESSAGES: u64 = 8;
 /// The signals the hub knows for a customer's message: its text, the conversation's sentiment
 /// and topic as stored, the customer's tier and value, the number of customer messages, and the
 /// run of AI failures — which this extends when the message rejects the AI's answer ("that
-/// didn't help") — and the sentiment trend (the drop, "falling fast"). Callers that know more
-/// (the widget's button) set it on the result before [`on_customer_message`].
-pub async fn gather_signals(
+/// didn't help") — and the sentiment trend (the drop, "falling fast"); with the organization's
+/// rules revision, read in the same statement ([`switchboard_store::Store::routing_inputs`]).
+async fn gather_signals(
     state: &AppState,
     conversation: &Conversation,
     message: &Message,
-) -> Result<Signals> {
+) -> Result<(Signals, i64)> {
     let store = &state.store;
     let org_id = &conversation.org_id;
-    let value = store
-        .customer_value(org_id, &conversation.contact_id)
+    // The sentiment trend looks at the recent customer messages, the newest included, with the
+    // same formula as the level the store keeps.
+    let inputs = store
+        .routing_inputs(
+            org_id,
+            &conversation.id,
+            &conversation.contact_id,
+            TREND_MESSAGES,
+        )
         .await?;
-    // The number of customer messages and the sentiment trend over the recent ones (the
-    // newest included, with the same formula as the level the store keeps).
-    let (customer_messages, recent) = store
-        .customer_history(org_id, &conversation.id, TREND_MESSAGES)
-        .await?;
-    let scores: Vec<u8> = recent
-        .into_iter()
-        .filter_map(|score| u8::try_from(score.clamp(0, 100)).ok())
-        .collect();
-    let trend = switchboard_ai::sentiment::trend(&scores);
-    let routing = store.routing_state(org_id, &conversation.id).await?;
+    let revision = match inputs.rules_revision {
+        Some(revision) => revision,
+        None => store.rules_revision(org_id).await?,
+    };
+    let trend = switchboard_ai::sentiment::trend(&inputs.recent_sentiments);
     let normalized = language::normalize(&message.text);
     let ai_failures = if conversation.status == ConversationStatus::Bot
-        && routing.ai_answers > 0
+        && inputs.ai_answers > 0
         && language::rejects_answer(&normalized)
     {
         store
             .record_customer_rejection(org_id, &conversation.id)
             .await?
     } else {
-        routing.ai_failures
+        inputs.ai_failures
     };
-    Ok(Signals {
+    let signals = Signals {
         text: message.text.clone(),
         handoff_button: false,
         sentiment: conversation.sentiment,
@@ -146,27 +156,30 @@ pub async fn gather_signals(
             .filter(|drop| *drop > 0),
         sentiment_falling_fast: trend.is_some_and(|trend| trend.falling_fast),
         topic: conversation.topic.clone(),
-        customer_tier: value.tier,
-        customer_value: value.value,
+        customer_tier: inputs.value.tier,
+        customer_value: inputs.value.value,
         ai_failures,
-        customer_messages: u32::try_from(customer_messages).unwrap_or(u32::MAX),
-    })
+        customer_messages: u32::try_from(inputs.customer_messages).unwrap_or(u32::MAX),
+    };
+    Ok((signals, revision))
 }
 
-/// Runs the escalation rules on a customer's message and applies the decision. Only
-/// conversations the bot holds are routed: once a person has one, rules no longer decide.
-/// Every decision that fires a rule is written to the audit log (`routing.decision`) with the
-/// rules that fired and why.
-pub async fn on_customer_message(
+/// Runs the escalation rules on a customer's message just stored and applies the decision,
+/// with the signals the hub has ([`gather_signals`]). Only conversations the bot holds are
+/// routed: once a person has one, rules no longer decide. Every decision that fires a rule is
+/// written to the audit log (`routing.decision`) with the rules that fired and why. Ingest
+/// calls this after publishing the message; the bot turn should run only if the conversation
+/// is still the bot's afterwards.
+pub async fn route_customer_message(
     state: &AppState,
     conversation: &Conversation,
     message: &Message,
-    signals: Signals,
 ) -> Result<Decision> {
     if conversation.status != ConversationStatus::Bot {
         return Ok(Decision::default());
     }
-    let rules = compiled_rules(state, &conversation.org_id).await?;
+    let (signals, revision) = gather_signals(state, conversation, message).await?;
+    let rules = compiled_rules_at(state, &conversation.org_id, revision).await?;
     let started = Instant::now();
     let decision = evaluate(&rules, &signals);
     metrics::histogram!("switchboard_routing_evaluation_seconds")
@@ -175,18 +188,6 @@ pub async fn on_customer_message(
         apply(state, conversation, Some(message), &signals, &decision).await?;
     }
     Ok(decision)
-}
-
-/// Routes a customer message just stored, with the signals the hub has ([`gather_signals`]).
-/// Ingest calls this after publishing the message; the bot turn should run only if the
-/// conversation is still the bot's afterwards.
-pub async fn route_customer_message(
-    state: &AppState,
-    conversation: &Conversation,
-    message: &Message,
-) -> Result<Decision> {
-    let signals = gather_signals(state, conversation, message).await?;
-    on_customer_message(state, conversation, message, signals).await
 }
 
 /// The customer asked for a person with the widget's button: the rules run with
@@ -249,13 +250,16 @@ async fn escalate_anyway(
         .iter()
         .rev()
         .find(|message| message.role == MessageRole::Customer);
-    let mut signals = match last_customer {
+    let (mut signals, revision) = match last_customer {
         Some(message) => gather_signals(state, &conversation, message).await?,
-        None => Signals::default(),
+        None => (
+            Signals::default(),
+            state.store.rules_revision(org_id).await?,
+        ),
     };
     signals.text.clear();
     signals.handoff_button = handoff_button;
-    let rules = compiled_rules(state, org_id).await?;
+    let rules = compiled_rules_at(state, org_id, revision).await?;
     let mut decision = evaluate(&rules, &signals);
     if !decision.escalate {
         decision.escalate = true;
