@@ -464,8 +464,20 @@ impl Knowledge {
 
     /// The organization's index, brought up to date with the source first.
     pub async fn index(&self, org_id: &str) -> Result<Arc<OrgIndex>, KnowledgeError> {
+        self.index_at(org_id, None).await
+    }
+
+    /// [`Knowledge::index`], given the source's stamp when the caller has just read it.
+    pub async fn index_at(
+        &self,
+        org_id: &str,
+        stamp: Option<&str>,
+    ) -> Result<Arc<OrgIndex>, KnowledgeError> {
         let index = self.open(org_id)?;
-        let stamp = self.source.stamp(org_id).await?;
+        let stamp = match stamp {
+            Some(stamp) => stamp.to_owned(),
+            None => self.source.stamp(org_id).await?,
+        };
         if index.stamp() == stamp {
             return Ok(index);
         }

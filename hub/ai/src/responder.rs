@@ -138,7 +138,7 @@ impl Responder for KnowledgeResponder {
     ) -> Result<Response, ResponderError> {
         let index = self
             .knowledge
-            .index(&question.org_id)
+            .index_at(&question.org_id, question.knowledge_stamp.as_deref())
             .await
             .map_err(|err| ResponderError::Failed(err.to_string()))?;
         // An LLM answer depends on the conversation; only first questions are shared.

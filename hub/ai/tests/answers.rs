@@ -23,6 +23,7 @@ fn question(org: &str, text: &str) -> Question {
         text: text.into(),
         history: Vec::new(),
         min_confidence: MIN_CONFIDENCE,
+        knowledge_stamp: None,
     }
 }
 

@@ -159,6 +159,7 @@ fn question(text: &str) -> Question {
         text: text.into(),
         history: Vec::new(),
         min_confidence: 0.5,
+        knowledge_stamp: None,
     }
 }
 

@@ -18,6 +18,9 @@ pub struct Question {
     pub history: Vec<Message>,
     /// Answers less confident than this are not sent: the conversation goes to a person.
     pub min_confidence: f64,
+    /// The organization's knowledge stamp, when the caller read it with the question (the
+    /// responder then need not read it again); `None`: the responder reads it.
+    pub knowledge_stamp: Option<String>,
 }
 
 /// A grounded answer the responder stands behind.

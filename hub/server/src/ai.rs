@@ -27,12 +27,21 @@ pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.5;
 
 /// The threshold of an inbox: its `ai_min_confidence`, or [`DEFAULT_MIN_CONFIDENCE`].
 pub fn min_confidence(inbox: &Inbox) -> f64 {
-    inbox
-        .config
+    min_confidence_in(&inbox.config)
+}
+
+/// [`min_confidence`] from an inbox's public config.
+pub fn min_confidence_in(config: &serde_json::Value) -> f64 {
+    config
         .get("ai_min_confidence")
         .and_then(serde_json::Value::as_f64)
         .filter(|value| (0.0..=1.0).contains(value))
         .unwrap_or(DEFAULT_MIN_CONFIDENCE)
+}
+
+/// The knowledge stamp of an organization at knowledge revision `revision`.
+pub fn knowledge_stamp(revision: i64) -> String {
+    revision.to_string()
 }
 
 /// The published articles of the store, for the index.
@@ -56,12 +65,9 @@ fn doc(article: KbArticle) -> ArticleDoc {
 #[async_trait::async_trait]
 impl ArticleSource for StoreSource {
     async fn stamp(&self, org_id: &str) -> Result<String, KnowledgeError> {
-        Ok(self
-            .0
-            .kb_revision(org_id)
-            .await
-            .map_err(source_error)?
-            .to_string())
+        Ok(knowledge_stamp(
+            self.0.kb_revision(org_id).await.map_err(source_error)?,
+        ))
     }
 
     async fn published(&self, org_id: &str) -> Result<Vec<(String, i64)>, KnowledgeError> {

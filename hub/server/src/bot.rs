@@ -240,29 +240,25 @@ async fn turn(state: &AppState, job: &Job) -> i64 {
 
 async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store::StoreError> {
     let store = &state.store;
-    let mut history = store
-        .bot_history(&job.org_id, &job.conversation_id, HISTORY)
+    let turn = store
+        .bot_turn(&job.org_id, &job.conversation_id, &job.inbox_id, HISTORY)
         .await?;
+    let mut history = turn.history;
     // Answer the newest customer message, unless someone already answered after it (or a
     // person holds the conversation now, and there is nothing).
     let Some(latest) = history.pop_if(|last| last.role == MessageRole::Customer) else {
         return Ok(job.seq);
     };
     let answered = latest.seq.max(job.seq);
-    // The inbox's own threshold (`ai_min_confidence`).
-    let min_confidence = store
-        .inbox(&job.org_id, &job.inbox_id)
-        .await?
-        .map_or(crate::ai::DEFAULT_MIN_CONFIDENCE, |inbox| {
-            crate::ai::min_confidence(&inbox)
-        });
     let question = Question {
         org_id: job.org_id.clone(),
         inbox_id: job.inbox_id.clone(),
         conversation_id: job.conversation_id.clone(),
         text: latest.text.clone(),
         history,
-        min_confidence,
+        // The inbox's own threshold (`ai_min_confidence`).
+        min_confidence: crate::ai::min_confidence_in(&turn.inbox_config),
+        knowledge_stamp: Some(crate::ai::knowledge_stamp(turn.kb_revision)),
     };
     let message_id = new_id();
     let deltas = BusDeltas {

@@ -50,6 +50,9 @@ pub struct Settings {
     /// model's answer), so this is concurrency, not cores.
     pub bot_workers: usize,
     /// Conversations waiting for a bot turn; ingest waits for room beyond this (backpressure).
+    /// An entry is one conversation (its later messages fold into it) and costs about 150
+    /// bytes, so the default holds every conversation of a busy node: when the bot falls behind
+    /// a burst, answers wait, and customers' messages are still acknowledged at once.
     pub bot_queue: usize,
     /// A responder that takes longer has failed: the conversation goes to a person.
     pub bot_timeout_secs: u64,
@@ -101,7 +104,7 @@ impl Default for Settings {
             webchat_queue_frames: 64,
             webchat_ping_secs: 30,
             bot_workers: 32,
-            bot_queue: 1024,
+            bot_queue: 65_536,
             bot_timeout_secs: 30,
             bot_enabled: true,
             smtp_listen: None,

@@ -123,6 +123,7 @@ async fn run_eval(
             text: case.question.clone(),
             history: Vec::new(),
             min_confidence,
+            knowledge_stamp: None,
         };
         let response = responder
             .respond(&question, &NoDeltas)

@@ -244,6 +244,7 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
         text: text.into(),
         history: Vec::new(),
         min_confidence: switchboard::ai::DEFAULT_MIN_CONFIDENCE,
+        knowledge_stamp: None,
     };
 
     let question = ask("How many backup codes do I get?");

@@ -6,8 +6,8 @@ use base64::Engine;
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, Condition, ConnectionTrait, EntityTrait, JoinType, PaginatorTrait, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait,
+    ColumnTrait, Condition, ConnectionTrait, EntityTrait, FromQueryResult, JoinType,
+    PaginatorTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
     sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
@@ -43,6 +43,17 @@ pub struct ConversationPage {
     /// the same query as the page, so the list can show countdowns without a request per row.
     pub sla: HashMap<String, model::SlaClock>,
     pub next_cursor: Option<String>,
+}
+
+/// What a bot turn reads ([`Store::bot_turn`]).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct BotTurn {
+    /// The conversation's latest public messages, oldest first; empty once a person holds it.
+    pub history: Vec<model::Message>,
+    /// The inbox's public config.
+    pub inbox_config: serde_json::Value,
+    /// The organization's knowledge revision.
+    pub kb_revision: i64,
 }
 
 /// A message written by the hub itself: an agent's reply, a note, an AI answer.
@@ -365,30 +376,58 @@ impl Store {
     }
 
     /// What a bot turn reads, in one statement: the latest `limit` public messages of the
-    /// conversation, oldest first, while the bot holds it; nothing once a person does.
-    pub async fn bot_history(
+    /// conversation while the bot holds it, the inbox's config (its AI threshold) and the
+    /// organization's knowledge revision. Nothing once a person holds the conversation.
+    pub async fn bot_turn(
         &self,
         org_id: &str,
         conversation_id: &str,
+        inbox_id: &str,
         limit: u64,
-    ) -> Result<Vec<model::Message>> {
+    ) -> Result<BotTurn> {
         let held_by_bot = conversation::Entity::find_by_id(conversation_id)
             .select_only()
             .column(conversation::Column::Id)
             .filter(conversation::Column::OrgId.eq(org_id))
             .filter(conversation::Column::Status.eq(ConversationStatus::Bot.as_str()))
             .into_query();
-        let mut rows = message::Entity::find()
+        // Scalar subqueries: they do not depend on the row, so each runs once.
+        let inbox_config = inbox::Entity::find_by_id(inbox_id)
+            .select_only()
+            .column(inbox::Column::Config)
+            .filter(inbox::Column::OrgId.eq(org_id))
+            .into_query();
+        let kb_revision = kb_revision::Entity::find_by_id(org_id)
+            .select_only()
+            .column(kb_revision::Column::Revision)
+            .into_query();
+        let query = message::Entity::find()
+            .column_as(Expr::from(inbox_config), "turn_inbox_config")
+            .column_as(Expr::from(kb_revision), "turn_kb_revision")
             .filter(message::Column::OrgId.eq(org_id))
             .filter(message::Column::ConversationId.eq(conversation_id))
             .filter(message::Column::Private.eq(false))
             .filter(Expr::exists(held_by_bot))
             .order_by_desc(message::Column::Seq)
             .limit(limit)
-            .all(self.db())
-            .await?;
-        rows.reverse();
-        rows.into_iter().map(convert::message).collect()
+            .build(self.backend());
+        let rows = self.db().query_all_raw(query).await?;
+        let mut turn = BotTurn::default();
+        if let Some(first) = rows.first() {
+            turn.inbox_config = first
+                .try_get::<Option<serde_json::Value>>("", "turn_inbox_config")?
+                .unwrap_or_default();
+            turn.kb_revision = first
+                .try_get::<Option<i64>>("", "turn_kb_revision")?
+                .unwrap_or(0);
+        }
+        for row in rows.iter().rev() {
+            turn.history
+                .push(convert::message(message::Model::from_query_result(
+                    row, "",
+                )?)?);
+        }
+        Ok(turn)
     }
 
     /// Adds a message written by the hub to a conversation. When it goes to the customer, its

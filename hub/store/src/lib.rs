@@ -34,7 +34,7 @@ use tokio::sync::{Mutex, OwnedMutexGuard};
 
 pub use auth::{NewApiKey, Principal, PrincipalKind};
 pub use contacts::ContactPage;
-pub use conversations::{ConversationFilter, ConversationPage, NewMessage};
+pub use conversations::{BotTurn, ConversationFilter, ConversationPage, NewMessage};
 pub use directory::InboxWithSecrets;
 pub use ingest::IngestOutcome;
 pub use knowledge::{ArticleChange, ArticleFilter, NewArticle, UpdatedArticle};
@@ -138,8 +138,6 @@ impl Store {
                     opts.journal_mode(SqliteJournalMode::Wal)
                         .synchronous(SqliteSynchronous::Normal)
                         .busy_timeout(Duration::from_secs(15))
-                        // Pages read through a memory map rather than a system call each.
-                        .pragma("mmap_size", "268435456")
                         .create_if_missing(true)
                 });
         } else {
