@@ -17,6 +17,7 @@ backend_tests!(
     concurrent_messages_get_consecutive_seqs,
     a_burst_of_messages_each_gets_its_own_outcome,
     answers_that_finish_together_each_commit_once,
+    a_bot_turn_reads_what_it_needs_while_the_bot_holds_the_conversation,
     one_contact_per_identity_and_one_conversation_per_thread,
     closed_conversations_are_not_reopened_but_resolved_ones_are,
     answers_find_their_conversation_by_reply_keys,
@@ -547,6 +548,82 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
         assert_eq!(routing.ai_declines, declines);
         assert_eq!(routing.ai_failures, declines);
     }
+}
+
+async fn a_bot_turn_reads_what_it_needs_while_the_bot_holds_the_conversation(db: TestDatabase) {
+    let f = fixture(&db).await;
+    f.store
+        .update_inbox(
+            &f.org_id,
+            &f.inbox_id,
+            None,
+            Some(serde_json::json!({"ai_min_confidence": 0.7})),
+        )
+        .await
+        .expect("updates");
+    let (conversation_id, _) = f.stored(&inbound("t", "ada", Some("m1"), "first")).await;
+    f.reply(&conversation_id).await;
+    f.store
+        .set_status(&f.org_id, &conversation_id, ConversationStatus::Bot, "test")
+        .await
+        .expect("back to the bot");
+    f.stored(&inbound("t", "ada", Some("m2"), "second")).await;
+    f.stored(&inbound("t", "ada", Some("m3"), "third")).await;
+    let turn = |limit| {
+        f.store
+            .bot_turn(&f.org_id, &conversation_id, &f.inbox_id, limit)
+    };
+    let read = turn(3).await.expect("reads");
+    let texts: Vec<&str> = read.history.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(
+        texts,
+        ["On it!", "second", "third"],
+        "the latest, oldest first"
+    );
+    assert_eq!(read.inbox_config["ai_min_confidence"], 0.7);
+    assert_eq!(read.kb_revision, 0, "no article yet");
+    f.store
+        .create_article(
+            &f.org_id,
+            switchboard_store::NewArticle {
+                title: "Returns".into(),
+                body: "Within 30 days.".into(),
+                category: None,
+                tags: Vec::new(),
+                status: switchboard_model::ArticleStatus::Published,
+            },
+            None,
+        )
+        .await
+        .expect("article");
+    let revision = f.store.kb_revision(&f.org_id).await.expect("revision");
+    assert!(revision > 0);
+    assert_eq!(turn(10).await.expect("reads").kb_revision, revision);
+    assert_eq!(turn(10).await.expect("reads").history.len(), 4);
+    // Another organization reads nothing of it.
+    let other = f.store.create_org("other", "Other").await.expect("org");
+    assert_eq!(
+        f.store
+            .bot_turn(&other.id, &conversation_id, &f.inbox_id, 10)
+            .await
+            .expect("reads"),
+        switchboard_store::BotTurn::default()
+    );
+
+    // A person holds it: nothing for the bot.
+    f.store
+        .set_status(
+            &f.org_id,
+            &conversation_id,
+            ConversationStatus::Escalated,
+            "test",
+        )
+        .await
+        .expect("escalates");
+    assert_eq!(
+        turn(10).await.expect("reads"),
+        switchboard_store::BotTurn::default()
+    );
 }
 
 async fn one_contact_per_identity_and_one_conversation_per_thread(db: TestDatabase) {
