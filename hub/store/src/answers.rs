@@ -22,8 +22,9 @@ use crate::{
 
 type Appended = (conversation::Model, message::Model);
 
-/// How many answers one SQLite transaction commits at most.
-const MAX_BATCH: usize = 128;
+/// How many answers one SQLite transaction commits at most. Fewer than the ingest writer's: a
+/// customer's message waits for the acknowledgement behind at most one batch of answers.
+const MAX_BATCH: usize = 32;
 
 /// An answer waiting for the SQLite answer writer, and where its outcome goes.
 pub(crate) struct PendingAnswer {
