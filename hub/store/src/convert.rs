@@ -25,6 +25,11 @@ pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> serde_json::Value {
     serde_json::to_value(value).unwrap_or(serde_json::Value::Null)
 }
 
+/// A stored sentiment score (or level) as the 0–100 the scorer works in.
+pub(crate) fn sentiment(score: i32) -> Option<u8> {
+    u8::try_from(score.clamp(0, 100)).ok()
+}
+
 pub(crate) fn organization(row: organization::Model) -> model::Organization {
     model::Organization {
         id: row.id,

@@ -222,9 +222,7 @@ impl Effects {
                 Some(_) => ConversationStatus::Assigned,
                 None => ConversationStatus::Bot,
             });
-        let previous = conversation
-            .sentiment
-            .and_then(|level| u8::try_from(level.clamp(0, 100)).ok());
+        let previous = conversation.sentiment.and_then(convert::sentiment);
         Effects {
             sentiment: score
                 .map(|score| i32::from(switchboard_ai::sentiment::next_level(previous, score))),

@@ -1097,6 +1097,7 @@ impl Store {
             .filter(message::Column::ConversationId.eq(conversation_id))
             .filter(message::Column::Role.eq(model::MessageRole::Customer.as_str()))
             .order_by_desc(message::Column::Seq)
+            // At least one row: the count and the subqueries' values come on it.
             .limit(Ord::max(recent, 1))
             .into_model::<Row>()
             .all(self.db())
@@ -1121,7 +1122,7 @@ impl Store {
         inputs.recent_sentiments = rows
             .into_iter()
             .filter_map(|row| row.sentiment)
-            .filter_map(|score| u8::try_from(score.clamp(0, 100)).ok())
+            .filter_map(convert::sentiment)
             .collect();
         Ok(inputs)
     }

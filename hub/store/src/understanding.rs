@@ -152,7 +152,7 @@ impl Store {
         let scores: Vec<u8> = scores
             .into_iter()
             .flatten()
-            .filter_map(|score| u8::try_from(score.clamp(0, 100)).ok())
+            .filter_map(convert::sentiment)
             .collect();
         let level = switchboard_ai::sentiment::trend(&scores).map(|trend| i32::from(trend.level));
         let mut active: conversation::ActiveModel = conversation.into();
