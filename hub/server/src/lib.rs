@@ -5,6 +5,7 @@ pub mod ai;
 pub mod api;
 pub mod attachments;
 pub mod auth;
+pub mod background;
 pub mod bot;
 pub mod bus;
 pub mod chat;

@@ -22,6 +22,7 @@ use switchboard_model::{Clock, Responder};
 
 use crate::{
     ai, api,
+    background::Background,
     bot::{self, BotQueue},
     bus::{EventBus, LocalBus, RedisBus},
     chat::{self, ChatHub},
@@ -144,7 +145,9 @@ impl Application {
             Duration::from_secs(settings.webchat_ping_secs.max(1)),
             shutdown.child_token(),
         );
+        let background = Arc::new(Background::start(&store).await?);
         let state = AppState {
+            background,
             store,
             bus,
             bot: Arc::new(BotQueue::new(settings.bot_queue)),
@@ -203,7 +206,10 @@ impl Application {
         } = self;
         let workers = TaskTracker::new();
         workers.spawn(delivery::run(state.clone(), shutdown.clone()));
-        workers.spawn(bot::run(state.clone(), shutdown.clone()));
+        // The bot answers in the background lane, which shutdown waits for after the workers.
+        state
+            .background
+            .spawn(bot::run(state.in_background(), shutdown.clone()));
         workers.spawn(chat::route_events(state.clone(), shutdown.clone()));
         if let Some(smtp_listener) = smtp_listener {
             workers.spawn(crate::smtp::serve(
@@ -236,6 +242,19 @@ impl Application {
         {
             tracing::warn!("deliveries still in flight after 30 s; their leases will expire");
         }
+        if tokio::time::timeout(Duration::from_secs(10), state.background.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!("routing still in flight after 10 s");
+        }
+        state
+            .background
+            .store()
+            .clone()
+            .close_own_readers()
+            .await
+            .context("failed to close the background readers")?;
         state
             .store
             .close()

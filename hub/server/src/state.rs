@@ -33,6 +33,19 @@ pub struct AppState {
     pub topic_models: Arc<crate::understanding::TopicModels>,
     /// Cancelled when the hub stops: long-lived responses (event streams) end on it.
     pub shutdown: tokio_util::sync::CancellationToken,
+    /// Where work that may wait runs: routing after the ack, the bot's turns.
+    pub background: Arc<crate::background::Background>,
+}
+
+impl AppState {
+    /// This state for work in the background lane: the same, reading through the lane's
+    /// connections.
+    pub fn in_background(&self) -> AppState {
+        AppState {
+            store: self.background.store().clone(),
+            ..self.clone()
+        }
+    }
 }
 
 /// The connector factories the hub knows, one per channel.

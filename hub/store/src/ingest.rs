@@ -308,9 +308,9 @@ async fn ingest_in(
     inbox_id: &str,
     channel: ChannelKind,
     incoming: &InboundMessage,
+    score: Option<u8>,
 ) -> Result<Option<IngestOutcome>> {
     let now = Utc::now();
-    let score = score(incoming);
     let contact_id = contacts::find_or_create(db, org_id, channel, &incoming.sender).await?;
     let (conversation, opened) =
         match conversation_replied_to(db, inbox_id, &incoming.reply_to_keys).await? {
@@ -503,7 +503,7 @@ async fn ingest_many_in(
             }
             continue;
         };
-        let score = score(&pending.incoming);
+        let score = pending.score;
         conversation.last_seq += 1;
         conversation.last_message_preview = Some(convert::preview(&pending.incoming.text));
         conversation.last_message_at = Some(now);
@@ -656,7 +656,7 @@ async fn open_in_bulk(
             contact_id,
             &pending.incoming,
         );
-        let score = score(&pending.incoming);
+        let score = pending.score;
         let conversation = opened_by(conversation, &pending.incoming, score, now);
         let row = message_row(&conversation, &pending.incoming, score, now);
         new_threads.push(thread::ActiveModel {
@@ -712,6 +712,9 @@ pub(crate) struct Pending {
     inbox_id: String,
     channel: ChannelKind,
     incoming: InboundMessage,
+    /// Its sentiment, scored before it queued: the writer everything waits for does no more
+    /// than write.
+    score: Option<u8>,
     reply: oneshot::Sender<Result<IngestOutcome>>,
 }
 
@@ -737,6 +740,7 @@ impl Pending {
             &self.inbox_id,
             self.channel,
             &self.incoming,
+            self.score,
         )
         .await
     }
@@ -775,11 +779,14 @@ impl Store {
                 "a message needs a thread and a sender".into(),
             ));
         }
+        let score = score(incoming);
         let Some(queue) = &self.ingest_queue else {
             if let Some(existing) = self.by_channel_id(inbox_id, incoming).await? {
                 return Ok(IngestOutcome::Duplicate { message: existing });
             }
-            return self.ingest_alone(org_id, inbox_id, channel, incoming).await;
+            return self
+                .ingest_alone(org_id, inbox_id, channel, incoming, score)
+                .await;
         };
         // The writer finds a message stored before with the rest of its batch, in one read:
         // no read here for each message.
@@ -789,10 +796,13 @@ impl Store {
             inbox_id: inbox_id.to_owned(),
             channel,
             incoming: incoming.clone(),
+            score,
             reply,
         };
         if queue.send(pending).await.is_err() {
-            return self.ingest_alone(org_id, inbox_id, channel, incoming).await;
+            return self
+                .ingest_alone(org_id, inbox_id, channel, incoming, score)
+                .await;
         }
         outcome
             .await
@@ -813,6 +823,7 @@ impl Store {
                     &pending.inbox_id,
                     pending.channel,
                     &pending.incoming,
+                    pending.score,
                 )
                 .await
             },
@@ -848,9 +859,10 @@ impl Store {
         inbox_id: &str,
         channel: ChannelKind,
         incoming: &InboundMessage,
+        score: Option<u8>,
     ) -> Result<IngestOutcome> {
         let txn = self.begin_write().await?;
-        match ingest_in(&*txn, org_id, inbox_id, channel, incoming).await? {
+        match ingest_in(&*txn, org_id, inbox_id, channel, incoming, score).await? {
             Some(outcome) => {
                 txn.commit().await?;
                 Ok(outcome)

@@ -76,6 +76,10 @@ pub struct Store {
     /// SQLite allows one writer at a time; writers in this process queue here instead of
     /// failing with `SQLITE_BUSY` when a read transaction upgrades. `None` on PostgreSQL.
     write_gate: Option<WriteGate>,
+    /// SQLite's one connection for writing, used only under the write gate: a writer never
+    /// waits behind readers for a pooled connection while everything queues behind it, and its
+    /// page cache stays warm with the pages writes touch. `None` on PostgreSQL.
+    write_db: Option<DatabaseConnection>,
     /// "Now" for routing, SLA clocks and presence; tests set it (`Store::with_clock`).
     clock: Clock,
     /// SQLite's ingest writer, which commits the customer messages that arrive together in
@@ -84,6 +88,8 @@ pub struct Store {
     /// SQLite's answer writer, which commits the bot's answers that finish together in one
     /// transaction (`answers.rs`). `None` on PostgreSQL.
     answer_queue: Option<answers::AnswerQueue>,
+    /// Where the database is, for [`Store::with_own_readers`].
+    url: Arc<str>,
 }
 
 /// SQLite's one turn at writing, which the process's writers take in order.
@@ -119,40 +125,40 @@ impl std::ops::Deref for WriteTxn {
 impl Store {
     /// Connects to `sqlite://path?mode=rwc` or `postgres://…`. Does not migrate.
     pub async fn connect(database_url: &str) -> Result<Store> {
-        let mut options = ConnectOptions::new(database_url.to_owned());
-        options
-            .sqlx_logging(false)
-            .connect_timeout(Duration::from_secs(10))
-            .acquire_timeout(Duration::from_secs(30));
         let sqlite = database_url.starts_with("sqlite:");
-        if sqlite {
-            // A pooled SQLite connection is a file handle in this process: it cannot have
-            // dropped, and a ping before each use would cost a round trip to its thread.
-            options.test_before_acquire(false);
-            // WAL lets readers run beside the writer; NORMAL sync in WAL mode never corrupts and
-            // loses nothing on a process crash (only on power loss).
-            options
-                .max_connections(8)
-                .min_connections(1)
-                .map_sqlx_sqlite_opts(|opts| {
-                    opts.journal_mode(SqliteJournalMode::Wal)
-                        .synchronous(SqliteSynchronous::Normal)
-                        .busy_timeout(Duration::from_secs(15))
-                        .create_if_missing(true)
-                });
+        let db = if sqlite {
+            Database::connect(sqlite_options(database_url, 8, READ_CACHE_KIB, None)).await?
         } else {
+            let mut options = base_options(database_url);
             options
                 .max_connections(32)
                 .min_connections(1)
                 .test_before_acquire_if_idle_for(Duration::from_secs(30));
-        }
-        let db = Database::connect(options).await?;
+            Database::connect(options).await?
+        };
+        let write_db = if sqlite {
+            // The commit that crosses this many pages of log copies them into the database
+            // (SQLite's default is 1,000): a page written many times between two checkpoints
+            // (an index's, a busy conversation's) is copied once, and the writer, which
+            // everything waits for, checkpoints a tenth as often.
+            let options = sqlite_options(
+                database_url,
+                1,
+                WRITE_CACHE_KIB,
+                Some(WRITE_CHECKPOINT_PAGES),
+            );
+            Some(Database::connect(options).await?)
+        } else {
+            None
+        };
         let mut store = Store {
             db,
             write_gate: sqlite.then(|| Arc::new(Mutex::new(()))),
+            write_db,
             clock: Clock::system(),
             ingest_queue: None,
             answer_queue: None,
+            url: Arc::from(database_url),
         };
         if sqlite {
             if store.sqlite_plans_are_stable().await? == Some(false) {
@@ -188,6 +194,21 @@ impl Store {
             }
         }
         Ok(Some(false))
+    }
+
+    /// The same store reading through a pool of `connections` of its own, for work that may
+    /// wait: on SQLite each connection is a thread, which the task that opens it starts, so a
+    /// store made by a task on a lower-priority runtime reads on lower-priority threads. Writes
+    /// still go through the one writer. On PostgreSQL, the same store.
+    pub async fn with_own_readers(&self, connections: u32) -> Result<Store> {
+        if self.write_gate.is_none() {
+            return Ok(self.clone());
+        }
+        let options = sqlite_options(&self.url, connections, READ_CACHE_KIB, None);
+        Ok(Store {
+            db: Database::connect(options).await?,
+            ..self.clone()
+        })
     }
 
     /// The same store with routing, SLA clocks and presence reading `clock`.
@@ -240,7 +261,19 @@ impl Store {
         self.db.get_database_backend()
     }
 
+    /// Closes the readers of a store made by [`Store::with_own_readers`], not what it shares
+    /// with the store it came from.
+    pub async fn close_own_readers(self) -> Result<()> {
+        if self.write_gate.is_some() {
+            self.db.close().await?;
+        }
+        Ok(())
+    }
+
     pub async fn close(self) -> Result<()> {
+        if let Some(write_db) = self.write_db {
+            write_db.close().await?;
+        }
         self.db.close().await?;
         Ok(())
     }
@@ -256,13 +289,62 @@ impl Store {
             }
             None => None,
         };
-        let txn = self.db.begin().await?;
+        let txn = self.write_db.as_ref().unwrap_or(&self.db).begin().await?;
         Ok(WriteTxn { txn, _gate: gate })
     }
 
     pub(crate) fn db(&self) -> &DatabaseConnection {
         &self.db
     }
+}
+
+/// SQLite page cache of each reading connection, and of the one writing connection, in KiB.
+/// Writes touch index and conversation pages all over the file; a cache that holds them spares
+/// the writer, which everything waits for, a read of each from the file.
+const READ_CACHE_KIB: i64 = 2_000;
+const WRITE_CACHE_KIB: i64 = 64_000;
+/// The writing connection's `wal_autocheckpoint`, in pages (see [`Store::connect`]).
+const WRITE_CHECKPOINT_PAGES: u32 = 10_000;
+
+fn base_options(database_url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(database_url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    options
+}
+
+/// A pool of `connections` to the SQLite database at `database_url`, each with a page cache
+/// of `cache_kib`, and for the writing connection its `wal_autocheckpoint`.
+fn sqlite_options(
+    database_url: &str,
+    connections: u32,
+    cache_kib: i64,
+    checkpoint_pages: Option<u32>,
+) -> ConnectOptions {
+    let mut options = base_options(database_url);
+    // A pooled SQLite connection is a file handle in this process: it cannot have dropped,
+    // and a ping before each use would cost a round trip to its thread.
+    options.test_before_acquire(false);
+    // WAL lets readers run beside the writer; NORMAL sync in WAL mode never corrupts and
+    // loses nothing on a process crash (only on power loss).
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(move |opts| {
+            let opts = opts
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(15))
+                .pragma("cache_size", format!("-{cache_kib}"))
+                .create_if_missing(true);
+            match checkpoint_pages {
+                Some(pages) => opts.pragma("wal_autocheckpoint", pages.to_string()),
+                None => opts,
+            }
+        });
+    options
 }
 
 /// Starts a group-commit writer: one task that takes what arrived while its last batch was

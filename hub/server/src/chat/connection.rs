@@ -95,6 +95,9 @@ struct Connection {
     /// Ids of the latest messages sent whole, so that a late `delta` of one is dropped.
     sent_whole: std::collections::VecDeque<String>,
     last_typing: Option<Instant>,
+    /// The routing of this visitor's last message, in the background lane: the next waits for
+    /// it, so that one visitor's messages are routed in order.
+    routing: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Runs one connection until the client leaves, is too slow or silent, or the hub stops.
@@ -140,6 +143,7 @@ pub(crate) async fn run(
         live_sent: BTreeSet::new(),
         sent_whole: std::collections::VecDeque::new(),
         last_typing: None,
+        routing: None,
     };
     // The store's futures are large: boxed, they take memory only while they run, and an idle
     // connection's task stays small.
@@ -458,10 +462,21 @@ impl Connection {
             // Anything committed between the ingest and the registration arrives here.
             self.replay(0).await?;
         }
-        // Routing and the bot's turn come after the ack: the visitor waits for the commit only.
-        // They run here rather than in a task of their own, so that one visitor's messages are
-        // routed in order and a flood of them waits on the bot queue's backpressure.
-        after_stored(&state, &outcome).await;
+        // Routing and the bot's turn come after the ack, in the background lane: the visitor
+        // waits for the commit only. One visitor's messages are routed in order; a lane that is
+        // far behind makes the connection wait here (backpressure) rather than queue more.
+        let Some(room) = state.background.room().await else {
+            return Ok(());
+        };
+        let previous = self.routing.take();
+        let lane = state.in_background();
+        self.routing = Some(state.background.spawn(async move {
+            if let Some(previous) = previous {
+                let _ = previous.await;
+            }
+            after_stored(&lane, &outcome).await;
+            drop(room);
+        }));
         Ok(())
     }
 
