@@ -14,9 +14,9 @@ use tokio::{
 };
 use tokio_util::task::TaskTracker;
 
-/// The lane's threads' nice value: the scheduler gives a runnable connection or writer about
-/// ten times their share of a busy core.
-const NICE: i32 = 10;
+/// The lane's threads' nice value, the lowest: they run on what the connections and the writer
+/// leave of the cores (a runnable one weighs about 70 times as much).
+const NICE: i32 = 19;
 /// Database connections that the lane reads on (SQLite; on PostgreSQL it shares the pool).
 const READERS: u32 = 4;
 /// Stored messages waiting for routing: a connection that finds the lane this far behind waits

@@ -2,7 +2,7 @@
 //! what the AI did, counted in the routing state. On SQLite the answers that finish together
 //! commit together, like the customer messages of `ingest.rs`.
 
-use std::collections::HashMap;
+use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
@@ -25,6 +25,10 @@ type Appended = (conversation::Model, message::Model);
 /// How many answers one SQLite transaction commits at most. Fewer than the ingest writer's: a
 /// customer's message waits for the acknowledgement behind at most one batch of answers.
 const MAX_BATCH: usize = 32;
+/// How long the answer writer lets a batch gather before it asks for the write gate: an answer
+/// that has taken the model a second can wait this much more, and the customers' messages get
+/// the gate more often.
+const LINGER: Duration = Duration::from_millis(20);
 
 /// An answer waiting for the SQLite answer writer, and where its outcome goes.
 pub(crate) struct PendingAnswer {
@@ -183,7 +187,7 @@ pub(crate) type AnswerQueue = mpsc::Sender<PendingAnswer>;
 /// Starts the SQLite answer writer: the group commit of [`crate::ingest`] for the bot's
 /// answers, so that however many turns finish together, they take the write gate once.
 pub(crate) fn start_answer_writer(store: Store, gate: Option<crate::WriteGate>) -> AnswerQueue {
-    crate::group_commit("answers", MAX_BATCH, gate, move |batch| {
+    crate::group_commit("answers", MAX_BATCH, LINGER, gate, move |batch| {
         let store = store.clone();
         async move { store.answer_batch(batch).await }
     })

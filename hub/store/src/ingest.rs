@@ -755,10 +755,16 @@ pub(crate) type IngestQueue = mpsc::Sender<Pending>;
 /// error), the batch is undone and its messages are stored one by one, each with its own
 /// outcome. `store` must not hold a queue itself.
 pub(crate) fn start_ingest_writer(store: Store, gate: Option<crate::WriteGate>) -> IngestQueue {
-    crate::group_commit("ingest", MAX_BATCH, gate, move |batch| {
-        let store = store.clone();
-        async move { store.ingest_batch(batch).await }
-    })
+    crate::group_commit(
+        "ingest",
+        MAX_BATCH,
+        std::time::Duration::ZERO,
+        gate,
+        move |batch| {
+            let store = store.clone();
+            async move { store.ingest_batch(batch).await }
+        },
+    )
 }
 
 impl Store {

@@ -90,6 +90,8 @@ pub struct Store {
     answer_queue: Option<answers::AnswerQueue>,
     /// Where the database is, for [`Store::with_own_readers`].
     url: Arc<str>,
+    /// Held by every copy of the store: SQLite's checkpointer stops when the last one drops.
+    alive: Arc<()>,
 }
 
 /// SQLite's one turn at writing, which the process's writers take in order.
@@ -137,10 +139,10 @@ impl Store {
             Database::connect(options).await?
         };
         let write_db = if sqlite {
-            // The commit that crosses this many pages of log copies them into the database
-            // (SQLite's default is 1,000): a page written many times between two checkpoints
-            // (an index's, a busy conversation's) is copied once, and the writer, which
-            // everything waits for, checkpoints a tenth as often.
+            // The commit that finds this many pages in the log copies what the checkpointer has
+            // not copied yet into the database, and the next write starts the log afresh:
+            // the log stays bounded, and the writer, which everything waits for, rarely has
+            // more than a few pages to copy and flush (`start_checkpointer` does the rest).
             let options = sqlite_options(
                 database_url,
                 1,
@@ -159,6 +161,7 @@ impl Store {
             ingest_queue: None,
             answer_queue: None,
             url: Arc::from(database_url),
+            alive: Arc::new(()),
         };
         if sqlite {
             if store.sqlite_plans_are_stable().await? == Some(false) {
@@ -169,6 +172,7 @@ impl Store {
                 );
             }
             store.start_writers();
+            start_checkpointer(database_url, Arc::downgrade(&store.alive));
         }
         Ok(store)
     }
@@ -340,11 +344,71 @@ fn sqlite_options(
                 .pragma("cache_size", format!("-{cache_kib}"))
                 .create_if_missing(true);
             match checkpoint_pages {
-                Some(pages) => opts.pragma("wal_autocheckpoint", pages.to_string()),
+                // A statement that writes many rows keeps what it would undo in a statement
+                // journal, a temporary file once it outgrows 64 KiB: in memory instead.
+                Some(pages) => opts
+                    .pragma("wal_autocheckpoint", pages.to_string())
+                    .pragma("temp_store", "memory"),
                 None => opts,
             }
         });
     options
+}
+
+/// How often SQLite's checkpointer copies the log into the database.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+
+/// Starts SQLite's checkpointer: a thread with a connection of its own that copies what the log
+/// holds into the database file and flushes it, beside the writer (a passive checkpoint takes no
+/// lock that writers or readers wait for). Without it the writer's own checkpoint copies and
+/// flushes megabytes inside a commit, and every acknowledgement waits for the disk. It stops
+/// when `alive` can no longer be upgraded.
+fn start_checkpointer(database_url: &str, alive: std::sync::Weak<()>) {
+    let options = sqlite_options(database_url, 1, READ_CACHE_KIB, None);
+    let run = async move {
+        let db = match Database::connect(options).await {
+            Ok(db) => db,
+            Err(err) => {
+                tracing::warn!(%err, "cannot open the checkpointer's connection");
+                return;
+            }
+        };
+        while alive.upgrade().is_some() {
+            tokio::time::sleep(CHECKPOINT_EVERY).await;
+            let started = std::time::Instant::now();
+            let checkpoint =
+                sea_orm::ConnectionTrait::execute_unprepared(&db, "PRAGMA wal_checkpoint(PASSIVE)")
+                    .await;
+            if let Err(err) = checkpoint {
+                tracing::warn!(%err, "checkpoint failed");
+            }
+            metrics::histogram!("switchboard_checkpoint_seconds")
+                .record(started.elapsed().as_secs_f64());
+        }
+        let _ = db.close().await;
+    };
+    on_own_thread("checkpointer", move || run);
+}
+
+/// Runs the future `make` makes on a thread named `name` with a runtime of its own.
+fn on_own_thread<Fut: Future<Output = ()>>(
+    name: &str,
+    make: impl FnOnce() -> Fut + Send + 'static,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => {
+            let spawned = std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || runtime.block_on(make()));
+            if let Err(err) = spawned {
+                tracing::error!(%err, name, "cannot start the thread");
+            }
+        }
+        Err(err) => tracing::error!(%err, name, "cannot start the thread's runtime"),
+    }
 }
 
 /// Starts a group-commit writer: one task that takes what arrived while its last batch was
@@ -355,6 +419,8 @@ fn sqlite_options(
 /// The writer takes the write `gate` before it closes its batch and holds it while `write`
 /// runs: what arrives while another writer has the database joins this batch, so that the
 /// busier the database, the fewer and larger the transactions. `write` must not take the gate.
+/// A writer whose items can wait lets a batch gather for `linger` before it asks for the gate:
+/// fewer transactions, and more turns of the gate left to the others.
 ///
 /// The task runs on a thread of its own (a single-threaded runtime), not on the hub's: each of
 /// its round trips would otherwise wait for a turn behind thousands of connection tasks, and the
@@ -362,6 +428,7 @@ fn sqlite_options(
 pub(crate) fn group_commit<T, F, Fut>(
     writer: &'static str,
     max: usize,
+    linger: Duration,
     gate: Option<WriteGate>,
     mut write: F,
 ) -> tokio::sync::mpsc::Sender<T>
@@ -374,6 +441,9 @@ where
     let run = move || async move {
         let mut batch = Vec::with_capacity(max);
         while waiting.recv_many(&mut batch, max).await > 0 {
+            if !linger.is_zero() && batch.len() < max {
+                tokio::time::sleep(linger).await;
+            }
             let asked = std::time::Instant::now();
             let held = match &gate {
                 Some(gate) => Some(gate.clone().lock_owned().await),
@@ -393,35 +463,20 @@ where
                 .record(started.elapsed().as_secs_f64());
         }
     };
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build();
-    match runtime {
-        Ok(runtime) => {
-            let spawned = std::thread::Builder::new()
-                .name(format!("{writer}-writer"))
-                .spawn(move || runtime.block_on(run()));
-            if let Err(err) = spawned {
-                tracing::error!(%err, writer, "cannot start the writer thread");
-            }
-        }
-        Err(err) => tracing::error!(%err, writer, "cannot start the writer's runtime"),
-    }
+    on_own_thread(&format!("{writer}-writer"), run);
     queue
 }
 
 /// A group-commit writer's batch: written by `together` in one transaction, which gives each
-/// item its outcome, or, when that fails (or the batch holds one item), each item on its own
-/// by `alone`. `reply` hands each item its outcome.
+/// item its outcome, or, when that fails, each item on its own by `alone`. A batch of one goes
+/// the same way: `together` takes fewer statements. `reply` hands each item its outcome.
 pub(crate) async fn together_or_alone<T, R>(
     batch: Vec<T>,
     together: impl AsyncFnOnce(&[T]) -> Result<Vec<Result<R>>>,
     alone: impl AsyncFn(&T) -> Result<R>,
     reply: impl Fn(T, Result<R>),
 ) {
-    if batch.len() > 1
-        && let Ok(outcomes) = together(&batch).await
-    {
+    if let Ok(outcomes) = together(&batch).await {
         for (item, outcome) in batch.into_iter().zip(outcomes) {
             reply(item, outcome);
         }
