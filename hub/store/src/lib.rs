@@ -129,7 +129,7 @@ impl Store {
     pub async fn connect(database_url: &str) -> Result<Store> {
         let sqlite = database_url.starts_with("sqlite:");
         let db = if sqlite {
-            Database::connect(sqlite_options(database_url, 8, READ_CACHE_KIB, None)).await?
+            Database::connect(sqlite_options(database_url, SqlitePool::Readers(8))).await?
         } else {
             let mut options = base_options(database_url);
             options
@@ -139,17 +139,7 @@ impl Store {
             Database::connect(options).await?
         };
         let write_db = if sqlite {
-            // The commit that finds this many pages in the log copies what the checkpointer has
-            // not copied yet into the database, and the next write starts the log afresh:
-            // the log stays bounded, and the writer, which everything waits for, rarely has
-            // more than a few pages to copy and flush (`start_checkpointer` does the rest).
-            let options = sqlite_options(
-                database_url,
-                1,
-                WRITE_CACHE_KIB,
-                Some(WRITE_CHECKPOINT_PAGES),
-            );
-            Some(Database::connect(options).await?)
+            Some(Database::connect(sqlite_options(database_url, SqlitePool::Writer)).await?)
         } else {
             None
         };
@@ -208,7 +198,7 @@ impl Store {
         if self.write_gate.is_none() {
             return Ok(self.clone());
         }
-        let options = sqlite_options(&self.url, connections, READ_CACHE_KIB, None);
+        let options = sqlite_options(&self.url, SqlitePool::Readers(connections));
         Ok(Store {
             db: Database::connect(options).await?,
             ..self.clone()
@@ -307,7 +297,11 @@ impl Store {
 /// the writer, which everything waits for, a read of each from the file.
 const READ_CACHE_KIB: i64 = 2_000;
 const WRITE_CACHE_KIB: i64 = 64_000;
-/// The writing connection's `wal_autocheckpoint`, in pages (see [`Store::connect`]).
+/// The writing connection's `wal_autocheckpoint`, in pages. The commit that finds this many
+/// pages in the log copies what the checkpointer has not copied yet into the database, and the
+/// next write starts the log afresh: the log stays bounded, and the writer, which everything
+/// waits for, rarely has more than a few pages to copy and flush ([`start_checkpointer`] does
+/// the rest).
 const WRITE_CHECKPOINT_PAGES: u32 = 10_000;
 
 fn base_options(database_url: &str) -> ConnectOptions {
@@ -319,14 +313,21 @@ fn base_options(database_url: &str) -> ConnectOptions {
     options
 }
 
-/// A pool of `connections` to the SQLite database at `database_url`, each with a page cache
-/// of `cache_kib`, and for the writing connection its `wal_autocheckpoint`.
-fn sqlite_options(
-    database_url: &str,
-    connections: u32,
-    cache_kib: i64,
-    checkpoint_pages: Option<u32>,
-) -> ConnectOptions {
+/// What a pool of SQLite connections is for.
+#[derive(Clone, Copy)]
+enum SqlitePool {
+    /// This many connections that read.
+    Readers(u32),
+    /// The one connection that writes, under the write gate.
+    Writer,
+}
+
+/// A pool of connections to the SQLite database at `database_url`, set up for `pool`.
+fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOptions {
+    let (connections, cache_kib) = match pool {
+        SqlitePool::Readers(connections) => (connections, READ_CACHE_KIB),
+        SqlitePool::Writer => (1, WRITE_CACHE_KIB),
+    };
     let mut options = base_options(database_url);
     // A pooled SQLite connection is a file handle in this process: it cannot have dropped,
     // and a ping before each use would cost a round trip to its thread.
@@ -343,13 +344,13 @@ fn sqlite_options(
                 .busy_timeout(Duration::from_secs(15))
                 .pragma("cache_size", format!("-{cache_kib}"))
                 .create_if_missing(true);
-            match checkpoint_pages {
+            match pool {
+                SqlitePool::Readers(_) => opts,
                 // A statement that writes many rows keeps what it would undo in a statement
                 // journal, a temporary file once it outgrows 64 KiB: in memory instead.
-                Some(pages) => opts
-                    .pragma("wal_autocheckpoint", pages.to_string())
+                SqlitePool::Writer => opts
+                    .pragma("wal_autocheckpoint", WRITE_CHECKPOINT_PAGES.to_string())
                     .pragma("temp_store", "memory"),
-                None => opts,
             }
         });
     options
@@ -364,7 +365,7 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 /// flushes megabytes inside a commit, and every acknowledgement waits for the disk. It stops
 /// when `alive` can no longer be upgraded.
 fn start_checkpointer(database_url: &str, alive: std::sync::Weak<()>) {
-    let options = sqlite_options(database_url, 1, READ_CACHE_KIB, None);
+    let options = sqlite_options(database_url, SqlitePool::Readers(1));
     let run = async move {
         let db = match Database::connect(options).await {
             Ok(db) => db,
