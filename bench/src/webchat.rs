@@ -93,6 +93,10 @@ pub struct Options {
     /// clients)
     #[arg(long)]
     origin: Option<String>,
+    /// Also print the acknowledgements' p50 / p99 and count for each second of sending, by
+    /// when the message was sent: where in the run the slow ones are
+    #[arg(long)]
+    timeline: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -133,6 +137,10 @@ struct Report {
     sent: usize,
     resends: usize,
     ack_latencies: Vec<Duration>,
+    /// For each acknowledgement, the second of the run its message was sent in.
+    ack_seconds: Vec<u32>,
+    /// The latency of the visitor's first acknowledgement: its message opened the conversation.
+    first_ack_latency: Option<Duration>,
     answer_latencies: Vec<Duration>,
     unanswered: usize,
     lost: usize,
@@ -318,6 +326,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         ms(&summary.acks, 0.99),
         ms(&summary.acks, 1.0)
     );
+    println!(
+        "  of which first messages (each opens its conversation): p50 {} p95 {} p99 {} max {}",
+        ms(&summary.first_acks, 0.50),
+        ms(&summary.first_acks, 0.95),
+        ms(&summary.first_acks, 0.99),
+        ms(&summary.first_acks, 1.0)
+    );
+    if options.timeline {
+        print_timeline(&reports);
+    }
     println!(
         "first answer frame ms: p50 {} p95 {} p99 {} max {} ({} answered, {} unanswered)",
         ms(&summary.answers, 0.50),
@@ -676,7 +694,12 @@ impl Visitor {
                     .insert(client_id.to_owned(), message_id.to_owned());
                 self.refusals = 0;
                 if let Some(sent) = self.unacked.remove(client_id) {
+                    if self.acked.len() == 1 {
+                        report.first_ack_latency = Some(sent.elapsed());
+                    }
                     report.ack_latencies.push(sent.elapsed());
+                    let second = sent.saturating_duration_since(shared.epoch).as_secs();
+                    report.ack_seconds.push(u32::try_from(second).unwrap_or(u32::MAX));
                     shared.acked.fetch_add(1, Relaxed);
                     let at = u64::try_from(shared.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
                     shared.last_ack_ms.fetch_max(at, Relaxed);
@@ -843,6 +866,7 @@ struct Summary {
     resends: usize,
     drops: usize,
     acks: Vec<Duration>,
+    first_acks: Vec<Duration>,
     answers: Vec<Duration>,
     unanswered: usize,
     lost: usize,
@@ -866,6 +890,7 @@ impl Summary {
                 .iter()
                 .flat_map(|r| r.ack_latencies.clone())
                 .collect(),
+            first_acks: reports.iter().filter_map(|r| r.first_ack_latency).collect(),
             answers: reports
                 .iter()
                 .flat_map(|r| r.answer_latencies.clone())
@@ -884,10 +909,31 @@ impl Summary {
             }
         }
         summary.acks.sort();
+        summary.first_acks.sort();
         summary.answers.sort();
         summary.storm_reconnects.sort();
         summary.storm_replays.sort();
         summary
+    }
+}
+
+/// The acknowledgements' p50 / p99 and count for each second of the run a message was sent in.
+fn print_timeline(reports: &[Report]) {
+    let mut by_second: BTreeMap<u32, Vec<Duration>> = BTreeMap::new();
+    for report in reports {
+        for (second, latency) in report.ack_seconds.iter().zip(&report.ack_latencies) {
+            by_second.entry(*second).or_default().push(*latency);
+        }
+    }
+    println!("ack latency by second sent (s: p50 / p99 ms, count):");
+    for (second, mut latencies) in by_second {
+        latencies.sort();
+        println!(
+            "  {second:>4}: {:>7} / {:>7}  {:>5}",
+            ms(&latencies, 0.50),
+            ms(&latencies, 0.99),
+            latencies.len()
+        );
     }
 }
 

@@ -11,6 +11,15 @@ use switchboard::{cli::Cli, commands, config::Settings, telemetry};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // mimalloc asks the kernel for transparent huge pages. A page it has given back comes back
+    // on its next use as a whole 2 MiB page that the kernel zeroes first: under load that
+    // zeroing was a seventh of all the hub's CPU, much of it on the threads every
+    // acknowledgement waits for. Without huge pages only the 4 KiB pages touched are zeroed.
+    // The flag is the process's: set first, it holds for every thread.
+    #[cfg(target_os = "linux")]
+    if let Err(err) = rustix::thread::disable_transparent_huge_pages(true) {
+        eprintln!("cannot turn transparent huge pages off: {err}");
+    }
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(err) if !err.use_stderr() => {

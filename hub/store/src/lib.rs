@@ -91,7 +91,7 @@ pub struct Store {
     /// Where the database is, for [`Store::with_own_readers`].
     url: Arc<str>,
     /// Held by every copy of the store: SQLite's checkpointer stops when the last one drops.
-    alive: Arc<()>,
+    _alive: Arc<()>,
 }
 
 /// SQLite's one turn at writing, which the process's writers take in order.
@@ -138,8 +138,13 @@ impl Store {
                 .test_before_acquire_if_idle_for(Duration::from_secs(30));
             Database::connect(options).await?
         };
+        let alive = Arc::new(());
         let write_db = if sqlite {
-            Some(Database::connect(sqlite_options(database_url, SqlitePool::Writer)).await?)
+            let connection = start_sqlite_thread(database_url, Arc::downgrade(&alive));
+            let connection = connection.await.map_err(|_| {
+                StoreError::Unavailable("cannot start SQLite's write connection".into())
+            })?;
+            Some(connection?)
         } else {
             None
         };
@@ -151,7 +156,7 @@ impl Store {
             ingest_queue: None,
             answer_queue: None,
             url: Arc::from(database_url),
-            alive: Arc::new(()),
+            _alive: alive,
         };
         if sqlite {
             if store.sqlite_plans_are_stable().await? == Some(false) {
@@ -162,7 +167,6 @@ impl Store {
                 );
             }
             store.start_writers();
-            start_checkpointer(database_url, Arc::downgrade(&store.alive));
         }
         Ok(store)
     }
@@ -300,7 +304,7 @@ const WRITE_CACHE_KIB: i64 = 64_000;
 /// The writing connection's `wal_autocheckpoint`, in pages. The commit that finds this many
 /// pages in the log copies what the checkpointer has not copied yet into the database, and the
 /// next write starts the log afresh: the log stays bounded, and the writer, which everything
-/// waits for, rarely has more than a few pages to copy and flush ([`start_checkpointer`] does
+/// waits for, rarely has more than a few pages to copy and flush ([`start_sqlite_thread`] does
 /// the rest).
 const WRITE_CHECKPOINT_PAGES: u32 = 10_000;
 
@@ -332,6 +336,13 @@ fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOptions {
     // A pooled SQLite connection is a file handle in this process: it cannot have dropped,
     // and a ping before each use would cost a round trip to its thread.
     options.test_before_acquire(false);
+    if let SqlitePool::Writer = pool {
+        // Kept for the life of the store: a connection opened again later would run on a thread
+        // at the priority of whatever task opened it, not the writers'.
+        options
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>);
+    }
     // WAL lets readers run beside the writer; NORMAL sync in WAL mode never corrupts and
     // loses nothing on a process crash (only on power loss).
     options
@@ -359,14 +370,37 @@ fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOptions {
 /// How often SQLite's checkpointer copies the log into the database.
 const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 
-/// Starts SQLite's checkpointer: a thread with a connection of its own that copies what the log
-/// holds into the database file and flushes it, beside the writer (a passive checkpoint takes no
-/// lock that writers or readers wait for). Without it the writer's own checkpoint copies and
-/// flushes megabytes inside a commit, and every acknowledgement waits for the disk. It stops
-/// when `alive` can no longer be upgraded.
-fn start_checkpointer(database_url: &str, alive: std::sync::Weak<()>) {
+/// Starts SQLite's own thread, which opens the write connection and then checkpoints until
+/// `alive` can no longer be upgraded. Returns the write connection.
+///
+/// The write connection is opened here at the writers' priority ([`WRITER_NICE`]), so that its
+/// SQLite thread, which runs every write, inherits it; this thread then goes back to its own
+/// priority. Its runtime lives as long as the store: sqlx returns a connection to its pool on
+/// the runtime that dropped it, and the one the pool opens with is dropped here.
+///
+/// The checkpointer copies what the log holds into the database file and flushes it, beside
+/// the writer, on a connection of its own (a passive checkpoint takes no lock that writers or
+/// readers wait for). Without it the writer's own checkpoint copies and flushes megabytes
+/// inside a commit, and every acknowledgement waits for the disk.
+fn start_sqlite_thread(
+    database_url: &str,
+    alive: std::sync::Weak<()>,
+) -> tokio::sync::oneshot::Receiver<Result<DatabaseConnection, DbErr>> {
+    let write_options = sqlite_options(database_url, SqlitePool::Writer);
     let options = sqlite_options(database_url, SqlitePool::Readers(1));
+    let (connected, connection) = tokio::sync::oneshot::channel();
     let run = async move {
+        let own = rustix::process::getpriority_process(None);
+        raise_priority();
+        let write_db = Database::connect(write_options).await;
+        if let Ok(own) = own {
+            let _ = rustix::process::setpriority_process(None, own);
+        }
+        let opened = write_db.is_ok();
+        let _ = connected.send(write_db);
+        if !opened {
+            return;
+        }
         let db = match Database::connect(options).await {
             Ok(db) => db,
             Err(err) => {
@@ -388,12 +422,39 @@ fn start_checkpointer(database_url: &str, alive: std::sync::Weak<()>) {
         }
         let _ = db.close().await;
     };
-    on_own_thread("checkpointer", move || run);
+    on_own_thread("sqlite", Priority::Normal, move || run);
+    connection
 }
 
-/// Runs the future `make` makes on a thread named `name` with a runtime of its own.
+/// The priority a thread started by [`on_own_thread`] runs at.
+#[derive(Clone, Copy)]
+enum Priority {
+    /// The process's own.
+    Normal,
+    /// [`WRITER_NICE`], where the process may raise a thread's priority (root, or
+    /// `CAP_SYS_NICE`, or an `RLIMIT_NICE` that allows it); its own elsewhere.
+    Writer,
+}
+
+/// The nice value of the threads that write SQLite: the group-commit writers and the write
+/// connection's thread. Every acknowledgement waits for them, one batch after another; on a
+/// busy machine, at the process's priority, they spent about as long waiting for a core as
+/// running, behind the connections' tasks they are there to answer.
+const WRITER_NICE: i32 = -10;
+
+/// Raises the calling thread's priority to [`WRITER_NICE`] where the process may (on Linux,
+/// `setpriority` with no id applies to the calling thread).
+fn raise_priority() {
+    if let Err(err) = rustix::process::setpriority_process(None, WRITER_NICE) {
+        tracing::debug!(%err, "cannot raise a SQLite writer's priority");
+    }
+}
+
+/// Runs the future `make` makes on a thread named `name` with a runtime of its own, at
+/// `priority` (threads the future starts, such as SQLite's connection threads, inherit it).
 fn on_own_thread<Fut: Future<Output = ()>>(
     name: &str,
+    priority: Priority,
     make: impl FnOnce() -> Fut + Send + 'static,
 ) {
     let runtime = tokio::runtime::Builder::new_current_thread()
@@ -403,7 +464,12 @@ fn on_own_thread<Fut: Future<Output = ()>>(
         Ok(runtime) => {
             let spawned = std::thread::Builder::new()
                 .name(name.to_owned())
-                .spawn(move || runtime.block_on(make()));
+                .spawn(move || {
+                    if let Priority::Writer = priority {
+                        raise_priority();
+                    }
+                    runtime.block_on(make())
+                });
             if let Err(err) = spawned {
                 tracing::error!(%err, name, "cannot start the thread");
             }
@@ -464,7 +530,7 @@ where
                 .record(started.elapsed().as_secs_f64());
         }
     };
-    on_own_thread(&format!("{writer}-writer"), run);
+    on_own_thread(&format!("{writer}-writer"), Priority::Writer, run);
     queue
 }
 
