@@ -699,7 +699,9 @@ impl Visitor {
                     }
                     report.ack_latencies.push(sent.elapsed());
                     let second = sent.saturating_duration_since(shared.epoch).as_secs();
-                    report.ack_seconds.push(u32::try_from(second).unwrap_or(u32::MAX));
+                    report
+                        .ack_seconds
+                        .push(u32::try_from(second).unwrap_or(u32::MAX));
                     shared.acked.fetch_add(1, Relaxed);
                     let at = u64::try_from(shared.epoch.elapsed().as_millis()).unwrap_or(u64::MAX);
                     shared.last_ack_ms.fetch_max(at, Relaxed);

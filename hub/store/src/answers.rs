@@ -187,6 +187,7 @@ pub(crate) type AnswerQueue = mpsc::Sender<PendingAnswer>;
 /// Starts the SQLite answer writer: the group commit of [`crate::ingest`] for the bot's
 /// answers, so that however many turns finish together, they take the write gate once.
 pub(crate) fn start_answer_writer(store: Store, gate: Option<crate::WriteGate>) -> AnswerQueue {
+    let gate = gate.map(|gate| (gate, crate::Writer::Other));
     crate::group_commit("answers", MAX_BATCH, LINGER, gate, move |batch| {
         let store = store.clone();
         async move { store.answer_batch(batch).await }

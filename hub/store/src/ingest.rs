@@ -751,15 +751,15 @@ pub(crate) type IngestQueue = mpsc::Sender<Pending>;
 
 /// Starts the SQLite ingest writer ([`crate::group_commit`]): the messages that arrived while
 /// the last transaction ran are stored together, in one transaction, under one turn of the
-/// write gate. When anything in a batch fails (a resend stored by a concurrent delivery, an
-/// error), the batch is undone and its messages are stored one by one, each with its own
-/// outcome. `store` must not hold a queue itself.
+/// write gate, which it takes before any other writer waiting. When anything in a batch fails
+/// (a resend stored by a concurrent delivery, an error), the batch is undone and its messages
+/// are stored one by one, each with its own outcome. `store` must not hold a queue itself.
 pub(crate) fn start_ingest_writer(store: Store, gate: Option<crate::WriteGate>) -> IngestQueue {
     crate::group_commit(
         "ingest",
         MAX_BATCH,
         std::time::Duration::ZERO,
-        gate,
+        gate.map(|gate| (gate, crate::Writer::Ingest)),
         move |batch| {
             let store = store.clone();
             async move { store.ingest_batch(batch).await }

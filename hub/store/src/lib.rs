@@ -94,13 +94,60 @@ pub struct Store {
     _alive: Arc<()>,
 }
 
-/// SQLite's one turn at writing, which the process's writers take in order.
-pub(crate) type WriteGate = Arc<Mutex<()>>;
+/// SQLite's one turn at writing, which the process's writers take in order, except that the
+/// ingest writer, whose batches the acknowledgements wait for, goes before every other writer
+/// waiting: it waits at most for the one write under way.
+///
+/// The others line up in `others` first, so that at most one of them asks for `turn` at a
+/// time; and everyone asks for `turn` through `next`, held only while asking, so an ingest
+/// batch never finds another writer queued for `turn` ahead of it.
+#[derive(Clone, Default)]
+pub(crate) struct WriteGate {
+    turn: Arc<Mutex<()>>,
+    next: Arc<Mutex<()>>,
+    others: Arc<Mutex<()>>,
+}
+
+/// Who asks for the write gate.
+#[derive(Clone, Copy)]
+pub(crate) enum Writer {
+    /// The ingest writer: first in line.
+    Ingest,
+    /// Any other: in order, after it.
+    Other,
+}
+
+/// A turn at the write gate, until it drops (the turn first, then the place in line).
+pub(crate) struct GateTurn {
+    _turn: OwnedMutexGuard<()>,
+    _others: Option<OwnedMutexGuard<()>>,
+}
+
+impl WriteGate {
+    /// Waits for the turn to write, as `writer`. The wait goes into
+    /// `switchboard_write_gate_wait_seconds`.
+    pub(crate) async fn enter(&self, writer: Writer) -> GateTurn {
+        let asked = std::time::Instant::now();
+        let others = match writer {
+            Writer::Ingest => None,
+            Writer::Other => Some(self.others.clone().lock_owned().await),
+        };
+        let next = self.next.lock().await;
+        let turn = self.turn.clone().lock_owned().await;
+        drop(next);
+        metrics::histogram!("switchboard_write_gate_wait_seconds")
+            .record(asked.elapsed().as_secs_f64());
+        GateTurn {
+            _turn: turn,
+            _others: others,
+        }
+    }
+}
 
 /// A write transaction, holding the SQLite write gate until it commits or drops.
 pub(crate) struct WriteTxn {
     pub txn: DatabaseTransaction,
-    _gate: Option<OwnedMutexGuard<()>>,
+    _gate: Option<GateTurn>,
 }
 
 impl WriteTxn {
@@ -150,7 +197,7 @@ impl Store {
         };
         let mut store = Store {
             db,
-            write_gate: sqlite.then(|| Arc::new(Mutex::new(()))),
+            write_gate: sqlite.then(WriteGate::default),
             write_db,
             clock: Clock::system(),
             ingest_queue: None,
@@ -278,13 +325,7 @@ impl Store {
 
     pub(crate) async fn begin_write(&self) -> Result<WriteTxn> {
         let gate = match &self.write_gate {
-            Some(gate) => {
-                let asked = std::time::Instant::now();
-                let held = gate.clone().lock_owned().await;
-                metrics::histogram!("switchboard_write_gate_wait_seconds")
-                    .record(asked.elapsed().as_secs_f64());
-                Some(held)
-            }
+            Some(gate) => Some(gate.enter(Writer::Other).await),
             None => None,
         };
         let txn = self.write_db.as_ref().unwrap_or(&self.db).begin().await?;
@@ -307,6 +348,11 @@ const WRITE_CACHE_KIB: i64 = 64_000;
 /// waits for, rarely has more than a few pages to copy and flush ([`start_sqlite_thread`] does
 /// the rest).
 const WRITE_CHECKPOINT_PAGES: u32 = 10_000;
+
+/// Prepared statements the writing connection keeps. A batch's statements change with its size
+/// (one placeholder a row, one a value of an `IN` list), so a writer's statements come in
+/// hundreds of shapes: with sqlx's default of 100, each was prepared again on most uses.
+const WRITE_STATEMENTS: usize = 4_096;
 
 fn base_options(database_url: &str) -> ConnectOptions {
     let mut options = ConnectOptions::new(database_url.to_owned());
@@ -361,7 +407,8 @@ fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOptions {
                 // journal, a temporary file once it outgrows 64 KiB: in memory instead.
                 SqlitePool::Writer => opts
                     .pragma("wal_autocheckpoint", WRITE_CHECKPOINT_PAGES.to_string())
-                    .pragma("temp_store", "memory"),
+                    .pragma("temp_store", "memory")
+                    .statement_cache_capacity(WRITE_STATEMENTS),
             }
         });
     options
@@ -483,8 +530,8 @@ fn on_own_thread<Fut: Future<Output = ()>>(
 /// time, and a transaction costs mostly its round trips to the database thread and its commit,
 /// not its rows.
 ///
-/// The writer takes the write `gate` before it closes its batch and holds it while `write`
-/// runs: what arrives while another writer has the database joins this batch, so that the
+/// The writer takes the write `gate`, as the writer it names, before it closes its batch and
+/// holds it while `write` runs: what arrives while another writer has the database joins this batch, so that the
 /// busier the database, the fewer and larger the transactions. `write` must not take the gate.
 /// A writer whose items can wait lets a batch gather for `linger` before it asks for the gate:
 /// fewer transactions, and more turns of the gate left to the others.
@@ -496,7 +543,7 @@ pub(crate) fn group_commit<T, F, Fut>(
     writer: &'static str,
     max: usize,
     linger: Duration,
-    gate: Option<WriteGate>,
+    gate: Option<(WriteGate, Writer)>,
     mut write: F,
 ) -> tokio::sync::mpsc::Sender<T>
 where
@@ -511,13 +558,10 @@ where
             if !linger.is_zero() && batch.len() < max {
                 tokio::time::sleep(linger).await;
             }
-            let asked = std::time::Instant::now();
             let held = match &gate {
-                Some(gate) => Some(gate.clone().lock_owned().await),
+                Some((gate, writer)) => Some(gate.enter(*writer).await),
                 None => None,
             };
-            metrics::histogram!("switchboard_write_gate_wait_seconds")
-                .record(asked.elapsed().as_secs_f64());
             while batch.len() < max
                 && let Ok(item) = waiting.try_recv()
             {
@@ -562,5 +606,36 @@ pub(crate) fn conflict_as(what: &str) -> impl FnOnce(DbErr) -> StoreError + '_ {
             StoreError::Conflict(what.to_owned())
         }
         _ => StoreError::Database(err),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_ingest_writer_goes_before_the_other_writers_waiting() {
+        let gate = WriteGate::default();
+        let under_way = gate.enter(Writer::Other).await;
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let waiting = |writer: Writer, name: &'static str| {
+            let (gate, order) = (gate.clone(), order.clone());
+            tokio::spawn(async move {
+                let _turn = gate.enter(writer).await;
+                order.lock().expect("the order").push(name);
+            })
+        };
+        let other = waiting(Writer::Other, "other");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let ingest = waiting(Writer::Ingest, "ingest");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            order.lock().expect("the order").is_empty(),
+            "nobody wrote while the gate was held"
+        );
+        drop(under_way);
+        other.await.expect("the other writer");
+        ingest.await.expect("the ingest writer");
+        assert_eq!(*order.lock().expect("the order"), ["ingest", "other"]);
     }
 }
