@@ -4,8 +4,9 @@ use std::collections::{HashMap, HashSet};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel,
-    QueryFilter, TryInsertResult, sea_query::OnConflict,
+    ActiveModelTrait, ActiveValue::Set, ColumnTrait, ConnectionTrait, DbBackend, EntityTrait,
+    FromQueryResult, IntoActiveModel, QueryFilter, Statement, TryInsertResult,
+    sea_query::OnConflict,
 };
 use switchboard_model::{
     self as model, ChannelKind, ConversationStatus, DeliveryStatus, InboundMessage, MessageRole,
@@ -388,8 +389,6 @@ async fn ingest_many_in(
         .zip(&live)
         .filter(|(pending, live)| **live && pending.by_thread())
         .map(|(pending, _)| pending);
-    // Two lists rather than an `OR` of pairs: SQLite plans a list as lookups in the primary key
-    // at a fraction of the cost; pairs from other inboxes that the lists also match are dropped.
     let wanted: HashSet<(&str, &str)> = keyed
         .map(|pending| {
             (
@@ -398,37 +397,16 @@ async fn ingest_many_in(
             )
         })
         .collect();
-    let threads: HashMap<(String, String), String> = if wanted.is_empty() {
-        HashMap::new()
-    } else {
-        let inboxes: HashSet<&str> = wanted.iter().map(|(inbox, _)| *inbox).collect();
-        thread::Entity::find()
-            .filter(thread::Column::InboxId.is_in(inboxes))
-            .filter(thread::Column::ThreadKey.is_in(wanted.iter().map(|(_, key)| *key)))
-            .all(db)
-            .await?
-            .into_iter()
-            .filter(|thread| {
-                wanted.contains(&(thread.inbox_id.as_str(), thread.thread_key.as_str()))
-            })
-            .map(|thread| ((thread.inbox_id, thread.thread_key), thread.conversation_id))
-            .collect()
-    };
-    let mut open: HashMap<String, conversation::Model> = if threads.is_empty() {
-        HashMap::new()
-    } else {
-        conversation::Entity::find()
-            .filter(conversation::Column::Id.is_in(threads.values().cloned()))
-            .all(db)
-            .await?
-            .into_iter()
-            .filter(|row| {
-                convert::parse::<ConversationStatus>(&row.status)
-                    .is_ok_and(ConversationStatus::accepts_messages)
-            })
-            .map(|row| (row.id.clone(), row))
-            .collect()
-    };
+    let mut threads: HashMap<(String, String), String> = HashMap::new();
+    let mut open: HashMap<String, conversation::Model> = HashMap::new();
+    for (thread, conversation) in threads_of(db, &wanted).await? {
+        threads.insert(thread, conversation.id.clone());
+        let accepts = convert::parse::<ConversationStatus>(&conversation.status)
+            .is_ok_and(ConversationStatus::accepts_messages);
+        if accepts {
+            open.insert(conversation.id.clone(), conversation);
+        }
+    }
     // Which conversation each message goes to, when it can be numbered here.
     let target = |pending: &Pending| {
         pending
@@ -689,18 +667,70 @@ async fn stored_before(
     if keys.is_empty() {
         return Ok(HashMap::new());
     }
-    message::Entity::find()
-        .filter(message::Column::InboxId.is_in(keys.iter().map(|(inbox, _)| inbox.clone())))
-        .filter(message::Column::ChannelMessageId.is_in(keys.iter().map(|(_, id)| id.clone())))
+    let found = message::Entity::find()
+        .from_raw_sql(by_pairs(
+            "SELECT m.* FROM json_each(?) AS k CROSS JOIN messages AS m \
+             ON m.inbox_id = k.value ->> 0 AND m.channel_message_id = k.value ->> 1",
+            &keys,
+        )?)
         .all(db)
-        .await?
+        .await?;
+    found
         .into_iter()
         .filter_map(|row| {
             let key = (row.inbox_id.clone(), row.channel_message_id.clone()?);
-            keys.contains(&key)
-                .then(|| convert::message(row).map(|message| (key, message)))
+            Some(convert::message(row).map(|message| (key, message)))
         })
         .collect()
+}
+
+/// The threads of `wanted` (inbox, thread key) that the hub knows, each with its conversation.
+async fn threads_of(
+    db: &impl ConnectionTrait,
+    wanted: &HashSet<(&str, &str)>,
+) -> Result<Vec<((String, String), conversation::Model)>> {
+    if wanted.is_empty() {
+        return Ok(Vec::new());
+    }
+    let rows = db
+        .query_all_raw(by_pairs(
+            "SELECT c.*, t.inbox_id AS thread_inbox_id, t.thread_key AS thread_thread_key \
+             FROM json_each(?) AS k \
+             CROSS JOIN threads AS t ON t.inbox_id = k.value ->> 0 AND t.thread_key = k.value ->> 1 \
+             CROSS JOIN conversations AS c ON c.id = t.conversation_id",
+            wanted,
+        )?)
+        .await?;
+    rows.iter()
+        .map(|row| {
+            let thread = (
+                row.try_get::<String>("", "thread_inbox_id")?,
+                row.try_get::<String>("", "thread_thread_key")?,
+            );
+            Ok((thread, conversation::Model::from_query_result(row, "")?))
+        })
+        .collect()
+}
+
+/// `sql`, a SQLite query with one parameter, bound to `pairs` as a JSON array of two-string
+/// arrays, which the query reads with `json_each`. One statement for any number of pairs: it is
+/// prepared once, and SQLite looks each pair up in an index instead of building a temporary one
+/// for an `IN` list, as it does for every run of such a list.
+fn by_pairs<'a>(
+    sql: &str,
+    pairs: impl IntoIterator<Item = &'a (impl AsRef<str> + 'a, impl AsRef<str> + 'a)>,
+) -> Result<Statement> {
+    let pairs: Vec<[&str; 2]> = pairs
+        .into_iter()
+        .map(|(first, second)| [first.as_ref(), second.as_ref()])
+        .collect();
+    let json = serde_json::to_string(&pairs)
+        .map_err(|err| StoreError::Corrupt(format!("cannot write the keys as JSON: {err}")))?;
+    Ok(Statement::from_sql_and_values(
+        DbBackend::Sqlite,
+        sql,
+        [json.into()],
+    ))
 }
 
 /// How many customer messages one SQLite transaction commits at most.

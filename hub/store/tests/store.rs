@@ -14,6 +14,7 @@ use switchboard_testkit::{TestDatabase, backend_tests};
 backend_tests!(
     ingest_is_idempotent_on_the_channel_message_id,
     concurrent_duplicates_store_one_message,
+    a_batch_with_a_resend_a_known_thread_and_a_new_one,
     concurrent_messages_get_consecutive_seqs,
     a_burst_of_messages_each_gets_its_own_outcome,
     answers_that_finish_together_each_commit_once,
@@ -175,6 +176,74 @@ async fn concurrent_duplicates_store_one_message(db: TestDatabase) {
         .expect("lists");
     assert_eq!(page.conversations.len(), 1);
     assert_eq!(page.conversations[0].last_seq, 1);
+}
+
+/// Messages arriving together (one batch on SQLite): a resend of a committed message, a
+/// message on a thread the hub knows and one on a new thread each get their own outcome.
+async fn a_batch_with_a_resend_a_known_thread_and_a_new_one(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let first = inbound("known", "ada", Some("m1"), "first");
+    let IngestOutcome::Stored {
+        message: stored,
+        conversation: known,
+        ..
+    } = f.ingest(&first).await
+    else {
+        panic!("the first message is stored");
+    };
+    let together = [
+        first.clone(),
+        inbound("known", "ada", Some("m2"), "second"),
+        inbound("new", "bob", Some("m3"), "hello"),
+    ];
+    let tasks: Vec<_> = together
+        .into_iter()
+        .map(|message| {
+            let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
+            tokio::spawn(async move {
+                store
+                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    .await
+            })
+        })
+        .collect();
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.expect("joins").expect("ingests"));
+    }
+    match &outcomes[0] {
+        IngestOutcome::Duplicate { message } => assert_eq!(message.id, stored.id),
+        other => panic!("the resend is a duplicate, not {other:?}"),
+    }
+    match &outcomes[1] {
+        IngestOutcome::Stored {
+            conversation,
+            message,
+            opened,
+            ..
+        } => {
+            assert_eq!(conversation.id, known.id, "the known thread's conversation");
+            assert_eq!(message.seq, 2);
+            assert!(!opened);
+        }
+        other => panic!("the second message is stored, not {other:?}"),
+    }
+    match &outcomes[2] {
+        IngestOutcome::Stored {
+            conversation,
+            message,
+            opened,
+            ..
+        } => {
+            assert_ne!(
+                conversation.id, known.id,
+                "a new thread, a new conversation"
+            );
+            assert_eq!(message.seq, 1);
+            assert!(opened);
+        }
+        other => panic!("the new thread's message is stored, not {other:?}"),
+    }
 }
 
 async fn concurrent_messages_get_consecutive_seqs(db: TestDatabase) {
