@@ -25,9 +25,9 @@ type Appended = (conversation::Model, message::Model);
 /// How many answers one SQLite transaction commits at most. Fewer than the ingest writer's: a
 /// customer's message waits for the acknowledgement behind at most one batch of answers.
 const MAX_BATCH: usize = 32;
-/// How long the answer writer, while busy, lets a batch gather before it asks for the write
-/// gate: an answer that has taken the model a second can wait this much more, and the
-/// customers' messages get the gate more often.
+/// How long the answer writer lets a batch gather before it asks for the write gate: an answer
+/// that has taken the model a second can wait this much more, and the customers' messages get
+/// the gate more often.
 const LINGER: Duration = Duration::from_millis(20);
 
 /// An answer waiting for the SQLite answer writer, and where its outcome goes.

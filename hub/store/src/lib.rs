@@ -533,9 +533,9 @@ fn on_own_thread<Fut: Future<Output = ()>>(
 /// The writer takes the write `gate`, as the writer it names, before it closes its batch and
 /// holds it while `write` runs: what arrives while another writer has the database joins this batch, so that the
 /// busier the database, the fewer and larger the transactions. `write` must not take the gate.
-/// A busy writer (its last batch ended less than `linger` ago) lets a batch gather for `linger`
-/// before it asks for the gate: fewer, larger transactions, each costing mostly its round trips
-/// and its commit, and more turns of the gate left to the others. An idle writer writes at once.
+/// A writer lets a batch gather for `linger` before it asks for the gate: fewer, larger
+/// transactions, each costing mostly its round trips and its commit, and more turns of the gate
+/// left to the others.
 ///
 /// The task runs on a thread of its own (a single-threaded runtime), not on the hub's: each of
 /// its round trips would otherwise wait for a turn behind thousands of connection tasks, and the
@@ -555,10 +555,8 @@ where
     let (queue, mut waiting) = tokio::sync::mpsc::channel::<T>(4 * max);
     let run = move || async move {
         let mut batch = Vec::with_capacity(max);
-        let mut last_done: Option<std::time::Instant> = None;
         while waiting.recv_many(&mut batch, max).await > 0 {
-            let busy = last_done.is_some_and(|done| done.elapsed() < linger);
-            if busy && batch.len() < max {
+            if !linger.is_zero() && batch.len() < max {
                 tokio::time::sleep(linger).await;
             }
             let held = match &gate {
@@ -573,7 +571,6 @@ where
             let started = std::time::Instant::now();
             write(std::mem::replace(&mut batch, Vec::with_capacity(max))).await;
             drop(held);
-            last_done = Some(std::time::Instant::now());
             metrics::histogram!("switchboard_group_commit_seconds", "writer" => writer)
                 .record(started.elapsed().as_secs_f64());
         }
