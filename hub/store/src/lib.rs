@@ -90,7 +90,8 @@ pub struct Store {
     answer_queue: Option<answers::AnswerQueue>,
     /// Where the database is, for [`Store::with_own_readers`].
     url: Arc<str>,
-    /// Held by every copy of the store: SQLite's checkpointer stops when the last one drops.
+    /// Held by every copy of the store: SQLite's own thread (the checkpointer) stops when the
+    /// last one drops.
     _alive: Arc<()>,
 }
 
@@ -613,6 +614,52 @@ pub(crate) fn conflict_as(what: &str) -> impl FnOnce(DbErr) -> StoreError + '_ {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The nice value of each of this process's threads named `name`.
+    fn nice_of_threads(name: &str) -> Vec<i32> {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return Vec::new();
+        };
+        tasks
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim() == name)
+            })
+            .filter_map(|task| {
+                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                // The fields after the command's closing parenthesis: state is the 3rd field of
+                // the line, nice the 19th.
+                let rest = &stat[stat.rfind(')')? + 2..];
+                rest.split_whitespace().nth(16)?.parse().ok()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sqlite_writes_on_threads_at_the_writers_priority_where_allowed() {
+        let may_raise =
+            std::thread::spawn(|| rustix::process::setpriority_process(None, WRITER_NICE).is_ok())
+                .join()
+                .expect("the probe thread");
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-nice-{}", switchboard_model::new_id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
+        let store = Store::connect(&url).await.expect("connects");
+        let writers = nice_of_threads("ingest-writer");
+        assert!(
+            !writers.is_empty(),
+            "the ingest writer runs on a thread of its own"
+        );
+        let expected = if may_raise { WRITER_NICE } else { 0 };
+        assert!(
+            writers.iter().all(|nice| *nice == expected || !may_raise),
+            "the ingest writers run at {writers:?}, not {expected}"
+        );
+        store.close().await.expect("closes");
+        let _ = std::fs::remove_dir_all(dir);
+    }
 
     #[tokio::test]
     async fn the_ingest_writer_goes_before_the_other_writers_waiting() {
