@@ -319,29 +319,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         summary.resends,
         summary.drops
     );
+    println!("ack latency ms: {}", spread(&summary.acks));
     println!(
-        "ack latency ms: p50 {} p95 {} p99 {} max {}",
-        ms(&summary.acks, 0.50),
-        ms(&summary.acks, 0.95),
-        ms(&summary.acks, 0.99),
-        ms(&summary.acks, 1.0)
-    );
-    println!(
-        "  of which first messages (each opens its conversation): p50 {} p95 {} p99 {} max {}",
-        ms(&summary.first_acks, 0.50),
-        ms(&summary.first_acks, 0.95),
-        ms(&summary.first_acks, 0.99),
-        ms(&summary.first_acks, 1.0)
+        "  of which first messages (each opens its conversation): {}",
+        spread(&summary.first_acks)
     );
     if options.timeline {
         print_timeline(&reports);
     }
     println!(
-        "first answer frame ms: p50 {} p95 {} p99 {} max {} ({} answered, {} unanswered)",
-        ms(&summary.answers, 0.50),
-        ms(&summary.answers, 0.95),
-        ms(&summary.answers, 0.99),
-        ms(&summary.answers, 1.0),
+        "first answer frame ms: {} ({} answered, {} unanswered)",
+        spread(&summary.answers),
         summary.answers.len(),
         summary.unanswered
     );
@@ -937,6 +925,17 @@ fn print_timeline(reports: &[Report]) {
             latencies.len()
         );
     }
+}
+
+/// "p50 … p95 … p99 … max …" of sorted durations, in milliseconds.
+fn spread(sorted: &[Duration]) -> String {
+    format!(
+        "p50 {} p95 {} p99 {} max {}",
+        ms(sorted, 0.50),
+        ms(sorted, 0.95),
+        ms(sorted, 0.99),
+        ms(sorted, 1.0)
+    )
 }
 
 /// The p-th percentile of sorted durations, in milliseconds with one decimal; "-" when empty.
