@@ -70,9 +70,16 @@ pub struct Options {
     #[arg(long, default_value_t = 3)]
     messages: usize,
     /// Mean think time before each message, in seconds; each wait is drawn uniformly from
-    /// 50%..150% of it (the first from 0..100%, so that visitors do not start in step)
+    /// 50%..150% of it (the first as `--arrivals` says)
     #[arg(long, default_value_t = 10.0)]
     think_secs: f64,
+    /// How the visitors' first waits are drawn: `steady`, from the think time's equilibrium
+    /// (residual-life) distribution, so that N visitors offer N / think messages a second from
+    /// the first second on, as visitors who did not arrive in step do; `burst`, uniformly from
+    /// 0..100% of the think time (the generator's earlier rule), so that the first messages
+    /// overlap the second ones and the offered rate peaks at 1.5 × N / think
+    #[arg(long, value_enum, default_value_t = Arrivals::Steady)]
+    arrivals: Arrivals,
     /// Connections opened per second while ramping up
     #[arg(long, default_value_t = 1000)]
     ramp_per_sec: usize,
@@ -99,6 +106,13 @@ pub struct Options {
     timeline: bool,
 }
 
+/// How the first message's wait is drawn (`--arrivals`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
+enum Arrivals {
+    Steady,
+    Burst,
+}
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Phase {
     Ramp,
@@ -113,6 +127,7 @@ struct Shared {
     origin: Option<String>,
     messages: usize,
     think: Duration,
+    arrivals: Arrivals,
     connected: AtomicUsize,
     failed: AtomicUsize,
     sent: AtomicUsize,
@@ -174,8 +189,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     };
     let ws_url = format!("{ws_base}/chat/ws?inbox={inbox}");
     println!(
-        "webchat: {} conversations x {} messages, think {:.1}s, ramp {}/s, hub pid {}, {ws_url}",
-        options.conversations, options.messages, options.think_secs, options.ramp_per_sec, hub.pid
+        "webchat: {} conversations x {} messages, think {:.1}s ({:?} arrivals), ramp {}/s, hub pid {}, {ws_url}",
+        options.conversations,
+        options.messages,
+        options.think_secs,
+        options.arrivals,
+        options.ramp_per_sec,
+        hub.pid
     );
 
     let shared = Arc::new(Shared {
@@ -183,6 +203,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         origin: options.origin.clone(),
         messages: options.messages,
         think: Duration::from_secs_f64(options.think_secs.max(0.0)),
+        arrivals: options.arrivals,
         connected: AtomicUsize::new(0),
         failed: AtomicUsize::new(0),
         sent: AtomicUsize::new(0),
@@ -566,7 +587,7 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                 report.sent += 1;
                 shared.sent.fetch_add(1, Relaxed);
                 left_to_send -= 1;
-                next_send = (left_to_send > 0).then(|| tokio::time::Instant::now() + think(shared.think, false));
+                next_send = (left_to_send > 0).then(|| tokio::time::Instant::now() + think(shared.think, None));
                 if left_to_send == 0 {
                     shared.done_sending.fetch_add(1, Relaxed);
                 }
@@ -599,7 +620,7 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                 let now_phase = *phase.borrow_and_update();
                 match now_phase {
                     Phase::Messaging if shared.messages > 0 => {
-                        next_send = Some(tokio::time::Instant::now() + think(shared.think, true));
+                        next_send = Some(tokio::time::Instant::now() + think(shared.think, Some(shared.arrivals)));
                     }
                     Phase::Messaging => {
                         shared.done_sending.fetch_add(1, Relaxed);
@@ -828,11 +849,22 @@ async fn resume_and_resend(ws: &mut Ws, me: &mut Visitor, report: &mut Report) -
     true
 }
 
-fn think(mean: Duration, first: bool) -> Duration {
-    let factor = if first {
-        rand::random::<f64>()
-    } else {
-        0.5 + rand::random::<f64>()
+/// A wait before a message: uniform over 50..150 % of `mean`, or, for the first message, as
+/// `first` says.
+///
+/// `Steady` draws from the equilibrium distribution of that uniform wait, the time left until
+/// the next message seen from a random moment: density P(wait > x) / mean, that is flat
+/// (1 / mean) below 50 % of the mean and falling linearly to 0 at 150 %, each part half the
+/// mass. Visitors whose first wait is drawn so offer a constant rate from the start: the sum
+/// of independent stationary renewal processes.
+fn think(mean: Duration, first: Option<Arrivals>) -> Duration {
+    let uniform = rand::random::<f64>();
+    let factor = match first {
+        None => 0.5 + uniform,
+        Some(Arrivals::Burst) => uniform,
+        Some(Arrivals::Steady) if rand::random::<bool>() => 0.5 * uniform,
+        // The falling half: the inverse of its distribution function on 0.5..1.5.
+        Some(Arrivals::Steady) => 1.5 - uniform.sqrt(),
     };
     mean.mul_f64(factor)
 }
