@@ -1,8 +1,8 @@
 //! The background lane: work that may wait while customers' messages are committed and
 //! acknowledged. Routing after the ack and the bot's turns run here, on a runtime of its own
-//! whose threads, and the database readers they open, the OS runs at a lower priority than the
-//! connections and the writer. When more arrives than the node can take, answers come later;
-//! acknowledgements do not.
+//! whose threads, and the database readers they open, the OS runs only on what the connections
+//! and the writer leave (Linux's idle scheduling class). When more arrives than the node can
+//! take, answers come later; acknowledgements do not.
 
 use std::sync::{Arc, OnceLock};
 
@@ -14,8 +14,8 @@ use tokio::{
 };
 use tokio_util::task::TaskTracker;
 
-/// The lane's threads' nice value, the lowest: they run on what the connections and the writer
-/// leave of the cores (a runnable one weighs about 70 times as much).
+/// The lane's threads' nice value, the lowest, for where the idle class is refused: a runnable
+/// thread of the hub's then weighs about 70 times as much as one of the lane's.
 const NICE: i32 = 19;
 /// Database connections that the lane reads on (SQLite; on PostgreSQL it shares the pool).
 const READERS: u32 = 4;
@@ -99,9 +99,24 @@ fn runtime() -> Handle {
     }
 }
 
-/// Lowers the calling thread's priority (on Linux, `setpriority` with no id applies to the
-/// calling thread; threads it starts, such as SQLite's connection threads, inherit it).
+/// Puts the calling thread in the idle scheduling class (`SCHED_IDLE`), at nice [`NICE`] as
+/// well; threads it starts, such as SQLite's connection threads, inherit both.
+///
+/// Nice 19 alone was not enough: a connection's task or the writer that wakes while the lane
+/// runs waits for the lane's time slice to end, and the bot's answers, which keep the lane busy
+/// under load, doubled the acknowledgements' p99 (BENCHMARKS.md). A thread of the idle class
+/// gives way at once to any other that wakes. Any thread may put itself there.
 fn lower_priority() {
+    use thread_priority::{NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
+    let idle = thread_priority::set_thread_priority_and_policy(
+        thread_priority::thread_native_id(),
+        ThreadPriority::Min,
+        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+    );
+    if let Err(err) = idle {
+        tracing::debug!(?err, "cannot put the background thread in the idle class");
+    }
+    // After the class: setting it resets the nice value.
     if let Err(err) = rustix::process::setpriority_process(None, NICE) {
         tracing::debug!(%err, "cannot lower the background thread's priority");
     }
@@ -121,5 +136,25 @@ mod tests {
             .expect("the lane's priority");
         assert!(lane >= NICE, "the lane runs at nice {lane}");
         assert!(lane > hub, "the lane ({lane}) is below the hub ({hub})");
+    }
+
+    #[tokio::test]
+    async fn the_lane_runs_in_the_idle_class_and_so_do_the_threads_it_starts() {
+        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let (lane, started) = runtime()
+            .spawn(async {
+                let lane = thread_priority::thread_schedule_policy();
+                let started = tokio::task::spawn_blocking(thread_priority::thread_schedule_policy)
+                    .await
+                    .expect("a blocking thread of the lane");
+                (lane, started)
+            })
+            .await
+            .expect("the lane runs it");
+        assert_eq!(lane.expect("the lane's class"), idle);
+        assert_eq!(started.expect("the blocking thread's class"), idle);
+        let hub = thread_priority::thread_schedule_policy().expect("the hub's class");
+        assert_ne!(hub, idle, "the hub's own threads are not idle");
     }
 }
