@@ -107,6 +107,9 @@ pub(crate) struct WriteGate {
     turn: Arc<Mutex<()>>,
     next: Arc<Mutex<()>>,
     others: Arc<Mutex<()>>,
+    /// When the last turn ended: the checkpointer restarts the log when nobody has written
+    /// for a while ([`WriteGate::quiet_for`]).
+    last_ended: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
 }
 
 /// Who asks for the write gate.
@@ -122,6 +125,15 @@ pub(crate) enum Writer {
 pub(crate) struct GateTurn {
     _turn: OwnedMutexGuard<()>,
     _others: Option<OwnedMutexGuard<()>>,
+    last_ended: Arc<std::sync::Mutex<Option<std::time::Instant>>>,
+}
+
+impl Drop for GateTurn {
+    fn drop(&mut self) {
+        if let Ok(mut last_ended) = self.last_ended.lock() {
+            *last_ended = Some(std::time::Instant::now());
+        }
+    }
 }
 
 impl WriteGate {
@@ -141,7 +153,15 @@ impl WriteGate {
         GateTurn {
             _turn: turn,
             _others: others,
+            last_ended: self.last_ended.clone(),
         }
+    }
+
+    /// Whether nobody holds the gate now and nobody has held it for `quiet`.
+    fn quiet_for(&self, quiet: Duration) -> bool {
+        let idle = self.turn.try_lock().is_ok();
+        let last_ended = self.last_ended.lock().ok().and_then(|last| *last);
+        idle && last_ended.is_none_or(|ended| ended.elapsed() >= quiet)
     }
 }
 
@@ -175,6 +195,11 @@ impl std::ops::Deref for WriteTxn {
 impl Store {
     /// Connects to `sqlite://path?mode=rwc` or `postgres://…`. Does not migrate.
     pub async fn connect(database_url: &str) -> Result<Store> {
+        Store::connect_with(database_url, LogLimits::DEFAULT).await
+    }
+
+    /// [`Store::connect`], with SQLite's log restarted within `limits`.
+    async fn connect_with(database_url: &str, limits: LogLimits) -> Result<Store> {
         let sqlite = database_url.starts_with("sqlite:");
         let db = if sqlite {
             Database::connect(sqlite_options(database_url, SqlitePool::Readers(8))).await?
@@ -187,8 +212,10 @@ impl Store {
             Database::connect(options).await?
         };
         let alive = Arc::new(());
-        let write_db = if sqlite {
-            let connection = start_sqlite_thread(database_url, Arc::downgrade(&alive));
+        let write_gate = sqlite.then(WriteGate::default);
+        let write_db = if let Some(gate) = &write_gate {
+            let connection =
+                start_sqlite_thread(database_url, gate.clone(), limits, Arc::downgrade(&alive));
             let connection = connection.await.map_err(|_| {
                 StoreError::Unavailable("cannot start SQLite's write connection".into())
             })?;
@@ -198,7 +225,7 @@ impl Store {
         };
         let mut store = Store {
             db,
-            write_gate: sqlite.then(WriteGate::default),
+            write_gate,
             write_db,
             clock: Clock::system(),
             ingest_queue: None,
@@ -343,12 +370,6 @@ impl Store {
 /// the writer, which everything waits for, a read of each from the file.
 const READ_CACHE_KIB: i64 = 2_000;
 const WRITE_CACHE_KIB: i64 = 64_000;
-/// The writing connection's `wal_autocheckpoint`, in pages. The commit that finds this many
-/// pages in the log copies what the checkpointer has not copied yet into the database, and the
-/// next write starts the log afresh: the log stays bounded, and the writer, which everything
-/// waits for, rarely has more than a few pages to copy and flush ([`start_sqlite_thread`] does
-/// the rest).
-const WRITE_CHECKPOINT_PAGES: u32 = 10_000;
 
 /// Prepared statements the writing connection keeps. A batch's statements change with its size
 /// (one placeholder a row, one a value of an `IN` list), so a writer's statements come in
@@ -406,8 +427,11 @@ fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOptions {
                 SqlitePool::Readers(_) => opts,
                 // A statement that writes many rows keeps what it would undo in a statement
                 // journal, a temporary file once it outgrows 64 KiB: in memory instead.
+                // The writer never checkpoints: a checkpoint ends with an `fsync`, which took
+                // up to 400 ms here under load, and every acknowledgement would wait for it.
+                // The checkpointer does them all (`start_sqlite_thread`).
                 SqlitePool::Writer => opts
-                    .pragma("wal_autocheckpoint", WRITE_CHECKPOINT_PAGES.to_string())
+                    .pragma("wal_autocheckpoint", "0")
                     .pragma("temp_store", "memory")
                     .statement_cache_capacity(WRITE_STATEMENTS),
             }
@@ -415,8 +439,33 @@ fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOptions {
     options
 }
 
-/// How often SQLite's checkpointer copies the log into the database.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
+/// When the checkpointer restarts SQLite's log ([`start_sqlite_thread`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LogLimits {
+    /// How often the checkpointer copies the log into the database.
+    every: Duration,
+    /// Pages in the log past which it restarts the log at the first quiet moment.
+    restart_after_pages: i64,
+    /// How long nobody must have written for that.
+    quiet: Duration,
+    /// Pages past which it restarts the log even while writes keep coming.
+    max_pages: i64,
+    /// How long it waits before forcing again, when writes kept the last one from finishing.
+    forced_every: Duration,
+}
+
+impl LogLimits {
+    /// Restart past 40 MiB (at SQLite's 4 KiB pages) when nobody has written for 50 ms; under
+    /// sustained peak load the log grows rather than make every writer wait for the disk, up
+    /// to 2 GiB (about a minute of this machine's peak, BENCHMARKS.md).
+    const DEFAULT: LogLimits = LogLimits {
+        every: Duration::from_millis(100),
+        restart_after_pages: 10_000,
+        quiet: Duration::from_millis(50),
+        max_pages: 524_288,
+        forced_every: Duration::from_secs(1),
+    };
+}
 
 /// Starts SQLite's own thread, which opens the write connection and then checkpoints until
 /// `alive` can no longer be upgraded. Returns the write connection.
@@ -428,10 +477,20 @@ const CHECKPOINT_EVERY: Duration = Duration::from_millis(100);
 ///
 /// The checkpointer copies what the log holds into the database file and flushes it, beside
 /// the writer, on a connection of its own (a passive checkpoint takes no lock that writers or
-/// readers wait for). Without it the writer's own checkpoint copies and flushes megabytes
-/// inside a commit, and every acknowledgement waits for the disk.
+/// readers wait for). The writer itself never checkpoints: a checkpoint ends with an `fsync`,
+/// and every acknowledgement would wait for the disk.
+///
+/// The log starts again from its beginning only when a write begins with all of it copied, and
+/// while writes keep coming a checkpoint never catches up with them. So once the log holds
+/// `limits.restart_after_pages`, the checkpointer waits for a moment when nobody has written
+/// for `limits.quiet`, takes the write gate and copies the rest (a few pages, since it copied
+/// the bulk just before without the gate); the next write then restarts the log. Past
+/// `limits.max_pages` it takes the gate without waiting for quiet: writers then wait for one
+/// checkpoint's `fsync`, once per that much log.
 fn start_sqlite_thread(
     database_url: &str,
+    gate: WriteGate,
+    limits: LogLimits,
     alive: std::sync::Weak<()>,
 ) -> tokio::sync::oneshot::Receiver<Result<DatabaseConnection, DbErr>> {
     let write_options = sqlite_options(database_url, SqlitePool::Writer);
@@ -456,22 +515,67 @@ fn start_sqlite_thread(
                 return;
             }
         };
+        let (mut pages_before, mut next_forced) = (0, std::time::Instant::now());
         while alive.upgrade().is_some() {
-            tokio::time::sleep(CHECKPOINT_EVERY).await;
-            let started = std::time::Instant::now();
-            let checkpoint =
-                sea_orm::ConnectionTrait::execute_unprepared(&db, "PRAGMA wal_checkpoint(PASSIVE)")
-                    .await;
-            if let Err(err) = checkpoint {
-                tracing::warn!(%err, "checkpoint failed");
+            tokio::time::sleep(limits.every).await;
+            let Some(log) = checkpoint(&db).await else {
+                continue;
+            };
+            metrics::gauge!("switchboard_sqlite_log_pages").set(log.pages as f64);
+            if log.pages < pages_before {
+                metrics::counter!("switchboard_sqlite_log_restarts_total").increment(1);
             }
-            metrics::histogram!("switchboard_checkpoint_seconds")
-                .record(started.elapsed().as_secs_f64());
+            pages_before = log.pages;
+            if log.pages < limits.restart_after_pages || log.copied < log.pages / 2 {
+                // Short, or a reader on an old snapshot holds most of it back: next time.
+                continue;
+            }
+            if !gate.quiet_for(limits.quiet) {
+                if log.pages < limits.max_pages || next_forced > std::time::Instant::now() {
+                    continue;
+                }
+                next_forced = std::time::Instant::now() + limits.forced_every;
+                metrics::counter!("switchboard_sqlite_log_forced_restarts_total").increment(1);
+            }
+            let turn = gate.enter(Writer::Other).await;
+            checkpoint(&db).await;
+            drop(turn);
         }
         let _ = db.close().await;
     };
     on_own_thread("sqlite", Priority::Normal, move || run);
     connection
+}
+
+/// The log after a checkpoint: its pages, and how many of them are in the database file.
+#[derive(Clone, Copy)]
+struct LogState {
+    pages: i64,
+    copied: i64,
+}
+
+/// Copies what the log holds into the database file, as far as readers allow, and flushes it
+/// (a passive checkpoint: it waits for nobody). `None` when it failed (logged).
+async fn checkpoint(db: &DatabaseConnection) -> Option<LogState> {
+    use sea_orm::ConnectionTrait;
+    let started = std::time::Instant::now();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
+        .await;
+    metrics::histogram!("switchboard_checkpoint_seconds").record(started.elapsed().as_secs_f64());
+    let state = row.and_then(|row| {
+        let row = row.ok_or_else(|| DbErr::Custom("a checkpoint without a result".into()))?;
+        Ok(LogState {
+            pages: row.try_get::<i64>("", "log")?,
+            copied: row.try_get::<i64>("", "checkpointed")?,
+        })
+    });
+    state
+        .inspect_err(|err| tracing::warn!(%err, "checkpoint failed"))
+        .ok()
 }
 
 /// The priority a thread started by [`on_own_thread`] runs at.
@@ -648,7 +752,17 @@ mod tests {
         std::fs::create_dir_all(&dir).expect("a temporary directory");
         let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
         let store = Store::connect(&url).await.expect("connects");
-        let writers = nice_of_threads("ingest-writer");
+        // A new thread names itself, then raises its priority, as it starts: give it a moment.
+        let mut writers = nice_of_threads("ingest-writer");
+        for _ in 0..100 {
+            let settled = !writers.is_empty()
+                && (!may_raise || writers.iter().all(|nice| *nice == WRITER_NICE));
+            if settled {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            writers = nice_of_threads("ingest-writer");
+        }
         assert!(
             !writers.is_empty(),
             "the ingest writer runs on a thread of its own"
@@ -661,6 +775,71 @@ mod tests {
         }
         store.close().await.expect("closes");
         let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Commits one row of about a page, `rows` times in a row with no pause, and returns the
+    /// size of SQLite's log file at the end, in pages.
+    async fn log_pages_after_writing(limits: LogLimits, rows: usize) -> u64 {
+        use sea_orm::ConnectionTrait;
+        let dir =
+            std::env::temp_dir().join(format!("switchboard-log-{}", switchboard_model::new_id()));
+        std::fs::create_dir_all(&dir).expect("a temporary directory");
+        let file = dir.join("db.sqlite");
+        let url = format!("sqlite://{}?mode=rwc", file.display());
+        let store = Store::connect_with(&url, limits).await.expect("connects");
+        let create = store.begin_write().await.expect("a write");
+        create
+            .execute_unprepared("CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)")
+            .await
+            .expect("creates the table");
+        create.commit().await.expect("commits");
+        for _ in 0..rows {
+            let write = store.begin_write().await.expect("a write");
+            write
+                .execute_unprepared("INSERT INTO filler (data) VALUES (randomblob(3000))")
+                .await
+                .expect("inserts");
+            write.commit().await.expect("commits");
+        }
+        let log_bytes = std::fs::metadata(dir.join("db.sqlite-wal")).map_or(0, |log| log.len());
+        store.close().await.expect("closes");
+        let _ = std::fs::remove_dir_all(dir);
+        log_bytes / 4096
+    }
+
+    #[tokio::test]
+    async fn the_log_restarts_while_writes_keep_coming_once_it_is_full() {
+        // Never quiet: writes follow one another without a pause.
+        let limits = LogLimits {
+            every: Duration::from_millis(10),
+            restart_after_pages: 100,
+            quiet: Duration::from_secs(3600),
+            max_pages: 400,
+            forced_every: Duration::ZERO,
+        };
+        // Each row takes a page and the commit's page of the table: about 6,000 pages of log
+        // without a restart.
+        let pages = log_pages_after_writing(limits, 3_000).await;
+        assert!(
+            pages < 3_000,
+            "the log grew to {pages} pages against a limit of {}",
+            limits.max_pages
+        );
+    }
+
+    #[tokio::test]
+    async fn the_writer_does_not_checkpoint() {
+        // The checkpointer never takes the gate, so the log restarts only where one of its
+        // checkpoints happens to finish between two writes (rarely, and leaving at least one
+        // run of 1,500 pages); if the writer checkpointed (SQLite's default: every 1,000
+        // pages), it would restart at about 1,000 pages, every time.
+        let limits = LogLimits {
+            restart_after_pages: i64::MAX,
+            max_pages: i64::MAX,
+            ..LogLimits::DEFAULT
+        };
+        let pages = log_pages_after_writing(limits, 1_500).await;
+        assert!(pages >= 1_500, "the log restarted at {pages} pages");
     }
 
     #[tokio::test]
