@@ -747,11 +747,8 @@ mod tests {
             std::thread::spawn(|| rustix::process::setpriority_process(None, WRITER_NICE).is_ok())
                 .join()
                 .expect("the probe thread");
-        let dir =
-            std::env::temp_dir().join(format!("switchboard-nice-{}", switchboard_model::new_id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let url = format!("sqlite://{}?mode=rwc", dir.join("db.sqlite").display());
-        let store = Store::connect(&url).await.expect("connects");
+        let database = switchboard_testkit::TestDatabase::sqlite();
+        let store = Store::connect(&database.url).await.expect("connects");
         // A new thread names itself, then raises its priority, as it starts: give it a moment.
         let mut writers = nice_of_threads("ingest-writer");
         for _ in 0..100 {
@@ -774,36 +771,38 @@ mod tests {
             );
         }
         store.close().await.expect("closes");
-        let _ = std::fs::remove_dir_all(dir);
+    }
+
+    /// Runs `sql` in a write transaction of its own.
+    async fn commit_alone(store: &Store, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        let write = store.begin_write().await.expect("a write");
+        write.execute_unprepared(sql).await.expect("runs");
+        write.commit().await.expect("commits");
     }
 
     /// Commits one row of about a page, `rows` times in a row with no pause, and returns the
     /// size of SQLite's log file at the end, in pages.
     async fn log_pages_after_writing(limits: LogLimits, rows: usize) -> u64 {
-        use sea_orm::ConnectionTrait;
-        let dir =
-            std::env::temp_dir().join(format!("switchboard-log-{}", switchboard_model::new_id()));
-        std::fs::create_dir_all(&dir).expect("a temporary directory");
-        let file = dir.join("db.sqlite");
-        let url = format!("sqlite://{}?mode=rwc", file.display());
-        let store = Store::connect_with(&url, limits).await.expect("connects");
-        let create = store.begin_write().await.expect("a write");
-        create
-            .execute_unprepared("CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)")
+        let database = switchboard_testkit::TestDatabase::sqlite();
+        let store = Store::connect_with(&database.url, limits)
             .await
-            .expect("creates the table");
-        create.commit().await.expect("commits");
+            .expect("connects");
+        commit_alone(
+            &store,
+            "CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)",
+        )
+        .await;
         for _ in 0..rows {
-            let write = store.begin_write().await.expect("a write");
-            write
-                .execute_unprepared("INSERT INTO filler (data) VALUES (randomblob(3000))")
-                .await
-                .expect("inserts");
-            write.commit().await.expect("commits");
+            commit_alone(
+                &store,
+                "INSERT INTO filler (data) VALUES (randomblob(3000))",
+            )
+            .await;
         }
-        let log_bytes = std::fs::metadata(dir.join("db.sqlite-wal")).map_or(0, |log| log.len());
+        let log = database.dir.path().join("switchboard.db-wal");
+        let log_bytes = std::fs::metadata(log).map_or(0, |log| log.len());
         store.close().await.expect("closes");
-        let _ = std::fs::remove_dir_all(dir);
         log_bytes / 4096
     }
 
