@@ -7,11 +7,14 @@
 //!
 //! `rules` times escalation-rule evaluation per customer message (`rules.rs`).
 //!
+//! `webhook` posts Telegram updates to a running hub's webhook from many clients (`webhook.rs`).
+//!
 //! `webchat` drives a running hub over its web-chat WebSocket with many visitors at once
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
 
 mod proc;
 mod webchat;
+mod webhook;
 
 mod retrieval;
 mod rules;
@@ -53,6 +56,9 @@ enum Command {
     /// Hold many web-chat conversations against a running hub and report latency, loss,
     /// duplicates, memory per connection, CPU and a reconnect storm
     Webchat(webchat::Options),
+    /// Post Telegram updates to a running hub's webhook from many clients at once and report
+    /// requests a second, acknowledgement latency and what was stored
+    Webhook(webhook::Options),
     /// Build the knowledge index at each size and time the evaluation questions against it
     Retrieval {
         /// Article counts, comma-separated
@@ -82,6 +88,8 @@ enum BackendArg {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
+    // reqwest is built without a default TLS provider (the workspace's choice): name ring.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
         Command::Retrieval { articles, rounds } => retrieval::run(&articles, rounds, None).await,
         Command::Rules { messages, rounds } => rules::run(messages, rounds),
@@ -109,6 +117,7 @@ async fn main() -> anyhow::Result<()> {
             .await
         }
         Command::Webchat(options) => webchat::run(options).await,
+        Command::Webhook(options) => webhook::run(options).await,
     }
 }
 

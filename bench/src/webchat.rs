@@ -420,25 +420,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
 /// Signs in as the admin and takes the first web-chat inbox (the demo's on a fresh hub).
 async fn discover_inbox(base: &str, options: &Options) -> anyhow::Result<String> {
-    let (Some(email), Some(password)) = (&options.admin_email, &options.admin_password) else {
-        bail!("pass --inbox, or --admin-email and --admin-password to find the demo inbox");
-    };
-    // reqwest is built without a default TLS provider (the workspace's choice): name ring.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let client = reqwest::Client::new();
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .context("could not reach the hub")?
-        .error_for_status()
-        .context("the admin sign-in failed")?
-        .json()
-        .await?;
-    let token = login["token"]
-        .as_str()
-        .context("no token in the sign-in answer")?;
+    let token = sign_in(
+        &client,
+        base,
+        options.admin_email.as_deref(),
+        options.admin_password.as_deref(),
+    )
+    .await?;
     let inboxes: Value = client
         .get(format!("{base}/api/v1/inboxes"))
         .bearer_auth(token)
@@ -455,6 +444,32 @@ async fn discover_inbox(base: &str, options: &Options) -> anyhow::Result<String>
         .and_then(|inbox| inbox["id"].as_str())
         .map(str::to_owned)
         .context("the admin's organization has no web-chat inbox")
+}
+
+/// Signs the admin in; returns the session token.
+pub(crate) async fn sign_in(
+    client: &reqwest::Client,
+    base: &str,
+    email: Option<&str>,
+    password: Option<&str>,
+) -> anyhow::Result<String> {
+    let (Some(email), Some(password)) = (email, password) else {
+        bail!("pass --admin-email and --admin-password (or set SWITCHBOARD_ADMIN_EMAIL/_PASSWORD)");
+    };
+    let login: Value = client
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .context("could not reach the hub")?
+        .error_for_status()
+        .context("the admin sign-in failed")?
+        .json()
+        .await?;
+    login["token"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no token in the sign-in answer")
 }
 
 /// Every connection is a file descriptor: say so before the run fails half-way.
@@ -960,7 +975,7 @@ fn print_timeline(reports: &[Report]) {
 }
 
 /// "p50 … p95 … p99 … max …" of sorted durations, in milliseconds.
-fn spread(sorted: &[Duration]) -> String {
+pub(crate) fn spread(sorted: &[Duration]) -> String {
     format!(
         "p50 {} p95 {} p99 {} max {}",
         ms(sorted, 0.50),

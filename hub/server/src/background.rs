@@ -17,8 +17,11 @@ use tokio_util::task::TaskTracker;
 /// The lane's threads' nice value, the lowest, for where the idle class is refused: a runnable
 /// thread of the hub's then weighs about 70 times as much as one of the lane's.
 const NICE: i32 = 19;
-/// Database connections that the lane reads on (SQLite; on PostgreSQL it shares the pool).
-const READERS: u32 = 4;
+/// Database connections that the lane reads on (on SQLite, threads of their own). On
+/// PostgreSQL the lane also writes on them (what does not go through the group-commit writers:
+/// routing, handoffs), and each waits for the server rather than for a core, so it has more.
+const SQLITE_READERS: u32 = 4;
+const POSTGRES_CONNECTIONS: u32 = 16;
 /// Stored messages waiting for routing: a connection that finds the lane this far behind waits
 /// before it reads its next frame, rather than growing memory.
 const BACKLOG: usize = 65_536;
@@ -39,8 +42,13 @@ impl Background {
     pub async fn start(store: &Store) -> anyhow::Result<Background> {
         let handle = runtime();
         let opening = store.clone();
+        let connections = if store.is_sqlite() {
+            SQLITE_READERS
+        } else {
+            POSTGRES_CONNECTIONS
+        };
         let store = handle
-            .spawn(async move { opening.with_own_readers(READERS).await })
+            .spawn(async move { opening.with_own_readers(connections).await })
             .await
             .context("the background runtime stopped")?
             .context("failed to open the background readers")?;

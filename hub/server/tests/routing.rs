@@ -29,6 +29,7 @@ backend_tests!(
     round_robin_is_fair_under_concurrency,
     compiled_rules_are_cached_until_a_rule_changes,
     a_sharp_fall_in_sentiment_escalates,
+    a_burst_is_routed_the_same_on_either_database,
 );
 
 /// Posts a customer message on `thread` and returns the conversation's detail once routing has
@@ -41,6 +42,11 @@ async fn customer_says(app: &TestApp, admin: &str, inbox: &str, thread: &str, te
         "text": text,
     });
     assert_eq!(app.webhook(inbox, "s3cret", body).await, StatusCode::OK);
+    conversation_of(app, admin, inbox, thread).await
+}
+
+/// The detail of the conversation of `thread` on `inbox`.
+async fn conversation_of(app: &TestApp, admin: &str, inbox: &str, thread: &str) -> Value {
     let (status, list) = app
         .get(
             admin,
@@ -1438,4 +1444,68 @@ async fn a_sharp_fall_in_sentiment_escalates(db: TestDatabase) {
     let reason = sour["handoff"]["reason"].as_str().expect("a reason");
     assert!(reason.starts_with("sentiment fell "), "{reason}");
     assert_eq!(sour["conversation"]["priority"], "high");
+}
+
+/// The same burst on either database: four customers each send a run of messages at once, as a
+/// channel posts them side by side (on both databases they are committed in batches). With the
+/// bot off only the length rule ("Too long for the bot", 8 customer messages) can fire, and
+/// what routing counts for a message ends at that message: a conversation of seven messages
+/// stays the bot's, one of twelve is escalated with one handoff, and every message is stored.
+async fn a_burst_is_routed_the_same_on_either_database(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let runs = [
+        ("short-a", 7),
+        ("long-a", 12),
+        ("short-b", 7),
+        ("long-b", 12),
+    ];
+    let posts = runs.iter().flat_map(|(thread, count)| {
+        (0..*count).map(move |i| {
+            json!({
+                "thread": thread,
+                "from": format!("{thread}@customer.test"),
+                "id": format!("{thread}-{i}"),
+                "text": format!("Where is my parcel? ({i})"),
+            })
+        })
+    });
+    let statuses =
+        futures::future::join_all(posts.map(|body| app.webhook(&inbox, "s3cret", body))).await;
+    assert!(
+        statuses.iter().all(|status| *status == StatusCode::OK),
+        "{statuses:?}"
+    );
+    for (thread, count) in runs {
+        let detail = conversation_of(&app, &admin, &inbox, thread).await;
+        let customer = detail["messages"]
+            .as_array()
+            .expect("messages")
+            .iter()
+            .filter(|message| message["role"] == "customer")
+            .count();
+        assert_eq!(customer, count, "{thread}: every message stored once");
+        let status = &detail["conversation"]["status"];
+        if count < 8 {
+            assert_eq!(status, "bot", "{thread}");
+            assert!(detail["handoff"].is_null(), "{thread}: {detail}");
+        } else {
+            assert_eq!(status, "escalated", "{thread}");
+            let reason = detail["handoff"]["reason"].as_str().expect("a handoff");
+            let counted: usize = reason
+                .strip_suffix(" customer messages")
+                .and_then(|n| n.parse().ok())
+                .unwrap_or_else(|| panic!("{thread}: {reason}"));
+            assert!((8..=count).contains(&counted), "{thread}: {reason}");
+        }
+    }
+    let (_, counts) = app
+        .get(
+            &admin,
+            &format!("/api/v1/conversations/counts?inbox_id={inbox}"),
+        )
+        .await;
+    assert_eq!(counts["all"], 4, "{counts}");
+    assert_eq!(counts["escalated"], 2, "{counts}");
 }

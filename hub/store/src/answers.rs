@@ -1,13 +1,13 @@
 //! The bot's messages: an AI answer or the note that a person will take over, committed with
-//! what the AI did, counted in the routing state. On SQLite the answers that finish together
-//! commit together, like the customer messages of `ingest.rs`.
+//! what the AI did, counted in the routing state. The answers that finish together commit
+//! together, like the customer messages of `ingest.rs`.
 
 use std::{collections::HashMap, time::Duration};
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    sea_query::OnConflict,
+    QueryOrder, QuerySelect, sea_query::OnConflict,
 };
 use switchboard_model::{self as model, AiOutcome, MessageRole};
 use tokio::sync::{mpsc, oneshot};
@@ -22,7 +22,7 @@ use crate::{
 
 type Appended = (conversation::Model, message::Model);
 
-/// How many answers one SQLite transaction commits at most. Fewer than the ingest writer's: a
+/// How many answers one transaction commits at most. Fewer than the ingest writer's: a
 /// customer's message waits for the acknowledgement behind at most one batch of answers.
 const MAX_BATCH: usize = 32;
 /// How long the answer writer lets a batch gather before it asks for the write gate: an answer
@@ -30,7 +30,7 @@ const MAX_BATCH: usize = 32;
 /// the gate more often.
 const LINGER: Duration = Duration::from_millis(20);
 
-/// An answer waiting for the SQLite answer writer, and where its outcome goes.
+/// An answer waiting for the answer writer, and where its outcome goes.
 pub(crate) struct PendingAnswer {
     org_id: String,
     conversation_id: String,
@@ -58,12 +58,11 @@ impl PendingAnswer {
     }
 }
 
-/// A batch of answers in the caller's SQLite write transaction, with a constant number of
+/// A batch of answers in the caller's write transaction, with a constant number of
 /// statements for the common case: one answer to a web-chat conversation (which needs no
-/// delivery job). Those conversations are read in one query, numbered here (the write gate
-/// makes this transaction the only writer, so the read is exact) and written back in one
-/// upsert; the messages go in one insert and the AI outcomes in one update per outcome. The
-/// rest (another channel, two answers to one conversation) go through [`append_in`] first.
+/// delivery job). Those conversations are read in one query, numbered here (the read is exact:
+/// see the lock below) and written back in one upsert; the messages go in one insert and the
+/// AI outcomes in one update per outcome. The rest (another channel, two answers to one conversation) go through [`append_in`] first.
 async fn append_many_in(
     db: &impl ConnectionTrait,
     batch: &[PendingAnswer],
@@ -73,6 +72,8 @@ async fn append_many_in(
     for pending in batch {
         *named.entry(&pending.conversation_id).or_default() += 1;
     }
+    // On PostgreSQL the rows are locked until the commit, in the order of their ids, and read as
+    // the last writer left them (SQLite's write gate makes the batch the only writer).
     let mut conversations: HashMap<String, conversation::Model> = conversation::Entity::find()
         .filter(
             conversation::Column::Id.is_in(
@@ -82,6 +83,8 @@ async fn append_many_in(
                     .map(|(id, _)| id.to_string()),
             ),
         )
+        .order_by_asc(conversation::Column::Id)
+        .lock_exclusive()
         .all(db)
         .await?
         .into_iter()
@@ -181,10 +184,10 @@ async fn append_many_in(
         .collect()
 }
 
-/// The queue of answers waiting for the SQLite answer writer.
+/// The queue of answers waiting for the answer writer.
 pub(crate) type AnswerQueue = mpsc::Sender<PendingAnswer>;
 
-/// Starts the SQLite answer writer: the group commit of [`crate::ingest`] for the bot's
+/// Starts the answer writer: the group commit of [`crate::ingest`] for the bot's
 /// answers, so that however many turns finish together, they take the write gate once.
 pub(crate) fn start_answer_writer(store: Store, gate: Option<crate::WriteGate>) -> AnswerQueue {
     let gate = gate.map(|gate| (gate, crate::Writer::Other));
@@ -261,6 +264,8 @@ impl Store {
                 Ok(appended)
             }
             Err(err) => {
+                metrics::counter!("switchboard_answer_batches_redone_total").increment(1);
+                tracing::warn!(%err, "a batch of answers failed; storing it answer by answer");
                 txn.rollback().await?;
                 Err(err)
             }

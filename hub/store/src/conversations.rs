@@ -385,11 +385,14 @@ impl Store {
         inbox_id: &str,
         limit: u64,
     ) -> Result<BotTurn> {
-        let held_by_bot = conversation::Entity::find_by_id(conversation_id)
+        // The conversation's status, by its key alone. With `status = 'bot'` inside the
+        // subquery, PostgreSQL's planner, on a young table without statistics, read it through
+        // the (organization, status) index and filtered every bot conversation by id: 9 ms a
+        // turn at 10,000 conversations.
+        let status = conversation::Entity::find_by_id(conversation_id)
             .select_only()
-            .column(conversation::Column::Id)
+            .column(conversation::Column::Status)
             .filter(conversation::Column::OrgId.eq(org_id))
-            .filter(conversation::Column::Status.eq(ConversationStatus::Bot.as_str()))
             .into_query();
         // Scalar subqueries: they do not depend on the row, so each runs once.
         let inbox_config = inbox::Entity::find_by_id(inbox_id)
@@ -407,7 +410,7 @@ impl Store {
             .filter(message::Column::OrgId.eq(org_id))
             .filter(message::Column::ConversationId.eq(conversation_id))
             .filter(message::Column::Private.eq(false))
-            .filter(Expr::exists(held_by_bot))
+            .filter(Expr::expr(Expr::from(status)).eq(ConversationStatus::Bot.as_str()))
             .order_by_desc(message::Column::Seq)
             .limit(limit)
             .build(self.backend());

@@ -353,10 +353,11 @@ async fn ingest_in(
     stored(conversation, row, opened, reopened).map(Some)
 }
 
-/// A batch of messages in the caller's SQLite write transaction, with a constant number of
+/// A batch of messages in the caller's write transaction, with a constant number of
 /// statements for the common case: messages in open conversations their channel thread already
-/// names. Those are read in two queries, numbered here (the write gate makes this transaction
-/// the only writer, so the read is exact), and written back in one upsert of the conversations
+/// names. Those are read in two queries, numbered here (the read is exact: the write gate makes
+/// this transaction SQLite's only writer, and PostgreSQL's rows are locked, [`threads_of`]),
+/// and written back in one upsert of the conversations
 /// and one insert of the messages. The rest (a first message, a reply found by its quoted ids,
 /// a closed conversation) go through [`ingest_in`] first. `None` when any message was stored
 /// before: the caller must roll back.
@@ -584,9 +585,15 @@ async fn open_in_bulk(
         opening.iter().map(|(_, pending)| sender(pending)).collect();
     let mut contact_of: HashMap<(String, String, String), String> =
         contact_identity::Entity::find()
-            .filter(contact_identity::Column::OrgId.is_in(wanted.iter().map(|key| &key.0)))
-            .filter(contact_identity::Column::Channel.is_in(wanted.iter().map(|key| &key.1)))
-            .filter(contact_identity::Column::ExternalId.is_in(wanted.iter().map(|key| &key.2)))
+            .from_raw_sql(by_keys(
+                db.get_database_backend(),
+                "SELECT i.* FROM {keys} {join} contact_identities AS i \
+                 ON i.org_id = k.value ->> 0 AND i.channel = k.value ->> 1 \
+                 AND i.external_id = k.value ->> 2",
+                wanted
+                    .iter()
+                    .map(|(org, channel, external)| [org, channel, external]),
+            )?)
             .all(db)
             .await?
             .into_iter()
@@ -668,10 +675,11 @@ async fn stored_before(
         return Ok(HashMap::new());
     }
     let found = message::Entity::find()
-        .from_raw_sql(by_pairs(
-            "SELECT m.* FROM json_each(?) AS k CROSS JOIN messages AS m \
+        .from_raw_sql(by_keys(
+            db.get_database_backend(),
+            "SELECT m.* FROM {keys} {join} messages AS m \
              ON m.inbox_id = k.value ->> 0 AND m.channel_message_id = k.value ->> 1",
-            &keys,
+            keys.iter().map(|(inbox, id)| [inbox, id]),
         )?)
         .all(db)
         .await?;
@@ -685,6 +693,12 @@ async fn stored_before(
 }
 
 /// The threads of `wanted` (inbox, thread key) that the hub knows, each with its conversation.
+///
+/// On PostgreSQL the conversations are locked until the commit, in the order of their ids (so
+/// that two batches that share conversations never wait for each other in a circle), and read
+/// as the last transaction that changed them left them: the `seq`s handed out from them are
+/// then the next ones, whichever node's writer commits first. On SQLite the write gate makes
+/// the batch the only writer.
 async fn threads_of(
     db: &impl ConnectionTrait,
     wanted: &HashSet<(&str, &str)>,
@@ -692,13 +706,22 @@ async fn threads_of(
     if wanted.is_empty() {
         return Ok(Vec::new());
     }
+    let backend = db.get_database_backend();
+    let lock = match backend {
+        DbBackend::Postgres => " ORDER BY c.id FOR UPDATE OF c",
+        _ => "",
+    };
     let rows = db
-        .query_all_raw(by_pairs(
-            "SELECT c.*, t.inbox_id AS thread_inbox_id, t.thread_key AS thread_thread_key \
-             FROM json_each(?) AS k \
-             CROSS JOIN threads AS t ON t.inbox_id = k.value ->> 0 AND t.thread_key = k.value ->> 1 \
-             CROSS JOIN conversations AS c ON c.id = t.conversation_id",
-            wanted,
+        .query_all_raw(by_keys(
+            backend,
+            &format!(
+                "SELECT c.*, t.inbox_id AS thread_inbox_id, t.thread_key AS thread_thread_key \
+                 FROM {{keys}} \
+                 {{join}} threads AS t \
+                 ON t.inbox_id = k.value ->> 0 AND t.thread_key = k.value ->> 1 \
+                 {{join}} conversations AS c ON c.id = t.conversation_id{lock}"
+            ),
+            wanted.iter().map(|(inbox, thread)| [inbox, thread]),
         )?)
         .await?;
     rows.iter()
@@ -712,28 +735,37 @@ async fn threads_of(
         .collect()
 }
 
-/// `sql`, a SQLite query with one parameter, bound to `pairs` as a JSON array of two-string
-/// arrays, which the query reads with `json_each`. One statement for any number of pairs: it is
-/// prepared once, and SQLite looks each pair up in an index instead of building a temporary one
-/// for an `IN` list, as it does for every run of such a list.
-fn by_pairs<'a>(
+/// `sql`, a query that reads `{keys}` as a table `k` of JSON arrays of strings (`k.value`),
+/// bound to `keys` as one JSON parameter (SQLite's `json_each`, PostgreSQL's
+/// `jsonb_array_elements`), and joins the tables it names with `{join}` (SQLite's
+/// `CROSS JOIN`, which keeps the keys the outer loop; PostgreSQL's plain `JOIN`, which the
+/// writers' connections run as a loop of index lookups). One statement for any number of
+/// keys: it is prepared once, and the database looks each key up in an index instead of
+/// building a temporary one for an `IN` list, as SQLite does for every run of such a list, or
+/// probing every combination of several lists' values, as PostgreSQL does.
+fn by_keys<const N: usize>(
+    backend: DbBackend,
     sql: &str,
-    pairs: impl IntoIterator<Item = &'a (impl AsRef<str> + 'a, impl AsRef<str> + 'a)>,
+    keys: impl IntoIterator<Item = [impl AsRef<str>; N]>,
 ) -> Result<Statement> {
-    let pairs: Vec<[&str; 2]> = pairs
+    let keys: Vec<Vec<String>> = keys
         .into_iter()
-        .map(|(first, second)| [first.as_ref(), second.as_ref()])
+        .map(|key| key.iter().map(|part| part.as_ref().to_owned()).collect())
         .collect();
-    let json = serde_json::to_string(&pairs)
+    let json = serde_json::to_string(&keys)
         .map_err(|err| StoreError::Corrupt(format!("cannot write the keys as JSON: {err}")))?;
+    let (table, join) = match backend {
+        DbBackend::Postgres => ("jsonb_array_elements($1::jsonb) AS k(value)", "JOIN"),
+        _ => ("json_each(?) AS k", "CROSS JOIN"),
+    };
     Ok(Statement::from_sql_and_values(
-        DbBackend::Sqlite,
-        sql,
+        backend,
+        sql.replace("{keys}", table).replace("{join}", join),
         [json.into()],
     ))
 }
 
-/// How many customer messages one SQLite transaction commits at most.
+/// How many customer messages one transaction commits at most.
 const MAX_BATCH: usize = 128;
 /// How long the ingest writer lets every batch gather ([`crate::group_commit`]). At 10,000
 /// visitors sending 2,000 messages a second, 2 ms took the writer's time from 11–13 s to 8–9 s
@@ -742,7 +774,7 @@ const MAX_BATCH: usize = 128;
 /// the 2 ms on each acknowledgement.
 const LINGER: std::time::Duration = std::time::Duration::from_millis(2);
 
-/// A message waiting for the SQLite ingest writer, and where its outcome goes.
+/// A message waiting for an ingest writer, and where its outcome goes.
 pub(crate) struct Pending {
     org_id: String,
     inbox_id: String,
@@ -782,33 +814,59 @@ impl Pending {
     }
 }
 
-/// The queue of messages waiting for the SQLite ingest writer.
-pub(crate) type IngestQueue = mpsc::Sender<Pending>;
+/// The queues of the ingest writers, one each. A message goes to the writer its thread names,
+/// so that one thread's messages are written in order by one writer, and one node's writers
+/// never wait for each other's locks on a conversation.
+#[derive(Clone)]
+pub(crate) struct IngestQueue(std::sync::Arc<[mpsc::Sender<Pending>]>);
 
-/// Starts the SQLite ingest writer ([`crate::group_commit`]): the messages that arrived while
-/// the last transaction ran are stored together, in one transaction, under one turn of the
-/// write gate, which it takes before any other writer waiting. When anything in a batch fails
-/// (a resend stored by a concurrent delivery, an error), the batch is undone and its messages
-/// are stored one by one, each with its own outcome. `store` must not hold a queue itself.
-pub(crate) fn start_ingest_writer(store: Store, gate: Option<crate::WriteGate>) -> IngestQueue {
-    crate::group_commit(
-        "ingest",
-        MAX_BATCH,
-        LINGER,
-        gate.map(|gate| (gate, crate::Writer::Ingest)),
-        move |batch| {
+impl IngestQueue {
+    fn for_thread(&self, inbox_id: &str, thread_key: &str) -> &mpsc::Sender<Pending> {
+        use std::hash::BuildHasher;
+        // A fixed hasher: which writer takes a thread may differ between runs, not within one.
+        let hash = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default()
+            .hash_one((inbox_id, thread_key));
+        let writers = self.0.len().max(1);
+        &self.0[(hash % writers as u64) as usize]
+    }
+}
+
+/// Starts `writers` ingest writers ([`crate::group_commit`]): the messages that arrived while
+/// a writer's last transaction ran are stored together, in one transaction. On SQLite (one
+/// writer) under one turn of the write `gate`, which it takes before any other writer
+/// waiting; on PostgreSQL side by side, each on its own connection. When anything in a batch
+/// fails (a resend stored by a concurrent delivery, a thread opened by another node at the same
+/// time, an error), the batch is undone and its messages are stored one by one, each with its
+/// own outcome. `store` must not hold a queue itself.
+pub(crate) fn start_ingest_writers(
+    store: Store,
+    gate: Option<crate::WriteGate>,
+    writers: usize,
+) -> IngestQueue {
+    let queues = (0..writers.max(1))
+        .map(|_| {
             let store = store.clone();
-            async move { store.ingest_batch(batch).await }
-        },
-    )
+            crate::group_commit(
+                "ingest",
+                MAX_BATCH,
+                LINGER,
+                gate.clone().map(|gate| (gate, crate::Writer::Ingest)),
+                move |batch| {
+                    let store = store.clone();
+                    async move { store.ingest_batch(batch).await }
+                },
+            )
+        })
+        .collect();
+    IngestQueue(queues)
 }
 
 impl Store {
     /// Stores one customer message from a channel: finds or creates the contact and the
     /// conversation, gives the message the conversation's next `seq`, and commits. The same
     /// `channel_message_id` on the same inbox twice stores one message. Returns only after the
-    /// commit, so the caller may acknowledge the channel. On SQLite, messages arriving together
-    /// commit together (see [`start_ingest_writer`]).
+    /// commit, so the caller may acknowledge the channel. Messages arriving together commit
+    /// together (see [`start_ingest_writers`]).
     pub async fn ingest(
         &self,
         org_id: &str,
@@ -841,6 +899,7 @@ impl Store {
             score,
             reply,
         };
+        let queue = queue.for_thread(inbox_id, &incoming.thread_key);
         if queue.send(pending).await.is_err() {
             return self
                 .ingest_alone(org_id, inbox_id, channel, incoming, score)
@@ -885,7 +944,13 @@ impl Store {
                 txn.commit().await?;
                 Ok(outcomes)
             }
-            Ok(None) | Err(_) => {
+            outcome => {
+                // A resend stored meanwhile, or a thread another node opened at the same time,
+                // is expected now and then; anything else would make every batch slow.
+                metrics::counter!("switchboard_ingest_batches_redone_total").increment(1);
+                if let Err(err) = outcome {
+                    tracing::warn!(%err, "an ingest batch failed; storing it message by message");
+                }
                 txn.rollback().await?;
                 Err(StoreError::Conflict(
                     "the batch is stored one by one".into(),

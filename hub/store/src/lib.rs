@@ -82,11 +82,16 @@ pub struct Store {
     write_db: Option<DatabaseConnection>,
     /// "Now" for routing, SLA clocks and presence; tests set it (`Store::with_clock`).
     clock: Clock,
-    /// SQLite's ingest writer, which commits the customer messages that arrive together in
-    /// one transaction (`ingest.rs`). `None` on PostgreSQL, where writers run side by side.
+    /// PostgreSQL's pool for the group-commit writers alone, so that an acknowledgement never
+    /// waits for a connection behind the API, routing or the bot. `None` on SQLite, where the
+    /// writers use `write_db`.
+    writers_db: Option<DatabaseConnection>,
+    /// The ingest writers, which commit the customer messages that arrive together in one
+    /// transaction (`ingest.rs`): one on SQLite, [`PG_INGEST_WRITERS`] side by side on
+    /// PostgreSQL. `None` in a writer's own copy of the store.
     ingest_queue: Option<ingest::IngestQueue>,
-    /// SQLite's answer writer, which commits the bot's answers that finish together in one
-    /// transaction (`answers.rs`). `None` on PostgreSQL.
+    /// The answer writer, which commits the bot's answers that finish together in one
+    /// transaction (`answers.rs`). `None` in a writer's own copy of the store.
     answer_queue: Option<answers::AnswerQueue>,
     /// Where the database is, for [`Store::with_own_readers`].
     url: Arc<str>,
@@ -201,15 +206,16 @@ impl Store {
     /// [`Store::connect`], with SQLite's log restarted within `limits`.
     async fn connect_with(database_url: &str, limits: LogLimits) -> Result<Store> {
         let sqlite = database_url.starts_with("sqlite:");
-        let db = if sqlite {
-            Database::connect(sqlite_options(database_url, SqlitePool::Readers(8))).await?
+        let (db, writers_db) = if sqlite {
+            let readers = sqlite_options(database_url, SqlitePool::Readers(8));
+            (Database::connect(readers).await?, None)
         } else {
-            let mut options = base_options(database_url);
-            options
-                .max_connections(32)
-                .min_connections(1)
-                .test_before_acquire_if_idle_for(Duration::from_secs(30));
-            Database::connect(options).await?
+            let general = postgres_options(database_url, PostgresPool::General);
+            let writers = postgres_options(database_url, PostgresPool::Writers);
+            (
+                Database::connect(general).await?,
+                Some(Database::connect(writers).await?),
+            )
         };
         let alive = Arc::new(());
         let write_gate = sqlite.then(WriteGate::default);
@@ -227,6 +233,7 @@ impl Store {
             db,
             write_gate,
             write_db,
+            writers_db,
             clock: Clock::system(),
             ingest_queue: None,
             answer_queue: None,
@@ -241,8 +248,10 @@ impl Store {
                      .cargo/config.toml"
                 );
             }
-            store.start_writers();
+        } else {
+            keep_statistics(store.db.clone(), Arc::downgrade(&store._alive));
         }
+        store.start_writers();
         Ok(store)
     }
 
@@ -269,15 +278,18 @@ impl Store {
         Ok(Some(false))
     }
 
-    /// The same store reading through a pool of `connections` of its own, for work that may
-    /// wait: on SQLite each connection is a thread, which the task that opens it starts, so a
-    /// store made by a task on a lower-priority runtime reads on lower-priority threads. Writes
-    /// still go through the one writer. On PostgreSQL, the same store.
+    /// The same store reading (and, on PostgreSQL, writing what does not go through the
+    /// group-commit writers) through a pool of `connections` of its own, for work that may
+    /// wait, so that it never holds a connection the API or acknowledgements wait for. On
+    /// SQLite each connection is a thread, which the task that opens it starts, so a store made
+    /// by a task on a lower-priority runtime reads on lower-priority threads; writes still go
+    /// through the one writer.
     pub async fn with_own_readers(&self, connections: u32) -> Result<Store> {
-        if self.write_gate.is_none() {
-            return Ok(self.clone());
-        }
-        let options = sqlite_options(&self.url, SqlitePool::Readers(connections));
+        let options = if self.write_gate.is_some() {
+            sqlite_options(&self.url, SqlitePool::Readers(connections))
+        } else {
+            postgres_options(&self.url, PostgresPool::Own(connections))
+        };
         Ok(Store {
             db: Database::connect(options).await?,
             ..self.clone()
@@ -293,19 +305,26 @@ impl Store {
         self
     }
 
-    /// Starts SQLite's group-commit writers for customer messages and the bot's answers.
-    /// Each writes through a copy of the store without queues, and stops when the last copy
-    /// of its queue is dropped. A writer holds the write gate for a whole batch itself
-    /// ([`group_commit`]), so its copy does not take the gate again.
+    /// Starts the group-commit writers for customer messages and the bot's answers.
+    /// Each writes through a copy of the store without queues (on PostgreSQL, on the writers'
+    /// own pool), and stops when the last copy of its queue is dropped. On SQLite a writer
+    /// holds the write gate for a whole batch itself ([`group_commit`]), so its copy does not
+    /// take the gate again.
     fn start_writers(&mut self) {
         let writer = Store {
+            db: self.writers_db.clone().unwrap_or_else(|| self.db.clone()),
             write_gate: None,
             ingest_queue: None,
             answer_queue: None,
             ..self.clone()
         };
         let gate = self.write_gate.clone();
-        self.ingest_queue = Some(ingest::start_ingest_writer(writer.clone(), gate.clone()));
+        let ingest_writers = if gate.is_some() { 1 } else { PG_INGEST_WRITERS };
+        self.ingest_queue = Some(ingest::start_ingest_writers(
+            writer.clone(),
+            gate.clone(),
+            ingest_writers,
+        ));
         self.answer_queue = Some(answers::start_answer_writer(writer, gate));
     }
 
@@ -330,6 +349,11 @@ impl Store {
         Ok(())
     }
 
+    /// Whether the database is SQLite (the embedded default) rather than PostgreSQL.
+    pub fn is_sqlite(&self) -> bool {
+        self.backend() == DbBackend::Sqlite
+    }
+
     pub fn backend(&self) -> DbBackend {
         self.db.get_database_backend()
     }
@@ -337,15 +361,13 @@ impl Store {
     /// Closes the readers of a store made by [`Store::with_own_readers`], not what it shares
     /// with the store it came from.
     pub async fn close_own_readers(self) -> Result<()> {
-        if self.write_gate.is_some() {
-            self.db.close().await?;
-        }
+        self.db.close().await?;
         Ok(())
     }
 
     pub async fn close(self) -> Result<()> {
-        if let Some(write_db) = self.write_db {
-            write_db.close().await?;
+        for own in [self.write_db, self.writers_db].into_iter().flatten() {
+            own.close().await?;
         }
         self.db.close().await?;
         Ok(())
@@ -383,6 +405,118 @@ fn base_options(database_url: &str) -> ConnectOptions {
         .connect_timeout(Duration::from_secs(10))
         .acquire_timeout(Duration::from_secs(30));
     options
+}
+
+/// Connections of PostgreSQL's general pool: the API, the inbox's reads, delivery and the
+/// timers (the background lane has a pool of its own, [`Store::with_own_readers`]).
+const PG_GENERAL: u32 = 16;
+/// PostgreSQL's ingest writers, side by side (a message goes to one by its thread, so that one
+/// node's writers never wait for each other's row locks). Each commits a batch at a time: a
+/// commit waits for the log's `fsync`, and while one writer waits the others gather and write.
+const PG_INGEST_WRITERS: usize = 4;
+/// The answer writer's connection, beside the ingest writers'.
+const PG_WRITERS: u32 = PG_INGEST_WRITERS as u32 + 1;
+
+/// What a pool of PostgreSQL connections is for.
+#[derive(Clone, Copy)]
+enum PostgresPool {
+    /// The API, the inbox's reads, delivery and timers.
+    General,
+    /// The group-commit writers, a connection each.
+    Writers,
+    /// This many connections of a store's own ([`Store::with_own_readers`]).
+    Own(u32),
+}
+
+/// A pool of connections to the PostgreSQL database at `database_url`, set up for `pool`.
+fn postgres_options(database_url: &str, pool: PostgresPool) -> ConnectOptions {
+    let (connections, statements) = match pool {
+        PostgresPool::General => (PG_GENERAL, 100),
+        // A batch's statements change shape with its size (one row of values a message):
+        // with sqlx's default of 100 most would be prepared again on each use.
+        PostgresPool::Writers => (PG_WRITERS, WRITE_STATEMENTS),
+        PostgresPool::Own(connections) => (connections, 100),
+    };
+    let writers = matches!(pool, PostgresPool::Writers);
+    let mut options = base_options(database_url);
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .map_sqlx_postgres_opts(move |opts| {
+            let opts = opts.statement_cache_capacity(statements);
+            if writers {
+                // The writers only look rows up by their keys, a batch's keys at a time, from
+                // a JSON array that the planner takes for 100 rows whatever its length: it
+                // then hashed whole tables (`threads`, `messages`) rather than look up a few
+                // keys in their indexes, 5 to 40 ms a batch at 10,000 conversations. Index
+                // lookups in nested loops are always the right plan here.
+                opts.options([
+                    ("enable_seqscan", "off"),
+                    ("enable_hashjoin", "off"),
+                    ("enable_mergejoin", "off"),
+                ])
+            } else {
+                opts
+            }
+        });
+    options
+}
+
+/// How often [`keep_statistics`] looks at the tables (PostgreSQL publishes its counts about
+/// once a second).
+const STATISTICS_EVERY: Duration = Duration::from_secs(1);
+
+/// Keeps PostgreSQL's planner statistics up with tables that grow fast, while `alive` can be
+/// upgraded: a table changed by more rows than it holds (and by 500) since it was last analyzed
+/// is analyzed now, from a small sample.
+///
+/// A new database fills in seconds under load, and autovacuum looks at most once a minute.
+/// Until then the planner guesses, and each connection keeps the plan it made for a statement
+/// on its first runs: made against nearly empty tables, reading a conversation by its id went
+/// through the (organization, status) index, row by row through every conversation (2–3 ms a
+/// read at 10,000), and an `IN` list of senders was filtered rather than looked up. `ANALYZE`
+/// also makes every connection plan its statements again. A table is analyzed each time it
+/// doubles, a few times in its youth and then seldom; the sample (target 10: 3,000 rows) keeps
+/// each run to milliseconds, and autovacuum later replaces the figures with finer ones.
+fn keep_statistics(db: DatabaseConnection, alive: std::sync::Weak<()>) {
+    use sea_orm::ConnectionTrait;
+    tokio::spawn(async move {
+        while alive.upgrade().is_some() {
+            tokio::time::sleep(STATISTICS_EVERY).await;
+            let stale = db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT relname FROM pg_stat_user_tables \
+                     WHERE n_mod_since_analyze > 500 AND n_mod_since_analyze > n_live_tup",
+                ))
+                .await;
+            let tables = match stale {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::debug!(%err, "cannot read the tables' statistics");
+                    continue;
+                }
+            };
+            for row in tables {
+                let Ok(table) = row.try_get::<String>("", "relname") else {
+                    continue;
+                };
+                // The name comes from the catalog; quoted as an identifier all the same.
+                let analyze = format!("ANALYZE \"{}\"", table.replace('"', "\"\""));
+                let analyzed = async {
+                    let txn = db.begin().await?;
+                    txn.execute_unprepared("SET LOCAL default_statistics_target = 10")
+                        .await?;
+                    txn.execute_unprepared(&analyze).await?;
+                    txn.commit().await
+                };
+                if let Err(err) = analyzed.await {
+                    tracing::debug!(%err, table, "cannot analyze the table");
+                }
+            }
+        }
+    });
 }
 
 /// What a pool of SQLite connections is for.

@@ -1029,13 +1029,16 @@ impl Store {
 
     /// Everything routing reads for a customer's message, in one statement: the organization's
     /// rules revision, the contact's value, the conversation's run of AI failures, and its
-    /// customer messages (counted by a window over all of them, taken before the `LIMIT`;
-    /// the latest `recent` scored).
+    /// customer messages up to the one at `up_to_seq` (counted by a window over all of them,
+    /// taken before the `LIMIT`; the latest `recent` scored). Bounded by the message's `seq`, so
+    /// that what routing sees for a message does not depend on whether the messages after it
+    /// were committed with it (a batch) or later: `seq`s are handed out in commit order.
     pub async fn routing_inputs(
         &self,
         org_id: &str,
         conversation_id: &str,
         contact_id: &str,
+        up_to_seq: i64,
         recent: u64,
     ) -> Result<RoutingInputs> {
         #[derive(sea_orm::FromQueryResult)]
@@ -1096,6 +1099,7 @@ impl Store {
             .filter(message::Column::OrgId.eq(org_id))
             .filter(message::Column::ConversationId.eq(conversation_id))
             .filter(message::Column::Role.eq(model::MessageRole::Customer.as_str()))
+            .filter(message::Column::Seq.lte(up_to_seq))
             .order_by_desc(message::Column::Seq)
             // At least one row: the count and the subqueries' values come on it.
             .limit(Ord::max(recent, 1))

@@ -9,13 +9,14 @@ use switchboard_model::{
     InboundMessage, MessageRole, Permission, Role,
 };
 use switchboard_store::{ConversationFilter, IngestOutcome, NewMessage, Store};
-use switchboard_testkit::{TestDatabase, backend_tests};
+use switchboard_testkit::{Backend, TestDatabase, backend_tests};
 
 backend_tests!(
     ingest_is_idempotent_on_the_channel_message_id,
     concurrent_duplicates_store_one_message,
     a_batch_with_a_resend_a_known_thread_and_a_new_one,
     concurrent_messages_get_consecutive_seqs,
+    two_hubs_racing_for_one_conversation_number_every_message_once,
     a_burst_of_messages_each_gets_its_own_outcome,
     answers_that_finish_together_each_commit_once,
     a_bot_turn_reads_what_it_needs_while_the_bot_holds_the_conversation,
@@ -282,6 +283,101 @@ async fn concurrent_messages_get_consecutive_seqs(db: TestDatabase) {
         .map(|m| m.seq)
         .collect();
     assert_eq!(seqs, (1..=20).collect::<Vec<_>>());
+}
+
+/// Two hubs on one PostgreSQL database (two stores, each with its own writers) and, on each,
+/// several senders writing to one thread at once, with the bot answering in between: every
+/// message gets its own `seq`, with no gap; a sender's messages, each sent after the last was
+/// committed, are numbered in the order they committed; reading on from any `seq`, as `resume`
+/// does, gives each message once.
+async fn two_hubs_racing_for_one_conversation_number_every_message_once(db: TestDatabase) {
+    const SENDERS: usize = 4;
+    const EACH: usize = 25;
+    let f = fixture(&db).await;
+    // SQLite is one node's database (one process writes it): there, one hub's senders race.
+    let two_hubs = db.backend == Backend::Postgres;
+    let other_hub = if two_hubs {
+        store(&db).await
+    } else {
+        f.store.clone()
+    };
+    let opened = f
+        .stored(&inbound("race", "ada", Some("first"), "hello"))
+        .await;
+    let mut senders = Vec::new();
+    for (hub, store) in [f.store.clone(), other_hub.clone()].into_iter().enumerate() {
+        for sender in 0..SENDERS {
+            let (store, org, inbox) = (store.clone(), f.org_id.clone(), f.inbox_id.clone());
+            let conversation_id = opened.0.clone();
+            senders.push(tokio::spawn(async move {
+                let mut seqs = Vec::new();
+                for i in 0..EACH {
+                    let id = format!("h{hub}-s{sender}-m{i}");
+                    let message = inbound("race", "ada", Some(&id), &id);
+                    match store
+                        .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                        .await
+                        .expect("ingests")
+                    {
+                        IngestOutcome::Stored { message, .. } => seqs.push(message.seq),
+                        IngestOutcome::Duplicate { .. } => panic!("{id} is new"),
+                    }
+                    if i % 5 == 0 {
+                        let (_, answer) = store
+                            .append_bot_message(
+                                &org,
+                                &conversation_id,
+                                &switchboard_model::new_id(),
+                                NewMessage {
+                                    role: MessageRole::Ai,
+                                    confidence: Some(0.9),
+                                    ..NewMessage::agent(None, "An answer", false)
+                                },
+                                AiOutcome::Answered,
+                            )
+                            .await
+                            .expect("answers");
+                        seqs.push(answer.seq);
+                    }
+                }
+                seqs
+            }));
+        }
+    }
+    let mut all = vec![opened.1];
+    for sender in senders {
+        let seqs = sender.await.expect("the sender");
+        assert!(
+            seqs.windows(2).all(|pair| pair[0] < pair[1]),
+            "one sender's messages are numbered in commit order: {seqs:?}"
+        );
+        all.extend(seqs);
+    }
+    all.sort_unstable();
+    let total = all.len() as i64;
+    assert_eq!(all, (1..=total).collect::<Vec<_>>(), "one seq each, no gap");
+    for after in [0, 1, total / 3, total - 1] {
+        let mut replayed = Vec::new();
+        let mut cursor = after;
+        loop {
+            let page = f
+                .store
+                .messages(&f.org_id, &opened.0, cursor, 17, true)
+                .await
+                .expect("reads");
+            let Some(last) = page.last() else { break };
+            cursor = last.seq;
+            replayed.extend(page.iter().map(|message| message.seq));
+        }
+        assert_eq!(
+            replayed,
+            (after + 1..=total).collect::<Vec<_>>(),
+            "resuming after {after} replays each message once"
+        );
+    }
+    if two_hubs {
+        other_hub.close().await.expect("closes");
+    }
 }
 
 /// Many messages at once: on SQLite they are committed in batches (group commit), mixing

@@ -102,13 +102,34 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
         .await
         .expect("reads")
         .expect("the conversation");
-    let inputs =
-        |recent| store.routing_inputs(&org_id, &conversation_id, &conversation.contact_id, recent);
+    let last = conversation.last_seq;
+    let inputs = |recent| {
+        store.routing_inputs(
+            &org_id,
+            &conversation_id,
+            &conversation.contact_id,
+            last,
+            recent,
+        )
+    };
     let before = inputs(2).await.expect("inputs");
     assert_eq!(
         before.customer_messages, 4,
         "the message without text counts, unscored"
     );
+    // What routing sees for an earlier message ends at that message, whatever came after.
+    let earlier = store
+        .routing_inputs(
+            &org_id,
+            &conversation_id,
+            &conversation.contact_id,
+            last - 2,
+            10,
+        )
+        .await
+        .expect("inputs");
+    assert_eq!(earlier.customer_messages, 2);
+    assert_eq!(earlier.recent_sentiments, scores[..2].to_vec());
     assert_eq!(
         before.recent_sentiments,
         scores[scores.len() - 1..].to_vec(),
@@ -150,7 +171,13 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
     let other = store.create_org("other", "Other").await.expect("org");
     assert_eq!(
         store
-            .routing_inputs(&other.id, &conversation_id, &conversation.contact_id, 10)
+            .routing_inputs(
+                &other.id,
+                &conversation_id,
+                &conversation.contact_id,
+                last,
+                10
+            )
             .await
             .expect("inputs"),
         switchboard_store::RoutingInputs::default()

@@ -127,6 +127,7 @@ async fn gather_signals(
             org_id,
             &conversation.id,
             &conversation.contact_id,
+            message.seq,
             TREND_MESSAGES,
         )
         .await?;

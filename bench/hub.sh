@@ -1,0 +1,46 @@
+# Sourced by the benchmark scripts: builds both release binaries and starts a fresh hub on
+# 127.0.0.1:18481 (an empty data dir; with --postgres, a fresh database on the PostgreSQL
+# server at URL, by default $SWITCHBOARD_TEST_DATABASE_URL or
+# postgres://postgres@127.0.0.1:5432/test), stopped and dropped when the script exits.
+#   start_hub [--postgres [URL]] → sets hub (its pid), listen, work, and args (what is left)
+# Extra `serve` settings come from the environment (SWITCHBOARD_*).
+
+start_hub() {
+  local server=""
+  if [ "${1:-}" = "--postgres" ]; then
+    shift
+    server="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+    case "${1:-}" in postgres://*|postgresql://*) server="$1"; shift ;; esac
+  fi
+  args=("$@")
+
+  ulimit -n 20000 || ulimit -n "$(ulimit -Hn)"
+  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
+  cargo build --release --locked -p switchboard -p switchboard-bench
+  work="$(mktemp -d)"
+  cp "$CARGO_TARGET_DIR/release/switchboard" "$CARGO_TARGET_DIR/release/switchboard-bench" "$work/"
+  export SWITCHBOARD_ADMIN_EMAIL=admin@example.com SWITCHBOARD_ADMIN_PASSWORD='bench pass 123'
+  local database=()
+  dropdb=true
+  if [ -n "$server" ]; then
+    local name="switchboard_bench_$(date +%s)_$$"
+    psql "$server" -qc "CREATE DATABASE $name"
+    database=(--database-url "${server%/*}/$name")
+    dropdb="psql '$server' -qc 'DROP DATABASE IF EXISTS $name WITH (FORCE)'"
+    echo "hub on PostgreSQL: ${server%/*}/$name"
+  else
+    echo "hub on SQLite in $work/data"
+  fi
+  listen=127.0.0.1:18481
+  "$work/switchboard" serve --listen "$listen" --data-dir "$work/data" "${database[@]}" \
+    >"$work/hub.log" 2>&1 &
+  hub=$!
+  trap 'kill "$hub" 2>/dev/null; wait "$hub" 2>/dev/null; eval "$dropdb"; rm -rf "$work"' EXIT
+  for _ in $(seq 1 300); do
+    curl -sf "http://$listen/readyz" >/dev/null && return 0
+    sleep 0.2
+  done
+  echo "the hub did not start:" >&2
+  tail -20 "$work/hub.log" >&2
+  return 1
+}

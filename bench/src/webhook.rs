@@ -1,0 +1,194 @@
+//! `webhook`: Telegram updates posted to a running hub's webhook by many clients at once, as
+//! Telegram's servers would post them (`X-Telegram-Bot-Api-Secret-Token`, one private chat per
+//! customer, unique `update_id` and `message_id`). Reports requests a second and the latency of
+//! the acknowledgement (the hub answers 200 only after the commit), then what the hub stored:
+//! every update must have become one message, none twice.
+
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicUsize, Ordering::Relaxed},
+    },
+    time::{Duration, Instant},
+};
+
+use anyhow::{Context, bail};
+use serde_json::{Value, json};
+
+use crate::webchat::{sign_in, spread};
+
+#[derive(clap::Args)]
+pub struct Options {
+    /// The hub's base URL (http://, loopback)
+    #[arg(long, default_value = "http://127.0.0.1:8080")]
+    url: String,
+    #[arg(long, env = "SWITCHBOARD_ADMIN_EMAIL")]
+    admin_email: Option<String>,
+    #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
+    admin_password: Option<String>,
+    /// Updates to post, each a new message
+    #[arg(long, default_value_t = 40_000)]
+    messages: usize,
+    /// Distinct chats (conversations) the messages spread over, round robin
+    #[arg(long, default_value_t = 2_000)]
+    chats: usize,
+    /// Requests in flight at once (one keep-alive connection each)
+    #[arg(long, default_value_t = 64)]
+    concurrency: usize,
+    /// Seconds to wait after the last request before reading what the hub stored
+    #[arg(long, default_value_t = 5)]
+    settle_secs: u64,
+}
+
+const SECRET: &str = "bench_secret-token";
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let base = options.url.trim_end_matches('/').to_owned();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(options.concurrency)
+        .build()?;
+    let token = sign_in(
+        &client,
+        &base,
+        options.admin_email.as_deref(),
+        options.admin_password.as_deref(),
+    )
+    .await?;
+    // The Bot API is never reached: the bench's hub runs with the bot off, and an agent's reply
+    // would go to this closed port.
+    let inbox: Value = client
+        .post(format!("{base}/api/v1/inboxes"))
+        .bearer_auth(&token)
+        .json(&json!({
+            "name": format!("Bench Telegram {}", chrono::Utc::now().timestamp_millis()),
+            "channel": "telegram",
+            "config": {
+                "bot_token": "123456:bench",
+                "secret_token": SECRET,
+                "api_base_url": "http://127.0.0.1:9",
+            },
+        }))
+        .send()
+        .await?
+        .error_for_status()
+        .context("cannot create the Telegram inbox")?
+        .json()
+        .await?;
+    let inbox_id = inbox["id"].as_str().context("no inbox id")?.to_owned();
+    let url = format!("{base}/webhooks/telegram/{inbox_id}");
+    let ingested_before = ingested(&client, &base).await?;
+
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..options.concurrency.max(1))
+        .map(|_| {
+            let (client, url, next) = (client.clone(), url.clone(), next.clone());
+            let (messages, chats) = (options.messages, options.chats.max(1));
+            tokio::spawn(async move {
+                let mut latencies = Vec::new();
+                let mut failed = 0usize;
+                loop {
+                    let i = next.fetch_add(1, Relaxed);
+                    if i >= messages {
+                        break;
+                    }
+                    let sent = Instant::now();
+                    let answer = client
+                        .post(&url)
+                        .header("x-telegram-bot-api-secret-token", SECRET)
+                        .json(&update(i, chats))
+                        .send()
+                        .await;
+                    match answer {
+                        Ok(answer) if answer.status().is_success() => {
+                            latencies.push(sent.elapsed());
+                        }
+                        Ok(answer) => {
+                            failed += 1;
+                            if failed <= 3 {
+                                eprintln!("update {i}: {}", answer.status());
+                            }
+                        }
+                        Err(err) => {
+                            failed += 1;
+                            if failed <= 3 {
+                                eprintln!("update {i}: {err}");
+                            }
+                        }
+                    }
+                }
+                (latencies, failed)
+            })
+        })
+        .collect();
+    let (mut latencies, mut failed) = (Vec::new(), 0);
+    for worker in workers {
+        let (more, failures) = worker.await?;
+        latencies.extend(more);
+        failed += failures;
+    }
+    let elapsed = started.elapsed();
+    latencies.sort_unstable();
+    println!(
+        "posted {} updates to {} chats from {} clients in {:.1} s: {:.0} a second, {failed} failed",
+        options.messages,
+        options.chats,
+        options.concurrency,
+        elapsed.as_secs_f64(),
+        latencies.len() as f64 / elapsed.as_secs_f64()
+    );
+    println!("acknowledged (ms): {}", spread(&latencies));
+
+    tokio::time::sleep(Duration::from_secs(options.settle_secs)).await;
+    let stored = ingested(&client, &base).await? - ingested_before;
+    let counts: Value = client
+        .get(format!(
+            "{base}/api/v1/conversations/counts?inbox_id={inbox_id}"
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await?
+        .error_for_status()?
+        .json()
+        .await?;
+    println!("stored {stored} messages; conversations by view: {counts}");
+    if failed > 0 || stored != options.messages as u64 {
+        bail!(
+            "{failed} updates failed; {stored} of {} stored",
+            options.messages
+        );
+    }
+    Ok(())
+}
+
+/// The `i`th update: a customer's text message in chat `i % chats`.
+fn update(i: usize, chats: usize) -> Value {
+    let chat = 10_000_000 + (i % chats) as i64;
+    json!({
+        "update_id": 500_000_000 + i as i64,
+        "message": {
+            "message_id": 1 + i as i64,
+            "from": { "id": chat, "is_bot": false, "first_name": "Bench", "language_code": "en" },
+            "chat": { "id": chat, "first_name": "Bench", "type": "private" },
+            "date": chrono::Utc::now().timestamp(),
+            "text": format!("Where is my parcel? (message {i})"),
+        },
+    })
+}
+
+/// The hub's count of customer messages stored, from `/metrics`.
+async fn ingested(client: &reqwest::Client, base: &str) -> anyhow::Result<u64> {
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    Ok(metrics
+        .lines()
+        .filter(|line| line.starts_with("switchboard_messages_ingested_total{"))
+        .filter(|line| line.contains("channel=\"telegram\""))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum::<f64>() as u64)
+}
