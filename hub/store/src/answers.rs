@@ -62,7 +62,8 @@ impl PendingAnswer {
 /// statements for the common case: one answer to a web-chat conversation (which needs no
 /// delivery job). Those conversations are read in one query, numbered here (the read is exact:
 /// see the lock below) and written back in one upsert; the messages go in one insert and the
-/// AI outcomes in one update per outcome. The rest (another channel, two answers to one conversation) go through [`append_in`] first.
+/// AI outcomes in one update per outcome. The rest (another channel, two answers to one
+/// conversation) go through [`append_in`] first.
 async fn append_many_in(
     db: &impl ConnectionTrait,
     batch: &[PendingAnswer],

@@ -357,10 +357,9 @@ async fn ingest_in(
 /// statements for the common case: messages in open conversations their channel thread already
 /// names. Those are read in two queries, numbered here (the read is exact: the write gate makes
 /// this transaction SQLite's only writer, and PostgreSQL's rows are locked, [`threads_of`]),
-/// and written back in one upsert of the conversations
-/// and one insert of the messages. The rest (a first message, a reply found by its quoted ids,
-/// a closed conversation) go through [`ingest_in`] first. `None` when any message was stored
-/// before: the caller must roll back.
+/// and written back in one upsert of the conversations and one insert of the messages. The
+/// rest (a first message, a reply found by its quoted ids, a closed conversation) go through
+/// [`ingest_in`] first. `None` when any message was stored before: the caller must roll back.
 async fn ingest_many_in(
     db: &impl ConnectionTrait,
     batch: &[Pending],
@@ -748,11 +747,14 @@ fn by_keys<const N: usize>(
     sql: &str,
     keys: impl IntoIterator<Item = [impl AsRef<str>; N]>,
 ) -> Result<Statement> {
-    let keys: Vec<Vec<String>> = keys
-        .into_iter()
-        .map(|key| key.iter().map(|part| part.as_ref().to_owned()).collect())
+    // Borrowed, not copied: serde writes slices of any length (arrays only up to 32).
+    let keys: Vec<[_; N]> = keys.into_iter().collect();
+    let parts: Vec<[&str; N]> = keys
+        .iter()
+        .map(|key| key.each_ref().map(AsRef::as_ref))
         .collect();
-    let json = serde_json::to_string(&keys)
+    let rows: Vec<&[&str]> = parts.iter().map(<[&str; N]>::as_slice).collect();
+    let json = serde_json::to_string(&rows)
         .map_err(|err| StoreError::Corrupt(format!("cannot write the keys as JSON: {err}")))?;
     let (table, join) = match backend {
         DbBackend::Postgres => ("jsonb_array_elements($1::jsonb) AS k(value)", "JOIN"),

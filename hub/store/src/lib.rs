@@ -285,7 +285,7 @@ impl Store {
     /// by a task on a lower-priority runtime reads on lower-priority threads; writes still go
     /// through the one writer.
     pub async fn with_own_readers(&self, connections: u32) -> Result<Store> {
-        let options = if self.write_gate.is_some() {
+        let options = if self.is_sqlite() {
             sqlite_options(&self.url, SqlitePool::Readers(connections))
         } else {
             postgres_options(&self.url, PostgresPool::Own(connections))
