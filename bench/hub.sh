@@ -2,16 +2,23 @@
 # 127.0.0.1:18481 (an empty data dir; with --postgres, a fresh database on the PostgreSQL
 # server at URL, by default $SWITCHBOARD_TEST_DATABASE_URL or
 # postgres://postgres@127.0.0.1:5432/test), stopped and dropped when the script exits.
-#   start_hub [--postgres [URL]] → sets hub (its pid), listen, work, and args (what is left)
+# With --llm, the hub answers with a model: `switchboard-bench fake-llm` on 127.0.0.1:18490
+# (0.4 s to the first token, 20 words at 50 a second; its flags from $FAKE_LLM_FLAGS).
+#   start_hub [--postgres [URL]] [--llm] → sets hub (its pid), listen, work, and args (what is left)
 # Extra `serve` settings come from the environment (SWITCHBOARD_*).
 
 start_hub() {
-  local server=""
-  if [ "${1:-}" = "--postgres" ]; then
-    shift
-    server="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
-    case "${1:-}" in postgres://*|postgresql://*) server="$1"; shift ;; esac
-  fi
+  local server="" llm=""
+  while :; do
+    case "${1:-}" in
+      --postgres)
+        shift
+        server="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+        case "${1:-}" in postgres://*|postgresql://*) server="$1"; shift ;; esac ;;
+      --llm) shift; llm=1 ;;
+      *) break ;;
+    esac
+  done
   args=("$@")
 
   ulimit -n 20000 || ulimit -n "$(ulimit -Hn)"
@@ -31,11 +38,20 @@ start_hub() {
   else
     echo "hub on SQLite in $work/data"
   fi
+  local fake=""
+  if [ -n "$llm" ]; then
+    # shellcheck disable=SC2086
+    "$work/switchboard-bench" fake-llm --listen 127.0.0.1:18490 ${FAKE_LLM_FLAGS:-} \
+      2>"$work/fake-llm.log" &
+    fake=$!
+    export SWITCHBOARD_LLM_BASE_URL=http://127.0.0.1:18490/v1 SWITCHBOARD_LLM_MODEL=fake-model
+    echo "answers from the fake model on 127.0.0.1:18490 (log: $work/fake-llm.log)"
+  fi
   listen=127.0.0.1:18481
   "$work/switchboard" serve --listen "$listen" --data-dir "$work/data" "${database[@]}" \
     >"$work/hub.log" 2>&1 &
   hub=$!
-  trap 'kill "$hub" 2>/dev/null; wait "$hub" 2>/dev/null; eval "$dropdb"; rm -rf "$work"' EXIT
+  trap 'kill "$hub" $fake 2>/dev/null; wait "$hub" 2>/dev/null; tail -1 "$work/fake-llm.log" 2>/dev/null; eval "$dropdb"; rm -rf "$work"' EXIT
   for _ in $(seq 1 300); do
     curl -sf "http://$listen/readyz" >/dev/null && return 0
     sleep 0.2

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Runs the web-chat load test against a fresh release hub on this machine:
-#   bench/webchat.sh [--postgres [URL]] [CONVERSATIONS] [THINK_SECS] [extra switchboard-bench webchat flags…]
-# On SQLite, or with --postgres on a fresh PostgreSQL database (bench/hub.sh). Results: the
+#   bench/webchat.sh [--postgres [URL]] [--llm] [CONVERSATIONS] [THINK_SECS] [extra switchboard-bench webchat flags…]
+# On SQLite, or with --postgres on a fresh PostgreSQL database; with --llm, answered by the
+# benchmark's fake model (bench/hub.sh). Results: the
 # generator's output (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."

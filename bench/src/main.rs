@@ -12,6 +12,7 @@
 //! `webchat` drives a running hub over its web-chat WebSocket with many visitors at once
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
 
+mod fake_llm;
 mod proc;
 mod webchat;
 mod webhook;
@@ -59,6 +60,9 @@ enum Command {
     /// Post Telegram updates to a running hub's webhook from many clients at once and report
     /// requests a second, acknowledgement latency and what was stored
     Webhook(webhook::Options),
+    /// Serve an OpenAI-compatible model on loopback that answers after a set time to first
+    /// token, streams at a set pace, and answers 429, 500 or never to set shares of the calls
+    FakeLlm(fake_llm::Options),
     /// Build the knowledge index at each size and time the evaluation questions against it
     Retrieval {
         /// Article counts, comma-separated
@@ -118,6 +122,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Webchat(options) => webchat::run(options).await,
         Command::Webhook(options) => webhook::run(options).await,
+        Command::FakeLlm(options) => fake_llm::run(options).await,
     }
 }
 

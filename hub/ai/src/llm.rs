@@ -4,7 +4,10 @@
 //! confidence, token usage). Also the one non-streaming call ([`LlmClient::chat`]) that the
 //! sentiment scorer and the handoff summary use: every request to the model is built here.
 
-use std::time::Duration;
+use std::{
+    sync::{Arc, Mutex},
+    time::{Duration, Instant},
+};
 
 use futures::StreamExt;
 use serde_json::{Value, json};
@@ -28,6 +31,105 @@ pub struct LlmConfig {
     pub small_model: Option<String>,
     /// For the answer to start, and between two pieces of it.
     pub timeout: Duration,
+    /// Calls in flight to this provider at most; more wait for a place.
+    pub max_in_flight: usize,
+    /// How long a customer's answer may wait, for a place and then for its first piece, before
+    /// the caller answers another way ([`ResponderError::Busy`] or [`ResponderError::Timeout`]
+    /// with nothing streamed).
+    pub first_piece: Duration,
+}
+
+impl LlmConfig {
+    /// A configuration with the hub's defaults for the limits.
+    pub fn new(base_url: impl Into<String>, model: impl Into<String>) -> LlmConfig {
+        LlmConfig {
+            base_url: base_url.into(),
+            api_key: None,
+            model: model.into(),
+            small_model: None,
+            timeout: Duration::from_secs(20),
+            max_in_flight: 1024,
+            first_piece: Duration::from_secs(3),
+        }
+    }
+}
+
+/// What every clone of a client shares: the places for calls in flight, and until when the
+/// provider asked to be left alone.
+struct Gate {
+    places: tokio::sync::Semaphore,
+    resting_until: Mutex<Option<Instant>>,
+}
+
+impl Gate {
+    fn resting(&self) -> bool {
+        let until = *self
+            .resting_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        until.is_some_and(|until| Instant::now() < until)
+    }
+
+    fn rest_for(&self, wait: Duration) {
+        let until = Instant::now() + wait;
+        let mut resting = self
+            .resting_until
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if resting.is_none_or(|current| current < until) {
+            *resting = Some(until);
+        }
+    }
+}
+
+/// How long the provider asks to be left alone, from a 429's `Retry-After` (seconds) or, on
+/// any answer, `x-ratelimit-remaining-requests: 0` with `x-ratelimit-reset-requests` (`1s`,
+/// `6m0s`, `20ms`); a 429 without either: one second.
+fn rest_asked(response: &reqwest::Response) -> Option<Duration> {
+    let header = |name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::trim)
+    };
+    let exhausted = header("x-ratelimit-remaining-requests") == Some("0");
+    let reset = header("x-ratelimit-reset-requests").and_then(parse_reset);
+    if response.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+        let retry_after = header("retry-after")
+            .and_then(|value| value.parse::<f64>().ok())
+            .filter(|secs| secs.is_finite() && *secs >= 0.0)
+            .map(|secs| Duration::from_secs_f64(secs.min(3_600.0)));
+        return Some(retry_after.or(reset).unwrap_or(Duration::from_secs(1)));
+    }
+    if exhausted { reset } else { None }
+}
+
+/// OpenAI's reset durations: `1s`, `6m0s`, `20ms`, `1h2m3.5s`.
+fn parse_reset(text: &str) -> Option<Duration> {
+    let mut total = 0.0;
+    let mut number = String::new();
+    let mut chars = text.chars().peekable();
+    while let Some(c) = chars.next() {
+        if c.is_ascii_digit() || c == '.' {
+            number.push(c);
+            continue;
+        }
+        let value: f64 = number.parse().ok()?;
+        number.clear();
+        let unit = match c {
+            'h' => 3_600.0,
+            'm' if chars.peek() == Some(&'s') => {
+                chars.next();
+                0.001
+            }
+            'm' => 60.0,
+            's' => 1.0,
+            _ => return None,
+        };
+        total += value * unit;
+    }
+    (number.is_empty() && total.is_finite()).then(|| Duration::from_secs_f64(total.min(3_600.0)))
 }
 
 /// Cheap to clone: clones share one connection pool.
@@ -35,6 +137,7 @@ pub struct LlmConfig {
 pub struct LlmClient {
     client: reqwest::Client,
     config: LlmConfig,
+    gate: Arc<Gate>,
 }
 
 /// What came back.
@@ -60,7 +163,61 @@ impl LlmClient {
             .map_err(|err| {
                 ResponderError::Failed(format!("cannot build the HTTP client: {err}"))
             })?;
-        Ok(LlmClient { client, config })
+        let gate = Arc::new(Gate {
+            places: tokio::sync::Semaphore::new(config.max_in_flight.max(1)),
+            resting_until: Mutex::new(None),
+        });
+        Ok(LlmClient {
+            client,
+            config,
+            gate,
+        })
+    }
+
+    /// A place for one call, waiting until `deadline` at most; `Busy` when the provider asked
+    /// the hub to wait or no place came free in time.
+    async fn admit(
+        &self,
+        deadline: Instant,
+    ) -> Result<tokio::sync::SemaphorePermit<'_>, ResponderError> {
+        if self.gate.resting() {
+            metrics::counter!("switchboard_llm_busy_total", "reason" => "rate_limited")
+                .increment(1);
+            return Err(ResponderError::Busy("the provider asked to wait".into()));
+        }
+        match tokio::time::timeout_at(deadline.into(), self.gate.places.acquire()).await {
+            Ok(Ok(permit)) if Instant::now() < deadline => Ok(permit),
+            _ => {
+                metrics::counter!("switchboard_llm_busy_total", "reason" => "in_flight")
+                    .increment(1);
+                Err(ResponderError::Busy(format!(
+                    "{} calls already in flight",
+                    self.config.max_in_flight
+                )))
+            }
+        }
+    }
+
+    /// Remembers what the provider said of its rate limits, and turns an unsuccessful status
+    /// into the error the caller gets.
+    fn check(&self, response: &reqwest::Response) -> Result<(), ResponderError> {
+        if let Some(wait) = rest_asked(response) {
+            tracing::warn!(?wait, status = %response.status(), "the model's provider asks the hub to wait");
+            self.gate.rest_for(wait);
+        }
+        let status = response.status();
+        if status == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            metrics::counter!("switchboard_llm_busy_total", "reason" => "429").increment(1);
+            return Err(ResponderError::Busy(format!(
+                "the model endpoint answered {status}"
+            )));
+        }
+        if !status.is_success() {
+            return Err(ResponderError::Failed(format!(
+                "the model endpoint answered {status}"
+            )));
+        }
+        Ok(())
     }
 
     pub fn config(&self) -> &LlmConfig {
@@ -99,15 +256,11 @@ impl LlmClient {
             "messages": messages,
         });
         let exchange = async {
+            let _place = self.admit(Instant::now() + timeout).await?;
             let response = self.request(&body).send().await.map_err(|err| {
                 ResponderError::Failed(format!("the model endpoint failed: {err}"))
             })?;
-            let status = response.status();
-            if !status.is_success() {
-                return Err(ResponderError::Failed(format!(
-                    "the model endpoint answered {status}"
-                )));
-            }
+            self.check(&response)?;
             response.bytes().await.map_err(|err| {
                 ResponderError::Failed(format!("the model's answer broke off: {err}"))
             })
@@ -160,16 +313,16 @@ impl LlmClient {
             "messages": prompt(question, passages, &fence_nonce()),
         });
         let timeout = self.config.timeout;
-        let response = tokio::time::timeout(timeout, self.request(&body).send())
+        // Until the first piece reaches the customer, the wait is bounded by `first_piece`
+        // from here (a place, the headers, the first token); after it, by `timeout` a piece.
+        let first_piece = self.config.first_piece.min(timeout);
+        let deadline = Instant::now() + first_piece;
+        let _place = self.admit(deadline).await?;
+        let response = tokio::time::timeout_at(deadline.into(), self.request(&body).send())
             .await
-            .map_err(|_| ResponderError::Timeout(timeout))?
+            .map_err(|_| ResponderError::Timeout(first_piece))?
             .map_err(|err| ResponderError::Failed(format!("the model endpoint failed: {err}")))?;
-        let status = response.status();
-        if !status.is_success() {
-            return Err(ResponderError::Failed(format!(
-                "the model endpoint answered {status}"
-            )));
-        }
+        self.check(&response)?;
         let mut stream = response.bytes_stream();
         let mut buffer: Vec<u8> = Vec::new();
         let mut filter = StreamFilter::default();
@@ -177,9 +330,14 @@ impl LlmClient {
         let mut finished = false;
         let mut done = false;
         while !done {
-            let next = tokio::time::timeout(timeout, stream.next())
+            let (until, waited) = if filter.started {
+                (Instant::now() + timeout, timeout)
+            } else {
+                (deadline, first_piece)
+            };
+            let next = tokio::time::timeout_at(until.into(), stream.next())
                 .await
-                .map_err(|_| ResponderError::Timeout(timeout))?;
+                .map_err(|_| ResponderError::Timeout(waited))?;
             let Some(chunk) = next else { break };
             let chunk = chunk.map_err(|err| {
                 ResponderError::Failed(format!("the model's stream broke off: {err}"))
@@ -486,6 +644,22 @@ pub fn citations(text: &str, passages: usize) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
+    use super::parse_reset;
+    use std::time::Duration;
+
+    #[test]
+    fn the_providers_reset_durations_are_read() {
+        assert_eq!(parse_reset("1s"), Some(Duration::from_secs(1)));
+        assert_eq!(parse_reset("6m0s"), Some(Duration::from_secs(360)));
+        assert_eq!(parse_reset("20ms"), Some(Duration::from_millis(20)));
+        assert_eq!(
+            parse_reset("1h2m3.5s"),
+            Some(Duration::from_secs_f64(3_600.0))
+        );
+        assert_eq!(parse_reset("soon"), None);
+        assert_eq!(parse_reset("12"), None);
+    }
+
     use super::*;
     use std::sync::Mutex;
 

@@ -1,7 +1,10 @@
 //! The responder the hub asks: retrieval from the organization's knowledge index, then the
 //! offline composer or an LLM, behind a cache of answers to repeated questions.
 
-use std::sync::Arc;
+use std::sync::{
+    Arc,
+    atomic::{AtomicBool, Ordering},
+};
 
 use switchboard_model::{Answer, Deltas, Question, Responder, ResponderError, Response};
 
@@ -45,62 +48,118 @@ impl KnowledgeResponder {
         &self.knowledge
     }
 
-    /// The response before the threshold: the engine's answer with its confidence, or a decline.
+    /// The response before the threshold: the engine's answer with its confidence, or a
+    /// decline; and whether the model streamed it (else the caller passes it on, once it
+    /// passes the threshold).
     async fn raw(
         &self,
         question: &Question,
         retrieval: &Retrieval,
         deltas: &dyn Deltas,
-    ) -> Result<Response, ResponderError> {
+    ) -> Result<(Response, bool), ResponderError> {
         let Some(features) = Features::of(retrieval) else {
-            return Ok(not_covered(None));
+            return Ok((not_covered(None), false));
         };
         let retrieval_confidence = features.confidence();
         match &self.engine {
-            Engine::Offline => Ok(match compose(retrieval) {
-                Some(draft) => Response::Answered(Answer {
-                    text: draft.text,
-                    sources: draft.sources,
-                    confidence: Some(draft.confidence),
-                    model: None,
-                    tokens: None,
-                }),
-                None => not_covered(None),
-            }),
+            Engine::Offline => Ok((offline(retrieval), false)),
             Engine::Llm(client) => {
-                // A question retrieval finds nothing for (the weather, a product we do not
-                // sell) is not worth a model call. The bar is low: chatty messages score low
-                // on retrieval and the model, told to say when it does not know, decides.
-                if retrieval_confidence < LLM_GATE {
-                    return Ok(not_covered(Some(retrieval_confidence)));
+                let streamed = Streamed {
+                    inner: deltas,
+                    any: AtomicBool::new(false),
+                };
+                match self
+                    .ask_model(client, question, retrieval, retrieval_confidence, &streamed)
+                    .await
+                {
+                    // The customer has seen nothing yet: the offline answer instead of a wait.
+                    Err(err @ (ResponderError::Busy(_) | ResponderError::Timeout(_)))
+                        if !streamed.any.load(Ordering::Relaxed) =>
+                    {
+                        let reason = match err {
+                            ResponderError::Busy(_) => "busy",
+                            _ => "slow",
+                        };
+                        metrics::counter!("switchboard_llm_offline_answers_total", "reason" => reason)
+                            .increment(1);
+                        tracing::info!(%err, "answering offline: the model is {reason}");
+                        Ok((offline(retrieval), false))
+                    }
+                    outcome => outcome.map(|response| (response, true)),
                 }
-                let model = client.model_for(question, retrieval_confidence).to_owned();
-                let completion = client
-                    .complete(&model, question, &retrieval.hits, deltas)
-                    .await?;
-                let sources = sources_of(&completion.cited, &retrieval.hits);
-                // The model judges whether the passages answer; retrieval tempers it.
-                let model_confidence = completion.model_confidence.unwrap_or(0.6);
-                let mut confidence = model_confidence * (0.6 + 0.4 * retrieval_confidence);
-                if sources.is_empty() {
-                    // An answer that cites nothing is not grounded in what we gave it.
-                    confidence *= 0.5;
-                }
-                if completion.declined {
-                    return Ok(Response::Declined {
-                        reason: "the model found no answer in the knowledge base".into(),
-                        confidence: Some(confidence.min(retrieval_confidence)),
-                    });
-                }
-                Ok(Response::Answered(Answer {
-                    text: completion.text,
-                    sources,
-                    confidence: Some(confidence),
-                    model: Some(completion.model),
-                    tokens: completion.tokens,
-                }))
             }
         }
+    }
+
+    /// The model's answer from the retrieved passages, streamed into `deltas`.
+    async fn ask_model(
+        &self,
+        client: &LlmClient,
+        question: &Question,
+        retrieval: &Retrieval,
+        retrieval_confidence: f64,
+        deltas: &dyn Deltas,
+    ) -> Result<Response, ResponderError> {
+        // A question retrieval finds nothing for (the weather, a product we do not
+        // sell) is not worth a model call. The bar is low: chatty messages score low
+        // on retrieval and the model, told to say when it does not know, decides.
+        if retrieval_confidence < LLM_GATE {
+            return Ok(not_covered(Some(retrieval_confidence)));
+        }
+        let model = client.model_for(question, retrieval_confidence).to_owned();
+        let completion = client
+            .complete(&model, question, &retrieval.hits, deltas)
+            .await?;
+        let sources = sources_of(&completion.cited, &retrieval.hits);
+        // The model judges whether the passages answer; retrieval tempers it.
+        let model_confidence = completion.model_confidence.unwrap_or(0.6);
+        let mut confidence = model_confidence * (0.6 + 0.4 * retrieval_confidence);
+        if sources.is_empty() {
+            // An answer that cites nothing is not grounded in what we gave it.
+            confidence *= 0.5;
+        }
+        if completion.declined {
+            return Ok(Response::Declined {
+                reason: "the model found no answer in the knowledge base".into(),
+                confidence: Some(confidence.min(retrieval_confidence)),
+            });
+        }
+        Ok(Response::Answered(Answer {
+            text: completion.text,
+            sources,
+            confidence: Some(confidence),
+            model: Some(completion.model),
+            tokens: completion.tokens,
+        }))
+    }
+}
+
+/// The offline composer's answer from the best passage, or a decline.
+fn offline(retrieval: &Retrieval) -> Response {
+    match compose(retrieval) {
+        Some(draft) => Response::Answered(Answer {
+            text: draft.text,
+            sources: draft.sources,
+            confidence: Some(draft.confidence),
+            model: None,
+            tokens: None,
+        }),
+        None => not_covered(None),
+    }
+}
+
+/// Passes pieces on, noting whether any reached the customer.
+struct Streamed<'a> {
+    inner: &'a dyn Deltas,
+    any: AtomicBool,
+}
+
+impl Deltas for Streamed<'_> {
+    fn push(&self, text: &str) {
+        if !text.is_empty() {
+            self.any.store(true, Ordering::Relaxed);
+        }
+        self.inner.push(text);
     }
 }
 
@@ -156,13 +215,15 @@ impl Responder for KnowledgeResponder {
             .search(&index, &pii::without_pii(&question.text), PASSAGES)
             .await
             .map_err(|err| ResponderError::Failed(err.to_string()))?;
-        let streams = matches!(self.engine, Engine::Llm(_));
-        let raw = self.raw(question, &retrieval, deltas).await?;
-        if cacheable {
+        let (raw, streamed) = self.raw(question, &retrieval, deltas).await?;
+        // An offline answer given because the model was busy or slow is not kept: the next
+        // asker may get the model's.
+        let fell_back = matches!(self.engine, Engine::Llm(_)) && !streamed;
+        if cacheable && !fell_back {
             self.cache.put(key, raw.clone());
         }
         let response = threshold(raw, question.min_confidence);
-        if let (Response::Answered(answer), false) = (&response, streams) {
+        if let (Response::Answered(answer), false) = (&response, streamed) {
             deltas.push(&answer.text);
         }
         Ok(response)

@@ -33,6 +33,10 @@ enum Mode {
     Answer,
     NoAnswer,
     Hang,
+    /// 429 with `Retry-After: 30`.
+    RateLimited,
+    /// The first piece, then nothing for a minute.
+    Stalls,
     Error,
     Broken,
     Garbled,
@@ -68,6 +72,25 @@ async fn completions(
         }
         Mode::Error => {
             return (StatusCode::INTERNAL_SERVER_ERROR, "upstream exploded").into_response();
+        }
+        Mode::Stalls => {
+            let first = futures::stream::iter(sse(&[piece("You get ")]));
+            let stall = futures::stream::once(async {
+                tokio::time::sleep(Duration::from_secs(60)).await;
+                Ok(Bytes::from("data: [DONE]\n\n"))
+            });
+            return HttpResponse::builder()
+                .header("content-type", "text/event-stream")
+                .body(Body::from_stream(futures::StreamExt::chain(first, stall)))
+                .expect("a response");
+        }
+        Mode::RateLimited => {
+            return (
+                StatusCode::TOO_MANY_REQUESTS,
+                [("retry-after", "30")],
+                "slow down",
+            )
+                .into_response();
         }
         Mode::Answer => sse(&[
             piece("You get "),
@@ -141,11 +164,10 @@ fn responder_with(
     let _ = rustls::crypto::ring::default_provider().install_default();
     let knowledge = Arc::new(Knowledge::new(None, source));
     let client = LlmClient::new(LlmConfig {
-        base_url: base_url.to_owned(),
         api_key: Some("sk-test-key".into()),
-        model: "big-model".into(),
         small_model: small_model.map(str::to_owned),
         timeout,
+        ..LlmConfig::new(base_url, "big-model")
     })
     .expect("client");
     KnowledgeResponder::new(knowledge, Engine::Llm(client))
@@ -262,26 +284,111 @@ async fn no_answer_from_the_model_declines() {
     );
 }
 
+/// An answer the model gave no part of: the offline composer's, from the same passages.
+fn assert_offline_answer(result: &Result<Response, ResponderError>, deltas: &Collect) {
+    let Ok(Response::Answered(answer)) = result else {
+        panic!("an offline answer: {result:?}");
+    };
+    assert_eq!(answer.model, None, "{answer:?}");
+    assert!(answer.text.contains("10"), "{answer:?}");
+    assert!(!answer.sources.is_empty(), "{answer:?}");
+    assert_eq!(
+        deltas.0.lock().expect("lock").concat(),
+        answer.text,
+        "the customer gets the offline answer, once"
+    );
+}
+
 #[tokio::test]
-async fn an_endpoint_that_never_answers_times_out() {
-    let (base, _) = fake_server(Mode::Hang).await;
+async fn an_endpoint_that_never_answers_gets_the_offline_answer_within_the_bound() {
+    let (base, requests) = fake_server(Mode::Hang).await;
     let responder = responder(
         &base,
         Arc::new(FixtureSource::demo()),
         Duration::from_millis(300),
     );
-    let started = std::time::Instant::now();
-    let result = responder
+    for asked in 1..=2 {
+        let started = std::time::Instant::now();
+        let deltas = Collect::default();
+        let result = responder
+            .respond(&question("How many backup codes do I get?"), &deltas)
+            .await;
+        assert_offline_answer(&result, &deltas);
+        assert!(started.elapsed() < Duration::from_secs(2));
+        // Not kept in the cache: the next asker may get the model's answer.
+        assert_eq!(requests.lock().expect("lock").len(), asked);
+    }
+}
+
+#[tokio::test]
+async fn a_rate_limited_provider_is_left_alone_for_its_retry_after_and_customers_are_answered_offline()
+ {
+    let (base, requests) = fake_server(Mode::RateLimited).await;
+    let responder = responder(
+        &base,
+        Arc::new(FixtureSource::demo()),
+        Duration::from_secs(5),
+    );
+    for _ in 0..3 {
+        let deltas = Collect::default();
+        let result = responder
+            .respond(&question("How many backup codes do I get?"), &deltas)
+            .await;
+        assert_offline_answer(&result, &deltas);
+    }
+    assert_eq!(
+        requests.lock().expect("lock").len(),
+        1,
+        "after the 429 the provider is not asked again within its Retry-After"
+    );
+}
+
+#[tokio::test]
+async fn calls_beyond_the_providers_limit_in_flight_are_answered_offline_without_a_request() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    // The first answer starts, then stalls: it holds the one place until its timeout.
+    let (base, requests) = fake_server(Mode::Stalls).await;
+    let client = LlmClient::new(LlmConfig {
+        max_in_flight: 1,
+        first_piece: Duration::from_millis(400),
+        timeout: Duration::from_millis(1_500),
+        ..LlmConfig::new(&base, "big-model")
+    })
+    .expect("client");
+    let knowledge = Arc::new(Knowledge::new(None, Arc::new(FixtureSource::demo())));
+    let responder = KnowledgeResponder::new(knowledge, Engine::Llm(client));
+    // The index is built by a first question, one the model is never asked.
+    let warm = responder
         .respond(
-            &question("How many backup codes do I get?"),
+            &question("What is the weather forecast for Amsterdam tomorrow?"),
             &Collect::default(),
         )
         .await;
+    assert!(matches!(warm, Ok(Response::Declined { .. })), "{warm:?}");
+    let ask = async |after: Duration| {
+        tokio::time::sleep(after).await;
+        let started = std::time::Instant::now();
+        let deltas = Collect::default();
+        let result = responder
+            .respond(&question("How many backup codes do I get?"), &deltas)
+            .await;
+        (result, deltas, started.elapsed())
+    };
+    let ((first, first_deltas, _), (second, second_deltas, waited)) =
+        tokio::join!(ask(Duration::ZERO), ask(Duration::from_millis(100)));
+    // Begun, the first answer cannot be swapped for another: it fails (a person takes over).
     assert!(
-        matches!(result, Err(ResponderError::Timeout(_))),
-        "{result:?}"
+        matches!(first, Err(ResponderError::Timeout(_))),
+        "{first:?}"
     );
-    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(first_deltas.0.lock().expect("lock").concat(), "You get ");
+    assert_offline_answer(&second, &second_deltas);
+    assert!(waited < Duration::from_secs(1), "{waited:?}");
+    assert_eq!(
+        requests.lock().expect("lock").len(),
+        1,
+        "one place: the second question never reached the provider"
+    );
 }
 
 #[tokio::test]

@@ -19,11 +19,10 @@ use switchboard_testkit::{FakeLlm, LlmReply, LlmTask};
 fn client(base_url: &str, timeout: Duration) -> LlmClient {
     let _ = rustls::crypto::ring::default_provider().install_default();
     LlmClient::new(LlmConfig {
-        base_url: base_url.to_owned(),
         api_key: Some("sk-test-key".into()),
-        model: "big-model".into(),
         small_model: Some("small-model".into()),
         timeout,
+        ..LlmConfig::new(base_url, "big-model")
     })
     .expect("client")
 }

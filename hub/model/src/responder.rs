@@ -64,6 +64,10 @@ pub enum ResponderError {
     Timeout(Duration),
     #[error("{0}")]
     Failed(String),
+    /// The model was not asked: its provider is at the hub's limit of calls in flight or has
+    /// asked it to wait (a 429). Nothing was streamed, so another engine may answer instead.
+    #[error("the model is busy: {0}")]
+    Busy(String),
 }
 
 #[async_trait::async_trait]

@@ -142,6 +142,8 @@ pub fn llm_client(settings: &Settings) -> anyhow::Result<Option<LlmClient>> {
         model: model.to_owned(),
         small_model: non_empty(&settings.llm_small_model).map(str::to_owned),
         timeout: Duration::from_secs(settings.llm_timeout_secs.max(1)),
+        max_in_flight: settings.llm_max_in_flight.max(1),
+        first_piece: Duration::from_millis(settings.llm_first_piece_ms.max(1)),
     })?))
 }
 
@@ -153,28 +155,29 @@ pub fn llm_sentiment(
     Ok(llm_client(settings)?.map(|client| LlmSentiment::new(client, timeout)))
 }
 
-/// The responder of every organization: the LLM responder when `llm_base_url` and `llm_model`
-/// are set, the offline one otherwise. With `record_gaps`, questions it does not answer are
+/// The responder of every organization: the LLM responder with `llm` (the hub's one client,
+/// shared with the sentiment scorer and the handoff note, and so their limit of calls in
+/// flight), the offline one without. With `record_gaps`, questions it does not answer are
 /// recorded as knowledge gaps (the evaluation command leaves them out).
 pub fn responder(
-    settings: &Settings,
+    llm: Option<LlmClient>,
     store: &Store,
     knowledge: Arc<Knowledge>,
     record_gaps: bool,
-) -> anyhow::Result<Arc<dyn Responder>> {
-    let engine = match llm_client(settings)? {
+) -> Arc<dyn Responder> {
+    let engine = match llm {
         None => Engine::Offline,
         Some(client) => Engine::Llm(client),
     };
     let inner = KnowledgeResponder::new(knowledge, engine);
-    Ok(if record_gaps {
+    if record_gaps {
         Arc::new(GapRecorder {
             inner,
             store: store.clone(),
         })
     } else {
         Arc::new(inner)
-    })
+    }
 }
 
 /// Records every question the responder does not answer as a knowledge gap.

@@ -4,14 +4,14 @@
 //! channels that need a call), or, when the responder declines, fails or times out, a polite
 //! system message is stored and the conversation goes to a person.
 //!
-//! Turns run off the request path on a fixed pool of workers fed by a bounded queue of
-//! conversations, so that acknowledging a message never waits for an answer. A conversation is
+//! Turns run off the request path, a task each (at most `bot_workers` at once), fed by a bounded
+//! queue of conversations, so that acknowledging a message never waits for an answer. A conversation is
 //! queued at most once and answered by one worker at a time: messages that arrive while it is
 //! being answered are answered next, in one turn.
 
 use std::{
     collections::{HashMap, HashSet, VecDeque},
-    sync::Mutex,
+    sync::{Arc, Mutex},
     time::Duration,
 };
 
@@ -171,36 +171,43 @@ pub async fn after_customer_message(state: &AppState, conversation: &Conversatio
         .await;
 }
 
-/// Runs the worker pool until `shutdown`; turns in flight finish first.
+/// Starts a task for each queued turn, at most `bot_workers` at once, until `shutdown`; turns in
+/// flight finish first. A turn mostly waits (on the database, on a model's stream), so the
+/// turns running follow the load up to that bound; what bounds the calls to a model is its
+/// provider's limit (`llm_max_in_flight`), not a count of workers.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let workers = state.settings.bot_workers.max(1);
-    let mut pool = tokio::task::JoinSet::new();
-    for _ in 0..workers {
+    let places = Arc::new(Semaphore::new(state.settings.bot_workers.max(1)));
+    let turns = tokio_util::task::TaskTracker::new();
+    loop {
+        let place = tokio::select! {
+            place = places.clone().acquire_owned() => place,
+            _ = shutdown.cancelled() => break,
+        };
+        let Ok(place) = place else { break };
+        let job = loop {
+            if let Some(job) = state.bot.take() {
+                break Some(job);
+            }
+            tokio::select! {
+                _ = state.bot.work.notified() => {}
+                _ = shutdown.cancelled() => break None,
+            }
+        };
+        let Some(mut job) = job else { break };
         let state = state.clone();
-        let shutdown = shutdown.clone();
-        pool.spawn(async move {
+        turns.spawn(async move {
             loop {
-                let job = match state.bot.take() {
-                    Some(job) => job,
-                    None => {
-                        tokio::select! {
-                            _ = state.bot.work.notified() => continue,
-                            _ = shutdown.cancelled() => return,
-                        }
-                    }
-                };
-                let mut job = job;
-                loop {
-                    let answered = turn(&state, &job).await;
-                    match state.bot.finish(&job.conversation_id, answered) {
-                        Some(next) => job = next,
-                        None => break,
-                    }
+                let answered = turn(&state, &job).await;
+                match state.bot.finish(&job.conversation_id, answered) {
+                    Some(next) => job = next,
+                    None => break,
                 }
             }
+            drop(place);
         });
     }
-    while pool.join_next().await.is_some() {}
+    turns.close();
+    turns.wait().await;
 }
 
 /// Streams an answer's pieces to the bus under its message id.

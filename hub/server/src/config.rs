@@ -46,8 +46,9 @@ pub struct Settings {
     pub webchat_queue_frames: usize,
     /// How often web-chat connections are pinged; one silent for 2.5 times this is closed.
     pub webchat_ping_secs: u64,
-    /// Bot turns (AI answers) running at once. A turn mostly waits (on the database, on a
-    /// model's answer), so this is concurrency, not cores.
+    /// Bot turns (AI answers) running at once, a task each. A turn mostly waits (on the
+    /// database, on a model's answer), so this is concurrency, not cores; calls to a model are
+    /// bounded by `llm_max_in_flight`.
     pub bot_workers: usize,
     /// Conversations waiting for a bot turn; ingest waits for room beyond this (backpressure).
     /// An entry is one conversation (its later messages fold into it) and costs about 150
@@ -79,6 +80,13 @@ pub struct Settings {
     pub llm_small_model: Option<String>,
     /// How long the model may take to start answering, and between two pieces of its answer.
     pub llm_timeout_secs: u64,
+    /// Calls in flight to the model's provider at most (answers, sentiment, handoff notes);
+    /// more wait for a place.
+    pub llm_max_in_flight: usize,
+    /// How long a customer waits for the model's answer to start (a place, the first piece)
+    /// before the offline responder answers instead. A provider that answers 429 is left alone
+    /// for its `Retry-After`, and customers are answered offline meanwhile.
+    pub llm_first_piece_ms: u64,
     /// Embeds passages and questions at `llm_base_url` for hybrid retrieval when set.
     pub embeddings_model: Option<String>,
 }
@@ -103,7 +111,7 @@ impl Default for Settings {
             log_format: "text".into(),
             webchat_queue_frames: 64,
             webchat_ping_secs: 30,
-            bot_workers: 32,
+            bot_workers: 1024,
             bot_queue: 65_536,
             bot_timeout_secs: 30,
             bot_enabled: true,
@@ -117,6 +125,8 @@ impl Default for Settings {
             llm_model: None,
             llm_small_model: None,
             llm_timeout_secs: 20,
+            llm_max_in_flight: 1024,
+            llm_first_piece_ms: 2_500,
             embeddings_model: None,
         }
     }

@@ -10,8 +10,8 @@ use axum::{
 use std::sync::Arc;
 
 use switchboard_model::{
-    BusEvent, ChannelKind, Connector, HandshakeError, Inbound, InboundEvent, InboundMessage, Inbox,
-    RawInbound,
+    BusEvent, ChannelKind, Connector, Conversation, HandshakeError, Inbound, InboundEvent,
+    InboundMessage, Inbox, Message, RawInbound,
 };
 use switchboard_store::{InboxWithSecrets, IngestOutcome, StoreError};
 
@@ -104,21 +104,43 @@ pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
     if message.automated {
         return;
     }
-    // With an LLM configured, its sentiment replaces the offline score before routing reads
-    // the conversation's trend; the wait for it is bounded.
-    let rescored = crate::understanding::rescore_with_llm(state, conversation, message).await;
-    let conversation = rescored.as_ref().unwrap_or(&**conversation);
-    // Routing runs first: a conversation it hands to a person is not answered by the bot.
-    let escalated = match crate::routing::route_customer_message(state, conversation, message).await
+    // With an LLM configured, its sentiment score is asked for beside the answer, not before
+    // it: routing and the bot go on with the offline score, and when the model's arrives
+    // (its wait is bounded) and differs, the rules run again on it.
+    let rescoring = state.llm.is_some().then(|| {
+        let state = state.clone();
+        let conversation = conversation.clone();
+        let message = message.clone();
+        tokio::spawn(async move {
+            crate::understanding::rescore_with_llm(&state, &conversation, &message).await
+        })
+    });
+    route_and_answer(state, conversation, message).await;
+    if let Some(rescoring) = rescoring
+        && let Ok(Some(rescored)) = rescoring.await
+        && rescored.sentiment != conversation.sentiment
     {
+        route(state, &rescored, message).await;
+    }
+}
+
+/// Routing first (a conversation it hands to a person is not answered by the bot), then the
+/// bot's turn.
+async fn route_and_answer(state: &AppState, conversation: &Conversation, message: &Message) {
+    let escalated = route(state, conversation, message).await;
+    if !escalated && state.settings.bot_enabled {
+        crate::bot::after_customer_message(state, conversation, message.seq).await;
+    }
+}
+
+/// Runs the rules on `message`; whether they escalated the conversation.
+async fn route(state: &AppState, conversation: &Conversation, message: &Message) -> bool {
+    match crate::routing::route_customer_message(state, conversation, message).await {
         Ok(decision) => decision.escalate,
         Err(err) => {
             tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
             false
         }
-    };
-    if !escalated && state.settings.bot_enabled {
-        crate::bot::after_customer_message(state, conversation, message.seq).await;
     }
 }
 

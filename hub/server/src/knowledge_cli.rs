@@ -104,7 +104,12 @@ async fn run_eval(
         parse_cases(&text).map_err(|err| UsageError(format!("{}: {err}", file.display())))?;
     // In memory: the evaluation may run beside a hub that owns the index files.
     let knowledge = ai::knowledge(settings, store, false)?;
-    let responder = ai::responder(settings, store, knowledge, false)?;
+    // No customer waits on an evaluation: the model has its whole timeout to start.
+    let unhurried = Settings {
+        llm_first_piece_ms: settings.llm_timeout_secs.max(1) * 1_000,
+        ..settings.clone()
+    };
+    let responder = ai::responder(ai::llm_client(&unhurried)?, store, knowledge, false);
     let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();

@@ -120,14 +120,14 @@ impl Application {
         if let Some(seeded) = demo::seed_first_start(&store, &settings).await? {
             seeded.print(&settings);
         }
+        let llm = ai::llm_client(&settings)?;
         let responder = match responder {
             Some(responder) => responder,
             None => {
                 let knowledge = ai::knowledge(&settings, &store, true)?;
-                ai::responder(&settings, &store, knowledge, true)?
+                ai::responder(llm.clone(), &store, knowledge, true)
             }
         };
-        let llm = ai::llm_client(&settings)?;
         let listener = listen(settings.listen)
             .with_context(|| format!("failed to listen on {}", settings.listen))?;
         let smtp_listener = match settings.smtp_listen {

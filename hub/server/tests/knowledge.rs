@@ -235,8 +235,8 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
         .expect("reads")
         .expect("demo");
     let knowledge = switchboard::ai::knowledge(&settings, &store, true).expect("knowledge");
-    let responder =
-        switchboard::ai::responder(&settings, &store, knowledge, true).expect("responder");
+    let llm = switchboard::ai::llm_client(&settings).expect("settings");
+    let responder = switchboard::ai::responder(llm, &store, knowledge, true);
     let ask = |text: &str| Question {
         org_id: org.id.clone(),
         inbox_id: String::new(),

@@ -214,16 +214,16 @@ async fn a_failing_model_leaves_the_offline_score_and_the_extractive_note_within
                 .starts_with("Hi there"),
             "{handoff}"
         );
-        // The model was asked both times, and failed both times.
+        // The model was asked both times (side by side: the score no longer waits in front of
+        // routing), and failed both times.
         let tasks: Vec<LlmTask> = llm.requests()[asked..]
             .iter()
             .map(|request| request.task)
             .collect();
-        assert_eq!(
-            tasks,
-            vec![LlmTask::Sentiment, LlmTask::Handoff],
-            "{thread}"
-        );
+        assert_eq!(tasks.len(), 2, "{thread}: {tasks:?}");
+        for task in [LlmTask::Sentiment, LlmTask::Handoff] {
+            assert!(tasks.contains(&task), "{thread}: {tasks:?}");
+        }
     }
     app.stop().await;
 }

@@ -488,14 +488,20 @@ impl Connection {
         };
         let org_id = self.inbox.org_id.clone();
         // A client cannot claim messages that do not exist yet (and so skip them when they do).
-        let last_seq = match self
-            .state
-            .store
-            .conversation(&org_id, &conversation_id)
-            .await
-        {
-            Ok(conversation) => conversation.map_or(0, |c| c.last_seq),
-            Err(err) => return self.send(&unavailable(&err)).await,
+        // From the start there is nothing to claim: a conversation's first message, on
+        // PostgreSQL, is then one read fewer.
+        let last_seq = if after_seq <= 0 {
+            0
+        } else {
+            match self
+                .state
+                .store
+                .conversation(&org_id, &conversation_id)
+                .await
+            {
+                Ok(conversation) => conversation.map_or(0, |c| c.last_seq),
+                Err(err) => return self.send(&unavailable(&err)).await,
+            }
         };
         let after_seq = after_seq.min(last_seq);
         let mut cursor = after_seq;
