@@ -38,7 +38,7 @@ start_hub() {
   else
     echo "hub on SQLite in $work/data"
   fi
-  local fake=""
+  fake=""
   if [ -n "$llm" ]; then
     # shellcheck disable=SC2086
     "$work/switchboard-bench" fake-llm --listen 127.0.0.1:18490 ${FAKE_LLM_FLAGS:-} \
