@@ -23,6 +23,7 @@ use axum::{
     routing::post,
 };
 use serde_json::{Value, json};
+use switchboard_testkit::LlmTask;
 
 #[derive(clap::Args, Clone)]
 pub struct Options {
@@ -183,23 +184,17 @@ fn piece(text: &str) -> Value {
     json!({ "choices": [{ "index": 0, "delta": { "content": text }, "finish_reason": null }] })
 }
 
-/// A non-streamed task's reply, told apart by the hub's system prompt.
+/// A non-streamed task's reply, told apart by the hub's system prompt as the tests' fake does.
 fn reply_to(body: &Value) -> String {
-    let system = body
-        .pointer("/messages/0/content")
-        .and_then(Value::as_str)
-        .unwrap_or_default();
-    if system.contains("rate the sentiment") {
-        "{\"score\": 60}".to_owned()
-    } else if system.contains("handoff note") {
-        json!({
+    match LlmTask::of(body) {
+        LlmTask::Sentiment => "{\"score\": 60}".to_owned(),
+        LlmTask::Handoff => json!({
             "wants": "An answer to their question.",
             "tried": "Asking the assistant.",
             "mood": "calm",
             "suggested_reply": "Hi, I'm looking into this for you now.",
         })
-        .to_string()
-    } else {
-        "Here is what our help centre says [1].\nCONFIDENCE: 0.9".to_owned()
+        .to_string(),
+        LlmTask::Answer => "Here is what our help centre says [1].\nCONFIDENCE: 0.9".to_owned(),
     }
 }

@@ -31,7 +31,8 @@ pub enum LlmTask {
 }
 
 impl LlmTask {
-    fn of(body: &Value) -> LlmTask {
+    /// The task `body` (a chat-completions request) asks for.
+    pub fn of(body: &Value) -> LlmTask {
         let system = body
             .pointer("/messages/0/content")
             .and_then(Value::as_str)
