@@ -18,6 +18,10 @@ use crate::{index::Hit, pii};
 /// What the model is told to answer when the passages do not answer the question.
 pub const NO_ANSWER: &str = "NO_ANSWER";
 const CONFIDENCE_LINE: &str = "CONFIDENCE:";
+/// The hub's default limit of calls in flight to one provider (`llm_max_in_flight`).
+pub const MAX_IN_FLIGHT: usize = 1024;
+/// The hub's default wait for an answer's first piece, in milliseconds (`llm_first_piece_ms`).
+pub const FIRST_PIECE_MS: u64 = 2_500;
 /// Earlier messages of the conversation sent along.
 const HISTORY: usize = 6;
 
@@ -48,8 +52,8 @@ impl LlmConfig {
             model: model.into(),
             small_model: None,
             timeout: Duration::from_secs(20),
-            max_in_flight: 1024,
-            first_piece: Duration::from_secs(3),
+            max_in_flight: MAX_IN_FLIGHT,
+            first_piece: Duration::from_millis(FIRST_PIECE_MS),
         }
     }
 }
@@ -644,8 +648,8 @@ pub fn citations(text: &str, passages: usize) -> Vec<usize> {
 
 #[cfg(test)]
 mod tests {
-    use super::parse_reset;
-    use std::time::Duration;
+    use super::*;
+    use std::sync::Mutex;
 
     #[test]
     fn the_providers_reset_durations_are_read() {
@@ -659,9 +663,6 @@ mod tests {
         assert_eq!(parse_reset("soon"), None);
         assert_eq!(parse_reset("12"), None);
     }
-
-    use super::*;
-    use std::sync::Mutex;
 
     #[derive(Default)]
     struct Collect(Mutex<Vec<String>>);

@@ -68,9 +68,7 @@ impl KnowledgeResponder {
                     inner: deltas,
                     any: AtomicBool::new(false),
                 };
-                match self
-                    .ask_model(client, question, retrieval, retrieval_confidence, &streamed)
-                    .await
+                match ask_model(client, question, retrieval, retrieval_confidence, &streamed).await
                 {
                     // The customer has seen nothing yet: the offline answer instead of a wait.
                     Err(err @ (ResponderError::Busy(_) | ResponderError::Timeout(_)))
@@ -90,48 +88,47 @@ impl KnowledgeResponder {
             }
         }
     }
+}
 
-    /// The model's answer from the retrieved passages, streamed into `deltas`.
-    async fn ask_model(
-        &self,
-        client: &LlmClient,
-        question: &Question,
-        retrieval: &Retrieval,
-        retrieval_confidence: f64,
-        deltas: &dyn Deltas,
-    ) -> Result<Response, ResponderError> {
-        // A question retrieval finds nothing for (the weather, a product we do not
-        // sell) is not worth a model call. The bar is low: chatty messages score low
-        // on retrieval and the model, told to say when it does not know, decides.
-        if retrieval_confidence < LLM_GATE {
-            return Ok(not_covered(Some(retrieval_confidence)));
-        }
-        let model = client.model_for(question, retrieval_confidence).to_owned();
-        let completion = client
-            .complete(&model, question, &retrieval.hits, deltas)
-            .await?;
-        let sources = sources_of(&completion.cited, &retrieval.hits);
-        // The model judges whether the passages answer; retrieval tempers it.
-        let model_confidence = completion.model_confidence.unwrap_or(0.6);
-        let mut confidence = model_confidence * (0.6 + 0.4 * retrieval_confidence);
-        if sources.is_empty() {
-            // An answer that cites nothing is not grounded in what we gave it.
-            confidence *= 0.5;
-        }
-        if completion.declined {
-            return Ok(Response::Declined {
-                reason: "the model found no answer in the knowledge base".into(),
-                confidence: Some(confidence.min(retrieval_confidence)),
-            });
-        }
-        Ok(Response::Answered(Answer {
-            text: completion.text,
-            sources,
-            confidence: Some(confidence),
-            model: Some(completion.model),
-            tokens: completion.tokens,
-        }))
+/// The model's answer from the retrieved passages, streamed into `deltas`.
+async fn ask_model(
+    client: &LlmClient,
+    question: &Question,
+    retrieval: &Retrieval,
+    retrieval_confidence: f64,
+    deltas: &dyn Deltas,
+) -> Result<Response, ResponderError> {
+    // A question retrieval finds nothing for (the weather, a product we do not
+    // sell) is not worth a model call. The bar is low: chatty messages score low
+    // on retrieval and the model, told to say when it does not know, decides.
+    if retrieval_confidence < LLM_GATE {
+        return Ok(not_covered(Some(retrieval_confidence)));
     }
+    let model = client.model_for(question, retrieval_confidence).to_owned();
+    let completion = client
+        .complete(&model, question, &retrieval.hits, deltas)
+        .await?;
+    let sources = sources_of(&completion.cited, &retrieval.hits);
+    // The model judges whether the passages answer; retrieval tempers it.
+    let model_confidence = completion.model_confidence.unwrap_or(0.6);
+    let mut confidence = model_confidence * (0.6 + 0.4 * retrieval_confidence);
+    if sources.is_empty() {
+        // An answer that cites nothing is not grounded in what we gave it.
+        confidence *= 0.5;
+    }
+    if completion.declined {
+        return Ok(Response::Declined {
+            reason: "the model found no answer in the knowledge base".into(),
+            confidence: Some(confidence.min(retrieval_confidence)),
+        });
+    }
+    Ok(Response::Answered(Answer {
+        text: completion.text,
+        sources,
+        confidence: Some(confidence),
+        model: Some(completion.model),
+        tokens: completion.tokens,
+    }))
 }
 
 /// The offline composer's answer from the best passage, or a decline.

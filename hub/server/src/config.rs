@@ -125,8 +125,8 @@ impl Default for Settings {
             llm_model: None,
             llm_small_model: None,
             llm_timeout_secs: 20,
-            llm_max_in_flight: 1024,
-            llm_first_piece_ms: 2_500,
+            llm_max_in_flight: switchboard_ai::llm::MAX_IN_FLIGHT,
+            llm_first_piece_ms: switchboard_ai::llm::FIRST_PIECE_MS,
             embeddings_model: None,
         }
     }
