@@ -13,6 +13,7 @@
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
 
 mod fake_llm;
+mod helpdesk;
 mod proc;
 mod webchat;
 mod webhook;
@@ -63,6 +64,9 @@ enum Command {
     /// Serve an OpenAI-compatible model on loopback that answers after a set time to first
     /// token, streams at a set pace, and answers 429, 500 or never to set shares of the calls
     FakeLlm(fake_llm::Options),
+    /// Escalate web-chat conversations to a Zendesk escalation desk (on loopback, with a
+    /// requests-a-minute limit) and report ticket throughput, 429s, losses and duplicates
+    Helpdesk(helpdesk::Options),
     /// Build the knowledge index at each size and time the evaluation questions against it
     Retrieval {
         /// Article counts, comma-separated
@@ -84,7 +88,7 @@ enum Command {
     },
 }
 
-#[derive(Clone, Copy, ValueEnum)]
+#[derive(Clone, Copy, Debug, ValueEnum)]
 enum BackendArg {
     Sqlite,
     Postgres,
@@ -123,6 +127,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Webchat(options) => webchat::run(options).await,
         Command::Webhook(options) => webhook::run(options).await,
         Command::FakeLlm(options) => fake_llm::run(options).await,
+        Command::Helpdesk(options) => helpdesk::run(options).await,
     }
 }
 

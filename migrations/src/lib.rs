@@ -14,6 +14,7 @@ mod m20261123_000070_sla_hours_capacity;
 mod m20261123_000080_slack_desk;
 mod m20261123_000090_handoff_summary_source;
 mod m20261123_000301_csat;
+mod m20261204_000100_helpdesk;
 
 pub struct Migrator;
 
@@ -31,6 +32,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000080_slack_desk::Migration),
             Box::new(m20261123_000090_handoff_summary_source::Migration),
             Box::new(m20261123_000301_csat::Migration),
+            Box::new(m20261204_000100_helpdesk::Migration),
         ]
     }
 }

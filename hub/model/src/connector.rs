@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use crate::{ChannelKind, InboundEvent, OutboundMessage};
+use crate::{ChannelKind, Helpdesk, InboundEvent, OutboundMessage};
 
 /// A channel's HTTP request as it arrived, before anything is parsed.
 pub struct RawInbound<'a> {
@@ -142,6 +142,13 @@ pub trait Connector: Send + Sync + 'static {
     async fn register_webhook(&self, webhook_url: &str) -> Result<(), WebhookSetupError> {
         let _ = webhook_url;
         Err(WebhookSetupError::Unsupported(self.channel()))
+    }
+
+    /// The ticketing API of a helpdesk channel (Zendesk, Freshdesk): its webhooks only name a
+    /// ticket, which the hub then reads, and it syncs escalations both ways. Chat channels have
+    /// none.
+    fn helpdesk(&self) -> Option<&dyn Helpdesk> {
+        None
     }
 }
 

@@ -11,6 +11,7 @@ mod clock;
 mod connector;
 mod conversation;
 mod event;
+mod helpdesk;
 mod knowledge;
 mod records;
 mod responder;
@@ -31,6 +32,10 @@ pub use conversation::{
 pub use event::{
     BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundFile, InboundMessage,
     OutboundMessage,
+};
+pub use helpdesk::{
+    ChangedTickets, CreatedTicket, Helpdesk, NewComment, NewTicket, RemoteComment, RemoteTicket,
+    TicketStatus,
 };
 pub use knowledge::{ArticleStatus, KbArticle, KbArticleSummary, KbArticleVersion, KnowledgeGap};
 pub use records::{

@@ -29,6 +29,8 @@ pub fn connectors() -> ConnectorRegistry {
         .with(switchboard_slack::SlackFactory)
         .with(switchboard_whatsapp::WhatsappFactory)
         .with(switchboard_telegram::TelegramFactory)
+        .with(switchboard_zendesk::ZendeskFactory)
+        .with(switchboard_freshdesk::FreshdeskFactory)
 }
 
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {

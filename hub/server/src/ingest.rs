@@ -287,6 +287,11 @@ pub async fn webhook(
             message: err.to_string(),
         });
     }
+    // A helpdesk's webhook names a ticket, which the hub reads through the helpdesk's API.
+    if let Some(helpdesk) = connector.helpdesk() {
+        crate::helpdesk::take_webhook(&state, &inbox, helpdesk, &request).await?;
+        return Ok(StatusCode::OK.into_response());
+    }
     let events = match connector.normalize(&request) {
         Ok(Inbound::Handshake { response_body }) => return Ok(response_body.into_response()),
         Ok(Inbound::Events(events)) => events,

@@ -15,6 +15,7 @@ pub mod config;
 pub mod delivery;
 pub mod demo;
 pub mod error;
+pub mod helpdesk;
 pub mod ingest;
 pub mod knowledge_cli;
 pub mod routing;

@@ -220,6 +220,7 @@ impl Application {
         }
         workers.spawn(routing::sla::run(state.clone(), shutdown.clone()));
         workers.spawn(slack_desk::run(state.clone(), shutdown.clone()));
+        workers.spawn(crate::helpdesk::run(state.clone(), shutdown.clone()));
         workers.close();
         let stopping = shutdown.clone();
         axum::serve(listener, router)

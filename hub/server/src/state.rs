@@ -52,6 +52,10 @@ impl AppState {
 #[derive(Default)]
 pub struct ConnectorRegistry {
     factories: HashMap<ChannelKind, Arc<dyn ConnectorFactory>>,
+    /// Each inbox's connector with the config it was built from, so that what a connector
+    /// keeps between calls (a helpdesk's rate-limit gate, its own user id) is shared by every
+    /// caller until the config changes.
+    built: std::sync::Mutex<HashMap<String, Built>>,
 }
 
 impl ConnectorRegistry {
@@ -88,11 +92,28 @@ impl ConnectorRegistry {
             .factories
             .get(&channel)
             .ok_or(ConnectorUnavailable::NotEnabled(channel))?;
-        factory
+        let built = |connectors: &HashMap<String, Built>| {
+            connectors
+                .get(&inbox.inbox.id)
+                .filter(|(config, _)| *config == inbox.full_config)
+                .map(|(_, connector)| connector.clone())
+        };
+        if let Some(connector) = built(&self.built.lock().unwrap_or_else(|e| e.into_inner())) {
+            return Ok(connector);
+        }
+        let connector = factory
             .build(&inbox.inbox.id, &inbox.full_config)
-            .map_err(|err| ConnectorUnavailable::BadConfig(err.to_string()))
+            .map_err(|err| ConnectorUnavailable::BadConfig(err.to_string()))?;
+        self.built.lock().unwrap_or_else(|e| e.into_inner()).insert(
+            inbox.inbox.id.clone(),
+            (inbox.full_config.clone(), connector.clone()),
+        );
+        Ok(connector)
     }
 }
+
+/// A connector and the inbox config it was built from.
+type Built = (serde_json::Value, Arc<dyn Connector>);
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectorUnavailable {

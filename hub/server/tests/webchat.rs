@@ -7,19 +7,18 @@ mod support;
 
 use std::{sync::Arc, time::Duration};
 
-use futures::{SinkExt, StreamExt};
+use futures::SinkExt;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use support::TestApp;
+use support::{
+    TestApp,
+    chat::{Chat, ORIGIN, open, webchat_inbox},
+};
 use switchboard_model::{
     Answer, BusEvent, Deltas, MessageRole, Question, Responder, ResponderError, Response, Source,
 };
 use switchboard_testkit::{TestDatabase, backend_tests};
-use tokio::net::TcpStream;
-use tokio_tungstenite::{
-    MaybeTlsStream, WebSocketStream,
-    tungstenite::{self, Message, client::IntoClientRequest, http::HeaderValue},
-};
+use tokio_tungstenite::tungstenite::{self, Message};
 
 backend_tests!(
     a_visitor_chats_and_the_bot_hands_over,
@@ -37,138 +36,6 @@ backend_tests!(
     the_bot_answers_on_every_channel_through_the_outbox,
     a_failing_responder_hands_over_politely,
 );
-
-const ORIGIN: &str = "https://shop.example";
-const SECRET: &str = "parcelo-identity-secret-2026";
-
-type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
-
-/// One visitor's WebSocket.
-struct Chat {
-    socket: Socket,
-}
-
-async fn open(
-    app: &TestApp,
-    query: &str,
-    origin: Option<&str>,
-) -> Result<Chat, tungstenite::Error> {
-    let mut request = format!("ws://{}/chat/ws?{query}", app.addr)
-        .into_client_request()
-        .expect("a request");
-    if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("origin", HeaderValue::from_str(origin).expect("a header"));
-    }
-    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
-    Ok(Chat { socket })
-}
-
-impl Chat {
-    async fn connect(app: &TestApp, query: &str) -> Chat {
-        open(app, query, Some(ORIGIN)).await.expect("connects")
-    }
-
-    async fn send(&mut self, frame: Value) {
-        self.send_raw(&frame.to_string()).await;
-    }
-
-    async fn send_raw(&mut self, text: &str) {
-        self.socket.send(Message::text(text)).await.expect("sends");
-    }
-
-    async fn message(&mut self, client_id: &str, text: &str) {
-        self.send(json!({ "type": "message", "client_id": client_id, "text": text }))
-            .await;
-    }
-
-    /// The next protocol frame, within a few seconds.
-    async fn next(&mut self) -> Value {
-        self.try_next(Duration::from_secs(10))
-            .await
-            .expect("a frame in time")
-    }
-
-    async fn try_next(&mut self, wait: Duration) -> Option<Value> {
-        let deadline = tokio::time::Instant::now() + wait;
-        loop {
-            let frame = tokio::time::timeout_at(deadline, self.socket.next())
-                .await
-                .ok()?;
-            match frame {
-                Some(Ok(Message::Text(text))) => {
-                    return Some(serde_json::from_str(text.as_str()).expect("JSON frames"));
-                }
-                Some(Ok(Message::Close(close))) => panic!("closed: {close:?}"),
-                Some(Ok(_)) => continue,
-                other => panic!("the connection ended: {other:?}"),
-            }
-        }
-    }
-
-    /// The next frame of `kind`, skipping others (typing, status…) on the way.
-    async fn next_of(&mut self, kind: &str) -> Value {
-        for _ in 0..500 {
-            let frame = self.next().await;
-            if frame["type"] == kind {
-                return frame;
-            }
-        }
-        panic!("no `{kind}` frame");
-    }
-
-    /// Asserts that nothing but pings arrives for a while.
-    async fn silent(&mut self, wait: Duration) {
-        if let Some(frame) = self.try_next(wait).await {
-            panic!("expected silence, got {frame}");
-        }
-    }
-
-    /// Sends a message and returns its ack.
-    async fn say(&mut self, client_id: &str, text: &str) -> Value {
-        self.message(client_id, text).await;
-        let ack = self.next_of("ack").await;
-        assert_eq!(ack["client_id"], client_id);
-        ack
-    }
-
-    /// Reads until the server closes; returns the close code.
-    async fn closed(&mut self) -> Option<u16> {
-        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-        loop {
-            match tokio::time::timeout_at(deadline, self.socket.next()).await {
-                Err(_) => panic!("the server did not close the connection"),
-                Ok(Some(Ok(Message::Close(close)))) => return close.map(|c| c.code.into()),
-                Ok(Some(Ok(_))) => continue,
-                Ok(Some(Err(_)) | None) => return None,
-            }
-        }
-    }
-}
-
-/// A web-chat inbox of the admin's organization.
-async fn webchat_inbox(app: &TestApp, admin: &str, extra: Value) -> String {
-    let mut config = json!({
-        "allowed_origins": [ORIGIN, "http://localhost:*"],
-        "identity_secret": SECRET,
-        "rate_limit_per_minute": 600,
-        "rate_limit_burst": 100,
-    });
-    config
-        .as_object_mut()
-        .expect("object")
-        .extend(extra.as_object().cloned().unwrap_or_default());
-    let (status, inbox) = app
-        .post(
-            admin,
-            "/api/v1/inboxes",
-            json!({ "name": "Website", "channel": "webchat", "config": config }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{inbox}");
-    inbox["id"].as_str().expect("an id").to_owned()
-}
 
 /// A responder for tests: after `delay`, streams `pieces`, then answers with their
 /// concatenation.

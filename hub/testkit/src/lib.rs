@@ -10,10 +10,12 @@
 pub mod conformance;
 pub mod fake_llm;
 pub mod fake_platform;
+pub mod fake_zendesk;
 pub mod smtp;
 
 pub use fake_llm::{FakeLlm, LlmReply, LlmRequest, LlmTask};
 pub use fake_platform::{FakePlatform, FakeResponse, RecordedRequest};
+pub use fake_zendesk::{FakeZendesk, ZendeskComment, ZendeskTicket, zendesk_signature};
 pub use smtp::{SmtpClient, SmtpSink};
 
 use sea_orm::{ConnectionTrait, Database};

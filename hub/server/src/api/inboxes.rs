@@ -59,6 +59,9 @@ pub async fn create(
     {
         return Err(ApiError::Unprocessable(err.to_string()));
     }
+    if request.config.get("escalation_desk") == Some(&serde_json::Value::Bool(true)) {
+        one_escalation_desk(&state, auth.org_id()).await?;
+    }
     let inbox = state
         .store
         .create_inbox(auth.org_id(), &request.name, channel, request.config)
@@ -71,6 +74,22 @@ pub async fn create(
     )
     .await?;
     Ok((StatusCode::CREATED, ApiJson(inbox)))
+}
+
+/// An organization has at most one escalation desk: refuses a second.
+async fn one_escalation_desk(state: &AppState, org_id: &str) -> ApiResult<()> {
+    for channel in [ChannelKind::Zendesk, ChannelKind::Freshdesk] {
+        for inbox in state.store.org_inboxes_for_channel(org_id, channel).await? {
+            if crate::helpdesk::is_escalation_desk(&inbox) {
+                return Err(ApiError::Unprocessable(format!(
+                    "the organization's escalation desk is inbox {} already; \
+                     set `escalation_desk` to false there first",
+                    inbox.inbox.id
+                )));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// One inbox.

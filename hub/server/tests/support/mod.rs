@@ -6,6 +6,8 @@
 
 #![allow(dead_code)]
 
+pub mod chat;
+
 use std::{
     net::SocketAddr,
     sync::{Arc, Mutex},

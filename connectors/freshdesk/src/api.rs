@@ -1,0 +1,302 @@
+//! Freshdesk API v2 at `{base_url}/api/v2`: Basic authentication with the API key, JSON both
+//! ways, a 10 s timeout, every call through the connector's rate-limit [`Gate`], and the answers
+//! classified: 429 (after `Retry-After`) and 5xx retriable, other 4xx permanent, with Freshdesk's
+//! own description. Errors never hold the API key, nor a URL.
+
+use std::time::Duration;
+
+use base64::Engine;
+use serde::{Serialize, de::DeserializeOwned};
+use switchboard_model::{DeliveryError, Secret};
+
+use crate::{FreshdeskConfig, gate::Gate, wire::ErrorAnswer};
+
+/// How long one call may take, connection included.
+const TIMEOUT: Duration = Duration::from_secs(10);
+/// How much of Freshdesk's error description an error keeps.
+const MAX_REASON_CHARS: usize = 300;
+
+/// The client every inbox of this channel shares, built on first use. The hub installs ring
+/// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
+/// reqwest from panicking in a process that did not.
+pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
+    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
+        std::sync::OnceLock::new();
+    CLIENT
+        .get_or_init(|| {
+            let _ = rustls::crypto::ring::default_provider().install_default();
+            reqwest::Client::builder()
+                .timeout(TIMEOUT)
+                .build()
+                .map_err(|err| format!("cannot build an HTTP client: {err}"))
+        })
+        .clone()
+        .map_err(|reason| DeliveryError::Permanent { reason })
+}
+
+/// One inbox's way into its helpdesk's API.
+#[derive(Debug)]
+pub struct Api {
+    /// `{base_url}/api/v2`.
+    root: String,
+    api_key: Secret,
+    /// `Basic base64("{api_key}:X")`: Freshdesk ignores the password.
+    authorization: Secret,
+    gate: Gate,
+}
+
+/// What Freshdesk answered, before it is read as the call's result.
+struct Answer {
+    status: u16,
+    retry_after: Option<Duration>,
+    /// A `Link: <…>; rel="next"` header: Freshdesk has another page.
+    next_page: bool,
+    body: Vec<u8>,
+}
+
+impl Api {
+    pub fn new(config: &FreshdeskConfig) -> Api {
+        let credentials = format!("{}:X", config.api_key.expose());
+        let encoded = base64::engine::general_purpose::STANDARD.encode(credentials);
+        Api {
+            root: format!("{}/api/v2", config.base_url),
+            api_key: config.api_key.clone(),
+            authorization: Secret::new(format!("Basic {encoded}")),
+            gate: Gate::default(),
+        }
+    }
+
+    /// `GET {path}` (`path` may hold a query).
+    pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, DeliveryError> {
+        let answer = self.send(reqwest::Method::GET, path, None::<&()>).await?;
+        self.read(reqwest::Method::GET, path, answer)
+    }
+
+    /// `GET {path}`, where a 404 means there is no such thing.
+    pub async fn find<T: DeserializeOwned>(&self, path: &str) -> Result<Option<T>, DeliveryError> {
+        self.find_page(path)
+            .await
+            .map(|page| page.map(|(items, _)| items))
+    }
+
+    /// One page of a list: the items, and whether Freshdesk's `Link` header names a next page.
+    /// A 404 means the list's owner (a ticket) is gone.
+    pub async fn find_page<T: DeserializeOwned>(
+        &self,
+        path: &str,
+    ) -> Result<Option<(T, bool)>, DeliveryError> {
+        let answer = self.send(reqwest::Method::GET, path, None::<&()>).await?;
+        if answer.status == 404 {
+            return Ok(None);
+        }
+        let next_page = answer.next_page;
+        self.read(reqwest::Method::GET, path, answer)
+            .map(|items| Some((items, next_page)))
+    }
+
+    pub async fn post<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<T, DeliveryError> {
+        let answer = self.send(reqwest::Method::POST, path, Some(body)).await?;
+        self.read(reqwest::Method::POST, path, answer)
+    }
+
+    /// `PUT {path}`; the answer's body is not needed.
+    pub async fn put(&self, path: &str, body: &impl Serialize) -> Result<(), DeliveryError> {
+        let answer = self.send(reqwest::Method::PUT, path, Some(body)).await?;
+        self.check(&reqwest::Method::PUT, path, &answer)
+    }
+
+    async fn send<B: Serialize + ?Sized>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        body: Option<&B>,
+    ) -> Result<Answer, DeliveryError> {
+        self.gate.wait().await?;
+        // reqwest's errors name the URL; ours is no secret, but a log line needs no URLs.
+        let without_url = |err: reqwest::Error| DeliveryError::transport(err.without_url());
+        let mut request = http_client()?
+            .request(method, format!("{}{path}", self.root))
+            .header(http::header::AUTHORIZATION, self.authorization.expose())
+            .header(http::header::ACCEPT, "application/json");
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let response = request.send().await.map_err(without_url)?;
+        let status = response.status().as_u16();
+        let header = |name: &str| {
+            response
+                .headers()
+                .get_all(name)
+                .iter()
+                .filter_map(|value| value.to_str().ok())
+                .collect::<Vec<_>>()
+        };
+        let retry_after =
+            DeliveryError::retry_after_seconds(header("retry-after").first().copied());
+        let remaining = header("x-ratelimit-remaining")
+            .first()
+            .and_then(|value| value.trim().parse::<u64>().ok());
+        let next_page = header("link")
+            .iter()
+            .any(|link| link.contains("rel=\"next\""));
+        self.gate.observe(status, retry_after, remaining);
+        let body = response.bytes().await.map_err(without_url)?.to_vec();
+        Ok(Answer {
+            status,
+            retry_after,
+            next_page,
+            body,
+        })
+    }
+
+    fn read<T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        answer: Answer,
+    ) -> Result<T, DeliveryError> {
+        self.check(&method, path, &answer)?;
+        serde_json::from_slice(&answer.body).map_err(|err| {
+            let call = call_name(&method, path);
+            if method == reqwest::Method::GET {
+                // A proxy's page or a half-sent body: worth another try.
+                DeliveryError::transport(format!(
+                    "Freshdesk answered {call} with JSON the hub cannot read: {err}"
+                ))
+            } else {
+                // Freshdesk did it; trying again would do it twice.
+                DeliveryError::Permanent {
+                    reason: format!(
+                        "Freshdesk accepted {call} but its answer cannot be read ({err}); not sent again"
+                    ),
+                }
+            }
+        })
+    }
+
+    /// The classified error for an answer that is not a success.
+    fn check(
+        &self,
+        method: &reqwest::Method,
+        path: &str,
+        answer: &Answer,
+    ) -> Result<(), DeliveryError> {
+        if (200..300).contains(&answer.status) {
+            return Ok(());
+        }
+        let description = serde_json::from_slice::<ErrorAnswer>(&answer.body)
+            .ok()
+            .map(describe)
+            .filter(|text| !text.is_empty())
+            .unwrap_or_else(|| "no description".into());
+        let mut reason = format!(
+            "Freshdesk refused {} (HTTP {}): {description}",
+            call_name(method, path),
+            answer.status
+        );
+        // Freshdesk never echoes the key, but an error is logged: make sure.
+        if !self.api_key.is_empty() {
+            reason = reason.replace(self.api_key.expose(), "***");
+        }
+        Err(DeliveryError::from_http_status(
+            answer.status,
+            answer.retry_after,
+            reason,
+        ))
+    }
+}
+
+/// `POST /tickets/42/reply`: the call without its query, which may hold an email address.
+fn call_name(method: &reqwest::Method, path: &str) -> String {
+    let path = path.split('?').next().unwrap_or(path);
+    format!("{method} {path}")
+}
+
+/// Freshdesk's error answer in one line: the description, then each field's message.
+fn describe(answer: ErrorAnswer) -> String {
+    let head = answer
+        .description
+        .or(answer.message)
+        .or(answer.code)
+        .unwrap_or_default();
+    let fields = answer.errors.unwrap_or_default().into_iter().map(|error| {
+        match (error.field, error.message) {
+            (Some(field), Some(message)) => format!("{field}: {message}"),
+            (field, message) => field.or(message).unwrap_or_default(),
+        }
+    });
+    let text = std::iter::once(head)
+        .chain(fields)
+        .filter(|part| !part.is_empty())
+        .collect::<Vec<_>>()
+        .join("; ");
+    let mut short: String = text.chars().take(MAX_REASON_CHARS).collect();
+    if text.chars().count() > MAX_REASON_CHARS {
+        short.push('…');
+    }
+    short
+}
+
+/// `key=value&…`, each value encoded for a URL's query.
+pub fn query(pairs: &[(&str, &str)]) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    for (key, value) in pairs {
+        query.append_pair(key, value);
+    }
+    query.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::wire::FieldError;
+
+    #[test]
+    fn error_answers_read_as_one_line() {
+        let validation = ErrorAnswer {
+            description: Some("Validation failed".into()),
+            message: None,
+            code: None,
+            errors: Some(vec![
+                FieldError {
+                    field: Some("email".into()),
+                    message: Some("It should be a valid email address".into()),
+                },
+                FieldError {
+                    field: None,
+                    message: Some("missing_field".into()),
+                },
+            ]),
+        };
+        assert_eq!(
+            describe(validation),
+            "Validation failed; email: It should be a valid email address; missing_field"
+        );
+        let long = ErrorAnswer {
+            description: None,
+            message: Some("x".repeat(1000)),
+            code: Some("access_denied".into()),
+            errors: None,
+        };
+        assert_eq!(describe(long).chars().count(), MAX_REASON_CHARS + 1);
+    }
+
+    #[test]
+    fn queries_are_encoded() {
+        assert_eq!(
+            query(&[
+                ("query", "\"tag:'switchboard-a b'\""),
+                ("email", "a+b@x.test")
+            ]),
+            "query=%22tag%3A%27switchboard-a+b%27%22&email=a%2Bb%40x.test"
+        );
+        assert_eq!(
+            call_name(&reqwest::Method::GET, "/contacts?email=a@x.test"),
+            "GET /contacts"
+        );
+    }
+}

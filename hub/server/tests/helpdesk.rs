@@ -1,0 +1,471 @@
+//! Zendesk, both directions, against a Zendesk account on loopback (`FakeZendesk`: the Support
+//! API's tickets, comments, users and incremental export, with state) and the real hub.
+//!
+//! As the escalation desk: a web-chat conversation handed to a person becomes a ticket with the
+//! transcript as a private comment; a Zendesk agent's public reply reaches the visitor, a
+//! private note does not; the visitor's follow-up is appended as their own comment; our own
+//! comment coming back by webhook or poll makes nothing; the same webhook twice makes one
+//! message; a webhook lost is caught by the poller; a 429's `Retry-After` is waited out;
+//! solving the ticket resolves the conversation; a bad or stale signature is 401 with nothing
+//! stored. As a channel: a ticket opened in Zendesk is a conversation, the hub's reply is a
+//! public comment, resolving in the hub solves the ticket.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::Utc;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use support::{
+    TestApp,
+    chat::{Chat, webchat_inbox},
+};
+use switchboard::{Application, Settings};
+use switchboard_testkit::{FakeZendesk, TestDatabase, backend_tests, zendesk_signature};
+
+backend_tests!(
+    escalations_sync_both_ways_with_zendesk,
+    a_zendesk_ticket_is_a_conversation_of_its_inbox,
+    zendesk_webhooks_must_be_signed_and_fresh,
+);
+
+const WEBHOOK_SECRET: &str = "dGhpcyBpcyBhIHNpZ25pbmcgc2VjcmV0";
+
+async fn zendesk_inbox(app: &TestApp, admin: &str, zendesk: &FakeZendesk, desk: bool) -> String {
+    let (status, inbox) = app
+        .post(
+            admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Zendesk", "channel": "zendesk",
+                    "config": zendesk.config(WEBHOOK_SECRET, desk) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    inbox["id"].as_str().expect("an id").to_owned()
+}
+
+/// Posts a webhook body to the inbox, signed as Zendesk signs it.
+async fn webhook(app: &TestApp, inbox: &str, body: &[u8], body_first: bool) -> StatusCode {
+    let mut request = app
+        .client
+        .post(app.url(&format!("/webhooks/zendesk/{inbox}")))
+        .header("content-type", "application/json");
+    for (name, value) in zendesk_signature(WEBHOOK_SECRET, body, Utc::now(), body_first) {
+        request = request.header(name, value);
+    }
+    request
+        .body(body.to_vec())
+        .send()
+        .await
+        .expect("sends")
+        .status()
+}
+
+/// Waits until `check` holds on the fake account.
+async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..400 {
+        if let Some(found) = check() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("never: {what}");
+}
+
+async fn detail(app: &TestApp, admin: &str, conversation_id: &str) -> Value {
+    let (status, body) = app
+        .get(admin, &format!("/api/v1/conversations/{conversation_id}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    body
+}
+
+fn messages_of(detail: &Value, role: &str) -> Vec<Value> {
+    detail["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|message| message["role"] == role)
+        .cloned()
+        .collect()
+}
+
+/// The next `message` frame written by an agent, skipping the rest.
+async fn next_agent_message(chat: &mut Chat) -> Value {
+    loop {
+        let frame = chat.next_of("message").await;
+        if frame["message"]["role"] == "agent" {
+            return frame["message"].clone();
+        }
+    }
+}
+
+async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let zendesk = FakeZendesk::start().await;
+    let desk = zendesk_inbox(&app, &admin, &zendesk, true).await;
+    let website = webchat_inbox(&app, &admin, json!({})).await;
+    // One desk per organization.
+    let (status, refused) = app
+        .post(
+            &admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Second desk", "channel": "zendesk",
+                    "config": zendesk.config(WEBHOOK_SECRET, true) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+
+    // A visitor asks for a person: the conversation becomes a ticket.
+    let mut chat = Chat::connect(&app, &format!("inbox={website}")).await;
+    chat.next_of("session").await;
+    chat.say("c-1", "My parcel 5521 never arrived").await;
+    chat.send(json!({ "type": "handoff" })).await;
+    let ticket = eventually("a ticket is opened", || zendesk.tickets().pop()).await;
+    let (_, list) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={website}"))
+        .await;
+    let conversation_id = list["conversations"][0]["id"]
+        .as_str()
+        .expect("a conversation")
+        .to_owned();
+    assert_eq!(
+        ticket.external_id.as_deref(),
+        Some(conversation_id.as_str())
+    );
+    assert!(
+        ticket.tags.contains(&"switchboard".to_owned()),
+        "{:?}",
+        ticket.tags
+    );
+    assert_eq!(ticket.comments.len(), 1);
+    let transcript = &ticket.comments[0];
+    assert!(!transcript.public, "the transcript is a private note");
+    assert!(
+        transcript.body.contains("My parcel 5521 never arrived"),
+        "{}",
+        transcript.body
+    );
+    assert!(
+        transcript.body.contains("Escalated from webchat"),
+        "{}",
+        transcript.body
+    );
+    let creates = zendesk
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v2/tickets.json")
+        .count();
+    assert_eq!(creates, 1, "one create");
+
+    // A Zendesk agent answers publicly: the visitor gets it on the web chat, once, whatever
+    // Zendesk's retries.
+    zendesk.agent_comment(ticket.id, "We are sending a new parcel today.", true);
+    let body = zendesk.comment_webhook(ticket.id);
+    assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
+    let reply = next_agent_message(&mut chat).await;
+    assert_eq!(reply["text"], "We are sending a new parcel today.");
+    assert_eq!(webhook(&app, &desk, &body, true).await, StatusCode::OK);
+    let conversation = detail(&app, &admin, &conversation_id).await;
+    assert_eq!(
+        messages_of(&conversation, "agent").len(),
+        1,
+        "{conversation}"
+    );
+
+    // A private note stays with the agents.
+    zendesk.agent_comment(ticket.id, "Courier is DHL, ref 99.", false);
+    let body = zendesk.comment_webhook(ticket.id);
+    assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
+    let conversation = detail(&app, &admin, &conversation_id).await;
+    let agent = messages_of(&conversation, "agent");
+    assert_eq!(agent.len(), 2, "{conversation}");
+    assert_eq!(agent[1]["private"], true);
+    chat.silent(Duration::from_millis(500)).await;
+
+    // The visitor writes again while Zendesk says 429: the sync waits out Retry-After and
+    // appends the message as the requester's own comment.
+    zendesk.throttle_next(1, 2);
+    chat.say("c-2", "Thank you! Which courier?").await;
+    let follow_up = eventually("the follow-up is on the ticket", || {
+        let ticket = zendesk.ticket(ticket.id)?;
+        ticket
+            .comments
+            .iter()
+            .find(|c| c.body.contains("Which courier?"))
+            .cloned()
+    })
+    .await;
+    assert!(follow_up.public);
+    assert_eq!(
+        follow_up.author_id, ticket.requester_id,
+        "written as the customer"
+    );
+    let requests = zendesk.requests();
+    let throttled = requests
+        .iter()
+        .position(|r| r.status == 429)
+        .expect("a 429 was answered");
+    let next = &requests[throttled + 1];
+    assert!(
+        next.at.duration_since(requests[throttled].at) >= Duration::from_millis(1900),
+        "the next request waited for Retry-After"
+    );
+
+    // Our own comment coming back by webhook (and by the poller) makes nothing.
+    let before = detail(&app, &admin, &conversation_id).await["messages"]
+        .as_array()
+        .map(Vec::len);
+    let body = zendesk.comment_webhook(ticket.id);
+    assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let after = detail(&app, &admin, &conversation_id).await["messages"]
+        .as_array()
+        .map(Vec::len);
+    assert_eq!(before, after, "nothing new from our own comment");
+
+    // A reply whose webhook was lost: the poller finds it.
+    zendesk.agent_comment(ticket.id, "DHL, tracking 123456.", true);
+    let reply = next_agent_message(&mut chat).await;
+    assert_eq!(reply["text"], "DHL, tracking 123456.");
+
+    // Solving the ticket resolves the conversation.
+    zendesk.set_status(ticket.id, "solved");
+    let body = zendesk.comment_webhook(ticket.id);
+    assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
+    let conversation = detail(&app, &admin, &conversation_id).await;
+    assert_eq!(
+        conversation["conversation"]["status"], "resolved",
+        "{conversation}"
+    );
+
+    // No comment was posted twice.
+    let ticket = zendesk.ticket(ticket.id).expect("the ticket");
+    let mut bodies: Vec<&str> = ticket.comments.iter().map(|c| c.body.as_str()).collect();
+    bodies.sort_unstable();
+    let total = bodies.len();
+    bodies.dedup();
+    assert_eq!(bodies.len(), total, "{:?}", ticket.comments);
+    app.stop().await;
+}
+
+async fn a_zendesk_ticket_is_a_conversation_of_its_inbox(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let zendesk = FakeZendesk::start().await;
+    let inbox = zendesk_inbox(&app, &admin, &zendesk, false).await;
+
+    let ticket = zendesk.customer_ticket(
+        "Ada Lovelace",
+        "ada@example.test",
+        "Refund for order 77",
+        "Please refund order 77, it arrived broken.",
+    );
+    let body = zendesk.comment_webhook(ticket);
+    assert_eq!(webhook(&app, &inbox, &body, false).await, StatusCode::OK);
+    // The same ticket again (a retry, or the poller) stores nothing new.
+    assert_eq!(webhook(&app, &inbox, &body, true).await, StatusCode::OK);
+    let (_, list) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
+        .await;
+    let conversations = list["conversations"].as_array().expect("a list");
+    assert_eq!(conversations.len(), 1, "{list}");
+    let conversation_id = conversations[0]["id"].as_str().expect("an id").to_owned();
+    let conversation = detail(&app, &admin, &conversation_id).await;
+    let customer = messages_of(&conversation, "customer");
+    assert_eq!(customer.len(), 1, "{conversation}");
+    assert_eq!(
+        customer[0]["text"],
+        "Please refund order 77, it arrived broken."
+    );
+
+    // The hub's reply is a public comment by the integration's user; its echo makes nothing.
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            json!({ "text": "Refund issued, 3-5 days." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let comment = eventually("the reply is on the ticket", || {
+        zendesk
+            .ticket(ticket)?
+            .comments
+            .into_iter()
+            .find(|c| c.body == "Refund issued, 3-5 days.")
+    })
+    .await;
+    assert!(comment.public);
+    assert_eq!(
+        comment.author_id,
+        switchboard_testkit::fake_zendesk::ZENDESK_API_USER
+    );
+    let body = zendesk.comment_webhook(ticket);
+    assert_eq!(webhook(&app, &inbox, &body, false).await, StatusCode::OK);
+    let conversation = detail(&app, &admin, &conversation_id).await;
+    assert_eq!(messages_of(&conversation, "customer").len(), 1);
+    assert_eq!(
+        messages_of(&conversation, "agent").len(),
+        1,
+        "{conversation}"
+    );
+
+    // Resolving in the hub solves the ticket.
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation_id}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{status}");
+    eventually("the ticket is solved", || {
+        (zendesk.ticket(ticket)?.status == "solved").then_some(())
+    })
+    .await;
+
+    // The poller resumes from its stored cursor after a restart.
+    let db = app.stop().await;
+    let before_restart = zendesk.requests().len();
+    let app = TestApp::spawn_quiet(db).await;
+    let first_poll = eventually("the restarted hub polls", || {
+        zendesk.requests()[before_restart..]
+            .iter()
+            .find(|r| {
+                r.path
+                    .starts_with("/api/v2/incremental/tickets/cursor.json")
+            })
+            .cloned()
+    })
+    .await;
+    assert!(
+        first_poll.path.contains("cursor=") && !first_poll.path.contains("start_time="),
+        "{}",
+        first_poll.path
+    );
+    app.stop().await;
+}
+
+async fn zendesk_webhooks_must_be_signed_and_fresh(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let zendesk = FakeZendesk::start().await;
+    // The ticket is older than the inbox, so that the poller (which starts at the inbox's
+    // creation) leaves it alone and only a webhook could bring it in.
+    let ticket = zendesk.customer_ticket("Bo", "bo@example.test", "Hi", "Hello there");
+    zendesk.backdate(ticket, Duration::from_secs(600));
+    let inbox = zendesk_inbox(&app, &admin, &zendesk, false).await;
+    let body = zendesk.comment_webhook(ticket);
+    let send = |headers: Vec<(&'static str, String)>| {
+        let mut request = app
+            .client
+            .post(app.url(&format!("/webhooks/zendesk/{inbox}")))
+            .header("content-type", "application/json")
+            .body(body.clone());
+        for (name, value) in headers {
+            request = request.header(name, value);
+        }
+        request.send()
+    };
+    let wrong = zendesk_signature("another secret", &body, Utc::now(), false);
+    assert_eq!(
+        send(wrong).await.expect("sends").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let stale = zendesk_signature(
+        WEBHOOK_SECRET,
+        &body,
+        Utc::now() - chrono::Duration::minutes(6),
+        false,
+    );
+    assert_eq!(
+        send(stale).await.expect("sends").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        send(Vec::new()).await.expect("sends").status(),
+        StatusCode::UNAUTHORIZED
+    );
+    let (_, list) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
+        .await;
+    assert_eq!(list["conversations"], json!([]), "nothing stored");
+    app.stop().await;
+}
+
+/// Two nodes on one PostgreSQL database and one Redis run the sync side by side: every
+/// escalation is one ticket, created once, and every follow-up one comment.
+#[tokio::test]
+async fn two_nodes_never_write_a_ticket_or_comment_twice() {
+    let redis = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
+    let (Some(redis), Some(db)) = (redis, TestDatabase::postgres().await) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs PostgreSQL and Redis"
+        );
+        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+        return;
+    };
+    let node = |db: &TestDatabase| Settings {
+        redis_url: Some(redis.clone()),
+        bot_enabled: false,
+        ..support::settings(db)
+    };
+    let node_a = TestApp::spawn_with(db, node).await;
+    let node_b = Application::build(node(&node_a.db), switchboard::commands::connectors())
+        .await
+        .expect("node b builds");
+    let stop_b = node_b.shutdown_token();
+    let running_b = tokio::spawn(node_b.run_until_stopped());
+
+    let admin = node_a.admin().await;
+    let zendesk = FakeZendesk::start().await;
+    zendesk_inbox(&node_a, &admin, &zendesk, true).await;
+    let website = webchat_inbox(&node_a, &admin, json!({})).await;
+    let mut chats = Vec::new();
+    for visitor in 0..5 {
+        let mut chat = Chat::connect(&node_a, &format!("inbox={website}")).await;
+        chat.next_of("session").await;
+        chat.say("c-1", &format!("Visitor {visitor} needs help"))
+            .await;
+        chat.send(json!({ "type": "handoff" })).await;
+        chats.push(chat);
+    }
+    eventually("five tickets", || {
+        (zendesk.tickets().len() == 5).then_some(())
+    })
+    .await;
+    for (visitor, chat) in chats.iter_mut().enumerate() {
+        chat.say("c-2", &format!("Visitor {visitor} again")).await;
+    }
+    eventually("five follow-ups", || {
+        let follow_ups = zendesk
+            .tickets()
+            .iter()
+            .flat_map(|t| t.comments.iter())
+            .filter(|c| c.body.contains("again"))
+            .count();
+        (follow_ups >= 5).then_some(())
+    })
+    .await;
+    // Long enough for a second writer, if there were one, to have written.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let tickets = zendesk.tickets();
+    assert_eq!(tickets.len(), 5);
+    for ticket in &tickets {
+        let follow_ups = ticket.comments.iter().filter(|c| c.body.contains("again"));
+        assert_eq!(follow_ups.count(), 1, "{:?}", ticket.comments);
+    }
+    let creates = zendesk
+        .requests()
+        .into_iter()
+        .filter(|r| r.path == "/api/v2/tickets.json" && r.method == reqwest::Method::POST)
+        .count();
+    assert_eq!(creates, 5, "each ticket created once");
+    stop_b.cancel();
+    let _ = running_b.await;
+    node_a.stop().await;
+}

@@ -1,0 +1,146 @@
+//! A web-chat visitor's WebSocket, for tests that chat with the real hub.
+
+use std::time::Duration;
+
+use futures::{SinkExt, StreamExt};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpStream;
+use tokio_tungstenite::{
+    MaybeTlsStream, WebSocketStream,
+    tungstenite::{self, Message, client::IntoClientRequest, http::HeaderValue},
+};
+
+use super::TestApp;
+
+pub const ORIGIN: &str = "https://shop.example";
+pub const SECRET: &str = "parcelo-identity-secret-2026";
+
+type Socket = WebSocketStream<MaybeTlsStream<TcpStream>>;
+
+/// One visitor's WebSocket.
+pub struct Chat {
+    pub socket: Socket,
+}
+
+pub async fn open(
+    app: &TestApp,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Chat, tungstenite::Error> {
+    let mut request = format!("ws://{}/chat/ws?{query}", app.addr)
+        .into_client_request()
+        .expect("a request");
+    if let Some(origin) = origin {
+        request
+            .headers_mut()
+            .insert("origin", HeaderValue::from_str(origin).expect("a header"));
+    }
+    let (socket, _) = tokio_tungstenite::connect_async(request).await?;
+    Ok(Chat { socket })
+}
+
+impl Chat {
+    pub async fn connect(app: &TestApp, query: &str) -> Chat {
+        open(app, query, Some(ORIGIN)).await.expect("connects")
+    }
+
+    pub async fn send(&mut self, frame: Value) {
+        self.send_raw(&frame.to_string()).await;
+    }
+
+    pub async fn send_raw(&mut self, text: &str) {
+        self.socket.send(Message::text(text)).await.expect("sends");
+    }
+
+    pub async fn message(&mut self, client_id: &str, text: &str) {
+        self.send(json!({ "type": "message", "client_id": client_id, "text": text }))
+            .await;
+    }
+
+    /// The next protocol frame, within a few seconds.
+    pub async fn next(&mut self) -> Value {
+        self.try_next(Duration::from_secs(10))
+            .await
+            .expect("a frame in time")
+    }
+
+    pub async fn try_next(&mut self, wait: Duration) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            let frame = tokio::time::timeout_at(deadline, self.socket.next())
+                .await
+                .ok()?;
+            match frame {
+                Some(Ok(Message::Text(text))) => {
+                    return Some(serde_json::from_str(text.as_str()).expect("JSON frames"));
+                }
+                Some(Ok(Message::Close(close))) => panic!("closed: {close:?}"),
+                Some(Ok(_)) => continue,
+                other => panic!("the connection ended: {other:?}"),
+            }
+        }
+    }
+
+    /// The next frame of `kind`, skipping others (typing, status…) on the way.
+    pub async fn next_of(&mut self, kind: &str) -> Value {
+        for _ in 0..500 {
+            let frame = self.next().await;
+            if frame["type"] == kind {
+                return frame;
+            }
+        }
+        panic!("no `{kind}` frame");
+    }
+
+    /// Asserts that nothing but pings arrives for a while.
+    pub async fn silent(&mut self, wait: Duration) {
+        if let Some(frame) = self.try_next(wait).await {
+            panic!("expected silence, got {frame}");
+        }
+    }
+
+    /// Sends a message and returns its ack.
+    pub async fn say(&mut self, client_id: &str, text: &str) -> Value {
+        self.message(client_id, text).await;
+        let ack = self.next_of("ack").await;
+        assert_eq!(ack["client_id"], client_id);
+        ack
+    }
+
+    /// Reads until the server closes; returns the close code.
+    pub async fn closed(&mut self) -> Option<u16> {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            match tokio::time::timeout_at(deadline, self.socket.next()).await {
+                Err(_) => panic!("the server did not close the connection"),
+                Ok(Some(Ok(Message::Close(close)))) => return close.map(|c| c.code.into()),
+                Ok(Some(Ok(_))) => continue,
+                Ok(Some(Err(_)) | None) => return None,
+            }
+        }
+    }
+}
+
+/// A web-chat inbox of the admin's organization.
+pub async fn webchat_inbox(app: &TestApp, admin: &str, extra: Value) -> String {
+    let mut config = json!({
+        "allowed_origins": [ORIGIN, "http://localhost:*"],
+        "identity_secret": SECRET,
+        "rate_limit_per_minute": 600,
+        "rate_limit_burst": 100,
+    });
+    config
+        .as_object_mut()
+        .expect("object")
+        .extend(extra.as_object().cloned().unwrap_or_default());
+    let (status, inbox) = app
+        .post(
+            admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Website", "channel": "webchat", "config": config }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    inbox["id"].as_str().expect("an id").to_owned()
+}
