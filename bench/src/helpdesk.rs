@@ -67,6 +67,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     zendesk.limit_per_minute(options.per_minute);
     let mut desk = zendesk.config("bench-signing-secret", true);
     desk["poll_interval_secs"] = json!(60);
+    desk["rate_limit_per_minute"] = json!(options.per_minute);
     create_inbox(&client, &base, &token, "zendesk", desk).await?;
     let website = create_inbox(
         &client,

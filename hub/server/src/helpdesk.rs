@@ -10,10 +10,13 @@
 //! inbox: the requester's comments are customer messages (routed, answered by the AI), the
 //! hub's replies go back as public comments through the outbox.
 //!
-//! Out ([`run`]): one task per node wakes every second and, for each helpdesk inbox whose lease
-//! it holds (so one node per inbox in a cluster), opens a ticket for each conversation newly
-//! escalated on another channel, appends the customer's later messages to it (several queued
-//! messages as one comment), solves the ticket of a resolved conversation, and runs the poller.
+//! Out ([`run`]): one task per node wakes every second and takes the lease of each helpdesk
+//! inbox it can (so one node per inbox in a cluster); for each it holds, a task of its own opens
+//! a ticket for each conversation newly escalated on another channel, appends the customer's
+//! later messages to it (several queued messages as one comment), solves the ticket of a
+//! resolved conversation, and runs the poller. That background work spends at most 92% of the
+//! inbox's `rate_limit_per_minute` (default 200), evenly, so that a burst of escalations never
+//! leaves a webhook without the requests to read its ticket.
 //!
 //! Echo: every comment the hub writes is recorded with its id in the same transaction as what
 //! it carried, and comments by the integration's own user are skipped: two signals, never a
@@ -325,10 +328,12 @@ fn published(state: &AppState, conversation: &Conversation, message: Message) {
     });
 }
 
-/// The sync task: see the module's documentation.
+/// The sync task: see the module's documentation. Each inbox whose lease this node holds is
+/// synced by a task of its own, so that one slow or rate-limited helpdesk holds up no other.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let holder = new_id();
-    let mut sync = Sync::default();
+    let mut idle: HashMap<String, Sync> = HashMap::new();
+    let mut busy: HashMap<String, tokio::task::JoinHandle<Sync>> = HashMap::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -336,51 +341,93 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             () = shutdown.cancelled() => break,
             _ = tick.tick() => {}
         }
-        for channel in [ChannelKind::Zendesk, ChannelKind::Freshdesk] {
-            let inboxes = match state.store.inboxes_for_channel(channel).await {
-                Ok(inboxes) => inboxes,
-                Err(err) => {
-                    tracing::warn!(%err, "cannot list helpdesk inboxes");
+        // Take back the state of the tasks that finished.
+        let finished: Vec<String> = busy
+            .iter()
+            .filter(|(_, task)| task.is_finished())
+            .map(|(id, _)| id.clone())
+            .collect();
+        for inbox_id in finished {
+            if let Some(task) = busy.remove(&inbox_id)
+                && let Ok(sync) = task.await
+            {
+                idle.insert(inbox_id, sync);
+            }
+        }
+        for inbox in helpdesk_inboxes(&state).await {
+            let inbox_id = inbox.inbox.id.clone();
+            let lease = format!("helpdesk:{inbox_id}");
+            // Taken, or renewed, every tick, also while this node's task for it runs.
+            match state.store.take_lease(&lease, &holder, LEASE).await {
+                Ok(Some(_)) => {}
+                Ok(None) => {
+                    idle.remove(&inbox_id);
                     continue;
                 }
-            };
-            for inbox in inboxes {
-                let lease = format!("helpdesk:{}", inbox.inbox.id);
-                match state.store.take_lease(&lease, &holder, LEASE).await {
-                    Ok(Some(_)) => {}
-                    Ok(None) => continue,
-                    Err(err) => {
-                        tracing::warn!(%err, "cannot take a helpdesk lease");
-                        continue;
-                    }
+                Err(err) => {
+                    tracing::warn!(%err, "cannot take a helpdesk lease");
+                    continue;
                 }
+            }
+            if busy.contains_key(&inbox_id) {
+                continue;
+            }
+            let mut sync = idle.remove(&inbox_id).unwrap_or_default();
+            let state = state.clone();
+            let task = tokio::spawn(async move {
                 if let Err(err) = sync.inbox(&state, &inbox).await {
                     metrics::counter!("switchboard_helpdesk_sync_failures_total",
-                        "channel" => channel.as_str())
+                        "channel" => inbox.inbox.channel.as_str())
                     .increment(1);
                     tracing::warn!(%err, inbox_id = %inbox.inbox.id, "helpdesk sync stopped");
                 }
-            }
+                sync
+            });
+            busy.insert(inbox_id, task);
+        }
+    }
+    // A sync under way finishes what it is writing, briefly.
+    for mut task in busy.into_values() {
+        if tokio::time::timeout(Duration::from_secs(5), &mut task)
+            .await
+            .is_err()
+        {
+            task.abort();
         }
     }
     // Let another node take over at once.
-    for channel in [ChannelKind::Zendesk, ChannelKind::Freshdesk] {
-        if let Ok(inboxes) = state.store.inboxes_for_channel(channel).await {
-            for inbox in inboxes {
-                let lease = format!("helpdesk:{}", inbox.inbox.id);
-                let _ = state.store.release_lease(&lease, &holder).await;
-            }
-        }
+    for inbox in helpdesk_inboxes(&state).await {
+        let lease = format!("helpdesk:{}", inbox.inbox.id);
+        let _ = state.store.release_lease(&lease, &holder).await;
     }
 }
 
-/// What the sync task remembers between ticks.
+async fn helpdesk_inboxes(state: &AppState) -> Vec<InboxWithSecrets> {
+    let mut all = Vec::new();
+    for channel in [ChannelKind::Zendesk, ChannelKind::Freshdesk] {
+        match state.store.inboxes_for_channel(channel).await {
+            Ok(inboxes) => all.extend(inboxes),
+            Err(err) => tracing::warn!(%err, "cannot list helpdesk inboxes"),
+        }
+    }
+    all
+}
+
+/// The share of an inbox's `rate_limit_per_minute` the background sync spends, evenly; the rest
+/// is kept for what cannot wait (a webhook's read of its ticket).
+const SYNC_SHARE: f64 = 0.92;
+/// Requests a minute an inbox may spend when its config does not say.
+const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 200;
+
+/// What the sync of one inbox remembers between ticks.
 #[derive(Default)]
 struct Sync {
-    /// When each inbox was last polled.
-    polled: HashMap<String, Instant>,
+    /// When the inbox was last polled.
+    polled: Option<Instant>,
     /// The helpdesk user of each desk conversation's customer.
     requesters: HashMap<String, String>,
+    /// The background sync's budget, and the limit it was made for.
+    budget: Option<(u32, governor::DefaultDirectRateLimiter)>,
 }
 
 impl Sync {
@@ -393,17 +440,74 @@ impl Sync {
         let Some(helpdesk) = connector.helpdesk() else {
             return Ok(());
         };
+        self.set_budget(inbox);
         if is_escalation_desk(inbox) {
             self.open_escalations(state, inbox, helpdesk).await?;
         }
         self.push(state, inbox, helpdesk).await?;
-        let due = self
-            .polled
-            .get(&inbox.inbox.id)
-            .is_none_or(|at| at.elapsed() >= poll_interval(inbox));
-        if due {
-            poll(state, inbox, helpdesk).await?;
-            self.polled.insert(inbox.inbox.id.clone(), Instant::now());
+        if self.polled.is_none_or(|at| at.elapsed() >= poll_interval(inbox)) {
+            self.poll(state, inbox, helpdesk).await?;
+            self.polled = Some(Instant::now());
+        }
+        Ok(())
+    }
+
+    /// The budget of `rate_limit_per_minute` (default 200), remade when the config changes.
+    fn set_budget(&mut self, inbox: &InboxWithSecrets) {
+        let limit = inbox
+            .full_config
+            .get("rate_limit_per_minute")
+            .and_then(serde_json::Value::as_u64)
+            .and_then(|limit| u32::try_from(limit).ok())
+            .filter(|limit| *limit > 0)
+            .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE);
+        if self.budget.as_ref().is_some_and(|(made_for, _)| *made_for == limit) {
+            return;
+        }
+        let per_minute = ((f64::from(limit) * SYNC_SHARE) as u32).max(1);
+        let quota = governor::Quota::with_period(Duration::from_secs(60) / per_minute)
+            .map(|quota| quota.allow_burst(std::num::NonZeroU32::MIN.saturating_add(4)));
+        self.budget = quota.map(|quota| (limit, governor::RateLimiter::direct(quota)));
+    }
+
+    /// Waits until the budget allows `requests` more.
+    async fn spend(&self, requests: u32) {
+        if let Some((_, budget)) = &self.budget {
+            for _ in 0..requests {
+                budget.until_ready().await;
+            }
+        }
+    }
+
+    /// Reads the tickets changed since the inbox's cursor, syncs each, then stores the
+    /// cursor: a restart resumes where the last page ended, and a ticket seen twice changes
+    /// nothing.
+    async fn poll(
+        &mut self,
+        state: &AppState,
+        inbox: &InboxWithSecrets,
+        helpdesk: &dyn Helpdesk,
+    ) -> Result<(), SyncError> {
+        let inbox_id = &inbox.inbox.id;
+        for _ in 0..POLL_PAGES {
+            let cursor = state.store.helpdesk_cursor(inbox_id).await?;
+            self.spend(1).await;
+            let page = helpdesk
+                .changed(cursor.as_deref(), inbox.inbox.created_at)
+                .await?;
+            for ticket_id in &page.ticket_ids {
+                // The ticket and its comments.
+                self.spend(2).await;
+                sync_ticket(state, inbox, helpdesk, ticket_id).await?;
+            }
+            if let Some(next) = &page.cursor
+                && cursor.as_ref() != Some(next)
+            {
+                state.store.set_helpdesk_cursor(inbox_id, next).await?;
+            }
+            if !page.more {
+                break;
+            }
         }
         Ok(())
     }
@@ -424,7 +528,23 @@ impl Sync {
             let messages = store.messages_after(&conversation.id, 0).await?;
             let contact = store.contact(org_id, &conversation.contact_id).await?;
             let new = new_ticket(state, &conversation, contact.as_ref(), &messages, None).await?;
-            let created = helpdesk.create_ticket(&new).await?;
+            // The requester, then the ticket.
+            self.spend(2).await;
+            let created = match helpdesk.create_ticket(&new).await {
+                Ok(created) => created,
+                Err(DeliveryError::Permanent { reason }) => {
+                    // Never again, or it would stand first in line every tick.
+                    tracing::warn!(%reason, conversation_id = %conversation.id,
+                        "the helpdesk refused the ticket of an escalation");
+                    metrics::counter!("switchboard_helpdesk_refused_total", "op" => "create")
+                        .increment(1);
+                    store
+                        .refuse_helpdesk_ticket(org_id, &inbox.inbox.id, &conversation.id)
+                        .await?;
+                    continue;
+                }
+                Err(err) => return Err(err.into()),
+            };
             let synced_seq = messages.last().map_or(0, |message| message.seq);
             store
                 .record_helpdesk_ticket(OpenedTicket {
@@ -459,16 +579,40 @@ impl Sync {
                 conversation.status,
                 ConversationStatus::Resolved | ConversationStatus::Closed
             );
-            if ticket.role == TicketRole::Desk && conversation.last_seq > ticket.synced_seq {
+            let pushed = if ticket.role == TicketRole::Desk
+                && conversation.last_seq > ticket.synced_seq
+            {
                 self.push_messages(state, inbox, helpdesk, &ticket, &conversation)
-                    .await?;
+                    .await
             } else if resolved && !ticket.remote_status.is_done() {
-                helpdesk
+                self.spend(1).await;
+                match helpdesk
                     .set_status(&ticket.remote_ticket_id, TicketStatus::Solved)
-                    .await?;
-                store
-                    .record_desk_sync(&ticket, None, ticket.synced_seq, TicketStatus::Solved)
-                    .await?;
+                    .await
+                {
+                    Ok(()) => store
+                        .record_desk_sync(&ticket, None, ticket.synced_seq, TicketStatus::Solved)
+                        .await
+                        .map_err(SyncError::from),
+                    Err(err) => Err(err.into()),
+                }
+            } else {
+                Ok(())
+            };
+            match pushed {
+                // A ticket that takes nothing more (closed, deleted, refused): taken as closed,
+                // so that what the customer writes next opens a follow-up ticket, and it never
+                // stands first in line again.
+                Err(SyncError::Remote(DeliveryError::Permanent { reason })) => {
+                    tracing::warn!(%reason, ticket_id = %ticket.remote_ticket_id,
+                        "the helpdesk refused a ticket update");
+                    metrics::counter!("switchboard_helpdesk_refused_total", "op" => "update")
+                        .increment(1);
+                    store
+                        .record_desk_sync(&ticket, None, ticket.synced_seq, TicketStatus::Closed)
+                        .await?;
+                }
+                other => other?,
             }
         }
         Ok(())
@@ -512,6 +656,7 @@ impl Sync {
                 Some(&ticket.remote_ticket_id),
             )
             .await?;
+            self.spend(2).await;
             let created = helpdesk.create_ticket(&new).await?;
             store
                 .record_helpdesk_ticket(OpenedTicket {
@@ -533,6 +678,7 @@ impl Sync {
             .map(|m| m.text.trim())
             .collect::<Vec<_>>()
             .join("\n\n");
+        self.spend(1).await;
         let comment_id = helpdesk
             .add_comment(
                 &ticket.remote_ticket_id,
@@ -546,6 +692,7 @@ impl Sync {
         let mut status = ticket.remote_status;
         if status.is_done() {
             // The customer wrote again: the ticket is open again, as the conversation is.
+            self.spend(1).await;
             helpdesk
                 .set_status(&ticket.remote_ticket_id, TicketStatus::Open)
                 .await?;
@@ -579,40 +726,13 @@ impl Sync {
             .store
             .contact(&conversation.org_id, &conversation.contact_id)
             .await?;
+        self.spend(1).await;
         let id = helpdesk
             .requester(&contact_ref(conversation, contact.as_ref()))
             .await?;
         self.requesters.insert(conversation.id.clone(), id.clone());
         Ok(id)
     }
-}
-
-/// Reads the tickets changed since the inbox's cursor, syncs each, then stores the cursor: a
-/// restart resumes where the last page ended, and a ticket seen twice changes nothing.
-async fn poll(
-    state: &AppState,
-    inbox: &InboxWithSecrets,
-    helpdesk: &dyn Helpdesk,
-) -> Result<(), SyncError> {
-    let inbox_id = &inbox.inbox.id;
-    for _ in 0..POLL_PAGES {
-        let cursor = state.store.helpdesk_cursor(inbox_id).await?;
-        let page = helpdesk
-            .changed(cursor.as_deref(), inbox.inbox.created_at)
-            .await?;
-        for ticket_id in &page.ticket_ids {
-            sync_ticket(state, inbox, helpdesk, ticket_id).await?;
-        }
-        if let Some(next) = &page.cursor
-            && cursor.as_ref() != Some(next)
-        {
-            state.store.set_helpdesk_cursor(inbox_id, next).await?;
-        }
-        if !page.more {
-            break;
-        }
-    }
-    Ok(())
 }
 
 /// The customer as the helpdesk should know them.

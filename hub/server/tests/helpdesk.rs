@@ -241,6 +241,25 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
         "{conversation}"
     );
 
+    // Closed for good in Zendesk: the customer's next message opens a follow-up ticket.
+    zendesk.set_status(ticket.id, "closed");
+    chat.say("c-3", "It came back broken again").await;
+    let follow_up_ticket = eventually("a follow-up ticket", || {
+        zendesk.tickets().into_iter().find(|t| t.id != ticket.id)
+    })
+    .await;
+    assert!(
+        follow_up_ticket.subject.starts_with(&format!("Follow-up to #{}", ticket.id)),
+        "{}",
+        follow_up_ticket.subject
+    );
+    assert!(
+        follow_up_ticket.comments[0].body.contains("It came back broken again"),
+        "{:?}",
+        follow_up_ticket.comments
+    );
+    assert_eq!(zendesk.ticket(ticket.id).expect("the ticket").status, "closed");
+
     // No comment was posted twice.
     let ticket = zendesk.ticket(ticket.id).expect("the ticket");
     let mut bodies: Vec<&str> = ticket.comments.iter().map(|c| c.body.as_str()).collect();
@@ -328,6 +347,12 @@ async fn a_zendesk_ticket_is_a_conversation_of_its_inbox(db: TestDatabase) {
     .await;
 
     // The poller resumes from its stored cursor after a restart.
+    for _ in 0..400 {
+        if app.state.store.helpdesk_cursor(&inbox).await.expect("reads").is_some() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
     let db = app.stop().await;
     let before_restart = zendesk.requests().len();
     let app = TestApp::spawn_quiet(db).await;

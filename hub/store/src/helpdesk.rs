@@ -302,6 +302,38 @@ impl Store {
         ticket(row)
     }
 
+    /// Records that the helpdesk refused a conversation's ticket for good: it is not asked
+    /// again.
+    pub async fn refuse_helpdesk_ticket(
+        &self,
+        org_id: &str,
+        inbox_id: &str,
+        conversation_id: &str,
+    ) -> Result<()> {
+        let now = self.now();
+        let txn = self.begin_write().await?;
+        helpdesk_ticket::Entity::insert(helpdesk_ticket::ActiveModel {
+            id: Set(new_id()),
+            org_id: Set(org_id.to_owned()),
+            inbox_id: Set(inbox_id.to_owned()),
+            conversation_id: Set(conversation_id.to_owned()),
+            remote_ticket_id: Set(None),
+            role: Set(TicketRole::Desk.as_str().to_owned()),
+            synced_seq: Set(0),
+            remote_status: Set(TicketStatus::Closed.as_str().to_owned()),
+            created_at: Set(now),
+            updated_at: Set(now),
+        })
+        .on_conflict_do_nothing_on([
+            helpdesk_ticket::Column::InboxId,
+            helpdesk_ticket::Column::ConversationId,
+        ])
+        .exec_without_returning(&*txn)
+        .await?;
+        txn.commit().await?;
+        Ok(())
+    }
+
     /// The inbox's tickets whose conversation moved since the last sync: a desk conversation's
     /// messages after `synced_seq`, or any conversation resolved while its ticket is not. Oldest change first.
     pub async fn desk_tickets_to_sync(

@@ -182,6 +182,7 @@ impl FakeZendesk {
             "webhook_secret": webhook_secret,
             "escalation_desk": escalation_desk,
             "poll_interval_secs": 5,
+            "rate_limit_per_minute": 700,
         })
     }
 
