@@ -32,7 +32,6 @@ function paintSla(cell, conv) {
 }
 
 const STATUSES = ['bot', 'escalated', 'assigned', 'resolved', 'closed'];
-const CHANNELS = ['webchat', 'email', 'slack', 'whatsapp', 'telegram', 'zendesk', 'freshdesk'];
 const PRIORITIES = ['low', 'normal', 'high', 'urgent'];
 const STATUS_LABEL = {
   bot: 'With AI', escalated: 'Escalated', assigned: 'Assigned', resolved: 'Resolved', closed: 'Closed',
@@ -110,9 +109,11 @@ export function createInbox({ me, can, directory, shortcuts }) {
   }
   function buildFilters() {
     const users = [...directory.users.values()].filter((u) => u.active);
+    // The channels the organization has inboxes on: no list of channels lives in the UI.
+    const channels = [...new Set([...directory.inboxes.values()].map((i) => i.channel))].sort();
     mount(filterBox, h('h2', {}, 'Filters'),
       select('Status', 'status', STATUSES.map((s) => [s, STATUS_LABEL[s]])),
-      select('Channel', 'channel', CHANNELS.map((c) => [c, channelName(c)])),
+      select('Channel', 'channel', channels.map((c) => [c, channelName(c)])),
       select('Inbox', 'inbox_id', [...directory.inboxes.values()].map((i) => [i.id, i.name])),
       directory.teams.size ? select('Team', 'team_id', [...directory.teams.values()].map((t) => [t.id, t.name])) : null,
       select('Assignee', 'assignee', [['me', 'Me'], ['none', 'Nobody'], ...users.map((u) => [u.id, u.name || u.email])]),

@@ -1,22 +1,14 @@
-// Settings for admins and managers: inboxes (with webhook URLs and the widget snippet), users
-// and roles, teams, API keys, canned responses, escalation rules and SLA policies (those two in
+// Settings for admins and managers: inboxes (in settings-inboxes.js: webhook URLs, the widget
+// snippet, the form built from each channel's declared config fields), users and roles, teams,
+// API keys, canned responses, escalation rules and SLA policies (those two in
 // settings-routing.js). Each tab shows only with its permission.
 
 import { del, get, patch, post } from './api.js';
-import { channelIcon, dataTable as table, fullTime, h, mount, toast } from './dom.js';
+import { dataTable as table, fullTime, h, mount, toast } from './dom.js';
+import { inboxSettings } from './settings-inboxes.js';
 import { escalationRules, slaPolicies } from './settings-routing.js';
 
 const ROLES = ['admin', 'support_manager', 'support_agent', 'knowledge_editor'];
-const CHANNELS = ['webchat', 'email', 'slack', 'whatsapp', 'telegram', 'zendesk', 'freshdesk'];
-const CONFIG_TEMPLATES = {
-  webchat: { allowed_origins: [location.origin], identity_secret: '' },
-  email: { address: '', smtp_url: 'smtp://127.0.0.1:25', inbound_secret: '' },
-  slack: { signing_secret: '', bot_token: '' },
-  whatsapp: { app_secret: '', verify_token: '', access_token: '', phone_number_id: '' },
-  telegram: { bot_token: '', secret_token: '' },
-  zendesk: { base_url: '', email: '', api_token: '', webhook_secret: '' },
-  freshdesk: { base_url: '', api_key: '', webhook_secret: '' },
-};
 
 export const SETTINGS_TABS = [
   { id: 'inboxes', label: 'Inboxes', permission: 'inboxes:manage' },
@@ -27,14 +19,6 @@ export const SETTINGS_TABS = [
   { id: 'rules', label: 'Escalation rules', permission: 'settings:manage' },
   { id: 'sla', label: 'SLA policies', permission: 'settings:manage' },
 ];
-
-export function webhookUrl(inbox) {
-  return `${location.origin}/webhooks/${inbox.channel}/${inbox.id}`;
-}
-
-export function widgetSnippet(inbox) {
-  return `<script src="${location.origin}/widget.js" data-inbox="${inbox.id}" async></script>`;
-}
 
 function field(label, input) {
   return h('label', {}, label, h('br'), input);
@@ -65,39 +49,10 @@ export function createSettings({ can, me }) {
   function show(id) {
     for (const [tabId, button] of buttons) button.setAttribute('aria-pressed', String(tabId === id));
     history.replaceState(null, '', `#/settings/${id}`);
+    const inboxes = () => inboxSettings(section);
     const rules = () => escalationRules(section);
     const sla = () => slaPolicies(section);
     ({ inboxes, users, teams, apikeys, canned, rules, sla })[id]().catch((error) => mount(section, h('p', { class: 'error-text' }, error.message)));
-  }
-
-  async function inboxes() {
-    const items = await get('/inboxes');
-    const channel = h('select', { name: 'channel' }, CHANNELS.map((c) => h('option', { value: c }, c)));
-    const name = h('input', { name: 'name', required: true });
-    const config = h('textarea', { name: 'config', rows: '5', cols: '48' });
-    const template = () => { config.value = JSON.stringify(CONFIG_TEMPLATES[channel.value] || {}, null, 2); };
-    channel.addEventListener('change', template);
-    template();
-    mount(section, h('h1', {}, 'Inboxes'),
-      table(['Channel', 'Name', 'Connect it'], items.map((inbox) => h('tr', {},
-        h('td', {}, channelIcon(inbox.channel), ' ', inbox.channel),
-        h('td', {}, h('strong', {}, inbox.name), h('br'), h('code', {}, inbox.id)),
-        h('td', {}, inbox.channel === 'webchat'
-          ? [h('div', {}, 'Widget snippet:'), h('pre', { 'aria-label': `Widget snippet for ${inbox.name}` }, widgetSnippet(inbox))]
-          : [h('div', {}, 'Webhook URL:'), h('code', { 'aria-label': `Webhook URL for ${inbox.name}` }, webhookUrl(inbox))],
-        inbox.secrets_set?.length ? h('div', { class: 'muted' }, `Secrets set: ${inbox.secrets_set.join(', ')}`) : null)))),
-      h('form', { 'aria-label': 'Create inbox', onsubmit: guard(async () => {
-        let parsed;
-        try {
-          parsed = JSON.parse(config.value || '{}');
-        } catch {
-          throw new Error('The config is not valid JSON.');
-        }
-        await post('/inboxes', { name: name.value, channel: channel.value, config: parsed });
-        toast('Inbox created');
-        await inboxes();
-      }) }, field('Name', name), field('Channel', channel), field('Config (JSON)', config),
-      h('button', { class: 'primary' }, 'Create inbox')));
   }
 
   async function users() {

@@ -17,7 +17,7 @@ use switchboard_model::{ChannelKind, ConfigError, Secret};
 
 pub const DEFAULT_MAX_ATTACHMENT_BYTES: usize = 10 * 1024 * 1024;
 pub const DEFAULT_MAX_MESSAGE_ATTACHMENT_BYTES: usize = 25 * 1024 * 1024;
-const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(20);
+pub const DEFAULT_SMTP_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// One email inbox's settings, checked.
 #[derive(Clone, Debug)]

@@ -19,11 +19,15 @@ pub mod verify;
 use std::sync::Arc;
 
 use switchboard_model::{
-    ChannelKind, ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, Inbound,
-    InboundEvent, NormalizeError, OutboundMessage, RawInbound, VerifyError,
+    ChannelKind, ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError,
+    DeliveryReceipt, FieldKind, Inbound, InboundEvent, NormalizeError, OutboundMessage, RawInbound,
+    VerifyError,
 };
 
 pub use config::EmailConfig;
+use config::{
+    DEFAULT_MAX_ATTACHMENT_BYTES, DEFAULT_MAX_MESSAGE_ATTACHMENT_BYTES, DEFAULT_SMTP_TIMEOUT,
+};
 pub use normalize::ENVELOPE_TO_HEADER;
 pub use verify::{SIGNATURE_HEADER, sign};
 
@@ -44,6 +48,49 @@ impl ConnectorFactory for EmailFactory {
         Ok(Arc::new(EmailConnector {
             config: EmailConfig::from_json(config)?,
         }))
+    }
+
+    fn config_fields(&self) -> Vec<ConfigField> {
+        vec![
+            ConfigField::required(
+                "address",
+                FieldKind::String,
+                "The address customers write to (support@acme.example); replies come from it.",
+            ),
+            ConfigField::required(
+                "inbound_secret",
+                FieldKind::String,
+                "The key of X-Switchboard-Signature on POST /webhooks/email/{inbox}.",
+            ),
+            ConfigField::optional(
+                "smtp_url",
+                FieldKind::Url,
+                "Where replies go: smtps://user:pass@host[:port] or smtp://host[:port]; without it the inbox only receives.",
+            ),
+            ConfigField::optional(
+                "from_name",
+                FieldKind::String,
+                "The team's name, shown after the writer's: \"Ana from Acme Support\".",
+            ),
+            ConfigField::optional(
+                "max_attachment_bytes",
+                FieldKind::Integer,
+                "Larger attachments are listed on the message but not kept.",
+            )
+            .with_default(DEFAULT_MAX_ATTACHMENT_BYTES),
+            ConfigField::optional(
+                "max_message_attachment_bytes",
+                FieldKind::Integer,
+                "Bytes of attachments kept per message, in all.",
+            )
+            .with_default(DEFAULT_MAX_MESSAGE_ATTACHMENT_BYTES),
+            ConfigField::optional(
+                "smtp_timeout_secs",
+                FieldKind::Integer,
+                "Seconds one SMTP conversation may take.",
+            )
+            .with_default(DEFAULT_SMTP_TIMEOUT.as_secs()),
+        ]
     }
 }
 

@@ -2,7 +2,9 @@
 //! Freshdesk takes, and a ticket with its conversations as a [`RemoteTicket`].
 
 use chrono::{DateTime, Utc};
-use switchboard_model::{ContactRef, Priority, RemoteComment, RemoteTicket, TicketStatus};
+use switchboard_model::{
+    Attachment, ContactRef, Priority, RemoteComment, RemoteTicket, TicketStatus,
+};
 
 use crate::wire;
 
@@ -105,6 +107,7 @@ pub fn remote_ticket(ticket: wire::Ticket, conversations: Vec<wire::Conversation
             public: true,
             body,
             created_at: timestamp(ticket.created_at.as_deref()),
+            attachments: Vec::new(),
         });
     let comments = description
         .into_iter()
@@ -156,6 +159,18 @@ fn remote_comment(conversation: wire::Conversation) -> RemoteComment {
         public: !conversation.private,
         body: conversation.body_text.unwrap_or_default(),
         created_at: timestamp(conversation.created_at.as_deref()),
+        attachments: conversation
+            .attachments
+            .into_iter()
+            .map(|file| Attachment {
+                filename: file.name.unwrap_or_else(|| "attachment".into()),
+                content_type: file
+                    .content_type
+                    .unwrap_or_else(|| "application/octet-stream".into()),
+                size: file.size,
+                url: file.attachment_url,
+            })
+            .collect(),
     }
 }
 

@@ -29,8 +29,9 @@ mod wire;
 use std::sync::{Arc, OnceLock};
 
 use switchboard_model::{
-    ChannelKind, ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt,
-    Helpdesk, Inbound, NormalizeError, OutboundMessage, RawInbound, VerifyError,
+    ChannelKind, ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError,
+    DeliveryReceipt, FieldKind, Helpdesk, Inbound, NormalizeError, OutboundMessage, RawInbound,
+    VerifyError,
 };
 
 pub use config::{DEFAULT_POLL_INTERVAL_SECS, FreshdeskConfig, MIN_POLL_INTERVAL_SECS};
@@ -53,6 +54,28 @@ impl ConnectorFactory for FreshdeskFactory {
         Ok(Arc::new(FreshdeskConnector::new(FreshdeskConfig::parse(
             config,
         )?)))
+    }
+
+    fn config_fields(&self) -> Vec<ConfigField> {
+        let mut fields = vec![
+            ConfigField::required(
+                "base_url",
+                FieldKind::Url,
+                "The helpdesk's address, https://acme.freshdesk.com, without /api/v2.",
+            ),
+            ConfigField::required(
+                "api_key",
+                FieldKind::String,
+                "An agent's API key (Profile settings > Your API Key); replies are written as that agent.",
+            ),
+            ConfigField::required(
+                "webhook_secret",
+                FieldKind::String,
+                "The value of the X-Switchboard-Token header the automation rule sends.",
+            ),
+        ];
+        fields.extend(ConfigField::helpdesk_sync(DEFAULT_POLL_INTERVAL_SECS));
+        fields
     }
 }
 

@@ -43,6 +43,18 @@ pub(crate) struct Conversation {
     pub private: bool,
     pub user_id: Option<u64>,
     pub created_at: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<ConversationAttachment>,
+}
+
+/// A file on a conversation entry, served by Freshdesk at `attachment_url`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct ConversationAttachment {
+    pub name: Option<String>,
+    pub attachment_url: Option<String>,
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub size: u64,
 }
 
 /// `GET /search/tickets`.

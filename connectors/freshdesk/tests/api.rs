@@ -166,6 +166,7 @@ async fn a_ticket_is_read_with_its_requester_and_every_page_of_conversations() {
                     public: true,
                     body: "Hello,\nmy code 4471 does not open locker 7.".into(),
                     created_at: at("2024-05-01T08:14:03Z"),
+                    attachments: Vec::new(),
                 },
                 RemoteComment {
                     id: "80055500001".into(),
@@ -173,6 +174,7 @@ async fn a_ticket_is_read_with_its_requester_and_every_page_of_conversations() {
                     public: true,
                     body: "Sorry about that! Could you tell us the parcel number?".into(),
                     created_at: at("2024-05-01T08:20:00Z"),
+                    attachments: Vec::new(),
                 },
                 RemoteComment {
                     id: "80055500002".into(),
@@ -180,6 +182,7 @@ async fn a_ticket_is_read_with_its_requester_and_every_page_of_conversations() {
                     public: false,
                     body: "Checked the locker log: the door sensor on 7 is stuck.".into(),
                     created_at: at("2024-05-01T08:25:10Z"),
+                    attachments: Vec::new(),
                 },
                 RemoteComment {
                     id: "80055500003".into(),
@@ -187,6 +190,7 @@ async fn a_ticket_is_read_with_its_requester_and_every_page_of_conversations() {
                     public: true,
                     body: "It is PX-88120.".into(),
                     created_at: at("2024-05-01T09:30:41Z"),
+                    attachments: Vec::new(),
                 },
             ],
         }

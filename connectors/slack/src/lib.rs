@@ -18,8 +18,9 @@ mod wire;
 use std::sync::Arc;
 
 use switchboard_model::{
-    ChannelKind, ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, Inbound,
-    InboundMessage, NormalizeError, OutboundMessage, RawInbound, VerifyError,
+    ChannelKind, ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError,
+    DeliveryReceipt, FieldKind, Inbound, InboundMessage, NormalizeError, OutboundMessage,
+    RawInbound, VerifyError,
 };
 
 pub use config::{DEFAULT_API_BASE_URL, SlackConfig};
@@ -96,6 +97,32 @@ impl ConnectorFactory for SlackFactory {
         Ok(Arc::new(SlackConnector {
             config: SlackConfig::parse(config)?,
         }))
+    }
+
+    fn config_fields(&self) -> Vec<ConfigField> {
+        vec![
+            ConfigField::required(
+                "signing_secret",
+                FieldKind::String,
+                "The app's Signing Secret (Basic Information): checks every request's v0 signature.",
+            ),
+            ConfigField::required(
+                "bot_token",
+                FieldKind::String,
+                "The Bot User OAuth Token (xoxb-...) the replies are posted with.",
+            ),
+            ConfigField::optional(
+                "api_base_url",
+                FieldKind::Url,
+                "Slack's Web API; change it only for a proxy or a test double.",
+            )
+            .with_default(DEFAULT_API_BASE_URL),
+            ConfigField::optional(
+                "agent_channel",
+                FieldKind::String,
+                "A channel id (C... or G...) where escalations are mirrored and agents answer in threads: makes this inbox the agent desk.",
+            ),
+        ]
     }
 }
 

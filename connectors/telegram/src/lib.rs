@@ -21,8 +21,9 @@ mod wire;
 use std::sync::Arc;
 
 use switchboard_model::{
-    ChannelKind, ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, Inbound,
-    NormalizeError, OutboundMessage, RawInbound, VerifyError, WebhookSetupError,
+    ChannelKind, ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError,
+    DeliveryReceipt, FieldKind, Inbound, NormalizeError, OutboundMessage, RawInbound, VerifyError,
+    WebhookSetupError,
 };
 
 pub use config::{ALLOWED_UPDATES, DEFAULT_API_BASE_URL, TelegramConfig};
@@ -44,6 +45,27 @@ impl ConnectorFactory for TelegramFactory {
         Ok(Arc::new(TelegramConnector {
             config: TelegramConfig::parse(config)?,
         }))
+    }
+
+    fn config_fields(&self) -> Vec<ConfigField> {
+        vec![
+            ConfigField::required(
+                "bot_token",
+                FieldKind::String,
+                "The token @BotFather gave the bot (123456:ABC...).",
+            ),
+            ConfigField::required(
+                "secret_token",
+                FieldKind::String,
+                "1-256 characters of A-Z, a-z, 0-9, _ and -; Telegram sends it back on every update.",
+            ),
+            ConfigField::optional(
+                "api_base_url",
+                FieldKind::Url,
+                "The Bot API server; change it for a local Bot API server or a test double.",
+            )
+            .with_default(DEFAULT_API_BASE_URL),
+        ]
     }
 }
 

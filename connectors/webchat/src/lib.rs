@@ -14,8 +14,8 @@ mod visitor;
 use std::sync::Arc;
 
 use switchboard_model::{
-    ChannelKind, ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, Inbound,
-    NormalizeError, OutboundMessage, RawInbound, VerifyError,
+    ChannelKind, ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError,
+    DeliveryReceipt, FieldKind, Inbound, NormalizeError, OutboundMessage, RawInbound, VerifyError,
 };
 
 pub use config::{
@@ -44,6 +44,33 @@ impl ConnectorFactory for WebchatFactory {
         Ok(Arc::new(WebchatConnector {
             config: WebchatConfig::from_json(config)?,
         }))
+    }
+
+    fn config_fields(&self) -> Vec<ConfigField> {
+        vec![
+            ConfigField::required(
+                "allowed_origins",
+                FieldKind::StringList,
+                "Sites that may open the chat: https://shop.example, https://*.example.com, http://localhost:* or * (any).",
+            ),
+            ConfigField::optional(
+                "identity_secret",
+                FieldKind::String,
+                "The key of data-user-hash (HMAC-SHA256 of the user id), at least 16 characters; without it visitors stay anonymous.",
+            ),
+            ConfigField::optional(
+                "rate_limit_per_minute",
+                FieldKind::Integer,
+                "Messages a visitor may send a minute (1-6000).",
+            )
+            .with_default(DEFAULT_RATE_LIMIT_PER_MINUTE),
+            ConfigField::optional(
+                "rate_limit_burst",
+                FieldKind::Integer,
+                "Messages a visitor may send at once (1-1000).",
+            )
+            .with_default(DEFAULT_RATE_LIMIT_BURST),
+        ]
     }
 }
 

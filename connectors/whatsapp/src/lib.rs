@@ -19,8 +19,9 @@ mod wire;
 use std::sync::Arc;
 
 use switchboard_model::{
-    ChannelKind, ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt,
-    HandshakeError, Inbound, NormalizeError, OutboundMessage, RawInbound, VerifyError,
+    ChannelKind, ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError,
+    DeliveryReceipt, FieldKind, HandshakeError, Inbound, NormalizeError, OutboundMessage,
+    RawInbound, VerifyError,
 };
 
 pub use config::{DEFAULT_API_BASE_URL, GRAPH_API_VERSION, WhatsappConfig};
@@ -44,6 +45,37 @@ impl ConnectorFactory for WhatsappFactory {
         Ok(Arc::new(WhatsappConnector {
             config: WhatsappConfig::parse(config)?,
         }))
+    }
+
+    fn config_fields(&self) -> Vec<ConfigField> {
+        vec![
+            ConfigField::required(
+                "app_secret",
+                FieldKind::String,
+                "The Meta app's secret: checks X-Hub-Signature-256 on every webhook.",
+            ),
+            ConfigField::required(
+                "verify_token",
+                FieldKind::String,
+                "The token typed into the app's webhook settings, checked on Meta's GET.",
+            ),
+            ConfigField::required(
+                "access_token",
+                FieldKind::String,
+                "A system user's token with whatsapp_business_messaging, for sending.",
+            ),
+            ConfigField::required(
+                "phone_number_id",
+                FieldKind::String,
+                "The business phone number's id (not the number itself).",
+            ),
+            ConfigField::optional(
+                "api_base_url",
+                FieldKind::Url,
+                "The Graph API, without the version; change it only for a proxy or a test double.",
+            )
+            .with_default(DEFAULT_API_BASE_URL),
+        ]
     }
 }
 

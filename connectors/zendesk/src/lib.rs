@@ -25,9 +25,10 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use switchboard_model::{
-    ChangedTickets, ChannelKind, ConfigError, Connector, ConnectorFactory, ContactRef,
-    CreatedTicket, DeliveryError, DeliveryReceipt, Helpdesk, Inbound, NewComment, NewTicket,
-    NormalizeError, OutboundMessage, RawInbound, RemoteTicket, TicketStatus, VerifyError,
+    ChangedTickets, ChannelKind, ConfigError, ConfigField, Connector, ConnectorFactory, ContactRef,
+    CreatedTicket, DeliveryError, DeliveryReceipt, FieldKind, Helpdesk, Inbound, NewComment,
+    NewTicket, NormalizeError, OutboundMessage, RawInbound, RemoteTicket, TicketStatus,
+    VerifyError,
 };
 
 pub use config::{DEFAULT_POLL_INTERVAL_SECS, MIN_POLL_INTERVAL_SECS, ZendeskConfig};
@@ -49,6 +50,33 @@ impl ConnectorFactory for ZendeskFactory {
         Ok(Arc::new(ZendeskConnector::new(ZendeskConfig::parse(
             config,
         )?)?))
+    }
+
+    fn config_fields(&self) -> Vec<ConfigField> {
+        let mut fields = vec![
+            ConfigField::required(
+                "base_url",
+                FieldKind::Url,
+                "The account's address, https://acme.zendesk.com (the API is under /api/v2).",
+            ),
+            ConfigField::required(
+                "email",
+                FieldKind::String,
+                "The agent the API token belongs to: the integration's own user.",
+            ),
+            ConfigField::required(
+                "api_token",
+                FieldKind::String,
+                "Admin Center > Apps and integrations > Zendesk API.",
+            ),
+            ConfigField::required(
+                "webhook_secret",
+                FieldKind::String,
+                "The webhook's signing secret (Reveal secret in the webhook's settings).",
+            ),
+        ];
+        fields.extend(ConfigField::helpdesk_sync(DEFAULT_POLL_INTERVAL_SECS));
+        fields
     }
 }
 

@@ -4,7 +4,8 @@
 
 use chrono::{DateTime, Utc};
 use switchboard_model::{
-    ChangedTickets, ContactRef, DeliveryError, RemoteComment, RemoteTicket, TicketStatus,
+    Attachment, ChangedTickets, ContactRef, DeliveryError, RemoteComment, RemoteTicket,
+    TicketStatus,
 };
 
 use crate::{
@@ -102,6 +103,18 @@ async fn comments(client: &Client, id: &str) -> Result<Option<Vec<RemoteComment>
                 public: comment.public,
                 body: comment.plain_body.or(comment.body).unwrap_or_default(),
                 created_at: time(comment.created_at.as_deref()),
+                attachments: comment
+                    .attachments
+                    .into_iter()
+                    .map(|file| Attachment {
+                        filename: file.file_name.unwrap_or_else(|| "attachment".into()),
+                        content_type: file
+                            .content_type
+                            .unwrap_or_else(|| "application/octet-stream".into()),
+                        size: file.size,
+                        url: file.content_url,
+                    })
+                    .collect(),
             }
         }));
         let more = page.meta.is_some_and(|meta| meta.has_more);

@@ -74,6 +74,18 @@ pub(crate) struct Comment {
     pub body: Option<String>,
     pub plain_body: Option<String>,
     pub created_at: Option<String>,
+    #[serde(default)]
+    pub attachments: Vec<CommentAttachment>,
+}
+
+/// A file on a comment, served by Zendesk at `content_url`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct CommentAttachment {
+    pub file_name: Option<String>,
+    pub content_url: Option<String>,
+    pub content_type: Option<String>,
+    #[serde(default)]
+    pub size: u64,
 }
 
 fn public_by_default() -> bool {

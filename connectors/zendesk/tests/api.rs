@@ -184,6 +184,7 @@ async fn a_ticket_comes_with_its_requester_and_every_page_of_comments() {
                 public: true,
                 body: "Locker 12 will not open.".into(),
                 created_at: time("2024-05-02T09:00:00Z"),
+                attachments: Vec::new(),
             },
             RemoteComment {
                 id: "7002".into(),
@@ -191,6 +192,7 @@ async fn a_ticket_comes_with_its_requester_and_every_page_of_comments() {
                 public: false,
                 body: "<p>the <b>HTML</b> body</p>".into(),
                 created_at: time("2024-05-02T09:10:00Z"),
+                attachments: Vec::new(),
             },
             RemoteComment {
                 id: "7003".into(),
@@ -198,6 +200,7 @@ async fn a_ticket_comes_with_its_requester_and_every_page_of_comments() {
                 public: true,
                 body: "Still closed.".into(),
                 created_at: time("2024-05-02T09:20:00Z"),
+                attachments: Vec::new(),
             },
         ]
     );

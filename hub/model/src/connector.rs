@@ -205,6 +205,96 @@ impl ConfigError {
     }
 }
 
+/// The API calls a minute a helpdesk inbox may spend when its `rate_limit_per_minute` is not set.
+pub const HELPDESK_RATE_LIMIT_PER_MINUTE: u32 = 200;
+
+/// How one config field's value is written in an inbox's config, and so how a form asks for it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum FieldKind {
+    /// A JSON string. Secrets are strings too; which fields are secret is
+    /// [`ChannelKind::secret_fields`]'s to say, not the field's.
+    String,
+    /// A JSON string holding an `http(s)://` (or, for email, `smtp(s)://`) URL.
+    Url,
+    /// `true` or `false`.
+    Boolean,
+    /// A whole number.
+    Integer,
+    /// A JSON array of strings; a form asks for one per line.
+    StringList,
+}
+
+/// One field of a channel's inbox config, as its connector reads it: what a form asks for.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ConfigField {
+    /// The key in the inbox's `config`.
+    pub name: &'static str,
+    pub kind: FieldKind,
+    /// The connector refuses a config without it.
+    pub required: bool,
+    /// One line for the person filling the form in.
+    pub help: &'static str,
+    /// What the connector uses when the field is left out.
+    pub default: Option<serde_json::Value>,
+}
+
+impl ConfigField {
+    /// A field the connector refuses a config without.
+    pub fn required(name: &'static str, kind: FieldKind, help: &'static str) -> ConfigField {
+        ConfigField {
+            name,
+            kind,
+            required: true,
+            help,
+            default: None,
+        }
+    }
+
+    /// A field that may be left out.
+    pub fn optional(name: &'static str, kind: FieldKind, help: &'static str) -> ConfigField {
+        ConfigField {
+            required: false,
+            ..ConfigField::required(name, kind, help)
+        }
+    }
+
+    /// This field with the value the connector uses when it is left out.
+    pub fn with_default(self, default: impl Into<serde_json::Value>) -> ConfigField {
+        ConfigField {
+            default: Some(default.into()),
+            ..self
+        }
+    }
+
+    /// The fields every helpdesk channel (Zendesk, Freshdesk) has for the hub's sync: whether
+    /// the inbox is the organization's escalation desk, how often it polls for changed tickets,
+    /// and the API calls a minute it may spend. Both helpdesks refuse a poll under 5 seconds.
+    pub fn helpdesk_sync(default_poll_interval_secs: u64) -> [ConfigField; 3] {
+        [
+            ConfigField::optional(
+                "escalation_desk",
+                FieldKind::Boolean,
+                "Conversations escalated on any other channel become tickets here (one desk per organization).",
+            )
+            .with_default(false),
+            ConfigField::optional(
+                "poll_interval_secs",
+                FieldKind::Integer,
+                "Seconds between polls for tickets a lost webhook missed (at least 5).",
+            )
+            .with_default(default_poll_interval_secs),
+            ConfigField::optional(
+                "rate_limit_per_minute",
+                FieldKind::Integer,
+                "Requests a minute the sync may spend; 92% is spent by the background sync, the rest kept for webhooks.",
+            )
+            .with_default(HELPDESK_RATE_LIMIT_PER_MINUTE),
+        ]
+    }
+}
+
 /// Builds the connector of one inbox from its config (public fields and secrets merged). Each
 /// connector crate provides one; the server keeps one per channel.
 pub trait ConnectorFactory: Send + Sync + 'static {
@@ -215,4 +305,15 @@ pub trait ConnectorFactory: Send + Sync + 'static {
         inbox_id: &str,
         config: &serde_json::Value,
     ) -> Result<std::sync::Arc<dyn Connector>, ConfigError>;
+
+    /// The fields of this channel's inbox config that `build` reads, in the order a form
+    /// shows them; the web UI builds the inbox form from them (`GET /api/v1/channels`). Secret
+    /// ones must be among them, but whether a field is secret is
+    /// [`ChannelKind::secret_fields`]'s to say.
+    ///
+    /// Every connector crate overrides this (the server's tests check that none is empty); the
+    /// empty default only keeps test doubles that wrap a real factory building.
+    fn config_fields(&self) -> Vec<ConfigField> {
+        Vec::new()
+    }
 }

@@ -6,7 +6,7 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{ContactRef, DeliveryError, NormalizeError, Priority, RawInbound};
+use crate::{Attachment, ContactRef, DeliveryError, NormalizeError, Priority, RawInbound};
 
 crate::string_enum! {
     /// A ticket's status, in the words both helpdesks share. Zendesk: `new`, `open`, `pending`,
@@ -40,6 +40,8 @@ pub struct RemoteComment {
     /// Plain text.
     pub body: String,
     pub created_at: Option<DateTime<Utc>>,
+    /// Files on the comment, as links the helpdesk serves.
+    pub attachments: Vec<Attachment>,
 }
 
 /// A ticket as the helpdesk's API returns it, with its comments, oldest first.

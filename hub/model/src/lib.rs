@@ -23,8 +23,9 @@ pub use business_hours::{BusinessHours, BusinessHoursError, Calendar, WeeklyHour
 pub use channel::{ChannelKind, UnknownChannel};
 pub use clock::Clock;
 pub use connector::{
-    ConfigError, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt, HandshakeError,
-    Inbound, NormalizeError, RawInbound, VerifyError, WebhookSetupError,
+    ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt,
+    FieldKind, HELPDESK_RATE_LIMIT_PER_MINUTE, HandshakeError, Inbound, NormalizeError, RawInbound,
+    VerifyError, WebhookSetupError,
 };
 pub use conversation::{
     Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,

@@ -161,7 +161,8 @@ async fn take_desk_ticket(
                 .await?;
             continue;
         }
-        let new = NewMessage::agent(None, comment.body.trim(), !comment.public);
+        let mut new = NewMessage::agent(None, comment.body.trim(), !comment.public);
+        new.attachments = comment.attachments.clone();
         if let Some((conversation, message)) = store
             .append_helpdesk_comment(ticket, &comment.id, new)
             .await?
@@ -192,7 +193,7 @@ async fn take_channel_ticket(
     let known = store.known_helpdesk_comments(inbox_id, &ids).await?;
     for comment in remote.comments.iter().filter(|c| !known.contains(&c.id)) {
         if comment.author_id == me {
-            // The hub's own reply: the outbox delivered it, the message is stored.
+            // The hub's own reply whose delivery is not recorded yet: the outbox has it.
             continue;
         }
         if comment.author_id == remote.requester.external_id && comment.public {
@@ -201,6 +202,7 @@ async fn take_channel_ticket(
                 channel_message_id: Some(comment.id.clone()),
                 sender: remote.requester.clone(),
                 text: comment.body.trim().to_owned(),
+                attachments: comment.attachments.clone(),
                 subject: remote.subject.clone(),
                 sent_at: comment.created_at,
                 ..InboundMessage::default()
@@ -416,8 +418,6 @@ async fn helpdesk_inboxes(state: &AppState) -> Vec<InboxWithSecrets> {
 /// The share of an inbox's `rate_limit_per_minute` the background sync spends, evenly; the rest
 /// is kept for what cannot wait (a webhook's read of its ticket).
 const SYNC_SHARE: f64 = 0.92;
-/// Requests a minute an inbox may spend when its config does not say.
-const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 200;
 
 /// What the sync of one inbox remembers between ticks.
 #[derive(Default)]
@@ -441,13 +441,25 @@ impl Sync {
             return Ok(());
         };
         self.set_budget(inbox);
-        if is_escalation_desk(inbox) {
-            self.open_escalations(state, inbox, helpdesk).await?;
-        }
-        self.push(state, inbox, helpdesk).await?;
-        if self.polled.is_none_or(|at| at.elapsed() >= poll_interval(inbox)) {
-            self.poll(state, inbox, helpdesk).await?;
-            self.polled = Some(Instant::now());
+        // While there is a backlog, straight on: the budget paces it, not the tick. The poller
+        // still runs on time (a lost webhook waits no longer than its interval).
+        loop {
+            let opened = if is_escalation_desk(inbox) {
+                self.open_escalations(state, inbox, helpdesk).await?
+            } else {
+                0
+            };
+            let pushed = self.push(state, inbox, helpdesk).await?;
+            if self
+                .polled
+                .is_none_or(|at| at.elapsed() >= poll_interval(inbox))
+            {
+                self.poll(state, inbox, helpdesk).await?;
+                self.polled = Some(Instant::now());
+            }
+            if opened < BATCH && pushed < BATCH {
+                break;
+            }
         }
         Ok(())
     }
@@ -460,8 +472,12 @@ impl Sync {
             .and_then(serde_json::Value::as_u64)
             .and_then(|limit| u32::try_from(limit).ok())
             .filter(|limit| *limit > 0)
-            .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE);
-        if self.budget.as_ref().is_some_and(|(made_for, _)| *made_for == limit) {
+            .unwrap_or(switchboard_model::HELPDESK_RATE_LIMIT_PER_MINUTE);
+        if self
+            .budget
+            .as_ref()
+            .is_some_and(|(made_for, _)| *made_for == limit)
+        {
             return;
         }
         let per_minute = ((f64::from(limit) * SYNC_SHARE) as u32).max(1);
@@ -518,12 +534,13 @@ impl Sync {
         state: &AppState,
         inbox: &InboxWithSecrets,
         helpdesk: &dyn Helpdesk,
-    ) -> Result<(), SyncError> {
+    ) -> Result<u64, SyncError> {
         let store = &state.store;
         let org_id = &inbox.inbox.org_id;
         let waiting = store
             .desk_conversations_to_open(org_id, &inbox.inbox.id, inbox.inbox.created_at, BATCH)
             .await?;
+        let count = waiting.len() as u64;
         for conversation in waiting {
             let messages = store.messages_after(&conversation.id, 0).await?;
             let contact = store.contact(org_id, &conversation.contact_id).await?;
@@ -562,7 +579,7 @@ impl Sync {
                 "channel" => inbox.inbox.channel.as_str())
             .increment(1);
         }
-        Ok(())
+        Ok(count)
     }
 
     /// Carries what moved in the hub to the tickets: the customer's new messages (one comment
@@ -572,9 +589,11 @@ impl Sync {
         state: &AppState,
         inbox: &InboxWithSecrets,
         helpdesk: &dyn Helpdesk,
-    ) -> Result<(), SyncError> {
+    ) -> Result<u64, SyncError> {
         let store = &state.store;
-        for (ticket, conversation) in store.desk_tickets_to_sync(&inbox.inbox.id, BATCH).await? {
+        let moved = store.desk_tickets_to_sync(&inbox.inbox.id, BATCH).await?;
+        let count = moved.len() as u64;
+        for (ticket, conversation) in moved {
             let resolved = matches!(
                 conversation.status,
                 ConversationStatus::Resolved | ConversationStatus::Closed
@@ -615,7 +634,7 @@ impl Sync {
                 other => other?,
             }
         }
-        Ok(())
+        Ok(count)
     }
 
     async fn push_messages(
@@ -675,7 +694,7 @@ impl Sync {
         let requester = self.requester(state, helpdesk, conversation).await?;
         let body = words
             .iter()
-            .map(|m| m.text.trim())
+            .map(|m| with_files(m))
             .collect::<Vec<_>>()
             .join("\n\n");
         self.spend(1).await;
@@ -733,6 +752,25 @@ impl Sync {
         self.requesters.insert(conversation.id.clone(), id.clone());
         Ok(id)
     }
+}
+
+/// A customer message as the ticket shows it: its text, and the files it came with named (they
+/// stay in the hub, where an agent opens them), never left out silently.
+fn with_files(message: &Message) -> String {
+    let text = message.text.trim();
+    if message.attachments.is_empty() {
+        return text.to_owned();
+    }
+    let names: Vec<&str> = message
+        .attachments
+        .iter()
+        .map(|file| file.filename.as_str())
+        .collect();
+    format!(
+        "{text}\n[The customer attached {} in Switchboard: {}]",
+        if names.len() == 1 { "a file" } else { "files" },
+        names.join(", ")
+    )
 }
 
 /// The customer as the helpdesk should know them.
@@ -828,7 +866,7 @@ async fn new_ticket(
         note.push_str(&format!(
             "[{}] {role}: {}\n",
             message.created_at.format("%Y-%m-%d %H:%M"),
-            message.text.trim()
+            with_files(message)
         ));
     }
     let mut tags = vec![

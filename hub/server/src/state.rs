@@ -2,7 +2,7 @@
 
 use std::{collections::HashMap, sync::Arc};
 
-use switchboard_model::{ChannelKind, Clock, Connector, ConnectorFactory, Responder};
+use switchboard_model::{ChannelKind, Clock, ConfigField, Connector, ConnectorFactory, Responder};
 use switchboard_store::{InboxWithSecrets, Store};
 
 use crate::{bot::BotQueue, bus::EventBus, chat::ChatHub, config::Settings};
@@ -67,6 +67,18 @@ impl ConnectorRegistry {
     pub fn channels(&self) -> Vec<ChannelKind> {
         let mut channels: Vec<_> = self.factories.keys().copied().collect();
         channels.sort();
+        channels
+    }
+
+    /// Each channel this hub has a connector for, sorted by name, with the config fields its
+    /// connector reads (`ConnectorFactory::config_fields`).
+    pub fn config_fields(&self) -> Vec<(ChannelKind, Vec<ConfigField>)> {
+        let mut channels: Vec<_> = self
+            .factories
+            .iter()
+            .map(|(channel, factory)| (*channel, factory.config_fields()))
+            .collect();
+        channels.sort_by_key(|(channel, _)| channel.as_str());
         channels
     }
 

@@ -16,10 +16,11 @@ use std::time::Duration;
 
 use chrono::Utc;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
+use serde_json::json;
 use support::{
     TestApp,
     chat::{Chat, webchat_inbox},
+    eventually, messages_of, next_agent_message,
 };
 use switchboard::{Application, Settings};
 use switchboard_testkit::{FakeZendesk, TestDatabase, backend_tests, zendesk_signature};
@@ -60,45 +61,6 @@ async fn webhook(app: &TestApp, inbox: &str, body: &[u8], body_first: bool) -> S
         .await
         .expect("sends")
         .status()
-}
-
-/// Waits until `check` holds on the fake account.
-async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
-    for _ in 0..400 {
-        if let Some(found) = check() {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-    panic!("never: {what}");
-}
-
-async fn detail(app: &TestApp, admin: &str, conversation_id: &str) -> Value {
-    let (status, body) = app
-        .get(admin, &format!("/api/v1/conversations/{conversation_id}"))
-        .await;
-    assert_eq!(status, StatusCode::OK, "{body}");
-    body
-}
-
-fn messages_of(detail: &Value, role: &str) -> Vec<Value> {
-    detail["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|message| message["role"] == role)
-        .cloned()
-        .collect()
-}
-
-/// The next `message` frame written by an agent, skipping the rest.
-async fn next_agent_message(chat: &mut Chat) -> Value {
-    loop {
-        let frame = chat.next_of("message").await;
-        if frame["message"]["role"] == "agent" {
-            return frame["message"].clone();
-        }
-    }
 }
 
 async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
@@ -168,7 +130,7 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
     let reply = next_agent_message(&mut chat).await;
     assert_eq!(reply["text"], "We are sending a new parcel today.");
     assert_eq!(webhook(&app, &desk, &body, true).await, StatusCode::OK);
-    let conversation = detail(&app, &admin, &conversation_id).await;
+    let conversation = app.conversation(&admin, &conversation_id).await;
     assert_eq!(
         messages_of(&conversation, "agent").len(),
         1,
@@ -179,7 +141,7 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
     zendesk.agent_comment(ticket.id, "Courier is DHL, ref 99.", false);
     let body = zendesk.comment_webhook(ticket.id);
     assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
-    let conversation = detail(&app, &admin, &conversation_id).await;
+    let conversation = app.conversation(&admin, &conversation_id).await;
     let agent = messages_of(&conversation, "agent");
     assert_eq!(agent.len(), 2, "{conversation}");
     assert_eq!(agent[1]["private"], true);
@@ -215,27 +177,42 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
     );
 
     // Our own comment coming back by webhook (and by the poller) makes nothing.
-    let before = detail(&app, &admin, &conversation_id).await["messages"]
+    let before = app.conversation(&admin, &conversation_id).await["messages"]
         .as_array()
         .map(Vec::len);
     let body = zendesk.comment_webhook(ticket.id);
     assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after = detail(&app, &admin, &conversation_id).await["messages"]
+    let after = app.conversation(&admin, &conversation_id).await["messages"]
         .as_array()
         .map(Vec::len);
     assert_eq!(before, after, "nothing new from our own comment");
 
-    // A reply whose webhook was lost: the poller finds it.
-    zendesk.agent_comment(ticket.id, "DHL, tracking 123456.", true);
+    // A reply whose webhook was lost: the poller finds it, with its file.
+    zendesk.agent_comment_with_file(ticket.id, "DHL, tracking 123456.", "label.png");
     let reply = next_agent_message(&mut chat).await;
     assert_eq!(reply["text"], "DHL, tracking 123456.");
+    let conversation = app.conversation(&admin, &conversation_id).await;
+    let with_file = messages_of(&conversation, "agent")
+        .into_iter()
+        .find(|m| m["text"] == "DHL, tracking 123456.")
+        .expect("the reply is stored");
+    assert_eq!(
+        with_file["attachments"][0]["filename"], "label.png",
+        "{with_file}"
+    );
+    assert!(
+        with_file["attachments"][0]["url"]
+            .as_str()
+            .is_some_and(|url| url.starts_with(&zendesk.base_url)),
+        "{with_file}"
+    );
 
     // Solving the ticket resolves the conversation.
     zendesk.set_status(ticket.id, "solved");
     let body = zendesk.comment_webhook(ticket.id);
     assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
-    let conversation = detail(&app, &admin, &conversation_id).await;
+    let conversation = app.conversation(&admin, &conversation_id).await;
     assert_eq!(
         conversation["conversation"]["status"], "resolved",
         "{conversation}"
@@ -249,16 +226,23 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
     })
     .await;
     assert!(
-        follow_up_ticket.subject.starts_with(&format!("Follow-up to #{}", ticket.id)),
+        follow_up_ticket
+            .subject
+            .starts_with(&format!("Follow-up to #{}", ticket.id)),
         "{}",
         follow_up_ticket.subject
     );
     assert!(
-        follow_up_ticket.comments[0].body.contains("It came back broken again"),
+        follow_up_ticket.comments[0]
+            .body
+            .contains("It came back broken again"),
         "{:?}",
         follow_up_ticket.comments
     );
-    assert_eq!(zendesk.ticket(ticket.id).expect("the ticket").status, "closed");
+    assert_eq!(
+        zendesk.ticket(ticket.id).expect("the ticket").status,
+        "closed"
+    );
 
     // No comment was posted twice.
     let ticket = zendesk.ticket(ticket.id).expect("the ticket");
@@ -292,7 +276,7 @@ async fn a_zendesk_ticket_is_a_conversation_of_its_inbox(db: TestDatabase) {
     let conversations = list["conversations"].as_array().expect("a list");
     assert_eq!(conversations.len(), 1, "{list}");
     let conversation_id = conversations[0]["id"].as_str().expect("an id").to_owned();
-    let conversation = detail(&app, &admin, &conversation_id).await;
+    let conversation = app.conversation(&admin, &conversation_id).await;
     let customer = messages_of(&conversation, "customer");
     assert_eq!(customer.len(), 1, "{conversation}");
     assert_eq!(
@@ -324,7 +308,7 @@ async fn a_zendesk_ticket_is_a_conversation_of_its_inbox(db: TestDatabase) {
     );
     let body = zendesk.comment_webhook(ticket);
     assert_eq!(webhook(&app, &inbox, &body, false).await, StatusCode::OK);
-    let conversation = detail(&app, &admin, &conversation_id).await;
+    let conversation = app.conversation(&admin, &conversation_id).await;
     assert_eq!(messages_of(&conversation, "customer").len(), 1);
     assert_eq!(
         messages_of(&conversation, "agent").len(),
@@ -348,7 +332,14 @@ async fn a_zendesk_ticket_is_a_conversation_of_its_inbox(db: TestDatabase) {
 
     // The poller resumes from its stored cursor after a restart.
     for _ in 0..400 {
-        if app.state.store.helpdesk_cursor(&inbox).await.expect("reads").is_some() {
+        if app
+            .state
+            .store
+            .helpdesk_cursor(&inbox)
+            .await
+            .expect("reads")
+            .is_some()
+        {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;

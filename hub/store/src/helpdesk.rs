@@ -441,7 +441,9 @@ impl Store {
         Ok(())
     }
 
-    /// Which of these remote comments of an inbox the hub has written or taken.
+    /// Which of these remote comments of an inbox the hub has written or taken: recorded by the
+    /// sync, or the channel message id of a message of the inbox (a reply the outbox delivered
+    /// as a comment, a customer comment ingested).
     pub async fn known_helpdesk_comments(
         &self,
         inbox_id: &str,
@@ -450,7 +452,7 @@ impl Store {
         if comment_ids.is_empty() {
             return Ok(HashSet::new());
         }
-        Ok(helpdesk_comment::Entity::find()
+        let mut known: HashSet<String> = helpdesk_comment::Entity::find()
             .select_only()
             .column(helpdesk_comment::Column::RemoteCommentId)
             .filter(helpdesk_comment::Column::InboxId.eq(inbox_id))
@@ -459,7 +461,20 @@ impl Store {
             .all(self.db())
             .await?
             .into_iter()
-            .collect())
+            .collect();
+        known.extend(
+            message::Entity::find()
+                .select_only()
+                .column(message::Column::ChannelMessageId)
+                .filter(message::Column::InboxId.eq(inbox_id))
+                .filter(message::Column::ChannelMessageId.is_in(comment_ids.iter().copied()))
+                .into_tuple::<Option<String>>()
+                .all(self.db())
+                .await?
+                .into_iter()
+                .flatten(),
+        );
+        Ok(known)
     }
 
     /// Takes a helpdesk agent's comment into the ticket's conversation, once per comment: the

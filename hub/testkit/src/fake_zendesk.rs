@@ -11,6 +11,8 @@ use std::{
     time::{Duration, Instant},
 };
 
+use crate::fake_limits::Limits;
+
 use axum::{
     Json, Router,
     extract::{Path, Query, State},
@@ -35,6 +37,8 @@ pub struct ZendeskComment {
     pub author_id: u64,
     pub public: bool,
     pub body: String,
+    /// `(file name, content URL)` of each file on the comment.
+    pub attachments: Vec<(String, String)>,
 }
 
 /// One ticket.
@@ -79,11 +83,7 @@ struct Account {
     version: u64,
     idempotency: HashMap<String, u64>,
     requests: Vec<ZendeskRequest>,
-    /// 429s to answer before serving again, with their `Retry-After` seconds.
-    throttle_next: Vec<u64>,
-    /// At most this many requests a minute (a sliding window); beyond, 429.
-    per_minute: Option<usize>,
-    served: Vec<Instant>,
+    limits: Limits,
 }
 
 #[derive(Clone)]
@@ -214,11 +214,27 @@ impl FakeZendesk {
             author_id: ZENDESK_AGENT,
             public,
             body: body.to_owned(),
+            attachments: Vec::new(),
         });
         if public && ticket.status == "new" {
             ticket.status = "open".into();
         }
         ticket.touch(version);
+        id
+    }
+
+    /// A helpdesk agent's public comment with a file; answers its id. No webhook is sent.
+    pub fn agent_comment_with_file(&self, ticket_id: u64, body: &str, file_name: &str) -> u64 {
+        let id = self.agent_comment(ticket_id, body, true);
+        let url = format!("{}/attachments/token/{id}/?name={file_name}", self.base_url);
+        let mut account = self.account();
+        let ticket = account
+            .tickets
+            .get_mut(&ticket_id)
+            .expect("the ticket exists");
+        if let Some(comment) = ticket.comments.iter_mut().find(|c| c.id == id) {
+            comment.attachments.push((file_name.to_owned(), url));
+        }
         id
     }
 
@@ -258,6 +274,7 @@ impl FakeZendesk {
                     author_id: requester,
                     public: true,
                     body: body.to_owned(),
+                    attachments: Vec::new(),
                 }],
                 version,
                 updated_at: Utc::now(),
@@ -278,14 +295,12 @@ impl FakeZendesk {
 
     /// The next `count` requests are answered 429 with `Retry-After: retry_after_secs`.
     pub fn throttle_next(&self, count: usize, retry_after_secs: u64) {
-        self.account()
-            .throttle_next
-            .extend(std::iter::repeat_n(retry_after_secs, count));
+        self.account().limits.throttle_next(count, retry_after_secs);
     }
 
     /// At most `per_minute` requests a minute; beyond, 429 with the seconds until one frees.
     pub fn limit_per_minute(&self, per_minute: usize) {
-        self.account().per_minute = Some(per_minute);
+        self.account().limits.limit_per_minute(per_minute);
     }
 
     /// The body of Zendesk's event-subscription webhook for a comment added to a ticket.
@@ -417,6 +432,10 @@ fn comment_json(comment: &ZendeskComment) -> Value {
         "body": comment.body,
         "plain_body": comment.body,
         "html_body": format!("<p>{}</p>", comment.body),
+        "attachments": comment.attachments.iter().map(|(name, url)| json!({
+            "id": comment.id * 10, "file_name": name, "content_url": url,
+            "content_type": "image/png", "size": 2048,
+        })).collect::<Vec<_>>(),
         "created_at": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
     })
 }
@@ -446,20 +465,8 @@ impl Shared {
         let mut refusal = None;
         if !authorized {
             refusal = Some((StatusCode::UNAUTHORIZED, None));
-        } else if !account.throttle_next.is_empty() {
-            let retry_after = account.throttle_next.remove(0);
+        } else if let Some(retry_after) = account.limits.refuse(now) {
             refusal = Some((StatusCode::TOO_MANY_REQUESTS, Some(retry_after)));
-        } else if let Some(limit) = account.per_minute {
-            account
-                .served
-                .retain(|at| now.duration_since(*at) < Duration::from_secs(60));
-            if account.served.len() >= limit {
-                let oldest = account.served[0];
-                let wait = Duration::from_secs(60).saturating_sub(now.duration_since(oldest));
-                refusal = Some((StatusCode::TOO_MANY_REQUESTS, Some(wait.as_secs().max(1))));
-            } else {
-                account.served.push(now);
-            }
         }
         account.requests.push(ZendeskRequest {
             method,
@@ -555,6 +562,7 @@ async fn create_ticket(
             .as_str()
             .unwrap_or_default()
             .to_owned(),
+        attachments: Vec::new(),
     };
     let ticket = ZendeskTicket {
         id,
@@ -664,6 +672,7 @@ async fn update_ticket(
             author_id: comment["author_id"].as_u64().unwrap_or(ZENDESK_API_USER),
             public: comment["public"].as_bool().unwrap_or(true),
             body: comment["body"].as_str().unwrap_or_default().to_owned(),
+            attachments: Vec::new(),
         };
         events.push(comment_json(&comment));
         // A requester's comment reopens a solved ticket, as in Zendesk.

@@ -1,18 +1,24 @@
 //! Test support shared by the hub's crates: a fresh database for every test, on SQLite always
 //! and on PostgreSQL whenever `SWITCHBOARD_TEST_DATABASE_URL` is set; a mail server on loopback
 //! that records what it receives ([`SmtpSink`]); a fake platform HTTP server ([`FakePlatform`]);
-//! a fake OpenAI-compatible model server ([`FakeLlm`]); and the [`conformance`] suite every
-//! connector passes.
+//! Zendesk and Freshdesk accounts with state ([`FakeZendesk`], [`FakeFreshdesk`]); a fake
+//! OpenAI-compatible model server ([`FakeLlm`]); and the [`conformance`] suite every connector
+//! passes.
 //!
 //! Under `CI=true` a missing PostgreSQL fails the test instead of skipping it, so CI can never
 //! pass without exercising PostgreSQL.
 
 pub mod conformance;
+pub mod fake_freshdesk;
+mod fake_limits;
 pub mod fake_llm;
 pub mod fake_platform;
 pub mod fake_zendesk;
 pub mod smtp;
 
+pub use fake_freshdesk::{
+    FakeFreshdesk, FreshdeskContact, FreshdeskConversation, FreshdeskRequest, FreshdeskTicket,
+};
 pub use fake_llm::{FakeLlm, LlmReply, LlmRequest, LlmTask};
 pub use fake_platform::{FakePlatform, FakeResponse, RecordedRequest};
 pub use fake_zendesk::{FakeZendesk, ZendeskComment, ZendeskTicket, zendesk_signature};

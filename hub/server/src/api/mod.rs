@@ -5,6 +5,7 @@ mod attachments;
 mod audit;
 mod auth;
 mod canned;
+mod channels;
 mod contacts;
 pub(crate) mod conversations;
 mod events;
@@ -71,6 +72,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(inboxes::list, inboxes::create))
         .routes(routes!(inboxes::get, inboxes::update))
         .routes(routes!(inboxes::register_webhook))
+        .routes(routes!(channels::list))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
         .routes(routes!(api_keys::list, api_keys::create))

@@ -1,8 +1,7 @@
 //! Boots the real hub on 127.0.0.1:0 with a fresh database, and talks to it over HTTP like a
-//! client would. The `freshdesk` channel (which this hub does not implement yet) is served by a
-//! test connector whose behaviour each inbox's config sets, so that the pipelines (verify,
-//! normalize, ingest, outbox) can be exercised on their own; every real connector is registered
-//! beside it.
+//! client would. Every real connector is registered; a `freshdesk` inbox whose config has
+//! `inbound_secret` is served instead by a test connector whose behaviour that config sets, so
+//! that the pipelines (verify, normalize, ingest, outbox) can be exercised on their own.
 
 #![allow(dead_code)]
 
@@ -49,6 +48,9 @@ struct TestConnector {
     deliveries: Deliveries,
 }
 
+/// The `freshdesk` channel's factory in tests: a config with `inbound_secret` (what
+/// [`TestApp::test_inbox`] writes) builds a [`TestConnector`]; any other is a real Freshdesk
+/// inbox, built by [`switchboard_freshdesk::FreshdeskFactory`].
 struct TestFactory(Deliveries);
 
 impl ConnectorFactory for TestFactory {
@@ -56,19 +58,24 @@ impl ConnectorFactory for TestFactory {
         ChannelKind::Freshdesk
     }
 
-    fn build(&self, _inbox_id: &str, config: &Value) -> Result<Arc<dyn Connector>, ConfigError> {
-        let secret = config["inbound_secret"]
-            .as_str()
-            .ok_or_else(|| ConfigError {
-                channel: ChannelKind::Freshdesk,
-                reason: "`inbound_secret` is required".into(),
-            })?;
+    fn build(&self, inbox_id: &str, config: &Value) -> Result<Arc<dyn Connector>, ConfigError> {
+        let Some(secret) = config.get("inbound_secret") else {
+            return switchboard_freshdesk::FreshdeskFactory.build(inbox_id, config);
+        };
+        let secret = secret.as_str().ok_or_else(|| ConfigError {
+            channel: ChannelKind::Freshdesk,
+            reason: "`inbound_secret` must be a string".into(),
+        })?;
         Ok(Arc::new(TestConnector {
             secret: secret.to_owned(),
             fail_first: config["fail_first"].as_u64().unwrap_or(0) as u32,
             reject: config["reject"].as_bool().unwrap_or(false),
             deliveries: self.0.clone(),
         }))
+    }
+
+    fn config_fields(&self) -> Vec<switchboard_model::ConfigField> {
+        switchboard_freshdesk::FreshdeskFactory.config_fields()
     }
 }
 
@@ -380,5 +387,46 @@ impl TestApp {
             tokio::time::sleep(Duration::from_millis(25)).await;
         }
         panic!("conversation {conversation_id} never reached the expected state");
+    }
+
+    /// A conversation with its messages, as the API shows it.
+    pub async fn conversation(&self, token: &str, conversation_id: &str) -> Value {
+        let (status, body) = self
+            .get(token, &format!("/api/v1/conversations/{conversation_id}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    }
+}
+
+/// The messages of a conversation's detail written by `role`.
+pub fn messages_of(detail: &Value, role: &str) -> Vec<Value> {
+    detail["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|message| message["role"] == role)
+        .cloned()
+        .collect()
+}
+
+/// Waits until `check` finds something (on a fake platform, say), or fails after ten seconds.
+pub async fn eventually<T>(what: &str, mut check: impl FnMut() -> Option<T>) -> T {
+    for _ in 0..400 {
+        if let Some(found) = check() {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("never: {what}");
+}
+
+/// The next `message` frame a web-chat visitor gets from an agent, skipping the rest.
+pub async fn next_agent_message(chat: &mut chat::Chat) -> Value {
+    loop {
+        let frame = chat.next_of("message").await;
+        if frame["message"]["role"] == "agent" {
+            return frame["message"].clone();
+        }
     }
 }
