@@ -598,9 +598,7 @@ impl Sync {
                 conversation.status,
                 ConversationStatus::Resolved | ConversationStatus::Closed
             );
-            let pushed = if ticket.role == TicketRole::Desk
-                && conversation.last_seq > ticket.synced_seq
-            {
+            let pushed = if conversation.last_seq > ticket.synced_seq {
                 self.push_messages(state, inbox, helpdesk, &ticket, &conversation)
                     .await
             } else if resolved && !ticket.remote_status.is_done() {
@@ -610,7 +608,7 @@ impl Sync {
                     .await
                 {
                     Ok(()) => store
-                        .record_desk_sync(&ticket, None, ticket.synced_seq, TicketStatus::Solved)
+                        .record_desk_sync(&ticket, &[], ticket.synced_seq, TicketStatus::Solved)
                         .await
                         .map_err(SyncError::from),
                     Err(err) => Err(err.into()),
@@ -628,7 +626,7 @@ impl Sync {
                     metrics::counter!("switchboard_helpdesk_refused_total", "op" => "update")
                         .increment(1);
                     store
-                        .record_desk_sync(&ticket, None, ticket.synced_seq, TicketStatus::Closed)
+                        .record_desk_sync(&ticket, &[], ticket.synced_seq, TicketStatus::Closed)
                         .await?;
                 }
                 other => other?,
@@ -637,6 +635,11 @@ impl Sync {
         Ok(count)
     }
 
+    /// Carries a conversation's messages after `synced_seq` to its ticket: on the desk, the
+    /// customer's words as their own public comment (a closed ticket gets a follow-up ticket
+    /// instead); on both, what agents wrote in Switchboard (on the desk their replies too,
+    /// which the customer got on their channel) as one private comment. Messages that came
+    /// from the helpdesk are never written back.
     async fn push_messages(
         &mut self,
         state: &AppState,
@@ -650,19 +653,28 @@ impl Sync {
             .messages_after(&conversation.id, ticket.synced_seq)
             .await?;
         let last_seq = messages.last().map_or(ticket.synced_seq, |m| m.seq);
+        let ids: Vec<&str> = messages.iter().map(|m| m.id.as_str()).collect();
+        let from_helpdesk = store.helpdesk_messages(&inbox.inbox.id, &ids).await?;
+        let desk = ticket.role == TicketRole::Desk;
         let words: Vec<&Message> = messages
             .iter()
-            .filter(|m| m.role == MessageRole::Customer && !m.private)
+            .filter(|m| desk && m.role == MessageRole::Customer && !m.private)
             .collect();
-        let Some(last) = words.last() else {
-            // Only the hub's own messages (an agent's reply taken from the ticket, a status
-            // line): nothing for the ticket.
+        // On a channel inbox the public replies went out through the outbox as comments.
+        let ours: Vec<&Message> = messages
+            .iter()
+            .filter(|m| m.role == MessageRole::Agent && !from_helpdesk.contains(&m.id))
+            .filter(|m| desk || m.private)
+            .collect();
+        if words.is_empty() && (ours.is_empty() || ticket.remote_status == TicketStatus::Closed) {
+            // Nothing for the ticket (the hub's status lines, what came from the helpdesk), or
+            // nothing a closed ticket can take.
             store
-                .record_desk_sync(ticket, None, last_seq, ticket.remote_status)
+                .record_desk_sync(ticket, &[], last_seq, ticket.remote_status)
                 .await?;
             return Ok(());
-        };
-        if ticket.remote_status == TicketStatus::Closed {
+        }
+        if !words.is_empty() && ticket.remote_status == TicketStatus::Closed {
             // A closed ticket takes no more comments: a follow-up ticket carries the rest.
             let contact = store
                 .contact(&conversation.org_id, &conversation.contact_id)
@@ -691,43 +703,64 @@ impl Sync {
                 .await?;
             return Ok(());
         }
-        let requester = self.requester(state, helpdesk, conversation).await?;
-        let body = words
-            .iter()
-            .map(|m| with_files(m))
-            .collect::<Vec<_>>()
-            .join("\n\n");
-        self.spend(1).await;
-        let comment_id = helpdesk
-            .add_comment(
-                &ticket.remote_ticket_id,
-                &NewComment {
-                    body,
-                    public: true,
-                    author_id: Some(requester),
-                },
-            )
-            .await?;
+        let mut written = Vec::new();
         let mut status = ticket.remote_status;
-        if status.is_done() {
-            // The customer wrote again: the ticket is open again, as the conversation is.
+        if let Some(last) = words.last() {
+            let requester = self.requester(state, helpdesk, conversation).await?;
+            let body = words
+                .iter()
+                .map(|m| with_files(m))
+                .collect::<Vec<_>>()
+                .join("\n\n");
             self.spend(1).await;
-            helpdesk
-                .set_status(&ticket.remote_ticket_id, TicketStatus::Open)
+            let comment = NewComment {
+                body,
+                public: true,
+                author_id: Some(requester),
+            };
+            let id = helpdesk
+                .add_comment(&ticket.remote_ticket_id, &comment)
                 .await?;
-            status = TicketStatus::Open;
+            written.push((id, Some(last.id.clone())));
+            if status.is_done() {
+                // The customer wrote again: the ticket is open again, as the conversation is.
+                self.spend(1).await;
+                helpdesk
+                    .set_status(&ticket.remote_ticket_id, TicketStatus::Open)
+                    .await?;
+                status = TicketStatus::Open;
+            }
+        }
+        if let Some(last) = ours.last() {
+            let body = ours
+                .iter()
+                .map(|m| {
+                    let what = if m.private {
+                        "Note in Switchboard"
+                    } else {
+                        "Reply sent to the customer from Switchboard"
+                    };
+                    format!("{what}: {}", with_files(m))
+                })
+                .collect::<Vec<_>>()
+                .join("\n\n");
+            self.spend(1).await;
+            let comment = NewComment {
+                body,
+                public: false,
+                author_id: None,
+            };
+            let id = helpdesk
+                .add_comment(&ticket.remote_ticket_id, &comment)
+                .await?;
+            written.push((id, Some(last.id.clone())));
         }
         store
-            .record_desk_sync(
-                ticket,
-                Some((&comment_id, Some(&last.id))),
-                last_seq,
-                status,
-            )
+            .record_desk_sync(ticket, &written, last_seq, status)
             .await?;
         metrics::counter!("switchboard_helpdesk_comments_written_total",
             "channel" => inbox.inbox.channel.as_str())
-        .increment(1);
+        .increment(written.len() as u64);
         Ok(())
     }
 

@@ -208,6 +208,27 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
         "{with_file}"
     );
 
+    // An agent answering in Switchboard: the visitor gets it, the ticket keeps a private copy.
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            json!({ "text": "We also refund the shipping." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let reply = next_agent_message(&mut chat).await;
+    assert_eq!(reply["text"], "We also refund the shipping.");
+    let copy = eventually("the ticket keeps the reply", || {
+        zendesk
+            .ticket(ticket.id)?
+            .comments
+            .into_iter()
+            .find(|c| c.body.contains("We also refund the shipping."))
+    })
+    .await;
+    assert!(!copy.public, "{copy:?}");
+
     // Solving the ticket resolves the conversation.
     zendesk.set_status(ticket.id, "solved");
     let body = zendesk.comment_webhook(ticket.id);
@@ -315,6 +336,36 @@ async fn a_zendesk_ticket_is_a_conversation_of_its_inbox(db: TestDatabase) {
         1,
         "{conversation}"
     );
+
+    // A note in the hub is a private comment; the public reply is on the ticket once.
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            json!({ "text": "Checked with finance.", "private": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let note = eventually("the note is on the ticket", || {
+        zendesk
+            .ticket(ticket)?
+            .comments
+            .into_iter()
+            .find(|c| c.body.contains("Checked with finance."))
+    })
+    .await;
+    assert!(
+        !note.public && note.body.starts_with("Note in Switchboard"),
+        "{note:?}"
+    );
+    let replies = zendesk
+        .ticket(ticket)
+        .expect("the ticket")
+        .comments
+        .iter()
+        .filter(|c| c.body.contains("Refund issued"))
+        .count();
+    assert_eq!(replies, 1);
 
     // Resolving in the hub solves the ticket.
     let (status, _) = app

@@ -334,8 +334,8 @@ impl Store {
         Ok(())
     }
 
-    /// The inbox's tickets whose conversation moved since the last sync: a desk conversation's
-    /// messages after `synced_seq`, or any conversation resolved while its ticket is not. Oldest change first.
+    /// The inbox's tickets whose conversation moved since the last sync: messages after
+    /// `synced_seq`, or resolved while the ticket is not. Oldest change first.
     pub async fn desk_tickets_to_sync(
         &self,
         inbox_id: &str,
@@ -358,15 +358,12 @@ impl Store {
             .filter(
                 sea_orm::Condition::any()
                     .add(
-                        sea_orm::Condition::all()
-                            .add(helpdesk_ticket::Column::Role.eq(TicketRole::Desk.as_str()))
-                            .add(
-                                Expr::col((conversation::Entity, conversation::Column::LastSeq))
-                                    .gt(Expr::col((
-                                        helpdesk_ticket::Entity,
-                                        helpdesk_ticket::Column::SyncedSeq,
-                                    ))),
-                            ),
+                        Expr::col((conversation::Entity, conversation::Column::LastSeq)).gt(
+                            Expr::col((
+                                helpdesk_ticket::Entity,
+                                helpdesk_ticket::Column::SyncedSeq,
+                            )),
+                        ),
                     )
                     .add(
                         sea_orm::Condition::all()
@@ -407,19 +404,19 @@ impl Store {
     pub async fn record_desk_sync(
         &self,
         ticket: &HelpdeskTicket,
-        comment: Option<(&str, Option<&str>)>,
+        comments: &[(String, Option<String>)],
         synced_seq: i64,
         status: TicketStatus,
     ) -> Result<()> {
         let now = self.now();
         let txn = self.begin_write().await?;
-        if let Some((comment_id, message_id)) = comment {
+        for (comment_id, message_id) in comments {
             insert_comment(
                 &*txn,
                 &ticket.inbox_id,
                 &ticket.conversation_id,
                 comment_id,
-                message_id,
+                message_id.as_deref(),
                 now,
             )
             .await?;
@@ -475,6 +472,29 @@ impl Store {
                 .flatten(),
         );
         Ok(known)
+    }
+
+    /// Which of these messages of an inbox's conversations came from the helpdesk (a comment
+    /// taken) or were written to it: never to be written again.
+    pub async fn helpdesk_messages(
+        &self,
+        inbox_id: &str,
+        message_ids: &[&str],
+    ) -> Result<HashSet<String>> {
+        if message_ids.is_empty() {
+            return Ok(HashSet::new());
+        }
+        Ok(helpdesk_comment::Entity::find()
+            .select_only()
+            .column(helpdesk_comment::Column::MessageId)
+            .filter(helpdesk_comment::Column::InboxId.eq(inbox_id))
+            .filter(helpdesk_comment::Column::MessageId.is_in(message_ids.iter().copied()))
+            .into_tuple::<Option<String>>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .flatten()
+            .collect())
     }
 
     /// Takes a helpdesk agent's comment into the ticket's conversation, once per comment: the
