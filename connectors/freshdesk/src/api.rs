@@ -1,18 +1,29 @@
 //! Freshdesk API v2 at `{base_url}/api/v2`: Basic authentication with the API key, JSON both
-//! ways, a 10 s timeout, every call through the connector's rate-limit [`Gate`], and the answers
-//! classified: 429 (after `Retry-After`) and 5xx retriable, other 4xx permanent, with Freshdesk's
-//! own description. Errors never hold the API key, nor a URL.
+//! ways (`multipart/form-data` out for a reply or note with files), a 10 s timeout, every call
+//! through the connector's rate-limit [`Gate`], and the answers classified: 429 (after
+//! `Retry-After`) and 5xx retriable, other 4xx permanent, with Freshdesk's own description.
+//! Errors never hold the API key, nor a URL.
 
 use std::time::Duration;
 
 use base64::Engine;
+use reqwest::multipart::{Form, Part};
 use serde::{Serialize, de::DeserializeOwned};
-use switchboard_model::{DeliveryError, Secret};
+use switchboard_model::{DeliveryError, InboundFile, Secret};
 
 use crate::{FreshdeskConfig, gate::Gate, wire::ErrorAnswer};
 
 /// How long one call may take, connection included.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long a call carrying files may take: 20 MB take 16 s at 10 Mbit/s, and a write that
+/// timed out is retried, which may post it twice.
+const TIMEOUT_WITH_FILES: Duration = Duration::from_secs(60);
+/// Freshdesk takes at most 20 MB of attachments on one reply or note, all files together.
+pub const MAX_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
+/// The name of a file whose sender gave none.
+const UNNAMED_FILE: &str = "attachment";
+/// The type of a file whose given type is not one.
+const OCTET_STREAM: &str = "application/octet-stream";
 /// How much of Freshdesk's error description an error keeps.
 const MAX_REASON_CHARS: usize = 300;
 
@@ -45,6 +56,26 @@ pub struct Api {
     gate: Gate,
 }
 
+/// A request's body.
+enum Payload {
+    Json(Vec<u8>),
+    Form(Form),
+}
+
+impl Payload {
+    fn json(
+        method: &reqwest::Method,
+        path: &str,
+        body: &impl Serialize,
+    ) -> Result<Payload, DeliveryError> {
+        serde_json::to_vec(body)
+            .map(Payload::Json)
+            .map_err(|err| DeliveryError::Permanent {
+                reason: format!("the body of {} is not JSON: {err}", call_name(method, path)),
+            })
+    }
+}
+
 /// What Freshdesk answered, before it is read as the call's result.
 struct Answer {
     status: u16,
@@ -68,7 +99,7 @@ impl Api {
 
     /// `GET {path}` (`path` may hold a query).
     pub async fn get<T: DeserializeOwned>(&self, path: &str) -> Result<T, DeliveryError> {
-        let answer = self.send(reqwest::Method::GET, path, None::<&()>).await?;
+        let answer = self.send(reqwest::Method::GET, path, None).await?;
         self.read(reqwest::Method::GET, path, answer)
     }
 
@@ -85,7 +116,7 @@ impl Api {
         &self,
         path: &str,
     ) -> Result<Option<(T, bool)>, DeliveryError> {
-        let answer = self.send(reqwest::Method::GET, path, None::<&()>).await?;
+        let answer = self.send(reqwest::Method::GET, path, None).await?;
         if answer.status == 404 {
             return Ok(None);
         }
@@ -99,21 +130,54 @@ impl Api {
         path: &str,
         body: &impl Serialize,
     ) -> Result<T, DeliveryError> {
-        let answer = self.send(reqwest::Method::POST, path, Some(body)).await?;
+        let payload = Payload::json(&reqwest::Method::POST, path, body)?;
+        let answer = self
+            .send(reqwest::Method::POST, path, Some(payload))
+            .await?;
+        self.read(reqwest::Method::POST, path, answer)
+    }
+
+    /// `POST {path}` of `body` with `files` attached: as JSON when there are none, else as
+    /// `multipart/form-data` (Freshdesk takes attachments no other way): each of the body's
+    /// fields a text part, each file an `attachments[]` part with its name and type. More than
+    /// [`MAX_ATTACHMENT_BYTES`] in all is refused before anything is sent.
+    pub async fn post_with_files<T: DeserializeOwned>(
+        &self,
+        path: &str,
+        body: &impl Serialize,
+        files: &[InboundFile],
+    ) -> Result<T, DeliveryError> {
+        if files.is_empty() {
+            return self.post(path, body).await;
+        }
+        let total: usize = files.iter().map(|file| file.bytes.len()).sum();
+        if total > MAX_ATTACHMENT_BYTES {
+            return Err(DeliveryError::Permanent {
+                reason: format!(
+                    "Freshdesk takes at most 20 MB of attachments on one reply or note; these {} files are {total} bytes",
+                    files.len()
+                ),
+            });
+        }
+        let form = form(path, body, files)?;
+        let answer = self
+            .send(reqwest::Method::POST, path, Some(Payload::Form(form)))
+            .await?;
         self.read(reqwest::Method::POST, path, answer)
     }
 
     /// `PUT {path}`; the answer's body is not needed.
     pub async fn put(&self, path: &str, body: &impl Serialize) -> Result<(), DeliveryError> {
-        let answer = self.send(reqwest::Method::PUT, path, Some(body)).await?;
+        let payload = Payload::json(&reqwest::Method::PUT, path, body)?;
+        let answer = self.send(reqwest::Method::PUT, path, Some(payload)).await?;
         self.check(&reqwest::Method::PUT, path, &answer)
     }
 
-    async fn send<B: Serialize + ?Sized>(
+    async fn send(
         &self,
         method: reqwest::Method,
         path: &str,
-        body: Option<&B>,
+        payload: Option<Payload>,
     ) -> Result<Answer, DeliveryError> {
         self.gate.wait().await?;
         // reqwest's errors name the URL; ours is no secret, but a log line needs no URLs.
@@ -122,8 +186,16 @@ impl Api {
             .request(method, format!("{}{path}", self.root))
             .header(http::header::AUTHORIZATION, self.authorization.expose())
             .header(http::header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.json(body);
+        match payload {
+            None => {}
+            Some(Payload::Json(bytes)) => {
+                request = request
+                    .header(http::header::CONTENT_TYPE, "application/json")
+                    .body(bytes);
+            }
+            Some(Payload::Form(form)) => {
+                request = request.multipart(form).timeout(TIMEOUT_WITH_FILES);
+            }
         }
         let response = request.send().await.map_err(without_url)?;
         let status = response.status().as_u16();
@@ -239,6 +311,49 @@ fn describe(answer: ErrorAnswer) -> String {
         short.push('…');
     }
     short
+}
+
+/// `body`'s fields as text parts and `files` as `attachments[]` parts.
+fn form(path: &str, body: &impl Serialize, files: &[InboundFile]) -> Result<Form, DeliveryError> {
+    let not_a_form = |why: String| DeliveryError::Permanent {
+        reason: format!(
+            "the body of {} cannot be a form: {why}",
+            call_name(&reqwest::Method::POST, path)
+        ),
+    };
+    let fields = match serde_json::to_value(body) {
+        Ok(serde_json::Value::Object(fields)) => fields,
+        Ok(other) => return Err(not_a_form(format!("{other} is not an object"))),
+        Err(err) => return Err(not_a_form(err.to_string())),
+    };
+    let mut form = Form::new();
+    for (name, value) in fields {
+        let text = match value {
+            serde_json::Value::Null => continue,
+            serde_json::Value::String(text) => text,
+            serde_json::Value::Bool(_) | serde_json::Value::Number(_) => value.to_string(),
+            other => return Err(not_a_form(format!("`{name}` is {other}"))),
+        };
+        form = form.text(name, text);
+    }
+    for file in files {
+        // reqwest writes the name into the part's header as it is: no line breaks there.
+        let name: String = file.filename.chars().filter(|c| !c.is_control()).collect();
+        let name = Some(name.trim())
+            .filter(|name| !name.is_empty())
+            .unwrap_or(UNNAMED_FILE)
+            .to_owned();
+        let part = |content_type: &str| {
+            Part::bytes(file.bytes.clone())
+                .file_name(name.clone())
+                .mime_str(content_type)
+        };
+        let part = part(file.content_type.trim())
+            .or_else(|_| part(OCTET_STREAM))
+            .map_err(|err| not_a_form(err.without_url().to_string()))?;
+        form = form.part("attachments[]", part);
+    }
+    Ok(form)
 }
 
 /// `key=value&…`, each value encoded for a URL's query.

@@ -1,5 +1,6 @@
 //! [`Helpdesk`] over Freshdesk API v2: tickets with their conversations in, changed tickets by
-//! `updated_since`, and tickets, replies, notes, statuses and contacts out.
+//! `updated_since`, and tickets, replies and notes (with their files), statuses and contacts
+//! out.
 //!
 //! Freshdesk has no idempotency key and no external id on tickets: a ticket we open carries
 //! the tag `switchboard-{conversation id}`, and a create first searches for that tag, so a retry
@@ -7,8 +8,8 @@
 
 use chrono::{DateTime, Utc};
 use switchboard_model::{
-    ChangedTickets, ContactRef, CreatedTicket, DeliveryError, Helpdesk, NewComment, NewTicket,
-    NormalizeError, RawInbound, RemoteTicket, TicketStatus,
+    ChangedTickets, ContactRef, CreatedTicket, DeliveryError, Helpdesk, InboundFile, NewComment,
+    NewTicket, NormalizeError, RawInbound, RemoteTicket, TicketStatus,
 };
 
 use crate::{
@@ -143,7 +144,7 @@ impl Helpdesk for FreshdeskConnector {
     ) -> Result<String, DeliveryError> {
         let author = comment.author_id.as_deref().map(user_number).transpose()?;
         if comment.public && author.is_none() {
-            return self.reply(ticket_id, &comment.body).await;
+            return self.reply(ticket_id, &comment.body, &comment.files).await;
         }
         let id = ticket_number(ticket_id)?;
         let body = html_body(&comment.body);
@@ -155,7 +156,7 @@ impl Helpdesk for FreshdeskConnector {
             incoming: comment.public,
             user_id: author,
         };
-        self.note(id, &note).await
+        self.note(id, &note, &comment.files).await
     }
 
     async fn set_status(&self, ticket_id: &str, status: TicketStatus) -> Result<(), DeliveryError> {
@@ -174,24 +175,36 @@ impl Helpdesk for FreshdeskConnector {
 }
 
 impl FreshdeskConnector {
-    /// A reply to the requester on ticket `ticket_id`, as the integration's agent.
-    pub(crate) async fn reply(&self, ticket_id: &str, text: &str) -> Result<String, DeliveryError> {
+    /// A reply to the requester on ticket `ticket_id`, as the integration's agent, with
+    /// `files` attached.
+    pub(crate) async fn reply(
+        &self,
+        ticket_id: &str,
+        text: &str,
+        files: &[InboundFile],
+    ) -> Result<String, DeliveryError> {
         let id = ticket_number(ticket_id)?;
         let body = html_body(text);
         let created: wire::Created = self
             .api
-            .post(
+            .post_with_files(
                 &format!("/tickets/{id}/reply"),
                 &wire::NewReply { body: &body },
+                files,
             )
             .await?;
         Ok(created.id.to_string())
     }
 
-    async fn note(&self, ticket: u64, note: &wire::NewNote<'_>) -> Result<String, DeliveryError> {
+    async fn note(
+        &self,
+        ticket: u64,
+        note: &wire::NewNote<'_>,
+        files: &[InboundFile],
+    ) -> Result<String, DeliveryError> {
         let created: wire::Created = self
             .api
-            .post(&format!("/tickets/{ticket}/notes"), note)
+            .post_with_files(&format!("/tickets/{ticket}/notes"), note, files)
             .await?;
         Ok(created.id.to_string())
     }
@@ -208,7 +221,7 @@ impl FreshdeskConnector {
             incoming: false,
             user_id: None,
         };
-        self.note(ticket, &note).await.map(Some)
+        self.note(ticket, &note, &[]).await.map(Some)
     }
 
     /// All of a ticket's conversations, oldest first; `None` when the ticket is gone.

@@ -118,9 +118,10 @@ impl Connector for FreshdeskConnector {
     }
 
     /// A reply on the ticket that is this conversation (`thread_key` is the ticket id), sent
-    /// to the requester by Freshdesk; the receipt holds the reply's conversation id.
+    /// to the requester by Freshdesk; the receipt holds the reply's conversation id. Text only:
+    /// an outbound message's attachments are links, with no bytes to attach.
     async fn deliver(&self, message: &OutboundMessage) -> Result<DeliveryReceipt, DeliveryError> {
-        let id = self.reply(&message.thread_key, &message.text).await?;
+        let id = self.reply(&message.thread_key, &message.text, &[]).await?;
         Ok(DeliveryReceipt {
             channel_message_id: Some(id),
         })

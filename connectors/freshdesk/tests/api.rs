@@ -11,10 +11,13 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use switchboard_freshdesk::FreshdeskFactory;
 use switchboard_model::{
-    ChannelKind, Connector, ConnectorFactory, ContactRef, CreatedTicket, DeliveryError, NewComment,
-    NewTicket, Priority, RemoteComment, RemoteTicket, TicketStatus,
+    Attachment, ChannelKind, Connector, ConnectorFactory, ContactRef, CreatedTicket, DeliveryError,
+    InboundFile, NewComment, NewTicket, Priority, RemoteComment, RemoteTicket, TicketStatus,
 };
-use switchboard_testkit::{FakePlatform, FakeResponse, RecordedRequest, conformance};
+use switchboard_testkit::{
+    FakeFreshdesk, FakePlatform, FakeResponse, RecordedRequest, conformance,
+    fake_freshdesk::multipart_parts,
+};
 
 const API_KEY: &str = "Fd9kQ2mXcV7bN1pL4tZ8";
 /// `Basic base64("{API_KEY}:X")`.
@@ -538,6 +541,7 @@ async fn comments_are_replies_private_notes_or_the_customers_incoming_notes() {
         body: "Thanks!\nWe will send a courier.".into(),
         public,
         author_id: author_id.map(str::to_owned),
+        files: Vec::new(),
     };
     let ids = [
         helpdesk.add_comment("1042", &comment(true, None)).await,
@@ -581,6 +585,273 @@ async fn comments_are_replies_private_notes_or_the_customers_incoming_notes() {
         platform.requests().len(),
         3,
         "a bad author id sends nothing"
+    );
+}
+
+fn file(filename: &str, content_type: &str, bytes: &[u8]) -> InboundFile {
+    InboundFile {
+        filename: filename.into(),
+        content_type: content_type.into(),
+        bytes: bytes.to_vec(),
+    }
+}
+
+fn photo() -> InboundFile {
+    file(
+        "locker 7.jpg",
+        "image/jpeg",
+        &[0xff, 0xd8, 0xff, 0xe0, 0x00],
+    )
+}
+
+fn receipt() -> InboundFile {
+    file("receipt.pdf", "application/pdf", b"%PDF-1.7\n%\xe2\xe3")
+}
+
+/// `(name, value)` of a text part, `(name, file name, type, bytes)` of a file part.
+#[derive(Debug, PartialEq)]
+enum Sent {
+    Text(String, String),
+    File(String, String, String, Vec<u8>),
+}
+
+fn text(name: &str, value: &str) -> Sent {
+    Sent::Text(name.into(), value.into())
+}
+
+fn attached(file: &InboundFile) -> Sent {
+    Sent::File(
+        "attachments[]".into(),
+        file.filename.clone(),
+        file.content_type.clone(),
+        file.bytes.clone(),
+    )
+}
+
+/// The parts of a multipart request, in order; panics (in a test) when it is not one.
+fn parts(request: &RecordedRequest) -> Vec<Sent> {
+    let content_type = request.header("content-type").expect("a content type");
+    assert!(
+        content_type.starts_with("multipart/form-data; boundary="),
+        "{content_type}"
+    );
+    multipart_parts(content_type, &request.body)
+        .expect("a multipart body")
+        .into_iter()
+        .map(|part| match part.file_name {
+            Some(file_name) => Sent::File(
+                part.name,
+                file_name,
+                part.content_type.unwrap_or_default(),
+                part.bytes,
+            ),
+            None => {
+                assert_eq!(part.content_type, None, "a text part has no type");
+                let value = String::from_utf8(part.bytes).expect("text");
+                Sent::Text(part.name, value)
+            }
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn comments_with_files_are_multipart_forms_of_the_same_fields() {
+    let (platform, connector) = freshdesk().await;
+    let helpdesk = connector.helpdesk().expect("a helpdesk");
+    platform.respond_next(created(80055500211));
+    platform.respond_next(created(80055500212));
+    platform.respond_next(created(80055500213));
+    // A name with a line break, which would end the part's header, and a type that is none.
+    let odd = file(
+        "not\r\nContent-Type: text/html.txt",
+        "text/plain; x=\"",
+        b"odd",
+    );
+    let comment = |public: bool, author_id: Option<&str>, files: Vec<InboundFile>| NewComment {
+        body: "Thanks!\nHere it is.".into(),
+        public,
+        author_id: author_id.map(str::to_owned),
+        files,
+    };
+    let ids = [
+        helpdesk
+            .add_comment("1042", &comment(true, None, vec![photo(), receipt()]))
+            .await,
+        helpdesk
+            .add_comment("1042", &comment(false, None, vec![receipt()]))
+            .await,
+        helpdesk
+            .add_comment("1042", &comment(true, Some("80012345678"), vec![odd]))
+            .await,
+    ];
+    let ids: Vec<String> = ids.into_iter().map(|id| id.expect("added")).collect();
+    assert_eq!(ids, ["80055500211", "80055500212", "80055500213"]);
+    let body = "Thanks!<br>Here it is.";
+    let requests = platform.requests();
+    for request in &requests {
+        assert_eq!(request.method, http::Method::POST);
+        assert_eq!(request.header("authorization"), Some(AUTHORIZATION));
+        assert_eq!(request.header("accept"), Some("application/json"));
+    }
+    assert_eq!(requests[0].path, "/api/v2/tickets/1042/reply");
+    assert_eq!(
+        parts(&requests[0]),
+        [text("body", body), attached(&photo()), attached(&receipt())]
+    );
+    assert_eq!(requests[1].path, "/api/v2/tickets/1042/notes");
+    assert_eq!(
+        parts(&requests[1]),
+        [
+            text("body", body),
+            text("private", "true"),
+            attached(&receipt())
+        ]
+    );
+    assert_eq!(requests[2].path, "/api/v2/tickets/1042/notes");
+    assert_eq!(
+        parts(&requests[2]),
+        [
+            text("body", body),
+            text("incoming", "true"),
+            text("private", "false"),
+            text("user_id", "80012345678"),
+            Sent::File(
+                "attachments[]".into(),
+                "notContent-Type: text/html.txt".into(),
+                "application/octet-stream".into(),
+                b"odd".to_vec()
+            ),
+        ]
+    );
+    // The bytes on the wire, not only as the fake's parser reads them.
+    let wire = &requests[1].body;
+    let head = b"Content-Disposition: form-data; name=\"attachments[]\"; filename=\"receipt.pdf\"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.7\n%\xe2\xe3\r\n--";
+    assert!(
+        wire.windows(head.len()).any(|window| window == head),
+        "{}",
+        String::from_utf8_lossy(wire)
+    );
+}
+
+#[tokio::test]
+async fn more_than_20_mb_of_files_is_refused_before_anything_is_sent() {
+    let (platform, connector) = freshdesk().await;
+    let helpdesk = connector.helpdesk().expect("a helpdesk");
+    let half = vec![0u8; 10 * 1024 * 1024];
+    let mut over = half.clone();
+    over.push(0);
+    let comment = NewComment {
+        body: "Scans attached.".into(),
+        public: false,
+        author_id: None,
+        files: vec![
+            file("scan-1.tiff", "image/tiff", &half),
+            file("scan-2.tiff", "image/tiff", &over),
+        ],
+    };
+    match helpdesk.add_comment("1042", &comment).await {
+        Err(DeliveryError::Permanent { reason }) => {
+            assert!(reason.contains("20 MB"), "{reason}")
+        }
+        other => panic!("over the limit is permanent, got {other:?}"),
+    }
+    assert!(platform.requests().is_empty(), "nothing sent");
+}
+
+#[tokio::test]
+async fn a_refused_multipart_write_is_classified_like_any_other() {
+    for (status, retriable) in [(413, false), (400, false), (429, true), (502, true)] {
+        let (platform, connector) = freshdesk().await;
+        platform.respond_next(
+            FakeResponse::json(status, json!({ "message": "refused" }))
+                .with_header("retry-after", "2"),
+        );
+        let comment = NewComment {
+            body: "Photo.".into(),
+            public: true,
+            author_id: None,
+            files: vec![photo()],
+        };
+        let result = connector
+            .helpdesk()
+            .expect("a helpdesk")
+            .add_comment("1042", &comment)
+            .await;
+        match (result, retriable) {
+            (Err(DeliveryError::Retriable { retry_after, .. }), true) => {
+                assert_eq!(retry_after, Some(Duration::from_secs(2)), "HTTP {status}")
+            }
+            (Err(DeliveryError::Permanent { reason }), false) => {
+                assert!(reason.contains(&status.to_string()), "{reason}")
+            }
+            (other, _) => panic!("HTTP {status}: got {other:?}"),
+        }
+        assert_eq!(platform.requests().len(), 1, "HTTP {status}: sent once");
+    }
+}
+
+#[tokio::test]
+async fn files_reach_a_freshdesk_account_and_read_back_as_its_attachments() {
+    let fake = FakeFreshdesk::start().await;
+    let connector = FreshdeskFactory
+        .build("inbox", &fake.config("wh", false))
+        .expect("builds");
+    let helpdesk = connector.helpdesk().expect("a helpdesk");
+    let ticket = fake.customer_ticket("Mara", "mara@example.test", "Locker 7", "It is stuck.");
+    let note = NewComment {
+        body: "The scan and the receipt.".into(),
+        public: false,
+        author_id: None,
+        files: vec![photo(), receipt()],
+    };
+    let id = helpdesk
+        .add_comment(&ticket.to_string(), &note)
+        .await
+        .expect("added");
+    let entry = fake
+        .ticket(ticket)
+        .expect("the ticket")
+        .conversations
+        .into_iter()
+        .find(|entry| entry.id.to_string() == id)
+        .expect("the note");
+    assert!(entry.private);
+    let receipt_id = entry.attachments[1].id;
+    let stored: Vec<(String, String, Vec<u8>)> = entry
+        .attachments
+        .into_iter()
+        .map(|file| (file.name, file.content_type, file.bytes))
+        .collect();
+    let expected: Vec<(String, String, Vec<u8>)> = [photo(), receipt()]
+        .into_iter()
+        .map(|file| (file.filename, file.content_type, file.bytes))
+        .collect();
+    assert_eq!(stored, expected);
+
+    let read = helpdesk
+        .ticket(&ticket.to_string())
+        .await
+        .expect("read")
+        .expect("exists");
+    let read = read
+        .comments
+        .into_iter()
+        .find(|comment| comment.id == id)
+        .expect("the note");
+    let attachment_url = format!("{}/attachments/{receipt_id}", fake.base_url);
+    assert_eq!(
+        read.attachments[1],
+        Attachment {
+            filename: "receipt.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: receipt().bytes.len() as u64,
+            url: Some(attachment_url.clone()),
+        }
+    );
+    let served = reqwest::get(&attachment_url).await.expect("served");
+    assert_eq!(
+        served.bytes().await.expect("a body").as_ref(),
+        receipt().bytes
     );
 }
 
@@ -725,6 +996,7 @@ async fn answers_are_classified_and_never_show_the_key() {
         body: "On its way.".into(),
         public: true,
         author_id: None,
+        files: Vec::new(),
     };
 
     platform.respond_next(FakeResponse::json(

@@ -1,7 +1,7 @@
-//! The HTTP side of the Zendesk API: the shared client, Basic auth with the API token, the rate
-//! gate, and every answer classified (429 and 5xx retriable with `Retry-After`, 404 told apart,
-//! other errors permanent). The token is only ever in the `Authorization` header, marked
-//! sensitive, and scrubbed from any error text.
+//! The HTTP side of the Zendesk API: the shared client, Basic auth with the API token, JSON
+//! bodies (a file's own bytes for an upload), the rate gate, and every answer classified (429
+//! and 5xx retriable with `Retry-After`, 404 told apart, other errors permanent). The token is
+//! only ever in the `Authorization` header, marked sensitive, and scrubbed from any error text.
 
 use std::time::Duration;
 
@@ -15,6 +15,8 @@ use crate::{ZendeskConfig, gate::RateGate, webhook, wire::ErrorAnswer};
 
 /// How long one request may take.
 const TIMEOUT: Duration = Duration::from_secs(10);
+/// How long an upload may take: Zendesk takes files of up to 50 MB, 40 s at 10 Mbit/s.
+const UPLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of Zendesk's error answer goes into a reason.
 const MAX_REASON_DETAIL: usize = 300;
 
@@ -45,12 +47,32 @@ pub(crate) struct Client {
     gate: RateGate,
 }
 
-/// Whether a call only reads. A write Zendesk answered with 2xx has happened, so an answer we
-/// cannot read is permanent there: retrying would write twice.
+/// Whether a call may be sent again. A write Zendesk answered with 2xx has happened, so an
+/// answer we cannot read is permanent there: retrying would write twice. Reads may be repeated,
+/// and so may uploads: one that no comment uses is only a file Zendesk drops after 60 minutes.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum Kind {
-    Read,
+    Repeatable,
     Write,
+}
+
+/// A request's body: its `Content-Type` and bytes, and how long sending it may take.
+struct Payload {
+    content_type: HeaderValue,
+    bytes: Vec<u8>,
+    timeout: Duration,
+}
+
+impl Payload {
+    fn json(what: &str, body: &impl Serialize) -> Result<Payload, DeliveryError> {
+        let bytes = serde_json::to_vec(body)
+            .map_err(|err| permanent(format!("{what} cannot be written as JSON: {err}")))?;
+        Ok(Payload {
+            content_type: HeaderValue::from_static("application/json"),
+            bytes,
+            timeout: TIMEOUT,
+        })
+    }
 }
 
 impl Client {
@@ -99,10 +121,10 @@ impl Client {
         what: &str,
         url: &str,
     ) -> Result<Option<T>, DeliveryError> {
-        let Some(body) = self.send(what, Method::GET, url, None::<&()>, None).await? else {
+        let Some(body) = self.send(what, Method::GET, url, None, None).await? else {
             return Ok(None);
         };
-        parse(what, &body, Kind::Read).map(Some)
+        parse(what, &body, Kind::Repeatable).map(Some)
     }
 
     /// A `POST` or `PUT` of `body`; a 404 is permanent.
@@ -114,13 +136,48 @@ impl Client {
         body: &impl Serialize,
         idempotency_key: Option<&str>,
     ) -> Result<T, DeliveryError> {
+        let payload = Payload::json(what, body)?;
+        self.post_or_put(what, method, url, payload, idempotency_key, Kind::Write)
+            .await
+    }
+
+    /// A `POST` of `bytes` as they are, typed `content_type` (`application/octet-stream` when
+    /// that is no header value); a 404 is permanent. For an upload, which may be sent again.
+    pub async fn upload<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        url: &str,
+        content_type: &str,
+        bytes: &[u8],
+    ) -> Result<T, DeliveryError> {
+        let payload = Payload {
+            content_type: HeaderValue::from_str(content_type.trim())
+                .ok()
+                .filter(|value| !value.is_empty())
+                .unwrap_or_else(|| HeaderValue::from_static("application/octet-stream")),
+            bytes: bytes.to_vec(),
+            timeout: UPLOAD_TIMEOUT,
+        };
+        self.post_or_put(what, Method::POST, url, payload, None, Kind::Repeatable)
+            .await
+    }
+
+    async fn post_or_put<T: DeserializeOwned>(
+        &self,
+        what: &str,
+        method: Method,
+        url: &str,
+        payload: Payload,
+        idempotency_key: Option<&str>,
+        kind: Kind,
+    ) -> Result<T, DeliveryError> {
         let answer = self
-            .send(what, method, url, Some(body), idempotency_key)
+            .send(what, method, url, Some(payload), idempotency_key)
             .await?
             .ok_or_else(|| DeliveryError::Permanent {
                 reason: format!("Zendesk refused {what} (HTTP 404): not found"),
             })?;
-        parse(what, &answer, Kind::Write)
+        parse(what, &answer, kind)
     }
 
     /// One request through the gate: the body of a 2xx, `None` for a 404, the classified error
@@ -130,15 +187,18 @@ impl Client {
         what: &str,
         method: Method,
         url: &str,
-        body: Option<&impl Serialize>,
+        payload: Option<Payload>,
         idempotency_key: Option<&str>,
     ) -> Result<Option<Vec<u8>>, DeliveryError> {
         let mut request = http_client()?
             .request(method, url)
             .header(header::AUTHORIZATION, self.authorization.clone())
             .header(header::ACCEPT, "application/json");
-        if let Some(body) = body {
-            request = request.json(body);
+        if let Some(payload) = payload {
+            request = request
+                .header(header::CONTENT_TYPE, payload.content_type)
+                .body(payload.bytes)
+                .timeout(payload.timeout);
         }
         if let Some(key) = idempotency_key {
             let key = HeaderValue::from_str(key).map_err(|_| DeliveryError::Permanent {
@@ -202,7 +262,7 @@ fn parse<T: DeserializeOwned>(what: &str, body: &[u8], kind: Kind) -> Result<T, 
     serde_json::from_slice(body).map_err(|err| {
         let reason = format!("Zendesk's answer to {what} is not what its API documents: {err}");
         match kind {
-            Kind::Read => DeliveryError::Retriable {
+            Kind::Repeatable => DeliveryError::Retriable {
                 reason,
                 retry_after: None,
             },

@@ -122,11 +122,18 @@ impl Connector for ZendeskConnector {
         Ok(Inbound::Events(Vec::new()))
     }
 
-    /// A public comment on the ticket `thread_key`, written as the integration's user.
+    /// A public comment on the ticket `thread_key`, written as the integration's user. Text
+    /// only: an outbound message's attachments are links, with no bytes to upload.
     async fn deliver(&self, message: &OutboundMessage) -> Result<DeliveryReceipt, DeliveryError> {
-        let comment_id =
-            write::add_comment(&self.client, &message.thread_key, &message.text, true, None)
-                .await?;
+        let comment_id = write::add_comment(
+            &self.client,
+            &message.thread_key,
+            &message.text,
+            true,
+            None,
+            &[],
+        )
+        .await?;
         Ok(DeliveryReceipt {
             channel_message_id: Some(comment_id),
         })
@@ -177,6 +184,7 @@ impl Helpdesk for ZendeskConnector {
             &comment.body,
             comment.public,
             comment.author_id.as_deref(),
+            &comment.files,
         )
         .await
     }

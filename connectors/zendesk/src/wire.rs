@@ -1,6 +1,7 @@
 //! Zendesk's own JSON (developer.zendesk.com/api-reference): the fields of tickets, users,
-//! comments, audits, the incremental export and webhooks the hub reads, and the request bodies
-//! it sends. Ids are numbers in the REST API and strings in event webhooks: [`Id`] takes both.
+//! comments, audits, uploads, the incremental export and webhooks the hub reads, and the request
+//! bodies it sends. Ids are numbers in the REST API and strings in event webhooks: [`Id`] takes
+//! both.
 
 use serde::{Deserialize, Serialize};
 
@@ -198,6 +199,20 @@ pub(crate) struct CommentBody<'a> {
     pub public: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub author_id: Option<u64>,
+    /// The tokens of files uploaded for the comment.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub uploads: Vec<String>,
+}
+
+/// `POST /uploads.json?filename=…` answers `201 {"upload": {"token": …, "attachment": {…}}}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UploadEnvelope {
+    pub upload: Upload,
+}
+
+#[derive(Debug, Deserialize)]
+pub(crate) struct Upload {
+    pub token: String,
 }
 
 /// `PUT /tickets/{id}.json` adding a comment.

@@ -1,18 +1,23 @@
 //! Writing to Zendesk (`{base_url}/api/v2`): the requester's user, ticket creates (idempotent),
-//! comments and statuses.
+//! comments with their uploaded files, and statuses.
 
 use http::Method;
 use serde::de::IgnoredAny;
-use switchboard_model::{ContactRef, CreatedTicket, DeliveryError, NewTicket, TicketStatus};
+use switchboard_model::{
+    ContactRef, CreatedTicket, DeliveryError, InboundFile, NewTicket, TicketStatus,
+};
 
 use crate::{
     client::{Client, checked_ticket_id, permanent},
     read::ticket_by_external_id,
     wire::{
         CommentBody, CommentUpdate, NewTicketBody, NewUser, StatusUpdate, TicketChange,
-        TicketRequest, UserEnvelope, UserRequest,
+        TicketRequest, UploadEnvelope, UserEnvelope, UserRequest,
     },
 };
+
+/// The name of an upload whose sender gave none.
+const UNNAMED_FILE: &str = "attachment";
 
 /// A Zendesk user id as the number its API takes.
 fn user_number(id: &str) -> Result<u64, DeliveryError> {
@@ -41,6 +46,7 @@ pub async fn create_ticket(
                 body: &ticket.note,
                 public: false,
                 author_id: None,
+                uploads: Vec::new(),
             },
             requester_id,
             external_id: &ticket.external_id,
@@ -76,21 +82,31 @@ pub async fn create_ticket(
     }
 }
 
-/// `PUT /tickets/{id}.json` with a comment; answers the comment's id from the audit.
+/// `PUT /tickets/{id}.json` with a comment; answers the comment's id from the audit. Each file
+/// is uploaded first and the comment carries the uploads' tokens; a failed upload fails the
+/// call before the comment is written. The uploads of a call that fails after them are left
+/// unused, and Zendesk deletes unused uploads after 60 minutes; a retry uploads again.
 pub async fn add_comment(
     client: &Client,
     ticket_id: &str,
     body: &str,
     public: bool,
     author_id: Option<&str>,
+    files: &[InboundFile],
 ) -> Result<String, DeliveryError> {
     let id = checked_ticket_id(ticket_id)?;
+    let author_id = author_id.map(user_number).transpose()?;
+    let mut uploads = Vec::with_capacity(files.len());
+    for file in files {
+        uploads.push(upload(client, file).await?);
+    }
     let request = TicketRequest {
         ticket: CommentUpdate {
             comment: CommentBody {
                 body,
                 public,
-                author_id: author_id.map(user_number).transpose()?,
+                author_id,
+                uploads,
             },
         },
     };
@@ -108,6 +124,20 @@ pub async fn add_comment(
         .into_iter()
         .next()
         .ok_or_else(|| permanent("Zendesk's answer to the comment has no Comment event"))
+}
+
+/// `POST /uploads.json?filename={name}` with the file's bytes as the body; answers the upload's
+/// token.
+async fn upload(client: &Client, file: &InboundFile) -> Result<String, DeliveryError> {
+    // Zendesk requires a name; the sender's may be blank.
+    let name = Some(file.filename.trim())
+        .filter(|name| !name.is_empty())
+        .unwrap_or(UNNAMED_FILE);
+    let url = client.url_with("uploads.json", "filename", name)?;
+    let answer: UploadEnvelope = client
+        .upload("the upload", &url, &file.content_type, &file.bytes)
+        .await?;
+    Ok(answer.upload.token)
 }
 
 /// `PUT /tickets/{id}.json` with the status.

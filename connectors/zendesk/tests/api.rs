@@ -12,10 +12,11 @@ use chrono::{DateTime, Utc};
 use http::Method;
 use serde_json::{Value, json};
 use switchboard_model::{
-    ChangedTickets, Connector, ConnectorFactory, ContactRef, CreatedTicket, DeliveryError,
-    Helpdesk, NewComment, NewTicket, Priority, RemoteComment, TicketStatus,
+    Attachment, ChangedTickets, Connector, ConnectorFactory, ContactRef, CreatedTicket,
+    DeliveryError, Helpdesk, InboundFile, NewComment, NewTicket, Priority, RemoteComment,
+    TicketStatus,
 };
-use switchboard_testkit::{FakePlatform, FakeResponse, RecordedRequest};
+use switchboard_testkit::{FakePlatform, FakeResponse, FakeZendesk, RecordedRequest};
 use switchboard_zendesk::ZendeskFactory;
 
 const EMAIL: &str = "integration@acme.test";
@@ -478,6 +479,7 @@ async fn add_comment_answers_the_comment_events_id() {
         body: "It opened now, thanks!".into(),
         public: true,
         author_id: Some("901".into()),
+        files: Vec::new(),
     };
     let id = zendesk
         .helpdesk()
@@ -500,6 +502,7 @@ async fn add_comment_answers_the_comment_events_id() {
         body: "Customer is a VIP".into(),
         public: false,
         author_id: None,
+        files: Vec::new(),
     };
     assert_eq!(
         zendesk
@@ -537,6 +540,308 @@ async fn add_comment_answers_the_comment_events_id() {
         Err(DeliveryError::Permanent { .. })
     ));
     assert_eq!(zendesk.requests().len(), 4);
+}
+
+fn file(filename: &str, content_type: &str, bytes: &[u8]) -> InboundFile {
+    InboundFile {
+        filename: filename.into(),
+        content_type: content_type.into(),
+        bytes: bytes.to_vec(),
+    }
+}
+
+fn uploaded(token: &str, file_name: &str) -> FakeResponse {
+    FakeResponse::json(
+        201,
+        json!({ "upload": { "token": token, "expires_at": "2024-05-01T11:00:00Z",
+            "attachment": { "id": 498483, "file_name": file_name, "content_type": "image/jpeg",
+                "content_url": format!("https://acme.zendesk.com/attachments/token/{token}/?name={file_name}"),
+                "size": 5 } } }),
+    )
+}
+
+/// An upload: `POST /api/v2/uploads.json?filename=…`, the file's bytes as they are, typed.
+fn check_upload(request: &RecordedRequest, path: &str, content_type: &str, bytes: &[u8]) {
+    assert_eq!(request.method, Method::POST);
+    assert_eq!(request.path, path);
+    let credentials = STANDARD.encode(format!("{EMAIL}/token:{API_TOKEN}"));
+    assert_eq!(
+        request.header("authorization"),
+        Some(format!("Basic {credentials}").as_str())
+    );
+    assert_eq!(request.header("content-type"), Some(content_type));
+    assert_eq!(request.body.as_ref(), bytes);
+}
+
+fn photo() -> InboundFile {
+    file(
+        "Locker 7 & door?.jpg",
+        "image/jpeg",
+        &[0xff, 0xd8, 0xff, 0xe0, 0x00],
+    )
+}
+
+#[tokio::test]
+async fn files_are_uploaded_first_and_the_comment_carries_their_tokens() {
+    let zendesk = Zendesk::start().await;
+    zendesk
+        .platform
+        .respond_next(uploaded("tok-photo", "photo"));
+    zendesk
+        .platform
+        .respond_next(uploaded("tok-receipt", "receipt"));
+    zendesk
+        .platform
+        .respond_next(uploaded("tok-blank", "attachment"));
+    zendesk.answer(
+        200,
+        comment_answer(json!([{ "id": 9010, "type": "Comment" }])),
+    );
+    let receipt = file("receipt.pdf", "application/pdf", b"%PDF-1.7\n%\xe2\xe3");
+    // No name and a type that is no header value: Zendesk still gets a name and a type.
+    let unnamed = file("  ", "text/plain\r\nx-evil: 1", b"hello");
+    let comment = NewComment {
+        body: "Photo and receipt attached.".into(),
+        public: false,
+        author_id: None,
+        files: vec![photo(), receipt.clone(), unnamed],
+    };
+    let id = zendesk
+        .helpdesk()
+        .add_comment("5158", &comment)
+        .await
+        .expect("added");
+    assert_eq!(id, "9010");
+    let requests = zendesk.requests();
+    assert_eq!(requests.len(), 4);
+    check_upload(
+        &requests[0],
+        "/api/v2/uploads.json?filename=Locker+7+%26+door%3F.jpg",
+        "image/jpeg",
+        &[0xff, 0xd8, 0xff, 0xe0, 0x00],
+    );
+    check_upload(
+        &requests[1],
+        "/api/v2/uploads.json?filename=receipt.pdf",
+        "application/pdf",
+        &receipt.bytes,
+    );
+    check_upload(
+        &requests[2],
+        "/api/v2/uploads.json?filename=attachment",
+        "application/octet-stream",
+        b"hello",
+    );
+    check_call(&requests[3], Method::PUT, "/api/v2/tickets/5158.json");
+    assert_eq!(
+        requests[3].json(),
+        json!({ "ticket": { "comment": { "body": "Photo and receipt attached.", "public": false,
+            "uploads": ["tok-photo", "tok-receipt", "tok-blank"] } } })
+    );
+}
+
+#[tokio::test]
+async fn a_refused_upload_is_permanent_and_posts_no_comment() {
+    for (status, body) in [
+        (413, json!({ "error": "RequestEntityTooLarge" })),
+        (
+            422,
+            json!({ "error": "RecordInvalid", "description": "File type not allowed" }),
+        ),
+        (404, json!({ "error": "InvalidEndpoint" })),
+    ] {
+        let zendesk = Zendesk::start().await;
+        zendesk.answer(status, body);
+        let comment = NewComment {
+            body: "See the photos.".into(),
+            public: true,
+            author_id: None,
+            files: vec![photo(), photo()],
+        };
+        match zendesk.helpdesk().add_comment("5158", &comment).await {
+            Err(DeliveryError::Permanent { reason }) => {
+                assert!(
+                    reason.contains("upload") && reason.contains(&status.to_string()),
+                    "{reason}"
+                );
+            }
+            other => panic!("HTTP {status} on an upload: got {other:?}"),
+        }
+        let requests = zendesk.requests();
+        assert_eq!(
+            requests.len(),
+            1,
+            "HTTP {status}: nothing after the refusal"
+        );
+        assert!(requests[0].path.starts_with("/api/v2/uploads.json?"));
+    }
+}
+
+#[tokio::test]
+async fn a_throttled_or_failed_upload_is_retriable_and_posts_no_comment() {
+    let comment = NewComment {
+        body: "See the photo.".into(),
+        public: true,
+        author_id: None,
+        files: vec![photo()],
+    };
+    // A 201 we cannot read: an upload may be sent again (an unused one expires), so retriable.
+    for first in [
+        FakeResponse::json(503, json!({ "error": "ServiceUnavailable" })),
+        FakeResponse::json(201, json!({ "upload": {} })),
+        FakeResponse::json(429, json!({ "error": "APIRateLimitExceeded" }))
+            .with_header("retry-after", "7"),
+    ] {
+        let zendesk = Zendesk::start().await;
+        let status = first.status;
+        zendesk.platform.respond_next(first);
+        match zendesk.helpdesk().add_comment("5158", &comment).await {
+            Err(DeliveryError::Retriable { retry_after, .. }) => assert_eq!(
+                retry_after,
+                (status == 429).then(|| Duration::from_secs(7)),
+                "HTTP {status}"
+            ),
+            other => panic!("HTTP {status} on an upload: got {other:?}"),
+        }
+        assert_eq!(zendesk.requests().len(), 1, "HTTP {status}: no comment");
+    }
+}
+
+#[tokio::test]
+async fn an_upload_goes_through_the_rate_gate_like_any_call() {
+    let zendesk = Zendesk::start().await;
+    let helpdesk = zendesk.helpdesk();
+    let held = Duration::from_millis(900);
+    let comment = NewComment {
+        body: "Photo.".into(),
+        public: true,
+        author_id: None,
+        files: vec![photo()],
+    };
+    zendesk.platform.respond_next(
+        FakeResponse::json(200, json!({ "ticket": { "id": 5158 } }))
+            .with_header("ratelimit-remaining", "0")
+            .with_header("ratelimit-reset", "1"),
+    );
+    helpdesk
+        .set_status("5158", TicketStatus::Open)
+        .await
+        .expect("set");
+    // The upload is the call's only request: it waited for the gate.
+    zendesk.answer(422, json!({ "error": "RecordInvalid" }));
+    let started = Instant::now();
+    assert!(helpdesk.add_comment("5158", &comment).await.is_err());
+    assert!(started.elapsed() >= held, "{:?}", started.elapsed());
+    // And its answer holds back the calls after it.
+    zendesk.platform.respond_next(
+        FakeResponse::json(429, json!({ "error": "APIRateLimitExceeded" }))
+            .with_header("retry-after", "1"),
+    );
+    assert!(matches!(
+        helpdesk.add_comment("5158", &comment).await,
+        Err(DeliveryError::Retriable { .. })
+    ));
+    zendesk.answer(200, json!({ "ticket": { "id": 5158 } }));
+    let started = Instant::now();
+    helpdesk
+        .set_status("5158", TicketStatus::Open)
+        .await
+        .expect("set");
+    assert!(started.elapsed() >= held, "{:?}", started.elapsed());
+    let paths: Vec<String> = zendesk
+        .requests()
+        .iter()
+        .map(|request| {
+            request
+                .path
+                .split('?')
+                .next()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        paths,
+        [
+            "/api/v2/tickets/5158.json",
+            "/api/v2/uploads.json",
+            "/api/v2/uploads.json",
+            "/api/v2/tickets/5158.json"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn files_reach_a_zendesk_account_and_read_back_as_its_attachments() {
+    let fake = FakeZendesk::start().await;
+    let connector = ZendeskFactory
+        .build("inbox", &fake.config("whsec", false))
+        .expect("builds");
+    let helpdesk = connector.helpdesk().expect("a helpdesk");
+    let ticket = fake.customer_ticket("Mara", "mara@example.test", "Locker 7", "It is stuck.");
+    let receipt = file("receipt.pdf", "application/pdf", b"%PDF-1.7 receipt");
+    let comment = NewComment {
+        body: "Both files.".into(),
+        public: true,
+        author_id: None,
+        files: vec![photo(), receipt.clone()],
+    };
+    let id = helpdesk
+        .add_comment(&ticket.to_string(), &comment)
+        .await
+        .expect("added");
+    let written = fake
+        .ticket(ticket)
+        .expect("the ticket")
+        .comments
+        .into_iter()
+        .find(|comment| comment.id.to_string() == id)
+        .expect("the comment");
+    let names: Vec<&str> = written
+        .attachments
+        .iter()
+        .map(|(name, _)| name.as_str())
+        .collect();
+    assert_eq!(names, ["Locker 7 & door?.jpg", "receipt.pdf"]);
+    let put = fake
+        .requests()
+        .into_iter()
+        .find(|request| request.method == Method::PUT)
+        .expect("the comment's request");
+    let tokens: Vec<String> =
+        serde_json::from_value(put.body["ticket"]["comment"]["uploads"].clone())
+            .expect("the tokens");
+    let stored = fake.upload(&tokens[1]).expect("stored");
+    assert_eq!(stored.file_name, "receipt.pdf");
+    assert_eq!(stored.content_type, "application/pdf");
+    assert_eq!(stored.bytes, receipt.bytes);
+    assert_eq!(stored.comment_id.map(|id| id.to_string()), Some(id.clone()));
+
+    let read = helpdesk
+        .ticket(&ticket.to_string())
+        .await
+        .expect("read")
+        .expect("exists");
+    let read = read
+        .comments
+        .into_iter()
+        .find(|comment| comment.id == id)
+        .expect("the comment");
+    let content_url = written.attachments[1].1.clone();
+    assert_eq!(
+        read.attachments[1],
+        Attachment {
+            filename: "receipt.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: receipt.bytes.len() as u64,
+            url: Some(content_url.clone()),
+        }
+    );
+    let served = reqwest::get(&content_url).await.expect("served");
+    assert_eq!(
+        served.bytes().await.expect("a body").as_ref(),
+        receipt.bytes
+    );
 }
 
 #[tokio::test]

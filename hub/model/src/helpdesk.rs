@@ -6,7 +6,9 @@
 
 use chrono::{DateTime, Utc};
 
-use crate::{Attachment, ContactRef, DeliveryError, NormalizeError, Priority, RawInbound};
+use crate::{
+    Attachment, ContactRef, DeliveryError, InboundFile, NormalizeError, Priority, RawInbound,
+};
 
 crate::string_enum! {
     /// A ticket's status, in the words both helpdesks share. Zendesk: `new`, `open`, `pending`,
@@ -102,6 +104,9 @@ pub struct NewComment {
     /// The helpdesk user to write it as (a ticket's requester for the customer's own words);
     /// `None`: the integration's user.
     pub author_id: Option<String>,
+    /// Files to attach (Zendesk: uploaded first, their tokens on the comment; Freshdesk:
+    /// multipart). A file the helpdesk refuses fails the comment: none is left out silently.
+    pub files: Vec<InboundFile>,
 }
 
 /// A ticketing system's API, as the hub uses it. Every call may wait on the network and on the

@@ -30,7 +30,7 @@ use std::{
 use axum::http::StatusCode;
 use switchboard_model::{
     BusEvent, ChannelKind, Contact, ContactRef, Conversation, ConversationStatus, DeliveryError,
-    Helpdesk, InboundMessage, Message, MessageRole, NewComment, NewTicket, RawInbound,
+    Helpdesk, InboundFile, InboundMessage, Message, MessageRole, NewComment, NewTicket, RawInbound,
     RemoteTicket, TicketStatus, new_id,
 };
 use switchboard_store::{
@@ -712,11 +712,13 @@ impl Sync {
                 .map(|m| with_files(m))
                 .collect::<Vec<_>>()
                 .join("\n\n");
-            self.spend(1).await;
+            let files = files_of(state, &conversation.org_id, &words).await;
+            self.spend(1 + files.len() as u32).await;
             let comment = NewComment {
                 body,
                 public: true,
                 author_id: Some(requester),
+                files,
             };
             let id = helpdesk
                 .add_comment(&ticket.remote_ticket_id, &comment)
@@ -744,11 +746,13 @@ impl Sync {
                 })
                 .collect::<Vec<_>>()
                 .join("\n\n");
-            self.spend(1).await;
+            let files = files_of(state, &conversation.org_id, &ours).await;
+            self.spend(1 + files.len() as u32).await;
             let comment = NewComment {
                 body,
                 public: false,
                 author_id: None,
+                files,
             };
             let id = helpdesk
                 .add_comment(&ticket.remote_ticket_id, &comment)
@@ -787,8 +791,8 @@ impl Sync {
     }
 }
 
-/// A customer message as the ticket shows it: its text, and the files it came with named (they
-/// stay in the hub, where an agent opens them), never left out silently.
+/// A message as the ticket shows it: its text, and the files it came with named (attached to
+/// the comment where the hub keeps them, see [`files_of`]), never left out silently.
 fn with_files(message: &Message) -> String {
     let text = message.text.trim();
     if message.attachments.is_empty() {
@@ -799,11 +803,41 @@ fn with_files(message: &Message) -> String {
         .iter()
         .map(|file| file.filename.as_str())
         .collect();
-    format!(
-        "{text}\n[The customer attached {} in Switchboard: {}]",
-        if names.len() == 1 { "a file" } else { "files" },
-        names.join(", ")
-    )
+    format!("{text}\n[Attached: {}]", names.join(", "))
+}
+
+/// The largest file the hub attaches to a comment; a larger one is only named.
+const MAX_FILE_BYTES: u64 = 20 * 1024 * 1024;
+
+/// The files of `messages` the hub keeps in its data dir, read to be attached to a comment.
+/// Files another channel serves (a link) and files too large are only named by [`with_files`].
+async fn files_of(state: &AppState, org_id: &str, messages: &[&Message]) -> Vec<InboundFile> {
+    let mut files = Vec::new();
+    for attachment in messages.iter().flat_map(|m| m.attachments.iter()) {
+        let Some((hash, name)) = attachment
+            .url
+            .as_deref()
+            .and_then(|url| url.strip_prefix("/api/v1/attachments/"))
+            .and_then(|rest| rest.split_once('/'))
+            .filter(|(hash, _)| crate::attachments::is_hash(hash))
+        else {
+            continue;
+        };
+        if attachment.size > MAX_FILE_BYTES {
+            continue;
+        }
+        let name = crate::attachments::safe_filename(name);
+        let path = crate::attachments::path(&state.settings.data_dir, org_id, hash, &name);
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => files.push(InboundFile {
+                filename: attachment.filename.clone(),
+                content_type: attachment.content_type.clone(),
+                bytes,
+            }),
+            Err(err) => tracing::warn!(%err, path = %path.display(), "a kept file is missing"),
+        }
+    }
+    files
 }
 
 /// The customer as the helpdesk should know them.

@@ -23,10 +23,11 @@ use support::{
     eventually, messages_of, next_agent_message,
 };
 use switchboard::{Application, Settings};
-use switchboard_testkit::{FakeZendesk, TestDatabase, backend_tests, zendesk_signature};
+use switchboard_testkit::{FakeZendesk, SmtpSink, TestDatabase, backend_tests, zendesk_signature};
 
 backend_tests!(
     escalations_sync_both_ways_with_zendesk,
+    a_customer_s_files_reach_the_ticket,
     a_zendesk_ticket_is_a_conversation_of_its_inbox,
     zendesk_webhooks_must_be_signed_and_fresh,
 );
@@ -535,4 +536,86 @@ async fn two_nodes_never_write_a_ticket_or_comment_twice() {
     stop_b.cancel();
     let _ = running_b.await;
     node_a.stop().await;
+}
+
+/// A customer writes by email with a photo; the follow-up on the desk's ticket carries the
+/// file itself (uploaded, its token on the comment), not only its name.
+async fn a_customer_s_files_reach_the_ticket(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let zendesk = FakeZendesk::start().await;
+    zendesk_inbox(&app, &admin, &zendesk, true).await;
+    let sink = SmtpSink::start().await;
+    let (status, inbox) = app
+        .post(
+            &admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Email", "channel": "email", "config": {
+                "address": "help@acme.test", "inbound_secret": "mail-secret",
+                "smtp_url": sink.url() } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    let inbox = inbox["id"].as_str().expect("an id").to_owned();
+    let post = |raw: String| {
+        let raw = raw.replace('\n', "\r\n").into_bytes();
+        app.client
+            .post(app.url(&format!("/webhooks/email/{inbox}")))
+            .header(
+                "x-switchboard-signature",
+                switchboard_email::sign(&raw, b"mail-secret"),
+            )
+            .header("content-type", "message/rfc822")
+            .body(raw)
+            .send()
+    };
+    let first = "From: Ann <ann@mail.test>\nTo: help@acme.test\nSubject: Broken screen\n\
+        Message-ID: <a1@mail.test>\nDate: Mon, 2 Nov 2026 10:00:00 +0000\n\n\
+        My screen arrived cracked. Can I talk to a human please?\n";
+    assert_eq!(
+        post(first.to_owned()).await.expect("sends").status(),
+        StatusCode::OK
+    );
+    let ticket = eventually("a ticket is opened", || zendesk.tickets().pop()).await;
+
+    let png = "iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";
+    let second = format!(
+        "From: Ann <ann@mail.test>\nTo: help@acme.test\nSubject: Re: Broken screen\n\
+         Message-ID: <a2@mail.test>\nIn-Reply-To: <a1@mail.test>\n\
+         Date: Mon, 2 Nov 2026 10:05:00 +0000\nMIME-Version: 1.0\n\
+         Content-Type: multipart/mixed; boundary=\"b1\"\n\n\
+         --b1\nContent-Type: text/plain; charset=utf-8\n\nHere is a photo.\n\
+         --b1\nContent-Type: image/png; name=\"crack.png\"\n\
+         Content-Disposition: attachment; filename=\"crack.png\"\n\
+         Content-Transfer-Encoding: base64\n\n{png}\n--b1--\n"
+    );
+    assert_eq!(post(second).await.expect("sends").status(), StatusCode::OK);
+    let comment = eventually("the photo is on the ticket", || {
+        zendesk
+            .ticket(ticket.id)?
+            .comments
+            .into_iter()
+            .find(|c| c.body.contains("Here is a photo."))
+    })
+    .await;
+    assert!(
+        comment.body.contains("Attached: crack.png"),
+        "{}",
+        comment.body
+    );
+    let (name, url) = comment.attachments.first().expect("a file on the comment");
+    assert_eq!(name, "crack.png");
+    let token = url
+        .split("/attachments/token/")
+        .nth(1)
+        .and_then(|rest| rest.split('/').next())
+        .expect("a token in the URL");
+    let upload = zendesk.upload(token).expect("the upload");
+    assert_eq!(upload.content_type, "image/png");
+    assert_eq!(
+        &upload.bytes[..8],
+        b"\x89PNG\r\n\x1a\n",
+        "the file's own bytes"
+    );
+    app.stop().await;
 }

@@ -2,9 +2,10 @@
 //! tickets with their conversations, replies, notes, statuses, search by tag and the list of
 //! tickets updated since a time), with state, so that a test runs the whole sync loop and checks
 //! what the hub wrote. Like Freshdesk it checks `Basic base64("{api_key}:X")` on every request,
-//! refuses fields and query parameters it does not know, pages with a `Link: <…>; rel="next"`
-//! header, and may answer 429 with `Retry-After` (once, or past a per-minute budget, with the
-//! `X-Ratelimit-*` headers).
+//! refuses fields and query parameters it does not know, takes a reply's or note's files as
+//! `multipart/form-data` (`attachments[]` parts, 20 MB in all), pages with a
+//! `Link: <…>; rel="next"` header, and may answer 429 with `Retry-After` (once, or past a
+//! per-minute budget, with the `X-Ratelimit-*` headers).
 
 use std::{
     collections::BTreeMap,
@@ -18,7 +19,7 @@ use crate::fake_limits::Limits;
 use axum::{
     Router,
     body::Bytes,
-    extract::{Query, State},
+    extract::{DefaultBodyLimit, Query, State},
     http::{HeaderMap, HeaderValue, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
 };
@@ -47,6 +48,11 @@ const MAX_PER_PAGE: usize = 100;
 const SEARCH_PAGE: usize = 30;
 /// Without `updated_since`, the list only holds tickets created in the last 30 days.
 const LIST_DAYS: i64 = 30;
+/// Freshdesk takes at most 20 MB of attachments on one reply or note.
+const MAX_ATTACHMENT_BYTES: usize = 20 * 1024 * 1024;
+/// What the fake reads of a request body: a little over the attachments' limit, so that it
+/// can refuse more than that as Freshdesk does.
+const MAX_BODY_BYTES: usize = MAX_ATTACHMENT_BYTES + 1024 * 1024;
 
 /// One conversation of a ticket: a reply, a note, or an incoming message.
 #[derive(Clone, Debug, PartialEq)]
@@ -63,6 +69,19 @@ pub struct FreshdeskConversation {
     /// 0 a reply, 2 a note.
     pub source: u8,
     pub created_at: DateTime<Utc>,
+    /// The files sent with it, in order.
+    pub attachments: Vec<FreshdeskAttachment>,
+}
+
+/// A file on a conversation entry, as its `attachments[]` part carried it.
+#[derive(Clone, Debug, PartialEq)]
+pub struct FreshdeskAttachment {
+    pub id: u64,
+    /// The part's `filename`.
+    pub name: String,
+    /// The part's `Content-Type`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
 }
 
 /// One ticket.
@@ -107,7 +126,7 @@ pub struct FreshdeskRequest {
     pub path: String,
     pub status: u16,
     pub at: Instant,
-    /// The JSON body (`Null` for none).
+    /// The JSON body (`Null` for none); for a multipart form, its text fields as strings.
     pub body: Value,
 }
 
@@ -127,6 +146,7 @@ impl FreshdeskRequest {
 
 #[derive(Default)]
 struct Account {
+    base_url: String,
     tickets: BTreeMap<u64, FreshdeskTicket>,
     users: Vec<FreshdeskContact>,
     last_ticket: u64,
@@ -166,7 +186,13 @@ impl FakeFreshdesk {
             unique_external_id: None,
             agent: true,
         };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds a loopback port");
+        let addr: SocketAddr = listener.local_addr().expect("has an address");
+        let base_url = format!("http://{addr}");
         let account = Account {
+            base_url: base_url.clone(),
             last_id: 80_000_000_100,
             users: vec![
                 agent(
@@ -178,17 +204,15 @@ impl FakeFreshdesk {
             ],
             ..Account::default()
         };
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds a loopback port");
-        let addr: SocketAddr = listener.local_addr().expect("has an address");
-        let base_url = format!("http://{addr}");
         let shared = Shared {
             account: Arc::new(Mutex::new(account)),
             authorization,
             base_url: base_url.clone(),
         };
-        let app = Router::new().fallback(serve).with_state(shared.clone());
+        let app = Router::new()
+            .fallback(serve)
+            .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+            .with_state(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -254,11 +278,14 @@ impl FakeFreshdesk {
             .account()
             .write(
                 ticket_id,
-                FRESHDESK_AGENT,
-                &paragraph(text),
-                private,
-                false,
-                source,
+                NewEntry {
+                    user_id: FRESHDESK_AGENT,
+                    body: &paragraph(text),
+                    private,
+                    incoming: false,
+                    source,
+                    files: Vec::new(),
+                },
             )
             .expect("the ticket exists");
         written["id"].as_u64().expect("an id")
@@ -451,30 +478,34 @@ impl Account {
 
     /// Adds a conversation to a ticket, which it updates; answers it as the API shows it, or
     /// `None` when there is no such ticket.
-    fn write(
-        &mut self,
-        ticket_id: u64,
-        user_id: u64,
-        body: &str,
-        private: bool,
-        incoming: bool,
-        source: u8,
-    ) -> Option<Value> {
+    fn write(&mut self, ticket_id: u64, new: NewEntry<'_>) -> Option<Value> {
         if !self.tickets.contains_key(&ticket_id) {
             return None;
         }
+        let id = self.next_id();
+        let attachments = new
+            .files
+            .into_iter()
+            .map(|file| FreshdeskAttachment {
+                id: self.next_id(),
+                name: file.name,
+                content_type: file.content_type,
+                bytes: file.bytes,
+            })
+            .collect();
         let entry = FreshdeskConversation {
-            id: self.next_id(),
-            user_id,
-            body: body.to_owned(),
-            body_text: html_text(body),
-            private,
-            incoming,
-            source,
+            id,
+            user_id: new.user_id,
+            body: new.body.to_owned(),
+            body_text: html_text(new.body),
+            private: new.private,
+            incoming: new.incoming,
+            source: new.source,
             created_at: now(),
+            attachments,
         };
         let ticket = self.tickets.get_mut(&ticket_id)?;
-        let json = conversation_json(ticket, &entry);
+        let json = conversation_json(&self.base_url, ticket, &entry);
         ticket.conversations.push(entry);
         ticket.touch();
         Some(json)
@@ -529,6 +560,17 @@ impl Account {
             },
         })
     }
+}
+
+/// What a reply or note writes.
+struct NewEntry<'a> {
+    user_id: u64,
+    /// HTML.
+    body: &'a str,
+    private: bool,
+    incoming: bool,
+    source: u8,
+    files: Vec<FormFile>,
 }
 
 /// How much of a ticket an answer shows: the list leaves out the description, the tags and the
@@ -588,7 +630,27 @@ impl FreshdeskTicket {
     }
 }
 
-fn conversation_json(ticket: &FreshdeskTicket, entry: &FreshdeskConversation) -> Value {
+fn conversation_json(
+    base_url: &str,
+    ticket: &FreshdeskTicket,
+    entry: &FreshdeskConversation,
+) -> Value {
+    let attachments: Vec<Value> = entry
+        .attachments
+        .iter()
+        .map(|file| {
+            json!({
+                "id": file.id,
+                "name": file.name,
+                "content_type": file.content_type,
+                "size": file.bytes.len(),
+                "attachment_url": format!("{base_url}/attachments/{}", file.id),
+                "thumb_url": null,
+                "created_at": timestamp(entry.created_at),
+                "updated_at": timestamp(entry.created_at),
+            })
+        })
+        .collect();
     json!({
         "body": entry.body,
         "body_text": entry.body_text,
@@ -604,7 +666,7 @@ fn conversation_json(ticket: &FreshdeskTicket, entry: &FreshdeskConversation) ->
         "from_email": null,
         "cc_emails": [],
         "bcc_emails": [],
-        "attachments": [],
+        "attachments": attachments,
         "created_at": timestamp(entry.created_at),
         "updated_at": timestamp(entry.created_at),
     })
@@ -888,12 +950,30 @@ async fn serve(
     headers: HeaderMap,
     body: Bytes,
 ) -> Response {
+    if method == Method::GET
+        && let Some(id) = uri.path().strip_prefix("/attachments/")
+    {
+        return download(&shared, id);
+    }
     let now = Instant::now();
-    let json_body = serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null);
+    let form = multipart_form(&headers, &body);
+    let recorded = match &form {
+        Some(Ok(parts)) => Value::Object(
+            parts
+                .iter()
+                .filter(|part| part.file_name.is_none())
+                .map(|part| {
+                    let text = String::from_utf8_lossy(&part.bytes).into_owned();
+                    (part.name.clone(), Value::String(text))
+                })
+                .collect(),
+        ),
+        _ => serde_json::from_slice::<Value>(&body).unwrap_or(Value::Null),
+    };
     let mut account = shared.account();
     let answer = match shared.refuse(&mut account, &headers, now) {
         Some(refusal) => refusal,
-        None => answer(&shared, &mut account, &method, &uri, &headers, &body),
+        None => answer(&shared, &mut account, &method, &uri, &headers, &body, form),
     };
     account.requests.push(FreshdeskRequest {
         method,
@@ -902,7 +982,7 @@ async fn serve(
             .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned()),
         status: answer.status.as_u16(),
         at: now,
-        body: json_body,
+        body: recorded,
     });
     let remaining = account.limits.remaining();
     drop(account);
@@ -934,7 +1014,29 @@ fn respond(answer: Answer, limits: Option<(usize, usize)>) -> Response {
     response
 }
 
-/// The call a request names, answered.
+/// `GET /attachments/{id}`: a file of a conversation entry, served without the API's
+/// authentication (as Freshdesk's `attachment_url`s are).
+fn download(shared: &Shared, id: &str) -> Response {
+    let account = shared.account();
+    let file = id.parse::<u64>().ok().and_then(|id| {
+        account
+            .tickets
+            .values()
+            .flat_map(|ticket| &ticket.conversations)
+            .flat_map(|entry| &entry.attachments)
+            .find(|file| file.id == id)
+    });
+    match file {
+        Some(file) => (
+            [("content-type", file.content_type.clone())],
+            file.bytes.clone(),
+        )
+            .into_response(),
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
+/// The call a request names, answered. `form`: the parts of a `multipart/form-data` body.
 fn answer(
     shared: &Shared,
     account: &mut Account,
@@ -942,6 +1044,7 @@ fn answer(
     uri: &Uri,
     headers: &HeaderMap,
     body: &[u8],
+    form: Option<Result<Vec<FormPart>, Answer>>,
 ) -> Answer {
     let Some(path) = uri.path().strip_prefix("/api/v2/") else {
         return Answer::not_found();
@@ -951,14 +1054,29 @@ fn answer(
         Ok(Query(pairs)) => Params(pairs),
         Err(_) => return validation(vec![field_error("query", "Invalid query", "invalid_value")]),
     };
-    let fields = if *method == Method::POST || *method == Method::PUT {
-        match json_fields(headers, body) {
-            Ok(fields) => fields,
-            Err(refusal) => return refusal,
+    let written = if *method == Method::POST || *method == Method::PUT {
+        match form {
+            Some(parts) => parts.and_then(form_fields),
+            None => json_fields(headers, body).map(|fields| (fields, Vec::new())),
         }
     } else {
-        Map::new()
+        Ok((Map::new(), Vec::new()))
     };
+    let (fields, files) = match written {
+        Ok(written) => written,
+        Err(refusal) => return refusal,
+    };
+    let takes_files = matches!(
+        (method, segments.as_slice()),
+        (&Method::POST, ["tickets", _, "reply" | "notes"])
+    );
+    if !files.is_empty() && !takes_files {
+        return validation(vec![field_error(
+            "attachments",
+            "This fake takes attachments only on replies and notes",
+            "invalid_field",
+        )]);
+    }
     let fields = Fields(&fields);
     let ticket = |id: &str| id.parse::<u64>().ok();
     let result = match (method.clone(), segments.as_slice()) {
@@ -973,8 +1091,8 @@ fn answer(
         (Method::GET, ["tickets", id, "conversations"]) => {
             conversations(shared, account, ticket(id), &params)
         }
-        (Method::POST, ["tickets", id, "reply"]) => reply(account, ticket(id), &fields),
-        (Method::POST, ["tickets", id, "notes"]) => note(account, ticket(id), &fields),
+        (Method::POST, ["tickets", id, "reply"]) => reply(account, ticket(id), &fields, files),
+        (Method::POST, ["tickets", id, "notes"]) => note(account, ticket(id), &fields, files),
         _ => Err(Answer::not_found()),
     };
     result.unwrap_or_else(|refusal| refusal)
@@ -1000,6 +1118,186 @@ fn json_fields(headers: &HeaderMap, body: &[u8]) -> Result<Map<String, Value>, A
             "invalid_json",
             "Request body has invalid json format",
         )),
+    }
+}
+
+/// One part of a `multipart/form-data` body.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FormPart {
+    pub name: String,
+    /// Set for a file.
+    pub file_name: Option<String>,
+    pub content_type: Option<String>,
+    pub bytes: Vec<u8>,
+}
+
+/// A file a form carried.
+struct FormFile {
+    name: String,
+    content_type: String,
+    bytes: Vec<u8>,
+}
+
+/// The parts of a `multipart/form-data` body, or the refusal of a malformed one; `None` for any
+/// other content type.
+fn multipart_form(headers: &HeaderMap, body: &[u8]) -> Option<Result<Vec<FormPart>, Answer>> {
+    let content_type = headers.get("content-type")?.to_str().ok()?;
+    let (kind, _) = content_type.split_once(';').unwrap_or((content_type, ""));
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    Some(multipart_parts(content_type, body).ok_or_else(|| {
+        Answer::refusal(
+            StatusCode::BAD_REQUEST,
+            "invalid_multipart",
+            "Request body is not valid multipart/form-data",
+        )
+    }))
+}
+
+/// The parts of a `multipart/form-data` body (RFC 7578) sent as `content_type`, in order;
+/// `None` when the type is another or the body is malformed. For tests that check a form a
+/// connector sent.
+pub fn multipart_parts(content_type: &str, body: &[u8]) -> Option<Vec<FormPart>> {
+    let (kind, params) = content_type.split_once(';')?;
+    if !kind.trim().eq_ignore_ascii_case("multipart/form-data") {
+        return None;
+    }
+    let boundary = parameters(params)
+        .into_iter()
+        .find(|(name, _)| name == "boundary")
+        .map(|(_, value)| value)
+        .filter(|boundary| !boundary.is_empty())?;
+    form_parts(&boundary, body)
+}
+
+fn form_parts(boundary: &str, body: &[u8]) -> Option<Vec<FormPart>> {
+    let delimiter = format!("--{boundary}");
+    let between = format!("\r\n{delimiter}");
+    let start = find(body, delimiter.as_bytes())?;
+    let mut rest = &body[start + delimiter.len()..];
+    let mut parts = Vec::new();
+    // After each delimiter: `--` ends the body, CRLF starts a part.
+    while !rest.starts_with(b"--") {
+        rest = rest.strip_prefix(b"\r\n")?;
+        let end = find(rest, between.as_bytes())?;
+        let (part, after) = rest.split_at(end);
+        rest = &after[between.len()..];
+        let head_end = find(part, b"\r\n\r\n")?;
+        let head = std::str::from_utf8(&part[..head_end]).ok()?;
+        let mut disposition = None;
+        let mut content_type = None;
+        for line in head.split("\r\n") {
+            let (name, value) = line.split_once(':')?;
+            match name.trim().to_ascii_lowercase().as_str() {
+                "content-disposition" => disposition = Some(value.trim()),
+                "content-type" => content_type = Some(value.trim().to_owned()),
+                _ => {}
+            }
+        }
+        let (kind, params) = disposition?.split_once(';')?;
+        if !kind.trim().eq_ignore_ascii_case("form-data") {
+            return None;
+        }
+        let params = parameters(params);
+        let param = |wanted: &str| {
+            params
+                .iter()
+                .find(|(name, _)| name == wanted)
+                .map(|(_, value)| value.clone())
+        };
+        parts.push(FormPart {
+            name: param("name")?,
+            file_name: param("filename"),
+            content_type,
+            bytes: part[head_end + 4..].to_vec(),
+        });
+    }
+    Some(parts)
+}
+
+/// `; name=value; name="a \"quoted\" value"` as `(lowercase name, value)` pairs.
+fn parameters(text: &str) -> Vec<(String, String)> {
+    let mut pairs = Vec::new();
+    let mut chars = text.chars().peekable();
+    loop {
+        let name: String = chars.by_ref().take_while(|c| *c != '=').collect();
+        let name = name
+            .trim()
+            .trim_start_matches(';')
+            .trim()
+            .to_ascii_lowercase();
+        if name.is_empty() {
+            return pairs;
+        }
+        while chars.next_if(|c| c.is_whitespace()).is_some() {}
+        let mut value = String::new();
+        if chars.next_if_eq(&'"').is_some() {
+            while let Some(c) = chars.next() {
+                match c {
+                    '\\' => value.extend(chars.next()),
+                    '"' => break,
+                    c => value.push(c),
+                }
+            }
+            while chars.next_if(|c| *c != ';').is_some() {}
+        } else {
+            value = chars.by_ref().take_while(|c| *c != ';').collect();
+            value = value.trim().to_owned();
+        }
+        pairs.push((name, value));
+    }
+}
+
+fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {
+    haystack
+        .windows(needle.len())
+        .position(|window| window == needle)
+}
+
+/// A form's fields as Freshdesk reads them (`true`/`false` and ids from their text), and its
+/// files, which only `attachments[]` parts may carry.
+fn form_fields(parts: Vec<FormPart>) -> Result<(Map<String, Value>, Vec<FormFile>), Answer> {
+    let mut fields = Map::new();
+    let mut files = Vec::new();
+    for part in parts {
+        if let Some(name) = part.file_name {
+            if part.name != "attachments[]" {
+                return Err(validation(vec![unexpected(&part.name)]));
+            }
+            files.push(FormFile {
+                name,
+                content_type: part.content_type.unwrap_or_default(),
+                bytes: part.bytes,
+            });
+            continue;
+        }
+        let Ok(text) = String::from_utf8(part.bytes) else {
+            return Err(validation(vec![field_error(
+                &part.name,
+                "It should be UTF-8 text",
+                "invalid_value",
+            )]));
+        };
+        let value = match (part.name.as_str(), text.as_str()) {
+            ("private" | "incoming", "true" | "false") => Value::Bool(text == "true"),
+            ("user_id", _) => text.parse::<u64>().map_or(Value::String(text), Value::from),
+            _ => Value::String(text),
+        };
+        fields.insert(part.name, value);
+    }
+    Ok((fields, files))
+}
+
+/// Freshdesk refuses more than 20 MB of files on one reply or note.
+fn check_files(files: &[FormFile], errors: &mut Vec<FieldError>) {
+    let total: usize = files.iter().map(|file| file.bytes.len()).sum();
+    if total > MAX_ATTACHMENT_BYTES {
+        errors.push(field_error(
+            "attachments",
+            "The total size of the attachments should not exceed 20 MB",
+            "invalid_size",
+        ));
     }
 }
 
@@ -1270,7 +1568,7 @@ fn show_ticket(account: &Account, id: Option<u64>, params: &Params) -> Call {
             .conversations
             .iter()
             .take(10)
-            .map(|entry| conversation_json(ticket, entry))
+            .map(|entry| conversation_json(&account.base_url, ticket, entry))
             .collect();
         json["conversations"] = Value::Array(entries);
     }
@@ -1316,7 +1614,7 @@ fn conversations(shared: &Shared, account: &Account, id: Option<u64>, params: &P
     let mut answer = Answer::ok(Value::Array(
         entries
             .iter()
-            .map(|entry| conversation_json(ticket, entry))
+            .map(|entry| conversation_json(&account.base_url, ticket, entry))
             .collect(),
     ));
     answer.next_page = more.then(|| {
@@ -1332,7 +1630,12 @@ fn conversations(shared: &Shared, account: &Account, id: Option<u64>, params: &P
 
 /// `POST /tickets/{id}/reply`: a public reply by the API key's agent (or `user_id`, an agent),
 /// emailed to the requester.
-fn reply(account: &mut Account, id: Option<u64>, fields: &Fields<'_>) -> Call {
+fn reply(
+    account: &mut Account,
+    id: Option<u64>,
+    fields: &Fields<'_>,
+    files: Vec<FormFile>,
+) -> Call {
     let mut errors = fields.only(&[
         "body",
         "cc_emails",
@@ -1343,9 +1646,18 @@ fn reply(account: &mut Account, id: Option<u64>, fields: &Fields<'_>) -> Call {
     ]);
     let body = fields.required_string("body", &mut errors);
     let author = author(account, fields, true, &mut errors);
+    check_files(&files, &mut errors);
     checked(errors)?;
     let body = body.unwrap_or_default();
-    id.and_then(|id| account.write(id, author, &body, false, false, SOURCE_REPLY))
+    let entry = NewEntry {
+        user_id: author,
+        body: &body,
+        private: false,
+        incoming: false,
+        source: SOURCE_REPLY,
+        files,
+    };
+    id.and_then(|id| account.write(id, entry))
         .map(Answer::created)
         .ok_or_else(Answer::not_found)
 }
@@ -1353,7 +1665,7 @@ fn reply(account: &mut Account, id: Option<u64>, fields: &Fields<'_>) -> Call {
 /// `POST /tickets/{id}/notes`: private unless `private: false`; `incoming: true` makes it the
 /// customer's message; `user_id` (any user of the account) writes it as someone else than the
 /// API key's agent.
-fn note(account: &mut Account, id: Option<u64>, fields: &Fields<'_>) -> Call {
+fn note(account: &mut Account, id: Option<u64>, fields: &Fields<'_>, files: Vec<FormFile>) -> Call {
     let mut errors = fields.only(&[
         "body",
         "private",
@@ -1366,9 +1678,18 @@ fn note(account: &mut Account, id: Option<u64>, fields: &Fields<'_>) -> Call {
     let private = fields.boolean("private", &mut errors).unwrap_or(true);
     let incoming = fields.boolean("incoming", &mut errors).unwrap_or(false);
     let author = author(account, fields, false, &mut errors);
+    check_files(&files, &mut errors);
     checked(errors)?;
     let body = body.unwrap_or_default();
-    id.and_then(|id| account.write(id, author, &body, private, incoming, SOURCE_NOTE))
+    let entry = NewEntry {
+        user_id: author,
+        body: &body,
+        private,
+        incoming,
+        source: SOURCE_NOTE,
+        files,
+    };
+    id.and_then(|id| account.write(id, entry))
         .map(Answer::created)
         .ok_or_else(Answer::not_found)
 }
@@ -1541,7 +1862,7 @@ fn list_tickets(shared: &Shared, account: &Account, params: &Params) -> Call {
 }
 
 /// A query value as a URL carries it: unreserved characters as they are, the rest as `%XX`.
-fn url_encoded(value: &str) -> String {
+pub(crate) fn url_encoded(value: &str) -> String {
     value
         .bytes()
         .map(|byte| match byte {
@@ -1580,13 +1901,26 @@ mod tests {
         assert_eq!(page_of(&items, 1, 5), (items.clone(), false));
     }
 
-    /// One HTTP/1.1 exchange with the fake: the status line's code, the head, the body.
+    /// One HTTP/1.1 exchange with the fake: the status line's code, the head, the body. `body`
+    /// is JSON.
     async fn call(
         fake: &FakeFreshdesk,
         method: &str,
         path: &str,
         authorized: bool,
         body: Option<&str>,
+    ) -> (u16, String, String) {
+        let body = body.unwrap_or_default().as_bytes();
+        exchange(fake, method, path, authorized, "application/json", body).await
+    }
+
+    async fn exchange(
+        fake: &FakeFreshdesk,
+        method: &str,
+        path: &str,
+        authorized: bool,
+        content_type: &str,
+        body: &[u8],
     ) -> (u16, String, String) {
         use tokio::io::{AsyncReadExt, AsyncWriteExt};
         let host = fake.base_url.trim_start_matches("http://");
@@ -1600,12 +1934,13 @@ mod tests {
         if authorized {
             request.push_str(&format!("authorization: Basic {credentials}\r\n"));
         }
-        let body = body.unwrap_or_default();
         request.push_str(&format!(
-            "content-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            "content-type: {content_type}\r\ncontent-length: {}\r\n\r\n",
             body.len()
         ));
-        stream.write_all(request.as_bytes()).await.expect("writes");
+        let mut request = request.into_bytes();
+        request.extend_from_slice(body);
+        stream.write_all(&request).await.expect("writes");
         let mut answer = String::new();
         stream.read_to_string(&mut answer).await.expect("reads");
         let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
@@ -1645,5 +1980,134 @@ mod tests {
         assert!(head.contains("retry-after: "), "{head}");
         let statuses: Vec<u16> = fake.requests().iter().map(|r| r.status).collect();
         assert_eq!(statuses, [401, 400, 400, 404, 200, 200, 429]);
+    }
+
+    /// `(name, file name, content type, bytes)` of a part to send.
+    type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+
+    /// A form as reqwest writes one: text parts, then files with a name and a type.
+    fn form(boundary: &str, parts: &[Part<'_>]) -> Vec<u8> {
+        let mut body = b"preamble\r\n".to_vec();
+        for (name, file_name, content_type, bytes) in parts {
+            body.extend(
+                format!("--{boundary}\r\nContent-Disposition: form-data; name=\"{name}\"").bytes(),
+            );
+            if let Some(file_name) = file_name {
+                body.extend(format!("; filename=\"{file_name}\"").bytes());
+            }
+            if let Some(content_type) = content_type {
+                body.extend(format!("\r\nContent-Type: {content_type}").bytes());
+            }
+            body.extend(b"\r\n\r\n");
+            body.extend_from_slice(bytes);
+            body.extend(b"\r\n");
+        }
+        body.extend(format!("--{boundary}--\r\n").bytes());
+        body
+    }
+
+    #[test]
+    fn multipart_bodies_are_read_part_by_part() {
+        let boundary = "a1b2-c3";
+        let body = form(
+            boundary,
+            &[
+                ("body", None, None, b"<div>Hi</div>"),
+                (
+                    "attachments[]",
+                    Some(r#"say \"hi\".bin"#),
+                    Some("application/octet-stream"),
+                    b"\r\n--a1b2 not the end\r\n",
+                ),
+            ],
+        );
+        let parts = multipart_parts(
+            &format!("multipart/form-data; boundary=\"{boundary}\""),
+            &body,
+        )
+        .expect("a form");
+        assert_eq!(
+            parts,
+            [
+                FormPart {
+                    name: "body".into(),
+                    file_name: None,
+                    content_type: None,
+                    bytes: b"<div>Hi</div>".to_vec(),
+                },
+                FormPart {
+                    name: "attachments[]".into(),
+                    file_name: Some("say \"hi\".bin".into()),
+                    content_type: Some("application/octet-stream".into()),
+                    bytes: b"\r\n--a1b2 not the end\r\n".to_vec(),
+                },
+            ]
+        );
+        assert_eq!(multipart_parts("application/json", &body), None);
+        assert_eq!(
+            multipart_parts("multipart/form-data; boundary=other", &body),
+            None
+        );
+        let cut = &body[..body.len() - 12];
+        assert_eq!(
+            multipart_parts("multipart/form-data; boundary=a1b2-c3", cut),
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn a_note_with_files_keeps_them_on_the_conversation() {
+        let fake = FakeFreshdesk::start().await;
+        let ticket = fake.customer_ticket("Ann", "ann@example.test", "Parcel", "Where is it?");
+        let content_type = "multipart/form-data; boundary=xyz";
+        let photo: &[u8] = &[0xff, 0xd8, 0xff, 0x00, 0x0d, 0x0a];
+        let note = form(
+            "xyz",
+            &[
+                ("body", None, None, b"<div>Photo</div>"),
+                ("private", None, None, b"false"),
+                ("attachments[]", Some("door.jpg"), Some("image/jpeg"), photo),
+            ],
+        );
+        let path = format!("/api/v2/tickets/{ticket}/notes");
+        let (status, _, answer) = exchange(&fake, "POST", &path, true, content_type, &note).await;
+        assert_eq!(status, 201, "{answer}");
+        let written: Value = serde_json::from_str(&answer).expect("JSON");
+        assert_eq!(written["attachments"][0]["name"], "door.jpg");
+        assert_eq!(written["attachments"][0]["size"], photo.len());
+        let entry = &fake.ticket(ticket).expect("the ticket").conversations[0];
+        assert!(!entry.private, "the form's \"false\" is read as a boolean");
+        assert_eq!(entry.body, "<div>Photo</div>");
+        assert_eq!(entry.attachments.len(), 1);
+        assert_eq!(entry.attachments[0].name, "door.jpg");
+        assert_eq!(entry.attachments[0].content_type, "image/jpeg");
+        assert_eq!(entry.attachments[0].bytes, photo);
+        assert_eq!(
+            fake.requests().last().expect("recorded").body,
+            json!({ "body": "<div>Photo</div>", "private": "false" })
+        );
+
+        // Files only as `attachments[]`, and only on replies and notes.
+        let misnamed = form(
+            "xyz",
+            &[
+                ("body", None, None, b"x"),
+                ("file", Some("a.txt"), None, b"a"),
+            ],
+        );
+        let (status, _, answer) =
+            exchange(&fake, "POST", &path, true, content_type, &misnamed).await;
+        assert_eq!(status, 400);
+        assert!(answer.contains("file"), "{answer}");
+        let on_ticket = form("xyz", &[("attachments[]", Some("a.txt"), None, b"a")]);
+        let put = format!("/api/v2/tickets/{ticket}");
+        let (status, _, _) = exchange(&fake, "PUT", &put, true, content_type, &on_ticket).await;
+        assert_eq!(status, 400);
+        let (status, _, _) = exchange(&fake, "POST", &path, true, content_type, b"garbage").await;
+        assert_eq!(status, 400);
+        assert_eq!(
+            fake.ticket(ticket).expect("the ticket").conversations.len(),
+            1
+        );
     }
 }

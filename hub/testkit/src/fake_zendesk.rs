@@ -1,8 +1,8 @@
 //! A Zendesk account on loopback: the Support API v2 calls the hub makes (users, tickets,
-//! comments, the cursor-based incremental export), with state, so that a test runs the whole
-//! sync loop and checks what the hub wrote. It checks the API token on every request, honours
-//! `Idempotency-Key` on ticket creates, may answer 429 with `Retry-After` (once, or past a
-//! per-minute budget), and signs webhooks the way Zendesk does.
+//! comments, uploads, the cursor-based incremental export), with state, so that a test runs the
+//! whole sync loop and checks what the hub wrote. It checks the API token on every request,
+//! honours `Idempotency-Key` on ticket creates, may answer 429 with `Retry-After` (once, or past
+//! a per-minute budget), and signs webhooks the way Zendesk does.
 
 use std::{
     collections::{BTreeMap, HashMap},
@@ -11,11 +11,12 @@ use std::{
     time::{Duration, Instant},
 };
 
-use crate::fake_limits::Limits;
+use crate::{fake_freshdesk::url_encoded, fake_limits::Limits};
 
 use axum::{
     Json, Router,
-    extract::{Path, Query, State},
+    body::Bytes,
+    extract::{DefaultBodyLimit, Path, Query, State},
     http::{HeaderMap, Method, StatusCode, Uri},
     response::{IntoResponse, Response},
     routing::{get, post},
@@ -40,6 +41,20 @@ pub struct ZendeskComment {
     /// `(file name, content URL)` of each file on the comment.
     pub attachments: Vec<(String, String)>,
 }
+
+/// A file uploaded with `POST /api/v2/uploads.json`, under its token.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ZendeskUpload {
+    pub file_name: String,
+    /// The request's `Content-Type`.
+    pub content_type: String,
+    pub bytes: Vec<u8>,
+    /// The comment it is attached to; `None` while no comment used its token.
+    pub comment_id: Option<u64>,
+}
+
+/// Zendesk's largest upload (plans allow 20 to 50 MB).
+const MAX_UPLOAD_BYTES: usize = 50 * 1024 * 1024;
 
 /// One ticket.
 #[derive(Clone, Debug, PartialEq)]
@@ -82,6 +97,7 @@ struct Account {
     next_id: u64,
     version: u64,
     idempotency: HashMap<String, u64>,
+    uploads: HashMap<String, ZendeskUpload>,
     requests: Vec<ZendeskRequest>,
     limits: Limits,
 }
@@ -90,6 +106,7 @@ struct Account {
 struct Shared {
     account: Arc<Mutex<Account>>,
     authorization: String,
+    base_url: String,
 }
 
 /// The running fake; dropping it stops the server.
@@ -127,9 +144,14 @@ impl FakeZendesk {
             ],
             ..Account::default()
         };
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds a loopback port");
+        let addr: SocketAddr = listener.local_addr().expect("has an address");
         let shared = Shared {
             account: Arc::new(Mutex::new(account)),
             authorization,
+            base_url: format!("http://{addr}"),
         };
         let app = Router::new()
             .route("/api/v2/users/me.json", get(me))
@@ -147,11 +169,10 @@ impl FakeZendesk {
             )
             .route("/api/v2/tickets/{id}/comments.json", get(comments))
             .route("/api/v2/incremental/tickets/cursor.json", get(export))
+            .route("/api/v2/uploads.json", post(upload))
+            .route("/attachments/token/{token}/", get(download))
+            .layer(DefaultBodyLimit::max(MAX_UPLOAD_BYTES))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("binds a loopback port");
-        let addr: SocketAddr = listener.local_addr().expect("has an address");
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
             let _ = axum::serve(listener, app)
@@ -161,7 +182,7 @@ impl FakeZendesk {
                 .await;
         });
         FakeZendesk {
-            base_url: format!("http://{addr}"),
+            base_url: shared.base_url.clone(),
             email,
             api_token,
             shared,
@@ -197,6 +218,11 @@ impl FakeZendesk {
     /// Every request answered so far.
     pub fn requests(&self) -> Vec<ZendeskRequest> {
         self.account().requests.clone()
+    }
+
+    /// The file uploaded under `token`, attached or not.
+    pub fn upload(&self, token: &str) -> Option<ZendeskUpload> {
+        self.account().uploads.get(token).cloned()
     }
 
     /// A helpdesk agent's comment on a ticket; answers its id. No webhook is sent.
@@ -389,6 +415,50 @@ impl Account {
         id
     }
 
+    /// The files of the uploads a comment names by token, now attached to it: `(file name,
+    /// content URL)`. Stricter than Zendesk is known to be: a token that is unknown, already
+    /// attached or named twice refuses the whole update (422), so that a test sees the mistake.
+    fn attach(
+        &mut self,
+        base_url: &str,
+        comment_id: u64,
+        tokens: &Value,
+    ) -> Result<Vec<(String, String)>, (StatusCode, String)> {
+        let refused = |status, message: &str| Err((status, message.to_owned()));
+        let tokens: Vec<&str> = match tokens {
+            Value::Null => return Ok(Vec::new()),
+            Value::Array(tokens) => match tokens.iter().map(Value::as_str).collect() {
+                Some(tokens) => tokens,
+                None => return refused(StatusCode::BAD_REQUEST, "uploads must be tokens"),
+            },
+            _ => return refused(StatusCode::BAD_REQUEST, "uploads must be a list"),
+        };
+        for (index, token) in tokens.iter().enumerate() {
+            let usable = self
+                .uploads
+                .get(*token)
+                .is_some_and(|upload| upload.comment_id.is_none());
+            if !usable || tokens[..index].contains(token) {
+                return refused(
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    &format!("upload token {token} is unknown or already used"),
+                );
+            }
+        }
+        Ok(tokens
+            .into_iter()
+            .filter_map(|token| {
+                let upload = self.uploads.get_mut(token)?;
+                upload.comment_id = Some(comment_id);
+                let url = format!(
+                    "{base_url}/attachments/token/{token}/?name={}",
+                    url_encoded(&upload.file_name)
+                );
+                Some((upload.file_name.clone(), url))
+            })
+            .collect())
+    }
+
     fn user_json(&self, id: u64) -> Value {
         match self.users.iter().find(|user| user.id == id) {
             Some(user) => json!({
@@ -423,7 +493,24 @@ impl ZendeskTicket {
     }
 }
 
-fn comment_json(comment: &ZendeskComment) -> Value {
+/// The comment as the API shows it; its files' types and sizes are those of their uploads.
+fn comment_json(comment: &ZendeskComment, uploads: &HashMap<String, ZendeskUpload>) -> Value {
+    let attachments: Vec<Value> = comment
+        .attachments
+        .iter()
+        .zip(0..)
+        .map(|((name, url), index)| {
+            let upload = url
+                .split_once("/attachments/token/")
+                .and_then(|(_, rest)| rest.split('/').next())
+                .and_then(|token| uploads.get(token));
+            json!({
+                "id": comment.id * 10 + index, "file_name": name, "content_url": url,
+                "content_type": upload.map_or("image/png", |upload| upload.content_type.as_str()),
+                "size": upload.map_or(2048, |upload| upload.bytes.len()),
+            })
+        })
+        .collect();
     json!({
         "id": comment.id,
         "type": "Comment",
@@ -432,10 +519,7 @@ fn comment_json(comment: &ZendeskComment) -> Value {
         "body": comment.body,
         "plain_body": comment.body,
         "html_body": format!("<p>{}</p>", comment.body),
-        "attachments": comment.attachments.iter().map(|(name, url)| json!({
-            "id": comment.id * 10, "file_name": name, "content_url": url,
-            "content_type": "image/png", "size": 2048,
-        })).collect::<Vec<_>>(),
+        "attachments": attachments,
         "created_at": Utc::now().to_rfc3339_opts(SecondsFormat::Secs, true),
     })
 }
@@ -553,6 +637,11 @@ async fn create_ticket(
     };
     let id = account.next();
     let comment_id = account.next();
+    let attachments = match account.attach(&shared.base_url, comment_id, &new["comment"]["uploads"])
+    {
+        Ok(attachments) => attachments,
+        Err((status, message)) => return error(status, &message),
+    };
     account.version += 1;
     let comment = ZendeskComment {
         id: comment_id,
@@ -562,7 +651,7 @@ async fn create_ticket(
             .as_str()
             .unwrap_or_default()
             .to_owned(),
-        attachments: Vec::new(),
+        attachments,
     };
     let ticket = ZendeskTicket {
         id,
@@ -585,7 +674,7 @@ async fn create_ticket(
     };
     let json = json!({
         "ticket": ticket.json(),
-        "audit": {"id": account.next_id + 1, "events": [comment_json(&comment)]},
+        "audit": {"id": account.next_id + 1, "events": [comment_json(&comment, &account.uploads)]},
     });
     account.tickets.insert(id, ticket);
     if let Some(key) = key {
@@ -650,7 +739,8 @@ async fn update_ticket(
     if let Some(refusal) = shared.refuse(Method::PUT, &uri, &headers, &body) {
         return refusal;
     }
-    let mut account = shared.account();
+    let mut guard = shared.account();
+    let account = &mut *guard;
     let Some(id) = ticket_id(&file).filter(|id| account.tickets.contains_key(id)) else {
         return error(StatusCode::NOT_FOUND, "RecordNotFound");
     };
@@ -663,6 +753,13 @@ async fn update_ticket(
     let update = &body["ticket"];
     let mut events = Vec::new();
     let comment_id = account.next();
+    let attachments = match update.get("comment") {
+        Some(comment) => match account.attach(&shared.base_url, comment_id, &comment["uploads"]) {
+            Ok(attachments) => attachments,
+            Err((status, message)) => return error(status, &message),
+        },
+        None => Vec::new(),
+    };
     account.version += 1;
     let version = account.version;
     let ticket = account.tickets.get_mut(&id).expect("checked above");
@@ -672,9 +769,9 @@ async fn update_ticket(
             author_id: comment["author_id"].as_u64().unwrap_or(ZENDESK_API_USER),
             public: comment["public"].as_bool().unwrap_or(true),
             body: comment["body"].as_str().unwrap_or_default().to_owned(),
-            attachments: Vec::new(),
+            attachments,
         };
-        events.push(comment_json(&comment));
+        events.push(comment_json(&comment, &account.uploads));
         // A requester's comment reopens a solved ticket, as in Zendesk.
         if comment.author_id == ticket.requester_id && ticket.status == "solved" {
             ticket.status = "open".into();
@@ -686,6 +783,83 @@ async fn update_ticket(
     }
     ticket.touch(version);
     Json(json!({"ticket": ticket.json(), "audit": {"events": events}})).into_response()
+}
+
+/// `POST /api/v2/uploads.json?filename=…` with the file as the body, typed by `Content-Type`:
+/// stored under a new token, answered 201 as Zendesk does.
+async fn upload(
+    State(shared): State<Shared>,
+    Query(query): Query<HashMap<String, String>>,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    if let Some(refusal) = shared.refuse(Method::POST, &uri, &headers, &Value::Null) {
+        return refusal;
+    }
+    let Some(file_name) = query
+        .get("filename")
+        .map(|name| name.trim())
+        .filter(|name| !name.is_empty())
+    else {
+        return error(StatusCode::BAD_REQUEST, "filename is required");
+    };
+    let content_type = headers
+        .get("content-type")
+        .and_then(|value| value.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    let mut account = shared.account();
+    let id = account.next();
+    let token = format!("zdtoken{id:08x}");
+    let attachment = json!({
+        "id": id,
+        "file_name": file_name,
+        "content_url": format!(
+            "{}/attachments/token/{token}/?name={}",
+            shared.base_url,
+            url_encoded(file_name)
+        ),
+        "content_type": content_type,
+        "size": body.len(),
+        "inline": false,
+        "deleted": false,
+        "thumbnails": [],
+    });
+    account.uploads.insert(
+        token.clone(),
+        ZendeskUpload {
+            file_name: file_name.to_owned(),
+            content_type,
+            bytes: body.to_vec(),
+            comment_id: None,
+        },
+    );
+    let expires_at = Utc::now() + chrono::Duration::minutes(60);
+    (
+        StatusCode::CREATED,
+        Json(json!({"upload": {
+            "token": token,
+            "expires_at": expires_at.to_rfc3339_opts(SecondsFormat::Secs, true),
+            "attachments": [attachment],
+            "attachment": attachment,
+        }})),
+    )
+        .into_response()
+}
+
+/// `GET /attachments/token/{token}/?name=…`: an upload's bytes, as a content URL serves them
+/// (without the API's authentication).
+async fn download(State(shared): State<Shared>, Path(token): Path<String>) -> Response {
+    let account = shared.account();
+    match account.uploads.get(&token) {
+        Some(upload) => (
+            [("content-type", upload.content_type.clone())],
+            upload.bytes.clone(),
+        )
+            .into_response(),
+        None => error(StatusCode::NOT_FOUND, "RecordNotFound"),
+    }
 }
 
 async fn comments(
@@ -702,7 +876,11 @@ async fn comments(
         return error(StatusCode::NOT_FOUND, "RecordNotFound");
     };
     Json(json!({
-        "comments": ticket.comments.iter().map(comment_json).collect::<Vec<_>>(),
+        "comments": ticket
+            .comments
+            .iter()
+            .map(|comment| comment_json(comment, &account.uploads))
+            .collect::<Vec<_>>(),
         "meta": {"has_more": false, "after_cursor": null, "before_cursor": null},
         "links": {"next": null, "prev": null},
     }))

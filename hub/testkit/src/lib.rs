@@ -96,6 +96,19 @@ impl TestDatabase {
             postgres: Some((admin_url, name)),
         })
     }
+
+    /// Runs `sql` on the database directly, past the hub's own checks: for a test that needs
+    /// the data an older version could have written.
+    pub async fn execute(&self, sql: &str) {
+        let connection = Database::connect(&self.url)
+            .await
+            .expect("the test database is reachable");
+        connection
+            .execute_unprepared(sql)
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        connection.close().await.ok();
+    }
 }
 
 impl Drop for TestDatabase {
