@@ -15,6 +15,7 @@ mod m20261123_000080_slack_desk;
 mod m20261123_000090_handoff_summary_source;
 mod m20261123_000301_csat;
 mod m20261204_000100_helpdesk;
+mod m20261204_000110_helpdesk_priority;
 
 pub struct Migrator;
 
@@ -33,6 +34,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000090_handoff_summary_source::Migration),
             Box::new(m20261123_000301_csat::Migration),
             Box::new(m20261204_000100_helpdesk::Migration),
+            Box::new(m20261204_000110_helpdesk_priority::Migration),
         ]
     }
 }

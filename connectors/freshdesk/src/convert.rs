@@ -37,6 +37,17 @@ pub fn status_to_freshdesk(status: TicketStatus) -> u8 {
 }
 
 /// Freshdesk's priorities: 1 low, 2 medium, 3 high, 4 urgent.
+/// Freshdesk's priority number as ours; an unknown number is none.
+pub fn priority_from_freshdesk(priority: u64) -> Option<Priority> {
+    match priority {
+        1 => Some(Priority::Low),
+        2 => Some(Priority::Normal),
+        3 => Some(Priority::High),
+        4 => Some(Priority::Urgent),
+        _ => None,
+    }
+}
+
 pub fn priority_to_freshdesk(priority: Priority) -> u8 {
     match priority {
         Priority::Low => 1,
@@ -119,6 +130,7 @@ pub fn remote_ticket(ticket: wire::Ticket, conversations: Vec<wire::Conversation
         status: ticket
             .status
             .map_or(TicketStatus::Open, status_from_freshdesk),
+        priority: ticket.priority.and_then(priority_from_freshdesk),
         requester,
         external_id,
         updated_at: timestamp(ticket.updated_at.as_deref()),

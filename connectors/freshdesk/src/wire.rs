@@ -10,6 +10,8 @@ pub(crate) struct Ticket {
     pub id: u64,
     pub subject: Option<String>,
     pub status: Option<u64>,
+    /// 1 low, 2 medium, 3 high, 4 urgent.
+    pub priority: Option<u64>,
     pub requester_id: Option<u64>,
     pub requester: Option<Requester>,
     pub description_text: Option<String>,

@@ -154,6 +154,7 @@ async fn a_ticket_is_read_with_its_requester_and_every_page_of_conversations() {
             id: "1042".into(),
             subject: Some("Locker 7 at Central Station will not open".into()),
             status: TicketStatus::Pending,
+            priority: Some(Priority::Normal),
             requester: ContactRef {
                 external_id: requester.clone(),
                 name: Some("Mara Lindqvist".into()),

@@ -73,6 +73,7 @@ fn remote_ticket(envelope: TicketEnvelope, comments: Vec<RemoteComment>) -> Remo
         id: ticket.id.into_string(),
         subject: ticket.subject,
         status: ticket_status(ticket.status.as_deref()),
+        priority: ticket.priority.as_deref().and_then(|p| p.parse().ok()),
         requester,
         external_id: ticket.external_id.filter(|id| !id.is_empty()),
         updated_at: time(ticket.updated_at.as_deref()),

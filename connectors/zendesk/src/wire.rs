@@ -51,6 +51,8 @@ pub(crate) struct Ticket {
     pub id: Id,
     pub subject: Option<String>,
     pub status: Option<String>,
+    /// `low`, `normal`, `high`, `urgent`, or null.
+    pub priority: Option<String>,
     pub requester_id: Option<Id>,
     pub external_id: Option<String>,
     /// Read by hand: one odd date must not lose the ticket.

@@ -123,6 +123,7 @@ async fn a_ticket_comes_with_its_requester_and_every_page_of_comments() {
         200,
         json!({
             "ticket": { "id": 5158, "subject": "Locker 12 will not open", "status": "hold",
+                "priority": "urgent",
                         "requester_id": 901, "submitter_id": 901, "assignee_id": 4242,
                         "external_id": "0190b8f0-0000-7000-8000-00000000c0de",
                         "updated_at": "2024-05-02T09:30:00Z", "tags": ["locker"] },
@@ -162,6 +163,7 @@ async fn a_ticket_comes_with_its_requester_and_every_page_of_comments() {
     assert_eq!(ticket.id, "5158");
     assert_eq!(ticket.subject.as_deref(), Some("Locker 12 will not open"));
     assert_eq!(ticket.status, TicketStatus::Hold);
+    assert_eq!(ticket.priority, Some(switchboard_model::Priority::Urgent));
     assert_eq!(
         ticket.external_id.as_deref(),
         Some("0190b8f0-0000-7000-8000-00000000c0de")

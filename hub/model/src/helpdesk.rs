@@ -52,6 +52,8 @@ pub struct RemoteTicket {
     pub id: String,
     pub subject: Option<String>,
     pub status: TicketStatus,
+    /// The ticket's priority, when it has one.
+    pub priority: Option<Priority>,
     /// The helpdesk user who asked: `external_id` is their helpdesk user id.
     pub requester: ContactRef,
     /// The `external_id` we gave the ticket when we created it (a conversation id), if any.

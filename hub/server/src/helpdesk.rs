@@ -173,7 +173,7 @@ async fn take_desk_ticket(
             published(state, &conversation, message);
         }
     }
-    take_status(state, ticket, remote.status).await
+    take_state(state, ticket, remote).await
 }
 
 /// A ticket opened in the helpdesk of a channel inbox: the requester's comments are customer
@@ -252,7 +252,7 @@ async fn take_channel_ticket(
         }
     }
     match ticket {
-        Some(ticket) => take_status(state, &ticket, remote.status).await,
+        Some(ticket) => take_state(state, &ticket, remote).await,
         None => Ok(()),
     }
 }
@@ -265,14 +265,17 @@ fn remote_author_label(public: bool) -> &'static str {
     }
 }
 
-/// The ticket's status, read from the helpdesk, applied to its conversation: solved or closed
-/// resolves it; reopened in the helpdesk after being done reopens it.
-async fn take_status(
+/// The ticket's status and priority, read from the helpdesk, applied to its conversation when
+/// they changed there since the last read: solved or closed resolves it, reopened after being
+/// done reopens it; a priority set in the helpdesk becomes the conversation's.
+async fn take_state(
     state: &AppState,
     ticket: &HelpdeskTicket,
-    status: TicketStatus,
+    remote: &RemoteTicket,
 ) -> Result<(), SyncError> {
-    if status == ticket.remote_status {
+    let status = remote.status;
+    let priority = remote.priority;
+    if status == ticket.remote_status && priority == ticket.remote_priority {
         return Ok(());
     }
     let store = &state.store;
@@ -282,31 +285,42 @@ async fn take_status(
     else {
         return Ok(());
     };
+    if let Some(priority) = priority
+        && ticket.remote_priority != Some(priority)
+        && conversation.priority != priority
+    {
+        store
+            .set_priority(&ticket.org_id, &ticket.conversation_id, priority, ACTOR)
+            .await?;
+    }
     let open = !matches!(
         conversation.status,
         ConversationStatus::Resolved | ConversationStatus::Closed
     );
-    let changed = if status.is_done() && open {
-        Some(
-            store
-                .set_status(
-                    &ticket.org_id,
-                    &ticket.conversation_id,
-                    ConversationStatus::Resolved,
-                    ACTOR,
-                )
-                .await?,
-        )
-    } else if !status.is_done() && ticket.remote_status.is_done() && !open {
-        Some(
-            store
-                .reopen(&ticket.org_id, &ticket.conversation_id, ACTOR)
-                .await?,
-        )
-    } else {
-        None
-    };
-    store.set_helpdesk_ticket_status(ticket, status).await?;
+    let mut changed = None;
+    if status != ticket.remote_status {
+        if status.is_done() && open {
+            changed = Some(
+                store
+                    .set_status(
+                        &ticket.org_id,
+                        &ticket.conversation_id,
+                        ConversationStatus::Resolved,
+                        ACTOR,
+                    )
+                    .await?,
+            );
+        } else if !status.is_done() && ticket.remote_status.is_done() && !open {
+            changed = Some(
+                store
+                    .reopen(&ticket.org_id, &ticket.conversation_id, ACTOR)
+                    .await?,
+            );
+        }
+    }
+    store
+        .set_helpdesk_ticket_read(ticket, status, priority)
+        .await?;
     if let Some(conversation) = changed {
         state.bus.publish(BusEvent::ConversationChanged {
             org_id: conversation.org_id.clone(),

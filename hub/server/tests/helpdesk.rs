@@ -148,6 +148,16 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
     assert_eq!(agent[1]["private"], true);
     chat.silent(Duration::from_millis(500)).await;
 
+    // The Zendesk agent raises the priority: the conversation follows.
+    zendesk.set_priority(ticket.id, "urgent");
+    let body = zendesk.comment_webhook(ticket.id);
+    assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
+    let conversation = app.conversation(&admin, &conversation_id).await;
+    assert_eq!(
+        conversation["conversation"]["priority"], "urgent",
+        "{conversation}"
+    );
+
     // The visitor writes again while Zendesk says 429: the sync waits out Retry-After and
     // appends the message as the requester's own comment.
     zendesk.throttle_next(1, 2);

@@ -15,7 +15,9 @@ use sea_orm::{
     QueryTrait, TryInsertResult,
     sea_query::{Expr, ExprTrait, OnConflict},
 };
-use switchboard_model::{self as model, ChannelKind, ConversationStatus, TicketStatus, new_id};
+use switchboard_model::{
+    self as model, ChannelKind, ConversationStatus, Priority, TicketStatus, new_id,
+};
 
 use crate::{
     NewMessage, Result, Store, StoreError, conversations::append_in, convert, entities::*,
@@ -52,6 +54,8 @@ pub struct HelpdeskTicket {
     pub synced_seq: i64,
     /// The ticket's status as last read or written.
     pub remote_status: TicketStatus,
+    /// The ticket's priority as last read.
+    pub remote_priority: Option<Priority>,
 }
 
 fn ticket(row: helpdesk_ticket::Model) -> Result<HelpdeskTicket> {
@@ -73,6 +77,10 @@ fn ticket(row: helpdesk_ticket::Model) -> Result<HelpdeskTicket> {
         role,
         synced_seq: row.synced_seq,
         remote_status: TicketStatus::from_str(&row.remote_status).unwrap_or(TicketStatus::Open),
+        remote_priority: row
+            .remote_priority
+            .as_deref()
+            .and_then(|p| Priority::from_str(p).ok()),
     })
 }
 
@@ -263,6 +271,7 @@ impl Store {
             role: Set(opened.role.as_str().to_owned()),
             synced_seq: Set(opened.synced_seq),
             remote_status: Set(opened.status.as_str().to_owned()),
+            remote_priority: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         })
@@ -321,6 +330,7 @@ impl Store {
             role: Set(TicketRole::Desk.as_str().to_owned()),
             synced_seq: Set(0),
             remote_status: Set(TicketStatus::Closed.as_str().to_owned()),
+            remote_priority: Set(None),
             created_at: Set(now),
             updated_at: Set(now),
         })
@@ -571,17 +581,22 @@ impl Store {
         Ok(taken)
     }
 
-    /// Notes the status a ticket was read with.
-    pub async fn set_helpdesk_ticket_status(
+    /// Notes the status and priority a ticket was read with.
+    pub async fn set_helpdesk_ticket_read(
         &self,
         ticket: &HelpdeskTicket,
         status: TicketStatus,
+        priority: Option<Priority>,
     ) -> Result<()> {
         let txn = self.begin_write().await?;
         helpdesk_ticket::Entity::update_many()
             .col_expr(
                 helpdesk_ticket::Column::RemoteStatus,
                 Expr::value(status.as_str()),
+            )
+            .col_expr(
+                helpdesk_ticket::Column::RemotePriority,
+                Expr::value(priority.map(|p| p.as_str())),
             )
             .col_expr(helpdesk_ticket::Column::UpdatedAt, Expr::value(self.now()))
             .filter(helpdesk_ticket::Column::Id.eq(ticket.id.as_str()))

@@ -264,6 +264,19 @@ impl FakeZendesk {
         id
     }
 
+    /// A helpdesk agent sets a ticket's priority (`low`, `normal`, `high`, `urgent`).
+    pub fn set_priority(&self, ticket_id: u64, priority: &str) {
+        let mut account = self.account();
+        account.version += 1;
+        let version = account.version;
+        let ticket = account
+            .tickets
+            .get_mut(&ticket_id)
+            .expect("the ticket exists");
+        ticket.priority = Some(priority.to_owned());
+        ticket.touch(version);
+    }
+
     /// A helpdesk agent sets a ticket's status.
     pub fn set_status(&self, ticket_id: u64, status: &str) {
         let mut account = self.account();

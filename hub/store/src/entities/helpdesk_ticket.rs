@@ -14,6 +14,7 @@ pub struct Model {
     pub role: String,
     pub synced_seq: i64,
     pub remote_status: String,
+    pub remote_priority: Option<String>,
     pub created_at: DateTimeUtc,
     pub updated_at: DateTimeUtc,
 }
