@@ -70,8 +70,11 @@ impl SmtpTarget {
     ///   spoken to in plain text;
     /// - `?tls=required|opportunistic|none` on `smtp://` overrides that choice.
     ///
-    /// User and password are percent-decoded.
+    /// User and password are percent-decoded. The host must be one the hub may call
+    /// ([`switchboard_model::check_outbound_url`]).
     pub fn parse(text: &str) -> Result<SmtpTarget, ConfigError> {
+        switchboard_model::check_outbound_url("smtp_url", text, switchboard_model::SMTP_SCHEMES)
+            .map_err(invalid)?;
         let url = url::Url::parse(text.trim())
             .map_err(|err| invalid(format!("`smtp_url` is not a URL: {err}")))?;
         let host = match url.host() {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use switchboard_model::{DeliveryError, DeliveryReceipt, OutboundMessage};
+use switchboard_model::{DeliveryError, DeliveryReceipt, OutboundMessage, WebhookSetupError};
 
 use crate::{
     ALLOWED_UPDATES, TelegramConfig,
@@ -24,6 +24,9 @@ pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
+                // A redirect would take the request (and the token in its path) wherever the
+                // answer says, past the checks `api_base_url` went through.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|err| format!("cannot build an HTTP client: {err}"))
         })
@@ -73,15 +76,39 @@ pub async fn set_webhook(
     client: &reqwest::Client,
     config: &TelegramConfig,
     webhook_url: &str,
-) -> Result<(), DeliveryError> {
+) -> Result<(), WebhookSetupError> {
     let request = SetWebhook {
         url: webhook_url,
         secret_token: config.secret_token.expose(),
         allowed_updates: ALLOWED_UPDATES,
     };
-    call(client, config, "setWebhook", &request)
-        .await
-        .map(|_| ())
+    match call(client, config, "setWebhook", &request).await {
+        Ok(_) => Ok(()),
+        Err(CallError {
+            status: Some(status),
+            error,
+        }) => Err(WebhookSetupError::Refused {
+            status,
+            reason: error.to_string(),
+        }),
+        Err(CallError {
+            status: None,
+            error,
+        }) => Err(WebhookSetupError::Failed(error)),
+    }
+}
+
+/// A Bot API call that failed: the HTTP status Telegram answered with (or the one its
+/// `error_code` stands for), when it answered; and the error, classified.
+struct CallError {
+    status: Option<u16>,
+    error: DeliveryError,
+}
+
+impl From<CallError> for DeliveryError {
+    fn from(failed: CallError) -> DeliveryError {
+        failed.error
+    }
 }
 
 /// One Bot API call: its `result` when `ok`, the classified error otherwise.
@@ -90,8 +117,11 @@ async fn call(
     config: &TelegramConfig,
     method: &str,
     request: &impl Serialize,
-) -> Result<serde_json::Value, DeliveryError> {
-    let without_token = |err: reqwest::Error| DeliveryError::transport(err.without_url());
+) -> Result<serde_json::Value, CallError> {
+    let without_token = |err: reqwest::Error| CallError {
+        status: None,
+        error: DeliveryError::transport(err.without_url()),
+    };
     let response = client
         .post(config.method_url(method))
         .json(request)
@@ -129,20 +159,26 @@ async fn call(
             } else {
                 code
             };
-            Err(DeliveryError::from_http_status(
-                code,
-                retry_after,
-                format!("Telegram refused {method} ({code}): {description}"),
-            ))
+            Err(CallError {
+                status: Some(code),
+                error: DeliveryError::from_http_status(
+                    code,
+                    retry_after,
+                    format!("Telegram refused {method} ({code}): {description}"),
+                ),
+            })
         }
-        None => Err(DeliveryError::from_http_status(
-            if (200..300).contains(&status) {
-                502
-            } else {
-                status
-            },
-            retry_after_header,
-            format!("Telegram answered {method} with HTTP {status} and no Bot API JSON"),
-        )),
+        None => Err(CallError {
+            status: Some(status),
+            error: DeliveryError::from_http_status(
+                if (200..300).contains(&status) {
+                    502
+                } else {
+                    status
+                },
+                retry_after_header,
+                format!("Telegram answered {method} with HTTP {status} and no Bot API JSON"),
+            ),
+        }),
     }
 }

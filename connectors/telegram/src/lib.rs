@@ -92,8 +92,6 @@ impl Connector for TelegramConnector {
     }
 
     async fn register_webhook(&self, webhook_url: &str) -> Result<(), WebhookSetupError> {
-        deliver::set_webhook(&deliver::http_client()?, &self.config, webhook_url)
-            .await
-            .map_err(WebhookSetupError::Failed)
+        deliver::set_webhook(&deliver::http_client()?, &self.config, webhook_url).await
     }
 }

@@ -187,7 +187,7 @@ async fn set_webhook_registers_our_url_with_the_secret_token() {
         connector
             .register_webhook("http://insecure.example.com/x")
             .await,
-        Err(WebhookSetupError::Failed(DeliveryError::Permanent { .. }))
+        Err(WebhookSetupError::Refused { status: 400, .. })
     ));
 }
 

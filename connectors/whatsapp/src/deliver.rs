@@ -35,6 +35,9 @@ pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .timeout(Duration::from_secs(20))
+                // A redirect would take the request (and its token) wherever the answer says,
+                // past the checks `api_base_url` went through.
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|err| format!("cannot build an HTTP client: {err}"))
         })

@@ -31,6 +31,8 @@ pub(crate) fn http_client() -> Result<reqwest::Client, DeliveryError> {
             let _ = rustls::crypto::ring::default_provider().install_default();
             reqwest::Client::builder()
                 .timeout(TIMEOUT)
+                // A redirect could lead the account's credentials anywhere (docs/security.md).
+                .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .map_err(|err| format!("cannot build an HTTP client: {err}"))
         })

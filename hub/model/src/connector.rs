@@ -54,6 +54,12 @@ pub enum WebhookSetupError {
     /// The platform's webhook URL is set in its own console (Slack, Meta), not through its API.
     #[error("{0} webhooks are configured in the platform's console, not by the hub")]
     Unsupported(ChannelKind),
+    /// The platform answered with an error: `status` is the HTTP status (or the one its error
+    /// code stands for). `reason` may quote the platform's answer: it is for the hub's log,
+    /// never for the caller, since the URL the hub called is the organization's to set.
+    #[error("the platform answered {status}: {reason}")]
+    Refused { status: u16, reason: String },
+    /// No answer to read (a connection refused, a timeout) or no request made.
     #[error(transparent)]
     Failed(#[from] DeliveryError),
 }
@@ -182,7 +188,8 @@ impl ConfigError {
         }
     }
 
-    /// An optional base URL field (`api_base_url`), without a trailing slash, or `default`.
+    /// An optional base URL field (`api_base_url`), without a trailing slash, or `default`;
+    /// an http(s) URL the hub may call ([`crate::check_outbound_url`]).
     pub fn base_url(
         channel: ChannelKind,
         config: &serde_json::Value,
@@ -195,12 +202,8 @@ impl ConfigError {
             Some(_) => Self::required_str(channel, config, field)?,
         };
         let url = url.trim().trim_end_matches('/');
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ConfigError {
-                channel,
-                reason: format!("`{field}` must be an http:// or https:// URL"),
-            });
-        }
+        crate::check_outbound_url(field, url, crate::HTTP_SCHEMES)
+            .map_err(|reason| ConfigError { channel, reason })?;
         Ok(url.to_owned())
     }
 }

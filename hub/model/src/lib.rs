@@ -13,6 +13,7 @@ mod conversation;
 mod event;
 mod helpdesk;
 mod knowledge;
+mod outbound_url;
 mod records;
 mod responder;
 mod role;
@@ -39,6 +40,7 @@ pub use helpdesk::{
     TicketStatus,
 };
 pub use knowledge::{ArticleStatus, KbArticle, KbArticleSummary, KbArticleVersion, KnowledgeGap};
+pub use outbound_url::{HTTP_SCHEMES, SMTP_SCHEMES, check_outbound_url};
 pub use records::{
     ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Csat, Inbox,
     Message, Organization, Team, User,

@@ -1,5 +1,5 @@
 //! The built-in SMTP receiver (`--smtp-listen`): a mail server relays to the hub directly.
-//! A recipient is accepted when it is an email inbox's address (or a plus-addressed form of
+//! A recipient is accepted when it is one email inbox's address (or a plus-addressed form of
 //! it); a message is normalized by that inbox's connector and stored through the same ingest
 //! path as a webhook delivery, and answered 250 only once it is committed.
 //!
@@ -28,8 +28,11 @@ struct IngestMail {
 }
 
 impl IngestMail {
-    /// The email inboxes `recipient` reaches.
-    async fn inboxes_for(&self, recipient: &str) -> Result<Vec<InboxWithSecrets>, Reply> {
+    /// The email inbox `recipient` reaches. Addresses are unique across the hub
+    /// (`Store::create_inbox`); should data from before that rule give one address to two
+    /// inboxes, the mail goes to neither (it could cross organizations): the sender is told to
+    /// try later and the log says which inboxes to fix.
+    async fn inbox_for(&self, recipient: &str) -> Result<InboxWithSecrets, Reply> {
         let inboxes = self
             .state
             .store
@@ -39,35 +42,44 @@ impl IngestMail {
                 tracing::error!(error = %err, "cannot look up email inboxes");
                 Reply::new(451, "4.3.0 temporary failure, try again later")
             })?;
-        Ok(inboxes
-            .into_iter()
-            .filter(|inbox| {
-                EmailConfig::from_json(&inbox.full_config)
-                    .is_ok_and(|config| config.accepts(recipient).is_some())
-            })
-            .collect())
+        let mut reached = inboxes.into_iter().filter(|inbox| {
+            EmailConfig::from_json(&inbox.full_config)
+                .is_ok_and(|config| config.accepts(recipient).is_some())
+        });
+        let Some(inbox) = reached.next() else {
+            return Err(Reply::new(550, "5.1.1 no such mailbox here"));
+        };
+        let others: Vec<String> = reached.map(|other| other.inbox.id).collect();
+        if !others.is_empty() {
+            tracing::error!(
+                recipient,
+                inbox_id = %inbox.inbox.id,
+                other_inbox_ids = ?others,
+                "several email inboxes have this address: mail to it is refused until one \
+                 keeps it"
+            );
+            return Err(Reply::new(
+                451,
+                "4.3.5 this mailbox is misconfigured, try again later",
+            ));
+        }
+        Ok(inbox)
     }
 }
 
 #[async_trait::async_trait]
 impl MailHandler for IngestMail {
     async fn recipient(&self, recipient: &str) -> Result<(), Reply> {
-        if self.inboxes_for(recipient).await?.is_empty() {
-            Err(Reply::new(550, "5.1.1 no such mailbox here"))
-        } else {
-            Ok(())
-        }
+        self.inbox_for(recipient).await.map(|_| ())
     }
 
     async fn message(&self, envelope: Envelope) -> Reply {
         let mut inboxes: Vec<InboxWithSecrets> = Vec::new();
         for recipient in &envelope.recipients {
-            match self.inboxes_for(recipient).await {
-                Ok(found) => {
-                    for inbox in found {
-                        if !inboxes.iter().any(|known| known.inbox.id == inbox.inbox.id) {
-                            inboxes.push(inbox);
-                        }
+            match self.inbox_for(recipient).await {
+                Ok(inbox) => {
+                    if !inboxes.iter().any(|known| known.inbox.id == inbox.inbox.id) {
+                        inboxes.push(inbox);
                     }
                 }
                 Err(reply) => return reply,

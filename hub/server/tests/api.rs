@@ -208,19 +208,7 @@ async fn organizations_cannot_see_each_others_data(db: TestDatabase) {
         .to_owned();
 
     // A second organization with its own admin, made the way an operator would.
-    let store = &app_store(&app).await;
-    let other = store.create_org("globex", "Globex").await.expect("org");
-    store
-        .create_user(
-            &other.id,
-            "boss@globex.test",
-            "Boss",
-            switchboard_model::Role::Admin,
-            "globex password",
-        )
-        .await
-        .expect("user");
-    let intruder = app.login("boss@globex.test", "globex password").await;
+    let intruder = app.second_organization().await;
 
     for path in [
         format!("/api/v1/conversations/{conversation_id}"),
@@ -253,12 +241,6 @@ async fn organizations_cannot_see_each_others_data(db: TestDatabase) {
     assert_eq!(list["conversations"], json!([]));
     let (_, inboxes) = app.get(&intruder, "/api/v1/inboxes").await;
     assert_eq!(inboxes, json!([]));
-}
-
-async fn app_store(app: &TestApp) -> switchboard_store::Store {
-    switchboard_store::Store::connect(&app.db.url)
-        .await
-        .expect("connects")
 }
 
 async fn malformed_bodies_get_400_or_422_with_a_json_error(db: TestDatabase) {

@@ -566,4 +566,125 @@ backend_tests!(
     a_reply_threads_both_ways,
     smtp_failures_retry_or_fail,
     the_smtp_listener_ingests_mail,
+    an_email_address_belongs_to_one_inbox_in_the_hub,
+    the_smtp_listener_refuses_an_address_two_inboxes_claim,
 );
+
+/// Creates an email inbox with `address`; returns the status and the body.
+async fn create_email_inbox(app: &TestApp, token: &str, address: &str) -> (StatusCode, Value) {
+    app.post(
+        token,
+        "/api/v1/inboxes",
+        json!({ "name": "Mail", "channel": "email",
+                "config": { "address": address, "inbound_secret": "other secret" } }),
+    )
+    .await
+}
+
+/// Relays one message to `recipient` over SMTP; returns the RCPT reply and, when the
+/// recipient was accepted, the final one.
+async fn relay(app: &TestApp, recipient: &str, message_id: &str) -> (String, Option<String>) {
+    let (mut client, _) = SmtpClient::connect(app.smtp_addr.expect("listening")).await;
+    assert!(client.send("EHLO mx.example.test").await.starts_with("250"));
+    assert!(
+        client
+            .send("MAIL FROM:<ann@gmail.test>")
+            .await
+            .starts_with("250 ")
+    );
+    let accepted = client.send(&format!("RCPT TO:<{recipient}>")).await;
+    if !accepted.starts_with("250 ") {
+        return (accepted, None);
+    }
+    assert!(client.send("DATA").await.starts_with("354 "));
+    let stored = client
+        .send(&format!(
+            "From: Ann <ann@gmail.test>\r\nTo: {recipient}\r\nSubject: Private\r\nMessage-ID: <{message_id}@gmail.test>\r\n\r\nMy account number is 42\r\n."
+        ))
+        .await;
+    (accepted, Some(stored))
+}
+
+async fn an_email_address_belongs_to_one_inbox_in_the_hub(db: TestDatabase) {
+    let Email {
+        app,
+        admin,
+        inbox_id,
+        ..
+    } = Email::start(db, true).await;
+    let intruder = app.second_organization().await;
+
+    // Another organization cannot claim the address, however it is written, nor can a second
+    // inbox of the same organization.
+    for (token, address) in [
+        (&intruder, "help@acme.test"),
+        (&intruder, " HELP@Acme.Test "),
+        (&admin, "Help@acme.test"),
+    ] {
+        let (status, body) = create_email_inbox(&app, token, address).await;
+        assert_eq!(status, StatusCode::CONFLICT, "{address}: {body}");
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .is_some_and(|message| message.contains("already")),
+            "{body}"
+        );
+    }
+    let (status, own) = create_email_inbox(&app, &intruder, "help@globex.test").await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    let own_id = own["id"].as_str().expect("an id");
+    let (status, body) = app
+        .send(
+            reqwest::Method::PATCH,
+            &intruder,
+            &format!("/api/v1/inboxes/{own_id}"),
+            json!({ "config": { "address": "HELP@acme.test" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    // The inbox that has the address keeps it through its own changes.
+    let (status, body) = app
+        .send(
+            reqwest::Method::PATCH,
+            &admin,
+            &format!("/api/v1/inboxes/{inbox_id}"),
+            json!({ "config": { "address": "help@acme.test", "from_name": "Acme Care" } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let (accepted, stored) = relay(&app, "help@acme.test", "one-inbox").await;
+    assert!(accepted.starts_with("250 "), "{accepted}");
+    assert!(stored.is_some_and(|reply| reply.starts_with("250 ")));
+    assert_eq!(conversations(&app, &admin).await.len(), 1);
+    assert!(conversations(&app, &intruder).await.is_empty());
+    app.stop().await;
+}
+
+async fn the_smtp_listener_refuses_an_address_two_inboxes_claim(db: TestDatabase) {
+    let Email {
+        app,
+        admin,
+        inbox_id,
+        ..
+    } = Email::start(db, true).await;
+    let intruder = app.second_organization().await;
+    let (status, own) = create_email_inbox(&app, &intruder, "help@globex.test").await;
+    assert_eq!(status, StatusCode::CREATED, "{own}");
+    // Data from before addresses were unique: two organizations' inboxes with one address.
+    app.db
+        .execute(&format!(
+            "UPDATE inboxes SET config = (SELECT config FROM inboxes WHERE id = '{inbox_id}') \
+             WHERE id = '{}'",
+            own["id"].as_str().expect("an id")
+        ))
+        .await;
+
+    // Neither gets the mail: the relay is told to try later, and an operator is told why.
+    let (accepted, stored) = relay(&app, "help@acme.test", "two-inboxes").await;
+    assert!(accepted.starts_with("451 "), "{accepted}");
+    assert_eq!(stored, None);
+    assert!(conversations(&app, &admin).await.is_empty());
+    assert!(conversations(&app, &intruder).await.is_empty());
+    app.stop().await;
+}

@@ -80,6 +80,25 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
+    let (status, second) = app
+        .post(
+            &admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Second", "channel": "zendesk",
+                    "config": zendesk.config(WEBHOOK_SECRET, false) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{second}");
+    let second = second["id"].as_str().expect("an id");
+    let (status, refused) = app
+        .send(
+            reqwest::Method::PATCH,
+            &admin,
+            &format!("/api/v1/inboxes/{second}"),
+            json!({ "config": zendesk.config(WEBHOOK_SECRET, true) }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{refused}");
 
     // A visitor asks for a person: the conversation becomes a ticket.
     let mut chat = Chat::connect(&app, &format!("inbox={website}")).await;

@@ -21,30 +21,6 @@ backend_tests!(
     the_list_carries_each_conversations_sla_clock,
 );
 
-/// A customer message through the test inbox; returns the conversation's id.
-async fn customer_writes(app: &TestApp, admin: &str, inbox_id: &str, thread: &str) -> String {
-    let status = app
-        .webhook(
-            inbox_id,
-            "s3cret",
-            json!({ "thread": thread, "from": format!("{thread}@customer.test"),
-                    "id": switchboard_model::new_id(), "text": format!("Help with {thread}") }),
-        )
-        .await;
-    assert_eq!(status, StatusCode::OK);
-    let (_, list) = app
-        .get(admin, &format!("/api/v1/conversations?inbox_id={inbox_id}"))
-        .await;
-    list["conversations"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .find(|c| c["thread_key"] == thread)
-        .and_then(|c| c["id"].as_str())
-        .expect("the conversation")
-        .to_owned()
-}
-
 async fn open_events(app: &TestApp, token: &str) -> reqwest::Response {
     app.client
         .get(app.url("/api/v1/events"))
@@ -139,9 +115,9 @@ async fn events_stream_the_organizations_changes_live(db: TestDatabase) {
         .expect("user");
     let globex = app.login("boss@globex.test", "long enough").await;
     let globex_inbox = app.test_inbox(&globex, json!({})).await;
-    customer_writes(&app, &globex, &globex_inbox, "theirs").await;
+    app.customer_writes(&globex, &globex_inbox, "theirs").await;
 
-    let conversation_id = customer_writes(&app, &admin, &inbox_id, "ours").await;
+    let conversation_id = app.customer_writes(&admin, &inbox_id, "ours").await;
     let created = next_of_type(&mut stream, &mut buffer, "message_created").await;
     assert_eq!(
         created["message"]["conversation_id"],
@@ -213,7 +189,7 @@ async fn takeover_and_handback_move_the_conversation(db: TestDatabase) {
     let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox_id = app.test_inbox(&admin, json!({})).await;
-    let id = customer_writes(&app, &admin, &inbox_id, "t1").await;
+    let id = app.customer_writes(&admin, &inbox_id, "t1").await;
     let agent = app.user_token(&admin, "support_agent").await;
     let (_, me) = app.get(&agent, "/api/v1/auth/me").await;
     let agent_id = me["user"]["id"].as_str().expect("id").to_owned();
@@ -307,9 +283,9 @@ async fn counts_per_view_follow_the_conversations(db: TestDatabase) {
     let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox_id = app.test_inbox(&admin, json!({})).await;
-    let first = customer_writes(&app, &admin, &inbox_id, "c1").await;
-    let second = customer_writes(&app, &admin, &inbox_id, "c2").await;
-    let third = customer_writes(&app, &admin, &inbox_id, "c3").await;
+    let first = app.customer_writes(&admin, &inbox_id, "c1").await;
+    let second = app.customer_writes(&admin, &inbox_id, "c2").await;
+    let third = app.customer_writes(&admin, &inbox_id, "c3").await;
 
     let counts_path = format!("/api/v1/conversations/counts?inbox_id={inbox_id}");
     let (status, before) = app.get(&admin, &counts_path).await;
@@ -461,7 +437,7 @@ async fn the_list_carries_each_conversations_sla_clock(db: TestDatabase) {
     let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let inbox_id = app.test_inbox(&admin, json!({})).await;
-    let calm = customer_writes(&app, &admin, &inbox_id, "calm").await;
+    let calm = app.customer_writes(&admin, &inbox_id, "calm").await;
     let status = app
         .webhook(
             &inbox_id,

@@ -192,21 +192,7 @@ async fn other_organizations_get_404(db: TestDatabase) {
         created["id"].as_str().expect("id")
     );
 
-    let store = switchboard_store::Store::connect(&app.db.url)
-        .await
-        .expect("connects");
-    let other = store.create_org("globex", "Globex").await.expect("org");
-    store
-        .create_user(
-            &other.id,
-            "boss@globex.test",
-            "Boss",
-            switchboard_model::Role::Admin,
-            "globex password",
-        )
-        .await
-        .expect("user");
-    let intruder = app.login("boss@globex.test", "globex password").await;
+    let intruder = app.second_organization().await;
     assert_eq!(app.get(&intruder, &path).await.0, StatusCode::NOT_FOUND);
     assert_eq!(
         app.get(&intruder, &format!("{path}/versions")).await.0,

@@ -35,6 +35,10 @@ pub enum PrincipalKind {
     ApiKey {
         key_id: String,
         scopes: Vec<Permission>,
+        /// The user the key acts for: who created it, or who created the key that did. The
+        /// key works only while they are active with a role that has all its scopes. `None`:
+        /// a key made by the operator (`switchboard apikey create`), which lives until revoked.
+        created_by: Option<String>,
     },
 }
 
@@ -60,7 +64,20 @@ impl Principal {
             PrincipalKind::ApiKey { .. } => None,
         }
     }
+
+    /// The user answerable for what this principal does: the user, or the user a key acts
+    /// for. A key this principal creates acts for the same user.
+    pub fn answerable_user(&self) -> Option<&str> {
+        match &self.kind {
+            PrincipalKind::User { user_id, .. } => Some(user_id),
+            PrincipalKind::ApiKey { created_by, .. } => created_by.as_deref(),
+        }
+    }
 }
+
+/// How often an API key's `last_used_at` is written at most: often enough to tell a key in use
+/// from a forgotten one, rarely enough that a busy script costs no write per request.
+const LAST_USED_RESOLUTION: Duration = Duration::minutes(1);
 
 /// A freshly created API key: `secret` is shown once and never again.
 #[derive(Clone, Debug)]
@@ -197,16 +214,62 @@ impl Store {
             if key.revoked_at.is_some() {
                 return Ok(None);
             }
-            let scopes = convert::from_json(&key.scopes)?;
+            let scopes: Vec<Permission> = convert::from_json(&key.scopes)?;
+            if let Some(creator_id) = &key.created_by {
+                let creator = user::Entity::find_by_id(creator_id).one(self.db()).await?;
+                let still_entitled = match creator {
+                    Some(creator) if creator.active && creator.org_id == key.org_id => {
+                        let role: Role = convert::parse(&creator.role)?;
+                        scopes.iter().all(|scope| role.can(*scope))
+                    }
+                    _ => false,
+                };
+                if !still_entitled {
+                    return Ok(None);
+                }
+            }
+            self.note_api_key_use(&key).await;
             return Ok(Some(Principal {
                 org_id: key.org_id,
                 kind: PrincipalKind::ApiKey {
                     key_id: key.id,
                     scopes,
+                    created_by: key.created_by,
                 },
             }));
         }
         Ok(None)
+    }
+
+    /// Records that `key` was used now, unless that was recorded less than
+    /// [`LAST_USED_RESOLUTION`] ago (by this node or another: the write is conditional). A
+    /// failure is logged and the request goes on: the key is valid either way.
+    async fn note_api_key_use(&self, key: &api_key::Model) {
+        let now = self.now();
+        let recently = now - LAST_USED_RESOLUTION;
+        if key.last_used_at.is_some_and(|used| used > recently) {
+            return;
+        }
+        let write = async {
+            let txn = self.begin_write().await?;
+            api_key::Entity::update_many()
+                .col_expr(
+                    api_key::Column::LastUsedAt,
+                    sea_orm::sea_query::Expr::value(now),
+                )
+                .filter(api_key::Column::Id.eq(&key.id))
+                .filter(
+                    sea_orm::Condition::any()
+                        .add(api_key::Column::LastUsedAt.is_null())
+                        .add(api_key::Column::LastUsedAt.lte(recently)),
+                )
+                .exec(&*txn)
+                .await?;
+            txn.commit().await
+        };
+        if let Err(err) = write.await {
+            tracing::warn!(error = %err, key_id = %key.id, "cannot record an API key's use");
+        }
     }
 
     pub async fn create_api_key(

@@ -41,11 +41,58 @@ fn with_secrets(row: inbox::Model) -> Result<InboxWithSecrets> {
 }
 
 fn merged(row: &inbox::Model) -> Value {
-    let mut full = row.config.as_object().cloned().unwrap_or_default();
-    if let Value::Object(secrets) = &row.secrets {
+    with_secrets_of(&row.config, &row.secrets)
+}
+
+/// A public config with its secrets: what the channel's connector is built from.
+fn with_secrets_of(public: &Value, secrets: &Value) -> Value {
+    let mut full = public.as_object().cloned().unwrap_or_default();
+    if let Value::Object(secrets) = secrets {
         full.extend(secrets.clone());
     }
     Value::Object(full)
+}
+
+/// An email inbox's address as addresses are compared: trimmed, without case.
+fn email_address(channel: ChannelKind, config: &Value) -> Option<String> {
+    if channel != ChannelKind::Email {
+        return None;
+    }
+    let address = config.get("address")?.as_str()?.trim().to_lowercase();
+    (!address.is_empty()).then_some(address)
+}
+
+/// Refuses an email address that another inbox, of any organization, already has: the SMTP
+/// receiver finds an inbox by the address a mail was sent to, so an address must lead to one
+/// inbox in the whole hub. SQLite's write gate serializes these checks; on PostgreSQL a
+/// transaction-scoped advisory lock does.
+async fn claim_email_address(
+    txn: &sea_orm::DatabaseTransaction,
+    inbox_id: &str,
+    address: &str,
+) -> Result<()> {
+    /// The advisory lock's key: "sb-email" in ASCII.
+    const EMAIL_ADDRESSES_LOCK: i64 = 0x73_62_2d_65_6d_61_69_6c;
+    if txn.get_database_backend() == sea_orm::DbBackend::Postgres {
+        txn.execute_unprepared(&format!(
+            "SELECT pg_advisory_xact_lock({EMAIL_ADDRESSES_LOCK})"
+        ))
+        .await?;
+    }
+    let taken = inbox::Entity::find()
+        .filter(inbox::Column::Channel.eq(ChannelKind::Email.as_str()))
+        .filter(inbox::Column::Id.ne(inbox_id))
+        .all(txn)
+        .await?
+        .iter()
+        .any(|row| email_address(ChannelKind::Email, &row.config).as_deref() == Some(address));
+    if taken {
+        return Err(StoreError::Conflict(format!(
+            "the address {address} is already another inbox's: an email address can reach \
+             only one inbox"
+        )));
+    }
+    Ok(())
 }
 
 impl Store {
@@ -161,6 +208,7 @@ impl Store {
     }
 
     /// Creates an inbox; the channel's secret fields are moved out of `config` and kept apart.
+    /// An email inbox's address must be no other inbox's.
     pub async fn create_inbox(
         &self,
         org_id: &str,
@@ -185,6 +233,9 @@ impl Store {
             updated_at: now,
         };
         let txn = self.begin_write().await?;
+        if let Some(address) = email_address(channel, &row.config) {
+            claim_email_address(&txn, &row.id, &address).await?;
+        }
         inbox::Entity::insert(inbox::ActiveModel::from(row.clone()))
             .exec_without_returning(&*txn)
             .await?;
@@ -193,13 +244,16 @@ impl Store {
     }
 
     /// Replaces an inbox's name and public config; secrets given in `config` replace stored
-    /// ones, secrets left out are kept.
+    /// ones, secrets left out are kept. `check` sees the config the inbox would have, secrets
+    /// included, and refuses it with a reason; an email inbox's address must be no other
+    /// inbox's.
     pub async fn update_inbox(
         &self,
         org_id: &str,
         inbox_id: &str,
         name: Option<&str>,
         config: Option<Value>,
+        check: impl FnOnce(ChannelKind, &Value) -> std::result::Result<(), String>,
     ) -> Result<model::Inbox> {
         let txn = self.begin_write().await?;
         let row = inbox::Entity::find_by_id(inbox_id)
@@ -216,8 +270,13 @@ impl Store {
         if let Some(config) = config {
             let (public, new_secrets) = split_secrets(channel, config)?;
             secrets.extend(new_secrets);
+            let secrets = Value::Object(secrets);
+            check(channel, &with_secrets_of(&public, &secrets)).map_err(StoreError::Invalid)?;
+            if let Some(address) = email_address(channel, &public) {
+                claim_email_address(&txn, inbox_id, &address).await?;
+            }
             active.config = Set(public);
-            active.secrets = Set(Value::Object(secrets));
+            active.secrets = Set(secrets);
         }
         active.updated_at = Set(Utc::now());
         let row = inbox::Entity::update(active).exec(&*txn).await?;

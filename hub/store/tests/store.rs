@@ -723,6 +723,7 @@ async fn a_bot_turn_reads_what_it_needs_while_the_bot_holds_the_conversation(db:
             &f.inbox_id,
             None,
             Some(serde_json::json!({"ai_min_confidence": 0.7})),
+            |_, _| Ok(()),
         )
         .await
         .expect("updates");

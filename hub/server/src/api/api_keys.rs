@@ -32,7 +32,9 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<ApiJso
     Ok(ApiJson(state.store.list_api_keys(auth.org_id()).await?))
 }
 
-/// Creates an API key.
+/// Creates an API key, with no scope the caller lacks. The key acts for the user who created
+/// it (or for the user the creating key acts for): it stops working when that user is
+/// deactivated or loses one of its scopes' permissions.
 #[utoipa::path(post, path = "/api-keys", tag = "api-keys", request_body = CreateApiKey,
     responses((status = 201, body = CreatedApiKey)))]
 pub async fn create(
@@ -55,7 +57,8 @@ pub async fn create(
             auth.org_id(),
             &request.name,
             &request.scopes,
-            principal.user_id(),
+            // A key made by a key acts for the same user, and ends with them.
+            principal.answerable_user(),
         )
         .await?;
     auth.audit(

@@ -426,10 +426,12 @@ pub(crate) async fn after_agent_message(
     Ok(())
 }
 
-/// Assigns the conversation to an agent and team. Agents may take a conversation themselves;
-/// assigning others needs `conversations:assign`.
+/// Assigns the conversation to an agent and team. Agents may take a conversation that is
+/// unassigned or already theirs; anything else (another's conversation, assigning others)
+/// needs `conversations:assign`, as for takeover.
 #[utoipa::path(post, path = "/conversations/{id}/assign", tag = "conversations",
-    request_body = AssignRequest, responses((status = 200, body = Conversation)))]
+    request_body = AssignRequest, responses((status = 200, body = Conversation),
+        (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn assign(
     State(state): State<AppState>,
     auth: Auth,
@@ -440,7 +442,14 @@ pub async fn assign(
         && request.assignee_id.as_deref() == auth.principal.user_id()
         && request.team_id.is_none();
     let principal = if taking_it {
-        auth.require(Permission::ConversationsReply)?
+        let principal = auth.require(Permission::ConversationsReply)?;
+        let current = state
+            .store
+            .conversation(auth.org_id(), &id)
+            .await?
+            .ok_or(ApiError::NotFound)?;
+        not_anothers(&auth, &current)?;
+        principal
     } else {
         auth.require(Permission::ConversationsAssign)?
     };
@@ -516,12 +525,19 @@ async fn open_for_handover(state: &AppState, auth: &Auth, id: &str) -> ApiResult
             conversation.status
         )));
     }
+    not_anothers(auth, &conversation)?;
+    Ok(conversation)
+}
+
+/// The one rule for moving a conversation someone owns: one that another agent owns may only
+/// be moved by someone with `conversations:assign` (a supervisor or an admin).
+fn not_anothers(auth: &Auth, conversation: &Conversation) -> ApiResult<()> {
     if let Some(owner) = conversation.assignee_id.as_deref()
         && Some(owner) != auth.principal.user_id()
     {
         auth.require(Permission::ConversationsAssign)?;
     }
-    Ok(conversation)
+    Ok(())
 }
 
 /// Takes the conversation over from the AI or the queue: assigns it to the caller (a signed-in

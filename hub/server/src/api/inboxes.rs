@@ -41,9 +41,11 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<ApiJso
     Ok(ApiJson(state.store.list_inboxes(auth.org_id()).await?))
 }
 
-/// Creates an inbox.
+/// Creates an inbox. An email inbox's address must be no other inbox's, in any organization
+/// (409).
 #[utoipa::path(post, path = "/inboxes", tag = "inboxes", request_body = CreateInbox,
-    responses((status = 201, body = Inbox), (status = 422, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Inbox), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -60,7 +62,7 @@ pub async fn create(
         return Err(ApiError::Unprocessable(err.to_string()));
     }
     if request.config.get("escalation_desk") == Some(&serde_json::Value::Bool(true)) {
-        one_escalation_desk(&state, auth.org_id()).await?;
+        one_escalation_desk(&state, auth.org_id(), None).await?;
     }
     let inbox = state
         .store
@@ -77,10 +79,12 @@ pub async fn create(
 }
 
 /// An organization has at most one escalation desk: refuses a second.
-async fn one_escalation_desk(state: &AppState, org_id: &str) -> ApiResult<()> {
+/// `this`: the inbox being changed, which may stay the desk.
+async fn one_escalation_desk(state: &AppState, org_id: &str, this: Option<&str>) -> ApiResult<()> {
     for channel in [ChannelKind::Zendesk, ChannelKind::Freshdesk] {
         for inbox in state.store.org_inboxes_for_channel(org_id, channel).await? {
-            if crate::helpdesk::is_escalation_desk(&inbox) {
+            if crate::helpdesk::is_escalation_desk(&inbox) && Some(inbox.inbox.id.as_str()) != this
+            {
                 return Err(ApiError::Unprocessable(format!(
                     "the organization's escalation desk is inbox {} already; \
                      set `escalation_desk` to false there first",
@@ -110,9 +114,11 @@ pub async fn get(
     ))
 }
 
-/// Renames an inbox or changes its config.
+/// Renames an inbox or changes its config, which the channel's connector checks as on
+/// creation (with the stored secrets the change keeps).
 #[utoipa::path(patch, path = "/inboxes/{id}", tag = "inboxes", request_body = UpdateInbox,
-    responses((status = 200, body = Inbox)))]
+    responses((status = 200, body = Inbox), (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -120,9 +126,26 @@ pub async fn update(
     ApiJson(request): ApiJson<UpdateInbox>,
 ) -> ApiResult<ApiJson<Inbox>> {
     auth.require(Permission::InboxesManage)?;
+    if request
+        .config
+        .as_ref()
+        .and_then(|config| config.get("escalation_desk"))
+        == Some(&serde_json::Value::Bool(true))
+    {
+        one_escalation_desk(&state, auth.org_id(), Some(&id)).await?;
+    }
     let inbox = state
         .store
-        .update_inbox(auth.org_id(), &id, request.name.as_deref(), request.config)
+        .update_inbox(
+            auth.org_id(),
+            &id,
+            request.name.as_deref(),
+            request.config,
+            |channel, config| match state.connectors.validate(channel, &id, config) {
+                Some(Err(err)) => Err(err.to_string()),
+                Some(Ok(())) | None => Ok(()),
+            },
+        )
         .await?;
     auth.audit(&state, "inbox.updated", &id, serde_json::json!({}))
         .await?;
@@ -137,7 +160,9 @@ pub struct WebhookRegistered {
 
 /// Registers the inbox's webhook URL (`{public_url}/webhooks/{channel}/{id}`) with the platform,
 /// with the inbox's secret (Telegram's `setWebhook`). Channels whose webhook is set in the
-/// platform's console answer 422 `not_supported`.
+/// platform's console answer 422 `not_supported`; a platform's refusal is 422
+/// `platform_refused` (429 and 5xx: 502 `platform_unavailable`) with its HTTP status, never
+/// its text.
 #[utoipa::path(post, path = "/inboxes/{id}/register-webhook", tag = "inboxes",
     responses((status = 200, body = WebhookRegistered), (status = 422, body = crate::error::ErrorBody),
         (status = 502, body = crate::error::ErrorBody)))]
@@ -184,15 +209,44 @@ pub async fn register_webhook(
                 ),
             });
         }
-        // The platform's refusal is the admin's to read (a bad token, an http:// URL).
-        Err(WebhookSetupError::Failed(DeliveryError::Permanent { reason })) => {
-            return Err(ApiError::Unprocessable(reason));
+        // What the platform said stays in the log: the URL the hub called is the
+        // organization's to set, so its answers would make the hub a probe of whatever that
+        // URL reaches. The caller gets the status.
+        Err(WebhookSetupError::Refused { status, reason }) => {
+            tracing::warn!(inbox_id = %id, status, %reason, "the platform refused the webhook");
+            let message = format!(
+                "the platform did not register the webhook: it answered HTTP {status} \
+                 (its answer is in the hub's log)"
+            );
+            return Err(if status == 429 || status >= 500 {
+                ApiError::Status {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "platform_unavailable",
+                    message,
+                }
+            } else {
+                ApiError::Status {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "platform_refused",
+                    message,
+                }
+            });
         }
-        Err(WebhookSetupError::Failed(DeliveryError::Retriable { reason, .. })) => {
-            return Err(ApiError::Status {
-                status: StatusCode::BAD_GATEWAY,
-                code: "platform_unavailable",
-                message: reason,
+        Err(WebhookSetupError::Failed(err)) => {
+            tracing::warn!(inbox_id = %id, error = %err, "cannot register the webhook");
+            return Err(match err {
+                DeliveryError::Retriable { .. } => ApiError::Status {
+                    status: StatusCode::BAD_GATEWAY,
+                    code: "platform_unavailable",
+                    message: "the platform could not be reached; try again later".into(),
+                },
+                DeliveryError::Permanent { .. } => ApiError::Status {
+                    status: StatusCode::UNPROCESSABLE_ENTITY,
+                    code: "platform_refused",
+                    message: "the webhook could not be registered (the reason is in the \
+                              hub's log)"
+                        .into(),
+                },
             });
         }
     }

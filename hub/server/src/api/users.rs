@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::Auth,
-    error::{ApiJson, ApiPath, ApiResult},
+    error::{ApiError, ApiJson, ApiPath, ApiResult},
     state::AppState,
 };
 
@@ -35,15 +35,41 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<ApiJso
     Ok(ApiJson(state.store.list_users(auth.org_id()).await?))
 }
 
-/// Adds a user.
+/// Refuses a caller that lacks any permission of `role` to give that role or to change a user
+/// who has it: `users:manage` alone makes nobody an admin. A user with `users:manage` is an
+/// admin and has them all; an API key has only its scopes, so only a key with every
+/// permission, which only an admin or the operator can create, may add an admin.
+fn within_reach(auth: &Auth, role: Role) -> ApiResult<()> {
+    match role
+        .permissions()
+        .iter()
+        .find(|permission| !auth.principal.can(**permission))
+    {
+        None => Ok(()),
+        Some(beyond) => Err(ApiError::Status {
+            status: StatusCode::FORBIDDEN,
+            code: "forbidden",
+            message: format!(
+                "the {} role has the `{}` permission, which you do not: only a caller with \
+                 every permission of a role may give it or change its users",
+                role.as_str(),
+                beyond.as_str()
+            ),
+        }),
+    }
+}
+
+/// Adds a user, of a role with no permission the caller lacks.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser,
-    responses((status = 201, body = User), (status = 409, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = User), (status = 403, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
     ApiJson(request): ApiJson<CreateUser>,
 ) -> ApiResult<(StatusCode, ApiJson<User>)> {
     auth.require(Permission::UsersManage)?;
+    within_reach(&auth, request.role)?;
     let user = state
         .store
         .create_user(
@@ -64,9 +90,11 @@ pub async fn create(
     Ok((StatusCode::CREATED, ApiJson(user)))
 }
 
-/// Changes a user's role or deactivates them.
+/// Changes a user's role or deactivates them: both the user's role and the new one must have
+/// no permission the caller lacks.
 #[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UpdateUser,
-    responses((status = 200, body = User)))]
+    responses((status = 200, body = User), (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -74,6 +102,15 @@ pub async fn update(
     ApiJson(request): ApiJson<UpdateUser>,
 ) -> ApiResult<ApiJson<User>> {
     auth.require(Permission::UsersManage)?;
+    let current = state
+        .store
+        .user(auth.org_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    within_reach(&auth, current.role)?;
+    if let Some(role) = request.role {
+        within_reach(&auth, role)?;
+    }
     let user = state
         .store
         .update_user(auth.org_id(), &id, request.role, request.active)

@@ -329,16 +329,64 @@ impl TestApp {
 
     /// Creates a user of `role` through the API and signs them in.
     pub async fn user_token(&self, admin: &str, role: &str) -> String {
+        self.user(admin, role).await.1
+    }
+
+    /// Creates a user of `role` through the API and signs them in: their id and token.
+    pub async fn user(&self, admin: &str, role: &str) -> (String, String) {
         let email = format!("{role}-{}@acme.test", switchboard_model::new_id());
-        let (status, _) = self
+        let (status, created) = self
             .post(
                 admin,
                 "/api/v1/users",
                 json!({ "email": email, "role": role, "password": "long enough" }),
             )
             .await;
-        assert_eq!(status, StatusCode::CREATED);
-        self.login(&email, "long enough").await
+        assert_eq!(status, StatusCode::CREATED, "{created}");
+        let id = created["id"].as_str().expect("an id").to_owned();
+        (id, self.login(&email, "long enough").await)
+    }
+
+    /// A second organization, `globex`, with its own admin, made the way an operator would;
+    /// returns the admin's token.
+    pub async fn second_organization(&self) -> String {
+        let store = &self.state.store;
+        let globex = store.create_org("globex", "Globex").await.expect("org");
+        store
+            .create_user(
+                &globex.id,
+                "boss@globex.test",
+                "Boss",
+                switchboard_model::Role::Admin,
+                "globex password",
+            )
+            .await
+            .expect("user");
+        self.login("boss@globex.test", "globex password").await
+    }
+
+    /// A customer message in `thread` through the test inbox; returns its conversation's id.
+    pub async fn customer_writes(&self, admin: &str, inbox_id: &str, thread: &str) -> String {
+        let status = self
+            .webhook(
+                inbox_id,
+                "s3cret",
+                json!({ "thread": thread, "from": format!("{thread}@customer.test"),
+                        "id": switchboard_model::new_id(), "text": format!("Help with {thread}") }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+        let (_, list) = self
+            .get(admin, &format!("/api/v1/conversations?inbox_id={inbox_id}"))
+            .await;
+        list["conversations"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .find(|c| c["thread_key"] == thread)
+            .and_then(|c| c["id"].as_str())
+            .expect("the conversation")
+            .to_owned()
     }
 
     /// An inbox on the test connector's channel.
