@@ -721,21 +721,8 @@ impl Sync {
         let mut status = ticket.remote_status;
         if let Some(last) = words.last() {
             let requester = self.requester(state, helpdesk, conversation).await?;
-            let body = words
-                .iter()
-                .map(|m| with_files(m))
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            let files = files_of(state, &conversation.org_id, &words).await;
-            self.spend(1 + files.len() as u32).await;
-            let comment = NewComment {
-                body,
-                public: true,
-                author_id: Some(requester),
-                files,
-            };
-            let id = helpdesk
-                .add_comment(&ticket.remote_ticket_id, &comment)
+            let id = self
+                .write_comment(state, helpdesk, ticket, &words, with_files, Some(requester))
                 .await?;
             written.push((id, Some(last.id.clone())));
             if status.is_done() {
@@ -748,28 +735,16 @@ impl Sync {
             }
         }
         if let Some(last) = ours.last() {
-            let body = ours
-                .iter()
-                .map(|m| {
-                    let what = if m.private {
-                        "Note in Switchboard"
-                    } else {
-                        "Reply sent to the customer from Switchboard"
-                    };
-                    format!("{what}: {}", with_files(m))
-                })
-                .collect::<Vec<_>>()
-                .join("\n\n");
-            let files = files_of(state, &conversation.org_id, &ours).await;
-            self.spend(1 + files.len() as u32).await;
-            let comment = NewComment {
-                body,
-                public: false,
-                author_id: None,
-                files,
+            let line = |m: &Message| {
+                let what = if m.private {
+                    "Note in Switchboard"
+                } else {
+                    "Reply sent to the customer from Switchboard"
+                };
+                format!("{what}: {}", with_files(m))
             };
-            let id = helpdesk
-                .add_comment(&ticket.remote_ticket_id, &comment)
+            let id = self
+                .write_comment(state, helpdesk, ticket, &ours, line, None)
                 .await?;
             written.push((id, Some(last.id.clone())));
         }
@@ -780,6 +755,36 @@ impl Sync {
             "channel" => inbox.inbox.channel.as_str())
         .increment(written.len() as u64);
         Ok(())
+    }
+
+    /// Writes one comment carrying `messages` (each a paragraph as `line` makes it, with the
+    /// files the hub keeps): public and as `author_id` when one is given (the customer's own
+    /// words), otherwise a private note by the integration. Answers the comment's id.
+    async fn write_comment(
+        &self,
+        state: &AppState,
+        helpdesk: &dyn Helpdesk,
+        ticket: &HelpdeskTicket,
+        messages: &[&Message],
+        line: impl Fn(&Message) -> String,
+        author_id: Option<String>,
+    ) -> Result<String, SyncError> {
+        let body = messages
+            .iter()
+            .map(|m| line(m))
+            .collect::<Vec<_>>()
+            .join("\n\n");
+        let files = files_of(state, &ticket.org_id, messages).await;
+        self.spend(1 + files.len() as u32).await;
+        let comment = NewComment {
+            body,
+            public: author_id.is_some(),
+            author_id,
+            files,
+        };
+        Ok(helpdesk
+            .add_comment(&ticket.remote_ticket_id, &comment)
+            .await?)
     }
 
     /// The helpdesk user of a conversation's customer, found or created once per process.
