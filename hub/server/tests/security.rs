@@ -19,6 +19,7 @@ backend_tests!(
     api_keys_cannot_give_more_than_they_have,
     api_keys_record_when_they_were_last_used,
     agents_cannot_assign_themselves_anothers_conversation,
+    the_last_admin_stays_an_admin,
 );
 
 const TG_TOKEN: &str = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
@@ -523,5 +524,40 @@ async fn agents_cannot_assign_themselves_anothers_conversation(db: TestDatabase)
     let (status, body) = assign(&manager, &owned, &ben_id).await;
     assert_eq!(status, StatusCode::OK, "{body}");
     assert_eq!(body["assignee_id"], ben_id.as_str());
+    app.stop().await;
+}
+
+/// An organization never loses its last active admin (nobody could manage it again): demoting
+/// or deactivating them is 409, until another admin exists.
+async fn the_last_admin_stays_an_admin(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let (_, me) = app.get(&admin, "/api/v1/auth/me").await;
+    let admin_id = me["user"]["id"]
+        .as_str()
+        .expect("signed in as a user")
+        .to_owned();
+    let demote = json!({ "role": "support_agent" });
+    assert_eq!(
+        patch_user(&app, &admin, &admin_id, demote.clone()).await,
+        StatusCode::CONFLICT
+    );
+    assert_eq!(
+        patch_user(&app, &admin, &admin_id, json!({ "active": false })).await,
+        StatusCode::CONFLICT
+    );
+    let (_, me) = app.get(&admin, "/api/v1/auth/me").await;
+    assert_eq!(me["user"]["role"], "admin", "unchanged");
+
+    let (second_id, second) = app.user(&admin, "admin").await;
+    assert_eq!(
+        patch_user(&app, &admin, &admin_id, demote).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        patch_user(&app, &second, &second_id, json!({ "active": false })).await,
+        StatusCode::CONFLICT,
+        "the second admin is now the last"
+    );
     app.stop().await;
 }

@@ -189,6 +189,7 @@ impl Store {
             .one(&*txn)
             .await?
             .ok_or(StoreError::NotFound)?;
+        let was_admin = row.active && row.role == Role::Admin.as_str();
         let mut active_model: user::ActiveModel = row.into();
         if let Some(role) = role {
             active_model.role = Set(role.as_str().to_owned());
@@ -197,6 +198,24 @@ impl Store {
             active_model.active = Set(active);
         }
         let row = user::Entity::update(active_model).exec(&*txn).await?;
+        // An organization never loses its last active admin: nobody could manage it again.
+        let admins = if was_admin {
+            user::Entity::find()
+                .filter(user::Column::OrgId.eq(org_id))
+                .filter(user::Column::Role.eq(Role::Admin.as_str()))
+                .filter(user::Column::Active.eq(true))
+                .count(&*txn)
+                .await?
+        } else {
+            1
+        };
+        if admins == 0 {
+            txn.rollback().await?;
+            return Err(StoreError::Conflict(
+                "this is the organization's last active admin: make another user admin first"
+                    .into(),
+            ));
+        }
         if active == Some(false) {
             session::Entity::delete_many()
                 .filter(session::Column::UserId.eq(user_id))
