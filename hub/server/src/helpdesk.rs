@@ -49,6 +49,9 @@ const TICK: Duration = Duration::from_secs(1);
 /// How long a node keeps an inbox's lease without renewing it: a node that dies hands its
 /// inboxes to another within this.
 const LEASE: Duration = Duration::from_secs(30);
+/// How often a node renews a lease it holds, or asks again for one another node holds: a write
+/// each, so not every tick.
+const LEASE_RENEWAL: Duration = Duration::from_secs(10);
 /// Escalations opened as tickets, and tickets synced, per inbox and tick.
 const BATCH: u64 = 50;
 /// Pages of the poller's changes read per tick.
@@ -350,6 +353,8 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let holder = new_id();
     let mut idle: HashMap<String, Sync> = HashMap::new();
     let mut busy: HashMap<String, tokio::task::JoinHandle<Sync>> = HashMap::new();
+    // Per inbox: when this node last asked for its lease, and whether it got it.
+    let mut leases: HashMap<String, (Instant, bool)> = HashMap::new();
     let mut tick = tokio::time::interval(TICK);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -373,17 +378,23 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         for inbox in helpdesk_inboxes(&state).await {
             let inbox_id = inbox.inbox.id.clone();
             let lease = format!("helpdesk:{inbox_id}");
-            // Taken, or renewed, every tick, also while this node's task for it runs.
-            match state.store.take_lease(&lease, &holder, LEASE).await {
-                Ok(Some(_)) => {}
-                Ok(None) => {
-                    idle.remove(&inbox_id);
-                    continue;
-                }
-                Err(err) => {
-                    tracing::warn!(%err, "cannot take a helpdesk lease");
-                    continue;
-                }
+            // Taken, or renewed, every LEASE_RENEWAL, also while this node's task for it runs.
+            let held = match leases.get(&inbox_id) {
+                Some((asked, held)) if asked.elapsed() < LEASE_RENEWAL => *held,
+                _ => match state.store.take_lease(&lease, &holder, LEASE).await {
+                    Ok(taken) => {
+                        leases.insert(inbox_id.clone(), (Instant::now(), taken.is_some()));
+                        taken.is_some()
+                    }
+                    Err(err) => {
+                        tracing::warn!(%err, "cannot take a helpdesk lease");
+                        false
+                    }
+                },
+            };
+            if !held {
+                idle.remove(&inbox_id);
+                continue;
             }
             if busy.contains_key(&inbox_id) {
                 continue;
