@@ -12,6 +12,7 @@
 //! `webchat` drives a running hub over its web-chat WebSocket with many visitors at once
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
 
+mod analytics;
 mod fake_llm;
 mod helpdesk;
 mod proc;
@@ -67,6 +68,9 @@ enum Command {
     /// Escalate web-chat conversations to a Zendesk escalation desk (on loopback, with a
     /// requests-a-minute limit) and report ticket throughput, 429s, losses and duplicates
     Helpdesk(helpdesk::Options),
+    /// Generate a year of conversations straight into a fresh database and time the analytics
+    /// dashboard's work for a 30-day and a 365-day range
+    Analytics(analytics::Options),
     /// Build the knowledge index at each size and time the evaluation questions against it
     Retrieval {
         /// Article counts, comma-separated
@@ -128,16 +132,18 @@ async fn main() -> anyhow::Result<()> {
         Command::Webhook(options) => webhook::run(options).await,
         Command::FakeLlm(options) => fake_llm::run(options).await,
         Command::Helpdesk(options) => helpdesk::run(options).await,
+        Command::Analytics(options) => analytics::run(options).await,
     }
 }
 
-async fn ingest(
+/// A fresh store on `db` with an organization `bench` and a web-chat inbox.
+async fn bench_store(
     db: &TestDatabase,
-    messages: usize,
-    conversations: usize,
-    concurrency: usize,
-    duplicate_every: usize,
-) -> anyhow::Result<()> {
+) -> anyhow::Result<(
+    Store,
+    switchboard_model::Organization,
+    switchboard_model::Inbox,
+)> {
     let store = Store::connect(&db.url).await?;
     store.migrate().await?;
     let org = store.create_org("bench", "Bench").await?;
@@ -149,6 +155,17 @@ async fn ingest(
             serde_json::json!({}),
         )
         .await?;
+    Ok((store, org, inbox))
+}
+
+async fn ingest(
+    db: &TestDatabase,
+    messages: usize,
+    conversations: usize,
+    concurrency: usize,
+    duplicate_every: usize,
+) -> anyhow::Result<()> {
+    let (store, org, inbox) = bench_store(db).await?;
 
     let deliveries: Vec<InboundMessage> = (0..messages)
         .flat_map(|i| {

@@ -109,3 +109,18 @@ export function humanDuration(totalSeconds, { seconds = true, parts = 4 } = {}) 
   if (words.length) return words.slice(0, parts).join(' ');
   return seconds ? '0 s' : '< 1 min';
 }
+
+/** "Visitor 4f2a" for an anonymous web-chat identity (`visitor:<64 hex>`), else null: the same
+ * name the API's search gives (`contact_display_name` in hub/store/src/search.rs). */
+export function visitorName(externalId) {
+  return typeof externalId === 'string' && externalId.startsWith('visitor:')
+    ? `Visitor ${externalId.slice('visitor:'.length, 'visitor:'.length + 4)}` : null;
+}
+
+/** How a contact is shown: their name, email or phone, a visitor's readable name, or their id. */
+export function contactDisplayName(contact, fallback = 'Customer') {
+  if (!contact) return '…';
+  const ids = (contact.identities || []).map((identity) => identity.external_id);
+  return contact.name || contact.email || contact.phone
+    || ids.map(visitorName).find(Boolean) || ids[0] || fallback;
+}

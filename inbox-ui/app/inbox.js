@@ -3,8 +3,9 @@
 
 import { ApiError, get, post, query } from './api.js';
 import {
-  channelIcon, channelName, fullTime, h, mount, relativeTime, sentimentLabel, toast,
+  channelIcon, channelName, contactDisplayName, fullTime, h, mount, relativeTime, sentimentLabel, toast, visitorName,
 } from './dom.js';
+import { createLabelStore, fillLabelOptions, labelChips, labelEditor } from './labels.js';
 import { slaCountdown, slaSummary } from './sla.js';
 import { VirtualList } from './virtual-list.js';
 
@@ -17,6 +18,8 @@ const VIEWS = [
   { id: 'unassigned', label: 'Unassigned', params: () => ({ assignee: 'none', status: OPEN.join(',') }) },
   { id: 'escalated', label: 'Escalated', params: () => ({ status: 'escalated' }) },
   { id: 'all', label: 'All', params: () => ({}) },
+  // Out of the other views until their time passes or the customer writes.
+  { id: 'snoozed', label: 'Snoozed', params: () => ({ snoozed: 'true' }) },
   // Shown only when the hub reports SLA counts.
   { id: 'sla_breached', label: 'SLA breached', params: () => ({ sla: 'breached' }), optional: true },
 ];
@@ -47,7 +50,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
   const myId = me.user?.id || null;
   const state = {
     view: myId ? 'mine' : 'all',
-    filters: { status: '', channel: '', inbox_id: '', team_id: '', assignee: '', priority: '', sentiment_max: '' },
+    filters: { status: '', channel: '', inbox_id: '', team_id: '', assignee: '', priority: '', sentiment_max: '', label: '' },
     items: [],
     cursor: null,
     exhausted: false,
@@ -59,6 +62,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
     canned: [],
   };
   const contacts = new Map();
+  const labels = createLabelStore();
   const pendingRefresh = new Set();
   let refreshTimer = null;
   let countsTimer = null;
@@ -118,8 +122,17 @@ export function createInbox({ me, can, directory, shortcuts }) {
       directory.teams.size ? select('Team', 'team_id', [...directory.teams.values()].map((t) => [t.id, t.name])) : null,
       select('Assignee', 'assignee', [['me', 'Me'], ['none', 'Nobody'], ...users.map((u) => [u.id, u.name || u.email])]),
       select('Priority', 'priority', PRIORITIES.map((p) => [p, p[0].toUpperCase() + p.slice(1)])),
-      select('Sentiment', 'sentiment_max', [['35', 'Negative'], ['64', 'Neutral or worse']]));
+      select('Sentiment', 'sentiment_max', [['35', 'Negative'], ['64', 'Neutral or worse']]),
+      labelFilter);
+    fillLabelOptions(labelSelect, labels);
   }
+  const labelSelect = h('select', { onchange: () => { state.filters.label = labelSelect.value; reload(); } });
+  const labelFilter = h('label', {}, 'Label', labelSelect);
+  labels.onChange(() => {
+    fillLabelOptions(labelSelect, labels);
+    list.refresh();
+    if (state.detail) renderHeader();
+  });
 
   function listParams() {
     const view = VIEWS.find((v) => v.id === state.view);
@@ -130,6 +143,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
 
   function matches(conv) {
     const p = listParams();
+    if (Boolean(conv.snooze) !== (p.snoozed === 'true')) return false;
     if (p.status && !p.status.split(',').includes(conv.status)) return false;
     if (p.channel && conv.channel !== p.channel) return false;
     if (p.inbox_id && conv.inbox_id !== p.inbox_id) return false;
@@ -139,6 +153,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
     if (p.assignee === 'none' && conv.assignee_id) return false;
     if (p.assignee && !['me', 'none'].includes(p.assignee) && conv.assignee_id !== p.assignee) return false;
     if (p.sentiment_max && !(conv.sentiment !== null && conv.sentiment <= Number(p.sentiment_max))) return false;
+    if (p.label && !(conv.labels || []).includes(p.label)) return false;
     if (p.sla === 'breached') return Boolean(conv.sla?.breached);
     if (p.sla) return false; // Due soon changes with the clock; the next reload decides.
     return true;
@@ -240,8 +255,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
   }
 
   function contactName(contact, fallback = 'Customer') {
-    if (!contact) return '…';
-    return contact.name || contact.email || contact.phone || contact.identities?.[0]?.external_id || fallback;
+    return contactDisplayName(contact, fallback);
   }
 
   function renderRow(conv, row) {
@@ -261,7 +275,8 @@ export function createInbox({ me, can, directory, shortcuts }) {
         h('span', { class: 'pill', dataset: { status: conv.status } }, STATUS_LABEL[conv.status] || conv.status),
         conv.priority !== 'normal' ? h('span', { class: 'pill', dataset: { priority: conv.priority } }, conv.priority) : null,
         sentiment ? h('span', { class: 'pill', dataset: { sentiment }, title: `Sentiment ${conv.sentiment}/100` }, sentiment) : null,
-        assignee ? h('span', { class: 'pill' }, assignee) : null),
+        assignee ? h('span', { class: 'pill' }, assignee) : null,
+        labelChips(conv, labels)),
       slaCell(conv));
   }
 
@@ -282,6 +297,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
 
   // ----- live updates
   function upsert(update) {
+    labels.know(update.labels);
     const index = state.items.findIndex((c) => c.id === update.id);
     // Action answers and the detail carry the conversation without its list-only SLA clock.
     const conv = 'sla' in update || index < 0 ? update : { ...update, sla: state.items[index].sla };
@@ -492,7 +508,51 @@ export function createInbox({ me, can, directory, shortcuts }) {
       canReply && open && !mineNow ? action('Take over', () => act('takeover')) : null,
       canReply && open && conv.status !== 'bot' ? action('Hand back to AI', () => act('handback')) : null,
       canReply && open ? action('Resolve', () => act('resolve'), { class: 'primary' }) : null,
-      canReply && !open ? action('Reopen', () => act('reopen')) : null);
+      canReply && !open ? action('Reopen', () => act('reopen')) : null,
+      canReply ? snoozeControl(conv) : null,
+      labelEditor(conv, labels, { editable: canReply, onChange: changed }));
+  }
+
+  /** Snoozed: when it comes back, and a button to bring it back now. Otherwise a menu. */
+  function snoozeControl(conv) {
+    if (conv.snooze) {
+      const until = conv.snooze.until ? `Snoozed until ${fullTime(conv.snooze.until)}` : 'Snoozed until the customer replies';
+      return [h('span', { class: 'pill', dataset: { snoozed: 'true' } }, until), action('Unsnooze', () => act('unsnooze'))];
+    }
+    const hours = (n) => new Date(Date.now() + n * 3600 * 1000).toISOString();
+    const tomorrow = () => {
+      const at = new Date();
+      at.setDate(at.getDate() + 1);
+      at.setHours(9, 0, 0, 0);
+      return at.toISOString();
+    };
+    const choices = {
+      hour: () => ({ until: hours(1) }),
+      four: () => ({ until: hours(4) }),
+      tomorrow: () => ({ until: tomorrow() }),
+      reply: () => ({ until_customer_replies: true }),
+    };
+    const menu = h('select', {
+      'aria-label': 'Snooze',
+      onchange: () => {
+        const choice = choices[menu.value];
+        menu.value = '';
+        if (choice) act('snooze', choice()).catch((error) => toast(error.message, 'error'));
+      },
+    }, h('option', { value: '' }, 'Snooze…'), h('option', { value: 'hour' }, 'For 1 hour'),
+    h('option', { value: 'four' }, 'For 4 hours'), h('option', { value: 'tomorrow' }, 'Until tomorrow 9:00'),
+    h('option', { value: 'reply' }, 'Until the customer replies'));
+    return menu;
+  }
+
+  // A conversation an action changed (its answer), into the list and the open header.
+  function changed(conversation) {
+    upsert(conversation);
+    if (state.detail && state.detail.conversation.id === conversation.id) {
+      state.detail.conversation = conversation;
+      renderHeader();
+    }
+    scheduleCounts();
   }
 
   function renderHandoff(detail) {
@@ -594,10 +654,11 @@ export function createInbox({ me, can, directory, shortcuts }) {
       contact.phone ? h('div', {}, contact.phone) : null,
       h('h3', {}, 'On every channel'),
       h('ul', { 'aria-label': 'Identities' }, contact.identities.map((identity) =>
-        h('li', {}, channelIcon(identity.channel), h('span', { title: identity.external_id }, identity.external_id)))),
+        h('li', {}, channelIcon(identity.channel), h('span', { title: identity.external_id },
+          visitorName(identity.external_id) ? `${visitorName(identity.external_id)} (anonymous)` : identity.external_id)))),
       h('h3', {}, 'Conversations'), past);
     try {
-      const page = await get(`/conversations${query({ contact_id: contact.id, limit: 20 })}`);
+      const page = await get(`/conversations${query({ contact_id: contact.id, snoozed: 'any', limit: 20 })}`);
       mount(past, page.conversations.map((conv) => h('li', {},
         channelIcon(conv.channel),
         h('a', { href: `#/inbox/${conv.id}`, 'aria-current': conv.id === detail.conversation.id ? 'true' : undefined },
@@ -634,6 +695,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
 
   async function start(openId) {
     buildFilters();
+    labels.load();
     get('/canned-responses').then((items) => { state.canned = items; }).catch(() => {});
     await reload();
     if (openId) openConversation(openId);

@@ -1,12 +1,14 @@
 // The agent inbox's entry point: sign in, the shell with what the signed-in role may see
-// (PRODUCT.md §8), hash routes (#/inbox[/id], #/knowledge, #/settings[/tab]), the live event
+// (PRODUCT.md §8), hash routes (#/inbox[/id], #/knowledge, #/analytics, #/settings[/tab]), the live event
 // feed and the keyboard shortcuts.
 
+import { createAnalytics } from './analytics.js';
 import { ApiError, get, post, session, whenUnauthorized } from './api.js';
 import { h, mount, toast } from './dom.js';
 import { connectEvents } from './events.js';
 import { createInbox } from './inbox.js';
 import { createKnowledge } from './kb.js';
+import { createSearch } from './search.js';
 import { SETTINGS_TABS, createSettings } from './settings.js';
 
 const app = document.getElementById('app');
@@ -14,12 +16,13 @@ const app = document.getElementById('app');
 // ----- keyboard shortcuts: single keys, never while typing
 const SHORTCUT_HELP = [
   ['j', 'Next conversation'], ['k', 'Previous conversation'], ['r', 'Reply'],
-  ['n', 'Private note'], ['e', 'Resolve'], ['?', 'Show these shortcuts'], ['Esc', 'Leave a text box'],
+  ['n', 'Private note'], ['e', 'Resolve'], ['/', 'Search'], ['?', 'Show these shortcuts'], ['Esc', 'Leave a text box'],
 ];
 const shortcuts = {
   handlers: {},
   set(handlers) { this.handlers = handlers; },
 };
+let search = null; // the top bar's search box, once signed in
 
 function typing(target) {
   return target instanceof HTMLElement
@@ -36,6 +39,11 @@ document.addEventListener('keydown', (event) => {
   if (event.key === '?') {
     event.preventDefault();
     showHelp();
+    return;
+  }
+  if (event.key === '/' && search) {
+    event.preventDefault();
+    search.focus();
     return;
   }
   const handler = shortcuts.handlers[event.key];
@@ -132,6 +140,7 @@ async function boot() {
   const pages = {
     inbox: can('conversations:read') ? { label: 'Inbox', make: () => createInbox({ me, can, directory, shortcuts }) } : null,
     knowledge: can('knowledge:read') ? { label: 'Knowledge base', make: () => createKnowledge({ can }) } : null,
+    analytics: can('analytics:read') ? { label: 'Analytics', make: () => createAnalytics({ can, directory }) } : null,
     settings: SETTINGS_TABS.some((tab) => can(tab.permission)) ? { label: 'Settings', make: () => createSettings({ can, me }) } : null,
   };
   const links = new Map();
@@ -141,6 +150,7 @@ async function boot() {
     return link;
   }));
   const live = h('span', { class: 'live', dataset: { state: 'connecting' } }, 'Connecting');
+  search = createSearch();
   const main = h('main', {});
   const signOut = h('button', {
     type: 'button',
@@ -151,7 +161,7 @@ async function boot() {
     },
   }, 'Sign out');
   mount(app, h('div', { class: 'shell' },
-    h('header', { class: 'topbar' }, h('span', { class: 'brand' }, 'Switchboard'), nav, h('span', { class: 'spacer' }),
+    h('header', { class: 'topbar' }, h('span', { class: 'brand' }, 'Switchboard'), nav, search.element, h('span', { class: 'spacer' }),
       pages.inbox ? live : null,
       h('span', { class: 'whoami', title: me.user?.email }, me.user ? `${me.user.name || me.user.email} · ${me.user.role.replace('_', ' ')}` : 'API key'),
       h('button', { type: 'button', 'aria-label': 'Keyboard shortcuts', onclick: showHelp }, '?'),
@@ -193,6 +203,7 @@ async function boot() {
 }
 
 function end() {
+  search = null;
   stopEvents?.();
   stopEvents = null;
   current?.page.stop();

@@ -12,11 +12,21 @@ export function escapeHtml(text) {
     .replace(/'/g, '&#39;');
 }
 
+// Browsers drop control characters and spaces around a URL, and tabs and newlines inside it,
+// before they read its scheme (`\x01javascript:` is `javascript:`). They are taken out of the
+// whole URL first, so the scheme checked is the one the browser will see.
+const CONTROL_OR_SPACE = /[\u0000-\u0020\u007f]/g;
+
 function safeUrl(url) {
-  // `url` is already escaped; decode &amp; only to look at the scheme.
-  const plain = url.replace(/&amp;/g, '&').trim();
-  if (/^(https?:|mailto:)/i.test(plain) || /^[/#.]/.test(plain) || !/^[a-z][a-z0-9+.-]*:/i.test(plain)) {
-    return url.trim();
+  const cleaned = url.replace(CONTROL_OR_SPACE, '');
+  // `url` is already escaped; decode the entities only to look at the scheme.
+  const plain = cleaned
+    .replace(/&lt;/g, '<').replace(/&gt;/g, '>').replace(/&quot;/g, '"').replace(/&#39;/g, "'")
+    .replace(/&amp;/g, '&');
+  const scheme = /^([a-z][a-z0-9+.-]*):/i.exec(plain);
+  // No scheme: a link relative to the hub. Otherwise only http(s) and mailto.
+  if (scheme === null || /^(https?|mailto)$/i.test(scheme[1])) {
+    return cleaned;
   }
   return null;
 }

@@ -34,6 +34,17 @@ test('only safe link targets become links', () => {
   assert.doesNotMatch(renderMarkdown('[x](https://a.test/"onmouseover="y)'), /"onmouseover/);
 });
 
+test('control characters and spaces cannot hide a scheme (issue 23, finding 4)', () => {
+  for (const url of ['\x01javascript:alert(1)', '\x00javascript:alert(1)', '\x1fJavaScript:alert(1)',
+    '\x7fjavascript:alert(1)', 'jav\x01ascript:alert(1)', '\x01\x02data:text/html,hi', '\x0bvbscript:x']) {
+    const html = renderMarkdown(`[x](${url})`);
+    assert.doesNotMatch(html, /<a /, JSON.stringify(url));
+    assert.doesNotMatch(html, /href/i, JSON.stringify(url));
+  }
+  // What is left of a safe link carries no control character.
+  assert.match(renderMarkdown('[x](\x01https://example.com/)'), /<a href="https:\/\/example.com\/"/);
+});
+
 test('escapeHtml escapes the five characters', () => {
   assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
 });

@@ -16,6 +16,12 @@ mod m20261123_000090_handoff_summary_source;
 mod m20261123_000301_csat;
 mod m20261204_000100_helpdesk;
 mod m20261204_000110_helpdesk_priority;
+mod m20261205_000100_analytics;
+mod m20261205_000200_webhooks;
+mod m20261205_000300_labels;
+mod m20261205_000300_search;
+mod m20261205_000310_snooze;
+mod m20261205_000400_retention;
 
 pub struct Migrator;
 
@@ -35,6 +41,12 @@ impl MigratorTrait for Migrator {
             Box::new(m20261123_000301_csat::Migration),
             Box::new(m20261204_000100_helpdesk::Migration),
             Box::new(m20261204_000110_helpdesk_priority::Migration),
+            Box::new(m20261205_000100_analytics::Migration),
+            Box::new(m20261205_000200_webhooks::Migration),
+            Box::new(m20261205_000300_labels::Migration),
+            Box::new(m20261205_000300_search::Migration),
+            Box::new(m20261205_000310_snooze::Migration),
+            Box::new(m20261205_000400_retention::Migration),
         ]
     }
 }

@@ -229,6 +229,40 @@ impl Calendar {
         self.zone.to_timestamp(civil).ok()
     }
 
+    /// The open seconds between `start` and `end` (0 when `end` is not after `start`): how long
+    /// a wait lasted in business hours.
+    pub fn business_seconds_between(&self, start: DateTime<Utc>, end: DateTime<Utc>) -> i64 {
+        if end <= start {
+            return 0;
+        }
+        let (Some(start_at), Some(end_at)) = (to_jiff(start), to_jiff(end)) else {
+            return 0;
+        };
+        let mut date = self.zone.to_datetime(start_at).date();
+        let last = self.zone.to_datetime(end_at).date();
+        let mut open = 0;
+        while date <= last {
+            if !self.holidays.contains(&date) {
+                let weekday = usize::from(date.weekday().to_monday_zero_offset().unsigned_abs());
+                for range in &self.weekly[weekday] {
+                    let (Some(from), Some(to)) = (
+                        self.instant(date, range.start).and_then(to_chrono),
+                        self.instant(date, range.end).and_then(to_chrono),
+                    ) else {
+                        continue;
+                    };
+                    let (from, to) = (from.max(start), to.min(end));
+                    if to > from {
+                        open += (to - from).num_seconds();
+                    }
+                }
+            }
+            let Ok(next) = date.tomorrow() else { break };
+            date = next;
+        }
+        open
+    }
+
     /// `start` plus `seconds` of open time: the clock runs only inside the day's ranges, not on
     /// holidays, in the zone's wall-clock time. `None` only if that lies beyond what the
     /// calendar can compute (years past [`MAX_WEEKS`], which validation refuses).
@@ -276,6 +310,33 @@ mod tests {
             "weekly": { "mon": day, "tue": day, "wed": day, "thu": day, "fri": day },
             "holidays": ["2026-12-25", "2026-12-26"],
         }))
+    }
+
+    #[test]
+    fn business_seconds_between_counts_only_open_time() {
+        let calendar = nine_to_five().calendar().expect("valid");
+        let at = |text: &str| {
+            DateTime::parse_from_rfc3339(text)
+                .expect("a time")
+                .with_timezone(&Utc)
+        };
+        // Friday 16:00 Berlin (15:00 UTC) to Monday 10:00 Berlin: one hour on Friday, one on Monday.
+        assert_eq!(
+            calendar
+                .business_seconds_between(at("2026-12-04T15:00:00Z"), at("2026-12-07T09:00:00Z")),
+            2 * 3600
+        );
+        // Inside one open range, every second counts; the other way round, none.
+        assert_eq!(
+            calendar
+                .business_seconds_between(at("2026-12-03T09:00:00Z"), at("2026-12-03T09:10:30Z")),
+            630
+        );
+        assert_eq!(
+            calendar
+                .business_seconds_between(at("2026-12-03T10:00:00Z"), at("2026-12-03T09:00:00Z")),
+            0
+        );
     }
 
     fn nine_to_five() -> BusinessHours {

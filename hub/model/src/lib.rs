@@ -5,6 +5,7 @@
 //! [`OutboundMessage`]s; the server owns everything in between. This crate does no I/O: no
 //! database, no HTTP client or server, no clock beyond `chrono::Utc::now` in constructors and [`Clock`].
 
+pub mod analytics;
 mod business_hours;
 mod channel;
 mod clock;
@@ -42,14 +43,14 @@ pub use helpdesk::{
 pub use knowledge::{ArticleStatus, KbArticle, KbArticleSummary, KbArticleVersion, KnowledgeGap};
 pub use outbound_url::{HTTP_SCHEMES, SMTP_SCHEMES, check_outbound_url};
 pub use records::{
-    ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Csat, Inbox,
-    Message, Organization, Team, User,
+    ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Csat, Inbox, Label,
+    Message, Organization, Snooze, Team, User,
 };
 pub use responder::{Answer, Deltas, NoDeltas, Question, Responder, ResponderError, Response};
 pub use role::{Permission, Role};
 pub use routing::{
-    AiOutcome, AssignmentStrategy, EscalationRule, Handoff, MatchMode, Presence, PresenceStatus,
-    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, SummarySource, Trigger,
+    AiOutcome, AssignmentStrategy, EscalationRule, Handoff, HandoffReason, MatchMode, Presence,
+    PresenceStatus, RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, SummarySource, Trigger,
 };
 pub use secret::Secret;
 
@@ -65,9 +66,22 @@ macro_rules! string_enum {
     ($(#[$meta:meta])* $vis:vis enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
         #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize)]
-        #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
-        #[serde(rename_all = "snake_case")]
         $vis enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        // Written out rather than derived: utoipa's derive does not see a `rename` that a
+        // macro passes in, and described `conversations:read` as `conversations_read`.
+        #[cfg(feature = "openapi")]
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        #[cfg(feature = "openapi")]
+        impl utoipa::ToSchema for $name {}
 
         impl $name {
             pub const ALL: &'static [$name] = &[$($name::$variant),+];

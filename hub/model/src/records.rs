@@ -115,6 +115,35 @@ pub struct Conversation {
     pub resolved_at: Option<DateTime<Utc>>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The names of its labels, in name order.
+    #[serde(default)]
+    pub labels: Vec<String>,
+    /// Set while the conversation is snoozed: out of the inbox's views until then.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snooze: Option<Snooze>,
+}
+
+/// A snoozed conversation comes back when its time passes or when the customer writes.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Snooze {
+    /// `null`: only the customer's next message wakes it.
+    pub until: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+/// An organization's label: conversations carry it to be found, filtered and counted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct Label {
+    pub id: String,
+    pub org_id: String,
+    /// Lowercase letters, digits, `-` and `_`; unique in the organization.
+    pub name: String,
+    /// `#rrggbb`.
+    pub color: String,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -33,6 +33,10 @@ crate::string_enum! {
         /// Teams, routing rules, SLA policies, canned responses.
         SettingsManage => "settings:manage",
         AuditRead => "audit:read",
+        /// Subscribe URLs to events (signed outbound webhooks).
+        WebhooksManage => "webhooks:manage",
+        /// How long resolved conversations and knowledge gaps are kept; purging them now.
+        RetentionManage => "retention:manage",
     }
 }
 
@@ -66,7 +70,7 @@ impl Role {
                 UsersRead,
                 KnowledgeRead,
             ],
-            Role::KnowledgeEditor => &[KnowledgeRead, KnowledgeWrite, AnalyticsRead],
+            Role::KnowledgeEditor => &[KnowledgeRead, KnowledgeWrite],
         }
     }
 
@@ -86,6 +90,8 @@ mod tests {
             assert_eq!(role.can(Permission::UsersManage), admin, "{role}");
             assert_eq!(role.can(Permission::ApiKeysManage), admin, "{role}");
             assert_eq!(role.can(Permission::InboxesManage), admin, "{role}");
+            assert_eq!(role.can(Permission::WebhooksManage), admin, "{role}");
+            assert_eq!(role.can(Permission::RetentionManage), admin, "{role}");
         }
     }
 

@@ -94,6 +94,25 @@ crate::string_enum! {
     }
 }
 
+crate::string_enum! {
+    /// Why a conversation went to a person, as a kind reports group by (the words are in
+    /// [`Handoff::reason`]).
+    #[derive(Default)]
+    pub enum HandoffReason {
+        /// A rule on the message or the customer (keywords, topic, tier, value, length…).
+        #[default]
+        Rule => "rule",
+        /// The AI had no confident answer, or the customer rejected its answers.
+        LowConfidence => "low_confidence",
+        /// The customer asked for a person, in words or with the widget's button.
+        HumanRequest => "human_request",
+        /// The customer's sentiment was low or falling.
+        Sentiment => "sentiment",
+        /// The AI failed: the model erred or timed out.
+        AiFailure => "ai_failure",
+    }
+}
+
 /// The record made when a conversation is handed to a person.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -111,6 +130,8 @@ pub struct Handoff {
     pub rule_name: Option<String>,
     /// Why, in words: the trigger that matched.
     pub reason: String,
+    /// Why, as a kind.
+    pub reason_kind: HandoffReason,
     /// A first reply the agent may send as is or edit.
     pub suggested_reply: String,
     /// Who wrote `summary` and `suggested_reply`.

@@ -195,10 +195,16 @@ impl Responder for GapRecorder {
     ) -> Result<Response, ResponderError> {
         let response = self.inner.respond(question, deltas).await;
         if !matches!(response, Ok(Response::Answered(_))) {
-            let terms = text::distinct_terms(&mut text::analyzer(), &question.text);
+            // The gap log is read by roles that may not read conversations (knowledge editors,
+            // `knowledge:read` keys): it keeps the question, not the customer's personal data.
+            let question_text = switchboard_ai::pii::redact(&question.text);
+            let terms = text::distinct_terms(
+                &mut text::analyzer(),
+                &switchboard_ai::pii::without_pii(&question.text),
+            );
             if let Err(err) = self
                 .store
-                .record_gap(&question.org_id, &question.text, &terms)
+                .record_gap(&question.org_id, &question_text, &terms)
                 .await
             {
                 tracing::warn!(error = %err, "could not record a knowledge gap");

@@ -16,8 +16,8 @@ use std::{
 };
 
 use switchboard_model::{
-    AiOutcome, BusEvent, Conversation, ConversationStatus, Deltas, MessageRole, Question,
-    Responder, ResponderError, Response, new_id,
+    AiOutcome, BusEvent, Conversation, ConversationStatus, Deltas, HandoffReason, MessageRole,
+    Question, Responder, ResponderError, Response, new_id,
 };
 use switchboard_store::NewMessage;
 use tokio::sync::{Notify, Semaphore};
@@ -284,13 +284,13 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
         Ok(Response::Declined { reason, .. }) => {
             metrics::counter!("switchboard_bot_turns_total", "outcome" => "declined").increment(1);
             tracing::info!(%reason, "the responder declined");
-            hand_over(state, job).await?;
+            hand_over(state, job, HandoffReason::LowConfidence).await?;
             return Ok(answered);
         }
         Err(err) => {
             metrics::counter!("switchboard_bot_turns_total", "outcome" => "failed").increment(1);
             tracing::warn!(error = %err, "the responder failed");
-            hand_over(state, job).await?;
+            hand_over(state, job, HandoffReason::AiFailure).await?;
             return Ok(answered);
         }
     };
@@ -327,7 +327,11 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
 }
 
 /// The bot will not answer: tell the customer so and put the conversation in the human queue.
-async fn hand_over(state: &AppState, job: &Job) -> Result<(), switchboard_store::StoreError> {
+async fn hand_over(
+    state: &AppState,
+    job: &Job,
+    why: HandoffReason,
+) -> Result<(), switchboard_store::StoreError> {
     let new = NewMessage {
         role: MessageRole::System,
         private: false,
@@ -355,7 +359,7 @@ async fn hand_over(state: &AppState, job: &Job) -> Result<(), switchboard_store:
         message: Box::new(message),
     });
     // Routing escalates it with a handoff, an SLA clock and an assignment, and publishes it.
-    crate::routing::on_ai_declined(state, &job.org_id, &job.conversation_id).await?;
+    crate::routing::on_ai_declined(state, &job.org_id, &job.conversation_id, why).await?;
     Ok(())
 }
 

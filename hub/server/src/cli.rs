@@ -1,5 +1,5 @@
-//! The command line: `switchboard serve | migrate | org add | user add | apikey create | kb
-//! import | eval answers`.
+//! The command line: `switchboard serve | migrate | org add | user add | apikey create |
+//! contact export|erase | retention run | kb import | eval answers`.
 
 use std::path::PathBuf;
 
@@ -50,6 +50,12 @@ pub enum Command {
     /// Manage API keys
     #[command(subcommand)]
     Apikey(ApikeyCommand),
+    /// A contact's data under the GDPR: export or erase it
+    #[command(subcommand)]
+    Contact(ContactCommand),
+    /// Purge what the organization's retention policy no longer keeps
+    #[command(subcommand)]
+    Retention(RetentionCommand),
     /// Train the organization's topic classifier
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -165,6 +171,35 @@ pub enum UserCommand {
         org: String,
         #[arg(long)]
         name: Option<String>,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ContactCommand {
+    /// Print everything held about a contact as JSON
+    Export {
+        id: String,
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+    },
+    /// Erase a contact: identities, conversations, messages and their files, CSAT, handoffs
+    Erase {
+        id: String,
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RetentionCommand {
+    /// Purge now, by the organization's policy (`PUT /api/v1/retention`), what the
+    /// retention job would purge; prints the counts
+    Run {
+        #[arg(long, value_name = "SLUG")]
+        org: String,
+        /// Only count what would be purged; change nothing
+        #[arg(long)]
+        dry_run: bool,
     },
 }
 

@@ -6,7 +6,8 @@ use switchboard_model::Permission;
 use crate::{
     ai,
     cli::{
-        ApikeyCommand, Cli, Command, EvalCommand, KbCommand, OrgCommand, TopicsCommand, UserCommand,
+        ApikeyCommand, Cli, Command, ContactCommand, EvalCommand, KbCommand, OrgCommand,
+        RetentionCommand, TopicsCommand, UserCommand,
     },
     config::Settings,
     demo, knowledge_cli,
@@ -62,6 +63,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 Ok(password) if !password.is_empty() => (password, false),
                 _ => (demo::random_secret(20), true),
             };
+            crate::login::check_password(&password).map_err(UsageError)?;
             let user = store
                 .create_user(
                     &org.id,
@@ -84,6 +86,64 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             println!("created {} `{}` in `{}`", role, user.email, org.slug);
             if generated {
                 println!("password: {password}");
+            }
+            Ok(())
+        }
+        Command::Contact(ContactCommand::Export { id, org }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            let exported = crate::gdpr::export(&store, &org.id, &id, "cli")
+                .await
+                .map_err(|err| contact_error(err, &id, &org.slug))?;
+            println!("{}", serde_json::to_string_pretty(&exported)?);
+            Ok(())
+        }
+        Command::Contact(ContactCommand::Erase { id, org }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            let erased = crate::gdpr::erase(&store, &settings.data_dir, &org.id, &id, "cli")
+                .await
+                .map_err(|err| contact_error(err, &id, &org.slug))?;
+            println!(
+                "erased contact {id}: {} conversations, {} messages, {} files",
+                erased.conversations,
+                erased.messages,
+                erased.orphaned_files.len()
+            );
+            Ok(())
+        }
+        Command::Retention(RetentionCommand::Run { org, dry_run }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            let policy = store.retention_policy(&org.id).await?;
+            if dry_run {
+                let due = store.retention_due(&org.id, &policy).await?;
+                println!(
+                    "would purge in `{}`: {} conversations ({}), {} knowledge gaps",
+                    org.slug,
+                    due.conversations,
+                    policy.mode.as_str(),
+                    due.knowledge_gaps
+                );
+            } else {
+                let purged = crate::retention::purge(
+                    &store,
+                    &settings.data_dir,
+                    &org.id,
+                    &policy,
+                    "cli",
+                    None,
+                )
+                .await?;
+                println!(
+                    "purged in `{}`: {} conversations ({}), {} messages, {} files, {} knowledge gaps",
+                    org.slug,
+                    purged.conversations,
+                    policy.mode.as_str(),
+                    purged.messages,
+                    purged.files,
+                    purged.knowledge_gaps
+                );
             }
             Ok(())
         }
@@ -163,6 +223,16 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             )
             .await
         }
+    }
+}
+
+/// An unknown contact is a usage error (exit 2); anything else fails the command.
+fn contact_error(err: switchboard_store::StoreError, id: &str, slug: &str) -> anyhow::Error {
+    match err {
+        switchboard_store::StoreError::NotFound => {
+            UsageError(format!("no contact `{id}` in `{slug}`")).into()
+        }
+        other => other.into(),
     }
 }
 

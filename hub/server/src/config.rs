@@ -69,6 +69,9 @@ pub struct Settings {
     pub events_keepalive_secs: u64,
     /// How often the SLA timer looks for missed targets.
     pub sla_check_ms: u64,
+    /// How often the retention job (one node of a cluster at a time) purges what
+    /// organizations' retention policies no longer keep.
+    pub retention_check_secs: u64,
     /// An agent not seen (heartbeat) for this long is no longer online for assignment.
     pub presence_stale_secs: u64,
     /// An OpenAI-compatible `/v1` base URL; unset: the offline responder, with no network.
@@ -119,6 +122,7 @@ impl Default for Settings {
             smtp_max_message_bytes: crate::startup::WEBHOOK_BODY_LIMIT,
             events_keepalive_secs: 15,
             sla_check_ms: 1_000,
+            retention_check_secs: 3_600,
             presence_stale_secs: 300,
             llm_base_url: None,
             llm_api_key: None,

@@ -26,6 +26,9 @@ pub enum ApiError {
     Conflict(String),
     #[error("request body is too large")]
     PayloadTooLarge,
+    /// 429 with `Retry-After: <seconds>`.
+    #[error("too many requests: try again in {retry_after} seconds")]
+    TooManyRequests { retry_after: u64 },
     #[error("{message}")]
     Status {
         status: StatusCode,
@@ -58,6 +61,9 @@ impl ApiError {
             ApiError::Unprocessable(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid_request"),
             ApiError::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             ApiError::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            ApiError::TooManyRequests { .. } => {
+                (StatusCode::TOO_MANY_REQUESTS, "too_many_requests")
+            }
             ApiError::Status { status, code, .. } => (*status, code),
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
@@ -80,7 +86,14 @@ impl IntoResponse for ApiError {
                 message,
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let ApiError::TooManyRequests { retry_after } = self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(retry_after),
+            );
+        }
+        response
     }
 }
 

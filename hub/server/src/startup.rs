@@ -46,6 +46,8 @@ pub struct Application {
     router: Router,
     state: AppState,
     shutdown: CancellationToken,
+    /// The events this node publishes, for the webhook enqueuer (`webhooks.rs`).
+    webhook_events: tokio::sync::mpsc::Receiver<switchboard_model::BusEvent>,
 }
 
 /// Opens the database named by the settings and brings its schema up to date.
@@ -139,7 +141,8 @@ impl Application {
             None => None,
         };
         let shutdown = CancellationToken::new();
-        let bus = connect_bus(&settings, shutdown.clone()).await?;
+        let (bus, webhook_events) =
+            crate::webhooks::tap(connect_bus(&settings, shutdown.clone()).await?);
         let chat = ChatHub::new(
             settings.webchat_queue_frames,
             Duration::from_secs(settings.webchat_ping_secs.max(1)),
@@ -161,6 +164,7 @@ impl Application {
             clock,
             rule_cache: Arc::default(),
             shutdown: shutdown.clone(),
+            login_throttle: Arc::default(),
         };
         let router = router(state.clone());
         Ok(Application {
@@ -169,6 +173,7 @@ impl Application {
             router,
             state,
             shutdown,
+            webhook_events,
         })
     }
 
@@ -203,9 +208,22 @@ impl Application {
             router,
             state,
             shutdown,
+            webhook_events,
         } = self;
         let workers = TaskTracker::new();
         workers.spawn(delivery::run(state.clone(), shutdown.clone()));
+        let webhooks_queued = Arc::new(tokio::sync::Notify::new());
+        workers.spawn(crate::webhooks::enqueue_events(
+            state.store.clone(),
+            webhook_events,
+            webhooks_queued.clone(),
+            shutdown.clone(),
+        ));
+        workers.spawn(crate::webhooks::run(
+            state.store.clone(),
+            webhooks_queued,
+            shutdown.clone(),
+        ));
         // The bot answers in the background lane, which shutdown waits for after the workers.
         state
             .background
@@ -219,11 +237,20 @@ impl Application {
             ));
         }
         workers.spawn(routing::sla::run(state.clone(), shutdown.clone()));
+        workers.spawn(crate::snooze::run(state.clone(), shutdown.clone()));
         workers.spawn(slack_desk::run(state.clone(), shutdown.clone()));
         workers.spawn(crate::helpdesk::run(state.clone(), shutdown.clone()));
+        workers.spawn(crate::retention::run(
+            state.store.clone(),
+            state.settings.data_dir.clone(),
+            Duration::from_secs(state.settings.retention_check_secs.max(1)),
+            shutdown.clone(),
+        ));
         workers.close();
         let stopping = shutdown.clone();
-        axum::serve(listener, router)
+        // With the peer's address, which login throttling counts by (`login.rs`).
+        let service = router.into_make_service_with_connect_info::<SocketAddr>();
+        axum::serve(listener, service)
             .with_graceful_shutdown(async move { stopping.cancelled().await })
             .await
             .context("the HTTP server failed")?;

@@ -35,6 +35,8 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Where work that may wait runs: routing after the ack, the bot's turns.
     pub background: Arc<crate::background::Background>,
+    /// Failed logins by account and address, on this node (`login.rs`).
+    pub login_throttle: Arc<crate::login::LoginThrottle>,
 }
 
 impl AppState {

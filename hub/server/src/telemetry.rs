@@ -16,7 +16,11 @@ use crate::state::AppState;
 pub fn init_logging(format: &str) {
     use tracing_subscriber::{EnvFilter, fmt};
     let filter = EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| EnvFilter::new("info,sea_orm_migration=warn"));
+        // PostgreSQL's notices ("relation … already exists, skipping" on every migrate) are
+        // not the operator's business, and would land amid `contact export`'s JSON on stdout.
+        .unwrap_or_else(|_| {
+            EnvFilter::new("info,sea_orm_migration=warn,sqlx::postgres::notice=warn")
+        });
     let builder = fmt().with_env_filter(filter).with_target(false);
     let _ = if format == "json" {
         builder.json().try_init()

@@ -32,10 +32,14 @@ pub fn router() -> Router<AppState> {
             "/ui/{*path}",
             get(|Path(path): Path<String>| async move { asset(&path) }),
         )
+        .layer(axum::middleware::from_fn(crate::csp::headers))
 }
 
 /// The demo page, its widget pointed at the first web-chat inbox of the `demo` organization.
-async fn demo_page(State(state): State<AppState>) -> Result<Response, ApiError> {
+async fn demo_page(
+    State(state): State<AppState>,
+    request_headers: axum::http::HeaderMap,
+) -> Result<Response, ApiError> {
     let not_found = |why: &str| {
         let page = format!(
             "<!doctype html><meta charset=utf-8><title>No demo</title>\
@@ -66,11 +70,18 @@ async fn demo_page(State(state): State<AppState>) -> Result<Response, ApiError> 
         return Err(anyhow::anyhow!("demo inbox id {:?} is not HTML-safe", inbox.id).into());
     }
     let page = String::from_utf8_lossy(&file.data).replace(DEMO_INBOX_PLACEHOLDER, &inbox.id);
-    Ok((
+    let policy = crate::csp::inline_page_policy(&request_headers, &page);
+    let mut response = (
         [(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"))],
         Html(page),
     )
-        .into_response())
+        .into_response();
+    if let Ok(policy) = HeaderValue::from_str(&policy) {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, policy);
+    }
+    Ok(response)
 }
 
 /// One file of `inbox-ui/`, with its content type; 404 when there is none.

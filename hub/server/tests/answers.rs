@@ -88,7 +88,7 @@ async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDa
     let handover = ask(
         &mut socket,
         "q-2",
-        "Can you recommend a good pizza restaurant near the harbour?",
+        "Can you recommend a good pizza restaurant near the harbour? Mail me at joe.bloggs@example.com",
     )
     .await;
     assert_eq!(handover["role"], "system", "{handover}");
@@ -123,5 +123,8 @@ async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDa
             .any(|gap| gap["question"].as_str().unwrap_or("").contains("pizza")),
         "the unanswered question is a knowledge gap: {gaps}"
     );
+    // Issue 23, finding 7: knowledge editors read the gaps; the customer's address is not there.
+    assert!(!gaps.to_string().contains("joe.bloggs"), "{gaps}");
+    assert!(gaps.to_string().contains("[EMAIL]"), "{gaps}");
     app.stop().await;
 }

@@ -769,6 +769,15 @@ async fn operational_routes_and_the_openapi_description(db: TestDatabase) {
             "{method} {path} is documented"
         );
     }
+    // Enums are described as they are sent (issue 23: `Permission` was documented as
+    // `conversations_read` and sent as `conversations:read`).
+    let permissions = &openapi["components"]["schemas"]["Permission"]["enum"];
+    assert!(
+        permissions
+            .as_array()
+            .is_some_and(|values| values.contains(&json!("conversations:read"))),
+        "{permissions}"
+    );
     assert_eq!(
         get("/no/such/route").await.expect("sends").status(),
         StatusCode::NOT_FOUND

@@ -568,7 +568,76 @@ backend_tests!(
     the_smtp_listener_ingests_mail,
     an_email_address_belongs_to_one_inbox_in_the_hub,
     the_smtp_listener_refuses_an_address_two_inboxes_claim,
+    a_stranger_quoting_a_customers_message_starts_a_conversation_of_their_own,
 );
+
+/// Issue 23, finding 8: anyone can put another customer's Message-ID in `In-Reply-To`. Their
+/// mail is kept, in a conversation of their own; the customer's conversation is untouched.
+async fn a_stranger_quoting_a_customers_message_starts_a_conversation_of_their_own(
+    db: TestDatabase,
+) {
+    let Email {
+        app,
+        admin,
+        inbox_id,
+        ..
+    } = Email::start(db, false).await;
+    let first = crlf(
+        "From: Ann Customer <ann@gmail.test>\n\
+         To: help@acme.test\n\
+         Subject: My order\n\
+         Message-ID: <ann-1@gmail.test>\n\
+         \n\
+         Where is order 5521?\n",
+    );
+    assert_eq!(
+        post_email(&app, &inbox_id, &first, SECRET).await.0,
+        StatusCode::OK
+    );
+    let stranger = crlf(
+        "From: Mallory <mallory@evil.test>\n\
+         To: help@acme.test\n\
+         Subject: Re: My order\n\
+         Message-ID: <m-1@evil.test>\n\
+         In-Reply-To: <ann-1@gmail.test>\n\
+         References: <ann-1@gmail.test>\n\
+         \n\
+         Please send the refund to my new account instead.\n",
+    );
+    assert_eq!(
+        post_email(&app, &inbox_id, &stranger, SECRET).await.0,
+        StatusCode::OK
+    );
+    let listed = conversations(&app, &admin).await;
+    assert_eq!(
+        listed.len(),
+        2,
+        "the stranger's mail is a conversation of its own"
+    );
+    let ann = listed
+        .iter()
+        .find(|conversation| conversation["thread_key"] == "ann-1@gmail.test")
+        .expect("Ann's conversation");
+    let ann_messages = messages(&app, &admin, ann["id"].as_str().expect("an id")).await;
+    assert_eq!(ann_messages.len(), 1, "{ann_messages:?}");
+    // Ann's own answer, quoting the same message, still joins her conversation.
+    let answer = crlf(
+        "From: Ann Customer <ann@gmail.test>\n\
+         To: help@acme.test\n\
+         Subject: Re: My order\n\
+         Message-ID: <ann-2@gmail.test>\n\
+         In-Reply-To: <ann-1@gmail.test>\n\
+         \n\
+         Any news?\n",
+    );
+    assert_eq!(
+        post_email(&app, &inbox_id, &answer, SECRET).await.0,
+        StatusCode::OK
+    );
+    assert_eq!(conversations(&app, &admin).await.len(), 2);
+    let ann_messages = messages(&app, &admin, ann["id"].as_str().expect("an id")).await;
+    assert_eq!(ann_messages.len(), 2, "{ann_messages:?}");
+}
 
 /// Creates an email inbox with `address`; returns the status and the body.
 async fn create_email_inbox(app: &TestApp, token: &str, address: &str) -> (StatusCode, Value) {

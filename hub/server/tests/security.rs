@@ -320,6 +320,8 @@ const ALL_SCOPES: &[&str] = &[
     "analytics:read",
     "settings:manage",
     "audit:read",
+    "webhooks:manage",
+    "retention:manage",
 ];
 
 async fn api_keys_stop_with_their_creator(db: TestDatabase) {

@@ -11,6 +11,7 @@ backend_tests!(
     the_demo_page_embeds_the_demo_webchat_inbox,
     the_demo_page_is_a_clear_404_without_the_demo,
     the_widget_script_is_served_with_the_contract_names,
+    every_page_carries_a_content_security_policy,
 );
 
 async fn page(app: &TestApp, path: &str) -> (StatusCode, String, String) {
@@ -94,6 +95,71 @@ async fn the_widget_script_is_served_with_the_contract_names(db: TestDatabase) {
         script.len() < 100_000,
         "widget.js is {} bytes",
         script.len()
+    );
+    app.stop().await;
+}
+
+/// Issue 23, finding 4 and 10: a strict policy on every page (no inline script but the demo's
+/// own, by hash; connections only to the hub; no framing), no sniffing, no referrer.
+async fn every_page_carries_a_content_security_policy(db: TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let header = |response: &reqwest::Response, name: &str| {
+        response
+            .headers()
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_owned)
+    };
+    for path in ["/", "/demo", "/ui/app/index.html"] {
+        let response = app.client.get(app.url(path)).send().await.expect("sends");
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let policy = header(&response, "content-security-policy").expect("a policy");
+        for directive in [
+            "default-src 'self'",
+            "object-src 'none'",
+            "base-uri 'none'",
+            "frame-ancestors 'none'",
+        ] {
+            assert!(policy.contains(directive), "{path}: {policy}");
+        }
+        let connect = format!("connect-src 'self' ws://{0} wss://{0}", app.addr);
+        assert!(policy.contains(&connect), "{path}: {policy}");
+        let scripts = policy
+            .split(';')
+            .map(str::trim)
+            .find(|directive| directive.starts_with("script-src"))
+            .expect("script-src")
+            .to_owned();
+        assert!(!scripts.contains("unsafe"), "{path}: {scripts}");
+        assert_eq!(
+            header(&response, "x-content-type-options").as_deref(),
+            Some("nosniff")
+        );
+        assert_eq!(
+            header(&response, "referrer-policy").as_deref(),
+            Some("no-referrer")
+        );
+        let html = response.text().await.expect("a body");
+        if path == "/demo" {
+            // The demo's one inline script is allowed by its hash, and only it.
+            assert_eq!(scripts.matches("'sha256-").count(), 1, "{scripts}");
+            assert!(html.contains("<script>"));
+        } else {
+            assert_eq!(scripts, "script-src 'self'");
+            assert!(!html.contains("<script>"), "{path} has an inline script");
+        }
+    }
+    // Assets are not sniffed either.
+    let response = app
+        .client
+        .get(app.url("/ui/app/main.js"))
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(
+        header(&response, "x-content-type-options").as_deref(),
+        Some("nosniff")
     );
     app.stop().await;
 }

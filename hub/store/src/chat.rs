@@ -1,7 +1,6 @@
 //! What web chat needs beyond the ingest path: the conversation a visitor's thread feeds, and
 //! the customer's satisfaction rating.
 
-use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
 use switchboard_model as model;
 
@@ -53,7 +52,7 @@ impl Store {
             .conversation(org_id, conversation_id)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let now = Utc::now();
+        let now = self.now();
         let txn = self.begin_write().await?;
         csat_response::Entity::insert(csat_response::ActiveModel {
             conversation_id: Set(conversation.id.clone()),

@@ -33,6 +33,11 @@ pub struct ConversationFilter {
     pub sentiment_max: Option<i32>,
     /// Only conversations whose SLA is breached, or due soon.
     pub sla: Option<crate::SlaFilter>,
+    /// Only conversations that carry the label of this name.
+    pub label: Option<String>,
+    /// `Some(false)`: leave snoozed conversations out (the inbox's views); `Some(true)`: only
+    /// those.
+    pub snoozed: Option<bool>,
 }
 
 /// One page of conversations, most recently updated first.
@@ -222,6 +227,44 @@ pub(crate) async fn append_in(
     Ok((conversation, row))
 }
 
+/// Fills what a conversation carries beside its row (labels, snooze) for `conversations`, all
+/// of one organization: one query each for the whole slice.
+pub(crate) async fn complete(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    conversations: &mut [model::Conversation],
+) -> Result<()> {
+    crate::labels::fill_labels(db, org_id, conversations).await?;
+    crate::snooze::fill_snoozes(db, org_id, conversations).await
+}
+
+/// A conversation of `org_id` read inside the caller's transaction, or `NotFound`.
+pub(crate) async fn conversation_row(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    conversation_id: &str,
+) -> Result<conversation::Model> {
+    conversation::Entity::find_by_id(conversation_id)
+        .filter(conversation::Column::OrgId.eq(org_id))
+        .one(db)
+        .await?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Commits a change of one conversation and answers it as the API shows it, its labels and
+/// snooze read inside the transaction.
+pub(crate) async fn commit_with(
+    txn: crate::WriteTxn,
+    org_id: &str,
+    row: conversation::Model,
+) -> Result<model::Conversation> {
+    let mut conversation = [convert::conversation(row)?];
+    complete(&*txn, org_id, &mut conversation).await?;
+    txn.commit().await?;
+    let [conversation] = conversation;
+    Ok(conversation)
+}
+
 /// The `WHERE` clause of a filter, within one organization.
 fn filter_condition(org_id: &str, filter: &ConversationFilter) -> Condition {
     use conversation::Column;
@@ -255,6 +298,14 @@ fn filter_condition(org_id: &str, filter: &ConversationFilter) -> Condition {
     }
     if let Some(sla) = filter.sla {
         condition = condition.add(crate::routing::sla_condition(sla, Utc::now()));
+    }
+    if let Some(label) = &filter.label {
+        condition = condition.add(crate::labels::has_label(org_id, label));
+    }
+    match filter.snoozed {
+        Some(true) => condition = condition.add(crate::snooze::is_snoozed(org_id)),
+        Some(false) => condition = condition.add(crate::snooze::is_snoozed(org_id).not()),
+        None => {}
     }
     condition
 }
@@ -324,10 +375,11 @@ impl Store {
                 sla.insert(row.id.clone(), clock);
             }
         }
-        let conversations = rows
+        let mut conversations: Vec<model::Conversation> = rows
             .into_iter()
             .map(|(row, _)| convert::conversation(row))
             .collect::<Result<_>>()?;
+        complete(self.db(), org_id, &mut conversations).await?;
         Ok(ConversationPage {
             conversations,
             sla,
@@ -340,12 +392,17 @@ impl Store {
         org_id: &str,
         conversation_id: &str,
     ) -> Result<Option<model::Conversation>> {
-        conversation::Entity::find_by_id(conversation_id)
+        let Some(row) = conversation::Entity::find_by_id(conversation_id)
             .filter(conversation::Column::OrgId.eq(org_id))
             .one(self.db())
             .await?
-            .map(convert::conversation)
-            .transpose()
+        else {
+            return Ok(None);
+        };
+        let mut conversation = [convert::conversation(row)?];
+        complete(self.db(), org_id, &mut conversation).await?;
+        let [conversation] = conversation;
+        Ok(Some(conversation))
     }
 
     /// A conversation's messages with `seq` above `after_seq`, in order. Private notes only
@@ -579,18 +636,13 @@ impl Store {
         change: impl FnOnce(&mut conversation::ActiveModel) -> serde_json::Value,
     ) -> Result<model::Conversation> {
         let txn = self.begin_write().await?;
-        let row = conversation::Entity::find_by_id(conversation_id)
-            .filter(conversation::Column::OrgId.eq(org_id))
-            .one(&*txn)
-            .await?
-            .ok_or(StoreError::NotFound)?;
+        let row = conversation_row(&*txn, org_id, conversation_id).await?;
         let mut active: conversation::ActiveModel = row.into();
         let data = change(&mut active);
-        active.updated_at = Set(Utc::now());
+        active.updated_at = Set(self.now());
         let row = conversation::Entity::update(active).exec(&*txn).await?;
         audit_in(&*txn, org_id, actor, action, Some(conversation_id), data).await?;
-        txn.commit().await?;
-        convert::conversation(row)
+        commit_with(txn, org_id, row).await
     }
 }
 

@@ -136,6 +136,8 @@ pub(crate) fn conversation(row: conversation::Model) -> Result<model::Conversati
         resolved_at: row.resolved_at,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        labels: Vec::new(),
+        snooze: None,
     })
 }
 

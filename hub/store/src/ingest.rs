@@ -86,6 +86,7 @@ async fn conversation_for_thread(
     channel: ChannelKind,
     contact_id: &str,
     incoming: &InboundMessage,
+    now: DateTime<Utc>,
 ) -> Result<(conversation::Model, bool)> {
     let key = (inbox_id.to_owned(), incoming.thread_key.clone());
     let new_conversation_id = new_id();
@@ -145,6 +146,7 @@ async fn conversation_for_thread(
             channel,
             contact_id,
             incoming,
+            now,
         ),
         true,
     ))
@@ -158,8 +160,8 @@ fn new_conversation(
     channel: ChannelKind,
     contact_id: &str,
     incoming: &InboundMessage,
+    now: DateTime<Utc>,
 ) -> conversation::Model {
-    let now = Utc::now();
     conversation::Model {
         id,
         org_id: org_id.to_owned(),
@@ -310,17 +312,23 @@ async fn ingest_in(
     channel: ChannelKind,
     incoming: &InboundMessage,
     score: Option<u8>,
+    now: DateTime<Utc>,
 ) -> Result<Option<IngestOutcome>> {
-    let now = Utc::now();
     let contact_id = contacts::find_or_create(db, org_id, channel, &incoming.sender).await?;
-    let (conversation, opened) =
-        match conversation_replied_to(db, inbox_id, &incoming.reply_to_keys).await? {
-            Some(conversation) => (conversation, false),
-            None => {
-                conversation_for_thread(db, org_id, inbox_id, channel, &contact_id, incoming)
-                    .await?
-            }
-        };
+    // An answer joins the conversation it quotes only when its sender is that conversation's
+    // customer: anyone can put another customer's message id in `In-Reply-To`, and their words
+    // would be shown as that customer's. A machine's message (a bounce from the mail system)
+    // joins whoever sends it: it changes nothing but the delivery's fate.
+    let replied_to = conversation_replied_to(db, inbox_id, &incoming.reply_to_keys)
+        .await?
+        .filter(|conversation| conversation.contact_id == contact_id || incoming.automated);
+    let (conversation, opened) = match replied_to {
+        Some(conversation) => (conversation, false),
+        None => {
+            conversation_for_thread(db, org_id, inbox_id, channel, &contact_id, incoming, now)
+                .await?
+        }
+    };
     let (conversation, reopened) = if opened {
         // Ours alone until the commit: the thread row claimed for it stops any other.
         let conversation = opened_by(conversation, incoming, score, now);
@@ -363,6 +371,7 @@ async fn ingest_in(
 async fn ingest_many_in(
     db: &impl ConnectionTrait,
     batch: &[Pending],
+    now: DateTime<Utc>,
 ) -> Result<Option<Vec<IngestOutcome>>> {
     let mut outcomes: Vec<Option<IngestOutcome>> = batch.iter().map(|_| None).collect();
     // Resends (a client that did not see its ack in time sends again): a copy of a message
@@ -452,7 +461,7 @@ async fn ingest_many_in(
         if targets[i].is_some() || !live[i] || fresh[i] {
             continue;
         }
-        let Some(outcome) = pending.ingest_in(db).await? else {
+        let Some(outcome) = pending.ingest_in(db, now).await? else {
             return Ok(None);
         };
         if let IngestOutcome::Stored { conversation, .. } = &outcome {
@@ -460,7 +469,6 @@ async fn ingest_many_in(
         }
         outcomes[i] = Some(outcome);
     }
-    let now = Utc::now();
     let mut rows = Vec::new();
     let mut changed = HashSet::new();
     for (i, conversation, row) in open_in_bulk(db, batch, &fresh, now).await? {
@@ -474,7 +482,7 @@ async fn ingest_many_in(
         let Some(conversation) = targets[i].as_ref().and_then(|id| open.get_mut(id)) else {
             if outcomes[i].is_none() {
                 // Its conversation was touched by a message stored one by one: so is this one.
-                let Some(outcome) = pending.ingest_in(db).await? else {
+                let Some(outcome) = pending.ingest_in(db, now).await? else {
                     return Ok(None);
                 };
                 outcomes[i] = Some(outcome);
@@ -639,6 +647,7 @@ async fn open_in_bulk(
             pending.channel,
             contact_id,
             &pending.incoming,
+            now,
         );
         let score = pending.score;
         let conversation = opened_by(conversation, &pending.incoming, score, now);
@@ -803,7 +812,11 @@ impl Pending {
     }
 
     /// [`ingest_in`] for this message.
-    async fn ingest_in(&self, db: &impl ConnectionTrait) -> Result<Option<IngestOutcome>> {
+    async fn ingest_in(
+        &self,
+        db: &impl ConnectionTrait,
+        now: DateTime<Utc>,
+    ) -> Result<Option<IngestOutcome>> {
         ingest_in(
             db,
             &self.org_id,
@@ -811,6 +824,7 @@ impl Pending {
             self.channel,
             &self.incoming,
             self.score,
+            now,
         )
         .await
     }
@@ -941,7 +955,7 @@ impl Store {
     /// was stored before.
     async fn try_batch(&self, batch: &[Pending]) -> Result<Vec<IngestOutcome>> {
         let txn = self.begin_write().await?;
-        match ingest_many_in(&*txn, batch).await {
+        match ingest_many_in(&*txn, batch, self.now()).await {
             Ok(Some(outcomes)) => {
                 txn.commit().await?;
                 Ok(outcomes)
@@ -971,7 +985,17 @@ impl Store {
         score: Option<u8>,
     ) -> Result<IngestOutcome> {
         let txn = self.begin_write().await?;
-        match ingest_in(&*txn, org_id, inbox_id, channel, incoming, score).await? {
+        match ingest_in(
+            &*txn,
+            org_id,
+            inbox_id,
+            channel,
+            incoming,
+            score,
+            self.now(),
+        )
+        .await?
+        {
             Some(outcome) => {
                 txn.commit().await?;
                 Ok(outcome)

@@ -424,7 +424,7 @@ impl Store {
         sorted.dedup();
         let key = sorted.join(" ");
         let mine: Vec<&str> = sorted.iter().map(String::as_str).collect();
-        let now = Utc::now();
+        let now = self.now();
         let txn = self.begin_write().await?;
         let gaps = knowledge_gap::Entity::find()
             .filter(knowledge_gap::Column::OrgId.eq(org_id))

@@ -5,22 +5,30 @@
 //! organization. Writes that belong together (a message, its sequence number and its delivery job)
 //! commit in one transaction.
 
+mod analytics;
 mod answers;
 mod auth;
 mod canned;
 mod chat;
+mod contact_merge;
 mod contacts;
 mod conversations;
 mod convert;
 mod directory;
 mod entities;
+mod gdpr;
 mod helpdesk;
 mod ingest;
 mod knowledge;
+mod labels;
 mod outbox;
+mod retention;
 mod routing;
+mod search;
 mod slack_desk;
+mod snooze;
 mod understanding;
+mod webhooks;
 
 use std::{sync::Arc, time::Duration};
 
@@ -33,21 +41,31 @@ use switchboard_migration::{Migrator, MigratorTrait};
 use switchboard_model::Clock;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
+pub use analytics::ReportFilter;
 pub use auth::{NewApiKey, Principal, PrincipalKind};
+pub use contact_merge::MergedContact;
 pub use contacts::ContactPage;
 pub use conversations::{BotTurn, ConversationFilter, ConversationPage, NewMessage};
 pub use directory::InboxWithSecrets;
+pub use gdpr::Erased;
 pub use helpdesk::{HelpdeskTicket, OpenedTicket, TicketRole};
 pub use ingest::IngestOutcome;
 pub use knowledge::{ArticleChange, ArticleFilter, NewArticle, UpdatedArticle};
+pub use labels::{MAX_LABELS_PER_CONVERSATION, label_name};
 pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
+pub use retention::{PurgedBatch, REMOVED_TEXT, RetentionDue, RetentionMode, RetentionPolicy};
 pub use routing::{
     CustomerValue, DUE_SOON_MINUTES, MAX_CAPACITY, MAX_RULES, NewHandoff, ROUTING_ACTOR, Released,
     RoutingApplied, RoutingChange, RoutingInputs, RoutingState, RuleSpec, SlaBreach, SlaFilter,
     SlaPolicySpec, default_rules, default_sla_policies,
 };
+pub use search::{SearchHit, SearchResults, SearchScope, contact_display_name, search_terms};
 pub use slack_desk::SlackMirror;
+pub use snooze::WokenConversation;
 pub use understanding::StoredTopicModel;
+pub use webhooks::{
+    ClaimedWebhook, WEBHOOK_EVENTS, WebhookDelivery, WebhookOutcome, WebhookSubscription,
+};
 
 /// Everything that can go wrong in the store.
 #[derive(Debug, thiserror::Error)]

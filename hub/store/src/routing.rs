@@ -14,8 +14,8 @@ use sea_orm::{
 use serde_json::{Value, json};
 use switchboard_model::{
     self as model, AiOutcome, AssignmentStrategy, BusinessHours, ConversationStatus,
-    EscalationRule, Handoff, MatchMode, Presence, PresenceStatus, Priority, Role, RuleActions,
-    SlaClock, SlaPolicy, SlaTargetStatus, SummarySource, Trigger, new_id,
+    EscalationRule, Handoff, HandoffReason, MatchMode, Presence, PresenceStatus, Priority, Role,
+    RuleActions, SlaClock, SlaPolicy, SlaTargetStatus, SummarySource, Trigger, new_id,
 };
 
 use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
@@ -83,6 +83,7 @@ pub struct NewHandoff {
     pub rule_id: Option<String>,
     pub rule_name: Option<String>,
     pub reason: String,
+    pub reason_kind: HandoffReason,
     pub suggested_reply: String,
     pub summary_source: SummarySource,
 }
@@ -365,6 +366,7 @@ fn handoff(row: handoff::Model) -> Result<Handoff> {
         rule_id: row.rule_id,
         rule_name: row.rule_name,
         reason: row.reason,
+        reason_kind: convert::parse(&row.reason_kind)?,
         suggested_reply: row.suggested_reply,
         summary_source: convert::parse(&row.summary_source)?,
         created_at: row.created_at,
@@ -1267,6 +1269,7 @@ impl Store {
                 rule_id: new.rule_id.clone(),
                 rule_name: new.rule_name.clone(),
                 reason: new.reason.clone(),
+                reason_kind: new.reason_kind.as_str().to_owned(),
                 suggested_reply: new.suggested_reply.clone(),
                 summary_source: new.summary_source.as_str().to_owned(),
                 created_at: now,

@@ -8,6 +8,7 @@ use utoipa::ToSchema;
 use crate::{
     auth::Auth,
     error::{ApiError, ApiJson, ApiResult},
+    login::ClientAddress,
     state::AppState,
 };
 
@@ -32,22 +33,36 @@ pub struct Me {
     pub permissions: Vec<Permission>,
 }
 
-/// Exchanges an email and password for a session token.
+/// Exchanges an email and password for a session token. After 5 failed logins for one email,
+/// or 20 from one address, within 15 minutes, answers 429 with `Retry-After` (seconds) without
+/// checking the password, until the window has passed.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", security(()),
     request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody),
+        (status = 429, body = crate::error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn login(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiJson(request): ApiJson<LoginRequest>,
 ) -> ApiResult<ApiJson<LoginResponse>> {
     if request.email.len() > 254 || request.password.len() > 1024 {
         return Err(ApiError::Unauthorized);
+    }
+    let now = state.clock.now();
+    if let Some(retry_after) = state
+        .login_throttle
+        .refused_for(&request.email, address, now)
+    {
+        metrics::counter!("switchboard_logins_total", "outcome" => "throttled").increment(1);
+        return Err(ApiError::TooManyRequests { retry_after });
     }
     let Some(user) = state
         .store
         .verify_login(&request.email, &request.password)
         .await?
     else {
+        state.login_throttle.failed(&request.email, address, now);
         metrics::counter!("switchboard_logins_total", "outcome" => "rejected").increment(1);
         return Err(ApiError::Status {
             status: StatusCode::UNAUTHORIZED,
@@ -55,6 +70,7 @@ pub async fn login(
             message: "wrong email or password".into(),
         });
     };
+    state.login_throttle.succeeded(&request.email);
     let lifetime = chrono::Duration::hours(state.settings.session_hours.max(1));
     let token = state.store.create_session(&user, lifetime).await?;
     state

@@ -33,6 +33,10 @@ pub struct ListParams {
     pub sentiment_max: Option<i32>,
     /// `breached`: an SLA target was missed; `due_soon`: a target is due within 30 minutes.
     pub sla: Option<String>,
+    /// Only conversations carrying the label of this name.
+    pub label: Option<String>,
+    /// Snoozed conversations are left out unless this is `true` (only them) or `any`.
+    pub snoozed: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
 }
@@ -64,6 +68,8 @@ pub struct ViewCounts {
     pub escalated: u64,
     /// Every conversation.
     pub all: u64,
+    /// Snoozed conversations (which the other views leave out).
+    pub snoozed: u64,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -193,6 +199,23 @@ impl ListParams {
                     ));
                 }
             },
+            label: match self.label.as_deref() {
+                None | Some("") => None,
+                Some(label) => Some(
+                    switchboard_store::label_name(label).map_err(|err| invalid("label", err))?,
+                ),
+            },
+            snoozed: match self.snoozed.as_deref() {
+                None | Some("" | "false") => Some(false),
+                Some("true") => Some(true),
+                Some("any") => None,
+                Some(other) => {
+                    return Err(invalid(
+                        "snoozed",
+                        format!("`{other}` is not true, false or any"),
+                    ));
+                }
+            },
         })
     }
 }
@@ -231,9 +254,9 @@ pub async fn list(
     }))
 }
 
-/// Counts per inbox view (mine, unassigned, escalated, all). `channel`, `inbox_id`, `team_id`,
-/// `priority` and `sentiment_max` narrow every view; each view sets status and assignee itself,
-/// so `status` and `assignee` are ignored here.
+/// Counts per inbox view (mine, unassigned, escalated, all, snoozed). `channel`, `inbox_id`,
+/// `team_id`, `priority`, `sentiment_max` and `label` narrow every view; each view sets status
+/// and assignee itself, so `status` and `assignee` are ignored here.
 #[utoipa::path(get, path = "/conversations/counts", tag = "conversations", params(ListParams),
     responses((status = 200, body = ViewCounts)))]
 pub async fn counts(
@@ -270,7 +293,12 @@ pub async fn counts(
     };
     let unassigned = view(vec![Bot, Escalated, Assigned], Some(None));
     let escalated = view(vec![Escalated], None);
+    let snoozed = ConversationFilter {
+        snoozed: Some(true),
+        ..base.clone()
+    };
     Ok(ApiJson(ViewCounts {
+        snoozed: store.count_conversations(org_id, &snoozed).await?,
         mine,
         unassigned: store.count_conversations(org_id, &unassigned).await?,
         escalated: store.count_conversations(org_id, &escalated).await?,
@@ -582,9 +610,13 @@ pub async fn handback(
     ApiPath(id): ApiPath<String>,
 ) -> ApiResult<ApiJson<Conversation>> {
     open_for_handover(&state, &auth, &id).await?;
-    let conversation = state
+    let mut conversation = state
         .store
         .hand_back_to_ai(auth.org_id(), &id, &auth.principal.actor())
+        .await?;
+    state
+        .store
+        .complete_conversations(auth.org_id(), std::slice::from_mut(&mut conversation))
         .await?;
     publish_change(&state, &conversation);
     crate::routing::assignment::capacity_freed(&state, auth.org_id()).await;
@@ -609,7 +641,7 @@ pub async fn set_priority(
     Ok(ApiJson(conversation))
 }
 
-fn publish_change(state: &AppState, conversation: &Conversation) {
+pub(crate) fn publish_change(state: &AppState, conversation: &Conversation) {
     state.bus.publish(BusEvent::ConversationChanged {
         org_id: conversation.org_id.clone(),
         inbox_id: conversation.inbox_id.clone(),

@@ -1,19 +1,28 @@
 //! The REST API under `/api/v1`, and its OpenAPI description generated from the handlers.
 
+mod analytics;
 mod api_keys;
 mod attachments;
 mod audit;
 mod auth;
+mod bulk;
 mod canned;
 mod channels;
+mod contact_merge;
 mod contacts;
 pub(crate) mod conversations;
 mod events;
+mod gdpr;
 mod inboxes;
 mod knowledge;
+mod labels;
+mod retention;
 mod routing;
+mod search;
+mod snooze;
 mod teams;
 mod users;
+mod webhooks;
 
 use axum::{Json, Router, routing::get};
 use serde::Deserialize;
@@ -66,9 +75,21 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(conversations::reopen))
         .routes(routes!(conversations::set_priority))
         .routes(routes!(conversations::typing))
+        .routes(routes!(labels::set_for_conversation))
+        .routes(routes!(labels::list, labels::create))
+        .routes(routes!(labels::update, labels::delete))
+        .routes(routes!(search::search))
+        .routes(routes!(bulk::bulk))
+        .routes(routes!(snooze::snooze))
+        .routes(routes!(snooze::unsnooze))
         .routes(routes!(attachments::get))
         .routes(routes!(contacts::list))
         .routes(routes!(contacts::get, contacts::update))
+        .routes(routes!(contact_merge::merge))
+        .routes(routes!(gdpr::erase))
+        .routes(routes!(gdpr::export))
+        .routes(routes!(retention::get, retention::put))
+        .routes(routes!(retention::dry_run))
         .routes(routes!(inboxes::list, inboxes::create))
         .routes(routes!(inboxes::get, inboxes::update))
         .routes(routes!(inboxes::register_webhook))
@@ -106,7 +127,13 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(knowledge::list, knowledge::create))
         .routes(routes!(knowledge::get, knowledge::update))
         .routes(routes!(knowledge::versions))
-        .routes(routes!(knowledge::gaps));
+        .routes(routes!(knowledge::gaps))
+        .routes(routes!(analytics::overview))
+        .routes(routes!(analytics::timeseries))
+        .routes(routes!(analytics::agents))
+        .routes(routes!(webhooks::list, webhooks::create))
+        .routes(routes!(webhooks::delete))
+        .routes(routes!(webhooks::deliveries));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", routes)
         .split_for_parts();

@@ -17,7 +17,7 @@ pub struct CreateUser {
     #[serde(default)]
     pub name: String,
     pub role: Role,
-    /// At least 8 characters.
+    /// At least 10 characters, and not one of the most common passwords.
     pub password: String,
 }
 
@@ -62,7 +62,8 @@ fn within_reach(auth: &Auth, role: Role) -> ApiResult<()> {
 /// Adds a user, of a role with no permission the caller lacks.
 #[utoipa::path(post, path = "/users", tag = "users", request_body = CreateUser,
     responses((status = 201, body = User), (status = 403, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody)))]
+        (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,
@@ -70,6 +71,7 @@ pub async fn create(
 ) -> ApiResult<(StatusCode, ApiJson<User>)> {
     auth.require(Permission::UsersManage)?;
     within_reach(&auth, request.role)?;
+    crate::login::check_password(&request.password).map_err(ApiError::Unprocessable)?;
     let user = state
         .store
         .create_user(

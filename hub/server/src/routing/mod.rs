@@ -24,7 +24,9 @@ use std::{
 
 use chrono::Utc;
 use serde_json::json;
-use switchboard_model::{BusEvent, Conversation, ConversationStatus, Message, MessageRole};
+use switchboard_model::{
+    BusEvent, Conversation, ConversationStatus, HandoffReason, Message, MessageRole,
+};
 use switchboard_store::{NewHandoff, RoutingChange, StoreError};
 
 pub use rules::{CompiledRule, Decision, Fired, Signals, evaluate};
@@ -205,25 +207,25 @@ pub async fn on_handoff_request(
         conversation_id,
         true,
         "pressed the button to talk to a person",
+        HandoffReason::HumanRequest,
     )
     .await
 }
 
-/// The bot could not answer (it declined, failed or timed out): the conversation goes to a
-/// person with a handoff, an SLA and an assignment, whatever the rules say.
+/// The bot could not answer (it declined: `LowConfidence`; it failed or timed out:
+/// `AiFailure`): the conversation goes to a person with a handoff, an SLA and an assignment,
+/// whatever the rules say.
 pub async fn on_ai_declined(
     state: &AppState,
     org_id: &str,
     conversation_id: &str,
+    why: HandoffReason,
 ) -> Result<Decision> {
-    escalate_anyway(
-        state,
-        org_id,
-        conversation_id,
-        false,
-        "the AI had no confident answer",
-    )
-    .await
+    let reason = match why {
+        HandoffReason::AiFailure => "the AI failed to answer",
+        _ => "the AI had no confident answer",
+    };
+    escalate_anyway(state, org_id, conversation_id, false, reason, why).await
 }
 
 /// Runs the rules on the conversation's latest customer message and escalates even when
@@ -234,6 +236,7 @@ async fn escalate_anyway(
     conversation_id: &str,
     handoff_button: bool,
     reason: &str,
+    kind: HandoffReason,
 ) -> Result<Decision> {
     let conversation = state
         .store
@@ -268,6 +271,7 @@ async fn escalate_anyway(
             rule_id: String::new(),
             rule_name: String::new(),
             reason: reason.into(),
+            kind,
             escalates: true,
         });
     }
@@ -321,6 +325,7 @@ async fn apply(
             reason: deciding
                 .map(|fired| fired.reason.clone())
                 .unwrap_or_default(),
+            reason_kind: deciding.map(|fired| fired.kind).unwrap_or_default(),
             suggested_reply: summary.suggested_reply,
             summary_source: summary.source,
         })

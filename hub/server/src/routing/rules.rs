@@ -4,7 +4,7 @@
 
 use regex::{Regex, RegexBuilder};
 use serde::Serialize;
-use switchboard_model::{EscalationRule, MatchMode, Priority, Trigger};
+use switchboard_model::{EscalationRule, HandoffReason, MatchMode, Priority, Trigger};
 use switchboard_store::RuleSpec;
 
 use crate::routing::language;
@@ -45,6 +45,8 @@ pub struct Fired {
     pub rule_name: String,
     /// What matched, in words: `asked for a person ("talk to a human")`.
     pub reason: String,
+    /// What matched, as a kind: the first trigger that matched.
+    pub kind: HandoffReason,
     /// This rule's actions escalate.
     pub escalates: bool,
 }
@@ -218,6 +220,21 @@ fn quoted(text: &str) -> String {
 }
 
 impl Matcher {
+    /// The kind of handoff this trigger causes, for reports.
+    fn kind(&self) -> HandoffReason {
+        match self {
+            Matcher::HumanRequest => HandoffReason::HumanRequest,
+            Matcher::SentimentBelow(_) | Matcher::SentimentFalling(_) => HandoffReason::Sentiment,
+            Matcher::AiFailures(_) => HandoffReason::LowConfidence,
+            Matcher::Keywords(_)
+            | Matcher::Regex(_)
+            | Matcher::Topic(_)
+            | Matcher::CustomerTier(_)
+            | Matcher::CustomerValueAtLeast(_)
+            | Matcher::CustomerMessages(_) => HandoffReason::Rule,
+        }
+    }
+
     /// Why this trigger matches the message, or `None`.
     fn check(&self, reading: &Reading<'_>) -> Option<String> {
         let signals = reading.signals;
@@ -289,14 +306,21 @@ pub fn evaluate(rules: &[CompiledRule], signals: &Signals) -> Decision {
         if !rule.enabled || compiled.matchers.is_empty() {
             continue;
         }
-        let mut reasons = compiled.matchers.iter().map(|m| m.check(&reading));
-        let reason = match rule.match_mode {
+        let mut reasons = compiled
+            .matchers
+            .iter()
+            .map(|m| Some((m.check(&reading)?, m.kind())));
+        let matched = match rule.match_mode {
             MatchMode::Any => reasons.find_map(|reason| reason),
-            MatchMode::All => reasons
-                .collect::<Option<Vec<_>>>()
-                .map(|reasons| reasons.join(" and ")),
+            MatchMode::All => reasons.collect::<Option<Vec<_>>>().map(|reasons| {
+                let kind = reasons.first().map(|(_, kind)| *kind).unwrap_or_default();
+                let words: Vec<String> = reasons.into_iter().map(|(words, _)| words).collect();
+                (words.join(" and "), kind)
+            }),
         };
-        let Some(reason) = reason else { continue };
+        let Some((reason, kind)) = matched else {
+            continue;
+        };
         let actions = &rule.actions;
         decision.escalate |= actions.escalate;
         for tag in &actions.tags {
@@ -312,6 +336,7 @@ pub fn evaluate(rules: &[CompiledRule], signals: &Signals) -> Decision {
             rule_id: rule.id.clone(),
             rule_name: rule.name.clone(),
             reason,
+            kind,
             escalates: actions.escalate,
         });
         if !rule.continue_after {

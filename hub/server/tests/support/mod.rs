@@ -367,12 +367,25 @@ impl TestApp {
 
     /// A customer message in `thread` through the test inbox; returns its conversation's id.
     pub async fn customer_writes(&self, admin: &str, inbox_id: &str, thread: &str) -> String {
+        self.customer_says(admin, inbox_id, thread, &format!("Help with {thread}"))
+            .await
+    }
+
+    /// The customer of `thread` writes `text` through the test inbox; returns the
+    /// conversation's id.
+    pub async fn customer_says(
+        &self,
+        admin: &str,
+        inbox_id: &str,
+        thread: &str,
+        text: &str,
+    ) -> String {
         let status = self
             .webhook(
                 inbox_id,
                 "s3cret",
                 json!({ "thread": thread, "from": format!("{thread}@customer.test"),
-                        "id": switchboard_model::new_id(), "text": format!("Help with {thread}") }),
+                        "id": switchboard_model::new_id(), "text": text }),
             )
             .await;
         assert_eq!(status, StatusCode::OK);

@@ -18,6 +18,8 @@ pub struct Model {
     pub rule_name: Option<String>,
     #[sea_orm(column_type = "Text")]
     pub reason: String,
+    /// `rule`, `low_confidence`, `human_request`, `sentiment` or `ai_failure`.
+    pub reason_kind: String,
     #[sea_orm(column_type = "Text")]
     pub suggested_reply: String,
     /// `extractive` or `llm`.

@@ -1,0 +1,386 @@
+//! `/analytics`: the figures a support manager runs the team by, for the conversations opened
+//! in a range of days, as JSON or CSV (`?format=csv` or `Accept: text/csv`). Definitions in
+//! `docs/analytics.md`.
+
+use std::collections::HashMap;
+
+use axum::{
+    extract::State,
+    http::{HeaderMap, HeaderValue, header},
+    response::{IntoResponse, Response},
+};
+use serde::{Deserialize, Serialize};
+use switchboard_model::{
+    Permission,
+    analytics::{self, AgentRow, ConversationFacts, Overview, ReportRange, Stats, Timeseries},
+};
+use switchboard_store::ReportFilter;
+use utoipa::{IntoParams, ToSchema};
+
+use crate::{
+    auth::Auth,
+    error::{ApiError, ApiJson, ApiQuery, ApiResult},
+    state::AppState,
+};
+
+/// The range, the time zone and the filters every analytics route takes.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ReportParams {
+    /// The first day, `YYYY-MM-DD` (default: 29 days before `to`).
+    pub from: Option<String>,
+    /// The last day, included (default: today in `tz`).
+    pub to: Option<String>,
+    /// An IANA time zone the days are counted in (default `UTC`).
+    pub tz: Option<String>,
+    pub inbox_id: Option<String>,
+    /// A channel name (`webchat`, `email`, `whatsapp`…).
+    pub channel: Option<String>,
+    pub team_id: Option<String>,
+    /// The agent the conversations are assigned to.
+    pub agent_id: Option<String>,
+    pub topic: Option<String>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// What a report was asked for: its range and its facts.
+struct Report {
+    range: ReportRange,
+    facts: Vec<ConversationFacts>,
+    csv: bool,
+}
+
+async fn report(
+    state: &AppState,
+    auth: &Auth,
+    params: ReportParams,
+    headers: &HeaderMap,
+) -> ApiResult<Report> {
+    auth.require(Permission::AnalyticsRead)?;
+    let range = ReportRange::with_defaults(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.tz.as_deref().unwrap_or_default(),
+        state.clock.now(),
+    )
+    .map_err(|err| ApiError::Unprocessable(err.0))?;
+    let filter = ReportFilter {
+        inbox_id: params.inbox_id,
+        channel: params.channel,
+        team_id: params.team_id,
+        agent_id: params.agent_id,
+        topic: params.topic,
+    };
+    let facts = state
+        .store
+        .report_facts(auth.org_id(), range.start, range.end, &filter)
+        .await?;
+    let csv = match params.format.as_deref() {
+        Some("csv") => true,
+        Some("json") => false,
+        Some(other) => {
+            return Err(ApiError::Unprocessable(format!(
+                "`format` is `json` or `csv`, not `{other}`"
+            )));
+        }
+        None => headers
+            .get(header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains("text/csv")),
+    };
+    Ok(Report { range, facts, csv })
+}
+
+/// A CSV document: a header line, then one line per row; fields quoted when they need it, and
+/// text that a spreadsheet would run as a formula (`=`, `+`, `-`, `@` first) made inert.
+struct Csv {
+    text: String,
+}
+
+impl Csv {
+    fn new(header: &[&str]) -> Csv {
+        let mut csv = Csv {
+            text: String::new(),
+        };
+        csv.line(header.iter().map(|name| Cell::Text(name.to_string())));
+        csv
+    }
+
+    fn line(&mut self, cells: impl IntoIterator<Item = Cell>) {
+        let fields: Vec<String> = cells.into_iter().map(Cell::field).collect();
+        self.text.push_str(&fields.join(","));
+        self.text.push_str("\r\n");
+    }
+
+    fn into_response(self, name: &str) -> Response {
+        let mut response = self.text.into_response();
+        let headers = response.headers_mut();
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("text/csv; charset=utf-8"),
+        );
+        if let Ok(value) = HeaderValue::from_str(&format!("attachment; filename=\"{name}.csv\"")) {
+            headers.insert(header::CONTENT_DISPOSITION, value);
+        }
+        response
+    }
+}
+
+enum Cell {
+    Text(String),
+    Number(Option<f64>),
+    Count(u64),
+}
+
+impl Cell {
+    fn field(self) -> String {
+        match self {
+            Cell::Text(text) => {
+                let text = if text.starts_with(['=', '+', '-', '@']) {
+                    format!("'{text}")
+                } else {
+                    text
+                };
+                if text.contains([',', '"', '\n', '\r']) {
+                    format!("\"{}\"", text.replace('"', "\"\""))
+                } else {
+                    text
+                }
+            }
+            Cell::Number(Some(value)) => {
+                let rounded = (value * 10_000.0).round() / 10_000.0;
+                rounded.to_string()
+            }
+            Cell::Number(None) => String::new(),
+            Cell::Count(count) => count.to_string(),
+        }
+    }
+}
+
+fn stats_cells(stats: &Stats) -> [Cell; 2] {
+    [Cell::Number(stats.median), Cell::Number(stats.p90)]
+}
+
+fn overview_csv(overview: &Overview) -> Csv {
+    let mut header = vec![
+        "from",
+        "to",
+        "time_zone",
+        "conversations_opened",
+        "conversations_resolved",
+        "automated_resolutions",
+        "automated_resolution_rate",
+        "handoffs",
+        "handoff_rate",
+        "ai_involved",
+        "ai_involvement_rate",
+        "first_response_time_median_seconds",
+        "first_response_time_p90_seconds",
+        "first_response_time_business_median_seconds",
+        "first_response_time_business_p90_seconds",
+        "resolution_time_median_seconds",
+        "resolution_time_p90_seconds",
+        "csat_responses",
+        "csat_satisfied_share",
+        "csat_average",
+        "csat_response_rate",
+        "sla_compliance",
+        "sla_met",
+        "sla_breached",
+    ];
+    let reasons: Vec<String> = overview
+        .handoff_reasons
+        .iter()
+        .map(|count| format!("handoffs_{}", count.key))
+        .collect();
+    header.extend(reasons.iter().map(String::as_str));
+    let mut csv = Csv::new(&header);
+    let mut cells = vec![
+        Cell::Text(overview.from.clone()),
+        Cell::Text(overview.to.clone()),
+        Cell::Text(overview.time_zone.clone()),
+        Cell::Count(overview.conversations_opened),
+        Cell::Count(overview.conversations_resolved),
+        Cell::Count(overview.automated_resolutions),
+        Cell::Number(Some(overview.automated_resolution_rate)),
+        Cell::Count(overview.handoffs),
+        Cell::Number(Some(overview.handoff_rate)),
+        Cell::Count(overview.ai_involved),
+        Cell::Number(Some(overview.ai_involvement_rate)),
+    ];
+    cells.extend(stats_cells(&overview.first_response_time_seconds));
+    cells.extend(stats_cells(&overview.first_response_time_business_seconds));
+    cells.extend(stats_cells(&overview.resolution_time_seconds));
+    cells.extend([
+        Cell::Count(overview.csat.responses),
+        Cell::Number(overview.csat.satisfied_share),
+        Cell::Number(overview.csat.average),
+        Cell::Number(overview.csat.response_rate),
+        Cell::Number(overview.sla_compliance),
+        Cell::Count(overview.sla_met),
+        Cell::Count(overview.sla_breached),
+    ]);
+    cells.extend(
+        overview
+            .handoff_reasons
+            .iter()
+            .map(|count| Cell::Count(count.conversations)),
+    );
+    csv.line(cells);
+    csv
+}
+
+/// The headline figures of the conversations opened in the range: volume, automated
+/// resolution, handoffs and their reasons, AI involvement, first response (from the handoff)
+/// and resolution times, CSAT, SLA compliance, volume by channel, inbox and topic.
+#[utoipa::path(get, path = "/analytics/overview", tag = "analytics", params(ReportParams),
+    responses((status = 200, body = Overview, description = "JSON, or `text/csv` with a header line and one row"),
+        (status = 403, description = "Not a manager or an admin"),
+        (status = 422, description = "A bad range, time zone or format")))]
+pub async fn overview(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<ReportParams>,
+) -> ApiResult<Response> {
+    let report = report(&state, &auth, params, &headers).await?;
+    let calendars = state.store.report_calendars(auth.org_id()).await?;
+    let overview = analytics::overview(&report.range, &report.facts, &calendars);
+    Ok(if report.csv {
+        overview_csv(&overview).into_response("overview")
+    } else {
+        ApiJson(overview).into_response()
+    })
+}
+
+/// The range day by day (each conversation on the day it was opened), and the volume by hour
+/// of the week.
+#[utoipa::path(get, path = "/analytics/timeseries", tag = "analytics", params(ReportParams),
+    responses((status = 200, body = Timeseries, description = "JSON, or `text/csv` with one row per day"),
+        (status = 403, description = "Not a manager or an admin")))]
+pub async fn timeseries(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<ReportParams>,
+) -> ApiResult<Response> {
+    let report = report(&state, &auth, params, &headers).await?;
+    let series = analytics::timeseries(&report.range, &report.facts);
+    if !report.csv {
+        return Ok(ApiJson(series).into_response());
+    }
+    let mut csv = Csv::new(&[
+        "date",
+        "conversations_opened",
+        "automated_resolutions",
+        "handoffs",
+        "ai_involved",
+        "resolved",
+        "first_response_median_seconds",
+        "csat_average",
+        "sentiment_average",
+    ]);
+    for day in series.days {
+        csv.line([
+            Cell::Text(day.date),
+            Cell::Count(day.conversations_opened),
+            Cell::Count(day.automated_resolutions),
+            Cell::Count(day.handoffs),
+            Cell::Count(day.ai_involved),
+            Cell::Count(day.resolved),
+            Cell::Number(day.first_response_median_seconds),
+            Cell::Number(day.csat_average),
+            Cell::Number(day.sentiment_average),
+        ]);
+    }
+    Ok(csv.into_response("timeseries"))
+}
+
+/// Per agent: the conversations opened in the range that are assigned to them.
+#[derive(Serialize, ToSchema)]
+pub struct AgentsReport {
+    pub from: String,
+    pub to: String,
+    pub time_zone: String,
+    pub agents: Vec<AgentRow>,
+}
+
+/// Per agent: conversations handled (assigned to them), replied to and resolved, first
+/// response and resolution times, CSAT.
+#[utoipa::path(get, path = "/analytics/agents", tag = "analytics", params(ReportParams),
+    responses((status = 200, body = AgentsReport, description = "JSON, or `text/csv` with one row per agent"),
+        (status = 403, description = "Not a manager or an admin")))]
+pub async fn agents(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<ReportParams>,
+) -> ApiResult<Response> {
+    let report = report(&state, &auth, params, &headers).await?;
+    let names: HashMap<String, String> = state
+        .store
+        .list_users(auth.org_id())
+        .await?
+        .into_iter()
+        .map(|user| (user.id, user.name))
+        .collect();
+    let agents = analytics::agents(&report.facts, &names);
+    if !report.csv {
+        return Ok(ApiJson(AgentsReport {
+            from: report.range.from.to_string(),
+            to: report.range.to.to_string(),
+            time_zone: report.range.time_zone.clone(),
+            agents,
+        })
+        .into_response());
+    }
+    let mut csv = Csv::new(&[
+        "agent_id",
+        "name",
+        "conversations",
+        "replied",
+        "resolved",
+        "first_response_time_median_seconds",
+        "first_response_time_p90_seconds",
+        "resolution_time_median_seconds",
+        "resolution_time_p90_seconds",
+        "csat_responses",
+        "csat_average",
+    ]);
+    for agent in agents {
+        let mut cells = vec![
+            Cell::Text(agent.agent_id),
+            Cell::Text(agent.name),
+            Cell::Count(agent.conversations),
+            Cell::Count(agent.replied),
+            Cell::Count(agent.resolved),
+        ];
+        cells.extend(stats_cells(&agent.first_response_time_seconds));
+        cells.extend(stats_cells(&agent.resolution_time_seconds));
+        cells.extend([
+            Cell::Count(agent.csat.responses),
+            Cell::Number(agent.csat.average),
+        ]);
+        csv.line(cells);
+    }
+    Ok(csv.into_response("agents"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn csv_fields_are_quoted_and_formulas_made_inert() {
+        assert_eq!(Cell::Text("plain".into()).field(), "plain");
+        assert_eq!(Cell::Text("a, b".into()).field(), "\"a, b\"");
+        assert_eq!(
+            Cell::Text("say \"hi\"".into()).field(),
+            "\"say \"\"hi\"\"\""
+        );
+        assert_eq!(Cell::Text("=1+2".into()).field(), "'=1+2");
+        assert_eq!(Cell::Number(Some(1.0 / 3.0)).field(), "0.3333");
+        assert_eq!(Cell::Number(None).field(), "");
+    }
+}

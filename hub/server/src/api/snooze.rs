@@ -1,0 +1,73 @@
+//! Snoozing a conversation: `POST /conversations/{id}/snooze` and `/unsnooze`.
+
+use axum::extract::State;
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+use switchboard_model::{Conversation, Permission};
+use utoipa::ToSchema;
+
+use crate::{
+    api::conversations::publish_change,
+    auth::Auth,
+    error::{ApiError, ApiJson, ApiPath, ApiResult},
+    state::AppState,
+};
+
+/// Exactly one of the two.
+#[derive(Deserialize, ToSchema)]
+pub struct SnoozeRequest {
+    /// Back at this time (RFC 3339), or earlier if the customer writes.
+    #[serde(default)]
+    pub until: Option<DateTime<Utc>>,
+    /// Back when the customer writes, however long that takes.
+    #[serde(default)]
+    pub until_customer_replies: bool,
+}
+
+/// Snoozes the conversation: it leaves the inbox's views (`GET /conversations` without
+/// `snoozed=true`) until `until` passes or the customer writes, then comes back by itself.
+/// Snoozing again replaces the earlier time.
+#[utoipa::path(post, path = "/conversations/{id}/snooze", tag = "conversations",
+    request_body = SnoozeRequest,
+    responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn snooze(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<SnoozeRequest>,
+) -> ApiResult<ApiJson<Conversation>> {
+    let principal = auth.require(Permission::ConversationsReply)?;
+    let until = match (request.until, request.until_customer_replies) {
+        (Some(until), false) => Some(until),
+        (None, true) => None,
+        _ => {
+            return Err(ApiError::Unprocessable(
+                "give either `until` or `until_customer_replies: true`".into(),
+            ));
+        }
+    };
+    let conversation = state
+        .store
+        .snooze(auth.org_id(), &id, until, &principal.actor())
+        .await?;
+    publish_change(&state, &conversation);
+    Ok(ApiJson(conversation))
+}
+
+/// Brings a snoozed conversation back into the views now.
+#[utoipa::path(post, path = "/conversations/{id}/unsnooze", tag = "conversations",
+    responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn unsnooze(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<Conversation>> {
+    let principal = auth.require(Permission::ConversationsReply)?;
+    let conversation = state
+        .store
+        .unsnooze(auth.org_id(), &id, &principal.actor())
+        .await?;
+    publish_change(&state, &conversation);
+    Ok(ApiJson(conversation))
+}

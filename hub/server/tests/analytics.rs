@@ -1,0 +1,481 @@
+//! Analytics over a known history: five conversations written through the real paths on a
+//! manual clock (resolved by the AI, handed to a person and answered in business hours, outside
+//! them, late), and every figure of `/analytics/overview`, `/timeseries` and `/agents` checked
+//! exactly, as JSON and CSV, on SQLite and PostgreSQL.
+
+mod support;
+
+use chrono::{DateTime, Utc};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use support::TestApp;
+use switchboard::Settings;
+use switchboard_model::{AiOutcome, Clock, MessageRole, new_id};
+use switchboard_store::NewMessage;
+use switchboard_testkit::{TestDatabase, backend_tests};
+
+backend_tests!(
+    every_figure_of_a_known_history,
+    analytics_is_for_managers_and_admins_and_one_organization,
+    bad_ranges_are_refused_with_a_reason,
+);
+
+fn instant(text: &str) -> DateTime<Utc> {
+    DateTime::parse_from_rfc3339(text)
+        .expect("a time")
+        .with_timezone(&Utc)
+}
+
+fn settings(db: &TestDatabase) -> Settings {
+    Settings {
+        sla_check_ms: 50,
+        ..support::settings(db)
+    }
+}
+
+/// The history the figures are checked against. Times in UTC; Berlin is an hour ahead.
+struct History {
+    app: TestApp,
+    admin: String,
+    clock: Clock,
+}
+
+impl History {
+    async fn customer_says(&self, inbox: &str, thread: &str, text: &str) -> String {
+        self.app
+            .customer_says(&self.admin, inbox, thread, text)
+            .await
+    }
+
+    async fn at(&self, text: &str) {
+        self.clock.set(instant(text));
+    }
+
+    async fn post(&self, path: &str, body: Value) -> Value {
+        let (status, answer) = self.app.post(&self.admin, path, body).await;
+        assert!(status.is_success(), "{path}: {status} {answer}");
+        answer
+    }
+
+    async fn agent_replies(&self, id: &str) {
+        self.post(
+            &format!("/api/v1/conversations/{id}/messages"),
+            json!({ "text": "Happy to help." }),
+        )
+        .await;
+    }
+
+    async fn resolve(&self, id: &str) {
+        self.post(&format!("/api/v1/conversations/{id}/resolve"), json!({}))
+            .await;
+    }
+
+    async fn escalated(&self, id: &str) -> Value {
+        self.app
+            .wait_for(&self.admin, id, |c| {
+                c["conversation"]["status"] == "escalated"
+            })
+            .await
+    }
+}
+
+/// Five conversations:
+/// - A, Friday 10:00: the AI answers, resolved at 10:01, rated 5 (resolved by the AI);
+/// - B, Friday 11:00: asks for a person (high priority: an hour of business time to first
+///   response, Berlin 09:00–17:00 on weekdays), answered at 11:02, resolved at 12:00, rated 2;
+/// - C, Saturday 10:00: asks for a person, answered Monday 08:30 (09:30 in Berlin): 46.5 hours
+///   of calendar time, 30 minutes of business time; still open;
+/// - D, Monday 12:00: asks for a person, answered at 14:00, an hour after the target;
+/// - E, Monday 15:00: writes and waits.
+async fn known_history(db: TestDatabase) -> History {
+    let clock = Clock::manual(instant("2026-11-27T10:00:00Z"));
+    let app = TestApp::spawn_quiet_with_clock(db, settings, clock.clone()).await;
+    let admin = app.admin().await;
+    let history = History { app, admin, clock };
+    let inbox = history.app.test_inbox(&history.admin, json!({})).await;
+    let (_, policies) = history
+        .app
+        .get(&history.admin, "/api/v1/sla-policies")
+        .await;
+    let high = policies
+        .as_array()
+        .expect("a list")
+        .iter()
+        .find(|policy| policy["priority"] == "high" && policy["team_id"].is_null())
+        .expect("the default high policy")
+        .clone();
+    let day = json!([["09:00", "17:00"]]);
+    let (status, saved) = history
+        .app
+        .send(
+            Method::PUT,
+            &history.admin,
+            &format!("/api/v1/sla-policies/{}", high["id"].as_str().expect("an id")),
+            json!({ "name": "Office", "priority": "high", "first_response_seconds": 3600,
+                    "resolution_seconds": 8 * 3600,
+                    "business_hours": { "time_zone": "Europe/Berlin",
+                        "weekly": { "mon": day, "tue": day, "wed": day, "thu": day, "fri": day } } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{saved}");
+
+    let a = history
+        .customer_says(&inbox, "a", "where is my parcel")
+        .await;
+    history.at("2026-11-27T10:00:10Z").await;
+    let detail = history.app.conversation(&history.admin, &a).await;
+    let org_id = detail["conversation"]["org_id"]
+        .as_str()
+        .expect("an org id")
+        .to_owned();
+    let store = &history.app.state.store;
+    store
+        .append_bot_message(
+            &org_id,
+            &a,
+            &new_id(),
+            NewMessage {
+                role: MessageRole::Ai,
+                private: false,
+                text: "It is on its way.".into(),
+                author_id: None,
+                attachments: Vec::new(),
+                sources: Vec::new(),
+                confidence: Some(0.9),
+                model: None,
+                tokens: None,
+            },
+            AiOutcome::Answered,
+        )
+        .await
+        .expect("the AI's answer");
+    history.at("2026-11-27T10:01:00Z").await;
+    history.resolve(&a).await;
+    store
+        .record_csat(&org_id, &a, 5, None)
+        .await
+        .expect("a rating");
+
+    history.at("2026-11-27T11:00:00Z").await;
+    let b = history.customer_says(&inbox, "b", "talk to a human").await;
+    history.escalated(&b).await;
+    history
+        .post(&format!("/api/v1/conversations/{b}/takeover"), json!({}))
+        .await;
+    history.at("2026-11-27T11:02:00Z").await;
+    history.agent_replies(&b).await;
+    history.at("2026-11-27T12:00:00Z").await;
+    history.resolve(&b).await;
+    store
+        .record_csat(&org_id, &b, 2, Some("slow"))
+        .await
+        .expect("a rating");
+
+    history.at("2026-11-28T10:00:00Z").await;
+    let c = history.customer_says(&inbox, "c", "talk to a human").await;
+    history.escalated(&c).await;
+    history
+        .post(&format!("/api/v1/conversations/{c}/takeover"), json!({}))
+        .await;
+    history.at("2026-11-30T08:30:00Z").await;
+    history.agent_replies(&c).await;
+
+    history.at("2026-11-30T12:00:00Z").await;
+    let d = history.customer_says(&inbox, "d", "talk to a human").await;
+    history.escalated(&d).await;
+    history
+        .post(&format!("/api/v1/conversations/{d}/takeover"), json!({}))
+        .await;
+    history.at("2026-11-30T14:00:00Z").await;
+    history.agent_replies(&d).await;
+
+    history.at("2026-11-30T15:00:00Z").await;
+    history.customer_says(&inbox, "e", "hello there").await;
+    history
+}
+
+fn close(actual: &Value, expected: f64) -> bool {
+    actual
+        .as_f64()
+        .is_some_and(|actual| (actual - expected).abs() < 1e-6)
+}
+
+#[track_caller]
+fn assert_close(actual: &Value, expected: f64, what: &str) {
+    assert!(close(actual, expected), "{what}: {actual} ≠ {expected}");
+}
+
+async fn every_figure_of_a_known_history(db: TestDatabase) {
+    let history = known_history(db).await;
+    let (app, admin) = (&history.app, &history.admin);
+    let range = "from=2026-11-27&to=2026-11-30&tz=Europe/Berlin";
+    let (status, overview) = app
+        .get(admin, &format!("/api/v1/analytics/overview?{range}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    assert_eq!(overview["conversations_opened"], 5, "{overview}");
+    assert_eq!(overview["conversations_resolved"], 2);
+    assert_eq!(overview["automated_resolutions"], 1);
+    assert_close(
+        &overview["automated_resolution_rate"],
+        0.2,
+        "automated resolution",
+    );
+    assert_eq!(overview["handoffs"], 3);
+    assert_close(&overview["handoff_rate"], 0.6, "handoff rate");
+    assert_close(&overview["ai_involvement_rate"], 0.2, "AI involvement");
+    let first = &overview["first_response_time_seconds"];
+    assert_eq!(first["count"], 3);
+    assert_close(&first["median"], 7200.0, "first response median");
+    // 120, 7,200 and 167,400 s: the 90th percentile lies 80 % of the way from the second.
+    assert_close(&first["p90"], 135_360.0, "first response p90");
+    let business = &overview["first_response_time_business_seconds"];
+    assert_close(&business["median"], 1800.0, "business median");
+    assert_close(&business["p90"], 6120.0, "business p90");
+    let resolution = &overview["resolution_time_seconds"];
+    assert_close(&resolution["median"], 1830.0, "resolution median");
+    assert_close(&resolution["p90"], 3246.0, "resolution p90");
+    assert_eq!(overview["csat"]["responses"], 2);
+    assert_close(&overview["csat"]["satisfied_share"], 0.5, "satisfied");
+    assert_close(&overview["csat"]["average"], 3.5, "CSAT average");
+    assert_close(
+        &overview["csat"]["response_rate"],
+        1.0,
+        "CSAT response rate",
+    );
+    // B met its targets, D answered an hour late, C's resolution is still pending.
+    assert_eq!(overview["sla_met"], 1);
+    assert_eq!(overview["sla_breached"], 1);
+    assert_close(&overview["sla_compliance"], 0.5, "SLA compliance");
+    let sla = overview["sla"].as_array().expect("per policy");
+    assert_eq!(sla.len(), 1, "{sla:?}");
+    assert_eq!(
+        (&sla[0]["policy"], &sla[0]["priority"], &sla[0]["pending"]),
+        (&json!("Office"), &json!("high"), &json!(1))
+    );
+    let reasons: Vec<(String, u64)> = overview["handoff_reasons"]
+        .as_array()
+        .expect("reasons")
+        .iter()
+        .map(|count| {
+            (
+                count["key"].as_str().unwrap_or_default().to_owned(),
+                count["conversations"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(
+        reasons.contains(&("human_request".into(), 3)),
+        "{reasons:?}"
+    );
+    assert!(
+        reasons.contains(&("low_confidence".into(), 0)),
+        "{reasons:?}"
+    );
+    assert_eq!(overview["by_channel"][0]["key"], "freshdesk");
+    assert_eq!(overview["by_channel"][0]["conversations"], 5);
+
+    // The same as CSV: a header line, then the row.
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/analytics/overview?{range}&format=csv")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(response.status(), StatusCode::OK);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap_or_default()
+            .starts_with("text/csv")
+    );
+    let csv = response.text().await.expect("text");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 2, "{csv}");
+    let row: std::collections::HashMap<&str, &str> =
+        lines[0].split(',').zip(lines[1].split(',')).collect();
+    assert_eq!(row["from"], "2026-11-27");
+    assert_eq!(row["time_zone"], "Europe/Berlin");
+    assert_eq!(row["conversations_opened"], "5");
+    assert_eq!(row["automated_resolution_rate"], "0.2");
+    assert_eq!(row["handoff_rate"], "0.6");
+    assert_eq!(row["first_response_time_median_seconds"], "7200");
+    assert_eq!(row["first_response_time_business_p90_seconds"], "6120");
+    assert_eq!(row["csat_average"], "3.5");
+    assert_eq!(row["sla_compliance"], "0.5");
+    assert_eq!(row["handoffs_human_request"], "3");
+    // `Accept: text/csv` asks for the same.
+    let by_accept = app
+        .client
+        .get(app.url(&format!("/api/v1/analytics/overview?{range}")))
+        .header("accept", "text/csv")
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("sends")
+        .text()
+        .await
+        .expect("text");
+    assert_eq!(by_accept, csv);
+
+    // Day by day, in Berlin's days.
+    let (status, series) = app
+        .get(admin, &format!("/api/v1/analytics/timeseries?{range}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{series}");
+    let opened: Vec<(String, u64)> = series["days"]
+        .as_array()
+        .expect("days")
+        .iter()
+        .map(|day| {
+            (
+                day["date"].as_str().unwrap_or_default().to_owned(),
+                day["conversations_opened"].as_u64().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        opened,
+        [
+            ("2026-11-27".to_owned(), 2),
+            ("2026-11-28".to_owned(), 1),
+            ("2026-11-29".to_owned(), 0),
+            ("2026-11-30".to_owned(), 2),
+        ]
+    );
+    assert_eq!(series["days"][0]["automated_resolutions"], 1);
+    assert_eq!(series["days"][0]["handoffs"], 1);
+    assert_close(&series["days"][0]["csat_average"], 3.5, "Friday's CSAT");
+    let hours = series["hour_of_week"].as_array().expect("168 hours");
+    assert_eq!(hours.len(), 168);
+    // Friday 11:00 and 12:00 in Berlin: A and B.
+    assert_eq!(
+        (&hours[4 * 24 + 11], &hours[4 * 24 + 12]),
+        (&json!(1), &json!(1))
+    );
+
+    // Per agent: the admin took over B, C and D.
+    let (status, agents) = app
+        .get(admin, &format!("/api/v1/analytics/agents?{range}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{agents}");
+    let rows = agents["agents"].as_array().expect("agents");
+    assert_eq!(rows.len(), 1, "{agents}");
+    assert_eq!(rows[0]["conversations"], 3);
+    assert_eq!(rows[0]["replied"], 3);
+    assert_eq!(rows[0]["resolved"], 1);
+    assert_close(
+        &rows[0]["first_response_time_seconds"]["median"],
+        7200.0,
+        "the agent's first response",
+    );
+    assert_close(&rows[0]["csat"]["average"], 2.0, "the agent's CSAT");
+    let response = app
+        .client
+        .get(app.url(&format!("/api/v1/analytics/agents?{range}&format=csv")))
+        .bearer_auth(admin)
+        .send()
+        .await
+        .expect("sends");
+    let csv = response.text().await.expect("text");
+    assert!(csv.starts_with("agent_id,name,conversations,"), "{csv}");
+    assert_eq!(csv.lines().count(), 2, "{csv}");
+
+    // A range that holds only Monday: D and E.
+    let (_, monday) = app
+        .get(
+            admin,
+            "/api/v1/analytics/overview?from=2026-11-30&to=2026-11-30&tz=UTC",
+        )
+        .await;
+    assert_eq!(monday["conversations_opened"], 2, "{monday}");
+    assert_eq!(monday["handoffs"], 1);
+    // Filters: only the inbox's, only the channel's.
+    let inbox_id = app
+        .get(admin, "/api/v1/inboxes")
+        .await
+        .1
+        .as_array()
+        .and_then(|inboxes| {
+            inboxes
+                .iter()
+                .find(|inbox| inbox["channel"] == "freshdesk")
+                .and_then(|inbox| inbox["id"].as_str().map(str::to_owned))
+        })
+        .expect("the test inbox");
+    let (_, filtered) = app
+        .get(
+            admin,
+            &format!("/api/v1/analytics/overview?{range}&inbox_id={inbox_id}"),
+        )
+        .await;
+    assert_eq!(filtered["conversations_opened"], 5);
+    let (_, other) = app
+        .get(
+            admin,
+            &format!("/api/v1/analytics/overview?{range}&channel=email"),
+        )
+        .await;
+    assert_eq!(other["conversations_opened"], 0);
+    assert_eq!(other["automated_resolution_rate"], 0.0);
+    assert_eq!(other["first_response_time_seconds"]["median"], Value::Null);
+    assert_eq!(other["sla_compliance"], Value::Null);
+}
+
+async fn analytics_is_for_managers_and_admins_and_one_organization(db: TestDatabase) {
+    let history = known_history(db).await;
+    let (app, admin) = (&history.app, &history.admin);
+    let path = "/api/v1/analytics/overview?from=2026-11-27&to=2026-11-30";
+    for role in ["support_agent", "knowledge_editor"] {
+        let token = app.user_token(admin, role).await;
+        for route in ["overview", "timeseries", "agents"] {
+            let (status, body) = app
+                .get(
+                    &token,
+                    &format!("/api/v1/analytics/{route}?from=2026-11-27&to=2026-11-30"),
+                )
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{role} {route}: {body}");
+        }
+    }
+    let manager = app.user_token(admin, "support_manager").await;
+    let (status, overview) = app.get(&manager, path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(overview["conversations_opened"], 5);
+    let globex = app.second_organization().await;
+    let (status, theirs) = app.get(&globex, path).await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(theirs["conversations_opened"], 0, "{theirs}");
+    let (status, _) = app.get("not a token", path).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
+async fn bad_ranges_are_refused_with_a_reason(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    for (query, words) in [
+        ("from=2026-12-02&to=2026-12-01", "before"),
+        ("from=yesterday&to=2026-12-01", "YYYY-MM-DD"),
+        ("from=2026-12-01&to=2026-12-01&tz=Mars/Olympus", "time zone"),
+        ("from=2020-01-01&to=2026-12-01", "at most"),
+        ("from=2026-12-01&to=2026-12-01&format=xml", "format"),
+    ] {
+        let (status, body) = app
+            .get(&admin, &format!("/api/v1/analytics/overview?{query}"))
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {body}");
+        assert!(body.to_string().contains(words), "{query}: {body}");
+    }
+    // No range at all: the last 30 days, today included.
+    let (status, overview) = app.get(&admin, "/api/v1/analytics/overview").await;
+    assert_eq!(status, StatusCode::OK, "{overview}");
+    let (from, to) = (
+        overview["from"].as_str().expect("from"),
+        overview["to"].as_str().expect("to"),
+    );
+    assert_eq!(to, Utc::now().date_naive().to_string());
+    let days = chrono::NaiveDate::parse_from_str(to, "%Y-%m-%d").expect("a date")
+        - chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").expect("a date");
+    assert_eq!(days.num_days(), 29);
+}

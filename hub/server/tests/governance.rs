@@ -1,0 +1,634 @@
+//! Governance (issue 23): signed outbound webhooks, delivered to a real receiver on loopback
+//! that checks the signature and fails first; a contact's export and erasure, over the API and
+//! the CLI; login throttling and weak passwords; on SQLite and PostgreSQL.
+
+mod support;
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use hmac::{Hmac, KeyInit, Mac};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use sha2::Sha256;
+use support::TestApp;
+use switchboard_model::Clock;
+use switchboard_testkit::{
+    FakePlatform, FakeResponse, RecordedRequest, TestDatabase, backend_tests,
+};
+
+backend_tests!(
+    webhooks_are_signed_retried_and_logged,
+    contacts_are_exported_and_erased,
+    the_cli_exports_and_erases_contacts,
+    logins_are_throttled_and_weak_passwords_refused,
+);
+
+/// Checks `X-Switchboard-Signature` as a subscriber would (docs/webhooks.md); returns `t`.
+fn verified(request: &RecordedRequest, secret: &str) -> i64 {
+    let header = request
+        .header("x-switchboard-signature")
+        .expect("a signature header");
+    let mut t = None;
+    let mut v1 = None;
+    for part in header.split(',') {
+        match part.split_once('=') {
+            Some(("t", value)) => t = Some(value.to_owned()),
+            Some(("v1", value)) => v1 = Some(value.to_owned()),
+            _ => {}
+        }
+    }
+    let (t, v1) = (t.expect("t="), v1.expect("v1="));
+    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes()).expect("a key");
+    mac.update(t.as_bytes());
+    mac.update(b".");
+    mac.update(&request.body);
+    let expected = hex::decode(v1).expect("hex");
+    mac.verify_slice(&expected).expect("the signature verifies");
+    t.parse().expect("unix seconds")
+}
+
+/// Waits until `check` holds on what the receiver got, or fails after 10 s.
+async fn received(
+    receiver: &FakePlatform,
+    check: impl Fn(&[RecordedRequest]) -> bool,
+) -> Vec<RecordedRequest> {
+    for _ in 0..400 {
+        let requests = receiver.requests();
+        if check(&requests) {
+            return requests;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!(
+        "the receiver never got what was expected: {:?}",
+        receiver.requests()
+    );
+}
+
+/// Waits until the subscription's delivery log shows `delivery` with this status, number of
+/// attempts and last status code.
+async fn logged(
+    app: &TestApp,
+    admin: &str,
+    webhook: &str,
+    delivery: &str,
+    (status, attempts, code): (&str, u32, u16),
+) {
+    for _ in 0..400 {
+        let (answered, log) = app
+            .get(admin, &format!("/api/v1/webhooks/{webhook}/deliveries"))
+            .await;
+        assert_eq!(answered, StatusCode::OK, "{log}");
+        let shown = log["deliveries"].as_array().is_some_and(|log| {
+            log.iter().any(|entry| {
+                entry["id"] == delivery
+                    && entry["status"] == status
+                    && entry["attempts"] == attempts
+                    && entry["last_status_code"] == code
+            })
+        });
+        if shown {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    panic!("the delivery log never showed {delivery} {status} after {attempts} attempts");
+}
+
+async fn webhooks_are_signed_retried_and_logged(db: TestDatabase) {
+    let started: DateTime<Utc> = "2030-01-01T09:00:00Z".parse().expect("a time");
+    let clock = Clock::manual(started);
+    let app = TestApp::spawn_quiet_with_clock(db, support::settings, clock.clone()).await;
+    let admin = app.admin().await;
+    let receiver = FakePlatform::start(FakeResponse::json(200, json!({ "ok": true }))).await;
+    receiver.respond_next(FakeResponse::json(500, json!({ "error": "try later" })));
+    let url = format!("{}/hooks/switchboard", receiver.url());
+    let events = json!(["message.created", "conversation.resolved"]);
+
+    // Only admins; known events only; URLs checked like inbox URLs.
+    let manager = app.user_token(&admin, "support_manager").await;
+    let (status, _) = app
+        .post(
+            &manager,
+            "/api/v1/webhooks",
+            json!({ "url": url, "events": events }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    for (bad_url, bad_events) in [
+        (url.as_str(), json!(["message.created", "message.deleted"])),
+        (url.as_str(), json!([])),
+        ("http://169.254.169.254/latest/meta-data", events.clone()),
+        ("gopher://127.0.0.1/", events.clone()),
+    ] {
+        let (status, body) = app
+            .post(
+                &admin,
+                "/api/v1/webhooks",
+                json!({ "url": bad_url, "events": bad_events }),
+            )
+            .await;
+        assert_eq!(
+            status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{bad_url} {bad_events}: {body}"
+        );
+    }
+
+    let (status, created) = app
+        .post(
+            &admin,
+            "/api/v1/webhooks",
+            json!({ "url": url, "events": events }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let webhook = created["id"].as_str().expect("an id").to_owned();
+    let secret = created["secret"]
+        .as_str()
+        .expect("the secret, once")
+        .to_owned();
+    assert!(secret.len() >= 32, "{secret}");
+    let (status, listed) = app.get(&admin, "/api/v1/webhooks").await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(listed.as_array().expect("a list").len(), 1);
+    assert_eq!(listed[0]["id"], webhook.as_str());
+    assert_eq!(listed[0]["events"], events);
+    assert!(
+        listed[0].get("secret").is_none(),
+        "listed with its secret: {listed}"
+    );
+    let globex = app.second_organization().await;
+    let (status, theirs) = app.get(&globex, "/api/v1/webhooks").await;
+    assert_eq!((status, theirs), (StatusCode::OK, json!([])));
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &globex,
+            &format!("/api/v1/webhooks/{webhook}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // A customer writes: the first attempt meets a 500 and waits for its backoff.
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let conversation = app.customer_writes(&admin, &inbox, "alice").await;
+    let first = received(&receiver, |requests| !requests.is_empty()).await;
+    assert_eq!(verified(&first[0], &secret), started.timestamp());
+    let payload = first[0].json();
+    let delivery = payload["id"].as_str().expect("an id").to_owned();
+    assert_eq!(payload["event"], "message.created");
+    assert_eq!(payload["data"]["message"]["text"], "Help with alice");
+    assert_eq!(
+        payload["data"]["message"]["conversation_id"],
+        conversation.as_str()
+    );
+    assert!(payload["created_at"].is_string(), "{payload}");
+    assert_eq!(first[0].header("content-type"), Some("application/json"));
+    logged(&app, &admin, &webhook, &delivery, ("pending", 1, 500)).await;
+    assert_eq!(receiver.requests().len(), 1, "retried before its time");
+
+    // Its time comes: the same body again, signed anew, and the receiver takes it.
+    clock.advance(chrono::Duration::hours(1));
+    let requests = received(&receiver, |requests| {
+        requests
+            .iter()
+            .filter(|request| request.json()["id"] == delivery.as_str())
+            .count()
+            == 2
+    })
+    .await;
+    let retry = requests
+        .iter()
+        .rfind(|request| request.json()["id"] == delivery.as_str())
+        .expect("the retry");
+    assert_eq!(
+        retry.body, first[0].body,
+        "the body changed between attempts"
+    );
+    assert_eq!(verified(retry, &secret), clock.now().timestamp());
+    logged(&app, &admin, &webhook, &delivery, ("delivered", 2, 200)).await;
+
+    // A resolution is an event too; an assignment is not subscribed to.
+    let (status, body) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let requests = received(&receiver, |requests| {
+        requests
+            .iter()
+            .any(|request| request.json()["event"] == "conversation.resolved")
+    })
+    .await;
+    let resolved = requests
+        .iter()
+        .find(|request| request.json()["event"] == "conversation.resolved")
+        .expect("resolved");
+    verified(resolved, &secret);
+    assert_eq!(
+        resolved.json()["data"]["conversation_id"],
+        conversation.as_str()
+    );
+    assert_eq!(resolved.json()["data"]["status"], "resolved");
+    assert!(
+        requests
+            .iter()
+            .all(|request| request.json()["event"] != "conversation.assigned")
+    );
+
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/webhooks/{webhook}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, listed) = app.get(&admin, "/api/v1/webhooks").await;
+    assert_eq!(listed, json!([]));
+    app.stop().await;
+}
+
+/// The contact of a conversation.
+async fn contact_of(app: &TestApp, admin: &str, conversation: &str) -> String {
+    let (status, body) = app
+        .get(admin, &format!("/api/v1/conversations/{conversation}"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let conversation = if body.get("conversation").is_some() {
+        &body["conversation"]
+    } else {
+        &body
+    };
+    conversation["contact_id"]
+        .as_str()
+        .expect("a contact id")
+        .to_owned()
+}
+
+/// Every route an agent or admin reads text through, none of which may show `text` again.
+async fn shown_anywhere(app: &TestApp, admin: &str, conversation: &str, text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for path in [
+        "/api/v1/conversations".to_owned(),
+        "/api/v1/conversations?status=resolved".to_owned(),
+        format!("/api/v1/conversations/{conversation}"),
+        "/api/v1/contacts".to_owned(),
+        format!("/api/v1/contacts?q={text}"),
+        "/api/v1/kb/gaps".to_owned(),
+        "/api/v1/audit".to_owned(),
+        format!("/api/v1/search?q={text}"),
+    ] {
+        let (status, body) = app.get(admin, &path).await;
+        if status.is_success()
+            && body
+                .to_string()
+                .to_lowercase()
+                .contains(&text.to_lowercase())
+        {
+            found.push(path);
+        }
+    }
+    found
+}
+
+async fn contacts_are_exported_and_erased(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let alice = app.customer_writes(&admin, &inbox, "alice").await;
+    let bob = app.customer_writes(&admin, &inbox, "bob").await;
+    let (status, body) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{alice}/messages"),
+            json!({ "text": "Dear alice, here is your answer" }),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    // The bot could not answer either of them: both questions are knowledge gaps.
+    let (_, me) = app.get(&admin, "/api/v1/auth/me").await;
+    let org_id = me["org_id"].as_str().expect("an org").to_owned();
+    for text in ["Help with alice", "Help with bob"] {
+        app.state
+            .store
+            .record_gap(&org_id, text, &[])
+            .await
+            .expect("a gap");
+    }
+    let contact = contact_of(&app, &admin, &alice).await;
+    assert!(
+        !shown_anywhere(&app, &admin, &alice, "alice")
+            .await
+            .is_empty()
+    );
+
+    // Agents neither export nor erase.
+    let agent = app.user_token(&admin, "support_agent").await;
+    let (status, _) = app
+        .get(&agent, &format!("/api/v1/contacts/{contact}/export"))
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &agent,
+            &format!("/api/v1/contacts/{contact}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let globex = app.second_organization().await;
+    let (status, _) = app
+        .get(&globex, &format!("/api/v1/contacts/{contact}/export"))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (status, exported) = app
+        .get(&admin, &format!("/api/v1/contacts/{contact}/export"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{exported}");
+    assert_eq!(exported["contact"]["id"], contact.as_str());
+    assert!(
+        !exported["contact"]["identities"]
+            .as_array()
+            .expect("identities")
+            .is_empty()
+    );
+    let conversations = exported["conversations"].as_array().expect("conversations");
+    assert_eq!(conversations.len(), 1, "{exported}");
+    assert_eq!(conversations[0]["conversation"]["id"], alice.as_str());
+    let texts: Vec<&str> = conversations[0]["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter_map(|message| message["text"].as_str())
+        .collect();
+    assert!(texts.contains(&"Help with alice"), "{texts:?}");
+    assert!(
+        texts.contains(&"Dear alice, here is your answer"),
+        "{texts:?}"
+    );
+    assert!(!exported.to_string().contains("Help with bob"));
+
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/contacts/{contact}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&admin, &format!("/api/v1/contacts/{contact}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        app.get(&admin, &format!("/api/v1/conversations/{alice}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        shown_anywhere(&app, &admin, &alice, "alice").await,
+        Vec::<String>::new()
+    );
+    // Bob is untouched, his gap too.
+    assert_eq!(
+        app.get(&admin, &format!("/api/v1/conversations/{bob}"))
+            .await
+            .0,
+        StatusCode::OK
+    );
+    let (_, gaps) = app.get(&admin, "/api/v1/kb/gaps").await;
+    assert!(gaps.to_string().contains("Help with bob"), "{gaps}");
+    // The erasure is audited, with counts and no words.
+    let (_, audit) = app.get(&admin, "/api/v1/audit").await;
+    let erased = audit["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .find(|event| event["action"] == "contact.erased")
+        .expect("an audit entry")
+        .clone();
+    assert_eq!(erased["subject_id"], contact.as_str());
+    assert_eq!(erased["data"]["conversations"], 1, "{erased}");
+    assert_eq!(erased["data"]["messages"], 2, "{erased}");
+    // Gone is gone.
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/contacts/{contact}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    app.stop().await;
+}
+
+fn switchboard(db: &TestDatabase, args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(args)
+        .env("SWITCHBOARD_USER_PASSWORD", "12345678")
+        .arg("--data-dir")
+        .arg(db.dir.path())
+        .arg("--database-url")
+        .arg(&db.url)
+        .output()
+        .expect("runs")
+}
+
+async fn the_cli_exports_and_erases_contacts(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let carol = app.customer_writes(&admin, &inbox, "carol").await;
+    let contact = contact_of(&app, &admin, &carol).await;
+    let (_, me) = app.get(&admin, "/api/v1/auth/me").await;
+    let org = app
+        .state
+        .store
+        .org(me["org_id"].as_str().expect("an org"))
+        .await
+        .expect("reads")
+        .expect("the org");
+    let db = app.stop().await;
+
+    let exported = switchboard(&db, &["contact", "export", &contact, "--org", &org.slug]);
+    assert!(
+        exported.status.success(),
+        "{}",
+        String::from_utf8_lossy(&exported.stderr)
+    );
+    let json: Value = serde_json::from_slice(&exported.stdout)
+        .unwrap_or_else(|err| panic!("{err}: {}", String::from_utf8_lossy(&exported.stdout)));
+    assert_eq!(json["contact"]["id"], contact.as_str());
+    assert!(json.to_string().contains("Help with carol"));
+
+    let unknown = switchboard(
+        &db,
+        &["contact", "erase", "no-such-contact", "--org", &org.slug],
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    let erased = switchboard(&db, &["contact", "erase", &contact, "--org", &org.slug]);
+    assert!(
+        erased.status.success(),
+        "{}",
+        String::from_utf8_lossy(&erased.stderr)
+    );
+    let again = switchboard(&db, &["contact", "export", &contact, "--org", &org.slug]);
+    assert_eq!(again.status.code(), Some(2));
+    // `user add` refuses a weak password (SWITCHBOARD_USER_PASSWORD is `12345678` here).
+    let weak = switchboard(
+        &db,
+        &[
+            "user",
+            "add",
+            "weak@acme.test",
+            "--role",
+            "support_agent",
+            "--org",
+            &org.slug,
+        ],
+    );
+    assert_eq!(weak.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("10 characters"));
+
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    assert_eq!(
+        app.get(&admin, &format!("/api/v1/conversations/{carol}"))
+            .await
+            .0,
+        StatusCode::NOT_FOUND
+    );
+    assert_eq!(
+        shown_anywhere(&app, &admin, &carol, "carol").await,
+        Vec::<String>::new()
+    );
+    app.stop().await;
+}
+
+async fn login(app: &TestApp, email: &str, password: &str) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/auth/login"))
+        .json(&json!({ "email": email, "password": password }))
+        .send()
+        .await
+        .expect("sends")
+}
+
+fn retry_after(response: &reqwest::Response) -> u64 {
+    response
+        .headers()
+        .get("retry-after")
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.parse().ok())
+        .expect("a Retry-After in seconds")
+}
+
+async fn logins_are_throttled_and_weak_passwords_refused(db: TestDatabase) {
+    let started: DateTime<Utc> = "2030-01-01T09:00:00Z".parse().expect("a time");
+    let clock = Clock::manual(started);
+    let app = TestApp::spawn_quiet_with_clock(db, support::settings, clock.clone()).await;
+    let admin = app.admin().await;
+    for weak in [
+        "12345678",
+        "short",
+        "password123",
+        "Password123",
+        "1234567890",
+    ] {
+        let (status, body) = app
+            .post(
+                &admin,
+                "/api/v1/users",
+                json!({ "email": "weak@acme.test", "role": "support_agent", "password": weak }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{weak}: {body}");
+    }
+    let (status, body) = app
+        .post(
+            &admin,
+            "/api/v1/users",
+            json!({ "email": "ann@acme.test", "role": "support_agent",
+                    "password": "a long password" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+
+    // Five wrong passwords, then even the right one waits out the window.
+    for _ in 0..5 {
+        let response = login(&app, support::ADMIN_EMAIL, "wrong password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    let refused = login(&app, support::ADMIN_EMAIL, support::ADMIN_PASSWORD).await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after(&refused), 15 * 60);
+    let body: Value = refused.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    // Other accounts are not held up.
+    assert_eq!(
+        login(&app, "ann@acme.test", "a long password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    clock.advance(chrono::Duration::minutes(10));
+    let refused = login(
+        &app,
+        &support::ADMIN_EMAIL.to_uppercase(),
+        support::ADMIN_PASSWORD,
+    )
+    .await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(retry_after(&refused), 5 * 60);
+    clock.advance(chrono::Duration::minutes(5));
+    assert_eq!(
+        login(&app, support::ADMIN_EMAIL, support::ADMIN_PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    // A success starts the account's count again.
+    for _ in 0..4 {
+        let response = login(&app, support::ADMIN_EMAIL, "wrong password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        login(&app, support::ADMIN_EMAIL, support::ADMIN_PASSWORD)
+            .await
+            .status(),
+        StatusCode::OK
+    );
+
+    // Twenty failures from one address, whatever the accounts, hold that address up.
+    clock.advance(chrono::Duration::minutes(15));
+    for n in 0..20 {
+        let response = login(&app, &format!("nobody{n}@acme.test"), "wrong password").await;
+        assert_eq!(response.status(), StatusCode::UNAUTHORIZED, "attempt {n}");
+    }
+    let refused = login(&app, "ann@acme.test", "a long password").await;
+    assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(retry_after(&refused) > 0);
+    clock.advance(chrono::Duration::minutes(15));
+    assert_eq!(
+        login(&app, "ann@acme.test", "a long password")
+            .await
+            .status(),
+        StatusCode::OK
+    );
+    app.stop().await;
+}

@@ -1,0 +1,268 @@
+//! What reports read: the facts of each conversation opened in a range (one query, joined
+//! with its routing state, CSAT and latest handoff), and the business hours of each SLA policy.
+
+use std::collections::HashMap;
+
+use chrono::{DateTime, Utc};
+use sea_orm::{
+    ColumnTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr, SubQueryStatement},
+};
+use switchboard_model::{
+    BusinessHours, Calendar, ConversationStatus, HandoffReason, MessageRole,
+    analytics::{ConversationFacts, SlaFacts},
+};
+
+use crate::{Result, Store, convert, entities::*};
+
+/// Which conversations a report counts, beyond its organization and range.
+#[derive(Clone, Debug, Default)]
+pub struct ReportFilter {
+    pub inbox_id: Option<String>,
+    pub channel: Option<String>,
+    pub team_id: Option<String>,
+    pub agent_id: Option<String>,
+    pub topic: Option<String>,
+}
+
+#[derive(FromQueryResult)]
+struct FactsRow {
+    id: String,
+    inbox_id: String,
+    channel: String,
+    team_id: Option<String>,
+    assignee_id: Option<String>,
+    topic: Option<String>,
+    sentiment: Option<i32>,
+    status: String,
+    created_at: DateTime<Utc>,
+    resolved_at: Option<DateTime<Utc>>,
+    escalated_at: Option<DateTime<Utc>>,
+    first_human_reply_at: Option<DateTime<Utc>>,
+    sla_policy_id: Option<String>,
+    sla_priority: Option<String>,
+    first_response_due_at: Option<DateTime<Utc>>,
+    first_response_breached_at: Option<DateTime<Utc>>,
+    resolution_due_at: Option<DateTime<Utc>>,
+    resolution_breached_at: Option<DateTime<Utc>>,
+    csat: Option<i32>,
+    handoff_reason: Option<String>,
+    ai_answered: i32,
+    human_replied: i32,
+}
+
+/// `CASE WHEN EXISTS (a message of this conversation with `role` …) THEN 1 ELSE 0 END`: an
+/// integer, which both databases decode alike.
+fn has_message(role: MessageRole, public_only: bool) -> SimpleExpr {
+    let message = Alias::new("m");
+    let mut query = Query::select();
+    query
+        .expr(Expr::val(1))
+        .from_as(message::Entity, message.clone())
+        .and_where(
+            Expr::col((message.clone(), message::Column::ConversationId))
+                .equals((conversation::Entity, conversation::Column::Id)),
+        )
+        .and_where(Expr::col((message.clone(), message::Column::Role)).eq(role.as_str()));
+    if public_only {
+        query.and_where(Expr::col((message, message::Column::Private)).eq(false));
+    }
+    Expr::case(Expr::exists(query.take()), 1).finally(0).into()
+}
+
+/// The kind of the conversation's latest handoff.
+fn latest_handoff_reason() -> SimpleExpr {
+    let handoff = Alias::new("h");
+    let query = Query::select()
+        .column((handoff.clone(), handoff::Column::ReasonKind))
+        .from_as(handoff::Entity, handoff.clone())
+        .and_where(
+            Expr::col((handoff.clone(), handoff::Column::ConversationId))
+                .equals((conversation::Entity, conversation::Column::Id)),
+        )
+        .order_by(
+            (handoff.clone(), handoff::Column::CreatedAt),
+            sea_orm::Order::Desc,
+        )
+        .order_by((handoff, handoff::Column::Id), sea_orm::Order::Desc)
+        .limit(1)
+        .take();
+    SimpleExpr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(query)))
+}
+
+impl Store {
+    /// The facts of every conversation of `org_id` opened in `[start, end)` that `filter` keeps.
+    pub async fn report_facts(
+        &self,
+        org_id: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+        filter: &ReportFilter,
+    ) -> Result<Vec<ConversationFacts>> {
+        use conversation::Column;
+        let routing = conversation_routing::Entity::belongs_to(conversation::Entity)
+            .from(conversation_routing::Column::ConversationId)
+            .to(Column::Id)
+            .into();
+        let csat = csat_response::Entity::belongs_to(conversation::Entity)
+            .from(csat_response::Column::ConversationId)
+            .to(Column::Id)
+            .into();
+        let routing_col = |column: conversation_routing::Column| {
+            Expr::col((conversation_routing::Entity, column))
+        };
+        let mut query = conversation::Entity::find()
+            .select_only()
+            .columns([
+                Column::Id,
+                Column::InboxId,
+                Column::Channel,
+                Column::TeamId,
+                Column::AssigneeId,
+                Column::Topic,
+                Column::Sentiment,
+                Column::Status,
+                Column::CreatedAt,
+                Column::ResolvedAt,
+            ])
+            .expr_as(
+                routing_col(conversation_routing::Column::EscalatedAt),
+                "escalated_at",
+            )
+            .expr_as(
+                routing_col(conversation_routing::Column::FirstResponseAt),
+                "first_human_reply_at",
+            )
+            .expr_as(
+                routing_col(conversation_routing::Column::SlaPolicyId),
+                "sla_policy_id",
+            )
+            .expr_as(
+                routing_col(conversation_routing::Column::SlaPriority),
+                "sla_priority",
+            )
+            .expr_as(
+                routing_col(conversation_routing::Column::FirstResponseDueAt),
+                "first_response_due_at",
+            )
+            .expr_as(
+                routing_col(conversation_routing::Column::FirstResponseBreachedAt),
+                "first_response_breached_at",
+            )
+            .expr_as(
+                routing_col(conversation_routing::Column::ResolutionDueAt),
+                "resolution_due_at",
+            )
+            .expr_as(
+                routing_col(conversation_routing::Column::ResolutionBreachedAt),
+                "resolution_breached_at",
+            )
+            .expr_as(
+                Expr::col((csat_response::Entity, csat_response::Column::Score)),
+                "csat",
+            )
+            .expr_as(latest_handoff_reason(), "handoff_reason")
+            .expr_as(has_message(MessageRole::Ai, false), "ai_answered")
+            .expr_as(has_message(MessageRole::Agent, true), "human_replied")
+            .join_rev(JoinType::LeftJoin, routing)
+            .join_rev(JoinType::LeftJoin, csat)
+            .filter(Column::OrgId.eq(org_id))
+            .filter(Column::CreatedAt.gte(start))
+            .filter(Column::CreatedAt.lt(end));
+        if let Some(inbox_id) = &filter.inbox_id {
+            query = query.filter(Column::InboxId.eq(inbox_id.as_str()));
+        }
+        if let Some(channel) = &filter.channel {
+            query = query.filter(Column::Channel.eq(channel.as_str()));
+        }
+        if let Some(team_id) = &filter.team_id {
+            query = query.filter(Column::TeamId.eq(team_id.as_str()));
+        }
+        if let Some(agent_id) = &filter.agent_id {
+            query = query.filter(Column::AssigneeId.eq(agent_id.as_str()));
+        }
+        if let Some(topic) = &filter.topic {
+            query = query.filter(Column::Topic.eq(topic.as_str()));
+        }
+        let rows = query
+            .order_by_asc(Column::CreatedAt)
+            .into_model::<FactsRow>()
+            .all(self.db())
+            .await?;
+        let policies = self.policy_names(org_id).await?;
+        rows.into_iter().map(|row| facts(row, &policies)).collect()
+    }
+
+    /// The business hours of each of the organization's SLA policies that has them.
+    pub async fn report_calendars(&self, org_id: &str) -> Result<HashMap<String, Calendar>> {
+        let rows = sla_policy::Entity::find()
+            .filter(sla_policy::Column::OrgId.eq(org_id))
+            .all(self.db())
+            .await?;
+        let mut calendars = HashMap::new();
+        for row in rows {
+            let Some(hours) = row.business_hours else {
+                continue;
+            };
+            let hours: BusinessHours = convert::from_json(&hours)?;
+            if let Ok(calendar) = hours.calendar() {
+                calendars.insert(row.id, calendar);
+            }
+        }
+        Ok(calendars)
+    }
+
+    async fn policy_names(&self, org_id: &str) -> Result<HashMap<String, String>> {
+        Ok(sla_policy::Entity::find()
+            .filter(sla_policy::Column::OrgId.eq(org_id))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|row| (row.id, row.name))
+            .collect())
+    }
+}
+
+fn facts(row: FactsRow, policies: &HashMap<String, String>) -> Result<ConversationFacts> {
+    let status: ConversationStatus = convert::parse(&row.status)?;
+    let resolved = matches!(
+        status,
+        ConversationStatus::Resolved | ConversationStatus::Closed
+    );
+    let handoff = row
+        .handoff_reason
+        .as_deref()
+        .map(convert::parse::<HandoffReason>)
+        .transpose()?;
+    let sla = row.sla_policy_id.map(|policy_id| SlaFacts {
+        policy_name: policies.get(&policy_id).cloned().unwrap_or_default(),
+        policy_id,
+        priority: row.sla_priority.unwrap_or_default(),
+        first_response_due_at: row.first_response_due_at,
+        first_response_breached: row.first_response_breached_at.is_some(),
+        resolution_due_at: row.resolution_due_at,
+        resolution_breached: row.resolution_breached_at.is_some(),
+    });
+    Ok(ConversationFacts {
+        conversation_id: row.id,
+        inbox_id: row.inbox_id,
+        channel: row.channel,
+        team_id: row.team_id,
+        assignee_id: row.assignee_id,
+        topic: row.topic,
+        sentiment: row.sentiment,
+        opened_at: row.created_at,
+        resolved_at: if resolved {
+            row.resolved_at.or(Some(row.created_at))
+        } else {
+            None
+        },
+        ai_answered: row.ai_answered != 0,
+        human_replied: row.human_replied != 0,
+        handed_off_at: handoff.and(row.escalated_at),
+        handoff,
+        first_human_reply_at: row.first_human_reply_at,
+        sla,
+        csat: row.csat,
+    })
+}
