@@ -763,6 +763,9 @@ async fn operational_routes_and_the_openapi_description(db: TestDatabase) {
         ("/api/v1/inboxes", "get"),
         ("/api/v1/inboxes", "post"),
         ("/api/v1/inboxes/{id}", "get"),
+        ("/api/v1/analytics/overview", "get"),
+        ("/api/v1/analytics/timeseries", "get"),
+        ("/api/v1/analytics/agents", "get"),
     ] {
         assert!(
             openapi["paths"][path][method].is_object(),
