@@ -15,6 +15,7 @@ backend_tests!(
     search_shows_only_what_the_caller_may_read,
     search_finds_what_was_written_before_it_existed,
     merging_contacts_moves_identities_and_conversations,
+    likely_duplicates_share_an_email_or_a_phone,
     bulk_actions_resolve_assign_and_label_many_conversations,
     snoozed_conversations_leave_the_views_and_come_back,
 );
@@ -1101,6 +1102,61 @@ async fn snoozed_conversations_leave_the_views_and_come_back(db: TestDatabase) {
     let globex = app.second_organization().await;
     let (status, _) = app
         .post(&globex, &path, json!({ "until_customer_replies": true }))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// Two contacts with one email (in other letter case) and a third with the first's phone are
+/// suggested as duplicates of the first; an unrelated one and another organization's are not.
+async fn likely_duplicates_share_an_email_or_a_phone(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let mut ids = Vec::new();
+    for (thread, email, phone) in [
+        ("dup-a", "Ada@Example.test", "+44 20 7946 0000"),
+        ("dup-b", "ada@example.test", ""),
+        ("dup-c", "other@example.test", "+44 20 7946 0000"),
+        ("dup-d", "someone@else.test", "+1 555 0100"),
+    ] {
+        let conversation = app.customer_writes(&admin, &inbox, thread).await;
+        let detail = app.conversation(&admin, &conversation).await;
+        let contact = detail["contact"]["id"]
+            .as_str()
+            .expect("a contact")
+            .to_owned();
+        let (status, body) = app
+            .send(
+                reqwest::Method::PATCH,
+                &admin,
+                &format!("/api/v1/contacts/{contact}"),
+                json!({ "email": email, "phone": if phone.is_empty() { Value::Null } else { json!(phone) } }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        ids.push(contact);
+    }
+    let (status, found) = app
+        .get(&admin, &format!("/api/v1/contacts/{}/duplicates", ids[0]))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    let mut suggested: Vec<&str> = found["contacts"]
+        .as_array()
+        .expect("contacts")
+        .iter()
+        .filter_map(|contact| contact["id"].as_str())
+        .collect();
+    suggested.sort_unstable();
+    let mut expected = vec![ids[1].as_str(), ids[2].as_str()];
+    expected.sort_unstable();
+    assert_eq!(suggested, expected);
+    let (_, none) = app
+        .get(&admin, &format!("/api/v1/contacts/{}/duplicates", ids[3]))
+        .await;
+    assert_eq!(none["contacts"], json!([]));
+    let globex = app.second_organization().await;
+    let (status, _) = app
+        .get(&globex, &format!("/api/v1/contacts/{}/duplicates", ids[0]))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }

@@ -4,7 +4,9 @@
 
 use chrono::Utc;
 use sea_orm::{
-    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::Expr,
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{Expr, ExprTrait},
 };
 use serde_json::json;
 use switchboard_model::{self as model, ConversationStatus};
@@ -33,7 +35,64 @@ fn or_blank(value: Option<String>, other: Option<String>) -> Option<String> {
     }
 }
 
+/// At most this many likely duplicates are suggested for one contact.
+const MAX_DUPLICATES: u64 = 20;
+
 impl Store {
+    /// The contacts of `org_id` that are likely the same person as `contact_id`: the same email
+    /// (letter case aside) or the same phone number. `NotFound` when the contact is not the
+    /// organization's; empty when it has neither email nor phone.
+    pub async fn duplicate_contacts(
+        &self,
+        org_id: &str,
+        contact_id: &str,
+    ) -> Result<Vec<model::Contact>> {
+        let this = self
+            .contact(org_id, contact_id)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let email = this
+            .email
+            .as_deref()
+            .map(str::trim)
+            .filter(|e| !e.is_empty());
+        let phone = this
+            .phone
+            .as_deref()
+            .map(str::trim)
+            .filter(|p| !p.is_empty());
+        let mut same = sea_orm::Condition::any();
+        if let Some(email) = email {
+            same = same.add(
+                Expr::expr(sea_orm::sea_query::Func::lower(Expr::col(
+                    contact::Column::Email,
+                )))
+                .eq(email.to_lowercase()),
+            );
+        }
+        if let Some(phone) = phone {
+            same = same.add(contact::Column::Phone.eq(phone));
+        }
+        if email.is_none() && phone.is_none() {
+            return Ok(Vec::new());
+        }
+        let ids: Vec<String> = contact::Entity::find()
+            .select_only()
+            .column(contact::Column::Id)
+            .filter(contact::Column::OrgId.eq(org_id))
+            .filter(contact::Column::Id.ne(contact_id))
+            .filter(same)
+            .limit(MAX_DUPLICATES)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut duplicates = Vec::with_capacity(ids.len());
+        for id in ids {
+            duplicates.extend(self.contact(org_id, &id).await?);
+        }
+        Ok(duplicates)
+    }
+
     /// Merges contact `merged_id` into `into_id`, both of `org_id`, in one transaction, and
     /// audits it. New messages on the merged contact's identities then land on the survivor,
     /// because the identities themselves moved.

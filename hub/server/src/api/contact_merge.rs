@@ -1,7 +1,8 @@
-//! `POST /contacts/{id}/merge`: one person known as two contacts becomes one.
+//! `POST /contacts/{id}/merge`: one person known as two contacts becomes one; and
+//! `GET /contacts/{id}/duplicates`: the contacts that are likely the same person.
 
 use axum::extract::State;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use switchboard_model::{BusEvent, Contact, Permission};
 use utoipa::ToSchema;
 
@@ -46,4 +47,24 @@ pub async fn merge(
         });
     }
     Ok(ApiJson(merged.contact))
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Duplicates {
+    pub contacts: Vec<Contact>,
+}
+
+/// The contacts that are likely the same person as this one (the same email, letter case
+/// aside, or the same phone), at most 20: the candidates to merge.
+#[utoipa::path(get, path = "/contacts/{id}/duplicates", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id")),
+    responses((status = 200, body = Duplicates), (status = 404, body = crate::error::ErrorBody)))]
+pub async fn duplicates(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+) -> ApiResult<ApiJson<Duplicates>> {
+    auth.require(Permission::ContactsRead)?;
+    let contacts = state.store.duplicate_contacts(auth.org_id(), &id).await?;
+    Ok(ApiJson(Duplicates { contacts }))
 }

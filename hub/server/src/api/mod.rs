@@ -86,6 +86,7 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(contacts::list))
         .routes(routes!(contacts::get, contacts::update))
         .routes(routes!(contact_merge::merge))
+        .routes(routes!(contact_merge::duplicates))
         .routes(routes!(gdpr::erase))
         .routes(routes!(gdpr::export))
         .routes(routes!(retention::get, retention::put))
