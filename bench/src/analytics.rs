@@ -4,7 +4,7 @@
 //! rated), then the work of the dashboard's requests (read the range's facts, compute the
 //! overview and the days) timed for a 30-day and a 365-day range.
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use anyhow::Context;
 use chrono::{DateTime, TimeZone, Utc};
@@ -333,10 +333,6 @@ fn conversation(rows: &mut Rows, ids: &Ids<'_>, i: usize, opened: DateTime<Utc>,
     }
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize]
-}
-
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let backend = match options.backend {
         crate::BackendArg::Sqlite => Backend::Sqlite,
@@ -461,9 +457,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         reads.sort();
         println!(
             "| {label} | {counted} | {:.0} | {:.0} | {:.0} |",
-            percentile(&times, 0.5).as_secs_f64() * 1000.0,
-            percentile(&times, 0.95).as_secs_f64() * 1000.0,
-            percentile(&reads, 0.5).as_secs_f64() * 1000.0
+            crate::percentile_ms(&times, 0.5),
+            crate::percentile_ms(&times, 0.95),
+            crate::percentile_ms(&reads, 0.5)
         );
     }
     Ok(())

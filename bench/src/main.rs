@@ -136,6 +136,15 @@ async fn main() -> anyhow::Result<()> {
     }
 }
 
+/// The `p` quantile of sorted durations, by the nearest rank, in milliseconds (0 when empty).
+pub(crate) fn percentile_ms(sorted: &[std::time::Duration], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index].as_secs_f64() * 1000.0
+}
+
 /// A fresh store on `db` with an organization `bench` and a web-chat inbox.
 async fn bench_store(
     db: &TestDatabase,

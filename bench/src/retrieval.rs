@@ -5,7 +5,7 @@
 use std::{
     path::{Path, PathBuf},
     sync::Arc,
-    time::{Duration, Instant},
+    time::Instant,
 };
 
 use anyhow::Context;
@@ -89,14 +89,6 @@ fn corpus(count: usize) -> anyhow::Result<Vec<ArticleDoc>> {
         .collect())
 }
 
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return 0.0;
-    }
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index].as_secs_f64() * 1000.0
-}
-
 pub async fn run(counts: &[usize], rounds: usize, dir: Option<&Path>) -> anyhow::Result<()> {
     let questions = parse_cases(&std::fs::read_to_string(
         fixtures().join("eval/answers.jsonl"),
@@ -132,9 +124,9 @@ pub async fn run(counts: &[usize], rounds: usize, dir: Option<&Path>) -> anyhow:
             "| {count} | {passages} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",
             build.as_secs_f64(),
             size as f64 / 1e6,
-            percentile(&latencies, 0.50),
-            percentile(&latencies, 0.95),
-            percentile(&latencies, 0.99),
+            crate::percentile_ms(&latencies, 0.50),
+            crate::percentile_ms(&latencies, 0.95),
+            crate::percentile_ms(&latencies, 0.99),
         );
     }
     Ok(())
