@@ -51,7 +51,7 @@ start_hub() {
   "$work/switchboard" serve --listen "$listen" --data-dir "$work/data" "${database[@]}" \
     >"$work/hub.log" 2>&1 &
   hub=$!
-  trap 'kill "$hub" $fake 2>/dev/null; wait "$hub" 2>/dev/null; tail -1 "$work/fake-llm.log" 2>/dev/null; eval "$dropdb"; rm -rf "$work"' EXIT
+  trap stop_hub EXIT
   for _ in $(seq 1 300); do
     curl -sf "http://$listen/readyz" >/dev/null && return 0
     sleep 0.2
@@ -59,4 +59,17 @@ start_hub() {
   echo "the hub did not start:" >&2
   tail -20 "$work/hub.log" >&2
   return 1
+}
+
+# Stops the hub (and the fake model), keeps the hub's log as ${TMPDIR:-/tmp}/switchboard-bench-hub.log,
+# drops the database and removes the work directory. `set -e` does not apply: the hub's exit
+# status after the kill is not a failure.
+stop_hub() {
+  set +e
+  kill "$hub" $fake 2>/dev/null
+  wait "$hub" 2>/dev/null
+  tail -1 "$work/fake-llm.log" 2>/dev/null
+  cp "$work/hub.log" "${TMPDIR:-/tmp}/switchboard-bench-hub.log"
+  eval "$dropdb"
+  rm -rf "$work"
 }

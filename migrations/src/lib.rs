@@ -22,6 +22,7 @@ mod m20261205_000300_labels;
 mod m20261205_000300_search;
 mod m20261205_000310_snooze;
 mod m20261205_000400_retention;
+mod m20261206_000100_postgres_write_path;
 
 pub struct Migrator;
 
@@ -47,6 +48,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261205_000300_search::Migration),
             Box::new(m20261205_000310_snooze::Migration),
             Box::new(m20261205_000400_retention::Migration),
+            Box::new(m20261206_000100_postgres_write_path::Migration),
         ]
     }
 }

@@ -42,20 +42,17 @@ pub fn is_hash(hash: &str) -> bool {
     hash.len() == 64 && hash.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
 }
 
-/// The file a hash and a (safe) filename name, in an organization's folder.
-pub fn path(data_dir: &Path, org_id: &str, hash: &str, filename: &str) -> PathBuf {
-    data_dir
-        .join("attachments")
-        .join(org_id)
-        .join(hash)
-        .join(filename)
+/// The file a hash and a (safe) filename name, in an organization's folder under `root` (the
+/// attachments folder, [`crate::Settings::attachments_dir`]).
+pub fn path(root: &Path, org_id: &str, hash: &str, filename: &str) -> PathBuf {
+    root.join(org_id).join(hash).join(filename)
 }
 
 /// Writes the message's files to the data dir and lists them in its `attachments`. The bytes
 /// are written before the message is stored, so an acknowledged message never points at a
 /// file that is missing.
 pub async fn keep_files(
-    data_dir: &Path,
+    root: &Path,
     org_id: &str,
     message: &mut InboundMessage,
 ) -> std::io::Result<()> {
@@ -63,7 +60,7 @@ pub async fn keep_files(
         return Ok(());
     }
     let files = std::mem::take(&mut message.files);
-    let data_dir = data_dir.to_owned();
+    let root = root.to_owned();
     let org_id = org_id.to_owned();
     // Hashing and writing megabytes is blocking work.
     let kept = tokio::task::spawn_blocking(move || {
@@ -72,9 +69,9 @@ pub async fn keep_files(
             .map(|file| {
                 let hash = hex::encode(Sha256::digest(&file.bytes));
                 let filename = safe_filename(&file.filename);
-                let target = path(&data_dir, &org_id, &hash, &filename);
+                let target = path(&root, &org_id, &hash, &filename);
                 if !target.exists() {
-                    let folder = target.parent().unwrap_or(&data_dir);
+                    let folder = target.parent().unwrap_or(&root);
                     std::fs::create_dir_all(folder)?;
                     let partial = folder.join(format!(".{}.partial", switchboard_model::new_id()));
                     std::fs::write(&partial, &file.bytes)?;

@@ -3,12 +3,18 @@
 //! out to every other node through a Redis pub/sub channel, so that a customer connected to one
 //! node sees the reply an agent sent through another.
 
-use std::{sync::Arc, time::Duration};
+use std::{
+    sync::{
+        Arc,
+        atomic::{AtomicBool, Ordering},
+    },
+    time::Duration,
+};
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use switchboard_model::BusEvent;
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Publishes committed changes to every subscriber on this node and, with Redis, on the others.
@@ -17,18 +23,35 @@ pub trait EventBus: Send + Sync + 'static {
     /// A receiver of every event published from now on. A subscriber that falls too far behind
     /// gets `RecvError::Lagged` and must reload from the store, which is the source of truth.
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>>;
+    /// Whether events from the other nodes arrive now (with Redis: subscribed). A node that
+    /// does not hear them is not ready for traffic (`/readyz`): its visitors would miss what
+    /// agents on other nodes send.
+    fn hears_other_nodes(&self) -> bool {
+        true
+    }
+    /// Counts the times this node may have missed other nodes' events (Redis went away and
+    /// came back). A subscriber that sees it change reloads from the store, as after lagging.
+    fn gaps(&self) -> watch::Receiver<u64>;
 }
 
 /// The bus of a single node: a bounded broadcast channel.
 pub struct LocalBus {
     sender: broadcast::Sender<Arc<BusEvent>>,
+    gaps: watch::Sender<u64>,
 }
 
 impl LocalBus {
     pub fn new(capacity: usize) -> LocalBus {
         LocalBus {
             sender: broadcast::channel(capacity).0,
+            gaps: watch::Sender::new(0),
         }
+    }
+
+    /// Tells the subscribers that events may have been missed.
+    pub(crate) fn gap(&self) {
+        metrics::counter!("switchboard_bus_gaps_total").increment(1);
+        self.gaps.send_modify(|gaps| *gaps += 1);
     }
 }
 
@@ -41,6 +64,10 @@ impl EventBus for LocalBus {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>> {
         self.sender.subscribe()
+    }
+
+    fn gaps(&self) -> watch::Receiver<u64> {
+        self.gaps.subscribe()
     }
 }
 
@@ -66,6 +93,8 @@ pub struct RedisBus {
     node: Arc<str>,
     local: Arc<LocalBus>,
     outgoing: mpsc::Sender<BusEvent>,
+    /// Set while the subscription is up.
+    subscribed: Arc<AtomicBool>,
 }
 
 impl RedisBus {
@@ -87,11 +116,19 @@ impl RedisBus {
             queued,
             shutdown.clone(),
         ));
-        tokio::spawn(listen_loop(client, node.clone(), local.clone(), shutdown));
+        let subscribed = Arc::new(AtomicBool::new(false));
+        tokio::spawn(listen_loop(
+            client,
+            node.clone(),
+            local.clone(),
+            subscribed.clone(),
+            shutdown,
+        ));
         Ok(RedisBus {
             node,
             local,
             outgoing,
+            subscribed,
         })
     }
 
@@ -111,6 +148,14 @@ impl EventBus for RedisBus {
 
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>> {
         self.local.subscribe()
+    }
+
+    fn hears_other_nodes(&self) -> bool {
+        self.subscribed.load(Ordering::Relaxed)
+    }
+
+    fn gaps(&self) -> watch::Receiver<u64> {
+        self.local.gaps()
     }
 }
 
@@ -157,14 +202,18 @@ async fn listen_loop(
     client: redis::Client,
     node: Arc<str>,
     local: Arc<LocalBus>,
+    subscribed: Arc<AtomicBool>,
     shutdown: CancellationToken,
 ) {
     let mut backoff = Duration::from_millis(200);
+    // Set at the first subscription: each later one follows a loss.
+    let ever = AtomicBool::new(false);
     while !shutdown.is_cancelled() {
         let listened = tokio::select! {
             _ = shutdown.cancelled() => return,
-            listened = listen_once(&client, &node, &local) => listened,
+            listened = listen_once(&client, &node, &local, &subscribed, &ever) => listened,
         };
+        subscribed.store(false, Ordering::Relaxed);
         match listened {
             Ok(()) => backoff = Duration::from_millis(200),
             Err(err) => {
@@ -185,9 +234,16 @@ async fn listen_once(
     client: &redis::Client,
     node: &str,
     local: &LocalBus,
+    subscribed: &AtomicBool,
+    ever: &AtomicBool,
 ) -> Result<(), redis::RedisError> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(REDIS_CHANNEL).await?;
+    subscribed.store(true, Ordering::Relaxed);
+    // Subscribed again after losing it: what other nodes published meanwhile never came.
+    if ever.swap(true, Ordering::Relaxed) {
+        local.gap();
+    }
     let mut messages = pubsub.on_message();
     while let Some(message) = messages.next().await {
         let payload = message.get_payload_bytes();
@@ -232,6 +288,80 @@ mod tests {
             conversation_id: conversation_id.into(),
             status: ConversationStatus::Bot,
         }
+    }
+
+    /// A loopback TCP proxy to `target`, whose open connections `cut` closes (as Redis going
+    /// away would), new ones being accepted again at once.
+    async fn proxy(target: String, cut: Arc<tokio::sync::Notify>) -> std::net::SocketAddr {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("binds");
+        let addr = listener.local_addr().expect("an address");
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let target = target.clone();
+                let cut = cut.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(&target).await else {
+                        return;
+                    };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = cut.notified() => {}
+                    }
+                });
+            }
+        });
+        addr
+    }
+
+    /// Redis goes away and comes back: the node subscribes again, says it did not hear the
+    /// others meanwhile (`/readyz`), and tells its subscribers to reload (a gap).
+    #[tokio::test]
+    async fn a_lost_redis_subscription_comes_back_as_a_gap() {
+        let Some(url) = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok() else {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide SWITCHBOARD_TEST_REDIS_URL"
+            );
+            eprintln!("skipped: SWITCHBOARD_TEST_REDIS_URL is not set");
+            return;
+        };
+        let target = url
+            .trim_start_matches("redis://")
+            .trim_end_matches('/')
+            .to_owned();
+        let cut = Arc::new(tokio::sync::Notify::new());
+        let through = proxy(target, cut.clone()).await;
+        let shutdown = CancellationToken::new();
+        let bus = RedisBus::connect(
+            &format!("redis://{through}"),
+            LocalBus::new(64),
+            shutdown.clone(),
+        )
+        .await
+        .expect("connects");
+        let mut gaps = bus.gaps();
+        tokio::time::timeout(Duration::from_secs(10), async {
+            while !bus.hears_other_nodes() {
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        })
+        .await
+        .expect("subscribed");
+        assert_eq!(
+            *gaps.borrow_and_update(),
+            0,
+            "no gap at the first subscription"
+        );
+        cut.notify_waiters();
+        tokio::time::timeout(Duration::from_secs(15), gaps.changed())
+            .await
+            .expect("a gap once subscribed again")
+            .expect("the bus is open");
+        assert_eq!(*gaps.borrow(), 1);
+        assert!(bus.hears_other_nodes());
+        shutdown.cancel();
     }
 
     /// Two nodes on one Redis: each event reaches the other node's subscribers exactly once,

@@ -101,9 +101,10 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Contact(ContactCommand::Erase { id, org }) => {
             let store = startup::open_store(&settings).await?;
             let org = find_org(&store, &org).await?;
-            let erased = crate::gdpr::erase(&store, &settings.data_dir, &org.id, &id, "cli")
-                .await
-                .map_err(|err| contact_error(err, &id, &org.slug))?;
+            let erased =
+                crate::gdpr::erase(&store, &settings.attachments_dir(), &org.id, &id, "cli")
+                    .await
+                    .map_err(|err| contact_error(err, &id, &org.slug))?;
             println!(
                 "erased contact {id}: {} conversations, {} messages, {} files",
                 erased.conversations,
@@ -128,7 +129,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             } else {
                 let purged = crate::retention::purge(
                     &store,
-                    &settings.data_dir,
+                    &settings.attachments_dir(),
                     &org.id,
                     &policy,
                     "cli",

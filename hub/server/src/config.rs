@@ -16,6 +16,9 @@ pub struct Settings {
     pub listen: SocketAddr,
     /// Holds the SQLite database and the search indexes.
     pub data_dir: PathBuf,
+    /// Where attachments are kept; unset means `<data_dir>/attachments`. Several nodes share
+    /// one folder (a volume every node mounts): a file received on one is served by all.
+    pub attachments_dir: Option<PathBuf>,
     /// `postgres://…` for PostgreSQL; unset means SQLite in `data_dir`.
     pub database_url: Option<String>,
     /// Enables cross-node fan-out of events.
@@ -94,11 +97,21 @@ pub struct Settings {
     pub embeddings_model: Option<String>,
 }
 
+impl Settings {
+    /// The folder attachments are kept in ([`Settings::attachments_dir`], or the data dir's).
+    pub fn attachments_dir(&self) -> PathBuf {
+        self.attachments_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("attachments"))
+    }
+}
+
 impl Default for Settings {
     fn default() -> Self {
         Settings {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             data_dir: PathBuf::from("./data"),
+            attachments_dir: None,
             database_url: None,
             redis_url: None,
             public_url: None,

@@ -26,17 +26,17 @@ pub async fn export(
     Ok(exported)
 }
 
-/// Erases the contact (`Store::erase_contact`), deletes the files only their messages kept,
-/// and records the erasure in the audit log.
+/// Erases the contact (`Store::erase_contact`), deletes the files only their messages kept
+/// (under `files`, the attachments folder), and records the erasure in the audit log.
 pub async fn erase(
     store: &Store,
-    data_dir: &Path,
+    files: &Path,
     org_id: &str,
     contact_id: &str,
     actor: &str,
 ) -> Result<Erased, StoreError> {
     let erased = store.erase_contact(org_id, contact_id).await?;
-    delete_files(data_dir, org_id, &erased.orphaned_files).await;
+    delete_files(files, org_id, &erased.orphaned_files).await;
     store
         .audit(
             org_id,
@@ -53,16 +53,16 @@ pub async fn erase(
     Ok(erased)
 }
 
-/// Deletes kept files (`(sha256, filename)` in the organization's folder) that no message
-/// names any more, after the rows that named them are committed. A file that cannot be
-/// deleted is logged; the rows are gone either way.
-pub async fn delete_files(data_dir: &Path, org_id: &str, files: &[(String, String)]) {
+/// Deletes kept files (`(sha256, filename)` in the organization's folder under `root`, the
+/// attachments folder) that no message names any more, after the rows that named them are
+/// committed. A file that cannot be deleted is logged; the rows are gone either way.
+pub async fn delete_files(root: &Path, org_id: &str, files: &[(String, String)]) {
     for (hash, filename) in files {
         if !crate::attachments::is_hash(hash) {
             continue;
         }
         let file = crate::attachments::path(
-            data_dir,
+            root,
             org_id,
             hash,
             &crate::attachments::safe_filename(filename),

@@ -857,7 +857,7 @@ async fn files_of(state: &AppState, org_id: &str, messages: &[&Message]) -> Vec<
             continue;
         }
         let name = crate::attachments::safe_filename(name);
-        let path = crate::attachments::path(&state.settings.data_dir, org_id, hash, &name);
+        let path = crate::attachments::path(&state.settings.attachments_dir(), org_id, hash, &name);
         match tokio::fs::read(&path).await {
             Ok(bytes) => files.push(InboundFile {
                 filename: attachment.filename.clone(),

@@ -173,8 +173,12 @@ pub async fn ingest_events(
     for event in events {
         match event {
             InboundEvent::Message(mut message) => {
-                crate::attachments::keep_files(&state.settings.data_dir, org_id, &mut message)
-                    .await?;
+                crate::attachments::keep_files(
+                    &state.settings.attachments_dir(),
+                    org_id,
+                    &mut message,
+                )
+                .await?;
                 ingest_message(state, org_id, &inbox.id, inbox.channel, &message).await?;
             }
             InboundEvent::Delivery(update) => {

@@ -61,7 +61,7 @@ impl Fence<'_> {
 /// batches when the lease is lost; the next run goes on where this one stopped.
 pub async fn purge(
     store: &Store,
-    data_dir: &std::path::Path,
+    files: &std::path::Path,
     org_id: &str,
     policy: &RetentionPolicy,
     actor: &str,
@@ -80,7 +80,7 @@ pub async fn purge(
             let batch = store
                 .purge_expired_conversations(org_id, policy, BATCH)
                 .await?;
-            crate::gdpr::delete_files(data_dir, org_id, &batch.orphaned_files).await;
+            crate::gdpr::delete_files(files, org_id, &batch.orphaned_files).await;
             purged.conversations += batch.conversations;
             purged.messages += batch.messages;
             purged.files += batch.orphaned_files.len();
@@ -123,7 +123,7 @@ pub async fn purge(
 /// The retention job: every `every` (`retention_check_secs`) the node that takes the lease
 /// purges each organization with a policy. It keeps the lease for an interval, so the other
 /// nodes' ticks in between find it taken; a node that dies hands the job on within that.
-pub async fn run(store: Store, data_dir: PathBuf, every: Duration, shutdown: CancellationToken) {
+pub async fn run(store: Store, files: PathBuf, every: Duration, shutdown: CancellationToken) {
     let holder = new_id();
     let mut tick = tokio::time::interval(every);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
@@ -155,8 +155,7 @@ pub async fn run(store: Store, data_dir: PathBuf, every: Duration, shutdown: Can
             }
         };
         for (org_id, policy) in policies {
-            if let Err(err) = purge(&store, &data_dir, &org_id, &policy, ACTOR, Some(&fence)).await
-            {
+            if let Err(err) = purge(&store, &files, &org_id, &policy, ACTOR, Some(&fence)).await {
                 metrics::counter!("switchboard_retention_failures_total").increment(1);
                 tracing::warn!(%err, %org_id, "retention purge stopped");
             }

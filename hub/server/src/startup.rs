@@ -242,7 +242,7 @@ impl Application {
         workers.spawn(crate::helpdesk::run(state.clone(), shutdown.clone()));
         workers.spawn(crate::retention::run(
             state.store.clone(),
-            state.settings.data_dir.clone(),
+            state.settings.attachments_dir(),
             Duration::from_secs(state.settings.retention_check_secs.max(1)),
             shutdown.clone(),
         ));

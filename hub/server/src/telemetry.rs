@@ -68,7 +68,11 @@ pub async fn healthz() -> &'static str {
     "ok"
 }
 
+/// Ready when the database answers and, on a cluster, the node hears the other nodes' events.
 pub async fn readyz(State(state): State<AppState>) -> Response {
+    if !state.bus.hears_other_nodes() {
+        return (StatusCode::SERVICE_UNAVAILABLE, "not subscribed to Redis").into_response();
+    }
     match state.store.ping().await {
         Ok(()) => "ready".into_response(),
         Err(err) => {

@@ -76,6 +76,14 @@ impl EventBus for Tap {
     fn subscribe(&self) -> broadcast::Receiver<Arc<BusEvent>> {
         self.inner.subscribe()
     }
+
+    fn hears_other_nodes(&self) -> bool {
+        self.inner.hears_other_nodes()
+    }
+
+    fn gaps(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.inner.gaps()
+    }
 }
 
 /// Wraps `bus` so that the events this node publishes also reach [`enqueue_events`] through

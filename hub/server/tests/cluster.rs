@@ -53,7 +53,10 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
             texts.push(text);
             let heard = tokio::time::timeout(Duration::from_millis(200), on_b.recv()).await;
             if let Ok(Ok(event)) = heard
-                && let BusEvent::MessageCreated { message, .. } = event.as_ref()
+                && let BusEvent::MessageCreated {
+                    message, inbox_id, ..
+                } = event.as_ref()
+                && *inbox_id == inbox
             {
                 return message.text.clone();
             }
@@ -72,7 +75,12 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
     let mut created = Vec::new();
     let deadline = tokio::time::Instant::now() + Duration::from_secs(2);
     while let Ok(Ok(event)) = tokio::time::timeout_at(deadline, on_b.recv()).await {
-        if let BusEvent::MessageCreated { message, .. } = event.as_ref() {
+        // Other tests' hubs share the Redis: only this inbox's events count.
+        if let BusEvent::MessageCreated {
+            message, inbox_id, ..
+        } = event.as_ref()
+            && *inbox_id == inbox
+        {
             created.push(message.text.clone());
         }
     }
@@ -83,4 +91,312 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
     );
     drop(node_b);
     node_a.stop().await;
+}
+
+/// Attachments go to the configured folder (a volume every node mounts, so that any node serves
+/// a file another received), not to the node's own data dir.
+#[tokio::test]
+async fn attachments_are_kept_in_the_configured_shared_folder() {
+    use switchboard_model::{ContactRef, InboundEvent, InboundFile, InboundMessage, new_id};
+    let db = TestDatabase::sqlite();
+    let shared = tempfile::tempdir().expect("a shared folder");
+    let node_a = TestApp::spawn_with(db, |db| Settings {
+        attachments_dir: Some(shared.path().to_owned()),
+        ..support::settings(db)
+    })
+    .await;
+    let admin = node_a.admin().await;
+    let inbox_id = node_a.test_inbox(&admin, json!({})).await;
+    let (_, me) = node_a.get(&admin, "/api/v1/auth/me").await;
+    let org_id = me["org_id"].as_str().expect("an org").to_owned();
+    let inbox = node_a
+        .state
+        .store
+        .inbox(&org_id, &inbox_id)
+        .await
+        .expect("reads")
+        .expect("the inbox");
+    let message = InboundMessage {
+        thread_key: "t".into(),
+        channel_message_id: Some(new_id()),
+        sender: ContactRef {
+            external_id: "ada@customer.test".into(),
+            ..Default::default()
+        },
+        text: "A photo of the box".into(),
+        files: vec![InboundFile {
+            filename: "box.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: b"the box's own bytes".to_vec(),
+        }],
+        ..Default::default()
+    };
+    switchboard::ingest::ingest_events(&node_a.state, &inbox, vec![InboundEvent::Message(message)])
+        .await
+        .expect("ingests");
+    assert!(
+        shared.path().join(&org_id).is_dir(),
+        "kept in the shared folder"
+    );
+    assert!(!node_a.db.dir.path().join("attachments").exists());
+    let conversations = node_a
+        .get(
+            &admin,
+            &format!("/api/v1/conversations?inbox_id={inbox_id}"),
+        )
+        .await
+        .1;
+    let conversation_id = conversations["conversations"][0]["id"]
+        .as_str()
+        .expect("a conversation")
+        .to_owned();
+    let detail = node_a.conversation(&admin, &conversation_id).await;
+    let url = detail["messages"][0]["attachments"][0]["url"]
+        .as_str()
+        .expect("a kept file")
+        .to_owned();
+    let response = node_a
+        .client
+        .get(node_a.url(&url))
+        .bearer_auth(&admin)
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(response.status(), reqwest::StatusCode::OK);
+    assert_eq!(
+        response.bytes().await.expect("bytes").as_ref(),
+        b"the box's own bytes"
+    );
+    node_a.stop().await;
+}
+
+/// A hub node of its own: `switchboard serve` in a child process, on the shared PostgreSQL
+/// database and Redis, killed (`SIGKILL`) when dropped.
+struct Node {
+    child: tokio::process::Child,
+    addr: std::net::SocketAddr,
+    client: reqwest::Client,
+    /// Its data dir and log (`hub.log`).
+    dir: tempfile::TempDir,
+}
+
+impl Node {
+    async fn start(database_url: &str, redis: &str) -> Node {
+        // reqwest's TLS needs a process-wide provider; the hub installs the same in `main`.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let dir = tempfile::tempdir().expect("a data dir");
+        // A free port, given back to the OS for the child to take.
+        let addr = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port");
+        let log = std::fs::File::create(dir.path().join("hub.log")).expect("a log file");
+        let child = tokio::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+            .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+            .arg(dir.path().join("data"))
+            .args(["--database-url", database_url, "--redis-url", redis])
+            .env("SWITCHBOARD_ADMIN_EMAIL", support::ADMIN_EMAIL)
+            .env("SWITCHBOARD_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
+            .stdout(log.try_clone().expect("the log"))
+            .stderr(log)
+            .kill_on_drop(true)
+            .spawn()
+            .expect("the hub starts");
+        let node = Node {
+            child,
+            addr,
+            client: reqwest::Client::new(),
+            dir,
+        };
+        let ready = tokio::time::timeout(Duration::from_secs(60), async {
+            loop {
+                let url = format!("http://{addr}/readyz");
+                if let Ok(response) = node.client.get(url).send().await
+                    && response.status().is_success()
+                {
+                    return;
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        })
+        .await;
+        assert!(ready.is_ok(), "the node is not ready:\n{}", node.log());
+        node
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("hub.log")).unwrap_or_default()
+    }
+
+    fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    async fn login(&self) -> String {
+        let body: serde_json::Value = self
+            .client
+            .post(self.url("/api/v1/auth/login"))
+            .json(&json!({ "email": support::ADMIN_EMAIL, "password": support::ADMIN_PASSWORD }))
+            .send()
+            .await
+            .expect("signs in")
+            .json()
+            .await
+            .expect("JSON");
+        body["token"].as_str().expect("a token").to_owned()
+    }
+
+    async fn call(
+        &self,
+        method: reqwest::Method,
+        token: &str,
+        path: &str,
+        body: Option<serde_json::Value>,
+    ) -> serde_json::Value {
+        let mut request = self
+            .client
+            .request(method, self.url(path))
+            .bearer_auth(token);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        let response = request.send().await.expect("sends");
+        let status = response.status();
+        let body = response.json().await.unwrap_or(serde_json::Value::Null);
+        assert!(status.is_success(), "{path}: {status} {body}");
+        body
+    }
+
+    /// Kills the process at once, as a crash or `kill -9` would.
+    async fn kill(&mut self) {
+        self.child.kill().await.expect("killed");
+    }
+}
+
+/// A visitor chats on node A while an agent works on node B; node A then dies with `kill -9`
+/// and the visitor, reconnecting to node B, gets every acknowledged message back exactly once.
+/// Two real hub processes on one PostgreSQL database and one Redis.
+#[tokio::test]
+async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
+    use support::chat::{Chat, open_at};
+    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+        return;
+    };
+    // The first start creates the demo organization; the second finds it.
+    let mut node_a = Node::start(&db.url, &redis).await;
+    let node_b = Node::start(&db.url, &redis).await;
+    let admin = node_b.login().await;
+    let inboxes = node_b
+        .call(reqwest::Method::GET, &admin, "/api/v1/inboxes", None)
+        .await;
+    let inbox = inboxes
+        .as_array()
+        .and_then(|all| all.iter().find(|inbox| inbox["channel"] == "webchat"))
+        .and_then(|inbox| inbox["id"].as_str())
+        .expect("the demo's web-chat inbox")
+        .to_owned();
+
+    // The visitor on node A; the bot (node A's lane) answers.
+    let mut on_a = open_at(node_a.addr, &format!("inbox={inbox}"), None)
+        .await
+        .expect("connects to node a");
+    let session = on_a.next_of("session").await;
+    let token = session["visitor_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned();
+    let mut acked = vec![on_a.say("c-1", "Hello, where is my parcel?").await];
+    on_a.next_of("message").await;
+    let conversations = node_b
+        .call(
+            reqwest::Method::GET,
+            &admin,
+            &format!("/api/v1/conversations?inbox_id={inbox}"),
+            None,
+        )
+        .await;
+    let conversation_id = conversations["conversations"][0]["id"]
+        .as_str()
+        .expect("the visitor's conversation")
+        .to_owned();
+
+    // The same visitor in a second tab, on node B.
+    let mut on_b = open_at(node_b.addr, &format!("inbox={inbox}&visitor={token}"), None)
+        .await
+        .expect("connects to node b");
+    assert_eq!(
+        on_b.next_of("session").await["conversation_id"],
+        conversation_id.as_str()
+    );
+
+    // Node B → node A: the agent takes over and replies on node B; the tab on node A shows it.
+    // Node B's Redis subscription is set up in the background, so the first reply may be
+    // sent before it: the agent writes until one arrives, then each later one must.
+    node_b
+        .call(
+            reqwest::Method::POST,
+            &admin,
+            &format!("/api/v1/conversations/{conversation_id}/takeover"),
+            Some(json!({})),
+        )
+        .await;
+    let messages = format!("/api/v1/conversations/{conversation_id}/messages");
+    let reply = node_b
+        .call(
+            reqwest::Method::POST,
+            &admin,
+            &messages,
+            Some(json!({ "text": "Sam here, on node B." })),
+        )
+        .await;
+    let frame = on_a.next_of("message").await;
+    assert_eq!(frame["message"]["id"], reply["id"], "{frame}");
+    assert_eq!(frame["message"]["role"], "agent");
+
+    // Node A → node B: the visitor writes on node A; the tab on node B shows it.
+    acked.push(on_a.say("c-2", "Thanks Sam, it was order 5521").await);
+    let frame = on_b.next_of("message").await;
+    let frame = if frame["message"]["role"] == "agent" {
+        on_b.next_of("message").await
+    } else {
+        frame
+    };
+    assert_eq!(frame["message"]["id"], acked[1]["message_id"], "{frame}");
+
+    // Node A dies. The visitor reconnects to node B and resumes from the start: every
+    // acknowledged message and the reply, each once, in order.
+    node_a.kill().await;
+    drop(on_a);
+    let mut again: Chat = open_at(node_b.addr, &format!("inbox={inbox}&visitor={token}"), None)
+        .await
+        .expect("reconnects to node b");
+    again.next_of("session").await;
+    again
+        .send(json!({ "type": "resume", "after_seq": 0 }))
+        .await;
+    let mut replayed = Vec::new();
+    while let Some(frame) = again.try_next(Duration::from_secs(2)).await {
+        if frame["type"] == "message" {
+            replayed.push(frame["message"].clone());
+        }
+    }
+    let seqs: Vec<i64> = replayed.iter().filter_map(|m| m["seq"].as_i64()).collect();
+    let mut unique = seqs.clone();
+    unique.dedup();
+    assert_eq!(seqs, unique, "nothing twice: {seqs:?}");
+    assert!(
+        seqs.windows(2).all(|pair| pair[0] < pair[1]),
+        "in order: {seqs:?}"
+    );
+    for ack in &acked {
+        assert!(
+            replayed.iter().any(|m| m["id"] == ack["message_id"]),
+            "acknowledged {ack} is replayed: {replayed:?}"
+        );
+    }
+    assert!(replayed.iter().any(|m| m["id"] == reply["id"]));
+    // And node B goes on taking the visitor's messages.
+    acked.push(again.say("c-3", "Still there?").await);
+    assert!(acked[2]["seq"].as_i64() > seqs.last().copied());
+    drop(node_b);
 }

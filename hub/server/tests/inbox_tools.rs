@@ -14,6 +14,7 @@ backend_tests!(
     search_finds_conversations_contacts_and_articles_ranked,
     search_shows_only_what_the_caller_may_read,
     search_finds_what_was_written_before_it_existed,
+    search_finds_a_conversation_by_its_subject,
     merging_contacts_moves_identities_and_conversations,
     likely_duplicates_share_an_email_or_a_phone,
     bulk_actions_resolve_assign_and_label_many_conversations,
@@ -543,6 +544,41 @@ async fn search_finds_conversations_contacts_and_articles_ranked(db: TestDatabas
             "{method} {path} is documented"
         );
     }
+}
+
+/// A subject (email's) is searched as well as the messages; conversations without one (chat)
+/// are not in its index at all on PostgreSQL.
+async fn search_finds_a_conversation_by_its_subject(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let status = app
+        .webhook(
+            &inbox,
+            "s3cret",
+            json!({ "thread": "mail", "from": "ada@lovelace.test", "id": "m1",
+                    "subject": "Invoice for the wombat", "text": "Please see the attachment" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    customer_says(
+        &app,
+        &inbox,
+        "chat",
+        "bob@builder.test",
+        "Hello, a question",
+    )
+    .await;
+    let mail = conversation_of(&app, &admin, &inbox, "mail").await;
+    let (status, found) = app
+        .get(&admin, "/api/v1/search?q=wombat&type=conversations")
+        .await;
+    assert_eq!(status, StatusCode::OK, "{found}");
+    assert_eq!(hit_ids(&found, "conversations"), [mail.as_str()], "{found}");
+    let (_, found) = app
+        .get(&admin, "/api/v1/search?q=question&type=conversations")
+        .await;
+    assert_eq!(hit_ids(&found, "conversations").len(), 1, "{found}");
 }
 
 async fn search_shows_only_what_the_caller_may_read(db: TestDatabase) {

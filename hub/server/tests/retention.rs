@@ -117,8 +117,12 @@ async fn world(app: &TestApp, clock: &Clock, now: DateTime<Utc>) -> World {
         .strip_prefix("/api/v1/attachments/")
         .and_then(|rest| rest.split_once('/'))
         .expect("a kept file's url");
-    let old_file =
-        switchboard::attachments::path(&app.state.settings.data_dir, &org_id, hash, filename);
+    let old_file = switchboard::attachments::path(
+        &app.state.settings.attachments_dir(),
+        &org_id,
+        hash,
+        filename,
+    );
     assert!(old_file.exists(), "{}", old_file.display());
     let (status, body) = app
         .post(

@@ -609,7 +609,8 @@ impl Indexed {
     }
 
     /// Binds `$1`: the tsquery, `$2`: the organization, `$3`: the limit. The `to_tsvector`
-    /// expressions are exactly those of the migration's GIN indexes.
+    /// expressions (and the subjects' `IS NOT NULL`) are exactly those of the migrations' GIN
+    /// indexes (`m20261205_000300_search`, `m20261206_000100_postgres_write_path`).
     fn postgres(self) -> &'static str {
         match self {
             Indexed::Messages => {
@@ -621,9 +622,9 @@ impl Indexed {
             }
             Indexed::Subjects => {
                 "SELECT c.id AS hit_id, NULL::text AS hit_title, c.subject AS hit_text, \
-                 ts_rank(to_tsvector('simple', coalesce(c.subject, '')), to_tsquery('simple', $1))::float8 AS hit_score \
+                 ts_rank(to_tsvector('simple', c.subject), to_tsquery('simple', $1))::float8 AS hit_score \
                  FROM conversations c \
-                 WHERE to_tsvector('simple', coalesce(c.subject, '')) @@ to_tsquery('simple', $1) \
+                 WHERE c.subject IS NOT NULL AND to_tsvector('simple', c.subject) @@ to_tsquery('simple', $1) \
                  AND c.org_id = $2 \
                  ORDER BY hit_score DESC, c.updated_at DESC LIMIT $3"
             }

@@ -30,7 +30,12 @@ pub async fn get(
     if !attachments::is_hash(&hash) || attachments::safe_filename(&filename) != filename {
         return Err(ApiError::NotFound);
     }
-    let path = attachments::path(&state.settings.data_dir, auth.org_id(), &hash, &filename);
+    let path = attachments::path(
+        &state.settings.attachments_dir(),
+        auth.org_id(),
+        &hash,
+        &filename,
+    );
     let bytes = match tokio::fs::read(&path).await {
         Ok(bytes) => bytes,
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => return Err(ApiError::NotFound),

@@ -14,7 +14,7 @@ use axum::{
 };
 use futures::Stream;
 use switchboard_model::{BusEvent, Permission};
-use tokio::sync::{broadcast, mpsc};
+use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 use crate::{auth::Auth, error::ApiResult, state::AppState};
@@ -38,6 +38,7 @@ pub async fn stream(
     metrics::counter!("switchboard_event_streams_total").increment(1);
     let events = client_events(
         state.bus.subscribe(),
+        state.bus.gaps(),
         auth.org_id().to_owned(),
         CLIENT_BUFFER,
         state.shutdown.clone(),
@@ -58,6 +59,7 @@ fn shown(event: &BusEvent, org_id: &str) -> bool {
 /// or when the hub shuts down (so that graceful shutdown does not wait for open streams).
 fn client_events(
     mut bus: broadcast::Receiver<Arc<BusEvent>>,
+    mut gaps: watch::Receiver<u64>,
     org_id: String,
     capacity: usize,
     shutdown: CancellationToken,
@@ -74,6 +76,12 @@ fn client_events(
             let received = tokio::select! {
                 _ = shutdown.cancelled() => return,
                 _ = sender.closed() => return,
+                // Events from other nodes may have been missed: the client reconnects and
+                // reloads, as after lagging.
+                Ok(()) = gaps.changed() => {
+                    metrics::counter!("switchboard_event_streams_dropped_total").increment(1);
+                    return;
+                }
                 received = bus.recv() => received,
             };
             let event = match received {
@@ -126,7 +134,13 @@ mod tests {
     async fn a_client_that_does_not_read_is_dropped_after_its_buffer_fills() {
         let bus = LocalBus::new(1024);
         let shutdown = CancellationToken::new();
-        let events = client_events(bus.subscribe(), "org".into(), 4, shutdown.clone());
+        let events = client_events(
+            bus.subscribe(),
+            bus.gaps(),
+            "org".into(),
+            4,
+            shutdown.clone(),
+        );
         for n in 0..50 {
             bus.publish(changed("org", &format!("c{n}")));
         }
@@ -136,12 +150,34 @@ mod tests {
         assert_eq!(drain(events).await, 4);
     }
 
+    /// Another node's events may have been missed (Redis came back): the stream ends, so that
+    /// the inbox reconnects and reloads.
+    #[tokio::test]
+    async fn a_gap_in_the_other_nodes_events_ends_the_stream() {
+        let bus = LocalBus::new(64);
+        let shutdown = CancellationToken::new();
+        let mut events = Box::pin(client_events(
+            bus.subscribe(),
+            bus.gaps(),
+            "org".into(),
+            16,
+            shutdown,
+        ));
+        assert!(events.next().await.is_some(), "the ready event");
+        bus.publish(changed("org", "ours"));
+        assert!(events.next().await.is_some(), "an event");
+        bus.gap();
+        let ended = tokio::time::timeout(Duration::from_secs(5), events.next()).await;
+        assert!(matches!(ended, Ok(None)), "the stream ends");
+    }
+
     #[tokio::test]
     async fn only_the_organizations_events_pass_and_shutdown_ends_the_stream() {
         let bus = LocalBus::new(1024);
         let shutdown = CancellationToken::new();
         let mut events = Box::pin(client_events(
             bus.subscribe(),
+            bus.gaps(),
             "org".into(),
             16,
             shutdown.clone(),

@@ -43,7 +43,7 @@ pub async fn erase(
     let principal = auth.require(Permission::ContactsErase)?;
     crate::gdpr::erase(
         &state.store,
-        &state.settings.data_dir,
+        &state.settings.attachments_dir(),
         auth.org_id(),
         &id,
         &principal.actor(),

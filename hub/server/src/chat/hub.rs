@@ -302,9 +302,14 @@ impl ChatHub {
 /// The one bus subscriber of the web chat: routes events until `shutdown`.
 pub async fn route_events(state: AppState, shutdown: CancellationToken) {
     let mut events = state.bus.subscribe();
+    let mut gaps = state.bus.gaps();
     let mut prune = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
+            Ok(()) = gaps.changed() => {
+                tracing::warn!("events from other nodes may have been missed; connections resync");
+                state.chat.resync_all();
+            }
             event = events.recv() => match event {
                 Ok(event) => state.chat.route(&event),
                 Err(RecvError::Lagged(missed)) => {

@@ -28,7 +28,16 @@ pub async fn open(
     query: &str,
     origin: Option<&str>,
 ) -> Result<Chat, tungstenite::Error> {
-    let mut request = format!("ws://{}/chat/ws?{query}", app.addr)
+    open_at(app.addr, query, origin).await
+}
+
+/// A visitor's WebSocket to the hub listening at `addr` (a hub of this process or another).
+pub async fn open_at(
+    addr: std::net::SocketAddr,
+    query: &str,
+    origin: Option<&str>,
+) -> Result<Chat, tungstenite::Error> {
+    let mut request = format!("ws://{addr}/chat/ws?{query}")
         .into_client_request()
         .expect("a request");
     if let Some(origin) = origin {

@@ -116,6 +116,7 @@ impl Connector for TestConnector {
                     ..Default::default()
                 },
                 text: field("text")?,
+                subject: body["subject"].as_str().map(str::to_owned),
                 ..Default::default()
             },
         )]))
