@@ -196,6 +196,8 @@ impl Node {
             .args(["--database-url", database_url, "--redis-url", redis])
             .env("SWITCHBOARD_ADMIN_EMAIL", support::ADMIN_EMAIL)
             .env("SWITCHBOARD_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
+            // Both nodes' SLA timers look often, so that they race for each breach.
+            .env("SWITCHBOARD_SLA_CHECK_MS", "100")
             .stdout(log.try_clone().expect("the log"))
             .stderr(log)
             .kill_on_drop(true)
@@ -296,6 +298,39 @@ async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
         .expect("the demo's web-chat inbox")
         .to_owned();
 
+    // A first-response target of 2 s for high priority, and a customer on node A who asks for
+    // a person (high) and whom nobody answers: both nodes' timers find the breach.
+    let policies = node_b
+        .call(reqwest::Method::GET, &admin, "/api/v1/sla-policies", None)
+        .await;
+    let high = policies
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|policy| policy["priority"] == "high" && policy["team_id"].is_null())
+        })
+        .and_then(|policy| policy["id"].as_str())
+        .expect("the default high policy")
+        .to_owned();
+    node_b
+        .call(
+            reqwest::Method::PUT,
+            &admin,
+            &format!("/api/v1/sla-policies/{high}"),
+            Some(
+                json!({ "name": "Fast", "priority": "high", "first_response_seconds": 2,
+                         "resolution_seconds": 3600 }),
+            ),
+        )
+        .await;
+    let mut waiting = open_at(node_a.addr, &format!("inbox={inbox}"), None)
+        .await
+        .expect("connects to node a");
+    waiting.next_of("session").await;
+    waiting.say("w-1", "talk to a human").await;
+    // `bot` with the ack, then `escalated` once routing (after the ack) has run.
+    while waiting.next_of("status").await["status"] != "escalated" {}
+
     // The visitor on node A; the bot (node A's lane) answers.
     let mut on_a = open_at(node_a.addr, &format!("inbox={inbox}"), None)
         .await
@@ -315,9 +350,17 @@ async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
             None,
         )
         .await;
-    let conversation_id = conversations["conversations"][0]["id"]
-        .as_str()
+    let conversation_id = conversations["conversations"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["status"] == "bot"))
+        .and_then(|c| c["id"].as_str())
         .expect("the visitor's conversation")
+        .to_owned();
+    let waiting_id = conversations["conversations"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["status"] == "escalated"))
+        .and_then(|c| c["id"].as_str())
+        .expect("the waiting customer's conversation")
         .to_owned();
 
     // The same visitor in a second tab, on node B.
@@ -362,6 +405,44 @@ async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
         frame
     };
     assert_eq!(frame["message"]["id"], acked[1]["message_id"], "{frame}");
+
+    // The breach, marked once however many ticks of the two nodes saw it.
+    let breached = tokio::time::timeout(Duration::from_secs(20), async {
+        loop {
+            let detail = node_b
+                .call(
+                    reqwest::Method::GET,
+                    &admin,
+                    &format!("/api/v1/conversations/{waiting_id}"),
+                    None,
+                )
+                .await;
+            if detail["sla"]["first_response"] == "breached" {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+    })
+    .await;
+    assert!(breached.is_ok(), "the first response is breached");
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let audit = node_b
+        .call(
+            reqwest::Method::GET,
+            &admin,
+            "/api/v1/audit?limit=200",
+            None,
+        )
+        .await;
+    let breaches: Vec<&serde_json::Value> = audit["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|event| {
+            event["action"] == "sla.breached" && event["subject_id"] == waiting_id.as_str()
+        })
+        .collect();
+    assert_eq!(breaches.len(), 1, "one breach on two nodes: {breaches:?}");
 
     // Node A dies. The visitor reconnects to node B and resumes from the start: every
     // acknowledged message and the reply, each once, in order.
