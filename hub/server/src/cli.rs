@@ -56,6 +56,9 @@ pub enum Command {
     /// Purge what the organization's retention policy no longer keeps
     #[command(subcommand)]
     Retention(RetentionCommand),
+    /// The key that seals secrets at rest
+    #[command(subcommand)]
+    Secrets(SecretsCommand),
     /// Train the organization's topic classifier
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -65,6 +68,15 @@ pub enum Command {
     /// Measure the AI on a labelled file or your own questions
     #[command(subcommand)]
     Eval(EvalCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretsCommand {
+    /// Seal every stored secret under the current key (`secret_key`), opening what older keys
+    /// sealed (`previous_secret_keys`) or what was stored unsealed
+    Rotate,
+    /// Print a new random key (base64) for `secret_key`
+    NewKey,
 }
 
 #[derive(Debug, Subcommand)]

@@ -7,7 +7,7 @@ use crate::{
     ai,
     cli::{
         ApikeyCommand, Cli, Command, ContactCommand, EvalCommand, KbCommand, OrgCommand,
-        RetentionCommand, TopicsCommand, UserCommand,
+        RetentionCommand, SecretsCommand, TopicsCommand, UserCommand,
     },
     config::Settings,
     demo, knowledge_cli,
@@ -40,6 +40,21 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Migrate => {
             startup::open_store(&settings).await?;
             println!("database is up to date");
+            Ok(())
+        }
+        Command::Secrets(SecretsCommand::NewKey) => {
+            println!("{}", switchboard_store::SecretKeys::generate()?);
+            Ok(())
+        }
+        // Opening the store seals again what the current key did not seal.
+        Command::Secrets(SecretsCommand::Rotate) => {
+            let keys = startup::secret_keys(&settings)?;
+            let key = keys
+                .current_id()
+                .map(str::to_owned)
+                .ok_or_else(|| UsageError("no secret key is set: see `secret_key`".into()))?;
+            startup::open_store(&settings).await?;
+            println!("every stored secret is sealed under key {key}");
             Ok(())
         }
         Command::Org(OrgCommand::Add { slug, name }) => {

@@ -31,6 +31,15 @@ pub struct Settings {
     pub admin_password: Option<Secret>,
     /// Skips the demo organization on first start (the admin is still created).
     pub no_demo: bool,
+    /// The key that seals secrets at rest (32 bytes in base64, `openssl rand -base64 32`); the
+    /// same on every node. Unset: read from `secret_key_file`, or on SQLite from (or made
+    /// into) `<data_dir>/secret.key`; on PostgreSQL without one, secrets stay unsealed.
+    pub secret_key: Option<Secret>,
+    /// A file holding the key (instead of `secret_key`).
+    pub secret_key_file: Option<PathBuf>,
+    /// Keys that sealed secrets before the current one, comma-separated: still read, and
+    /// sealed again under the current key at start (or `switchboard secrets rotate`).
+    pub previous_secret_keys: Option<Secret>,
     /// How long a sign-in lasts.
     pub session_hours: i64,
     /// A request to the REST API that takes longer is answered 408.
@@ -118,6 +127,9 @@ impl Default for Settings {
             admin_email: None,
             admin_password: None,
             no_demo: false,
+            secret_key: None,
+            secret_key_file: None,
+            previous_secret_keys: None,
             session_hours: 24 * 7,
             request_timeout_secs: 30,
             delivery_concurrency: 8,

@@ -13,7 +13,7 @@ use axum::{
     routing::{get, post},
 };
 use futures::StreamExt;
-use switchboard_store::Store;
+use switchboard_store::{SecretKeys, Store};
 use tokio::net::TcpListener;
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 use tower_http::{timeout::TimeoutLayer, trace::TraceLayer};
@@ -53,21 +53,86 @@ pub struct Application {
 /// Opens the database named by the settings and brings its schema up to date.
 pub async fn open_store(settings: &Settings) -> anyhow::Result<Store> {
     if settings.database_url.is_none() {
-        std::fs::create_dir_all(&settings.data_dir).with_context(|| {
-            format!(
-                "failed to create the data dir {}",
-                settings.data_dir.display()
-            )
-        })?;
+        create_data_dir(&settings.data_dir)?;
     }
+    let keys = secret_keys(settings)?;
     let store = Store::connect(&settings.database_url())
         .await
-        .context("failed to connect to the database")?;
+        .context("failed to connect to the database")?
+        .with_secret_keys(keys);
     store
         .migrate()
         .await
         .context("failed to migrate the database")?;
+    let resealed = store
+        .reseal_secrets()
+        .await
+        .context("failed to seal the stored secrets under the current key")?;
+    if resealed > 0 {
+        tracing::info!(resealed, "sealed stored secrets under the current key");
+    }
     Ok(store)
+}
+
+/// Creates the data dir, readable by the hub's user alone (it holds the database and the key).
+fn create_data_dir(dir: &std::path::Path) -> anyhow::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .with_context(|| format!("failed to create the data dir {}", dir.display()))
+}
+
+/// The keys that seal secrets at rest (`switchboard_store::SecretKeys`), from the settings.
+pub(crate) fn secret_keys(settings: &Settings) -> anyhow::Result<SecretKeys> {
+    let previous: Vec<&str> = settings
+        .previous_secret_keys
+        .as_ref()
+        .map(|keys| keys.expose().split(',').map(str::trim).collect())
+        .unwrap_or_default();
+    let current = if let Some(key) = &settings.secret_key {
+        key.expose().to_owned()
+    } else if let Some(file) = &settings.secret_key_file {
+        std::fs::read_to_string(file)
+            .with_context(|| format!("failed to read the secret key file {}", file.display()))?
+    } else if settings.database_url.is_none() {
+        key_file(&settings.data_dir.join("secret.key"))?
+    } else {
+        tracing::warn!(
+            "no secret key: inbox and webhook secrets are stored unsealed in PostgreSQL; set \
+             SWITCHBOARD_SECRET_KEY (the same on every node, docs/operations.md)"
+        );
+        return Ok(SecretKeys::none());
+    };
+    SecretKeys::new(&current, &previous).context("the secret key")
+}
+
+/// The key in `path`, made (readable by the hub's user alone) on first start.
+fn key_file(path: &std::path::Path) -> anyhow::Result<String> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    match std::fs::read_to_string(path) {
+        Ok(key) => return Ok(key),
+        Err(err) if err.kind() != std::io::ErrorKind::NotFound => {
+            return Err(err).with_context(|| format!("failed to read {}", path.display()));
+        }
+        Err(_) => {}
+    }
+    let key = SecretKeys::generate().context("a new secret key")?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)
+        .with_context(|| format!("failed to create {}", path.display()))?;
+    file.write_all(key.as_bytes())
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("failed to write {}", path.display()))?;
+    tracing::info!(path = %path.display(), "made the key that seals secrets at rest: back it up with the database");
+    Ok(key)
 }
 
 /// Events buffered per subscriber before a slow one lags and must reload from the store.

@@ -101,3 +101,37 @@ fn operators_create_organizations_users_and_keys() {
     let secret = String::from_utf8_lossy(&key.stdout).trim().to_owned();
     assert!(secret.starts_with("sbk_") && secret.len() > 40, "{secret}");
 }
+
+/// A first start makes the data dir readable by the hub's user alone, and in it the key that
+/// seals secrets at rest; `secrets new-key` prints a key `secret_key` takes.
+#[test]
+fn the_data_dir_and_its_key_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let parent = tempfile::tempdir().expect("tempdir");
+    let dir = parent.path().join("data");
+    let migrated = switchboard(&dir, &["migrate"]);
+    assert!(migrated.status.success(), "{}", stderr(&migrated));
+    let mode = |path: &std::path::Path| {
+        std::fs::metadata(path)
+            .expect("exists")
+            .permissions()
+            .mode()
+            & 0o777
+    };
+    assert_eq!(mode(&dir), 0o700);
+    let key = dir.join("secret.key");
+    assert_eq!(mode(&key), 0o600);
+    let first = std::fs::read_to_string(&key).expect("a key");
+    // Kept across starts: what it sealed stays readable.
+    assert!(switchboard(&dir, &["migrate"]).status.success());
+    assert_eq!(std::fs::read_to_string(&key).expect("a key"), first);
+
+    let printed = switchboard(&dir, &["secrets", "new-key"]);
+    assert!(printed.status.success());
+    let new_key = String::from_utf8_lossy(&printed.stdout).trim().to_owned();
+    assert!(
+        switchboard_store::SecretKeys::new(&new_key, &[]).is_ok(),
+        "{new_key}"
+    );
+    assert_ne!(new_key, first.trim());
+}

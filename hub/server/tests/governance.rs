@@ -22,6 +22,7 @@ backend_tests!(
     contacts_are_exported_and_erased,
     the_cli_exports_and_erases_contacts,
     logins_are_throttled_and_weak_passwords_refused,
+    secrets_are_sealed_at_rest_and_rotated,
 );
 
 /// Checks `X-Switchboard-Signature` as a subscriber would (docs/webhooks.md); returns `t`.
@@ -629,6 +630,108 @@ async fn logins_are_throttled_and_weak_passwords_refused(db: TestDatabase) {
             .await
             .status(),
         StatusCode::OK
+    );
+    app.stop().await;
+}
+
+/// Issue 23, finding 9: inbox secrets and webhook signing secrets are stored sealed under the
+/// hub's key; the hub reads them; `secrets rotate` seals them again under a new key, the old
+/// one given as previous; a hub with only the new key reads them then.
+async fn secrets_are_sealed_at_rest_and_rotated(db: TestDatabase) {
+    let first = switchboard_store::SecretKeys::generate().expect("a key");
+    let app = TestApp::spawn_with(db, |db| switchboard::Settings {
+        secret_key: Some(switchboard_model::Secret::new(first.clone())),
+        ..support::settings(db)
+    })
+    .await;
+    let admin = app.admin().await;
+    let inbox = app
+        .test_inbox(&admin, json!({ "api_key": "quokka-secret-77" }))
+        .await;
+    let (status, hook) = app
+        .post(
+            &admin,
+            "/api/v1/webhooks",
+            json!({ "url": "https://hooks.example.com/in", "events": ["message.created"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{hook}");
+    let signing = hook["secret"].as_str().expect("shown once").to_owned();
+
+    let stored_secrets = || async {
+        let mut stored = app
+            .db
+            .query_text("SELECT CAST(secrets AS TEXT) FROM inboxes")
+            .await;
+        stored.extend(
+            app.db
+                .query_text("SELECT secret FROM webhook_subscriptions")
+                .await,
+        );
+        stored.join("\n")
+    };
+    let stored = stored_secrets().await;
+    assert!(!stored.contains("quokka-secret-77"), "{stored}");
+    assert!(!stored.contains(&signing), "{stored}");
+    assert!(stored.contains("sealed:v1:"), "{stored}");
+    // The hub opens them for the connectors.
+    let opened = app
+        .state
+        .store
+        .inbox_for_channel(&inbox)
+        .await
+        .expect("opens")
+        .expect("the inbox");
+    assert_eq!(opened.full_config["api_key"], "quokka-secret-77");
+    let (_, listed) = app.get(&admin, "/api/v1/webhooks").await;
+    assert!(!listed.to_string().contains("sealed:v1:"), "{listed}");
+
+    // A new key takes over; the CLI seals everything again under it.
+    let second = switchboard_store::SecretKeys::generate().expect("a key");
+    let new_id = switchboard_store::SecretKeys::new(&second, &[])
+        .expect("a key")
+        .current_id()
+        .expect("an id")
+        .to_owned();
+    let rotated = std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
+        .args(["secrets", "rotate", "--data-dir"])
+        .arg(app.db.dir.path())
+        .arg("--database-url")
+        .arg(&app.db.url)
+        .env("SWITCHBOARD_SECRET_KEY", &second)
+        .env("SWITCHBOARD_PREVIOUS_SECRET_KEYS", &first)
+        .output()
+        .expect("runs");
+    assert!(
+        rotated.status.success(),
+        "{}",
+        String::from_utf8_lossy(&rotated.stderr)
+    );
+    assert!(String::from_utf8_lossy(&rotated.stdout).contains(&new_id));
+    let stored = stored_secrets().await;
+    assert_eq!(
+        stored.matches("sealed:v1:").count(),
+        stored.matches(&format!("sealed:v1:{new_id}:")).count(),
+        "all under the new key: {stored}"
+    );
+    let mut store = switchboard_store::Store::connect(&app.db.url)
+        .await
+        .expect("connects");
+    store =
+        store.with_secret_keys(switchboard_store::SecretKeys::new(&second, &[]).expect("a key"));
+    let opened = store
+        .inbox_for_channel(&inbox)
+        .await
+        .expect("opens with the new key alone")
+        .expect("the inbox");
+    assert_eq!(opened.full_config["api_key"], "quokka-secret-77");
+    let old_only = switchboard_store::Store::connect(&app.db.url)
+        .await
+        .expect("connects")
+        .with_secret_keys(switchboard_store::SecretKeys::new(&first, &[]).expect("a key"));
+    assert!(
+        old_only.inbox_for_channel(&inbox).await.is_err(),
+        "the old key no longer opens them"
     );
     app.stop().await;
 }

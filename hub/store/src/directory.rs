@@ -8,7 +8,7 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use switchboard_model::{self as model, ChannelKind, Role, new_id};
 
-use crate::{Result, Store, StoreError, conflict_as, convert, entities::*};
+use crate::{Result, Store, StoreError, conflict_as, convert, entities::*, sealing::SecretKeys};
 
 /// An inbox with its secrets, for the parts of the hub that talk to its channel.
 #[derive(Clone, Debug)]
@@ -32,16 +32,45 @@ fn split_secrets(channel: ChannelKind, config: Value) -> Result<(Value, Map<Stri
     Ok((Value::Object(public), secrets))
 }
 
-fn with_secrets(row: inbox::Model) -> Result<InboxWithSecrets> {
-    let full_config = merged(&row);
+/// Each secret sealed for storage under the hub's key (`sealing.rs`).
+fn sealed(keys: &SecretKeys, secrets: Map<String, Value>) -> Map<String, Value> {
+    secrets
+        .into_iter()
+        .map(|(field, value)| match value {
+            Value::String(plain) => {
+                let stored = keys.seal(&field, &plain);
+                (field, Value::String(stored))
+            }
+            other => (field, other),
+        })
+        .collect()
+}
+
+/// Each stored secret opened.
+fn opened(keys: &SecretKeys, secrets: &Value) -> Result<Value> {
+    let Value::Object(secrets) = secrets else {
+        return Ok(Value::Object(Map::new()));
+    };
+    let mut plain = Map::new();
+    for (field, value) in secrets {
+        let value = match value {
+            Value::String(stored) => Value::String(
+                keys.open(field, stored)
+                    .map_err(|err| StoreError::Corrupt(err.to_string()))?,
+            ),
+            other => other.clone(),
+        };
+        plain.insert(field.clone(), value);
+    }
+    Ok(Value::Object(plain))
+}
+
+fn with_secrets(keys: &SecretKeys, row: inbox::Model) -> Result<InboxWithSecrets> {
+    let full_config = with_secrets_of(&row.config, &opened(keys, &row.secrets)?);
     Ok(InboxWithSecrets {
         inbox: convert::inbox(row)?,
         full_config,
     })
-}
-
-fn merged(row: &inbox::Model) -> Value {
-    with_secrets_of(&row.config, &row.secrets)
 }
 
 /// A public config with its secrets: what the channel's connector is built from.
@@ -247,7 +276,7 @@ impl Store {
             },
             channel: channel.as_str().to_owned(),
             config,
-            secrets: Value::Object(secrets),
+            secrets: Value::Object(sealed(&self.keys, secrets)),
             created_at: now,
             updated_at: now,
         };
@@ -282,15 +311,22 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         let channel: ChannelKind = convert::parse(&row.channel)?;
         let mut secrets = row.secrets.as_object().cloned().unwrap_or_default();
+        let stored = row.secrets.clone();
         let mut active: inbox::ActiveModel = row.into();
         if let Some(name) = name {
             active.name = Set(name.trim().to_owned());
         }
         if let Some(config) = config {
             let (public, new_secrets) = split_secrets(channel, config)?;
-            secrets.extend(new_secrets);
+            let mut plain = match opened(&self.keys, &stored)? {
+                Value::Object(plain) => plain,
+                _ => Map::new(),
+            };
+            plain.extend(new_secrets.clone());
+            check(channel, &with_secrets_of(&public, &Value::Object(plain)))
+                .map_err(StoreError::Invalid)?;
+            secrets.extend(sealed(&self.keys, new_secrets));
             let secrets = Value::Object(secrets);
-            check(channel, &with_secrets_of(&public, &secrets)).map_err(StoreError::Invalid)?;
             if let Some(address) = email_address(channel, &public) {
                 claim_email_address(&txn, inbox_id, &address).await?;
             }
@@ -329,7 +365,7 @@ impl Store {
         let Some(row) = inbox::Entity::find_by_id(inbox_id).one(self.db()).await? else {
             return Ok(None);
         };
-        with_secrets(row).map(Some)
+        with_secrets(&self.keys, row).map(Some)
     }
 
     /// An organization's inboxes on `channel`, oldest first, secrets included: for the parts
@@ -347,7 +383,7 @@ impl Store {
             .all(self.db())
             .await?
             .into_iter()
-            .map(with_secrets)
+            .map(|row| with_secrets(&self.keys, row))
             .collect()
     }
 
@@ -360,7 +396,7 @@ impl Store {
             .all(self.db())
             .await?
             .into_iter()
-            .map(with_secrets)
+            .map(|row| with_secrets(&self.keys, row))
             .collect()
     }
 

@@ -24,6 +24,7 @@ mod labels;
 mod outbox;
 mod retention;
 mod routing;
+mod sealing;
 mod search;
 mod slack_desk;
 mod snooze;
@@ -59,6 +60,7 @@ pub use routing::{
     RoutingApplied, RoutingChange, RoutingInputs, RoutingState, RuleSpec, SlaBreach, SlaFilter,
     SlaPolicySpec, default_rules, default_sla_policies,
 };
+pub use sealing::{SealingError, SecretKeys};
 pub use search::{SearchHit, SearchResults, SearchScope, contact_display_name, search_terms};
 pub use slack_desk::SlackMirror;
 pub use snooze::WokenConversation;
@@ -102,6 +104,8 @@ pub struct Store {
     write_db: Option<DatabaseConnection>,
     /// "Now" for routing, SLA clocks and presence; tests set it (`Store::with_clock`).
     clock: Clock,
+    /// Seal and open the secrets kept at rest (`sealing.rs`; `Store::with_secret_keys`).
+    keys: Arc<SecretKeys>,
     /// PostgreSQL's pool for the group-commit writers alone, so that an acknowledgement never
     /// waits for a connection behind the API, routing or the bot. `None` on SQLite, where the
     /// writers use `write_db`.
@@ -255,6 +259,7 @@ impl Store {
             write_db,
             writers_db,
             clock: Clock::system(),
+            keys: Arc::new(SecretKeys::none()),
             ingest_queue: None,
             answer_queue: None,
             url: Arc::from(database_url),
@@ -314,6 +319,12 @@ impl Store {
             db: Database::connect(options).await?,
             ..self.clone()
         })
+    }
+
+    /// The same store sealing the secrets it writes with `keys`, and opening them.
+    pub fn with_secret_keys(mut self, keys: SecretKeys) -> Store {
+        self.keys = Arc::new(keys);
+        self
     }
 
     /// The same store with routing, SLA clocks and presence reading `clock`.

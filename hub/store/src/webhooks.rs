@@ -19,7 +19,7 @@ use sea_orm::{
 use serde_json::{Value, json};
 use switchboard_model::new_id;
 
-use crate::{Result, Store, StoreError, entities::*};
+use crate::{Result, Store, StoreError, entities::*, sealing::SecretKeys};
 
 /// The events an organization may subscribe to.
 pub const WEBHOOK_EVENTS: &[&str] = &[
@@ -94,15 +94,23 @@ pub enum WebhookOutcome {
     },
 }
 
-fn subscription(row: webhook_subscription::Model) -> Result<WebhookSubscription> {
+/// The field a subscription's signing secret is sealed for (`sealing.rs`).
+pub(crate) const SECRET_FIELD: &str = "webhook_secret";
+
+fn subscription(
+    keys: &SecretKeys,
+    row: webhook_subscription::Model,
+) -> Result<WebhookSubscription> {
     let events: Vec<String> = serde_json::from_str(&row.events)
         .map_err(|err| StoreError::Corrupt(format!("webhook {} events: {err}", row.id)))?;
     Ok(WebhookSubscription {
+        secret: keys
+            .open(SECRET_FIELD, &row.secret)
+            .map_err(|err| StoreError::Corrupt(format!("webhook {}: {err}", row.id)))?,
         id: row.id,
         org_id: row.org_id,
         url: row.url,
         events,
-        secret: row.secret,
         created_at: row.created_at,
     })
 }
@@ -178,13 +186,13 @@ impl Store {
             org_id: Set(row.org_id.clone()),
             url: Set(row.url.clone()),
             events: Set(row.events.clone()),
-            secret: Set(row.secret.clone()),
+            secret: Set(self.keys.seal(SECRET_FIELD, &row.secret)),
             created_at: Set(row.created_at),
         })
         .exec_without_returning(&*txn)
         .await?;
         txn.commit().await?;
-        subscription(row)
+        subscription(&self.keys, row)
     }
 
     /// The organization's subscriptions, oldest first.
@@ -195,7 +203,7 @@ impl Store {
             .all(self.db())
             .await?
             .into_iter()
-            .map(subscription)
+            .map(|row| subscription(&self.keys, row))
             .collect()
     }
 
@@ -422,10 +430,15 @@ impl Store {
                 .find(|subscription| subscription.id == row.subscription_id)
             {
                 Some(subscription) => claimed.push(ClaimedWebhook {
+                    secret: self
+                        .keys
+                        .open(SECRET_FIELD, &subscription.secret)
+                        .map_err(|err| {
+                            StoreError::Corrupt(format!("webhook {}: {err}", subscription.id))
+                        })?,
                     delivery_id: row.id,
                     org_id: row.org_id,
                     url: subscription.url.clone(),
-                    secret: subscription.secret.clone(),
                     body: row.body,
                     attempt,
                 }),

@@ -111,6 +111,27 @@ impl TestDatabase {
     }
 }
 
+impl TestDatabase {
+    /// The first column of each row `sql` returns, as text (cast it in the query where it is
+    /// not): what the hub actually wrote, read past the hub.
+    pub async fn query_text(&self, sql: &str) -> Vec<String> {
+        let connection = Database::connect(&self.url)
+            .await
+            .expect("the test database is reachable");
+        let rows = connection
+            .query_all_raw(sea_orm::Statement::from_string(
+                connection.get_database_backend(),
+                sql,
+            ))
+            .await
+            .unwrap_or_else(|err| panic!("{sql}: {err}"));
+        connection.close().await.ok();
+        rows.iter()
+            .map(|row| row.try_get_by_index::<String>(0).expect("a text column"))
+            .collect()
+    }
+}
+
 impl Drop for TestDatabase {
     fn drop(&mut self) {
         let Some((admin_url, name)) = self.postgres.take() else {
