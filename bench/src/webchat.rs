@@ -9,9 +9,16 @@
 //! acknowledged and missing from the replay, is lost; a message id received twice on one
 //! connection, or one `client_id` acknowledged as two messages, is a duplicate. Either fails the
 //! run.
+//!
+//! A visitor whose connection is lost while messaging (the hub closed it, or the node behind a
+//! load balancer died: `bench/cluster.sh`) reconnects to the same URL with backoff and jitter,
+//! resumes after the largest `seq` it has seen and resends what was not acknowledged under the
+//! same `client_id`s, as the widget does; the time to its new `session` is reported. Without the
+//! storm, those visitors then reopen once more and replay from `seq` 0 (the final check), so that
+//! a message acknowledged by a node that died must still be there, once.
 
 use std::{
-    collections::{BTreeMap, HashMap, VecDeque},
+    collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{
         Arc,
         atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
@@ -118,6 +125,8 @@ enum Phase {
     Ramp,
     Messaging,
     Storm,
+    /// Without the storm: the visitors that reconnected while messaging replay from `seq` 0.
+    Verify,
     Stop,
 }
 
@@ -138,6 +147,10 @@ struct Shared {
     settled: AtomicUsize,
     storm_connected: AtomicUsize,
     storm_verified: AtomicUsize,
+    /// Visitors that have reconnected after losing their connection, and of those, how many
+    /// have passed (or could not reach) the final check.
+    reconnected: AtomicUsize,
+    checked: AtomicUsize,
     /// When the generator started, and the last first acknowledgement since (ms after it): the
     /// message rate is over the time acknowledgements kept coming, not the drain after.
     epoch: Instant,
@@ -154,6 +167,9 @@ struct Report {
     ack_latencies: Vec<Duration>,
     /// For each acknowledgement, the second of the run its message was sent in.
     ack_seconds: Vec<u32>,
+    /// For each acknowledgement, whether its message was resent after a reconnect (its latency
+    /// includes the outage).
+    ack_resent: Vec<bool>,
     /// The latency of the visitor's first acknowledgement: its message opened the conversation.
     first_ack_latency: Option<Duration>,
     answer_latencies: Vec<Duration>,
@@ -164,7 +180,14 @@ struct Report {
     errors: BTreeMap<String, usize>,
     storm_reconnect: Option<Duration>,
     storm_replay: Option<Duration>,
-    storm_missing: usize,
+    /// Acknowledged messages missing from the storm's or the final check's replay.
+    replay_missing: usize,
+    /// From a lost connection to the new `session`, for each reconnect.
+    reconnects: Vec<Duration>,
+    /// From a lost connection to the acknowledgement of everything resent after it.
+    recoveries: Vec<Duration>,
+    /// The final check's replay from `seq` 0 (only without the storm).
+    check_replay: Option<Duration>,
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
@@ -214,6 +237,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         settled: AtomicUsize::new(0),
         storm_connected: AtomicUsize::new(0),
         storm_verified: AtomicUsize::new(0),
+        reconnected: AtomicUsize::new(0),
+        checked: AtomicUsize::new(0),
         epoch: Instant::now(),
         last_ack_ms: AtomicU64::new(0),
     });
@@ -294,6 +319,18 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         }
         storm_time = Some(storm_started.elapsed());
     }
+    // The final check, when the storm has not already replayed every conversation from 0.
+    let reconnected = shared.reconnected.load(Relaxed);
+    let mut check_time = None;
+    if !options.storm && reconnected > 0 {
+        let check_started = Instant::now();
+        phase_tx.send_replace(Phase::Verify);
+        let deadline = check_started + Duration::from_secs(60);
+        while shared.checked.load(Relaxed) < reconnected && Instant::now() < deadline {
+            sleep(Duration::from_millis(20)).await;
+        }
+        check_time = Some(check_started.elapsed());
+    }
     phase_tx.send_replace(Phase::Stop);
 
     let mut reports = Vec::with_capacity(options.conversations);
@@ -345,6 +382,29 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         "  of which first messages (each opens its conversation): {}",
         spread(&summary.first_acks)
     );
+    if !summary.reconnects.is_empty() {
+        println!(
+            "  of which sent and acknowledged on one connection: {}",
+            spread(&summary.steady_acks)
+        );
+        println!(
+            "  of which resent after a reconnect (the outage included): {}",
+            spread(&summary.resent_acks)
+        );
+        println!(
+            "reconnected after a lost connection (a node died, or the hub closed it): {} visitors, \
+             {} reconnects; new session after p50 {} p99 {} max {} ms; everything resent \
+             acknowledged after p50 {} p99 {} max {} ms",
+            summary.reconnected_visitors,
+            summary.reconnects.len(),
+            ms(&summary.reconnects, 0.50),
+            ms(&summary.reconnects, 0.99),
+            ms(&summary.reconnects, 1.0),
+            ms(&summary.recoveries, 0.50),
+            ms(&summary.recoveries, 0.99),
+            ms(&summary.recoveries, 1.0),
+        );
+    }
     if options.timeline {
         print_timeline(&reports);
     }
@@ -373,14 +433,28 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             ms(&summary.storm_replays, 0.99),
         );
     }
+    if let Some(check) = check_time {
+        println!(
+            "final check: {} of {reconnected} reconnected visitors replayed from seq 0 in {:.0} ms \
+             (p99 {} ms)",
+            summary.check_replays.len(),
+            check.as_secs_f64() * 1e3,
+            ms(&summary.check_replays, 0.99),
+        );
+    }
     if !summary.errors.is_empty() {
         println!("error frames: {:?}", summary.errors);
     }
+    let replay = if check_time.is_some() {
+        "in the final check within 60 s"
+    } else {
+        "before the storm's 60 s deadline"
+    };
     println!(
-        "lost: {} (never acked: {}, acked but not replayed before the storm's 60 s deadline: {}); duplicated: {}",
-        summary.lost + summary.storm_missing,
+        "lost: {} (never acked: {}, acked but not replayed {replay}: {}); duplicated: {}",
+        summary.lost + summary.replay_missing,
         summary.lost,
-        summary.storm_missing,
+        summary.replay_missing,
         summary.duplicates
     );
     println!(
@@ -394,7 +468,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         ms(&summary.answers, 0.50),
         ms(&summary.answers, 0.95),
         ms(&summary.answers, 0.99),
-        summary.lost + summary.storm_missing,
+        summary.lost + summary.replay_missing,
         summary.duplicates,
         per_conn(rss_idle),
         messaging_cpu.cores(messaging_time),
@@ -402,10 +476,10 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             .map(|_| format!("{} ms", ms(&summary.storm_reconnects, 1.0)))
             .unwrap_or_else(|| "-".into()),
     );
-    if summary.lost + summary.storm_missing > 0 || summary.duplicates > 0 {
+    if summary.lost + summary.replay_missing > 0 || summary.duplicates > 0 {
         bail!(
             "{} messages lost and {} duplicated: both must be 0",
-            summary.lost + summary.storm_missing,
+            summary.lost + summary.replay_missing,
             summary.duplicates
         );
     }
@@ -529,9 +603,18 @@ struct Visitor {
     /// Send times of messages that have not had an answer frame yet, oldest first.
     awaiting_answer: VecDeque<Instant>,
     /// Answers already counted (a delta and then the final message share one id).
-    answered: std::collections::HashSet<String>,
-    /// Set while the storm's replay runs: answers then are history, not new.
+    answered: HashSet<String>,
+    /// Set while the storm's (or the final check's) replay runs: answers then are history, not
+    /// new.
     replaying: bool,
+    /// The visitor's own messages seen in that replay: more than it had acknowledged (and may
+    /// still have unacknowledged) means one was stored twice.
+    replayed_own: HashSet<String>,
+    /// When the connection was lost, until everything resent after the reconnect is
+    /// acknowledged.
+    lost_at: Option<Instant>,
+    /// client_ids resent after a reconnect and not yet acknowledged.
+    resent: HashSet<String>,
     /// When to resend the unacknowledged messages, after the hub said it dropped a frame.
     resend_due: Option<Instant>,
     /// Refusals since the last ack: the resend backoff.
@@ -541,7 +624,7 @@ struct Visitor {
 async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Report {
     let mut report = Report::default();
     let mut me = Visitor::default();
-    let mut ws = match connect(&shared, &mut me, 6).await {
+    let mut ws = match connect(&shared, &mut me, OPEN).await {
         Ok(ws) => ws,
         Err(err) => {
             shared.failed.fetch_add(1, Relaxed);
@@ -554,7 +637,8 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
 
     let mut left_to_send = shared.messages;
     let mut next_send: Option<tokio::time::Instant> = None;
-    let mut storm_started: Option<Instant> = None;
+    // Which replay from 0 (the storm's or the final check's) started, and when.
+    let mut replay_started: Option<(Phase, Instant)> = None;
     let mut settled = false;
     let mut resend_check = tokio::time::interval(Duration::from_secs(2));
     loop {
@@ -565,16 +649,27 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                     me.on_frame(text.as_str(), &shared, &mut report);
                 }
                 Some(Ok(_)) => {}
-                // The hub closed the connection (too slow, restart): reconnect, resume, resend.
+                // The hub closed the connection (too slow, restart, its node died): reconnect,
+                // resume, resend.
                 Some(Err(_)) | None => {
                     if *phase.borrow() == Phase::Stop {
                         break;
                     }
                     report.drops += 1;
                     shared.drops.fetch_add(1, Relaxed);
-                    match connect(&shared, &mut me, 20).await {
+                    let lost = Instant::now();
+                    match connect(&shared, &mut me, RECONNECT).await {
                         Ok(new) => {
                             ws = new;
+                            if report.reconnects.is_empty() {
+                                shared.reconnected.fetch_add(1, Relaxed);
+                            }
+                            report.reconnects.push(lost.elapsed());
+                            let lost_at = *me.lost_at.get_or_insert(lost);
+                            if me.unacked.is_empty() {
+                                report.recoveries.push(lost_at.elapsed());
+                                me.lost_at = None;
+                            }
                             if !resume_and_resend(&mut ws, &mut me, &mut report).await {
                                 continue;
                             }
@@ -640,24 +735,31 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                     Phase::Messaging => {
                         shared.done_sending.fetch_add(1, Relaxed);
                     }
-                    Phase::Storm => {
+                    // The final check concerns only the visitors that lost a connection.
+                    Phase::Verify if report.reconnects.is_empty() => {}
+                    Phase::Storm | Phase::Verify => {
                         let since = Instant::now();
-                        storm_started = Some(since);
+                        replay_started = Some((now_phase, since));
                         report.unanswered += me.awaiting_answer.len();
                         me.awaiting_answer.clear();
                         next_send = None;
                         // Drop the connection without a goodbye, as a restart or a network
                         // change does, then come back with the same visitor token.
                         drop(ws);
-                        ws = match connect(&shared, &mut me, 30).await {
+                        ws = match connect(&shared, &mut me, STORM).await {
                             Ok(new) => new,
                             Err(err) => {
                                 report.connect_error = Some(format!("{err:#}"));
+                                if now_phase == Phase::Verify {
+                                    shared.checked.fetch_add(1, Relaxed);
+                                }
                                 break;
                             }
                         };
-                        report.storm_reconnect = Some(since.elapsed());
-                        shared.storm_connected.fetch_add(1, Relaxed);
+                        if now_phase == Phase::Storm {
+                            report.storm_reconnect = Some(since.elapsed());
+                            shared.storm_connected.fetch_add(1, Relaxed);
+                        }
                         // From 0: every acknowledged message must come back, once.
                         me.last_seq = 0;
                         me.replaying = true;
@@ -669,22 +771,34 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Repo
                 }
             }
         }
-        if let Some(since) = storm_started
+        if let Some((which, since)) = replay_started
             && report.storm_replay.is_none()
-            && report.storm_reconnect.is_some()
+            && report.check_replay.is_none()
             && me.replay_complete()
         {
-            report.storm_replay = Some(since.elapsed());
-            shared.storm_verified.fetch_add(1, Relaxed);
+            if which == Phase::Storm {
+                report.storm_replay = Some(since.elapsed());
+                shared.storm_verified.fetch_add(1, Relaxed);
+            } else {
+                report.check_replay = Some(since.elapsed());
+                shared.checked.fetch_add(1, Relaxed);
+            }
         }
     }
     report.lost += me.unacked.len();
-    if storm_started.is_some() {
-        report.storm_missing += me
+    if replay_started.is_some() {
+        report.replay_missing += me
             .acked
             .values()
             .filter(|id| !me.seen_here.contains_key(*id))
             .count();
+        let claimed: HashSet<&String> = me.acked.values().collect();
+        let unclaimed = me
+            .replayed_own
+            .iter()
+            .filter(|id| !claimed.contains(id))
+            .count();
+        report.duplicates += unclaimed.saturating_sub(me.unacked.len());
     } else {
         report.unanswered += me.awaiting_answer.len();
     }
@@ -722,6 +836,12 @@ impl Visitor {
                         report.first_ack_latency = Some(sent.elapsed());
                     }
                     report.ack_latencies.push(sent.elapsed());
+                    report.ack_resent.push(self.resent.remove(client_id));
+                    if self.unacked.is_empty()
+                        && let Some(lost_at) = self.lost_at.take()
+                    {
+                        report.recoveries.push(lost_at.elapsed());
+                    }
                     let second = sent.saturating_duration_since(shared.epoch).as_secs();
                     report
                         .ack_seconds
@@ -749,6 +869,9 @@ impl Visitor {
                 }
                 if let Some(seq) = message["seq"].as_u64() {
                     self.last_seq = self.last_seq.max(seq);
+                }
+                if self.replaying && message["role"] == "customer" {
+                    self.replayed_own.insert(id.to_owned());
                 }
                 if message["role"] != "customer" {
                     self.answer(id, shared, report);
@@ -779,7 +902,8 @@ impl Visitor {
         }
     }
 
-    /// After the storm's resume from 0: every acknowledged message has come back.
+    /// After the storm's (or the final check's) resume from 0: every acknowledged message has
+    /// come back.
     fn replay_complete(&self) -> bool {
         self.unacked.is_empty()
             && self
@@ -789,13 +913,46 @@ impl Visitor {
     }
 }
 
+/// When to try connecting: before attempt n, a random wait in the upper half of
+/// min(100 ms × 2ⁿ, `cap_ms`), the first attempt at once unless `wait_first`.
+#[derive(Clone, Copy)]
+struct Backoff {
+    attempts: u32,
+    wait_first: bool,
+    cap_ms: u64,
+}
+
+/// The first connection, during the ramp.
+const OPEN: Backoff = Backoff {
+    attempts: 6,
+    wait_first: false,
+    cap_ms: 6_400,
+};
+
+/// The storm's and the final check's reconnects: everyone at once, on purpose.
+const STORM: Backoff = Backoff {
+    attempts: 30,
+    wait_first: false,
+    cap_ms: 6_400,
+};
+
+/// After a lost connection, as the widget does: the visitors of a node that died all lose
+/// theirs at the same moment, so even the first attempt waits up to 100 ms to spread them, and
+/// the wait stops growing at 2 s so that a visitor is back soon after a node is (about a
+/// minute of attempts in all).
+const RECONNECT: Backoff = Backoff {
+    attempts: 36,
+    wait_first: true,
+    cap_ms: 2_000,
+};
+
 /// Opens a connection (with the visitor's token once it has one) and reads its `session`.
 /// Retries with exponential backoff and jitter, as the widget does.
-async fn connect(shared: &Shared, me: &mut Visitor, attempts: u32) -> anyhow::Result<Ws> {
+async fn connect(shared: &Shared, me: &mut Visitor, backoff: Backoff) -> anyhow::Result<Ws> {
     let mut last_error = anyhow::anyhow!("no attempt");
-    for attempt in 0..attempts {
-        if attempt > 0 {
-            let ceiling = 100u64 << attempt.min(6);
+    for attempt in 0..backoff.attempts {
+        if attempt > 0 || backoff.wait_first {
+            let ceiling = (100u64 << attempt.min(6)).min(backoff.cap_ms);
             sleep(Duration::from_millis(
                 ceiling / 2 + (rand::random::<f64>() * (ceiling / 2) as f64) as u64,
             ))
@@ -856,6 +1013,7 @@ async fn resume_and_resend(ws: &mut Ws, me: &mut Visitor, report: &mut Report) -
     }
     for client_id in me.unacked.keys() {
         let frame = json!({"type": "message", "client_id": client_id, "text": QUESTIONS[0]});
+        me.resent.insert(client_id.clone());
         if ws.send(Message::text(frame.to_string())).await.is_err() {
             return false;
         }
@@ -907,11 +1065,18 @@ struct Summary {
     answers: Vec<Duration>,
     unanswered: usize,
     lost: usize,
-    storm_missing: usize,
+    replay_missing: usize,
     duplicates: usize,
     errors: BTreeMap<String, usize>,
     storm_reconnects: Vec<Duration>,
     storm_replays: Vec<Duration>,
+    /// The acknowledgements split by whether the message was resent after a reconnect.
+    steady_acks: Vec<Duration>,
+    resent_acks: Vec<Duration>,
+    reconnected_visitors: usize,
+    reconnects: Vec<Duration>,
+    recoveries: Vec<Duration>,
+    check_replays: Vec<Duration>,
 }
 
 impl Summary {
@@ -934,15 +1099,28 @@ impl Summary {
                 .collect(),
             unanswered: reports.iter().map(|r| r.unanswered).sum(),
             lost: reports.iter().map(|r| r.lost).sum(),
-            storm_missing: reports.iter().map(|r| r.storm_missing).sum(),
+            replay_missing: reports.iter().map(|r| r.replay_missing).sum(),
             duplicates: reports.iter().map(|r| r.duplicates).sum(),
             errors: BTreeMap::new(),
             storm_reconnects: reports.iter().filter_map(|r| r.storm_reconnect).collect(),
             storm_replays: reports.iter().filter_map(|r| r.storm_replay).collect(),
+            steady_acks: Vec::new(),
+            resent_acks: Vec::new(),
+            reconnected_visitors: reports.iter().filter(|r| !r.reconnects.is_empty()).count(),
+            reconnects: reports.iter().flat_map(|r| r.reconnects.clone()).collect(),
+            recoveries: reports.iter().flat_map(|r| r.recoveries.clone()).collect(),
+            check_replays: reports.iter().filter_map(|r| r.check_replay).collect(),
         };
         for report in reports {
             for (code, count) in &report.errors {
                 *summary.errors.entry(code.clone()).or_default() += count;
+            }
+            for (latency, resent) in report.ack_latencies.iter().zip(&report.ack_resent) {
+                if *resent {
+                    summary.resent_acks.push(*latency);
+                } else {
+                    summary.steady_acks.push(*latency);
+                }
             }
         }
         summary.acks.sort();
@@ -950,6 +1128,11 @@ impl Summary {
         summary.answers.sort();
         summary.storm_reconnects.sort();
         summary.storm_replays.sort();
+        summary.steady_acks.sort();
+        summary.resent_acks.sort();
+        summary.reconnects.sort();
+        summary.recoveries.sort();
+        summary.check_replays.sort();
         summary
     }
 }

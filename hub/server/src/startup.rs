@@ -99,7 +99,7 @@ pub(crate) fn secret_keys(settings: &Settings) -> anyhow::Result<SecretKeys> {
     } else if let Some(file) = &settings.secret_key_file {
         std::fs::read_to_string(file)
             .with_context(|| format!("failed to read the secret key file {}", file.display()))?
-    } else if settings.database_url.is_none() {
+    } else if settings.database_url().starts_with("sqlite:") {
         key_file(&settings.data_dir.join("secret.key"))?
     } else {
         tracing::warn!(

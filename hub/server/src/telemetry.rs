@@ -21,7 +21,11 @@ pub fn init_logging(format: &str) {
         .unwrap_or_else(|_| {
             EnvFilter::new("info,sea_orm_migration=warn,sqlx::postgres::notice=warn")
         });
-    let builder = fmt().with_env_filter(filter).with_target(false);
+    // On stderr: stdout is the commands' output (`contact export`'s JSON, a new key).
+    let builder = fmt()
+        .with_env_filter(filter)
+        .with_target(false)
+        .with_writer(std::io::stderr);
     let _ = if format == "json" {
         builder.json().try_init()
     } else {
