@@ -11,7 +11,9 @@ const SQLITE_WAKE: &str = "CREATE TRIGGER IF NOT EXISTS messages_wake_snoozed AF
      WHEN new.role = 'customer' AND NOT new.automated \
      BEGIN DELETE FROM conversation_snoozes WHERE conversation_id = new.conversation_id; END";
 
-const POSTGRES_WAKE: [&str; 2] = [
+/// The row trigger of PostgreSQL (`m20261206_000100_postgres_write_path` replaces it, and puts
+/// it back on the way down).
+pub(crate) const POSTGRES_WAKE: [&str; 2] = [
     "CREATE OR REPLACE FUNCTION wake_snoozed_conversation() RETURNS trigger AS $$ \
      BEGIN DELETE FROM conversation_snoozes WHERE conversation_id = NEW.conversation_id; \
      RETURN NULL; END $$ LANGUAGE plpgsql",

@@ -10,6 +10,8 @@
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
+use crate::m20261205_000310_snooze::POSTGRES_WAKE;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
@@ -30,12 +32,8 @@ const UP: [&str; 6] = [
 
 const DOWN: [&str; 6] = [
     "DROP TRIGGER IF EXISTS messages_wake_snoozed ON messages",
-    "CREATE OR REPLACE FUNCTION wake_snoozed_conversation() RETURNS trigger AS $$ \
-     BEGIN DELETE FROM conversation_snoozes WHERE conversation_id = NEW.conversation_id; \
-     RETURN NULL; END $$ LANGUAGE plpgsql",
-    "CREATE TRIGGER messages_wake_snoozed AFTER INSERT ON messages FOR EACH ROW \
-     WHEN (NEW.role = 'customer' AND NOT NEW.automated) \
-     EXECUTE FUNCTION wake_snoozed_conversation()",
+    POSTGRES_WAKE[0],
+    POSTGRES_WAKE[1],
     "DROP FUNCTION IF EXISTS wake_snoozed_conversations()",
     "DROP INDEX IF EXISTS idx_conversations_subject_search",
     "CREATE INDEX IF NOT EXISTS idx_conversations_subject_search ON conversations \

@@ -290,6 +290,19 @@ mod tests {
         }
     }
 
+    /// The test Redis, or `None` (and the test is skipped) outside CI without one.
+    fn redis_url() -> Option<String> {
+        let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
+        if url.is_none() {
+            assert!(
+                std::env::var("CI").is_err(),
+                "CI must provide SWITCHBOARD_TEST_REDIS_URL"
+            );
+            eprintln!("skipped: SWITCHBOARD_TEST_REDIS_URL is not set");
+        }
+        url
+    }
+
     /// A loopback TCP proxy to `target`, whose open connections `cut` closes (as Redis going
     /// away would), new ones being accepted again at once.
     async fn proxy(target: String, cut: Arc<tokio::sync::Notify>) -> std::net::SocketAddr {
@@ -319,12 +332,7 @@ mod tests {
     /// others meanwhile (`/readyz`), and tells its subscribers to reload (a gap).
     #[tokio::test]
     async fn a_lost_redis_subscription_comes_back_as_a_gap() {
-        let Some(url) = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok() else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must provide SWITCHBOARD_TEST_REDIS_URL"
-            );
-            eprintln!("skipped: SWITCHBOARD_TEST_REDIS_URL is not set");
+        let Some(url) = redis_url() else {
             return;
         };
         let target = url
@@ -368,12 +376,7 @@ mod tests {
     /// and the publishing node's subscribers once (not again through Redis).
     #[tokio::test]
     async fn redis_fans_events_out_to_other_nodes_once() {
-        let Some(url) = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok() else {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must provide SWITCHBOARD_TEST_REDIS_URL"
-            );
-            eprintln!("skipped: SWITCHBOARD_TEST_REDIS_URL is not set");
+        let Some(url) = redis_url() else {
             return;
         };
         let shutdown = CancellationToken::new();
