@@ -162,7 +162,8 @@ impl Store {
         channel_message_id: Option<&str>,
     ) -> Result<()> {
         let txn = self.begin_write().await?;
-        finish(&*txn, &job.job_id, DONE, None).await?;
+        // Sent either way: the message is marked so even when another worker has the job now.
+        finish(&*txn, job, DONE, None).await?;
         let mut update = message::Entity::update_many()
             .col_expr(
                 message::Column::DeliveryStatus,
@@ -204,6 +205,7 @@ impl Store {
             .col_expr(delivery_job::Column::LastError, Expr::value(error))
             .col_expr(delivery_job::Column::UpdatedAt, Expr::value(Utc::now()))
             .filter(delivery_job::Column::Id.eq(&job.job_id))
+            .filter(still_claimed(job))
             .exec(&*txn)
             .await?;
         txn.commit().await
@@ -212,7 +214,10 @@ impl Store {
     /// The message will not be delivered: mark it `failed` with the reason, for agents to see.
     pub async fn fail_job(&self, job: &ClaimedJob, error: &str) -> Result<()> {
         let txn = self.begin_write().await?;
-        finish(&*txn, &job.job_id, FAILED, Some(error)).await?;
+        // The worker that has the job now decides what becomes of the message.
+        if !finish(&*txn, job, FAILED, Some(error)).await? {
+            return Ok(());
+        }
         message::Entity::update_many()
             .col_expr(
                 message::Column::DeliveryStatus,
@@ -262,13 +267,16 @@ impl Store {
     }
 }
 
+/// Finishes the job `job` claimed, if the claim is still `job`'s: a worker whose lease ran out
+/// and whose job another worker took since (the attempt count moved on) changes nothing.
+/// Whether it did.
 async fn finish(
     db: &impl ConnectionTrait,
-    job_id: &str,
+    job: &ClaimedJob,
     status: &str,
     error: Option<&str>,
-) -> Result<()> {
-    delivery_job::Entity::update_many()
+) -> Result<bool> {
+    let finished = delivery_job::Entity::update_many()
         .col_expr(delivery_job::Column::Status, Expr::value(status))
         .col_expr(
             delivery_job::Column::LockedUntil,
@@ -279,10 +287,29 @@ async fn finish(
             Expr::value(error.map(str::to_owned)),
         )
         .col_expr(delivery_job::Column::UpdatedAt, Expr::value(Utc::now()))
-        .filter(delivery_job::Column::Id.eq(job_id))
+        .filter(delivery_job::Column::Id.eq(&job.job_id))
+        .filter(still_claimed(job))
         .exec(db)
-        .await?;
-    Ok(())
+        .await?
+        .rows_affected;
+    if finished == 0 {
+        tracing::warn!(
+            job_id = %job.job_id,
+            attempt = job.message.attempt,
+            "a delivery job's lease ran out and another worker has it now"
+        );
+    }
+    Ok(finished == 1)
+}
+
+/// The job is in flight under this claim (its attempt), not a later one's.
+fn still_claimed(job: &ClaimedJob) -> Condition {
+    Condition::all()
+        .add(delivery_job::Column::Status.eq(IN_FLIGHT))
+        .add(
+            delivery_job::Column::Attempts
+                .eq(i32::try_from(job.message.attempt).unwrap_or(i32::MAX)),
+        )
 }
 
 /// Assembles what a connector needs to deliver a job's message.

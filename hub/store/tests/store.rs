@@ -26,6 +26,7 @@ backend_tests!(
     organizations_never_see_each_other,
     outbox_retries_then_completes,
     expired_leases_are_claimed_again,
+    two_hubs_racing_for_delivery_jobs_take_each_once,
     failed_jobs_mark_the_message_failed,
     delivery_statuses_only_move_forward,
     tokens_and_api_keys_identify_principals,
@@ -1077,6 +1078,90 @@ async fn expired_leases_are_claimed_again(db: TestDatabase) {
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].job_id, first[0].job_id);
     assert_eq!(second[0].message.attempt, 2);
+    // The first worker comes back and reports a failure: the job is the second's now, so
+    // nothing changes; the second's success counts.
+    f.store
+        .fail_job(&first[0], "timed out")
+        .await
+        .expect("reports");
+    f.store
+        .retry_job(&first[0], "timed out", chrono::Utc::now())
+        .await
+        .expect("reports");
+    assert!(
+        f.store
+            .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
+            .await
+            .expect("claims")
+            .is_empty(),
+        "still the second worker's"
+    );
+    f.store
+        .complete_job(&second[0], Some("sent-1"))
+        .await
+        .expect("completes");
+    assert_eq!(f.store.unfinished_jobs().await.expect("counts"), 0);
+    let conversation = f
+        .store
+        .messages(&f.org_id, &conversation_id, 0, 10, false)
+        .await
+        .expect("reads");
+    let reply = conversation.last().expect("the reply");
+    assert_eq!(
+        reply.delivery_status,
+        switchboard_model::DeliveryStatus::Sent
+    );
+}
+
+/// Two hubs' delivery workers on one database claim from the same outbox at once: each job goes
+/// to one of them (`FOR UPDATE SKIP LOCKED`). SQLite is one node's database: there, two workers
+/// of one hub race.
+async fn two_hubs_racing_for_delivery_jobs_take_each_once(db: TestDatabase) {
+    let f = fixture_on(&db, ChannelKind::Email).await;
+    let mut expected = std::collections::HashSet::new();
+    for n in 0..24 {
+        let thread = format!("t{n}");
+        let (conversation_id, _) = f.stored(&inbound(&thread, "v", Some(&thread), "hi")).await;
+        expected.insert(f.reply(&conversation_id).await);
+    }
+    let other = if db.backend == Backend::Postgres {
+        store(&db).await
+    } else {
+        f.store.clone()
+    };
+    let worker = |store: Store| {
+        tokio::spawn(async move {
+            let mut taken = Vec::new();
+            loop {
+                let jobs = store
+                    .claim_jobs(&[ChannelKind::Email], 3, Duration::from_secs(60))
+                    .await
+                    .expect("claims");
+                if jobs.is_empty() {
+                    return taken;
+                }
+                taken.extend(jobs.into_iter().map(|job| job.message.message_id));
+                tokio::task::yield_now().await;
+            }
+        })
+    };
+    let (a, b) = (worker(f.store.clone()), worker(other));
+    let (a, b) = (a.await.expect("a runs"), b.await.expect("b runs"));
+    let mut all: Vec<String> = a.iter().chain(&b).cloned().collect();
+    all.sort();
+    let claimed = all.len();
+    all.dedup();
+    assert_eq!(
+        claimed,
+        all.len(),
+        "no job claimed twice: {} and {}",
+        a.len(),
+        b.len()
+    );
+    assert_eq!(
+        all.into_iter().collect::<std::collections::HashSet<_>>(),
+        expected
+    );
 }
 
 async fn failed_jobs_mark_the_message_failed(db: TestDatabase) {
