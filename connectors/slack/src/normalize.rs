@@ -15,9 +15,23 @@ use crate::wire::{
 pub fn normalize(body: &[u8]) -> Result<Inbound, NormalizeError> {
     let value: serde_json::Value = serde_json::from_slice(body)
         .map_err(|err| NormalizeError(format!("the body is not JSON: {err}")))?;
-    // A well-formed payload of a kind we do not model (a new envelope type) is acknowledged.
-    let Ok(push) = serde_json::from_value::<SlackPushEvent>(value) else {
-        return Ok(Inbound::Events(Vec::new()));
+    // A well-formed payload of a kind or shape we do not read (a new envelope type, a message
+    // with a field of another type) is acknowledged, and the hub counts and logs it.
+    let kinds = (
+        value["type"].as_str().unwrap_or("?").to_owned(),
+        value["event"]["type"].as_str().map(str::to_owned),
+    );
+    let push = match serde_json::from_value::<SlackPushEvent>(value) {
+        Ok(push) => push,
+        Err(err) => {
+            let what = match kinds {
+                (envelope, Some(event)) => format!("`{envelope}` of a `{event}` event"),
+                (envelope, None) => format!("`{envelope}`"),
+            };
+            return Ok(Inbound::Ignored {
+                reason: format!("a Slack {what} in a shape this hub does not read: {err}"),
+            });
+        }
     };
     Ok(match push {
         SlackPushEvent::UrlVerification(check) => Inbound::Handshake {
@@ -30,6 +44,11 @@ pub fn normalize(body: &[u8]) -> Result<Inbound, NormalizeError> {
                     .into_iter()
                     .collect(),
             ),
+            // slack-morphism keeps what it cannot read as a message under another variant: a
+            // customer's message in a shape we do not know must not vanish unnoticed.
+            _ if kinds.1.as_deref() == Some("message") => Inbound::Ignored {
+                reason: "a Slack `message` event in a shape this hub does not read".into(),
+            },
             _ => Inbound::Events(Vec::new()),
         },
         _ => Inbound::Events(Vec::new()),

@@ -20,6 +20,12 @@ pub enum Inbound {
     Handshake {
         response_body: String,
     },
+    /// A verified payload the connector cannot read as anything it knows (a new envelope, an
+    /// event in an unexpected shape). The hub acknowledges it (the platform would only send it
+    /// again), and counts and logs it with `reason` rather than let it vanish.
+    Ignored {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]

@@ -100,7 +100,7 @@ impl MailHandler for IngestMail {
             };
             let events = match connector.normalize(&request) {
                 Ok(Inbound::Events(events)) => events,
-                Ok(Inbound::Handshake { .. }) => Vec::new(),
+                Ok(Inbound::Handshake { .. } | Inbound::Ignored { .. }) => Vec::new(),
                 Err(err) => return Reply::new(554, format!("5.6.0 {err}")),
             };
             match ingest_events(&self.state, &inbox.inbox, events).await {

@@ -118,6 +118,27 @@ fn slack_headers(body: &[u8], at: i64) -> Vec<(&'static str, String)> {
     ]
 }
 
+/// `switchboard_webhooks_ignored_total{channel="slack"}` on `/metrics` (the recorder is the
+/// process's: other tests may add to it, never take from it).
+async fn ignored_webhooks(app: &TestApp) -> u64 {
+    let metrics = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .expect("sends")
+        .text()
+        .await
+        .expect("text");
+    metrics
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("switchboard_webhooks_ignored_total{channel=\"slack\"} ")
+        })
+        .and_then(|value| value.trim().parse().ok())
+        .unwrap_or(0)
+}
+
 async fn slack_end_to_end(db: TestDatabase) {
     let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
@@ -205,6 +226,17 @@ async fn slack_end_to_end(db: TestDatabase) {
             StatusCode::OK
         );
     }
+    // A message in a shape the connector does not read: acknowledged (Slack would only send it
+    // again), stored nowhere, and counted rather than dropped in silence (issue 23, finding 10).
+    let ignored_before = ignored_webhooks(&app).await;
+    let unknown = include_bytes!("../../../fixtures/slack/message_in_an_unknown_shape.json");
+    assert_eq!(
+        post_raw(&app, &hook, &slack_headers(unknown, now), unknown)
+            .await
+            .0,
+        StatusCode::OK
+    );
+    assert!(ignored_webhooks(&app).await > ignored_before);
     let listed = conversations(&app, &admin, &inbox).await;
     assert_eq!(listed.len(), 1, "one thread, one conversation");
     let conversation_id = listed[0]["id"].as_str().expect("an id").to_owned();

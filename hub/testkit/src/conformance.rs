@@ -184,6 +184,7 @@ pub fn render(inbound: &Inbound) -> Value {
     match inbound {
         Inbound::Handshake { response_body } => json!({ "handshake": response_body }),
         Inbound::Events(events) => json!({ "events": events }),
+        Inbound::Ignored { reason } => json!({ "ignored": reason }),
     }
 }
 
