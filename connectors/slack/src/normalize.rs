@@ -3,6 +3,7 @@
 //! bot, other bots, edits, deletions, joins) is acknowledged and dropped.
 
 use chrono::{DateTime, TimeZone, Utc};
+use serde::Deserialize;
 use switchboard_model::{
     Attachment, ContactRef, Inbound, InboundEvent, InboundMessage, NormalizeError,
 };
@@ -17,16 +18,14 @@ pub fn normalize(body: &[u8]) -> Result<Inbound, NormalizeError> {
         .map_err(|err| NormalizeError(format!("the body is not JSON: {err}")))?;
     // A well-formed payload of a kind or shape we do not read (a new envelope type, a message
     // with a field of another type) is acknowledged, and the hub counts and logs it.
-    let kinds = (
-        value["type"].as_str().unwrap_or("?").to_owned(),
-        value["event"]["type"].as_str().map(str::to_owned),
-    );
-    let push = match serde_json::from_value::<SlackPushEvent>(value) {
+    let event_type = value["event"]["type"].as_str();
+    let push = match SlackPushEvent::deserialize(&value) {
         Ok(push) => push,
         Err(err) => {
-            let what = match kinds {
-                (envelope, Some(event)) => format!("`{envelope}` of a `{event}` event"),
-                (envelope, None) => format!("`{envelope}`"),
+            let envelope = value["type"].as_str().unwrap_or("?");
+            let what = match event_type {
+                Some(event) => format!("`{envelope}` of a `{event}` event"),
+                None => format!("`{envelope}`"),
             };
             return Ok(Inbound::Ignored {
                 reason: format!("a Slack {what} in a shape this hub does not read: {err}"),
@@ -46,7 +45,7 @@ pub fn normalize(body: &[u8]) -> Result<Inbound, NormalizeError> {
             ),
             // slack-morphism keeps what it cannot read as a message under another variant: a
             // customer's message in a shape we do not know must not vanish unnoticed.
-            _ if kinds.1.as_deref() == Some("message") => Inbound::Ignored {
+            _ if event_type == Some("message") => Inbound::Ignored {
                 reason: "a Slack `message` event in a shape this hub does not read".into(),
             },
             _ => Inbound::Events(Vec::new()),

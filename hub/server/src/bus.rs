@@ -207,11 +207,11 @@ async fn listen_loop(
 ) {
     let mut backoff = Duration::from_millis(200);
     // Set at the first subscription: each later one follows a loss.
-    let ever = AtomicBool::new(false);
+    let mut ever = false;
     while !shutdown.is_cancelled() {
         let listened = tokio::select! {
             _ = shutdown.cancelled() => return,
-            listened = listen_once(&client, &node, &local, &subscribed, &ever) => listened,
+            listened = listen_once(&client, &node, &local, &subscribed, &mut ever) => listened,
         };
         subscribed.store(false, Ordering::Relaxed);
         match listened {
@@ -235,13 +235,13 @@ async fn listen_once(
     node: &str,
     local: &LocalBus,
     subscribed: &AtomicBool,
-    ever: &AtomicBool,
+    ever: &mut bool,
 ) -> Result<(), redis::RedisError> {
     let mut pubsub = client.get_async_pubsub().await?;
     pubsub.subscribe(REDIS_CHANNEL).await?;
     subscribed.store(true, Ordering::Relaxed);
     // Subscribed again after losing it: what other nodes published meanwhile never came.
-    if ever.swap(true, Ordering::Relaxed) {
+    if std::mem::replace(ever, true) {
         local.gap();
     }
     let mut messages = pubsub.on_message();

@@ -121,16 +121,8 @@ fn slack_headers(body: &[u8], at: i64) -> Vec<(&'static str, String)> {
 /// `switchboard_webhooks_ignored_total{channel="slack"}` on `/metrics` (the recorder is the
 /// process's: other tests may add to it, never take from it).
 async fn ignored_webhooks(app: &TestApp) -> u64 {
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
+    app.metrics()
         .await
-        .expect("sends")
-        .text()
-        .await
-        .expect("text");
-    metrics
         .lines()
         .find_map(|line| {
             line.strip_prefix("switchboard_webhooks_ignored_total{channel=\"slack\"} ")

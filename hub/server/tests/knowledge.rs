@@ -242,15 +242,7 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
     assert!(answer.text.contains("10"), "{}", answer.text);
     // Asked again: from the cache, counted in /metrics.
     responder.respond(&question, &NoDeltas).await.expect("ok");
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sends")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("switchboard_ai_cache_hit_ratio"),
         "{metrics}"

@@ -507,15 +507,7 @@ async fn the_sla_timer_detects_breaches(db: TestDatabase) {
 
 /// `/metrics` counts first-response breaches.
 async fn assert_first_response_breaches_counted(app: &TestApp) {
-    let metrics = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .expect("sends")
-        .text()
-        .await
-        .expect("text");
+    let metrics = app.metrics().await;
     assert!(
         metrics.contains("switchboard_sla_breaches_total{target=\"first_response\"}"),
         "{metrics}"

@@ -289,6 +289,18 @@ impl TestApp {
         body["token"].as_str().expect("a token").to_owned()
     }
 
+    /// The hub's `/metrics` text (the process's recorder: other tests write to it too).
+    pub async fn metrics(&self) -> String {
+        self.client
+            .get(self.url("/metrics"))
+            .send()
+            .await
+            .expect("sends")
+            .text()
+            .await
+            .expect("text")
+    }
+
     pub async fn admin(&self) -> String {
         self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }
