@@ -127,13 +127,20 @@ async fn run_node(env: &[(&'static str, String)], args: &[&str]) {
     );
 }
 
+/// The test files to run: every one, or those whose names contain one of the comma-separated
+/// words of `SWITCHBOARD_BROWSER_TESTS` (`SWITCHBOARD_BROWSER_TESTS=bulk,merge`) while working
+/// on them.
 fn test_files(widget: bool) -> Vec<String> {
+    let only: Vec<String> = std::env::var("SWITCHBOARD_BROWSER_TESTS")
+        .map(|words| words.split(',').map(str::to_owned).collect())
+        .unwrap_or_default();
     let mut files: Vec<String> = std::fs::read_dir(workspace().join("inbox-ui/tests"))
         .expect("inbox-ui/tests exists")
         .filter_map(|entry| entry.ok())
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .filter(|name| name.ends_with(".test.mjs"))
         .filter(|name| (name == "widget-e2e.test.mjs") == widget)
+        .filter(|name| only.is_empty() || only.iter().any(|word| name.contains(word.as_str())))
         .map(|name| format!("inbox-ui/tests/{name}"))
         .collect();
     files.sort();
