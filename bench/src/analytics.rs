@@ -35,7 +35,7 @@ pub struct Options {
 const BATCH: usize = 1_000;
 
 /// A multi-row `INSERT` of `rows` into `table`, with the backend's placeholders.
-fn insert(
+pub(crate) fn insert(
     backend: DatabaseBackend,
     table: &str,
     columns: &[&str],
@@ -177,7 +177,7 @@ const REASONS: &[&str] = &["human_request", "low_confidence", "rule", "sentiment
 
 /// The rows of one generated conversation.
 #[derive(Default)]
-struct Rows {
+pub(crate) struct Rows {
     conversations: Vec<Vec<Value>>,
     messages: Vec<Vec<Value>>,
     routing: Vec<Vec<Value>>,
@@ -185,14 +185,25 @@ struct Rows {
     csat: Vec<Vec<Value>>,
 }
 
-struct Ids<'a> {
-    org: &'a str,
-    inbox: &'a str,
-    policy: &'a str,
-    agents: &'a [String],
+pub(crate) struct Ids<'a> {
+    pub org: &'a str,
+    pub inbox: &'a str,
+    pub policy: &'a str,
+    pub agents: &'a [String],
 }
 
-fn conversation(rows: &mut Rows, ids: &Ids<'_>, i: usize, opened: DateTime<Utc>, rng: &mut StdRng) {
+/// The text of every generated message: the analytics benchmark reads none of it.
+const PARCEL: &str = "Where is my parcel? It was due yesterday and the tracking page says nothing.";
+
+/// Conversation `i` of the history, its messages' texts from `message_text(seq, rng)`.
+pub(crate) fn conversation(
+    rows: &mut Rows,
+    ids: &Ids<'_>,
+    i: usize,
+    opened: DateTime<Utc>,
+    rng: &mut StdRng,
+    message_text: &mut dyn FnMut(i64, &mut StdRng) -> String,
+) {
     let id = format!("bench-conversation-{i:09}");
     let contact = format!("bench-contact-{i:09}");
     let kind = i % 10;
@@ -256,7 +267,7 @@ fn conversation(rows: &mut Rows, ids: &Ids<'_>, i: usize, opened: DateTime<Utc>,
             Value::BigInt(Some(seq)),
             text(role),
             Value::Bool(Some(false)),
-            text("Where is my parcel? It was due yesterday and the tracking page says nothing."),
+            text(&message_text(seq, rng)),
             none_text(),
             Value::Bool(Some(false)),
             Value::Json(Some(Box::new(serde_json::json!([])))),
@@ -333,18 +344,14 @@ fn conversation(rows: &mut Rows, ids: &Ids<'_>, i: usize, opened: DateTime<Utc>,
     }
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
-    let backend = match options.backend {
-        crate::BackendArg::Sqlite => Backend::Sqlite,
-        crate::BackendArg::Postgres => Backend::Postgres,
-    };
-    let db = TestDatabase::new(backend)
-        .await
-        .context("set SWITCHBOARD_TEST_DATABASE_URL to benchmark PostgreSQL")?;
-    let (store, org, inbox) = crate::bench_store(&db).await?;
-    store.ensure_routing_defaults(&org.id).await?;
+/// The SLA policy and the 50 agents a generated history refers to.
+pub(crate) async fn history_refs(
+    store: &switchboard_store::Store,
+    org_id: &str,
+) -> anyhow::Result<(String, Vec<String>)> {
+    store.ensure_routing_defaults(org_id).await?;
     let policy = store
-        .list_sla_policies(&org.id)
+        .list_sla_policies(org_id)
         .await?
         .into_iter()
         .find(|policy| policy.priority.as_str() == "normal")
@@ -353,7 +360,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     for n in 0..50 {
         let user = store
             .create_user(
-                &org.id,
+                org_id,
                 &format!("agent-{n}@bench.test"),
                 &format!("Agent {n}"),
                 switchboard_model::Role::SupportAgent,
@@ -362,28 +369,36 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             .await?;
         agents.push(user.id);
     }
-    let ids = Ids {
-        org: &org.id,
-        inbox: &inbox.id,
-        policy: &policy.id,
-        agents: &agents,
-    };
+    Ok((policy.id, agents))
+}
 
-    let connection = Database::connect(&db.url).await?;
-    let kind = connection.get_database_backend();
-    let end = Utc
-        .with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
+/// The first instant after the generated history.
+pub(crate) fn history_end() -> anyhow::Result<DateTime<Utc>> {
+    Utc.with_ymd_and_hms(2027, 1, 1, 0, 0, 0)
         .single()
-        .context("a date")?;
-    let start = end - chrono::Duration::days(options.days);
-    let spacing = (options.days * 86_400 * 1_000) / options.conversations.max(1) as i64;
+        .context("a date")
+}
+
+/// Writes `conversations` conversations of five messages each, spread evenly over the `days`
+/// before [`history_end`], straight into the tables of the database at `url`, then `ANALYZE`s.
+pub(crate) async fn write_history(
+    url: &str,
+    ids: &Ids<'_>,
+    conversations: usize,
+    days: i64,
+    message_text: &mut dyn FnMut(i64, &mut StdRng) -> String,
+) -> anyhow::Result<()> {
+    let connection = Database::connect(url).await?;
+    let kind = connection.get_database_backend();
+    let start = history_end()? - chrono::Duration::days(days);
+    let spacing = (days * 86_400 * 1_000) / conversations.max(1) as i64;
     let mut rng = StdRng::seed_from_u64(21);
     let started = Instant::now();
-    for first in (0..options.conversations).step_by(BATCH) {
+    for first in (0..conversations).step_by(BATCH) {
         let mut rows = Rows::default();
-        for i in first..(first + BATCH).min(options.conversations) {
+        for i in first..(first + BATCH).min(conversations) {
             let opened = start + chrono::Duration::milliseconds(i as i64 * spacing);
-            conversation(&mut rows, &ids, i, opened, &mut rng);
+            conversation(&mut rows, ids, i, opened, &mut rng, message_text);
         }
         let txn = connection.begin().await?;
         txn.execute_raw(insert(
@@ -424,12 +439,40 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         .execute_raw(Statement::from_string(kind, "ANALYZE"))
         .await?;
     println!(
-        "generated {} conversations, {} messages in {:.0} s",
-        options.conversations,
-        options.conversations * 5,
+        "generated {conversations} conversations, {} messages in {:.0} s",
+        conversations * 5,
         started.elapsed().as_secs_f64()
     );
+    Ok(())
+}
 
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let backend = match options.backend {
+        crate::BackendArg::Sqlite => Backend::Sqlite,
+        crate::BackendArg::Postgres => Backend::Postgres,
+    };
+    let db = TestDatabase::new(backend)
+        .await
+        .context("set SWITCHBOARD_TEST_DATABASE_URL to benchmark PostgreSQL")?;
+    let (store, org, inbox) = crate::bench_store(&db).await?;
+    let (policy, agents) = history_refs(&store, &org.id).await?;
+    let ids = Ids {
+        org: &org.id,
+        inbox: &inbox.id,
+        policy: &policy,
+        agents: &agents,
+    };
+    write_history(
+        &db.url,
+        &ids,
+        options.conversations,
+        options.days,
+        &mut |_, _| PARCEL.to_owned(),
+    )
+    .await?;
+
+    let end = history_end()?;
+    let start = end - chrono::Duration::days(options.days);
     let calendars = store.report_calendars(&org.id).await?;
     let last_day = (end - chrono::Duration::days(1)).date_naive().to_string();
     let month_first = (end - chrono::Duration::days(30)).date_naive().to_string();

@@ -21,6 +21,7 @@ mod webhook;
 
 mod retrieval;
 mod rules;
+mod search;
 
 use std::time::{Duration, Instant};
 
@@ -71,6 +72,9 @@ enum Command {
     /// Generate a year of conversations straight into a fresh database and time the analytics
     /// dashboard's work for a 30-day and a 365-day range
     Analytics(analytics::Options),
+    /// Generate a history of messages and contacts straight into a fresh database and time the
+    /// inbox's search box over it
+    Search(search::Options),
     /// Build the knowledge index at each size and time the evaluation questions against it
     Retrieval {
         /// Article counts, comma-separated
@@ -133,6 +137,7 @@ async fn main() -> anyhow::Result<()> {
         Command::FakeLlm(options) => fake_llm::run(options).await,
         Command::Helpdesk(options) => helpdesk::run(options).await,
         Command::Analytics(options) => analytics::run(options).await,
+        Command::Search(options) => search::run(options).await,
     }
 }
 
