@@ -32,16 +32,73 @@ pub struct Options {
 
 /// The head of the vocabulary, most frequent first: what support conversations are about.
 const COMMON: &[&str] = &[
-    "order", "refund", "parcel", "delivery", "account", "password", "invoice", "payment", "card",
-    "tracking", "return", "subscription", "cancel", "address", "shipping", "broken", "login",
-    "charged", "twice", "discount", "voucher", "exchange", "size", "warranty", "email", "phone",
-    "update", "missing", "late", "damaged", "courier", "store", "app", "error", "reset", "plan",
-    "upgrade", "receipt", "bank", "transfer",
+    "order",
+    "refund",
+    "parcel",
+    "delivery",
+    "account",
+    "password",
+    "invoice",
+    "payment",
+    "card",
+    "tracking",
+    "return",
+    "subscription",
+    "cancel",
+    "address",
+    "shipping",
+    "broken",
+    "login",
+    "charged",
+    "twice",
+    "discount",
+    "voucher",
+    "exchange",
+    "size",
+    "warranty",
+    "email",
+    "phone",
+    "update",
+    "missing",
+    "late",
+    "damaged",
+    "courier",
+    "store",
+    "app",
+    "error",
+    "reset",
+    "plan",
+    "upgrade",
+    "receipt",
+    "bank",
+    "transfer",
 ];
 
 const FILLER: &[&str] = &[
-    "i", "my", "the", "a", "is", "was", "it", "please", "can", "you", "help", "with", "not",
-    "still", "yesterday", "today", "again", "why", "when", "how", "thanks", "hello", "hi", "and",
+    "i",
+    "my",
+    "the",
+    "a",
+    "is",
+    "was",
+    "it",
+    "please",
+    "can",
+    "you",
+    "help",
+    "with",
+    "not",
+    "still",
+    "yesterday",
+    "today",
+    "again",
+    "why",
+    "when",
+    "how",
+    "thanks",
+    "hello",
+    "hi",
+    "and",
 ];
 
 const SYLLABLES: &[&str] = &[
@@ -210,7 +267,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let mut classes: Vec<(&str, Vec<String>)> = vec![
         (
             "an order number (\"order 48213\")",
-            orders.iter().take(20).map(|n| format!("order {n}")).collect(),
+            orders
+                .iter()
+                .take(20)
+                .map(|n| format!("order {n}"))
+                .collect(),
         ),
         (
             "a word of the long tail",
@@ -263,7 +324,9 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 let asked = Instant::now();
                 let results = store.search(&org.id, query, everything, 20).await?;
                 times.push(asked.elapsed());
-                hits.push(results.conversations.len() + results.contacts.len() + results.articles.len());
+                hits.push(
+                    results.conversations.len() + results.contacts.len() + results.articles.len(),
+                );
             }
         }
         times.sort();
