@@ -165,6 +165,36 @@ mod tests {
         check("@Ann @ann @Ann", &["ann"]);
     }
 
+    /// Other nodes get the event through Redis as JSON: it comes back whole.
+    #[test]
+    fn the_bus_event_travels_as_json() {
+        let event = crate::BusEvent::NotificationCreated {
+            org_id: "org".into(),
+            user_id: "bea".into(),
+            notification: Box::new(Notification {
+                id: "n".into(),
+                org_id: "org".into(),
+                user_id: "bea".into(),
+                kind: NotificationKind::Assigned,
+                conversation_id: "c".into(),
+                message_id: None,
+                actor_id: Some("ann".into()),
+                created_at: Utc::now(),
+                read_at: None,
+                actor_name: Some("Ann".into()),
+                contact_name: Some("Visitor 1a2b".into()),
+                conversation_subject: None,
+                preview: None,
+            }),
+        };
+        let json = serde_json::to_value(&event).expect("encodes");
+        assert_eq!(json["type"], "notification_created");
+        assert_eq!(json["notification"]["kind"], "assigned");
+        let back: crate::BusEvent = serde_json::from_value(json).expect("decodes");
+        assert_eq!(back, event);
+        assert_eq!(back.conversation_id(), "c");
+    }
+
     #[test]
     fn what_is_not_a_mention() {
         // Inside an email address, a longer word, an ambiguous handle, nobody known.

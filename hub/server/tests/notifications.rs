@@ -342,6 +342,17 @@ async fn routing_notifies_the_agent_it_assigns(db: TestDatabase) {
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
     let dee = agent(&app, &admin, "Dee Dunn", "dee").await;
+
+    // Asking for a person escalates; with nobody online it waits in the queue, and the
+    // queue goes to Dee when she comes online.
+    let queued = app
+        .customer_says(&admin, &inbox, "t0", "real person please")
+        .await;
+    app.wait_for(&admin, &queued, |detail| {
+        detail["conversation"]["status"] == "escalated"
+    })
+    .await;
+    assert_eq!(bell(&app, &dee.token, "").await["unread_count"], 0);
     let (status, presence) = app
         .post(
             &dee.token,
@@ -350,31 +361,41 @@ async fn routing_notifies_the_agent_it_assigns(db: TestDatabase) {
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{presence}");
-
-    // Asking for a person escalates; routing gives it to the one agent online.
-    let conversation = app
+    app.wait_for(&admin, &queued, |detail| {
+        detail["conversation"]["assignee_id"] == dee.id.as_str()
+    })
+    .await;
+    // Then a new escalation goes straight to her, the one agent online.
+    let direct = app
         .customer_says(&admin, &inbox, "t1", "real person please")
         .await;
-    let detail = app
-        .wait_for(&admin, &conversation, |detail| {
-            detail["conversation"]["assignee_id"] == dee.id.as_str()
-        })
-        .await;
-    assert_eq!(detail["conversation"]["status"], "assigned");
-    // Routing's notification follows its commit: wait for it.
-    let mut found = Value::Null;
+    app.wait_for(&admin, &direct, |detail| {
+        detail["conversation"]["assignee_id"] == dee.id.as_str()
+    })
+    .await;
+
+    // Routing's notifications follow its commits: wait for them.
+    let mut found = Vec::new();
     for _ in 0..200 {
-        let body = bell(&app, &dee.token, "").await;
-        if body["unread_count"] == 1 {
-            found = items(&body)[0].clone();
+        found = items(&bell(&app, &dee.token, "").await);
+        if found.len() == 2 {
             break;
         }
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
-    assert_eq!(found["kind"], "assigned", "{found}");
-    assert_eq!(found["conversation_id"], conversation.as_str());
-    assert!(found["actor_id"].is_null(), "routing is nobody: {found}");
-    assert!(found["actor_name"].is_null());
+    let mut conversations: Vec<&str> = found
+        .iter()
+        .map(|item| item["conversation_id"].as_str().expect("an id"))
+        .collect();
+    conversations.sort_unstable();
+    let mut expected = vec![queued.as_str(), direct.as_str()];
+    expected.sort_unstable();
+    assert_eq!(conversations, expected, "{found:?}");
+    for item in &found {
+        assert_eq!(item["kind"], "assigned");
+        assert!(item["actor_id"].is_null(), "routing is nobody: {item}");
+        assert!(item["actor_name"].is_null());
+    }
 }
 
 async fn the_bell_counts_unread_and_marks_read(db: TestDatabase) {
@@ -437,6 +458,22 @@ async fn the_bell_counts_unread_and_marks_read(db: TestDatabase) {
         .get(&bea.token, "/api/v1/notifications?unread=maybe")
         .await;
     assert!(status.is_client_error(), "{status}");
+
+    // Erasing the customer erases the conversation's notifications with it.
+    let detail = app.conversation(&admin, &conversation).await;
+    let contact = detail["conversation"]["contact_id"]
+        .as_str()
+        .expect("a contact");
+    let (status, erased) = app
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/contacts/{contact}"),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {erased}");
+    assert!(items(&bell(&app, &bea.token, "").await).is_empty());
 
     let (_, openapi) = app.get(&admin, "/api/v1/openapi.json").await;
     for path in [

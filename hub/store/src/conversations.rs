@@ -532,10 +532,12 @@ impl Store {
             &*txn,
             org_id,
             &mentions,
-            model::NotificationKind::Mention,
-            conversation_id,
-            Some(&row.id),
-            row.author_id.as_deref(),
+            crate::notifications::Occasion {
+                kind: model::NotificationKind::Mention,
+                conversation_id,
+                message_id: Some(&row.id),
+                actor_id: row.author_id.as_deref(),
+            },
             now,
         )
         .await?;

@@ -17,15 +17,21 @@ use crate::{
     entities::{conversation, message, notification, user},
 };
 
-/// Writes one notification of `kind` per recipient inside the caller's transaction.
+/// What a notification is about, and who caused it.
+pub(crate) struct Occasion<'a> {
+    pub kind: NotificationKind,
+    pub conversation_id: &'a str,
+    pub message_id: Option<&'a str>,
+    /// `None`: routing, an API key.
+    pub actor_id: Option<&'a str>,
+}
+
+/// Writes one notification of `occasion` per recipient inside the caller's transaction.
 pub(crate) async fn insert_in(
     db: &impl ConnectionTrait,
     org_id: &str,
     recipients: &[String],
-    kind: NotificationKind,
-    conversation_id: &str,
-    message_id: Option<&str>,
-    actor_id: Option<&str>,
+    occasion: Occasion<'_>,
     now: DateTime<Utc>,
 ) -> Result<Vec<notification::Model>> {
     let rows: Vec<notification::Model> = recipients
@@ -34,10 +40,10 @@ pub(crate) async fn insert_in(
             id: new_id(),
             org_id: org_id.to_owned(),
             user_id: user_id.clone(),
-            kind: kind.as_str().to_owned(),
-            conversation_id: conversation_id.to_owned(),
-            message_id: message_id.map(str::to_owned),
-            actor_id: actor_id.map(str::to_owned),
+            kind: occasion.kind.as_str().to_owned(),
+            conversation_id: occasion.conversation_id.to_owned(),
+            message_id: occasion.message_id.map(str::to_owned),
+            actor_id: occasion.actor_id.map(str::to_owned),
             created_at: now,
             read_at: None,
         })
@@ -69,10 +75,12 @@ impl Store {
             &*txn,
             org_id,
             &[user_id.to_owned()],
-            kind,
-            conversation_id,
-            None,
-            actor_id,
+            Occasion {
+                kind,
+                conversation_id,
+                message_id: None,
+                actor_id,
+            },
             self.now(),
         )
         .await?;
