@@ -16,6 +16,22 @@ function describe(notification) {
   return { what, where };
 }
 
+/** A bell drawn in SVG (an emoji needs a font the machine may not have). */
+function bellIcon() {
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  for (const [key, value] of Object.entries({
+    viewBox: '0 0 24 24', width: '18', height: '18', fill: 'none', stroke: 'currentColor',
+    'stroke-width': '2', 'stroke-linecap': 'round', 'stroke-linejoin': 'round', 'aria-hidden': 'true', class: 'bell-icon',
+  })) svg.setAttribute(key, value);
+  for (const d of ['M6 8a6 6 0 0 1 12 0c0 7 3 9 3 9H3s3-2 3-9', 'M10.3 21a1.94 1.94 0 0 0 3.4 0']) {
+    const path = document.createElementNS(ns, 'path');
+    path.setAttribute('d', d);
+    svg.append(path);
+  }
+  return svg;
+}
+
 function browserNotifications() {
   return typeof Notification === 'function' ? Notification : null;
 }
@@ -28,9 +44,9 @@ export function createNotifications() {
     type: 'button', class: 'bell', 'aria-label': 'Notifications', 'aria-describedby': 'bell-unread',
     'aria-expanded': 'false', 'aria-controls': 'notifications-panel',
     onclick: () => toggle(!state.open),
-  }, h('span', { class: 'bell-icon', 'aria-hidden': 'true' }, '🔔'), count);
+  }, bellIcon(), count);
   const list = h('ul', { class: 'notification-list', 'aria-label': 'Notification list' });
-  const allow = h('button', { type: 'button', hidden: true, onclick: askPermission }, 'Show desktop notifications');
+  const allow = h('button', { type: 'button', hidden: true, onclick: askPermission }, 'Turn on desktop alerts');
   const markAll = h('button', { type: 'button', onclick: () => readAll().catch((error) => toast(error.message, 'error')) }, 'Mark all read');
   const panel = h('section', { id: 'notifications-panel', class: 'notifications-panel', 'aria-label': 'Notifications', hidden: true },
     h('div', { class: 'notifications-head' }, h('h2', {}, 'Notifications'), markAll),

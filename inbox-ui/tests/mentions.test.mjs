@@ -38,7 +38,7 @@ test('a mention picked in the autocomplete shows in the other agent\'s bell, liv
 
   const beasPage = await newPage(browser);
   await signInAs(beasPage, bea);
-  const bell = beasPage.getByRole('button', { name: 'Notifications' });
+  const bell = beasPage.getByRole('button', { name: 'Notifications', exact: true });
   await bell.waitFor();
   assert.equal(await unread(beasPage), '0');
   assert.equal(await beasPage.locator('.bell-count').isHidden(), true);
