@@ -158,8 +158,8 @@ export function createNotifications() {
     showInBrowser(notification);
   }
 
-  panel.addEventListener('keydown', (event) => {
-    if (event.key === 'Escape') {
+  root.addEventListener('keydown', (event) => {
+    if (event.key === 'Escape' && state.open) {
       toggle(false);
       button.focus();
     }
@@ -169,5 +169,6 @@ export function createNotifications() {
   });
 
   render();
+  load();
   return { element: root, load, onEvent };
 }

@@ -22,6 +22,72 @@ backend_tests!(
     the_live_notification_reaches_the_recipients_stream_alone,
 );
 
+/// Another node of the cluster streams the notification to its recipient (through Redis).
+#[tokio::test]
+async fn a_notification_reaches_the_recipient_on_another_node() {
+    let redis = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
+    let (Some(redis), Some(db)) = (redis, TestDatabase::postgres().await) else {
+        assert!(
+            std::env::var("CI").as_deref() != Ok("true"),
+            "CI=true needs PostgreSQL and Redis"
+        );
+        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+        return;
+    };
+    let node = |db: &TestDatabase| switchboard::Settings {
+        redis_url: Some(redis.clone()),
+        bot_enabled: false,
+        ..support::settings(db)
+    };
+    let node_a = TestApp::spawn_with(db, node).await;
+    let node_b =
+        switchboard::Application::build(node(&node_a.db), switchboard::commands::connectors())
+            .await
+            .expect("node b builds");
+    let base_b = format!("http://{}", node_b.local_addr());
+    let hears = node_b.state().bus.clone();
+    let stop_b = node_b.shutdown_token();
+    let running_b = tokio::spawn(node_b.run_until_stopped());
+    for _ in 0..400 {
+        if hears.hears_other_nodes() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    assert!(hears.hears_other_nodes(), "node b subscribes to Redis");
+
+    let admin = node_a.admin().await;
+    let inbox = node_a.test_inbox(&admin, json!({})).await;
+    let conversation = node_a.customer_writes(&admin, &inbox, "t1").await;
+    let ann = agent(&node_a, &admin, "Ann Lee", "ann").await;
+    let bea = agent(&node_a, &admin, "Bea Brown", "bea").await;
+    let cy = agent(&node_a, &admin, "Cy Clark", "cy").await;
+    let mut beas = Events::open_at(&node_a.client, &base_b, &bea.token).await;
+    let mut cys = Events::open_at(&node_a.client, &base_b, &cy.token).await;
+
+    let message = note(&node_a, &ann.token, &conversation, "@bea on node b?").await;
+    let seen = beas.until("notification_created").await;
+    let event = seen.last().expect("the event");
+    assert_eq!(event["user_id"], bea.id.as_str());
+    assert_eq!(event["notification"]["message_id"], message["id"]);
+    let (status, _) = node_a
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation}/priority"),
+            json!({ "priority": "high" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let seen = cys.until("conversation_changed").await;
+    assert!(
+        seen.iter()
+            .all(|event| event["type"] != "notification_created"),
+        "{seen:?}"
+    );
+    stop_b.cancel();
+    running_b.await.expect("joins").expect("stops cleanly");
+}
+
 struct Agent {
     id: String,
     token: String,
@@ -547,9 +613,13 @@ struct Events {
 
 impl Events {
     async fn open(app: &TestApp, token: &str) -> Events {
-        let response = app
-            .client
-            .get(app.url("/api/v1/events"))
+        Events::open_at(&app.client, &app.url(""), token).await
+    }
+
+    /// The stream of the hub at `base` (`http://host:port`).
+    async fn open_at(client: &reqwest::Client, base: &str, token: &str) -> Events {
+        let response = client
+            .get(format!("{base}/api/v1/events"))
             .bearer_auth(token)
             .send()
             .await

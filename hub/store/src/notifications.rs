@@ -59,8 +59,8 @@ pub(crate) async fn insert_in(
 }
 
 impl Store {
-    /// Notifies `user_id` (a user of `org_id`) of `kind` about a conversation of the
-    /// organization, on behalf of `actor_id` (`None`: routing, an API key).
+    /// Notifies `user_id` of `kind` about a conversation, on behalf of `actor_id` (`None`:
+    /// routing, an API key). Both must be the organization's, or it is `NotFound`.
     pub async fn notify(
         &self,
         org_id: &str,
@@ -71,6 +71,11 @@ impl Store {
     ) -> Result<model::Notification> {
         let txn = self.begin_write().await?;
         crate::conversations::conversation_row(&*txn, org_id, conversation_id).await?;
+        user::Entity::find_by_id(user_id)
+            .filter(user::Column::OrgId.eq(org_id))
+            .one(&*txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
         let rows = insert_in(
             &*txn,
             org_id,
