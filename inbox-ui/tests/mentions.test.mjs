@@ -37,12 +37,25 @@ test('a mention picked in the autocomplete shows in the other agent\'s bell, liv
   const id = await customerWrites(thread, `Parcel ${thread} never came`);
 
   const beasPage = await newPage(browser);
+  // Bea has allowed notifications, and her tab will be in the background: a stand-in for the
+  // browser's Notification records what the page shows.
+  await beasPage.context().addInitScript(() => {
+    window.shownNotifications = [];
+    window.Notification = class {
+      static permission = 'granted';
+      static requestPermission() { return Promise.resolve('granted'); }
+      constructor(title, options) { window.shownNotifications.push({ title, body: options?.body }); }
+      close() {}
+    };
+    Object.defineProperty(document, 'hidden', { get: () => window.tabHidden === true });
+  });
   await signInAs(beasPage, bea);
   const bell = beasPage.getByRole('button', { name: 'Notifications', exact: true });
   await bell.waitFor();
   assert.equal(await unread(beasPage), '0');
   assert.equal(await beasPage.locator('.bell-count').isHidden(), true);
 
+  await beasPage.evaluate(() => { window.tabHidden = true; });
   const annsPage = await newPage(browser);
   await signInAs(annsPage, ann);
   await annsPage.evaluate((conversation) => { location.hash = `#/inbox/${conversation}`; }, id);
@@ -69,6 +82,11 @@ test('a mention picked in the autocomplete shows in the other agent\'s bell, liv
   // Bea's bell counts it without a reload.
   await beasPage.waitForFunction(() => document.querySelector('.notifications')?.dataset.unread === '1');
   assert.equal(await beasPage.locator('.bell-count').innerText(), '1');
+  const shown = await beasPage.evaluate(() => window.shownNotifications);
+  assert.equal(shown.length, 1);
+  assert.equal(shown[0].title, `Ann ${tag} mentioned you`);
+  assert.match(shown[0].body, /Can you call them\?/);
+  await beasPage.evaluate(() => { window.tabHidden = false; });
   await bell.click();
   assert.equal(await bell.getAttribute('aria-expanded'), 'true');
   const item = beasPage.getByRole('region', { name: 'Notifications' })
