@@ -56,12 +56,13 @@ async fn a_notification_reaches_the_recipient_on_another_node() {
     }
     assert!(hears.hears_other_nodes(), "node b subscribes to Redis");
 
-    let admin = node_a.admin().await;
-    let inbox = node_a.test_inbox(&admin, json!({})).await;
-    let conversation = node_a.customer_writes(&admin, &inbox, "t1").await;
-    let ann = agent(&node_a, &admin, "Ann Lee", "ann").await;
-    let bea = agent(&node_a, &admin, "Bea Brown", "bea").await;
-    let cy = agent(&node_a, &admin, "Cy Clark", "cy").await;
+    let Desk {
+        admin,
+        conversation,
+        ann,
+        bea,
+        cy,
+    } = desk(&node_a, "t1").await;
     let mut beas = Events::open_at(&node_a.client, &base_b, &bea.token).await;
     let mut cys = Events::open_at(&node_a.client, &base_b, &cy.token).await;
 
@@ -112,6 +113,29 @@ async fn person(app: &TestApp, admin: &str, role: &str, name: &str, local: &str)
 
 async fn agent(app: &TestApp, admin: &str, name: &str, local: &str) -> Agent {
     person(app, admin, "support_agent", name, local).await
+}
+
+/// What most tests start from: the admin, a customer's conversation and three agents, Ann Lee
+/// (ann@acme.test), Bea Brown (bea@…) and Cy Clark (cy@…).
+struct Desk {
+    admin: String,
+    conversation: String,
+    ann: Agent,
+    bea: Agent,
+    cy: Agent,
+}
+
+async fn desk(app: &TestApp, thread: &str) -> Desk {
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let conversation = app.customer_writes(&admin, &inbox, thread).await;
+    Desk {
+        ann: agent(app, &admin, "Ann Lee", "ann").await,
+        bea: agent(app, &admin, "Bea Brown", "bea").await,
+        cy: agent(app, &admin, "Cy Clark", "cy").await,
+        admin,
+        conversation,
+    }
 }
 
 /// Posts a reply or note; returns the status and the message.
@@ -167,12 +191,13 @@ async fn assign(app: &TestApp, token: &str, conversation_id: &str, assignee: &st
 
 async fn a_note_notifies_the_agents_it_mentions_and_nobody_else(db: TestDatabase) {
     let app = TestApp::spawn_quiet(db).await;
-    let admin = app.admin().await;
-    let inbox = app.test_inbox(&admin, json!({})).await;
-    let conversation = app.customer_writes(&admin, &inbox, "order-5521").await;
-    let ann = agent(&app, &admin, "Ann Lee", "ann").await;
-    let bea = agent(&app, &admin, "Bea Brown", "bea").await;
-    let cy = agent(&app, &admin, "Cy Clark", "cy").await;
+    let Desk {
+        admin,
+        conversation,
+        ann,
+        bea,
+        cy,
+    } = desk(&app, "order-5521").await;
 
     // By display name (the autocomplete's text), the author naming herself too.
     let message = note(
@@ -676,12 +701,13 @@ impl Events {
 
 async fn the_live_notification_reaches_the_recipients_stream_alone(db: TestDatabase) {
     let app = TestApp::spawn_quiet(db).await;
-    let admin = app.admin().await;
-    let inbox = app.test_inbox(&admin, json!({})).await;
-    let conversation = app.customer_writes(&admin, &inbox, "t1").await;
-    let ann = agent(&app, &admin, "Ann Lee", "ann").await;
-    let bea = agent(&app, &admin, "Bea Brown", "bea").await;
-    let cy = agent(&app, &admin, "Cy Clark", "cy").await;
+    let Desk {
+        admin,
+        conversation,
+        ann,
+        bea,
+        cy,
+    } = desk(&app, "t1").await;
     let mut beas = Events::open(&app, &bea.token).await;
     let mut cys = Events::open(&app, &cy.token).await;
     let mut anns = Events::open(&app, &ann.token).await;
