@@ -6,6 +6,7 @@ import {
   channelIcon, channelName, contactDisplayName, fullTime, h, mount, relativeTime, sentimentLabel, toast, visitorName,
 } from './dom.js';
 import { createLabelStore, fillLabelOptions, labelChips, labelEditor } from './labels.js';
+import { attachMentions } from './mentions.js';
 import { slaCountdown, slaSummary } from './sla.js';
 import { VirtualList } from './virtual-list.js';
 
@@ -584,7 +585,8 @@ export function createInbox({ me, can, directory, shortcuts }) {
       historyList);
     const canReply = can('conversations:reply');
     replyBox = h('textarea', { id: 'reply', rows: '3', placeholder: 'Write a reply to the customer…', value: reply || '' });
-    noteBox = h('textarea', { id: 'note', rows: '1', placeholder: 'Only agents see notes', value: note || '' });
+    noteBox = h('textarea', { id: 'note', rows: '1', placeholder: 'Only agents see notes · @ mentions', value: note || '' });
+    const noteMentions = attachMentions(noteBox, { users: directory.users, myId });
     const sendReply = async () => {
       const text = replyBox.value.trim();
       if (!text) return;
@@ -595,8 +597,9 @@ export function createInbox({ me, can, directory, shortcuts }) {
     const sendNote = async () => {
       const text = noteBox.value.trim();
       if (!text) return;
-      const message = await post(`/conversations/${encodeURIComponent(detail.conversation.id)}/messages`, { text, private: true });
+      const message = await post(`/conversations/${encodeURIComponent(detail.conversation.id)}/messages`, { text, private: true, mentions: noteMentions.mentions() });
       noteBox.value = '';
+      noteMentions.reset();
       addOwnMessage(message);
     };
     const ctrlEnter = (send) => (event) => {

@@ -1,6 +1,6 @@
 // The agent inbox's entry point: sign in, the shell with what the signed-in role may see
 // (PRODUCT.md §8), hash routes (#/inbox[/id], #/knowledge, #/analytics, #/settings[/tab]), the live event
-// feed and the keyboard shortcuts.
+// feed (also to the notifications bell) and the keyboard shortcuts.
 
 import { createAnalytics } from './analytics.js';
 import { ApiError, get, post, session, whenUnauthorized } from './api.js';
@@ -8,6 +8,7 @@ import { h, mount, toast } from './dom.js';
 import { connectEvents } from './events.js';
 import { createInbox } from './inbox.js';
 import { createKnowledge } from './kb.js';
+import { createNotifications } from './notifications.js';
 import { createSearch } from './search.js';
 import { SETTINGS_TABS, createSettings } from './settings.js';
 
@@ -151,6 +152,8 @@ async function boot() {
   }));
   const live = h('span', { class: 'live', dataset: { state: 'connecting' } }, 'Connecting');
   search = createSearch();
+  // Mentions and assignments are people's, and about conversations.
+  const bell = pages.inbox && me.user ? createNotifications() : null;
   const main = h('main', {});
   const signOut = h('button', {
     type: 'button',
@@ -162,7 +165,7 @@ async function boot() {
   }, 'Sign out');
   mount(app, h('div', { class: 'shell' },
     h('header', { class: 'topbar' }, h('span', { class: 'brand' }, 'Switchboard'), nav, search.element, h('span', { class: 'spacer' }),
-      pages.inbox ? live : null,
+      pages.inbox ? live : null, bell?.element,
       h('span', { class: 'whoami', title: me.user?.email }, me.user ? `${me.user.name || me.user.email} · ${me.user.role.replace('_', ' ')}` : 'API key'),
       h('button', { type: 'button', 'aria-label': 'Keyboard shortcuts', onclick: showHelp }, '?'),
       signOut),
@@ -192,8 +195,14 @@ async function boot() {
 
   if (pages.inbox) {
     stopEvents = connectEvents({
-      onEvent: (event) => { if (current?.name === 'inbox') current.page.onEvent(event); },
-      onReady: () => { if (current?.name === 'inbox') current.page.onReady(); },
+      onEvent: (event) => {
+        bell?.onEvent(event);
+        if (current?.name === 'inbox') current.page.onEvent(event);
+      },
+      onReady: () => {
+        bell?.load();
+        if (current?.name === 'inbox') current.page.onReady();
+      },
       onState: (state) => {
         live.dataset.state = state;
         live.textContent = { live: 'Live', connecting: 'Connecting', down: 'Reconnecting' }[state];

@@ -470,6 +470,7 @@ mod tests {
             model: Some("gpt".into()),
             tokens: Some(12),
             author_id: None,
+            mentions: Vec::new(),
             channel_message_id: None,
             delivery_status: switchboard_model::DeliveryStatus::Pending,
             delivery_error: None,

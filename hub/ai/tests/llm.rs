@@ -491,6 +491,7 @@ fn injected_instructions_stay_inside_their_fences() {
         model: None,
         tokens: None,
         author_id: None,
+        mentions: Vec::new(),
         channel_message_id: None,
         delivery_status: switchboard_model::DeliveryStatus::Sent,
         delivery_error: None,

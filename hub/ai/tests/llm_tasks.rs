@@ -147,6 +147,7 @@ fn message(role: MessageRole, text: &str, private: bool) -> Message {
         model: None,
         tokens: None,
         author_id: None,
+        mentions: Vec::new(),
         channel_message_id: None,
         delivery_status: DeliveryStatus::Received,
         delivery_error: None,

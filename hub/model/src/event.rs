@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Attachment, ChannelKind, ConversationStatus, DeliveryStatus, Message, MessageRole};
+use crate::{
+    Attachment, ChannelKind, ConversationStatus, DeliveryStatus, Message, MessageRole, Notification,
+};
 
 /// A file a channel delivered with a message, bytes included. The connector stays pure: the
 /// server stores the bytes (in the data dir) and keeps an [`Attachment`] on the message.
@@ -152,6 +154,12 @@ pub enum BusEvent {
         conversation_id: String,
         role: MessageRole,
     },
+    /// An agent has a new notification: only that agent's inbox shows it.
+    NotificationCreated {
+        org_id: String,
+        user_id: String,
+        notification: Box<Notification>,
+    },
 }
 
 impl BusEvent {
@@ -161,13 +169,15 @@ impl BusEvent {
             | BusEvent::ConversationChanged { org_id, .. }
             | BusEvent::DeliveryChanged { org_id, .. }
             | BusEvent::AnswerDelta { org_id, .. }
-            | BusEvent::Typing { org_id, .. } => org_id,
+            | BusEvent::Typing { org_id, .. }
+            | BusEvent::NotificationCreated { org_id, .. } => org_id,
         }
     }
 
     pub fn conversation_id(&self) -> &str {
         match self {
             BusEvent::MessageCreated { message, .. } => &message.conversation_id,
+            BusEvent::NotificationCreated { notification, .. } => &notification.conversation_id,
             BusEvent::ConversationChanged {
                 conversation_id, ..
             }

@@ -14,6 +14,7 @@ mod conversation;
 mod event;
 mod helpdesk;
 mod knowledge;
+mod notification;
 mod outbound_url;
 mod records;
 mod responder;
@@ -41,6 +42,7 @@ pub use helpdesk::{
     TicketStatus,
 };
 pub use knowledge::{ArticleStatus, KbArticle, KbArticleSummary, KbArticleVersion, KnowledgeGap};
+pub use notification::{MentionCandidate, Notification, NotificationKind, mentioned_users};
 pub use outbound_url::{HTTP_SCHEMES, SMTP_SCHEMES, check_outbound_url};
 pub use records::{
     ApiKey, AuditEvent, CannedResponse, Contact, ContactIdentity, Conversation, Csat, Inbox, Label,

@@ -173,6 +173,9 @@ pub struct Message {
     pub tokens: Option<i64>,
     /// The agent who wrote it.
     pub author_id: Option<String>,
+    /// The users a private note mentions (`@name`), each notified.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub mentions: Vec<String>,
     pub channel_message_id: Option<String>,
     pub delivery_status: DeliveryStatus,
     pub delivery_error: Option<String>,

@@ -21,6 +21,7 @@ pub mod helpdesk;
 pub mod ingest;
 pub mod knowledge_cli;
 pub mod login;
+pub mod notifications;
 pub mod retention;
 pub mod routing;
 pub mod slack_desk;

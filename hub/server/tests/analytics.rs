@@ -139,6 +139,7 @@ async fn known_history(db: TestDatabase) -> History {
                 private: false,
                 text: "It is on its way.".into(),
                 author_id: None,
+                mentions: Vec::new(),
                 attachments: Vec::new(),
                 sources: Vec::new(),
                 confidence: Some(0.9),

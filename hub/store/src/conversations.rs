@@ -68,6 +68,9 @@ pub struct NewMessage {
     pub private: bool,
     pub text: String,
     pub author_id: Option<String>,
+    /// The users a private note mentions: each gets a notification in the note's transaction
+    /// ([`Store::append_message_notifying`]). Who counts is the caller's decision.
+    pub mentions: Vec<String>,
     pub attachments: Vec<Attachment>,
     pub sources: Vec<Source>,
     pub confidence: Option<f64>,
@@ -83,6 +86,7 @@ impl NewMessage {
             private,
             text: text.to_owned(),
             author_id: author_id.map(str::to_owned),
+            mentions: Vec::new(),
             attachments: Vec::new(),
             sources: Vec::new(),
             confidence: None,
@@ -178,6 +182,7 @@ pub(crate) fn hub_message_row(
         model: new.model,
         tokens: new.tokens,
         author_id: new.author_id,
+        mentions: (!new.mentions.is_empty()).then(|| convert::to_json(&new.mentions)),
         channel_message_id: None,
         delivery_status: delivery_status.as_str().to_owned(),
         delivery_error: None,
@@ -499,11 +504,50 @@ impl Store {
         conversation_id: &str,
         new: NewMessage,
     ) -> Result<(model::Conversation, model::Message)> {
+        let (conversation, message, _) = self
+            .append_message_notifying(org_id, conversation_id, new)
+            .await?;
+        Ok((conversation, message))
+    }
+
+    /// [`Store::append_message`], with a `mention` notification for each user of
+    /// `new.mentions`, written in the message's transaction: a note is never stored without
+    /// its notifications, nor they without it. Returns the notifications to announce.
+    pub async fn append_message_notifying(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        new: NewMessage,
+    ) -> Result<(
+        model::Conversation,
+        model::Message,
+        Vec<model::Notification>,
+    )> {
         let txn = self.begin_write().await?;
+        let now = self.now();
+        let mentions = new.mentions.clone();
         let (conversation, row) =
-            append_in(&*txn, org_id, conversation_id, &new_id(), new, self.now()).await?;
+            append_in(&*txn, org_id, conversation_id, &new_id(), new, now).await?;
+        let notifications = crate::notifications::insert_in(
+            &*txn,
+            org_id,
+            &mentions,
+            crate::notifications::Occasion {
+                kind: model::NotificationKind::Mention,
+                conversation_id,
+                message_id: Some(&row.id),
+                actor_id: row.author_id.as_deref(),
+            },
+            now,
+        )
+        .await?;
         txn.commit().await?;
-        Ok((convert::conversation(conversation)?, convert::message(row)?))
+        let notifications = self.notification_views(org_id, notifications).await?;
+        Ok((
+            convert::conversation(conversation)?,
+            convert::message(row)?,
+            notifications,
+        ))
     }
 
     /// Moves a conversation to `status` and records who did it.

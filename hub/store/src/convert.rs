@@ -147,6 +147,12 @@ pub(crate) fn message(row: message::Model) -> Result<model::Message, StoreError>
         delivery_status: parse(&row.delivery_status)?,
         attachments: from_json(&row.attachments)?,
         sources: from_json(&row.sources)?,
+        mentions: row
+            .mentions
+            .as_ref()
+            .map(from_json)
+            .transpose()?
+            .unwrap_or_default(),
         id: row.id,
         org_id: row.org_id,
         conversation_id: row.conversation_id,

@@ -279,7 +279,7 @@ pub(crate) fn kept_files(attachments: &[serde_json::Value]) -> Result<Vec<(Strin
 
 /// Deletes conversations (of one organization) with every row that hangs off them: messages
 /// and their delivery jobs, helpdesk and Slack links, threads, routing state, handoffs, CSAT
-/// answers, labels, snoozes and queued webhooks. The search index follows the rows (its
+/// answers, labels, snoozes, notifications and queued webhooks. The search index follows the rows (its
 /// triggers and expression indexes). The caller's transaction; the files are the caller's.
 pub(crate) async fn delete_conversations(
     db: &impl ConnectionTrait,
@@ -367,6 +367,10 @@ pub(crate) async fn delete_conversations(
         .await?;
     conversation_snooze::Entity::delete_many()
         .filter(conversation_snooze::Column::ConversationId.is_in(ids()))
+        .exec(db)
+        .await?;
+    notification::Entity::delete_many()
+        .filter(notification::Column::ConversationId.is_in(ids()))
         .exec(db)
         .await?;
     crate::webhooks::forget_conversations(db, conversation_ids).await?;

@@ -274,6 +274,7 @@ fn message_row(
         model: None,
         tokens: None,
         author_id: None,
+        mentions: None,
         channel_message_id: incoming.channel_message_id.clone(),
         delivery_status: DeliveryStatus::Received.as_str().to_owned(),
         delivery_error: None,

@@ -21,6 +21,7 @@ mod helpdesk;
 mod ingest;
 mod knowledge;
 mod labels;
+mod notifications;
 mod outbox;
 mod retention;
 mod routing;

@@ -389,7 +389,7 @@ impl Store {
     }
 
     /// The display names of contacts, by id (one query for the contacts, one for identities).
-    async fn contact_names(
+    pub(crate) async fn contact_names(
         &self,
         org_id: &str,
         contact_ids: &[&str],

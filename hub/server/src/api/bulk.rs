@@ -21,7 +21,8 @@ const MAX_BULK: usize = 200;
 pub enum BulkAction {
     /// Mark them resolved (`conversations:reply`).
     Resolve,
-    /// Assign them to an agent, or nobody with `null` (`conversations:assign`).
+    /// Assign them to an agent, or nobody with `null` (`conversations:assign`). The agent gets
+    /// an `assigned` notification for each one that was not theirs.
     Assign {
         assignee_id: Option<String>,
         #[serde(default)]
@@ -109,17 +110,32 @@ pub async fn bulk(
             BulkAction::Assign {
                 assignee_id,
                 team_id,
-            } => {
-                store
-                    .assign(
-                        org_id,
-                        &id,
-                        assignee_id.as_deref(),
-                        team_id.as_deref(),
-                        &actor,
-                    )
-                    .await
-            }
+            } => match store.conversation(org_id, &id).await {
+                Ok(Some(current)) => {
+                    let assigned = store
+                        .assign(
+                            org_id,
+                            &id,
+                            assignee_id.as_deref(),
+                            team_id.as_deref(),
+                            &actor,
+                        )
+                        .await;
+                    if let Ok(conversation) = &assigned {
+                        crate::notifications::assigned(
+                            store,
+                            state.bus.as_ref(),
+                            conversation,
+                            current.assignee_id.as_deref(),
+                            principal.user_id(),
+                        )
+                        .await;
+                    }
+                    assigned
+                }
+                Ok(None) => Err(switchboard_store::StoreError::NotFound),
+                Err(err) => Err(err),
+            },
             BulkAction::Label { add, remove } => match store.conversation(org_id, &id).await {
                 Ok(Some(current)) => {
                     let removed = remove

@@ -129,6 +129,11 @@ pub struct ReplyRequest {
     /// A note for other agents, never sent to the customer.
     #[serde(default)]
     pub private: bool,
+    /// Private notes only: user ids the note mentions (the inbox's autocomplete sends them),
+    /// beside the `@name`s of its text. Each must be a user of the organization; those who
+    /// may read conversations are notified.
+    #[serde(default)]
+    pub mentions: Vec<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -368,7 +373,9 @@ pub async fn typing(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An agent's reply, delivered on the conversation's channel, or a private note.
+/// An agent's reply, delivered on the conversation's channel, or a private note. A note's
+/// `@name`s (a user's display name, email local part or email) and `mentions` notify those
+/// users; the message lists them in `mentions`.
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
     request_body = ReplyRequest,
     responses((status = 201, body = Message), (status = 404, body = crate::error::ErrorBody)))]
@@ -388,17 +395,43 @@ pub async fn reply(
             "`text` is longer than 64 KiB".into(),
         ));
     }
-    let new = NewMessage::agent(principal.user_id(), text, request.private);
-    let (conversation, message) = state.store.append_message(auth.org_id(), &id, new).await?;
+    if !request.private && !request.mentions.is_empty() {
+        return Err(ApiError::Unprocessable(
+            "`mentions` are for private notes (`private: true`)".into(),
+        ));
+    }
+    let mentions = if request.private {
+        crate::notifications::mentions_of(
+            &state.store,
+            auth.org_id(),
+            principal.user_id(),
+            text,
+            &request.mentions,
+        )
+        .await?
+    } else {
+        Vec::new()
+    };
+    let new = NewMessage {
+        mentions,
+        ..NewMessage::agent(principal.user_id(), text, request.private)
+    };
+    let (conversation, message, notifications) = state
+        .store
+        .append_message_notifying(auth.org_id(), &id, new)
+        .await?;
     after_agent_message(
         &state,
         &principal.actor(),
         principal.user_id(),
         &conversation,
         &message,
-        serde_json::json!({ "message_id": message.id }),
+        serde_json::json!({ "message_id": message.id, "mentions": message.mentions }),
     )
     .await?;
+    for notification in notifications {
+        crate::notifications::announce(state.bus.as_ref(), notification);
+    }
     Ok((StatusCode::CREATED, ApiJson(message)))
 }
 
@@ -456,7 +489,8 @@ pub(crate) async fn after_agent_message(
 
 /// Assigns the conversation to an agent and team. Agents may take a conversation that is
 /// unassigned or already theirs; anything else (another's conversation, assigning others)
-/// needs `conversations:assign`, as for takeover.
+/// needs `conversations:assign`, as for takeover. An agent assigned by someone else gets an
+/// `assigned` notification.
 #[utoipa::path(post, path = "/conversations/{id}/assign", tag = "conversations",
     request_body = AssignRequest, responses((status = 200, body = Conversation),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
@@ -470,17 +504,18 @@ pub async fn assign(
         && request.assignee_id.as_deref() == auth.principal.user_id()
         && request.team_id.is_none();
     let principal = if taking_it {
-        let principal = auth.require(Permission::ConversationsReply)?;
-        let current = state
-            .store
-            .conversation(auth.org_id(), &id)
-            .await?
-            .ok_or(ApiError::NotFound)?;
-        not_anothers(&auth, &current)?;
-        principal
+        auth.require(Permission::ConversationsReply)?
     } else {
         auth.require(Permission::ConversationsAssign)?
     };
+    let current = state
+        .store
+        .conversation(auth.org_id(), &id)
+        .await?
+        .ok_or(ApiError::NotFound)?;
+    if taking_it {
+        not_anothers(&auth, &current)?;
+    }
     let conversation = state
         .store
         .assign(
@@ -492,6 +527,14 @@ pub async fn assign(
         )
         .await?;
     publish_change(&state, &conversation);
+    crate::notifications::assigned(
+        &state.store,
+        state.bus.as_ref(),
+        &conversation,
+        current.assignee_id.as_deref(),
+        principal.user_id(),
+    )
+    .await;
     Ok(ApiJson(conversation))
 }
 

@@ -23,7 +23,8 @@ use crate::{auth::Auth, error::ApiResult, state::AppState};
 pub const CLIENT_BUFFER: usize = 256;
 
 /// Streams the caller's organization's events: `message_created`, `conversation_changed` and
-/// `delivery_changed` (the JSON of the bus event in each `data:` line; its `type` names it).
+/// `delivery_changed` (the JSON of the bus event in each `data:` line; its `type` names it),
+/// and the caller's own `notification_created` (never another user's).
 /// The first event, `ready`, says the subscription is live; reload what you show after it.
 /// Comment lines keep idle connections open. Needs `conversations:read`.
 #[utoipa::path(get, path = "/events", tag = "events",
@@ -39,7 +40,10 @@ pub async fn stream(
     let events = client_events(
         state.bus.subscribe(),
         state.bus.gaps(),
-        auth.org_id().to_owned(),
+        Viewer {
+            org_id: auth.org_id().to_owned(),
+            user_id: auth.principal.user_id().map(str::to_owned),
+        },
         CLIENT_BUFFER,
         state.shutdown.clone(),
     );
@@ -47,10 +51,25 @@ pub async fn stream(
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(keep_alive)))
 }
 
+/// Whose stream it is.
+struct Viewer {
+    org_id: String,
+    /// `None` for an API key, which has no notifications.
+    user_id: Option<String>,
+}
+
 /// Whether the inbox shows this event. Answer deltas are left out: the inbox shows whole
-/// messages, and deltas would multiply the traffic of every open inbox.
-fn shown(event: &BusEvent, org_id: &str) -> bool {
-    event.org_id() == org_id && !matches!(event, BusEvent::AnswerDelta { .. })
+/// messages, and deltas would multiply the traffic of every open inbox. A notification goes
+/// to its recipient alone.
+fn shown(event: &BusEvent, viewer: &Viewer) -> bool {
+    event.org_id() == viewer.org_id
+        && match event {
+            BusEvent::AnswerDelta { .. } => false,
+            BusEvent::NotificationCreated { user_id, .. } => {
+                viewer.user_id.as_deref() == Some(user_id.as_str())
+            }
+            _ => true,
+        }
 }
 
 /// Moves the organization's events from the bus into a buffer of `capacity` events that the
@@ -60,7 +79,7 @@ fn shown(event: &BusEvent, org_id: &str) -> bool {
 fn client_events(
     mut bus: broadcast::Receiver<Arc<BusEvent>>,
     mut gaps: watch::Receiver<u64>,
-    org_id: String,
+    viewer: Viewer,
     capacity: usize,
     shutdown: CancellationToken,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
@@ -92,7 +111,7 @@ fn client_events(
                 }
                 Err(broadcast::error::RecvError::Closed) => return,
             };
-            if !shown(&event, &org_id) {
+            if !shown(&event, &viewer) {
                 continue;
             }
             let Ok(data) = serde_json::to_string(event.as_ref()) else {
@@ -125,6 +144,48 @@ mod tests {
         }
     }
 
+    fn viewer(org_id: &str) -> Viewer {
+        Viewer {
+            org_id: org_id.into(),
+            user_id: Some("me".into()),
+        }
+    }
+
+    fn notification(org_id: &str, user_id: &str) -> BusEvent {
+        BusEvent::NotificationCreated {
+            org_id: org_id.into(),
+            user_id: user_id.into(),
+            notification: Box::new(switchboard_model::Notification {
+                id: format!("for-{user_id}"),
+                org_id: org_id.into(),
+                user_id: user_id.into(),
+                kind: switchboard_model::NotificationKind::Mention,
+                conversation_id: "c".into(),
+                message_id: None,
+                actor_id: None,
+                created_at: chrono::Utc::now(),
+                read_at: None,
+                actor_name: None,
+                contact_name: None,
+                conversation_subject: None,
+                preview: None,
+            }),
+        }
+    }
+
+    #[test]
+    fn a_notification_reaches_its_recipient_alone() {
+        assert!(shown(&notification("org", "me"), &viewer("org")));
+        assert!(!shown(&notification("org", "someone else"), &viewer("org")));
+        assert!(!shown(&notification("other", "me"), &viewer("org")));
+        let api_key = Viewer {
+            org_id: "org".into(),
+            user_id: None,
+        };
+        assert!(!shown(&notification("org", "me"), &api_key));
+        assert!(shown(&changed("org", "c"), &api_key));
+    }
+
     async fn drain(events: impl Stream<Item = Result<Event, Infallible>>) -> usize {
         let collected = tokio::time::timeout(Duration::from_secs(5), events.count()).await;
         collected.expect("the stream ends")
@@ -137,7 +198,7 @@ mod tests {
         let events = client_events(
             bus.subscribe(),
             bus.gaps(),
-            "org".into(),
+            viewer("org"),
             4,
             shutdown.clone(),
         );
@@ -159,7 +220,7 @@ mod tests {
         let mut events = Box::pin(client_events(
             bus.subscribe(),
             bus.gaps(),
-            "org".into(),
+            viewer("org"),
             16,
             shutdown,
         ));
@@ -178,7 +239,7 @@ mod tests {
         let mut events = Box::pin(client_events(
             bus.subscribe(),
             bus.gaps(),
-            "org".into(),
+            viewer("org"),
             16,
             shutdown.clone(),
         ));

@@ -16,6 +16,7 @@ mod gdpr;
 mod inboxes;
 mod knowledge;
 mod labels;
+mod notifications;
 mod retention;
 mod routing;
 mod search;
@@ -79,6 +80,9 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(labels::list, labels::create))
         .routes(routes!(labels::update, labels::delete))
         .routes(routes!(search::search))
+        .routes(routes!(notifications::list))
+        .routes(routes!(notifications::read))
+        .routes(routes!(notifications::read_all))
         .routes(routes!(bulk::bulk))
         .routes(routes!(snooze::snooze))
         .routes(routes!(snooze::unsnooze))

@@ -230,7 +230,8 @@ impl ChatHub {
                     })
                 }
             }
-            BusEvent::DeliveryChanged { .. } => {}
+            // Agents' business: never a visitor's.
+            BusEvent::DeliveryChanged { .. } | BusEvent::NotificationCreated { .. } => {}
         }
     }
 

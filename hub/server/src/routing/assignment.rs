@@ -40,6 +40,8 @@ pub async fn assign_queue(state: &AppState, org_id: &str) -> Result<usize, Store
     let assigned = state.store.assign_queued(org_id, fresh_since).await?;
     for conversation in &assigned {
         publish_change(state, conversation);
+        crate::notifications::assigned(&state.store, state.bus.as_ref(), conversation, None, None)
+            .await;
     }
     Ok(assigned.len())
 }

@@ -249,6 +249,7 @@ mod tests {
             model: None,
             tokens: None,
             author_id: None,
+            mentions: Vec::new(),
             channel_message_id: None,
             delivery_status: DeliveryStatus::Received,
             delivery_error: None,

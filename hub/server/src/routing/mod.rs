@@ -357,6 +357,7 @@ async fn apply(
     };
     metrics::counter!("switchboard_routing_decisions_total", "outcome" => outcome).increment(1);
     let mut current = applied.conversation;
+    let mut auto_assigned = false;
     if applied.handoff.is_some() {
         let fresh_since = presence_fresh_since(state);
         if let Some(assigned) = state
@@ -365,9 +366,14 @@ async fn apply(
             .await?
         {
             current = assigned;
+            auto_assigned = true;
         }
     }
     publish_change(state, &current);
+    if auto_assigned {
+        crate::notifications::assigned(&state.store, state.bus.as_ref(), &current, None, None)
+            .await;
+    }
     Ok(())
 }
 

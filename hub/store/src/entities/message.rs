@@ -26,6 +26,9 @@ pub struct Model {
     pub model: Option<String>,
     pub tokens: Option<i64>,
     pub author_id: Option<String>,
+    /// The user ids a private note mentions (a JSON array); null when it mentions nobody.
+    #[sea_orm(column_type = "JsonBinary", nullable)]
+    pub mentions: Option<Json>,
     pub channel_message_id: Option<String>,
     pub delivery_status: String,
     #[sea_orm(column_type = "Text", nullable)]

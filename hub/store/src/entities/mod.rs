@@ -28,6 +28,7 @@ pub mod knowledge_gap;
 pub mod label;
 pub mod lease;
 pub mod message;
+pub mod notification;
 pub mod organization;
 pub mod retention_policy;
 pub mod routing_settings;
