@@ -25,6 +25,11 @@ use crate::{
 /// At most this many words of a query are searched for.
 const MAX_TERMS: usize = 8;
 
+/// Messages are ranked among the newest this many that match in the organization: a word
+/// that half the history contains would otherwise rank hundreds of thousands of messages on
+/// every keystroke. A rarer word's matches are all ranked.
+const RECENT_MATCHES: i64 = 2_000;
+
 /// Characters of text around the first match in a snippet.
 const SNIPPET_BEFORE: usize = 60;
 const SNIPPET_LENGTH: usize = 200;
@@ -292,15 +297,15 @@ impl Store {
             _ => (indexed.postgres(), postgres_tsquery(terms)),
         };
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
-        let statement = Statement::from_sql_and_values(
-            backend,
-            sql,
-            [
-                Value::from(query),
-                Value::from(org_id.to_owned()),
-                Value::from(limit),
-            ],
-        );
+        let mut values = vec![
+            Value::from(query),
+            Value::from(org_id.to_owned()),
+            Value::from(limit),
+        ];
+        if matches!(indexed, Indexed::Messages) {
+            values.push(Value::from(RECENT_MATCHES));
+        }
+        let statement = Statement::from_sql_and_values(backend, sql, values);
         let rows = self.db().query_all_raw(statement).await?;
         rows.iter()
             .map(|row| {
@@ -579,46 +584,54 @@ enum Indexed {
 }
 
 impl Indexed {
-    /// Binds `?` 1: the FTS5 query, 2: the organization, 3: the limit. `bm25` is lower for
-    /// better matches: negated, so that higher is better as on PostgreSQL.
+    /// Binds `?1`: the FTS5 query, `?2`: the organization, `?3`: the limit, and for messages
+    /// `?4`: [`RECENT_MATCHES`]. `bm25` is lower for better matches: negated, so that higher is
+    /// better as on PostgreSQL.
     fn sqlite(self) -> &'static str {
         match self {
+            // The newest matches of the organization, walked in `rowid` order (the order messages
+            // were written), ranked among themselves.
             Indexed::Messages => {
-                "SELECT m.conversation_id AS hit_id, NULL AS hit_title, m.text AS hit_text, \
+                "SELECT hit_id, NULL AS hit_title, hit_text, hit_score FROM ( \
+                 SELECT m.conversation_id AS hit_id, m.text AS hit_text, m.created_at AS created_at, \
                  -bm25(messages_fts) AS hit_score \
                  FROM messages_fts JOIN messages m ON m.rowid = messages_fts.rowid \
-                 WHERE messages_fts MATCH ? AND m.org_id = ? \
-                 ORDER BY hit_score DESC, m.created_at DESC LIMIT ?"
+                 WHERE messages_fts MATCH ?1 AND m.org_id = ?2 \
+                 ORDER BY messages_fts.rowid DESC LIMIT ?4) \
+                 ORDER BY hit_score DESC, created_at DESC LIMIT ?3"
             }
             Indexed::Subjects => {
                 "SELECT c.id AS hit_id, NULL AS hit_title, c.subject AS hit_text, \
                  -bm25(conversations_fts) AS hit_score \
                  FROM conversations_fts JOIN conversations c ON c.rowid = conversations_fts.rowid \
-                 WHERE conversations_fts MATCH ? AND c.org_id = ? \
-                 ORDER BY hit_score DESC, c.updated_at DESC LIMIT ?"
+                 WHERE conversations_fts MATCH ?1 AND c.org_id = ?2 \
+                 ORDER BY hit_score DESC, c.updated_at DESC LIMIT ?3"
             }
             // A match in the title weighs five times one in the body.
             Indexed::Articles => {
                 "SELECT a.id AS hit_id, a.title AS hit_title, a.body AS hit_text, \
                  -bm25(kb_articles_fts, 5.0, 1.0) AS hit_score \
                  FROM kb_articles_fts JOIN kb_articles a ON a.rowid = kb_articles_fts.rowid \
-                 WHERE kb_articles_fts MATCH ? AND a.org_id = ? \
-                 ORDER BY hit_score DESC, a.updated_at DESC LIMIT ?"
+                 WHERE kb_articles_fts MATCH ?1 AND a.org_id = ?2 \
+                 ORDER BY hit_score DESC, a.updated_at DESC LIMIT ?3"
             }
         }
     }
 
-    /// Binds `$1`: the tsquery, `$2`: the organization, `$3`: the limit. The `to_tsvector`
+    /// Binds `$1`: the tsquery, `$2`: the organization, `$3`: the limit, and for messages
+    /// `$4`: [`RECENT_MATCHES`]. The `to_tsvector`
     /// expressions (and the subjects' `IS NOT NULL`) are exactly those of the migrations' GIN
     /// indexes (`m20261205_000300_search`, `m20261206_000100_postgres_write_path`).
     fn postgres(self) -> &'static str {
         match self {
             Indexed::Messages => {
-                "SELECT m.conversation_id AS hit_id, NULL::text AS hit_title, m.text AS hit_text, \
-                 ts_rank(to_tsvector('simple', m.text), to_tsquery('simple', $1))::float8 AS hit_score \
+                "SELECT w.hit_id, NULL::text AS hit_title, w.hit_text, \
+                 ts_rank(to_tsvector('simple', w.hit_text), to_tsquery('simple', $1))::float8 AS hit_score \
+                 FROM (SELECT m.conversation_id AS hit_id, m.text AS hit_text, m.created_at \
                  FROM messages m \
                  WHERE to_tsvector('simple', m.text) @@ to_tsquery('simple', $1) AND m.org_id = $2 \
-                 ORDER BY hit_score DESC, m.created_at DESC LIMIT $3"
+                 ORDER BY m.created_at DESC LIMIT $4) w \
+                 ORDER BY hit_score DESC, w.created_at DESC LIMIT $3"
             }
             Indexed::Subjects => {
                 "SELECT c.id AS hit_id, NULL::text AS hit_title, c.subject AS hit_text, \
