@@ -125,10 +125,15 @@ impl ReplyWindow {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReplyRequest {
+    /// May be empty when the reply carries attachments.
     pub text: String,
     /// A note for other agents, never sent to the customer.
     #[serde(default)]
     pub private: bool,
+    /// Files to send with the reply: the `id`s that `POST /conversations/{id}/attachments`
+    /// answered for this conversation (at most 10).
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -368,10 +373,13 @@ pub async fn typing(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An agent's reply, delivered on the conversation's channel, or a private note.
+/// An agent's reply, delivered on the conversation's channel, or a private note; with the
+/// files uploaded for it, if any (422 for an id not uploaded to this conversation, or files
+/// over the channel's total).
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
     request_body = ReplyRequest,
-    responses((status = 201, body = Message), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Message), (status = 404, body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody)))]
 pub async fn reply(
     State(state): State<AppState>,
     auth: Auth,
@@ -380,7 +388,7 @@ pub async fn reply(
 ) -> ApiResult<(StatusCode, ApiJson<Message>)> {
     let principal = auth.require(Permission::ConversationsReply)?;
     let text = request.text.trim();
-    if text.is_empty() {
+    if text.is_empty() && request.attachments.is_empty() {
         return Err(ApiError::Unprocessable("`text` must not be empty".into()));
     }
     if text.len() > 64 * 1024 {
@@ -388,7 +396,10 @@ pub async fn reply(
             "`text` is longer than 64 KiB".into(),
         ));
     }
-    let new = NewMessage::agent(principal.user_id(), text, request.private);
+    let mut new = NewMessage::agent(principal.user_id(), text, request.private);
+    new.attachments =
+        super::attachments::attachments_for_reply(&state, auth.org_id(), &id, &request.attachments)
+            .await?;
     let (conversation, message) = state.store.append_message(auth.org_id(), &id, new).await?;
     after_agent_message(
         &state,
