@@ -391,6 +391,42 @@ mod tests {
         assert!(!is_hash("../x"));
     }
 
+    #[tokio::test]
+    async fn delivery_reads_the_kept_files_in_order_and_misses_an_erased_one() {
+        let root = std::env::temp_dir().join(format!("kept-{}", switchboard_model::new_id()));
+        let keep = |bytes: &[u8], filename: &str| {
+            let hash = hex::encode(Sha256::digest(bytes));
+            let target = path(&root, "org1", &hash, filename);
+            std::fs::create_dir_all(target.parent().expect("a folder")).expect("made");
+            std::fs::write(&target, bytes).expect("written");
+            Attachment {
+                url: Some(url(&hash, filename)),
+                filename: filename.into(),
+                content_type: "text/plain".into(),
+                size: bytes.len() as u64,
+            }
+        };
+        let platform_link = Attachment {
+            url: Some("https://files.example.com/x.png".into()),
+            filename: "x.png".into(),
+            content_type: "image/png".into(),
+            size: 1,
+        };
+        let attachments = vec![keep(b"one", "a.txt"), platform_link, keep(b"two", "b.txt")];
+        let files = read_kept(&root, "org1", &attachments).await.expect("read");
+        let read: Vec<(&str, &[u8])> = files
+            .iter()
+            .map(|file| (file.filename.as_str(), &file.bytes[..]))
+            .collect();
+        assert_eq!(read, [("a.txt", &b"one"[..]), ("b.txt", &b"two"[..])]);
+        // Another organization's folder has none of them.
+        let err = read_kept(&root, "org2", &attachments)
+            .await
+            .expect_err("not there");
+        assert_eq!(err.kind(), std::io::ErrorKind::NotFound);
+        let _ = std::fs::remove_dir_all(&root);
+    }
+
     #[test]
     fn upload_ids_and_visitor_links_are_bound_to_their_organization() {
         let root = std::env::temp_dir().join(format!("links-{}", switchboard_model::new_id()));

@@ -20,11 +20,14 @@ backend_tests!(
     uploads_are_checked_against_the_conversations_channel,
     replies_take_only_files_uploaded_to_their_conversation,
     an_email_reply_goes_out_with_the_uploaded_bytes,
+    a_telegram_reply_sends_the_uploaded_photo,
     web_chat_visitors_download_agents_files_by_a_signed_link,
 );
 
 const EMAIL_SECRET: &str = "email inbound secret";
 const WA_SECRET: &str = "1222e786b144d0e85b9f365372d93676";
+const TG_TOKEN: &str = "7000000001:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw";
+const TG_SECRET: &str = "sb_9f8e7d6c5b4a-secret";
 
 /// Uploads `bytes` as a file of the conversation.
 async fn upload(
@@ -398,6 +401,86 @@ async fn an_email_reply_goes_out_with_the_uploaded_bytes(db: TestDatabase) {
             .into_iter()
             .flatten()
             .any(|m| m["id"] == message_id && m["delivery_status"] == "sent")
+    })
+    .await;
+    app.stop().await;
+}
+
+async fn a_telegram_reply_sends_the_uploaded_photo(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let telegram = FakePlatform::start(FakeResponse::json(
+        200,
+        json!({ "ok": true, "result": { "message_id": 1500, "date": 1700001000,
+                "chat": { "id": 1111111, "type": "private" } } }),
+    ))
+    .await;
+    let (status, inbox) = app
+        .post(
+            &admin,
+            "/api/v1/inboxes",
+            json!({ "name": "Telegram", "channel": "telegram", "config": {
+                "bot_token": TG_TOKEN, "secret_token": TG_SECRET, "api_base_url": telegram.url() } }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{inbox}");
+    let inbox_id = inbox["id"].as_str().expect("an id");
+    let response = app
+        .client
+        .post(app.url(&format!("/webhooks/telegram/{inbox_id}")))
+        .header("x-telegram-bot-api-secret-token", TG_SECRET)
+        .header("content-type", "application/json")
+        .body(&include_bytes!("../../../fixtures/telegram/message_private.json")[..])
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(response.status(), StatusCode::OK);
+    let conversation = only_conversation(&app, &admin, inbox_id).await;
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[0u8, 1, 2, 255][..]].concat();
+    let (status, uploaded) = upload(
+        &app,
+        &admin,
+        &conversation,
+        "receipt.png",
+        "image/png",
+        png.clone(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{uploaded}");
+    let (status, message) = reply(
+        &app,
+        &admin,
+        &conversation,
+        "Your refund receipt.",
+        &[uploaded["id"].as_str().expect("an id")],
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{message}");
+    let requests = telegram.wait_for_requests(1).await;
+    assert_eq!(requests.len(), 1, "the text rides as the caption");
+    assert_eq!(requests[0].path, format!("/bot{TG_TOKEN}/sendPhoto"));
+    assert_eq!(
+        requests[0].form_field("caption").as_deref(),
+        Some("Your refund receipt.")
+    );
+    let form = requests[0].form();
+    let photo = form
+        .iter()
+        .find(|part| part.name == "photo")
+        .expect("a photo part");
+    assert_eq!(photo.file_name.as_deref(), Some("receipt.png"));
+    assert_eq!(photo.bytes, png);
+    let message_id = message["id"].as_str().expect("an id");
+    app.wait_for(&admin, &conversation, |detail| {
+        detail["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|m| {
+                m["id"] == message_id
+                    && m["delivery_status"] == "sent"
+                    && m["channel_message_id"] == "1111111:1500"
+            })
     })
     .await;
     app.stop().await;
