@@ -243,6 +243,19 @@ async fn uploads_are_checked_against_the_conversations_channel(db: TestDatabase)
     assert!(
         openapi["components"]["schemas"]["ReplyRequest"]["properties"]["attachments"].is_object()
     );
+    let body = &openapi["paths"]["/api/v1/conversations/{id}/attachments"]["post"]["requestBody"]["content"]
+        ["application/octet-stream"]["schema"];
+    let body = match body.get("$ref").and_then(Value::as_str) {
+        Some(reference) => {
+            &openapi["components"]["schemas"][reference.rsplit('/').next().unwrap_or_default()]
+        }
+        None => body,
+    };
+    assert_eq!(
+        (&body["type"], &body["format"]),
+        (&json!("string"), &json!("binary")),
+        "{body}"
+    );
     app.stop().await;
 }
 

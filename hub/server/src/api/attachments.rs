@@ -53,6 +53,11 @@ pub struct UploadParams {
     pub filename: String,
 }
 
+/// A file's bytes, as the request's body.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+pub struct FileBytes(#[allow(dead_code)] Vec<u8>);
+
 /// An uploaded file, ready to attach to a reply.
 #[derive(Serialize, ToSchema)]
 pub struct Uploaded {
@@ -74,7 +79,7 @@ pub struct Uploaded {
 /// conversations take no files from the hub (422). Needs `conversations:reply`.
 #[utoipa::path(post, path = "/conversations/{id}/attachments", tag = "conversations",
     params(("id" = String, Path, description = "The conversation"), UploadParams),
-    request_body(content = Vec<u8>, content_type = "application/octet-stream",
+    request_body(content = FileBytes, content_type = "application/octet-stream",
         description = "The file's bytes"),
     responses((status = 201, body = Uploaded),
               (status = 404, body = crate::error::ErrorBody),
