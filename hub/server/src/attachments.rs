@@ -228,7 +228,7 @@ impl FileLinks {
             std::fs::create_dir_all(root)?;
             let partial = root.join(format!(".{}.partial", switchboard_model::new_id()));
             let key: [u8; 32] = rand::random();
-            std::fs::write(&partial, hex::encode(key))?;
+            write_private(&partial, hex::encode(key).as_bytes())?;
             let linked = std::fs::hard_link(&partial, &path);
             std::fs::remove_file(&partial)?;
             match linked {
@@ -307,6 +307,18 @@ impl FileLinks {
     ) -> bool {
         self.verify(&["visitor", org_id, hash, filename], signature)
     }
+}
+
+/// Writes a new file readable by the hub's user alone.
+fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::{io::Write, os::unix::fs::OpenOptionsExt};
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(path)?;
+    file.write_all(bytes)?;
+    file.sync_all()
 }
 
 /// Reads the bytes of the kept files among a message's attachments, in order, for delivery.
@@ -432,6 +444,14 @@ mod tests {
         let root = std::env::temp_dir().join(format!("links-{}", switchboard_model::new_id()));
         let links = FileLinks::open(&root).expect("made");
         let again = FileLinks::open(&root).expect("read");
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(root.join("links.key"))
+                .expect("a key file")
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600, "the key is the hub's alone");
+        }
         let upload = Upload {
             conversation_id: "c1".into(),
             hash: "a".repeat(64),
