@@ -24,20 +24,26 @@ async function download(attachment) {
   setTimeout(() => URL.revokeObjectURL(url), 10_000);
 }
 
-/** A message's files, each a download link (never opened in the inbox). */
+/** One file: the hub's as a download (never opened in the inbox), a platform's by its link. */
+function fileLink(a) {
+  if (a.url?.startsWith('/api/v1/attachments/')) {
+    return h('a', {
+      href: a.url, download: a.filename,
+      onclick: (event) => {
+        event.preventDefault();
+        download(a).catch((error) => toast(error.message, 'error'));
+      },
+    }, a.filename);
+  }
+  if (/^https?:\/\//.test(a.url || '')) return h('a', { href: a.url, target: '_blank', rel: 'noopener noreferrer' }, a.filename);
+  return a.filename;
+}
+
+/** A message's files, with their sizes. */
 export function attachmentList(attachments) {
   if (!attachments?.length) return null;
   return h('ul', { class: 'attachments', 'aria-label': 'Attachments' }, attachments.map((a) => h('li', {},
-    a.url?.startsWith('/api/v1/attachments/')
-      ? h('a', {
-        href: a.url, download: a.filename,
-        onclick: (event) => {
-          event.preventDefault();
-          download(a).catch((error) => toast(error.message, 'error'));
-        },
-      }, a.filename)
-      : a.filename,
-    h('span', { class: 'muted' }, ` ${fileSize(a.size)}`))));
+    fileLink(a), h('span', { class: 'muted' }, ` ${fileSize(a.size)}`))));
 }
 
 async function upload(conversationId, file) {
