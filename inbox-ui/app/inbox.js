@@ -2,6 +2,7 @@
 // and composer, and the contact panel.
 
 import { ApiError, get, post, query } from './api.js';
+import { attachmentList, attachmentPicker } from './attachments.js';
 import {
   channelIcon, channelName, contactDisplayName, fullTime, h, mount, relativeTime, sentimentLabel, toast, visitorName,
 } from './dom.js';
@@ -370,6 +371,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
   let historyList = null;
   let historyBox = null;
   let replyBox = null;
+  let replyFiles = null; // the files chosen for the reply: kept, like the drafts, across refreshes
   let noteBox = null;
   // The newest request for the open conversation's detail: answers can come back out of order,
   // and an older one rendered last would drop what arrived since (a note just added).
@@ -424,8 +426,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
       h('time', { datetime: message.created_at, title: fullTime(message.created_at) }, new Date(message.created_at).toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })),
       sentiment),
     h('div', { class: 'text' }, message.text),
-    message.attachments?.length ? h('div', { class: 'sources' }, 'Attachments: ',
-      message.attachments.map((a, i) => [i ? ', ' : '', a.url ? h('a', { href: a.url, target: '_blank', rel: 'noopener' }, a.filename) : a.filename])) : null,
+    attachmentList(message.attachments),
     message.role === 'ai' ? h('div', { class: 'sources' },
       message.confidence !== null && message.confidence !== undefined ? `Confidence ${Math.round(message.confidence * 100)}%` : 'Confidence n/a',
       message.sources?.length ? [' · Sources: ', message.sources.map((s, i) => [i ? ', ' : '', s.title])] : ' · No sources') : null,
@@ -587,11 +588,15 @@ export function createInbox({ me, can, directory, shortcuts }) {
     replyBox = h('textarea', { id: 'reply', rows: '3', placeholder: 'Write a reply to the customer…', value: reply || '' });
     noteBox = h('textarea', { id: 'note', rows: '1', placeholder: 'Only agents see notes · @ mentions', value: note || '' });
     const noteMentions = attachMentions(noteBox, { users: directory.users, myId });
+    const files = keepDrafts && replyFiles ? replyFiles : attachmentPicker(detail.conversation.id);
+    replyFiles = files;
     const sendReply = async () => {
       const text = replyBox.value.trim();
-      if (!text) return;
-      const message = await post(`/conversations/${encodeURIComponent(detail.conversation.id)}/messages`, { text, private: false });
+      if (!text && !files.count) return;
+      const attachments = files.count ? await files.uploadAll() : undefined;
+      const message = await post(`/conversations/${encodeURIComponent(detail.conversation.id)}/messages`, { text, private: false, attachments });
       replyBox.value = '';
+      files.clear();
       addOwnMessage(message);
     };
     const sendNote = async () => {
@@ -624,7 +629,8 @@ export function createInbox({ me, can, directory, shortcuts }) {
     const composer = canReply ? h('form', { class: 'composer', onsubmit: (e) => e.preventDefault() },
       h('div', { class: 'row2' },
         h('label', { for: 'reply', class: 'visually-hidden' }, 'Reply'), replyBox,
-        action('Send', sendReply, { class: 'primary' })),
+        files.button, action('Send', sendReply, { class: 'primary' })),
+      files.chips,
       h('div', { class: 'row2' },
         h('label', { for: 'note', class: 'visually-hidden' }, 'Private note'), noteBox,
         action('Add note', sendNote)),

@@ -131,6 +131,9 @@ li.note,li.system{align-self:center;max-width:92%;align-items:center;text-align:
 .sources ul{list-style:none;margin:2px 0 0;padding:0;display:flex;flex-wrap:wrap;gap:4px}
 .sources li{max-width:none;display:inline;background:#fff;border:1px solid var(--line);border-radius:999px;padding:1px 9px;color:var(--ink)}
 .sources a{color:var(--accent)}
+.files{list-style:none;margin:6px 2px 0;padding:0;font-size:13px}
+.files li{max-width:none;display:block;background:#fff;border:1px solid var(--line);border-radius:8px;padding:4px 10px;margin-top:4px}
+.files a{color:var(--accent);word-break:break-all}
 .unsure{margin:5px 4px 0;font-size:12px;color:var(--muted);font-style:italic}
 .csat{background:#fff;border:1px solid var(--line);border-radius:12px;padding:10px 12px;text-align:center}
 .stars{display:flex;gap:2px;justify-content:center;margin-top:4px}
@@ -271,6 +274,12 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
     toBottom();
     return li;
   };
+  const sizeOf = (bytes) => {
+    const n = Number(bytes) || 0;
+    if (n < 1000) return `${n} B`;
+    if (n < 1e6) return `${Math.round(n / 1e3)} KB`;
+    return `${(n / 1e6).toFixed(1)} MB`;
+  };
   const timeOf = (iso) => {
     const d = new Date(iso);
     return isNaN(d) ? '' : d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
@@ -295,7 +304,20 @@ textarea{flex:1;resize:none;font:inherit;color:var(--ink);border:1px solid var(-
     const { li, body } = entry;
     li.classList.remove('streaming');
     fillText(body, m.text || '');
-    li.querySelectorAll('.sources,.unsure,.meta').forEach((el) => el.remove());
+    li.querySelectorAll('.sources,.files,.unsure,.meta').forEach((el) => el.remove());
+    // Files from an agent: downloads by the hub's signed links, never shown inline.
+    const files = Array.isArray(m.attachments)
+      ? m.attachments.filter((f) => f && typeof f.url === 'string' && f.url.startsWith('/chat/files/'))
+      : [];
+    if (files.length) {
+      const list = h('ul', { class: 'files' });
+      for (const f of files) {
+        const name = String(f.filename || 'file');
+        const href = new URL(f.url, base).href;
+        list.append(h('li', {}, h('a', { href, download: name, rel: 'noopener', text: `${name} (${sizeOf(f.size)})` })));
+      }
+      li.append(list);
+    }
     const sources = Array.isArray(m.sources) ? m.sources.filter((s) => s && s.title) : [];
     if (sources.length) {
       const list = h('ul');

@@ -1,11 +1,12 @@
 //! Replies out over SMTP with lettre: threaded under the customer's message (`Re:` subject,
 //! `In-Reply-To`, `References`), our own `Message-ID`, a plain and an HTML part, the writer's
 //! name in `From`, and a plus-addressed `Reply-To` that leads the answer back to the
-//! conversation even when a client drops the threading headers.
+//! conversation even when a client drops the threading headers. A reply with files is
+//! `multipart/mixed`: the text and HTML alternative first, then each file as an attachment.
 
 use lettre::{
     AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor,
-    message::{Mailbox, MultiPart},
+    message::{Attachment, Mailbox, MultiPart, header::ContentType},
     transport::smtp::{
         authentication::Credentials,
         client::{Tls, TlsParameters},
@@ -151,11 +152,24 @@ pub fn build(
         let references: Vec<String> = references.iter().map(|id| format!("<{id}>")).collect();
         builder = builder.references(references.join(" "));
     }
+    let body = MultiPart::alternative_plain_html(message.text.clone(), html_body(&message.text));
+    let body = if message.files.is_empty() {
+        body
+    } else {
+        let mut mixed = MultiPart::mixed().multipart(body);
+        for file in &message.files {
+            // A type lettre cannot read still goes, as bytes.
+            let content_type = ContentType::parse(&file.content_type)
+                .or_else(|_| ContentType::parse("application/octet-stream"))
+                .map_err(|err| permanent(format!("cannot name a file's type: {err}")))?;
+            mixed = mixed.singlepart(
+                Attachment::new(file.filename.clone()).body(file.bytes.to_vec(), content_type),
+            );
+        }
+        mixed
+    };
     let email = builder
-        .multipart(MultiPart::alternative_plain_html(
-            message.text.clone(),
-            html_body(&message.text),
-        ))
+        .multipart(body)
         .map_err(|err| permanent(format!("cannot build the email: {err}")))?;
     Ok((email, our_id))
 }

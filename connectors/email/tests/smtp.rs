@@ -1,10 +1,10 @@
 //! Replies sent with lettre to a real SMTP server on loopback (the test kit's sink), how
 //! failures are classified, and the SMTP receiver spoken to byte by byte.
 
-use mail_parser::MessageParser;
+use mail_parser::{MessageParser, MimeHeaders};
 use serde_json::json;
 use switchboard_email::{EmailConfig, deliver::deliver};
-use switchboard_model::{ChannelKind, ContactRef, DeliveryError, OutboundMessage};
+use switchboard_model::{ChannelKind, ContactRef, DeliveryError, OutboundFile, OutboundMessage};
 use switchboard_testkit::{SmtpClient, SmtpSink};
 
 fn config(smtp_url: &str) -> EmailConfig {
@@ -34,6 +34,7 @@ fn reply() -> OutboundMessage {
         },
         text: "Hi Ann,\nhold the button for 10 seconds.\n\nAcme <Support>".into(),
         attachments: Vec::new(),
+        files: Vec::new(),
         author_name: Some("Mia Agent".into()),
         subject: Some("My box won't lock".into()),
         in_reply_to: Some("latest-2@gmail.test".into()),
@@ -98,6 +99,68 @@ async fn a_reply_arrives_threaded_with_both_parts() {
     assert!(html.contains("Acme &lt;Support&gt;"), "{html}");
     assert_eq!(email.text_body_count(), 1);
     assert_eq!(email.html_body_count(), 1);
+}
+
+#[tokio::test]
+async fn a_reply_with_files_arrives_as_multipart_mixed_with_the_same_bytes() {
+    let sink = SmtpSink::start().await;
+    // Every byte value, and a text file with a line that SMTP would dot-stuff.
+    let binary: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let text = b"line one\r\n.hidden dot line\r\nend".to_vec();
+    let mut message = reply();
+    message.files = vec![
+        OutboundFile {
+            filename: "label.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: binary.clone().into(),
+        },
+        OutboundFile {
+            filename: "notes.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: text.clone().into(),
+        },
+    ];
+    deliver(&config(&sink.url()), &message)
+        .await
+        .expect("delivered");
+    let received = sink.wait_for(1).await;
+    let email = MessageParser::default()
+        .parse(&received[0].data)
+        .expect("parses");
+    let content_type = email.content_type().expect("a Content-Type");
+    assert_eq!(
+        (content_type.ctype(), content_type.subtype()),
+        ("multipart", Some("mixed"))
+    );
+    assert_eq!(email.text_body_count(), 1);
+    assert_eq!(email.html_body_count(), 1);
+    assert!(
+        email
+            .body_text(0)
+            .is_some_and(|body| body.contains("hold the button"))
+    );
+    let files: Vec<(Option<&str>, String, Vec<u8>)> = email
+        .attachments()
+        .map(|part| {
+            let content_type = part.content_type().expect("typed");
+            (
+                part.attachment_name(),
+                format!(
+                    "{}/{}",
+                    content_type.ctype(),
+                    content_type.subtype().unwrap_or_default()
+                ),
+                part.contents().to_vec(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        files,
+        vec![
+            (Some("label.pdf"), "application/pdf".to_owned(), binary),
+            (Some("notes.txt"), "text/plain".to_owned(), text),
+        ]
+    );
 }
 
 #[tokio::test]

@@ -2,15 +2,25 @@
 //! conversation's thread, a post in the agent channel) and `users.info` — and Slack's errors
 //! classified in one place: HTTP 429 / 5xx and `ratelimited`-like codes are retriable, the rest
 //! permanent.
+//!
+//! A reply with files takes Slack's upload flow (`files.upload` is retired): for each file
+//! `files.getUploadURLExternal` (its name and length), the bytes POSTed to the `upload_url`
+//! Slack answers, then one `files.completeUploadExternal` that shares them all in the
+//! conversation's thread with the text as `initial_comment`.
 
 use std::time::Duration;
 
-use switchboard_model::{DeliveryError, DeliveryReceipt, OutboundMessage};
+use switchboard_model::{
+    DeliveryError, DeliveryReceipt, HTTP_SCHEMES, OutboundFile, OutboundMessage, check_outbound_url,
+};
 
 use crate::{
     SlackConfig,
     normalize::thread_key,
-    wire::{ApiEnvelope, SlackApiChatPostMessageRequest, SlackMessageContent},
+    wire::{
+        ApiEnvelope, CompleteUpload, SlackApiChatPostMessageRequest, SlackMessageContent,
+        UploadedFile,
+    },
 };
 
 /// The client every inbox of this channel shares, built on first use. The hub installs ring
@@ -135,11 +145,128 @@ pub async fn post_message(
             .ok_or_else(|| DeliveryError::Permanent {
                 reason: format!("`{}` is not a Slack thread", message.thread_key),
             })?;
+    if !message.files.is_empty() {
+        return share_files(client, config, message, channel, thread_ts).await;
+    }
     let posted = post(client, config, channel, Some(thread_ts), &message.text).await?;
     Ok(DeliveryReceipt {
         // The same shape as inbound ids, so that Slack's echo of this message is a duplicate.
         channel_message_id: posted.ts.map(|ts| thread_key(&posted.channel, &ts)),
     })
+}
+
+/// A reply with files: each uploaded, then all shared in the thread with the text. Slack's
+/// answer names no message (the share is posted by Slack, and its echo, a bot's message, is
+/// ignored), so the receipt has no id.
+async fn share_files(
+    client: &reqwest::Client,
+    config: &SlackConfig,
+    message: &OutboundMessage,
+    channel: &str,
+    thread_ts: &str,
+) -> Result<DeliveryReceipt, DeliveryError> {
+    let mut file_ids = Vec::with_capacity(message.files.len());
+    for file in &message.files {
+        file_ids.push(upload(client, config, file).await?);
+    }
+    let text = message.text.trim();
+    let request = CompleteUpload {
+        files: file_ids
+            .iter()
+            .zip(&message.files)
+            .map(|(id, file)| UploadedFile {
+                id,
+                title: &file.filename,
+            })
+            .collect(),
+        channel_id: channel,
+        thread_ts,
+        initial_comment: (!text.is_empty()).then_some(text),
+    };
+    call(
+        client
+            .post(format!(
+                "{}/files.completeUploadExternal",
+                config.api_base_url
+            ))
+            .bearer_auth(config.bot_token.expose())
+            .json(&request),
+        "files.completeUploadExternal",
+    )
+    .await?;
+    Ok(DeliveryReceipt {
+        channel_message_id: None,
+    })
+}
+
+/// `files.getUploadURLExternal`, then the bytes to the URL it answers; the file's id.
+async fn upload(
+    client: &reqwest::Client,
+    config: &SlackConfig,
+    file: &OutboundFile,
+) -> Result<String, DeliveryError> {
+    let form = format!(
+        "filename={}&length={}",
+        form_encode(&file.filename),
+        file.bytes.len()
+    );
+    let envelope = call(
+        client
+            .post(format!(
+                "{}/files.getUploadURLExternal",
+                config.api_base_url
+            ))
+            .bearer_auth(config.bot_token.expose())
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form),
+        "files.getUploadURLExternal",
+    )
+    .await?;
+    let missing = |what: &str| DeliveryError::Permanent {
+        reason: format!("Slack's files.getUploadURLExternal answer has no {what}"),
+    };
+    let upload_url = envelope.upload_url.ok_or_else(|| missing("upload_url"))?;
+    let file_id = envelope.file_id.ok_or_else(|| missing("file_id"))?;
+    // The bytes go where Slack says, but only where the hub may send anything.
+    check_outbound_url("upload_url", &upload_url, HTTP_SCHEMES)
+        .map_err(|reason| DeliveryError::Permanent { reason })?;
+    let response = client
+        .post(&upload_url)
+        .header("content-type", "application/octet-stream")
+        .body(reqwest::Body::from(file.bytes.clone()))
+        .send()
+        .await
+        .map_err(|err| DeliveryError::transport(err.without_url()))?;
+    let status = response.status().as_u16();
+    if !(200..300).contains(&status) {
+        let retry_after = DeliveryError::retry_after_seconds(
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok()),
+        );
+        return Err(DeliveryError::from_http_status(
+            status,
+            retry_after,
+            format!("Slack's upload URL answered HTTP {status}"),
+        ));
+    }
+    Ok(file_id)
+}
+
+/// `application/x-www-form-urlencoded` for one value: unreserved bytes as they are, the rest
+/// percent-encoded.
+fn form_encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| {
+            if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
+                (b as char).to_string()
+            } else {
+                format!("%{b:02X}")
+            }
+        })
+        .collect()
 }
 
 /// `users.info`: the email address of a Slack user, when Slack shares it (the app needs the

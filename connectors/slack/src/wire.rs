@@ -2,7 +2,7 @@
 //! and the one envelope every Web API answer shares (`ok`, `error`), which slack-morphism only
 //! exposes through its hyper client.
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 pub(crate) use slack_morphism::{
     SlackMessageContent,
     api::SlackApiChatPostMessageRequest,
@@ -23,6 +23,25 @@ pub(crate) struct ApiEnvelope {
     pub channel: Option<String>,
     /// `users.info`: the user asked about.
     pub user: Option<UserInfo>,
+    /// `files.getUploadURLExternal`: where to send the bytes, and the file's id.
+    pub upload_url: Option<String>,
+    pub file_id: Option<String>,
+}
+
+/// `files.completeUploadExternal`: shares the uploaded files in a thread, the text with them.
+#[derive(Debug, Serialize)]
+pub(crate) struct CompleteUpload<'a> {
+    pub files: Vec<UploadedFile<'a>>,
+    pub channel_id: &'a str,
+    pub thread_ts: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub initial_comment: Option<&'a str>,
+}
+
+#[derive(Debug, Serialize)]
+pub(crate) struct UploadedFile<'a> {
+    pub id: &'a str,
+    pub title: &'a str,
 }
 
 /// The part of `users.info`'s `user` the agent desk needs: who writes in a mirror thread.

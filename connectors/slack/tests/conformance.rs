@@ -144,3 +144,100 @@ async fn slack_error_codes_are_classified() {
         Err(DeliveryError::Permanent { .. })
     ));
 }
+
+#[tokio::test]
+async fn files_take_the_upload_flow_and_are_shared_in_the_thread() {
+    use switchboard_model::OutboundFile;
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let platform =
+        switchboard_testkit::FakePlatform::start(FakeResponse::json(200, json!({ "ok": true })))
+            .await;
+    let connector = Slack
+        .factory()
+        .build("inbox", &Slack.config(&platform.url()))
+        .expect("builds");
+    let zip: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
+    let mut message = Slack.outbound();
+    message.files = vec![
+        OutboundFile {
+            filename: "logs 1.zip".into(),
+            content_type: "application/zip".into(),
+            bytes: zip.clone().into(),
+        },
+        OutboundFile {
+            filename: "b.txt".into(),
+            content_type: "text/plain".into(),
+            bytes: b"second".to_vec().into(),
+        },
+    ];
+    let upload_url = |n: u32| format!("{}/upload/v1/F{n}", platform.url());
+    for n in [1, 2] {
+        platform.respond_next(FakeResponse::json(
+            200,
+            json!({ "ok": true, "upload_url": upload_url(n), "file_id": format!("F{n}") }),
+        ));
+        platform.respond_next(FakeResponse {
+            status: 200,
+            headers: vec![],
+            body: "OK - 4096".into(),
+        });
+    }
+    platform.respond_next(FakeResponse::json(
+        200,
+        json!({ "ok": true, "files": [{ "id": "F1", "title": "logs 1.zip" }, { "id": "F2", "title": "b.txt" }] }),
+    ));
+    let receipt = connector.deliver(&message).await.expect("shared");
+    assert_eq!(receipt.channel_message_id, None);
+    let requests = platform.requests();
+    let paths: Vec<&str> = requests.iter().map(|r| r.path.as_str()).collect();
+    assert_eq!(
+        paths,
+        [
+            "/files.getUploadURLExternal",
+            "/upload/v1/F1",
+            "/files.getUploadURLExternal",
+            "/upload/v1/F2",
+            "/files.completeUploadExternal"
+        ],
+        "never the retired files.upload"
+    );
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some(format!("Bearer {BOT_TOKEN}").as_str())
+    );
+    assert_eq!(
+        requests[0].header("content-type"),
+        Some("application/x-www-form-urlencoded")
+    );
+    assert_eq!(&requests[0].body[..], b"filename=logs%201.zip&length=4096");
+    assert_eq!(requests[1].body.to_vec(), zip);
+    assert_eq!(&requests[3].body[..], b"second");
+    assert_eq!(
+        requests[4].json(),
+        json!({ "files": [{ "id": "F1", "title": "logs 1.zip" }, { "id": "F2", "title": "b.txt" }],
+                "channel_id": "C2147483705", "thread_ts": "1700000000.000100",
+                "initial_comment": "Your parcel left the depot this morning." })
+    );
+
+    // An upload URL the hub may not call is refused before any byte leaves.
+    let before = platform.requests().len();
+    platform.respond_next(FakeResponse::json(
+        200,
+        json!({ "ok": true, "upload_url": "http://169.254.169.254/latest", "file_id": "F9" }),
+    ));
+    assert!(matches!(
+        connector.deliver(&message).await,
+        Err(switchboard_model::DeliveryError::Permanent { .. })
+    ));
+    assert_eq!(platform.requests().len(), before + 1);
+    // A failed upload is classified by its status: a 503 is retried.
+    platform.respond_next(FakeResponse::json(
+        200,
+        json!({ "ok": true, "upload_url": upload_url(3), "file_id": "F3" }),
+    ));
+    platform.respond_next(FakeResponse::json(503, json!({})));
+    assert!(matches!(
+        connector.deliver(&message).await,
+        Err(switchboard_model::DeliveryError::Retriable { .. })
+    ));
+}

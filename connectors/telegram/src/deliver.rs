@@ -1,11 +1,17 @@
-//! `sendMessage` and `setWebhook` at `{api_base_url}/bot{token}/…`, and the Bot API's answers
-//! classified: 429 (with `parameters.retry_after`) and 5xx retriable, other errors permanent.
-//! The URL holds the token, so errors are reported without it.
+//! `sendMessage`, `sendPhoto`, `sendDocument` and `setWebhook` at
+//! `{api_base_url}/bot{token}/…`, and the Bot API's answers classified: 429 (with
+//! `parameters.retry_after`) and 5xx retriable, other errors permanent. The URL holds the
+//! token, so errors are reported without it.
+//!
+//! Files go up as `multipart/form-data`: a JPEG or PNG of at most 10 MB with `sendPhoto`,
+//! anything else with `sendDocument` (up to 50 MB). The text rides as the first file's caption
+//! when it fits Telegram's 1,024 characters; a longer text goes first as its own message.
 
 use std::time::Duration;
 
-use serde::Serialize;
-use switchboard_model::{DeliveryError, DeliveryReceipt, OutboundMessage, WebhookSetupError};
+use switchboard_model::{
+    DeliveryError, DeliveryReceipt, OutboundFile, OutboundMessage, WebhookSetupError, jpeg_or_png,
+};
 
 use crate::{
     ALLOWED_UPDATES, TelegramConfig,
@@ -34,11 +40,85 @@ pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
         .map_err(|reason| DeliveryError::Permanent { reason })
 }
 
-pub async fn send_message(
+/// The longest caption Telegram takes on a photo or document, in characters.
+const MAX_CAPTION_CHARS: usize = 1024;
+/// The largest photo `sendPhoto` takes; a larger image goes as a document.
+const MAX_PHOTO_BYTES: usize = 10_000_000;
+
+/// Sends a reply: its text, then its files (the text as the first file's caption when it
+/// fits). The receipt names the first message sent, the one a customer's reply quotes.
+pub async fn deliver(
     client: &reqwest::Client,
     config: &TelegramConfig,
     message: &OutboundMessage,
 ) -> Result<DeliveryReceipt, DeliveryError> {
+    let text = message.text.trim();
+    let caption_fits = text.chars().count() <= MAX_CAPTION_CHARS;
+    if message.files.is_empty() || !text.is_empty() && !caption_fits {
+        let receipt = send_message(client, config, message).await?;
+        for file in &message.files {
+            send_file(client, config, message, file, "").await?;
+        }
+        return Ok(receipt);
+    }
+    let mut first = None;
+    for (index, file) in message.files.iter().enumerate() {
+        let caption = if index == 0 { text } else { "" };
+        let sent = send_file(client, config, message, file, caption).await?;
+        first.get_or_insert(sent);
+    }
+    Ok(DeliveryReceipt {
+        channel_message_id: first,
+    })
+}
+
+/// One file with `sendPhoto` or `sendDocument`; answers the sent message's channel id.
+async fn send_file(
+    client: &reqwest::Client,
+    config: &TelegramConfig,
+    message: &OutboundMessage,
+    file: &OutboundFile,
+    caption: &str,
+) -> Result<String, DeliveryError> {
+    let as_photo = jpeg_or_png(&file.content_type) && file.bytes.len() <= MAX_PHOTO_BYTES;
+    let (method, field) = if as_photo {
+        ("sendPhoto", "photo")
+    } else {
+        ("sendDocument", "document")
+    };
+    let part = |mime: &str| {
+        reqwest::multipart::Part::stream(reqwest::Body::from(file.bytes.clone()))
+            .file_name(file.filename.clone())
+            .mime_str(mime)
+    };
+    // A type reqwest cannot read still goes, as bytes.
+    let part = part(&file.content_type)
+        .or_else(|_| part("application/octet-stream"))
+        .map_err(|err| DeliveryError::Permanent {
+            reason: format!("cannot name a file's type: {err}"),
+        })?;
+    let (chat_id, reply_parameters) = addressing(message);
+    let mut form = reqwest::multipart::Form::new().text(
+        "chat_id",
+        match chat_id {
+            ChatId::Id(id) => id.to_string(),
+            ChatId::Username(name) => name.to_owned(),
+        },
+    );
+    if !caption.is_empty() {
+        form = form.text("caption", caption.to_owned());
+    }
+    if let Some(reply_parameters) = reply_parameters {
+        let json = serde_json::to_string(&reply_parameters).unwrap_or_default();
+        form = form.text("reply_parameters", json);
+    }
+    let form = form.part(field, part);
+    let result = call(client, config, method, |request| request.multipart(form)).await?;
+    sent_id(method, result)
+}
+
+/// The chat a reply goes to, and in a group the customer's message it answers.
+fn addressing(message: &OutboundMessage) -> (ChatId<'_>, Option<ReplyParameters>) {
     let chat_id = match message.thread_key.parse::<i64>() {
         Ok(id) => ChatId::Id(id),
         Err(_) => ChatId::Username(&message.thread_key),
@@ -57,19 +137,35 @@ pub async fn send_message(
             }),
         _ => None,
     };
+    (chat_id, reply_parameters)
+}
+
+async fn send_message(
+    client: &reqwest::Client,
+    config: &TelegramConfig,
+    message: &OutboundMessage,
+) -> Result<DeliveryReceipt, DeliveryError> {
+    let (chat_id, reply_parameters) = addressing(message);
     let request = SendMessage {
         chat_id,
         text: &message.text,
         reply_parameters,
     };
-    let result = call(client, config, "sendMessage", &request).await?;
+    let result = call(client, config, "sendMessage", |builder| {
+        builder.json(&request)
+    })
+    .await?;
+    Ok(DeliveryReceipt {
+        channel_message_id: Some(sent_id("sendMessage", result)?),
+    })
+}
+
+fn sent_id(method: &str, result: serde_json::Value) -> Result<String, DeliveryError> {
     let sent: SentMessage =
         serde_json::from_value(result).map_err(|err| DeliveryError::Permanent {
-            reason: format!("Telegram's sendMessage answer has no message: {err}"),
+            reason: format!("Telegram's {method} answer has no message: {err}"),
         })?;
-    Ok(DeliveryReceipt {
-        channel_message_id: Some(channel_message_id(sent.chat.id, sent.message_id)),
-    })
+    Ok(channel_message_id(sent.chat.id, sent.message_id))
 }
 
 pub async fn set_webhook(
@@ -82,7 +178,11 @@ pub async fn set_webhook(
         secret_token: config.secret_token.expose(),
         allowed_updates: ALLOWED_UPDATES,
     };
-    match call(client, config, "setWebhook", &request).await {
+    match call(client, config, "setWebhook", |builder| {
+        builder.json(&request)
+    })
+    .await
+    {
         Ok(_) => Ok(()),
         Err(CallError {
             status: Some(status),
@@ -111,20 +211,19 @@ impl From<CallError> for DeliveryError {
     }
 }
 
-/// One Bot API call: its `result` when `ok`, the classified error otherwise.
+/// One Bot API call, its body set by `body` (JSON or a form): its `result` when `ok`, the
+/// classified error otherwise.
 async fn call(
     client: &reqwest::Client,
     config: &TelegramConfig,
     method: &str,
-    request: &impl Serialize,
+    body: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
 ) -> Result<serde_json::Value, CallError> {
     let without_token = |err: reqwest::Error| CallError {
         status: None,
         error: DeliveryError::transport(err.without_url()),
     };
-    let response = client
-        .post(config.method_url(method))
-        .json(request)
+    let response = body(client.post(config.method_url(method)))
         .send()
         .await
         .map_err(without_token)?;

@@ -88,7 +88,7 @@ impl Connector for TelegramConnector {
     }
 
     async fn deliver(&self, message: &OutboundMessage) -> Result<DeliveryReceipt, DeliveryError> {
-        deliver::send_message(&deliver::http_client()?, &self.config, message).await
+        deliver::deliver(&deliver::http_client()?, &self.config, message).await
     }
 
     async fn register_webhook(&self, webhook_url: &str) -> Result<(), WebhookSetupError> {

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use serde_json::{Value, json};
 use switchboard_model::{
-    ChannelKind, ConnectorFactory, DeliveryError, OutboundMessage, WebhookSetupError,
+    ChannelKind, ConnectorFactory, DeliveryError, OutboundFile, OutboundMessage, WebhookSetupError,
 };
 use switchboard_telegram::TelegramFactory;
 use switchboard_testkit::{
@@ -201,4 +201,91 @@ fn secret_tokens_telegram_would_refuse_are_refused_up_front() {
         .err()
         .expect("refused");
     assert!(err.reason.contains("secret_token"));
+}
+
+fn sent(message_id: i64) -> FakeResponse {
+    FakeResponse::json(
+        200,
+        json!({ "ok": true, "result": { "message_id": message_id, "date": 1,
+                "chat": { "id": 1111111, "type": "private" } } }),
+    )
+}
+
+#[tokio::test]
+async fn files_go_up_as_photo_or_document_with_the_text_as_caption() {
+    let (platform, connector) = fake_bot_api().await;
+    let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[0u8, 255, 13, 10, 45, 45][..]].concat();
+    let pdf: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
+    let mut message = Telegram.outbound();
+    message.thread_key = "1111111".into();
+    message.in_reply_to = None;
+    message.files = vec![
+        OutboundFile {
+            filename: "photo.png".into(),
+            content_type: "image/png".into(),
+            bytes: png.clone().into(),
+        },
+        OutboundFile {
+            filename: "label.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: pdf.clone().into(),
+        },
+    ];
+    platform.respond_next(sent(501));
+    platform.respond_next(sent(502));
+    let receipt = connector.deliver(&message).await.expect("sent");
+    assert_eq!(receipt.channel_message_id.as_deref(), Some("1111111:501"));
+    let requests = platform.requests();
+    assert_eq!(requests.len(), 2, "one call per file, no separate text");
+    assert_eq!(requests[0].path, format!("/bot{BOT_TOKEN}/sendPhoto"));
+    let photo = requests[0].form();
+    assert_eq!(
+        requests[0].form_field("chat_id").as_deref(),
+        Some("1111111")
+    );
+    assert_eq!(
+        requests[0].form_field("caption").as_deref(),
+        Some("Your parcel left the depot this morning.")
+    );
+    let file = photo
+        .iter()
+        .find(|part| part.name == "photo")
+        .expect("a photo part");
+    assert_eq!(file.file_name.as_deref(), Some("photo.png"));
+    assert_eq!(file.content_type.as_deref(), Some("image/png"));
+    assert_eq!(file.bytes, png);
+    assert_eq!(requests[1].path, format!("/bot{BOT_TOKEN}/sendDocument"));
+    let document = requests[1].form();
+    assert_eq!(requests[1].form_field("caption"), None);
+    let file = document
+        .iter()
+        .find(|part| part.name == "document")
+        .expect("a document part");
+    assert_eq!(file.file_name.as_deref(), Some("label.pdf"));
+    assert_eq!(file.bytes, pdf);
+
+    // A text longer than a caption goes first, on its own; the file follows without one.
+    let platform_before = platform.requests().len();
+    message.text = "x".repeat(1025);
+    message.files.truncate(1);
+    platform.respond_next(sent(503));
+    platform.respond_next(sent(504));
+    let receipt = connector.deliver(&message).await.expect("sent");
+    assert_eq!(receipt.channel_message_id.as_deref(), Some("1111111:503"));
+    let requests = &platform.requests()[platform_before..];
+    assert_eq!(requests[0].path, format!("/bot{BOT_TOKEN}/sendMessage"));
+    assert_eq!(requests[0].json()["text"], json!("x".repeat(1025)));
+    assert_eq!(requests[1].path, format!("/bot{BOT_TOKEN}/sendPhoto"));
+    assert_eq!(requests[1].form_field("caption"), None);
+
+    // A refused file is an error like a refused text.
+    message.text = "Here it is".into();
+    platform.respond_next(FakeResponse::json(
+        400,
+        json!({ "ok": false, "error_code": 400, "description": "Bad Request: wrong file" }),
+    ));
+    assert!(matches!(
+        connector.deliver(&message).await,
+        Err(DeliveryError::Permanent { .. })
+    ));
 }

@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use switchboard_model::{ConversationStatus, Message, MessageRole, Source};
+use switchboard_model::{Attachment, ConversationStatus, Message, MessageRole, Source};
 
 /// The longest visitor message, in characters (after trimming).
 pub const MAX_TEXT_CHARS: usize = 4096;
@@ -214,12 +214,20 @@ pub struct ChatMessage {
     pub sources: Vec<Source>,
     pub confidence: Option<f64>,
     pub created_at: DateTime<Utc>,
+    /// The files sent with the message, each with the link the visitor downloads it from.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<Attachment>,
 }
 
 impl ChatMessage {
     /// The visitor's view of a stored message; `None` for a private note, which a visitor never
-    /// sees.
-    pub fn visible(message: &Message) -> Option<ChatMessage> {
+    /// sees. `visitor_url` gives each attachment the link a visitor may use (the hub signs
+    /// one); an attachment without one is left out, so that no agent-only URL reaches a
+    /// visitor.
+    pub fn visible(
+        message: &Message,
+        visitor_url: impl Fn(&Attachment) -> Option<String>,
+    ) -> Option<ChatMessage> {
         (!message.private).then(|| ChatMessage {
             id: message.id.clone(),
             seq: message.seq,
@@ -228,6 +236,16 @@ impl ChatMessage {
             sources: message.sources.clone(),
             confidence: message.confidence,
             created_at: message.created_at,
+            attachments: message
+                .attachments
+                .iter()
+                .filter_map(|attachment| {
+                    Some(Attachment {
+                        url: Some(visitor_url(attachment)?),
+                        ..attachment.clone()
+                    })
+                })
+                .collect(),
         })
     }
 }
@@ -480,7 +498,7 @@ mod tests {
             automated: false,
         };
         let frame = ServerFrame::Message {
-            message: ChatMessage::visible(&message).expect("visible"),
+            message: ChatMessage::visible(&message, |_| None).expect("visible"),
         };
         let json: Value = serde_json::from_str(&frame.to_json()).expect("json");
         assert_eq!(
@@ -491,7 +509,24 @@ mod tests {
                 "confidence": 0.8, "created_at": "2026-11-23T12:00:00Z",
             }})
         );
+        let attachment = |url: &str| Attachment {
+            filename: "label.pdf".into(),
+            content_type: "application/pdf".into(),
+            size: 3,
+            url: Some(url.into()),
+        };
+        message.attachments = vec![attachment("/kept/label.pdf"), attachment("/other")];
+        let signed = ChatMessage::visible(&message, |attachment| {
+            (attachment.url.as_deref() == Some("/kept/label.pdf"))
+                .then(|| "/chat/files/signed/label.pdf".to_owned())
+        })
+        .expect("visible");
+        assert_eq!(
+            serde_json::to_value(&signed.attachments).expect("json"),
+            json!([{ "filename": "label.pdf", "content_type": "application/pdf", "size": 3,
+                     "url": "/chat/files/signed/label.pdf" }])
+        );
         message.private = true;
-        assert_eq!(ChatMessage::visible(&message), None);
+        assert_eq!(ChatMessage::visible(&message, |_| None), None);
     }
 }

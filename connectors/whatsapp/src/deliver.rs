@@ -2,17 +2,26 @@
 //! reply is only allowed within 24 hours of the customer's last message; after that only an
 //! approved template, asked for by a reply whose text is
 //! `/template NAME [LANGUAGE] [| body parameter | …]`.
+//!
+//! Files are uploaded first (`POST {phone_number_id}/media`, `multipart/form-data` with
+//! `messaging_product=whatsapp`, `type` and `file`), then sent as an `image` (JPEG, PNG),
+//! `audio`, `video` or `document` (with its `filename`) message by the media id. The text is
+//! the first file's caption when it fits 1,024 characters and the file takes one (audio does
+//! not); otherwise it goes first, as a text message.
 
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use switchboard_model::{ChannelKind, DeliveryError, DeliveryReceipt, OutboundMessage};
+use switchboard_model::{
+    ChannelKind, DeliveryError, DeliveryReceipt, MediaKind, OutboundFile, OutboundMessage,
+    jpeg_or_png,
+};
 
 use crate::{
     WhatsappConfig,
     wire::{
-        Component, ErrorResponse, Language, Parameter, SendRequest, SendResponse, SendTemplate,
-        SendText,
+        Component, ErrorResponse, Language, Parameter, SendMedia, SendRequest, SendResponse,
+        SendTemplate, SendText, UploadedMedia,
     },
 };
 
@@ -89,6 +98,25 @@ pub fn window_open(customer_last_message_at: Option<DateTime<Utc>>, now: DateTim
     }
 }
 
+/// The longest caption WhatsApp takes on a media message, in characters.
+const MAX_CAPTION_CHARS: usize = 1024;
+
+/// A message of `kind` to `to`, its content to be set.
+fn request<'a>(to: &'a str, kind: &'static str) -> SendRequest<'a> {
+    SendRequest {
+        messaging_product: "whatsapp",
+        recipient_type: "individual",
+        to,
+        kind,
+        text: None,
+        template: None,
+        image: None,
+        audio: None,
+        video: None,
+        document: None,
+    }
+}
+
 pub async fn send(
     client: &reqwest::Client,
     config: &WhatsappConfig,
@@ -101,14 +129,104 @@ pub async fn send(
             reason: OUTSIDE_WINDOW.into(),
         });
     }
+    if template.is_some() || message.files.is_empty() {
+        return send_text(client, config, message, template.as_ref()).await;
+    }
+    let text = message.text.trim();
+    let takes_caption = |file: &OutboundFile| MediaKind::of(&file.content_type) != MediaKind::Audio;
+    let caption_fits = text.chars().count() <= MAX_CAPTION_CHARS
+        && message.files.first().is_some_and(takes_caption);
+    let mut first = None;
+    if !text.is_empty() && !caption_fits {
+        first = send_text(client, config, message, None)
+            .await?
+            .channel_message_id;
+    }
+    for (index, file) in message.files.iter().enumerate() {
+        let caption = (index == 0 && caption_fits && !text.is_empty()).then_some(text);
+        let sent = send_file(client, config, message, file, caption).await?;
+        first.get_or_insert(sent);
+    }
+    Ok(DeliveryReceipt {
+        channel_message_id: first,
+    })
+}
+
+/// Uploads one file and sends it as a media message; answers the message's id.
+async fn send_file(
+    client: &reqwest::Client,
+    config: &WhatsappConfig,
+    message: &OutboundMessage,
+    file: &OutboundFile,
+    caption: Option<&str>,
+) -> Result<String, DeliveryError> {
+    let part = |mime: &str| {
+        reqwest::multipart::Part::stream(reqwest::Body::from(file.bytes.clone()))
+            .file_name(file.filename.clone())
+            .mime_str(mime)
+    };
+    let (part, mime) = match part(&file.content_type) {
+        Ok(part) => (part, file.content_type.as_str()),
+        Err(_) => (
+            part("application/octet-stream").map_err(|err| DeliveryError::Permanent {
+                reason: format!("cannot name a file's type: {err}"),
+            })?,
+            "application/octet-stream",
+        ),
+    };
+    let form = reqwest::multipart::Form::new()
+        .text("messaging_product", "whatsapp")
+        .text("type", mime.to_owned())
+        .part("file", part);
+    let response = client
+        .post(config.graph_url(&format!("{}/media", config.phone_number_id)))
+        .bearer_auth(config.access_token.expose())
+        .multipart(form)
+        .send()
+        .await;
+    let uploaded: UploadedMedia = answer(response, "the file").await?;
+    let media = SendMedia {
+        id: &uploaded.id,
+        caption,
+        filename: None,
+    };
     let to = message.recipient.external_id.as_str();
-    let request = match &template {
+    let request = match MediaKind::of(mime) {
+        MediaKind::Image if jpeg_or_png(mime) => SendRequest {
+            image: Some(media),
+            ..request(to, "image")
+        },
+        MediaKind::Audio => SendRequest {
+            audio: Some(SendMedia {
+                caption: None,
+                ..media
+            }),
+            ..request(to, "audio")
+        },
+        MediaKind::Video => SendRequest {
+            video: Some(media),
+            ..request(to, "video")
+        },
+        _ => SendRequest {
+            document: Some(SendMedia {
+                filename: Some(&file.filename),
+                ..media
+            }),
+            ..request(to, "document")
+        },
+    };
+    post_message(client, config, &request).await
+}
+
+async fn send_text(
+    client: &reqwest::Client,
+    config: &WhatsappConfig,
+    message: &OutboundMessage,
+    template: Option<&Template>,
+) -> Result<DeliveryReceipt, DeliveryError> {
+    let to = message.recipient.external_id.as_str();
+    let request = match template {
         Some(template) => SendRequest {
-            messaging_product: "whatsapp",
-            recipient_type: "individual",
-            to,
-            kind: "template",
-            text: None,
             template: Some(SendTemplate {
                 name: &template.name,
                 language: Language {
@@ -127,26 +245,49 @@ pub async fn send(
                     }]
                 },
             }),
+            ..request(to, "template")
         },
         None => SendRequest {
-            messaging_product: "whatsapp",
-            recipient_type: "individual",
-            to,
-            kind: "text",
             text: Some(SendText {
                 preview_url: false,
                 body: &message.text,
             }),
-            template: None,
+            ..request(to, "text")
         },
     };
+    Ok(DeliveryReceipt {
+        channel_message_id: Some(post_message(client, config, &request).await?),
+    })
+}
+
+/// `POST {phone_number_id}/messages`; answers the sent message's id.
+async fn post_message(
+    client: &reqwest::Client,
+    config: &WhatsappConfig,
+    request: &SendRequest<'_>,
+) -> Result<String, DeliveryError> {
     let response = client
         .post(config.graph_url(&format!("{}/messages", config.phone_number_id)))
         .bearer_auth(config.access_token.expose())
-        .json(&request)
+        .json(request)
         .send()
-        .await
-        .map_err(DeliveryError::transport)?;
+        .await;
+    let sent: SendResponse = answer(response, "the message").await?;
+    match sent.messages.into_iter().next() {
+        Some(sent) => Ok(sent.id),
+        None => Err(DeliveryError::Permanent {
+            reason: "WhatsApp accepted the request but returned no message id".into(),
+        }),
+    }
+}
+
+/// The Graph API's answer to a request about `what`: its JSON when it succeeded, the error
+/// classified otherwise.
+async fn answer<T: serde::de::DeserializeOwned>(
+    response: Result<reqwest::Response, reqwest::Error>,
+    what: &str,
+) -> Result<T, DeliveryError> {
+    let response = response.map_err(DeliveryError::transport)?;
     let status = response.status().as_u16();
     let retry_after = DeliveryError::retry_after_seconds(
         response
@@ -156,19 +297,10 @@ pub async fn send(
     );
     let body = response.bytes().await.map_err(DeliveryError::transport)?;
     if (200..300).contains(&status) {
-        let sent: SendResponse =
-            serde_json::from_slice(&body).map_err(|err| DeliveryError::Retriable {
-                reason: format!("WhatsApp's answer is not its JSON: {err}"),
-                retry_after: None,
-            })?;
-        return match sent.messages.into_iter().next() {
-            Some(sent) => Ok(DeliveryReceipt {
-                channel_message_id: Some(sent.id),
-            }),
-            None => Err(DeliveryError::Permanent {
-                reason: "WhatsApp accepted the request but returned no message id".into(),
-            }),
-        };
+        return serde_json::from_slice(&body).map_err(|err| DeliveryError::Retriable {
+            reason: format!("WhatsApp's answer is not its JSON: {err}"),
+            retry_after: None,
+        });
     }
     let error = serde_json::from_slice::<ErrorResponse>(&body)
         .ok()
@@ -178,8 +310,8 @@ pub async fn send(
         .and_then(|error| error.message)
         .unwrap_or_else(|| format!("HTTP {status}"));
     let reason = match code {
-        Some(code) => format!("WhatsApp refused the message ({code}): {detail}"),
-        None => format!("WhatsApp refused the message: {detail}"),
+        Some(code) => format!("WhatsApp refused {what} ({code}): {detail}"),
+        None => format!("WhatsApp refused {what}: {detail}"),
     };
     Err(match code {
         Some(code) if THROTTLING_CODES.contains(&code) => DeliveryError::Retriable {

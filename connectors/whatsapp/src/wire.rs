@@ -142,6 +142,31 @@ pub(crate) struct SendRequest<'a> {
     pub text: Option<SendText<'a>>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub template: Option<SendTemplate<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<SendMedia<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub audio: Option<SendMedia<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub video: Option<SendMedia<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub document: Option<SendMedia<'a>>,
+}
+
+/// A media message's object, by the id `POST /{phone_number_id}/media` answered.
+#[derive(Debug, Serialize)]
+pub(crate) struct SendMedia<'a> {
+    pub id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caption: Option<&'a str>,
+    /// Documents only: the name the customer sees.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub filename: Option<&'a str>,
+}
+
+/// `POST /{phone_number_id}/media` answers `{"id": "<media id>"}`.
+#[derive(Debug, Deserialize)]
+pub(crate) struct UploadedMedia {
+    pub id: String,
 }
 
 #[derive(Debug, Serialize)]

@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use serde_json::{Value, json};
 use switchboard_model::{
-    ChannelKind, ConnectorFactory, DeliveryError, HandshakeError, OutboundMessage, RawInbound,
-    Secret,
+    ChannelKind, ConnectorFactory, DeliveryError, HandshakeError, OutboundFile, OutboundMessage,
+    RawInbound, Secret,
 };
 use switchboard_testkit::{
     FakePlatform, FakeResponse, RecordedRequest,
@@ -183,4 +183,123 @@ async fn the_get_check_echoes_the_challenge_only_with_our_token() {
         check("hub.mode=subscribe&hub.challenge=1158201444&hub.verify_token=guess"),
         Err(HandshakeError::Refused(_))
     ));
+}
+
+#[tokio::test]
+async fn files_are_uploaded_then_sent_by_media_id_with_the_text_as_caption() {
+    let (platform, connector) = fake_meta().await;
+    let media = |id: &str| FakeResponse::json(200, json!({ "id": id }));
+    let sent = |id: &str| {
+        FakeResponse::json(
+            200,
+            json!({ "messaging_product": "whatsapp", "messages": [{ "id": id }] }),
+        )
+    };
+    let pdf: Vec<u8> = (0..=255u8).cycle().take(3000).collect();
+    let ogg = b"OggS\x00\x02fake audio".to_vec();
+    let mut message = Whatsapp.outbound();
+    message.files = vec![
+        OutboundFile {
+            filename: "invoice 42.pdf".into(),
+            content_type: "application/pdf".into(),
+            bytes: pdf.clone().into(),
+        },
+        OutboundFile {
+            filename: "note.ogg".into(),
+            content_type: "audio/ogg".into(),
+            bytes: ogg.clone().into(),
+        },
+    ];
+    platform.respond_next(media("1001"));
+    platform.respond_next(sent("wamid.DOC"));
+    platform.respond_next(media("1002"));
+    platform.respond_next(sent("wamid.AUDIO"));
+    let receipt = connector.deliver(&message).await.expect("sent");
+    assert_eq!(receipt.channel_message_id.as_deref(), Some("wamid.DOC"));
+    let requests = platform.requests();
+    assert_eq!(requests.len(), 4);
+    assert_eq!(requests[0].path, format!("/v21.0/{PHONE_NUMBER_ID}/media"));
+    assert_eq!(
+        requests[0].header("authorization"),
+        Some(format!("Bearer {ACCESS_TOKEN}").as_str())
+    );
+    assert_eq!(
+        requests[0].form_field("messaging_product").as_deref(),
+        Some("whatsapp")
+    );
+    assert_eq!(
+        requests[0].form_field("type").as_deref(),
+        Some("application/pdf")
+    );
+    let upload = requests[0].form();
+    let file = upload
+        .iter()
+        .find(|part| part.name == "file")
+        .expect("a file part");
+    assert_eq!(file.file_name.as_deref(), Some("invoice 42.pdf"));
+    assert_eq!(file.content_type.as_deref(), Some("application/pdf"));
+    assert_eq!(file.bytes, pdf);
+    assert_eq!(
+        requests[1].path,
+        format!("/v21.0/{PHONE_NUMBER_ID}/messages")
+    );
+    assert_eq!(
+        requests[1].json(),
+        json!({ "messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": "16315551181", "type": "document",
+                "document": { "id": "1001", "caption": "Your parcel left the depot this morning.",
+                              "filename": "invoice 42.pdf" } })
+    );
+    let audio = requests[2].form();
+    assert_eq!(
+        audio
+            .iter()
+            .find(|part| part.name == "file")
+            .map(|part| &part.bytes),
+        Some(&ogg)
+    );
+    assert_eq!(
+        requests[3].json(),
+        json!({ "messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": "16315551181", "type": "audio", "audio": { "id": "1002" } })
+    );
+
+    // Audio takes no caption: the text goes first. A JPEG is an image message.
+    let before = platform.requests().len();
+    message.files.reverse();
+    message.files[1] = OutboundFile {
+        filename: "photo.jpg".into(),
+        content_type: "image/jpeg".into(),
+        bytes: vec![0xff, 0xd8, 0xff, 0xd9].into(),
+    };
+    for response in [
+        sent("wamid.TEXT"),
+        media("1003"),
+        sent("wamid.A"),
+        media("1004"),
+        sent("wamid.I"),
+    ] {
+        platform.respond_next(response);
+    }
+    let receipt = connector.deliver(&message).await.expect("sent");
+    assert_eq!(receipt.channel_message_id.as_deref(), Some("wamid.TEXT"));
+    let requests = &platform.requests()[before..];
+    assert_eq!(requests[0].json()["type"], "text");
+    assert_eq!(
+        requests[4].json(),
+        json!({ "messaging_product": "whatsapp", "recipient_type": "individual",
+                "to": "16315551181", "type": "image", "image": { "id": "1004" } })
+    );
+
+    // A refused upload is classified like a refused message; nothing is sent after it.
+    let before = platform.requests().len();
+    message.text = String::new();
+    platform.respond_next(Whatsapp.rejected());
+    match connector.deliver(&message).await {
+        Err(DeliveryError::Permanent { reason }) => {
+            assert!(reason.contains("the file"), "{reason}")
+        }
+        other => panic!("expected a permanent failure, got {other:?}"),
+    }
+    assert_eq!(platform.requests().len(), before + 1);
 }

@@ -17,6 +17,17 @@ pub struct InboundFile {
     pub bytes: Vec<u8>,
 }
 
+/// A file the hub delivers with an outbound message: one of its `attachments`, bytes included.
+/// The delivery worker reads the bytes from the hub's files before it calls the connector, so
+/// that a connector never touches the disk; they are never serialized.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct OutboundFile {
+    /// Already safe as a filename (letters, digits, `.`, `-`, `_`, spaces).
+    pub filename: String,
+    pub content_type: String,
+    pub bytes: bytes::Bytes,
+}
+
 /// The person behind a message, as the channel knows them.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ContactRef {
@@ -100,6 +111,10 @@ pub struct OutboundMessage {
     pub recipient: ContactRef,
     pub text: String,
     pub attachments: Vec<Attachment>,
+    /// The bytes of the `attachments` the hub keeps (an agent's uploads), in the same order;
+    /// filled by the delivery worker just before `Connector::deliver`, empty otherwise.
+    #[serde(skip)]
+    pub files: Vec<OutboundFile>,
     /// Who wrote it, as the customer should see it: the agent's name, or the AI's.
     #[serde(default)]
     pub author_name: Option<String>,

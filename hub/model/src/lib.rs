@@ -23,7 +23,7 @@ mod routing;
 mod secret;
 
 pub use business_hours::{BusinessHours, BusinessHoursError, Calendar, WeeklyHours};
-pub use channel::{ChannelKind, UnknownChannel};
+pub use channel::{ChannelKind, HUB_MAX_ATTACHMENT_BYTES, MediaKind, UnknownChannel, jpeg_or_png};
 pub use clock::Clock;
 pub use connector::{
     ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt,
@@ -34,7 +34,7 @@ pub use conversation::{
     Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,
 };
 pub use event::{
-    BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundFile, InboundMessage,
+    BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundFile, InboundMessage, OutboundFile,
     OutboundMessage,
 };
 pub use helpdesk::{

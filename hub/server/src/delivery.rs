@@ -1,9 +1,9 @@
 //! The outbox workers: claim due delivery jobs, hand each to its inbox's connector, and record
 //! the outcome — sent, retried later with backoff, or failed for agents to see.
 
-use std::{sync::Arc, time::Duration};
+use std::{borrow::Cow, sync::Arc, time::Duration};
 
-use switchboard_model::{BusEvent, DeliveryError, DeliveryStatus};
+use switchboard_model::{BusEvent, DeliveryError, DeliveryStatus, OutboundMessage};
 use switchboard_store::{ClaimedJob, RetryPolicy};
 use tokio::{sync::Semaphore, task::JoinSet};
 use tokio_util::sync::CancellationToken;
@@ -134,13 +134,45 @@ async fn attempt(state: &AppState, job: &ClaimedJob) -> Result<Option<String>, D
         .connectors
         .connector_for(&inbox)
         .map_err(|err| permanent(err.to_string()))?;
-    match tokio::time::timeout(DELIVERY_TIMEOUT, connector.deliver(&job.message)).await {
+    let message = with_files(state, &job.message).await?;
+    match tokio::time::timeout(DELIVERY_TIMEOUT, connector.deliver(&message)).await {
         Ok(result) => result.map(|receipt| receipt.channel_message_id),
         Err(_) => Err(DeliveryError::Retriable {
             reason: format!("no answer within {DELIVERY_TIMEOUT:?}"),
             retry_after: None,
         }),
     }
+}
+
+/// The message with the bytes of the files the hub keeps for it (an agent's uploads), which
+/// the connector sends; connectors never read the disk themselves.
+async fn with_files<'a>(
+    state: &AppState,
+    message: &'a OutboundMessage,
+) -> Result<Cow<'a, OutboundMessage>, DeliveryError> {
+    if message.attachments.is_empty() {
+        return Ok(Cow::Borrowed(message));
+    }
+    let files = crate::attachments::read_kept(
+        &state.settings.attachments_dir(),
+        &message.org_id,
+        &message.attachments,
+    )
+    .await
+    .map_err(|err| match err.kind() {
+        // Erased with the contact, or purged by retention, before it went out.
+        std::io::ErrorKind::NotFound => DeliveryError::Permanent {
+            reason: "an attached file is no longer kept".into(),
+        },
+        _ => DeliveryError::Retriable {
+            reason: format!("cannot read an attached file: {err}"),
+            retry_after: None,
+        },
+    })?;
+    Ok(Cow::Owned(OutboundMessage {
+        files,
+        ..message.clone()
+    }))
 }
 
 fn publish(state: &AppState, job: &ClaimedJob, status: DeliveryStatus) {

@@ -208,7 +208,12 @@ impl Application {
         let shutdown = CancellationToken::new();
         let (bus, webhook_events) =
             crate::webhooks::tap(connect_bus(&settings, shutdown.clone()).await?);
+        let file_links = Arc::new(
+            crate::attachments::FileLinks::open(&settings.attachments_dir())
+                .context("failed to open the key that signs file links")?,
+        );
         let chat = ChatHub::new(
+            file_links.clone(),
             settings.webchat_queue_frames,
             Duration::from_secs(settings.webchat_ping_secs.max(1)),
             shutdown.child_token(),
@@ -230,6 +235,7 @@ impl Application {
             rule_cache: Arc::default(),
             shutdown: shutdown.clone(),
             login_throttle: Arc::default(),
+            file_links,
         };
         let router = router(state.clone());
         Ok(Application {
@@ -359,7 +365,14 @@ impl Application {
 
 fn router(state: AppState) -> Router {
     let timeout = Duration::from_secs(state.settings.request_timeout_secs.max(1));
-    let api = bounded(api::router(), API_BODY_LIMIT, timeout);
+    let (api, uploads) = api::router();
+    let api = bounded(api, API_BODY_LIMIT, timeout);
+    // A file takes longer than a JSON body on a slow line.
+    let uploads = bounded(
+        uploads,
+        api::UPLOAD_BODY_LIMIT,
+        timeout.max(Duration::from_secs(300)),
+    );
     let webhooks = Router::new().route(
         "/webhooks/{channel}/{inbox_id}",
         post(ingest::webhook).get(ingest::handshake),
@@ -367,11 +380,17 @@ fn router(state: AppState) -> Router {
     let webhooks = bounded(webhooks, WEBHOOK_BODY_LIMIT, timeout);
     // No timeout layer: a WebSocket lives as long as the visitor stays.
     let chat = Router::new().route("/chat/ws", get(chat::chat_ws));
+    let chat_files = Router::new().route(
+        "/chat/files/{org_id}/{hash}/{signature}/{filename}",
+        get(chat::file),
+    );
+    let chat = chat.merge(bounded(chat_files, API_BODY_LIMIT, timeout));
     Router::new()
         .route("/healthz", get(telemetry::healthz))
         .route("/readyz", get(telemetry::readyz))
         .route("/metrics", get(telemetry::metrics))
         .merge(api)
+        .merge(uploads)
         .merge(webhooks)
         .merge(chat)
         .merge(web::router())

@@ -37,6 +37,8 @@ pub struct AppState {
     pub background: Arc<crate::background::Background>,
     /// Failed logins by account and address, on this node (`login.rs`).
     pub login_throttle: Arc<crate::login::LoginThrottle>,
+    /// Signs upload ids and web-chat visitors' file links (`attachments.rs`).
+    pub file_links: Arc<crate::attachments::FileLinks>,
 }
 
 impl AppState {

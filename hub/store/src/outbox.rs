@@ -366,6 +366,7 @@ async fn outbound(db: &impl ConnectionTrait, job: &delivery_job::Model) -> Resul
             phone: contact.as_ref().and_then(|contact| contact.phone.clone()),
         },
         attachments: convert::from_json(&message.attachments)?,
+        files: Vec::new(),
         author_name,
         message_id: message.id,
         org_id: message.org_id,

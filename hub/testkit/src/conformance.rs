@@ -81,6 +81,7 @@ pub fn outbound_message(
         },
         text: "Your parcel left the depot this morning.".into(),
         attachments: Vec::new(),
+        files: Vec::new(),
         subject: None,
         in_reply_to: None,
         customer_last_message_at: Some(Utc::now() - chrono::Duration::minutes(5)),

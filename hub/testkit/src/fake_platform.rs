@@ -31,6 +31,24 @@ impl RecordedRequest {
         self.headers.get(name).and_then(|value| value.to_str().ok())
     }
 
+    /// The parts of a `multipart/form-data` body, in order; panics (in a test) when it is not
+    /// one.
+    pub fn form(&self) -> Vec<crate::fake_freshdesk::FormPart> {
+        crate::fake_freshdesk::multipart_parts(
+            self.header("content-type").unwrap_or_default(),
+            &self.body,
+        )
+        .expect("the request body is multipart/form-data")
+    }
+
+    /// The text of the form field `name`, when the `multipart/form-data` body has one.
+    pub fn form_field(&self, name: &str) -> Option<String> {
+        self.form()
+            .into_iter()
+            .find(|part| part.name == name)
+            .map(|part| String::from_utf8_lossy(&part.bytes).into_owned())
+    }
+
     /// The body as JSON; panics (in a test) when it is not.
     pub fn json(&self) -> serde_json::Value {
         serde_json::from_slice(&self.body).expect("the request body is JSON")
@@ -163,7 +181,7 @@ impl Drop for FakePlatform {
 
 async fn record(State(script): State<Arc<Mutex<Script>>>, request: Request) -> Response {
     let (parts, body) = request.into_parts();
-    let body = axum::body::to_bytes(body, 16 * 1024 * 1024)
+    let body = axum::body::to_bytes(body, 128 * 1024 * 1024)
         .await
         .unwrap_or_default();
     let mut script = script.lock().expect("not poisoned");

@@ -17,7 +17,8 @@ pub mod fake_zendesk;
 pub mod smtp;
 
 pub use fake_freshdesk::{
-    FakeFreshdesk, FreshdeskContact, FreshdeskConversation, FreshdeskRequest, FreshdeskTicket,
+    FakeFreshdesk, FormPart, FreshdeskContact, FreshdeskConversation, FreshdeskRequest,
+    FreshdeskTicket,
 };
 pub use fake_llm::{FakeLlm, LlmReply, LlmRequest, LlmTask};
 pub use fake_platform::{FakePlatform, FakeResponse, RecordedRequest};

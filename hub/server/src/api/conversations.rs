@@ -125,6 +125,7 @@ impl ReplyWindow {
 
 #[derive(Deserialize, ToSchema)]
 pub struct ReplyRequest {
+    /// May be empty when the reply carries attachments.
     pub text: String,
     /// A note for other agents, never sent to the customer.
     #[serde(default)]
@@ -134,6 +135,10 @@ pub struct ReplyRequest {
     /// may read conversations are notified.
     #[serde(default)]
     pub mentions: Vec<String>,
+    /// Files to send with the reply: the `id`s that `POST /conversations/{id}/attachments`
+    /// answered for this conversation (at most 10).
+    #[serde(default)]
+    pub attachments: Vec<String>,
 }
 
 #[derive(Deserialize, ToSchema)]
@@ -373,12 +378,14 @@ pub async fn typing(
     Ok(StatusCode::NO_CONTENT)
 }
 
-/// An agent's reply, delivered on the conversation's channel, or a private note. A note's
-/// `@name`s (a user's display name, email local part or email) and `mentions` notify those
-/// users; the message lists them in `mentions`.
+/// An agent's reply, delivered on the conversation's channel, or a private note; with the
+/// files uploaded for it, if any (422 for an id not uploaded to this conversation, or files
+/// over the channel's total). A note's `@name`s (a user's display name, email local part or
+/// email) and `mentions` notify those users; the message lists them in `mentions`.
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
     request_body = ReplyRequest,
-    responses((status = 201, body = Message), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 201, body = Message), (status = 404, body = crate::error::ErrorBody),
+              (status = 422, body = crate::error::ErrorBody)))]
 pub async fn reply(
     State(state): State<AppState>,
     auth: Auth,
@@ -387,7 +394,7 @@ pub async fn reply(
 ) -> ApiResult<(StatusCode, ApiJson<Message>)> {
     let principal = auth.require(Permission::ConversationsReply)?;
     let text = request.text.trim();
-    if text.is_empty() {
+    if text.is_empty() && request.attachments.is_empty() {
         return Err(ApiError::Unprocessable("`text` must not be empty".into()));
     }
     if text.len() > 64 * 1024 {
@@ -412,8 +419,12 @@ pub async fn reply(
     } else {
         Vec::new()
     };
+    let attachments =
+        super::attachments::attachments_for_reply(&state, auth.org_id(), &id, &request.attachments)
+            .await?;
     let new = NewMessage {
         mentions,
+        attachments,
         ..NewMessage::agent(principal.user_id(), text, request.private)
     };
     let (conversation, message, notifications) = state

@@ -2,7 +2,7 @@
 
 mod analytics;
 mod api_keys;
-mod attachments;
+pub(crate) mod attachments;
 mod audit;
 mod auth;
 mod bulk;
@@ -57,7 +57,9 @@ impl Modify for BearerAuth {
 }
 
 /// The `/api/v1` routes, with `/api/v1/openapi.json` describing them.
-pub fn router() -> Router<AppState> {
+/// The REST API: the routes that take small JSON bodies, and the upload routes, which take
+/// files (up to [`attachments::UPLOAD_BODY_LIMIT`]); one OpenAPI document for both.
+pub fn router() -> (Router<AppState>, Router<AppState>) {
     let routes = OpenApiRouter::new()
         .routes(routes!(auth::login))
         .routes(routes!(auth::logout))
@@ -139,15 +141,23 @@ pub fn router() -> Router<AppState> {
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::delete))
         .routes(routes!(webhooks::deliveries));
-    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let uploads = OpenApiRouter::new().routes(routes!(attachments::upload));
+    let (uploads, uploads_openapi) = OpenApiRouter::new()
+        .nest("/api/v1", uploads)
+        .split_for_parts();
+    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
         .nest("/api/v1", routes)
         .split_for_parts();
+    openapi.merge(uploads_openapi);
     let openapi = std::sync::Arc::new(openapi);
-    router.route(
+    let router = router.route(
         "/api/v1/openapi.json",
         get(move || async move { Json(openapi.as_ref().clone()) }),
-    )
+    );
+    (router, uploads)
 }
+
+pub use attachments::UPLOAD_BODY_LIMIT;
 
 /// `?limit=&cursor=` on list routes.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]

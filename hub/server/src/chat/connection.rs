@@ -13,8 +13,8 @@ use switchboard_model::{
     BusEvent, ChannelKind, ContactRef, ConversationStatus, InboundMessage, MessageRole,
 };
 use switchboard_webchat::{
-    ChatMessage, ClientFrame, IdentityError, ServerFrame, Visitor, VisitorToken,
-    parse_client_frame, status_frame,
+    ClientFrame, IdentityError, ServerFrame, Visitor, VisitorToken, parse_client_frame,
+    status_frame,
 };
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
@@ -524,7 +524,7 @@ impl Connection {
                 if sent_here {
                     continue;
                 }
-                if let Some(visible) = ChatMessage::visible(&message) {
+                if let Some(visible) = self.state.chat.visible(&message) {
                     self.remember_whole(message.id.clone());
                     self.send(&ServerFrame::Message { message: visible })
                         .await?;

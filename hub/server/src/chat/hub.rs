@@ -16,12 +16,12 @@ use std::{
 
 use axum::extract::ws::Utf8Bytes;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
-use switchboard_model::{BusEvent, ConversationStatus, MessageRole};
+use switchboard_model::{BusEvent, ConversationStatus, Message, MessageRole};
 use switchboard_webchat::{ChatMessage, ServerFrame, WebchatConfig};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::state::AppState;
+use crate::{attachments::FileLinks, state::AppState};
 
 const SHARDS: usize = 32;
 /// An inbox's config is read again after this long, so that changes apply without a restart.
@@ -112,6 +112,8 @@ pub struct ChatHub {
     pub(crate) connections: TaskTracker,
     pub(crate) queue_frames: usize,
     pub(crate) ping_every: Duration,
+    /// Signs the links visitors download agents' files from.
+    file_links: Arc<FileLinks>,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -121,8 +123,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 }
 
 impl ChatHub {
-    pub fn new(queue_frames: usize, ping_every: Duration, shutdown: CancellationToken) -> ChatHub {
+    pub fn new(
+        file_links: Arc<FileLinks>,
+        queue_frames: usize,
+        ping_every: Duration,
+        shutdown: CancellationToken,
+    ) -> ChatHub {
         ChatHub {
+            file_links,
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
             next_id: AtomicU64::new(1),
@@ -132,6 +140,14 @@ impl ChatHub {
             queue_frames: queue_frames.max(4),
             ping_every: ping_every.max(Duration::from_millis(100)),
         }
+    }
+
+    /// The visitor's view of a stored message, its files linked for the visitor; `None` for a
+    /// private note.
+    pub fn visible(&self, message: &Message) -> Option<ChatMessage> {
+        ChatMessage::visible(message, |attachment| {
+            self.file_links.visitor_url(&message.org_id, attachment)
+        })
     }
 
     fn shard(&self, conversation_id: &str) -> &Shard {
@@ -192,7 +208,7 @@ impl ChatHub {
             BusEvent::MessageCreated { message, .. } => {
                 self.fan_out(&message.conversation_id, || {
                     // Private notes never leave the agents' side.
-                    ChatMessage::visible(message).map(|visible| Outgoing::Message {
+                    self.visible(message).map(|visible| Outgoing::Message {
                         seq: visible.seq,
                         id: message.id.clone(),
                         frame: text(ServerFrame::Message { message: visible }),

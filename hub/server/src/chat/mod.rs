@@ -1,6 +1,7 @@
 //! `GET /chat/ws`: the web-chat WebSocket (protocol v1, `docs/specs/webchat.md`). The request
 //! is checked before the upgrade (inbox, Origin allow-list); each accepted connection is then
-//! held by one task (`connection.rs`) fed by the fan-out (`hub.rs`).
+//! held by one task (`connection.rs`) fed by the fan-out (`hub.rs`). `GET /chat/files/…` serves
+//! the files agents sent to visitors, by the signed links the frames carry.
 
 mod connection;
 mod hub;
@@ -39,6 +40,36 @@ pub struct ChatParams {
     pub visitor: Option<String>,
     pub user_id: Option<String>,
     pub user_hash: Option<String>,
+}
+
+/// `GET /chat/files/{org_id}/{hash}/{signature}/{filename}`: a file an agent sent a visitor,
+/// by the capability link of its `message` frame; no login. The same download as the
+/// agents' (`Content-Disposition: attachment`, never rendered); 404 for a link the hub did
+/// not sign or a file that is gone.
+pub async fn file(
+    State(state): State<AppState>,
+    crate::error::ApiPath((org_id, hash, signature, filename)): crate::error::ApiPath<(
+        String,
+        String,
+        String,
+        String,
+    )>,
+) -> Result<Response, ApiError> {
+    if !state
+        .file_links
+        .check_visitor_link(&org_id, &hash, &filename, &signature)
+    {
+        return Err(ApiError::NotFound);
+    }
+    let mut response =
+        crate::attachments::download(&state.settings.attachments_dir(), &org_id, &hash, &filename)
+            .await?;
+    // The widget runs on the customer's site and links here from there.
+    response.headers_mut().insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        header::HeaderValue::from_static("*"),
+    );
+    Ok(response)
 }
 
 fn invalid_request(message: &str) -> ApiError {
