@@ -11,6 +11,7 @@ mod channel;
 mod clock;
 mod connector;
 mod conversation;
+mod display_name;
 mod event;
 mod helpdesk;
 mod knowledge;
@@ -28,6 +29,10 @@ pub use connector::{
     ConfigError, ConfigField, Connector, ConnectorFactory, DeliveryError, DeliveryReceipt,
     FieldKind, HELPDESK_RATE_LIMIT_PER_MINUTE, HandshakeError, Inbound, NormalizeError, RawInbound,
     VerifyError, WebhookSetupError,
+};
+pub use display_name::{
+    AVATAR_PALETTE, VISITOR_PREFIX, avatar_colour, contact_avatar_colour, contact_display_name,
+    friendly_name,
 };
 pub use conversation::{
     Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,

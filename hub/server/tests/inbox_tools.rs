@@ -19,6 +19,7 @@ backend_tests!(
     likely_duplicates_share_an_email_or_a_phone,
     bulk_actions_resolve_assign_and_label_many_conversations,
     snoozed_conversations_leave_the_views_and_come_back,
+    bulk_snooze_until_a_time_or_until_the_customer_writes,
 );
 
 /// Waits for the bus to announce a change of `conversation_id` (what the inbox's live list
@@ -874,7 +875,20 @@ async fn bulk_actions_resolve_assign_and_label_many_conversations(db: TestDataba
         .await;
     assert!(labels(&other["conversation"]).is_empty());
 
-    // Assign needs conversations:assign.
+    // Assign needs conversations:assign; without `team_id` each keeps its team.
+    let (status, team) = app
+        .post(&admin, "/api/v1/teams", json!({ "name": "Billing" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let team_id = team["id"].as_str().expect("an id").to_owned();
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{}/assign", spam[1]),
+            json!({ "assignee_id": null, "team_id": team_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let body = json!({ "ids": spam, "action": "assign", "assignee_id": agent_id });
     let (status, _) = app
         .post(&agent, "/api/v1/conversations/bulk", body.clone())
@@ -889,6 +903,22 @@ async fn bulk_actions_resolve_assign_and_label_many_conversations(db: TestDataba
             .iter()
             .all(|c| c["assignee_id"] == agent_id.as_str() && c["status"] == "assigned")
     );
+    let teams: Vec<&Value> = result["conversations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| &c["team_id"])
+        .collect();
+    assert_eq!(teams, [&Value::Null, &json!(team_id), &Value::Null], "{result}");
+    let (status, result) = app
+        .post(
+            &manager,
+            "/api/v1/conversations/bulk",
+            json!({ "ids": [spam[1]], "action": "assign", "assignee_id": agent_id, "team_id": null }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(result["conversations"][0]["team_id"].is_null(), "{result}");
 
     // Resolve: three at once, the fourth stays.
     let (status, result) = app
@@ -1195,4 +1225,124 @@ async fn likely_duplicates_share_an_email_or_a_phone(db: TestDatabase) {
         .get(&globex, &format!("/api/v1/contacts/{}/duplicates", ids[0]))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// `action: snooze` on many conversations: until a time (the timer wakes them by the manual
+/// clock) or until the customer writes; bad times refuse the whole request; another
+/// organization's conversations fail one by one.
+async fn bulk_snooze_until_a_time_or_until_the_customer_writes(db: TestDatabase) {
+    let started = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
+    let clock = switchboard_model::Clock::manual(started);
+    let app = TestApp::spawn_quiet_with_clock(
+        db,
+        |db| switchboard::config::Settings {
+            sla_check_ms: 50,
+            ..support::settings(db)
+        },
+        clock.clone(),
+    )
+    .await;
+    let admin = app.admin().await;
+    let agent = app.user_token(&admin, "support_agent").await;
+    let editor = app.user_token(&admin, "knowledge_editor").await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let mut timed = Vec::new();
+    for thread in ["later-1", "later-2"] {
+        timed.push(app.customer_writes(&admin, &inbox, thread).await);
+    }
+    let mut waiting = Vec::new();
+    for thread in ["reply-1", "reply-2"] {
+        waiting.push(app.customer_writes(&admin, &inbox, thread).await);
+    }
+    let awake = app.customer_writes(&admin, &inbox, "awake").await;
+    let globex = app.second_organization().await;
+    let their_inbox = app
+        .test_inbox(&globex, json!({ "address": "help@globex.test" }))
+        .await;
+    let theirs = app.customer_writes(&globex, &their_inbox, "theirs").await;
+
+    // Bad input refuses everything; a role without conversations:reply is refused.
+    let until = started + chrono::Duration::hours(3);
+    for bad in [
+        json!({ "ids": timed, "action": "snooze" }),
+        json!({ "ids": timed, "action": "snooze", "until": started - chrono::Duration::minutes(1) }),
+        json!({ "ids": timed, "action": "snooze", "until": until, "until_customer_replies": true }),
+        json!({ "ids": timed, "action": "snooze", "until": "next week" }),
+    ] {
+        let (status, _) = app
+            .post(&agent, "/api/v1/conversations/bulk", bad.clone())
+            .await;
+        assert!(status.is_client_error(), "{bad}: {status}");
+    }
+    let (_, any) = app.get(&agent, "/api/v1/conversations?snoozed=true").await;
+    assert!(ids(&any).is_empty(), "nothing snoozed by a refused request");
+    let (status, _) = app
+        .post(
+            &editor,
+            "/api/v1/conversations/bulk",
+            json!({ "ids": timed, "action": "snooze", "until_customer_replies": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Until a time: both leave the views, another organization's fails alone.
+    let mut targets: Vec<&str> = timed.iter().map(String::as_str).collect();
+    targets.push(&theirs);
+    let (status, result) = app
+        .post(
+            &agent,
+            "/api/v1/conversations/bulk",
+            json!({ "ids": targets, "action": "snooze", "until": until }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(
+        result["failed"],
+        json!([{ "id": theirs, "error": "not_found" }])
+    );
+    let answered: Vec<Option<chrono::DateTime<chrono::Utc>>> = result["conversations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c["snooze"]["until"].as_str().and_then(|at| at.parse().ok()))
+        .collect();
+    assert_eq!(answered, [Some(until), Some(until)]);
+    let (_, theirs_now) = app
+        .get(&globex, &format!("/api/v1/conversations/{theirs}"))
+        .await;
+    assert!(theirs_now["conversation"].get("snooze").is_none());
+
+    // Until the customer writes.
+    let (status, result) = app
+        .post(
+            &agent,
+            "/api/v1/conversations/bulk",
+            json!({ "ids": waiting, "action": "snooze", "until_customer_replies": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert!(
+        result["conversations"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|c| c["snooze"].is_object() && c["snooze"]["until"].is_null()),
+        "{result}"
+    );
+    let (_, list) = app.get(&agent, "/api/v1/conversations").await;
+    assert_eq!(ids(&list), [awake.as_str()]);
+    let (_, snoozed) = app.get(&agent, "/api/v1/conversations?snoozed=true").await;
+    assert_eq!(ids(&snoozed).len(), 4);
+
+    // The timer wakes the timed ones only; a message wakes the one whose customer writes.
+    clock.advance(chrono::Duration::hours(4));
+    for id in &timed {
+        back_in_the_views(&app, &agent, id).await;
+    }
+    let (_, list) = app.get(&agent, "/api/v1/conversations").await;
+    assert!(waiting.iter().all(|id| !ids(&list).contains(&id.as_str())));
+    app.customer_writes(&admin, &inbox, "reply-1").await;
+    back_in_the_views(&app, &agent, &waiting[0]).await;
+    let (_, snoozed) = app.get(&agent, "/api/v1/conversations?snoozed=true").await;
+    assert_eq!(ids(&snoozed), [waiting[1].as_str()]);
 }
