@@ -4,7 +4,7 @@
 import { ApiError, get, post, query } from './api.js';
 import { createBulk } from './bulk.js';
 import {
-  channelIcon, channelName, contactDisplayName, fullTime, h, mount, relativeTime, sentimentLabel, toast, visitorName,
+  avatar, channelIcon, channelName, contactDisplayName, fullTime, h, mount, relativeTime, sentimentLabel, toast,
 } from './dom.js';
 import { createLabelStore, fillLabelOptions, labelChips, labelEditor } from './labels.js';
 import { duplicatesSection } from './merge.js';
@@ -282,8 +282,13 @@ export function createInbox({ me, can, directory, shortcuts }) {
     return contactDisplayName(contact, fallback);
   }
 
+  /** Who a list item is from: the API's name for its contact, else the contact fetched. */
+  function rowName(conv) {
+    return conv.contact_display_name || contactName(contactOf(conv.contact_id));
+  }
+
   function renderRow(conv, row) {
-    const contact = contactOf(conv.contact_id);
+    const who = rowName(conv);
     const sentiment = sentimentLabel(conv.sentiment);
     const assignee = conv.assignee_id ? directory.userName(conv.assignee_id) : null;
     row.className = bulk.enabled ? 'row selectable' : 'row';
@@ -291,9 +296,9 @@ export function createInbox({ me, can, directory, shortcuts }) {
     row.dataset.id = conv.id;
     row.onclick = () => openConversation(conv.id);
     mount(row,
-      bulk.checkbox(conv, contactName(contact)),
+      bulk.checkbox(conv, who),
       channelIcon(conv.channel),
-      h('span', { class: 'who' }, contactName(contact)),
+      h('span', { class: 'who' }, avatar(who, conv.contact_avatar_colour, { small: true }), who),
       h('time', { class: 'when', datetime: conv.updated_at, title: fullTime(conv.updated_at) }, relativeTime(conv.last_message_at || conv.updated_at)),
       h('span', { class: 'last' }, conv.last_message_preview || conv.subject || ''),
       h('span', { class: 'tags' },
@@ -527,7 +532,8 @@ export function createInbox({ me, can, directory, shortcuts }) {
       : h('span', { class: 'muted' }, conv.assignee_id ? directory.userName(conv.assignee_id) : 'Unassigned');
     mount(headerSlot,
       channelIcon(conv.channel),
-      h('h2', {}, contactName(contact), conv.subject ? h('span', { class: 'muted' }, ` · ${conv.subject}`) : null),
+      h('h2', {}, avatar(contactName(contact), contact?.avatar_colour), contactName(contact),
+        conv.subject ? h('span', { class: 'muted' }, ` · ${conv.subject}`) : null),
       h('span', { class: 'pill', dataset: { status: conv.status }, 'aria-label': `Status: ${STATUS_LABEL[conv.status]}` }, STATUS_LABEL[conv.status]),
       priority, assign,
       canReply && open && !mineNow ? action('Take over', () => act('takeover')) : null,
@@ -660,13 +666,13 @@ export function createInbox({ me, can, directory, shortcuts }) {
       renderContact(detail);
     };
     mount(contactPane,
-      h('h2', {}, contactName(contact)),
+      h('h2', {}, avatar(contactName(contact), contact.avatar_colour), contactName(contact)),
       contact.email ? h('div', {}, contact.email) : null,
       contact.phone ? h('div', {}, contact.phone) : null,
       h('h3', {}, 'On every channel'),
       h('ul', { 'aria-label': 'Identities' }, contact.identities.map((identity) =>
         h('li', {}, channelIcon(identity.channel), h('span', { title: identity.external_id },
-          visitorName(identity.external_id) ? `${visitorName(identity.external_id)} (anonymous)` : identity.external_id)))),
+          identity.external_id.startsWith('visitor:') ? 'Anonymous visitor' : identity.external_id)))),
       duplicatesSection({ contact, nameOf: (c) => contactName(c), canMerge: can('contacts:write'), onMerged: merged }),
       h('h3', {}, 'Conversations'), past);
     try {

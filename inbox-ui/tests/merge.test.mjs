@@ -1,11 +1,11 @@
 // Merge in the inbox: one customer writes by email (the test channel) and in the web-chat
 // widget, and both contacts carry the same email; the contact panel suggests the other one,
 // the agent merges it (after confirming), and the panel shows one contact with both identities
-// and both conversations.
+// and both conversations. Before that, the visitor shows by their generated name.
 
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
-import { HUB, api, customerWrites, launch, login, newPage, screenshot, signIn, unique } from './support.mjs';
+import { HUB, allConversations, api, customerWrites, launch, login, newPage, screenshot, signIn, unique } from './support.mjs';
 
 let browser;
 before(async () => { browser = await launch(); });
@@ -42,13 +42,29 @@ test('merge two contacts from the contact panel and see one history', async () =
   const chatId = await conversationWith(word, admin);
   const chatContact = (await api(`/conversations/${chatId}`, { token: admin })).contact.id;
   assert.notEqual(chatContact, mailContact);
-  await api(`/contacts/${chatContact}`, { token: admin, method: 'PATCH', body: { email: email.toUpperCase() } });
   await customer.context().close();
 
+  // Until they give a name or email the visitor has a generated one, in the list, the
+  // header and the contact panel; never their raw id.
+  const { display_name: friendly, avatar_colour: colour } = await api(`/contacts/${chatContact}`, { token: admin });
+  assert.match(friendly, /^[A-Z][a-z]+ [A-Z][a-z]+$/);
   const page = await newPage(browser);
   await signIn(page);
-  await page.goto(`${HUB}/#/inbox/${mailId}`);
+  const list = await allConversations(page);
+  await page.goto(`${HUB}/#/inbox/${chatId}`);
   const panel = page.getByRole('complementary', { name: 'Contact' });
+  await panel.getByRole('heading', { name: friendly }).waitFor();
+  await page.getByRole('region', { name: 'Conversation', exact: true }).getByRole('heading', { name: friendly }).waitFor();
+  await list.locator(`li[data-id="${chatId}"] .who`).filter({ hasText: friendly }).waitFor();
+  await panel.getByRole('list', { name: 'Identities' }).getByText('Anonymous visitor').waitFor();
+  assert.equal(await page.getByText('visitor:').count(), 0);
+  const shown = await panel.locator('h2 .avatar').evaluate((el) => getComputedStyle(el).backgroundColor);
+  const [r, g, b] = colour.match(/[0-9a-f]{2}/g).map((hex) => parseInt(hex, 16));
+  assert.equal(shown, `rgb(${r}, ${g}, ${b})`);
+  await screenshot(page, 'visitor-name');
+
+  await api(`/contacts/${chatContact}`, { token: admin, method: 'PATCH', body: { email: email.toUpperCase() } });
+  await page.goto(`${HUB}/#/inbox/${mailId}`);
   await panel.getByRole('heading', { name: 'Grace Hopper' }).waitFor();
   const suggestions = panel.getByRole('region', { name: 'Likely the same person' });
   await suggestions.getByText(email.toUpperCase()).first().waitFor();

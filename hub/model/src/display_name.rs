@@ -16,31 +16,209 @@ pub const AVATAR_PALETTE: [&str; 12] = [
 ];
 
 const ADJECTIVES: [&str; 100] = [
-    "Amber", "Agile", "Azure", "Bold", "Brave", "Breezy", "Bright", "Brisk", "Calm", "Candid",
-    "Cheerful", "Clever", "Cosy", "Crisp", "Curious", "Daring", "Dapper", "Dreamy", "Eager",
-    "Earnest", "Easy", "Fancy", "Fearless", "Festive", "Friendly", "Frosty", "Gentle", "Giddy",
-    "Glad", "Golden", "Graceful", "Grand", "Happy", "Hardy", "Helpful", "Honest", "Humble",
-    "Jolly", "Jovial", "Keen", "Kind", "Lively", "Lucky", "Lunar", "Mellow", "Merry", "Mighty",
-    "Misty", "Modest", "Nimble", "Noble", "Patient", "Peppy", "Plucky", "Polite", "Proud",
-    "Quick", "Quiet", "Radiant", "Rapid", "Ready", "Rosy", "Royal", "Rustic", "Sandy", "Serene",
-    "Sharp", "Shiny", "Silver", "Sincere", "Smiling", "Snowy", "Snug", "Solar", "Spry",
-    "Steady", "Stellar", "Sunny", "Swift", "Tidy", "Tranquil", "Trusty", "Upbeat", "Valiant",
-    "Velvet", "Vivid", "Warm", "Wary", "Whimsical", "Wise", "Witty", "Zesty", "Zippy",
-    "Buoyant", "Cosmic", "Dashing", "Elegant", "Gallant", "Hearty", "Jaunty",
+    "Amber",
+    "Agile",
+    "Azure",
+    "Bold",
+    "Brave",
+    "Breezy",
+    "Bright",
+    "Brisk",
+    "Calm",
+    "Candid",
+    "Cheerful",
+    "Clever",
+    "Cosy",
+    "Crisp",
+    "Curious",
+    "Daring",
+    "Dapper",
+    "Dreamy",
+    "Eager",
+    "Earnest",
+    "Easy",
+    "Fancy",
+    "Fearless",
+    "Festive",
+    "Friendly",
+    "Frosty",
+    "Gentle",
+    "Giddy",
+    "Glad",
+    "Golden",
+    "Graceful",
+    "Grand",
+    "Happy",
+    "Hardy",
+    "Helpful",
+    "Honest",
+    "Humble",
+    "Jolly",
+    "Jovial",
+    "Keen",
+    "Kind",
+    "Lively",
+    "Lucky",
+    "Lunar",
+    "Mellow",
+    "Merry",
+    "Mighty",
+    "Misty",
+    "Modest",
+    "Nimble",
+    "Noble",
+    "Patient",
+    "Peppy",
+    "Plucky",
+    "Polite",
+    "Proud",
+    "Quick",
+    "Quiet",
+    "Radiant",
+    "Rapid",
+    "Ready",
+    "Rosy",
+    "Royal",
+    "Rustic",
+    "Sandy",
+    "Serene",
+    "Sharp",
+    "Shiny",
+    "Silver",
+    "Sincere",
+    "Smiling",
+    "Snowy",
+    "Snug",
+    "Solar",
+    "Spry",
+    "Steady",
+    "Stellar",
+    "Sunny",
+    "Swift",
+    "Tidy",
+    "Tranquil",
+    "Trusty",
+    "Upbeat",
+    "Valiant",
+    "Velvet",
+    "Vivid",
+    "Warm",
+    "Wary",
+    "Whimsical",
+    "Wise",
+    "Witty",
+    "Zesty",
+    "Zippy",
+    "Buoyant",
+    "Cosmic",
+    "Dashing",
+    "Elegant",
+    "Gallant",
+    "Hearty",
+    "Jaunty",
 ];
 
 const ANIMALS: [&str; 100] = [
-    "Albatross", "Alpaca", "Antelope", "Badger", "Beaver", "Bison", "Bobcat", "Buffalo",
-    "Camel", "Capybara", "Caribou", "Cheetah", "Chipmunk", "Condor", "Corgi", "Coyote", "Crane",
-    "Cricket", "Dingo", "Dolphin", "Dove", "Eagle", "Egret", "Elk", "Falcon", "Ferret", "Finch",
-    "Flamingo", "Fox", "Gazelle", "Gecko", "Gibbon", "Giraffe", "Goose", "Gopher", "Heron",
-    "Hedgehog", "Hippo", "Ibex", "Ibis", "Impala", "Jackal", "Jaguar", "Kestrel", "Kingfisher",
-    "Kiwi", "Koala", "Lark", "Lemur", "Leopard", "Llama", "Lynx", "Magpie", "Manatee",
-    "Marmot", "Meerkat", "Mink", "Moose", "Narwhal", "Newt", "Ocelot", "Orca", "Osprey",
-    "Otter", "Owl", "Panda", "Panther", "Parrot", "Pelican", "Penguin", "Puffin", "Quail",
-    "Quokka", "Rabbit", "Raccoon", "Raven", "Reindeer", "Robin", "Salmon", "Seal", "Sparrow",
-    "Squirrel", "Stork", "Swan", "Tapir", "Tiger", "Toucan", "Turtle", "Walrus", "Weasel",
-    "Whale", "Wombat", "Wren", "Yak", "Zebra", "Bee", "Hare", "Marten", "Pika", "Tern",
+    "Albatross",
+    "Alpaca",
+    "Antelope",
+    "Badger",
+    "Beaver",
+    "Bison",
+    "Bobcat",
+    "Buffalo",
+    "Camel",
+    "Capybara",
+    "Caribou",
+    "Cheetah",
+    "Chipmunk",
+    "Condor",
+    "Corgi",
+    "Coyote",
+    "Crane",
+    "Cricket",
+    "Dingo",
+    "Dolphin",
+    "Dove",
+    "Eagle",
+    "Egret",
+    "Elk",
+    "Falcon",
+    "Ferret",
+    "Finch",
+    "Flamingo",
+    "Fox",
+    "Gazelle",
+    "Gecko",
+    "Gibbon",
+    "Giraffe",
+    "Goose",
+    "Gopher",
+    "Heron",
+    "Hedgehog",
+    "Hippo",
+    "Ibex",
+    "Ibis",
+    "Impala",
+    "Jackal",
+    "Jaguar",
+    "Kestrel",
+    "Kingfisher",
+    "Kiwi",
+    "Koala",
+    "Lark",
+    "Lemur",
+    "Leopard",
+    "Llama",
+    "Lynx",
+    "Magpie",
+    "Manatee",
+    "Marmot",
+    "Meerkat",
+    "Mink",
+    "Moose",
+    "Narwhal",
+    "Newt",
+    "Ocelot",
+    "Orca",
+    "Osprey",
+    "Otter",
+    "Owl",
+    "Panda",
+    "Panther",
+    "Parrot",
+    "Pelican",
+    "Penguin",
+    "Puffin",
+    "Quail",
+    "Quokka",
+    "Rabbit",
+    "Raccoon",
+    "Raven",
+    "Reindeer",
+    "Robin",
+    "Salmon",
+    "Seal",
+    "Sparrow",
+    "Squirrel",
+    "Stork",
+    "Swan",
+    "Tapir",
+    "Tiger",
+    "Toucan",
+    "Turtle",
+    "Walrus",
+    "Weasel",
+    "Whale",
+    "Wombat",
+    "Wren",
+    "Yak",
+    "Zebra",
+    "Bee",
+    "Hare",
+    "Marten",
+    "Pika",
+    "Tern",
 ];
 
 /// A 64-bit FNV-1a hash, finished with SplitMix64's mixer so that every bit depends on every
@@ -65,12 +243,12 @@ fn pick<'a>(words: &[&'a str], bits: u64) -> &'a str {
 /// "Curious Otter": two words for an anonymous visitor, from their visitor id (the part after
 /// `visitor:`, or the whole identity). The same id always gives the same name.
 pub fn friendly_name(visitor_id: &str) -> String {
-    let hash = stable_hash(visitor_id.strip_prefix(VISITOR_PREFIX).unwrap_or(visitor_id));
-    format!(
-        "{} {}",
-        pick(&ADJECTIVES, hash),
-        pick(&ANIMALS, hash >> 24)
-    )
+    let hash = stable_hash(
+        visitor_id
+            .strip_prefix(VISITOR_PREFIX)
+            .unwrap_or(visitor_id),
+    );
+    format!("{} {}", pick(&ADJECTIVES, hash), pick(&ANIMALS, hash >> 24))
 }
 
 /// An avatar colour (`#rrggbb` from [`AVATAR_PALETTE`]) for `seed`, stable for the seed.
@@ -127,7 +305,10 @@ mod tests {
 
     /// 64 hex characters, as the widget's visitor ids are.
     fn visitor(n: u32) -> String {
-        format!("visitor:{:064x}", u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c))
+        format!(
+            "visitor:{:064x}",
+            u128::from(n).wrapping_mul(0x9e37_79b9_7f4a_7c15_f39c)
+        )
     }
 
     #[test]
@@ -159,7 +340,11 @@ mod tests {
             .iter()
             .map(|id| (friendly_name(id), avatar_colour(id)))
             .collect();
-        assert!(pairs.len() >= 990, "{} distinct name and colour", pairs.len());
+        assert!(
+            pairs.len() >= 990,
+            "{} distinct name and colour",
+            pairs.len()
+        );
         let colours: HashSet<&str> = ids.iter().map(|id| avatar_colour(id)).collect();
         assert_eq!(colours.len(), AVATAR_PALETTE.len());
         let adjectives: HashSet<&str> = names.iter().filter_map(|n| n.split(' ').next()).collect();
@@ -172,7 +357,12 @@ mod tests {
         let generated = friendly_name("visitor:aead4249");
         assert_eq!(contact_display_name(None, None, None, &ids), generated);
         assert_eq!(
-            contact_display_name(None, None, None, &["customer@example.test", "visitor:aead4249"]),
+            contact_display_name(
+                None,
+                None,
+                None,
+                &["customer@example.test", "visitor:aead4249"]
+            ),
             generated,
             "a visitor identity wins over a raw external id"
         );
@@ -181,7 +371,10 @@ mod tests {
             contact_display_name(Some("  "), Some("a@b.test"), None, &ids),
             "a@b.test"
         );
-        assert_eq!(contact_display_name(None, None, Some("+44 1"), &ids), "+44 1");
+        assert_eq!(
+            contact_display_name(None, None, Some("+44 1"), &ids),
+            "+44 1"
+        );
         assert_eq!(
             contact_display_name(None, None, None, &["U024BE7LH"]),
             "U024BE7LH"
@@ -199,7 +392,10 @@ mod tests {
             contact_avatar_colour("contact-1", &identities),
             avatar_colour("visitor:aead4249")
         );
-        assert_eq!(contact_avatar_colour("contact-1", &[]), avatar_colour("contact-1"));
+        assert_eq!(
+            contact_avatar_colour("contact-1", &[]),
+            avatar_colour("contact-1")
+        );
     }
 
     /// WCAG 2.x relative luminance of `#rrggbb`.

@@ -30,12 +30,12 @@ pub use connector::{
     FieldKind, HELPDESK_RATE_LIMIT_PER_MINUTE, HandshakeError, Inbound, NormalizeError, RawInbound,
     VerifyError, WebhookSetupError,
 };
+pub use conversation::{
+    Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,
+};
 pub use display_name::{
     AVATAR_PALETTE, VISITOR_PREFIX, avatar_colour, contact_avatar_colour, contact_display_name,
     friendly_name,
-};
-pub use conversation::{
-    Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,
 };
 pub use event::{
     BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundFile, InboundMessage,

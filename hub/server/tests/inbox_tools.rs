@@ -20,6 +20,7 @@ backend_tests!(
     bulk_actions_resolve_assign_and_label_many_conversations,
     snoozed_conversations_leave_the_views_and_come_back,
     bulk_snooze_until_a_time_or_until_the_customer_writes,
+    anonymous_visitors_are_shown_by_a_stable_friendly_name,
 );
 
 /// Waits for the bus to announce a change of `conversation_id` (what the inbox's live list
@@ -909,7 +910,11 @@ async fn bulk_actions_resolve_assign_and_label_many_conversations(db: TestDataba
         .iter()
         .map(|c| &c["team_id"])
         .collect();
-    assert_eq!(teams, [&Value::Null, &json!(team_id), &Value::Null], "{result}");
+    assert_eq!(
+        teams,
+        [&Value::Null, &json!(team_id), &Value::Null],
+        "{result}"
+    );
     let (status, result) = app
         .post(
             &manager,
@@ -1345,4 +1350,87 @@ async fn bulk_snooze_until_a_time_or_until_the_customer_writes(db: TestDatabase)
     back_in_the_views(&app, &agent, &waiting[0]).await;
     let (_, snoozed) = app.get(&agent, "/api/v1/conversations?snoozed=true").await;
     assert_eq!(ids(&snoozed), [waiting[1].as_str()]);
+}
+
+/// A web-chat visitor who gave nothing is shown everywhere by the generated name of their
+/// visitor id (contact, conversation list and detail, search), with an avatar colour of the
+/// palette; once they give an email that is their name and the colour stays. A contact with
+/// an email never gets a generated name.
+async fn anonymous_visitors_are_shown_by_a_stable_friendly_name(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let webchat = support::chat::webchat_inbox(&app, &admin, json!({})).await;
+    let mut chat = support::chat::Chat::connect(&app, &format!("inbox={webchat}")).await;
+    chat.next_of("session").await;
+    chat.message("c-1", "Hello, anyone there about a zeppelin?")
+        .await;
+    chat.next_of("ack").await;
+    let (_, list) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={webchat}"))
+        .await;
+    let item = &list["conversations"][0];
+    let conversation_id = item["id"].as_str().expect("a conversation").to_owned();
+    let contact_id = item["contact_id"].as_str().expect("a contact").to_owned();
+    let (_, contact) = app
+        .get(&admin, &format!("/api/v1/contacts/{contact_id}"))
+        .await;
+    let visitor = contact["identities"][0]["external_id"]
+        .as_str()
+        .expect("an identity");
+    assert!(visitor.starts_with("visitor:"), "{contact}");
+    let name = switchboard_model::friendly_name(visitor);
+    let colour = switchboard_model::avatar_colour(visitor);
+    assert_eq!(contact["display_name"], name.as_str(), "{contact}");
+    assert_eq!(contact["avatar_colour"], colour);
+    assert!(switchboard_model::AVATAR_PALETTE.contains(&colour));
+    assert!(!name.contains("visitor") && name.split(' ').count() == 2);
+    assert_eq!(item["contact_display_name"], name.as_str(), "{item}");
+    assert_eq!(item["contact_avatar_colour"], colour);
+    let detail = app.conversation(&admin, &conversation_id).await;
+    assert_eq!(detail["contact"]["display_name"], name.as_str());
+    assert_eq!(
+        detail["conversation"]["contact_display_name"],
+        name.as_str()
+    );
+    let (_, found) = app
+        .get(&admin, "/api/v1/search?q=zeppelin&type=conversations")
+        .await;
+    assert_eq!(hit_ids(&found, "conversations"), [conversation_id.as_str()]);
+    assert_eq!(found["conversations"][0]["title"], name.as_str(), "{found}");
+    let (_, contacts) = app.get(&admin, "/api/v1/contacts").await;
+    let listed = contacts["contacts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["id"] == contact_id.as_str()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(listed["display_name"], name.as_str(), "{contacts}");
+
+    // Given an email: shown by it, in the same colour.
+    let (status, updated) = app
+        .send(
+            Method::PATCH,
+            &admin,
+            &format!("/api/v1/contacts/{contact_id}"),
+            json!({ "email": "zeppelin@customer.test" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(updated["display_name"], "zeppelin@customer.test");
+    assert_eq!(updated["avatar_colour"], colour);
+    let detail = app.conversation(&admin, &conversation_id).await;
+    assert_eq!(
+        detail["conversation"]["contact_display_name"],
+        "zeppelin@customer.test"
+    );
+
+    // A customer with an email address never had a generated name.
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    customer_says(&app, &inbox, "mail", "ada@customer.test", "Hi").await;
+    let mail = conversation_of(&app, &admin, &inbox, "mail").await;
+    let detail = app.conversation(&admin, &mail).await;
+    let shown = detail["contact"]["display_name"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(shown.contains("ada@customer.test"), "{detail}");
+    assert_eq!(detail["conversation"]["contact_display_name"], shown);
 }
