@@ -87,6 +87,9 @@ pub struct Contact {
     /// `#rrggbb`, for their avatar: white text reads on it (WCAG AA).
     #[serde(default)]
     pub avatar_colour: String,
+    /// The names of their labels, in name order.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 /// How a contact is known on one channel.

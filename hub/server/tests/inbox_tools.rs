@@ -21,6 +21,7 @@ backend_tests!(
     snoozed_conversations_leave_the_views_and_come_back,
     bulk_snooze_until_a_time_or_until_the_customer_writes,
     anonymous_visitors_are_shown_by_a_stable_friendly_name,
+    contacts_carry_labels_through_merges_and_deletions,
 );
 
 /// Waits for the bus to announce a change of `conversation_id` (what the inbox's live list
@@ -1433,4 +1434,126 @@ async fn anonymous_visitors_are_shown_by_a_stable_friendly_name(db: TestDatabase
         .unwrap_or_default();
     assert!(shown.contains("ada@customer.test"), "{detail}");
     assert_eq!(detail["conversation"]["contact_display_name"], shown);
+}
+
+/// `PUT /contacts/{id}/labels` like the conversations' route: shown on the contact and in the
+/// contacts list, moved by a merge, gone with the label; checked permissions and input.
+async fn contacts_carry_labels_through_merges_and_deletions(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let agent = app.user_token(&admin, "support_agent").await;
+    let editor = app.user_token(&admin, "knowledge_editor").await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let mut contacts = Vec::new();
+    for thread in ["vip-one", "vip-two"] {
+        let conversation = app.customer_writes(&admin, &inbox, thread).await;
+        let detail = app.conversation(&admin, &conversation).await;
+        contacts.push(
+            detail["contact"]["id"]
+                .as_str()
+                .expect("a contact")
+                .to_owned(),
+        );
+    }
+    let path = |id: &str| format!("/api/v1/contacts/{id}/labels");
+    let (status, contact) = app
+        .send(
+            Method::PUT,
+            &agent,
+            &path(&contacts[0]),
+            json!({ "labels": ["VIP", "reseller", "vip"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{contact}");
+    assert_eq!(labels(&contact), ["reseller", "vip"]);
+    let (_, read) = app
+        .get(&agent, &format!("/api/v1/contacts/{}", contacts[0]))
+        .await;
+    assert_eq!(labels(&read), ["reseller", "vip"]);
+    let (_, listed) = app.get(&agent, "/api/v1/contacts").await;
+    let first = listed["contacts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["id"] == contacts[0].as_str()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(labels(&first), ["reseller", "vip"], "{listed}");
+    let (_, known) = app.get(&agent, "/api/v1/labels").await;
+    assert!(
+        known.to_string().contains("\"reseller\""),
+        "created: {known}"
+    );
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &agent,
+            &path(&contacts[1]),
+            json!({ "labels": ["vip", "wholesale"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Bad input, permissions, another organization.
+    for bad in [
+        json!({ "labels": ["not a slug"] }),
+        json!({ "labels": (0..21).map(|n| format!("l{n}")).collect::<Vec<_>>() }),
+        json!({ "names": ["vip"] }),
+    ] {
+        let (status, _) = app
+            .send(Method::PUT, &agent, &path(&contacts[0]), bad.clone())
+            .await;
+        assert!(status.is_client_error(), "{bad}: {status}");
+    }
+    let body = json!({ "labels": [] });
+    let (status, _) = app
+        .send(Method::PUT, &editor, &path(&contacts[0]), body.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .send(Method::PUT, &agent, &path("nobody"), body.clone())
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let globex = app.second_organization().await;
+    let (status, _) = app
+        .send(Method::PUT, &globex, &path(&contacts[0]), body)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, audit) = app.get(&admin, "/api/v1/audit?limit=200").await;
+    assert!(audit.to_string().contains("contact.labels"));
+
+    // A merge: the survivor keeps its labels and takes the others, once each.
+    let (status, merged) = app
+        .post(
+            &agent,
+            &format!("/api/v1/contacts/{}/merge", contacts[1]),
+            json!({ "into": contacts[0] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    assert_eq!(labels(&merged), ["reseller", "vip", "wholesale"]);
+
+    // Deleting a label takes it off the contact.
+    let id_of = |name: &str| {
+        known
+            .as_array()
+            .and_then(|all| all.iter().find(|l| l["name"] == name))
+            .and_then(|l| l["id"].as_str())
+            .map(str::to_owned)
+            .expect("the label")
+    };
+    let reseller = id_of("reseller");
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/labels/{reseller}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, read) = app
+        .get(&agent, &format!("/api/v1/contacts/{}", contacts[0]))
+        .await;
+    assert_eq!(labels(&read), ["vip", "wholesale"]);
+    let (_, openapi) = app.get("", "/api/v1/openapi.json").await;
+    assert!(openapi["paths"]["/api/v1/contacts/{id}/labels"]["put"].is_object());
 }

@@ -176,11 +176,17 @@ impl Store {
         };
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
         let mut identities = identities_of(self.db(), org_id, ids).await?;
+        let contact_ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+        let mut labels = crate::labels::contact_labels_of(self.db(), org_id, &contact_ids).await?;
         let contacts = rows
             .into_iter()
             .map(|row| {
                 let own = identities.remove(&row.id).unwrap_or_default();
-                convert::contact(row, own)
+                let own_labels = labels.remove(&row.id).unwrap_or_default();
+                convert::contact(row, own).map(|contact| model::Contact {
+                    labels: own_labels,
+                    ..contact
+                })
             })
             .collect::<Result<_>>()?;
         Ok(ContactPage {
@@ -202,7 +208,12 @@ impl Store {
             .order_by_asc(contact_identity::Column::Id)
             .all(self.db())
             .await?;
-        convert::contact(row, identities).map(Some)
+        let labels = crate::labels::contact_labels_of(self.db(), org_id, &[contact_id])
+            .await?
+            .remove(contact_id)
+            .unwrap_or_default();
+        let contact = convert::contact(row, identities)?;
+        Ok(Some(model::Contact { labels, ..contact }))
     }
 
     /// Updates a contact's name, email or phone (`Some(None)` clears a field).

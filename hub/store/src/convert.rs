@@ -122,6 +122,7 @@ pub(crate) fn contact(
         created_at: row.created_at,
         display_name,
         avatar_colour,
+        labels: Vec::new(),
     })
 }
 
