@@ -669,6 +669,16 @@ export function createInbox({ me, can, directory, shortcuts }) {
       h('h2', {}, avatar(contactName(contact), contact.avatar_colour), contactName(contact)),
       contact.email ? h('div', {}, contact.email) : null,
       contact.phone ? h('div', {}, contact.phone) : null,
+      labelEditor(contact, labels, {
+        editable: can('contacts:write'),
+        kind: 'contacts',
+        name: 'Contact labels',
+        onChange: (updated) => {
+          if (state.detail !== detail) return;
+          detail.contact = updated;
+          renderContact(detail);
+        },
+      }),
       h('h3', {}, 'On every channel'),
       h('ul', { 'aria-label': 'Identities' }, contact.identities.map((identity) =>
         h('li', {}, channelIcon(identity.channel), h('span', { title: identity.external_id },
