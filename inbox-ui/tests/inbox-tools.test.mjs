@@ -134,4 +134,6 @@ test('label a contact from the contact panel, then remove the label', async () =
   await editor.getByRole('button', { name: `Remove label ${name}` }).click();
   await editor.getByRole('button', { name: `Remove label ${name}` }).waitFor({ state: 'detached' });
   assert.deepEqual((await api(`/contacts/${contactId}`, { token: admin })).labels, []);
+  // Out of the views, so that the files after this one find the seeded conversations.
+  await api(`/conversations/${id}/snooze`, { token: admin, method: 'POST', body: { until_customer_replies: true } });
 });
