@@ -72,35 +72,55 @@ fn default_color(name: &str) -> String {
     DEFAULT_COLORS[sum % DEFAULT_COLORS.len()].to_owned()
 }
 
-/// The names of the labels of each of `conversation_ids`, in name order: one query for a
-/// whole page.
+/// The names of the labels of each owner in `owner_ids` (conversations or contacts, through
+/// their join table `E`), in name order: one query for a whole page.
+async fn names_by_owner<E>(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    owner_ids: &[&str],
+    owner: E::Column,
+    org: E::Column,
+    to_label: sea_orm::RelationDef,
+) -> Result<HashMap<String, Vec<String>>>
+where
+    E: EntityTrait,
+{
+    let mut labels: HashMap<String, Vec<String>> = HashMap::new();
+    if owner_ids.is_empty() {
+        return Ok(labels);
+    }
+    let rows: Vec<(String, String)> = E::find()
+        .select_only()
+        .column(owner)
+        .column(label::Column::Name)
+        .join(JoinType::InnerJoin, to_label)
+        .filter(org.eq(org_id))
+        .filter(owner.is_in(owner_ids.iter().copied()))
+        .order_by_asc(label::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (owner_id, name) in rows {
+        labels.entry(owner_id).or_default().push(name);
+    }
+    Ok(labels)
+}
+
+/// The names of the labels of each of `conversation_ids`, in name order.
 pub(crate) async fn labels_of(
     db: &impl ConnectionTrait,
     org_id: &str,
     conversation_ids: &[&str],
 ) -> Result<HashMap<String, Vec<String>>> {
-    let mut labels: HashMap<String, Vec<String>> = HashMap::new();
-    if conversation_ids.is_empty() {
-        return Ok(labels);
-    }
-    let rows: Vec<(String, String)> = conversation_label::Entity::find()
-        .select_only()
-        .column(conversation_label::Column::ConversationId)
-        .column(label::Column::Name)
-        .join(
-            JoinType::InnerJoin,
-            conversation_label::Relation::Label.def(),
-        )
-        .filter(conversation_label::Column::OrgId.eq(org_id))
-        .filter(conversation_label::Column::ConversationId.is_in(conversation_ids.iter().copied()))
-        .order_by_asc(label::Column::Name)
-        .into_tuple()
-        .all(db)
-        .await?;
-    for (conversation_id, name) in rows {
-        labels.entry(conversation_id).or_default().push(name);
-    }
-    Ok(labels)
+    names_by_owner::<conversation_label::Entity>(
+        db,
+        org_id,
+        conversation_ids,
+        conversation_label::Column::ConversationId,
+        conversation_label::Column::OrgId,
+        conversation_label::Relation::Label.def(),
+    )
+    .await
 }
 
 /// Fills the `labels` of `conversations` (all of one organization).
@@ -183,31 +203,21 @@ async fn ensure_labels(
         .await?)
 }
 
-/// The names of the labels of each of `contact_ids`, in name order: one query.
+/// The names of the labels of each of `contact_ids`, in name order.
 pub(crate) async fn contact_labels_of(
     db: &impl ConnectionTrait,
     org_id: &str,
     contact_ids: &[&str],
 ) -> Result<HashMap<String, Vec<String>>> {
-    let mut labels: HashMap<String, Vec<String>> = HashMap::new();
-    if contact_ids.is_empty() {
-        return Ok(labels);
-    }
-    let rows: Vec<(String, String)> = contact_label::Entity::find()
-        .select_only()
-        .column(contact_label::Column::ContactId)
-        .column(label::Column::Name)
-        .join(JoinType::InnerJoin, contact_label::Relation::Label.def())
-        .filter(contact_label::Column::OrgId.eq(org_id))
-        .filter(contact_label::Column::ContactId.is_in(contact_ids.iter().copied()))
-        .order_by_asc(label::Column::Name)
-        .into_tuple()
-        .all(db)
-        .await?;
-    for (contact_id, name) in rows {
-        labels.entry(contact_id).or_default().push(name);
-    }
-    Ok(labels)
+    names_by_owner::<contact_label::Entity>(
+        db,
+        org_id,
+        contact_ids,
+        contact_label::Column::ContactId,
+        contact_label::Column::OrgId,
+        contact_label::Relation::Label.def(),
+    )
+    .await
 }
 
 /// Moves the labels of contact `from` to contact `into` (a merge): `into` keeps its own and
