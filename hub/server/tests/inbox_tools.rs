@@ -1050,8 +1050,15 @@ async fn back_in_the_views(app: &TestApp, token: &str, conversation_id: &str) {
     panic!("{conversation_id} never came back");
 }
 
-async fn snoozed_conversations_leave_the_views_and_come_back(db: TestDatabase) {
-    // Whole seconds: PostgreSQL keeps microseconds.
+/// The hub on a manual clock started now (in whole seconds: PostgreSQL keeps microseconds),
+/// its snooze timer ticking every 50 ms.
+async fn on_a_manual_clock(
+    db: TestDatabase,
+) -> (
+    TestApp,
+    switchboard_model::Clock,
+    chrono::DateTime<chrono::Utc>,
+) {
     let started = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
     let clock = switchboard_model::Clock::manual(started);
     let app = TestApp::spawn_quiet_with_clock(
@@ -1063,6 +1070,11 @@ async fn snoozed_conversations_leave_the_views_and_come_back(db: TestDatabase) {
         clock.clone(),
     )
     .await;
+    (app, clock, started)
+}
+
+async fn snoozed_conversations_leave_the_views_and_come_back(db: TestDatabase) {
+    let (app, clock, started) = on_a_manual_clock(db).await;
     let admin = app.admin().await;
     let agent = app.user_token(&admin, "support_agent").await;
     let inbox = app.test_inbox(&admin, json!({})).await;
@@ -1237,17 +1249,7 @@ async fn likely_duplicates_share_an_email_or_a_phone(db: TestDatabase) {
 /// clock) or until the customer writes; bad times refuse the whole request; another
 /// organization's conversations fail one by one.
 async fn bulk_snooze_until_a_time_or_until_the_customer_writes(db: TestDatabase) {
-    let started = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
-    let clock = switchboard_model::Clock::manual(started);
-    let app = TestApp::spawn_quiet_with_clock(
-        db,
-        |db| switchboard::config::Settings {
-            sla_check_ms: 50,
-            ..support::settings(db)
-        },
-        clock.clone(),
-    )
-    .await;
+    let (app, clock, started) = on_a_manual_clock(db).await;
     let admin = app.admin().await;
     let agent = app.user_token(&admin, "support_agent").await;
     let editor = app.user_token(&admin, "knowledge_editor").await;
