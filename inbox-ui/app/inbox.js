@@ -656,14 +656,21 @@ export function createInbox({ me, can, directory, shortcuts }) {
     }
     contacts.set(contact.id, contact);
     const past = h('ul', { 'aria-label': 'Contact history' }, h('li', { class: 'muted' }, 'Loading…'));
+    // A change to the contact shown (a merge, its labels), into whatever detail is open now:
+    // a live refresh may have replaced the one this panel was drawn from.
+    const contactChanged = (updated) => {
+      const open = state.detail;
+      if (!open || open.contact?.id !== updated.id) return;
+      open.contact = updated;
+      contacts.set(updated.id, updated);
+      renderHeader();
+      renderContact(open);
+    };
     // After a merge: the survivor, with both identities and both histories.
     const merged = (survivor, mergedId) => {
       contacts.delete(mergedId);
-      if (state.detail !== detail) return;
-      detail.contact = survivor;
       list.refresh();
-      renderHeader();
-      renderContact(detail);
+      contactChanged(survivor);
     };
     mount(contactPane,
       h('h2', {}, avatar(contactName(contact), contact.avatar_colour), contactName(contact)),
@@ -673,11 +680,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
         editable: can('contacts:write'),
         kind: 'contacts',
         name: 'Contact labels',
-        onChange: (updated) => {
-          if (state.detail !== detail) return;
-          detail.contact = updated;
-          renderContact(detail);
-        },
+        onChange: contactChanged,
       }),
       h('h3', {}, 'On every channel'),
       h('ul', { 'aria-label': 'Identities' }, contact.identities.map((identity) =>
