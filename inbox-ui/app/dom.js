@@ -110,17 +110,21 @@ export function humanDuration(totalSeconds, { seconds = true, parts = 4 } = {}) 
   return seconds ? '0 s' : '< 1 min';
 }
 
-/** "Visitor 4f2a" for an anonymous web-chat identity (`visitor:<64 hex>`), else null: the same
- * name the API's search gives (`contact_display_name` in hub/store/src/search.rs). */
-export function visitorName(externalId) {
-  return typeof externalId === 'string' && externalId.startsWith('visitor:')
-    ? `Visitor ${externalId.slice('visitor:'.length, 'visitor:'.length + 4)}` : null;
-}
-
-/** How a contact is shown: their name, email or phone, a visitor's readable name, or their id. */
+/** How a contact is shown: the name the API gives (`display_name`: their name, email or phone,
+ * or an anonymous visitor's generated name, hub/model/src/display_name.rs); for a contact
+ * object without it (one not loaded yet), what it holds. */
 export function contactDisplayName(contact, fallback = 'Customer') {
   if (!contact) return '…';
-  const ids = (contact.identities || []).map((identity) => identity.external_id);
-  return contact.name || contact.email || contact.phone
-    || ids.map(visitorName).find(Boolean) || ids[0] || fallback;
+  return contact.display_name || contact.name || contact.email || contact.phone
+    || contact.identities?.[0]?.external_id || fallback;
+}
+
+/** A round avatar with the initials of `name` on `colour` (the API's avatar colour, which
+ * white text reads on); decorative, the name stands beside it. */
+export function avatar(name, colour, { small = false } = {}) {
+  const initials = String(name || '?').split(/[\s@.]+/).filter(Boolean).slice(0, 2)
+    .map((word) => word[0].toUpperCase()).join('');
+  const el = h('span', { class: small ? 'avatar small' : 'avatar', 'aria-hidden': 'true' }, small ? '' : initials);
+  if (colour) el.style.setProperty('--avatar-color', colour);
+  return el;
 }

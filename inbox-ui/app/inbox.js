@@ -3,12 +3,15 @@
 
 import { ApiError, get, post, query } from './api.js';
 import { attachmentList, attachmentPicker } from './attachments.js';
+import { createBulk } from './bulk.js';
 import {
-  channelIcon, channelName, contactDisplayName, fullTime, h, mount, relativeTime, sentimentLabel, toast, visitorName,
+  avatar, channelIcon, channelName, contactDisplayName, fullTime, h, mount, relativeTime, sentimentLabel, toast,
 } from './dom.js';
 import { createLabelStore, fillLabelOptions, labelChips, labelEditor } from './labels.js';
 import { attachMentions } from './mentions.js';
+import { duplicatesSection } from './merge.js';
 import { slaCountdown, slaSummary } from './sla.js';
+import { snoozeMenu } from './snooze.js';
 import { VirtualList } from './virtual-list.js';
 
 const PAGE = 100;
@@ -95,9 +98,19 @@ export function createInbox({ me, can, directory, shortcuts }) {
     renderRow,
     onNearEnd: () => loadMore(),
   });
+  const bulk = createBulk({
+    items: () => state.items,
+    loadAll,
+    rows: list.list,
+    onChanged: (conversations) => conversations.forEach(changed),
+    directory,
+    labels,
+    can,
+  });
   const emptyNote = h('p', { class: 'empty', hidden: true }, 'No conversations here.');
   const listPane = h('section', { class: 'listpane', 'aria-labelledby': 'list-title' },
-    h('div', { class: 'listhead' }, listTitle, listStatus), h('div', { style: 'display:grid;min-height:0' }, emptyNote, list.viewport));
+    h('div', {}, h('div', { class: 'listhead' }, h('span', { class: 'listtitle' }, bulk.selectAll, listTitle), listStatus), bulk.bar),
+    h('div', { style: 'display:grid;min-height:0' }, emptyNote, list.viewport));
   list.viewport.style.gridArea = '1 / 1';
   emptyNote.style.gridArea = '1 / 1';
 
@@ -163,6 +176,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
 
   // ----- list loading
   async function reload() {
+    bulk.clear();
     state.generation += 1;
     state.items = [];
     state.cursor = null;
@@ -200,6 +214,16 @@ export function createInbox({ me, can, directory, shortcuts }) {
   function showItems() {
     emptyNote.hidden = state.items.length > 0 || !state.exhausted;
     list.setItems(state.items);
+    bulk.prune();
+  }
+
+  /** Every page of the view, for "Select all". */
+  async function loadAll() {
+    const generation = state.generation;
+    while (!state.exhausted && generation === state.generation) {
+      if (state.loading) await new Promise((resolve) => { setTimeout(resolve, 50); });
+      else await loadMore();
+    }
   }
 
   async function refreshCounts() {
@@ -260,17 +284,23 @@ export function createInbox({ me, can, directory, shortcuts }) {
     return contactDisplayName(contact, fallback);
   }
 
+  /** Who a list item is from: the API's name for its contact, else the contact fetched. */
+  function rowName(conv) {
+    return conv.contact_display_name || contactName(contactOf(conv.contact_id));
+  }
+
   function renderRow(conv, row) {
-    const contact = contactOf(conv.contact_id);
+    const who = rowName(conv);
     const sentiment = sentimentLabel(conv.sentiment);
     const assignee = conv.assignee_id ? directory.userName(conv.assignee_id) : null;
-    row.className = 'row';
+    row.className = bulk.enabled ? 'row selectable' : 'row';
     row.setAttribute('aria-current', String(conv.id === state.selectedId));
     row.dataset.id = conv.id;
     row.onclick = () => openConversation(conv.id);
     mount(row,
+      bulk.checkbox(conv, who),
       channelIcon(conv.channel),
-      h('span', { class: 'who' }, contactName(contact)),
+      h('span', { class: 'who' }, avatar(who, conv.contact_avatar_colour, { small: true }), who),
       h('time', { class: 'when', datetime: conv.updated_at, title: fullTime(conv.updated_at) }, relativeTime(conv.last_message_at || conv.updated_at)),
       h('span', { class: 'last' }, conv.last_message_preview || conv.subject || ''),
       h('span', { class: 'tags' },
@@ -504,7 +534,8 @@ export function createInbox({ me, can, directory, shortcuts }) {
       : h('span', { class: 'muted' }, conv.assignee_id ? directory.userName(conv.assignee_id) : 'Unassigned');
     mount(headerSlot,
       channelIcon(conv.channel),
-      h('h2', {}, contactName(contact), conv.subject ? h('span', { class: 'muted' }, ` · ${conv.subject}`) : null),
+      h('h2', {}, avatar(contactName(contact), contact?.avatar_colour), contactName(contact),
+        conv.subject ? h('span', { class: 'muted' }, ` · ${conv.subject}`) : null),
       h('span', { class: 'pill', dataset: { status: conv.status }, 'aria-label': `Status: ${STATUS_LABEL[conv.status]}` }, STATUS_LABEL[conv.status]),
       priority, assign,
       canReply && open && !mineNow ? action('Take over', () => act('takeover')) : null,
@@ -521,30 +552,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
       const until = conv.snooze.until ? `Snoozed until ${fullTime(conv.snooze.until)}` : 'Snoozed until the customer replies';
       return [h('span', { class: 'pill', dataset: { snoozed: 'true' } }, until), action('Unsnooze', () => act('unsnooze'))];
     }
-    const hours = (n) => new Date(Date.now() + n * 3600 * 1000).toISOString();
-    const tomorrow = () => {
-      const at = new Date();
-      at.setDate(at.getDate() + 1);
-      at.setHours(9, 0, 0, 0);
-      return at.toISOString();
-    };
-    const choices = {
-      hour: () => ({ until: hours(1) }),
-      four: () => ({ until: hours(4) }),
-      tomorrow: () => ({ until: tomorrow() }),
-      reply: () => ({ until_customer_replies: true }),
-    };
-    const menu = h('select', {
-      'aria-label': 'Snooze',
-      onchange: () => {
-        const choice = choices[menu.value];
-        menu.value = '';
-        if (choice) act('snooze', choice()).catch((error) => toast(error.message, 'error'));
-      },
-    }, h('option', { value: '' }, 'Snooze…'), h('option', { value: 'hour' }, 'For 1 hour'),
-    h('option', { value: 'four' }, 'For 4 hours'), h('option', { value: 'tomorrow' }, 'Until tomorrow 9:00'),
-    h('option', { value: 'reply' }, 'Until the customer replies'));
-    return menu;
+    return snoozeMenu({ label: 'Snooze', onChoose: (body) => act('snooze', body).catch((error) => toast(error.message, 'error')) });
   }
 
   // A conversation an action changed (its answer), into the list and the open header.
@@ -656,15 +664,38 @@ export function createInbox({ me, can, directory, shortcuts }) {
       return;
     }
     contacts.set(contact.id, contact);
-    const past = h('ul', {}, h('li', { class: 'muted' }, 'Loading…'));
+    const past = h('ul', { 'aria-label': 'Contact history' }, h('li', { class: 'muted' }, 'Loading…'));
+    // A change to the contact shown (a merge, its labels), into whatever detail is open now:
+    // a live refresh may have replaced the one this panel was drawn from.
+    const contactChanged = (updated) => {
+      const open = state.detail;
+      if (!open || open.contact?.id !== updated.id) return;
+      open.contact = updated;
+      contacts.set(updated.id, updated);
+      renderHeader();
+      renderContact(open);
+    };
+    // After a merge: the survivor, with both identities and both histories.
+    const merged = (survivor, mergedId) => {
+      contacts.delete(mergedId);
+      list.refresh();
+      contactChanged(survivor);
+    };
     mount(contactPane,
-      h('h2', {}, contactName(contact)),
+      h('h2', {}, avatar(contactName(contact), contact.avatar_colour), contactName(contact)),
       contact.email ? h('div', {}, contact.email) : null,
       contact.phone ? h('div', {}, contact.phone) : null,
+      labelEditor(contact, labels, {
+        editable: can('contacts:write'),
+        kind: 'contacts',
+        name: 'Contact labels',
+        onChange: contactChanged,
+      }),
       h('h3', {}, 'On every channel'),
       h('ul', { 'aria-label': 'Identities' }, contact.identities.map((identity) =>
         h('li', {}, channelIcon(identity.channel), h('span', { title: identity.external_id },
-          visitorName(identity.external_id) ? `${visitorName(identity.external_id)} (anonymous)` : identity.external_id)))),
+          identity.external_id.startsWith('visitor:') ? 'Anonymous visitor' : identity.external_id)))),
+      duplicatesSection({ contact, nameOf: (c) => contactName(c), canMerge: can('contacts:write'), onMerged: merged }),
       h('h3', {}, 'Conversations'), past);
     try {
       const page = await get(`/conversations${query({ contact_id: contact.id, snoozed: 'any', limit: 20 })}`);
@@ -688,6 +719,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
   shortcuts.set({
     j: () => move(1),
     k: () => move(-1),
+    x: () => { if (state.selectedId) bulk.toggle(state.selectedId); },
     r: () => replyBox?.focus(),
     n: () => noteBox?.focus(),
     e: () => {

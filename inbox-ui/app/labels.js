@@ -1,5 +1,6 @@
 // Labels in the inbox: the organization's labels (names and colours), coloured chips for the
-// list and the conversation header, and the editor that adds and removes a conversation's.
+// list and the conversation header, and the editor that adds and removes a conversation's (in
+// the header) or a contact's (in the contact panel).
 
 import { get, put } from './api.js';
 import { h, mount, toast } from './dom.js';
@@ -44,14 +45,16 @@ export function labelChips(conv, labels) {
 }
 
 /**
- * The header's label editor: chips with a remove button each, and a text box (with the known
- * names as suggestions) that adds one on Enter. `onChange(conversation)` gets the answer.
+ * A label editor: chips with a remove button each, and a text box (with the known names as
+ * suggestions) that adds one on Enter. For a conversation (the header) by default; for a
+ * contact (the contact panel) with `kind: 'contacts'` and its own `name` for the group.
+ * `onChange(item)` gets the answer.
  */
-export function labelEditor(conv, labels, { editable, onChange }) {
+export function labelEditor(conv, labels, { editable, onChange, kind = 'conversations', name = 'Labels' }) {
   const listId = `label-names-${conv.id}`;
   const set = async (names) => {
     try {
-      const updated = await put(`/conversations/${encodeURIComponent(conv.id)}/labels`, { labels: names });
+      const updated = await put(`/${kind}/${encodeURIComponent(conv.id)}/labels`, { labels: names });
       labels.know(updated.labels);
       onChange(updated);
     } catch (error) {
@@ -63,7 +66,7 @@ export function labelEditor(conv, labels, { editable, onChange }) {
     type: 'button', class: 'label-remove', 'aria-label': `Remove label ${name}`,
     onclick: () => set(current.filter((other) => other !== name)),
   }, '×') : null));
-  if (!editable) return h('div', { class: 'labels', 'aria-label': 'Labels' }, chips);
+  if (!editable) return h('div', { class: 'labels', 'aria-label': name }, chips);
   const input = h('input', {
     type: 'text', class: 'label-input', 'aria-label': 'Add label', placeholder: '+ label', list: listId, size: '8',
     onkeydown: (event) => {
@@ -79,7 +82,7 @@ export function labelEditor(conv, labels, { editable, onChange }) {
   });
   const suggestions = h('datalist', { id: listId }, labels.names().filter((name) => !current.includes(name))
     .map((name) => h('option', { value: name })));
-  return h('div', { class: 'labels', role: 'group', 'aria-label': 'Labels' }, chips, input, suggestions);
+  return h('div', { class: 'labels', role: 'group', 'aria-label': name }, chips, input, suggestions);
 }
 
 /** Fills a `<select>` with the label filter's options, keeping its value. */

@@ -17,7 +17,7 @@ const app = document.getElementById('app');
 // ----- keyboard shortcuts: single keys, never while typing
 const SHORTCUT_HELP = [
   ['j', 'Next conversation'], ['k', 'Previous conversation'], ['r', 'Reply'],
-  ['n', 'Private note'], ['e', 'Resolve'], ['/', 'Search'], ['?', 'Show these shortcuts'], ['Esc', 'Leave a text box'],
+  ['n', 'Private note'], ['e', 'Resolve'], ['x', 'Select the open conversation'], ['/', 'Search'], ['?', 'Show these shortcuts'], ['Esc', 'Leave a text box'],
 ];
 const shortcuts = {
   handlers: {},

@@ -22,7 +22,7 @@ test('label a conversation, see the chip, filter by the label, remove it', async
   await list.getByRole('listitem').filter({ hasText: `Refund for ${labelled}` }).click();
   await page.getByRole('list', { name: 'Messages' }).getByText(`Refund for ${labelled}`).waitFor();
 
-  const editor = page.getByRole('group', { name: 'Labels' });
+  const editor = page.getByRole('group', { name: 'Labels', exact: true });
   await editor.getByRole('combobox', { name: 'Add label' }).fill(name);
   await editor.getByRole('combobox', { name: 'Add label' }).press('Enter');
   await editor.getByRole('button', { name: `Remove label ${name}` }).waitFor();
@@ -110,4 +110,30 @@ test('snooze until the customer replies: the conversation leaves the list and co
   await list.getByRole('listitem').filter({ hasText: `Any news on ${thread}?` }).waitFor();
   const detail = await api(`/conversations/${id}`, { token: await login() });
   assert.equal(detail.conversation.snooze, undefined);
+});
+
+test('label a contact from the contact panel, then remove the label', async () => {
+  const thread = unique('contact-label');
+  const id = await customerWrites(thread, `Reseller order ${thread}`);
+  const admin = await login();
+  const contactId = (await api(`/conversations/${id}`, { token: admin })).contact.id;
+  const name = `reseller${Date.now().toString(36)}`;
+  const page = await newPage(browser);
+  await signIn(page);
+  await page.goto(`${process.env.HUB_URL}/#/inbox/${id}`);
+  const panel = page.getByRole('complementary', { name: 'Contact' });
+  const editor = panel.getByRole('group', { name: 'Contact labels' });
+  await editor.getByRole('combobox', { name: 'Add label' }).fill(name);
+  await editor.getByRole('combobox', { name: 'Add label' }).press('Enter');
+  await editor.getByRole('button', { name: `Remove label ${name}` }).waitFor();
+  assert.deepEqual((await api(`/contacts/${contactId}`, { token: admin })).labels, [name]);
+  // The conversation's own labels are another thing.
+  assert.deepEqual((await api(`/conversations/${id}`, { token: admin })).conversation.labels, []);
+  await screenshot(page, 'contact-labels');
+
+  await editor.getByRole('button', { name: `Remove label ${name}` }).click();
+  await editor.getByRole('button', { name: `Remove label ${name}` }).waitFor({ state: 'detached' });
+  assert.deepEqual((await api(`/contacts/${contactId}`, { token: admin })).labels, []);
+  // Out of the views, so that the files after this one find the seeded conversations.
+  await api(`/conversations/${id}/snooze`, { token: admin, method: 'POST', body: { until_customer_replies: true } });
 });

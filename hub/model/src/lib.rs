@@ -11,6 +11,7 @@ mod channel;
 mod clock;
 mod connector;
 mod conversation;
+mod display_name;
 mod event;
 mod helpdesk;
 mod knowledge;
@@ -32,6 +33,10 @@ pub use connector::{
 };
 pub use conversation::{
     Attachment, ConversationStatus, DeliveryStatus, MessageRole, ParseEnumError, Priority, Source,
+};
+pub use display_name::{
+    AVATAR_PALETTE, VISITOR_PREFIX, avatar_colour, contact_avatar_colour, contact_display_name,
+    friendly_name,
 };
 pub use event::{
     BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundFile, InboundMessage, OutboundFile,

@@ -80,6 +80,16 @@ pub struct Contact {
     pub phone: Option<String>,
     pub identities: Vec<ContactIdentity>,
     pub created_at: DateTime<Utc>,
+    /// How the hub shows them: name, email or phone, or an anonymous visitor's generated,
+    /// stable name ("Curious Otter"); see [`crate::contact_display_name`].
+    #[serde(default)]
+    pub display_name: String,
+    /// `#rrggbb`, for their avatar: white text reads on it (WCAG AA).
+    #[serde(default)]
+    pub avatar_colour: String,
+    /// The names of their labels, in name order.
+    #[serde(default)]
+    pub labels: Vec<String>,
 }
 
 /// How a contact is known on one channel.
@@ -121,6 +131,13 @@ pub struct Conversation {
     /// Set while the conversation is snoozed: out of the inbox's views until then.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub snooze: Option<Snooze>,
+    /// Its contact's [`Contact::display_name`], so that a list shows who wrote without
+    /// fetching every contact.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_display_name: Option<String>,
+    /// Its contact's [`Contact::avatar_colour`].
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact_avatar_colour: Option<String>,
 }
 
 /// A snoozed conversation comes back when its time passes or when the customer writes.

@@ -609,15 +609,11 @@ pub fn note_text(text: &str) -> (bool, &str) {
     }
 }
 
+/// How the desk names the customer: as the inbox does (`Contact::display_name`: name, email or
+/// phone, or a visitor's generated name).
 fn contact_name(contact: Option<&switchboard_model::Contact>) -> String {
     contact
-        .and_then(|contact| {
-            contact
-                .name
-                .clone()
-                .or_else(|| contact.email.clone())
-                .or_else(|| contact.phone.clone())
-        })
+        .map(|contact| contact.display_name.clone())
         .filter(|name| !name.trim().is_empty())
         .unwrap_or_else(|| "A customer".to_owned())
 }
@@ -649,6 +645,28 @@ fn escape(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_customer_is_named_as_the_inbox_names_them() {
+        let visitor = "visitor:aead424967b31e33";
+        let contact = switchboard_model::Contact {
+            id: "c-1".into(),
+            org_id: "o-1".into(),
+            name: None,
+            email: None,
+            phone: None,
+            identities: Vec::new(),
+            created_at: chrono::Utc::now(),
+            display_name: switchboard_model::friendly_name(visitor),
+            avatar_colour: switchboard_model::avatar_colour(visitor).into(),
+            labels: Vec::new(),
+        };
+        assert_eq!(
+            contact_name(Some(&contact)),
+            switchboard_model::friendly_name(visitor)
+        );
+        assert_eq!(contact_name(None), "A customer");
+    }
 
     #[test]
     fn a_note_is_marked_by_its_prefix_in_any_case() {

@@ -197,11 +197,14 @@ async fn enqueue(store: &Store, event: &BusEvent) -> switchboard_store::Result<u
             let Some(name) = transition(previous.as_deref(), *status) else {
                 return Ok(0);
             };
+            // Its labels as they are now, so that a receiver can route by them.
+            let labels = store.conversation_labels(org_id, conversation_id).await?;
             let data = json!({
                 "conversation_id": conversation_id,
                 "inbox_id": inbox_id,
                 "status": status,
                 "previous_status": previous,
+                "labels": labels,
             });
             store
                 .enqueue_webhook_event(org_id, name, Some(conversation_id), data)

@@ -18,6 +18,7 @@ backend_tests!(
     every_figure_of_a_known_history,
     analytics_is_for_managers_and_admins_and_one_organization,
     bad_ranges_are_refused_with_a_reason,
+    the_label_filter_counts_exactly_the_labelled_conversations,
 );
 
 fn instant(text: &str) -> DateTime<Utc> {
@@ -479,4 +480,89 @@ async fn bad_ranges_are_refused_with_a_reason(db: TestDatabase) {
     let days = chrono::NaiveDate::parse_from_str(to, "%Y-%m-%d").expect("a date")
         - chrono::NaiveDate::parse_from_str(from, "%Y-%m-%d").expect("a date");
     assert_eq!(days.num_days(), 29);
+}
+
+/// `label=` keeps the conversations that carry the label: the two resolved ones of the known
+/// history labelled `billing` are counted alone, every figure theirs; taking the label off one
+/// takes it out of the figures.
+async fn the_label_filter_counts_exactly_the_labelled_conversations(db: TestDatabase) {
+    let history = known_history(db).await;
+    let (app, admin) = (&history.app, &history.admin);
+    let (_, resolved) = app
+        .get(admin, "/api/v1/conversations?status=resolved&snoozed=any")
+        .await;
+    let resolved: Vec<String> = resolved["conversations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .filter_map(|c| c["id"].as_str().map(str::to_owned))
+        .collect();
+    assert_eq!(resolved.len(), 2, "A and B");
+    for id in &resolved {
+        let (status, _) = app
+            .send(
+                Method::PUT,
+                admin,
+                &format!("/api/v1/conversations/{id}/labels"),
+                json!({ "labels": ["billing"] }),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let range = "from=2026-11-27&to=2026-11-30&tz=Europe/Berlin";
+    let overview = |query: String| async move {
+        let (status, body) = app
+            .get(admin, &format!("/api/v1/analytics/overview?{range}{query}"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        body
+    };
+    let all = overview(String::new()).await;
+    assert_eq!(all["conversations_opened"], 5);
+    let billing = overview("&label=billing".into()).await;
+    assert_eq!(billing["conversations_opened"], 2, "{billing}");
+    assert_eq!(billing["conversations_resolved"], 2);
+    assert_eq!(billing["automated_resolutions"], 1);
+    assert_eq!(billing["csat"]["responses"], 2);
+    assert_close(&billing["csat"]["average"], 3.5, "CSAT of A and B");
+    assert_eq!(billing["by_channel"][0]["conversations"], 2);
+    // The label's name is matched as stored (lowercase).
+    let upper = overview("&label=Billing".into()).await;
+    assert_eq!(upper["conversations_opened"], 2);
+    let (_, series) = app
+        .get(
+            admin,
+            &format!("/api/v1/analytics/timeseries?{range}&label=billing"),
+        )
+        .await;
+    let opened: u64 = series["days"]
+        .as_array()
+        .expect("days")
+        .iter()
+        .filter_map(|day| day["conversations_opened"].as_u64())
+        .sum();
+    assert_eq!(opened, 2, "{series}");
+
+    // Off one conversation: out of the figures.
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            admin,
+            &format!("/api/v1/conversations/{}/labels", resolved[0]),
+            json!({ "labels": [] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    let billing = overview("&label=billing".into()).await;
+    assert_eq!(billing["conversations_opened"], 1, "{billing}");
+    assert_eq!(billing["csat"]["responses"], 1);
+    let unused = overview("&label=nobody-uses-this".into()).await;
+    assert_eq!(unused["conversations_opened"], 0);
+    let (status, _) = app
+        .get(
+            admin,
+            &format!("/api/v1/analytics/overview?{range}&label=not%20a%20label"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }

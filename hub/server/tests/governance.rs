@@ -212,7 +212,17 @@ async fn webhooks_are_signed_retried_and_logged(db: TestDatabase) {
     assert_eq!(verified(retry, &secret), clock.now().timestamp());
     logged(&app, &admin, &webhook, &delivery, ("delivered", 2, 200)).await;
 
-    // A resolution is an event too; an assignment is not subscribed to.
+    // A resolution is an event too, with the conversation's labels; an assignment is not
+    // subscribed to.
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &admin,
+            &format!("/api/v1/conversations/{conversation}/labels"),
+            json!({ "labels": ["vip", "billing"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let (status, body) = app
         .post(
             &admin,
@@ -237,6 +247,7 @@ async fn webhooks_are_signed_retried_and_logged(db: TestDatabase) {
         conversation.as_str()
     );
     assert_eq!(resolved.json()["data"]["status"], "resolved");
+    assert_eq!(resolved.json()["data"]["labels"], json!(["billing", "vip"]));
     assert!(
         requests
             .iter()

@@ -19,6 +19,9 @@ backend_tests!(
     likely_duplicates_share_an_email_or_a_phone,
     bulk_actions_resolve_assign_and_label_many_conversations,
     snoozed_conversations_leave_the_views_and_come_back,
+    bulk_snooze_until_a_time_or_until_the_customer_writes,
+    anonymous_visitors_are_shown_by_a_stable_friendly_name,
+    contacts_carry_labels_through_merges_and_deletions,
 );
 
 /// Waits for the bus to announce a change of `conversation_id` (what the inbox's live list
@@ -874,7 +877,20 @@ async fn bulk_actions_resolve_assign_and_label_many_conversations(db: TestDataba
         .await;
     assert!(labels(&other["conversation"]).is_empty());
 
-    // Assign needs conversations:assign.
+    // Assign needs conversations:assign; without `team_id` each keeps its team.
+    let (status, team) = app
+        .post(&admin, "/api/v1/teams", json!({ "name": "Billing" }))
+        .await;
+    assert_eq!(status, StatusCode::CREATED);
+    let team_id = team["id"].as_str().expect("an id").to_owned();
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{}/assign", spam[1]),
+            json!({ "assignee_id": null, "team_id": team_id }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
     let body = json!({ "ids": spam, "action": "assign", "assignee_id": agent_id });
     let (status, _) = app
         .post(&agent, "/api/v1/conversations/bulk", body.clone())
@@ -889,6 +905,26 @@ async fn bulk_actions_resolve_assign_and_label_many_conversations(db: TestDataba
             .iter()
             .all(|c| c["assignee_id"] == agent_id.as_str() && c["status"] == "assigned")
     );
+    let teams: Vec<&Value> = result["conversations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| &c["team_id"])
+        .collect();
+    assert_eq!(
+        teams,
+        [&Value::Null, &json!(team_id), &Value::Null],
+        "{result}"
+    );
+    let (status, result) = app
+        .post(
+            &manager,
+            "/api/v1/conversations/bulk",
+            json!({ "ids": [spam[1]], "action": "assign", "assignee_id": agent_id, "team_id": null }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(result["conversations"][0]["team_id"].is_null(), "{result}");
 
     // Resolve: three at once, the fourth stays.
     let (status, result) = app
@@ -1014,8 +1050,15 @@ async fn back_in_the_views(app: &TestApp, token: &str, conversation_id: &str) {
     panic!("{conversation_id} never came back");
 }
 
-async fn snoozed_conversations_leave_the_views_and_come_back(db: TestDatabase) {
-    // Whole seconds: PostgreSQL keeps microseconds.
+/// The hub on a manual clock started now (in whole seconds: PostgreSQL keeps microseconds),
+/// its snooze timer ticking every 50 ms.
+async fn on_a_manual_clock(
+    db: TestDatabase,
+) -> (
+    TestApp,
+    switchboard_model::Clock,
+    chrono::DateTime<chrono::Utc>,
+) {
     let started = chrono::SubsecRound::trunc_subsecs(chrono::Utc::now(), 0);
     let clock = switchboard_model::Clock::manual(started);
     let app = TestApp::spawn_quiet_with_clock(
@@ -1027,6 +1070,11 @@ async fn snoozed_conversations_leave_the_views_and_come_back(db: TestDatabase) {
         clock.clone(),
     )
     .await;
+    (app, clock, started)
+}
+
+async fn snoozed_conversations_leave_the_views_and_come_back(db: TestDatabase) {
+    let (app, clock, started) = on_a_manual_clock(db).await;
     let admin = app.admin().await;
     let agent = app.user_token(&admin, "support_agent").await;
     let inbox = app.test_inbox(&admin, json!({})).await;
@@ -1195,4 +1243,319 @@ async fn likely_duplicates_share_an_email_or_a_phone(db: TestDatabase) {
         .get(&globex, &format!("/api/v1/contacts/{}/duplicates", ids[0]))
         .await;
     assert_eq!(status, StatusCode::NOT_FOUND);
+}
+
+/// `action: snooze` on many conversations: until a time (the timer wakes them by the manual
+/// clock) or until the customer writes; bad times refuse the whole request; another
+/// organization's conversations fail one by one.
+async fn bulk_snooze_until_a_time_or_until_the_customer_writes(db: TestDatabase) {
+    let (app, clock, started) = on_a_manual_clock(db).await;
+    let admin = app.admin().await;
+    let agent = app.user_token(&admin, "support_agent").await;
+    let editor = app.user_token(&admin, "knowledge_editor").await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let mut timed = Vec::new();
+    for thread in ["later-1", "later-2"] {
+        timed.push(app.customer_writes(&admin, &inbox, thread).await);
+    }
+    let mut waiting = Vec::new();
+    for thread in ["reply-1", "reply-2"] {
+        waiting.push(app.customer_writes(&admin, &inbox, thread).await);
+    }
+    let awake = app.customer_writes(&admin, &inbox, "awake").await;
+    let globex = app.second_organization().await;
+    let their_inbox = app
+        .test_inbox(&globex, json!({ "address": "help@globex.test" }))
+        .await;
+    let theirs = app.customer_writes(&globex, &their_inbox, "theirs").await;
+
+    // Bad input refuses everything; a role without conversations:reply is refused.
+    let until = started + chrono::Duration::hours(3);
+    for bad in [
+        json!({ "ids": timed, "action": "snooze" }),
+        json!({ "ids": timed, "action": "snooze", "until": started - chrono::Duration::minutes(1) }),
+        json!({ "ids": timed, "action": "snooze", "until": until, "until_customer_replies": true }),
+        json!({ "ids": timed, "action": "snooze", "until": "next week" }),
+    ] {
+        let (status, _) = app
+            .post(&agent, "/api/v1/conversations/bulk", bad.clone())
+            .await;
+        assert!(status.is_client_error(), "{bad}: {status}");
+    }
+    let (_, any) = app.get(&agent, "/api/v1/conversations?snoozed=true").await;
+    assert!(ids(&any).is_empty(), "nothing snoozed by a refused request");
+    let (status, _) = app
+        .post(
+            &editor,
+            "/api/v1/conversations/bulk",
+            json!({ "ids": timed, "action": "snooze", "until_customer_replies": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
+    // Until a time: both leave the views, another organization's fails alone.
+    let mut targets: Vec<&str> = timed.iter().map(String::as_str).collect();
+    targets.push(&theirs);
+    let (status, result) = app
+        .post(
+            &agent,
+            "/api/v1/conversations/bulk",
+            json!({ "ids": targets, "action": "snooze", "until": until }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert_eq!(
+        result["failed"],
+        json!([{ "id": theirs, "error": "not_found" }])
+    );
+    let answered: Vec<Option<chrono::DateTime<chrono::Utc>>> = result["conversations"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|c| c["snooze"]["until"].as_str().and_then(|at| at.parse().ok()))
+        .collect();
+    assert_eq!(answered, [Some(until), Some(until)]);
+    let (_, theirs_now) = app
+        .get(&globex, &format!("/api/v1/conversations/{theirs}"))
+        .await;
+    assert!(theirs_now["conversation"].get("snooze").is_none());
+
+    // Until the customer writes.
+    let (status, result) = app
+        .post(
+            &agent,
+            "/api/v1/conversations/bulk",
+            json!({ "ids": waiting, "action": "snooze", "until_customer_replies": true }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{result}");
+    assert!(
+        result["conversations"]
+            .as_array()
+            .expect("a list")
+            .iter()
+            .all(|c| c["snooze"].is_object() && c["snooze"]["until"].is_null()),
+        "{result}"
+    );
+    let (_, list) = app.get(&agent, "/api/v1/conversations").await;
+    assert_eq!(ids(&list), [awake.as_str()]);
+    let (_, snoozed) = app.get(&agent, "/api/v1/conversations?snoozed=true").await;
+    assert_eq!(ids(&snoozed).len(), 4);
+
+    // The timer wakes the timed ones only; a message wakes the one whose customer writes.
+    clock.advance(chrono::Duration::hours(4));
+    for id in &timed {
+        back_in_the_views(&app, &agent, id).await;
+    }
+    let (_, list) = app.get(&agent, "/api/v1/conversations").await;
+    assert!(waiting.iter().all(|id| !ids(&list).contains(&id.as_str())));
+    app.customer_writes(&admin, &inbox, "reply-1").await;
+    back_in_the_views(&app, &agent, &waiting[0]).await;
+    let (_, snoozed) = app.get(&agent, "/api/v1/conversations?snoozed=true").await;
+    assert_eq!(ids(&snoozed), [waiting[1].as_str()]);
+}
+
+/// A web-chat visitor who gave nothing is shown everywhere by the generated name of their
+/// visitor id (contact, conversation list and detail, search), with an avatar colour of the
+/// palette; once they give an email that is their name and the colour stays. A contact with
+/// an email never gets a generated name.
+async fn anonymous_visitors_are_shown_by_a_stable_friendly_name(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let webchat = support::chat::webchat_inbox(&app, &admin, json!({})).await;
+    let mut chat = support::chat::Chat::connect(&app, &format!("inbox={webchat}")).await;
+    chat.next_of("session").await;
+    chat.message("c-1", "Hello, anyone there about a zeppelin?")
+        .await;
+    chat.next_of("ack").await;
+    let (_, list) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={webchat}"))
+        .await;
+    let item = &list["conversations"][0];
+    let conversation_id = item["id"].as_str().expect("a conversation").to_owned();
+    let contact_id = item["contact_id"].as_str().expect("a contact").to_owned();
+    let (_, contact) = app
+        .get(&admin, &format!("/api/v1/contacts/{contact_id}"))
+        .await;
+    let visitor = contact["identities"][0]["external_id"]
+        .as_str()
+        .expect("an identity");
+    assert!(visitor.starts_with("visitor:"), "{contact}");
+    let name = switchboard_model::friendly_name(visitor);
+    let colour = switchboard_model::avatar_colour(visitor);
+    assert_eq!(contact["display_name"], name.as_str(), "{contact}");
+    assert_eq!(contact["avatar_colour"], colour);
+    assert!(switchboard_model::AVATAR_PALETTE.contains(&colour));
+    assert!(!name.contains("visitor") && name.split(' ').count() == 2);
+    assert_eq!(item["contact_display_name"], name.as_str(), "{item}");
+    assert_eq!(item["contact_avatar_colour"], colour);
+    let detail = app.conversation(&admin, &conversation_id).await;
+    assert_eq!(detail["contact"]["display_name"], name.as_str());
+    assert_eq!(
+        detail["conversation"]["contact_display_name"],
+        name.as_str()
+    );
+    let (_, found) = app
+        .get(&admin, "/api/v1/search?q=zeppelin&type=conversations")
+        .await;
+    assert_eq!(hit_ids(&found, "conversations"), [conversation_id.as_str()]);
+    assert_eq!(found["conversations"][0]["title"], name.as_str(), "{found}");
+    let (_, contacts) = app.get(&admin, "/api/v1/contacts").await;
+    let listed = contacts["contacts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["id"] == contact_id.as_str()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(listed["display_name"], name.as_str(), "{contacts}");
+
+    // Given an email: shown by it, in the same colour.
+    let (status, updated) = app
+        .send(
+            Method::PATCH,
+            &admin,
+            &format!("/api/v1/contacts/{contact_id}"),
+            json!({ "email": "zeppelin@customer.test" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(updated["display_name"], "zeppelin@customer.test");
+    assert_eq!(updated["avatar_colour"], colour);
+    let detail = app.conversation(&admin, &conversation_id).await;
+    assert_eq!(
+        detail["conversation"]["contact_display_name"],
+        "zeppelin@customer.test"
+    );
+
+    // A customer with an email address never had a generated name.
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    customer_says(&app, &inbox, "mail", "ada@customer.test", "Hi").await;
+    let mail = conversation_of(&app, &admin, &inbox, "mail").await;
+    let detail = app.conversation(&admin, &mail).await;
+    let shown = detail["contact"]["display_name"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(shown.contains("ada@customer.test"), "{detail}");
+    assert_eq!(detail["conversation"]["contact_display_name"], shown);
+}
+
+/// `PUT /contacts/{id}/labels` like the conversations' route: shown on the contact and in the
+/// contacts list, moved by a merge, gone with the label; checked permissions and input.
+async fn contacts_carry_labels_through_merges_and_deletions(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let agent = app.user_token(&admin, "support_agent").await;
+    let editor = app.user_token(&admin, "knowledge_editor").await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let mut contacts = Vec::new();
+    for thread in ["vip-one", "vip-two"] {
+        let conversation = app.customer_writes(&admin, &inbox, thread).await;
+        let detail = app.conversation(&admin, &conversation).await;
+        contacts.push(
+            detail["contact"]["id"]
+                .as_str()
+                .expect("a contact")
+                .to_owned(),
+        );
+    }
+    let path = |id: &str| format!("/api/v1/contacts/{id}/labels");
+    let (status, contact) = app
+        .send(
+            Method::PUT,
+            &agent,
+            &path(&contacts[0]),
+            json!({ "labels": ["VIP", "reseller", "vip"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{contact}");
+    assert_eq!(labels(&contact), ["reseller", "vip"]);
+    let (_, read) = app
+        .get(&agent, &format!("/api/v1/contacts/{}", contacts[0]))
+        .await;
+    assert_eq!(labels(&read), ["reseller", "vip"]);
+    let (_, listed) = app.get(&agent, "/api/v1/contacts").await;
+    let first = listed["contacts"]
+        .as_array()
+        .and_then(|all| all.iter().find(|c| c["id"] == contacts[0].as_str()))
+        .cloned()
+        .unwrap_or(Value::Null);
+    assert_eq!(labels(&first), ["reseller", "vip"], "{listed}");
+    let (_, known) = app.get(&agent, "/api/v1/labels").await;
+    assert!(
+        known.to_string().contains("\"reseller\""),
+        "created: {known}"
+    );
+    let (status, _) = app
+        .send(
+            Method::PUT,
+            &agent,
+            &path(&contacts[1]),
+            json!({ "labels": ["vip", "wholesale"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+
+    // Bad input, permissions, another organization.
+    for bad in [
+        json!({ "labels": ["not a slug"] }),
+        json!({ "labels": (0..21).map(|n| format!("l{n}")).collect::<Vec<_>>() }),
+        json!({ "names": ["vip"] }),
+    ] {
+        let (status, _) = app
+            .send(Method::PUT, &agent, &path(&contacts[0]), bad.clone())
+            .await;
+        assert!(status.is_client_error(), "{bad}: {status}");
+    }
+    let body = json!({ "labels": [] });
+    let (status, _) = app
+        .send(Method::PUT, &editor, &path(&contacts[0]), body.clone())
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = app
+        .send(Method::PUT, &agent, &path("nobody"), body.clone())
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let globex = app.second_organization().await;
+    let (status, _) = app
+        .send(Method::PUT, &globex, &path(&contacts[0]), body)
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (_, audit) = app.get(&admin, "/api/v1/audit?limit=200").await;
+    assert!(audit.to_string().contains("contact.labels"));
+
+    // A merge: the survivor keeps its labels and takes the others, once each.
+    let (status, merged) = app
+        .post(
+            &agent,
+            &format!("/api/v1/contacts/{}/merge", contacts[1]),
+            json!({ "into": contacts[0] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{merged}");
+    assert_eq!(labels(&merged), ["reseller", "vip", "wholesale"]);
+
+    // Deleting a label takes it off the contact.
+    let id_of = |name: &str| {
+        known
+            .as_array()
+            .and_then(|all| all.iter().find(|l| l["name"] == name))
+            .and_then(|l| l["id"].as_str())
+            .map(str::to_owned)
+            .expect("the label")
+    };
+    let reseller = id_of("reseller");
+    let (status, _) = app
+        .send(
+            Method::DELETE,
+            &admin,
+            &format!("/api/v1/labels/{reseller}"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NO_CONTENT);
+    let (_, read) = app
+        .get(&agent, &format!("/api/v1/contacts/{}", contacts[0]))
+        .await;
+    assert_eq!(labels(&read), ["vip", "wholesale"]);
+    let (_, openapi) = app.get("", "/api/v1/openapi.json").await;
+    assert!(openapi["paths"]["/api/v1/contacts/{id}/labels"]["put"].is_object());
 }

@@ -23,6 +23,8 @@ pub struct ReportFilter {
     pub team_id: Option<String>,
     pub agent_id: Option<String>,
     pub topic: Option<String>,
+    /// A label name: only the conversations that carry it now.
+    pub label: Option<String>,
 }
 
 #[derive(FromQueryResult)]
@@ -183,6 +185,9 @@ impl Store {
         }
         if let Some(topic) = &filter.topic {
             query = query.filter(Column::Topic.eq(topic.as_str()));
+        }
+        if let Some(label) = &filter.label {
+            query = query.filter(crate::labels::has_label(org_id, label));
         }
         let rows = query
             .order_by_asc(Column::CreatedAt)

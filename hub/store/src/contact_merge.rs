@@ -1,5 +1,5 @@
 //! Merging two contacts that are one person (the same customer by email and on WhatsApp): the
-//! identities, conversations, ratings and routing value of one move to the other, which keeps
+//! identities, conversations, ratings, labels and routing value of one move to the other, which keeps
 //! its own fields and takes the other's where it has none; the merged contact is deleted.
 
 use chrono::Utc;
@@ -171,6 +171,7 @@ impl Store {
                 .exec(&*txn)
                 .await?;
         }
+        crate::labels::move_contact_labels(&*txn, org_id, merged_id, into_id).await?;
         let filled = json!({
             "name": survivor.name.is_none() && merged.name.is_some(),
             "email": survivor.email.is_none() && merged.email.is_some(),

@@ -86,6 +86,62 @@ pub(crate) fn new_contact(
     (contact_id, contact, identity)
 }
 
+/// The identities of `contact_ids` (all of `org_id`), by contact, oldest first: one query.
+async fn identities_of(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    contact_ids: Vec<String>,
+) -> Result<HashMap<String, Vec<contact_identity::Model>>> {
+    let mut identities: HashMap<String, Vec<contact_identity::Model>> = HashMap::new();
+    for identity in contact_identity::Entity::find()
+        .filter(contact_identity::Column::OrgId.eq(org_id))
+        .filter(contact_identity::Column::ContactId.is_in(contact_ids))
+        .order_by_asc(contact_identity::Column::Id)
+        .all(db)
+        .await?
+    {
+        identities
+            .entry(identity.contact_id.clone())
+            .or_default()
+            .push(identity);
+    }
+    Ok(identities)
+}
+
+/// Fills the `contact_display_name` and `contact_avatar_colour` of `conversations` (all of
+/// one organization) from their contacts: two queries for the whole slice.
+pub(crate) async fn fill_contact_names(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    conversations: &mut [model::Conversation],
+) -> Result<()> {
+    if conversations.is_empty() {
+        return Ok(());
+    }
+    let mut ids: Vec<String> = conversations.iter().map(|c| c.contact_id.clone()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let rows = contact::Entity::find()
+        .filter(contact::Column::OrgId.eq(org_id))
+        .filter(contact::Column::Id.is_in(ids.clone()))
+        .all(db)
+        .await?;
+    let mut identities = identities_of(db, org_id, ids).await?;
+    let mut contacts = HashMap::with_capacity(rows.len());
+    for row in rows {
+        let own = identities.remove(&row.id).unwrap_or_default();
+        let contact = convert::contact(row, own)?;
+        contacts.insert(contact.id.clone(), contact);
+    }
+    for conversation in conversations {
+        if let Some(contact) = contacts.get(&conversation.contact_id) {
+            conversation.contact_display_name = Some(contact.display_name.clone());
+            conversation.contact_avatar_colour = Some(contact.avatar_colour.clone());
+        }
+    }
+    Ok(())
+}
+
 impl Store {
     /// Contacts, newest first, optionally those whose name or email contains `query`.
     pub async fn list_contacts(
@@ -119,23 +175,18 @@ impl Store {
             None
         };
         let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
-        let mut identities: HashMap<String, Vec<contact_identity::Model>> = HashMap::new();
-        for identity in contact_identity::Entity::find()
-            .filter(contact_identity::Column::ContactId.is_in(ids))
-            .order_by_asc(contact_identity::Column::Id)
-            .all(self.db())
-            .await?
-        {
-            identities
-                .entry(identity.contact_id.clone())
-                .or_default()
-                .push(identity);
-        }
+        let mut identities = identities_of(self.db(), org_id, ids).await?;
+        let contact_ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
+        let mut labels = crate::labels::contact_labels_of(self.db(), org_id, &contact_ids).await?;
         let contacts = rows
             .into_iter()
             .map(|row| {
                 let own = identities.remove(&row.id).unwrap_or_default();
-                convert::contact(row, own)
+                let own_labels = labels.remove(&row.id).unwrap_or_default();
+                convert::contact(row, own).map(|contact| model::Contact {
+                    labels: own_labels,
+                    ..contact
+                })
             })
             .collect::<Result<_>>()?;
         Ok(ContactPage {
@@ -157,7 +208,12 @@ impl Store {
             .order_by_asc(contact_identity::Column::Id)
             .all(self.db())
             .await?;
-        convert::contact(row, identities).map(Some)
+        let labels = crate::labels::contact_labels_of(self.db(), org_id, &[contact_id])
+            .await?
+            .remove(contact_id)
+            .unwrap_or_default();
+        let contact = convert::contact(row, identities)?;
+        Ok(Some(model::Contact { labels, ..contact }))
     }
 
     /// Updates a contact's name, email or phone (`Some(None)` clears a field).

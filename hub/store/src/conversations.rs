@@ -232,15 +232,16 @@ pub(crate) async fn append_in(
     Ok((conversation, row))
 }
 
-/// Fills what a conversation carries beside its row (labels, snooze) for `conversations`, all
-/// of one organization: one query each for the whole slice.
+/// Fills what a conversation carries beside its row (labels, snooze, how its contact is
+/// shown) for `conversations`, all of one organization: a query or two each for the slice.
 pub(crate) async fn complete(
     db: &impl ConnectionTrait,
     org_id: &str,
     conversations: &mut [model::Conversation],
 ) -> Result<()> {
     crate::labels::fill_labels(db, org_id, conversations).await?;
-    crate::snooze::fill_snoozes(db, org_id, conversations).await
+    crate::snooze::fill_snoozes(db, org_id, conversations).await?;
+    crate::contacts::fill_contact_names(db, org_id, conversations).await
 }
 
 /// A conversation of `org_id` read inside the caller's transaction, or `NotFound`.

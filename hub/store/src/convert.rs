@@ -103,6 +103,15 @@ pub(crate) fn contact(
             })
         })
         .collect::<Result<_, StoreError>>()?;
+    let identities: Vec<model::ContactIdentity> = identities;
+    let external_ids: Vec<&str> = identities.iter().map(|i| i.external_id.as_str()).collect();
+    let display_name = model::contact_display_name(
+        row.name.as_deref(),
+        row.email.as_deref(),
+        row.phone.as_deref(),
+        &external_ids,
+    );
+    let avatar_colour = model::contact_avatar_colour(&row.id, &identities).to_owned();
     Ok(model::Contact {
         id: row.id,
         org_id: row.org_id,
@@ -111,6 +120,9 @@ pub(crate) fn contact(
         phone: row.phone,
         identities,
         created_at: row.created_at,
+        display_name,
+        avatar_colour,
+        labels: Vec::new(),
     })
 }
 
@@ -138,6 +150,8 @@ pub(crate) fn conversation(row: conversation::Model) -> Result<model::Conversati
         updated_at: row.updated_at,
         labels: Vec::new(),
         snooze: None,
+        contact_display_name: None,
+        contact_avatar_colour: None,
     })
 }
 

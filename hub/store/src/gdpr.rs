@@ -173,6 +173,10 @@ impl Store {
             .filter(contact_value::Column::ContactId.eq(contact_id))
             .exec(&*txn)
             .await?;
+        crate::entities::contact_label::Entity::delete_many()
+            .filter(crate::entities::contact_label::Column::ContactId.eq(contact_id))
+            .exec(&*txn)
+            .await?;
         contact::Entity::delete_by_id(contact_id)
             .exec(&*txn)
             .await?;

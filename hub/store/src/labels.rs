@@ -14,7 +14,7 @@ use crate::{
     Result, Store, StoreError, conflict_as,
     conversations::{commit_with, conversation_row},
     directory::audit_in,
-    entities::{conversation, conversation_label, label},
+    entities::{contact, contact_label, conversation, conversation_label, label},
 };
 
 const NAME_TAKEN: &str = "a label with this name already exists";
@@ -72,35 +72,55 @@ fn default_color(name: &str) -> String {
     DEFAULT_COLORS[sum % DEFAULT_COLORS.len()].to_owned()
 }
 
-/// The names of the labels of each of `conversation_ids`, in name order: one query for a
-/// whole page.
+/// The names of the labels of each owner in `owner_ids` (conversations or contacts, through
+/// their join table `E`), in name order: one query for a whole page.
+async fn names_by_owner<E>(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    owner_ids: &[&str],
+    owner: E::Column,
+    org: E::Column,
+    to_label: sea_orm::RelationDef,
+) -> Result<HashMap<String, Vec<String>>>
+where
+    E: EntityTrait,
+{
+    let mut labels: HashMap<String, Vec<String>> = HashMap::new();
+    if owner_ids.is_empty() {
+        return Ok(labels);
+    }
+    let rows: Vec<(String, String)> = E::find()
+        .select_only()
+        .column(owner)
+        .column(label::Column::Name)
+        .join(JoinType::InnerJoin, to_label)
+        .filter(org.eq(org_id))
+        .filter(owner.is_in(owner_ids.iter().copied()))
+        .order_by_asc(label::Column::Name)
+        .into_tuple()
+        .all(db)
+        .await?;
+    for (owner_id, name) in rows {
+        labels.entry(owner_id).or_default().push(name);
+    }
+    Ok(labels)
+}
+
+/// The names of the labels of each of `conversation_ids`, in name order.
 pub(crate) async fn labels_of(
     db: &impl ConnectionTrait,
     org_id: &str,
     conversation_ids: &[&str],
 ) -> Result<HashMap<String, Vec<String>>> {
-    let mut labels: HashMap<String, Vec<String>> = HashMap::new();
-    if conversation_ids.is_empty() {
-        return Ok(labels);
-    }
-    let rows: Vec<(String, String)> = conversation_label::Entity::find()
-        .select_only()
-        .column(conversation_label::Column::ConversationId)
-        .column(label::Column::Name)
-        .join(
-            JoinType::InnerJoin,
-            conversation_label::Relation::Label.def(),
-        )
-        .filter(conversation_label::Column::OrgId.eq(org_id))
-        .filter(conversation_label::Column::ConversationId.is_in(conversation_ids.iter().copied()))
-        .order_by_asc(label::Column::Name)
-        .into_tuple()
-        .all(db)
-        .await?;
-    for (conversation_id, name) in rows {
-        labels.entry(conversation_id).or_default().push(name);
-    }
-    Ok(labels)
+    names_by_owner::<conversation_label::Entity>(
+        db,
+        org_id,
+        conversation_ids,
+        conversation_label::Column::ConversationId,
+        conversation_label::Column::OrgId,
+        conversation_label::Relation::Label.def(),
+    )
+    .await
 }
 
 /// Fills the `labels` of `conversations` (all of one organization).
@@ -133,6 +153,110 @@ pub(crate) fn has_label(org_id: &str, name: &str) -> SimpleExpr {
         .filter(conversation_label::Column::LabelId.in_subquery(label_id))
         .into_query();
     conversation::Column::Id.in_subquery(conversation_ids)
+}
+
+/// `names` as stored, each once, at most [`MAX_LABELS_PER_CONVERSATION`] (`what`: "a
+/// conversation" or "a contact", for the error).
+fn checked_names(names: &[String], what: &str) -> Result<BTreeSet<String>> {
+    let names = names
+        .iter()
+        .map(|name| label_name(name))
+        .collect::<Result<BTreeSet<String>>>()?;
+    if names.len() > MAX_LABELS_PER_CONVERSATION {
+        return Err(StoreError::Invalid(format!(
+            "{what} carries at most {MAX_LABELS_PER_CONVERSATION} labels"
+        )));
+    }
+    Ok(names)
+}
+
+/// The ids of the labels named `names`, creating those the organization has not got yet (with
+/// a default colour); a label made at the same moment by another caller stays.
+async fn ensure_labels(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    names: &BTreeSet<String>,
+    now: chrono::DateTime<Utc>,
+) -> Result<Vec<String>> {
+    if names.is_empty() {
+        return Ok(Vec::new());
+    }
+    let new_labels = names.iter().map(|name| label::ActiveModel {
+        id: Set(new_id()),
+        org_id: Set(org_id.to_owned()),
+        name: Set(name.clone()),
+        color: Set(default_color(name)),
+        created_at: Set(now),
+        updated_at: Set(now),
+    });
+    label::Entity::insert_many(new_labels)
+        .on_conflict_do_nothing_on([label::Column::OrgId, label::Column::Name])
+        .exec_without_returning(db)
+        .await?;
+    Ok(label::Entity::find()
+        .select_only()
+        .column(label::Column::Id)
+        .filter(label::Column::OrgId.eq(org_id))
+        .filter(label::Column::Name.is_in(names.iter()))
+        .into_tuple()
+        .all(db)
+        .await?)
+}
+
+/// The names of the labels of each of `contact_ids`, in name order.
+pub(crate) async fn contact_labels_of(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    contact_ids: &[&str],
+) -> Result<HashMap<String, Vec<String>>> {
+    names_by_owner::<contact_label::Entity>(
+        db,
+        org_id,
+        contact_ids,
+        contact_label::Column::ContactId,
+        contact_label::Column::OrgId,
+        contact_label::Relation::Label.def(),
+    )
+    .await
+}
+
+/// Moves the labels of contact `from` to contact `into` (a merge): `into` keeps its own and
+/// takes the others.
+pub(crate) async fn move_contact_labels(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    from: &str,
+    into: &str,
+) -> Result<()> {
+    let label_ids: Vec<String> = contact_label::Entity::find()
+        .select_only()
+        .column(contact_label::Column::LabelId)
+        .filter(contact_label::Column::OrgId.eq(org_id))
+        .filter(contact_label::Column::ContactId.eq(from))
+        .into_tuple()
+        .all(db)
+        .await?;
+    if label_ids.is_empty() {
+        return Ok(());
+    }
+    let rows = label_ids.iter().map(|label_id| contact_label::ActiveModel {
+        contact_id: Set(into.to_owned()),
+        label_id: Set(label_id.clone()),
+        org_id: Set(org_id.to_owned()),
+    });
+    contact_label::Entity::insert_many(rows)
+        .on_conflict_do_nothing_on([
+            contact_label::Column::ContactId,
+            contact_label::Column::LabelId,
+        ])
+        .exec_without_returning(db)
+        .await?;
+    contact_label::Entity::delete_many()
+        .filter(contact_label::Column::OrgId.eq(org_id))
+        .filter(contact_label::Column::ContactId.eq(from))
+        .exec(db)
+        .await?;
+    Ok(())
 }
 
 impl Store {
@@ -209,7 +333,7 @@ impl Store {
         Ok(record(row))
     }
 
-    /// Deletes a label and takes it off every conversation. Returns the conversations that
+    /// Deletes a label and takes it off every conversation and contact. Returns the conversations that
     /// carried it, so that open views can be told.
     pub async fn delete_label(&self, org_id: &str, id: &str) -> Result<Vec<String>> {
         let txn = self.begin_write().await?;
@@ -224,6 +348,11 @@ impl Store {
         conversation_label::Entity::delete_many()
             .filter(conversation_label::Column::OrgId.eq(org_id))
             .filter(conversation_label::Column::LabelId.eq(id))
+            .exec(&*txn)
+            .await?;
+        contact_label::Entity::delete_many()
+            .filter(contact_label::Column::OrgId.eq(org_id))
+            .filter(contact_label::Column::LabelId.eq(id))
             .exec(&*txn)
             .await?;
         let deleted = label::Entity::delete_many()
@@ -247,45 +376,11 @@ impl Store {
         names: &[String],
         actor: &str,
     ) -> Result<model::Conversation> {
-        let names = names
-            .iter()
-            .map(|name| label_name(name))
-            .collect::<Result<BTreeSet<String>>>()?;
-        if names.len() > MAX_LABELS_PER_CONVERSATION {
-            return Err(StoreError::Invalid(format!(
-                "a conversation carries at most {MAX_LABELS_PER_CONVERSATION} labels"
-            )));
-        }
+        let names = checked_names(names, "a conversation")?;
         let txn = self.begin_write().await?;
         let row = conversation_row(&*txn, org_id, conversation_id).await?;
         let now = Utc::now();
-        if !names.is_empty() {
-            // Created if missing; a label made at the same moment by another caller stays.
-            let new_labels = names.iter().map(|name| label::ActiveModel {
-                id: Set(new_id()),
-                org_id: Set(org_id.to_owned()),
-                name: Set(name.clone()),
-                color: Set(default_color(name)),
-                created_at: Set(now),
-                updated_at: Set(now),
-            });
-            label::Entity::insert_many(new_labels)
-                .on_conflict_do_nothing_on([label::Column::OrgId, label::Column::Name])
-                .exec_without_returning(&*txn)
-                .await?;
-        }
-        let label_ids: Vec<String> = if names.is_empty() {
-            Vec::new()
-        } else {
-            label::Entity::find()
-                .select_only()
-                .column(label::Column::Id)
-                .filter(label::Column::OrgId.eq(org_id))
-                .filter(label::Column::Name.is_in(names.iter()))
-                .into_tuple()
-                .all(&*txn)
-                .await?
-        };
+        let label_ids = ensure_labels(&*txn, org_id, &names, now).await?;
         conversation_label::Entity::delete_many()
             .filter(conversation_label::Column::ConversationId.eq(conversation_id))
             .exec(&*txn)
@@ -315,6 +410,69 @@ impl Store {
         )
         .await?;
         commit_with(txn, org_id, row).await
+    }
+
+    /// The names of a conversation's labels, in name order (empty for an unknown one).
+    pub async fn conversation_labels(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+    ) -> Result<Vec<String>> {
+        Ok(labels_of(self.db(), org_id, &[conversation_id])
+            .await?
+            .remove(conversation_id)
+            .unwrap_or_default())
+    }
+
+    /// Sets the labels of a contact to exactly `names`, as [`Store::set_conversation_labels`]
+    /// does for a conversation. Audited (`contact.labels`), in one transaction.
+    pub async fn set_contact_labels(
+        &self,
+        org_id: &str,
+        contact_id: &str,
+        names: &[String],
+        actor: &str,
+    ) -> Result<model::Contact> {
+        let names = checked_names(names, "a contact")?;
+        let txn = self.begin_write().await?;
+        let row = contact::Entity::find_by_id(contact_id)
+            .filter(contact::Column::OrgId.eq(org_id))
+            .one(&*txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        let now = Utc::now();
+        let label_ids = ensure_labels(&*txn, org_id, &names, now).await?;
+        contact_label::Entity::delete_many()
+            .filter(contact_label::Column::OrgId.eq(org_id))
+            .filter(contact_label::Column::ContactId.eq(contact_id))
+            .exec(&*txn)
+            .await?;
+        if !label_ids.is_empty() {
+            let rows = label_ids.iter().map(|label_id| contact_label::ActiveModel {
+                contact_id: Set(contact_id.to_owned()),
+                label_id: Set(label_id.clone()),
+                org_id: Set(org_id.to_owned()),
+            });
+            contact_label::Entity::insert_many(rows)
+                .exec_without_returning(&*txn)
+                .await?;
+        }
+        let mut active: contact::ActiveModel = row.into();
+        active.updated_at = Set(now);
+        contact::Entity::update(active).exec(&*txn).await?;
+        audit_in(
+            &*txn,
+            org_id,
+            actor,
+            "contact.labels",
+            Some(contact_id),
+            json!({ "labels": names }),
+        )
+        .await?;
+        txn.commit().await?;
+        self.contact(org_id, contact_id)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     /// Fills what conversations read elsewhere carry beside their row (labels, snooze).

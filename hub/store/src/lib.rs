@@ -62,7 +62,7 @@ pub use routing::{
     SlaPolicySpec, default_rules, default_sla_policies,
 };
 pub use sealing::{SealingError, SecretKeys};
-pub use search::{SearchHit, SearchResults, SearchScope, contact_display_name, search_terms};
+pub use search::{SearchHit, SearchResults, SearchScope, search_terms};
 pub use slack_desk::SlackMirror;
 pub use snooze::WokenConversation;
 pub use understanding::StoredTopicModel;

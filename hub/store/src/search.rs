@@ -16,6 +16,7 @@ use sea_orm::{
     QuerySelect, QueryTrait, Statement, Value,
     sea_query::{Expr, ExprTrait, Func, LikeExpr},
 };
+use switchboard_model::contact_display_name;
 
 use crate::{
     Result, Store,
@@ -91,32 +92,6 @@ fn postgres_tsquery(terms: &[String]) -> String {
         .map(|term| format!("{term}:*"))
         .collect::<Vec<_>>()
         .join(" & ")
-}
-
-/// The name the hub shows for a contact: their name, email or phone; a web-chat visitor
-/// without any is "Visitor" and the first four characters of their anonymous id.
-pub fn contact_display_name(
-    name: Option<&str>,
-    email: Option<&str>,
-    phone: Option<&str>,
-    external_ids: &[&str],
-) -> String {
-    let given = [name, email, phone]
-        .into_iter()
-        .flatten()
-        .map(str::trim)
-        .find(|value| !value.is_empty());
-    if let Some(given) = given {
-        return given.to_owned();
-    }
-    for external_id in external_ids {
-        if let Some(hash) = external_id.strip_prefix("visitor:") {
-            return format!("Visitor {}", hash.chars().take(4).collect::<String>());
-        }
-    }
-    external_ids
-        .first()
-        .map_or_else(|| "Customer".to_owned(), |id| (*id).to_owned())
 }
 
 fn escape_html(text: &str, out: &mut String) {
@@ -688,22 +663,6 @@ mod tests {
                 text, "example"
             )),
             "Ada@<mark>Example</mark>.test"
-        );
-    }
-
-    #[test]
-    fn visitors_get_a_readable_name() {
-        assert_eq!(
-            contact_display_name(None, None, None, &["visitor:aead424967b3"]),
-            "Visitor aead"
-        );
-        assert_eq!(
-            contact_display_name(Some("Ada"), None, None, &["visitor:aead"]),
-            "Ada"
-        );
-        assert_eq!(
-            contact_display_name(None, Some("a@b.test"), None, &[]),
-            "a@b.test"
         );
     }
 }

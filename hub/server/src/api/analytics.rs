@@ -40,6 +40,8 @@ pub struct ReportParams {
     /// The agent the conversations are assigned to.
     pub agent_id: Option<String>,
     pub topic: Option<String>,
+    /// A label name: only the conversations that carry it.
+    pub label: Option<String>,
     /// `json` (default) or `csv`.
     pub format: Option<String>,
 }
@@ -71,6 +73,11 @@ async fn report(
         team_id: params.team_id,
         agent_id: params.agent_id,
         topic: params.topic,
+        label: params
+            .label
+            .as_deref()
+            .map(switchboard_store::label_name)
+            .transpose()?,
     };
     let facts = state
         .store

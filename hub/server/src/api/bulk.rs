@@ -1,6 +1,7 @@
-//! `POST /conversations/bulk`: one action (resolve, assign, label) on many conversations.
+//! `POST /conversations/bulk`: one action (resolve, assign, label, snooze) on many conversations.
 
 use axum::extract::State;
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use switchboard_model::{Conversation, ConversationStatus, Permission};
 use utoipa::ToSchema;
@@ -21,12 +22,14 @@ const MAX_BULK: usize = 200;
 pub enum BulkAction {
     /// Mark them resolved (`conversations:reply`).
     Resolve,
-    /// Assign them to an agent, or nobody with `null` (`conversations:assign`). The agent gets
-    /// an `assigned` notification for each one that was not theirs.
+    /// Assign them to an agent, or nobody with `null` (`conversations:assign`). `team_id` sets
+    /// the team (`null`: none); without it each keeps its own. The agent gets an `assigned`
+    /// notification for each one that was not theirs.
     Assign {
         assignee_id: Option<String>,
-        #[serde(default)]
-        team_id: Option<String>,
+        #[serde(default, deserialize_with = "super::present")]
+        #[schema(value_type = Option<String>)]
+        team_id: Option<Option<String>>,
     },
     /// Add and remove labels, keeping the others (`conversations:reply`). A name not defined
     /// yet is created with a default colour.
@@ -35,6 +38,14 @@ pub enum BulkAction {
         add: Vec<String>,
         #[serde(default)]
         remove: Vec<String>,
+    },
+    /// Snooze them as `POST /conversations/{id}/snooze` does (`conversations:reply`): exactly
+    /// one of `until` (RFC 3339, ahead) and `until_customer_replies: true`.
+    Snooze {
+        #[serde(default)]
+        until: Option<DateTime<Utc>>,
+        #[serde(default)]
+        until_customer_replies: bool,
     },
 }
 
@@ -77,7 +88,7 @@ pub async fn bulk(
         )));
     }
     let principal = match &request.action {
-        BulkAction::Resolve | BulkAction::Label { .. } => {
+        BulkAction::Resolve | BulkAction::Label { .. } | BulkAction::Snooze { .. } => {
             auth.require(Permission::ConversationsReply)?
         }
         BulkAction::Assign { .. } => auth.require(Permission::ConversationsAssign)?,
@@ -87,6 +98,18 @@ pub async fn bulk(
             switchboard_store::label_name(name)?;
         }
     }
+    // The whole request is refused for a bad time, rather than every conversation failing alike.
+    let snooze_until = match &request.action {
+        BulkAction::Snooze {
+            until,
+            until_customer_replies,
+        } => Some(crate::api::snooze::snooze_until(
+            *until,
+            *until_customer_replies,
+            state.clock.now(),
+        )?),
+        _ => None,
+    };
     let actor = principal.actor();
     let org_id = auth.org_id();
     let store = &state.store;
@@ -112,12 +135,16 @@ pub async fn bulk(
                 team_id,
             } => match store.conversation(org_id, &id).await {
                 Ok(Some(current)) => {
+                    let team_id = match team_id {
+                        Some(team_id) => team_id.as_deref(),
+                        None => current.team_id.as_deref(),
+                    };
                     let assigned = store
                         .assign(
                             org_id,
                             &id,
                             assignee_id.as_deref(),
-                            team_id.as_deref(),
+                            team_id,
                             &actor,
                         )
                         .await;
@@ -155,6 +182,11 @@ pub async fn bulk(
                 Ok(None) => Err(switchboard_store::StoreError::NotFound),
                 Err(err) => Err(err),
             },
+            BulkAction::Snooze { .. } => {
+                store
+                    .snooze(org_id, &id, snooze_until.flatten(), &actor)
+                    .await
+            }
         };
         match changed {
             Ok(conversation) => {

@@ -1,9 +1,9 @@
 //! Labels: the organization's list (everyone who reads conversations), its management
-//! (`settings:manage`: admins and managers), and the labels a conversation carries.
+//! (`settings:manage`: admins and managers), and the labels a conversation or contact carries.
 
 use axum::{extract::State, http::StatusCode};
 use serde::Deserialize;
-use switchboard_model::{Conversation, Label, Permission};
+use switchboard_model::{Contact, Conversation, Label, Permission};
 use utoipa::ToSchema;
 
 use crate::{
@@ -95,7 +95,7 @@ pub async fn update(
     Ok(ApiJson(label))
 }
 
-/// Deletes a label and takes it off every conversation.
+/// Deletes a label and takes it off every conversation and contact.
 #[utoipa::path(delete, path = "/labels/{id}", tag = "labels",
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete(
@@ -139,4 +139,24 @@ pub async fn set_for_conversation(
         .await?;
     publish_change(&state, &conversation);
     Ok(ApiJson(conversation))
+}
+
+/// Sets the contact's labels to exactly the names given (`[]` removes them all), as
+/// `PUT /conversations/{id}/labels` does for a conversation (`contacts:write`).
+#[utoipa::path(put, path = "/contacts/{id}/labels", tag = "contacts",
+    request_body = SetLabels,
+    responses((status = 200, body = Contact), (status = 404, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody)))]
+pub async fn set_for_contact(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(request): ApiJson<SetLabels>,
+) -> ApiResult<ApiJson<Contact>> {
+    let principal = auth.require(Permission::ContactsWrite)?;
+    let contact = state
+        .store
+        .set_contact_labels(auth.org_id(), &id, &request.labels, &principal.actor())
+        .await?;
+    Ok(ApiJson(contact))
 }

@@ -93,6 +93,7 @@ pub fn router() -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(contacts::get, contacts::update))
         .routes(routes!(contact_merge::merge))
         .routes(routes!(contact_merge::duplicates))
+        .routes(routes!(labels::set_for_contact))
         .routes(routes!(gdpr::erase))
         .routes(routes!(gdpr::export))
         .routes(routes!(retention::get, retention::put))

@@ -24,6 +24,25 @@ pub struct SnoozeRequest {
     pub until_customer_replies: bool,
 }
 
+/// The snooze a request asks for: `Some(time)` until a time ahead of `now`, `None` until the
+/// customer writes; one of the two exactly (here and in `POST /conversations/bulk`).
+pub(crate) fn snooze_until(
+    until: Option<DateTime<Utc>>,
+    until_customer_replies: bool,
+    now: DateTime<Utc>,
+) -> Result<Option<DateTime<Utc>>, ApiError> {
+    match (until, until_customer_replies) {
+        (Some(until), false) if until <= now => Err(ApiError::Unprocessable(
+            "`until` must be in the future".into(),
+        )),
+        (Some(until), false) => Ok(Some(until)),
+        (None, true) => Ok(None),
+        _ => Err(ApiError::Unprocessable(
+            "give either `until` or `until_customer_replies: true`".into(),
+        )),
+    }
+}
+
 /// Snoozes the conversation: it leaves the inbox's views (`GET /conversations` without
 /// `snoozed=true`) until `until` passes or the customer writes, then comes back by itself.
 /// Snoozing again replaces the earlier time.
@@ -38,15 +57,11 @@ pub async fn snooze(
     ApiJson(request): ApiJson<SnoozeRequest>,
 ) -> ApiResult<ApiJson<Conversation>> {
     let principal = auth.require(Permission::ConversationsReply)?;
-    let until = match (request.until, request.until_customer_replies) {
-        (Some(until), false) => Some(until),
-        (None, true) => None,
-        _ => {
-            return Err(ApiError::Unprocessable(
-                "give either `until` or `until_customer_replies: true`".into(),
-            ));
-        }
-    };
+    let until = snooze_until(
+        request.until,
+        request.until_customer_replies,
+        state.clock.now(),
+    )?;
     let conversation = state
         .store
         .snooze(auth.org_id(), &id, until, &principal.actor())

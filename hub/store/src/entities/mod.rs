@@ -8,6 +8,7 @@ pub mod audit_log;
 pub mod canned_response;
 pub mod contact;
 pub mod contact_identity;
+pub mod contact_label;
 pub mod contact_value;
 pub mod conversation;
 pub mod conversation_label;
