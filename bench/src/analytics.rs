@@ -185,11 +185,12 @@ pub(crate) struct Rows {
     csat: Vec<Vec<Value>>,
 }
 
-pub(crate) struct Ids<'a> {
-    pub org: &'a str,
-    pub inbox: &'a str,
-    pub policy: &'a str,
-    pub agents: &'a [String],
+/// What a generated history refers to: its organization, inbox, SLA policy and agents.
+pub(crate) struct Ids {
+    pub org: String,
+    pub inbox: String,
+    pub policy: String,
+    pub agents: Vec<String>,
 }
 
 /// The text of every generated message: the analytics benchmark reads none of it.
@@ -198,7 +199,7 @@ const PARCEL: &str = "Where is my parcel? It was due yesterday and the tracking 
 /// Conversation `i` of the history, its messages' texts from `message_text(seq, rng)`.
 pub(crate) fn conversation(
     rows: &mut Rows,
-    ids: &Ids<'_>,
+    ids: &Ids,
     i: usize,
     opened: DateTime<Utc>,
     rng: &mut StdRng,
@@ -227,8 +228,8 @@ pub(crate) fn conversation(
     let topic = TOPICS[i % TOPICS.len()];
     rows.conversations.push(vec![
         text(&id),
-        text(ids.org),
-        text(ids.inbox),
+        text(&ids.org),
+        text(&ids.inbox),
         text("webchat"),
         text(&contact),
         text(status),
@@ -261,9 +262,9 @@ pub(crate) fn conversation(
         };
         rows.messages.push(vec![
             text(&format!("{id}-m{seq}")),
-            text(ids.org),
+            text(&ids.org),
             text(&id),
-            text(ids.inbox),
+            text(&ids.inbox),
             Value::BigInt(Some(seq)),
             text(role),
             Value::Bool(Some(false)),
@@ -299,13 +300,13 @@ pub(crate) fn conversation(
         let due = handoff_at + chrono::Duration::hours(1);
         rows.routing.push(vec![
             text(&id),
-            text(ids.org),
+            text(&ids.org),
             Value::Int(Some(0)),
             Value::Int(Some(1)),
             Value::Int(Some(0)),
             Value::Json(Some(Box::new(serde_json::json!([])))),
             at(handoff_at),
-            text(ids.policy),
+            text(&ids.policy),
             text("normal"),
             at(due),
             at(reply_at),
@@ -316,7 +317,7 @@ pub(crate) fn conversation(
         ]);
         rows.handoffs.push(vec![
             text(&format!("{id}-h")),
-            text(ids.org),
+            text(&ids.org),
             text(&id),
             Value::Json(Some(Box::new(serde_json::json!(["", "", ""])))),
             text(topic),
@@ -334,7 +335,7 @@ pub(crate) fn conversation(
     if resolved && i.is_multiple_of(5) {
         rows.csat.push(vec![
             text(&id),
-            text(ids.org),
+            text(&ids.org),
             text(&contact),
             Value::Int(Some(rng.random_range(1..=5))),
             none_text(),
@@ -383,7 +384,7 @@ pub(crate) fn history_end() -> anyhow::Result<DateTime<Utc>> {
 /// before [`history_end`], straight into the tables of the database at `url`, then `ANALYZE`s.
 pub(crate) async fn write_history(
     url: &str,
-    ids: &Ids<'_>,
+    ids: &Ids,
     conversations: usize,
     days: i64,
     message_text: &mut dyn FnMut(i64, &mut StdRng) -> String,
@@ -446,8 +447,12 @@ pub(crate) async fn write_history(
     Ok(())
 }
 
-pub async fn run(options: Options) -> anyhow::Result<()> {
-    let backend = match options.backend {
+/// A fresh database on `backend` with an organization, a web-chat inbox, the default SLA
+/// policies and 50 agents, for a history to be written into.
+pub(crate) async fn history_database(
+    backend: crate::BackendArg,
+) -> anyhow::Result<(TestDatabase, switchboard_store::Store, Ids)> {
+    let backend = match backend {
         crate::BackendArg::Sqlite => Backend::Sqlite,
         crate::BackendArg::Postgres => Backend::Postgres,
     };
@@ -457,11 +462,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let (store, org, inbox) = crate::bench_store(&db).await?;
     let (policy, agents) = history_refs(&store, &org.id).await?;
     let ids = Ids {
-        org: &org.id,
-        inbox: &inbox.id,
-        policy: &policy,
-        agents: &agents,
+        org: org.id,
+        inbox: inbox.id,
+        policy,
+        agents,
     };
+    Ok((db, store, ids))
+}
+
+pub async fn run(options: Options) -> anyhow::Result<()> {
+    let (db, store, ids) = history_database(options.backend).await?;
     write_history(
         &db.url,
         &ids,
@@ -473,7 +483,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
 
     let end = history_end()?;
     let start = end - chrono::Duration::days(options.days);
-    let calendars = store.report_calendars(&org.id).await?;
+    let calendars = store.report_calendars(&ids.org).await?;
     let last_day = (end - chrono::Duration::days(1)).date_naive().to_string();
     let month_first = (end - chrono::Duration::days(30)).date_naive().to_string();
     let year_first = start.date_naive().to_string();
@@ -488,7 +498,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         for _ in 0..options.rounds.max(1) {
             let asked = Instant::now();
             let facts = store
-                .report_facts(&org.id, range.start, range.end, &ReportFilter::default())
+                .report_facts(&ids.org, range.start, range.end, &ReportFilter::default())
                 .await?;
             reads.push(asked.elapsed());
             let overview = analytics::overview(&range, &facts, &calendars);

@@ -8,14 +8,13 @@
 
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
 use clap::Args;
 use rand::{Rng, SeedableRng, rngs::StdRng};
 use sea_orm::{ConnectionTrait, Database, TransactionTrait, Value};
 use switchboard_store::SearchScope;
-use switchboard_testkit::{Backend, TestDatabase};
+use switchboard_testkit::Backend;
 
-use crate::analytics::{Ids, history_end, history_refs, insert, write_history};
+use crate::analytics::{history_database, history_end, insert, write_history};
 
 #[derive(Args)]
 pub struct Options {
@@ -229,21 +228,8 @@ async fn write_contacts(url: &str, org_id: &str, count: usize) -> anyhow::Result
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let backend = match options.backend {
-        crate::BackendArg::Sqlite => Backend::Sqlite,
-        crate::BackendArg::Postgres => Backend::Postgres,
-    };
-    let db = TestDatabase::new(backend)
-        .await
-        .context("set SWITCHBOARD_TEST_DATABASE_URL to benchmark PostgreSQL")?;
-    let (store, org, inbox) = crate::bench_store(&db).await?;
-    let (policy, agents) = history_refs(&store, &org.id).await?;
-    let ids = Ids {
-        org: &org.id,
-        inbox: &inbox.id,
-        policy: &policy,
-        agents: &agents,
-    };
+    let (db, store, ids) = history_database(options.backend).await?;
+    let backend = db.backend;
     let conversations = options.messages.div_ceil(5);
     let vocabulary = Vocabulary::new();
     let mut orders = Vec::new();
@@ -251,7 +237,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         message(&vocabulary, seq, rng, &mut orders)
     })
     .await?;
-    write_contacts(&db.url, &org.id, conversations).await?;
+    write_contacts(&db.url, &ids.org, conversations).await?;
     let connection = Database::connect(&db.url).await?;
     connection
         .execute_unprepared(match backend {
@@ -322,7 +308,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         for _ in 0..options.rounds.max(1) {
             for query in queries {
                 let asked = Instant::now();
-                let results = store.search(&org.id, query, everything, 20).await?;
+                let results = store.search(&ids.org, query, everything, 20).await?;
                 times.push(asked.elapsed());
                 hits.push(
                     results.conversations.len() + results.contacts.len() + results.articles.len(),

@@ -25,6 +25,7 @@ mod m20261205_000400_retention;
 mod m20261206_000100_postgres_write_path;
 mod m20261207_000200_notifications;
 mod m20261207_000300_contact_labels;
+mod m20261207_000400_contact_search;
 
 pub struct Migrator;
 
@@ -53,6 +54,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261206_000100_postgres_write_path::Migration),
             Box::new(m20261207_000200_notifications::Migration),
             Box::new(m20261207_000300_contact_labels::Migration),
+            Box::new(m20261207_000400_contact_search::Migration),
         ]
     }
 }

@@ -10,7 +10,7 @@ pub struct Migration;
 
 /// One FTS5 table over `columns` of `table`, its triggers and its backfill. The index reads
 /// the text from the table by rowid (external content), so the text is not stored twice.
-fn sqlite_fts(table: &str, columns: &[&str]) -> Vec<String> {
+pub(crate) fn sqlite_fts(table: &str, columns: &[&str], tokenize: &str) -> Vec<String> {
     let fts = format!("{table}_fts");
     let list = columns.join(", ");
     let new_values = columns
@@ -35,7 +35,7 @@ fn sqlite_fts(table: &str, columns: &[&str]) -> Vec<String> {
     vec![
         format!(
             "CREATE VIRTUAL TABLE IF NOT EXISTS {fts} USING fts5({list}, content='{table}', \
-             content_rowid='rowid', tokenize='unicode61 remove_diacritics 2')"
+             content_rowid='rowid', tokenize='{tokenize}')"
         ),
         format!(
             "CREATE TRIGGER IF NOT EXISTS {fts}_insert AFTER INSERT ON {table} BEGIN {insert} END"
@@ -51,6 +51,15 @@ fn sqlite_fts(table: &str, columns: &[&str]) -> Vec<String> {
         ),
         format!("INSERT INTO {fts}({fts}) VALUES ('rebuild')"),
     ]
+}
+
+/// Undoes [`sqlite_fts`]: the triggers, then the table.
+pub(crate) fn sqlite_fts_drop(table: &str) -> Vec<String> {
+    ["insert", "delete", "update"]
+        .iter()
+        .map(|suffix| format!("DROP TRIGGER IF EXISTS {table}_fts_{suffix}"))
+        .chain([format!("DROP TABLE IF EXISTS {table}_fts")])
+        .collect()
 }
 
 const SQLITE_TABLES: [(&str, &[&str]); 3] = [
@@ -77,7 +86,7 @@ impl MigrationTrait for Migration {
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
                 for (table, columns) in SQLITE_TABLES {
-                    for statement in sqlite_fts(table, columns) {
+                    for statement in sqlite_fts(table, columns, "unicode61 remove_diacritics 2") {
                         db.execute_unprepared(&statement).await?;
                     }
                 }
@@ -96,14 +105,9 @@ impl MigrationTrait for Migration {
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
                 for (table, _) in SQLITE_TABLES {
-                    for suffix in ["insert", "delete", "update"] {
-                        db.execute_unprepared(&format!(
-                            "DROP TRIGGER IF EXISTS {table}_fts_{suffix}"
-                        ))
-                        .await?;
+                    for statement in sqlite_fts_drop(table) {
+                        db.execute_unprepared(&statement).await?;
                     }
-                    db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}_fts"))
-                        .await?;
                 }
             }
             _ => {

@@ -470,6 +470,13 @@ async fn search_finds_conversations_contacts_and_articles_ranked(db: TestDatabas
         .get(&admin, "/api/v1/search?q=example.test&type=contacts")
         .await;
     assert_eq!(found["contacts"].as_array().map(Vec::len), Some(2));
+    // Under three characters (no trigram to look up), by reading the contacts instead.
+    let (_, found) = app.get(&admin, "/api/v1/search?q=Lo&type=contacts").await;
+    assert_eq!(
+        found["contacts"][0]["title"], "ada@lovelace.test",
+        "{found}"
+    );
+    assert_eq!(found["contacts"].as_array().map(Vec::len), Some(1));
 
     // Articles: by title and body, a title match first.
     let (status, in_body) = app

@@ -12,9 +12,8 @@
 use std::collections::HashMap;
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, QueryTrait, Statement, Value,
-    sea_query::{Expr, ExprTrait, Func, LikeExpr},
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    Statement, Value,
 };
 use switchboard_model::contact_display_name;
 
@@ -431,32 +430,8 @@ impl Store {
         limit: u64,
     ) -> Result<Vec<SearchHit>> {
         let needle = query.trim().to_lowercase();
-        let pattern = format!("%{}%", escape_like(&needle));
-        let like = |column: contact::Column| {
-            Expr::expr(Func::lower(Expr::col(column))).like(LikeExpr::new(&pattern).escape('\\'))
-        };
-        let by_identity = contact_identity::Entity::find()
-            .select_only()
-            .column(contact_identity::Column::ContactId)
-            .filter(contact_identity::Column::OrgId.eq(org_id))
-            .filter(
-                Expr::expr(Func::lower(Expr::col(contact_identity::Column::ExternalId)))
-                    .like(LikeExpr::new(&pattern).escape('\\')),
-            )
-            .into_query();
-        let rows = contact::Entity::find()
-            .filter(contact::Column::OrgId.eq(org_id))
-            .filter(
-                Condition::any()
-                    .add(like(contact::Column::Name))
-                    .add(like(contact::Column::Email))
-                    .add(like(contact::Column::Phone))
-                    .add(contact::Column::Id.in_subquery(by_identity)),
-            )
-            .order_by_desc(contact::Column::UpdatedAt)
-            .limit(Ord::min(limit * 5, 500))
-            .all(self.db())
-            .await?;
+        let candidates = Ord::min(limit * 5, 500);
+        let rows = self.matching_contacts(org_id, &needle, candidates).await?;
         let ids: Vec<&str> = rows.iter().map(|row| row.id.as_str()).collect();
         let identities = self.identities_of(org_id, &ids).await?;
         let latest = self.latest_conversations(org_id, &ids).await?;
@@ -520,6 +495,82 @@ impl Store {
         hits.sort_by_key(|(rank, _)| std::cmp::Reverse(*rank));
         hits.truncate(usize::try_from(limit).unwrap_or(usize::MAX));
         Ok(hits.into_iter().map(|(_, hit)| hit).collect())
+    }
+
+    /// The contacts whose name, email, phone or a channel identity contains `needle`
+    /// (lowercase), most recently updated first. On SQLite through the trigram indexes
+    /// (`m20261207_000400_contact_search`) when the needle has the three characters a trigram
+    /// needs, otherwise by reading the organization's contacts; on PostgreSQL by `LIKE`s that
+    /// its `pg_trgm` indexes serve, one per column so that each can use its own.
+    async fn matching_contacts(
+        &self,
+        org_id: &str,
+        needle: &str,
+        limit: u64,
+    ) -> Result<Vec<contact::Model>> {
+        let backend = self.backend();
+        let pattern = format!("%{}%", escape_like(needle));
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let sql = match backend {
+            DbBackend::Sqlite if needle.chars().count() >= 3 => {
+                "SELECT c.id AS id FROM contacts c WHERE c.org_id = ?2 AND c.rowid IN ( \
+                 SELECT rowid FROM contacts_fts WHERE contacts_fts MATCH ?1 \
+                 UNION SELECT c2.rowid FROM contact_identities_fts f \
+                 JOIN contact_identities i ON i.rowid = f.rowid \
+                 JOIN contacts c2 ON c2.id = i.contact_id \
+                 WHERE contact_identities_fts MATCH ?1) \
+                 ORDER BY c.updated_at DESC LIMIT ?3"
+            }
+            DbBackend::Sqlite => {
+                "SELECT c.id AS id FROM contacts c WHERE c.org_id = ?2 AND ( \
+                 lower(c.name) LIKE ?1 ESCAPE '\\' OR lower(c.email) LIKE ?1 ESCAPE '\\' \
+                 OR lower(c.phone) LIKE ?1 ESCAPE '\\' OR c.id IN ( \
+                 SELECT contact_id FROM contact_identities \
+                 WHERE org_id = ?2 AND lower(external_id) LIKE ?1 ESCAPE '\\')) \
+                 ORDER BY c.updated_at DESC LIMIT ?3"
+            }
+            _ => {
+                "SELECT c.id AS id FROM contacts c WHERE c.org_id = $2 AND c.id IN ( \
+                 SELECT id FROM contacts WHERE lower(name) LIKE $1 ESCAPE '\\' \
+                 UNION SELECT id FROM contacts WHERE lower(email) LIKE $1 ESCAPE '\\' \
+                 UNION SELECT id FROM contacts WHERE lower(phone) LIKE $1 ESCAPE '\\' \
+                 UNION SELECT contact_id FROM contact_identities \
+                 WHERE lower(external_id) LIKE $1 ESCAPE '\\') \
+                 ORDER BY c.updated_at DESC LIMIT $3"
+            }
+        };
+        let matched = match backend {
+            // A phrase of the needle: its trigrams in a row, so any part of a field.
+            DbBackend::Sqlite if needle.chars().count() >= 3 => {
+                format!("\"{}\"", needle.replace('"', "\"\""))
+            }
+            _ => pattern,
+        };
+        let statement = Statement::from_sql_and_values(
+            backend,
+            sql,
+            [
+                Value::from(matched),
+                Value::from(org_id.to_owned()),
+                Value::from(limit),
+            ],
+        );
+        let ids: Vec<String> = self
+            .db()
+            .query_all_raw(statement)
+            .await?
+            .iter()
+            .map(|row| row.try_get("", "id"))
+            .collect::<std::result::Result<_, _>>()?;
+        let mut rows: HashMap<String, contact::Model> = contact::Entity::find()
+            .filter(contact::Column::OrgId.eq(org_id))
+            .filter(contact::Column::Id.is_in(ids.iter().map(String::as_str)))
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|row| (row.id.clone(), row))
+            .collect();
+        Ok(ids.iter().filter_map(|id| rows.remove(id)).collect())
     }
 
     /// Each contact's most recently updated conversation.

@@ -140,13 +140,7 @@ pub async fn bulk(
                         None => current.team_id.as_deref(),
                     };
                     let assigned = store
-                        .assign(
-                            org_id,
-                            &id,
-                            assignee_id.as_deref(),
-                            team_id,
-                            &actor,
-                        )
+                        .assign(org_id, &id, assignee_id.as_deref(), team_id, &actor)
                         .await;
                     if let Ok(conversation) = &assigned {
                         crate::notifications::assigned(
