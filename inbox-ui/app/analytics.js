@@ -67,7 +67,7 @@ function change(now, before, riseIsGood) {
 }
 
 export function createAnalytics({ can, directory }) {
-  const state = { range: '30', inbox: '', channel: '', team: '', agent: '', charts: [], request: 0 };
+  const state = { range: '30', inbox: '', channel: '', team: '', agent: '', label: '', charts: [], request: 0 };
   const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
 
   const rangeSelect = h('select', { 'aria-label': 'Range', onchange: () => { state.range = rangeSelect.value; showCustom(); if (state.range !== 'custom') load(); } },
@@ -84,6 +84,11 @@ export function createAnalytics({ can, directory }) {
     h('option', { value: '' }, 'All teams'), [...directory.teams.values()].map((team) => h('option', { value: team.id }, team.name)));
   const agentSelect = h('select', { 'aria-label': 'Agent', onchange: () => { state.agent = agentSelect.value; load(); } },
     h('option', { value: '' }, 'All agents'), [...directory.users.values()].map((user) => h('option', { value: user.id }, user.name || user.email)));
+  const labelSelect = h('select', { 'aria-label': 'Label', onchange: () => { state.label = labelSelect.value; load(); } },
+    h('option', { value: '' }, 'All labels'));
+  get('/labels')
+    .then((labels) => labelSelect.append(...labels.map((label) => h('option', { value: label.name }, label.name))))
+    .catch(() => { labelSelect.hidden = true; });
   const download = h('button', { type: 'button', onclick: () => downloadCsv() }, 'Download CSV');
   const status = h('p', { class: 'muted', role: 'status' });
 
@@ -98,7 +103,7 @@ export function createAnalytics({ can, directory }) {
   const gaps = h('section', { 'aria-label': 'Knowledge gaps' });
 
   const root = h('div', { class: 'analytics' },
-    h('div', { class: 'actions' }, h('h1', {}, 'Analytics'), rangeSelect, custom, inboxSelect, channelSelect, teamSelect, agentSelect,
+    h('div', { class: 'actions' }, h('h1', {}, 'Analytics'), rangeSelect, custom, inboxSelect, channelSelect, teamSelect, agentSelect, labelSelect,
       h('span', { class: 'muted' }, `Days in ${zone}`), h('span', { class: 'spacer' }), download),
     status, headlines,
     h('section', { 'aria-label': 'Conversations per day' }, h('h2', {}, 'Conversations per day'), chartBox),
@@ -122,7 +127,7 @@ export function createAnalytics({ can, directory }) {
   }
 
   function params(extra = {}) {
-    return { ...range(), tz: zone, inbox_id: state.inbox, channel: state.channel, team_id: state.team, agent_id: state.agent, ...extra };
+    return { ...range(), tz: zone, inbox_id: state.inbox, channel: state.channel, team_id: state.team, agent_id: state.agent, label: state.label, ...extra };
   }
 
   async function load() {

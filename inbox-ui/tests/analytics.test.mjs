@@ -26,6 +26,8 @@ test('a manager reads the figures of a known history, changes the range and down
   await api(`/conversations/${resolved}/resolve`, { token, method: 'POST', body: {} });
   const detail = await api(`/conversations/${handed}`, { token });
   assert.equal(detail.conversation.status, 'escalated', 'the request for a person was handed off');
+  const label = unique('vip').toLowerCase().replace(/[^a-z0-9-]/g, '');
+  await api(`/conversations/${handed}/labels`, { token, method: 'PUT', body: { labels: [label] } });
 
   const page = await newPage(browser);
   await signIn(page);
@@ -66,6 +68,11 @@ test('a manager reads the figures of a known history, changes the range and down
   const cells = Object.fromEntries(header.split(',').map((name, i) => [name, row.split(',')[i]]));
   assert.equal(cells.from, week.from);
   assert.equal(cells.conversations_opened, String(expected.conversations_opened));
+
+  // One label: only the conversation that carries it.
+  await page.getByRole('combobox', { name: 'Label' }).selectOption(label);
+  await page.waitForFunction(() => document.querySelector('[data-figure="Conversations"]')?.textContent === '1');
+  assert.equal(await figure('Handoff rate').textContent(), '100.0 %');
 });
 
 test('an agent has no Analytics link', async () => {
