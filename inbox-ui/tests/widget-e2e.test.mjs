@@ -50,6 +50,15 @@ test('a customer asks for a person in the widget and an agent answers from the i
   await agent.getByRole('button', { name: 'Add note' }).click();
   const reply = `Hi, this is a person. Looking at ${unique('r')} now.`;
   await agent.getByRole('textbox', { name: 'Reply' }).fill(reply);
+  // A live refresh (the note's own event) redraws the composer; one that lands inside `fill`
+  // leaves the text in the box it replaced, and Send then finds an empty box. Send only once
+  // the box on the page holds the reply.
+  const holds = () => agent.waitForFunction((text) => document.getElementById('reply')?.value === text, reply, { timeout: 5000 });
+  await holds().catch(async () => {
+    console.log('# the reply box was redrawn while it was filled: filling it again');
+    await agent.getByRole('textbox', { name: 'Reply' }).fill(reply);
+    await holds();
+  });
   await agent.getByRole('button', { name: 'Send', exact: true }).click();
 
   try {
