@@ -186,7 +186,7 @@ async fn start_hub(
     let log = std::fs::File::create(&log_path)?;
     let child = tokio::process::Command::new(binary)
         .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
-        .arg(db.dir.path().join("data"))
+        .arg(db.dir.path())
         .args(["--database-url", &db.url])
         .env("SWITCHBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
         .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
