@@ -3,7 +3,7 @@
 //! that records what it receives ([`SmtpSink`]); a fake platform HTTP server ([`FakePlatform`]);
 //! Zendesk and Freshdesk accounts with state ([`FakeZendesk`], [`FakeFreshdesk`]); a fake
 //! OpenAI-compatible model server ([`FakeLlm`]); and the [`conformance`] suite every connector
-//! passes.
+//! passes, with [`fuzz`], its never-panics property over arbitrary and mangled payloads.
 //!
 //! Under `CI=true` a missing PostgreSQL fails the test instead of skipping it, so CI can never
 //! pass without exercising PostgreSQL.
@@ -14,6 +14,7 @@ mod fake_limits;
 pub mod fake_llm;
 pub mod fake_platform;
 pub mod fake_zendesk;
+pub mod fuzz;
 pub mod smtp;
 
 pub use fake_freshdesk::{
