@@ -94,28 +94,29 @@ mod tests {
 
     #[test]
     fn sha256_hex_signatures() {
-        let body = b"From: a@b.c\r\n\r\nhi";
-        // Computed independently: printf 'From: a@b.c\r\n\r\nhi' | openssl dgst -sha256 -hmac key
-        let known = "sha256=6006e860ab1e7e87dc9968ab09ceaa29d683095d7a53afb11f3b6ced70b10817";
-        assert_eq!(sign_sha256_hex(b"key", body), known);
-        check(&headers(known), b"key", body).expect("verifies");
-        check(&headers(&format!(" {known} ")), b"key", body).expect("verifies, trimmed");
+        // RFC 4231, test case 2.
+        let (key, body) = (b"Jefe", b"what do ya want for nothing?");
+        let known = "sha256=5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843";
+        assert_eq!(sign_sha256_hex(key, body), known);
+        check(&headers(known), key, body).expect("verifies");
+        check(&headers(&format!(" {known} ")), key, body).expect("verifies, trimmed");
+        let tampered = b"what do ya want for nothing!";
         assert!(matches!(
-            check(&headers(known), b"key", b"From: a@b.c\r\n\r\nHi"),
+            check(&headers(known), key, tampered),
             Err(VerifyError::BadSignature)
         ));
-        assert!(check(&headers(known), b"other", body).is_err());
+        assert!(check(&headers(known), b"jefe", body).is_err());
         for wrong in ["sha256=zz", "md5=00", &known[..known.len() - 1], ""] {
             assert!(
                 matches!(
-                    check(&headers(wrong), b"key", body),
+                    check(&headers(wrong), key, body),
                     Err(VerifyError::BadSignature)
                 ),
                 "{wrong}"
             );
         }
         assert!(matches!(
-            check(&HeaderMap::new(), b"key", body),
+            check(&HeaderMap::new(), key, body),
             Err(VerifyError::Missing("X-Signature"))
         ));
     }

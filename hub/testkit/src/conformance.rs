@@ -268,12 +268,43 @@ pub fn check_verification(case: &dyn ConformanceCase, connector: &dyn Connector)
     }
 }
 
-/// What a normalized request is, as committed JSON.
+/// What a normalized request is, as committed JSON. A file's bytes show as their count and
+/// SHA-256, not as thousands of numbers.
 pub fn render(inbound: &Inbound) -> Value {
-    match inbound {
+    let mut rendered = match inbound {
         Inbound::Handshake { response_body } => json!({ "handshake": response_body }),
         Inbound::Events(events) => json!({ "events": events }),
         Inbound::Ignored { reason } => json!({ "ignored": reason }),
+    };
+    summarize_bytes(&mut rendered);
+    rendered
+}
+
+fn summarize_bytes(value: &mut Value) {
+    match value {
+        Value::Object(fields) => {
+            for (name, field) in fields.iter_mut() {
+                let bytes: Option<Vec<u8>> = match field {
+                    Value::Array(items) if name == "bytes" => items
+                        .iter()
+                        .map(|item| item.as_u64().and_then(|byte| u8::try_from(byte).ok()))
+                        .collect(),
+                    _ => None,
+                };
+                match bytes {
+                    Some(bytes) => {
+                        let digest: String = <sha2::Sha256 as sha2::Digest>::digest(&bytes)
+                            .iter()
+                            .map(|byte| format!("{byte:02x}"))
+                            .collect();
+                        *field = json!(format!("{} bytes, sha256 {digest}", bytes.len()));
+                    }
+                    None => summarize_bytes(field),
+                }
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(summarize_bytes),
+        _ => {}
     }
 }
 
