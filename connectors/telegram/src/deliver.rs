@@ -37,24 +37,15 @@ pub async fn deliver(
     config: &TelegramConfig,
     message: &OutboundMessage,
 ) -> Result<DeliveryReceipt, DeliveryError> {
-    let text = message.text.trim();
-    let caption_fits = text.chars().count() <= MAX_CAPTION_CHARS;
-    if message.files.is_empty() || !text.is_empty() && !caption_fits {
-        let receipt = send_message(client, config, message).await?;
-        for file in &message.files {
-            send_file(client, config, message, file, "").await?;
-        }
-        return Ok(receipt);
-    }
-    let mut first = None;
-    for (index, file) in message.files.iter().enumerate() {
-        let caption = if index == 0 { text } else { "" };
-        let sent = send_file(client, config, message, file, caption).await?;
-        first.get_or_insert(sent);
-    }
-    Ok(DeliveryReceipt {
-        channel_message_id: first,
-    })
+    let caption_fits = message.text.trim().chars().count() <= MAX_CAPTION_CHARS;
+    kit::send_text_and_files(
+        &message.text,
+        &message.files,
+        caption_fits,
+        || send_message(client, config, message),
+        |file, caption| send_file(client, config, message, file, caption.unwrap_or_default()),
+    )
+    .await
 }
 
 /// One file with `sendPhoto` or `sendDocument`; answers the sent message's channel id.

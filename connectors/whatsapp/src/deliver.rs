@@ -115,24 +115,17 @@ pub async fn send(
     if template.is_some() || message.files.is_empty() {
         return send_text(client, config, message, template.as_ref()).await;
     }
-    let text = message.text.trim();
     let takes_caption = |file: &OutboundFile| MediaKind::of(&file.content_type) != MediaKind::Audio;
-    let caption_fits = text.chars().count() <= MAX_CAPTION_CHARS
+    let caption_fits = message.text.trim().chars().count() <= MAX_CAPTION_CHARS
         && message.files.first().is_some_and(takes_caption);
-    let mut first = None;
-    if !text.is_empty() && !caption_fits {
-        first = send_text(client, config, message, None)
-            .await?
-            .channel_message_id;
-    }
-    for (index, file) in message.files.iter().enumerate() {
-        let caption = (index == 0 && caption_fits && !text.is_empty()).then_some(text);
-        let sent = send_file(client, config, message, file, caption).await?;
-        first.get_or_insert(sent);
-    }
-    Ok(DeliveryReceipt {
-        channel_message_id: first,
-    })
+    kit::send_text_and_files(
+        &message.text,
+        &message.files,
+        caption_fits,
+        || send_text(client, config, message, None),
+        |file, caption| send_file(client, config, message, file, caption),
+    )
+    .await
 }
 
 /// Uploads one file and sends it as a media message; answers the message's id.
