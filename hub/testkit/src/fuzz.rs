@@ -1,5 +1,5 @@
-//! The pure hooks of a connector on arbitrary bytes and on mangled real payloads: errors,
-//! never panics (`docs/specs/connector.md`: a proptest over arbitrary and mangled bytes).
+//! The pure hooks of a connector (`verify`, `normalize`, a helpdesk's `webhook_ticket`) on
+//! arbitrary bytes and on mangled real payloads: errors, never panics (`docs/specs/connector.md`: a proptest over arbitrary and mangled bytes).
 
 use http::HeaderMap;
 use proptest::{
@@ -13,7 +13,7 @@ use crate::conformance::{ConformanceCase, FIXTURE_API_BASE_URL};
 /// How many bodies each property tries.
 const CASES: u32 = 2000;
 
-/// `verify` and `normalize` of the case's connector on arbitrary bytes, and on `seed` (a real
+/// The pure hooks of the case's connector on arbitrary bytes, and on `seed` (a real
 /// payload) with a piece cut out and JSON-ish bytes put in its place, must answer without
 /// panicking. A panic fails with the smallest body proptest finds.
 pub fn pure_hooks_never_panic(case: &dyn ConformanceCase, seed: &[u8]) {
@@ -30,6 +30,9 @@ pub fn pure_hooks_never_panic(case: &dyn ConformanceCase, seed: &[u8]) {
         };
         let _ = connector.verify(&request);
         let _ = connector.normalize(&request);
+        if let Some(helpdesk) = connector.helpdesk() {
+            let _ = helpdesk.webhook_ticket(&request);
+        }
     };
     // The cases that once failed (in `fuzz.proptest-regressions` files, when each connector
     // had its own copy of this property): no body, and the payload untouched.

@@ -1,7 +1,8 @@
 //! Test support shared by the hub's crates: a fresh database for every test, on SQLite always
 //! and on PostgreSQL whenever `SWITCHBOARD_TEST_DATABASE_URL` is set; a mail server on loopback
 //! that records what it receives ([`SmtpSink`]); a fake platform HTTP server ([`FakePlatform`]);
-//! Zendesk and Freshdesk accounts with state ([`FakeZendesk`], [`FakeFreshdesk`]); a fake
+//! Zendesk and Freshdesk accounts with state ([`FakeZendesk`], [`FakeFreshdesk`]) and the
+//! [`helpdesk`] checks made against them; a fake
 //! OpenAI-compatible model server ([`FakeLlm`]); and the [`conformance`] suite every connector
 //! passes, with [`fuzz`], its never-panics property over arbitrary and mangled payloads.
 //!
@@ -15,6 +16,7 @@ pub mod fake_llm;
 pub mod fake_platform;
 pub mod fake_zendesk;
 pub mod fuzz;
+pub mod helpdesk;
 pub mod smtp;
 
 pub use fake_freshdesk::{
