@@ -199,7 +199,7 @@ async fn call(
     let kit::Answer {
         status,
         retry_after: retry_after_header,
-        body,
+        body: answered,
         ..
     } = kit::send(body(client.post(config.method_url(method))))
         .await
@@ -207,7 +207,7 @@ async fn call(
             status: None,
             error,
         })?;
-    let answer = serde_json::from_slice::<Answer>(&body).ok();
+    let answer = serde_json::from_slice::<Answer>(&answered).ok();
     match answer {
         Some(Answer {
             ok: true,
