@@ -4,8 +4,6 @@
 
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
-use http::HeaderMap;
 use serde_json::{Value, json};
 use switchboard_model::{ChannelKind, ConnectorFactory};
 use switchboard_testkit::conformance::{self, ConformanceCase, Part};
@@ -21,16 +19,6 @@ impl ConformanceCase for Webchat {
     /// Web chat calls no platform, so it has no base URL.
     fn config(&self, _api_base_url: &str) -> Value {
         json!({ "allowed_origins": ["https://shop.example"] })
-    }
-
-    /// Nothing is signed: a visitor's socket is checked by its Origin and, for a signed-in
-    /// visitor, the identity hash.
-    fn sign(&self, _body: &[u8], _at: DateTime<Utc>) -> HeaderMap {
-        HeaderMap::new()
-    }
-
-    fn signature_header(&self) -> &'static str {
-        "origin"
     }
 
     fn skip(&self, part: Part) -> Option<&'static str> {
