@@ -55,7 +55,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         bot_enabled: false,
         ..Settings::default()
     };
-    let app = Application::build(settings, switchboard::commands::connectors()).await?;
+    let app = Application::build(settings, switchboard::connectors()).await?;
     let addr = app.local_addr();
     let shutdown = app.shutdown_token();
     let hub = tokio::spawn(app.run_until_stopped());

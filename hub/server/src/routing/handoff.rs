@@ -5,14 +5,14 @@
 
 use std::time::Instant;
 
-use switchboard_ai::handoff_llm::{self, Hints};
+use switchboard_ai::{
+    handoff_llm::{self, Hints},
+    llm::LlmClient,
+};
 use switchboard_model::{Message, MessageRole, SummarySource};
 use switchboard_store::RoutingState;
 
-use crate::{
-    routing::language::{self, Wording},
-    state::AppState,
-};
+use crate::routing::language::{self, Wording};
 
 /// The longest quote of the customer in a summary line.
 const QUOTE_CHARS: usize = 160;
@@ -123,8 +123,8 @@ fn mood(context: &Context<'_>, customer: &[&Message]) -> String {
 /// [`handoff_llm::HUB_TIMEOUT`]; the extractive ones ([`summarize`]) when no LLM is configured
 /// or it fails. `history` is the conversation without notes, oldest first. Called before the
 /// escalation's transaction, never inside it.
-pub async fn write(state: &AppState, history: &[Message], context: &Context<'_>) -> Summary {
-    let Some(client) = &state.llm else {
+pub async fn write(llm: Option<&LlmClient>, history: &[Message], context: &Context<'_>) -> Summary {
+    let Some(client) = llm else {
         return summarize(history, context);
     };
     let started = Instant::now();
