@@ -325,12 +325,7 @@ async fn take_state(
         .set_helpdesk_ticket_read(ticket, status, priority)
         .await?;
     if let Some(conversation) = changed {
-        state.bus.publish(BusEvent::ConversationChanged {
-            org_id: conversation.org_id.clone(),
-            inbox_id: conversation.inbox_id.clone(),
-            conversation_id: conversation.id.clone(),
-            status: conversation.status,
-        });
+        crate::bus::publish_change(state.bus.as_ref(), &conversation);
     }
     Ok(())
 }

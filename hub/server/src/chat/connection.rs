@@ -607,12 +607,7 @@ impl Connection {
                 {
                     Ok(changed) => {
                         metrics::counter!("switchboard_webchat_handoffs_total").increment(1);
-                        self.state.bus.publish(BusEvent::ConversationChanged {
-                            org_id: changed.org_id.clone(),
-                            inbox_id: changed.inbox_id.clone(),
-                            conversation_id: changed.id.clone(),
-                            status: changed.status,
-                        });
+                        crate::bus::publish_change(self.state.bus.as_ref(), &changed);
                         changed.status
                     }
                     Err(err) => return self.send(&unavailable(&err)).await,
