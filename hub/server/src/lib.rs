@@ -35,9 +35,7 @@ mod knowledge_cli;
 mod login;
 mod notifications;
 mod retention;
-/// Public while `bench` times `routing::evaluate` through the server; private once it uses the
-/// routing crate.
-pub mod routing;
+mod routing;
 mod smtp;
 mod snooze;
 mod startup;
@@ -55,6 +53,7 @@ pub use bot::AcknowledgeOnly;
 pub use cli::Cli;
 pub use commands::{UsageError, connectors, run};
 pub use config::Settings;
+pub use routing::compiled_rules;
 pub use startup::Application;
 pub use state::{AppState, ConnectorRegistry};
 pub use telemetry::init_logging;

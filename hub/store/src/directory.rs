@@ -151,7 +151,7 @@ impl Store {
             .exec_without_returning(&*txn)
             .await
             .map_err(conflict_as("an organization with this slug already exists"))?;
-        crate::routing::seed_defaults(&*txn, &row.id).await?;
+        crate::routing::seed_defaults(&*txn, &row.id, row.created_at).await?;
         txn.commit().await?;
         Ok(convert::organization(row))
     }
