@@ -16,7 +16,7 @@ use switchboard_ai::{
     text,
 };
 use switchboard_model::{
-    ArticleStatus, Deltas, Inbox, KbArticle, Question, Responder, ResponderError, Response,
+    ArticleStatus, Deltas, KbArticle, Question, Responder, ResponderError, Response,
 };
 use switchboard_store::{ArticleChange, NewArticle, Store};
 
@@ -25,12 +25,8 @@ use crate::config::Settings;
 /// The confidence an answer needs unless the inbox's config sets `ai_min_confidence` (0..1).
 pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.5;
 
-/// The threshold of an inbox: its `ai_min_confidence`, or [`DEFAULT_MIN_CONFIDENCE`].
-pub fn min_confidence(inbox: &Inbox) -> f64 {
-    min_confidence_in(&inbox.config)
-}
-
-/// [`min_confidence`] from an inbox's public config.
+/// The threshold of an inbox, from its public config: its `ai_min_confidence`, or
+/// [`DEFAULT_MIN_CONFIDENCE`].
 pub fn min_confidence_in(config: &serde_json::Value) -> f64 {
     config
         .get("ai_min_confidence")

@@ -19,11 +19,11 @@ use switchboard_model::{
     AiOutcome, BusEvent, Conversation, ConversationStatus, Deltas, HandoffReason, MessageRole,
     Question, Responder, ResponderError, Response, new_id,
 };
-use switchboard_store::NewMessage;
+use switchboard_store::{NewMessage, Store};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
-use crate::state::AppState;
+use crate::{bus::EventBus, routing::RoutingContext};
 
 /// What a visitor reads when the bot does not answer.
 pub const HANDOVER_TEXT: &str =
@@ -153,30 +153,48 @@ impl BotQueue {
     pub fn is_empty(&self) -> bool {
         self.len() == 0
     }
-}
 
-/// After a customer message is stored: queue a bot turn when the bot holds the conversation.
-pub async fn after_customer_message(state: &AppState, conversation: &Conversation, seq: i64) {
-    if conversation.status != ConversationStatus::Bot {
-        return;
-    }
-    state
-        .bot
-        .enqueue(Job {
+    /// After a customer message is stored: queue a bot turn when the bot holds the
+    /// conversation.
+    pub async fn after_customer_message(&self, conversation: &Conversation, seq: i64) {
+        if conversation.status != ConversationStatus::Bot {
+            return;
+        }
+        self.enqueue(Job {
             org_id: conversation.org_id.clone(),
             inbox_id: conversation.inbox_id.clone(),
             conversation_id: conversation.id.clone(),
             seq,
         })
         .await;
+    }
+}
+
+/// What the bot's workers use. `AppState::bot_context` makes one; the bot never sees the whole
+/// state.
+#[derive(Clone)]
+pub struct BotContext {
+    /// The conversations waiting for a turn.
+    pub queue: Arc<BotQueue>,
+    pub store: Store,
+    pub bus: Arc<dyn EventBus>,
+    pub responder: Arc<dyn Responder>,
+    /// Woken when an answer goes out through the outbox.
+    pub delivery_wakeup: Arc<Notify>,
+    /// Escalates the conversations the bot does not answer.
+    pub routing: RoutingContext,
+    /// Turns at once (`bot_workers`).
+    pub workers: usize,
+    /// How long the responder has for one turn (`bot_timeout_secs`).
+    pub timeout: Duration,
 }
 
 /// Starts a task for each queued turn, at most `bot_workers` at once, until `shutdown`; turns in
 /// flight finish first. A turn mostly waits (on the database, on a model's stream), so the
 /// turns running follow the load up to that bound; what bounds the calls to a model is its
 /// provider's limit (`llm_max_in_flight`), not a count of workers.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let places = Arc::new(Semaphore::new(state.settings.bot_workers.max(1)));
+pub async fn run(bot: BotContext, shutdown: CancellationToken) {
+    let places = Arc::new(Semaphore::new(bot.workers.max(1)));
     let turns = tokio_util::task::TaskTracker::new();
     loop {
         let place = tokio::select! {
@@ -185,20 +203,20 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         };
         let Ok(place) = place else { break };
         let job = loop {
-            if let Some(job) = state.bot.take() {
+            if let Some(job) = bot.queue.take() {
                 break Some(job);
             }
             tokio::select! {
-                _ = state.bot.work.notified() => {}
+                _ = bot.queue.work.notified() => {}
                 _ = shutdown.cancelled() => break None,
             }
         };
         let Some(mut job) = job else { break };
-        let state = state.clone();
+        let bot = bot.clone();
         turns.spawn(async move {
             loop {
-                let answered = turn(&state, &job).await;
-                match state.bot.finish(&job.conversation_id, answered) {
+                let answered = turn(&bot, &job).await;
+                match bot.queue.finish(&job.conversation_id, answered) {
                     Some(next) => job = next,
                     None => break,
                 }
@@ -212,7 +230,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 
 /// Streams an answer's pieces to the bus under its message id.
 struct BusDeltas<'a> {
-    state: &'a AppState,
+    bus: &'a dyn EventBus,
     job: &'a Job,
     message_id: &'a str,
 }
@@ -222,7 +240,7 @@ impl Deltas for BusDeltas<'_> {
         if text.is_empty() {
             return;
         }
-        self.state.bus.publish(BusEvent::AnswerDelta {
+        self.bus.publish(BusEvent::AnswerDelta {
             org_id: self.job.org_id.clone(),
             inbox_id: self.job.inbox_id.clone(),
             conversation_id: self.job.conversation_id.clone(),
@@ -234,8 +252,8 @@ impl Deltas for BusDeltas<'_> {
 
 /// One bot turn. Returns the `seq` it answered up to (the job's, when there was nothing to do).
 #[tracing::instrument(skip_all, fields(conversation_id = %job.conversation_id))]
-async fn turn(state: &AppState, job: &Job) -> i64 {
-    match try_turn(state, job).await {
+async fn turn(bot: &BotContext, job: &Job) -> i64 {
+    match try_turn(bot, job).await {
         Ok(answered) => answered,
         Err(err) => {
             // The customer's message is stored; an agent sees it in the queue.
@@ -245,8 +263,8 @@ async fn turn(state: &AppState, job: &Job) -> i64 {
     }
 }
 
-async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store::StoreError> {
-    let store = &state.store;
+async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store::StoreError> {
+    let store = &bot.store;
     let turn = store
         .bot_turn(&job.org_id, &job.conversation_id, &job.inbox_id, HISTORY)
         .await?;
@@ -269,13 +287,13 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
     };
     let message_id = new_id();
     let deltas = BusDeltas {
-        state,
+        bus: bot.bus.as_ref(),
         job,
         message_id: &message_id,
     };
-    let timeout = Duration::from_secs(state.settings.bot_timeout_secs.max(1));
+    let timeout = bot.timeout;
     let started = std::time::Instant::now();
-    let response = tokio::time::timeout(timeout, state.responder.respond(&question, &deltas))
+    let response = tokio::time::timeout(timeout, bot.responder.respond(&question, &deltas))
         .await
         .unwrap_or(Err(ResponderError::Timeout(timeout)));
     metrics::histogram!("switchboard_bot_turn_seconds").record(started.elapsed().as_secs_f64());
@@ -284,13 +302,13 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
         Ok(Response::Declined { reason, .. }) => {
             metrics::counter!("switchboard_bot_turns_total", "outcome" => "declined").increment(1);
             tracing::info!(%reason, "the responder declined");
-            hand_over(state, job, HandoffReason::LowConfidence).await?;
+            hand_over(bot, job, HandoffReason::LowConfidence).await?;
             return Ok(answered);
         }
         Err(err) => {
             metrics::counter!("switchboard_bot_turns_total", "outcome" => "failed").increment(1);
             tracing::warn!(error = %err, "the responder failed");
-            hand_over(state, job, HandoffReason::AiFailure).await?;
+            hand_over(bot, job, HandoffReason::AiFailure).await?;
             return Ok(answered);
         }
     };
@@ -316,20 +334,20 @@ async fn try_turn(state: &AppState, job: &Job) -> Result<i64, switchboard_store:
             AiOutcome::Answered,
         )
         .await?;
-    state.bus.publish(BusEvent::MessageCreated {
+    bot.bus.publish(BusEvent::MessageCreated {
         org_id: job.org_id.clone(),
         inbox_id: conversation.inbox_id,
         message: Box::new(message),
     });
     if !conversation.channel.delivered_by_hub() {
-        state.delivery_wakeup.notify_one();
+        bot.delivery_wakeup.notify_one();
     }
     Ok(answered)
 }
 
 /// The bot will not answer: tell the customer so and put the conversation in the human queue.
 async fn hand_over(
-    state: &AppState,
+    bot: &BotContext,
     job: &Job,
     why: HandoffReason,
 ) -> Result<(), switchboard_store::StoreError> {
@@ -345,7 +363,7 @@ async fn hand_over(
         model: None,
         tokens: None,
     };
-    let (_, message) = state
+    let (_, message) = bot
         .store
         .append_bot_message(
             &job.org_id,
@@ -355,13 +373,13 @@ async fn hand_over(
             AiOutcome::Declined,
         )
         .await?;
-    state.bus.publish(BusEvent::MessageCreated {
+    bot.bus.publish(BusEvent::MessageCreated {
         org_id: job.org_id.clone(),
         inbox_id: job.inbox_id.clone(),
         message: Box::new(message),
     });
     // Routing escalates it with a handoff, an SLA clock and an assignment, and publishes it.
-    crate::routing::on_ai_declined(state, &job.org_id, &job.conversation_id, why).await?;
+    crate::routing::on_ai_declined(&bot.routing, &job.org_id, &job.conversation_id, why).await?;
     Ok(())
 }
 

@@ -13,7 +13,7 @@ use std::{
 
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
-use switchboard_model::BusEvent;
+use switchboard_model::{BusEvent, Conversation};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -32,6 +32,17 @@ pub trait EventBus: Send + Sync + 'static {
     /// Counts the times this node may have missed other nodes' events (Redis went away and
     /// came back). A subscriber that sees it change reloads from the store, as after lagging.
     fn gaps(&self) -> watch::Receiver<u64>;
+}
+
+/// Tells the inbox, the customer's socket and the other nodes that a conversation changed (its
+/// status, owner, team, labels, priority…).
+pub fn publish_change(bus: &dyn EventBus, conversation: &Conversation) {
+    bus.publish(BusEvent::ConversationChanged {
+        org_id: conversation.org_id.clone(),
+        inbox_id: conversation.inbox_id.clone(),
+        conversation_id: conversation.id.clone(),
+        status: conversation.status,
+    });
 }
 
 /// The bus of a single node: a bounded broadcast channel.
@@ -90,7 +101,6 @@ struct Envelope<'a> {
 /// a node that misses some while Redis is away catches up from the store (web-chat `resume`,
 /// the inbox refetching), so a Redis outage degrades fan-out and never loses a message.
 pub struct RedisBus {
-    node: Arc<str>,
     local: Arc<LocalBus>,
     outgoing: mpsc::Sender<BusEvent>,
     /// Set while the subscription is up.
@@ -125,16 +135,10 @@ impl RedisBus {
             shutdown,
         ));
         Ok(RedisBus {
-            node,
             local,
             outgoing,
             subscribed,
         })
-    }
-
-    /// This node's id on the bus.
-    pub fn node(&self) -> &str {
-        &self.node
     }
 }
 
@@ -389,7 +393,7 @@ mod tests {
         let mut on_a = a.subscribe();
         let mut on_b = b.subscribe();
         // The subscriptions are set up in the background: publish until b hears one.
-        let marker = format!("probe-{}", a.node());
+        let marker = format!("probe-{}", switchboard_model::new_id());
         let heard = tokio::time::timeout(Duration::from_secs(10), async {
             loop {
                 a.publish(changed(&marker));

@@ -13,7 +13,7 @@ use crate::{
     demo, knowledge_cli,
     startup::{self, Application},
     state::ConnectorRegistry,
-    understanding,
+    understanding_cli,
 };
 
 /// A mistake in the command's arguments that only the data can reveal (an unknown
@@ -187,12 +187,12 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
         Command::Topics(TopicsCommand::Train { file, org }) => {
             let store = startup::open_store(&settings).await?;
             let found = find_org(&store, &org).await?;
-            understanding::train(&store, &found.id, &org, &file).await
+            understanding_cli::train(&store, &found.id, &org, &file).await
         }
         Command::Eval(EvalCommand::Topics { file, org, json }) => {
             let store = startup::open_store(&settings).await?;
             let found = find_org(&store, &org).await?;
-            understanding::eval_topics(&store, &found.id, &org, &file, json).await
+            understanding_cli::eval_topics(&store, &found.id, &org, &file, json).await
         }
         Command::Eval(EvalCommand::Sentiment { file, json }) => {
             // The whole LLM timeout per row: an evaluation has no customer waiting.
@@ -200,7 +200,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 &settings,
                 std::time::Duration::from_secs(settings.llm_timeout_secs.max(1)),
             )?;
-            understanding::eval_sentiment(&file, json, llm).await
+            understanding_cli::eval_sentiment(&file, json, llm).await
         }
         Command::Kb(KbCommand::Import { path, org }) => {
             let store = startup::open_store(&settings).await?;

@@ -39,8 +39,8 @@ use switchboard_store::{
 use tokio_util::sync::CancellationToken;
 
 use crate::{
+    app::ingest::IngestError,
     error::{ApiError, ApiResult},
-    ingest::IngestError,
     state::AppState,
 };
 
@@ -210,7 +210,7 @@ async fn take_channel_ticket(
                 sent_at: comment.created_at,
                 ..InboundMessage::default()
             };
-            let outcome = crate::ingest::ingest_message(
+            let outcome = crate::app::ingest::ingest_message(
                 state,
                 org_id,
                 inbox_id,
@@ -325,12 +325,7 @@ async fn take_state(
         .set_helpdesk_ticket_read(ticket, status, priority)
         .await?;
     if let Some(conversation) = changed {
-        state.bus.publish(BusEvent::ConversationChanged {
-            org_id: conversation.org_id.clone(),
-            inbox_id: conversation.inbox_id.clone(),
-            conversation_id: conversation.id.clone(),
-            status: conversation.status,
-        });
+        crate::bus::publish_change(state.bus.as_ref(), &conversation);
     }
     Ok(())
 }

@@ -1,39 +1,59 @@
 //! The Switchboard hub: the HTTP server (REST API, channel webhooks, operational routes), the
 //! ingest and delivery pipelines, and the CLI behind the `switchboard` binary.
+//!
+//! Layers, from the edge in: the entry points (`api/` and `web.rs` for HTTP, `inbound.rs` for
+//! channel webhooks, `chat/` for the web chat's socket, `smtp.rs`, the CLI in `commands.rs`,
+//! the workers) call the application layer (`app/`: after ingest, after an agent's message,
+//! the Slack desk), which calls the domain services (`routing/`, `bot.rs`, `understanding.rs`,
+//! `notifications.rs`, `delivery.rs`) and through them the store and the bus. A service takes
+//! the narrow context it uses (`RoutingContext`, `BotContext`, a store, a bus), never
+//! `AppState`, which holds them.
+//!
+//! The public surface is what the binary, the integration tests and the benchmarks use,
+//! re-exported below; every module is the crate's own.
 
-pub mod ai;
-pub mod api;
-pub mod attachments;
-pub mod auth;
-pub mod background;
-pub mod bot;
-pub mod bus;
-pub mod chat;
-pub mod cli;
-pub mod commands;
-pub mod config;
-pub mod csp;
-pub mod delivery;
-pub mod demo;
-pub mod error;
-pub mod gdpr;
-pub mod helpdesk;
-pub mod ingest;
-pub mod knowledge_cli;
-pub mod login;
-pub mod notifications;
-pub mod retention;
-pub mod routing;
-pub mod slack_desk;
-pub mod smtp;
-pub mod snooze;
-pub mod startup;
-pub mod state;
-pub mod telemetry;
-pub mod understanding;
-pub mod web;
-pub mod webhooks;
+mod ai;
+mod api;
+mod app;
+mod attachments;
+mod auth;
+mod background;
+mod bot;
+mod bus;
+mod chat;
+mod cli;
+mod commands;
+mod config;
+mod csp;
+mod delivery;
+mod demo;
+mod error;
+mod gdpr;
+mod helpdesk;
+mod inbound;
+mod knowledge_cli;
+mod login;
+mod notifications;
+mod retention;
+mod routing;
+mod smtp;
+mod snooze;
+mod startup;
+mod state;
+mod telemetry;
+mod understanding;
+mod understanding_cli;
+mod web;
+mod webhooks;
 
+pub use ai::{DEFAULT_MIN_CONFIDENCE, knowledge, llm_client, responder};
+pub use app::ingest::ingest_events;
+pub use attachments::path as attachment_path;
+pub use bot::AcknowledgeOnly;
+pub use cli::Cli;
+pub use commands::{UsageError, connectors, run};
 pub use config::Settings;
+pub use routing::compiled_rules;
 pub use startup::Application;
 pub use state::{AppState, ConnectorRegistry};
+pub use telemetry::init_logging;

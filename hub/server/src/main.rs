@@ -3,7 +3,7 @@
 use std::process::ExitCode;
 
 use clap::Parser;
-use switchboard::{cli::Cli, commands, config::Settings, telemetry};
+use switchboard::{Cli, Settings, UsageError};
 
 /// Many small allocations from many threads (statements built per query, frames per socket):
 /// glibc's malloc spent a fifth of the hub's CPU on them under load; mimalloc keeps them per thread.
@@ -42,7 +42,7 @@ fn main() -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    telemetry::init_logging(&settings.log_format);
+    switchboard::init_logging(&settings.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(runtime) => runtime,
         Err(err) => {
@@ -50,9 +50,9 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match runtime.block_on(commands::run(cli, settings)) {
+    match runtime.block_on(switchboard::run(cli, settings)) {
         Ok(()) => ExitCode::SUCCESS,
-        Err(err) if err.is::<commands::UsageError>() => {
+        Err(err) if err.is::<UsageError>() => {
             eprintln!("error: {err}");
             ExitCode::from(2)
         }

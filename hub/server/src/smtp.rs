@@ -19,7 +19,7 @@ use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
 use crate::{
-    ingest::{IngestError, ingest_events},
+    app::ingest::{IngestError, ingest_events},
     state::AppState,
 };
 

@@ -22,6 +22,7 @@ use switchboard_model::{Clock, Responder};
 
 use crate::{
     ai, api,
+    app::slack_desk,
     background::Background,
     bot::{self, BotQueue},
     bus::{EventBus, LocalBus, RedisBus},
@@ -29,7 +30,7 @@ use crate::{
     config::Settings,
     delivery, demo,
     error::ApiError,
-    ingest, routing, slack_desk,
+    inbound, routing,
     state::{AppState, ConnectorRegistry},
     telemetry, web,
 };
@@ -296,10 +297,15 @@ impl Application {
             shutdown.clone(),
         ));
         // The bot answers in the background lane, which shutdown waits for after the workers.
-        state
-            .background
-            .spawn(bot::run(state.in_background(), shutdown.clone()));
-        workers.spawn(chat::route_events(state.clone(), shutdown.clone()));
+        state.background.spawn(bot::run(
+            state.in_background().bot_context(),
+            shutdown.clone(),
+        ));
+        workers.spawn(chat::route_events(
+            state.chat.clone(),
+            state.bus.clone(),
+            shutdown.clone(),
+        ));
         if let Some(smtp_listener) = smtp_listener {
             workers.spawn(crate::smtp::serve(
                 smtp_listener,
@@ -307,7 +313,11 @@ impl Application {
                 shutdown.clone(),
             ));
         }
-        workers.spawn(routing::sla::run(state.clone(), shutdown.clone()));
+        workers.spawn(routing::sla::run(
+            state.routing(),
+            Duration::from_millis(state.settings.sla_check_ms.max(50)),
+            shutdown.clone(),
+        ));
         workers.spawn(crate::snooze::run(state.clone(), shutdown.clone()));
         workers.spawn(slack_desk::run(state.clone(), shutdown.clone()));
         workers.spawn(crate::helpdesk::run(state.clone(), shutdown.clone()));
@@ -375,7 +385,7 @@ fn router(state: AppState) -> Router {
     );
     let webhooks = Router::new().route(
         "/webhooks/{channel}/{inbox_id}",
-        post(ingest::webhook).get(ingest::handshake),
+        post(inbound::webhook).get(inbound::handshake),
     );
     let webhooks = bounded(webhooks, WEBHOOK_BODY_LIMIT, timeout);
     // No timeout layer: a WebSocket lives as long as the visitor stays.

@@ -5,7 +5,13 @@ use std::{collections::HashMap, sync::Arc};
 use switchboard_model::{ChannelKind, Clock, ConfigField, Connector, ConnectorFactory, Responder};
 use switchboard_store::{InboxWithSecrets, Store};
 
-use crate::{bot::BotQueue, bus::EventBus, chat::ChatHub, config::Settings};
+use crate::{
+    bot::{BotContext, BotQueue},
+    bus::EventBus,
+    chat::ChatHub,
+    config::Settings,
+    routing::{RoutingContext, RuleCache},
+};
 
 #[derive(Clone)]
 pub struct AppState {
@@ -25,7 +31,7 @@ pub struct AppState {
     /// a test sets. The store reads the same clock.
     pub clock: Clock,
     /// The organizations' escalation rules, compiled, by rules revision.
-    pub rule_cache: Arc<crate::routing::RuleCache>,
+    pub rule_cache: Arc<RuleCache>,
     /// The configured LLM, for sentiment and handoff notes (`understanding.rs`,
     /// `routing/handoff.rs`); `None`: offline.
     pub llm: Option<switchboard_ai::llm::LlmClient>,
@@ -48,6 +54,32 @@ impl AppState {
         AppState {
             store: self.background.store().clone(),
             ..self.clone()
+        }
+    }
+
+    /// What routing uses, from this state.
+    pub fn routing(&self) -> RoutingContext {
+        RoutingContext {
+            store: self.store.clone(),
+            bus: self.bus.clone(),
+            clock: self.clock.clone(),
+            rule_cache: self.rule_cache.clone(),
+            llm: self.llm.clone(),
+            presence_stale_secs: self.settings.presence_stale_secs,
+        }
+    }
+
+    /// What the bot's workers use, from this state.
+    pub fn bot_context(&self) -> BotContext {
+        BotContext {
+            queue: self.bot.clone(),
+            store: self.store.clone(),
+            bus: self.bus.clone(),
+            responder: self.responder.clone(),
+            delivery_wakeup: self.delivery_wakeup.clone(),
+            routing: self.routing(),
+            workers: self.settings.bot_workers,
+            timeout: std::time::Duration::from_secs(self.settings.bot_timeout_secs.max(1)),
         }
     }
 }

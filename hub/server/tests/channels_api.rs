@@ -1,6 +1,6 @@
 //! `GET /api/v1/channels`: the channels this hub has connectors for, each with the config
 //! fields an inbox on it takes (type, required, secret, help, default), which the web UI builds
-//! its inbox form from. The hub here is booted with exactly `switchboard::commands::connectors()`,
+//! its inbox form from. The hub here is booted with exactly `switchboard::connectors()`,
 //! what `switchboard serve` registers (support's `TestApp` serves `freshdesk` with a test double).
 
 mod support;
@@ -32,7 +32,7 @@ struct Hub {
 impl Hub {
     async fn spawn(db: TestDatabase) -> Hub {
         let _ = rustls::crypto::ring::default_provider().install_default();
-        let app = Application::build(support::settings(&db), switchboard::commands::connectors())
+        let app = Application::build(support::settings(&db), switchboard::connectors())
             .await
             .expect("the hub builds");
         let url = format!("http://{}", app.local_addr());
@@ -277,7 +277,7 @@ async fn channels_are_for_signed_in_readers_of_inboxes(db: TestDatabase) {
 /// keeps secret (`ChannelKind::secret_fields`, the one place that says so).
 #[test]
 fn every_connector_declares_its_fields_with_its_secrets() {
-    let registry = switchboard::commands::connectors();
+    let registry = switchboard::connectors();
     let declared = registry.config_fields();
     assert_eq!(
         declared.len(),

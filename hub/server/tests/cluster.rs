@@ -131,7 +131,7 @@ async fn attachments_are_kept_in_the_configured_shared_folder() {
         }],
         ..Default::default()
     };
-    switchboard::ingest::ingest_events(&node_a.state, &inbox, vec![InboundEvent::Message(message)])
+    switchboard::ingest_events(&node_a.state, &inbox, vec![InboundEvent::Message(message)])
         .await
         .expect("ingests");
     assert!(

@@ -512,7 +512,7 @@ async fn two_nodes_never_write_a_ticket_or_comment_twice() {
         ..support::settings(db)
     };
     let node_a = TestApp::spawn_with(db, node).await;
-    let node_b = Application::build(node(&node_a.db), switchboard::commands::connectors())
+    let node_b = Application::build(node(&node_a.db), switchboard::connectors())
         .await
         .expect("node b builds");
     let stop_b = node_b.shutdown_token();

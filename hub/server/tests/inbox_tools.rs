@@ -1070,7 +1070,7 @@ async fn on_a_manual_clock(
     let clock = switchboard_model::Clock::manual(started);
     let app = TestApp::spawn_quiet_with_clock(
         db,
-        |db| switchboard::config::Settings {
+        |db| switchboard::Settings {
             sla_check_ms: 50,
             ..support::settings(db)
         },

@@ -220,16 +220,16 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
         .await
         .expect("reads")
         .expect("demo");
-    let knowledge = switchboard::ai::knowledge(&settings, &store, true).expect("knowledge");
-    let llm = switchboard::ai::llm_client(&settings).expect("settings");
-    let responder = switchboard::ai::responder(llm, &store, knowledge, true);
+    let knowledge = switchboard::knowledge(&settings, &store, true).expect("knowledge");
+    let llm = switchboard::llm_client(&settings).expect("settings");
+    let responder = switchboard::responder(llm, &store, knowledge, true);
     let ask = |text: &str| Question {
         org_id: org.id.clone(),
         inbox_id: String::new(),
         conversation_id: String::new(),
         text: text.into(),
         history: Vec::new(),
-        min_confidence: switchboard::ai::DEFAULT_MIN_CONFIDENCE,
+        min_confidence: switchboard::DEFAULT_MIN_CONFIDENCE,
         knowledge_stamp: None,
     };
 

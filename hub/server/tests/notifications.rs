@@ -40,10 +40,9 @@ async fn a_notification_reaches_the_recipient_on_another_node() {
         ..support::settings(db)
     };
     let node_a = TestApp::spawn_with(db, node).await;
-    let node_b =
-        switchboard::Application::build(node(&node_a.db), switchboard::commands::connectors())
-            .await
-            .expect("node b builds");
+    let node_b = switchboard::Application::build(node(&node_a.db), switchboard::connectors())
+        .await
+        .expect("node b builds");
     let base_b = format!("http://{}", node_b.local_addr());
     let hears = node_b.state().bus.clone();
     let stop_b = node_b.shutdown_token();

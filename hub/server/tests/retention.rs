@@ -102,7 +102,7 @@ async fn world(app: &TestApp, clock: &Clock, now: DateTime<Utc>) -> World {
         }],
         ..Default::default()
     };
-    switchboard::ingest::ingest_events(&app.state, &inbox, vec![InboundEvent::Message(with_file)])
+    switchboard::ingest_events(&app.state, &inbox, vec![InboundEvent::Message(with_file)])
         .await
         .expect("ingests");
     let detail = app.conversation(&admin, &old).await;
@@ -117,7 +117,7 @@ async fn world(app: &TestApp, clock: &Clock, now: DateTime<Utc>) -> World {
         .strip_prefix("/api/v1/attachments/")
         .and_then(|rest| rest.split_once('/'))
         .expect("a kept file's url");
-    let old_file = switchboard::attachments::path(
+    let old_file = switchboard::attachment_path(
         &app.state.settings.attachments_dir(),
         &org_id,
         hash,

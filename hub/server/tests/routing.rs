@@ -1357,10 +1357,10 @@ async fn compiled_rules_are_cached_until_a_rule_changes(db: TestDatabase) {
         .as_str()
         .expect("org")
         .to_owned();
-    let first = switchboard::routing::compiled_rules(&app.state, &org_id)
+    let first = switchboard::compiled_rules(&app.state.routing(), &org_id)
         .await
         .expect("rules");
-    let again = switchboard::routing::compiled_rules(&app.state, &org_id)
+    let again = switchboard::compiled_rules(&app.state.routing(), &org_id)
         .await
         .expect("rules");
     assert!(std::sync::Arc::ptr_eq(&first, &again), "compiled once");
@@ -1386,7 +1386,7 @@ async fn compiled_rules_are_cached_until_a_rule_changes(db: TestDatabase) {
         .update_rule(&org_id, &rule.id, &spec)
         .await
         .expect("updates");
-    let after = switchboard::routing::compiled_rules(&app.state, &org_id)
+    let after = switchboard::compiled_rules(&app.state.routing(), &org_id)
         .await
         .expect("rules");
     assert_eq!(after.len(), 4, "the disabled rule is gone at once");

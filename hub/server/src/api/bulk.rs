@@ -7,8 +7,8 @@ use switchboard_model::{Conversation, ConversationStatus, Permission};
 use utoipa::ToSchema;
 
 use crate::{
-    api::conversations::publish_change,
     auth::Auth,
+    bus::publish_change,
     error::{ApiError, ApiJson, ApiResult},
     state::AppState,
 };
@@ -184,7 +184,7 @@ pub async fn bulk(
         };
         match changed {
             Ok(conversation) => {
-                publish_change(&state, &conversation);
+                publish_change(state.bus.as_ref(), &conversation);
                 result.conversations.push(conversation);
             }
             Err(switchboard_store::StoreError::NotFound) => result.failed.push(BulkFailure {
@@ -198,7 +198,7 @@ pub async fn bulk(
         }
     }
     if matches!(request.action, BulkAction::Resolve) {
-        crate::routing::assignment::capacity_freed(&state, org_id).await;
+        crate::routing::assignment::capacity_freed(&state.routing(), org_id).await;
     }
     Ok(ApiJson(result))
 }

@@ -13,6 +13,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::{
     api::page_limit,
     auth::Auth,
+    bus::publish_change,
     error::{ApiError, ApiJson, ApiPath, ApiQuery, ApiResult},
     state::AppState,
 };
@@ -431,7 +432,7 @@ pub async fn reply(
         .store
         .append_message_notifying(auth.org_id(), &id, new)
         .await?;
-    after_agent_message(
+    crate::app::agent_reply::after_agent_message(
         &state,
         &principal.actor(),
         principal.user_id(),
@@ -444,58 +445,6 @@ pub async fn reply(
         crate::notifications::announce(state.bus.as_ref(), notification);
     }
     Ok((StatusCode::CREATED, ApiJson(message)))
-}
-
-/// What follows an agent's reply or note once it is stored, wherever it was written (the inbox,
-/// a Slack thread of the agent desk): the first public reply by a person takes an unowned
-/// conversation over, the audit log records it, the bus tells the inbox and the customer's
-/// socket, and the outbox is woken to deliver it.
-pub(crate) async fn after_agent_message(
-    state: &AppState,
-    actor: &str,
-    user_id: Option<&str>,
-    conversation: &Conversation,
-    message: &Message,
-    audit: serde_json::Value,
-) -> Result<(), switchboard_store::StoreError> {
-    let org_id = &conversation.org_id;
-    if let (Some(user_id), false, None) = (
-        user_id,
-        message.private,
-        conversation.assignee_id.as_deref(),
-    ) && conversation.status != ConversationStatus::Resolved
-        && conversation.status != ConversationStatus::Closed
-    {
-        let conversation = state
-            .store
-            .assign(
-                org_id,
-                &conversation.id,
-                Some(user_id),
-                conversation.team_id.as_deref(),
-                actor,
-            )
-            .await?;
-        publish_change(state, &conversation);
-    }
-    let action = if message.private {
-        "message.note"
-    } else {
-        "message.reply"
-    };
-    state
-        .store
-        .audit(org_id, actor, action, Some(&conversation.id), audit)
-        .await?;
-    state.bus.publish(BusEvent::MessageCreated {
-        org_id: org_id.clone(),
-        inbox_id: conversation.inbox_id.clone(),
-        message: Box::new(message.clone()),
-    });
-    if !message.private {
-        state.delivery_wakeup.notify_one();
-    }
-    Ok(())
 }
 
 /// Assigns the conversation to an agent and team. Agents may take a conversation that is
@@ -537,7 +486,7 @@ pub async fn assign(
             &principal.actor(),
         )
         .await?;
-    publish_change(&state, &conversation);
+    publish_change(state.bus.as_ref(), &conversation);
     crate::notifications::assigned(
         &state.store,
         state.bus.as_ref(),
@@ -567,8 +516,8 @@ pub async fn resolve(
             &principal.actor(),
         )
         .await?;
-    publish_change(&state, &conversation);
-    crate::routing::assignment::capacity_freed(&state, auth.org_id()).await;
+    publish_change(state.bus.as_ref(), &conversation);
+    crate::routing::assignment::capacity_freed(&state.routing(), auth.org_id()).await;
     Ok(ApiJson(conversation))
 }
 
@@ -585,7 +534,7 @@ pub async fn reopen(
         .store
         .reopen(auth.org_id(), &id, &principal.actor())
         .await?;
-    publish_change(&state, &conversation);
+    publish_change(state.bus.as_ref(), &conversation);
     Ok(ApiJson(conversation))
 }
 
@@ -650,7 +599,7 @@ pub async fn takeover(
             &auth.principal.actor(),
         )
         .await?;
-    publish_change(&state, &conversation);
+    publish_change(state.bus.as_ref(), &conversation);
     Ok(ApiJson(conversation))
 }
 
@@ -672,8 +621,8 @@ pub async fn handback(
         .store
         .complete_conversations(auth.org_id(), std::slice::from_mut(&mut conversation))
         .await?;
-    publish_change(&state, &conversation);
-    crate::routing::assignment::capacity_freed(&state, auth.org_id()).await;
+    publish_change(state.bus.as_ref(), &conversation);
+    crate::routing::assignment::capacity_freed(&state.routing(), auth.org_id()).await;
     Ok(ApiJson(conversation))
 }
 
@@ -691,15 +640,6 @@ pub async fn set_priority(
         .store
         .set_priority(auth.org_id(), &id, request.priority, &principal.actor())
         .await?;
-    publish_change(&state, &conversation);
+    publish_change(state.bus.as_ref(), &conversation);
     Ok(ApiJson(conversation))
-}
-
-pub(crate) fn publish_change(state: &AppState, conversation: &Conversation) {
-    state.bus.publish(BusEvent::ConversationChanged {
-        org_id: conversation.org_id.clone(),
-        inbox_id: conversation.inbox_id.clone(),
-        conversation_id: conversation.id.clone(),
-        status: conversation.status,
-    });
 }

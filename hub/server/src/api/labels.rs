@@ -7,8 +7,8 @@ use switchboard_model::{Contact, Conversation, Label, Permission};
 use utoipa::ToSchema;
 
 use crate::{
-    api::conversations::publish_change,
     auth::Auth,
+    bus::publish_change,
     error::{ApiJson, ApiPath, ApiResult},
     state::AppState,
 };
@@ -113,7 +113,7 @@ pub async fn delete(
             .conversation(auth.org_id(), &conversation_id)
             .await?
         {
-            publish_change(&state, &conversation);
+            publish_change(state.bus.as_ref(), &conversation);
         }
     }
     Ok(StatusCode::NO_CONTENT)
@@ -137,7 +137,7 @@ pub async fn set_for_conversation(
         .store
         .set_conversation_labels(auth.org_id(), &id, &request.labels, &principal.actor())
         .await?;
-    publish_change(&state, &conversation);
+    publish_change(state.bus.as_ref(), &conversation);
     Ok(ApiJson(conversation))
 }
 

@@ -381,8 +381,10 @@ pub async fn set_presence(
     // Going away hands back unanswered conversations; coming online takes from the queue. A
     // failure here leaves it to the routing timer.
     let moved = match request.status {
-        PresenceStatus::Away => routing::assignment::rebalance(&state).await,
-        PresenceStatus::Online => routing::assignment::assign_queue(&state, auth.org_id()).await,
+        PresenceStatus::Away => routing::assignment::rebalance(&state.routing()).await,
+        PresenceStatus::Online => {
+            routing::assignment::assign_queue(&state.routing(), auth.org_id()).await
+        }
     };
     if let Err(err) = moved {
         tracing::warn!(error = %err, "cannot move the queue after a presence change");
@@ -429,7 +431,7 @@ pub async fn put_capacity(
         serde_json::json!({ "capacity": capacity }),
     )
     .await?;
-    routing::assignment::capacity_freed(&state, auth.org_id()).await;
+    routing::assignment::capacity_freed(&state.routing(), auth.org_id()).await;
     Ok(ApiJson(CapacityBody { capacity }))
 }
 
@@ -440,7 +442,7 @@ pub async fn list_presence(
     auth: Auth,
 ) -> ApiResult<ApiJson<Vec<Presence>>> {
     auth.require(Permission::ConversationsRead)?;
-    let fresh_since = routing::presence_fresh_since(&state);
+    let fresh_since = routing::presence_fresh_since(&state.routing());
     Ok(ApiJson(
         state
             .store

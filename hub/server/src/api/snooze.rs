@@ -7,8 +7,8 @@ use switchboard_model::{Conversation, Permission};
 use utoipa::ToSchema;
 
 use crate::{
-    api::conversations::publish_change,
     auth::Auth,
+    bus::publish_change,
     error::{ApiError, ApiJson, ApiPath, ApiResult},
     state::AppState,
 };
@@ -66,7 +66,7 @@ pub async fn snooze(
         .store
         .snooze(auth.org_id(), &id, until, &principal.actor())
         .await?;
-    publish_change(&state, &conversation);
+    publish_change(state.bus.as_ref(), &conversation);
     Ok(ApiJson(conversation))
 }
 
@@ -83,6 +83,6 @@ pub async fn unsnooze(
         .store
         .unsnooze(auth.org_id(), &id, &principal.actor())
         .await?;
-    publish_change(&state, &conversation);
+    publish_change(state.bus.as_ref(), &conversation);
     Ok(ApiJson(conversation))
 }

@@ -21,7 +21,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::hub::{ChatHub, ChatInbox, Outgoing, Subscriber};
 use crate::{
-    ingest::{after_stored, store_message},
+    app::ingest::{after_stored, store_message},
     state::AppState,
 };
 
@@ -579,8 +579,12 @@ impl Connection {
             // Routing escalates it like any rule would: a handoff record, an SLA clock, an
             // assignment to an online agent, the status change published.
             ConversationStatus::Bot => {
-                if let Err(err) =
-                    crate::routing::on_handoff_request(&self.state, &org_id, &conversation_id).await
+                if let Err(err) = crate::routing::on_handoff_request(
+                    &self.state.routing(),
+                    &org_id,
+                    &conversation_id,
+                )
+                .await
                 {
                     return self.send(&unavailable(&err)).await;
                 }
@@ -603,12 +607,7 @@ impl Connection {
                 {
                     Ok(changed) => {
                         metrics::counter!("switchboard_webchat_handoffs_total").increment(1);
-                        self.state.bus.publish(BusEvent::ConversationChanged {
-                            org_id: changed.org_id.clone(),
-                            inbox_id: changed.inbox_id.clone(),
-                            conversation_id: changed.id.clone(),
-                            status: changed.status,
-                        });
+                        crate::bus::publish_change(self.state.bus.as_ref(), &changed);
                         changed.status
                     }
                     Err(err) => return self.send(&unavailable(&err)).await,

@@ -17,11 +17,12 @@ use std::{
 use axum::extract::ws::Utf8Bytes;
 use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use switchboard_model::{BusEvent, ConversationStatus, Message, MessageRole};
+use switchboard_store::Store;
 use switchboard_webchat::{ChatMessage, ServerFrame, WebchatConfig};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{attachments::FileLinks, state::AppState};
+use crate::{attachments::FileLinks, bus::EventBus};
 
 const SHARDS: usize = 32;
 /// An inbox's config is read again after this long, so that changes apply without a restart.
@@ -266,7 +267,7 @@ impl ChatHub {
     /// once, not once per connection).
     pub(crate) async fn inbox(
         &self,
-        state: &AppState,
+        store: &Store,
         inbox_id: &str,
     ) -> Result<Arc<ChatInbox>, InboxUnavailable> {
         let cached = lock(&self.inboxes).get(inbox_id).cloned();
@@ -275,8 +276,7 @@ impl ChatHub {
         {
             return Ok(inbox.clone());
         }
-        let stored = state
-            .store
+        let stored = store
             .inbox_for_channel(inbox_id)
             .await
             .map_err(InboxUnavailable::Store)?
@@ -316,27 +316,28 @@ impl ChatHub {
     }
 }
 
-/// The one bus subscriber of the web chat: routes events until `shutdown`.
-pub async fn route_events(state: AppState, shutdown: CancellationToken) {
-    let mut events = state.bus.subscribe();
-    let mut gaps = state.bus.gaps();
+/// The one bus subscriber of the web chat: routes events to `hub`'s connections until
+/// `shutdown`.
+pub async fn route_events(hub: Arc<ChatHub>, bus: Arc<dyn EventBus>, shutdown: CancellationToken) {
+    let mut events = bus.subscribe();
+    let mut gaps = bus.gaps();
     let mut prune = tokio::time::interval(Duration::from_secs(60));
     loop {
         tokio::select! {
             Ok(()) = gaps.changed() => {
                 tracing::warn!("events from other nodes may have been missed; connections resync");
-                state.chat.resync_all();
+                hub.resync_all();
             }
             event = events.recv() => match event {
-                Ok(event) => state.chat.route(&event),
+                Ok(event) => hub.route(&event),
                 Err(RecvError::Lagged(missed)) => {
                     metrics::counter!("switchboard_webchat_router_lagged_total").increment(missed);
                     tracing::warn!(missed, "the web-chat router fell behind the bus; connections resync");
-                    state.chat.resync_all();
+                    hub.resync_all();
                 }
                 Err(RecvError::Closed) => return,
             },
-            _ = prune.tick() => state.chat.prune(),
+            _ = prune.tick() => hub.prune(),
             _ = shutdown.cancelled() => return,
         }
     }

@@ -98,7 +98,7 @@ pub async fn chat_ws(
     }
     let inbox = state
         .chat
-        .inbox(&state, inbox_id)
+        .inbox(&state.store, inbox_id)
         .await
         .map_err(|err| match err {
             hub::InboxUnavailable::NotFound => ApiError::NotFound,

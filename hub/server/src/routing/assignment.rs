@@ -8,11 +8,12 @@
 
 use switchboard_store::StoreError;
 
-use crate::{routing::publish_change, state::AppState};
+use super::RoutingContext;
+use crate::bus::publish_change;
 
 /// Takes back the unanswered conversations of absent agents and assigns every organization's
 /// queue. Returns how many conversations moved.
-pub async fn rebalance(state: &AppState) -> Result<usize, StoreError> {
+pub async fn rebalance(state: &RoutingContext) -> Result<usize, StoreError> {
     let fresh_since = super::presence_fresh_since(state);
     let released = state.store.release_absent_agents(fresh_since).await?;
     for release in &released {
@@ -24,7 +25,7 @@ pub async fn rebalance(state: &AppState) -> Result<usize, StoreError> {
         );
         metrics::counter!("switchboard_reassignments_total", "reason" => release.reason)
             .increment(1);
-        publish_change(state, &release.conversation);
+        publish_change(state.bus.as_ref(), &release.conversation);
     }
     let mut moved = released.len();
     for org_id in state.store.orgs_to_assign(fresh_since).await? {
@@ -35,11 +36,11 @@ pub async fn rebalance(state: &AppState) -> Result<usize, StoreError> {
 
 /// Assigns the organization's queue to online agents with room (after a resolve, a hand-back,
 /// an agent coming online). Returns how many were assigned.
-pub async fn assign_queue(state: &AppState, org_id: &str) -> Result<usize, StoreError> {
+pub async fn assign_queue(state: &RoutingContext, org_id: &str) -> Result<usize, StoreError> {
     let fresh_since = super::presence_fresh_since(state);
     let assigned = state.store.assign_queued(org_id, fresh_since).await?;
     for conversation in &assigned {
-        publish_change(state, conversation);
+        publish_change(state.bus.as_ref(), conversation);
         crate::notifications::assigned(&state.store, state.bus.as_ref(), conversation, None, None)
             .await;
     }
@@ -48,7 +49,7 @@ pub async fn assign_queue(state: &AppState, org_id: &str) -> Result<usize, Store
 
 /// [`assign_queue`] where a failure must not fail the request that freed the capacity: the
 /// routing timer tries again within `sla_check_ms`.
-pub async fn capacity_freed(state: &AppState, org_id: &str) {
+pub async fn capacity_freed(state: &RoutingContext, org_id: &str) {
     if let Err(err) = assign_queue(state, org_id).await {
         tracing::warn!(%org_id, error = %err, "cannot assign the queue now; the timer will");
     }

@@ -4,18 +4,19 @@
 
 use std::time::Instant;
 
-use switchboard_ai::handoff_llm::{self, Hints};
+use switchboard_ai::{
+    handoff_llm::{self, Hints},
+    llm::LlmClient,
+};
 use switchboard_model::Message;
 use switchboard_routing::handoff::{Context, Summary, from_note, summarize};
-
-use crate::state::AppState;
 
 /// The summary and the suggested reply by the configured LLM, within
 /// [`handoff_llm::HUB_TIMEOUT`]; the extractive ones ([`summarize`]) when no LLM is configured
 /// or it fails. `history` is the conversation without notes, oldest first. Called before the
 /// escalation's transaction, never inside it.
-pub async fn write(state: &AppState, history: &[Message], context: &Context<'_>) -> Summary {
-    let Some(client) = &state.llm else {
+pub async fn write(llm: Option<&LlmClient>, history: &[Message], context: &Context<'_>) -> Summary {
+    let Some(client) = llm else {
         return summarize(history, context);
     };
     let started = Instant::now();

@@ -24,21 +24,37 @@ use std::{
 
 use chrono::Utc;
 use serde_json::json;
+use switchboard_ai::llm::LlmClient;
 use switchboard_model::{
-    BusEvent, Conversation, ConversationStatus, HandoffReason, Message, MessageRole,
+    Clock, Conversation, ConversationStatus, HandoffReason, Message, MessageRole,
 };
 use switchboard_routing::{
     CompiledRule, Decision, Fired, Signals, compile_rules, evaluate, handoff::Context, language,
 };
-use switchboard_store::{NewHandoff, RoutingChange, StoreError};
+use switchboard_store::{NewHandoff, RoutingChange, Store, StoreError};
 
-use crate::state::AppState;
+use crate::bus::{EventBus, publish_change};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
+/// What routing reads and writes: the store, the bus, the clock, the organizations' compiled
+/// rules, the LLM that writes handoff notes, and how long an agent's last heartbeat counts.
+/// `AppState::routing` makes one; routing never sees the whole state.
+#[derive(Clone)]
+pub struct RoutingContext {
+    pub store: Store,
+    pub bus: Arc<dyn EventBus>,
+    pub clock: Clock,
+    pub rule_cache: Arc<RuleCache>,
+    /// `None`: handoff notes are written offline.
+    pub llm: Option<LlmClient>,
+    /// `presence_stale_secs`.
+    pub presence_stale_secs: u64,
+}
+
 /// When agents last seen before this are no longer online.
-pub fn presence_fresh_since(state: &AppState) -> chrono::DateTime<Utc> {
-    let stale = i64::try_from(state.settings.presence_stale_secs).unwrap_or(i64::MAX / 4);
+pub fn presence_fresh_since(state: &RoutingContext) -> chrono::DateTime<Utc> {
+    let stale = i64::try_from(state.presence_stale_secs).unwrap_or(i64::MAX / 4);
     state.clock.now() - chrono::Duration::seconds(stale.max(1))
 }
 
@@ -73,14 +89,17 @@ impl RuleCache {
 /// The organization's enabled rules, compiled, from the cache while the rules revision is
 /// unchanged. A stored rule that no longer compiles (it was valid when saved) is skipped with
 /// a warning rather than stopping routing.
-pub async fn compiled_rules(state: &AppState, org_id: &str) -> Result<Arc<Vec<CompiledRule>>> {
+pub async fn compiled_rules(
+    state: &RoutingContext,
+    org_id: &str,
+) -> Result<Arc<Vec<CompiledRule>>> {
     let revision = state.store.rules_revision(org_id).await?;
     compiled_rules_at(state, org_id, revision).await
 }
 
 /// [`compiled_rules`] at a rules revision the caller has just read.
 async fn compiled_rules_at(
-    state: &AppState,
+    state: &RoutingContext,
     org_id: &str,
     revision: i64,
 ) -> Result<Arc<Vec<CompiledRule>>> {
@@ -103,7 +122,7 @@ const TREND_MESSAGES: u64 = 8;
 /// didn't help") — and the sentiment trend (the drop, "falling fast"); with the organization's
 /// rules revision, read in the same statement ([`switchboard_store::Store::routing_inputs`]).
 async fn gather_signals(
-    state: &AppState,
+    state: &RoutingContext,
     conversation: &Conversation,
     message: &Message,
 ) -> Result<(Signals, i64)> {
@@ -161,7 +180,7 @@ async fn gather_signals(
 /// calls this after publishing the message; the bot turn should run only if the conversation
 /// is still the bot's afterwards.
 pub async fn route_customer_message(
-    state: &AppState,
+    state: &RoutingContext,
     conversation: &Conversation,
     message: &Message,
 ) -> Result<Decision> {
@@ -184,7 +203,7 @@ pub async fn route_customer_message(
 /// `handoff_button` set, and if none escalates (an organization may have removed the rule),
 /// the conversation is escalated anyway, because the button must always work.
 pub async fn on_handoff_request(
-    state: &AppState,
+    state: &RoutingContext,
     org_id: &str,
     conversation_id: &str,
 ) -> Result<Decision> {
@@ -203,7 +222,7 @@ pub async fn on_handoff_request(
 /// `AiFailure`): the conversation goes to a person with a handoff, an SLA and an assignment,
 /// whatever the rules say.
 pub async fn on_ai_declined(
-    state: &AppState,
+    state: &RoutingContext,
     org_id: &str,
     conversation_id: &str,
     why: HandoffReason,
@@ -218,7 +237,7 @@ pub async fn on_ai_declined(
 /// Runs the rules on the conversation's latest customer message and escalates even when
 /// none does, giving `reason` as the cause. A conversation a person already holds is left alone.
 async fn escalate_anyway(
-    state: &AppState,
+    state: &RoutingContext,
     org_id: &str,
     conversation_id: &str,
     handoff_button: bool,
@@ -269,7 +288,7 @@ async fn escalate_anyway(
 /// Applies a decision: one store transaction for the audit entry, tags, team, priority and, on
 /// escalation, the status, handoff and SLA clock; then assignment; then the bus.
 async fn apply(
-    state: &AppState,
+    state: &RoutingContext,
     conversation: &Conversation,
     message: Option<&Message>,
     signals: &Signals,
@@ -288,7 +307,7 @@ async fn apply(
             .contact(org_id, &conversation.contact_id)
             .await?;
         let summary = handoff::write(
-            state,
+            state.llm.as_ref(),
             &history,
             &Context {
                 customer_name: contact.as_ref().and_then(|contact| contact.name.as_deref()),
@@ -356,19 +375,10 @@ async fn apply(
             auto_assigned = true;
         }
     }
-    publish_change(state, &current);
+    publish_change(state.bus.as_ref(), &current);
     if auto_assigned {
         crate::notifications::assigned(&state.store, state.bus.as_ref(), &current, None, None)
             .await;
     }
     Ok(())
-}
-
-pub(crate) fn publish_change(state: &AppState, conversation: &Conversation) {
-    state.bus.publish(BusEvent::ConversationChanged {
-        org_id: conversation.org_id.clone(),
-        inbox_id: conversation.inbox_id.clone(),
-        conversation_id: conversation.id.clone(),
-        status: conversation.status,
-    });
 }

@@ -11,11 +11,10 @@ use std::time::Duration;
 use switchboard_model::BusEvent;
 use tokio_util::sync::CancellationToken;
 
-use crate::state::AppState;
+use super::RoutingContext;
 
-/// Runs until `shutdown`.
-pub async fn run(state: AppState, shutdown: CancellationToken) {
-    let period = Duration::from_millis(state.settings.sla_check_ms.max(50));
+/// Runs every `period` until `shutdown`.
+pub async fn run(state: RoutingContext, period: Duration, shutdown: CancellationToken) {
     let mut ticks = tokio::time::interval(period);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
@@ -33,7 +32,7 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 }
 
 /// One pass: marks and announces every target due now. Returns how many were breached.
-pub async fn check_once(state: &AppState) -> Result<usize, switchboard_store::StoreError> {
+pub async fn check_once(state: &RoutingContext) -> Result<usize, switchboard_store::StoreError> {
     let breaches = state.store.detect_sla_breaches(state.clock.now()).await?;
     for breach in &breaches {
         tracing::info!(

@@ -201,7 +201,7 @@ impl TestApp {
         let settings = configure(&db);
         // The hub's pipelines with a bot that always hands over; the AI has its own tests.
         let responder: Arc<dyn switchboard_model::Responder> =
-            Arc::new(switchboard::bot::AcknowledgeOnly);
+            Arc::new(switchboard::AcknowledgeOnly);
         Self::spawn_full(db, settings, Some(responder)).await
     }
 
@@ -227,7 +227,7 @@ impl TestApp {
             ..configure(&db)
         };
         let responder: Arc<dyn switchboard_model::Responder> =
-            Arc::new(switchboard::bot::AcknowledgeOnly);
+            Arc::new(switchboard::AcknowledgeOnly);
         Self::spawn_full_with_clock(db, settings, Some(responder), clock).await
     }
 
@@ -240,7 +240,7 @@ impl TestApp {
     ) -> TestApp {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let deliveries = Deliveries::default();
-        let connectors = switchboard::commands::connectors().with(TestFactory(deliveries.clone()));
+        let connectors = switchboard::connectors().with(TestFactory(deliveries.clone()));
         let app = Application::build_with_clock(settings, connectors, responder, clock)
             .await
             .expect("the hub builds");

@@ -1,24 +1,13 @@
-//! The inbound pipeline every channel uses: verify → normalize → persist → publish.
-//! A request is acknowledged only after everything it carried is committed.
-
-use axum::{
-    body::Bytes,
-    extract::{Path, RawQuery, State},
-    http::{HeaderMap, StatusCode},
-    response::{IntoResponse, Response},
-};
-use std::sync::Arc;
+//! After ingest: the one path every channel's customer messages take once verified and
+//! normalized (webhooks, the SMTP listener, the web chat's socket, helpdesk sync): commit, tell
+//! the bus, then what a new message sets off (its topic, routing, the bot's turn).
 
 use switchboard_model::{
-    BusEvent, ChannelKind, Connector, Conversation, HandshakeError, Inbound, InboundEvent,
-    InboundMessage, Inbox, Message, RawInbound,
+    BusEvent, ChannelKind, Conversation, InboundEvent, InboundMessage, Inbox, Message,
 };
-use switchboard_store::{InboxWithSecrets, IngestOutcome, StoreError};
+use switchboard_store::{IngestOutcome, StoreError};
 
-use crate::{
-    error::{ApiError, ApiResult},
-    state::{AppState, ConnectorUnavailable},
-};
+use crate::state::AppState;
 
 /// Stores one normalized customer message and, when it is new, tells the bus, routes it and
 /// queues the bot's turn when the bot holds the conversation: [`store_message`] then
@@ -107,12 +96,12 @@ pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
     // With an LLM configured, its sentiment score is asked for beside the answer, not before
     // it: routing and the bot go on with the offline score, and when the model's arrives
     // (its wait is bounded) and differs, the rules run again on it.
-    let rescoring = state.llm.is_some().then(|| {
-        let state = state.clone();
+    let rescoring = state.llm.clone().map(|llm| {
+        let store = state.store.clone();
         let conversation = conversation.clone();
         let message = message.clone();
         tokio::spawn(async move {
-            crate::understanding::rescore_with_llm(&state, &conversation, &message).await
+            crate::understanding::rescore_with_llm(&store, &llm, &conversation, &message).await
         })
     });
     route_and_answer(state, conversation, message).await;
@@ -129,13 +118,16 @@ pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
 async fn route_and_answer(state: &AppState, conversation: &Conversation, message: &Message) {
     let escalated = route(state, conversation, message).await;
     if !escalated && state.settings.bot_enabled {
-        crate::bot::after_customer_message(state, conversation, message.seq).await;
+        state
+            .bot
+            .after_customer_message(conversation, message.seq)
+            .await;
     }
 }
 
 /// Runs the rules on `message`; whether they escalated the conversation.
 async fn route(state: &AppState, conversation: &Conversation, message: &Message) -> bool {
-    match crate::routing::route_customer_message(state, conversation, message).await {
+    match crate::routing::route_customer_message(&state.routing(), conversation, message).await {
         Ok(decision) => decision.escalate,
         Err(err) => {
             tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
@@ -151,15 +143,6 @@ pub enum IngestError {
     Store(#[from] StoreError),
     #[error("cannot store an attachment: {0}")]
     Files(#[from] std::io::Error),
-}
-
-impl From<IngestError> for ApiError {
-    fn from(err: IngestError) -> Self {
-        match err {
-            IngestError::Store(err) => err.into(),
-            IngestError::Files(err) => ApiError::Internal(anyhow::Error::new(err)),
-        }
-    }
 }
 
 /// Keeps everything a verified, normalized request carried: each message (its files first,
@@ -198,117 +181,4 @@ pub async fn ingest_events(
         }
     }
     Ok(())
-}
-
-/// The inbox a webhook URL names, on the channel it names, and its connector.
-async fn inbox_connector(
-    state: &AppState,
-    channel: &str,
-    inbox_id: &str,
-) -> ApiResult<(ChannelKind, InboxWithSecrets, Arc<dyn Connector>)> {
-    let channel = ChannelKind::parse(channel).map_err(|_| ApiError::NotFound)?;
-    let inbox = state
-        .store
-        .inbox_for_channel(inbox_id)
-        .await?
-        .ok_or(ApiError::NotFound)?;
-    if inbox.inbox.channel != channel {
-        return Err(ApiError::NotFound);
-    }
-    let connector = state
-        .connectors
-        .connector_for(&inbox)
-        .map_err(|err| match err {
-            ConnectorUnavailable::NotEnabled(_) => ApiError::NotFound,
-            ConnectorUnavailable::BadConfig(reason) => ApiError::Status {
-                status: StatusCode::SERVICE_UNAVAILABLE,
-                code: "inbox_misconfigured",
-                message: reason,
-            },
-        })?;
-    Ok((channel, inbox, connector))
-}
-
-/// `GET /webhooks/{channel}/{inbox_id}`: the platform checks the URL is ours before it
-/// subscribes it (Meta's `hub.challenge`). Answers the challenge as text, 403 to a wrong
-/// token, 404 on channels without such a check. Stores nothing.
-#[tracing::instrument(skip(state, headers), fields(channel = %channel))]
-pub async fn handshake(
-    State(state): State<AppState>,
-    Path((channel, inbox_id)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-) -> ApiResult<Response> {
-    let (_, _, connector) = inbox_connector(&state, &channel, &inbox_id).await?;
-    let request = RawInbound {
-        headers: &headers,
-        query: query.as_deref(),
-        body: &[],
-    };
-    match connector.handshake(&request) {
-        Ok(challenge) => Ok((
-            [(
-                axum::http::header::CONTENT_TYPE,
-                "text/plain; charset=utf-8",
-            )],
-            challenge,
-        )
-            .into_response()),
-        Err(HandshakeError::Unsupported) => Err(ApiError::NotFound),
-        Err(HandshakeError::Refused(reason)) => {
-            tracing::warn!(%reason, inbox_id, "webhook subscription check refused");
-            Err(ApiError::Status {
-                status: StatusCode::FORBIDDEN,
-                code: "verification_failed",
-                message: reason,
-            })
-        }
-    }
-}
-
-/// `POST /webhooks/{channel}/{inbox_id}`: a channel delivers events.
-#[tracing::instrument(skip(state, headers, body), fields(channel = %channel))]
-pub async fn webhook(
-    State(state): State<AppState>,
-    Path((channel, inbox_id)): Path<(String, String)>,
-    RawQuery(query): RawQuery,
-    headers: HeaderMap,
-    body: Bytes,
-) -> ApiResult<Response> {
-    let (channel, inbox, connector) = inbox_connector(&state, &channel, &inbox_id).await?;
-    let request = RawInbound {
-        headers: &headers,
-        query: query.as_deref(),
-        body: &body,
-    };
-    if let Err(err) = connector.verify(&request) {
-        metrics::counter!("switchboard_webhooks_rejected_total", "channel" => channel.as_str())
-            .increment(1);
-        tracing::warn!(%err, inbox_id, "webhook failed verification");
-        return Err(ApiError::Status {
-            status: StatusCode::UNAUTHORIZED,
-            code: "invalid_signature",
-            message: err.to_string(),
-        });
-    }
-    // A helpdesk's webhook names a ticket, which the hub reads through the helpdesk's API.
-    if let Some(helpdesk) = connector.helpdesk() {
-        crate::helpdesk::take_webhook(&state, &inbox, helpdesk, &request).await?;
-        return Ok(StatusCode::OK.into_response());
-    }
-    let events = match connector.normalize(&request) {
-        Ok(Inbound::Handshake { response_body }) => return Ok(response_body.into_response()),
-        Ok(Inbound::Events(events)) => events,
-        Ok(Inbound::Ignored { reason }) => {
-            metrics::counter!("switchboard_webhooks_ignored_total", "channel" => channel.as_str())
-                .increment(1);
-            tracing::warn!(%reason, inbox_id, "acknowledged a webhook and kept nothing of it");
-            return Ok(StatusCode::OK.into_response());
-        }
-        Err(err) => return Err(ApiError::BadRequest(err.0)),
-    };
-    // The agent desk's own channel is agents talking, not customers.
-    let events = crate::slack_desk::take_desk_events(&state, &inbox, events).await?;
-    ingest_events(&state, &inbox.inbox, events).await?;
-    Ok(StatusCode::OK.into_response())
 }

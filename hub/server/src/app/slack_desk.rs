@@ -567,7 +567,7 @@ async fn after_reply(
     message: &Message,
     thread: &SlackThread,
 ) -> Result<(), StoreError> {
-    crate::api::conversations::after_agent_message(
+    super::agent_reply::after_agent_message(
         state,
         &format!("user:{user_id}"),
         Some(user_id),
