@@ -34,6 +34,16 @@ pub fn connectors() -> ConnectorRegistry {
         .with(switchboard_freshdesk::FreshdeskFactory)
 }
 
+/// Runs a command on a new multi-threaded runtime. The runtime and the command's future live
+/// here, in the library, rather than in `main.rs`: a `block_on` in the binary made the compiler
+/// build the drop glue of every future the hub has a second time there (a minute of a release
+/// build on 2 cores).
+pub fn run_blocking(cli: Cli, settings: Settings) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Runtime::new()
+        .map_err(|err| anyhow::anyhow!("cannot start the async runtime: {err}"))?;
+    runtime.block_on(run(cli, settings))
+}
+
 pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve(_) => serve(settings).await,

@@ -43,14 +43,7 @@ fn main() -> ExitCode {
         }
     };
     switchboard::init_logging(&settings.log_format);
-    let runtime = match tokio::runtime::Runtime::new() {
-        Ok(runtime) => runtime,
-        Err(err) => {
-            eprintln!("error: cannot start the async runtime: {err}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(switchboard::run(cli, settings)) {
+    match switchboard::run_blocking(cli, settings) {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) if err.is::<UsageError>() => {
             eprintln!("error: {err}");
