@@ -5,7 +5,7 @@ use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
 use switchboard_model::{
-    AiOutcome, ChannelKind, ContactRef, ConversationStatus, DeliveryStatus, DeliveryUpdate,
+    AiOutcome, ChannelKind, Clock, ContactRef, ConversationStatus, DeliveryStatus, DeliveryUpdate,
     InboundMessage, MessageRole, Permission, Role,
 };
 use switchboard_store::{ConversationFilter, IngestOutcome, NewMessage, Store};
@@ -83,10 +83,22 @@ fn inbound(thread: &str, sender: &str, channel_id: Option<&str>, text: &str) -> 
     }
 }
 
+/// A stand-in for the caller's sentiment scorer (`switchboard_ai::sentiment::message_score`,
+/// which the store does not depend on): none without text, low for a complaint, high otherwise.
+fn score(text: &str) -> Option<u8> {
+    (!text.trim().is_empty()).then_some(if text.contains("awful") { 20 } else { 70 })
+}
+
 impl Fixture {
     async fn ingest(&self, message: &InboundMessage) -> IngestOutcome {
         self.store
-            .ingest(&self.org_id, &self.inbox_id, self.channel, message)
+            .ingest(
+                &self.org_id,
+                &self.inbox_id,
+                self.channel,
+                message,
+                score(&message.text),
+            )
             .await
             .expect("ingests")
     }
@@ -159,7 +171,13 @@ async fn concurrent_duplicates_store_one_message(db: TestDatabase) {
             );
             tokio::spawn(async move {
                 store
-                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    .ingest(
+                        &org,
+                        &inbox,
+                        ChannelKind::Webchat,
+                        &message,
+                        score(&message.text),
+                    )
                     .await
             })
         })
@@ -204,7 +222,13 @@ async fn a_batch_with_a_resend_a_known_thread_and_a_new_one(db: TestDatabase) {
             let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
             tokio::spawn(async move {
                 store
-                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    .ingest(
+                        &org,
+                        &inbox,
+                        ChannelKind::Webchat,
+                        &message,
+                        score(&message.text),
+                    )
                     .await
             })
         })
@@ -261,7 +285,13 @@ async fn concurrent_messages_get_consecutive_seqs(db: TestDatabase) {
                     &format!("message {i}"),
                 );
                 store
-                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    .ingest(
+                        &org,
+                        &inbox,
+                        ChannelKind::Webchat,
+                        &message,
+                        score(&message.text),
+                    )
                     .await
             })
         })
@@ -316,7 +346,13 @@ async fn two_hubs_racing_for_one_conversation_number_every_message_once(db: Test
                     let id = format!("h{hub}-s{sender}-m{i}");
                     let message = inbound("race", "ada", Some(&id), &id);
                     match store
-                        .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                        .ingest(
+                            &org,
+                            &inbox,
+                            ChannelKind::Webchat,
+                            &message,
+                            score(&message.text),
+                        )
                         .await
                         .expect("ingests")
                     {
@@ -442,7 +478,13 @@ async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
             let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
             tokio::spawn(async move {
                 let outcome = store
-                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    .ingest(
+                        &org,
+                        &inbox,
+                        ChannelKind::Webchat,
+                        &message,
+                        score(&message.text),
+                    )
                     .await;
                 (message, outcome.expect("ingests"))
             })
@@ -592,6 +634,7 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
             &mail.id,
             ChannelKind::Email,
             &inbound("mail", "m", Some("m-1"), "Hi"),
+            score("Hi"),
         )
         .await
         .expect("ingests")
@@ -1025,7 +1068,7 @@ async fn outbox_retries_then_completes(db: TestDatabase) {
     );
 
     f.store
-        .retry_job(job, "503 from platform", Utc::now())
+        .retry_job(job, "503 from platform", f.store.clock().now())
         .await
         .expect("reschedules");
     let jobs = f
@@ -1060,15 +1103,29 @@ async fn outbox_retries_then_completes(db: TestDatabase) {
 
 async fn expired_leases_are_claimed_again(db: TestDatabase) {
     let f = fixture_on(&db, ChannelKind::Email).await;
+    // Leases run by the store's clock, which the test moves.
+    let clock = Clock::manual(Utc::now());
+    let f = Fixture {
+        store: f.store.with_clock(clock.clone()),
+        ..f
+    };
     let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
     f.reply(&conversation_id).await;
     let first = f
         .store
-        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_millis(1))
+        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
         .await
         .expect("claims");
     assert_eq!(first.len(), 1);
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(
+        f.store
+            .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
+            .await
+            .expect("claims")
+            .is_empty(),
+        "leased"
+    );
+    clock.advance(chrono::Duration::seconds(31));
     // The first worker "crashed": its lease ran out, so another worker takes the job.
     let second = f
         .store
@@ -1085,7 +1142,7 @@ async fn expired_leases_are_claimed_again(db: TestDatabase) {
         .await
         .expect("reports");
     f.store
-        .retry_job(&first[0], "timed out", chrono::Utc::now())
+        .retry_job(&first[0], "timed out", clock.now())
         .await
         .expect("reports");
     assert!(
