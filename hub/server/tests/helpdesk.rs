@@ -541,14 +541,17 @@ async fn two_nodes_never_write_a_ticket_or_comment_twice() {
     for (visitor, chat) in chats.iter_mut().enumerate() {
         chat.say("c-2", &format!("Visitor {visitor} again")).await;
     }
-    eventually("five follow-ups", || {
-        let follow_ups = zendesk
+    // The comments on all tickets that contain `text`.
+    let comments_with = |text: &str| {
+        zendesk
             .tickets()
             .iter()
             .flat_map(|t| t.comments.iter())
-            .filter(|c| c.body.contains("again"))
-            .count();
-        (follow_ups >= 5).then_some(())
+            .filter(|c| c.body.contains(text))
+            .count()
+    };
+    eventually("five follow-ups", || {
+        (comments_with("again") >= 5).then_some(())
     })
     .await;
     // One more message each: once those are on the tickets, both nodes' syncs have gone past
@@ -558,13 +561,7 @@ async fn two_nodes_never_write_a_ticket_or_comment_twice() {
             .await;
     }
     eventually("five last messages", || {
-        let last = zendesk
-            .tickets()
-            .iter()
-            .flat_map(|t| t.comments.iter())
-            .filter(|c| c.body.contains("once more"))
-            .count();
-        (last >= 5).then_some(())
+        (comments_with("once more") >= 5).then_some(())
     })
     .await;
     let tickets = zendesk.tickets();

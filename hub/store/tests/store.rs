@@ -89,6 +89,19 @@ fn score(text: &str) -> Option<u8> {
     (!text.trim().is_empty()).then_some(if text.contains("awful") { 20 } else { 70 })
 }
 
+/// [`Store::ingest`] of a web-chat message, scored by [`score`].
+async fn ingest_chat(
+    store: &Store,
+    org_id: &str,
+    inbox_id: &str,
+    message: &InboundMessage,
+) -> switchboard_store::Result<IngestOutcome> {
+    let score = score(&message.text);
+    store
+        .ingest(org_id, inbox_id, ChannelKind::Webchat, message, score)
+        .await
+}
+
 impl Fixture {
     async fn ingest(&self, message: &InboundMessage) -> IngestOutcome {
         self.store
@@ -169,17 +182,7 @@ async fn concurrent_duplicates_store_one_message(db: TestDatabase) {
                 f.inbox_id.clone(),
                 message.clone(),
             );
-            tokio::spawn(async move {
-                store
-                    .ingest(
-                        &org,
-                        &inbox,
-                        ChannelKind::Webchat,
-                        &message,
-                        score(&message.text),
-                    )
-                    .await
-            })
+            tokio::spawn(async move { ingest_chat(&store, &org, &inbox, &message).await })
         })
         .collect();
     let mut stored = 0;
@@ -220,17 +223,7 @@ async fn a_batch_with_a_resend_a_known_thread_and_a_new_one(db: TestDatabase) {
         .into_iter()
         .map(|message| {
             let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
-            tokio::spawn(async move {
-                store
-                    .ingest(
-                        &org,
-                        &inbox,
-                        ChannelKind::Webchat,
-                        &message,
-                        score(&message.text),
-                    )
-                    .await
-            })
+            tokio::spawn(async move { ingest_chat(&store, &org, &inbox, &message).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -284,15 +277,7 @@ async fn concurrent_messages_get_consecutive_seqs(db: TestDatabase) {
                     Some(&format!("m{i}")),
                     &format!("message {i}"),
                 );
-                store
-                    .ingest(
-                        &org,
-                        &inbox,
-                        ChannelKind::Webchat,
-                        &message,
-                        score(&message.text),
-                    )
-                    .await
+                ingest_chat(&store, &org, &inbox, &message).await
             })
         })
         .collect();
@@ -345,14 +330,7 @@ async fn two_hubs_racing_for_one_conversation_number_every_message_once(db: Test
                 for i in 0..EACH {
                     let id = format!("h{hub}-s{sender}-m{i}");
                     let message = inbound("race", "ada", Some(&id), &id);
-                    match store
-                        .ingest(
-                            &org,
-                            &inbox,
-                            ChannelKind::Webchat,
-                            &message,
-                            score(&message.text),
-                        )
+                    match ingest_chat(&store, &org, &inbox, &message)
                         .await
                         .expect("ingests")
                     {
@@ -477,15 +455,7 @@ async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
         .map(|message| {
             let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
             tokio::spawn(async move {
-                let outcome = store
-                    .ingest(
-                        &org,
-                        &inbox,
-                        ChannelKind::Webchat,
-                        &message,
-                        score(&message.text),
-                    )
-                    .await;
+                let outcome = ingest_chat(&store, &org, &inbox, &message).await;
                 (message, outcome.expect("ingests"))
             })
         })
@@ -1111,27 +1081,19 @@ async fn expired_leases_are_claimed_again(db: TestDatabase) {
     };
     let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
     f.reply(&conversation_id).await;
-    let first = f
-        .store
-        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
-        .await
-        .expect("claims");
-    assert_eq!(first.len(), 1);
-    assert!(
+    // Another worker's claim, with a lease of 30 s.
+    let claim = || async {
         f.store
             .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
             .await
             .expect("claims")
-            .is_empty(),
-        "leased"
-    );
+    };
+    let first = claim().await;
+    assert_eq!(first.len(), 1);
+    assert!(claim().await.is_empty(), "leased");
     clock.advance(chrono::Duration::seconds(31));
     // The first worker "crashed": its lease ran out, so another worker takes the job.
-    let second = f
-        .store
-        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
-        .await
-        .expect("claims");
+    let second = claim().await;
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].job_id, first[0].job_id);
     assert_eq!(second[0].message.attempt, 2);
@@ -1145,14 +1107,7 @@ async fn expired_leases_are_claimed_again(db: TestDatabase) {
         .retry_job(&first[0], "timed out", clock.now())
         .await
         .expect("reports");
-    assert!(
-        f.store
-            .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
-            .await
-            .expect("claims")
-            .is_empty(),
-        "still the second worker's"
-    );
+    assert!(claim().await.is_empty(), "still the second worker's");
     f.store
         .complete_job(&second[0], Some("sent-1"))
         .await
