@@ -1,17 +1,19 @@
 //! `switchboard-bench helpdesk`: escalations synced to a Zendesk that allows so many requests a
-//! minute. Runs the hub in process on a fresh database with a web-chat inbox and a Zendesk
-//! escalation desk (the test kit's `FakeZendesk` on loopback, with its per-minute limit), has
+//! minute. Runs the hub (the `switchboard` binary, as a child process) on a fresh database with
+//! a web-chat inbox and a Zendesk escalation desk (the test kit's `FakeZendesk` on loopback, with its per-minute limit), has
 //! `--escalations` visitors each write and ask for a person, and reports how long the tickets
 //! took, the requests Zendesk served a minute against its limit, the 429s, and tickets lost or
 //! opened twice.
 
-use std::time::{Duration, Instant};
+use std::{
+    path::{Path, PathBuf},
+    process::Stdio,
+    time::{Duration, Instant},
+};
 
 use anyhow::{Context, bail};
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
-use switchboard::{Application, Settings};
-use switchboard_model::Secret;
 use switchboard_testkit::{Backend, FakeZendesk, TestDatabase};
 use tokio_tungstenite::tungstenite::Message;
 
@@ -33,6 +35,10 @@ pub struct Options {
     /// Give up after this long
     #[arg(long, default_value_t = 900)]
     pub timeout_secs: u64,
+    /// The hub's binary; by default the `switchboard` beside this one (`cargo build -p
+    /// switchboard` puts it there)
+    #[arg(long)]
+    pub hub: Option<PathBuf>,
 }
 
 const ADMIN_EMAIL: &str = "admin@bench.test";
@@ -46,21 +52,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let db = TestDatabase::new(backend)
         .await
         .context("set SWITCHBOARD_TEST_DATABASE_URL to benchmark PostgreSQL")?;
-    let settings = Settings {
-        listen: "127.0.0.1:0".parse()?,
-        data_dir: db.dir.path().to_owned(),
-        database_url: Some(db.url.clone()),
-        admin_email: Some(ADMIN_EMAIL.into()),
-        admin_password: Some(Secret::new(ADMIN_PASSWORD)),
-        bot_enabled: false,
-        ..Settings::default()
+    let binary = match &options.hub {
+        Some(path) => path.clone(),
+        None => std::env::current_exe()?.with_file_name("switchboard"),
     };
-    let app = Application::build(settings, switchboard::commands::connectors()).await?;
-    let addr = app.local_addr();
-    let shutdown = app.shutdown_token();
-    let hub = tokio::spawn(app.run_until_stopped());
-    let base = format!("http://{addr}");
     let client = reqwest::Client::new();
+    let mut hub = start_hub(&binary, &db, &client).await?;
+    let addr = hub.addr;
+    let base = format!("http://{addr}");
 
     let token = login(&client, &base).await?;
     let zendesk = FakeZendesk::start().await;
@@ -158,9 +157,67 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         "of_limit": (per_minute / options.per_minute as f64 * 1000.0).round() / 1000.0,
     });
     println!("{}", serde_json::to_string_pretty(&summary)?);
-    shutdown.cancel();
-    let _ = hub.await;
+    hub.child.kill().await?;
     Ok(())
+}
+
+/// The hub running as a child process; killed when dropped.
+struct Hub {
+    child: tokio::process::Child,
+    addr: std::net::SocketAddr,
+}
+
+/// Starts `binary serve` on a free loopback port and `db`, without the bot, and waits until it
+/// is ready. Its output goes to `hub.log` in the database's directory.
+async fn start_hub(
+    binary: &Path,
+    db: &TestDatabase,
+    client: &reqwest::Client,
+) -> anyhow::Result<Hub> {
+    if !binary.is_file() {
+        bail!(
+            "no hub binary at {}: run `cargo build -p switchboard` (with the same profile) or pass --hub",
+            binary.display()
+        );
+    }
+    // A free port, given back to the OS for the child to take.
+    let addr = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?;
+    let log_path = db.dir.path().join("hub.log");
+    let log = std::fs::File::create(&log_path)?;
+    let child = tokio::process::Command::new(binary)
+        .args(["serve", "--listen", &addr.to_string(), "--data-dir"])
+        .arg(db.dir.path())
+        .args(["--database-url", &db.url])
+        .env("SWITCHBOARD_ADMIN_EMAIL", ADMIN_EMAIL)
+        .env("SWITCHBOARD_ADMIN_PASSWORD", ADMIN_PASSWORD)
+        .env("SWITCHBOARD_BOT_ENABLED", "false")
+        .stdin(Stdio::null())
+        .stdout(log.try_clone()?)
+        .stderr(log)
+        .kill_on_drop(true)
+        .spawn()
+        .with_context(|| format!("cannot start {}", binary.display()))?;
+    let mut hub = Hub { child, addr };
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = client.get(format!("http://{addr}/readyz")).send().await;
+        if ready.is_ok_and(|response| response.status().is_success()) {
+            return Ok(hub);
+        }
+        if let Some(status) = hub.child.try_wait()? {
+            bail!(
+                "the hub exited ({status}):\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        if Instant::now() > deadline {
+            bail!(
+                "the hub was not ready within 60 s:\n{}",
+                std::fs::read_to_string(&log_path).unwrap_or_default()
+            );
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
 }
 
 async fn login(client: &reqwest::Client, base: &str) -> anyhow::Result<String> {

@@ -1,6 +1,6 @@
 //! `rules`: what escalation rules cost per customer message. Compiles the default rules plus
 //! typical custom ones (keywords, regular expressions, topics, tiers, values, sentiment) and
-//! times `routing::rules::evaluate` over thousands of varied messages: p50 / p99 per message.
+//! times `switchboard_routing::evaluate` over thousands of varied messages: p50 / p99 per message.
 //! Also times compiling the whole set, which the hub now pays once per rules revision (it used
 //! to pay it on every message).
 
@@ -8,9 +8,8 @@ use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rand::{Rng, SeedableRng, rngs::StdRng};
-use switchboard::routing::{Signals, compile_rules, evaluate};
 use switchboard_model::{EscalationRule, MatchMode, Priority, RuleActions, Trigger, new_id};
-use switchboard_store::{RuleSpec, default_rules};
+use switchboard_routing::{RuleSpec, Signals, compile_rules, default_rules, evaluate};
 
 fn keywords(words: &[&str]) -> Trigger {
     Trigger::Keywords {

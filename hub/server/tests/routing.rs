@@ -1402,7 +1402,7 @@ async fn compiled_rules_are_cached_until_a_rule_changes(db: TestDatabase) {
         .into_iter()
         .find(|rule| rule.name == "Customer asks for a person")
         .expect("the default rule");
-    let spec = switchboard_store::RuleSpec {
+    let spec = switchboard_routing::RuleSpec {
         name: rule.name.clone(),
         enabled: false,
         match_mode: rule.match_mode,

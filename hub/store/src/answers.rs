@@ -52,7 +52,7 @@ impl PendingAnswer {
             now,
         )
         .await?;
-        routing::record_ai_outcome_in(db, &self.org_id, &self.conversation_id, self.outcome)
+        routing::record_ai_outcome_in(db, &self.org_id, &self.conversation_id, self.outcome, now)
             .await?;
         Ok(appended)
     }
@@ -137,6 +137,7 @@ async fn append_many_in(
         routing_rows.push(routing::new_state_row(
             &pending.org_id,
             &pending.conversation_id,
+            now,
         ));
         match pending.outcome {
             AiOutcome::Answered => answered.push(pending.conversation_id.clone()),
@@ -175,7 +176,9 @@ async fn append_many_in(
             (AiOutcome::Declined, declined),
         ] {
             if !ids.is_empty() {
-                routing::ai_outcome_update(outcome, ids).exec(db).await?;
+                routing::ai_outcome_update(outcome, ids, now)
+                    .exec(db)
+                    .await?;
             }
         }
     }

@@ -151,7 +151,7 @@ impl Store {
             .exec_without_returning(&*txn)
             .await
             .map_err(conflict_as("an organization with this slug already exists"))?;
-        crate::routing::seed_defaults(&*txn, &row.id).await?;
+        crate::routing::seed_defaults(&*txn, &row.id, row.created_at).await?;
         txn.commit().await?;
         Ok(convert::organization(row))
     }
@@ -489,19 +489,6 @@ pub(crate) async fn audit_at(
     .exec_without_returning(db)
     .await?;
     Ok(())
-}
-
-/// [`audit_at`] dated by the system clock, for the routing code's callers until they pass the
-/// store's clock (issue 22: one clock); nothing else may use it.
-pub(crate) async fn audit_in(
-    db: &impl ConnectionTrait,
-    org_id: &str,
-    actor: &str,
-    action: &str,
-    subject_id: Option<&str>,
-    data: Value,
-) -> Result<()> {
-    audit_at(db, Utc::now(), org_id, actor, action, subject_id, data).await
 }
 
 #[cfg(test)]

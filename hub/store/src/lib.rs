@@ -61,9 +61,8 @@ pub use labels::{MAX_LABELS_PER_CONVERSATION, label_name};
 pub use outbox::{AI_AUTHOR_NAME, ClaimedJob, RetryPolicy};
 pub use retention::{PurgedBatch, REMOVED_TEXT, RetentionDue, RetentionMode, RetentionPolicy};
 pub use routing::{
-    CustomerValue, DUE_SOON_MINUTES, MAX_CAPACITY, MAX_RULES, NewHandoff, ROUTING_ACTOR, Released,
-    RoutingApplied, RoutingChange, RoutingInputs, RoutingState, RuleSpec, SlaBreach, SlaFilter,
-    SlaPolicySpec, default_rules, default_sla_policies,
+    NewHandoff, ROUTING_ACTOR, Released, RoutingApplied, RoutingChange, RoutingInputs, SlaBreach,
+    SlaFilter,
 };
 pub use sealing::{SealingError, SecretKeys};
 pub use search::{SearchHit, SearchResults, SearchScope, search_terms};

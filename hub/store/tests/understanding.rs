@@ -140,13 +140,13 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
     );
     let revision = store.rules_revision(&org_id).await.expect("revision");
     assert_eq!(before.rules_revision, Some(revision));
-    assert_eq!(before.value, switchboard_store::CustomerValue::default());
+    assert_eq!(before.value, switchboard_routing::CustomerValue::default());
     assert_eq!((before.ai_failures, before.ai_answers), (0, 0));
     let revision = store
         .rules_revision(&org_id)
         .await
         .expect("creates the settings");
-    let value = switchboard_store::CustomerValue {
+    let value = switchboard_routing::CustomerValue {
         tier: Some("vip".into()),
         value: Some(1200.5),
     };

@@ -7,13 +7,13 @@ use switchboard_model::{
     AssignmentStrategy, BusinessHours, EscalationRule, MatchMode, Permission, Presence,
     PresenceStatus, Priority, RuleActions, SlaPolicy, Trigger,
 };
-use switchboard_store::{CustomerValue, RuleSpec, SlaPolicySpec};
+use switchboard_routing::{CustomerValue, RuleSpec, SlaPolicySpec, rules};
 use utoipa::ToSchema;
 
 use crate::{
     auth::Auth,
     error::{ApiError, ApiJson, ApiPath, ApiResult},
-    routing::{self, rules},
+    routing,
     state::AppState,
 };
 

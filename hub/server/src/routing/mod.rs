@@ -1,9 +1,11 @@
 //! Routing: when the bot stops and which person takes over.
 //!
-//! [`route_customer_message`] runs the organization's escalation rules ([`rules::evaluate`], a pure
-//! function) on each customer message of a conversation the bot holds, and applies the decision:
-//! tags, team, priority, and on escalation the handoff record ([`handoff::summarize`]), the SLA
-//! clock and assignment to an online agent. [`sla::run`] finds missed SLA targets.
+//! [`route_customer_message`] runs the organization's escalation rules
+//! ([`switchboard_routing::evaluate`], a pure function) on each customer message of a
+//! conversation the bot holds, and applies the decision: tags, team, priority, and on
+//! escalation the handoff record ([`handoff::write`]), the SLA clock and assignment to an
+//! online agent. [`sla::run`] finds missed SLA targets. The decisions are the
+//! `switchboard_routing` crate's; this module does their I/O.
 //!
 //! Inputs routing cannot compute itself come in [`Signals`]: sentiment and topic from the
 //! understanding layer, the run of AI failures from the bot turn
@@ -12,8 +14,6 @@
 
 pub mod assignment;
 pub mod handoff;
-pub mod language;
-pub mod rules;
 pub mod sla;
 
 use std::{
@@ -27,9 +27,10 @@ use serde_json::json;
 use switchboard_model::{
     BusEvent, Conversation, ConversationStatus, HandoffReason, Message, MessageRole,
 };
+use switchboard_routing::{
+    CompiledRule, Decision, Fired, Signals, compile_rules, evaluate, handoff::Context, language,
+};
 use switchboard_store::{NewHandoff, RoutingChange, StoreError};
-
-pub use rules::{CompiledRule, Decision, Fired, Signals, evaluate};
 
 use crate::state::AppState;
 
@@ -91,20 +92,6 @@ async fn compiled_rules_at(
     metrics::counter!("switchboard_routing_rule_compilations_total").increment(1);
     state.rule_cache.put(org_id, revision, rules.clone());
     Ok(rules)
-}
-
-/// Compiles the enabled rules, in order, skipping (with a warning) any that does not compile.
-pub fn compile_rules(rules: Vec<switchboard_model::EscalationRule>) -> Vec<CompiledRule> {
-    rules
-        .into_iter()
-        .filter(|rule| rule.enabled)
-        .filter_map(|rule| {
-            let rule_id = rule.id.clone();
-            CompiledRule::compile(rule)
-                .inspect_err(|err| tracing::warn!(%rule_id, %err, "skipping a rule"))
-                .ok()
-        })
-        .collect()
 }
 
 /// How many recent customer messages the sentiment trend looks at.
@@ -303,7 +290,7 @@ async fn apply(
         let summary = handoff::write(
             state,
             &history,
-            &handoff::Context {
+            &Context {
                 customer_name: contact.as_ref().and_then(|contact| contact.name.as_deref()),
                 topic: signals.topic.as_deref(),
                 sentiment: signals.sentiment,

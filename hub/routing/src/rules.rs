@@ -5,9 +5,8 @@
 use regex::{Regex, RegexBuilder};
 use serde::Serialize;
 use switchboard_model::{EscalationRule, HandoffReason, MatchMode, Priority, Trigger};
-use switchboard_store::RuleSpec;
 
-use crate::routing::language;
+use crate::{Invalid, language, spec::RuleSpec};
 
 /// The longest regular expression a rule may carry.
 pub const MAX_PATTERN_LEN: usize = 500;
@@ -78,11 +77,6 @@ impl Decision {
     }
 }
 
-/// A rule that cannot be used, with the reason for the API caller.
-#[derive(Debug, thiserror::Error)]
-#[error("{0}")]
-pub struct RuleError(pub String);
-
 enum Matcher {
     HumanRequest,
     SentimentBelow(i32),
@@ -108,16 +102,16 @@ struct Reading<'a> {
     normalized: String,
 }
 
-fn lowered(values: &[String], what: &str) -> Result<Vec<String>, RuleError> {
+fn lowered(values: &[String], what: &str) -> Result<Vec<String>, Invalid> {
     if values.is_empty() || values.len() > 100 {
-        return Err(RuleError(format!("`{what}`: give 1 to 100 values")));
+        return Err(Invalid(format!("`{what}`: give 1 to 100 values")));
     }
     values
         .iter()
         .map(|value| {
             let value = language::normalize(value.trim());
             if value.is_empty() || value.chars().count() > 100 {
-                Err(RuleError(format!(
+                Err(Invalid(format!(
                     "`{what}`: each value is 1 to 100 characters"
                 )))
             } else {
@@ -127,32 +121,32 @@ fn lowered(values: &[String], what: &str) -> Result<Vec<String>, RuleError> {
         .collect()
 }
 
-fn bounded_regex(pattern: &str) -> Result<Regex, RuleError> {
+fn bounded_regex(pattern: &str) -> Result<Regex, Invalid> {
     RegexBuilder::new(pattern)
         .case_insensitive(true)
         .size_limit(REGEX_SIZE_LIMIT)
         .dfa_size_limit(REGEX_SIZE_LIMIT)
         .build()
         .map_err(|err| {
-            RuleError(format!(
+            Invalid(format!(
                 "`pattern` is not a usable regular expression: {err}"
             ))
         })
 }
 
-fn matcher(trigger: &Trigger) -> Result<Matcher, RuleError> {
+fn matcher(trigger: &Trigger) -> Result<Matcher, Invalid> {
     let score = |value: i32, what: &str| {
         if (0..=100).contains(&value) {
             Ok(value)
         } else {
-            Err(RuleError(format!("`{what}` must be between 0 and 100")))
+            Err(Invalid(format!("`{what}` must be between 0 and 100")))
         }
     };
     let count = |value: u32| {
         if (1..=10_000).contains(&value) {
             Ok(value)
         } else {
-            Err(RuleError("`at_least` must be between 1 and 10000".into()))
+            Err(Invalid("`at_least` must be between 1 and 10000".into()))
         }
     };
     Ok(match trigger {
@@ -173,7 +167,7 @@ fn matcher(trigger: &Trigger) -> Result<Matcher, RuleError> {
         }
         Trigger::Regex { pattern } => {
             if pattern.is_empty() || pattern.len() > MAX_PATTERN_LEN {
-                return Err(RuleError(format!(
+                return Err(Invalid(format!(
                     "`pattern` must be 1 to {MAX_PATTERN_LEN} bytes"
                 )));
             }
@@ -183,7 +177,7 @@ fn matcher(trigger: &Trigger) -> Result<Matcher, RuleError> {
         Trigger::CustomerTier { any } => Matcher::CustomerTier(lowered(any, "any")?),
         Trigger::CustomerValueAtLeast { value } => {
             if !value.is_finite() {
-                return Err(RuleError("`value` must be a finite number".into()));
+                return Err(Invalid("`value` must be a finite number".into()));
             }
             Matcher::CustomerValueAtLeast(*value)
         }
@@ -193,7 +187,7 @@ fn matcher(trigger: &Trigger) -> Result<Matcher, RuleError> {
 }
 
 /// Checks a rule as an API caller wrote it: every trigger must compile.
-pub fn validate(spec: &RuleSpec) -> Result<(), RuleError> {
+pub fn validate(spec: &RuleSpec) -> Result<(), Invalid> {
     for trigger in &spec.triggers {
         matcher(trigger)?;
     }
@@ -201,7 +195,7 @@ pub fn validate(spec: &RuleSpec) -> Result<(), RuleError> {
 }
 
 impl CompiledRule {
-    pub fn compile(rule: EscalationRule) -> Result<CompiledRule, RuleError> {
+    pub fn compile(rule: EscalationRule) -> Result<CompiledRule, Invalid> {
         let matchers = rule
             .triggers
             .iter()
@@ -209,6 +203,20 @@ impl CompiledRule {
             .collect::<Result<_, _>>()?;
         Ok(CompiledRule { rule, matchers })
     }
+}
+
+/// Compiles the enabled rules, in order, skipping (with a warning) any that does not compile.
+pub fn compile_rules(rules: Vec<EscalationRule>) -> Vec<CompiledRule> {
+    rules
+        .into_iter()
+        .filter(|rule| rule.enabled)
+        .filter_map(|rule| {
+            let rule_id = rule.id.clone();
+            CompiledRule::compile(rule)
+                .inspect_err(|err| tracing::warn!(%rule_id, %err, "skipping a rule"))
+                .ok()
+        })
+        .collect()
 }
 
 fn quoted(text: &str) -> String {
@@ -348,7 +356,7 @@ pub fn evaluate(rules: &[CompiledRule], signals: &Signals) -> Decision {
 
 #[cfg(test)]
 mod tests {
-    use chrono::Utc;
+    use chrono::DateTime;
     use switchboard_model::RuleActions;
 
     use super::*;
@@ -364,8 +372,8 @@ mod tests {
             triggers,
             actions,
             continue_after: false,
-            created_at: Utc::now(),
-            updated_at: Utc::now(),
+            created_at: DateTime::UNIX_EPOCH,
+            updated_at: DateTime::UNIX_EPOCH,
         }
     }
 
@@ -386,7 +394,7 @@ mod tests {
 
     fn defaults() -> Vec<CompiledRule> {
         compiled(
-            switchboard_store::default_rules()
+            crate::default_rules()
                 .into_iter()
                 .enumerate()
                 .map(|(i, spec)| {
