@@ -1,34 +1,24 @@
 //! `X-Switchboard-Signature: sha256=<hex HMAC-SHA256 of the raw body with inbound_secret>`.
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use switchboard_connector_kit::signature::{sign_sha256_hex, verify_sha256_hex};
 use switchboard_model::VerifyError;
 
 pub const SIGNATURE_HEADER: &str = "x-switchboard-signature";
 
 /// Checks the signature over the exact bytes, in constant time.
 pub fn verify(headers: &http::HeaderMap, body: &[u8], secret: &[u8]) -> Result<(), VerifyError> {
-    let header = headers
-        .get(SIGNATURE_HEADER)
-        .ok_or(VerifyError::Missing("X-Switchboard-Signature"))?;
-    let given = header
-        .to_str()
-        .ok()
-        .and_then(|value| value.trim().strip_prefix("sha256="))
-        .and_then(|hex_digest| hex::decode(hex_digest.trim()).ok())
-        .ok_or(VerifyError::BadSignature)?;
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).map_err(|_| VerifyError::BadSignature)?;
-    mac.update(body);
-    // `verify_slice` compares in constant time.
-    mac.verify_slice(&given)
-        .map_err(|_| VerifyError::BadSignature)
+    verify_sha256_hex(
+        headers,
+        SIGNATURE_HEADER,
+        "X-Switchboard-Signature",
+        secret,
+        body,
+    )
 }
 
 /// The header value for `body`: what a mail relay posting to the webhook sends.
 pub fn sign(body: &[u8], secret: &[u8]) -> String {
-    let mut mac = Hmac::<Sha256>::new_from_slice(secret).expect("HMAC takes a key of any length");
-    mac.update(body);
-    format!("sha256={}", hex::encode(mac.finalize().into_bytes()))
+    sign_sha256_hex(secret, body)
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ use std::time::Duration;
 use base64::Engine;
 use reqwest::multipart::{Form, Part};
 use serde::{Serialize, de::DeserializeOwned};
+use switchboard_connector_kit as kit;
 use switchboard_model::{DeliveryError, InboundFile, Secret};
 
 use crate::{FreshdeskConfig, gate::Gate, wire::ErrorAnswer};
@@ -26,26 +27,6 @@ const UNNAMED_FILE: &str = "attachment";
 const OCTET_STREAM: &str = "application/octet-stream";
 /// How much of Freshdesk's error description an error keeps.
 const MAX_REASON_CHARS: usize = 300;
-
-/// The client every inbox of this channel shares, built on first use. The hub installs ring
-/// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
-/// reqwest from panicking in a process that did not.
-pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
-                .timeout(TIMEOUT)
-                // A redirect could lead the account's credentials anywhere (docs/security.md).
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|err| format!("cannot build an HTTP client: {err}"))
-        })
-        .clone()
-        .map_err(|reason| DeliveryError::Permanent { reason })
-}
 
 /// One inbox's way into its helpdesk's API.
 #[derive(Debug)]
@@ -76,15 +57,6 @@ impl Payload {
                 reason: format!("the body of {} is not JSON: {err}", call_name(method, path)),
             })
     }
-}
-
-/// What Freshdesk answered, before it is read as the call's result.
-struct Answer {
-    status: u16,
-    retry_after: Option<Duration>,
-    /// A `Link: <…>; rel="next"` header: Freshdesk has another page.
-    next_page: bool,
-    body: Vec<u8>,
 }
 
 impl Api {
@@ -122,7 +94,13 @@ impl Api {
         if answer.status == 404 {
             return Ok(None);
         }
-        let next_page = answer.next_page;
+        // A `Link: <…>; rel="next"` header: Freshdesk has another page.
+        let next_page = answer
+            .headers
+            .get_all(http::header::LINK)
+            .iter()
+            .filter_map(|value| value.to_str().ok())
+            .any(|link| link.contains("rel=\"next\""));
         self.read(reqwest::Method::GET, path, answer)
             .map(|items| Some((items, next_page)))
     }
@@ -180,11 +158,11 @@ impl Api {
         method: reqwest::Method,
         path: &str,
         payload: Option<Payload>,
-    ) -> Result<Answer, DeliveryError> {
+    ) -> Result<kit::Answer, DeliveryError> {
         self.gate.wait().await?;
-        // reqwest's errors name the URL; ours is no secret, but a log line needs no URLs.
-        let without_url = |err: reqwest::Error| DeliveryError::transport(err.without_url());
-        let mut request = http_client()?
+        // The kit's client: no redirects, since a redirect could lead the account's
+        // credentials anywhere (docs/security.md).
+        let mut request = kit::client(TIMEOUT)?
             .request(method, format!("{}{path}", self.root))
             .header(http::header::AUTHORIZATION, self.authorization.expose())
             .header(http::header::ACCEPT, "application/json");
@@ -199,39 +177,22 @@ impl Api {
                 request = request.multipart(form).timeout(TIMEOUT_WITH_FILES);
             }
         }
-        let response = request.send().await.map_err(without_url)?;
-        let status = response.status().as_u16();
-        let header = |name: &str| {
-            response
-                .headers()
-                .get_all(name)
-                .iter()
-                .filter_map(|value| value.to_str().ok())
-                .collect::<Vec<_>>()
-        };
-        let retry_after =
-            DeliveryError::retry_after_seconds(header("retry-after").first().copied());
-        let remaining = header("x-ratelimit-remaining")
-            .first()
+        let answer = kit::send(request).await?;
+        let remaining = answer
+            .headers
+            .get("x-ratelimit-remaining")
+            .and_then(|value| value.to_str().ok())
             .and_then(|value| value.trim().parse::<u64>().ok());
-        let next_page = header("link")
-            .iter()
-            .any(|link| link.contains("rel=\"next\""));
-        self.gate.observe(status, retry_after, remaining);
-        let body = response.bytes().await.map_err(without_url)?.to_vec();
-        Ok(Answer {
-            status,
-            retry_after,
-            next_page,
-            body,
-        })
+        self.gate
+            .observe(answer.status, answer.retry_after, remaining);
+        Ok(answer)
     }
 
     fn read<T: DeserializeOwned>(
         &self,
         method: reqwest::Method,
         path: &str,
-        answer: Answer,
+        answer: kit::Answer,
     ) -> Result<T, DeliveryError> {
         self.check(&method, path, &answer)?;
         serde_json::from_slice(&answer.body).map_err(|err| {
@@ -257,9 +218,9 @@ impl Api {
         &self,
         method: &reqwest::Method,
         path: &str,
-        answer: &Answer,
+        answer: &kit::Answer,
     ) -> Result<(), DeliveryError> {
-        if (200..300).contains(&answer.status) {
+        if answer.is_success() {
             return Ok(());
         }
         let description = serde_json::from_slice::<ErrorAnswer>(&answer.body)
@@ -276,11 +237,7 @@ impl Api {
         if !self.api_key.is_empty() {
             reason = reason.replace(self.api_key.expose(), "***");
         }
-        Err(DeliveryError::from_http_status(
-            answer.status,
-            answer.retry_after,
-            reason,
-        ))
+        Err(answer.error(reason))
     }
 }
 

@@ -4,21 +4,19 @@
 //! names a ticket, which the hub then reads through the API.
 
 use http::HeaderMap;
-use subtle::ConstantTimeEq;
+use switchboard_connector_kit::signature::verify_secret_header;
 use switchboard_model::{Secret, VerifyError};
 
 /// The header the automation rule sends the secret in.
 pub const TOKEN_HEADER: &str = "x-switchboard-token";
 
 pub fn verify(webhook_secret: &Secret, headers: &HeaderMap) -> Result<(), VerifyError> {
-    let given = headers
-        .get(TOKEN_HEADER)
-        .ok_or(VerifyError::Missing("X-Switchboard-Token"))?;
-    if bool::from(given.as_bytes().ct_eq(webhook_secret.expose().as_bytes())) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
+    verify_secret_header(
+        headers,
+        TOKEN_HEADER,
+        "X-Switchboard-Token",
+        webhook_secret.expose().as_bytes(),
+    )
 }
 
 #[cfg(test)]

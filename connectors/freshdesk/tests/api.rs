@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 use switchboard_freshdesk::FreshdeskFactory;
 use switchboard_model::{
-    Attachment, ChannelKind, Connector, ConnectorFactory, ContactRef, CreatedTicket, DeliveryError,
+    ChannelKind, Connector, ConnectorFactory, ContactRef, CreatedTicket, DeliveryError,
     InboundFile, NewComment, NewTicket, Priority, RemoteComment, RemoteTicket, TicketStatus,
 };
 use switchboard_testkit::{
@@ -799,16 +799,14 @@ async fn files_reach_a_freshdesk_account_and_read_back_as_its_attachments() {
         .expect("builds");
     let helpdesk = connector.helpdesk().expect("a helpdesk");
     let ticket = fake.customer_ticket("Mara", "mara@example.test", "Locker 7", "It is stuck.");
-    let note = NewComment {
-        body: "The scan and the receipt.".into(),
-        public: false,
-        author_id: None,
-        files: vec![photo(), receipt()],
-    };
-    let id = helpdesk
-        .add_comment(&ticket.to_string(), &note)
-        .await
-        .expect("added");
+    let id = switchboard_testkit::helpdesk::add_comment_with_files(
+        helpdesk,
+        &ticket.to_string(),
+        "The scan and the receipt.",
+        false,
+        vec![photo(), receipt()],
+    )
+    .await;
     let entry = fake
         .ticket(ticket)
         .expect("the ticket")
@@ -829,31 +827,16 @@ async fn files_reach_a_freshdesk_account_and_read_back_as_its_attachments() {
         .collect();
     assert_eq!(stored, expected);
 
-    let read = helpdesk
-        .ticket(&ticket.to_string())
-        .await
-        .expect("read")
-        .expect("exists");
-    let read = read
-        .comments
-        .into_iter()
-        .find(|comment| comment.id == id)
-        .expect("the note");
     let attachment_url = format!("{}/attachments/{receipt_id}", fake.base_url);
-    assert_eq!(
-        read.attachments[1],
-        Attachment {
-            filename: "receipt.pdf".into(),
-            content_type: "application/pdf".into(),
-            size: receipt().bytes.len() as u64,
-            url: Some(attachment_url.clone()),
-        }
-    );
-    let served = reqwest::get(&attachment_url).await.expect("served");
-    assert_eq!(
-        served.bytes().await.expect("a body").as_ref(),
-        receipt().bytes
-    );
+    switchboard_testkit::helpdesk::check_attachment_reads_back(
+        helpdesk,
+        &ticket.to_string(),
+        &id,
+        1,
+        &receipt(),
+        &attachment_url,
+    )
+    .await;
 }
 
 #[tokio::test]

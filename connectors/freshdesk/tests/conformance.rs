@@ -1,13 +1,13 @@
 //! The Freshdesk connector against the shared conformance suite, and every webhook fixture
 //! read for the ticket it names.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
 use serde_json::{Value, json};
 use switchboard_freshdesk::{FreshdeskFactory, TOKEN_HEADER};
-use switchboard_model::{ChannelKind, ConnectorFactory, OutboundMessage, RawInbound};
+use switchboard_model::{ChannelKind, ConnectorFactory, OutboundMessage};
 use switchboard_testkit::{
     FakeResponse, RecordedRequest,
     conformance::{self, ConformanceCase},
@@ -96,58 +96,29 @@ impl ConformanceCase for Freshdesk {
     }
 }
 
-fn fixtures() -> &'static Path {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/freshdesk"
-    ))
-}
-
 #[tokio::test]
 async fn freshdesk_passes_the_conformance_suite() {
-    conformance::run(&Freshdesk, fixtures()).await;
+    conformance::run(&Freshdesk, &conformance::fixtures("freshdesk")).await;
 }
 
 /// Each webhook fixture and the ticket id it names, or part of the reason it is refused.
-const WEBHOOK_TICKETS: &[(&str, Result<&str, &str>)] = &[
-    ("bare_ticket_id.json", Ok("43026449322")),
-    ("no_ticket_id.json", Err("no ticket id")),
-    ("ticket_created.json", Ok("1042")),
-    ("ticket_updated_numeric_id.json", Ok("1043")),
-    ("unexpanded_placeholder.json", Err("unexpanded placeholder")),
-];
-
 #[test]
 fn every_webhook_fixture_names_its_ticket_or_says_why_not() {
-    let connector = Freshdesk
-        .factory()
-        .build(
-            "inbox",
-            &Freshdesk.config(conformance::FIXTURE_API_BASE_URL),
-        )
-        .expect("builds");
-    let helpdesk = connector.helpdesk().expect("Freshdesk is a helpdesk");
-    let mut names: Vec<String> = std::fs::read_dir(fixtures())
-        .expect("the fixtures folder")
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| name.ends_with(".json") && !name.ends_with(".expected.json"))
-        .collect();
-    names.sort();
-    let listed: Vec<&str> = WEBHOOK_TICKETS.iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, listed, "every fixture has its expected ticket here");
-    for (name, expected) in WEBHOOK_TICKETS {
-        let body = std::fs::read(fixtures().join(name)).expect("a fixture");
-        let headers = Freshdesk.sign(&body, Utc::now());
-        let request = RawInbound {
-            headers: &headers,
-            query: None,
-            body: &body,
-        };
-        connector.verify(&request).expect("verifies");
-        match (helpdesk.webhook_ticket(&request), expected) {
-            (Ok(id), Ok(expected)) => assert_eq!(&id, expected, "{name}"),
-            (Err(err), Err(expected)) => assert!(err.0.contains(expected), "{name}: {err}"),
-            (actual, expected) => panic!("{name}: got {actual:?}, expected {expected:?}"),
-        }
-    }
+    conformance::check_webhook_tickets(
+        &Freshdesk,
+        &conformance::fixtures("freshdesk"),
+        &[
+            ("bare_ticket_id", Ok("43026449322")),
+            ("no_ticket_id", Err("no ticket id")),
+            ("ticket_created", Ok("1042")),
+            ("ticket_updated_numeric_id", Ok("1043")),
+            ("unexpanded_placeholder", Err("unexpanded placeholder")),
+        ],
+    );
+}
+
+#[test]
+fn arbitrary_and_mangled_payloads_never_panic() {
+    let seed = include_bytes!("../../../fixtures/freshdesk/ticket_created.json");
+    switchboard_testkit::fuzz::pure_hooks_never_panic(&Freshdesk, seed);
 }

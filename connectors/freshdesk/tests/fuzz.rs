@@ -1,5 +1,6 @@
-//! The webhook parser on arbitrary bytes and on every one-byte mangling of the fixtures:
-//! answers, never panics.
+//! The webhook parser on every one-byte mangling of the fixtures: answers, never panics, and
+//! what it reads as a ticket id is one. (Arbitrary bytes and mangled payloads through every
+//! pure hook: the test kit's property, in `conformance.rs`.)
 
 use std::sync::Arc;
 
@@ -24,8 +25,6 @@ fn read(connector: &dyn Connector, body: &[u8]) -> Result<String, String> {
         query: None,
         body,
     };
-    let _ = connector.verify(&request);
-    let _ = connector.normalize(&request);
     let helpdesk = connector.helpdesk().expect("a helpdesk");
     helpdesk.webhook_ticket(&request).map_err(|err| err.0)
 }
@@ -58,27 +57,4 @@ fn mangled_webhooks_answer_without_panicking() {
         }
     }
     assert!(read_ids > 0, "some manglings still name a ticket");
-}
-
-/// JSON's punctuation, digits, the words the parser looks for, and a stray UTF-8 lead byte.
-const ALPHABET: &[u8] = b"{}[]\":,0123456789 ticket_idfreshdesk_webhook-.\\\xc3";
-
-#[test]
-fn arbitrary_bytes_answer_without_panicking() {
-    let connector = connector();
-    // A fixed linear congruential sequence: the same bodies on every run.
-    let mut state: u64 = 0x5eed;
-    for _ in 0..2000 {
-        state = state
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        let len = (state >> 33) as usize % 256;
-        let body: Vec<u8> = (0..len)
-            .map(|i| {
-                let mixed = state.rotate_left(i as u32 % 64) ^ (i as u64).wrapping_mul(0x9e37);
-                ALPHABET[mixed as usize % ALPHABET.len()]
-            })
-            .collect();
-        let _ = read(connector.as_ref(), &body);
-    }
 }

@@ -8,8 +8,7 @@
 //! Slack answers, then one `files.completeUploadExternal` that shares them all in the
 //! conversation's thread with the text as `initial_comment`.
 
-use std::time::Duration;
-
+use switchboard_connector_kit as kit;
 use switchboard_model::{
     DeliveryError, DeliveryReceipt, HTTP_SCHEMES, OutboundFile, OutboundMessage, check_outbound_url,
 };
@@ -23,25 +22,9 @@ use crate::{
     },
 };
 
-/// The client every inbox of this channel shares, built on first use. The hub installs ring
-/// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
-/// reqwest from panicking in a process that did not.
+/// The client every inbox of this channel shares (the kit's: no redirects, 20 s).
 pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                // A redirect would take the request (and its token) wherever the answer says,
-                // past the checks `api_base_url` went through.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|err| format!("cannot build an HTTP client: {err}"))
-        })
-        .clone()
-        .map_err(|reason| DeliveryError::Permanent { reason })
+    kit::client(kit::DEFAULT_TIMEOUT)
 }
 
 /// Error codes Slack documents as temporary.
@@ -60,24 +43,12 @@ async fn call(
     request: reqwest::RequestBuilder,
     method: &str,
 ) -> Result<ApiEnvelope, DeliveryError> {
-    let response = request.send().await.map_err(DeliveryError::transport)?;
-    let status = response.status().as_u16();
-    let retry_after = DeliveryError::retry_after_seconds(
-        response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok()),
-    );
-    let body = response.bytes().await.map_err(DeliveryError::transport)?;
-    if !(200..300).contains(&status) {
-        return Err(DeliveryError::from_http_status(
-            status,
-            retry_after,
-            format!("Slack answered HTTP {status}"),
-        ));
-    }
+    let answer = kit::send(request)
+        .await?
+        .success_or(|answer| format!("Slack answered HTTP {}", answer.status))?;
+    let retry_after = answer.retry_after;
     let envelope: ApiEnvelope =
-        serde_json::from_slice(&body).map_err(|err| DeliveryError::Retriable {
+        serde_json::from_slice(&answer.body).map_err(|err| DeliveryError::Retriable {
             reason: format!("Slack's answer is not its JSON: {err}"),
             retry_after: None,
         })?;
@@ -230,27 +201,14 @@ async fn upload(
     // The bytes go where Slack says, but only where the hub may send anything.
     check_outbound_url("upload_url", &upload_url, HTTP_SCHEMES)
         .map_err(|reason| DeliveryError::Permanent { reason })?;
-    let response = client
-        .post(&upload_url)
-        .header("content-type", "application/octet-stream")
-        .body(reqwest::Body::from(file.bytes.clone()))
-        .send()
-        .await
-        .map_err(|err| DeliveryError::transport(err.without_url()))?;
-    let status = response.status().as_u16();
-    if !(200..300).contains(&status) {
-        let retry_after = DeliveryError::retry_after_seconds(
-            response
-                .headers()
-                .get("retry-after")
-                .and_then(|value| value.to_str().ok()),
-        );
-        return Err(DeliveryError::from_http_status(
-            status,
-            retry_after,
-            format!("Slack's upload URL answered HTTP {status}"),
-        ));
-    }
+    kit::send(
+        client
+            .post(&upload_url)
+            .header("content-type", "application/octet-stream")
+            .body(reqwest::Body::from(file.bytes.clone())),
+    )
+    .await?
+    .success_or(|answer| format!("Slack's upload URL answered HTTP {}", answer.status))?;
     Ok(file_id)
 }
 

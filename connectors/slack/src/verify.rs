@@ -1,31 +1,26 @@
 //! Slack's request signing: `v0=` + hex HMAC-SHA256 of `v0:{timestamp}:{raw body}` with the
 //! signing secret, and a timestamp at most five minutes away from now (either way).
 
-use hmac::{KeyInit, Mac};
 use http::HeaderMap;
+use switchboard_connector_kit::signature::{hmac_sha256, hmac_sha256_matches};
 use switchboard_model::{Secret, VerifyError};
 
 /// How far `X-Slack-Request-Timestamp` may be from now, in seconds, as Slack recommends.
 pub const REPLAY_WINDOW_SECS: i64 = 5 * 60;
 
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
-fn mac(secret: &Secret, timestamp: &str, body: &[u8]) -> HmacSha256 {
-    // HMAC takes keys of any length, so this cannot fail.
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.expose().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-    mac.update(b"v0:");
-    mac.update(timestamp.as_bytes());
-    mac.update(b":");
-    mac.update(body);
-    mac
+/// What Slack signs: `v0:{timestamp}:{raw body}`.
+fn signed<'a>(timestamp: &'a str, body: &'a [u8]) -> [&'a [u8]; 4] {
+    [b"v0:", timestamp.as_bytes(), b":", body]
 }
 
 /// The `X-Slack-Signature` Slack sends for `body` at `timestamp`.
 pub fn sign(secret: &Secret, timestamp: &str, body: &[u8]) -> String {
     format!(
         "v0={}",
-        hex::encode(mac(secret, timestamp, body).finalize().into_bytes())
+        hex::encode(hmac_sha256(
+            secret.expose().as_bytes(),
+            &signed(timestamp, body)
+        ))
     )
 }
 
@@ -49,9 +44,9 @@ pub fn verify_at(
         .strip_prefix("v0=")
         .and_then(|hex_digest| hex::decode(hex_digest).ok())
         .ok_or(VerifyError::BadSignature)?;
-    mac(secret, timestamp, body)
-        .verify_slice(&given)
-        .map_err(|_| VerifyError::BadSignature)?;
+    if !hmac_sha256_matches(secret.expose().as_bytes(), &signed(timestamp, body), &given) {
+        return Err(VerifyError::BadSignature);
+    }
     let sent_at: i64 = timestamp.trim().parse().map_err(|_| VerifyError::Stale)?;
     if (now - sent_at).abs() > REPLAY_WINDOW_SECS {
         return Err(VerifyError::Stale);

@@ -1,6 +1,6 @@
 //! The Slack connector against the shared conformance suite and a fake Slack Web API.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
@@ -98,30 +98,26 @@ impl ConformanceCase for Slack {
     }
 }
 
-fn fixtures() -> &'static Path {
-    Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/slack"))
-}
-
 #[tokio::test]
 async fn slack_passes_the_conformance_suite() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    conformance::run(&Slack, fixtures()).await;
+    conformance::run(&Slack, &conformance::fixtures("slack")).await;
+}
+
+#[test]
+fn arbitrary_and_mangled_payloads_never_panic() {
+    let seed = include_bytes!("../../../fixtures/slack/message_file_share.json");
+    switchboard_testkit::fuzz::pure_hooks_never_panic(&Slack, seed);
 }
 
 /// `ok: false` bodies are classified by their code, whatever the HTTP status.
 #[tokio::test]
 async fn slack_error_codes_are_classified() {
     use switchboard_model::DeliveryError;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let platform = switchboard_testkit::FakePlatform::start(FakeResponse::json(
+    let (platform, connector) = conformance::connect(&Slack).await;
+    platform.respond_next(FakeResponse::json(
         200,
         json!({ "ok": false, "error": "ratelimited" }),
-    ))
-    .await;
-    let connector = Slack
-        .factory()
-        .build("inbox", &Slack.config(&platform.url()))
-        .expect("builds");
+    ));
     let message = Slack.outbound();
     assert!(matches!(
         connector.deliver(&message).await,
@@ -148,14 +144,7 @@ async fn slack_error_codes_are_classified() {
 #[tokio::test]
 async fn files_take_the_upload_flow_and_are_shared_in_the_thread() {
     use switchboard_model::OutboundFile;
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let platform =
-        switchboard_testkit::FakePlatform::start(FakeResponse::json(200, json!({ "ok": true })))
-            .await;
-    let connector = Slack
-        .factory()
-        .build("inbox", &Slack.config(&platform.url()))
-        .expect("builds");
+    let (platform, connector) = conformance::connect(&Slack).await;
     let zip: Vec<u8> = (0..=255u8).cycle().take(4096).collect();
     let mut message = Slack.outbound();
     message.files = vec![

@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use switchboard_connector_kit as kit;
 use switchboard_model::{
     DeliveryError, DeliveryReceipt, OutboundFile, OutboundMessage, WebhookSetupError, jpeg_or_png,
 };
@@ -19,25 +20,9 @@ use crate::{
     wire::{Answer, ChatId, ReplyParameters, SendMessage, SentMessage, SetWebhook},
 };
 
-/// The client every inbox of this channel shares, built on first use. The hub installs ring
-/// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
-/// reqwest from panicking in a process that did not.
+/// The client every inbox of this channel shares (the kit's: no redirects, 20 s).
 pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                // A redirect would take the request (and the token in its path) wherever the
-                // answer says, past the checks `api_base_url` went through.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|err| format!("cannot build an HTTP client: {err}"))
-        })
-        .clone()
-        .map_err(|reason| DeliveryError::Permanent { reason })
+    kit::client(kit::DEFAULT_TIMEOUT)
 }
 
 /// The longest caption Telegram takes on a photo or document, in characters.
@@ -52,24 +37,15 @@ pub async fn deliver(
     config: &TelegramConfig,
     message: &OutboundMessage,
 ) -> Result<DeliveryReceipt, DeliveryError> {
-    let text = message.text.trim();
-    let caption_fits = text.chars().count() <= MAX_CAPTION_CHARS;
-    if message.files.is_empty() || !text.is_empty() && !caption_fits {
-        let receipt = send_message(client, config, message).await?;
-        for file in &message.files {
-            send_file(client, config, message, file, "").await?;
-        }
-        return Ok(receipt);
-    }
-    let mut first = None;
-    for (index, file) in message.files.iter().enumerate() {
-        let caption = if index == 0 { text } else { "" };
-        let sent = send_file(client, config, message, file, caption).await?;
-        first.get_or_insert(sent);
-    }
-    Ok(DeliveryReceipt {
-        channel_message_id: first,
-    })
+    let caption_fits = message.text.trim().chars().count() <= MAX_CAPTION_CHARS;
+    kit::send_text_and_files(
+        &message.text,
+        &message.files,
+        caption_fits,
+        || send_message(client, config, message),
+        |file, caption| send_file(client, config, message, file, caption.unwrap_or_default()),
+    )
+    .await
 }
 
 /// One file with `sendPhoto` or `sendDocument`; answers the sent message's channel id.
@@ -219,23 +195,19 @@ async fn call(
     method: &str,
     body: impl FnOnce(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
 ) -> Result<serde_json::Value, CallError> {
-    let without_token = |err: reqwest::Error| CallError {
-        status: None,
-        error: DeliveryError::transport(err.without_url()),
-    };
-    let response = body(client.post(config.method_url(method)))
-        .send()
+    // The kit's errors never name the URL, which holds the token.
+    let kit::Answer {
+        status,
+        retry_after: retry_after_header,
+        body: answered,
+        ..
+    } = kit::send(body(client.post(config.method_url(method))))
         .await
-        .map_err(without_token)?;
-    let status = response.status().as_u16();
-    let retry_after_header = DeliveryError::retry_after_seconds(
-        response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok()),
-    );
-    let body = response.bytes().await.map_err(without_token)?;
-    let answer = serde_json::from_slice::<Answer>(&body).ok();
+        .map_err(|error| CallError {
+            status: None,
+            error,
+        })?;
+    let answer = serde_json::from_slice::<Answer>(&answered).ok();
     match answer {
         Some(Answer {
             ok: true,

@@ -3,16 +3,14 @@
 //! timestamp, so there is no replay window: a replayed update has the same ids and is stored once.
 
 use http::HeaderMap;
-use subtle::ConstantTimeEq;
+use switchboard_connector_kit::signature::verify_secret_header;
 use switchboard_model::{Secret, VerifyError};
 
 pub fn verify(secret_token: &Secret, headers: &HeaderMap) -> Result<(), VerifyError> {
-    let given = headers
-        .get("x-telegram-bot-api-secret-token")
-        .ok_or(VerifyError::Missing("X-Telegram-Bot-Api-Secret-Token"))?;
-    if bool::from(given.as_bytes().ct_eq(secret_token.expose().as_bytes())) {
-        Ok(())
-    } else {
-        Err(VerifyError::BadSignature)
-    }
+    verify_secret_header(
+        headers,
+        "x-telegram-bot-api-secret-token",
+        "X-Telegram-Bot-Api-Secret-Token",
+        secret_token.expose().as_bytes(),
+    )
 }

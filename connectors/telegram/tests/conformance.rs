@@ -1,6 +1,6 @@
 //! The Telegram connector against the shared conformance suite and a fake Bot API server.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
@@ -10,7 +10,7 @@ use switchboard_model::{
 };
 use switchboard_telegram::TelegramFactory;
 use switchboard_testkit::{
-    FakePlatform, FakeResponse, RecordedRequest,
+    FakeResponse, RecordedRequest,
     conformance::{self, ConformanceCase},
 };
 
@@ -94,32 +94,20 @@ impl ConformanceCase for Telegram {
     }
 }
 
-fn fixtures() -> &'static Path {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/telegram"
-    ))
-}
-
-async fn fake_bot_api() -> (FakePlatform, Arc<dyn switchboard_model::Connector>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let platform = FakePlatform::start(Telegram.accepted().0).await;
-    let connector = Telegram
-        .factory()
-        .build("inbox", &Telegram.config(&platform.url()))
-        .expect("builds");
-    (platform, connector)
-}
-
 #[tokio::test]
 async fn telegram_passes_the_conformance_suite() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    conformance::run(&Telegram, fixtures()).await;
+    conformance::run(&Telegram, &conformance::fixtures("telegram")).await;
+}
+
+#[test]
+fn arbitrary_and_mangled_payloads_never_panic() {
+    let seed = include_bytes!("../../../fixtures/telegram/message_reply.json");
+    switchboard_testkit::fuzz::pure_hooks_never_panic(&Telegram, seed);
 }
 
 #[tokio::test]
 async fn private_chats_get_plain_replies_and_errors_never_show_the_token() {
-    let (platform, connector) = fake_bot_api().await;
+    let (platform, connector) = conformance::connect(&Telegram).await;
     let mut private = Telegram.outbound();
     private.thread_key = "1111111".into();
     private.in_reply_to = Some("1111111:1365".into());
@@ -146,13 +134,7 @@ async fn private_chats_get_plain_replies_and_errors_never_show_the_token() {
         }
         other => panic!("expected a permanent failure, got {other:?}"),
     }
-    let closed = std::net::TcpListener::bind("127.0.0.1:0").expect("binds");
-    let dead = format!("http://{}", closed.local_addr().expect("an address"));
-    drop(closed);
-    let unreachable = Telegram
-        .factory()
-        .build("inbox", &Telegram.config(&dead))
-        .expect("builds");
+    let unreachable = conformance::unreachable(&Telegram);
     match unreachable.deliver(&private).await {
         Err(DeliveryError::Retriable { reason, .. }) => {
             assert!(!reason.contains(BOT_TOKEN), "{reason}")
@@ -163,7 +145,7 @@ async fn private_chats_get_plain_replies_and_errors_never_show_the_token() {
 
 #[tokio::test]
 async fn set_webhook_registers_our_url_with_the_secret_token() {
-    let (platform, connector) = fake_bot_api().await;
+    let (platform, connector) = conformance::connect(&Telegram).await;
     platform.respond_next(FakeResponse::json(
         200,
         json!({ "ok": true, "result": true, "description": "Webhook was set" }),
@@ -213,7 +195,7 @@ fn sent(message_id: i64) -> FakeResponse {
 
 #[tokio::test]
 async fn files_go_up_as_photo_or_document_with_the_text_as_caption() {
-    let (platform, connector) = fake_bot_api().await;
+    let (platform, connector) = conformance::connect(&Telegram).await;
     let png: Vec<u8> = [&b"\x89PNG\r\n\x1a\n"[..], &[0u8, 255, 13, 10, 45, 45][..]].concat();
     let pdf: Vec<u8> = (0..=255u8).cycle().take(5000).collect();
     let mut message = Telegram.outbound();

@@ -2,8 +2,7 @@
 //! `user_hash = hex(HMAC-SHA256(key = identity_secret, message = user_id))`, computed on its
 //! server, so that a visitor cannot claim someone else's id (and their history).
 
-use hmac::{Hmac, KeyInit, Mac};
-use sha2::Sha256;
+use switchboard_connector_kit::signature::{hmac_sha256, hmac_sha256_matches};
 
 /// The longest `user_id` the hub accepts.
 pub const MAX_USER_ID_CHARS: usize = 256;
@@ -20,17 +19,9 @@ pub enum IdentityError {
     Mismatch,
 }
 
-fn mac(secret: &str, user_id: &str) -> Hmac<Sha256> {
-    // HMAC takes keys of any length, so this cannot fail.
-    let mut mac = <Hmac<Sha256> as KeyInit>::new_from_slice(secret.as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-    mac.update(user_id.as_bytes());
-    mac
-}
-
 /// The `user_hash` a host page passes for `user_id` (lowercase hex).
 pub fn user_hash(secret: &str, user_id: &str) -> String {
-    hex::encode(mac(secret, user_id).finalize().into_bytes())
+    hex::encode(hmac_sha256(secret.as_bytes(), &[user_id.as_bytes()]))
 }
 
 /// Checks `user_hash` for `user_id` in constant time. `secret` is the inbox's `identity_secret`.
@@ -47,9 +38,11 @@ pub fn verify_user_hash(
         return Err(IdentityError::BadUserId);
     }
     let given = hex::decode(user_hash.trim()).map_err(|_| IdentityError::Mismatch)?;
-    mac(secret, user_id)
-        .verify_slice(&given)
-        .map_err(|_| IdentityError::Mismatch)
+    if hmac_sha256_matches(secret.as_bytes(), &[user_id.as_bytes()], &given) {
+        Ok(())
+    } else {
+        Err(IdentityError::Mismatch)
+    }
 }
 
 #[cfg(test)]

@@ -9,9 +9,8 @@
 //! the first file's caption when it fits 1,024 characters and the file takes one (audio does
 //! not); otherwise it goes first, as a text message.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
+use switchboard_connector_kit as kit;
 use switchboard_model::{
     ChannelKind, DeliveryError, DeliveryReceipt, MediaKind, OutboundFile, OutboundMessage,
     jpeg_or_png,
@@ -33,25 +32,9 @@ const THROTTLING_CODES: &[i64] = &[4, 80007, 130429, 131048, 131056];
 /// The platform's own "more than 24 hours since the customer wrote".
 const REENGAGEMENT_CODE: i64 = 131047;
 
-/// The client every inbox of this channel shares, built on first use. The hub installs ring
-/// as the TLS crypto provider at start; installing it here too (a no-op when one is set) keeps
-/// reqwest from panicking in a process that did not.
+/// The client every inbox of this channel shares (the kit's: no redirects, 20 s).
 pub fn http_client() -> Result<reqwest::Client, DeliveryError> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
-                .timeout(Duration::from_secs(20))
-                // A redirect would take the request (and its token) wherever the answer says,
-                // past the checks `api_base_url` went through.
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|err| format!("cannot build an HTTP client: {err}"))
-        })
-        .clone()
-        .map_err(|reason| DeliveryError::Permanent { reason })
+    kit::client(kit::DEFAULT_TIMEOUT)
 }
 
 /// An approved message template to send instead of free text.
@@ -132,24 +115,17 @@ pub async fn send(
     if template.is_some() || message.files.is_empty() {
         return send_text(client, config, message, template.as_ref()).await;
     }
-    let text = message.text.trim();
     let takes_caption = |file: &OutboundFile| MediaKind::of(&file.content_type) != MediaKind::Audio;
-    let caption_fits = text.chars().count() <= MAX_CAPTION_CHARS
+    let caption_fits = message.text.trim().chars().count() <= MAX_CAPTION_CHARS
         && message.files.first().is_some_and(takes_caption);
-    let mut first = None;
-    if !text.is_empty() && !caption_fits {
-        first = send_text(client, config, message, None)
-            .await?
-            .channel_message_id;
-    }
-    for (index, file) in message.files.iter().enumerate() {
-        let caption = (index == 0 && caption_fits && !text.is_empty()).then_some(text);
-        let sent = send_file(client, config, message, file, caption).await?;
-        first.get_or_insert(sent);
-    }
-    Ok(DeliveryReceipt {
-        channel_message_id: first,
-    })
+    kit::send_text_and_files(
+        &message.text,
+        &message.files,
+        caption_fits,
+        || send_text(client, config, message, None),
+        |file, caption| send_file(client, config, message, file, caption),
+    )
+    .await
 }
 
 /// Uploads one file and sends it as a media message; answers the message's id.
@@ -178,13 +154,11 @@ async fn send_file(
         .text("messaging_product", "whatsapp")
         .text("type", mime.to_owned())
         .part("file", part);
-    let response = client
+    let upload = client
         .post(config.graph_url(&format!("{}/media", config.phone_number_id)))
         .bearer_auth(config.access_token.expose())
-        .multipart(form)
-        .send()
-        .await;
-    let uploaded: UploadedMedia = answer(response, "the file").await?;
+        .multipart(form);
+    let uploaded: UploadedMedia = answer(upload, "the file").await?;
     let media = SendMedia {
         id: &uploaded.id,
         caption,
@@ -266,13 +240,11 @@ async fn post_message(
     config: &WhatsappConfig,
     request: &SendRequest<'_>,
 ) -> Result<String, DeliveryError> {
-    let response = client
+    let call = client
         .post(config.graph_url(&format!("{}/messages", config.phone_number_id)))
         .bearer_auth(config.access_token.expose())
-        .json(request)
-        .send()
-        .await;
-    let sent: SendResponse = answer(response, "the message").await?;
+        .json(request);
+    let sent: SendResponse = answer(call, "the message").await?;
     match sent.messages.into_iter().next() {
         Some(sent) => Ok(sent.id),
         None => Err(DeliveryError::Permanent {
@@ -281,21 +253,18 @@ async fn post_message(
     }
 }
 
-/// The Graph API's answer to a request about `what`: its JSON when it succeeded, the error
+/// Sends a Graph API request about `what`: the answer's JSON when it succeeded, the error
 /// classified otherwise.
 async fn answer<T: serde::de::DeserializeOwned>(
-    response: Result<reqwest::Response, reqwest::Error>,
+    request: reqwest::RequestBuilder,
     what: &str,
 ) -> Result<T, DeliveryError> {
-    let response = response.map_err(DeliveryError::transport)?;
-    let status = response.status().as_u16();
-    let retry_after = DeliveryError::retry_after_seconds(
-        response
-            .headers()
-            .get("retry-after")
-            .and_then(|value| value.to_str().ok()),
-    );
-    let body = response.bytes().await.map_err(DeliveryError::transport)?;
+    let kit::Answer {
+        status,
+        retry_after,
+        body,
+        ..
+    } = kit::send(request).await?;
     if (200..300).contains(&status) {
         return serde_json::from_slice(&body).map_err(|err| DeliveryError::Retriable {
             reason: format!("WhatsApp's answer is not its JSON: {err}"),

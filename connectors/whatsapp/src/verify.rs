@@ -2,42 +2,25 @@
 //! secret on every `POST` (over the bytes exactly as sent: Meta escapes non-ASCII as `\uXXXX`,
 //! so re-serialized JSON would not match), and the `hub.verify_token` of the `GET` check.
 
-use hmac::{KeyInit, Mac};
 use http::HeaderMap;
-use subtle::ConstantTimeEq;
+use switchboard_connector_kit::signature::{secret_matches, sign_sha256_hex, verify_sha256_hex};
 use switchboard_model::{HandshakeError, Secret, VerifyError};
-
-type HmacSha256 = hmac::Hmac<sha2::Sha256>;
-
-fn mac(secret: &Secret, body: &[u8]) -> HmacSha256 {
-    let mut mac = <HmacSha256 as KeyInit>::new_from_slice(secret.expose().as_bytes())
-        .unwrap_or_else(|_| unreachable!("HMAC accepts every key length"));
-    mac.update(body);
-    mac
-}
 
 /// The `X-Hub-Signature-256` Meta sends with `body`.
 pub fn sign(app_secret: &Secret, body: &[u8]) -> String {
-    format!(
-        "sha256={}",
-        hex::encode(mac(app_secret, body).finalize().into_bytes())
-    )
+    sign_sha256_hex(app_secret.expose().as_bytes(), body)
 }
 
 /// Checks the signature in constant time. Meta's payloads carry no signed timestamp, so there
 /// is no replay window: replays are harmless because messages are stored once per `wamid`.
 pub fn verify(app_secret: &Secret, headers: &HeaderMap, body: &[u8]) -> Result<(), VerifyError> {
-    let signature = headers
-        .get("x-hub-signature-256")
-        .and_then(|value| value.to_str().ok())
-        .ok_or(VerifyError::Missing("X-Hub-Signature-256"))?;
-    let given = signature
-        .strip_prefix("sha256=")
-        .and_then(|digest| hex::decode(digest).ok())
-        .ok_or(VerifyError::BadSignature)?;
-    mac(app_secret, body)
-        .verify_slice(&given)
-        .map_err(|_| VerifyError::BadSignature)
+    verify_sha256_hex(
+        headers,
+        "x-hub-signature-256",
+        "X-Hub-Signature-256",
+        app_secret.expose().as_bytes(),
+        body,
+    )
 }
 
 /// `GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…` → the challenge to echo.
@@ -62,7 +45,7 @@ pub fn subscription_challenge(
         ));
     }
     let token = token.unwrap_or_default();
-    if !bool::from(token.as_bytes().ct_eq(verify_token.expose().as_bytes())) {
+    if !secret_matches(token.as_bytes(), verify_token.expose().as_bytes()) {
         return Err(HandshakeError::Refused(
             "`hub.verify_token` does not match".into(),
         ));

@@ -1,6 +1,6 @@
 //! The WhatsApp connector against the shared conformance suite and a fake Graph API.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use chrono::{DateTime, Utc};
 use http::HeaderMap;
@@ -10,7 +10,7 @@ use switchboard_model::{
     RawInbound, Secret,
 };
 use switchboard_testkit::{
-    FakePlatform, FakeResponse, RecordedRequest,
+    FakeResponse, RecordedRequest,
     conformance::{self, ConformanceCase},
 };
 use switchboard_whatsapp::{OUTSIDE_WINDOW, WhatsappFactory, sign};
@@ -94,32 +94,20 @@ impl ConformanceCase for Whatsapp {
     }
 }
 
-fn fixtures() -> &'static Path {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/whatsapp"
-    ))
-}
-
-async fn fake_meta() -> (FakePlatform, Arc<dyn switchboard_model::Connector>) {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let platform = FakePlatform::start(Whatsapp.accepted().0).await;
-    let connector = Whatsapp
-        .factory()
-        .build("inbox", &Whatsapp.config(&platform.url()))
-        .expect("builds");
-    (platform, connector)
-}
-
 #[tokio::test]
 async fn whatsapp_passes_the_conformance_suite() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    conformance::run(&Whatsapp, fixtures()).await;
+    conformance::run(&Whatsapp, &conformance::fixtures("whatsapp")).await;
+}
+
+#[test]
+fn arbitrary_and_mangled_payloads_never_panic() {
+    let seed = include_bytes!("../../../fixtures/whatsapp/two_messages_one_unsupported.json");
+    switchboard_testkit::fuzz::pure_hooks_never_panic(&Whatsapp, seed);
 }
 
 #[tokio::test]
 async fn free_form_replies_outside_the_24_hour_window_are_refused_without_a_call() {
-    let (platform, connector) = fake_meta().await;
+    let (platform, connector) = conformance::connect(&Whatsapp).await;
     let mut late = Whatsapp.outbound();
     late.customer_last_message_at = Some(Utc::now() - chrono::Duration::hours(25));
     match connector.deliver(&late).await {
@@ -146,7 +134,7 @@ async fn free_form_replies_outside_the_24_hour_window_are_refused_without_a_call
 
 #[tokio::test]
 async fn an_approved_template_is_sent_even_outside_the_window() {
-    let (platform, connector) = fake_meta().await;
+    let (platform, connector) = conformance::connect(&Whatsapp).await;
     let mut template = Whatsapp.outbound();
     template.text = "/template order_update en_US | Kerry | #1234".into();
     template.customer_last_message_at = Some(Utc::now() - chrono::Duration::days(3));
@@ -165,7 +153,7 @@ async fn an_approved_template_is_sent_even_outside_the_window() {
 
 #[tokio::test]
 async fn the_get_check_echoes_the_challenge_only_with_our_token() {
-    let (_platform, connector) = fake_meta().await;
+    let (_platform, connector) = conformance::connect(&Whatsapp).await;
     let headers = HeaderMap::new();
     let check = |query: &'static str| {
         connector.handshake(&RawInbound {
@@ -187,7 +175,7 @@ async fn the_get_check_echoes_the_challenge_only_with_our_token() {
 
 #[tokio::test]
 async fn files_are_uploaded_then_sent_by_media_id_with_the_text_as_caption() {
-    let (platform, connector) = fake_meta().await;
+    let (platform, connector) = conformance::connect(&Whatsapp).await;
     let media = |id: &str| FakeResponse::json(200, json!({ "id": id }));
     let sent = |id: &str| {
         FakeResponse::json(

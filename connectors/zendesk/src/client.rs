@@ -8,6 +8,7 @@ use std::time::Duration;
 use base64::{Engine, engine::general_purpose::STANDARD};
 use http::{HeaderValue, Method, header};
 use serde::{Serialize, de::DeserializeOwned};
+use switchboard_connector_kit as kit;
 use switchboard_model::{ChannelKind, ConfigError, DeliveryError, Secret};
 use tokio::time::Instant;
 
@@ -19,26 +20,6 @@ const TIMEOUT: Duration = Duration::from_secs(10);
 const UPLOAD_TIMEOUT: Duration = Duration::from_secs(60);
 /// How much of Zendesk's error answer goes into a reason.
 const MAX_REASON_DETAIL: usize = 300;
-
-/// The client every Zendesk inbox shares, built on first use. The hub installs ring as the TLS
-/// crypto provider at start; installing it here too (a no-op when one is set) keeps reqwest
-/// from panicking in a process that did not.
-pub(crate) fn http_client() -> Result<reqwest::Client, DeliveryError> {
-    static CLIENT: std::sync::OnceLock<Result<reqwest::Client, String>> =
-        std::sync::OnceLock::new();
-    CLIENT
-        .get_or_init(|| {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            reqwest::Client::builder()
-                .timeout(TIMEOUT)
-                // A redirect could lead the account's credentials anywhere (docs/security.md).
-                .redirect(reqwest::redirect::Policy::none())
-                .build()
-                .map_err(|err| format!("cannot build an HTTP client: {err}"))
-        })
-        .clone()
-        .map_err(|reason| DeliveryError::Permanent { reason })
-}
 
 /// One account's API: `{base_url}/api/v2`, its credentials and its rate gate.
 #[derive(Debug)]
@@ -192,7 +173,9 @@ impl Client {
         payload: Option<Payload>,
         idempotency_key: Option<&str>,
     ) -> Result<Option<Vec<u8>>, DeliveryError> {
-        let mut request = http_client()?
+        // The kit's client: no redirects, since a redirect could lead the account's
+        // credentials anywhere (docs/security.md).
+        let mut request = kit::client(TIMEOUT)?
             .request(method, url)
             .header(header::AUTHORIZATION, self.authorization.clone())
             .header(header::ACCEPT, "application/json");
@@ -209,30 +192,18 @@ impl Client {
             request = request.header("idempotency-key", key);
         }
         self.gate.wait().await;
-        let without_url = |err: reqwest::Error| DeliveryError::transport(err.without_url());
-        let response = request.send().await.map_err(without_url)?;
-        let status = response.status().as_u16();
-        self.gate.note(Instant::now(), status, response.headers());
-        let retry_after = DeliveryError::retry_after_seconds(
-            response
-                .headers()
-                .get(header::RETRY_AFTER)
-                .and_then(|value| value.to_str().ok()),
-        );
-        let answer = response.bytes().await.map_err(without_url)?;
-        match status {
-            200..=299 => Ok(Some(answer.to_vec())),
+        let answer = kit::send(request).await?;
+        self.gate
+            .note(Instant::now(), answer.status, &answer.headers);
+        match answer.status {
+            200..=299 => Ok(Some(answer.body.to_vec())),
             404 => Ok(None),
-            _ => {
+            status => {
                 let reason = format!(
                     "Zendesk refused {what} (HTTP {status}){}",
-                    describe(&answer)
+                    describe(&answer.body)
                 );
-                Err(DeliveryError::from_http_status(
-                    status,
-                    retry_after,
-                    self.scrub(reason),
-                ))
+                Err(answer.error(self.scrub(reason)))
             }
         }
     }

@@ -60,7 +60,8 @@ fn header<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
 
 /// How long an answer asks us to hold off, if at all.
 fn pause(status: u16, headers: &HeaderMap) -> Option<Duration> {
-    let retry_after = DeliveryError::retry_after_seconds(header(headers, "retry-after"));
+    // Seconds or an HTTP date, read the way every answer's is.
+    let retry_after = switchboard_connector_kit::retry_after(headers, chrono::Utc::now());
     if status == 429 || retry_after.is_some() {
         return Some(retry_after.unwrap_or(DEFAULT_PAUSE));
     }

@@ -12,9 +12,8 @@ use chrono::{DateTime, Utc};
 use http::Method;
 use serde_json::{Value, json};
 use switchboard_model::{
-    Attachment, ChangedTickets, Connector, ConnectorFactory, ContactRef, CreatedTicket,
-    DeliveryError, Helpdesk, InboundFile, NewComment, NewTicket, Priority, RemoteComment,
-    TicketStatus,
+    ChangedTickets, Connector, ConnectorFactory, ContactRef, CreatedTicket, DeliveryError,
+    Helpdesk, InboundFile, NewComment, NewTicket, Priority, RemoteComment, TicketStatus,
 };
 use switchboard_testkit::{FakePlatform, FakeResponse, FakeZendesk, RecordedRequest};
 use switchboard_zendesk::ZendeskFactory;
@@ -782,16 +781,14 @@ async fn files_reach_a_zendesk_account_and_read_back_as_its_attachments() {
     let helpdesk = connector.helpdesk().expect("a helpdesk");
     let ticket = fake.customer_ticket("Mara", "mara@example.test", "Locker 7", "It is stuck.");
     let receipt = file("receipt.pdf", "application/pdf", b"%PDF-1.7 receipt");
-    let comment = NewComment {
-        body: "Both files.".into(),
-        public: true,
-        author_id: None,
-        files: vec![photo(), receipt.clone()],
-    };
-    let id = helpdesk
-        .add_comment(&ticket.to_string(), &comment)
-        .await
-        .expect("added");
+    let id = switchboard_testkit::helpdesk::add_comment_with_files(
+        helpdesk,
+        &ticket.to_string(),
+        "Both files.",
+        true,
+        vec![photo(), receipt.clone()],
+    )
+    .await;
     let written = fake
         .ticket(ticket)
         .expect("the ticket")
@@ -819,31 +816,16 @@ async fn files_reach_a_zendesk_account_and_read_back_as_its_attachments() {
     assert_eq!(stored.bytes, receipt.bytes);
     assert_eq!(stored.comment_id.map(|id| id.to_string()), Some(id.clone()));
 
-    let read = helpdesk
-        .ticket(&ticket.to_string())
-        .await
-        .expect("read")
-        .expect("exists");
-    let read = read
-        .comments
-        .into_iter()
-        .find(|comment| comment.id == id)
-        .expect("the comment");
-    let content_url = written.attachments[1].1.clone();
-    assert_eq!(
-        read.attachments[1],
-        Attachment {
-            filename: "receipt.pdf".into(),
-            content_type: "application/pdf".into(),
-            size: receipt.bytes.len() as u64,
-            url: Some(content_url.clone()),
-        }
-    );
-    let served = reqwest::get(&content_url).await.expect("served");
-    assert_eq!(
-        served.bytes().await.expect("a body").as_ref(),
-        receipt.bytes
-    );
+    let content_url = &written.attachments[1].1;
+    switchboard_testkit::helpdesk::check_attachment_reads_back(
+        helpdesk,
+        &ticket.to_string(),
+        &id,
+        1,
+        &receipt,
+        content_url,
+    )
+    .await;
 }
 
 #[tokio::test]

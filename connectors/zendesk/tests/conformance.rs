@@ -2,7 +2,7 @@
 //! normalize to no events: the hub reads the ticket each names), `deliver` as a public comment,
 //! and the webhook ticket of every fixture.
 
-use std::{path::Path, sync::Arc, time::Duration};
+use std::{sync::Arc, time::Duration};
 
 use base64::{Engine, engine::general_purpose::STANDARD};
 use chrono::{DateTime, Utc};
@@ -115,61 +115,27 @@ impl ConformanceCase for Zendesk {
     }
 }
 
-fn fixtures() -> &'static Path {
-    Path::new(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../fixtures/zendesk"
-    ))
-}
-
 #[tokio::test]
 async fn zendesk_passes_the_conformance_suite() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    conformance::run(&Zendesk, fixtures()).await;
+    conformance::run(&Zendesk, &conformance::fixtures("zendesk")).await;
 }
 
-/// The ticket each fixture names, or a piece of the reason it names none. Every fixture has a
-/// row, so that a new one cannot go unchecked.
-const FIXTURE_TICKETS: &[(&str, Result<&str, &str>)] = &[
-    ("event_comment_added", Ok("5158")),
-    ("event_status_changed", Ok("5161")),
-    ("event_user_created", Err("names no ticket")),
-    ("trigger_placeholder_not_rendered", Err("ticket_id")),
-    ("trigger_ticket_id", Ok("5162")),
-    ("trigger_ticket_id_number", Ok("5163")),
-    ("trigger_ticket_object", Ok("5164")),
-];
-
+/// The ticket each fixture names, or a piece of the reason it names none.
 #[test]
 fn every_fixture_names_its_ticket() {
-    let connector = ZendeskFactory
-        .build("inbox", &Zendesk.config(FIXTURE_API_BASE_URL))
-        .expect("builds");
-    let helpdesk = connector.helpdesk().expect("Zendesk is a helpdesk");
-    let mut names: Vec<String> = std::fs::read_dir(fixtures())
-        .expect("the fixtures")
-        .filter_map(|entry| entry.ok()?.file_name().into_string().ok())
-        .filter(|name| !name.ends_with(".expected.json"))
-        .filter_map(|name| name.strip_suffix(".json").map(str::to_owned))
-        .collect();
-    names.sort();
-    let listed: Vec<&str> = FIXTURE_TICKETS.iter().map(|(name, _)| *name).collect();
-    assert_eq!(names, listed);
-    for (name, expected) in FIXTURE_TICKETS {
-        let body = std::fs::read(fixtures().join(format!("{name}.json"))).expect("a fixture");
-        let headers = Zendesk.sign(&body, Utc::now());
-        let request = RawInbound {
-            headers: &headers,
-            query: None,
-            body: &body,
-        };
-        connector.verify(&request).expect("verifies");
-        match (helpdesk.webhook_ticket(&request), expected) {
-            (Ok(id), Ok(want)) => assert_eq!(id, *want, "{name}"),
-            (Err(err), Err(want)) => assert!(err.0.contains(want), "{name}: {err}"),
-            (actual, _) => panic!("{name}: expected {expected:?}, got {actual:?}"),
-        }
-    }
+    conformance::check_webhook_tickets(
+        &Zendesk,
+        &conformance::fixtures("zendesk"),
+        &[
+            ("event_comment_added", Ok("5158")),
+            ("event_status_changed", Ok("5161")),
+            ("event_user_created", Err("names no ticket")),
+            ("trigger_placeholder_not_rendered", Err("ticket_id")),
+            ("trigger_ticket_id", Ok("5162")),
+            ("trigger_ticket_id_number", Ok("5163")),
+            ("trigger_ticket_object", Ok("5164")),
+        ],
+    );
 }
 
 /// Zendesk's docs sign timestamp then body; its published example, body then timestamp. A

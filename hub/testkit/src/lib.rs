@@ -1,9 +1,10 @@
 //! Test support shared by the hub's crates: a fresh database for every test, on SQLite always
 //! and on PostgreSQL whenever `SWITCHBOARD_TEST_DATABASE_URL` is set; a mail server on loopback
 //! that records what it receives ([`SmtpSink`]); a fake platform HTTP server ([`FakePlatform`]);
-//! Zendesk and Freshdesk accounts with state ([`FakeZendesk`], [`FakeFreshdesk`]); a fake
+//! Zendesk and Freshdesk accounts with state ([`FakeZendesk`], [`FakeFreshdesk`]) and the
+//! [`helpdesk`] checks made against them; a fake
 //! OpenAI-compatible model server ([`FakeLlm`]); and the [`conformance`] suite every connector
-//! passes.
+//! passes, with [`fuzz`], its never-panics property over arbitrary and mangled payloads.
 //!
 //! Under `CI=true` a missing PostgreSQL fails the test instead of skipping it, so CI can never
 //! pass without exercising PostgreSQL.
@@ -14,6 +15,8 @@ mod fake_limits;
 pub mod fake_llm;
 pub mod fake_platform;
 pub mod fake_zendesk;
+pub mod fuzz;
+pub mod helpdesk;
 pub mod smtp;
 
 pub use fake_freshdesk::{
