@@ -221,8 +221,10 @@ async fn ingest(
                     break;
                 };
                 let began = Instant::now();
+                // Scored inside the timed span, as the hub's ingest path scores each message.
+                let score = switchboard_ai::sentiment::message_score(&message.text);
                 let outcome = store
-                    .ingest(&org_id, &inbox_id, ChannelKind::Webchat, &message)
+                    .ingest(&org_id, &inbox_id, ChannelKind::Webchat, &message, score)
                     .await?;
                 latencies.push(began.elapsed());
                 if matches!(outcome, IngestOutcome::Duplicate { .. }) {

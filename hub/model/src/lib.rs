@@ -22,6 +22,7 @@ mod responder;
 mod role;
 mod routing;
 mod secret;
+pub mod sentiment;
 
 pub use business_hours::{BusinessHours, BusinessHoursError, Calendar, WeeklyHours};
 pub use channel::{ChannelKind, HUB_MAX_ATTACHMENT_BYTES, MediaKind, UnknownChannel, jpeg_or_png};

@@ -93,7 +93,7 @@ async fn deliver(state: &AppState, policy: &RetryPolicy, job: ClaimedJob) {
             let delay = policy.delay(job.message.attempt, retry_after);
             tracing::warn!(%reason, ?delay, "delivery failed, will retry");
             let retry_at =
-                chrono::Utc::now() + chrono::Duration::from_std(delay).unwrap_or_default();
+                state.clock.now() + chrono::Duration::from_std(delay).unwrap_or_default();
             state.store.retry_job(&job, &reason, retry_at).await
         }
         Err(err) => {

@@ -35,7 +35,7 @@ pub async fn erase(
     contact_id: &str,
     actor: &str,
 ) -> Result<Erased, StoreError> {
-    let erased = store.erase_contact(org_id, contact_id).await?;
+    let erased = store.erase_contact(org_id, contact_id, &gap_terms).await?;
     delete_files(files, org_id, &erased.orphaned_files).await;
     store
         .audit(
@@ -51,6 +51,11 @@ pub async fn erase(
         )
         .await?;
     Ok(erased)
+}
+
+/// A knowledge-gap question's search terms, as the gap recorder keys gaps (`ai.rs`).
+fn gap_terms(question: &str) -> Vec<String> {
+    switchboard_ai::text::distinct_terms(&mut switchboard_ai::text::analyzer(), question)
 }
 
 /// Deletes kept files (`(sha256, filename)` in the organization's folder under `root`, the

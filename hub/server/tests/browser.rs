@@ -231,6 +231,7 @@ async fn list_with_10000_conversations() {
                 &inbox_id,
                 switchboard_model::ChannelKind::Email,
                 &message,
+                switchboard_ai::sentiment::message_score(&message.text),
             )
             .await
             .expect("ingests");

@@ -165,7 +165,8 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
     let agent = messages_of(&conversation, "agent");
     assert_eq!(agent.len(), 2, "{conversation}");
     assert_eq!(agent[1]["private"], true);
-    chat.silent(Duration::from_millis(500)).await;
+    // Not sent to the visitor: it would be the next agent message they get, and the next
+    // one checked below is the reply that comes after it.
 
     // The Zendesk agent raises the priority: the conversation follows.
     zendesk.set_priority(ticket.id, "urgent");
@@ -206,23 +207,25 @@ async fn escalations_sync_both_ways_with_zendesk(db: TestDatabase) {
         "the next request waited for Retry-After"
     );
 
-    // Our own comment coming back by webhook (and by the poller) makes nothing.
+    // Our own comment coming back by webhook (and by the poller) makes nothing. The webhook is
+    // handled before it is answered; the poller, which reads comments in order, has read it
+    // once it brings the reply below.
     let before = app.conversation(&admin, &conversation_id).await["messages"]
         .as_array()
         .map(Vec::len);
     let body = zendesk.comment_webhook(ticket.id);
     assert_eq!(webhook(&app, &desk, &body, false).await, StatusCode::OK);
-    tokio::time::sleep(Duration::from_millis(1500)).await;
-    let after = app.conversation(&admin, &conversation_id).await["messages"]
-        .as_array()
-        .map(Vec::len);
-    assert_eq!(before, after, "nothing new from our own comment");
 
     // A reply whose webhook was lost: the poller finds it, with its file.
     zendesk.agent_comment_with_file(ticket.id, "DHL, tracking 123456.", "label.png");
     let reply = next_agent_message(&mut chat).await;
     assert_eq!(reply["text"], "DHL, tracking 123456.");
     let conversation = app.conversation(&admin, &conversation_id).await;
+    assert_eq!(
+        conversation["messages"].as_array().map(Vec::len),
+        before.map(|n| n + 1),
+        "the reply alone, nothing from our own comment"
+    );
     let with_file = messages_of(&conversation, "agent")
         .into_iter()
         .find(|m| m["text"] == "DHL, tracking 123456.")
@@ -538,23 +541,36 @@ async fn two_nodes_never_write_a_ticket_or_comment_twice() {
     for (visitor, chat) in chats.iter_mut().enumerate() {
         chat.say("c-2", &format!("Visitor {visitor} again")).await;
     }
-    eventually("five follow-ups", || {
-        let follow_ups = zendesk
+    // The comments on all tickets that contain `text`.
+    let comments_with = |text: &str| {
+        zendesk
             .tickets()
             .iter()
             .flat_map(|t| t.comments.iter())
-            .filter(|c| c.body.contains("again"))
-            .count();
-        (follow_ups >= 5).then_some(())
+            .filter(|c| c.body.contains(text))
+            .count()
+    };
+    eventually("five follow-ups", || {
+        (comments_with("again") >= 5).then_some(())
     })
     .await;
-    // Long enough for a second writer, if there were one, to have written.
-    tokio::time::sleep(Duration::from_secs(2)).await;
+    // One more message each: once those are on the tickets, both nodes' syncs have gone past
+    // the follow-ups, and a second writer, if there were one, would have written them.
+    for (visitor, chat) in chats.iter_mut().enumerate() {
+        chat.say("c-3", &format!("Visitor {visitor} once more"))
+            .await;
+    }
+    eventually("five last messages", || {
+        (comments_with("once more") >= 5).then_some(())
+    })
+    .await;
     let tickets = zendesk.tickets();
     assert_eq!(tickets.len(), 5);
     for ticket in &tickets {
-        let follow_ups = ticket.comments.iter().filter(|c| c.body.contains("again"));
-        assert_eq!(follow_ups.count(), 1, "{:?}", ticket.comments);
+        for text in ["again", "once more"] {
+            let follow_ups = ticket.comments.iter().filter(|c| c.body.contains(text));
+            assert_eq!(follow_ups.count(), 1, "{text}: {:?}", ticket.comments);
+        }
     }
     let creates = zendesk
         .requests()

@@ -449,6 +449,7 @@ async fn the_sla_timer_detects_breaches(db: TestDatabase) {
         .await;
     assert_eq!(status, StatusCode::OK, "{updated}");
 
+    let breaches_before = app.metric(FIRST_RESPONSE_BREACHES).await;
     let answered = customer_says(&app, &admin, &inbox, "answered", "talk to a human").await;
     let waiting = customer_says(&app, &admin, &inbox, "waiting", "talk to a human").await;
     let (answered_id, waiting_id) = (id_of(&answered), id_of(&waiting));
@@ -502,15 +503,19 @@ async fn the_sla_timer_detects_breaches(db: TestDatabase) {
     assert_eq!(breaches.len(), 1, "marked once, however many ticks ran");
     assert_eq!(breaches[0]["subject_id"], waiting_id.as_str());
     assert_eq!(breaches[0]["data"]["target"], "first_response");
-    assert_first_response_breaches_counted(&app).await;
+    assert_first_response_breaches_counted(&app, breaches_before, 1.0).await;
 }
 
-/// `/metrics` counts first-response breaches.
-async fn assert_first_response_breaches_counted(app: &TestApp) {
-    let metrics = app.metrics().await;
+/// The series of `/metrics` that counts first-response breaches.
+const FIRST_RESPONSE_BREACHES: &str = "switchboard_sla_breaches_total{target=\"first_response\"}";
+
+/// `/metrics` counted at least `breaches` first-response breaches since it read `before` (at
+/// least: other tests in this process count theirs in the same recorder).
+async fn assert_first_response_breaches_counted(app: &TestApp, before: f64, breaches: f64) {
+    let after = app.metric(FIRST_RESPONSE_BREACHES).await;
     assert!(
-        metrics.contains("switchboard_sla_breaches_total{target=\"first_response\"}"),
-        "{metrics}"
+        after >= before + breaches,
+        "{FIRST_RESPONSE_BREACHES}: {before} before, {after} after"
     );
 }
 
@@ -944,9 +949,10 @@ async fn business_hours_over_rest(db: TestDatabase) {
 
 /// Friday 16:50 in Berlin, a 1-hour first-response target and 09:00–17:00 on weekdays: the
 /// reply is due Monday 09:50. The timer, on the same clock, says nothing before then and marks
-/// the breach after.
+/// the breach after. (A conversation opened at 16:10, due Monday 09:10, shows when the timer
+/// has looked at Monday 09:49.)
 async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDatabase) {
-    let clock = switchboard_model::Clock::manual(instant("2026-11-27T15:50:00Z"));
+    let clock = switchboard_model::Clock::manual(instant("2026-11-27T15:10:00Z"));
     let app = TestApp::spawn_quiet_with_clock(db, fast_sla_settings, clock.clone()).await;
     let admin = app.admin().await;
     let inbox = app.test_inbox(&admin, json!({})).await;
@@ -966,6 +972,19 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
         )
         .await;
     assert_eq!(status, StatusCode::OK, "{saved}");
+    let breaches_before = app.metric(FIRST_RESPONSE_BREACHES).await;
+    let earlier = customer_says(&app, &admin, &inbox, "earlier", "talk to a human").await;
+    let earlier_id = id_of(&earlier);
+    assert_eq!(
+        instant(
+            earlier["sla"]["first_response_due_at"]
+                .as_str()
+                .expect("a due time")
+        ),
+        instant("2026-11-30T08:10:00Z"),
+        "50 minutes on Friday, 10 on Monday"
+    );
+    clock.set(instant("2026-11-27T15:50:00Z"));
 
     let escalated = customer_says(&app, &admin, &inbox, "friday", "talk to a human").await;
     let id = id_of(&escalated);
@@ -985,12 +1004,22 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
 
     let mut events = app.state.bus.subscribe();
     clock.set(instant("2026-11-30T08:49:00Z"));
-    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Once the timer has marked the earlier conversation's breach, it has looked at 09:49.
+    app.wait_for(&admin, &earlier_id, |detail| {
+        detail["sla"]["first_response_breached_at"].is_string()
+    })
+    .await;
     let (_, before) = app
         .get(&admin, &format!("/api/v1/conversations/{id}"))
         .await;
     assert_eq!(before["sla"]["first_response"], "pending", "{before}");
-    assert!(audit_events(&app, &admin, "sla.breached").await.is_empty());
+    let breaches_of = |events: Vec<Value>| -> Vec<Value> {
+        events
+            .into_iter()
+            .filter(|event| event["subject_id"] == id.as_str())
+            .collect()
+    };
+    assert!(breaches_of(audit_events(&app, &admin, "sla.breached").await).is_empty());
 
     clock.set(instant("2026-11-30T08:51:00Z"));
     let after = app
@@ -1008,9 +1037,8 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
         instant("2026-11-30T08:51:00Z")
     );
     assert_eq!(after["sla"]["resolution"], "pending");
-    let breaches = audit_events(&app, &admin, "sla.breached").await;
+    let breaches = breaches_of(audit_events(&app, &admin, "sla.breached").await);
     assert_eq!(breaches.len(), 1);
-    assert_eq!(breaches[0]["subject_id"], id.as_str());
     assert_eq!(
         instant(breaches[0]["data"]["due_at"].as_str().expect("a time")),
         instant("2026-11-30T08:50:00Z")
@@ -1033,7 +1061,7 @@ async fn the_sla_clock_runs_in_business_hours_on_a_controllable_clock(db: TestDa
     })
     .await;
     assert_eq!(announced, Ok(true), "the inbox hears of the breach");
-    assert_first_response_breaches_counted(&app).await;
+    assert_first_response_breaches_counted(&app, breaches_before, 2.0).await;
 
     // Resolving on Monday morning, by the same clock, meets the resolution target.
     clock.set(instant("2026-11-30T09:30:00Z"));

@@ -393,17 +393,20 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
     let from_inbox = all[3].json();
     assert_eq!(from_inbox["thread_ts"], THREAD_TS);
     assert_eq!(from_inbox["text"], "*Dana Agent*: Anything else?");
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert_eq!(posts(&slack).len(), 4, "nothing else was posted");
-    // The delivery the note must never have: one reply and the inbox reply only.
-    let delivered = app
-        .deliveries
-        .attempts()
-        .into_iter()
-        .filter(|attempt| attempt.conversation_id == conversation)
-        .count();
-    assert_eq!(delivered, 2);
-    // Resolving says so in the thread.
+    // The deliveries the note must never have: one reply and the inbox reply only.
+    let delivered = || {
+        app.deliveries
+            .attempts()
+            .into_iter()
+            .filter(|attempt| attempt.conversation_id == conversation)
+            .count()
+    };
+    support::eventually("the inbox reply is delivered", || {
+        (delivered() >= 2).then_some(())
+    })
+    .await;
+    assert_eq!(delivered(), 2);
+    // Resolving says so in the thread, in the next post: nothing else was posted before it.
     slack.respond_next(posted("1700000800.000100"));
     let (status, _) = app
         .post(
@@ -413,7 +416,9 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
         )
         .await;
     assert_eq!(status, StatusCode::OK);
-    let resolved = wait_for_posts(&slack, 5).await[4].json();
+    let all = wait_for_posts(&slack, 5).await;
+    assert_eq!(all.len(), 5, "nothing else was posted");
+    let resolved = all[4].json();
     assert_eq!(resolved["thread_ts"], THREAD_TS);
     assert!(
         resolved["text"]

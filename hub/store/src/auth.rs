@@ -8,11 +8,11 @@ use argon2::{
     password_hash::{SaltString, rand_core::OsRng},
 };
 use base64::Engine;
-use chrono::{Duration, Utc};
+use chrono::Duration;
 use rand::RngCore;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use sha2::{Digest, Sha256};
-use switchboard_model::{self as model, Permission, Role, new_id};
+use switchboard_model::{self as model, Clock, Permission, Role, new_id};
 
 use crate::{Result, Store, StoreError, conflict_as, convert, entities::*};
 
@@ -126,6 +126,13 @@ async fn verify_password(password: String, stored: String) -> bool {
     .unwrap_or(false)
 }
 
+/// Now, for sessions' lifetimes: the wall clock, not the store's [`Clock`]. The one exception
+/// to the store's clock, on purpose: a test that moves the hub's clock by weeks (retention,
+/// snoozes) keeps its sessions; in production the store's clock is this one.
+fn session_clock() -> chrono::DateTime<chrono::Utc> {
+    Clock::system().now()
+}
+
 impl Store {
     /// Checks an email and password; returns the user when both match an active account.
     /// Takes the same time whether or not the email exists.
@@ -149,7 +156,7 @@ impl Store {
     /// Opens a session for a user and returns its bearer token.
     pub async fn create_session(&self, user: &model::User, lifetime: Duration) -> Result<String> {
         let token = random_token(SESSION_PREFIX);
-        let now = Utc::now();
+        let now = session_clock();
         let txn = self.begin_write().await?;
         session::Entity::insert(session::ActiveModel {
             token_hash: Set(token_hash(&token)),
@@ -174,7 +181,7 @@ impl Store {
 
     /// Who a bearer token (a session token or an API key) belongs to, if anyone.
     pub async fn principal(&self, token: &str) -> Result<Option<Principal>> {
-        let now = Utc::now();
+        let now = session_clock();
         if token.starts_with(SESSION_PREFIX) {
             let Some(session) = session::Entity::find_by_id(token_hash(token))
                 .one(self.db())
@@ -291,7 +298,7 @@ impl Store {
             key_hash: token_hash(&secret),
             scopes: convert::to_json(&scopes),
             created_by: created_by.map(str::to_owned),
-            created_at: Utc::now(),
+            created_at: self.now(),
             last_used_at: None,
             revoked_at: None,
         };
@@ -325,7 +332,7 @@ impl Store {
             .await?
             .ok_or(StoreError::NotFound)?;
         let mut active: api_key::ActiveModel = row.into();
-        active.revoked_at = Set(Some(Utc::now()));
+        active.revoked_at = Set(Some(self.now()));
         let row = api_key::Entity::update(active).exec(&*txn).await?;
         txn.commit().await?;
         convert::api_key(row)
@@ -363,7 +370,7 @@ impl Store {
             role: role.as_str().to_owned(),
             password_hash: hash_password(password.to_owned()).await?,
             active: true,
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         let txn = self.begin_write().await?;
         user::Entity::insert(user::ActiveModel::from(row.clone()))

@@ -1,6 +1,5 @@
 //! Canned responses: saved replies of an organization, unique by shortcut.
 
-use chrono::Utc;
 use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QueryOrder};
 use switchboard_model::{self as model, new_id};
 
@@ -66,7 +65,7 @@ impl Store {
         text: &str,
     ) -> Result<model::CannedResponse> {
         let (shortcut, title, text) = checked(shortcut, title, text)?;
-        let now = Utc::now();
+        let now = self.now();
         let row = canned_response::Model {
             id: new_id(),
             org_id: org_id.to_owned(),
@@ -109,7 +108,7 @@ impl Store {
         active.shortcut = Set(shortcut);
         active.title = Set(title);
         active.text = Set(text);
-        active.updated_at = Set(Utc::now());
+        active.updated_at = Set(self.now());
         let row = canned_response::Entity::update(active)
             .exec(&*txn)
             .await

@@ -2,7 +2,6 @@
 //! identities, conversations, ratings, labels and routing value of one move to the other, which keeps
 //! its own fields and takes the other's where it has none; the merged contact is deleted.
 
-use chrono::Utc;
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
@@ -13,7 +12,7 @@ use switchboard_model::{self as model, ConversationStatus};
 
 use crate::{
     Result, Store, StoreError, convert,
-    directory::audit_in,
+    directory::audit_at,
     entities::{contact, contact_identity, contact_value, conversation, csat_response},
 };
 
@@ -140,7 +139,7 @@ impl Store {
             .filter(contact_identity::Column::ContactId.eq(merged_id))
             .exec(&*txn)
             .await?;
-        let now = Utc::now();
+        let now = self.now();
         conversation::Entity::update_many()
             .col_expr(conversation::Column::ContactId, Expr::value(into_id))
             .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
@@ -186,8 +185,9 @@ impl Store {
         contact::Entity::delete_by_id(merged_id.to_owned())
             .exec(&*txn)
             .await?;
-        audit_in(
+        audit_at(
             &*txn,
+            self.now(),
             org_id,
             actor,
             "contact.merged",

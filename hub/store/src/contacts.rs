@@ -26,6 +26,7 @@ pub(crate) async fn find_or_create(
     org_id: &str,
     channel: ChannelKind,
     sender: &ContactRef,
+    now: DateTime<Utc>,
 ) -> Result<String> {
     let find = || {
         contact_identity::Entity::find().filter(
@@ -38,7 +39,7 @@ pub(crate) async fn find_or_create(
     if let Some(identity) = find().one(db).await? {
         return Ok(identity.contact_id);
     }
-    let (contact_id, contact, identity) = new_contact(org_id, channel, sender, Utc::now());
+    let (contact_id, contact, identity) = new_contact(org_id, channel, sender, now);
     let claimed = contact_identity::Entity::insert(identity)
         .on_conflict_do_nothing_on([
             contact_identity::Column::OrgId,
@@ -241,7 +242,7 @@ impl Store {
         if let Some(phone) = phone {
             active.phone = Set(phone);
         }
-        active.updated_at = Set(Utc::now());
+        active.updated_at = Set(self.now());
         contact::Entity::update(active).exec(&*txn).await?;
         txn.commit().await?;
         self.contact(org_id, contact_id)

@@ -16,7 +16,7 @@ use switchboard_model::{
     Priority, Source, new_id,
 };
 
-use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
+use crate::{Result, Store, StoreError, convert, directory::audit_at, entities::*};
 
 /// Which conversations to list. Empty fields match everything.
 #[derive(Clone, Debug, Default)]
@@ -271,8 +271,8 @@ pub(crate) async fn commit_with(
     Ok(conversation)
 }
 
-/// The `WHERE` clause of a filter, within one organization.
-fn filter_condition(org_id: &str, filter: &ConversationFilter) -> Condition {
+/// The `WHERE` clause of a filter, within one organization; SLA filters measured at `now`.
+fn filter_condition(org_id: &str, filter: &ConversationFilter, now: DateTime<Utc>) -> Condition {
     use conversation::Column;
     let mut condition = Condition::all().add(Column::OrgId.eq(org_id));
     if !filter.statuses.is_empty() {
@@ -303,7 +303,7 @@ fn filter_condition(org_id: &str, filter: &ConversationFilter) -> Condition {
         condition = condition.add(Column::Sentiment.lte(sentiment_max));
     }
     if let Some(sla) = filter.sla {
-        condition = condition.add(crate::routing::sla_condition(sla, Utc::now()));
+        condition = condition.add(crate::routing::sla_condition(sla, now));
     }
     if let Some(label) = &filter.label {
         condition = condition.add(crate::labels::has_label(org_id, label));
@@ -324,7 +324,7 @@ impl Store {
         filter: &ConversationFilter,
     ) -> Result<u64> {
         Ok(conversation::Entity::find()
-            .filter(filter_condition(org_id, filter))
+            .filter(filter_condition(org_id, filter, self.now()))
             .count(self.db())
             .await?)
     }
@@ -337,7 +337,7 @@ impl Store {
         limit: u64,
     ) -> Result<ConversationPage> {
         use conversation::Column;
-        let mut condition = filter_condition(org_id, filter);
+        let mut condition = filter_condition(org_id, filter, self.now());
         if let Some(cursor) = cursor {
             let (updated_at, id) = decode_cursor(cursor)?;
             condition = condition.add(
@@ -369,7 +369,7 @@ impl Store {
         } else {
             None
         };
-        let now = Utc::now();
+        let now = self.now();
         let mut sla = HashMap::new();
         for (row, routing) in &rows {
             if let Some(clock) = routing
@@ -686,7 +686,16 @@ impl Store {
         let data = change(&mut active);
         active.updated_at = Set(self.now());
         let row = conversation::Entity::update(active).exec(&*txn).await?;
-        audit_in(&*txn, org_id, actor, action, Some(conversation_id), data).await?;
+        audit_at(
+            &*txn,
+            self.now(),
+            org_id,
+            actor,
+            action,
+            Some(conversation_id),
+            data,
+        )
+        .await?;
         commit_with(txn, org_id, row).await
     }
 }
@@ -697,7 +706,7 @@ mod tests {
 
     #[test]
     fn cursor_round_trips_and_rejects_garbage() {
-        let now = Utc::now();
+        let now = DateTime::from_timestamp(1_800_000_000, 123_456_000).expect("in range");
         let row = conversation::Model {
             id: "abc".into(),
             org_id: String::new(),

@@ -1,6 +1,6 @@
 //! Organizations, users, inboxes and the audit log.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
     QueryOrder, QuerySelect,
@@ -144,7 +144,7 @@ impl Store {
             } else {
                 name.trim().to_owned()
             },
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         let txn = self.begin_write().await?;
         organization::Entity::insert(organization::ActiveModel::from(row.clone()))
@@ -265,7 +265,7 @@ impl Store {
         config: Value,
     ) -> Result<model::Inbox> {
         let (config, secrets) = split_secrets(channel, config)?;
-        let now = Utc::now();
+        let now = self.now();
         let row = inbox::Model {
             id: new_id(),
             org_id: org_id.to_owned(),
@@ -333,7 +333,7 @@ impl Store {
             active.config = Set(public);
             active.secrets = Set(secrets);
         }
-        active.updated_at = Set(Utc::now());
+        active.updated_at = Set(self.now());
         let row = inbox::Entity::update(active).exec(&*txn).await?;
         txn.commit().await?;
         convert::inbox(row)
@@ -405,7 +405,7 @@ impl Store {
             id: new_id(),
             org_id: org_id.to_owned(),
             name: name.trim().to_owned(),
-            created_at: Utc::now(),
+            created_at: self.now(),
         };
         if row.name.is_empty() {
             return Err(StoreError::Invalid("a team needs a name".into()));
@@ -440,7 +440,7 @@ impl Store {
         data: Value,
     ) -> Result<()> {
         let txn = self.begin_write().await?;
-        audit_in(&*txn, org_id, actor, action, subject_id, data).await?;
+        audit_at(&*txn, self.now(), org_id, actor, action, subject_id, data).await?;
         txn.commit().await
     }
 
@@ -466,9 +466,11 @@ impl Store {
     }
 }
 
-/// Appends to the audit log inside a transaction that does the audited change.
-pub(crate) async fn audit_in(
+/// Appends to the audit log inside a transaction that does the audited change, dated `now`
+/// (the store's clock, `Store::now`).
+pub(crate) async fn audit_at(
     db: &impl ConnectionTrait,
+    now: DateTime<Utc>,
     org_id: &str,
     actor: &str,
     action: &str,
@@ -482,7 +484,7 @@ pub(crate) async fn audit_in(
         action: Set(action.to_owned()),
         subject_id: Set(subject_id.map(str::to_owned)),
         data: Set(data),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
     })
     .exec_without_returning(db)
     .await?;

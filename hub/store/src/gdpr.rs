@@ -148,7 +148,15 @@ impl Store {
     /// links and queued webhooks ([`delete_conversations`]); the knowledge-gap examples that
     /// are its words; and the data of the audit entries about it (the entries stay, saying
     /// what was done and when). One transaction: all of it or nothing.
-    pub async fn erase_contact(&self, org_id: &str, contact_id: &str) -> Result<Erased> {
+    ///
+    /// `terms_of` gives a question's search terms, as [`Store::record_gap`] was given them: a
+    /// gap that loses its question to the erasure is keyed again by its next example's terms.
+    pub async fn erase_contact(
+        &self,
+        org_id: &str,
+        contact_id: &str,
+        terms_of: &(dyn Fn(&str) -> Vec<String> + Sync),
+    ) -> Result<Erased> {
         let txn = self.begin_write().await?;
         contact::Entity::find_by_id(contact_id)
             .filter(contact::Column::OrgId.eq(org_id))
@@ -194,7 +202,7 @@ impl Store {
             .exec(&*txn)
             .await?;
 
-        forget_gap_examples(&*txn, org_id, &deleted.customer_words).await?;
+        forget_gap_examples(&*txn, org_id, &deleted.customer_words, terms_of).await?;
         let orphaned_files = unused_files(&*txn, org_id, deleted.files).await?;
         txn.commit().await?;
         Ok(Erased {
@@ -206,11 +214,13 @@ impl Store {
 }
 
 /// Takes the questions that are `words` out of the organization's knowledge gaps: a gap keeps
-/// its count, shows another example as its question, or goes when none is left.
+/// its count, shows another example as its question, or goes when none is left. A gap whose
+/// question changes is keyed again by `terms_of` its new question.
 async fn forget_gap_examples(
     db: &impl ConnectionTrait,
     org_id: &str,
     words: &HashSet<String>,
+    terms_of: &(dyn Fn(&str) -> Vec<String> + Sync),
 ) -> Result<()> {
     if words.is_empty() {
         return Ok(());
@@ -243,10 +253,7 @@ async fn forget_gap_examples(
                 let mut active: knowledge_gap::ActiveModel = gap.into();
                 if question_is_theirs {
                     // The grouping key is made of the question's words too.
-                    let mut terms = switchboard_ai::text::distinct_terms(
-                        &mut switchboard_ai::text::analyzer(),
-                        &question,
-                    );
+                    let mut terms = terms_of(&question);
                     terms.sort();
                     terms.dedup();
                     active.terms = Set(terms.join(" "));

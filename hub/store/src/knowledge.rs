@@ -185,7 +185,7 @@ impl Store {
         new: NewArticle,
         author_id: Option<&str>,
     ) -> Result<KbArticle> {
-        let now = Utc::now();
+        let now = self.now();
         let row = kb_article::Model {
             id: new_id(),
             org_id: org_id.to_owned(),
@@ -256,7 +256,7 @@ impl Store {
                 previous_status: None,
             });
         }
-        let now = Utc::now();
+        let now = self.now();
         next.updated_at = now;
         if new_version {
             next.version = current.version + 1;

@@ -13,7 +13,7 @@ use switchboard_model::{self as model, new_id};
 use crate::{
     Result, Store, StoreError, conflict_as,
     conversations::{commit_with, conversation_row},
-    directory::audit_in,
+    directory::audit_at,
     entities::{contact, contact_label, conversation, conversation_label, label},
 };
 
@@ -283,7 +283,7 @@ impl Store {
             Some(color) => label_color(color)?,
             None => default_color(&name),
         };
-        let now = Utc::now();
+        let now = self.now();
         let row = label::Model {
             id: new_id(),
             org_id: org_id.to_owned(),
@@ -324,7 +324,7 @@ impl Store {
         if let Some(color) = color {
             active.color = Set(color);
         }
-        active.updated_at = Set(Utc::now());
+        active.updated_at = Set(self.now());
         let row = label::Entity::update(active)
             .exec(&*txn)
             .await
@@ -379,7 +379,7 @@ impl Store {
         let names = checked_names(names, "a conversation")?;
         let txn = self.begin_write().await?;
         let row = conversation_row(&*txn, org_id, conversation_id).await?;
-        let now = Utc::now();
+        let now = self.now();
         let label_ids = ensure_labels(&*txn, org_id, &names, now).await?;
         conversation_label::Entity::delete_many()
             .filter(conversation_label::Column::ConversationId.eq(conversation_id))
@@ -400,8 +400,9 @@ impl Store {
         let mut active: conversation::ActiveModel = row.into();
         active.updated_at = Set(now);
         let row = conversation::Entity::update(active).exec(&*txn).await?;
-        audit_in(
+        audit_at(
             &*txn,
+            self.now(),
             org_id,
             actor,
             "conversation.labels",
@@ -440,7 +441,7 @@ impl Store {
             .one(&*txn)
             .await?
             .ok_or(StoreError::NotFound)?;
-        let now = Utc::now();
+        let now = self.now();
         let label_ids = ensure_labels(&*txn, org_id, &names, now).await?;
         contact_label::Entity::delete_many()
             .filter(contact_label::Column::OrgId.eq(org_id))
@@ -460,8 +461,9 @@ impl Store {
         let mut active: contact::ActiveModel = row.into();
         active.updated_at = Set(now);
         contact::Entity::update(active).exec(&*txn).await?;
-        audit_in(
+        audit_at(
             &*txn,
+            self.now(),
             org_id,
             actor,
             "contact.labels",

@@ -105,7 +105,7 @@ impl Store {
         if channels.is_empty() {
             return Ok(Vec::new());
         }
-        let now = Utc::now();
+        let now = self.now();
         let txn = self.begin_write().await?;
         let due = Condition::any()
             .add(
@@ -163,7 +163,7 @@ impl Store {
     ) -> Result<()> {
         let txn = self.begin_write().await?;
         // Sent either way: the message is marked so even when another worker has the job now.
-        finish(&*txn, job, DONE, None).await?;
+        finish(&*txn, job, DONE, None, self.now()).await?;
         let mut update = message::Entity::update_many()
             .col_expr(
                 message::Column::DeliveryStatus,
@@ -203,7 +203,7 @@ impl Store {
                 Expr::value(Option::<DateTime<Utc>>::None),
             )
             .col_expr(delivery_job::Column::LastError, Expr::value(error))
-            .col_expr(delivery_job::Column::UpdatedAt, Expr::value(Utc::now()))
+            .col_expr(delivery_job::Column::UpdatedAt, Expr::value(self.now()))
             .filter(delivery_job::Column::Id.eq(&job.job_id))
             .filter(still_claimed(job))
             .exec(&*txn)
@@ -215,7 +215,7 @@ impl Store {
     pub async fn fail_job(&self, job: &ClaimedJob, error: &str) -> Result<()> {
         let txn = self.begin_write().await?;
         // The worker that has the job now decides what becomes of the message.
-        if !finish(&*txn, job, FAILED, Some(error)).await? {
+        if !finish(&*txn, job, FAILED, Some(error), self.now()).await? {
             return Ok(());
         }
         message::Entity::update_many()
@@ -275,6 +275,7 @@ async fn finish(
     job: &ClaimedJob,
     status: &str,
     error: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<bool> {
     let finished = delivery_job::Entity::update_many()
         .col_expr(delivery_job::Column::Status, Expr::value(status))
@@ -286,7 +287,7 @@ async fn finish(
             delivery_job::Column::LastError,
             Expr::value(error.map(str::to_owned)),
         )
-        .col_expr(delivery_job::Column::UpdatedAt, Expr::value(Utc::now()))
+        .col_expr(delivery_job::Column::UpdatedAt, Expr::value(now))
         .filter(delivery_job::Column::Id.eq(&job.job_id))
         .filter(still_claimed(job))
         .exec(db)

@@ -2,7 +2,7 @@
 //! message is which hub message. Inserting a row is how a node claims a post or a reply, so
 //! that Slack's retries and other nodes never make a second one.
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, TryInsertResult, sea_query::Expr,
 };
@@ -54,7 +54,7 @@ impl Store {
             inbox_id: Set(inbox_id.to_owned()),
             channel: Set(channel.to_owned()),
             thread_ts: Set(None),
-            created_at: Set(Utc::now()),
+            created_at: Set(self.now()),
         })
         .on_conflict_do_nothing_on([slack_mirror::Column::ConversationId])
         .exec_without_returning(self.db())
@@ -129,7 +129,7 @@ impl Store {
             conversation_id: Set(mirror.conversation_id.clone()),
             message_id: Set(Some(message_id.to_owned())),
             slack_message_id: Set(None),
-            created_at: Set(Utc::now()),
+            created_at: Set(self.now()),
         })
         .on_conflict_do_nothing_on([slack_desk_message::Column::MessageId])
         .exec_without_returning(self.db())
@@ -161,8 +161,14 @@ impl Store {
     ) -> Result<Option<(model::Conversation, model::Message)>> {
         let message_id = new_id();
         let txn = self.begin_write().await?;
-        let claimed =
-            insert_slack_message(&*txn, mirror, slack_message_id, Some(&message_id)).await?;
+        let claimed = insert_slack_message(
+            &*txn,
+            mirror,
+            slack_message_id,
+            Some(&message_id),
+            self.now(),
+        )
+        .await?;
         if !claimed {
             txn.rollback().await?;
             return Ok(None);
@@ -191,7 +197,8 @@ impl Store {
         slack_message_id: &str,
     ) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let claimed = insert_slack_message(&*txn, mirror, slack_message_id, None).await?;
+        let claimed =
+            insert_slack_message(&*txn, mirror, slack_message_id, None, self.now()).await?;
         txn.commit().await?;
         Ok(claimed)
     }
@@ -203,6 +210,7 @@ async fn insert_slack_message(
     mirror: &SlackMirror,
     slack_message_id: &str,
     message_id: Option<&str>,
+    now: DateTime<Utc>,
 ) -> Result<bool> {
     if slack_message_id.is_empty() {
         return Err(StoreError::Invalid("a Slack message needs its id".into()));
@@ -214,7 +222,7 @@ async fn insert_slack_message(
         conversation_id: Set(mirror.conversation_id.clone()),
         message_id: Set(message_id.map(str::to_owned)),
         slack_message_id: Set(Some(slack_message_id.to_owned())),
-        created_at: Set(Utc::now()),
+        created_at: Set(now),
     })
     .on_conflict_do_nothing_on([
         slack_desk_message::Column::InboxId,

@@ -16,7 +16,7 @@ use crate::{
     Result, Store, StoreError,
     conversations::{commit_with, conversation_row},
     convert,
-    directory::audit_in,
+    directory::audit_at,
     entities::{conversation, conversation_snooze},
 };
 
@@ -102,8 +102,9 @@ impl Store {
             )
             .exec_without_returning(&*txn)
             .await?;
-        audit_in(
+        audit_at(
             &*txn,
+            self.now(),
             org_id,
             actor,
             "conversation.snoozed",
@@ -130,8 +131,9 @@ impl Store {
             .exec(&*txn)
             .await?;
         if deleted.rows_affected > 0 {
-            audit_in(
+            audit_at(
                 &*txn,
+                self.now(),
                 org_id,
                 actor,
                 "conversation.unsnoozed",

@@ -154,7 +154,7 @@ impl Store {
             .flatten()
             .filter_map(convert::sentiment)
             .collect();
-        let level = switchboard_ai::sentiment::trend(&scores).map(|trend| i32::from(trend.level));
+        let level = model::sentiment::trend(&scores).map(|trend| i32::from(trend.level));
         let mut active: conversation::ActiveModel = conversation.into();
         active.sentiment = Set(level);
         let conversation = conversation::Entity::update(active).exec(&*txn).await?;

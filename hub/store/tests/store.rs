@@ -5,7 +5,7 @@ use std::{collections::HashSet, time::Duration};
 
 use chrono::Utc;
 use switchboard_model::{
-    AiOutcome, ChannelKind, ContactRef, ConversationStatus, DeliveryStatus, DeliveryUpdate,
+    AiOutcome, ChannelKind, Clock, ContactRef, ConversationStatus, DeliveryStatus, DeliveryUpdate,
     InboundMessage, MessageRole, Permission, Role,
 };
 use switchboard_store::{ConversationFilter, IngestOutcome, NewMessage, Store};
@@ -83,10 +83,35 @@ fn inbound(thread: &str, sender: &str, channel_id: Option<&str>, text: &str) -> 
     }
 }
 
+/// A stand-in for the caller's sentiment scorer (`switchboard_ai::sentiment::message_score`,
+/// which the store does not depend on): none without text, low for a complaint, high otherwise.
+fn score(text: &str) -> Option<u8> {
+    (!text.trim().is_empty()).then_some(if text.contains("awful") { 20 } else { 70 })
+}
+
+/// [`Store::ingest`] of a web-chat message, scored by [`score`].
+async fn ingest_chat(
+    store: &Store,
+    org_id: &str,
+    inbox_id: &str,
+    message: &InboundMessage,
+) -> switchboard_store::Result<IngestOutcome> {
+    let score = score(&message.text);
+    store
+        .ingest(org_id, inbox_id, ChannelKind::Webchat, message, score)
+        .await
+}
+
 impl Fixture {
     async fn ingest(&self, message: &InboundMessage) -> IngestOutcome {
         self.store
-            .ingest(&self.org_id, &self.inbox_id, self.channel, message)
+            .ingest(
+                &self.org_id,
+                &self.inbox_id,
+                self.channel,
+                message,
+                score(&message.text),
+            )
             .await
             .expect("ingests")
     }
@@ -157,11 +182,7 @@ async fn concurrent_duplicates_store_one_message(db: TestDatabase) {
                 f.inbox_id.clone(),
                 message.clone(),
             );
-            tokio::spawn(async move {
-                store
-                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
-                    .await
-            })
+            tokio::spawn(async move { ingest_chat(&store, &org, &inbox, &message).await })
         })
         .collect();
     let mut stored = 0;
@@ -202,11 +223,7 @@ async fn a_batch_with_a_resend_a_known_thread_and_a_new_one(db: TestDatabase) {
         .into_iter()
         .map(|message| {
             let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
-            tokio::spawn(async move {
-                store
-                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
-                    .await
-            })
+            tokio::spawn(async move { ingest_chat(&store, &org, &inbox, &message).await })
         })
         .collect();
     let mut outcomes = Vec::new();
@@ -260,9 +277,7 @@ async fn concurrent_messages_get_consecutive_seqs(db: TestDatabase) {
                     Some(&format!("m{i}")),
                     &format!("message {i}"),
                 );
-                store
-                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
-                    .await
+                ingest_chat(&store, &org, &inbox, &message).await
             })
         })
         .collect();
@@ -315,8 +330,7 @@ async fn two_hubs_racing_for_one_conversation_number_every_message_once(db: Test
                 for i in 0..EACH {
                     let id = format!("h{hub}-s{sender}-m{i}");
                     let message = inbound("race", "ada", Some(&id), &id);
-                    match store
-                        .ingest(&org, &inbox, ChannelKind::Webchat, &message)
+                    match ingest_chat(&store, &org, &inbox, &message)
                         .await
                         .expect("ingests")
                     {
@@ -441,9 +455,7 @@ async fn a_burst_of_messages_each_gets_its_own_outcome(db: TestDatabase) {
         .map(|message| {
             let (store, org, inbox) = (f.store.clone(), f.org_id.clone(), f.inbox_id.clone());
             tokio::spawn(async move {
-                let outcome = store
-                    .ingest(&org, &inbox, ChannelKind::Webchat, &message)
-                    .await;
+                let outcome = ingest_chat(&store, &org, &inbox, &message).await;
                 (message, outcome.expect("ingests"))
             })
         })
@@ -592,6 +604,7 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
             &mail.id,
             ChannelKind::Email,
             &inbound("mail", "m", Some("m-1"), "Hi"),
+            score("Hi"),
         )
         .await
         .expect("ingests")
@@ -1025,7 +1038,7 @@ async fn outbox_retries_then_completes(db: TestDatabase) {
     );
 
     f.store
-        .retry_job(job, "503 from platform", Utc::now())
+        .retry_job(job, "503 from platform", f.store.clock().now())
         .await
         .expect("reschedules");
     let jobs = f
@@ -1060,21 +1073,27 @@ async fn outbox_retries_then_completes(db: TestDatabase) {
 
 async fn expired_leases_are_claimed_again(db: TestDatabase) {
     let f = fixture_on(&db, ChannelKind::Email).await;
+    // Leases run by the store's clock, which the test moves.
+    let clock = Clock::manual(Utc::now());
+    let f = Fixture {
+        store: f.store.with_clock(clock.clone()),
+        ..f
+    };
     let (conversation_id, _) = f.stored(&inbound("t", "v", Some("1"), "hi")).await;
     f.reply(&conversation_id).await;
-    let first = f
-        .store
-        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_millis(1))
-        .await
-        .expect("claims");
+    // Another worker's claim, with a lease of 30 s.
+    let claim = || async {
+        f.store
+            .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
+            .await
+            .expect("claims")
+    };
+    let first = claim().await;
     assert_eq!(first.len(), 1);
-    tokio::time::sleep(Duration::from_millis(20)).await;
+    assert!(claim().await.is_empty(), "leased");
+    clock.advance(chrono::Duration::seconds(31));
     // The first worker "crashed": its lease ran out, so another worker takes the job.
-    let second = f
-        .store
-        .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
-        .await
-        .expect("claims");
+    let second = claim().await;
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].job_id, first[0].job_id);
     assert_eq!(second[0].message.attempt, 2);
@@ -1085,17 +1104,10 @@ async fn expired_leases_are_claimed_again(db: TestDatabase) {
         .await
         .expect("reports");
     f.store
-        .retry_job(&first[0], "timed out", chrono::Utc::now())
+        .retry_job(&first[0], "timed out", clock.now())
         .await
         .expect("reports");
-    assert!(
-        f.store
-            .claim_jobs(&[ChannelKind::Email], 10, Duration::from_secs(30))
-            .await
-            .expect("claims")
-            .is_empty(),
-        "still the second worker's"
-    );
+    assert!(claim().await.is_empty(), "still the second worker's");
     f.store
         .complete_job(&second[0], Some("sent-1"))
         .await

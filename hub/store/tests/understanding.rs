@@ -41,17 +41,30 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
     let (store, org_id, inbox_id) = store(&db).await;
     let mut levels = Vec::new();
     let mut conversation_id = String::new();
-    for (id, text) in [
-        ("m1", "Hi, thanks so much, the locker app is great!"),
-        ("m2", "hmm the code did not arrive"),
+    // The caller scores each message (the hub with `switchboard_ai::sentiment::message_score`);
+    // the store keeps the score and moves the conversation's level.
+    for (id, text, score) in [
+        (
+            "m1",
+            "Hi, thanks so much, the locker app is great!",
+            Some(80),
+        ),
+        ("m2", "hmm the code did not arrive", Some(40)),
         (
             "m3",
             "I was charged twice and it's STILL NOT WORKING. I'm furious!!",
+            Some(10),
         ),
-        ("m4", ""),
+        ("m4", "", None),
     ] {
         let outcome = store
-            .ingest(&org_id, &inbox_id, ChannelKind::Webchat, &inbound(id, text))
+            .ingest(
+                &org_id,
+                &inbox_id,
+                ChannelKind::Webchat,
+                &inbound(id, text),
+                score,
+            )
             .await
             .expect("ingests");
         let IngestOutcome::Stored {
@@ -62,12 +75,7 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
         else {
             panic!("stored");
         };
-        if text.is_empty() {
-            assert_eq!(message.sentiment, None, "no text, no score");
-        } else {
-            let expected = i32::from(switchboard_ai::sentiment::score(text));
-            assert_eq!(message.sentiment, Some(expected), "{text}");
-        }
+        assert_eq!(message.sentiment, score.map(i32::from), "{text}");
         levels.push(conversation.sentiment.expect("a trend"));
         conversation_id = conversation.id;
     }
@@ -83,12 +91,7 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
         .messages(&org_id, &conversation_id, 0, 10, false)
         .await
         .expect("messages");
-    assert_eq!(
-        messages[2].sentiment,
-        Some(i32::from(switchboard_ai::sentiment::score(
-            "I was charged twice and it's STILL NOT WORKING. I'm furious!!"
-        )))
-    );
+    assert_eq!(messages[2].sentiment, Some(10));
     let scores: Vec<u8> = messages
         .iter()
         .filter_map(|message| message.sentiment)
@@ -164,7 +167,7 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
     assert_eq!(after.value, value);
     assert_eq!((after.ai_failures, after.ai_answers), (1, 0));
     assert_eq!(after.recent_sentiments, scores, "all of them, oldest first");
-    let trend = switchboard_ai::sentiment::trend(&scores).expect("trend");
+    let trend = switchboard_model::sentiment::trend(&scores).expect("trend");
     assert!(trend.falling_fast, "{trend:?}");
     assert_eq!(i32::from(trend.level), levels[2]);
     // Other organizations see nothing.
@@ -199,7 +202,7 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
         .await
         .expect("rescores")
         .expect("the conversation");
-    let expected = switchboard_ai::sentiment::trend(&[scores[0], 3, scores[2]]).expect("trend");
+    let expected = switchboard_model::sentiment::trend(&[scores[0], 3, scores[2]]).expect("trend");
     assert_eq!(rescored.sentiment, Some(i32::from(expected.level)));
     assert_ne!(rescored.sentiment, Some(levels[2]), "the trend moved");
     let messages = store
@@ -214,19 +217,14 @@ async fn ingest_scores_each_customer_message_and_the_conversation_trend(db: Test
             &inbox_id,
             ChannelKind::Webchat,
             &inbound("m5", "ok thanks"),
+            Some(55),
         )
         .await
         .expect("ingests");
     let IngestOutcome::Stored { conversation, .. } = outcome else {
         panic!("stored");
     };
-    let after = switchboard_ai::sentiment::trend(&[
-        scores[0],
-        3,
-        scores[2],
-        switchboard_ai::sentiment::score("ok thanks"),
-    ])
-    .expect("trend");
+    let after = switchboard_model::sentiment::trend(&[scores[0], 3, scores[2], 55]).expect("trend");
     assert_eq!(conversation.sentiment, Some(i32::from(after.level)));
 }
 
@@ -288,6 +286,7 @@ async fn topic_models_are_saved_replaced_and_read_back(db: TestDatabase) {
             &inbox_id,
             ChannelKind::Webchat,
             &inbound("x1", "refund please"),
+            Some(50),
         )
         .await
         .expect("ingests");

@@ -33,9 +33,11 @@ pub async fn store_message(
     channel: ChannelKind,
     message: &InboundMessage,
 ) -> Result<IngestOutcome, switchboard_store::StoreError> {
+    // Scored here, before the message queues: the store's writer only writes.
+    let score = switchboard_ai::sentiment::message_score(&message.text);
     let outcome = state
         .store
-        .ingest(org_id, inbox_id, channel, message)
+        .ingest(org_id, inbox_id, channel, message, score)
         .await?;
     match &outcome {
         IngestOutcome::Stored {

@@ -301,6 +301,18 @@ impl TestApp {
             .expect("text")
     }
 
+    /// The value of one series on `/metrics` (`name{labels}` as the exposition writes it), 0
+    /// when it is not there yet. The recorder is the process's: other tests running beside
+    /// this one may add to a counter, never take from it, so compare before and after.
+    pub async fn metric(&self, series: &str) -> f64 {
+        self.metrics()
+            .await
+            .lines()
+            .find_map(|line| line.strip_prefix(series)?.strip_prefix(' '))
+            .and_then(|value| value.trim().parse().ok())
+            .unwrap_or(0.0)
+    }
+
     pub async fn admin(&self) -> String {
         self.login(ADMIN_EMAIL, ADMIN_PASSWORD).await
     }

@@ -17,7 +17,7 @@ use switchboard_model::{
 use switchboard_routing::assignment::{AgentPool, check_capacity, is_online, queue_order};
 
 use super::{QUEUE_BATCH, ROUTING_ACTOR, invalid};
-use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
+use crate::{Result, Store, StoreError, convert, directory::audit_at, entities::*};
 
 /// A conversation taken back from an agent who went away, now in the queue.
 #[derive(Clone, Debug)]
@@ -363,8 +363,9 @@ impl Store {
             active.status = Set(ConversationStatus::Assigned.as_str().to_owned());
             active.updated_at = Set(now);
             let row = conversation::Entity::update(active).exec(&*txn).await?;
-            audit_in(
+            audit_at(
                 &*txn,
+                now,
                 org_id,
                 ROUTING_ACTOR,
                 "conversation.assigned",
@@ -455,8 +456,9 @@ impl Store {
                 txn.rollback().await?;
                 continue;
             };
-            audit_in(
+            audit_at(
                 &*txn,
+                self.now(),
                 &row.org_id,
                 ROUTING_ACTOR,
                 "conversation.reassigned",

@@ -18,7 +18,7 @@ use switchboard_routing::{
 };
 
 use super::{ROUTING_ACTOR, invalid};
-use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
+use crate::{Result, Store, StoreError, convert, directory::audit_at, entities::*};
 
 /// `?sla=` on the conversation list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -386,8 +386,9 @@ impl Store {
                 let conversation = self
                     .check_conversation(&*txn, &row.org_id, &row.conversation_id)
                     .await?;
-                audit_in(
+                audit_at(
                     &*txn,
+                    now,
                     &row.org_id,
                     ROUTING_ACTOR,
                     "sla.breached",

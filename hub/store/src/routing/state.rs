@@ -19,7 +19,7 @@ use super::{
     ROUTING_ACTOR, invalid,
     sla::{due_at, policy_for},
 };
-use crate::{Result, Store, StoreError, convert, directory::audit_in, entities::*};
+use crate::{Result, Store, StoreError, convert, directory::audit_at, entities::*};
 
 /// The handoff record to write when a decision escalates.
 #[derive(Clone, Debug, PartialEq)]
@@ -411,8 +411,9 @@ impl Store {
         let row = self
             .check_conversation(&*txn, org_id, conversation_id)
             .await?;
-        audit_in(
+        audit_at(
             &*txn,
+            now,
             org_id,
             ROUTING_ACTOR,
             "routing.decision",
@@ -494,8 +495,9 @@ impl Store {
             routing_active.first_response_at = Set(None);
             routing_active.first_response_breached_at = Set(None);
             routing_active.resolution_breached_at = Set(None);
-            audit_in(
+            audit_at(
                 &*txn,
+                now,
                 org_id,
                 ROUTING_ACTOR,
                 "conversation.escalated",
@@ -558,8 +560,9 @@ impl Store {
             .filter(conversation_routing::Column::ConversationId.eq(conversation_id))
             .exec(&*txn)
             .await?;
-        audit_in(
+        audit_at(
             &*txn,
+            self.now(),
             org_id,
             actor,
             "conversation.handed_back",

@@ -1,0 +1,515 @@
+//! The database's connections: the pools of each backend (PostgreSQL's general, writers' and
+//! own pools; SQLite's readers and its one write connection), SQLite's own thread with its
+//! checkpointer, PostgreSQL's statistics keeper, and the threads the writers run on, at their
+//! priority.
+
+use std::time::Duration;
+
+use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
+
+use crate::{Result, WriteGate, Writer};
+
+/// SQLite page cache of each reading connection, and of the one writing connection, in KiB.
+/// Writes touch index and conversation pages all over the file; a cache that holds them spares
+/// the writer, which everything waits for, a read of each from the file.
+const READ_CACHE_KIB: i64 = 2_000;
+const WRITE_CACHE_KIB: i64 = 64_000;
+
+/// Prepared statements the writing connection keeps. A batch's statements change with its size
+/// (one placeholder a row, one a value of an `IN` list), so a writer's statements come in
+/// hundreds of shapes: with sqlx's default of 100, each was prepared again on most uses.
+const WRITE_STATEMENTS: usize = 4_096;
+
+fn base_options(database_url: &str) -> ConnectOptions {
+    let mut options = ConnectOptions::new(database_url.to_owned());
+    options
+        .sqlx_logging(false)
+        .connect_timeout(Duration::from_secs(10))
+        .acquire_timeout(Duration::from_secs(30));
+    options
+}
+
+/// Connections of PostgreSQL's general pool: the API, the inbox's reads, delivery and the
+/// timers (the background lane has a pool of its own, [`Store::with_own_readers`]).
+const PG_GENERAL: u32 = 16;
+/// PostgreSQL's ingest writers, side by side (a message goes to one by its thread, so that one
+/// node's writers never wait for each other's row locks). Each commits a batch at a time: a
+/// commit waits for the log's `fsync`, and while one writer waits the others gather and write.
+pub(crate) const PG_INGEST_WRITERS: usize = 4;
+/// The answer writer's connection, beside the ingest writers'.
+const PG_WRITERS: u32 = PG_INGEST_WRITERS as u32 + 1;
+
+/// What a pool of PostgreSQL connections is for.
+#[derive(Clone, Copy)]
+pub(crate) enum PostgresPool {
+    /// The API, the inbox's reads, delivery and timers.
+    General,
+    /// The group-commit writers, a connection each.
+    Writers,
+    /// This many connections of a store's own ([`Store::with_own_readers`]).
+    Own(u32),
+}
+
+/// A pool of connections to the PostgreSQL database at `database_url`, set up for `pool`.
+pub(crate) fn postgres_options(database_url: &str, pool: PostgresPool) -> ConnectOptions {
+    let (connections, statements) = match pool {
+        PostgresPool::General => (PG_GENERAL, 100),
+        // A batch's statements change shape with its size (one row of values a message):
+        // with sqlx's default of 100 most would be prepared again on each use.
+        PostgresPool::Writers => (PG_WRITERS, WRITE_STATEMENTS),
+        PostgresPool::Own(connections) => (connections, 100),
+    };
+    let writers = matches!(pool, PostgresPool::Writers);
+    let mut options = base_options(database_url);
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .test_before_acquire_if_idle_for(Duration::from_secs(30))
+        .map_sqlx_postgres_opts(move |opts| {
+            let opts = opts.statement_cache_capacity(statements);
+            if writers {
+                // The writers only look rows up by their keys, a batch's keys at a time, from
+                // a JSON array that the planner takes for 100 rows whatever its length: it
+                // then hashed whole tables (`threads`, `messages`) rather than look up a few
+                // keys in their indexes, 5 to 40 ms a batch at 10,000 conversations. Index
+                // lookups in nested loops are always the right plan here.
+                opts.options([
+                    ("enable_seqscan", "off"),
+                    ("enable_hashjoin", "off"),
+                    ("enable_mergejoin", "off"),
+                ])
+            } else {
+                opts
+            }
+        });
+    options
+}
+
+/// How often [`keep_statistics`] looks at the tables (PostgreSQL publishes its counts about
+/// once a second).
+const STATISTICS_EVERY: Duration = Duration::from_secs(1);
+
+/// Keeps PostgreSQL's planner statistics up with tables that grow fast, while `alive` can be
+/// upgraded: a table changed by more rows than it holds (and by 500) since it was last analyzed
+/// is analyzed now, from a small sample.
+///
+/// A new database fills in seconds under load, and autovacuum looks at most once a minute.
+/// Until then the planner guesses, and each connection keeps the plan it made for a statement
+/// on its first runs: made against nearly empty tables, reading a conversation by its id went
+/// through the (organization, status) index, row by row through every conversation (2–3 ms a
+/// read at 10,000), and an `IN` list of senders was filtered rather than looked up. `ANALYZE`
+/// also makes every connection plan its statements again. A table is analyzed each time it
+/// doubles, a few times in its youth and then seldom; the sample (target 10: 3,000 rows) keeps
+/// each run to milliseconds, and autovacuum later replaces the figures with finer ones.
+pub(crate) fn keep_statistics(db: DatabaseConnection, alive: std::sync::Weak<()>) {
+    use sea_orm::ConnectionTrait;
+    tokio::spawn(async move {
+        while alive.upgrade().is_some() {
+            tokio::time::sleep(STATISTICS_EVERY).await;
+            let stale = db
+                .query_all_raw(sea_orm::Statement::from_string(
+                    DbBackend::Postgres,
+                    "SELECT relname FROM pg_stat_user_tables \
+                     WHERE n_mod_since_analyze > 500 AND n_mod_since_analyze > n_live_tup",
+                ))
+                .await;
+            let tables = match stale {
+                Ok(rows) => rows,
+                Err(err) => {
+                    tracing::debug!(%err, "cannot read the tables' statistics");
+                    continue;
+                }
+            };
+            for row in tables {
+                let Ok(table) = row.try_get::<String>("", "relname") else {
+                    continue;
+                };
+                // The name comes from the catalog; quoted as an identifier all the same.
+                let analyze = format!("ANALYZE \"{}\"", table.replace('"', "\"\""));
+                let analyzed = async {
+                    let txn = db.begin().await?;
+                    txn.execute_unprepared("SET LOCAL default_statistics_target = 10")
+                        .await?;
+                    txn.execute_unprepared(&analyze).await?;
+                    txn.commit().await
+                };
+                if let Err(err) = analyzed.await {
+                    tracing::debug!(%err, table, "cannot analyze the table");
+                }
+            }
+        }
+    });
+}
+
+/// What a pool of SQLite connections is for.
+#[derive(Clone, Copy)]
+pub(crate) enum SqlitePool {
+    /// This many connections that read.
+    Readers(u32),
+    /// The one connection that writes, under the write gate.
+    Writer,
+}
+
+/// A pool of connections to the SQLite database at `database_url`, set up for `pool`.
+pub(crate) fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOptions {
+    let (connections, cache_kib) = match pool {
+        SqlitePool::Readers(connections) => (connections, READ_CACHE_KIB),
+        SqlitePool::Writer => (1, WRITE_CACHE_KIB),
+    };
+    let mut options = base_options(database_url);
+    // A pooled SQLite connection is a file handle in this process: it cannot have dropped,
+    // and a ping before each use would cost a round trip to its thread.
+    options.test_before_acquire(false);
+    if let SqlitePool::Writer = pool {
+        // Kept for the life of the store: a connection opened again later would run on a thread
+        // at the priority of whatever task opened it, not the writers'.
+        options
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>);
+    }
+    // WAL lets readers run beside the writer; NORMAL sync in WAL mode never corrupts and
+    // loses nothing on a process crash (only on power loss).
+    options
+        .max_connections(connections)
+        .min_connections(1)
+        .map_sqlx_sqlite_opts(move |opts| {
+            let opts = opts
+                .journal_mode(SqliteJournalMode::Wal)
+                .synchronous(SqliteSynchronous::Normal)
+                .busy_timeout(Duration::from_secs(15))
+                .pragma("cache_size", format!("-{cache_kib}"))
+                .create_if_missing(true);
+            match pool {
+                SqlitePool::Readers(_) => opts,
+                // A statement that writes many rows keeps what it would undo in a statement
+                // journal, a temporary file once it outgrows 64 KiB: in memory instead.
+                // The writer never checkpoints: a checkpoint ends with an `fsync`, which took
+                // up to 400 ms here under load, and every acknowledgement would wait for it.
+                // The checkpointer does them all (`start_sqlite_thread`).
+                SqlitePool::Writer => opts
+                    .pragma("wal_autocheckpoint", "0")
+                    .pragma("temp_store", "memory")
+                    .statement_cache_capacity(WRITE_STATEMENTS),
+            }
+        });
+    options
+}
+
+/// When the checkpointer restarts SQLite's log ([`start_sqlite_thread`]).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct LogLimits {
+    /// How often the checkpointer copies the log into the database.
+    every: Duration,
+    /// Pages in the log past which it restarts the log at the first quiet moment.
+    restart_after_pages: i64,
+    /// How long nobody must have written for that.
+    quiet: Duration,
+    /// Pages past which it restarts the log even while writes keep coming.
+    max_pages: i64,
+    /// How long it waits before forcing again, when writes kept the last one from finishing.
+    forced_every: Duration,
+}
+
+impl LogLimits {
+    /// Restart past 40 MiB (at SQLite's 4 KiB pages) when nobody has written for 50 ms; under
+    /// sustained peak load the log grows rather than make every writer wait for the disk, up
+    /// to 2 GiB (about a minute of this machine's peak, BENCHMARKS.md).
+    pub(crate) const DEFAULT: LogLimits = LogLimits {
+        every: Duration::from_millis(100),
+        restart_after_pages: 10_000,
+        quiet: Duration::from_millis(50),
+        max_pages: 524_288,
+        forced_every: Duration::from_secs(1),
+    };
+}
+
+/// Starts SQLite's own thread, which opens the write connection and then checkpoints until
+/// `alive` can no longer be upgraded. Returns the write connection.
+///
+/// The write connection is opened here at the writers' priority ([`WRITER_NICE`]), so that its
+/// SQLite thread, which runs every write, inherits it; this thread then goes back to its own
+/// priority. Its runtime lives as long as the store: sqlx returns a connection to its pool on
+/// the runtime that dropped it, and the one the pool opens with is dropped here.
+///
+/// The checkpointer copies what the log holds into the database file and flushes it, beside
+/// the writer, on a connection of its own (a passive checkpoint takes no lock that writers or
+/// readers wait for). The writer itself never checkpoints: a checkpoint ends with an `fsync`,
+/// and every acknowledgement would wait for the disk.
+///
+/// The log starts again from its beginning only when a write begins with all of it copied, and
+/// while writes keep coming a checkpoint never catches up with them. So once the log holds
+/// `limits.restart_after_pages`, the checkpointer waits for a moment when nobody has written
+/// for `limits.quiet`, takes the write gate and copies the rest (a few pages, since it copied
+/// the bulk just before without the gate); the next write then restarts the log. Past
+/// `limits.max_pages` it takes the gate without waiting for quiet: writers then wait for one
+/// checkpoint's `fsync`, once per that much log.
+pub(crate) fn start_sqlite_thread(
+    database_url: &str,
+    gate: WriteGate,
+    limits: LogLimits,
+    alive: std::sync::Weak<()>,
+) -> tokio::sync::oneshot::Receiver<Result<DatabaseConnection, DbErr>> {
+    let write_options = sqlite_options(database_url, SqlitePool::Writer);
+    let options = sqlite_options(database_url, SqlitePool::Readers(1));
+    let (connected, connection) = tokio::sync::oneshot::channel();
+    let run = async move {
+        let own = rustix::process::getpriority_process(None);
+        raise_priority();
+        let write_db = Database::connect(write_options).await;
+        if let Ok(own) = own {
+            let _ = rustix::process::setpriority_process(None, own);
+        }
+        let opened = write_db.is_ok();
+        let _ = connected.send(write_db);
+        if !opened {
+            return;
+        }
+        let db = match Database::connect(options).await {
+            Ok(db) => db,
+            Err(err) => {
+                tracing::warn!(%err, "cannot open the checkpointer's connection");
+                return;
+            }
+        };
+        let (mut pages_before, mut next_forced) = (0, std::time::Instant::now());
+        while alive.upgrade().is_some() {
+            tokio::time::sleep(limits.every).await;
+            let Some(log) = checkpoint(&db).await else {
+                continue;
+            };
+            metrics::gauge!("switchboard_sqlite_log_pages").set(log.pages as f64);
+            if log.pages < pages_before {
+                metrics::counter!("switchboard_sqlite_log_restarts_total").increment(1);
+            }
+            pages_before = log.pages;
+            if log.pages < limits.restart_after_pages || log.copied < log.pages / 2 {
+                // Short, or a reader on an old snapshot holds most of it back: next time.
+                continue;
+            }
+            if !gate.quiet_for(limits.quiet) {
+                if log.pages < limits.max_pages || next_forced > std::time::Instant::now() {
+                    continue;
+                }
+                next_forced = std::time::Instant::now() + limits.forced_every;
+                metrics::counter!("switchboard_sqlite_log_forced_restarts_total").increment(1);
+            }
+            let turn = gate.enter(Writer::Other).await;
+            checkpoint(&db).await;
+            drop(turn);
+        }
+        let _ = db.close().await;
+    };
+    on_own_thread("sqlite", Priority::Normal, move || run);
+    connection
+}
+
+/// The log after a checkpoint: its pages, and how many of them are in the database file.
+#[derive(Clone, Copy)]
+struct LogState {
+    pages: i64,
+    copied: i64,
+}
+
+/// Copies what the log holds into the database file, as far as readers allow, and flushes it
+/// (a passive checkpoint: it waits for nobody). `None` when it failed (logged).
+async fn checkpoint(db: &DatabaseConnection) -> Option<LogState> {
+    use sea_orm::ConnectionTrait;
+    let started = std::time::Instant::now();
+    let row = db
+        .query_one_raw(sea_orm::Statement::from_string(
+            DbBackend::Sqlite,
+            "PRAGMA wal_checkpoint(PASSIVE)",
+        ))
+        .await;
+    metrics::histogram!("switchboard_checkpoint_seconds").record(started.elapsed().as_secs_f64());
+    let state = row.and_then(|row| {
+        let row = row.ok_or_else(|| DbErr::Custom("a checkpoint without a result".into()))?;
+        Ok(LogState {
+            pages: row.try_get::<i64>("", "log")?,
+            copied: row.try_get::<i64>("", "checkpointed")?,
+        })
+    });
+    state
+        .inspect_err(|err| tracing::warn!(%err, "checkpoint failed"))
+        .ok()
+}
+
+/// The priority a thread started by [`on_own_thread`] runs at.
+#[derive(Clone, Copy)]
+pub(crate) enum Priority {
+    /// The process's own.
+    Normal,
+    /// [`WRITER_NICE`], where the process may raise a thread's priority (root, or
+    /// `CAP_SYS_NICE`, or an `RLIMIT_NICE` that allows it); its own elsewhere.
+    Writer,
+}
+
+/// The nice value of the threads that write SQLite: the group-commit writers and the write
+/// connection's thread. Every acknowledgement waits for them, one batch after another; on a
+/// busy machine, at the process's priority, they spent about as long waiting for a core as
+/// running, behind the connections' tasks they are there to answer.
+const WRITER_NICE: i32 = -10;
+
+/// Raises the calling thread's priority to [`WRITER_NICE`] where the process may (on Linux,
+/// `setpriority` with no id applies to the calling thread).
+fn raise_priority() {
+    if let Err(err) = rustix::process::setpriority_process(None, WRITER_NICE) {
+        tracing::debug!(%err, "cannot raise a SQLite writer's priority");
+    }
+}
+
+/// Runs the future `make` makes on a thread named `name` with a runtime of its own, at
+/// `priority` (threads the future starts, such as SQLite's connection threads, inherit it).
+pub(crate) fn on_own_thread<Fut: Future<Output = ()>>(
+    name: &str,
+    priority: Priority,
+    make: impl FnOnce() -> Fut + Send + 'static,
+) {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build();
+    match runtime {
+        Ok(runtime) => {
+            let spawned = std::thread::Builder::new()
+                .name(name.to_owned())
+                .spawn(move || {
+                    if let Priority::Writer = priority {
+                        raise_priority();
+                    }
+                    runtime.block_on(make())
+                });
+            if let Err(err) = spawned {
+                tracing::error!(%err, name, "cannot start the thread");
+            }
+        }
+        Err(err) => tracing::error!(%err, name, "cannot start the thread's runtime"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Store;
+
+    /// The nice value of each of this process's threads named `name`.
+    fn nice_of_threads(name: &str) -> Vec<i32> {
+        let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+            return Vec::new();
+        };
+        tasks
+            .flatten()
+            .filter(|task| {
+                std::fs::read_to_string(task.path().join("comm"))
+                    .is_ok_and(|comm| comm.trim() == name)
+            })
+            .filter_map(|task| {
+                let stat = std::fs::read_to_string(task.path().join("stat")).ok()?;
+                // The fields after the command's closing parenthesis: state is the 3rd field of
+                // the line, nice the 19th.
+                let rest = &stat[stat.rfind(')')? + 2..];
+                rest.split_whitespace().nth(16)?.parse().ok()
+            })
+            .collect()
+    }
+
+    #[tokio::test]
+    async fn sqlite_writes_on_threads_at_the_writers_priority_where_allowed() {
+        let may_raise =
+            std::thread::spawn(|| rustix::process::setpriority_process(None, WRITER_NICE).is_ok())
+                .join()
+                .expect("the probe thread");
+        let database = switchboard_testkit::TestDatabase::sqlite();
+        let store = Store::connect(&database.url).await.expect("connects");
+        // A new thread names itself, then raises its priority, as it starts: give it a moment.
+        let mut writers = nice_of_threads("ingest-writer");
+        for _ in 0..100 {
+            let settled = !writers.is_empty()
+                && (!may_raise || writers.iter().all(|nice| *nice == WRITER_NICE));
+            if settled {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            writers = nice_of_threads("ingest-writer");
+        }
+        assert!(
+            !writers.is_empty(),
+            "the ingest writer runs on a thread of its own"
+        );
+        if may_raise {
+            assert!(
+                writers.iter().all(|nice| *nice == WRITER_NICE),
+                "the ingest writers run at {writers:?}, not {WRITER_NICE}"
+            );
+        }
+        store.close().await.expect("closes");
+    }
+
+    /// Runs `sql` in a write transaction of its own.
+    async fn commit_alone(store: &Store, sql: &str) {
+        use sea_orm::ConnectionTrait;
+        let write = store.begin_write().await.expect("a write");
+        write.execute_unprepared(sql).await.expect("runs");
+        write.commit().await.expect("commits");
+    }
+
+    /// Commits one row of about a page, `rows` times in a row with no pause, and returns the
+    /// size of SQLite's log file at the end, in pages.
+    async fn log_pages_after_writing(limits: LogLimits, rows: usize) -> u64 {
+        let database = switchboard_testkit::TestDatabase::sqlite();
+        let store = Store::connect_with(&database.url, limits)
+            .await
+            .expect("connects");
+        commit_alone(
+            &store,
+            "CREATE TABLE filler (id INTEGER PRIMARY KEY, data BLOB)",
+        )
+        .await;
+        for _ in 0..rows {
+            commit_alone(
+                &store,
+                "INSERT INTO filler (data) VALUES (randomblob(3000))",
+            )
+            .await;
+        }
+        let log = database.dir.path().join("switchboard.db-wal");
+        let log_bytes = std::fs::metadata(log).map_or(0, |log| log.len());
+        store.close().await.expect("closes");
+        log_bytes / 4096
+    }
+
+    #[tokio::test]
+    async fn the_log_restarts_while_writes_keep_coming_once_it_is_full() {
+        // Never quiet: writes follow one another without a pause.
+        let limits = LogLimits {
+            every: Duration::from_millis(10),
+            restart_after_pages: 100,
+            quiet: Duration::from_secs(3600),
+            max_pages: 400,
+            forced_every: Duration::ZERO,
+        };
+        // Each row takes a page and the commit's page of the table: about 6,000 pages of log
+        // without a restart.
+        let pages = log_pages_after_writing(limits, 3_000).await;
+        assert!(
+            pages < 3_000,
+            "the log grew to {pages} pages against a limit of {}",
+            limits.max_pages
+        );
+    }
+
+    #[tokio::test]
+    async fn the_writer_does_not_checkpoint() {
+        // The checkpointer never takes the gate, so the log restarts only where one of its
+        // checkpoints happens to finish between two writes (rarely, and leaving at least one
+        // run of 1,500 pages); if the writer checkpointed (SQLite's default: every 1,000
+        // pages), it would restart at about 1,000 pages, every time.
+        let limits = LogLimits {
+            restart_after_pages: i64::MAX,
+            max_pages: i64::MAX,
+            ..LogLimits::DEFAULT
+        };
+        let pages = log_pages_after_writing(limits, 1_500).await;
+        assert!(pages >= 1_500, "the log restarted at {pages} pages");
+    }
+}
