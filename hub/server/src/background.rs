@@ -79,6 +79,11 @@ impl Background {
         self.tasks.spawn_on(work, &self.handle)
     }
 
+    /// Nothing runs in the lane now (tests wait for this before checking that nothing happened).
+    pub fn is_idle(&self) -> bool {
+        self.tasks.is_empty()
+    }
+
     /// Stops taking work and waits for what is in flight.
     pub async fn wait(&self) {
         self.tasks.close();

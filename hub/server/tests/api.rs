@@ -615,9 +615,10 @@ async fn conversations_filter_and_paginate(db: TestDatabase) {
         assert_eq!(app.webhook(&inbox_id, "s3cret", body).await, StatusCode::OK);
     }
     // The bot's turns touch the conversations: let them finish so the order stays put.
-    while !app.state.bot.is_empty() {
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
+    support::eventually("the bot's turns done", || {
+        (app.state.bot.is_empty() && app.state.background.is_idle()).then_some(())
+    })
+    .await;
     let (_, first) = app.get(&admin, "/api/v1/conversations?limit=2").await;
     let mut ids: Vec<Value> = first["conversations"]
         .as_array()

@@ -170,7 +170,7 @@ async fn a_visitor_chats_and_the_bot_hands_over(db: TestDatabase) {
         .await;
     assert_eq!(again.next().await["message"]["seq"], 1);
     assert_eq!(again.next().await["message"]["seq"], 2);
-    again.silent(Duration::from_millis(300)).await;
+    again.nothing_before_marker().await;
 
     // A token the hub never made is a new visitor, not an error.
     let mut stranger = Chat::connect(&app, &format!("inbox={inbox}&visitor=forged")).await;
@@ -497,8 +497,8 @@ async fn agent_replies_reach_the_visitor_and_notes_never_do(db: TestDatabase) {
     assert_eq!(frame["message"]["id"], reply["id"]);
     assert_eq!(frame["message"]["role"], "agent");
     assert_eq!(frame["message"]["text"], "I'm Sam, happy to help.");
-    // Nothing else: the note never arrives.
-    chat.silent(Duration::from_millis(300)).await;
+    // Nothing else: the note, written before the reply, would have come before it on the bus.
+    chat.nothing_before_marker().await;
     // Never live, never replayed.
     chat.send(json!({ "type": "resume", "after_seq": 0 })).await;
     let mut frames = Vec::new();
@@ -829,7 +829,10 @@ async fn the_bot_answers_on_every_channel_through_the_outbox(db: TestDatabase) {
     app.stop().await;
 }
 
-struct Failing;
+#[derive(Default)]
+struct Failing {
+    calls: std::sync::atomic::AtomicUsize,
+}
 
 #[async_trait::async_trait]
 impl Responder for Failing {
@@ -838,13 +841,15 @@ impl Responder for Failing {
         _question: &Question,
         deltas: &dyn Deltas,
     ) -> Result<Response, ResponderError> {
+        self.calls.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         deltas.push("Let me ");
         Err(ResponderError::Failed("the model is down".into()))
     }
 }
 
 async fn a_failing_responder_hands_over_politely(db: TestDatabase) {
-    let app = with_responder(db, Arc::new(Failing)).await;
+    let failing = Arc::new(Failing::default());
+    let app = with_responder(db, failing.clone()).await;
     let admin = app.admin().await;
     let inbox = webchat_inbox(&app, &admin, json!({})).await;
     let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
@@ -859,6 +864,12 @@ async fn a_failing_responder_hands_over_politely(db: TestDatabase) {
     assert_eq!(chat.next_of("status").await["status"], "escalated");
     // A person has it now: the next message does not wake the bot.
     chat.say("c-2", "Still there?").await;
-    chat.silent(Duration::from_millis(500)).await;
+    // Its routing runs in the background lane after the ack, and would queue a bot turn there.
+    support::eventually("the message routed", || {
+        (app.state.background.is_idle() && app.state.bot.is_empty()).then_some(())
+    })
+    .await;
+    chat.nothing_before_marker().await;
+    assert_eq!(failing.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     app.stop().await;
 }

@@ -3,7 +3,6 @@
 
 use std::{collections::HashSet, time::Duration};
 
-use chrono::Utc;
 use switchboard_model::{
     AiOutcome, ChannelKind, Clock, ContactRef, ConversationStatus, DeliveryStatus, DeliveryUpdate,
     InboundMessage, MessageRole, Permission, Role,
@@ -1074,7 +1073,7 @@ async fn outbox_retries_then_completes(db: TestDatabase) {
 async fn expired_leases_are_claimed_again(db: TestDatabase) {
     let f = fixture_on(&db, ChannelKind::Email).await;
     // Leases run by the store's clock, which the test moves.
-    let clock = Clock::manual(Utc::now());
+    let clock = Clock::manual(Clock::system().now());
     let f = Fixture {
         store: f.store.with_clock(clock.clone()),
         ..f

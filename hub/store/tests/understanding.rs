@@ -1,6 +1,5 @@
 //! Sentiment at ingest and stored topic models, on SQLite and PostgreSQL.
 
-use chrono::Utc;
 use switchboard_model::{ChannelKind, ContactRef, InboundMessage};
 use switchboard_store::{IngestOutcome, Store, StoredTopicModel};
 use switchboard_testkit::{TestDatabase, backend_tests};
@@ -245,7 +244,7 @@ async fn topic_models_are_saved_replaced_and_read_back(db: TestDatabase) {
         labels: vec!["billing".into(), "refund".into()],
         unknown_threshold: 0.42,
         metrics: serde_json::json!({"heldout_accuracy": 0.9}),
-        trained_at: Utc::now(),
+        trained_at: switchboard_model::Clock::system().now(),
     };
     store.save_topic_model(first.clone()).await.expect("saves");
     let read = store
@@ -261,7 +260,7 @@ async fn topic_models_are_saved_replaced_and_read_back(db: TestDatabase) {
     let second = StoredTopicModel {
         model: vec![1, 2, 3],
         labels: vec!["returns".into()],
-        trained_at: Utc::now(),
+        trained_at: switchboard_model::Clock::system().now(),
         ..first
     };
     store.save_topic_model(second).await.expect("replaces");

@@ -102,6 +102,18 @@ impl Chat {
         panic!("no `{kind}` frame");
     }
 
+    /// Asserts that nothing is queued for this visitor before a marker: the hub answers a frame of
+    /// an unknown type with an `error` frame on the same ordered queue, so that error coming
+    /// next proves no other frame was waiting.
+    pub async fn nothing_before_marker(&mut self) {
+        self.send(serde_json::json!({ "type": "marker" })).await;
+        let frame = self.next().await;
+        assert_eq!(
+            frame["type"], "error",
+            "expected nothing before the marker, got {frame}"
+        );
+    }
+
     /// Asserts that nothing but pings arrives for a while.
     pub async fn silent(&mut self, wait: Duration) {
         if let Some(frame) = self.try_next(wait).await {
