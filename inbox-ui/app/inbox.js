@@ -403,6 +403,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
   let replyBox = null;
   let replyFiles = null; // the files chosen for the reply: kept, like the drafts, across refreshes
   let noteBox = null;
+  let composer = null; // the reply and note form, kept across live refreshes of one conversation
   // The newest request for the open conversation's detail: answers can come back out of order,
   // and an older one rendered last would drop what arrived since (a note just added).
   let detailTicket = 0;
@@ -584,6 +585,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
     const note = keepDrafts ? noteBox?.value : '';
     const wasAtBottom = nearBottom();
     const scroll = historyBox?.scrollTop;
+    const previousHistory = historyBox;
     state.detail = detail;
     convPane.setAttribute('aria-busy', 'false');
     renderHeader();
@@ -592,6 +594,15 @@ export function createInbox({ me, can, directory, shortcuts }) {
       renderHandoff(detail),
       detail.sla ? h('p', { class: detail.sla.breached ? 'error-text' : 'muted' }, slaSummary(detail.sla)) : null,
       historyList);
+    // A live refresh of the conversation open redraws its history and leaves the composer as it
+    // is: the agent typing there keeps the focus, the caret and the text.
+    if (keepDrafts && composer?.isConnected && previousHistory?.isConnected) {
+      previousHistory.replaceWith(historyBox);
+      if (!wasAtBottom && scroll !== undefined) historyBox.scrollTop = scroll;
+      else historyBox.scrollTop = historyBox.scrollHeight;
+      renderContact(detail);
+      return;
+    }
     const canReply = can('conversations:reply');
     replyBox = h('textarea', { id: 'reply', rows: '3', placeholder: 'Write a reply to the customer…', value: reply || '' });
     noteBox = h('textarea', { id: 'note', rows: '1', placeholder: 'Only agents see notes · @ mentions', value: note || '' });
@@ -634,7 +645,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
         event.target.value = '';
       },
     }, h('option', { value: '' }, 'Canned responses…'), state.canned.map((c) => h('option', { value: c.id }, `/${c.shortcut} — ${c.title}`))) : null;
-    const composer = canReply ? h('form', { class: 'composer', onsubmit: (e) => e.preventDefault() },
+    composer = canReply ? h('form', { class: 'composer', onsubmit: (e) => e.preventDefault() },
       h('div', { class: 'row2' },
         h('label', { for: 'reply', class: 'visually-hidden' }, 'Reply'), replyBox,
         files.button, action('Send', sendReply, { class: 'primary' })),

@@ -55,6 +55,19 @@ test('take over, reply, add a private note and resolve from the inbox', async ()
   assert.equal(byText('Customer is a VIP').private, true);
   assert.equal(byText('Customer is a VIP').delivery_status, 'internal');
 
+  // The customer writes while the agent types: the history shows it live, and the half-written
+  // reply keeps its text, the focus and the caret (the composer is not redrawn).
+  const replyBox = page.getByRole('textbox', { name: 'Reply' });
+  await replyBox.click();
+  await page.keyboard.type('Checking with the warehouse');
+  await customerWrites(thread, `Any news on ${thread}?`);
+  await history.getByText(`Any news on ${thread}?`).waitFor();
+  assert.equal(await replyBox.inputValue(), 'Checking with the warehouse');
+  assert.equal(await page.evaluate(() => document.activeElement?.id), 'reply');
+  await page.keyboard.type(' now.');
+  assert.equal(await replyBox.inputValue(), 'Checking with the warehouse now.');
+  await replyBox.fill('');
+
   await page.getByRole('button', { name: 'Resolve' }).click();
   await page.getByRole('button', { name: 'Reopen' }).waitFor();
   detail = await api(`/conversations/${id}`, { token: admin });
