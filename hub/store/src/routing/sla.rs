@@ -18,7 +18,10 @@ use switchboard_routing::{
 };
 
 use super::{ROUTING_ACTOR, invalid};
-use crate::{Result, Store, StoreError, convert, directory::audit_at, entities::*};
+use crate::{
+    Result, Store, StoreError, conversations::conversation_row, convert, directory::audit_at,
+    entities::*,
+};
 
 /// `?sla=` on the conversation list.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -316,9 +319,7 @@ impl Store {
         else {
             return Ok(None);
         };
-        let conversation = self
-            .check_conversation(self.db(), org_id, conversation_id)
-            .await?;
+        let conversation = conversation_row(self.db(), org_id, conversation_id).await?;
         sla_clock(&routing, &conversation, self.now())
     }
 
@@ -383,9 +384,8 @@ impl Store {
                     txn.rollback().await?;
                     continue;
                 }
-                let conversation = self
-                    .check_conversation(&*txn, &row.org_id, &row.conversation_id)
-                    .await?;
+                let conversation =
+                    conversation_row(&*txn, &row.org_id, &row.conversation_id).await?;
                 audit_at(
                     &*txn,
                     now,

@@ -19,7 +19,10 @@ use super::{
     ROUTING_ACTOR, invalid,
     sla::{due_at, policy_for},
 };
-use crate::{Result, Store, StoreError, convert, directory::audit_at, entities::*};
+use crate::{
+    Result, Store, StoreError, conversations::conversation_row, convert, directory::audit_at,
+    entities::*,
+};
 
 /// The handoff record to write when a decision escalates.
 #[derive(Clone, Debug, PartialEq)]
@@ -203,8 +206,7 @@ impl Store {
         outcome: AiOutcome,
     ) -> Result<u32> {
         let txn = self.begin_write().await?;
-        self.check_conversation(&*txn, org_id, conversation_id)
-            .await?;
+        conversation_row(&*txn, org_id, conversation_id).await?;
         let failures =
             record_ai_outcome_in(&*txn, org_id, conversation_id, outcome, self.now()).await?;
         txn.commit().await?;
@@ -220,8 +222,7 @@ impl Store {
     ) -> Result<u32> {
         use conversation_routing::Column;
         let txn = self.begin_write().await?;
-        self.check_conversation(&*txn, org_id, conversation_id)
-            .await?;
+        conversation_row(&*txn, org_id, conversation_id).await?;
         let now = self.now();
         ensure_state_rows(&*txn, [new_state_row(org_id, conversation_id, now)]).await?;
         let row = conversation_routing::Entity::update_many()
@@ -235,19 +236,6 @@ impl Store {
             .ok_or(StoreError::NotFound)?;
         txn.commit().await?;
         Ok(state(Some(row))?.ai_failures)
-    }
-
-    pub(super) async fn check_conversation(
-        &self,
-        db: &impl ConnectionTrait,
-        org_id: &str,
-        conversation_id: &str,
-    ) -> Result<conversation::Model> {
-        conversation::Entity::find_by_id(conversation_id)
-            .filter(conversation::Column::OrgId.eq(org_id))
-            .one(db)
-            .await?
-            .ok_or(StoreError::NotFound)
     }
 
     /// Everything routing reads for a customer's message, in one statement: the organization's
@@ -408,9 +396,7 @@ impl Store {
     ) -> Result<RoutingApplied> {
         let now = self.now();
         let txn = self.begin_write().await?;
-        let row = self
-            .check_conversation(&*txn, org_id, conversation_id)
-            .await?;
+        let row = conversation_row(&*txn, org_id, conversation_id).await?;
         audit_at(
             &*txn,
             now,
@@ -546,9 +532,7 @@ impl Store {
         actor: &str,
     ) -> Result<model::Conversation> {
         let txn = self.begin_write().await?;
-        let row = self
-            .check_conversation(&*txn, org_id, conversation_id)
-            .await?;
+        let row = conversation_row(&*txn, org_id, conversation_id).await?;
         let mut active: conversation::ActiveModel = row.into();
         active.status = Set(ConversationStatus::Bot.as_str().to_owned());
         active.assignee_id = Set(None);
