@@ -51,7 +51,7 @@ pub use app::ingest::ingest_events;
 pub use attachments::path as attachment_path;
 pub use bot::AcknowledgeOnly;
 pub use cli::Cli;
-pub use commands::{UsageError, connectors, run, run_blocking};
+pub use commands::{UsageError, connectors, run_blocking};
 pub use config::Settings;
 pub use routing::compiled_rules;
 pub use startup::Application;
