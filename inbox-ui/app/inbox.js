@@ -533,7 +533,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
     [...directory.users.values()].filter((u) => u.active && u.role !== 'knowledge_editor')
       .map((u) => h('option', { value: u.id, selected: u.id === conv.assignee_id }, u.name || u.email)))
       : h('span', { class: 'muted' }, conv.assignee_id ? directory.userName(conv.assignee_id) : 'Unassigned');
-    mount(headerSlot,
+    keepingTyped(headerSlot, () => mount(headerSlot,
       channelIcon(conv.channel),
       h('h2', {}, avatar(contactName(contact), contact?.avatar_colour), contactName(contact),
         conv.subject ? h('span', { class: 'muted' }, ` · ${conv.subject}`) : null),
@@ -544,7 +544,31 @@ export function createInbox({ me, can, directory, shortcuts }) {
       canReply && open ? action('Resolve', () => act('resolve'), { class: 'primary' }) : null,
       canReply && !open ? action('Reopen', () => act('reopen')) : null,
       canReply ? snoozeControl(conv) : null,
-      labelEditor(conv, labels, { editable: canReply, onChange: changed }));
+      labelEditor(conv, labels, { editable: canReply, onChange: changed })));
+  }
+
+  // Redraws `container` with `draw`, and puts back what an agent was typing in its text fields
+  // (found again by their labels): a live refresh must not eat a label being typed.
+  function keepingTyped(container, draw) {
+    const typed = [...container.querySelectorAll('input[type="text"][aria-label]')]
+      .filter((field) => field.value || field === document.activeElement)
+      .map((field) => ({
+        label: field.getAttribute('aria-label'),
+        value: field.value,
+        focused: field === document.activeElement,
+        start: field.selectionStart,
+        end: field.selectionEnd,
+      }));
+    draw();
+    for (const was of typed) {
+      const field = container.querySelector(`input[type="text"][aria-label="${CSS.escape(was.label)}"]`);
+      if (!field || field.value) continue;
+      field.value = was.value;
+      if (was.focused) {
+        field.focus();
+        field.setSelectionRange(was.start, was.end);
+      }
+    }
   }
 
   /** Snoozed: when it comes back, and a button to bring it back now. Otherwise a menu. */
@@ -600,7 +624,10 @@ export function createInbox({ me, can, directory, shortcuts }) {
       previousHistory.replaceWith(historyBox);
       if (!wasAtBottom && scroll !== undefined) historyBox.scrollTop = scroll;
       else historyBox.scrollTop = historyBox.scrollHeight;
-      renderContact(detail);
+      // The contact panel too is left alone while its contact is unchanged: an agent may be
+      // typing a label there. Only its list of conversations is fetched again.
+      if (shownContact && shownContact.key === JSON.stringify(detail.contact ?? null)) loadContactHistory(detail);
+      else renderContact(detail);
       return;
     }
     const canReply = can('conversations:reply');
@@ -668,9 +695,13 @@ export function createInbox({ me, can, directory, shortcuts }) {
     historyBox.scrollTop = historyBox.scrollHeight;
   }
 
-  async function renderContact(detail) {
+  // What the contact panel shows: the contact it was drawn from, and its list of conversations.
+  let shownContact = null;
+
+  function renderContact(detail) {
     const contact = detail.contact;
     if (!contact) {
+      shownContact = { key: 'null', past: null };
       mount(contactPane, h('p', { class: 'muted' }, 'No contact.'));
       return;
     }
@@ -708,8 +739,17 @@ export function createInbox({ me, can, directory, shortcuts }) {
           identity.external_id.startsWith('visitor:') ? 'Anonymous visitor' : identity.external_id)))),
       duplicatesSection({ contact, nameOf: (c) => contactName(c), canMerge: can('contacts:write'), onMerged: merged }),
       h('h3', {}, 'Conversations'), past);
+    shownContact = { key: JSON.stringify(contact), past };
+    loadContactHistory(detail);
+  }
+
+  async function loadContactHistory(detail) {
+    const past = shownContact?.past;
+    const contact = detail.contact;
+    if (!past || !contact) return;
     try {
       const page = await get(`/conversations${query({ contact_id: contact.id, snoozed: 'any', limit: 20 })}`);
+      if (shownContact?.past !== past) return;
       mount(past, page.conversations.map((conv) => h('li', {},
         channelIcon(conv.channel),
         h('a', { href: `#/inbox/${conv.id}`, 'aria-current': conv.id === detail.conversation.id ? 'true' : undefined },

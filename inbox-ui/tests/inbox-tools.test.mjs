@@ -24,6 +24,9 @@ test('label a conversation, see the chip, filter by the label, remove it', async
 
   const editor = page.getByRole('group', { name: 'Labels', exact: true });
   await editor.getByRole('combobox', { name: 'Add label' }).fill(name);
+  // The customer writes while the agent types the label: the live refresh keeps the text.
+  await customerWrites(labelled, `Refund for ${labelled}: and the invoice?`);
+  await page.getByRole('list', { name: 'Messages' }).getByText(`Refund for ${labelled}: and the invoice?`).waitFor();
   await editor.getByRole('combobox', { name: 'Add label' }).press('Enter');
   await editor.getByRole('button', { name: `Remove label ${name}` }).waitFor();
   const detail = await api(`/conversations/${id}`, { token: admin });
@@ -124,6 +127,9 @@ test('label a contact from the contact panel, then remove the label', async () =
   const panel = page.getByRole('complementary', { name: 'Contact' });
   const editor = panel.getByRole('group', { name: 'Contact labels' });
   await editor.getByRole('combobox', { name: 'Add label' }).fill(name);
+  // The customer writes while the agent types the label: the live refresh keeps the text.
+  await customerWrites(thread, `And the invoice for ${thread}?`);
+  await page.getByRole('list', { name: 'Messages' }).getByText(`And the invoice for ${thread}?`).waitFor();
   await editor.getByRole('combobox', { name: 'Add label' }).press('Enter');
   await editor.getByRole('button', { name: `Remove label ${name}` }).waitFor();
   assert.deepEqual((await api(`/contacts/${contactId}`, { token: admin })).labels, [name]);
