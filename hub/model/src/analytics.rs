@@ -14,6 +14,14 @@ use serde::Serialize;
 
 use crate::{Calendar, HandoffReason};
 
+mod totals;
+
+pub use totals::{Dimension, Histogram, SlaCounts, Totals, bucket};
+
+/// The time zone whose days the roll-ups count in. A report in another zone counts the
+/// conversations themselves.
+pub const ROLLUP_TIME_ZONE: &str = "UTC";
+
 /// The longest range a report covers, in days.
 pub const MAX_REPORT_DAYS: i64 = 731;
 
@@ -269,30 +277,6 @@ pub struct Stats {
     pub mean: Option<f64>,
 }
 
-/// The `p`-quantile of sorted values, interpolating linearly between the two nearest ranks
-/// (the median of 10 and 20 is 15).
-fn quantile(sorted: &[f64], p: f64) -> Option<f64> {
-    let last = sorted.len().checked_sub(1)?;
-    let rank = p * last as f64;
-    let (low, high) = (rank.floor() as usize, rank.ceil() as usize);
-    let (a, b) = (sorted[low.min(last)], sorted[high.min(last)]);
-    Some(a + (b - a) * (rank - low as f64))
-}
-
-impl Stats {
-    pub fn of(mut values: Vec<f64>) -> Stats {
-        values.retain(|value| value.is_finite());
-        values.sort_by(f64::total_cmp);
-        let count = values.len() as u64;
-        Stats {
-            count,
-            median: quantile(&values, 0.5),
-            p90: quantile(&values, 0.9),
-            mean: (count > 0).then(|| values.iter().sum::<f64>() / count as f64),
-        }
-    }
-}
-
 /// Customer satisfaction over a set of conversations.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -306,21 +290,13 @@ pub struct CsatSummary {
 }
 
 impl CsatSummary {
-    fn of<'a>(facts: impl IntoIterator<Item = &'a ConversationFacts>) -> CsatSummary {
-        let (mut scores, mut resolved) = (Vec::new(), 0u64);
-        for fact in facts {
-            resolved += u64::from(fact.resolved_at.is_some());
-            scores.extend(fact.csat);
-        }
-        let responses = scores.len() as u64;
-        let satisfied = scores.iter().filter(|score| **score >= 4).count() as u64;
+    fn of(totals: &Totals) -> CsatSummary {
+        let responses = totals.csat_responses.max(0) as u64;
         CsatSummary {
             responses,
-            satisfied_share: ratio(satisfied, responses),
-            average: (responses > 0).then(|| {
-                scores.iter().map(|score| f64::from(*score)).sum::<f64>() / responses as f64
-            }),
-            response_rate: ratio(responses, resolved),
+            satisfied_share: ratio(totals.csat_satisfied.max(0) as u64, responses),
+            average: (responses > 0).then(|| totals.csat_sum as f64 / responses as f64),
+            response_rate: ratio(responses, totals.resolved.max(0) as u64),
         }
     }
 }
@@ -387,16 +363,12 @@ pub struct Overview {
     pub sentiment_average: Option<f64>,
 }
 
-fn counts<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<Count> {
-    let mut by_key: BTreeMap<&str, u64> = BTreeMap::new();
-    for key in keys {
-        *by_key.entry(key).or_default() += 1;
-    }
+fn counts(by_key: &BTreeMap<String, i64>) -> Vec<Count> {
     let mut counts: Vec<Count> = by_key
-        .into_iter()
+        .iter()
         .map(|(key, conversations)| Count {
-            key: key.to_owned(),
-            conversations,
+            key: key.clone(),
+            conversations: (*conversations).max(0) as u64,
         })
         .collect();
     counts.sort_by(|a, b| {
@@ -407,59 +379,97 @@ fn counts<'a>(keys: impl IntoIterator<Item = &'a str>) -> Vec<Count> {
     counts
 }
 
-fn mean(values: impl IntoIterator<Item = f64>) -> Option<f64> {
-    let (sum, count) = values
-        .into_iter()
-        .fold((0.0, 0u64), |(sum, count), value| (sum + value, count + 1));
-    (count > 0).then(|| sum / count as f64)
+fn count(value: i64) -> u64 {
+    value.max(0) as u64
 }
 
-/// The overview of `facts`: the conversations opened in `range`.
+fn sentiment_average(totals: &Totals) -> Option<f64> {
+    (totals.sentiment_count > 0)
+        .then(|| totals.sentiment_sum as f64 / totals.sentiment_count as f64)
+}
+
+/// What a report adds up: the totals of each day of its range (by the day each conversation
+/// was opened), and each agent's totals over the range.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct ReportTotals {
+    pub days: BTreeMap<String, Totals>,
+    pub agents: BTreeMap<String, Totals>,
+}
+
+impl ReportTotals {
+    /// The totals of `facts`, the conversations opened in `range`, counted one by one.
+    pub fn of_facts(
+        range: &ReportRange,
+        facts: &[ConversationFacts],
+        calendars: &HashMap<String, Calendar>,
+    ) -> ReportTotals {
+        let mut report = ReportTotals::default();
+        for fact in facts {
+            let totals = Totals::of(fact, range, calendars);
+            if let Some(agent) = &fact.assignee_id {
+                report
+                    .agents
+                    .entry(agent.clone())
+                    .or_default()
+                    .add(&totals.for_agent(), 1);
+            }
+            report
+                .days
+                .entry(range.day_of(fact.opened_at))
+                .or_default()
+                .add(&totals, 1);
+        }
+        report
+    }
+
+    /// The whole range's totals.
+    pub fn total(&self) -> Totals {
+        Totals::sum(self.days.values())
+    }
+}
+
+/// The overview of the conversations opened in `range`; `policy_names` names the SLA policies.
 pub fn overview(
     range: &ReportRange,
-    facts: &[ConversationFacts],
-    calendars: &HashMap<String, Calendar>,
+    report: &ReportTotals,
+    policy_names: &HashMap<String, String>,
 ) -> Overview {
-    let opened = facts.len() as u64;
-    let count = |keep: &dyn Fn(&ConversationFacts) -> bool| {
-        facts.iter().filter(|fact| keep(fact)).count() as u64
-    };
-    let automated_resolutions = count(&|fact| fact.resolved_by_ai());
-    let handoffs = count(&|fact| fact.handoff.is_some());
-    let ai_involved = count(&|fact| fact.ai_answered);
-    let mut sla: BTreeMap<(String, String), SlaRow> = BTreeMap::new();
-    for fact in facts {
-        let (Some(facts), Some(outcome)) = (&fact.sla, fact.sla_outcome()) else {
-            continue;
-        };
-        let row = sla
-            .entry((facts.policy_id.clone(), facts.priority.clone()))
-            .or_insert_with(|| SlaRow {
-                policy_id: facts.policy_id.clone(),
-                policy: facts.policy_name.clone(),
-                priority: facts.priority.clone(),
-                met: 0,
-                breached: 0,
-                pending: 0,
-                compliance: None,
-            });
-        match outcome {
-            SlaOutcome::Met => row.met += 1,
-            SlaOutcome::Breached => row.breached += 1,
-            SlaOutcome::Pending => row.pending += 1,
-        }
-    }
-    let mut sla: Vec<SlaRow> = sla.into_values().collect();
-    for row in &mut sla {
-        row.compliance = ratio(row.met, row.met + row.breached);
-    }
+    let totals = report.total();
+    let opened = count(totals.opened);
+    let automated_resolutions = count(totals.automated);
+    let handoffs = count(totals.handoffs);
+    let ai_involved = count(totals.ai_involved);
+    let mut sla: Vec<SlaRow> = totals
+        .sla
+        .iter()
+        .map(|(key, counts)| {
+            let (policy_id, priority) = totals::split_sla_key(key);
+            let (met, breached) = (count(counts.0), count(counts.1));
+            SlaRow {
+                policy_id: policy_id.to_owned(),
+                policy: policy_names.get(policy_id).cloned().unwrap_or_default(),
+                priority: priority.to_owned(),
+                met,
+                breached,
+                pending: count(counts.2),
+                compliance: ratio(met, met + breached),
+            }
+        })
+        .collect();
+    sla.sort_by(|a, b| (&a.policy_id, &a.priority).cmp(&(&b.policy_id, &b.priority)));
     let sla_met = sla.iter().map(|row| row.met).sum();
     let sla_breached = sla.iter().map(|row| row.breached).sum();
     let handoff_reasons = HandoffReason::ALL
         .iter()
         .map(|kind| Count {
             key: kind.as_str().to_owned(),
-            conversations: count(&|fact| fact.handoff == Some(*kind)),
+            conversations: count(
+                totals
+                    .handoff_reasons
+                    .get(kind.as_str())
+                    .copied()
+                    .unwrap_or_default(),
+            ),
         })
         .collect();
     Overview {
@@ -467,49 +477,26 @@ pub fn overview(
         to: range.to.to_string(),
         time_zone: range.time_zone.clone(),
         conversations_opened: opened,
-        conversations_resolved: count(&|fact| fact.resolved_at.is_some()),
+        conversations_resolved: count(totals.resolved),
         automated_resolutions,
         automated_resolution_rate: rate(automated_resolutions, opened),
         handoffs,
         handoff_rate: rate(handoffs, opened),
         ai_involved,
         ai_involvement_rate: rate(ai_involved, opened),
-        first_response_time_seconds: Stats::of(
-            facts
-                .iter()
-                .filter_map(ConversationFacts::first_response_seconds)
-                .collect(),
-        ),
-        first_response_time_business_seconds: Stats::of(
-            facts
-                .iter()
-                .filter_map(|fact| fact.first_response_business_seconds(calendars))
-                .collect(),
-        ),
-        resolution_time_seconds: Stats::of(
-            facts
-                .iter()
-                .filter_map(ConversationFacts::resolution_seconds)
-                .collect(),
-        ),
-        csat: CsatSummary::of(facts),
+        first_response_time_seconds: totals.first_response.stats(),
+        first_response_time_business_seconds: totals.first_response_business.stats(),
+        resolution_time_seconds: totals.resolution.stats(),
+        csat: CsatSummary::of(&totals),
         sla_compliance: ratio(sla_met, sla_met + sla_breached),
         sla_met,
         sla_breached,
         handoff_reasons,
-        by_channel: counts(facts.iter().map(|fact| fact.channel.as_str())),
-        by_inbox: counts(facts.iter().map(|fact| fact.inbox_id.as_str())),
-        by_topic: counts(
-            facts
-                .iter()
-                .map(|fact| fact.topic.as_deref().unwrap_or("none")),
-        ),
+        by_channel: counts(&totals.by_channel),
+        by_inbox: counts(&totals.by_inbox),
+        by_topic: counts(&totals.by_topic),
         sla,
-        sentiment_average: mean(
-            facts
-                .iter()
-                .filter_map(|fact| fact.sentiment.map(f64::from)),
-        ),
+        sentiment_average: sentiment_average(&totals),
     }
 }
 
@@ -541,42 +528,30 @@ pub struct Timeseries {
 }
 
 /// The conversations opened in `range`, day by day (by the day each was opened).
-pub fn timeseries(range: &ReportRange, facts: &[ConversationFacts]) -> Timeseries {
-    let mut by_day: HashMap<String, Vec<&ConversationFacts>> = HashMap::new();
+pub fn timeseries(range: &ReportRange, report: &ReportTotals) -> Timeseries {
+    let empty = Totals::default();
     let mut hour_of_week = vec![0u64; 7 * 24];
-    for fact in facts {
-        by_day
-            .entry(range.day_of(fact.opened_at))
-            .or_default()
-            .push(fact);
-        if let Some(hour) = hour_of_week.get_mut(range.hour_of_week(fact.opened_at)) {
-            *hour += 1;
+    for day in report.days.values() {
+        for (hour, conversations) in &day.hour_of_week {
+            if let Some(into) = hour_of_week.get_mut(usize::from(*hour)) {
+                *into += count(*conversations);
+            }
         }
     }
     let days = range
         .days()
         .into_iter()
         .map(|date| {
-            let day = by_day.remove(&date).unwrap_or_default();
-            let count = |keep: &dyn Fn(&ConversationFacts) -> bool| {
-                day.iter().filter(|fact| keep(fact)).count() as u64
-            };
+            let day = report.days.get(&date).unwrap_or(&empty);
             DayRow {
-                conversations_opened: day.len() as u64,
-                automated_resolutions: count(&|fact| fact.resolved_by_ai()),
-                handoffs: count(&|fact| fact.handoff.is_some()),
-                ai_involved: count(&|fact| fact.ai_answered),
-                resolved: count(&|fact| fact.resolved_at.is_some()),
-                first_response_median_seconds: Stats::of(
-                    day.iter()
-                        .filter_map(|fact| fact.first_response_seconds())
-                        .collect(),
-                )
-                .median,
-                csat_average: CsatSummary::of(day.iter().copied()).average,
-                sentiment_average: mean(
-                    day.iter().filter_map(|fact| fact.sentiment.map(f64::from)),
-                ),
+                conversations_opened: count(day.opened),
+                automated_resolutions: count(day.automated),
+                handoffs: count(day.handoffs),
+                ai_involved: count(day.ai_involved),
+                resolved: count(day.resolved),
+                first_response_median_seconds: day.first_response.stats().median,
+                csat_average: CsatSummary::of(day).average,
+                sentiment_average: sentiment_average(day),
                 date,
             }
         })
@@ -605,40 +580,20 @@ pub struct AgentRow {
 }
 
 /// Per agent, most conversations first; `names` gives each agent's display name.
-pub fn agents(facts: &[ConversationFacts], names: &HashMap<String, String>) -> Vec<AgentRow> {
-    let mut by_agent: BTreeMap<&str, Vec<&ConversationFacts>> = BTreeMap::new();
-    for fact in facts {
-        if let Some(agent) = fact.assignee_id.as_deref() {
-            by_agent.entry(agent).or_default().push(fact);
-        }
-    }
-    let mut rows: Vec<AgentRow> = by_agent
-        .into_iter()
-        .map(|(agent, handled)| AgentRow {
-            agent_id: agent.to_owned(),
-            name: names
-                .get(agent)
-                .cloned()
-                .unwrap_or_else(|| agent.to_owned()),
-            conversations: handled.len() as u64,
-            replied: handled.iter().filter(|fact| fact.human_replied).count() as u64,
-            resolved: handled
-                .iter()
-                .filter(|fact| fact.resolved_at.is_some())
-                .count() as u64,
-            first_response_time_seconds: Stats::of(
-                handled
-                    .iter()
-                    .filter_map(|fact| fact.first_response_seconds())
-                    .collect(),
-            ),
-            resolution_time_seconds: Stats::of(
-                handled
-                    .iter()
-                    .filter_map(|fact| fact.resolution_seconds())
-                    .collect(),
-            ),
-            csat: CsatSummary::of(handled.iter().copied()),
+pub fn agents(report: &ReportTotals, names: &HashMap<String, String>) -> Vec<AgentRow> {
+    let mut rows: Vec<AgentRow> = report
+        .agents
+        .iter()
+        .filter(|(_, totals)| totals.opened > 0)
+        .map(|(agent, totals)| AgentRow {
+            agent_id: agent.clone(),
+            name: names.get(agent).cloned().unwrap_or_else(|| agent.clone()),
+            conversations: count(totals.opened),
+            replied: count(totals.replied),
+            resolved: count(totals.resolved),
+            first_response_time_seconds: totals.first_response.stats(),
+            resolution_time_seconds: totals.resolution.stats(),
+            csat: CsatSummary::of(totals),
         })
         .collect();
     rows.sort_by(|a, b| {
@@ -678,16 +633,6 @@ mod tests {
             sla: None,
             csat: None,
         }
-    }
-
-    #[test]
-    fn quantiles_interpolate_between_ranks() {
-        let stats = Stats::of(vec![30.0, 10.0, 20.0, 40.0]);
-        assert_eq!(stats.median, Some(25.0));
-        assert_eq!(stats.p90, Some(37.0));
-        assert_eq!(stats.mean, Some(25.0));
-        assert_eq!(Stats::of(vec![]).median, None);
-        assert_eq!(Stats::of(vec![7.0]).p90, Some(7.0));
     }
 
     #[test]
@@ -732,7 +677,10 @@ mod tests {
             resolution_breached: false,
         });
         let waiting = opened("2026-12-01T13:00:00Z");
-        let overview = overview(&range, &[by_ai, handed, waiting], &HashMap::new());
+        let report = ReportTotals::of_facts(&range, &[by_ai, handed, waiting], &HashMap::new());
+        let names = HashMap::from([("p".to_owned(), "Normal".to_owned())]);
+        let overview = overview(&range, &report, &names);
+        assert_eq!(overview.sla[0].policy, "Normal");
         assert_eq!(overview.conversations_opened, 3);
         assert_eq!(overview.automated_resolutions, 1);
         assert!((overview.automated_resolution_rate - 1.0 / 3.0).abs() < 1e-9);

@@ -59,6 +59,9 @@ pub enum Command {
     /// The key that seals secrets at rest
     #[command(subcommand)]
     Secrets(SecretsCommand),
+    /// The analytics roll-ups
+    #[command(subcommand)]
+    Analytics(AnalyticsCommand),
     /// Train the organization's topic classifier
     #[command(subcommand)]
     Topics(TopicsCommand),
@@ -200,6 +203,14 @@ pub enum ContactCommand {
         #[arg(long, value_name = "SLUG")]
         org: String,
     },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AnalyticsCommand {
+    /// Throw the daily roll-ups away and count every conversation again (the hub counts each
+    /// change as it happens; this is for after an upgrade, or to check them); prints how many
+    /// conversations it counted
+    Rebuild,
 }
 
 #[derive(Debug, Subcommand)]

@@ -6,8 +6,8 @@ use switchboard_model::Permission;
 use crate::{
     ai,
     cli::{
-        ApikeyCommand, Cli, Command, ContactCommand, EvalCommand, KbCommand, OrgCommand,
-        RetentionCommand, SecretsCommand, TopicsCommand, UserCommand,
+        AnalyticsCommand, ApikeyCommand, Cli, Command, ContactCommand, EvalCommand, KbCommand,
+        OrgCommand, RetentionCommand, SecretsCommand, TopicsCommand, UserCommand,
     },
     config::Settings,
     demo, knowledge_cli,
@@ -135,6 +135,16 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
                 erased.conversations,
                 erased.messages,
                 erased.orphaned_files.len()
+            );
+            Ok(())
+        }
+        Command::Analytics(AnalyticsCommand::Rebuild) => {
+            let store = startup::open_store(&settings).await?;
+            let started = std::time::Instant::now();
+            let counted = store.rebuild_analytics().await?;
+            println!(
+                "counted {counted} conversations into the analytics roll-ups in {:.1} s",
+                started.elapsed().as_secs_f64()
             );
             Ok(())
         }

@@ -35,6 +35,7 @@ mod knowledge_cli;
 mod login;
 mod notifications;
 mod retention;
+mod rollups;
 mod routing;
 mod smtp;
 mod snooze;

@@ -319,6 +319,7 @@ impl Application {
             shutdown.clone(),
         ));
         workers.spawn(crate::snooze::run(state.clone(), shutdown.clone()));
+        workers.spawn(crate::rollups::run(state.clone(), shutdown.clone()));
         workers.spawn(slack_desk::run(state.clone(), shutdown.clone()));
         workers.spawn(crate::helpdesk::run(state.clone(), shutdown.clone()));
         workers.spawn(crate::retention::run(

@@ -10,8 +10,12 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestApp;
 use switchboard::Settings;
-use switchboard_model::{AiOutcome, Clock, MessageRole, new_id};
-use switchboard_store::NewMessage;
+use switchboard_model::{
+    AiOutcome, Clock, MessageRole,
+    analytics::{self, ReportRange, ReportTotals},
+    new_id,
+};
+use switchboard_store::{NewMessage, ReportFilter};
 use switchboard_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
@@ -19,6 +23,7 @@ backend_tests!(
     analytics_is_for_managers_and_admins_and_one_organization,
     bad_ranges_are_refused_with_a_reason,
     the_label_filter_counts_exactly_the_labelled_conversations,
+    the_daily_rollups_agree_with_the_conversations,
 );
 
 fn instant(text: &str) -> DateTime<Utc> {
@@ -565,4 +570,131 @@ async fn the_label_filter_counts_exactly_the_labelled_conversations(db: TestData
         )
         .await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
+}
+
+/// Each report in UTC (the roll-ups' zone) as the API serves it, from the daily roll-ups, is
+/// what counting the conversations themselves gives, over ranges and filters.
+async fn assert_rollups_agree(history: &History, org_id: &str, step: &str) {
+    let (app, admin) = (&history.app, &history.admin);
+    let store = &app.state.store;
+    let names: std::collections::HashMap<String, String> = store
+        .list_users(org_id)
+        .await
+        .expect("users")
+        .into_iter()
+        .map(|user| (user.id, user.name))
+        .collect();
+    let policies = store.report_policy_names(org_id).await.expect("policies");
+    let calendars = store.report_calendars(org_id).await.expect("calendars");
+    for (from, to) in [
+        ("2026-11-27", "2026-11-30"),
+        ("2026-11-30", "2026-11-30"),
+        ("2026-11-01", "2026-12-31"),
+    ] {
+        for (query, filter) in [
+            (String::new(), ReportFilter::default()),
+            (
+                "&channel=freshdesk".to_owned(),
+                ReportFilter {
+                    channel: Some("freshdesk".into()),
+                    ..ReportFilter::default()
+                },
+            ),
+            (
+                "&topic=none".to_owned(),
+                ReportFilter {
+                    topic: Some("none".into()),
+                    ..ReportFilter::default()
+                },
+            ),
+        ] {
+            let range = ReportRange::new(from, to, "UTC").expect("a range");
+            let facts = store
+                .report_facts(org_id, range.start, range.end, &filter)
+                .await
+                .expect("facts");
+            let counted = ReportTotals::of_facts(&range, &facts, &calendars);
+            let query = format!("from={from}&to={to}&tz=UTC{query}");
+            let expected = [
+                (
+                    "overview",
+                    serde_json::to_value(analytics::overview(&range, &counted, &policies)),
+                ),
+                (
+                    "timeseries",
+                    serde_json::to_value(analytics::timeseries(&range, &counted)),
+                ),
+            ];
+            for (route, expected) in expected {
+                let (status, served) = app
+                    .get(admin, &format!("/api/v1/analytics/{route}?{query}"))
+                    .await;
+                assert_eq!(status, StatusCode::OK, "{served}");
+                assert_eq!(served, expected.expect("json"), "{step}: {route}?{query}");
+            }
+            if query.ends_with("UTC") {
+                let (_, served) = app
+                    .get(admin, &format!("/api/v1/analytics/agents?{query}"))
+                    .await;
+                let expected =
+                    serde_json::to_value(analytics::agents(&counted, &names)).expect("json");
+                assert_eq!(served["agents"], expected, "{step}: agents?{query}");
+            }
+        }
+    }
+}
+
+async fn the_daily_rollups_agree_with_the_conversations(db: TestDatabase) {
+    let history = known_history(db).await;
+    let (app, admin) = (&history.app, &history.admin);
+    let (_, page) = app.get(admin, "/api/v1/conversations?limit=10").await;
+    let ids: Vec<String> = page["conversations"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .map(|c| c["id"].as_str().expect("an id").to_owned())
+        .collect();
+    let detail = app.conversation(admin, &ids[0]).await;
+    let org_id = detail["conversation"]["org_id"]
+        .as_str()
+        .expect("an org")
+        .to_owned();
+    assert_rollups_agree(&history, &org_id, "the history").await;
+    let store = &app.state.store;
+    assert!(
+        store.analytics_rollup_rows(&org_id).await.expect("rows") > 0,
+        "the reports read roll-ups"
+    );
+
+    // Changes to conversations already counted: each is taken out and counted again.
+    history.at("2026-12-01T09:00:00Z").await;
+    for id in &ids {
+        let detail = app.conversation(admin, id).await;
+        match detail["conversation"]["status"].as_str() {
+            Some("resolved") => {
+                history
+                    .post(&format!("/api/v1/conversations/{id}/reopen"), json!({}))
+                    .await;
+            }
+            Some("escalated") | Some("assigned") => {
+                history.resolve(id).await;
+                store
+                    .record_csat(&org_id, id, 4, None)
+                    .await
+                    .expect("a rating");
+            }
+            _ => {
+                history
+                    .post(&format!("/api/v1/conversations/{id}/takeover"), json!({}))
+                    .await;
+                history.agent_replies(id).await;
+            }
+        }
+    }
+    assert_rollups_agree(&history, &org_id, "after the changes").await;
+
+    // Counted again from nothing, they are the same.
+    let counted = store.rebuild_analytics().await.expect("rebuilt");
+    assert!(counted >= ids.len(), "{counted}");
+    assert_rollups_agree(&history, &org_id, "after a rebuild").await;
 }

@@ -5,7 +5,8 @@ use std::collections::HashMap;
 
 use chrono::{DateTime, Utc};
 use sea_orm::{
-    ColumnTrait, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, Condition, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
+    QuerySelect,
     sea_query::{Alias, Expr, ExprTrait, Query, SimpleExpr, SubQueryStatement},
 };
 use switchboard_model::{
@@ -14,6 +15,8 @@ use switchboard_model::{
 };
 
 use crate::{Result, Store, convert, entities::*};
+
+mod rollups;
 
 /// Which conversations a report counts, beyond its organization and range.
 #[derive(Clone, Debug, Default)]
@@ -30,6 +33,7 @@ pub struct ReportFilter {
 #[derive(FromQueryResult)]
 struct FactsRow {
     id: String,
+    org_id: String,
     inbox_id: String,
     channel: String,
     team_id: Option<String>,
@@ -92,6 +96,97 @@ fn latest_handoff_reason() -> SimpleExpr {
     SimpleExpr::SubQuery(None, Box::new(SubQueryStatement::SelectStatement(query)))
 }
 
+/// The facts of conversations, as one query (joined with each one's routing state and CSAT,
+/// its latest handoff and whether the AI and a person wrote in it): the caller filters it.
+fn facts_query() -> sea_orm::Select<conversation::Entity> {
+    use conversation::Column;
+    let routing = conversation_routing::Entity::belongs_to(conversation::Entity)
+        .from(conversation_routing::Column::ConversationId)
+        .to(Column::Id)
+        .into();
+    let csat = csat_response::Entity::belongs_to(conversation::Entity)
+        .from(csat_response::Column::ConversationId)
+        .to(Column::Id)
+        .into();
+    let routing_col =
+        |column: conversation_routing::Column| Expr::col((conversation_routing::Entity, column));
+    conversation::Entity::find()
+        .select_only()
+        .columns([
+            Column::Id,
+            Column::OrgId,
+            Column::InboxId,
+            Column::Channel,
+            Column::TeamId,
+            Column::AssigneeId,
+            Column::Topic,
+            Column::Sentiment,
+            Column::Status,
+            Column::CreatedAt,
+            Column::ResolvedAt,
+        ])
+        .expr_as(
+            routing_col(conversation_routing::Column::EscalatedAt),
+            "escalated_at",
+        )
+        .expr_as(
+            routing_col(conversation_routing::Column::FirstResponseAt),
+            "first_human_reply_at",
+        )
+        .expr_as(
+            routing_col(conversation_routing::Column::SlaPolicyId),
+            "sla_policy_id",
+        )
+        .expr_as(
+            routing_col(conversation_routing::Column::SlaPriority),
+            "sla_priority",
+        )
+        .expr_as(
+            routing_col(conversation_routing::Column::FirstResponseDueAt),
+            "first_response_due_at",
+        )
+        .expr_as(
+            routing_col(conversation_routing::Column::FirstResponseBreachedAt),
+            "first_response_breached_at",
+        )
+        .expr_as(
+            routing_col(conversation_routing::Column::ResolutionDueAt),
+            "resolution_due_at",
+        )
+        .expr_as(
+            routing_col(conversation_routing::Column::ResolutionBreachedAt),
+            "resolution_breached_at",
+        )
+        .expr_as(
+            Expr::col((csat_response::Entity, csat_response::Column::Score)),
+            "csat",
+        )
+        .expr_as(latest_handoff_reason(), "handoff_reason")
+        .expr_as(has_message(MessageRole::Ai, false), "ai_answered")
+        .expr_as(has_message(MessageRole::Agent, true), "human_replied")
+        .join_rev(JoinType::LeftJoin, routing)
+        .join_rev(JoinType::LeftJoin, csat)
+}
+
+/// The facts of the conversations `ids` that still exist, each with its organization.
+pub(crate) async fn facts_of(
+    db: &impl sea_orm::ConnectionTrait,
+    ids: &[String],
+) -> Result<Vec<(String, ConversationFacts)>> {
+    let rows = facts_query()
+        .filter(conversation::Column::Id.is_in(ids.iter().cloned()))
+        .into_model::<FactsRow>()
+        .all(db)
+        .await?;
+    let names = HashMap::new();
+    rows.into_iter()
+        .map(|row| {
+            let org_id = row.org_id.clone();
+            facts(row, &names).map(|facts| (org_id, facts))
+        })
+        .collect()
+}
+
 impl Store {
     /// The facts of every conversation of `org_id` opened in `[start, end)` that `filter` keeps.
     pub async fn report_facts(
@@ -102,72 +197,7 @@ impl Store {
         filter: &ReportFilter,
     ) -> Result<Vec<ConversationFacts>> {
         use conversation::Column;
-        let routing = conversation_routing::Entity::belongs_to(conversation::Entity)
-            .from(conversation_routing::Column::ConversationId)
-            .to(Column::Id)
-            .into();
-        let csat = csat_response::Entity::belongs_to(conversation::Entity)
-            .from(csat_response::Column::ConversationId)
-            .to(Column::Id)
-            .into();
-        let routing_col = |column: conversation_routing::Column| {
-            Expr::col((conversation_routing::Entity, column))
-        };
-        let mut query = conversation::Entity::find()
-            .select_only()
-            .columns([
-                Column::Id,
-                Column::InboxId,
-                Column::Channel,
-                Column::TeamId,
-                Column::AssigneeId,
-                Column::Topic,
-                Column::Sentiment,
-                Column::Status,
-                Column::CreatedAt,
-                Column::ResolvedAt,
-            ])
-            .expr_as(
-                routing_col(conversation_routing::Column::EscalatedAt),
-                "escalated_at",
-            )
-            .expr_as(
-                routing_col(conversation_routing::Column::FirstResponseAt),
-                "first_human_reply_at",
-            )
-            .expr_as(
-                routing_col(conversation_routing::Column::SlaPolicyId),
-                "sla_policy_id",
-            )
-            .expr_as(
-                routing_col(conversation_routing::Column::SlaPriority),
-                "sla_priority",
-            )
-            .expr_as(
-                routing_col(conversation_routing::Column::FirstResponseDueAt),
-                "first_response_due_at",
-            )
-            .expr_as(
-                routing_col(conversation_routing::Column::FirstResponseBreachedAt),
-                "first_response_breached_at",
-            )
-            .expr_as(
-                routing_col(conversation_routing::Column::ResolutionDueAt),
-                "resolution_due_at",
-            )
-            .expr_as(
-                routing_col(conversation_routing::Column::ResolutionBreachedAt),
-                "resolution_breached_at",
-            )
-            .expr_as(
-                Expr::col((csat_response::Entity, csat_response::Column::Score)),
-                "csat",
-            )
-            .expr_as(latest_handoff_reason(), "handoff_reason")
-            .expr_as(has_message(MessageRole::Ai, false), "ai_answered")
-            .expr_as(has_message(MessageRole::Agent, true), "human_replied")
-            .join_rev(JoinType::LeftJoin, routing)
-            .join_rev(JoinType::LeftJoin, csat)
+        let mut query = facts_query()
             .filter(Column::OrgId.eq(org_id))
             .filter(Column::CreatedAt.gte(start))
             .filter(Column::CreatedAt.lt(end));
@@ -184,7 +214,13 @@ impl Store {
             query = query.filter(Column::AssigneeId.eq(agent_id.as_str()));
         }
         if let Some(topic) = &filter.topic {
-            query = query.filter(Column::Topic.eq(topic.as_str()));
+            // `none` is how reports name the conversations without a topic (`by_topic`).
+            query = query.filter(match topic.as_str() {
+                "none" => Condition::any()
+                    .add(Column::Topic.is_null())
+                    .add(Column::Topic.eq("none")),
+                topic => Condition::all().add(Column::Topic.eq(topic)),
+            });
         }
         if let Some(label) = &filter.label {
             query = query.filter(crate::labels::has_label(org_id, label));
@@ -194,7 +230,7 @@ impl Store {
             .into_model::<FactsRow>()
             .all(self.db())
             .await?;
-        let policies = self.policy_names(org_id).await?;
+        let policies = self.report_policy_names(org_id).await?;
         rows.into_iter().map(|row| facts(row, &policies)).collect()
     }
 
@@ -217,7 +253,8 @@ impl Store {
         Ok(calendars)
     }
 
-    async fn policy_names(&self, org_id: &str) -> Result<HashMap<String, String>> {
+    /// The names of the organization's SLA policies, by id.
+    pub async fn report_policy_names(&self, org_id: &str) -> Result<HashMap<String, String>> {
         Ok(sla_policy::Entity::find()
             .filter(sla_policy::Column::OrgId.eq(org_id))
             .all(self.db())

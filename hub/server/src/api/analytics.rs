@@ -12,7 +12,7 @@ use axum::{
 use serde::{Deserialize, Serialize};
 use switchboard_model::{
     Permission,
-    analytics::{self, AgentRow, ConversationFacts, Overview, ReportRange, Stats, Timeseries},
+    analytics::{self, AgentRow, Overview, ReportRange, ReportTotals, Stats, Timeseries},
 };
 use switchboard_store::ReportFilter;
 use utoipa::{IntoParams, ToSchema};
@@ -46,18 +46,20 @@ pub struct ReportParams {
     pub format: Option<String>,
 }
 
-/// What a report was asked for: its range and its facts.
+/// What a report was asked for: its range and the totals it adds up.
 struct Report {
     range: ReportRange,
-    facts: Vec<ConversationFacts>,
+    totals: ReportTotals,
     csv: bool,
 }
 
+/// The report asked for; `agents`: whether it shows each agent's figures.
 async fn report(
     state: &AppState,
     auth: &Auth,
     params: ReportParams,
     headers: &HeaderMap,
+    agents: bool,
 ) -> ApiResult<Report> {
     auth.require(Permission::AnalyticsRead)?;
     let range = ReportRange::with_defaults(
@@ -79,9 +81,9 @@ async fn report(
             .map(switchboard_store::label_name)
             .transpose()?,
     };
-    let facts = state
+    let totals = state
         .store
-        .report_facts(auth.org_id(), range.start, range.end, &filter)
+        .report_totals(auth.org_id(), &range, &filter, agents)
         .await?;
     let csv = match params.format.as_deref() {
         Some("csv") => true,
@@ -96,7 +98,7 @@ async fn report(
             .and_then(|accept| accept.to_str().ok())
             .is_some_and(|accept| accept.contains("text/csv")),
     };
-    Ok(Report { range, facts, csv })
+    Ok(Report { range, totals, csv })
 }
 
 /// A CSV document: a header line, then one line per row; fields quoted when they need it, and
@@ -251,9 +253,9 @@ pub async fn overview(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> ApiResult<Response> {
-    let report = report(&state, &auth, params, &headers).await?;
-    let calendars = state.store.report_calendars(auth.org_id()).await?;
-    let overview = analytics::overview(&report.range, &report.facts, &calendars);
+    let report = report(&state, &auth, params, &headers, false).await?;
+    let names = state.store.report_policy_names(auth.org_id()).await?;
+    let overview = analytics::overview(&report.range, &report.totals, &names);
     Ok(if report.csv {
         overview_csv(&overview).into_response("overview")
     } else {
@@ -272,8 +274,8 @@ pub async fn timeseries(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> ApiResult<Response> {
-    let report = report(&state, &auth, params, &headers).await?;
-    let series = analytics::timeseries(&report.range, &report.facts);
+    let report = report(&state, &auth, params, &headers, false).await?;
+    let series = analytics::timeseries(&report.range, &report.totals);
     if !report.csv {
         return Ok(ApiJson(series).into_response());
     }
@@ -324,7 +326,7 @@ pub async fn agents(
     headers: HeaderMap,
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> ApiResult<Response> {
-    let report = report(&state, &auth, params, &headers).await?;
+    let report = report(&state, &auth, params, &headers, true).await?;
     let names: HashMap<String, String> = state
         .store
         .list_users(auth.org_id())
@@ -332,7 +334,7 @@ pub async fn agents(
         .into_iter()
         .map(|user| (user.id, user.name))
         .collect();
-    let agents = analytics::agents(&report.facts, &names);
+    let agents = analytics::agents(&report.totals, &names);
     if !report.csv {
         return Ok(ApiJson(AgentsReport {
             from: report.range.from.to_string(),
