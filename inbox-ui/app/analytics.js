@@ -226,7 +226,11 @@ export function createAnalytics({ can, directory }) {
     mount(gaps, h('h2', {}, 'Knowledge gaps'),
       h('p', { class: 'muted' }, 'What customers asked that the AI could not answer, most asked first.'),
       dataTable(['Question', 'Asked'], gapItems.slice(0, 10).map((gap) => h('tr', {}, h('td', {}, gap.question), h('td', {}, String(gap.count)))),
-        { label: 'Knowledge gaps', empty: gapList === null ? 'Not available to your role.' : 'None.' }));
+        { label: 'Knowledge gaps', empty: gapList === null ? 'Not available to your role.' : 'None.' }),
+      h('h2', {}, 'Articles the AI cited most'),
+      dataTable(['Article', 'Conversations'], (overview.top_articles || []).map((article) => h('tr', {},
+        h('td', {}, article.title || 'A deleted article'), h('td', {}, String(article.conversations)))),
+        { label: 'Articles cited', empty: 'The AI cited no article in this range.' }));
   }
 
   async function downloadCsv() {

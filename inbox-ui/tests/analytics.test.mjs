@@ -45,6 +45,14 @@ test('a manager reads the figures of a known history, changes the range and down
   assert.equal(await figure('Automated resolution').textContent(), `${(expected.automated_resolution_rate * 100).toFixed(1)} %`);
   const reasons = page.getByRole('table', { name: 'Reason' });
   await reasons.getByRole('row', { name: /Asked for a person/ }).waitFor();
+  // The articles the AI cited most, by their titles now.
+  const cited = page.getByRole('table', { name: 'Articles cited' });
+  if (expected.top_articles.length) {
+    const [first] = expected.top_articles;
+    await cited.getByRole('row', { name: `${first.title} ${first.conversations}` }).waitFor();
+  } else {
+    await cited.getByText('The AI cited no article in this range.').waitFor();
+  }
 
   // The chart: uPlot's canvas, with today's point among the days.
   const chart = page.getByRole('img', { name: 'Conversations per day' });

@@ -210,6 +210,8 @@ pub struct ConversationFacts {
     pub sla: Option<SlaFacts>,
     /// The customer's rating, 1–5.
     pub csat: Option<i32>,
+    /// The knowledge-base articles the AI's answers cited, each once.
+    pub cited: Vec<String>,
 }
 
 impl ConversationFacts {
@@ -361,6 +363,27 @@ pub struct Overview {
     pub by_topic: Vec<Count>,
     pub sla: Vec<SlaRow>,
     pub sentiment_average: Option<f64>,
+    /// The knowledge-base articles the AI cited in the most conversations, at most 10.
+    pub top_articles: Vec<ArticleCount>,
+}
+
+/// An article and the conversations where the AI cited it.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ArticleCount {
+    pub article_id: String,
+    /// Its title now (empty when it was deleted).
+    pub title: String,
+    pub conversations: u64,
+}
+
+/// The names a report shows for what the totals keep by id.
+#[derive(Clone, Debug, Default)]
+pub struct ReportNames {
+    /// SLA policies' names by id.
+    pub policies: HashMap<String, String>,
+    /// Knowledge-base articles' titles by id.
+    pub articles: HashMap<String, String>,
 }
 
 fn counts(by_key: &BTreeMap<String, i64>) -> Vec<Count> {
@@ -428,12 +451,12 @@ impl ReportTotals {
     }
 }
 
-/// The overview of the conversations opened in `range`; `policy_names` names the SLA policies.
-pub fn overview(
-    range: &ReportRange,
-    report: &ReportTotals,
-    policy_names: &HashMap<String, String>,
-) -> Overview {
+/// The articles cited in the most conversations, most first.
+const TOP_ARTICLES: usize = 10;
+
+/// The overview of the conversations opened in `range`.
+pub fn overview(range: &ReportRange, report: &ReportTotals, names: &ReportNames) -> Overview {
+    let policy_names = &names.policies;
     let totals = report.total();
     let opened = count(totals.opened);
     let automated_resolutions = count(totals.automated);
@@ -497,6 +520,15 @@ pub fn overview(
         by_topic: counts(&totals.by_topic),
         sla,
         sentiment_average: sentiment_average(&totals),
+        top_articles: counts(&totals.cited)
+            .into_iter()
+            .take(TOP_ARTICLES)
+            .map(|count| ArticleCount {
+                title: names.articles.get(&count.key).cloned().unwrap_or_default(),
+                article_id: count.key,
+                conversations: count.conversations,
+            })
+            .collect(),
     }
 }
 
@@ -632,6 +664,7 @@ mod tests {
             first_human_reply_at: None,
             sla: None,
             csat: None,
+            cited: Vec::new(),
         }
     }
 
@@ -659,6 +692,7 @@ mod tests {
         by_ai.ai_answered = true;
         by_ai.resolved_at = Some(at("2026-12-01T10:05:00Z"));
         by_ai.csat = Some(5);
+        by_ai.cited = vec!["returns".into()];
         let mut handed = opened("2026-12-01T11:00:00Z");
         handed.ai_answered = true;
         handed.handoff = Some(HandoffReason::HumanRequest);
@@ -678,7 +712,10 @@ mod tests {
         });
         let waiting = opened("2026-12-01T13:00:00Z");
         let report = ReportTotals::of_facts(&range, &[by_ai, handed, waiting], &HashMap::new());
-        let names = HashMap::from([("p".to_owned(), "Normal".to_owned())]);
+        let names = ReportNames {
+            policies: HashMap::from([("p".to_owned(), "Normal".to_owned())]),
+            articles: HashMap::new(),
+        };
         let overview = overview(&range, &report, &names);
         assert_eq!(overview.sla[0].policy, "Normal");
         assert_eq!(overview.conversations_opened, 3);
@@ -702,5 +739,8 @@ mod tests {
             .expect("every kind is listed");
         assert_eq!(human.conversations, 1);
         assert_eq!(overview.handoff_reasons.len(), HandoffReason::ALL.len());
+        assert_eq!(overview.top_articles.len(), 1);
+        assert_eq!(overview.top_articles[0].article_id, "returns");
+        assert_eq!(overview.top_articles[0].conversations, 1);
     }
 }

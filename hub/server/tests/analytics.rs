@@ -11,7 +11,7 @@ use serde_json::{Value, json};
 use support::TestApp;
 use switchboard::Settings;
 use switchboard_model::{
-    AiOutcome, Clock, MessageRole,
+    AiOutcome, Clock, MessageRole, Source,
     analytics::{self, ReportRange, ReportTotals},
     new_id,
 };
@@ -134,6 +134,19 @@ async fn known_history(db: TestDatabase) -> History {
         .as_str()
         .expect("an org id")
         .to_owned();
+    let (status, article) = history
+        .app
+        .post(
+            &history.admin,
+            "/api/v1/kb/articles",
+            json!({ "title": "Where parcels are", "body": "Track a parcel from its page." }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{article}");
+    let cited = Source {
+        article_id: article["id"].as_str().expect("an id").to_owned(),
+        title: "Where parcels are".into(),
+    };
     let store = &history.app.state.store;
     store
         .append_bot_message(
@@ -147,7 +160,7 @@ async fn known_history(db: TestDatabase) -> History {
                 author_id: None,
                 mentions: Vec::new(),
                 attachments: Vec::new(),
-                sources: Vec::new(),
+                sources: vec![cited.clone(), cited],
                 confidence: Some(0.9),
                 model: None,
                 tokens: None,
@@ -201,6 +214,11 @@ async fn known_history(db: TestDatabase) -> History {
     history
 }
 
+/// The id of the one article an overview lists.
+fn article_id(overview: &Value) -> Value {
+    overview["top_articles"][0]["article_id"].clone()
+}
+
 fn close(actual: &Value, expected: f64) -> bool {
     actual
         .as_f64()
@@ -243,6 +261,13 @@ async fn every_figure_of_a_known_history(db: TestDatabase) {
     assert_close(&resolution["median"], 1830.0, "resolution median");
     assert_close(&resolution["p90"], 3246.0, "resolution p90");
     assert_eq!(overview["csat"]["responses"], 2);
+    // The AI cited one article in one conversation (twice in one answer counts once).
+    assert_eq!(
+        overview["top_articles"],
+        json!([{ "article_id": article_id(&overview), "title": "Where parcels are",
+                 "conversations": 1 }]),
+        "{overview}"
+    );
     assert_close(&overview["csat"]["satisfied_share"], 0.5, "satisfied");
     assert_close(&overview["csat"]["average"], 3.5, "CSAT average");
     assert_close(
@@ -584,7 +609,7 @@ async fn assert_rollups_agree(history: &History, org_id: &str, step: &str) {
         .into_iter()
         .map(|user| (user.id, user.name))
         .collect();
-    let policies = store.report_policy_names(org_id).await.expect("policies");
+    let policies = store.report_names(org_id).await.expect("names");
     let calendars = store.report_calendars(org_id).await.expect("calendars");
     for (from, to) in [
         ("2026-11-27", "2026-11-30"),

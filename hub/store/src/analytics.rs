@@ -179,12 +179,53 @@ pub(crate) async fn facts_of(
         .all(db)
         .await?;
     let names = HashMap::new();
-    rows.into_iter()
+    let mut facts: Vec<(String, ConversationFacts)> = rows
+        .into_iter()
         .map(|row| {
             let org_id = row.org_id.clone();
             facts(row, &names).map(|facts| (org_id, facts))
         })
-        .collect()
+        .collect::<Result<_>>()?;
+    let answers =
+        message::Entity::find().filter(message::Column::ConversationId.is_in(ids.iter().cloned()));
+    let mut cited = cited_in(db, answers).await?;
+    for (_, fact) in &mut facts {
+        fact.cited = cited.remove(&fact.conversation_id).unwrap_or_default();
+    }
+    Ok(facts)
+}
+
+/// The articles the AI's answers among `messages` cited, by conversation, each once.
+async fn cited_in(
+    db: &impl sea_orm::ConnectionTrait,
+    messages: sea_orm::Select<message::Entity>,
+) -> Result<HashMap<String, Vec<String>>> {
+    #[derive(FromQueryResult)]
+    struct Cited {
+        conversation_id: String,
+        sources: serde_json::Value,
+    }
+    let rows = messages
+        .select_only()
+        .columns([message::Column::ConversationId, message::Column::Sources])
+        .filter(message::Column::Role.eq(MessageRole::Ai.as_str()))
+        .into_model::<Cited>()
+        .all(db)
+        .await?;
+    let mut cited: HashMap<String, Vec<String>> = HashMap::new();
+    for row in rows {
+        let Ok(sources) = serde_json::from_value::<Vec<switchboard_model::Source>>(row.sources)
+        else {
+            continue;
+        };
+        let articles = cited.entry(row.conversation_id).or_default();
+        for source in sources {
+            if !articles.contains(&source.article_id) {
+                articles.push(source.article_id);
+            }
+        }
+    }
+    Ok(cited)
 }
 
 impl Store {
@@ -231,7 +272,46 @@ impl Store {
             .all(self.db())
             .await?;
         let policies = self.report_policy_names(org_id).await?;
-        rows.into_iter().map(|row| facts(row, &policies)).collect()
+        let mut facts: Vec<ConversationFacts> = rows
+            .into_iter()
+            .map(|row| facts(row, &policies))
+            .collect::<Result<_>>()?;
+        // The AI's answers in the conversations opened in the range.
+        let opened = Query::select()
+            .column(Column::Id)
+            .from(conversation::Entity)
+            .and_where(Expr::col(Column::OrgId).eq(org_id))
+            .and_where(Expr::col(Column::CreatedAt).gte(start))
+            .and_where(Expr::col(Column::CreatedAt).lt(end))
+            .take();
+        let answers = message::Entity::find()
+            .filter(message::Column::OrgId.eq(org_id))
+            .filter(message::Column::ConversationId.in_subquery(opened));
+        let mut cited = cited_in(self.db(), answers).await?;
+        for fact in &mut facts {
+            fact.cited = cited.remove(&fact.conversation_id).unwrap_or_default();
+        }
+        Ok(facts)
+    }
+
+    /// The names a report shows: SLA policies' and knowledge-base articles'.
+    pub async fn report_names(
+        &self,
+        org_id: &str,
+    ) -> Result<switchboard_model::analytics::ReportNames> {
+        let articles = kb_article::Entity::find()
+            .select_only()
+            .columns([kb_article::Column::Id, kb_article::Column::Title])
+            .filter(kb_article::Column::OrgId.eq(org_id))
+            .into_tuple::<(String, String)>()
+            .all(self.db())
+            .await?
+            .into_iter()
+            .collect();
+        Ok(switchboard_model::analytics::ReportNames {
+            policies: self.report_policy_names(org_id).await?,
+            articles,
+        })
     }
 
     /// The business hours of each of the organization's SLA policies that has them.
@@ -306,5 +386,6 @@ fn facts(row: FactsRow, policies: &HashMap<String, String>) -> Result<Conversati
         first_human_reply_at: row.first_human_reply_at,
         sla,
         csat: row.csat,
+        cited: Vec::new(),
     })
 }

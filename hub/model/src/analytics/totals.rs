@@ -45,18 +45,16 @@ pub fn bucket(seconds: f64) -> i64 {
 impl Histogram {
     /// Counts `seconds` once (`sign` 1), or takes it out again (`sign` -1).
     pub fn record(&mut self, seconds: f64, sign: i64) {
-        *self.buckets.entry(bucket(seconds)).or_default() += sign;
+        add_count(&mut self.buckets, bucket(seconds), sign);
         self.sum_ms += sign * (seconds.max(0.0) * 1000.0).round() as i64;
-        self.buckets.retain(|_, count| *count != 0);
     }
 
     /// Adds `other` (`sign` 1) or takes it out (`sign` -1).
     pub fn add(&mut self, other: &Histogram, sign: i64) {
         for (bucket, count) in &other.buckets {
-            *self.buckets.entry(*bucket).or_default() += sign * count;
+            add_count(&mut self.buckets, *bucket, sign * count);
         }
         self.sum_ms += sign * other.sum_ms;
-        self.buckets.retain(|_, count| *count != 0);
     }
 
     pub fn count(&self) -> u64 {
@@ -149,6 +147,9 @@ pub struct Totals {
     /// Hour of the week (0 is Monday 00:00) → conversations opened in it.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub hour_of_week: BTreeMap<u8, i64>,
+    /// Knowledge-base article → conversations where the AI cited it.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub cited: BTreeMap<String, i64>,
 }
 
 /// The separator of an SLA key's policy and priority.
@@ -162,11 +163,28 @@ pub(super) fn split_sla_key(key: &str) -> (&str, &str) {
     key.split_once(SLA_KEY).unwrap_or((key, ""))
 }
 
-fn add_counts(into: &mut BTreeMap<String, i64>, from: &BTreeMap<String, i64>, sign: i64) {
-    for (key, count) in from {
-        *into.entry(key.clone()).or_default() += sign * count;
+/// Adds `count` to `key`'s, leaving out a key that comes to nothing.
+fn add_count<K: Ord>(into: &mut BTreeMap<K, i64>, key: K, count: i64) {
+    use std::collections::btree_map::Entry;
+    match into.entry(key) {
+        Entry::Occupied(mut entry) => {
+            *entry.get_mut() += count;
+            if *entry.get() == 0 {
+                entry.remove();
+            }
+        }
+        Entry::Vacant(entry) => {
+            if count != 0 {
+                entry.insert(count);
+            }
+        }
     }
-    into.retain(|_, count| *count != 0);
+}
+
+fn add_counts<K: Ord + Clone>(into: &mut BTreeMap<K, i64>, from: &BTreeMap<K, i64>, sign: i64) {
+    for (key, count) in from {
+        add_count(into, key.clone(), sign * count);
+    }
 }
 
 impl Totals {
@@ -218,6 +236,9 @@ impl Totals {
             .insert(fact.topic.clone().unwrap_or_else(|| "none".into()), 1);
         let hour = u8::try_from(range.hour_of_week(fact.opened_at)).unwrap_or_default();
         totals.hour_of_week.insert(hour, 1);
+        for article in &fact.cited {
+            totals.cited.insert(article.clone(), 1);
+        }
         totals
     }
 
@@ -244,15 +265,15 @@ impl Totals {
             into.0 += sign * counts.0;
             into.1 += sign * counts.1;
             into.2 += sign * counts.2;
+            if *into == SlaCounts::default() {
+                self.sla.remove(key);
+            }
         }
-        self.sla.retain(|_, counts| *counts != SlaCounts::default());
         add_counts(&mut self.by_channel, &other.by_channel, sign);
         add_counts(&mut self.by_inbox, &other.by_inbox, sign);
         add_counts(&mut self.by_topic, &other.by_topic, sign);
-        for (hour, count) in &other.hour_of_week {
-            *self.hour_of_week.entry(*hour).or_default() += sign * count;
-        }
-        self.hour_of_week.retain(|_, count| *count != 0);
+        add_counts(&mut self.hour_of_week, &other.hour_of_week, sign);
+        add_counts(&mut self.cited, &other.cited, sign);
     }
 
     /// The part an agent's row keeps: what the agents' table shows, without the volume
@@ -263,6 +284,7 @@ impl Totals {
             by_inbox: BTreeMap::new(),
             by_topic: BTreeMap::new(),
             hour_of_week: BTreeMap::new(),
+            cited: BTreeMap::new(),
             ..self.clone()
         }
     }

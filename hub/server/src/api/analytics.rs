@@ -254,7 +254,7 @@ pub async fn overview(
     ApiQuery(params): ApiQuery<ReportParams>,
 ) -> ApiResult<Response> {
     let report = report(&state, &auth, params, &headers, false).await?;
-    let names = state.store.report_policy_names(auth.org_id()).await?;
+    let names = state.store.report_names(auth.org_id()).await?;
     let overview = analytics::overview(&report.range, &report.totals, &names);
     Ok(if report.csv {
         overview_csv(&overview).into_response("overview")
