@@ -68,7 +68,11 @@ function change(now, before, riseIsGood) {
 
 export function createAnalytics({ can, directory }) {
   const state = { range: '30', inbox: '', channel: '', team: '', agent: '', label: '', charts: [], request: 0 };
-  const zone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  // Days are counted in the organization's time zone (its reports are kept ready in it), or in
+  // this browser's when the manager picks it.
+  const browserZone = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+  let zone = null;
+  const zoneSelect = h('select', { 'aria-label': 'Time zone', onchange: () => { zone = zoneSelect.value; load(); } });
 
   const rangeSelect = h('select', { 'aria-label': 'Range', onchange: () => { state.range = rangeSelect.value; showCustom(); if (state.range !== 'custom') load(); } },
     RANGES.map(([value, label]) => h('option', { value, selected: value === state.range }, label)));
@@ -104,7 +108,7 @@ export function createAnalytics({ can, directory }) {
 
   const root = h('div', { class: 'analytics' },
     h('div', { class: 'actions' }, h('h1', {}, 'Analytics'), rangeSelect, custom, inboxSelect, channelSelect, teamSelect, agentSelect, labelSelect,
-      h('span', { class: 'muted' }, `Days in ${zone}`), h('span', { class: 'spacer' }), download),
+      zoneSelect, h('span', { class: 'spacer' }), download),
     status, headlines,
     h('section', { 'aria-label': 'Conversations per day' }, h('h2', {}, 'Conversations per day'), chartBox),
     h('section', { 'aria-label': 'Sentiment and satisfaction' }, h('h2', {}, 'Sentiment and satisfaction per day'), moodBox),
@@ -133,6 +137,12 @@ export function createAnalytics({ can, directory }) {
   async function load() {
     const request = ++state.request;
     status.textContent = 'Loading…';
+    if (zone === null) {
+      const org = await get('/organization').catch(() => null);
+      zone = org?.time_zone || browserZone;
+      mount(zoneSelect, [...new Set([zone, browserZone])].map((name) =>
+        h('option', { value: name, selected: name === zone }, `Days in ${name}`)));
+    }
     try {
       const [overview, previous, series, team, gapList] = await Promise.all([
         get(`/analytics/overview${query(params())}`),

@@ -33,7 +33,9 @@ test('a manager reads the figures of a known history, changes the range and down
   await signIn(page);
   await page.getByRole('link', { name: 'Analytics' }).click();
   await page.getByRole('heading', { name: 'Analytics', level: 1 }).waitFor();
-  const zone = await page.evaluate(() => Intl.DateTimeFormat().resolvedOptions().timeZone);
+  // Days in the organization's time zone.
+  const zone = (await api('/organization', { token })).time_zone;
+  await page.getByRole('combobox', { name: 'Time zone' }).getByRole('option', { name: `Days in ${zone}` }).waitFor({ state: 'attached' });
 
   const expected = await api(`/analytics/overview?from=${lastDays(30).from}&to=${lastDays(30).to}&tz=${encodeURIComponent(zone)}`, { token });
   assert.ok(expected.conversations_opened >= 5, `the seeded and new conversations: ${expected.conversations_opened}`);

@@ -7,6 +7,7 @@
 //! - `analytics_facts`: what each conversation was last counted as (its day, its rows and its
 //!   totals), to be taken out again when it changes.
 //! - `analytics_days`: the roll-ups, one row per organization, dimension, key and day.
+//! - `organizations.time_zone`: the zone whose days an organization's roll-ups count in.
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
@@ -183,6 +184,14 @@ fn triggers() -> Vec<(&'static str, String)> {
 #[async_trait::async_trait]
 impl MigrationTrait for Migration {
     async fn up(&self, manager: &SchemaManager) -> Result<(), DbErr> {
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("organizations")
+                    .add_column(sea_orm_migration::schema::string("time_zone").default("UTC"))
+                    .take(),
+            )
+            .await?;
         let db = manager.get_connection();
         for statement in TABLES {
             db.execute_unprepared(statement).await?;
@@ -227,6 +236,13 @@ impl MigrationTrait for Migration {
             db.execute_unprepared(&format!("DROP TABLE IF EXISTS {table}"))
                 .await?;
         }
-        Ok(())
+        manager
+            .alter_table(
+                Table::alter()
+                    .table("organizations")
+                    .drop_column("time_zone")
+                    .take(),
+            )
+            .await
     }
 }

@@ -18,10 +18,6 @@ mod totals;
 
 pub use totals::{Dimension, Histogram, SlaCounts, Totals, bucket};
 
-/// The time zone whose days the roll-ups count in. A report in another zone counts the
-/// conversations themselves.
-pub const ROLLUP_TIME_ZONE: &str = "UTC";
-
 /// The longest range a report covers, in days.
 pub const MAX_REPORT_DAYS: i64 = 731;
 

@@ -16,6 +16,8 @@ pub struct Organization {
     pub slug: String,
     pub name: String,
     pub created_at: DateTime<Utc>,
+    /// The IANA time zone its reports count days in by default (`UTC` unless set).
+    pub time_zone: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -597,9 +597,9 @@ async fn the_label_filter_counts_exactly_the_labelled_conversations(db: TestData
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY);
 }
 
-/// Each report in UTC (the roll-ups' zone) as the API serves it, from the daily roll-ups, is
+/// Each report in `zone` (the roll-ups' zone) as the API serves it, from the daily roll-ups, is
 /// what counting the conversations themselves gives, over ranges and filters.
-async fn assert_rollups_agree(history: &History, org_id: &str, step: &str) {
+async fn assert_rollups_agree(history: &History, org_id: &str, zone: &str, step: &str) {
     let (app, admin) = (&history.app, &history.admin);
     let store = &app.state.store;
     let names: std::collections::HashMap<String, String> = store
@@ -633,13 +633,13 @@ async fn assert_rollups_agree(history: &History, org_id: &str, step: &str) {
                 },
             ),
         ] {
-            let range = ReportRange::new(from, to, "UTC").expect("a range");
+            let range = ReportRange::new(from, to, zone).expect("a range");
             let facts = store
                 .report_facts(org_id, range.start, range.end, &filter)
                 .await
                 .expect("facts");
             let counted = ReportTotals::of_facts(&range, &facts, &calendars);
-            let query = format!("from={from}&to={to}&tz=UTC{query}");
+            let query = format!("from={from}&to={to}&tz={zone}{query}");
             let expected = [
                 (
                     "overview",
@@ -657,7 +657,7 @@ async fn assert_rollups_agree(history: &History, org_id: &str, step: &str) {
                 assert_eq!(status, StatusCode::OK, "{served}");
                 assert_eq!(served, expected.expect("json"), "{step}: {route}?{query}");
             }
-            if query.ends_with("UTC") {
+            if query.ends_with(zone) {
                 let (_, served) = app
                     .get(admin, &format!("/api/v1/analytics/agents?{query}"))
                     .await;
@@ -684,7 +684,7 @@ async fn the_daily_rollups_agree_with_the_conversations(db: TestDatabase) {
         .as_str()
         .expect("an org")
         .to_owned();
-    assert_rollups_agree(&history, &org_id, "the history").await;
+    assert_rollups_agree(&history, &org_id, "UTC", "the history").await;
     let store = &app.state.store;
     assert!(
         store.analytics_rollup_rows(&org_id).await.expect("rows") > 0,
@@ -716,10 +716,45 @@ async fn the_daily_rollups_agree_with_the_conversations(db: TestDatabase) {
             }
         }
     }
-    assert_rollups_agree(&history, &org_id, "after the changes").await;
+    assert_rollups_agree(&history, &org_id, "UTC", "after the changes").await;
 
     // Counted again from nothing, they are the same.
     let counted = store.rebuild_analytics().await.expect("rebuilt");
     assert!(counted >= ids.len(), "{counted}");
-    assert_rollups_agree(&history, &org_id, "after a rebuild").await;
+    assert_rollups_agree(&history, &org_id, "UTC", "after a rebuild").await;
+
+    // The organization counts its days in Berlin: the roll-ups are counted again in its zone.
+    let agent = app.user_token(admin, "support_agent").await;
+    let (status, _) = app
+        .send(
+            Method::PATCH,
+            &agent,
+            "/api/v1/organization",
+            json!({ "time_zone": "Europe/Berlin" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            admin,
+            "/api/v1/organization",
+            json!({ "time_zone": "Mars/Olympus" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, org) = app
+        .send(
+            Method::PATCH,
+            admin,
+            "/api/v1/organization",
+            json!({ "time_zone": "Europe/Berlin" }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{org}");
+    assert_eq!(org["time_zone"], "Europe/Berlin");
+    let (_, read) = app.get(&agent, "/api/v1/organization").await;
+    assert_eq!(read["time_zone"], "Europe/Berlin", "{read}");
+    assert_rollups_agree(&history, &org_id, "Europe/Berlin", "in Berlin").await;
+    assert!(store.analytics_rollup_rows(&org_id).await.expect("rows") > 0);
 }

@@ -36,6 +36,7 @@ pub(crate) fn organization(row: organization::Model) -> model::Organization {
         slug: row.slug,
         name: row.name,
         created_at: row.created_at,
+        time_zone: row.time_zone,
     }
 }
 

@@ -145,6 +145,7 @@ impl Store {
                 name.trim().to_owned()
             },
             created_at: self.now(),
+            time_zone: "UTC".into(),
         };
         let txn = self.begin_write().await?;
         organization::Entity::insert(organization::ActiveModel::from(row.clone()))

@@ -17,6 +17,7 @@ mod inboxes;
 mod knowledge;
 mod labels;
 mod notifications;
+mod organization;
 mod retention;
 mod routing;
 mod search;
@@ -136,6 +137,7 @@ pub fn router() -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(knowledge::get, knowledge::update))
         .routes(routes!(knowledge::versions))
         .routes(routes!(knowledge::gaps))
+        .routes(routes!(organization::get, organization::update))
         .routes(routes!(analytics::overview))
         .routes(routes!(analytics::timeseries))
         .routes(routes!(analytics::agents))

@@ -12,9 +12,7 @@ use sea_orm::{
 };
 use switchboard_model::{
     Calendar,
-    analytics::{
-        ConversationFacts, Dimension, ROLLUP_TIME_ZONE, ReportRange, ReportTotals, Totals,
-    },
+    analytics::{ConversationFacts, Dimension, ReportRange, ReportTotals, Totals},
 };
 
 use super::{ReportFilter, facts_of};
@@ -49,9 +47,21 @@ fn parse<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
         .map_err(|err| StoreError::Corrupt(format!("analytics totals: {err}")))
 }
 
-/// The zone the roll-ups count days in, as a range (only its zone is used).
-fn rollup_zone() -> ReportRange {
-    ReportRange::new("2000-01-01", "2000-01-01", ROLLUP_TIME_ZONE).expect("a known zone")
+/// The zone an organization's roll-ups count days in, as a range (only its zone is used):
+/// its own, or UTC when that is not a zone this build knows.
+fn zone_of(time_zone: &str) -> ReportRange {
+    ReportRange::new("2000-01-01", "2000-01-01", time_zone)
+        .or_else(|_| ReportRange::new("2000-01-01", "2000-01-01", "UTC"))
+        .expect("UTC is a zone")
+}
+
+/// The time zone of the organization's roll-ups.
+async fn org_zone(db: &impl ConnectionTrait, org_id: &str) -> Result<String> {
+    Ok(organization::Entity::find_by_id(org_id)
+        .one(db)
+        .await?
+        .map(|org| zone_of(&org.time_zone).time_zone)
+        .unwrap_or_else(|| "UTC".into()))
 }
 
 /// What `fact` is counted as now.
@@ -180,16 +190,17 @@ impl Store {
         marks: &[(String, i64)],
     ) -> Result<Vec<Counted>> {
         let ids: Vec<String> = marks.iter().map(|(id, _)| id.clone()).collect();
-        let zone = rollup_zone();
-        let mut calendars: HashMap<String, HashMap<String, Calendar>> = HashMap::new();
+        // Each organization's zone and SLA calendars, read once a batch.
+        let mut orgs: HashMap<String, (ReportRange, HashMap<String, Calendar>)> = HashMap::new();
         let mut now = Vec::with_capacity(ids.len());
         for (org_id, fact) in facts_of(db, &ids).await? {
-            if !calendars.contains_key(&org_id) {
-                let of_org = self.report_calendars(&org_id).await?;
-                calendars.insert(org_id.clone(), of_org);
+            if !orgs.contains_key(&org_id) {
+                let zone = zone_of(&org_zone(db, &org_id).await?);
+                let calendars = self.report_calendars(&org_id).await?;
+                orgs.insert(org_id.clone(), (zone, calendars));
             }
-            let of_org = &calendars[&org_id];
-            now.push(counted(org_id, &fact, &zone, of_org));
+            let (zone, calendars) = &orgs[&org_id];
+            now.push(counted(org_id, &fact, zone, calendars));
         }
         Ok(now)
     }
@@ -204,7 +215,8 @@ impl Store {
         filter: &ReportFilter,
         agents: bool,
     ) -> Result<ReportTotals> {
-        let Some((dimension, key)) = rollup_of(range, filter, agents) else {
+        let zone = org_zone(self.db(), org_id).await?;
+        let Some((dimension, key)) = rollup_of(range, filter, agents, &zone) else {
             let facts = self
                 .report_facts(org_id, range.start, range.end, filter)
                 .await?;
@@ -239,6 +251,53 @@ impl Store {
 }
 
 impl Store {
+    /// Sets the time zone an organization's reports count days in by default, and counts its
+    /// roll-ups again in it (by the job, from now on).
+    pub async fn set_org_time_zone(&self, org_id: &str, time_zone: &str) -> Result<()> {
+        let zone = ReportRange::new("2000-01-01", "2000-01-01", time_zone)
+            .map_err(|err| StoreError::Invalid(err.0))?;
+        let _one = REFRESHING.lock().await;
+        let txn = self.begin_write().await?;
+        let updated = organization::Entity::update_many()
+            .col_expr(
+                organization::Column::TimeZone,
+                sea_orm::sea_query::Expr::value(zone.time_zone.clone()),
+            )
+            .filter(organization::Column::Id.eq(org_id))
+            .exec(&txn.txn)
+            .await?;
+        if updated.rows_affected == 0 {
+            txn.rollback().await?;
+            return Err(StoreError::NotFound);
+        }
+        analytics_day::Entity::delete_many()
+            .filter(analytics_day::Column::OrgId.eq(org_id))
+            .exec(&txn.txn)
+            .await?;
+        analytics_fact::Entity::delete_many()
+            .filter(analytics_fact::Column::OrgId.eq(org_id))
+            .exec(&txn.txn)
+            .await?;
+        let backend = txn.txn.get_database_backend();
+        let placeholder = if backend == DbBackend::Postgres {
+            "$1"
+        } else {
+            "?"
+        };
+        txn.txn
+            .execute_raw(Statement::from_sql_and_values(
+                backend,
+                format!(
+                    "INSERT INTO analytics_dirty (conversation_id, mark) \
+                     SELECT id, 1 FROM conversations WHERE org_id = {placeholder} \
+                     ON CONFLICT (conversation_id) DO UPDATE SET mark = analytics_dirty.mark + 1"
+                ),
+                [org_id.into()],
+            ))
+            .await?;
+        txn.commit().await
+    }
+
     /// How many roll-up rows the organization has (for tests and the benchmark).
     pub async fn analytics_rollup_rows(&self, org_id: &str) -> Result<u64> {
         use sea_orm::PaginatorTrait;
@@ -254,8 +313,9 @@ fn rollup_of(
     range: &ReportRange,
     filter: &ReportFilter,
     agents: bool,
+    zone: &str,
 ) -> Option<(Dimension, String)> {
-    if range.time_zone != ROLLUP_TIME_ZONE || filter.label.is_some() || filter.agent_id.is_some() {
+    if range.time_zone != zone || filter.label.is_some() || filter.agent_id.is_some() {
         return None;
     }
     let filters: Vec<(Dimension, &String)> = [

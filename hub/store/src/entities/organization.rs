@@ -11,6 +11,8 @@ pub struct Model {
     pub slug: String,
     pub name: String,
     pub created_at: DateTimeUtc,
+    /// The IANA zone whose days its analytics roll-ups count in.
+    pub time_zone: String,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
