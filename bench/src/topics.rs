@@ -30,6 +30,9 @@ pub struct Options {
     /// The SVMs' cost of a margin violation, instead of the hub's default
     #[arg(long)]
     cost: Option<f32>,
+    /// Also print in-scope accuracy and out-of-scope recall at every threshold from 0 to 1
+    #[arg(long)]
+    curve: bool,
 }
 
 fn read(path: &Path) -> anyhow::Result<Vec<Example>> {
@@ -171,6 +174,27 @@ pub fn run(options: Options) -> anyhow::Result<()> {
         loaded.memory_bytes() / 1024,
         loaded.unknown_threshold()
     );
+    if options.curve {
+        println!("| threshold | in-scope accuracy | out-of-scope recall |\n| --- | --- | --- |");
+        for step in 0..=40 {
+            let threshold = step as f32 / 40.0;
+            let at = topics::evaluate(predictions.iter().zip(&test).map(|(p, row)| {
+                let refused = p.probability < threshold || p.best == topics::UNKNOWN;
+                let label = if refused {
+                    topics::UNKNOWN
+                } else {
+                    p.best.as_str()
+                };
+                (label, row.label.as_str())
+            }));
+            println!(
+                "| {threshold:.3} | {:.2}% | {} |",
+                at.in_scope_accuracy * 100.0,
+                at.unknown_recall
+                    .map_or_else(|| "n/a".to_owned(), |r| format!("{:.2}%", r * 100.0))
+            );
+        }
+    }
     Ok(())
 }
 
