@@ -568,12 +568,12 @@ struct ThresholdChoice {
 
 /// The share of correct held-out predictions the threshold may refuse. With out-of-scope rows
 /// to learn from, refusing more catches more of them, and this budget is where the trade stops:
-/// on CLINC150 it keeps in-scope accuracy within about 3 points of the best topic's with 80% of
-/// out-of-scope questions caught, where an equal weighing of both went on refusing one correct
-/// topic in eight (BENCHMARKS.md). The few held-out out-of-scope rows (15 of CLINC150's 100)
-/// are too few to choose by: the threshold is the budget's, not the recall's. Without any, a
-/// text about none of the topics still scores low on all of them and costs almost no correct
-/// prediction, but every refusal beyond that is a topic lost.
+/// on CLINC150 it keeps in-scope accuracy within about 3 points of the best topic's with about
+/// 80% of out-of-scope questions caught, where an equal weighing of both went on refusing one
+/// correct topic in seven (BENCHMARKS.md). The few held-out out-of-scope rows (15 of
+/// CLINC150's 100) are too few to choose by: the threshold is the budget's, not the recall's.
+/// Without any, a text about none of the topics still scores low on all of them and costs
+/// almost no correct prediction, but every refusal beyond that is a topic lost.
 const REFUSAL_BUDGET: f64 = 0.02;
 const REFUSAL_BUDGET_WITHOUT_UNKNOWN_ROWS: f64 = 0.0025;
 
