@@ -1,11 +1,12 @@
 //! Topic classification that each organization trains on its own labelled tickets.
 //!
 //! Features: TF-IDF over word 1–2-grams and character 3–5-grams taken inside word boundaries,
-//! hashed into one space, sublinear term frequency, L2-normalized. Model: one-vs-rest linear SVMs
-//! (`topics/linear_svm.rs`, what scikit-learn's `LinearSVC` trains); their scores become a
-//! probability through a softmax whose temperature is fitted on held-out rows, so every
-//! prediction carries one. Below the model's `unknown_threshold` (chosen on held-out rows at
-//! training time and stored in the model) a prediction is "unknown". Rows labelled `oos`, `out_of_scope`, `unknown` (see
+//! hashed into one space, sublinear term frequency, words and character grams each
+//! L2-normalized. Model: one-vs-rest linear SVMs (`topics/linear_svm.rs`, what scikit-learn's
+//! `LinearSVC` trains); their scores become a probability through a softmax whose temperature
+//! is fitted on held-out rows, so every prediction carries one. Below the model's
+//! `unknown_threshold` (chosen on held-out rows at training time and stored in the model) a
+//! prediction is "unknown". Rows labelled `oos`, `out_of_scope`, `unknown` (see
 //! [`is_unknown_label`]) teach the model what is out of scope and are predicted as unknown.
 //!
 //! Everything here is pure CPU work with no I/O: callers on an async runtime run [`train`] in
