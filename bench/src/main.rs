@@ -11,6 +11,8 @@
 //!
 //! `webchat` drives a running hub over its web-chat WebSocket with many visitors at once
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
+//!
+//! `topics` trains and scores the topic classifier on a public labelled set (`topics.rs`).
 
 mod analytics;
 mod fake_llm;
@@ -22,6 +24,7 @@ mod webhook;
 mod retrieval;
 mod rules;
 mod search;
+mod topics;
 
 use std::time::{Duration, Instant};
 
@@ -84,6 +87,9 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Train the topic classifier on a `text,label` CSV and report accuracy, out-of-scope
+    /// recall, training time and prediction time on a test file or a held-out share
+    Topics(topics::Options),
     /// Compile the default and twenty typical custom escalation rules and time their
     /// evaluation per message (p50 / p99)
     Rules {
@@ -138,6 +144,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Helpdesk(options) => helpdesk::run(options).await,
         Command::Analytics(options) => analytics::run(options).await,
         Command::Search(options) => search::run(options).await,
+        Command::Topics(options) => topics::run(options),
     }
 }
 
