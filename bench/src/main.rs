@@ -13,6 +13,7 @@
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
 
 mod analytics;
+mod faq;
 mod fake_llm;
 mod helpdesk;
 mod proc;
@@ -84,6 +85,9 @@ enum Command {
         #[arg(long, default_value_t = 5)]
         rounds: usize,
     },
+    /// Answer the public COVID FAQ's paraphrased questions from a knowledge base of its entries,
+    /// half to tune and half held out, and count the out-of-scope questions declined
+    Faq(faq::Options),
     /// Compile the default and twenty typical custom escalation rules and time their
     /// evaluation per message (p50 / p99)
     Rules {
@@ -138,6 +142,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Helpdesk(options) => helpdesk::run(options).await,
         Command::Analytics(options) => analytics::run(options).await,
         Command::Search(options) => search::run(options).await,
+        Command::Faq(options) => faq::run(options).await,
     }
 }
 

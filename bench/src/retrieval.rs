@@ -16,7 +16,8 @@ use switchboard_ai::{
     offline::compose,
 };
 
-struct Articles(Vec<ArticleDoc>);
+/// Articles held in memory, their ids their positions.
+pub(crate) struct Articles(pub(crate) Vec<ArticleDoc>);
 
 #[async_trait::async_trait]
 impl ArticleSource for Articles {

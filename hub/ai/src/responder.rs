@@ -6,7 +6,9 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use switchboard_model::{Answer, Deltas, Question, Responder, ResponderError, Response};
+use switchboard_model::{
+    Answer, Deltas, Question, Responder, ResponderError, Response, Source,
+};
 
 use crate::{
     cache::{AnswerCache, CacheKey},
@@ -16,12 +18,25 @@ use crate::{
     pii,
 };
 
+/// The confidence an answer needs unless the inbox sets its own (`ai_min_confidence`); here,
+/// beside the confidence it applies to, so that benchmarks judge with the hub's threshold.
+pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.5;
 /// Passages retrieved per question (and given to the model).
 const PASSAGES: usize = 5;
 /// Below this retrieval confidence the LLM is not asked.
 const LLM_GATE: f64 = 0.01;
 /// Answers kept in the cache, across organizations.
 const CACHE_ENTRIES: usize = 10_000;
+
+/// The best article for a question, answered or not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    pub source: Source,
+    /// Its retrieval score.
+    pub score: f32,
+    /// The offline responder's confidence in an answer from it.
+    pub confidence: f64,
+}
 
 pub enum Engine {
     /// Extractive answers from the best passage; no network.
@@ -46,6 +61,34 @@ impl KnowledgeResponder {
 
     pub fn knowledge(&self) -> &Arc<Knowledge> {
         &self.knowledge
+    }
+
+    /// The article retrieval ranks first for `text` and the offline confidence in it, whatever
+    /// the threshold: beside a decline it tells a bad retrieval from a timid confidence.
+    pub async fn candidate(
+        &self,
+        org_id: &str,
+        text: &str,
+    ) -> Result<Option<Candidate>, ResponderError> {
+        let failed = |err: crate::index::KnowledgeError| ResponderError::Failed(err.to_string());
+        let index = self.knowledge.index(org_id).await.map_err(failed)?;
+        let retrieval = self
+            .knowledge
+            .search(&index, &pii::without_pii(text), PASSAGES)
+            .await
+            .map_err(failed)?;
+        let (Some(features), Some(best)) = (Features::of(&retrieval), retrieval.hits.first())
+        else {
+            return Ok(None);
+        };
+        Ok(Some(Candidate {
+            source: Source {
+                article_id: best.passage.article_id.clone(),
+                title: best.passage.title.clone(),
+            },
+            score: best.score,
+            confidence: features.confidence(),
+        }))
     }
 
     /// The response before the threshold: the engine's answer with its confidence, or a
