@@ -40,6 +40,10 @@ pub struct Options {
     /// Print every question that was not answered as it should have been
     #[arg(long)]
     verbose: bool,
+    /// Write each question's confidence features and whether retrieval ranked the expected
+    /// article first (`set,label,…` CSV), to fit the confidence on
+    #[arg(long)]
+    features: Option<PathBuf>,
     /// The threshold; the hub's default unless given
     #[arg(long, default_value_t = DEFAULT_MIN_CONFIDENCE)]
     min_confidence: f64,
@@ -155,6 +159,14 @@ fn responder(articles: Vec<ArticleDoc>) -> KnowledgeResponder {
 struct Tally {
     summary: Summary,
     declined_top_right: usize,
+    /// Answerable questions whose top candidate is the expected article.
+    top_right: usize,
+}
+
+/// Where the feature rows go, and the name of the set being asked.
+struct Sink {
+    rows: Option<std::io::BufWriter<std::fs::File>>,
+    set: String,
 }
 
 async fn ask(
@@ -162,7 +174,9 @@ async fn ask(
     cases: &[Case],
     options: &Options,
     tally: &mut Tally,
+    sink: &mut Sink,
 ) -> anyhow::Result<()> {
+    use std::io::Write;
     for case in cases {
         let question = Question {
             org_id: "faq".into(),
@@ -179,11 +193,28 @@ async fn ask(
             .map_err(|err| err.to_string());
         let verdict = Verdict::of(case, &response);
         tally.summary.add(case, verdict);
+        let candidate = responder.candidate("faq", &case.question).await?;
+        let top = candidate.as_ref().map(|c| c.source.title.as_str());
+        let top_right = case.expected_article.is_some() && top == case.expected_article.as_deref();
+        tally.top_right += usize::from(top_right);
+        if let (Some(rows), Some(c)) = (&mut sink.rows, &candidate) {
+            let f = c.features;
+            writeln!(
+                rows,
+                "{},{},{},{},{},{},{},{}",
+                sink.set,
+                u8::from(case.expected_article.is_some()),
+                u8::from(top_right),
+                f.coverage,
+                f.unknown,
+                f.margin,
+                f.strength,
+                f.title_recall
+            )?;
+        }
         if matches!(verdict, Verdict::Correct | Verdict::Refused) {
             continue;
         }
-        let candidate = responder.candidate("faq", &case.question).await?;
-        let top = candidate.as_ref().map(|c| c.source.title.as_str());
         if verdict == Verdict::Missed && top == case.expected_article.as_deref() {
             tally.declined_top_right += 1;
         }
@@ -223,14 +254,23 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         articles.len(),
         options.min_confidence
     );
+    let mut sink = Sink {
+        rows: match &options.features {
+            Some(path) => Some(std::io::BufWriter::new(std::fs::File::create(path)?)),
+            None => None,
+        },
+        set: String::new(),
+    };
     println!(
-        "| half | answerable | right article | wrong article | declined (top was right) | out of scope declined | near misses declined |"
+        "| set | answerable | right article | wrong article | declined (top was right) | top right | out of scope declined | near misses declined |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for (half, name) in HALVES.iter().enumerate() {
         let mut tally = Tally::default();
-        ask(&whole, &answerable[half], &options, &mut tally).await?;
-        ask(&whole, &unrelated[half], &options, &mut tally).await?;
+        sink.set = format!("faq-{half}");
+        ask(&whole, &answerable[half], &options, &mut tally, &mut sink).await?;
+        sink.set = format!("oos-{half}");
+        ask(&whole, &unrelated[half], &options, &mut tally, &mut sink).await?;
         // Near misses: each entry's paraphrases asked without the entry.
         let mut near = Tally::default();
         let mut by_article: BTreeMap<&str, Vec<Case>> = BTreeMap::new();
@@ -248,19 +288,38 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                 .filter(|a| a.title != title)
                 .cloned()
                 .collect();
-            ask(&responder(without), &cases, &options, &mut near).await?;
+            sink.set = format!("near-{half}");
+            ask(&responder(without), &cases, &options, &mut near, &mut sink).await?;
         }
-        let s = &tally.summary;
-        println!(
-            "| {name} | {} | {} | {} | {} ({}) | {} | {} |",
-            s.answerable,
-            percent(s.correct, s.answerable),
-            percent(s.wrong, s.answerable),
-            percent(s.missed, s.answerable),
-            tally.declined_top_right,
-            percent(s.refused, s.unanswerable),
-            percent(near.summary.refused, near.summary.unanswerable),
-        );
+        print_row(&format!("FAQ, {name}"), &tally, Some(&near));
+    }
+    // The demo knowledge base the confidence was first fitted on: it must not get worse.
+    let demo = responder(crate::retrieval::demo_articles()?);
+    for file in ["answers.jsonl", "answers-holdout.jsonl"] {
+        let path = crate::retrieval::fixtures().join("eval").join(file);
+        let cases = switchboard_ai::eval::parse_cases(&std::fs::read_to_string(path)?)?;
+        let mut tally = Tally::default();
+        sink.set = format!("demo-{file}");
+        ask(&demo, &cases, &options, &mut tally, &mut sink).await?;
+        print_row(&format!("demo, `{file}`"), &tally, None);
     }
     Ok(())
+}
+
+fn print_row(name: &str, tally: &Tally, near: Option<&Tally>) {
+    let s = &tally.summary;
+    println!(
+        "| {name} | {} | {} | {} | {} ({}) | {} | {} | {} |",
+        s.answerable,
+        percent(s.correct, s.answerable),
+        percent(s.wrong, s.answerable),
+        percent(s.missed, s.answerable),
+        tally.declined_top_right,
+        percent(tally.top_right, s.answerable),
+        percent(s.refused, s.unanswerable),
+        near.map_or("-".into(), |near| percent(
+            near.summary.refused,
+            near.summary.unanswerable
+        )),
+    );
 }

@@ -13,8 +13,8 @@
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
 
 mod analytics;
-mod faq;
 mod fake_llm;
+mod faq;
 mod helpdesk;
 mod proc;
 mod webchat;

@@ -6,9 +6,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use switchboard_model::{
-    Answer, Deltas, Question, Responder, ResponderError, Response, Source,
-};
+use switchboard_model::{Answer, Deltas, Question, Responder, ResponderError, Response, Source};
 
 use crate::{
     cache::{AnswerCache, CacheKey},
@@ -36,6 +34,8 @@ pub struct Candidate {
     pub score: f32,
     /// The offline responder's confidence in an answer from it.
     pub confidence: f64,
+    /// What the confidence was computed from.
+    pub features: Features,
 }
 
 pub enum Engine {
@@ -88,6 +88,7 @@ impl KnowledgeResponder {
             },
             score: best.score,
             confidence: features.confidence(),
+            features,
         }))
     }
 
