@@ -23,7 +23,7 @@ use switchboard_ai::{
     article::ArticleDoc,
     eval::{Case, Summary, Verdict},
     index::Knowledge,
-    responder::{DEFAULT_MIN_CONFIDENCE, Engine, KnowledgeResponder},
+    responder::{DEFAULT_MIN_CONFIDENCE, Engine, KnowledgeResponder, candidate},
 };
 use switchboard_model::{NoDeltas, Question, Responder};
 
@@ -193,7 +193,7 @@ async fn ask(
             .map_err(|err| err.to_string());
         let verdict = Verdict::of(case, &response);
         tally.summary.add(case, verdict);
-        let candidate = responder.candidate("faq", &case.question).await?;
+        let candidate = candidate(responder.knowledge(), "faq", &case.question).await?;
         let top = candidate.as_ref().map(|c| c.source.title.as_str());
         let top_right = case.expected_article.is_some() && top == case.expected_article.as_deref();
         tally.top_right += usize::from(top_right);

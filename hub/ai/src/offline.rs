@@ -116,24 +116,34 @@ const TIE: f32 = 0.9;
 
 /// Longest answer, in characters, before the source line.
 const MAX_ANSWER_CHARS: usize = 480;
+/// An answer quotes at most this many sentences, whatever it cites: the one that answers and
+/// what completes it, not the passage around them.
+pub const MAX_SENTENCES: usize = 3;
+/// Another sentence carrying at least this share of the best one's question weight answers too.
+const ALSO_ANSWERS: f64 = 0.6;
 
-/// Composes the answer from the best passage: its sentences that carry the question's terms, in
-/// their order, with the article as the source. `None` when nothing matched.
+/// Composes the answer from the best passage: the one to three sentences that carry the most of
+/// the question's terms, in their order, with the article as the source. `None` when nothing
+/// matched.
 pub fn compose(retrieval: &Retrieval) -> Option<Draft> {
     let features = Features::of(retrieval)?;
     let best = retrieval.hits.first()?;
-    let mut text = answer_text(retrieval, best);
+    // Two articles that match almost equally well both answer part of the question: say both
+    // rather than pick one at random, the second in its one best sentence.
+    let close = retrieval.hits.iter().find(|hit| {
+        hit.passage.article_id != best.passage.article_id && hit.score >= best.score * TIE
+    });
     let mut sources = vec![Source {
         article_id: best.passage.article_id.clone(),
         title: best.passage.title.clone(),
     }];
-    // Two articles that match almost equally well both answer part of the question: say both
-    // rather than pick one at random.
-    let close = retrieval.hits.iter().find(|hit| {
-        hit.passage.article_id != best.passage.article_id && hit.score >= best.score * TIE
-    });
+    let mut text = answer_text(
+        retrieval,
+        best,
+        MAX_SENTENCES - usize::from(close.is_some()),
+    );
     if let Some(second) = close {
-        text = format!("{text}\n\n{}", answer_text(retrieval, second));
+        text = format!("{text}\n\n{}", answer_text(retrieval, second, 1));
         sources.push(Source {
             article_id: second.passage.article_id.clone(),
             title: second.passage.title.clone(),
@@ -148,54 +158,52 @@ pub fn compose(retrieval: &Retrieval) -> Option<Draft> {
     })
 }
 
-fn answer_text(retrieval: &Retrieval, hit: &Hit) -> String {
+/// The passage's best sentence for the question, with up to `max_sentences - 1` more: the items
+/// a sentence ending in a colon introduces, then other sentences nearly as much about the
+/// question.
+fn answer_text(retrieval: &Retrieval, hit: &Hit, max_sentences: usize) -> String {
     let mut analyzer = text::analyzer();
     let sentences = text::sentences(&hit.passage.text);
-    let mut weight = |sentence: &str| -> f64 {
-        let present = text::terms(&mut analyzer, sentence);
-        retrieval
-            .terms
-            .iter()
-            .filter(|t| t.found_in(&present))
-            .map(|t| t.idf)
-            .sum()
-    };
-    let scored: Vec<(usize, f64)> = sentences
+    let weights: Vec<f64> = sentences
         .iter()
-        .enumerate()
-        .map(|(i, s)| (i, weight(s)))
+        .map(|sentence| {
+            let present = text::terms(&mut analyzer, sentence);
+            retrieval
+                .terms
+                .iter()
+                .filter(|t| t.found_in(&present))
+                .map(|t| t.idf)
+                .sum()
+        })
         .collect();
-    let mut ranked = scored.clone();
-    ranked.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
-    let mut chosen: Vec<usize> = Vec::new();
-    let mut length = 0;
-    for (i, score) in ranked {
-        if score <= 0.0 && !chosen.is_empty() {
-            break;
+    // The first of the heaviest; the first sentence when none carries a term.
+    let Some(best) =
+        (0..sentences.len()).reduce(|a, b| if weights[b] > weights[a] { b } else { a })
+    else {
+        return hit.passage.text.chars().take(MAX_ANSWER_CHARS).collect();
+    };
+    let mut chosen = vec![best];
+    let mut length = sentences[best].len();
+    let mut take = |i: usize, chosen: &mut Vec<usize>| {
+        let fits = length + sentences[i].len() < MAX_ANSWER_CHARS;
+        if chosen.len() < max_sentences && fits && !chosen.contains(&i) {
+            length += sentences[i].len() + 1;
+            chosen.push(i);
         }
-        let len = sentences[i].len();
-        if !chosen.is_empty() && length + len > MAX_ANSWER_CHARS {
-            continue;
+    };
+    if sentences[best].ends_with(':') {
+        for i in best + 1..sentences.len() {
+            take(i, &mut chosen);
         }
-        chosen.push(i);
-        length += len + 1;
-        // The sentence after the best one usually finishes its thought ("…; to do so, …").
-        if chosen.len() == 1
-            && let Some(next) = sentences.get(i + 1)
-            && length + next.len() <= MAX_ANSWER_CHARS
-        {
-            chosen.push(i + 1);
-            length += next.len() + 1;
-        }
-        if chosen.len() >= 3 {
-            break;
-        }
+    }
+    let mut others: Vec<usize> = (0..sentences.len())
+        .filter(|&i| weights[i] > 0.0 && weights[i] >= weights[best] * ALSO_ANSWERS)
+        .collect();
+    others.sort_by(|&a, &b| weights[b].total_cmp(&weights[a]).then(a.cmp(&b)));
+    for i in others {
+        take(i, &mut chosen);
     }
     chosen.sort_unstable();
-    chosen.dedup();
-    if chosen.is_empty() {
-        return hit.passage.text.chars().take(MAX_ANSWER_CHARS).collect();
-    }
     chosen
         .iter()
         .map(|&i| sentences[i].as_str())

@@ -63,35 +63,6 @@ impl KnowledgeResponder {
         &self.knowledge
     }
 
-    /// The article retrieval ranks first for `text` and the offline confidence in it, whatever
-    /// the threshold: beside a decline it tells a bad retrieval from a timid confidence.
-    pub async fn candidate(
-        &self,
-        org_id: &str,
-        text: &str,
-    ) -> Result<Option<Candidate>, ResponderError> {
-        let failed = |err: crate::index::KnowledgeError| ResponderError::Failed(err.to_string());
-        let index = self.knowledge.index(org_id).await.map_err(failed)?;
-        let retrieval = self
-            .knowledge
-            .search(&index, &pii::without_pii(text), PASSAGES)
-            .await
-            .map_err(failed)?;
-        let (Some(features), Some(best)) = (Features::of(&retrieval), retrieval.hits.first())
-        else {
-            return Ok(None);
-        };
-        Ok(Some(Candidate {
-            source: Source {
-                article_id: best.passage.article_id.clone(),
-                title: best.passage.title.clone(),
-            },
-            score: best.score,
-            confidence: features.confidence(),
-            features,
-        }))
-    }
-
     /// The response before the threshold: the engine's answer with its confidence, or a
     /// decline; and whether the model streamed it (else the caller passes it on, once it
     /// passes the threshold).
@@ -132,6 +103,33 @@ impl KnowledgeResponder {
             }
         }
     }
+}
+
+/// The article retrieval ranks first for `text` and the offline confidence in it, whatever the
+/// threshold and the engine: beside a decline it tells a bad retrieval from a timid confidence.
+pub async fn candidate(
+    knowledge: &Knowledge,
+    org_id: &str,
+    text: &str,
+) -> Result<Option<Candidate>, ResponderError> {
+    let failed = |err: crate::index::KnowledgeError| ResponderError::Failed(err.to_string());
+    let index = knowledge.index(org_id).await.map_err(failed)?;
+    let retrieval = knowledge
+        .search(&index, &pii::without_pii(text), PASSAGES)
+        .await
+        .map_err(failed)?;
+    let (Some(features), Some(best)) = (Features::of(&retrieval), retrieval.hits.first()) else {
+        return Ok(None);
+    };
+    Ok(Some(Candidate {
+        source: Source {
+            article_id: best.passage.article_id.clone(),
+            title: best.passage.title.clone(),
+        },
+        score: best.score,
+        confidence: features.confidence(),
+        features,
+    }))
 }
 
 /// The model's answer from the retrieved passages, streamed into `deltas`.

@@ -9,9 +9,10 @@ use support::{FixtureSource, fixture_dir, offline_responder};
 use switchboard_ai::{
     eval::{Summary, Verdict, parse_cases},
     index::Knowledge,
-    offline::Features,
+    offline::{Features, MAX_SENTENCES},
+    text,
 };
-use switchboard_model::{NoDeltas, Question, Responder};
+use switchboard_model::{NoDeltas, Question, Responder, Response};
 
 const MIN_CONFIDENCE: f64 = 0.5;
 
@@ -109,4 +110,58 @@ async fn an_empty_knowledge_base_declines_everything() {
         response,
         switchboard_model::Response::Declined { .. }
     ));
+}
+
+/// The answer's quoted sentences and its source line.
+fn quoted(response: &Response) -> Option<(Vec<String>, &str)> {
+    let Response::Answered(answer) = response else {
+        return None;
+    };
+    let (body, source) = answer.text.rsplit_once("\n\nSource: ")?;
+    Some((text::sentences(body), source))
+}
+
+#[tokio::test]
+async fn an_answer_quotes_the_sentence_that_answers_not_the_passage() {
+    let (responder, _) = offline_responder(None);
+    let response = responder
+        .respond(&question("demo", "How long does a refund take?"), &NoDeltas)
+        .await
+        .expect("responds");
+    let (sentences, source) = quoted(&response).expect("answered, with a source line");
+    println!("{sentences:#?}");
+    assert_eq!(source, "Refund policy");
+    assert!(
+        sentences
+            .iter()
+            .any(|s| s.contains("a refund takes 5 to 10 business days")),
+        "{sentences:?}"
+    );
+    assert!(sentences.len() <= 2, "{sentences:?}");
+}
+
+#[tokio::test]
+async fn every_answer_is_at_most_three_sentences_with_its_source() {
+    let (responder, _) = offline_responder(None);
+    let mut answered = 0;
+    for file in ["answers.jsonl", "answers-holdout.jsonl"] {
+        let text = std::fs::read_to_string(fixture_dir().join("eval").join(file)).expect("reads");
+        for case in parse_cases(&text).expect("parses") {
+            let response = responder
+                .respond(&question("demo", &case.question), &NoDeltas)
+                .await
+                .expect("responds");
+            if !matches!(response, Response::Answered(_)) {
+                continue;
+            }
+            let (sentences, source) = quoted(&response).expect("a source line");
+            assert!(
+                (1..=MAX_SENTENCES).contains(&sentences.len()) && !source.is_empty(),
+                "{:?}: {sentences:?}",
+                case.question
+            );
+            answered += 1;
+        }
+    }
+    assert!(answered >= 60, "only {answered} answered");
 }
