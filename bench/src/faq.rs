@@ -44,6 +44,10 @@ pub struct Options {
     /// article first (`set,label,…` CSV), to fit the confidence on
     #[arg(long)]
     features: Option<PathBuf>,
+    /// Group the entries into one article per source and category, each entry a section under
+    /// its question as heading: the shape of a help centre rather than of an FAQ
+    #[arg(long)]
+    sections: bool,
     /// The threshold; the hub's default unless given
     #[arg(long, default_value_t = DEFAULT_MIN_CONFIDENCE)]
     min_confidence: f64,
@@ -89,16 +93,48 @@ fn faq_articles(path: &Path) -> anyhow::Result<Vec<ArticleDoc>> {
         if question.trim().is_empty() || !seen.insert(normalized(question)) {
             continue;
         }
+        let group = match (row.get(5).map(str::trim), row.get(6).map(str::trim)) {
+            (Some(source), Some(category)) if !category.is_empty() => {
+                format!("{source}: {category}")
+            }
+            (Some(source), _) => source.to_owned(),
+            _ => String::new(),
+        };
         articles.push(ArticleDoc {
             id: String::new(),
             title: question.trim().to_owned(),
-            category: None,
+            category: Some(group),
             tags: Vec::new(),
             body: answer.trim().to_owned(),
             version: 1,
         });
     }
     Ok(articles)
+}
+
+/// One article per group of entries (their `category`), each entry a section headed by its
+/// question; and, by entry title, the article that now holds it.
+fn sectioned(entries: &[ArticleDoc]) -> (Vec<ArticleDoc>, BTreeMap<String, String>) {
+    let mut groups: BTreeMap<String, String> = BTreeMap::new();
+    let mut holder = BTreeMap::new();
+    for entry in entries {
+        let group = entry.category.clone().unwrap_or_default();
+        let body = groups.entry(group.clone()).or_default();
+        body.push_str(&format!("## {}\n\n{}\n\n", entry.title, entry.body));
+        holder.insert(entry.title.clone(), group);
+    }
+    let articles = groups
+        .into_iter()
+        .map(|(title, body)| ArticleDoc {
+            id: String::new(),
+            title,
+            category: None,
+            tags: Vec::new(),
+            body,
+            version: 1,
+        })
+        .collect();
+    (articles, holder)
 }
 
 /// The answerable questions of each half, by expected article title.
@@ -240,10 +276,20 @@ fn percent(part: usize, whole: usize) -> String {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let articles = faq_articles(&options.path)?;
+    let mut articles = faq_articles(&options.path)?;
     anyhow::ensure!(!articles.is_empty(), "no FAQ entries");
     let titles: Vec<String> = articles.iter().map(|a| a.title.clone()).collect();
-    let answerable = paraphrases(&options.path, &titles)?;
+    let mut answerable = paraphrases(&options.path, &titles)?;
+    if options.sections {
+        let (grouped, holder) = sectioned(&articles);
+        articles = grouped;
+        for case in answerable.iter_mut().flatten() {
+            case.expected_article = case
+                .expected_article
+                .as_ref()
+                .and_then(|title| holder.get(title).cloned());
+        }
+    }
     let unrelated = match &options.oos {
         Some(path) => out_of_scope(path)?,
         None => Default::default(),
@@ -274,7 +320,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         // Near misses: each entry's paraphrases asked without the entry.
         let mut near = Tally::default();
         let mut by_article: BTreeMap<&str, Vec<Case>> = BTreeMap::new();
-        for case in &answerable[half] {
+        // (A section's paraphrases asked without the section: not measured on sections.)
+        let near_misses = if options.sections {
+            &[][..]
+        } else {
+            &answerable[half][..]
+        };
+        for case in near_misses {
             if let Some(title) = &case.expected_article {
                 by_article.entry(title).or_default().push(Case {
                     question: case.question.clone(),
@@ -291,7 +343,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
             sink.set = format!("near-{half}");
             ask(&responder(without), &cases, &options, &mut near, &mut sink).await?;
         }
-        print_row(&format!("FAQ, {name}"), &tally, Some(&near));
+        let near = (!options.sections).then_some(&near);
+        print_row(&format!("FAQ, {name}"), &tally, near);
     }
     // The demo knowledge base the confidence was first fitted on: it must not get worse.
     let demo = responder(crate::retrieval::demo_articles()?);
