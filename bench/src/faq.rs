@@ -245,7 +245,7 @@ async fn ask(
                 f.unknown,
                 f.margin,
                 f.strength,
-                f.title_recall
+                f.title_match
             )?;
         }
         if matches!(verdict, Verdict::Correct | Verdict::Refused) {

@@ -112,9 +112,9 @@ pub struct Hit {
     /// For each of the question's terms (same order as [`Retrieval::terms`]): does the passage,
     /// its heading, its article's title or tags contain it.
     pub matched: Vec<bool>,
-    /// The share of the term weight of the passage's title and heading that the question
-    /// contains: near 1 when the question is a paraphrase of an FAQ-shaped article's title.
-    pub title_recall: f64,
+    /// How closely the title or the heading restates the question (0 to 1): near 1 when the
+    /// question is a paraphrase of an FAQ-shaped article's question.
+    pub title_match: f64,
 }
 
 /// A question's term and how much it tells apart (inverse document frequency over passages).
@@ -410,7 +410,7 @@ impl OrgIndex {
             ),
         );
         let matched = terms.iter().map(|t| t.found_in(&present)).collect();
-        let title_recall = self.title_recall(&passage, terms, analyzer);
+        let title_match = self.title_match(&passage, terms, analyzer);
         Hit {
             tags: tags_text
                 .split(", ")
@@ -420,13 +420,15 @@ impl OrgIndex {
             passage,
             score,
             matched,
-            title_recall,
+            title_match,
         }
     }
 
-    /// The share of the title's and heading's term weight that the question's terms (or their
-    /// variants) contain.
-    fn title_recall(
+    /// How closely the title, or the heading when it does better, restates the question: the
+    /// weight of the terms both hold over the geometric mean of their own weights (a cosine of
+    /// binary IDF-weighted vectors). An FAQ's question is either; a question that adds words the
+    /// title lacks ("… on a boat?") scores lower.
+    fn title_match(
         &self,
         passage: &Passage,
         terms: &[QueryTerm],
@@ -434,22 +436,26 @@ impl OrgIndex {
     ) -> f64 {
         let vocabulary = self.vocabulary();
         let total = self.reader.searcher().num_docs();
-        let mut title =
-            text::distinct_terms(analyzer, &format!("{}\n{}", passage.title, passage.heading));
-        title.sort();
-        title.dedup();
-        let (mut found, mut all) = (0.0, 0.0);
-        for term in &title {
-            let weight = idf(total, vocabulary.doc_freq(term));
-            all += weight;
-            if terms
-                .iter()
-                .any(|t| t.term == *term || t.variants.contains(term))
-            {
-                found += weight;
+        let question: f64 = terms.iter().map(|t| t.idf).sum();
+        let mut recall = |line: &str| {
+            let (mut found, mut all) = (0.0, 0.0);
+            for term in text::distinct_terms(analyzer, line) {
+                let weight = idf(total, vocabulary.doc_freq(&term));
+                all += weight;
+                if terms
+                    .iter()
+                    .any(|t| t.term == term || t.variants.contains(&term))
+                {
+                    found += weight;
+                }
             }
-        }
-        if all > 0.0 { found / all } else { 0.0 }
+            if all > 0.0 && question > 0.0 {
+                found / (all * question).sqrt()
+            } else {
+                0.0
+            }
+        };
+        recall(&passage.title).max(recall(&passage.heading))
     }
 
     /// The stored passage `ordinal` of an article, for hits that only the embeddings found.
