@@ -77,7 +77,7 @@ async fn the_demo_questions_are_answered_from_the_right_article() {
     let summary = evaluate("answers.jsonl").await;
     assert_eq!(summary.answerable, 40);
     assert_eq!(summary.unanswerable, 7);
-    // Measured: 34/40 correct, 3 wrong, 3 declined; 7/7 refused.
+    // Measured: 34/40 correct, 2 wrong, 4 declined; 7/7 refused.
     assert!(summary.correct_rate() >= 0.80, "{summary:?}");
     assert!(summary.wrong + summary.overreached <= 4, "{summary:?}");
     assert!(summary.refusal_rate() >= 6.0 / 7.0, "{summary:?}");
@@ -86,7 +86,7 @@ async fn the_demo_questions_are_answered_from_the_right_article() {
 #[tokio::test]
 async fn the_held_out_questions_are_answered_from_the_right_article() {
     let summary = evaluate("answers-holdout.jsonl").await;
-    // Measured: 28/31 correct, 1 wrong, 2 declined; 7/7 refused.
+    // Measured: 27/31 correct, 1 wrong, 3 declined; 7/7 refused.
     assert!(summary.correct_rate() >= 0.83, "{summary:?}");
     assert!(summary.wrong + summary.overreached <= 3, "{summary:?}");
     assert!(summary.refusal_rate() >= 6.0 / 7.0, "{summary:?}");
