@@ -165,3 +165,31 @@ async fn every_answer_is_at_most_three_sentences_with_its_source() {
     }
     assert!(answered >= 60, "only {answered} answered");
 }
+
+#[tokio::test]
+async fn a_misspelled_question_is_answered_from_the_article_it_means() {
+    let (responder, knowledge) = offline_responder(None);
+    let index = knowledge.index("demo").await.expect("index");
+    let retrieval = knowledge
+        .search(&index, "How do I turn on two-factor authentification?", 5)
+        .await
+        .expect("searches");
+    let misspelled = retrieval
+        .terms
+        .iter()
+        .find(|t| t.term.starts_with("authentif"))
+        .expect("the term");
+    assert!(
+        misspelled.doc_freq > 0 && !misspelled.variants.is_empty(),
+        "{misspelled:?}"
+    );
+    let response = responder
+        .respond(
+            &question("demo", "How do I turn on two-factor authentification?"),
+            &NoDeltas,
+        )
+        .await
+        .expect("responds");
+    let (_, source) = quoted(&response).expect("answered");
+    assert_eq!(source, "Two-factor authentication (2FA)");
+}
