@@ -25,7 +25,7 @@ use switchboard_ai::{
     index::Knowledge,
     responder::{DEFAULT_MIN_CONFIDENCE, Engine, KnowledgeResponder, candidate},
 };
-use switchboard_model::{NoDeltas, Question, Responder};
+use switchboard_model::{NoDeltas, Responder};
 
 use crate::retrieval::Articles;
 
@@ -214,15 +214,7 @@ async fn ask(
 ) -> anyhow::Result<()> {
     use std::io::Write;
     for case in cases {
-        let question = Question {
-            org_id: "faq".into(),
-            inbox_id: String::new(),
-            conversation_id: String::new(),
-            text: case.question.clone(),
-            history: Vec::new(),
-            min_confidence: options.min_confidence,
-            knowledge_stamp: None,
-        };
+        let question = case.question("faq", options.min_confidence);
         let response = responder
             .respond(&question, &NoDeltas)
             .await

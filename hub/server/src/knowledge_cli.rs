@@ -11,7 +11,7 @@ use switchboard_ai::{
     eval::{Summary, Verdict, parse_cases},
     responder::candidate,
 };
-use switchboard_model::{NoDeltas, Question, Response, Source};
+use switchboard_model::{NoDeltas, Response, Source};
 use switchboard_store::Store;
 
 use crate::{
@@ -124,15 +124,7 @@ async fn run_eval(
         )?;
     }
     for case in &cases {
-        let question = Question {
-            org_id: org_id.to_owned(),
-            inbox_id: String::new(),
-            conversation_id: String::new(),
-            text: case.question.clone(),
-            history: Vec::new(),
-            min_confidence,
-            knowledge_stamp: None,
-        };
+        let question = case.question(org_id, min_confidence);
         let response = responder
             .respond(&question, &NoDeltas)
             .await
