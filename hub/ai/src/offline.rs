@@ -1,10 +1,10 @@
 //! The offline responder's reasoning: from the retrieved passages to a short answer with its
 //! source and a calibrated confidence, with no network.
 //!
-//! The confidence is a logistic function of five features of the retrieval, fitted on two
+//! The confidence is a logistic function of five features of the retrieval, fitted on several
 //! knowledge bases (the demo's `fixtures/eval/answers.jsonl` and the tuning half of the public
-//! COVID FAQ, `switchboard-bench faq`) and checked on held-out questions of both; see
-//! BENCHMARKS.md:
+//! COVID FAQ in two shapes, `switchboard-bench faq`) and checked on held-out questions of each;
+//! see BENCHMARKS.md:
 //! - **coverage**: the share of the question's term weight (IDF) that the best passage, its
 //!   heading, title and tags contain, counting only terms the knowledge base knows;
 //! - **unknown**: the share of the question's term weight that no passage contains at all. A
