@@ -16,6 +16,7 @@
 
 mod analytics;
 mod fake_llm;
+mod faq;
 mod helpdesk;
 mod proc;
 mod webchat;
@@ -90,6 +91,9 @@ enum Command {
     /// Train the topic classifier on a `text,label` CSV and report accuracy, out-of-scope
     /// recall, training time and prediction time on a test file or a held-out share
     Topics(topics::Options),
+    /// Answer the public COVID FAQ's paraphrased questions from a knowledge base of its entries,
+    /// half to tune and half held out, and count the out-of-scope questions declined
+    Faq(faq::Options),
     /// Compile the default and twenty typical custom escalation rules and time their
     /// evaluation per message (p50 / p99)
     Rules {
@@ -145,6 +149,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Analytics(options) => analytics::run(options).await,
         Command::Search(options) => search::run(options).await,
         Command::Topics(options) => topics::run(options),
+        Command::Faq(options) => faq::run(options).await,
     }
 }
 

@@ -16,7 +16,8 @@ use switchboard_ai::{
     offline::compose,
 };
 
-struct Articles(Vec<ArticleDoc>);
+/// Articles held in memory, their ids their positions.
+pub(crate) struct Articles(pub(crate) Vec<ArticleDoc>);
 
 #[async_trait::async_trait]
 impl ArticleSource for Articles {
@@ -42,11 +43,11 @@ impl ArticleSource for Articles {
     }
 }
 
-fn fixtures() -> PathBuf {
+pub(crate) fn fixtures() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../fixtures")
 }
 
-fn demo_articles() -> anyhow::Result<Vec<ArticleDoc>> {
+pub(crate) fn demo_articles() -> anyhow::Result<Vec<ArticleDoc>> {
     let mut paths: Vec<_> = std::fs::read_dir(fixtures().join("kb/demo"))?
         .filter_map(|entry| entry.ok().map(|e| e.path()))
         .collect();

@@ -2,7 +2,7 @@
 //! `switchboard eval answers`, what counts as right, and the totals.
 
 use serde::{Deserialize, Serialize};
-use switchboard_model::{Response, Source};
+use switchboard_model::{Question, Response, Source};
 
 /// One line of an evaluation file.
 #[derive(Clone, Debug, Deserialize, Serialize, PartialEq)]
@@ -10,6 +10,22 @@ pub struct Case {
     pub question: String,
     /// The title of the article that answers it; `null`: the knowledge base must not answer.
     pub expected_article: Option<String>,
+}
+
+impl Case {
+    /// The case as a responder is asked it: the first message of no conversation in particular,
+    /// judged at `min_confidence`.
+    pub fn question(&self, org_id: &str, min_confidence: f64) -> Question {
+        Question {
+            org_id: org_id.to_owned(),
+            inbox_id: String::new(),
+            conversation_id: String::new(),
+            text: self.question.clone(),
+            history: Vec::new(),
+            min_confidence,
+            knowledge_stamp: None,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]

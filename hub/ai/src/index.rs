@@ -27,6 +27,7 @@ use crate::{
     article::{ArticleDoc, Passage, passages},
     embeddings::{Embedder, cosine},
     text,
+    vocabulary::Vocabulary,
 };
 
 /// Bumped when the index layout changes: an index of another version is rebuilt.
@@ -111,14 +112,29 @@ pub struct Hit {
     /// For each of the question's terms (same order as [`Retrieval::terms`]): does the passage,
     /// its heading, its article's title or tags contain it.
     pub matched: Vec<bool>,
+    /// How closely the title or the heading restates the question (0 to 1): near 1 when the
+    /// question is a paraphrase of an FAQ-shaped article's question.
+    pub title_match: f64,
 }
 
 /// A question's term and how much it tells apart (inverse document frequency over passages).
 #[derive(Clone, Debug)]
 pub struct QueryTerm {
     pub term: String,
+    /// Passages holding the term, or its most frequent variant when it has none.
     pub doc_freq: u64,
     pub idf: f64,
+    /// Known terms standing in for a term the index does not hold (a typo, a word cut short).
+    pub variants: Vec<String>,
+}
+
+impl QueryTerm {
+    /// Whether `present` (analyzed terms) holds the term or one of its variants.
+    pub fn found_in(&self, present: &[String]) -> bool {
+        present
+            .iter()
+            .any(|term| *term == self.term || self.variants.contains(term))
+    }
 }
 
 #[derive(Clone, Debug, Default)]
@@ -143,6 +159,8 @@ pub struct OrgIndex {
     sync: tokio::sync::Mutex<()>,
     /// Passage embeddings by article, when embeddings are on.
     vectors: RwLock<Vectors>,
+    /// The terms the index holds, read again after every change.
+    vocabulary: RwLock<Arc<Vocabulary>>,
 }
 
 impl OrgIndex {
@@ -185,6 +203,7 @@ impl OrgIndex {
             .and_then(|dir| std::fs::read(dir.join("vectors.json")).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
+        let vocabulary = Vocabulary::read(&reader.searcher(), fields.all)?;
         Ok(OrgIndex {
             index,
             reader,
@@ -193,7 +212,15 @@ impl OrgIndex {
             manifest: Mutex::new(manifest),
             sync: tokio::sync::Mutex::new(()),
             vectors: RwLock::new(vectors),
+            vocabulary: RwLock::new(Arc::new(vocabulary)),
         })
+    }
+
+    fn vocabulary(&self) -> Arc<Vocabulary> {
+        self.vocabulary
+            .read()
+            .map(|vocabulary| vocabulary.clone())
+            .unwrap_or_default()
     }
 
     /// The knowledge stamp this index reflects.
@@ -249,6 +276,10 @@ impl OrgIndex {
         writer.commit()?;
         writer.wait_merging_threads()?;
         self.reader.reload()?;
+        let vocabulary = Vocabulary::read(&self.reader.searcher(), f.all)?;
+        if let Ok(mut current) = self.vocabulary.write() {
+            *current = Arc::new(vocabulary);
+        }
         if let Ok(mut vectors) = self.vectors.write() {
             for id in removed {
                 vectors.remove(id);
@@ -285,13 +316,22 @@ impl OrgIndex {
         let searcher = self.reader.searcher();
         let total = searcher.num_docs();
         let f = self.fields;
+        let vocabulary = self.vocabulary();
         let mut terms = Vec::new();
         for term in text::distinct_terms(&mut analyzer, question) {
-            let doc_freq = searcher.doc_freq(&Term::from_field_text(f.all, &term))?;
+            let mut doc_freq = vocabulary.doc_freq(&term);
+            let mut variants = Vec::new();
+            if doc_freq == 0 {
+                for (variant, freq) in vocabulary.variants(&term) {
+                    doc_freq = doc_freq.max(freq);
+                    variants.push(variant);
+                }
+            }
             terms.push(QueryTerm {
                 idf: idf(total, doc_freq),
                 doc_freq,
                 term,
+                variants,
             });
         }
         if terms.is_empty() || total == 0 {
@@ -303,20 +343,24 @@ impl OrgIndex {
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for term in &terms {
-            for (field, boost) in [
-                (f.title, 1.0),
-                (f.heading, 1.5),
-                (f.body, 1.0),
-                (f.tags, 0.7),
-            ] {
-                let query = TermQuery::new(
-                    Term::from_field_text(field, &term.term),
-                    IndexRecordOption::WithFreqs,
-                );
-                clauses.push((
-                    Occur::Should,
-                    Box::new(BoostQuery::new(Box::new(query), boost)),
-                ));
+            let spellings = std::iter::once((term.term.as_str(), 1.0))
+                .chain(term.variants.iter().map(|v| (v.as_str(), VARIANT_BOOST)));
+            for (spelling, weight) in spellings {
+                for (field, boost) in [
+                    (f.title, 1.0),
+                    (f.heading, 1.5),
+                    (f.body, 1.0),
+                    (f.tags, 0.7),
+                ] {
+                    let query = TermQuery::new(
+                        Term::from_field_text(field, spelling),
+                        IndexRecordOption::WithFreqs,
+                    );
+                    clauses.push((
+                        Occur::Should,
+                        Box::new(BoostQuery::new(Box::new(query), boost * weight)),
+                    ));
+                }
             }
         }
         let query = BooleanQuery::new(clauses);
@@ -365,7 +409,8 @@ impl OrgIndex {
                 passage.title, passage.heading, passage.text, tags_text
             ),
         );
-        let matched = terms.iter().map(|t| present.contains(&t.term)).collect();
+        let matched = terms.iter().map(|t| t.found_in(&present)).collect();
+        let title_match = self.title_match(&passage, terms, analyzer);
         Hit {
             tags: tags_text
                 .split(", ")
@@ -375,7 +420,42 @@ impl OrgIndex {
             passage,
             score,
             matched,
+            title_match,
         }
+    }
+
+    /// How closely the title, or the heading when it does better, restates the question: the
+    /// weight of the terms both hold over the geometric mean of their own weights (a cosine of
+    /// binary IDF-weighted vectors). An FAQ's question is either; a question that adds words the
+    /// title lacks ("… on a boat?") scores lower.
+    fn title_match(
+        &self,
+        passage: &Passage,
+        terms: &[QueryTerm],
+        analyzer: &mut TextAnalyzer,
+    ) -> f64 {
+        let vocabulary = self.vocabulary();
+        let total = self.reader.searcher().num_docs();
+        let question: f64 = terms.iter().map(|t| t.idf).sum();
+        let mut recall = |line: &str| {
+            let (mut found, mut all) = (0.0, 0.0);
+            for term in text::distinct_terms(analyzer, line) {
+                let weight = idf(total, vocabulary.doc_freq(&term));
+                all += weight;
+                if terms
+                    .iter()
+                    .any(|t| t.term == term || t.variants.contains(&term))
+                {
+                    found += weight;
+                }
+            }
+            if all > 0.0 && question > 0.0 {
+                found / (all * question).sqrt()
+            } else {
+                0.0
+            }
+        };
+        recall(&passage.title).max(recall(&passage.heading))
     }
 
     /// The stored passage `ordinal` of an article, for hits that only the embeddings found.
@@ -403,6 +483,9 @@ impl OrgIndex {
         Ok(None)
     }
 }
+
+/// A variant (a guess at what a misspelled or cut-short term meant) counts a little less.
+const VARIANT_BOOST: f32 = 0.8;
 
 /// BM25's inverse document frequency.
 pub fn idf(total: u64, doc_freq: u64) -> f64 {

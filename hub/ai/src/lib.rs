@@ -17,3 +17,4 @@ pub mod sentiment;
 pub mod sentiment_llm;
 pub mod text;
 pub mod topics;
+pub mod vocabulary;

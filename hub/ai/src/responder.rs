@@ -6,7 +6,7 @@ use std::sync::{
     atomic::{AtomicBool, Ordering},
 };
 
-use switchboard_model::{Answer, Deltas, Question, Responder, ResponderError, Response};
+use switchboard_model::{Answer, Deltas, Question, Responder, ResponderError, Response, Source};
 
 use crate::{
     cache::{AnswerCache, CacheKey},
@@ -16,12 +16,27 @@ use crate::{
     pii,
 };
 
+/// The confidence an answer needs unless the inbox sets its own (`ai_min_confidence`); here,
+/// beside the confidence it applies to, so that benchmarks judge with the hub's threshold.
+pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.5;
 /// Passages retrieved per question (and given to the model).
 const PASSAGES: usize = 5;
 /// Below this retrieval confidence the LLM is not asked.
 const LLM_GATE: f64 = 0.01;
 /// Answers kept in the cache, across organizations.
 const CACHE_ENTRIES: usize = 10_000;
+
+/// The best article for a question, answered or not.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Candidate {
+    pub source: Source,
+    /// Its retrieval score.
+    pub score: f32,
+    /// The offline responder's confidence in an answer from it.
+    pub confidence: f64,
+    /// What the confidence was computed from.
+    pub features: Features,
+}
 
 pub enum Engine {
     /// Extractive answers from the best passage; no network.
@@ -88,6 +103,33 @@ impl KnowledgeResponder {
             }
         }
     }
+}
+
+/// The article retrieval ranks first for `text` and the offline confidence in it, whatever the
+/// threshold and the engine: beside a decline it tells a bad retrieval from a timid confidence.
+pub async fn candidate(
+    knowledge: &Knowledge,
+    org_id: &str,
+    text: &str,
+) -> Result<Option<Candidate>, ResponderError> {
+    let failed = |err: crate::index::KnowledgeError| ResponderError::Failed(err.to_string());
+    let index = knowledge.index(org_id).await.map_err(failed)?;
+    let retrieval = knowledge
+        .search(&index, &pii::without_pii(text), PASSAGES)
+        .await
+        .map_err(failed)?;
+    let (Some(features), Some(best)) = (Features::of(&retrieval), retrieval.hits.first()) else {
+        return Ok(None);
+    };
+    Ok(Some(Candidate {
+        source: Source {
+            article_id: best.passage.article_id.clone(),
+            title: best.passage.title.clone(),
+        },
+        score: best.score,
+        confidence: features.confidence(),
+        features,
+    }))
 }
 
 /// The model's answer from the retrieved passages, streamed into `deltas`.

@@ -23,7 +23,7 @@ use switchboard_store::{ArticleChange, NewArticle, Store};
 use crate::config::Settings;
 
 /// The confidence an answer needs unless the inbox's config sets `ai_min_confidence` (0..1).
-pub const DEFAULT_MIN_CONFIDENCE: f64 = 0.5;
+pub use switchboard_ai::responder::DEFAULT_MIN_CONFIDENCE;
 
 /// The threshold of an inbox, from its public config: its `ai_min_confidence`, or
 /// [`DEFAULT_MIN_CONFIDENCE`].

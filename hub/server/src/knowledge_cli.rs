@@ -7,8 +7,11 @@ use std::{
 
 use anyhow::Context;
 use serde_json::json;
-use switchboard_ai::eval::{Summary, Verdict, parse_cases};
-use switchboard_model::{NoDeltas, Question, Response, Source};
+use switchboard_ai::{
+    eval::{Summary, Verdict, parse_cases},
+    responder::candidate,
+};
+use switchboard_model::{NoDeltas, Response, Source};
 use switchboard_store::Store;
 
 use crate::{
@@ -109,7 +112,7 @@ async fn run_eval(
         llm_first_piece_ms: settings.llm_timeout_secs.max(1) * 1_000,
         ..settings.clone()
     };
-    let responder = ai::responder(ai::llm_client(&unhurried)?, store, knowledge, false);
+    let responder = ai::responder(ai::llm_client(&unhurried)?, store, knowledge.clone(), false);
     let mut summary = Summary::default();
     let stdout = std::io::stdout();
     let mut out = stdout.lock();
@@ -121,21 +124,21 @@ async fn run_eval(
         )?;
     }
     for case in &cases {
-        let question = Question {
-            org_id: org_id.to_owned(),
-            inbox_id: String::new(),
-            conversation_id: String::new(),
-            text: case.question.clone(),
-            history: Vec::new(),
-            min_confidence,
-            knowledge_stamp: None,
-        };
+        let question = case.question(org_id, min_confidence);
         let response = responder
             .respond(&question, &NoDeltas)
             .await
             .map_err(|err| err.to_string());
         let verdict = Verdict::of(case, &response);
         summary.add(case, verdict);
+        // Beside a decline, the article retrieval ranked first: a reader tells a bad retrieval
+        // (the wrong article) from a timid confidence (the right one, scored low).
+        let candidate = match &response {
+            Ok(Response::Declined { .. }) => candidate(&knowledge, org_id, &case.question)
+                .await
+                .map_err(|err| anyhow::anyhow!("failed to rank the candidates: {err}"))?,
+            _ => None,
+        };
         let (answered, answer, sources, confidence): (
             bool,
             Option<String>,
@@ -158,14 +161,21 @@ async fn run_eval(
                 "answer": answer,
                 "sources": sources,
                 "confidence": confidence,
+                "candidate": candidate.as_ref().map(|c| json!({
+                    "article_id": c.source.article_id,
+                    "title": c.source.title,
+                    "score": c.score,
+                    "confidence": c.confidence,
+                })),
             });
             writeln!(out, "{line}")?;
         } else {
             let titles: Vec<&str> = sources.iter().map(|s| s.title.as_str()).collect();
             let question: String = case.question.chars().take(60).collect();
             let confidence = confidence.map_or("-".to_owned(), |c| format!("{c:.2}"));
-            let detail = match &response {
-                Err(err) => format!("error: {err}"),
+            let detail = match (&response, &candidate) {
+                (Err(err), _) => format!("error: {err}"),
+                (_, Some(top)) => format!("(top: {})", top.source.title),
                 _ => titles.join("; "),
             };
             writeln!(

@@ -133,19 +133,39 @@ fn eval_answers_prints_a_table_with_totals_or_one_json_object_per_question() {
     keys.sort();
     assert_eq!(
         keys,
-        ["answer", "answered", "confidence", "question", "sources"]
+        [
+            "answer",
+            "answered",
+            "candidate",
+            "confidence",
+            "question",
+            "sources"
+        ]
     );
     let answered = lines.iter().filter(|l| l["answered"] == true).count();
     assert!(answered >= 30, "{answered}");
     let first_answered = lines.iter().find(|l| l["answered"] == true).expect("one");
     assert!(first_answered["sources"][0]["article_id"].is_string());
     assert!(first_answered["sources"][0]["title"].is_string());
+    assert_eq!(
+        first_answered["candidate"],
+        Value::Null,
+        "only beside a decline"
+    );
     let japan = lines
         .iter()
         .find(|l| l["question"] == "Do you ship to Japan?")
         .expect("asked");
     assert_eq!(japan["answered"], false);
     assert_eq!(japan["answer"], Value::Null);
+    // A decline names the article retrieval ranked first and how sure the responder was of it.
+    let top = &japan["candidate"];
+    assert_eq!(top["title"], "Shipping times, costs and regions", "{japan}");
+    assert!(top["article_id"].is_string() && top["score"].as_f64() > Some(0.0));
+    assert!(
+        top["confidence"].as_f64().is_some_and(|c| c < 0.5),
+        "{japan}"
+    );
 
     let broken = tempfile::NamedTempFile::new().expect("file");
     std::fs::write(broken.path(), "{\"question\": \"x\"}\nnot json\n").expect("writes");
