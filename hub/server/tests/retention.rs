@@ -102,9 +102,14 @@ async fn world(app: &TestApp, clock: &Clock, now: DateTime<Utc>) -> World {
         }],
         ..Default::default()
     };
-    switchboard::ingest_events(&app.state, &inbox, vec![InboundEvent::Message(with_file)])
-        .await
-        .expect("ingests");
+    switchboard::ingest_events(
+        &app.state,
+        &inbox,
+        vec![InboundEvent::Message(with_file)],
+        b"",
+    )
+    .await
+    .expect("ingests");
     let detail = app.conversation(&admin, &old).await;
     let url = detail["messages"]
         .as_array()
