@@ -8,7 +8,7 @@ import { dataTable, fullTime, h, mount, toast } from './dom.js';
 // The hub's event names (`WEBHOOK_EVENTS` in hub/store/src/webhooks.rs); an unknown one is
 // refused with 422, so a stale list here shows as an error, never as a silent subscription.
 const EVENTS = ['message.created', 'conversation.escalated', 'conversation.assigned',
-  'conversation.resolved', 'conversation.reopened'];
+  'conversation.resolved', 'conversation.reopened', 'csat.submitted'];
 
 /** How often an open delivery log looks again while a delivery is on its way. */
 const REFRESH_MS = 1500;

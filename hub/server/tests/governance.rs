@@ -20,6 +20,7 @@ use switchboard_testkit::{
 backend_tests!(
     webhooks_are_signed_retried_and_logged,
     webhook_deliveries_are_replayed_signed_afresh,
+    a_csat_rating_is_a_webhook_event,
     contacts_are_exported_and_erased,
     the_cli_exports_and_erases_contacts,
     logins_are_throttled_and_weak_passwords_refused,
@@ -371,6 +372,54 @@ async fn webhook_deliveries_are_replayed_signed_afresh(db: TestDatabase) {
         )
         .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    app.stop().await;
+}
+
+/// A visitor's rating of a resolved conversation reaches the subscriber as `csat.submitted`.
+async fn a_csat_rating_is_a_webhook_event(db: TestDatabase) {
+    use support::chat::{Chat, webchat_inbox};
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let receiver = FakePlatform::start(FakeResponse::json(200, json!({ "ok": true }))).await;
+    let (status, created) = app
+        .post(
+            &admin,
+            "/api/v1/webhooks",
+            json!({ "url": format!("{}/hooks", receiver.url()), "events": ["csat.submitted"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().expect("a secret").to_owned();
+    let inbox = webchat_inbox(&app, &admin, json!({})).await;
+    let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
+    chat.next_of("session").await;
+    chat.say("c-1", "Hello").await;
+    let (_, listed) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
+        .await;
+    let conversation = listed["conversations"][0]["id"]
+        .as_str()
+        .expect("the chat's conversation")
+        .to_owned();
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    chat.next_of("csat_request").await;
+    chat.send(json!({ "type": "csat", "score": 4, "comment": "Quick, thanks" }))
+        .await;
+    let requests = received(&receiver, |requests| !requests.is_empty()).await;
+    verified(&requests[0], &secret);
+    let payload = requests[0].json();
+    assert_eq!(payload["event"], "csat.submitted");
+    assert_eq!(payload["data"]["conversation_id"], conversation.as_str());
+    assert_eq!(payload["data"]["inbox_id"], inbox.as_str());
+    assert_eq!(payload["data"]["score"], 4);
+    assert_eq!(payload["data"]["comment"], "Quick, thanks");
     app.stop().await;
 }
 

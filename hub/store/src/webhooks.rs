@@ -28,6 +28,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "conversation.assigned",
     "conversation.resolved",
     "conversation.reopened",
+    "csat.submitted",
 ];
 
 const PENDING: &str = "pending";

@@ -19,7 +19,7 @@ pub struct CreateWebhook {
     /// An `http://` or `https://` URL the hub may call (no link-local or metadata address).
     pub url: String,
     /// Any of `message.created`, `conversation.escalated`, `conversation.assigned`,
-    /// `conversation.resolved`, `conversation.reopened`.
+    /// `conversation.resolved`, `conversation.reopened`, `csat.submitted`.
     pub events: Vec<String>,
 }
 
