@@ -90,6 +90,31 @@ impl Store {
         Ok((inserted > 0).then_some(id))
     }
 
+    /// Deletes the organization's dead letters kept longer than it keeps resolved
+    /// conversations (`resolved_conversations_days`): raw customer input, with no counts worth
+    /// keeping, so in either mode they go. Returns how many.
+    pub async fn purge_expired_dead_letters(
+        &self,
+        org_id: &str,
+        policy: &crate::RetentionPolicy,
+    ) -> Result<u64> {
+        let Some(days) = policy.resolved_conversations_days else {
+            return Ok(0);
+        };
+        let before = self
+            .now()
+            .checked_sub_signed(chrono::Duration::days(i64::from(days)))
+            .unwrap_or(DateTime::<Utc>::MIN_UTC);
+        let txn = self.begin_write().await?;
+        let deleted = dead_letter::Entity::delete_many()
+            .filter(dead_letter::Column::OrgId.eq(org_id))
+            .filter(dead_letter::Column::CreatedAt.lt(before))
+            .exec(&*txn)
+            .await?;
+        txn.commit().await?;
+        Ok(deleted.rows_affected)
+    }
+
     /// The organization's dead letters, newest first, those older than the one `before`
     /// names when it is given.
     pub async fn list_dead_letters(
