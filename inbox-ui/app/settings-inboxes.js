@@ -1,7 +1,7 @@
-// Settings → Inboxes: each inbox with its webhook URL or widget snippet, and the form that
-// creates or edits one. The form is built from `GET /api/v1/channels` — the channels this hub
-// has connectors for, and the config fields each connector reads — so no channel or field is
-// listed here. Secrets are write-only: an edit leaves a secret left empty as it is.
+// Settings → Inboxes: each inbox with its webhook URL or widget snippet, the form that
+// creates or edits one, and the dead letters: what the channels sent that was not stored. The
+// form is built from `GET /api/v1/channels` — the channels this hub has connectors for, and the
+// config fields each connector reads — so no channel or field is listed here. Secrets are write-only: an edit leaves a secret left empty as it is.
 
 import { get, patch, post } from './api.js';
 import { channelIcon, dataTable, h, mount, toast } from './dom.js';
@@ -41,8 +41,40 @@ export async function inboxSettings(section) {
       h('td', { class: 'row-actions' }, h('button', {
         type: 'button', 'aria-label': `Edit ${inbox.name}`, onclick: () => showEdit(inbox),
       }, 'Edit'))))),
-    formSlot);
+    formSlot, deadLetters(inboxes));
   showCreate();
+}
+
+/** What the channels sent that the hub acknowledged and did not store (`GET /dead-letters`),
+ * newest first, a page at a time, each body behind a disclosure. */
+function deadLetters(inboxes) {
+  const names = new Map(inboxes.map((inbox) => [inbox.id, inbox.name]));
+  const rows = h('tbody');
+  const more = h('button', { type: 'button' }, 'Older');
+  let cursor = null;
+  async function page() {
+    const query = cursor ? `?limit=20&cursor=${encodeURIComponent(cursor)}` : '?limit=20';
+    const { dead_letters: letters, next_cursor: next } = await get(`/dead-letters${query}`);
+    if (!cursor && !letters.length) rows.append(h('tr', {}, h('td', { colspan: '5', class: 'muted' }, 'Nothing dropped.')));
+    for (const letter of letters) {
+      const cut = letter.body_bytes > letter.body.length ? ` (first ${letter.body.length} of ${letter.body_bytes} bytes)` : '';
+      rows.append(h('tr', {},
+        h('td', {}, new Date(letter.created_at).toLocaleString()),
+        h('td', {}, channelIcon(letter.channel), ' ', names.get(letter.inbox_id) ?? letter.channel),
+        h('td', {}, letter.reason.replace('_', ' ')),
+        h('td', {}, letter.detail, letter.event_id ? h('div', { class: 'muted' }, h('code', {}, letter.event_id)) : null),
+        h('td', {}, h('details', {}, h('summary', {}, `Body${cut}`), h('pre', {}, letter.body)))));
+    }
+    cursor = next ?? null;
+    more.hidden = !cursor;
+  }
+  more.addEventListener('click', () => page().catch((error) => toast(error.message, 'error')));
+  page().catch((error) => rows.append(h('tr', {}, h('td', { colspan: '5', class: 'error-text' }, error.message))));
+  return h('div', {}, h('h2', {}, 'Dead letters'),
+    h('p', { class: 'muted' }, 'What the channels sent that was acknowledged but not stored: a payload that does not parse, a shape or a kind of event the hub does not read.'),
+    h('table', { 'aria-label': 'Dead letters' },
+      h('thead', {}, h('tr', {}, ['When', 'Inbox', 'Reason', 'What', 'Body'].map((text) => h('th', {}, text)))), rows),
+    more);
 }
 
 let forms = 0;

@@ -1,12 +1,14 @@
 // Settings for admins and managers: inboxes (in settings-inboxes.js: webhook URLs, the widget
-// snippet, the form built from each channel's declared config fields), users and roles, teams,
-// API keys, canned responses, escalation rules and SLA policies (those two in
-// settings-routing.js). Each tab shows only with its permission.
+// snippet, the form built from each channel's declared config fields, dead letters), users and
+// roles, teams, API keys, canned responses, escalation rules and SLA policies (those two in
+// settings-routing.js), outbound webhooks (settings-webhooks.js). Each tab shows only with its
+// permission.
 
 import { del, get, patch, post } from './api.js';
 import { dataTable as table, fullTime, h, mount, toast } from './dom.js';
 import { inboxSettings } from './settings-inboxes.js';
 import { escalationRules, slaPolicies } from './settings-routing.js';
+import { webhookSettings } from './settings-webhooks.js';
 
 const ROLES = ['admin', 'support_manager', 'support_agent', 'knowledge_editor'];
 
@@ -18,6 +20,7 @@ export const SETTINGS_TABS = [
   { id: 'canned', label: 'Canned responses', permission: 'settings:manage' },
   { id: 'rules', label: 'Escalation rules', permission: 'settings:manage' },
   { id: 'sla', label: 'SLA policies', permission: 'settings:manage' },
+  { id: 'webhooks', label: 'Webhooks', permission: 'webhooks:manage' },
 ];
 
 function field(label, input) {
@@ -52,7 +55,8 @@ export function createSettings({ can, me }) {
     const inboxes = () => inboxSettings(section);
     const rules = () => escalationRules(section);
     const sla = () => slaPolicies(section);
-    ({ inboxes, users, teams, apikeys, canned, rules, sla })[id]().catch((error) => mount(section, h('p', { class: 'error-text' }, error.message)));
+    const webhooks = () => webhookSettings(section);
+    ({ inboxes, users, teams, apikeys, canned, rules, sla, webhooks })[id]().catch((error) => mount(section, h('p', { class: 'error-text' }, error.message)));
   }
 
   async function users() {

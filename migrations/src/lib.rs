@@ -26,7 +26,8 @@ mod m20261206_000100_postgres_write_path;
 mod m20261207_000200_notifications;
 mod m20261207_000300_contact_labels;
 mod m20261207_000400_contact_search;
-mod m20261208_000100_analytics_rollups;
+mod m20261208_000100_dead_letters;
+mod m20261208_000200_analytics_rollups;
 
 pub struct Migrator;
 
@@ -56,7 +57,8 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000200_notifications::Migration),
             Box::new(m20261207_000300_contact_labels::Migration),
             Box::new(m20261207_000400_contact_search::Migration),
-            Box::new(m20261208_000100_analytics_rollups::Migration),
+            Box::new(m20261208_000100_dead_letters::Migration),
+            Box::new(m20261208_000200_analytics_rollups::Migration),
         ]
     }
 }

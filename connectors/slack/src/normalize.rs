@@ -1,11 +1,14 @@
 //! Events API payloads → the model: a customer's message in a channel, a DM or a thread becomes
 //! an `InboundMessage` whose thread is `{channel}:{thread_ts or ts}`; everything else (our own
-//! bot, other bots, edits, deletions, joins) is acknowledged and dropped.
+//! bot, other bots, edits, deletions, joins: Slack's housekeeping, no customer's words) is
+//! acknowledged and not kept. A body that is not JSON, an event in a shape we do not read and
+//! an event type we do not take are [`IgnoredEvent`]s: the hub keeps them as dead letters.
 
 use chrono::{DateTime, TimeZone, Utc};
 use serde::Deserialize;
 use switchboard_model::{
-    Attachment, ContactRef, Inbound, InboundEvent, InboundMessage, NormalizeError,
+    Attachment, ContactRef, DropReason, IgnoredEvent, Inbound, InboundEvent, InboundMessage,
+    NormalizeError,
 };
 
 use crate::wire::{
@@ -14,10 +17,18 @@ use crate::wire::{
 };
 
 pub fn normalize(body: &[u8]) -> Result<Inbound, NormalizeError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|err| NormalizeError(format!("the body is not JSON: {err}")))?;
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(ignored(IgnoredEvent::new(
+            DropReason::Malformed,
+            "a Slack request whose body is not JSON",
+        )));
+    };
+    let event_id = value["event_id"].as_str().map(str::to_owned);
+    let dropped = |reason, detail: String| {
+        ignored(IgnoredEvent::new(reason, detail).with_event_id(event_id.clone()))
+    };
     // A well-formed payload of a kind or shape we do not read (a new envelope type, a message
-    // with a field of another type) is acknowledged, and the hub counts and logs it.
+    // with a field of another type) is acknowledged, and the hub keeps it as a dead letter.
     let event_type = value["event"]["type"].as_str();
     let push = match SlackPushEvent::deserialize(&value) {
         Ok(push) => push,
@@ -27,9 +38,10 @@ pub fn normalize(body: &[u8]) -> Result<Inbound, NormalizeError> {
                 Some(event) => format!("`{envelope}` of a `{event}` event"),
                 None => format!("`{envelope}`"),
             };
-            return Ok(Inbound::Ignored {
-                reason: format!("a Slack {what} in a shape this hub does not read: {err}"),
-            });
+            return Ok(dropped(
+                DropReason::UnknownShape,
+                format!("a Slack {what} in a shape this hub does not read: {err}"),
+            ));
         }
     };
     Ok(match push {
@@ -45,13 +57,27 @@ pub fn normalize(body: &[u8]) -> Result<Inbound, NormalizeError> {
             ),
             // slack-morphism keeps what it cannot read as a message under another variant: a
             // customer's message in a shape we do not know must not vanish unnoticed.
-            _ if event_type == Some("message") => Inbound::Ignored {
-                reason: "a Slack `message` event in a shape this hub does not read".into(),
-            },
-            _ => Inbound::Events(Vec::new()),
+            _ if event_type == Some("message") => dropped(
+                DropReason::UnknownShape,
+                "a Slack `message` event in a shape this hub does not read".into(),
+            ),
+            // The `message.*` event of the same words comes too (docs/channels/slack.md).
+            _ if event_type == Some("app_mention") => Inbound::Events(Vec::new()),
+            _ => dropped(
+                DropReason::Unsupported,
+                format!(
+                    "a Slack `{}` event, which this hub does not take",
+                    event_type.unwrap_or("?")
+                ),
+            ),
         },
+        // `app_rate_limited`: Slack telling us it held events back; nothing of a customer's.
         _ => Inbound::Events(Vec::new()),
     })
+}
+
+fn ignored(event: IgnoredEvent) -> Inbound {
+    Inbound::Events(vec![event.event()])
 }
 
 /// The `ts` in Slack's ids: the thread of a reply, the id of a message within its channel.

@@ -1,13 +1,15 @@
 //! Webhook notifications → the model. Each customer is one thread (their `wa_id`); text,
 //! media, documents, locations, button / list replies and unsupported messages become messages (media as attachment
 //! metadata whose `url` is the Graph API media node of its id); statuses of our messages
-//! become delivery updates. Echoes of what the business sent (`message_echoes`), reactions and
-//! notifications for another phone number are dropped.
+//! become delivery updates. Echoes of what the business sent (`message_echoes`), WhatsApp's
+//! `system` notices and notifications for another phone number are not kept; a body that is
+//! not JSON, a message in a shape we do not read and kinds we do not take (reactions, orders,
+//! shared contacts) are [`IgnoredEvent`]s, which the hub keeps as dead letters.
 
 use chrono::{DateTime, TimeZone, Utc};
 use switchboard_model::{
-    Attachment, ContactRef, DeliveryStatus, DeliveryUpdate, Inbound, InboundEvent, InboundMessage,
-    NormalizeError,
+    Attachment, ContactRef, DeliveryStatus, DeliveryUpdate, DropReason, IgnoredEvent, Inbound,
+    InboundEvent, InboundMessage, NormalizeError,
 };
 
 use crate::{
@@ -16,13 +18,29 @@ use crate::{
 };
 
 pub fn normalize(config: &WhatsappConfig, body: &[u8]) -> Result<Inbound, NormalizeError> {
-    let value: serde_json::Value = serde_json::from_slice(body)
-        .map_err(|err| NormalizeError(format!("the body is not JSON: {err}")))?;
-    let Ok(notification) = serde_json::from_value::<Notification>(value) else {
-        return Ok(Inbound::Events(Vec::new()));
+    let Ok(value) = serde_json::from_slice::<serde_json::Value>(body) else {
+        return Ok(ignored(
+            DropReason::Malformed,
+            "a WhatsApp request whose body is not JSON".into(),
+        ));
+    };
+    let notification = match serde_json::from_value::<Notification>(value) {
+        Ok(notification) => notification,
+        Err(err) => {
+            return Ok(ignored(
+                DropReason::UnknownShape,
+                format!("a WhatsApp notification in a shape this hub does not read: {err}"),
+            ));
+        }
     };
     if notification.object.as_deref() != Some("whatsapp_business_account") {
-        return Ok(Inbound::Events(Vec::new()));
+        return Ok(ignored(
+            DropReason::Unsupported,
+            format!(
+                "a webhook for `{}`, not `whatsapp_business_account`",
+                notification.object.as_deref().unwrap_or("?")
+            ),
+        ));
     }
     let mut events = Vec::new();
     for change in notification.entry.iter().flat_map(|entry| &entry.changes) {
@@ -39,14 +57,20 @@ pub fn normalize(config: &WhatsappConfig, body: &[u8]) -> Result<Inbound, Normal
         if !for_us {
             continue;
         }
-        events.extend(
-            value
-                .messages
-                .iter()
-                .filter_map(|message| serde_json::from_value::<Message>(message.clone()).ok())
-                .filter_map(|message| customer_message(config, value, message))
-                .map(InboundEvent::Message),
-        );
+        for raw in &value.messages {
+            let read = match serde_json::from_value::<Message>(raw.clone()) {
+                Ok(message) => customer_message(config, value, message),
+                Err(err) => Some(
+                    IgnoredEvent::new(
+                        DropReason::UnknownShape,
+                        format!("a WhatsApp message in a shape this hub does not read: {err}"),
+                    )
+                    .with_event_id(raw["id"].as_str().map(str::to_owned))
+                    .event(),
+                ),
+            };
+            events.extend(read);
+        }
         events.extend(
             value
                 .statuses
@@ -59,11 +83,32 @@ pub fn normalize(config: &WhatsappConfig, body: &[u8]) -> Result<Inbound, Normal
     Ok(Inbound::Events(events))
 }
 
+fn ignored(reason: DropReason, detail: String) -> Inbound {
+    Inbound::Events(vec![IgnoredEvent::new(reason, detail).event()])
+}
+
+/// A customer's message as the hub stores it; an [`IgnoredEvent`] for one it cannot (a kind it
+/// does not take, a kind without its content); `None` for WhatsApp's own notices (`system`: a
+/// customer changed their number), which hold nothing they wrote.
 fn customer_message(
     config: &WhatsappConfig,
     value: &ChangeValue,
     message: Message,
-) -> Option<InboundMessage> {
+) -> Option<InboundEvent> {
+    let kind = message.kind.clone().unwrap_or_else(|| "?".into());
+    let dropped = |reason, detail: String| {
+        Some(
+            IgnoredEvent::new(reason, detail)
+                .with_event_id(Some(message.id.clone()))
+                .event(),
+        )
+    };
+    let without_content = || {
+        dropped(
+            DropReason::UnknownShape,
+            format!("a WhatsApp `{kind}` message without its `{kind}` content"),
+        )
+    };
     let media = |kind: &str, media: &Media| Attachment {
         filename: media
             .filename
@@ -77,21 +122,29 @@ fn customer_message(
         url: Some(config.graph_url(&media.id)),
     };
     let mut attachments = Vec::new();
-    let text = match message.kind.as_deref() {
-        Some("text") => message.text.as_ref()?.body.clone(),
-        Some(kind @ ("image" | "video" | "audio" | "sticker" | "document")) => {
+    let text = match kind.as_str() {
+        "text" => match message.text.as_ref() {
+            Some(text) => text.body.clone(),
+            None => return without_content(),
+        },
+        kind @ ("image" | "video" | "audio" | "sticker" | "document") => {
             let item = match kind {
                 "image" => message.image.as_ref(),
                 "video" => message.video.as_ref(),
                 "audio" => message.audio.as_ref(),
                 "sticker" => message.sticker.as_ref(),
                 _ => message.document.as_ref(),
-            }?;
+            };
+            let Some(item) = item else {
+                return without_content();
+            };
             attachments.push(media(kind, item));
             item.caption.clone().unwrap_or_default()
         }
-        Some("location") => {
-            let location = message.location.as_ref()?;
+        "location" => {
+            let Some(location) = message.location.as_ref() else {
+                return without_content();
+            };
             let place = [location.name.as_deref(), location.address.as_deref()]
                 .into_iter()
                 .flatten()
@@ -104,23 +157,34 @@ fn customer_message(
                 format!("Location: {place} ({coordinates})")
             }
         }
-        Some("button") => {
-            let button = message.button.as_ref()?;
-            button.text.clone().or_else(|| button.payload.clone())?
-        }
-        Some("interactive") => {
-            let interactive = message.interactive.as_ref()?;
-            let reply = interactive
+        "button" => match message
+            .button
+            .as_ref()
+            .and_then(|button| button.text.clone().or_else(|| button.payload.clone()))
+        {
+            Some(text) => text,
+            None => return without_content(),
+        },
+        "interactive" => match message.interactive.as_ref().and_then(|interactive| {
+            interactive
                 .button_reply
                 .as_ref()
-                .or(interactive.list_reply.as_ref())?;
-            format!("{} [{}]", reply.title, reply.id)
-        }
+                .or(interactive.list_reply.as_ref())
+        }) {
+            Some(reply) => format!("{} [{}]", reply.title, reply.id),
+            None => return without_content(),
+        },
         // The customer sent something (a poll, a view-once photo…) that the Cloud API does not
         // pass on: agents should still see that they wrote.
-        Some("unsupported") => "(a message WhatsApp cannot show here)".to_owned(),
-        // Reactions, system notices and orders: not a message to answer.
-        _ => return None,
+        "unsupported" => "(a message WhatsApp cannot show here)".to_owned(),
+        "system" => return None,
+        // Reactions, orders, shared contacts, kinds newer than this connector.
+        _ => {
+            return dropped(
+                DropReason::Unsupported,
+                format!("a WhatsApp `{kind}` message, which this hub does not take"),
+            );
+        }
     };
     let name = value
         .contacts
@@ -128,7 +192,7 @@ fn customer_message(
         .find(|contact| contact.wa_id.as_deref() == Some(message.from.as_str()))
         .and_then(|contact| contact.profile.as_ref())
         .and_then(|profile| profile.name.clone());
-    Some(InboundMessage {
+    Some(InboundEvent::Message(InboundMessage {
         thread_key: message.from.clone(),
         channel_message_id: Some(message.id),
         sender: ContactRef {
@@ -142,7 +206,7 @@ fn customer_message(
         subject: None,
         sent_at: message.timestamp.as_deref().and_then(unix_time),
         ..Default::default()
-    })
+    }))
 }
 
 fn delivery_update(status: Status) -> Option<DeliveryUpdate> {

@@ -20,12 +20,6 @@ pub enum Inbound {
     Handshake {
         response_body: String,
     },
-    /// A verified payload the connector cannot read as anything it knows (a new envelope, an
-    /// event in an unexpected shape). The hub acknowledges it (the platform would only send it
-    /// again), and counts and logs it with `reason` rather than let it vanish.
-    Ignored {
-        reason: String,
-    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -135,7 +129,12 @@ pub trait Connector: Send + Sync + 'static {
     /// Checks the request's signature or secret. Runs before any parsing and does no I/O.
     fn verify(&self, request: &RawInbound<'_>) -> Result<(), VerifyError>;
 
-    /// Turns a verified request into events. Pure.
+    /// Turns a verified request into events. Pure. What the connector cannot or will not
+    /// store is an [`InboundEvent::Ignored`] with its reason, never silently nothing (the hub
+    /// keeps it as a dead letter and acknowledges); an `Err` is answered 400, for senders that
+    /// should hear that their request was wrong (the email relay) rather than be acknowledged.
+    ///
+    /// [`InboundEvent::Ignored`]: crate::InboundEvent::Ignored
     fn normalize(&self, request: &RawInbound<'_>) -> Result<Inbound, NormalizeError>;
 
     /// Sends one stored message to the customer.

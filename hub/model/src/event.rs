@@ -94,6 +94,69 @@ pub struct DeliveryUpdate {
 pub enum InboundEvent {
     Message(InboundMessage),
     Delivery(DeliveryUpdate),
+    /// Something the platform sent that the hub will not store: the server acknowledges it
+    /// (the platform would only send it again), counts it and keeps it as a dead letter.
+    Ignored(IgnoredEvent),
+}
+
+/// Why a verified payload, acknowledged to the platform, was kept as a dead letter instead of
+/// stored. What is *not* a drop, and so never one of these: a duplicate, our own bot's echo,
+/// another bot's message, a platform's housekeeping (edits by us, joins, read receipts), a
+/// handshake; connectors document theirs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum DropReason {
+    /// The body is not what the platform sends at all (not JSON, no envelope).
+    Malformed,
+    /// The platform's envelope, with an event in a shape the connector does not read (a field
+    /// of another type, a new envelope): a customer's words may be inside.
+    UnknownShape,
+    /// Read, but of a kind the hub does not take (a Telegram callback query, a WhatsApp
+    /// reaction or order, a Slack event type it was not written for).
+    Unsupported,
+}
+
+impl DropReason {
+    /// The `reason` label on metrics and in the dead-letter list.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DropReason::Malformed => "malformed",
+            DropReason::UnknownShape => "unknown_shape",
+            DropReason::Unsupported => "unsupported",
+        }
+    }
+}
+
+/// What a connector did not store, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IgnoredEvent {
+    pub reason: DropReason,
+    /// One line for the admin: what it was and what the connector could not read.
+    pub detail: String,
+    /// The platform's id for what was dropped, when it has one (Slack's `event_id`, Telegram's
+    /// `update_id`, a WhatsApp message id): a resend of it is kept once.
+    pub event_id: Option<String>,
+}
+
+impl IgnoredEvent {
+    pub fn new(reason: DropReason, detail: impl Into<String>) -> IgnoredEvent {
+        IgnoredEvent {
+            reason,
+            detail: detail.into(),
+            event_id: None,
+        }
+    }
+
+    /// This event with the platform's id for it.
+    pub fn with_event_id(self, event_id: Option<String>) -> IgnoredEvent {
+        IgnoredEvent { event_id, ..self }
+    }
+
+    /// As an inbound event.
+    pub fn event(self) -> InboundEvent {
+        InboundEvent::Ignored(self)
+    }
 }
 
 /// A message the hub has stored and must deliver on its conversation's channel.

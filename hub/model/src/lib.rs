@@ -40,8 +40,8 @@ pub use display_name::{
     friendly_name,
 };
 pub use event::{
-    BusEvent, ContactRef, DeliveryUpdate, InboundEvent, InboundFile, InboundMessage, OutboundFile,
-    OutboundMessage,
+    BusEvent, ContactRef, DeliveryUpdate, DropReason, IgnoredEvent, InboundEvent, InboundFile,
+    InboundMessage, OutboundFile, OutboundMessage,
 };
 pub use helpdesk::{
     ChangedTickets, CreatedTicket, Helpdesk, NewComment, NewTicket, RemoteComment, RemoteTicket,

@@ -127,16 +127,10 @@ pub async fn webhook(
     let events = match connector.normalize(&request) {
         Ok(Inbound::Handshake { response_body }) => return Ok(response_body.into_response()),
         Ok(Inbound::Events(events)) => events,
-        Ok(Inbound::Ignored { reason }) => {
-            metrics::counter!("switchboard_webhooks_ignored_total", "channel" => channel.as_str())
-                .increment(1);
-            tracing::warn!(%reason, inbox_id, "acknowledged a webhook and kept nothing of it");
-            return Ok(StatusCode::OK.into_response());
-        }
         Err(err) => return Err(ApiError::BadRequest(err.0)),
     };
     // The agent desk's own channel is agents talking, not customers.
     let events = crate::app::slack_desk::take_desk_events(&state, &inbox, events).await?;
-    ingest_events(&state, &inbox.inbox, events).await?;
+    ingest_events(&state, &inbox.inbox, events, &body).await?;
     Ok(StatusCode::OK.into_response())
 }

@@ -25,6 +25,8 @@ pub struct Purged {
     pub messages: usize,
     pub files: usize,
     pub knowledge_gaps: u64,
+    /// Dead letters older than the conversations kept (`app/dead_letters.rs`).
+    pub dead_letters: u64,
 }
 
 /// The job's hold on its lease during a run: asked before every batch, it renews the lease
@@ -55,7 +57,7 @@ impl Fence<'_> {
 }
 
 /// Purges what the organization's policy no longer keeps: expired conversations in batches
-/// (deleted or anonymized, their files deleted), then expired knowledge gaps. Writes one
+/// (deleted or anonymized, their files deleted), then expired knowledge gaps and dead letters. Writes one
 /// audit entry with the counts when anything went, and counts
 /// `switchboard_retention_purged_total{kind}`. With a fence (the job), stops between
 /// batches when the lease is lost; the next run goes on where this one stopped.
@@ -91,6 +93,7 @@ pub async fn purge(
     }
     if !stopped {
         purged.knowledge_gaps = store.purge_expired_gaps(org_id, policy).await?;
+        purged.dead_letters = store.purge_expired_dead_letters(org_id, policy).await?;
     }
     let conversations_kind = match policy.mode {
         RetentionMode::Delete => "conversations_deleted",
@@ -100,6 +103,8 @@ pub async fn purge(
         .increment(purged.conversations as u64);
     metrics::counter!("switchboard_retention_purged_total", "kind" => "knowledge_gaps")
         .increment(purged.knowledge_gaps);
+    metrics::counter!("switchboard_retention_purged_total", "kind" => "dead_letters")
+        .increment(purged.dead_letters);
     if purged != Purged::default() {
         store
             .audit(
@@ -113,6 +118,7 @@ pub async fn purge(
                     "messages": purged.messages,
                     "files": purged.files,
                     "knowledge_gaps": purged.knowledge_gaps,
+                    "dead_letters": purged.dead_letters,
                 }),
             )
             .await?;

@@ -100,10 +100,10 @@ impl MailHandler for IngestMail {
             };
             let events = match connector.normalize(&request) {
                 Ok(Inbound::Events(events)) => events,
-                Ok(Inbound::Handshake { .. } | Inbound::Ignored { .. }) => Vec::new(),
+                Ok(Inbound::Handshake { .. }) => Vec::new(),
                 Err(err) => return Reply::new(554, format!("5.6.0 {err}")),
             };
-            match ingest_events(&self.state, &inbox.inbox, events).await {
+            match ingest_events(&self.state, &inbox.inbox, events, &envelope.data).await {
                 Ok(()) => {}
                 Err(IngestError::Store(switchboard_store::StoreError::Invalid(reason))) => {
                     return Reply::new(554, format!("5.6.0 {reason}"));

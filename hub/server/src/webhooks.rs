@@ -15,7 +15,7 @@ use std::{
 use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
 use sha2::Sha256;
-use switchboard_model::{BusEvent, ConversationStatus, HTTP_SCHEMES, check_outbound_url};
+use switchboard_model::{BusEvent, ConversationStatus, Csat, HTTP_SCHEMES, check_outbound_url};
 use switchboard_store::{ClaimedWebhook, RetryPolicy, Store, WebhookOutcome};
 use tokio::sync::{broadcast, mpsc};
 use tokio_util::sync::CancellationToken;
@@ -211,6 +211,27 @@ async fn enqueue(store: &Store, event: &BusEvent) -> switchboard_store::Result<u
                 .await
         }
         _ => Ok(0),
+    }
+}
+
+/// Queues `csat.submitted` for a customer's rating, on the node that stored it (a rating is
+/// not a bus event: nothing else on the hub listens for one). Failing to queue it is logged and
+/// counted, never the customer's problem.
+pub async fn csat_submitted(store: &Store, org_id: &str, inbox_id: &str, csat: &Csat) {
+    let data = json!({
+        "conversation_id": csat.conversation_id,
+        "inbox_id": inbox_id,
+        "score": csat.score,
+        "comment": csat.comment,
+        "created_at": csat.created_at,
+        "updated_at": csat.updated_at,
+    });
+    if let Err(err) = store
+        .enqueue_webhook_event(org_id, "csat.submitted", Some(&csat.conversation_id), data)
+        .await
+    {
+        metrics::counter!("switchboard_webhook_events_dropped_total").increment(1);
+        tracing::error!(error = %err, "cannot queue a webhook event");
     }
 }
 

@@ -142,9 +142,14 @@ async fn attachments_are_kept_in_the_configured_shared_folder() {
         }],
         ..Default::default()
     };
-    switchboard::ingest_events(&node_a.state, &inbox, vec![InboundEvent::Message(message)])
-        .await
-        .expect("ingests");
+    switchboard::ingest_events(
+        &node_a.state,
+        &inbox,
+        vec![InboundEvent::Message(message)],
+        b"",
+    )
+    .await
+    .expect("ingests");
     assert!(
         shared.path().join(&org_id).is_dir(),
         "kept in the shared folder"

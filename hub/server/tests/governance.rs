@@ -19,6 +19,8 @@ use switchboard_testkit::{
 
 backend_tests!(
     webhooks_are_signed_retried_and_logged,
+    webhook_deliveries_are_replayed_signed_afresh,
+    a_csat_rating_is_a_webhook_event,
     contacts_are_exported_and_erased,
     the_cli_exports_and_erases_contacts,
     logins_are_throttled_and_weak_passwords_refused,
@@ -265,6 +267,159 @@ async fn webhooks_are_signed_retried_and_logged(db: TestDatabase) {
     assert_eq!(status, StatusCode::NO_CONTENT);
     let (_, listed) = app.get(&admin, "/api/v1/webhooks").await;
     assert_eq!(listed, json!([]));
+    app.stop().await;
+}
+
+/// An admin presses "Replay" on a delivery the subscriber refused: the same event (the body
+/// byte for byte) is queued again as a new delivery, sent through the workers with a signature
+/// made at the time of sending, and logged beside the original with `replay_of`.
+async fn webhook_deliveries_are_replayed_signed_afresh(db: TestDatabase) {
+    let started: DateTime<Utc> = "2030-01-01T09:00:00Z".parse().expect("a time");
+    let clock = Clock::manual(started);
+    let app = TestApp::spawn_quiet_with_clock(db, support::settings, clock.clone()).await;
+    let admin = app.admin().await;
+    let receiver = FakePlatform::start(FakeResponse::json(200, json!({ "ok": true }))).await;
+    // A 400 is final: the first delivery is dead at once.
+    receiver.respond_next(FakeResponse::json(400, json!({ "error": "not today" })));
+    let (status, created) = app
+        .post(
+            &admin,
+            "/api/v1/webhooks",
+            json!({ "url": format!("{}/hooks", receiver.url()), "events": ["message.created"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let webhook = created["id"].as_str().expect("an id").to_owned();
+    let secret = created["secret"].as_str().expect("a secret").to_owned();
+
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    app.customer_writes(&admin, &inbox, "alice").await;
+    let is_alices =
+        |request: &RecordedRequest| request.json()["data"]["message"]["text"] == "Help with alice";
+    let first = received(&receiver, |requests| requests.iter().any(is_alices)).await;
+    let first = first.into_iter().find(is_alices).expect("alice's event");
+    let delivery = first.json()["id"].as_str().expect("an id").to_owned();
+    logged(&app, &admin, &webhook, &delivery, ("dead", 1, 400)).await;
+
+    // Who may replay, and what.
+    let replay_path = format!("/api/v1/webhooks/{webhook}/deliveries/{delivery}/replay");
+    let manager = app.user_token(&admin, "support_manager").await;
+    let (status, _) = app.post(&manager, &replay_path, json!({})).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let globex = app.second_organization().await;
+    let (status, _) = app.post(&globex, &replay_path, json!({})).await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/webhooks/{webhook}/deliveries/no-such-delivery/replay"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    // Ten minutes later the admin replays it: the same body, a signature of now.
+    clock.advance(chrono::Duration::minutes(10));
+    let (status, replay) = app.post(&admin, &replay_path, json!({})).await;
+    assert_eq!(status, StatusCode::CREATED, "{replay}");
+    let replay_id = replay["id"].as_str().expect("an id").to_owned();
+    assert_ne!(replay_id, delivery);
+    assert_eq!(replay["replay_of"], delivery.as_str());
+    assert_eq!(replay["event"], "message.created");
+    let requests = received(&receiver, |requests| {
+        requests.iter().filter(|request| is_alices(request)).count() == 2
+    })
+    .await;
+    let resent = requests
+        .iter()
+        .filter(|request| is_alices(request))
+        .nth(1)
+        .expect("the replay");
+    assert_eq!(resent.body, first.body, "the replay is the same event");
+    assert_eq!(verified(resent, &secret), clock.now().timestamp());
+    assert_ne!(verified(resent, &secret), verified(&first, &secret));
+    assert_eq!(
+        resent.header("x-switchboard-delivery"),
+        Some(replay_id.as_str())
+    );
+    logged(&app, &admin, &webhook, &replay_id, ("delivered", 1, 200)).await;
+    logged(&app, &admin, &webhook, &delivery, ("dead", 1, 400)).await;
+    let (_, log) = app
+        .get(&admin, &format!("/api/v1/webhooks/{webhook}/deliveries"))
+        .await;
+    let entry = log["deliveries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|entry| entry["id"] == replay_id.as_str())
+        .expect("the replay in the log");
+    assert_eq!(entry["replay_of"], delivery.as_str());
+
+    // A delivery still waiting for its retry is not replayed: it will be sent anyway.
+    receiver.respond_next(FakeResponse::json(503, json!({ "error": "busy" })));
+    app.customer_writes(&admin, &inbox, "bob").await;
+    let is_bobs =
+        |request: &RecordedRequest| request.json()["data"]["message"]["text"] == "Help with bob";
+    let requests = received(&receiver, |requests| requests.iter().any(is_bobs)).await;
+    let waiting = requests.into_iter().find(is_bobs).expect("bob's event");
+    let waiting = waiting.json()["id"].as_str().expect("an id").to_owned();
+    logged(&app, &admin, &webhook, &waiting, ("pending", 1, 503)).await;
+    let (status, body) = app
+        .post(
+            &admin,
+            &format!("/api/v1/webhooks/{webhook}/deliveries/{waiting}/replay"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    app.stop().await;
+}
+
+/// A visitor's rating of a resolved conversation reaches the subscriber as `csat.submitted`.
+async fn a_csat_rating_is_a_webhook_event(db: TestDatabase) {
+    use support::chat::{Chat, webchat_inbox};
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let receiver = FakePlatform::start(FakeResponse::json(200, json!({ "ok": true }))).await;
+    let (status, created) = app
+        .post(
+            &admin,
+            "/api/v1/webhooks",
+            json!({ "url": format!("{}/hooks", receiver.url()), "events": ["csat.submitted"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let secret = created["secret"].as_str().expect("a secret").to_owned();
+    let inbox = webchat_inbox(&app, &admin, json!({})).await;
+    let mut chat = Chat::connect(&app, &format!("inbox={inbox}")).await;
+    chat.next_of("session").await;
+    chat.say("c-1", "Hello").await;
+    let (_, listed) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
+        .await;
+    let conversation = listed["conversations"][0]["id"]
+        .as_str()
+        .expect("the chat's conversation")
+        .to_owned();
+    let (status, _) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation}/resolve"),
+            json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK);
+    chat.next_of("csat_request").await;
+    chat.send(json!({ "type": "csat", "score": 4, "comment": "Quick, thanks" }))
+        .await;
+    let requests = received(&receiver, |requests| !requests.is_empty()).await;
+    verified(&requests[0], &secret);
+    let payload = requests[0].json();
+    assert_eq!(payload["event"], "csat.submitted");
+    assert_eq!(payload["data"]["conversation_id"], conversation.as_str());
+    assert_eq!(payload["data"]["inbox_id"], inbox.as_str());
+    assert_eq!(payload["data"]["score"], 4);
+    assert_eq!(payload["data"]["comment"], "Quick, thanks");
     app.stop().await;
 }
 

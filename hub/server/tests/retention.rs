@@ -1,5 +1,5 @@
 //! Retention policies (issue 23): the once-per-cluster job deletes or anonymizes conversations
-//! resolved longer ago than the policy keeps them, and knowledge gaps; the dry run over the
+//! resolved longer ago than the policy keeps them, knowledge gaps and dead letters; the dry run over the
 //! API and the CLI; admins only; other organizations untouched; on SQLite and PostgreSQL. The
 //! hub's clock is manual, so "40 days ago" is a time the test set.
 
@@ -11,7 +11,10 @@ use chrono::{DateTime, Duration, DurationRound, Utc};
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use support::TestApp;
-use switchboard_model::{Clock, ContactRef, InboundEvent, InboundFile, InboundMessage, new_id};
+use switchboard_model::{
+    ChannelKind, Clock, ContactRef, DropReason, IgnoredEvent, InboundEvent, InboundFile,
+    InboundMessage, new_id,
+};
 use switchboard_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
@@ -76,6 +79,17 @@ async fn world(app: &TestApp, clock: &Clock, now: DateTime<Utc>) -> World {
         .record_gap(&org_id, "How do I tame an ancient gap", &[])
         .await
         .expect("a gap");
+    let dropped = |detail: &str| IgnoredEvent::new(DropReason::Unsupported, detail);
+    store
+        .keep_dead_letter(
+            &org_id,
+            &inbox_id,
+            ChannelKind::Telegram,
+            &dropped("an ancient dead letter"),
+            b"{}",
+        )
+        .await
+        .expect("a dead letter");
 
     clock.set(now - Duration::days(40));
     let old = app
@@ -102,9 +116,14 @@ async fn world(app: &TestApp, clock: &Clock, now: DateTime<Utc>) -> World {
         }],
         ..Default::default()
     };
-    switchboard::ingest_events(&app.state, &inbox, vec![InboundEvent::Message(with_file)])
-        .await
-        .expect("ingests");
+    switchboard::ingest_events(
+        &app.state,
+        &inbox,
+        vec![InboundEvent::Message(with_file)],
+        b"",
+    )
+    .await
+    .expect("ingests");
     let detail = app.conversation(&admin, &old).await;
     let url = detail["messages"]
         .as_array()
@@ -149,6 +168,16 @@ async fn world(app: &TestApp, clock: &Clock, now: DateTime<Utc>) -> World {
         .record_gap(&org_id, "Where is the fresh gap", &[])
         .await
         .expect("a gap");
+    store
+        .keep_dead_letter(
+            &org_id,
+            &inbox_id,
+            ChannelKind::Telegram,
+            &dropped("a fresh dead letter"),
+            b"{}",
+        )
+        .await
+        .expect("a dead letter");
 
     clock.set(now);
     World {
@@ -310,6 +339,15 @@ async fn the_job_deletes_expired_conversations_and_gaps(db: TestDatabase) {
     let gaps = gaps.to_string();
     assert!(!gaps.contains("ancient gap"), "{gaps}");
     assert!(gaps.contains("fresh gap"), "{gaps}");
+    // Dead letters go with the conversations' days.
+    let (_, letters) = app.get(admin, "/api/v1/dead-letters").await;
+    let details: Vec<_> = letters["dead_letters"]
+        .as_array()
+        .expect("a list")
+        .iter()
+        .map(|letter| letter["detail"].clone())
+        .collect();
+    assert_eq!(details, vec![json!("a fresh dead letter")]);
 
     // One audit entry for the run, with counts and no words.
     let audited = purges_audited(&app, admin).await;
@@ -319,6 +357,7 @@ async fn the_job_deletes_expired_conversations_and_gaps(db: TestDatabase) {
     assert_eq!(audited[0]["data"]["messages"], 3);
     assert_eq!(audited[0]["data"]["files"], 1);
     assert_eq!(audited[0]["data"]["knowledge_gaps"], 1);
+    assert_eq!(audited[0]["data"]["dead_letters"], 1);
     assert!(!audited[0].to_string().to_lowercase().contains("walrus"));
 
     let (status, due) = app

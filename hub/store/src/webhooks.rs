@@ -28,6 +28,7 @@ pub const WEBHOOK_EVENTS: &[&str] = &[
     "conversation.assigned",
     "conversation.resolved",
     "conversation.reopened",
+    "csat.submitted",
 ];
 
 const PENDING: &str = "pending";
@@ -61,6 +62,8 @@ pub struct WebhookDelivery {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The delivery this one sends again, when an admin replayed it.
+    pub replay_of: Option<String>,
 }
 
 /// A delivery a worker holds: send `body` to `url`, signed with `secret`, then report back.
@@ -129,6 +132,7 @@ fn delivery(row: webhook_delivery::Model) -> WebhookDelivery {
         last_error: row.last_error,
         created_at: row.created_at,
         updated_at: row.updated_at,
+        replay_of: row.replay_of,
     }
 }
 
@@ -252,6 +256,51 @@ impl Store {
             .collect())
     }
 
+    /// Queues a delivery of the subscription again: a new one, due now, with the same body
+    /// (the same event: its `id` and `created_at` unchanged, so that a receiver that took it
+    /// once can tell), which the workers sign afresh when they send it. `NotFound` when the
+    /// organization's subscription has no such delivery; `Conflict` while the delivery is
+    /// still queued or being sent, when a replay would only send it twice.
+    pub async fn replay_webhook_delivery(
+        &self,
+        org_id: &str,
+        subscription_id: &str,
+        delivery_id: &str,
+    ) -> Result<WebhookDelivery> {
+        let now = self.now();
+        let txn = self.begin_write().await?;
+        let original = webhook_delivery::Entity::find_by_id(delivery_id)
+            .filter(webhook_delivery::Column::OrgId.eq(org_id))
+            .filter(webhook_delivery::Column::SubscriptionId.eq(subscription_id))
+            .one(&*txn)
+            .await?
+            .ok_or(StoreError::NotFound)?;
+        if original.status == PENDING || original.status == IN_FLIGHT {
+            return Err(StoreError::Conflict(format!(
+                "the delivery is still {}: it will be sent without a replay",
+                original.status
+            )));
+        }
+        let replay = webhook_delivery::Model {
+            id: new_id(),
+            status: PENDING.to_owned(),
+            attempts: 0,
+            next_attempt_at: now,
+            locked_until: None,
+            last_status_code: None,
+            last_error: None,
+            created_at: now,
+            updated_at: now,
+            replay_of: Some(original.id.clone()),
+            ..original
+        };
+        webhook_delivery::Entity::insert(webhook_delivery::ActiveModel::from(replay.clone()))
+            .exec_without_returning(&*txn)
+            .await?;
+        txn.commit().await?;
+        Ok(delivery(replay))
+    }
+
     /// Whether the organization has any subscription, so that events of organizations
     /// without one cost one indexed read.
     pub async fn has_webhooks(&self, org_id: &str) -> Result<bool> {
@@ -355,6 +404,7 @@ impl Store {
                     last_error: Set(None),
                     created_at: Set(now),
                     updated_at: Set(now),
+                    replay_of: Set(None),
                 }
             })
             .collect();

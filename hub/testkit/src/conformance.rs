@@ -279,7 +279,6 @@ pub fn render(inbound: &Inbound) -> Value {
     let mut rendered = match inbound {
         Inbound::Handshake { response_body } => json!({ "handshake": response_body }),
         Inbound::Events(events) => json!({ "events": events }),
-        Inbound::Ignored { reason } => json!({ "ignored": reason }),
     };
     summarize_bytes(&mut rendered);
     rendered

@@ -11,6 +11,7 @@ mod channels;
 mod contact_merge;
 mod contacts;
 pub(crate) mod conversations;
+mod dead_letters;
 mod events;
 mod gdpr;
 mod inboxes;
@@ -102,6 +103,7 @@ pub fn router() -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(inboxes::list, inboxes::create))
         .routes(routes!(inboxes::get, inboxes::update))
         .routes(routes!(inboxes::register_webhook))
+        .routes(routes!(dead_letters::list))
         .routes(routes!(channels::list))
         .routes(routes!(users::list, users::create))
         .routes(routes!(users::update))
@@ -143,7 +145,8 @@ pub fn router() -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(analytics::agents))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::delete))
-        .routes(routes!(webhooks::deliveries));
+        .routes(routes!(webhooks::deliveries))
+        .routes(routes!(webhooks::replay));
     let uploads = OpenApiRouter::new().routes(routes!(attachments::upload));
     let (uploads, uploads_openapi) = OpenApiRouter::new()
         .nest("/api/v1", uploads)

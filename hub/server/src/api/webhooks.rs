@@ -19,7 +19,7 @@ pub struct CreateWebhook {
     /// An `http://` or `https://` URL the hub may call (no link-local or metadata address).
     pub url: String,
     /// Any of `message.created`, `conversation.escalated`, `conversation.assigned`,
-    /// `conversation.resolved`, `conversation.reopened`.
+    /// `conversation.resolved`, `conversation.reopened`, `csat.submitted`.
     pub events: Vec<String>,
 }
 
@@ -56,6 +56,8 @@ pub struct Delivery {
     pub last_error: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
+    /// The delivery this one sends again, when an admin replayed it.
+    pub replay_of: Option<String>,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -93,6 +95,7 @@ impl From<WebhookDelivery> for Delivery {
             last_error: delivery.last_error,
             created_at: delivery.created_at,
             updated_at: delivery.updated_at,
+            replay_of: delivery.replay_of,
         }
     }
 }
@@ -206,4 +209,34 @@ pub async fn deliveries(
     Ok(ApiJson(DeliveryList {
         deliveries: deliveries.into_iter().map(Delivery::from).collect(),
     }))
+}
+
+/// Sends a delivery again: a new delivery of the same event (the body unchanged, so its `id`
+/// is the event's), queued now and signed afresh when sent; the log lists it with `replay_of`.
+/// A delivery still queued or being sent is refused with 409.
+#[utoipa::path(post, path = "/webhooks/{id}/deliveries/{delivery_id}/replay", tag = "webhooks",
+    params(("id" = String, Path, description = "The subscription's id"),
+        ("delivery_id" = String, Path, description = "The delivery to send again")),
+    responses((status = 201, body = Delivery), (status = 401, body = crate::error::ErrorBody),
+        (status = 403, body = crate::error::ErrorBody),
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody)))]
+pub async fn replay(
+    State(state): State<AppState>,
+    auth: Auth,
+    ApiPath((id, delivery_id)): ApiPath<(String, String)>,
+) -> ApiResult<(StatusCode, ApiJson<Delivery>)> {
+    auth.require(Permission::WebhooksManage)?;
+    let replay = state
+        .store
+        .replay_webhook_delivery(auth.org_id(), &id, &delivery_id)
+        .await?;
+    auth.audit(
+        &state,
+        "webhook.replayed",
+        &id,
+        serde_json::json!({ "delivery_id": delivery_id, "replay_id": replay.id }),
+    )
+    .await?;
+    Ok((StatusCode::CREATED, ApiJson(replay.into())))
 }

@@ -148,11 +148,13 @@ pub enum IngestError {
 }
 
 /// Keeps everything a verified, normalized request carried: each message (its files first,
-/// in the data dir) and each delivery report. Returns once all of it is committed.
+/// in the data dir), each delivery report, and what the connector did not read as a dead
+/// letter with the request's `body`. Returns once all of it is committed.
 pub async fn ingest_events(
     state: &AppState,
     inbox: &Inbox,
     events: Vec<InboundEvent>,
+    body: &[u8],
 ) -> Result<(), IngestError> {
     let org_id = &inbox.org_id;
     for event in events {
@@ -179,6 +181,9 @@ pub async fn ingest_events(
                         status: message.delivery_status,
                     });
                 }
+            }
+            InboundEvent::Ignored(ignored) => {
+                super::dead_letters::keep(&state.store, inbox, &ignored, body).await?;
             }
         }
     }

@@ -4,5 +4,6 @@
 //! calls into a handler module.
 
 pub mod agent_reply;
+pub mod dead_letters;
 pub mod ingest;
 pub mod slack_desk;

@@ -658,9 +658,10 @@ impl Connection {
             )
             .await
         {
-            Ok(_) => {
+            Ok(csat) => {
                 metrics::counter!("switchboard_webchat_csat_total", "score" => score.to_string())
                     .increment(1);
+                crate::webhooks::csat_submitted(&store, &org_id, &self.inbox.inbox_id, &csat).await;
                 Ok(())
             }
             Err(err) => self.send(&unavailable(&err)).await,

@@ -18,6 +18,7 @@ pub mod conversation_label;
 pub mod conversation_routing;
 pub mod conversation_snooze;
 pub mod csat_response;
+pub mod dead_letter;
 pub mod delivery_job;
 pub mod escalation_rule;
 pub mod handoff;
