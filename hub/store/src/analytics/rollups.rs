@@ -7,8 +7,8 @@
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use sea_orm::{
-    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QuerySelect,
-    Statement, sea_query::OnConflict,
+    ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
+    QuerySelect, Statement, sea_query::OnConflict,
 };
 use switchboard_model::{
     Calendar,
@@ -20,7 +20,7 @@ use crate::{Result, Store, StoreError, entities::*};
 
 /// Conversations counted again per transaction: the refresh holds SQLite's one writer for a
 /// batch's writes, so a batch stays short.
-const BATCH: u64 = 500;
+const BATCH: u64 = 250;
 
 /// One refresh at a time in a process; on PostgreSQL, one in the cluster (an advisory lock).
 static REFRESHING: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -207,7 +207,8 @@ impl Store {
 
     /// The totals a report adds up: from the roll-ups when they keep what it asks for (its
     /// days in their zone, no filter or one by inbox, channel, team or topic), otherwise from
-    /// the conversations themselves. `agents`: whether the report wants each agent's totals.
+    /// the conversations themselves. `agents`: the report is the agents' table, which wants
+    /// each agent's totals (read from the roll-ups alone, without the days').
     pub async fn report_totals(
         &self,
         org_id: &str,
@@ -237,14 +238,15 @@ impl Store {
             query.all(self.db())
         };
         let mut report = ReportTotals::default();
-        for row in rows(dimension, Some(key)).await? {
-            report.days.insert(row.day, parse(&row.totals)?);
-        }
         if agents {
             for row in rows(Dimension::Agent, None).await? {
                 let totals: Totals = parse(&row.totals)?;
                 report.agents.entry(row.key).or_default().add(&totals, 1);
             }
+            return Ok(report);
+        }
+        for row in rows(dimension, Some(key)).await? {
+            report.days.insert(row.day, parse(&row.totals)?);
         }
         Ok(report)
     }
@@ -337,7 +339,10 @@ fn rollup_of(
 
 /// A batch of the marked conversations, with their marks.
 async fn marked(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>> {
+    // In the key's order: the index skips the entries of rows already counted and deleted,
+    // where a scan of the table would read past every dead row until the next vacuum.
     Ok(analytics_dirty::Entity::find()
+        .order_by_asc(analytics_dirty::Column::ConversationId)
         .limit(BATCH)
         .all(db)
         .await?
