@@ -1,7 +1,7 @@
 //! An OpenAI-compatible model for the benchmarks (`switchboard-bench fake-llm`): its
 //! `/v1/chat/completions` waits `--first-token-ms` before the first piece of an answer and then
-//! streams `--words` words at `--words-per-sec`, citing passage 1 with a confidence line, as
-//! the hub's prompt asks; a non-streamed call (the sentiment score, the handoff note) gets its
+//! streams `--words` words at `--words-per-sec`, citing passage 1, then the customer's mood and
+//! a confidence line, as the hub's prompt asks; a non-streamed call (the sentiment score, the handoff note) gets its
 //! JSON after the same wait. Shares of the calls can be answered 429 with `Retry-After`, 500,
 //! or never, to see what the hub does with a provider that is rate-limited, failing or hung.
 
@@ -152,7 +152,7 @@ async fn completions(State(fake): State<Fake>, Json(body): Json<Value>) -> Respo
                 tokio::time::sleep(gap).await;
                 piece(if n + 1 == words { " [1]." } else { " word" })
             }
-            n if n == words => piece("\nCONFIDENCE: 0.9"),
+            n if n == words => piece("\nSENTIMENT: 60\nCONFIDENCE: 0.9"),
             n if n == words + 1 => {
                 json!({ "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }] })
             }
@@ -195,6 +195,8 @@ fn reply_to(body: &Value) -> String {
             "suggested_reply": "Hi, I'm looking into this for you now.",
         })
         .to_string(),
-        LlmTask::Answer => "Here is what our help centre says [1].\nCONFIDENCE: 0.9".to_owned(),
+        LlmTask::Answer => {
+            "Here is what our help centre says [1].\nSENTIMENT: 60\nCONFIDENCE: 0.9".to_owned()
+        }
     }
 }

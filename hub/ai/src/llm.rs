@@ -18,6 +18,9 @@ use crate::{index::Hit, pii};
 /// What the model is told to answer when the passages do not answer the question.
 pub const NO_ANSWER: &str = "NO_ANSWER";
 const CONFIDENCE_LINE: &str = "CONFIDENCE:";
+/// The line where the model scores the customer's mood, beside its answer, so that the
+/// message is not sent a second time for its sentiment.
+const SENTIMENT_LINE: &str = "SENTIMENT:";
 /// The hub's default limit of calls in flight to one provider (`llm_max_in_flight`).
 pub const MAX_IN_FLIGHT: usize = 1024;
 /// The hub's default wait for an answer's first piece, in milliseconds (`llm_first_piece_ms`).
@@ -155,6 +158,8 @@ pub struct Completion {
     pub cited: Vec<usize>,
     /// What the model said of its own confidence, 0..1.
     pub model_confidence: Option<f64>,
+    /// What the model said of the customer's mood in the question, 0..=100 (50 neutral).
+    pub sentiment: Option<u8>,
     pub tokens: Option<i64>,
     pub model: String,
 }
@@ -390,7 +395,14 @@ impl LlmClient {
             ));
         }
         filter.finish(deltas);
-        let (text, model_confidence) = split_confidence(&filter.full);
+        let Trailer {
+            text,
+            confidence: model_confidence,
+            sentiment,
+        } = Trailer::of(&filter.full);
+        if let Some(score) = sentiment {
+            deltas.sentiment(score);
+        }
         let declined =
             text.trim().is_empty() || text.contains(NO_ANSWER) || says_it_does_not_know(&text);
         Ok(Completion {
@@ -398,6 +410,7 @@ impl LlmClient {
             text: text.trim().to_owned(),
             declined,
             model_confidence,
+            sentiment,
             tokens,
             model: model.to_owned(),
         })
@@ -485,8 +498,10 @@ Do not guess and do not use outside knowledge.\n\
 - Be brief: one to three sentences that answer the question itself, not a summary of the \
 passages, in the customer's language.\n\
 - Placeholders like [EMAIL] or [PHONE] stand for personal data that was removed.\n\
-- End with one last line `{CONFIDENCE_LINE} <a number from 0 to 1>`: how sure you are that the \
-passages answer the question.\n\n\
+- End with a line `{SENTIMENT_LINE} <a whole number from 0 to 100>`: the customer's mood in \
+their question, 0 very negative, 50 neutral, 100 very positive (also after {NO_ANSWER}); then \
+one last line `{CONFIDENCE_LINE} <a number from 0 to 1>`: how sure you are that the passages \
+answer the question.\n\n\
 <<<KNOWLEDGE {nonce}>>>\n{knowledge}<<<END KNOWLEDGE {nonce}>>>"
     );
     let mut user = String::new();
@@ -575,35 +590,65 @@ impl StreamFilter {
 
 fn is_hidden_line(line: &str) -> bool {
     let upper = line.trim_start().to_uppercase();
-    upper.starts_with("CONFIDENCE") || upper.starts_with(NO_ANSWER)
+    upper.starts_with("CONFIDENCE")
+        || upper.starts_with("SENTIMENT")
+        || upper.starts_with(NO_ANSWER)
 }
 
 fn may_be_hidden(partial: &str) -> bool {
     let upper = partial.trim_start().to_uppercase();
-    is_hidden_line(partial) || CONFIDENCE_LINE.starts_with(&upper) || NO_ANSWER.starts_with(&upper)
+    is_hidden_line(partial)
+        || [CONFIDENCE_LINE, SENTIMENT_LINE, NO_ANSWER]
+            .iter()
+            .any(|marker| marker.starts_with(&upper))
 }
 
-/// The answer without its confidence line, and the confidence it states.
-fn split_confidence(full: &str) -> (String, Option<f64>) {
-    let mut confidence = None;
-    let mut kept = Vec::new();
-    for line in full.lines() {
-        let upper = line.trim().to_uppercase();
-        if let Some(rest) = upper.strip_prefix("CONFIDENCE") {
-            let number: String = rest
-                .trim_start_matches([':', ' ', '='])
-                .chars()
-                .take_while(|c| c.is_ascii_digit() || *c == '.')
-                .collect();
-            confidence = number.parse::<f64>().ok().map(|c| {
-                // "85" means 85 %.
-                if c > 1.0 { (c / 100.0).min(1.0) } else { c }
-            });
-        } else {
-            kept.push(line);
+/// The answer without its closing lines, and what those lines state.
+#[derive(Debug, PartialEq)]
+struct Trailer {
+    text: String,
+    /// How sure the model is that the passages answer, 0..1.
+    confidence: Option<f64>,
+    /// The customer's mood, 0..=100.
+    sentiment: Option<u8>,
+}
+
+impl Trailer {
+    fn of(full: &str) -> Trailer {
+        let mut trailer = Trailer {
+            text: String::new(),
+            confidence: None,
+            sentiment: None,
+        };
+        let mut kept = Vec::new();
+        for line in full.lines() {
+            let upper = line.trim().to_uppercase();
+            if let Some(rest) = upper.strip_prefix("CONFIDENCE") {
+                trailer.confidence = number_after(rest).map(|c| {
+                    // "85" means 85 %.
+                    if c > 1.0 { (c / 100.0).min(1.0) } else { c }
+                });
+            } else if let Some(rest) = upper.strip_prefix("SENTIMENT") {
+                trailer.sentiment = number_after(rest)
+                    .filter(|score| (0.0..=100.0).contains(score))
+                    .map(|score| score.round() as u8);
+            } else {
+                kept.push(line);
+            }
         }
+        trailer.text = kept.join("\n");
+        trailer
     }
-    (kept.join("\n"), confidence)
+}
+
+/// The number after a closing line's name: `: 0.9`, ` = 40`.
+fn number_after(rest: &str) -> Option<f64> {
+    let number: String = rest
+        .trim_start_matches([':', ' ', '='])
+        .chars()
+        .take_while(|c| c.is_ascii_digit() || *c == '.')
+        .collect();
+    number.parse::<f64>().ok()
 }
 
 fn says_it_does_not_know(text: &str) -> bool {
@@ -685,8 +730,12 @@ mod tests {
         let shown = collect.0.lock().expect("lock").concat();
         assert_eq!(shown, "Yes, it does [1].\n");
         assert_eq!(
-            split_confidence(&filter.full),
-            ("Yes, it does [1].".to_owned(), Some(0.9))
+            Trailer::of(&filter.full),
+            Trailer {
+                text: "Yes, it does [1].".to_owned(),
+                confidence: Some(0.9),
+                sentiment: None,
+            }
         );
 
         let collect = Collect::default();
@@ -696,6 +745,36 @@ mod tests {
         }
         filter.finish(&collect);
         assert!(collect.0.lock().expect("lock").is_empty());
+    }
+
+    #[test]
+    fn the_customers_mood_is_read_from_its_line_and_never_shown() {
+        let collect = Collect::default();
+        let mut filter = StreamFilter::default();
+        for piece in [
+            "It takes 5 days [1].",
+            "\nSENTI",
+            "MENT: 2",
+            "0\nCONFIDENCE: 0.8",
+        ] {
+            filter.push(piece, &collect);
+        }
+        filter.finish(&collect);
+        assert_eq!(
+            collect.0.lock().expect("lock").concat(),
+            "It takes 5 days [1].\n"
+        );
+        assert_eq!(
+            Trailer::of(&filter.full),
+            Trailer {
+                text: "It takes 5 days [1].".to_owned(),
+                confidence: Some(0.8),
+                sentiment: Some(20),
+            }
+        );
+        // A score out of range is no score.
+        assert_eq!(Trailer::of("Hi\nSentiment: 250").sentiment, None);
+        assert_eq!(Trailer::of("NO_ANSWER\nSENTIMENT = 35").sentiment, Some(35));
     }
 
     #[test]

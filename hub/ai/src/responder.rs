@@ -200,6 +200,10 @@ impl Deltas for Streamed<'_> {
         }
         self.inner.push(text);
     }
+
+    fn sentiment(&self, score: u8) {
+        self.inner.sentiment(score);
+    }
 }
 
 fn not_covered(confidence: Option<f64>) -> Response {

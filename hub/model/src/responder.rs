@@ -49,6 +49,11 @@ pub enum Response {
 /// Receives the pieces of an answer while it is generated, to stream them to the customer.
 pub trait Deltas: Send + Sync {
     fn push(&self, text: &str);
+
+    /// What a model that answered made of the customer's latest message: its sentiment, 0
+    /// (very negative) to 100 (very positive), told with the answer so that the message need
+    /// not be sent to the model a second time to be scored. By default, nobody listens.
+    fn sentiment(&self, _score: u8) {}
 }
 
 /// Discards the pieces: for callers that only want the whole answer (evaluation, tests).

@@ -16,10 +16,10 @@ use std::{
 };
 
 use switchboard_model::{
-    AiOutcome, BusEvent, Conversation, ConversationStatus, Deltas, HandoffReason, MessageRole,
-    Question, Responder, ResponderError, Response, new_id,
+    AiOutcome, BusEvent, Conversation, ConversationStatus, Deltas, HandoffReason, Message,
+    MessageRole, Question, Responder, ResponderError, Response, new_id,
 };
-use switchboard_store::{NewMessage, Store};
+use switchboard_store::{CustomerScore, NewMessage, Store};
 use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 
@@ -228,15 +228,52 @@ pub async fn run(bot: BotContext, shutdown: CancellationToken) {
     turns.wait().await;
 }
 
-/// Streams an answer's pieces to the bus under its message id.
+/// Pieces of an answer that arrive within this long of the last one sent go out together: a
+/// model streams a word every 20 ms or so, and each event is a frame on every socket that shows
+/// the conversation (and a message on Redis), whatever its size.
+const DELTA_EVERY: Duration = Duration::from_millis(50);
+
+/// Streams an answer's pieces to the bus under its message id: the first at once, then at most
+/// one event every [`DELTA_EVERY`]; [`BusDeltas::flush`] sends what is left.
 struct BusDeltas<'a> {
     bus: &'a dyn EventBus,
     job: &'a Job,
     message_id: &'a str,
+    /// Text not sent yet, and when the last event went out.
+    held: Mutex<(String, Option<std::time::Instant>)>,
+    /// The model's reading of the customer's mood, when it gave one (`u16::MAX`: none).
+    sentiment: std::sync::atomic::AtomicU16,
 }
 
-impl Deltas for BusDeltas<'_> {
-    fn push(&self, text: &str) {
+impl<'a> BusDeltas<'a> {
+    fn new(bus: &'a dyn EventBus, job: &'a Job, message_id: &'a str) -> BusDeltas<'a> {
+        BusDeltas {
+            bus,
+            job,
+            message_id,
+            held: Mutex::new((String::new(), None)),
+            sentiment: std::sync::atomic::AtomicU16::new(u16::MAX),
+        }
+    }
+
+    /// The model's score of the customer's message, if it gave one with its answer.
+    fn sentiment(&self) -> Option<u8> {
+        u8::try_from(self.sentiment.load(std::sync::atomic::Ordering::Relaxed)).ok()
+    }
+
+    fn held(&self) -> std::sync::MutexGuard<'_, (String, Option<std::time::Instant>)> {
+        self.held
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    /// Sends the text held back, if any.
+    fn flush(&self) {
+        let text = std::mem::take(&mut self.held().0);
+        self.publish(text);
+    }
+
+    fn publish(&self, text: String) {
         if text.is_empty() {
             return;
         }
@@ -245,8 +282,30 @@ impl Deltas for BusDeltas<'_> {
             inbox_id: self.job.inbox_id.clone(),
             conversation_id: self.job.conversation_id.clone(),
             message_id: self.message_id.to_owned(),
-            text: text.to_owned(),
+            text,
         });
+    }
+}
+
+impl Deltas for BusDeltas<'_> {
+    fn push(&self, text: &str) {
+        if text.is_empty() {
+            return;
+        }
+        let mut held = self.held();
+        held.0.push_str(text);
+        if held.1.is_some_and(|last| last.elapsed() < DELTA_EVERY) {
+            return;
+        }
+        held.1 = Some(std::time::Instant::now());
+        let text = std::mem::take(&mut held.0);
+        drop(held);
+        self.publish(text);
+    }
+
+    fn sentiment(&self, score: u8) {
+        self.sentiment
+            .store(u16::from(score), std::sync::atomic::Ordering::Relaxed);
     }
 }
 
@@ -275,6 +334,14 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
         return Ok(job.seq);
     };
     let answered = latest.seq.max(job.seq);
+    // Customer messages before the newest that no answer followed: this turn answers them
+    // too, and ingest left their scoring to it.
+    let earlier: Vec<Message> = history
+        .iter()
+        .rev()
+        .take_while(|message| message.role == MessageRole::Customer)
+        .cloned()
+        .collect();
     let question = Question {
         org_id: job.org_id.clone(),
         inbox_id: job.inbox_id.clone(),
@@ -286,29 +353,31 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
         knowledge_stamp: Some(crate::ai::knowledge_stamp(turn.kb_revision)),
     };
     let message_id = new_id();
-    let deltas = BusDeltas {
-        bus: bot.bus.as_ref(),
-        job,
-        message_id: &message_id,
-    };
+    let deltas = BusDeltas::new(bot.bus.as_ref(), job, &message_id);
     let timeout = bot.timeout;
     let started = std::time::Instant::now();
     let response = tokio::time::timeout(timeout, bot.responder.respond(&question, &deltas))
         .await
         .unwrap_or(Err(ResponderError::Timeout(timeout)));
+    deltas.flush();
     metrics::histogram!("switchboard_bot_turn_seconds").record(started.elapsed().as_secs_f64());
+    let mood = Mood {
+        told: deltas.sentiment(),
+        latest: &latest,
+        earlier,
+    };
     let answer = match response {
         Ok(Response::Answered(answer)) => answer,
         Ok(Response::Declined { reason, .. }) => {
             metrics::counter!("switchboard_bot_turns_total", "outcome" => "declined").increment(1);
             tracing::info!(%reason, "the responder declined");
-            hand_over(bot, job, HandoffReason::LowConfidence).await?;
+            hand_over(bot, job, HandoffReason::LowConfidence, mood).await?;
             return Ok(answered);
         }
         Err(err) => {
             metrics::counter!("switchboard_bot_turns_total", "outcome" => "failed").increment(1);
             tracing::warn!(error = %err, "the responder failed");
-            hand_over(bot, job, HandoffReason::AiFailure).await?;
+            hand_over(bot, job, HandoffReason::AiFailure, mood).await?;
             return Ok(answered);
         }
     };
@@ -326,23 +395,75 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
         tokens: answer.tokens,
     };
     let (conversation, message) = store
-        .append_bot_message(
+        .append_bot_answer(
             &job.org_id,
             &job.conversation_id,
             &message_id,
             new,
             AiOutcome::Answered,
+            mood.score(),
         )
         .await?;
     bot.bus.publish(BusEvent::MessageCreated {
         org_id: job.org_id.clone(),
-        inbox_id: conversation.inbox_id,
+        inbox_id: conversation.inbox_id.clone(),
         message: Box::new(message),
     });
     if !conversation.channel.delivered_by_hub() {
         bot.delivery_wakeup.notify_one();
     }
+    mood.reroute(bot, &conversation).await;
+    mood.ask_for_the_rest(bot, conversation);
     Ok(answered)
+}
+
+/// The customer's mood in the messages a turn answers. The model that answered may have told
+/// it ([`Deltas::sentiment`]): that score is stored with the bot's message. Otherwise (a cached
+/// or offline answer, or none) and for the earlier messages the turn answered with the newest,
+/// the model is asked on its own, after the answer.
+struct Mood<'a> {
+    told: Option<u8>,
+    latest: &'a Message,
+    earlier: Vec<Message>,
+}
+
+impl Mood<'_> {
+    /// What to store with the bot's message.
+    fn score(&self) -> Option<CustomerScore> {
+        self.told.map(|score| CustomerScore {
+            message_id: self.latest.id.clone(),
+            score,
+        })
+    }
+
+    /// After the answer is stored (with [`Mood::score`]): the rules again when the model's
+    /// score changed the newest message's. `conversation` is as the answer left it.
+    async fn reroute(&self, bot: &BotContext, conversation: &Conversation) {
+        if let Some(score) = self.told
+            && self.latest.sentiment != Some(i32::from(score))
+        {
+            let mut latest = self.latest.clone();
+            latest.sentiment = Some(i32::from(score));
+            crate::routing::route_or_log(&bot.routing, conversation, &latest).await;
+        }
+    }
+
+    /// Asks the model, in the background, for the scores it did not give with its answer.
+    fn ask_for_the_rest(self, bot: &BotContext, conversation: Conversation) {
+        let mut unscored = self.earlier;
+        if self.told.is_none() {
+            unscored.push(self.latest.clone());
+        }
+        if bot.routing.llm.is_none() || unscored.is_empty() {
+            return;
+        }
+        let routing = bot.routing.clone();
+        tokio::spawn(async move {
+            for message in unscored {
+                crate::understanding::rescore_and_route(&routing, &conversation, &message).await;
+            }
+        });
+    }
 }
 
 /// The bot will not answer: tell the customer so and put the conversation in the human queue.
@@ -350,6 +471,7 @@ async fn hand_over(
     bot: &BotContext,
     job: &Job,
     why: HandoffReason,
+    mood: Mood<'_>,
 ) -> Result<(), switchboard_store::StoreError> {
     let new = NewMessage {
         role: MessageRole::System,
@@ -363,14 +485,16 @@ async fn hand_over(
         model: None,
         tokens: None,
     };
-    let (_, message) = bot
+    // The model's reading of the customer goes in before the handoff that quotes it.
+    let (conversation, message) = bot
         .store
-        .append_bot_message(
+        .append_bot_answer(
             &job.org_id,
             &job.conversation_id,
             &new_id(),
             new,
             AiOutcome::Declined,
+            mood.score(),
         )
         .await?;
     bot.bus.publish(BusEvent::MessageCreated {
@@ -380,6 +504,7 @@ async fn hand_over(
     });
     // Routing escalates it with a handoff, an SLA clock and an assignment, and publishes it.
     crate::routing::on_ai_declined(&bot.routing, &job.org_id, &job.conversation_id, why).await?;
+    mood.ask_for_the_rest(bot, conversation);
     Ok(())
 }
 

@@ -17,6 +17,8 @@ use switchboard_ai::{
 use switchboard_model::{Conversation, Message, MessageRole};
 use switchboard_store::Store;
 
+use crate::routing::RoutingContext;
+
 /// How long a cached classifier is trusted before the database is asked whether it changed
 /// (another node, or `switchboard topics train` beside a running hub, may have replaced it).
 const RECHECK_AFTER: Duration = Duration::from_secs(30);
@@ -123,6 +125,23 @@ pub async fn classify_conversation(
             tracing::warn!(org_id, conversation_id, %err, "cannot set the conversation's topic");
             None
         }
+    }
+}
+
+/// Has the model score a customer message ([`rescore_with_llm`]) and, when that moved the
+/// conversation's trend, runs the rules again on it. Nothing happens without an LLM.
+pub async fn rescore_and_route(
+    routing: &RoutingContext,
+    conversation: &Conversation,
+    message: &Message,
+) {
+    let Some(llm) = &routing.llm else {
+        return;
+    };
+    if let Some(rescored) = rescore_with_llm(&routing.store, llm, conversation, message).await
+        && rescored.sentiment != conversation.sentiment
+    {
+        crate::routing::route_or_log(routing, &rescored, message).await;
     }
 }
 

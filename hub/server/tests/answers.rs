@@ -1,6 +1,7 @@
 //! The whole hub as `switchboard serve` runs it, offline: a visitor on the demo's web chat asks
 //! what the knowledge base answers and gets a grounded AI answer with its source; asks what it
-//! does not cover and is handed to a person with a handoff, an SLA and a knowledge gap.
+//! does not cover and is handed to a person with a handoff, an SLA and a knowledge gap. And with
+//! a model: the customer's mood comes with the model's answer, not from a second call.
 
 mod support;
 
@@ -9,10 +10,14 @@ use std::time::Duration;
 use futures::{SinkExt, StreamExt};
 use serde_json::{Value, json};
 use support::TestApp;
-use switchboard_testkit::{TestDatabase, backend_tests};
+use switchboard::Settings;
+use switchboard_testkit::{FakeLlm, LlmReply, LlmTask, TestDatabase, backend_tests};
 use tokio_tungstenite::tungstenite::Message;
 
-backend_tests!(the_offline_ai_answers_from_the_knowledge_base_or_hands_over);
+backend_tests!(
+    the_offline_ai_answers_from_the_knowledge_base_or_hands_over,
+    the_models_answer_tells_the_customers_mood_without_a_second_call,
+);
 
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
@@ -45,11 +50,9 @@ async fn ask(socket: &mut Socket, client_id: &str, text: &str) -> Value {
     }
 }
 
-async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDatabase) {
-    let settings = support::settings(&db);
-    let app = TestApp::spawn_full(db, settings, None).await;
-    let admin = app.admin().await;
-    let (_, inboxes) = app.get(&admin, "/api/v1/inboxes").await;
+/// A visitor on the demo's web-chat inbox, past its `session` frame.
+async fn visit(app: &TestApp, admin: &str) -> (Socket, Value, String) {
+    let (_, inboxes) = app.get(admin, "/api/v1/inboxes").await;
     let inbox = inboxes
         .as_array()
         .expect("inboxes")
@@ -64,6 +67,31 @@ async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDa
         .expect("connects");
     let session = frame(&mut socket).await;
     assert_eq!(session["type"], "session");
+    (socket, session, inbox)
+}
+
+/// The visitor's conversation: named in `session` when it existed, else the inbox's only one.
+async fn conversation_of(app: &TestApp, admin: &str, session: &Value, inbox: &str) -> String {
+    if let Some(id) = session["conversation_id"]
+        .as_str()
+        .filter(|id| !id.is_empty())
+    {
+        return id.to_owned();
+    }
+    let (_, list) = app
+        .get(admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
+        .await;
+    list["conversations"][0]["id"]
+        .as_str()
+        .expect("the conversation")
+        .to_owned()
+}
+
+async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDatabase) {
+    let settings = support::settings(&db);
+    let app = TestApp::spawn_full(db, settings, None).await;
+    let admin = app.admin().await;
+    let (mut socket, session, inbox) = visit(&app, &admin).await;
 
     // Covered by "Delivery codes for couriers" in the demo knowledge base.
     let answer = ask(
@@ -92,22 +120,7 @@ async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDa
     )
     .await;
     assert_eq!(handover["role"], "system", "{handover}");
-    let conversation_id = session["conversation_id"]
-        .as_str()
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned);
-    let conversation_id = match conversation_id {
-        Some(id) => id,
-        None => {
-            let (_, list) = app
-                .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
-                .await;
-            list["conversations"][0]["id"]
-                .as_str()
-                .expect("the conversation")
-                .to_owned()
-        }
-    };
+    let conversation_id = conversation_of(&app, &admin, &session, &inbox).await;
     let detail = app
         .wait_for(&admin, &conversation_id, |body| {
             body["conversation"]["status"] == "escalated" && !body["handoff"].is_null()
@@ -126,5 +139,71 @@ async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDa
     // Issue 23, finding 7: knowledge editors read the gaps; the customer's address is not there.
     assert!(!gaps.to_string().contains("joe.bloggs"), "{gaps}");
     assert!(gaps.to_string().contains("[EMAIL]"), "{gaps}");
+    app.stop().await;
+}
+
+/// The bot answers from a model whose answer ends with the customer's mood: the visitor sees
+/// neither closing line, the message's score and the conversation's trend are the model's, and
+/// the model is not asked for the sentiment on its own (if it were, it would say 90).
+async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: TestDatabase) {
+    let llm = FakeLlm::start().await;
+    llm.reply(
+        LlmTask::Answer,
+        LlmReply::Content(
+            "A delivery code stays valid for 24 hours [1].\nSENTIMENT: 12\nCONFIDENCE: 0.9".into(),
+        ),
+    );
+    llm.reply(
+        LlmTask::Sentiment,
+        LlmReply::Content("{\"score\": 90}".into()),
+    );
+    let settings = Settings {
+        llm_base_url: Some(llm.url()),
+        llm_model: Some("hub-model".into()),
+        ..support::settings(&db)
+    };
+    let app = TestApp::spawn_full(db, settings, None).await;
+    let admin = app.admin().await;
+    let (mut socket, session, inbox) = visit(&app, &admin).await;
+    let question = "How long is a delivery code valid if the courier doesn't use it?";
+    let frame_text = json!({ "type": "message", "client_id": "q-1", "text": question });
+    socket
+        .send(Message::text(frame_text.to_string()))
+        .await
+        .expect("sends");
+    let mut streamed = String::new();
+    let answer = loop {
+        let frame = frame(&mut socket).await;
+        if frame["type"] == "delta" {
+            streamed.push_str(frame["text"].as_str().expect("a piece"));
+        }
+        if frame["type"] == "message" && frame["message"]["role"] != "customer" {
+            break frame["message"].clone();
+        }
+    };
+    assert_eq!(answer["role"], "ai", "{answer}");
+    assert_eq!(
+        answer["text"],
+        "A delivery code stays valid for 24 hours [1]."
+    );
+    assert!(
+        !streamed.contains("SENTIMENT") && !streamed.contains("CONFIDENCE"),
+        "{streamed}"
+    );
+    let conversation_id = conversation_of(&app, &admin, &session, &inbox).await;
+    let detail = app
+        .wait_for(&admin, &conversation_id, |body| {
+            body["conversation"]["sentiment"] == 12
+        })
+        .await;
+    let customer = detail["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .find(|message| message["role"] == "customer")
+        .expect("the question");
+    assert_eq!(customer["sentiment"], 12, "{detail}");
+    assert!(llm.requests_for(LlmTask::Sentiment).is_empty());
+    assert_eq!(llm.requests_for(LlmTask::Answer).len(), 1);
     app.stop().await;
 }

@@ -17,7 +17,7 @@ use crate::{
     conversations::{NewMessage, append_in, delivered_by_hub, hub_message_row},
     convert,
     entities::*,
-    routing,
+    routing, understanding,
 };
 
 type Appended = (conversation::Model, message::Model);
@@ -30,6 +30,16 @@ const MAX_BATCH: usize = 32;
 /// the gate more often.
 const LINGER: Duration = Duration::from_millis(20);
 
+/// What the model that answered made of the customer message it answered: a sentiment score
+/// that replaces the offline one, stored with the answer (`Store::rescore_message`'s work,
+/// without a transaction of its own).
+#[derive(Clone, Debug, PartialEq)]
+pub struct CustomerScore {
+    pub message_id: String,
+    /// 0 (very negative) to 100 (very positive).
+    pub score: u8,
+}
+
 /// An answer waiting for the answer writer, and where its outcome goes.
 pub(crate) struct PendingAnswer {
     org_id: String,
@@ -37,6 +47,7 @@ pub(crate) struct PendingAnswer {
     message_id: String,
     new: NewMessage,
     outcome: AiOutcome,
+    rescore: Option<CustomerScore>,
     reply: oneshot::Sender<Result<(model::Conversation, model::Message)>>,
 }
 
@@ -54,7 +65,21 @@ impl PendingAnswer {
         .await?;
         routing::record_ai_outcome_in(db, &self.org_id, &self.conversation_id, self.outcome, now)
             .await?;
-        Ok(appended)
+        self.rescore_in(db, appended).await
+    }
+
+    /// Stores the model's score of the customer's message, if it gave one: `appended` with its
+    /// conversation's new trend.
+    async fn rescore_in(&self, db: &impl ConnectionTrait, appended: Appended) -> Result<Appended> {
+        let Some(rescore) = &self.rescore else {
+            return Ok(appended);
+        };
+        let rescored =
+            understanding::rescore_in(db, &self.org_id, &rescore.message_id, rescore.score).await?;
+        Ok(match rescored {
+            Some(conversation) => (conversation, appended.1),
+            None => appended,
+        })
     }
 }
 
@@ -182,6 +207,15 @@ async fn append_many_in(
             }
         }
     }
+    // The slow path's answers were rescored by `append_in`.
+    for (i, pending) in batch.iter().enumerate() {
+        if fast[i]
+            && pending.rescore.is_some()
+            && let Some(done) = appended[i].take()
+        {
+            appended[i] = Some(pending.rescore_in(db, done).await?);
+        }
+    }
     appended
         .into_iter()
         .map(|appended| appended.ok_or_else(|| StoreError::Corrupt("an answer was lost".into())))
@@ -218,6 +252,21 @@ impl Store {
         new: NewMessage,
         outcome: AiOutcome,
     ) -> Result<(model::Conversation, model::Message)> {
+        self.append_bot_answer(org_id, conversation_id, message_id, new, outcome, None)
+            .await
+    }
+
+    /// [`Store::append_bot_message`], storing in the same transaction the model's score of the
+    /// customer message it answers (`rescore`) and the conversation's trend moved by it.
+    pub async fn append_bot_answer(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+        message_id: &str,
+        new: NewMessage,
+        outcome: AiOutcome,
+        rescore: Option<CustomerScore>,
+    ) -> Result<(model::Conversation, model::Message)> {
         let (reply, appended) = oneshot::channel();
         let pending = PendingAnswer {
             org_id: org_id.to_owned(),
@@ -225,6 +274,7 @@ impl Store {
             message_id: message_id.to_owned(),
             new,
             outcome,
+            rescore,
             reply,
         };
         let Some(queue) = &self.answer_queue else {

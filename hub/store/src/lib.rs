@@ -49,6 +49,7 @@ use connection::{
 };
 
 pub use analytics::ReportFilter;
+pub use answers::CustomerScore;
 pub use auth::{NewApiKey, Principal, PrincipalKind};
 pub use contact_merge::MergedContact;
 pub use contacts::ContactPage;

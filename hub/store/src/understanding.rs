@@ -4,7 +4,7 @@
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
-    ColumnTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
+    ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     sea_query::{Expr, OnConflict},
 };
 use switchboard_model::{self as model, MessageRole};
@@ -116,49 +116,62 @@ impl Store {
         score: u8,
     ) -> Result<Option<model::Conversation>> {
         let txn = self.begin_write().await?;
-        let Some(row) = message::Entity::find_by_id(message_id)
-            .filter(message::Column::OrgId.eq(org_id))
-            .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
-            .one(&*txn)
-            .await?
-        else {
+        let Some(conversation) = rescore_in(&*txn, org_id, message_id, score).await? else {
             return Ok(None);
         };
-        // The conversation row first, locked on PostgreSQL: a customer message being ingested
-        // meanwhile either committed before (and its score is read below) or waits for this
-        // commit (and moves the trend from the level written here).
-        let mut lock = conversation::Entity::find_by_id(&row.conversation_id);
-        if self.backend() == DbBackend::Postgres {
-            lock = lock.lock_exclusive();
-        }
-        let conversation = lock
-            .one(&*txn)
-            .await?
-            .ok_or_else(|| StoreError::Corrupt("a message points at no conversation".into()))?;
-        message::Entity::update_many()
-            .col_expr(message::Column::Sentiment, Expr::value(i32::from(score)))
-            .filter(message::Column::Id.eq(message_id))
-            .exec(&*txn)
-            .await?;
-        let scores: Vec<Option<i32>> = message::Entity::find()
-            .select_only()
-            .column(message::Column::Sentiment)
-            .filter(message::Column::ConversationId.eq(&conversation.id))
-            .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
-            .order_by_asc(message::Column::Seq)
-            .into_tuple()
-            .all(&*txn)
-            .await?;
-        let scores: Vec<u8> = scores
-            .into_iter()
-            .flatten()
-            .filter_map(convert::sentiment)
-            .collect();
-        let level = model::sentiment::trend(&scores).map(|trend| i32::from(trend.level));
-        let mut active: conversation::ActiveModel = conversation.into();
-        active.sentiment = Set(level);
-        let conversation = conversation::Entity::update(active).exec(&*txn).await?;
         txn.commit().await?;
         Ok(Some(convert::conversation(conversation)?))
     }
+}
+
+/// [`Store::rescore_message`] inside the caller's write transaction: the conversation row as
+/// it is after the new trend, or `None` when the organization has no such customer message.
+pub(crate) async fn rescore_in(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+    message_id: &str,
+    score: u8,
+) -> Result<Option<conversation::Model>> {
+    let Some(row) = message::Entity::find_by_id(message_id)
+        .filter(message::Column::OrgId.eq(org_id))
+        .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
+        .one(db)
+        .await?
+    else {
+        return Ok(None);
+    };
+    // The conversation row first, locked on PostgreSQL: a customer message being ingested
+    // meanwhile either committed before (and its score is read below) or waits for this
+    // commit (and moves the trend from the level written here).
+    let mut lock = conversation::Entity::find_by_id(&row.conversation_id);
+    if db.get_database_backend() == DbBackend::Postgres {
+        lock = lock.lock_exclusive();
+    }
+    let conversation = lock
+        .one(db)
+        .await?
+        .ok_or_else(|| StoreError::Corrupt("a message points at no conversation".into()))?;
+    message::Entity::update_many()
+        .col_expr(message::Column::Sentiment, Expr::value(i32::from(score)))
+        .filter(message::Column::Id.eq(message_id))
+        .exec(db)
+        .await?;
+    let scores: Vec<Option<i32>> = message::Entity::find()
+        .select_only()
+        .column(message::Column::Sentiment)
+        .filter(message::Column::ConversationId.eq(&conversation.id))
+        .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
+        .order_by_asc(message::Column::Seq)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let scores: Vec<u8> = scores
+        .into_iter()
+        .flatten()
+        .filter_map(convert::sentiment)
+        .collect();
+    let level = model::sentiment::trend(&scores).map(|trend| i32::from(trend.level));
+    let mut active: conversation::ActiveModel = conversation.into();
+    active.sentiment = Set(level);
+    Ok(Some(conversation::Entity::update(active).exec(db).await?))
 }

@@ -3,7 +3,7 @@
 //! the bus, then what a new message sets off (its topic, routing, the bot's turn).
 
 use switchboard_model::{
-    BusEvent, ChannelKind, Conversation, InboundEvent, InboundMessage, Inbox, Message,
+    BusEvent, ChannelKind, ConversationStatus, InboundEvent, InboundMessage, Inbox,
 };
 use switchboard_store::{IngestOutcome, StoreError};
 
@@ -95,46 +95,33 @@ pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
     if message.automated {
         return;
     }
-    // With an LLM configured, its sentiment score is asked for beside the answer, not before
-    // it: routing and the bot go on with the offline score, and when the model's arrives
-    // (its wait is bounded) and differs, the rules run again on it.
-    let rescoring = state.llm.clone().map(|llm| {
-        let store = state.store.clone();
+    let routing = state.routing();
+    let bot_may_answer =
+        state.settings.bot_enabled && conversation.status == ConversationStatus::Bot;
+    // With an LLM configured, the customer's mood is the model's reading. A bot answering with
+    // the model tells it with its answer (`bot.rs`); otherwise the model is asked beside
+    // routing, not before it: routing goes on with the offline score, and when the model's
+    // arrives (its wait is bounded) and moves the trend, the rules run again on it.
+    let rescoring = (!bot_may_answer && routing.llm.is_some()).then(|| {
+        let routing = routing.clone();
         let conversation = conversation.clone();
         let message = message.clone();
         tokio::spawn(async move {
-            crate::understanding::rescore_with_llm(&store, &llm, &conversation, &message).await
+            crate::understanding::rescore_and_route(&routing, &conversation, &message).await
         })
     });
-    route_and_answer(state, conversation, message).await;
-    if let Some(rescoring) = rescoring
-        && let Ok(Some(rescored)) = rescoring.await
-        && rescored.sentiment != conversation.sentiment
-    {
-        route(state, &rescored, message).await;
-    }
-}
-
-/// Routing first (a conversation it hands to a person is not answered by the bot), then the
-/// bot's turn.
-async fn route_and_answer(state: &AppState, conversation: &Conversation, message: &Message) {
-    let escalated = route(state, conversation, message).await;
-    if !escalated && state.settings.bot_enabled {
+    // Routing first: a conversation it hands to a person is not answered by the bot.
+    let escalated = crate::routing::route_or_log(&routing, conversation, message).await;
+    if bot_may_answer && !escalated {
         state
             .bot
             .after_customer_message(conversation, message.seq)
             .await;
+    } else if bot_may_answer {
+        crate::understanding::rescore_and_route(&routing, conversation, message).await;
     }
-}
-
-/// Runs the rules on `message`; whether they escalated the conversation.
-async fn route(state: &AppState, conversation: &Conversation, message: &Message) -> bool {
-    match crate::routing::route_customer_message(&state.routing(), conversation, message).await {
-        Ok(decision) => decision.escalate,
-        Err(err) => {
-            tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
-            false
-        }
+    if let Some(rescoring) = rescoring {
+        let _ = rescoring.await;
     }
 }
 

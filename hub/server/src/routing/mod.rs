@@ -173,6 +173,22 @@ async fn gather_signals(
     Ok((signals, revision))
 }
 
+/// [`route_customer_message`], the failure logged (the message is stored whatever becomes of
+/// its routing): whether it escalated the conversation.
+pub async fn route_or_log(
+    state: &RoutingContext,
+    conversation: &Conversation,
+    message: &Message,
+) -> bool {
+    match route_customer_message(state, conversation, message).await {
+        Ok(decision) => decision.escalate,
+        Err(err) => {
+            tracing::error!(error = %err, conversation_id = %conversation.id, "routing failed");
+            false
+        }
+    }
+}
+
 /// Runs the escalation rules on a customer's message just stored and applies the decision,
 /// with the signals the hub has ([`gather_signals`]). Only conversations the bot holds are
 /// routed: once a person has one, rules no longer decide. Every decision that fires a rule is
