@@ -45,6 +45,8 @@ start_hub() {
       2>"$work/fake-llm.log" &
     fake=$!
     export SWITCHBOARD_LLM_BASE_URL=http://127.0.0.1:18490/v1 SWITCHBOARD_LLM_MODEL=fake-model
+    # Short stand-alone questions the knowledge base clearly covers go to the small model.
+    export SWITCHBOARD_LLM_SMALL_MODEL="${SWITCHBOARD_LLM_SMALL_MODEL-fake-small-model}"
     echo "answers from the fake model on 127.0.0.1:18490 (log: $work/fake-llm.log)"
   fi
   listen=127.0.0.1:18481

@@ -172,6 +172,9 @@ struct Report {
     ack_resent: Vec<bool>,
     /// The latency of the visitor's first acknowledgement: its message opened the conversation.
     first_ack_latency: Option<Duration>,
+    /// How long the visitor's first message waited for its answer: the same question as many
+    /// other visitors' first, so with a model it is the answer cache's.
+    first_answer_latency: Option<Duration>,
     answer_latencies: Vec<Duration>,
     unanswered: usize,
     lost: usize,
@@ -414,6 +417,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         summary.answers.len(),
         summary.unanswered
     );
+    println!(
+        "  of which first messages (a question other visitors asked first: with a model, the \
+         answer cache's): {}",
+        spread(&summary.first_answers)
+    );
+    if let Ok(counts) = ai_counts(&base).await {
+        println!("{counts}");
+    }
     println!(
         "hub CPU while messaging: {:.2} cores ({:.1}s user+system over {:.1}s); generator {:.2} cores",
         messaging_cpu.cores(messaging_time),
@@ -897,6 +908,9 @@ impl Visitor {
             return;
         }
         if let Some(sent) = self.awaiting_answer.pop_front() {
+            if report.answer_latencies.is_empty() {
+                report.first_answer_latency = Some(sent.elapsed());
+            }
             report.answer_latencies.push(sent.elapsed());
             shared.answered.fetch_add(1, Relaxed);
         }
@@ -1062,6 +1076,7 @@ struct Summary {
     drops: usize,
     acks: Vec<Duration>,
     first_acks: Vec<Duration>,
+    first_answers: Vec<Duration>,
     answers: Vec<Duration>,
     unanswered: usize,
     lost: usize,
@@ -1093,6 +1108,10 @@ impl Summary {
                 .flat_map(|r| r.ack_latencies.clone())
                 .collect(),
             first_acks: reports.iter().filter_map(|r| r.first_ack_latency).collect(),
+            first_answers: reports
+                .iter()
+                .filter_map(|r| r.first_answer_latency)
+                .collect(),
             answers: reports
                 .iter()
                 .flat_map(|r| r.answer_latencies.clone())
@@ -1125,6 +1144,7 @@ impl Summary {
         }
         summary.acks.sort();
         summary.first_acks.sort();
+        summary.first_answers.sort();
         summary.answers.sort();
         summary.storm_reconnects.sort();
         summary.storm_replays.sort();
@@ -1175,4 +1195,34 @@ fn ms(sorted: &[Duration], p: f64) -> String {
     }
     let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     format!("{:.1}", sorted[index].as_secs_f64() * 1e3)
+}
+
+/// Where the hub's answers came from, from its `/metrics`: the answer cache, a model (main or
+/// small), the offline composer when the model was busy or slow, and the model's sentiment
+/// scores asked on their own.
+async fn ai_counts(base: &str) -> anyhow::Result<String> {
+    let metrics = reqwest::get(format!("{base}/metrics"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?;
+    let sum = |name: &str, label: &str| -> u64 {
+        metrics
+            .lines()
+            .filter(|line| line.starts_with(name) && line.contains(label))
+            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+            .sum::<f64>() as u64
+    };
+    Ok(format!(
+        "answers: cache {} hits of {} lookups; model: main {}, small {}; offline instead of the \
+         model {} (busy {}, slow {}); sentiment asked on its own {}",
+        sum("switchboard_ai_cache_lookups_total", "outcome=\"hit\""),
+        sum("switchboard_ai_cache_lookups_total", ""),
+        sum("switchboard_llm_answers_total", "model=\"main\""),
+        sum("switchboard_llm_answers_total", "model=\"small\""),
+        sum("switchboard_llm_offline_answers_total", ""),
+        sum("switchboard_llm_offline_answers_total", "reason=\"busy\""),
+        sum("switchboard_llm_offline_answers_total", "reason=\"slow\""),
+        sum("switchboard_llm_sentiment_total", ""),
+    ))
 }

@@ -147,6 +147,12 @@ async fn ask_model(
         return Ok(not_covered(Some(retrieval_confidence)));
     }
     let model = client.model_for(question, retrieval_confidence).to_owned();
+    let which = if client.config().small_model.as_deref() == Some(model.as_str()) {
+        "small"
+    } else {
+        "main"
+    };
+    metrics::counter!("switchboard_llm_answers_total", "model" => which).increment(1);
     let completion = client
         .complete(&model, question, &retrieval.hits, deltas)
         .await?;
