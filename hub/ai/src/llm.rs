@@ -499,7 +499,8 @@ Do not guess and do not use outside knowledge.\n\
 passages, in the customer's language.\n\
 - Placeholders like [EMAIL] or [PHONE] stand for personal data that was removed.\n\
 - End with a line `{SENTIMENT_LINE} <a whole number from 0 to 100>`: the customer's mood in \
-their question, 0 very negative, 50 neutral, 100 very positive (also after {NO_ANSWER}); then \
+what they wrote since support last replied, 0 very negative, 50 neutral, 100 very positive \
+(also after {NO_ANSWER}); then \
 one last line `{CONFIDENCE_LINE} <a number from 0 to 1>`: how sure you are that the passages \
 answer the question.\n\n\
 <<<KNOWLEDGE {nonce}>>>\n{knowledge}<<<END KNOWLEDGE {nonce}>>>"

@@ -418,9 +418,9 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
 }
 
 /// The customer's mood in the messages a turn answers. The model that answered may have told
-/// it ([`Deltas::sentiment`]): that score is stored with the bot's message. Otherwise (a cached
-/// or offline answer, or none) and for the earlier messages the turn answered with the newest,
-/// the model is asked on its own, after the answer.
+/// it ([`Deltas::sentiment`]), reading the newest with the ones before it in its prompt: that
+/// score is stored for all of them with the bot's message. Otherwise (a cached or offline
+/// answer, or none) the model is asked for each on its own, after the answer.
 struct Mood<'a> {
     told: Option<u8>,
     latest: &'a Message,
@@ -431,7 +431,10 @@ impl Mood<'_> {
     /// What to store with the bot's message.
     fn score(&self) -> Option<CustomerScore> {
         self.told.map(|score| CustomerScore {
-            message_id: self.latest.id.clone(),
+            message_ids: std::iter::once(self.latest)
+                .chain(&self.earlier)
+                .map(|message| message.id.clone())
+                .collect(),
             score,
         })
     }
@@ -450,13 +453,11 @@ impl Mood<'_> {
 
     /// Asks the model, in the background, for the scores it did not give with its answer.
     fn ask_for_the_rest(self, bot: &BotContext, conversation: Conversation) {
-        let mut unscored = self.earlier;
-        if self.told.is_none() {
-            unscored.push(self.latest.clone());
-        }
-        if bot.routing.llm.is_none() || unscored.is_empty() {
+        if self.told.is_some() || bot.routing.llm.is_none() {
             return;
         }
+        let mut unscored = self.earlier;
+        unscored.push(self.latest.clone());
         let routing = bot.routing.clone();
         tokio::spawn(async move {
             for message in unscored {

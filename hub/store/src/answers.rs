@@ -30,12 +30,13 @@ const MAX_BATCH: usize = 32;
 /// the gate more often.
 const LINGER: Duration = Duration::from_millis(20);
 
-/// What the model that answered made of the customer message it answered: a sentiment score
-/// that replaces the offline one, stored with the answer (`Store::rescore_message`'s work,
-/// without a transaction of its own).
+/// What the model that answered made of the customer messages it answered (the newest, and
+/// any sent before it since the last answer): a sentiment score that replaces the offline one,
+/// stored with the answer (`Store::rescore_message`'s work, without a transaction of its own).
 #[derive(Clone, Debug, PartialEq)]
 pub struct CustomerScore {
-    pub message_id: String,
+    /// The conversation's customer messages the score is for.
+    pub message_ids: Vec<String>,
     /// 0 (very negative) to 100 (very positive).
     pub score: u8,
 }
@@ -75,7 +76,8 @@ impl PendingAnswer {
             return Ok(appended);
         };
         let rescored =
-            understanding::rescore_in(db, &self.org_id, &rescore.message_id, rescore.score).await?;
+            understanding::rescore_in(db, &self.org_id, &rescore.message_ids, rescore.score)
+                .await?;
         Ok(match rescored {
             Some(conversation) => (conversation, appended.1),
             None => appended,

@@ -116,7 +116,8 @@ impl Store {
         score: u8,
     ) -> Result<Option<model::Conversation>> {
         let txn = self.begin_write().await?;
-        let Some(conversation) = rescore_in(&*txn, org_id, message_id, score).await? else {
+        let ids = [message_id.to_owned()];
+        let Some(conversation) = rescore_in(&*txn, org_id, &ids, score).await? else {
             return Ok(None);
         };
         txn.commit().await?;
@@ -124,15 +125,19 @@ impl Store {
     }
 }
 
-/// [`Store::rescore_message`] inside the caller's write transaction: the conversation row as
-/// it is after the new trend, or `None` when the organization has no such customer message.
+/// [`Store::rescore_message`] inside the caller's write transaction, for one or more customer
+/// messages of one conversation (the first names it): the conversation row as it is after the
+/// new trend, or `None` when the organization has no such customer message.
 pub(crate) async fn rescore_in(
     db: &impl ConnectionTrait,
     org_id: &str,
-    message_id: &str,
+    message_ids: &[String],
     score: u8,
 ) -> Result<Option<conversation::Model>> {
-    let Some(row) = message::Entity::find_by_id(message_id)
+    let Some(first) = message_ids.first() else {
+        return Ok(None);
+    };
+    let Some(row) = message::Entity::find_by_id(first)
         .filter(message::Column::OrgId.eq(org_id))
         .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
         .one(db)
@@ -153,7 +158,9 @@ pub(crate) async fn rescore_in(
         .ok_or_else(|| StoreError::Corrupt("a message points at no conversation".into()))?;
     message::Entity::update_many()
         .col_expr(message::Column::Sentiment, Expr::value(i32::from(score)))
-        .filter(message::Column::Id.eq(message_id))
+        .filter(message::Column::Id.is_in(message_ids.iter().cloned()))
+        .filter(message::Column::ConversationId.eq(&conversation.id))
+        .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
         .exec(db)
         .await?;
     let scores: Vec<Option<i32>> = message::Entity::find()
