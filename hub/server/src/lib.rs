@@ -55,6 +55,6 @@ pub use cli::Cli;
 pub use commands::{UsageError, connectors, run_blocking};
 pub use config::Settings;
 pub use routing::compiled_rules;
-pub use startup::Application;
+pub use startup::{Application, longest_graceful_stop};
 pub use state::{AppState, ConnectorRegistry};
 pub use telemetry::init_logging;
