@@ -34,6 +34,7 @@ mod inbound;
 mod knowledge_cli;
 mod login;
 mod notifications;
+mod presence;
 mod retention;
 mod rollups;
 mod routing;

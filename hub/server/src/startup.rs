@@ -30,7 +30,9 @@ use crate::{
     config::Settings,
     delivery, demo,
     error::ApiError,
-    inbound, routing,
+    inbound,
+    presence::Heartbeats,
+    routing,
     state::{AppState, ConnectorRegistry},
     telemetry, web,
 };
@@ -239,6 +241,12 @@ impl Application {
             shutdown.child_token(),
         );
         let background = Arc::new(Background::start(&store).await?);
+        let heartbeats = Arc::new(match &settings.redis_url {
+            None => Heartbeats::none(),
+            Some(url) => Heartbeats::connect(url, Duration::from_secs(settings.presence_ttl_secs))
+                .await
+                .context("failed to connect to Redis for presence (redis_url)")?,
+        });
         let state = AppState {
             background,
             store,
@@ -256,6 +264,7 @@ impl Application {
             shutdown: shutdown.clone(),
             login_throttle: Arc::default(),
             file_links,
+            heartbeats,
         };
         let router = router(state.clone());
         Ok(Application {
@@ -338,6 +347,10 @@ impl Application {
             shutdown.clone(),
         ));
         workers.spawn(crate::snooze::run(state.clone(), shutdown.clone()));
+        workers.spawn(crate::presence::run(
+            state.heartbeats.clone(),
+            shutdown.clone(),
+        ));
         workers.spawn(crate::rollups::run(state.clone(), shutdown.clone()));
         workers.spawn(slack_desk::run(state.clone(), shutdown.clone()));
         workers.spawn(crate::helpdesk::run(state.clone(), shutdown.clone()));
