@@ -1513,7 +1513,7 @@ async fn with_heartbeats_only_agents_whose_heartbeat_lives_are_online(db: TestDa
     assert_eq!(online, [bob.as_str()]);
     assert_eq!(
         f.store.orgs_to_assign(&bobs).await.expect("reads"),
-        [f.org_id.clone()]
+        std::slice::from_ref(&f.org_id)
     );
     let assigned = f
         .store
