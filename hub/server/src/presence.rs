@@ -45,8 +45,8 @@ local ms = now[1] * 1000 + math.floor(now[2] / 1000)
 return redis.call('ZRANGEBYSCORE', KEYS[1], string.format('(%d', ms), '+inf')
 ";
 
-/// A read of the heartbeats that takes longer counts as Redis not answering.
-const READ_WITHIN: Duration = Duration::from_secs(1);
+/// A call about heartbeats that takes longer counts as Redis not answering.
+const REDIS_WITHIN: Duration = Duration::from_secs(1);
 
 /// This node's heartbeats: none without Redis.
 pub struct Heartbeats {
@@ -135,7 +135,7 @@ impl Heartbeats {
         let mut read = redis::cmd("EVAL");
         read.arg(ALIVE).arg(1).arg(PRESENCE_KEY);
         let read = read.query_async::<Vec<String>>(&mut connection);
-        match tokio::time::timeout(READ_WITHIN, read).await {
+        match tokio::time::timeout(REDIS_WITHIN, read).await {
             Ok(Ok(alive)) => Some(alive.into_iter().collect()),
             Ok(Err(err)) => {
                 metrics::counter!("switchboard_presence_heartbeat_errors_total").increment(1);
@@ -157,15 +157,20 @@ impl RedisHeartbeats {
     async fn beat(&self, user_ids: &[String]) -> Result<(), redis::RedisError> {
         let ttl_ms = u64::try_from(self.ttl.as_millis()).unwrap_or(u64::MAX);
         let mut connection = self.connection.clone();
-        redis::cmd("EVAL")
-            .arg(BEAT)
+        let mut beat = redis::cmd("EVAL");
+        beat.arg(BEAT)
             .arg(1)
             .arg(PRESENCE_KEY)
             .arg(ttl_ms)
-            .arg(user_ids)
-            .query_async::<i64>(&mut connection)
-            .await
-            .map(drop)
+            .arg(user_ids);
+        // A Redis that hangs must not hold up the inbox stream that beats on opening.
+        match tokio::time::timeout(REDIS_WITHIN, beat.query_async::<i64>(&mut connection)).await {
+            Ok(beaten) => beaten.map(drop),
+            Err(_) => Err(redis::RedisError::from((
+                redis::ErrorKind::Io,
+                "no answer in time",
+            ))),
+        }
     }
 }
 
