@@ -26,13 +26,31 @@ pub fn check_capacity(capacity: Option<i32>) -> Result<(), Invalid> {
     Ok(())
 }
 
-/// Whether an agent counts as online: they said so, and were seen since `fresh_since`.
-pub fn is_online(
-    status: PresenceStatus,
-    last_seen_at: DateTime<Utc>,
-    fresh_since: DateTime<Utc>,
-) -> bool {
-    status == PresenceStatus::Online && last_seen_at >= fresh_since
+/// What shows that an agent who said "online" is still there.
+#[derive(Clone, Debug)]
+pub enum Liveness {
+    /// Their own heartbeat (`POST /me/presence`) since this instant: a single node, or a
+    /// cluster whose Redis does not answer.
+    SeenSince(DateTime<Utc>),
+    /// These users have a live heartbeat in Redis, kept by the node holding their session: a
+    /// node that dies stops beating, and its agents drop out within the heartbeat's TTL.
+    Heartbeats(HashSet<String>),
+}
+
+impl Liveness {
+    /// Whether an agent counts as online: they said so, and they are alive by this rule.
+    pub fn is_online(
+        &self,
+        status: PresenceStatus,
+        user_id: &str,
+        last_seen_at: DateTime<Utc>,
+    ) -> bool {
+        status == PresenceStatus::Online
+            && match self {
+                Liveness::SeenSince(fresh_since) => last_seen_at >= *fresh_since,
+                Liveness::Heartbeats(alive) => alive.contains(user_id),
+            }
+    }
 }
 
 /// The order the queue is served in: highest priority first, then the longest waiting (since
@@ -110,6 +128,26 @@ impl AgentPool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_agent_is_online_by_their_word_and_the_rule_of_liveness() {
+        let now = Utc::now();
+        let minute_ago = now - chrono::Duration::minutes(1);
+        let by_database = Liveness::SeenSince(minute_ago);
+        assert!(by_database.is_online(PresenceStatus::Online, "a", now));
+        assert!(!by_database.is_online(
+            PresenceStatus::Online,
+            "a",
+            minute_ago - chrono::Duration::seconds(1)
+        ));
+        assert!(!by_database.is_online(PresenceStatus::Away, "a", now));
+        // With heartbeats, when the agent last said so no longer matters: their node's beat does.
+        let by_heartbeat = Liveness::Heartbeats(HashSet::from(["a".to_owned()]));
+        let long_ago = now - chrono::Duration::days(1);
+        assert!(by_heartbeat.is_online(PresenceStatus::Online, "a", long_ago));
+        assert!(!by_heartbeat.is_online(PresenceStatus::Online, "b", now));
+        assert!(!by_heartbeat.is_online(PresenceStatus::Away, "a", now));
+    }
 
     fn pool(strategy: AssignmentStrategy) -> AgentPool {
         AgentPool {

@@ -84,8 +84,13 @@ pub struct Settings {
     /// How often the retention job (one node of a cluster at a time) purges what
     /// organizations' retention policies no longer keep.
     pub retention_check_secs: u64,
-    /// An agent not seen (heartbeat) for this long is no longer online for assignment.
+    /// An agent not seen (heartbeat) for this long is no longer online for assignment. Without
+    /// Redis only: with it, `presence_ttl_secs` decides.
     pub presence_stale_secs: u64,
+    /// With Redis: how long an agent's presence heartbeat lasts. The node holding an agent's
+    /// inbox session beats three times per this; when the node dies, its agents are offline
+    /// within this (`presence.rs`).
+    pub presence_ttl_secs: u64,
     /// An OpenAI-compatible `/v1` base URL; unset: the offline responder, with no network.
     pub llm_base_url: Option<String>,
     pub llm_api_key: Option<Secret>,
@@ -149,6 +154,7 @@ impl Default for Settings {
             sla_check_ms: 1_000,
             retention_check_secs: 3_600,
             presence_stale_secs: 300,
+            presence_ttl_secs: 30,
             llm_base_url: None,
             llm_api_key: None,
             llm_model: None,

@@ -30,7 +30,9 @@ use crate::{
     config::Settings,
     delivery, demo,
     error::ApiError,
-    inbound, routing,
+    inbound,
+    presence::Heartbeats,
+    routing,
     state::{AppState, ConnectorRegistry},
     telemetry, web,
 };
@@ -136,6 +138,25 @@ fn key_file(path: &std::path::Path) -> anyhow::Result<String> {
     Ok(key)
 }
 
+/// How long a stopping hub waits, once it takes no more requests, for its web chats to close
+/// (1001 "going away": the widget reconnects to another node and resumes), for the workers'
+/// deliveries, and for the background lane's routing. What is still running after that is
+/// left: a delivery's lease expires and another node takes it.
+const CHATS_CLOSE_WITHIN: Duration = Duration::from_secs(5);
+const WORKERS_FINISH_WITHIN: Duration = Duration::from_secs(30);
+const ROUTING_FINISH_WITHIN: Duration = Duration::from_secs(10);
+
+/// The longest a graceful stop (SIGTERM) takes: the requests in flight, each bounded by
+/// `request_timeout_secs` (an upload may take longer and is cut off), then the waits above. A
+/// supervisor that kills the hub sooner (Kubernetes' `terminationGracePeriodSeconds` after the
+/// `preStop` hook, systemd's `TimeoutStopSec`) cuts deliveries short.
+pub fn longest_graceful_stop(settings: &Settings) -> Duration {
+    Duration::from_secs(settings.request_timeout_secs.max(1))
+        + CHATS_CLOSE_WITHIN
+        + WORKERS_FINISH_WITHIN
+        + ROUTING_FINISH_WITHIN
+}
+
 /// Events buffered per subscriber before a slow one lags and must reload from the store.
 const BUS_CAPACITY: usize = 4096;
 
@@ -220,6 +241,12 @@ impl Application {
             shutdown.child_token(),
         );
         let background = Arc::new(Background::start(&store).await?);
+        let heartbeats = Arc::new(match &settings.redis_url {
+            None => Heartbeats::none(),
+            Some(url) => Heartbeats::connect(url, Duration::from_secs(settings.presence_ttl_secs))
+                .await
+                .context("failed to connect to Redis for presence (redis_url)")?,
+        });
         let state = AppState {
             background,
             store,
@@ -237,6 +264,7 @@ impl Application {
             shutdown: shutdown.clone(),
             login_throttle: Arc::default(),
             file_links,
+            heartbeats,
         };
         let router = router(state.clone());
         Ok(Application {
@@ -319,6 +347,10 @@ impl Application {
             shutdown.clone(),
         ));
         workers.spawn(crate::snooze::run(state.clone(), shutdown.clone()));
+        workers.spawn(crate::presence::run(
+            state.heartbeats.clone(),
+            shutdown.clone(),
+        ));
         workers.spawn(crate::rollups::run(state.clone(), shutdown.clone()));
         workers.spawn(slack_desk::run(state.clone(), shutdown.clone()));
         workers.spawn(crate::helpdesk::run(state.clone(), shutdown.clone()));
@@ -340,23 +372,23 @@ impl Application {
         // Upgraded web-chat connections outlive `serve`: they close with 1001 on the
         // cancellation; give them a moment to say so.
         state.chat.connections.close();
-        if tokio::time::timeout(Duration::from_secs(5), state.chat.connections.wait())
+        if tokio::time::timeout(CHATS_CLOSE_WITHIN, state.chat.connections.wait())
             .await
             .is_err()
         {
-            tracing::warn!("web-chat connections still open after 5 s");
+            tracing::warn!(within = ?CHATS_CLOSE_WITHIN, "web-chat connections still open");
         }
-        if tokio::time::timeout(Duration::from_secs(30), workers.wait())
+        if tokio::time::timeout(WORKERS_FINISH_WITHIN, workers.wait())
             .await
             .is_err()
         {
-            tracing::warn!("deliveries still in flight after 30 s; their leases will expire");
+            tracing::warn!(within = ?WORKERS_FINISH_WITHIN, "deliveries still in flight; their leases will expire");
         }
-        if tokio::time::timeout(Duration::from_secs(10), state.background.wait())
+        if tokio::time::timeout(ROUTING_FINISH_WITHIN, state.background.wait())
             .await
             .is_err()
         {
-            tracing::warn!("routing still in flight after 10 s");
+            tracing::warn!(within = ?ROUTING_FINISH_WITHIN, "routing still in flight");
         }
         state
             .background

@@ -45,6 +45,9 @@ pub struct AppState {
     pub login_throttle: Arc<crate::login::LoginThrottle>,
     /// Signs upload ids and web-chat visitors' file links (`attachments.rs`).
     pub file_links: Arc<crate::attachments::FileLinks>,
+    /// Agents' presence heartbeats in Redis, which this node writes for the sessions it holds
+    /// (`presence.rs`).
+    pub heartbeats: Arc<crate::presence::Heartbeats>,
 }
 
 impl AppState {
@@ -66,6 +69,7 @@ impl AppState {
             rule_cache: self.rule_cache.clone(),
             llm: self.llm.clone(),
             presence_stale_secs: self.settings.presence_stale_secs,
+            heartbeats: self.heartbeats.clone(),
         }
     }
 

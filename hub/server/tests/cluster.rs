@@ -198,6 +198,11 @@ struct Node {
 
 impl Node {
     async fn start(database_url: &str, redis: &str) -> Node {
+        Node::start_with(database_url, redis, &[]).await
+    }
+
+    /// [`Node::start`] with more settings in its environment.
+    async fn start_with(database_url: &str, redis: &str, settings: &[(&str, &str)]) -> Node {
         // reqwest's TLS needs a process-wide provider; the hub installs the same in `main`.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().expect("a data dir");
@@ -214,6 +219,7 @@ impl Node {
             .env("SWITCHBOARD_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
             // Both nodes' SLA timers look often, so that they race for each breach.
             .env("SWITCHBOARD_SLA_CHECK_MS", "100")
+            .envs(settings.iter().copied())
             .stdout(log.try_clone().expect("the log"))
             .stderr(log)
             .kill_on_drop(true)
@@ -250,10 +256,15 @@ impl Node {
     }
 
     async fn login(&self) -> String {
+        self.login_as(support::ADMIN_EMAIL, support::ADMIN_PASSWORD)
+            .await
+    }
+
+    async fn login_as(&self, email: &str, password: &str) -> String {
         let body: serde_json::Value = self
             .client
             .post(self.url("/api/v1/auth/login"))
-            .json(&json!({ "email": support::ADMIN_EMAIL, "password": support::ADMIN_PASSWORD }))
+            .json(&json!({ "email": email, "password": password }))
             .send()
             .await
             .expect("signs in")
@@ -296,6 +307,36 @@ impl Node {
         let body = response.json().await.unwrap_or(serde_json::Value::Null);
         assert!(status.is_success(), "{path}: {status} {body}");
         body
+    }
+
+    /// Opens the inbox's event stream as `token`'s user, as an agent's open inbox does; it
+    /// stays open while the response lives.
+    async fn events(&self, token: &str) -> reqwest::Response {
+        let response = self
+            .client
+            .get(self.url("/api/v1/events"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .expect("streams");
+        assert!(response.status().is_success(), "{}", response.status());
+        response
+    }
+
+    /// Whether each agent is online, by user id, as `GET /api/v1/presence` says.
+    async fn online(&self, token: &str) -> std::collections::HashMap<String, bool> {
+        let presence = self
+            .call(reqwest::Method::GET, token, "/api/v1/presence", None)
+            .await;
+        presence
+            .as_array()
+            .expect("agents")
+            .iter()
+            .map(|agent| {
+                let user_id = agent["user_id"].as_str().expect("a user").to_owned();
+                (user_id, agent["online"] == true)
+            })
+            .collect()
     }
 
     /// Kills the process at once, as a crash or `kill -9` would.
@@ -515,5 +556,185 @@ async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
     // And node B goes on taking the visitor's messages.
     acked.push(again.say("c-3", "Still there?").await);
     assert!(acked[2]["seq"].as_i64() > seqs.last().copied());
+    drop(node_b);
+}
+
+/// An agent's presence is a heartbeat in Redis from the node holding their inbox: when that
+/// node dies with `kill -9`, the agent is offline within the heartbeat's TTL (not after the
+/// database's `presence_stale_secs`, five minutes) and their unanswered conversation goes to
+/// an agent still online, while the agent on the surviving node stays online.
+#[tokio::test]
+async fn a_killed_nodes_agents_go_offline_within_the_presence_ttl() {
+    use support::chat::open_at;
+    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+        return;
+    };
+    const TTL: Duration = Duration::from_secs(3);
+    let ttl = [("SWITCHBOARD_PRESENCE_TTL_SECS", "3")];
+    let mut node_a = Node::start_with(&db.url, &redis, &ttl).await;
+    let node_b = Node::start_with(&db.url, &redis, &ttl).await;
+    let admin = node_b.login().await;
+    let users = node_b
+        .call(reqwest::Method::GET, &admin, "/api/v1/users", None)
+        .await;
+    let admin_id = users
+        .as_array()
+        .and_then(|all| {
+            all.iter()
+                .find(|user| user["email"] == support::ADMIN_EMAIL)
+        })
+        .and_then(|user| user["id"].as_str())
+        .expect("the admin")
+        .to_owned();
+    let password = "a-long-agent-password";
+    let agent_id = node_b
+        .call(
+            reqwest::Method::POST,
+            &admin,
+            "/api/v1/users",
+            Some(
+                json!({ "email": "sam@parcelo.test", "name": "Sam", "role": "support_agent",
+                         "password": password }),
+            ),
+        )
+        .await["id"]
+        .as_str()
+        .expect("the agent")
+        .to_owned();
+
+    // Sam works on node A, the admin on node B; both online, each with an open inbox. The
+    // admin is away at first, so that the customer below goes to Sam.
+    let sam = node_a.login_as("sam@parcelo.test", password).await;
+    let presence = |status: &str| Some(json!({ "status": status }));
+    node_b
+        .call(
+            reqwest::Method::POST,
+            &admin,
+            "/api/v1/me/presence",
+            presence("away"),
+        )
+        .await;
+    node_a
+        .call(
+            reqwest::Method::POST,
+            &sam,
+            "/api/v1/me/presence",
+            presence("online"),
+        )
+        .await;
+    let sams_inbox = node_a.events(&sam).await;
+    let inbox = node_b
+        .call(reqwest::Method::GET, &admin, "/api/v1/inboxes", None)
+        .await
+        .as_array()
+        .and_then(|all| all.iter().find(|inbox| inbox["channel"] == "webchat"))
+        .and_then(|inbox| inbox["id"].as_str())
+        .expect("the demo's web-chat inbox")
+        .to_owned();
+    let mut customer = open_at(node_b.addr, &format!("inbox={inbox}"), None)
+        .await
+        .expect("connects to node b");
+    customer.next_of("session").await;
+    customer.say("c-1", "talk to a human").await;
+    let conversations = format!("/api/v1/conversations?inbox_id={inbox}");
+    // Whom the customer's conversation is assigned to, and its id, once it is assigned.
+    let assigned = || async {
+        let listed = node_b
+            .call(reqwest::Method::GET, &admin, &conversations, None)
+            .await;
+        let conversation = listed["conversations"]
+            .as_array()
+            .and_then(|all| all.iter().find(|c| c["assignee_id"].is_string()))?;
+        Some((
+            conversation["id"].as_str()?.to_owned(),
+            conversation["assignee_id"].as_str()?.to_owned(),
+        ))
+    };
+    let conversation_id = tokio::time::timeout(Duration::from_secs(10), async {
+        loop {
+            if let Some((id, assignee)) = assigned().await {
+                assert_eq!(assignee, agent_id, "Sam is the one online");
+                return id;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await
+    .expect("the customer goes to Sam, online on node A");
+    node_b
+        .call(
+            reqwest::Method::POST,
+            &admin,
+            "/api/v1/me/presence",
+            presence("online"),
+        )
+        .await;
+    let admins_inbox = node_b.events(&admin).await;
+
+    // Both nodes beat for their agents: everyone stays online for three TTLs, long after the
+    // heartbeat that saying "online" gave.
+    let until = tokio::time::Instant::now() + TTL * 3;
+    while tokio::time::Instant::now() < until {
+        let online = node_b.online(&admin).await;
+        assert_eq!(online.get(&agent_id), Some(&true), "Sam is online");
+        assert_eq!(online.get(&admin_id), Some(&true), "the admin is online");
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+
+    // Node A dies: once the TTL has run (and a moment for a beat that was on its way), Sam is
+    // offline on node B, and the admin is not. The hub is asked after that moment, so that a
+    // slow answer on a busy machine does not count against it.
+    node_a.kill().await;
+    let killed = tokio::time::Instant::now();
+    drop(sams_inbox);
+    tokio::time::sleep_until(killed + TTL + Duration::from_millis(500)).await;
+    let online = node_b.online(&admin).await;
+    assert_eq!(
+        online.get(&agent_id),
+        Some(&false),
+        "Sam is still online {:?} after node A died",
+        killed.elapsed()
+    );
+    assert_eq!(online.get(&admin_id), Some(&true), "the admin is online");
+    // Sam never answered: the customer goes back to the queue and to the admin, who is online.
+    let moved = tokio::time::timeout(Duration::from_secs(10), async {
+        while assigned().await != Some((conversation_id.clone(), admin_id.clone())) {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    })
+    .await;
+    assert!(moved.is_ok(), "the conversation moves to the admin");
+    let audit = node_b
+        .call(
+            reqwest::Method::GET,
+            &admin,
+            "/api/v1/audit?limit=200",
+            None,
+        )
+        .await;
+    assert!(
+        audit["events"]
+            .as_array()
+            .expect("events")
+            .iter()
+            .any(|event| {
+                event["action"] == "conversation.reassigned"
+                    && event["subject_id"] == conversation_id.as_str()
+                    && event["data"]["reason"] == "stale"
+            }),
+        "{audit}"
+    );
+    // The admin's node lives on: they stay online past the TTL.
+    let until = tokio::time::Instant::now() + TTL * 2;
+    while tokio::time::Instant::now() < until {
+        assert_eq!(
+            node_b.online(&admin).await.get(&admin_id),
+            Some(&true),
+            "the admin is online"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    drop(admins_inbox);
     drop(node_b);
 }

@@ -1,7 +1,8 @@
 //! `deploy/`: the files an operator runs the hub with. No image can be built or pulled on the
 //! project's machines, so these tests read the files: every YAML file parses, the compose file
 //! runs two hub nodes on PostgreSQL and Redis behind nginx with readiness checks, the proxy
-//! keeps WebSockets open past the hub's ping, and the image and the unit run unprivileged.
+//! keeps WebSockets open past the hub's ping, the image and the unit run unprivileged, and the
+//! Kubernetes manifests probe, drain, scale, migrate and take their secrets as they should.
 
 use std::path::{Path, PathBuf};
 
@@ -16,28 +17,55 @@ fn read(name: &str) -> String {
         .unwrap_or_else(|err| panic!("deploy/{name}: {err}"))
 }
 
+/// Every document of the YAML file `name` (a path under deploy/).
+fn documents(name: &str) -> Vec<Yaml> {
+    YamlLoader::load_from_str(&read(name))
+        .unwrap_or_else(|err| panic!("deploy/{name} is not YAML: {err}"))
+}
+
 fn yaml(name: &str) -> Yaml {
-    let mut documents = YamlLoader::load_from_str(&read(name))
-        .unwrap_or_else(|err| panic!("deploy/{name} is not YAML: {err}"));
+    let mut documents = documents(name);
     assert_eq!(documents.len(), 1, "deploy/{name}: one document");
     documents.remove(0)
 }
 
-#[test]
-fn every_yaml_file_in_deploy_parses() {
-    let mut parsed = 0;
-    for entry in std::fs::read_dir(deploy()).expect("deploy/ exists") {
-        let name = entry
-            .expect("an entry")
-            .file_name()
-            .to_string_lossy()
-            .into_owned();
-        if name.ends_with(".yml") || name.ends_with(".yaml") {
-            yaml(&name);
-            parsed += 1;
+/// The YAML files under `dir` (a path under deploy/, "" for deploy/ itself), recursively, as
+/// paths under deploy/.
+fn yaml_files(dir: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for entry in std::fs::read_dir(deploy().join(dir)).expect("the folder exists") {
+        let entry = entry.expect("an entry");
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let path = if dir.is_empty() {
+            name.clone()
+        } else {
+            format!("{dir}/{name}")
+        };
+        if entry.file_type().expect("a file type").is_dir() {
+            found.extend(yaml_files(&path));
+        } else if name.ends_with(".yml") || name.ends_with(".yaml") {
+            found.push(path);
         }
     }
-    assert!(parsed >= 1, "deploy/ holds the compose file");
+    found.sort();
+    found
+}
+
+#[test]
+fn every_yaml_file_in_deploy_parses() {
+    let files = yaml_files("");
+    for file in &files {
+        // The compose file is one document; manifests may hold several.
+        assert!(
+            !documents(file).is_empty(),
+            "deploy/{file} holds a document"
+        );
+    }
+    assert!(files.iter().any(|file| file == "docker-compose.yml"));
+    assert!(
+        files.iter().any(|file| file.starts_with("kubernetes/")),
+        "the Kubernetes manifests are found: {files:?}"
+    );
 }
 
 /// The hub's own readiness route, as every health check must name it.
@@ -187,4 +215,296 @@ fn the_image_and_the_unit_run_the_hub_unprivileged_with_checks() {
         files > 10_000,
         "10,000 visitors need more than {files} descriptors"
     );
+}
+
+/// Every object of the Kubernetes manifests (deploy/kubernetes/), with the file it is in.
+fn manifests() -> Vec<(String, Yaml)> {
+    yaml_files("kubernetes")
+        .into_iter()
+        .flat_map(|file| {
+            documents(&file)
+                .into_iter()
+                .filter(|document| !document["kind"].is_badvalue())
+                .map(move |document| (file.clone(), document))
+        })
+        .collect()
+}
+
+/// The one object of `kind` in the manifests.
+fn one(objects: &[(String, Yaml)], kind: &str) -> Yaml {
+    let found: Vec<&Yaml> = objects
+        .iter()
+        .map(|(_, object)| object)
+        .filter(|object| object["kind"].as_str() == Some(kind))
+        .collect();
+    assert_eq!(found.len(), 1, "one {kind} in deploy/kubernetes/");
+    found[0].clone()
+}
+
+fn name(object: &Yaml) -> &str {
+    object["metadata"]["name"].as_str().expect("a name")
+}
+
+/// Whether every label of `selector` is on `labels` with the same value.
+fn selects(selector: &Yaml, labels: &Yaml) -> bool {
+    let selector = selector.as_hash().expect("a selector");
+    !selector.is_empty()
+        && selector
+            .iter()
+            .all(|(key, value)| key.as_str().is_some_and(|key| &labels[key] == value))
+}
+
+/// The container's environment variable `name`.
+fn env<'a>(container: &'a Yaml, name: &str) -> &'a Yaml {
+    container["env"]
+        .as_vec()
+        .expect("an environment")
+        .iter()
+        .find(|var| var["name"].as_str() == Some(name))
+        .unwrap_or_else(|| panic!("{name} is set"))
+}
+
+/// Checks that `container` takes each of `names` from a key of `secret` (not inline).
+fn takes_from_secret(container: &Yaml, secret: &Yaml, names: &[&str]) {
+    for var_name in names {
+        let var = env(container, var_name);
+        assert!(var["value"].is_badvalue(), "{var_name} is not inline");
+        let from = &var["valueFrom"]["secretKeyRef"];
+        assert_eq!(from["name"].as_str(), Some(name(secret)), "{var_name}");
+        let key = from["key"].as_str().expect("a key");
+        assert!(
+            !secret["stringData"][key].is_badvalue(),
+            "the Secret has `{key}` for {var_name}"
+        );
+    }
+}
+
+/// Whether a setting of this name holds a secret.
+fn is_secret_setting(name: &str) -> bool {
+    [
+        "PASSWORD",
+        "SECRET",
+        "DATABASE_URL",
+        "REDIS_URL",
+        "API_KEY",
+        "TOKEN",
+    ]
+    .iter()
+    .any(|word| name.contains(word))
+}
+
+#[test]
+fn the_kubernetes_deployment_probes_drains_and_takes_its_secrets_from_a_secret() {
+    let objects = manifests();
+    let deployment = one(&objects, "Deployment");
+    let pod = &deployment["spec"]["template"]["spec"];
+    let containers = pod["containers"].as_vec().expect("containers");
+    assert_eq!(containers.len(), 1);
+    let hub = &containers[0];
+    assert_eq!(hub["args"][0].as_str(), Some("serve"));
+
+    // The probes: ready on /readyz, alive on /healthz, both on the port the hub listens on.
+    assert_eq!(
+        hub["readinessProbe"]["httpGet"]["path"].as_str(),
+        Some(READY)
+    );
+    assert_eq!(
+        hub["livenessProbe"]["httpGet"]["path"].as_str(),
+        Some("/healthz")
+    );
+    let port = hub["ports"]
+        .as_vec()
+        .expect("ports")
+        .iter()
+        .find(|port| port["name"].as_str() == Some("http"))
+        .and_then(|port| port["containerPort"].as_i64())
+        .expect("the port named http");
+    for probe in ["startupProbe", "livenessProbe", "readinessProbe"] {
+        assert_eq!(
+            hub[probe]["httpGet"]["port"].as_str(),
+            Some("http"),
+            "{probe}"
+        );
+    }
+    let listen = env(hub, "SWITCHBOARD_LISTEN")["value"]
+        .as_str()
+        .expect("the hub's address");
+    assert_eq!(listen, format!("0.0.0.0:{port}"));
+
+    // The drain: the preStop hook waits for the endpoints to forget the pod, then the hub's
+    // own graceful stop runs; the grace period covers both.
+    let pre_stop = hub["lifecycle"]["preStop"]["exec"]["command"]
+        .as_vec()
+        .expect("a preStop hook");
+    assert_eq!(pre_stop[0].as_str(), Some("sleep"));
+    let pause: u64 = pre_stop[1]
+        .as_str()
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("seconds");
+    assert!(pause >= 5, "{pause} s for the endpoints to drop the pod");
+    let grace = pod["terminationGracePeriodSeconds"]
+        .as_i64()
+        .and_then(|seconds| u64::try_from(seconds).ok())
+        .expect("a grace period");
+    let stop = switchboard::longest_graceful_stop(&switchboard::Settings::default()).as_secs();
+    assert!(
+        grace >= pause + stop,
+        "a grace of {grace} s cuts off a {pause} s pause and a stop of up to {stop} s"
+    );
+
+    // Unprivileged, with the image's fixed user.
+    assert_eq!(pod["securityContext"]["runAsNonRoot"].as_bool(), Some(true));
+    assert!(read("Dockerfile").contains(&format!(
+        "--uid {}",
+        pod["securityContext"]["runAsUser"].as_i64().expect("a uid")
+    )));
+
+    // Secrets from the Secret, nothing secret inline: not in the pod, not in the ConfigMap.
+    let secret = one(&objects, "Secret");
+    takes_from_secret(
+        hub,
+        &secret,
+        &[
+            "SWITCHBOARD_DATABASE_URL",
+            "SWITCHBOARD_REDIS_URL",
+            "SWITCHBOARD_SECRET_KEY",
+            "SWITCHBOARD_ADMIN_PASSWORD",
+        ],
+    );
+    for var in hub["env"].as_vec().expect("an environment") {
+        let var_name = var["name"].as_str().expect("a name");
+        assert!(
+            !is_secret_setting(var_name) || var["value"].is_badvalue(),
+            "{var_name} is inline"
+        );
+    }
+    let config = one(&objects, "ConfigMap");
+    assert_eq!(
+        hub["envFrom"][0]["configMapRef"]["name"].as_str(),
+        Some(name(&config))
+    );
+    for (key, _) in config["data"].as_hash().expect("settings") {
+        let key = key.as_str().expect("a setting");
+        assert!(!is_secret_setting(key), "{key} belongs in the Secret");
+    }
+    // The Secret in the repository is an example that is never applied as it is.
+    let kustomization = yaml("kubernetes/kustomization.yaml");
+    let resources: Vec<&str> = kustomization["resources"]
+        .as_vec()
+        .expect("resources")
+        .iter()
+        .filter_map(Yaml::as_str)
+        .collect();
+    let (secret_file, _) = objects
+        .iter()
+        .find(|(_, object)| object["kind"].as_str() == Some("Secret"))
+        .expect("the Secret's file");
+    assert!(secret_file.ends_with(".example.yaml"));
+    assert!(!resources.iter().any(|file| secret_file.ends_with(file)));
+}
+
+#[test]
+fn the_kubernetes_manifests_migrate_first_and_keep_pods_available_while_scaling() {
+    let objects = manifests();
+    let deployment = one(&objects, "Deployment");
+    let template = &deployment["spec"]["template"];
+    let pod_labels = &template["metadata"]["labels"];
+    let hub = &template["spec"]["containers"][0];
+    assert!(selects(
+        &deployment["spec"]["selector"]["matchLabels"],
+        pod_labels
+    ));
+
+    // The migration Job: `switchboard migrate` with the hub's image and the same secrets.
+    let job = one(&objects, "Job");
+    let migrate = &job["spec"]["template"]["spec"]["containers"][0];
+    assert_eq!(migrate["args"][0].as_str(), Some("migrate"));
+    assert_eq!(
+        migrate["image"], hub["image"],
+        "the release being rolled out"
+    );
+    let secret = one(&objects, "Secret");
+    takes_from_secret(
+        migrate,
+        &secret,
+        &["SWITCHBOARD_DATABASE_URL", "SWITCHBOARD_SECRET_KEY"],
+    );
+    assert!(
+        !selects(
+            &deployment["spec"]["selector"]["matchLabels"],
+            &job["spec"]["template"]["metadata"]["labels"]
+        ),
+        "the Job's pod is not one of the hub's"
+    );
+
+    // The budget lets one pod go at a time, among the hub's pods.
+    let budget = one(&objects, "PodDisruptionBudget");
+    assert!(selects(
+        &budget["spec"]["selector"]["matchLabels"],
+        pod_labels
+    ));
+    assert_eq!(budget["spec"]["maxUnavailable"].as_i64(), Some(1));
+
+    // The autoscaler scales this Deployment, never below two pods, by CPU against a request.
+    let autoscaler = one(&objects, "HorizontalPodAutoscaler");
+    let target = &autoscaler["spec"]["scaleTargetRef"];
+    assert_eq!(target["kind"].as_str(), Some("Deployment"));
+    assert_eq!(target["name"].as_str(), Some(name(&deployment)));
+    let min = autoscaler["spec"]["minReplicas"]
+        .as_i64()
+        .expect("a minimum");
+    assert!(min >= 2, "a pod stopping leaves others: {min}");
+    assert!(autoscaler["spec"]["maxReplicas"].as_i64() > Some(min));
+    assert_eq!(
+        autoscaler["spec"]["metrics"][0]["resource"]["name"].as_str(),
+        Some("cpu")
+    );
+    assert!(!hub["resources"]["requests"]["cpu"].is_badvalue());
+
+    // The Service reaches the hub's pods on the port named http.
+    let service = one(&objects, "Service");
+    assert!(selects(&service["spec"]["selector"], pod_labels));
+    assert_eq!(
+        service["spec"]["ports"][0]["targetPort"].as_str(),
+        Some("http")
+    );
+    assert!(
+        service["spec"]["sessionAffinity"].is_badvalue(),
+        "no stickiness needed"
+    );
+
+    // The attachments' volume is one claim every pod shares.
+    let claim = one(&objects, "PersistentVolumeClaim");
+    assert_eq!(
+        claim["spec"]["accessModes"][0].as_str(),
+        Some("ReadWriteMany")
+    );
+    let volumes = template["spec"]["volumes"].as_vec().expect("volumes");
+    assert!(volumes.iter().any(|volume| {
+        volume["persistentVolumeClaim"]["claimName"].as_str() == Some(name(&claim))
+    }));
+
+    // `kubectl apply -k` applies every manifest but the Job (applied and waited for first) and
+    // the example Secret.
+    let kustomization = yaml("kubernetes/kustomization.yaml");
+    let mut listed: Vec<String> = kustomization["resources"]
+        .as_vec()
+        .expect("resources")
+        .iter()
+        .map(|file| format!("kubernetes/{}", file.as_str().expect("a file")))
+        .collect();
+    listed.sort();
+    let mut expected: Vec<String> = objects
+        .iter()
+        .filter(|(_, object)| {
+            !matches!(
+                object["kind"].as_str(),
+                Some("Job" | "Secret" | "Kustomization")
+            )
+        })
+        .map(|(file, _)| file.clone())
+        .collect();
+    expected.sort();
+    expected.dedup();
+    assert_eq!(listed, expected);
 }

@@ -32,6 +32,7 @@ backend_tests!(
     conversations_page_with_a_cursor,
     data_survives_reconnecting,
     sqlite_keeps_its_query_plans,
+    with_heartbeats_only_agents_whose_heartbeat_lives_are_online,
 );
 
 async fn store(db: &TestDatabase) -> Store {
@@ -1426,4 +1427,115 @@ async fn sqlite_keeps_its_query_plans(db: TestDatabase) {
         sea_orm::DbBackend::Sqlite => assert_eq!(stable, Some(true)),
         _ => assert_eq!(stable, None),
     }
+}
+
+/// With Redis, who is alive is the set of users with a live heartbeat (`Liveness::Heartbeats`)
+/// rather than the time of their last `online`: presence, the organizations worth an assignment
+/// pass and the assignment itself all read it.
+async fn with_heartbeats_only_agents_whose_heartbeat_lives_are_online(db: TestDatabase) {
+    use switchboard_model::PresenceStatus;
+    use switchboard_routing::assignment::Liveness;
+    let f = fixture(&db).await;
+    let mut agents = Vec::new();
+    for email in ["ann@acme.test", "bob@acme.test"] {
+        let user = f
+            .store
+            .create_user(
+                &f.org_id,
+                email,
+                "Agent",
+                Role::SupportAgent,
+                "a long password 1",
+            )
+            .await
+            .expect("an agent");
+        f.store
+            .set_presence(&f.org_id, &user.id, PresenceStatus::Online)
+            .await
+            .expect("online");
+        agents.push(user.id);
+    }
+    let (ann, bob) = (&agents[0], &agents[1]);
+    let message = inbound("t", "ada", Some("m1"), "I need a person");
+    let IngestOutcome::Stored { conversation, .. } =
+        ingest_chat(&f.store, &f.org_id, &f.inbox_id, &message)
+            .await
+            .expect("ingests")
+    else {
+        panic!("stored");
+    };
+    f.store
+        .set_status(
+            &f.org_id,
+            &conversation.id,
+            ConversationStatus::Escalated,
+            "test",
+        )
+        .await
+        .expect("escalates");
+
+    // Nobody's heartbeat lives: nobody is online, however recently they said so.
+    let none = Liveness::Heartbeats(HashSet::new());
+    let presence = f
+        .store
+        .list_presence(&f.org_id, &none)
+        .await
+        .expect("lists");
+    assert_eq!(presence.len(), 2);
+    assert!(presence.iter().all(|agent| !agent.online));
+    assert!(
+        f.store
+            .orgs_to_assign(&none)
+            .await
+            .expect("reads")
+            .is_empty()
+    );
+    assert!(
+        f.store
+            .auto_assign(&f.org_id, &conversation.id, &none)
+            .await
+            .expect("assigns")
+            .is_none()
+    );
+
+    // Bob's lives: he alone is online and takes the conversation.
+    let bobs = Liveness::Heartbeats(HashSet::from([bob.clone()]));
+    let presence = f
+        .store
+        .list_presence(&f.org_id, &bobs)
+        .await
+        .expect("lists");
+    let online: Vec<&str> = presence
+        .iter()
+        .filter(|agent| agent.online)
+        .map(|agent| agent.user_id.as_str())
+        .collect();
+    assert_eq!(online, [bob.as_str()]);
+    assert_eq!(
+        f.store.orgs_to_assign(&bobs).await.expect("reads"),
+        std::slice::from_ref(&f.org_id)
+    );
+    let assigned = f
+        .store
+        .auto_assign(&f.org_id, &conversation.id, &bobs)
+        .await
+        .expect("assigns")
+        .expect("to someone");
+    assert_eq!(assigned.assignee_id.as_deref(), Some(bob.as_str()));
+    // Saying "away" still wins over a live heartbeat.
+    f.store
+        .set_presence(&f.org_id, ann, PresenceStatus::Away)
+        .await
+        .expect("away");
+    let both = Liveness::Heartbeats(HashSet::from([ann.clone(), bob.clone()]));
+    let presence = f
+        .store
+        .list_presence(&f.org_id, &both)
+        .await
+        .expect("lists");
+    assert!(
+        presence
+            .iter()
+            .any(|agent| agent.user_id == *ann && !agent.online)
+    );
 }

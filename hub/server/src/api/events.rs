@@ -17,7 +17,7 @@ use switchboard_model::{BusEvent, Permission};
 use tokio::sync::{broadcast, mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
-use crate::{auth::Auth, error::ApiResult, state::AppState};
+use crate::{auth::Auth, error::ApiResult, presence::Held, state::AppState};
 
 /// Events buffered per client before it counts as too slow and is dropped.
 pub const CLIENT_BUFFER: usize = 256;
@@ -37,6 +37,11 @@ pub async fn stream(
 ) -> ApiResult<Sse<impl Stream<Item = Result<Event, Infallible>>>> {
     auth.require(Permission::ConversationsRead)?;
     metrics::counter!("switchboard_event_streams_total").increment(1);
+    // An agent's open inbox keeps their presence alive (with Redis) for as long as it streams.
+    let session = match auth.principal.user_id() {
+        Some(user_id) => state.heartbeats.hold(user_id).await,
+        None => None,
+    };
     let events = client_events(
         state.bus.subscribe(),
         state.bus.gaps(),
@@ -46,6 +51,7 @@ pub async fn stream(
         },
         CLIENT_BUFFER,
         state.shutdown.clone(),
+        session,
     );
     let keep_alive = Duration::from_secs(state.settings.events_keepalive_secs.max(1));
     Ok(Sse::new(events).keep_alive(KeepAlive::new().interval(keep_alive)))
@@ -75,16 +81,19 @@ fn shown(event: &BusEvent, viewer: &Viewer) -> bool {
 /// Moves the organization's events from the bus into a buffer of `capacity` events that the
 /// response drains. The forwarding task ends, and with it the stream, when the buffer is full
 /// (a slow client), when the bus dropped events for this subscriber, when the client is gone,
-/// or when the hub shuts down (so that graceful shutdown does not wait for open streams).
+/// or when the hub shuts down (so that graceful shutdown does not wait for open streams). The
+/// agent's `session` (their presence heartbeat) lives as long as the task.
 fn client_events(
     mut bus: broadcast::Receiver<Arc<BusEvent>>,
     mut gaps: watch::Receiver<u64>,
     viewer: Viewer,
     capacity: usize,
     shutdown: CancellationToken,
+    session: Option<Held>,
 ) -> impl Stream<Item = Result<Event, Infallible>> {
     let (sender, receiver) = mpsc::channel::<Event>(capacity);
     tokio::spawn(async move {
+        let _session = session;
         if sender
             .try_send(Event::default().event("ready").data("{}"))
             .is_err()
@@ -201,6 +210,7 @@ mod tests {
             viewer("org"),
             4,
             shutdown.clone(),
+            None,
         );
         for n in 0..50 {
             bus.publish(changed("org", &format!("c{n}")));
@@ -223,6 +233,7 @@ mod tests {
             viewer("org"),
             16,
             shutdown,
+            None,
         ));
         assert!(events.next().await.is_some(), "the ready event");
         bus.publish(changed("org", "ours"));
@@ -242,6 +253,7 @@ mod tests {
             viewer("org"),
             16,
             shutdown.clone(),
+            None,
         ));
         bus.publish(changed("other", "theirs"));
         bus.publish(BusEvent::AnswerDelta {

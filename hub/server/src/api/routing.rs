@@ -86,7 +86,8 @@ pub struct RoutingSettings {
 #[serde(deny_unknown_fields)]
 pub struct PresenceRequest {
     /// `online` or `away`. Send `online` again as a heartbeat: agents not seen for
-    /// `presence_stale_secs` are no longer online.
+    /// `presence_stale_secs` are no longer online. With Redis, an open inbox event stream
+    /// (`GET /events`) is the heartbeat, and `online` lasts `presence_ttl_secs` without one.
     pub status: PresenceStatus,
 }
 
@@ -378,6 +379,11 @@ pub async fn set_presence(
         .store
         .set_presence(auth.org_id(), user_id, request.status)
         .await?;
+    // With Redis, saying so is also a heartbeat: it counts before the queue moves, and keeps an
+    // agent without an open inbox online for `presence_ttl_secs`.
+    if request.status == PresenceStatus::Online {
+        state.heartbeats.beat_once(user_id).await;
+    }
     // Going away hands back unanswered conversations; coming online takes from the queue. A
     // failure here leaves it to the routing timer.
     let moved = match request.status {
@@ -442,12 +448,9 @@ pub async fn list_presence(
     auth: Auth,
 ) -> ApiResult<ApiJson<Vec<Presence>>> {
     auth.require(Permission::ConversationsRead)?;
-    let fresh_since = routing::presence_fresh_since(&state.routing());
+    let liveness = routing::liveness(&state.routing()).await;
     Ok(ApiJson(
-        state
-            .store
-            .list_presence(auth.org_id(), fresh_since)
-            .await?,
+        state.store.list_presence(auth.org_id(), &liveness).await?,
     ))
 }
 

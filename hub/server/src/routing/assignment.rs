@@ -6,6 +6,7 @@
 //! also notices heartbeats going stale), and at once when an agent comes online or goes away,
 //! when a conversation is resolved or handed back to the AI.
 
+use switchboard_routing::assignment::Liveness;
 use switchboard_store::StoreError;
 
 use super::RoutingContext;
@@ -14,8 +15,8 @@ use crate::bus::publish_change;
 /// Takes back the unanswered conversations of absent agents and assigns every organization's
 /// queue. Returns how many conversations moved.
 pub async fn rebalance(state: &RoutingContext) -> Result<usize, StoreError> {
-    let fresh_since = super::presence_fresh_since(state);
-    let released = state.store.release_absent_agents(fresh_since).await?;
+    let liveness = super::liveness(state).await;
+    let released = state.store.release_absent_agents(&liveness).await?;
     for release in &released {
         tracing::info!(
             conversation_id = %release.conversation.id,
@@ -28,8 +29,8 @@ pub async fn rebalance(state: &RoutingContext) -> Result<usize, StoreError> {
         publish_change(state.bus.as_ref(), &release.conversation);
     }
     let mut moved = released.len();
-    for org_id in state.store.orgs_to_assign(fresh_since).await? {
-        moved += assign_queue(state, &org_id).await?;
+    for org_id in state.store.orgs_to_assign(&liveness).await? {
+        moved += assign_queue_of(state, &org_id, &liveness).await?;
     }
     Ok(moved)
 }
@@ -37,8 +38,17 @@ pub async fn rebalance(state: &RoutingContext) -> Result<usize, StoreError> {
 /// Assigns the organization's queue to online agents with room (after a resolve, a hand-back,
 /// an agent coming online). Returns how many were assigned.
 pub async fn assign_queue(state: &RoutingContext, org_id: &str) -> Result<usize, StoreError> {
-    let fresh_since = super::presence_fresh_since(state);
-    let assigned = state.store.assign_queued(org_id, fresh_since).await?;
+    let liveness = super::liveness(state).await;
+    assign_queue_of(state, org_id, &liveness).await
+}
+
+/// [`assign_queue`] among the agents alive by `liveness`.
+async fn assign_queue_of(
+    state: &RoutingContext,
+    org_id: &str,
+    liveness: &Liveness,
+) -> Result<usize, StoreError> {
+    let assigned = state.store.assign_queued(org_id, liveness).await?;
     for conversation in &assigned {
         publish_change(state.bus.as_ref(), conversation);
         crate::notifications::assigned(&state.store, state.bus.as_ref(), conversation, None, None)

@@ -22,23 +22,26 @@ use std::{
     time::Instant,
 };
 
-use chrono::Utc;
 use serde_json::json;
 use switchboard_ai::llm::LlmClient;
 use switchboard_model::{
     Clock, Conversation, ConversationStatus, HandoffReason, Message, MessageRole,
 };
 use switchboard_routing::{
-    CompiledRule, Decision, Fired, Signals, compile_rules, evaluate, handoff::Context, language,
+    CompiledRule, Decision, Fired, Signals, assignment::Liveness, compile_rules, evaluate,
+    handoff::Context, language,
 };
 use switchboard_store::{NewHandoff, RoutingChange, Store, StoreError};
 
-use crate::bus::{EventBus, publish_change};
+use crate::{
+    bus::{EventBus, publish_change},
+    presence::Heartbeats,
+};
 
 type Result<T> = std::result::Result<T, StoreError>;
 
 /// What routing reads and writes: the store, the bus, the clock, the organizations' compiled
-/// rules, the LLM that writes handoff notes, and how long an agent's last heartbeat counts.
+/// rules, the LLM that writes handoff notes, and what shows that an agent is alive.
 /// `AppState::routing` makes one; routing never sees the whole state.
 #[derive(Clone)]
 pub struct RoutingContext {
@@ -48,14 +51,21 @@ pub struct RoutingContext {
     pub rule_cache: Arc<RuleCache>,
     /// `None`: handoff notes are written offline.
     pub llm: Option<LlmClient>,
-    /// `presence_stale_secs`.
+    /// `presence_stale_secs`: how long an agent's own heartbeat counts without Redis.
     pub presence_stale_secs: u64,
+    /// The heartbeats in Redis, when there is one (`presence.rs`).
+    pub heartbeats: Arc<Heartbeats>,
 }
 
-/// When agents last seen before this are no longer online.
-pub fn presence_fresh_since(state: &RoutingContext) -> chrono::DateTime<Utc> {
+/// Who counts as alive among the agents who said they are online: those with a heartbeat in
+/// Redis, or without Redis (or while it does not answer) those seen within
+/// `presence_stale_secs`.
+pub async fn liveness(state: &RoutingContext) -> Liveness {
+    if let Some(alive) = state.heartbeats.alive().await {
+        return Liveness::Heartbeats(alive);
+    }
     let stale = i64::try_from(state.presence_stale_secs).unwrap_or(i64::MAX / 4);
-    state.clock.now() - chrono::Duration::seconds(stale.max(1))
+    Liveness::SeenSince(state.clock.now() - chrono::Duration::seconds(stale.max(1)))
 }
 
 /// Each organization's compiled rules with the rules revision they were compiled at.
@@ -381,10 +391,10 @@ async fn apply(
     let mut current = applied.conversation;
     let mut auto_assigned = false;
     if applied.handoff.is_some() {
-        let fresh_since = presence_fresh_since(state);
+        let liveness = liveness(state).await;
         if let Some(assigned) = state
             .store
-            .auto_assign(org_id, &current.id, fresh_since)
+            .auto_assign(org_id, &current.id, &liveness)
             .await?
         {
             current = assigned;

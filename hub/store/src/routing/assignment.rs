@@ -14,7 +14,7 @@ use serde_json::json;
 use switchboard_model::{
     self as model, AssignmentStrategy, ConversationStatus, Presence, PresenceStatus, Priority, Role,
 };
-use switchboard_routing::assignment::{AgentPool, check_capacity, is_online, queue_order};
+use switchboard_routing::assignment::{AgentPool, Liveness, check_capacity, queue_order};
 
 use super::{QUEUE_BATCH, ROUTING_ACTOR, invalid};
 use crate::{Result, Store, StoreError, convert, directory::audit_at, entities::*};
@@ -24,19 +24,20 @@ use crate::{Result, Store, StoreError, convert, directory::audit_at, entities::*
 pub struct Released {
     pub conversation: model::Conversation,
     pub from_user_id: String,
-    /// `away` (the agent said so) or `stale` (no heartbeat for `presence_stale_secs`).
+    /// `away` (the agent said so) or `stale` (no longer alive by the [`Liveness`]: no heartbeat
+    /// for `presence_stale_secs`, or none in Redis within `presence_ttl_secs`).
     pub reason: &'static str,
 }
 
 fn presence(
     row: agent_presence::Model,
-    fresh_since: DateTime<Utc>,
+    liveness: &Liveness,
     capacity: &HashMap<String, i32>,
     load: &HashMap<String, u32>,
 ) -> Result<Presence> {
     let status: PresenceStatus = convert::parse(&row.status)?;
     Ok(Presence {
-        online: is_online(status, row.last_seen_at, fresh_since),
+        online: liveness.is_online(status, &row.user_id, row.last_seen_at),
         capacity: capacity.get(&row.user_id).copied(),
         assigned: load.get(&row.user_id).copied().unwrap_or(0),
         user_id: row.user_id,
@@ -99,16 +100,12 @@ impl Store {
         txn.commit().await?;
         let load = assigned_counts(self.db(), org_id).await?;
         let capacity = capacities(self.db(), org_id).await?;
-        presence(row, now, &capacity, &load)
+        presence(row, &Liveness::SeenSince(now), &capacity, &load)
     }
 
-    /// Every agent's last presence, capacity and open assignments; `online` for those seen
-    /// since `fresh_since`.
-    pub async fn list_presence(
-        &self,
-        org_id: &str,
-        fresh_since: DateTime<Utc>,
-    ) -> Result<Vec<Presence>> {
+    /// Every agent's last presence, capacity and open assignments; `online` for those who said
+    /// so and are alive by `liveness`.
+    pub async fn list_presence(&self, org_id: &str, liveness: &Liveness) -> Result<Vec<Presence>> {
         let load = assigned_counts(self.db(), org_id).await?;
         let capacity = capacities(self.db(), org_id).await?;
         agent_presence::Entity::find()
@@ -117,7 +114,7 @@ impl Store {
             .all(self.db())
             .await?
             .into_iter()
-            .map(|row| presence(row, fresh_since, &capacity, &load))
+            .map(|row| presence(row, liveness, &capacity, &load))
             .collect()
     }
 
@@ -211,37 +208,36 @@ impl Store {
             .collect())
     }
 
-    /// Assigns an escalated, unassigned conversation to one of the agents online since
-    /// `fresh_since` (of its team, when it has one; else of the organization) who is below
+    /// Assigns an escalated, unassigned conversation to one of the agents online by
+    /// `liveness` (of its team, when it has one; else of the organization) who is below
     /// their capacity, by the organization's strategy. `None` when nobody can take it: it
     /// stays in the queue.
     pub async fn auto_assign(
         &self,
         org_id: &str,
         conversation_id: &str,
-        fresh_since: DateTime<Utc>,
+        liveness: &Liveness,
     ) -> Result<Option<model::Conversation>> {
         Ok(self
-            .assign_waiting(org_id, Waiting::One(conversation_id), fresh_since)
+            .assign_waiting(org_id, Waiting::One(conversation_id), liveness)
             .await?
             .pop())
     }
 
     /// Assigns the organization's queue (escalated, unassigned conversations), highest priority
-    /// first and within a priority the longest waiting first, to agents online since
-    /// `fresh_since` who have room. Returns those assigned; the rest stay queued.
+    /// first and within a priority the longest waiting first, to agents online by `liveness`
+    /// who have room. Returns those assigned; the rest stay queued.
     pub async fn assign_queued(
         &self,
         org_id: &str,
-        fresh_since: DateTime<Utc>,
+        liveness: &Liveness,
     ) -> Result<Vec<model::Conversation>> {
-        self.assign_waiting(org_id, Waiting::Queue, fresh_since)
-            .await
+        self.assign_waiting(org_id, Waiting::Queue, liveness).await
     }
 
-    /// The organizations with a queue and someone online since `fresh_since` who might take
-    /// it: the only ones worth an assignment pass.
-    pub async fn orgs_to_assign(&self, fresh_since: DateTime<Utc>) -> Result<Vec<String>> {
+    /// The organizations with a queue and someone online by `liveness` who might take it: the
+    /// only ones worth an assignment pass.
+    pub async fn orgs_to_assign(&self, liveness: &Liveness) -> Result<Vec<String>> {
         let queued: HashSet<String> = conversation::Entity::find()
             .select_only()
             .column(conversation::Column::OrgId)
@@ -261,7 +257,7 @@ impl Store {
             .column(agent_presence::Column::OrgId)
             .distinct()
             .filter(agent_presence::Column::Status.eq(PresenceStatus::Online.as_str()))
-            .filter(agent_presence::Column::LastSeenAt.gte(fresh_since))
+            .filter(alive(liveness))
             .into_tuple::<String>()
             .all(self.db())
             .await?
@@ -278,7 +274,7 @@ impl Store {
         &self,
         org_id: &str,
         waiting: Waiting<'_>,
-        fresh_since: DateTime<Utc>,
+        liveness: &Liveness,
     ) -> Result<Vec<model::Conversation>> {
         self.ensure_routing_defaults(org_id).await?;
         let now = self.now();
@@ -310,7 +306,7 @@ impl Store {
                     .await?
             }
         };
-        let online = online_agents(&*txn, org_id, fresh_since).await?;
+        let online = online_agents(&*txn, org_id, liveness).await?;
         if queue.is_empty() || online.is_empty() {
             txn.rollback().await?;
             return Ok(Vec::new());
@@ -392,19 +388,25 @@ impl Store {
         Ok(assigned)
     }
 
-    /// Takes back the conversations of agents who went away (presence `away`, or no heartbeat
-    /// since `fresh_since`) that still await a first response since their escalation: each goes
+    /// Takes back the conversations of agents who went away (presence `away`, or not alive by
+    /// `liveness`) that still await a first response since their escalation: each goes
     /// back to the queue (`escalated`, unassigned; its SLA clock keeps running), audited as
     /// `conversation.reassigned`. Conversations the agent already answered stay with them: the
     /// customer is mid-conversation with that person, who will see it on their return.
-    pub async fn release_absent_agents(&self, fresh_since: DateTime<Utc>) -> Result<Vec<Released>> {
+    pub async fn release_absent_agents(&self, liveness: &Liveness) -> Result<Vec<Released>> {
+        let not_alive = match liveness {
+            Liveness::SeenSince(fresh_since) => agent_presence::Column::LastSeenAt.lt(*fresh_since),
+            Liveness::Heartbeats(alive) => {
+                agent_presence::Column::UserId.is_not_in(alive.iter().cloned())
+            }
+        };
         let absent = Query::select()
             .column(agent_presence::Column::UserId)
             .from(agent_presence::Entity)
             .cond_where(
                 Condition::any()
                     .add(agent_presence::Column::Status.eq(PresenceStatus::Away.as_str()))
-                    .add(agent_presence::Column::LastSeenAt.lt(fresh_since)),
+                    .add(not_alive),
             )
             .to_owned();
         let unanswered = Query::select()
@@ -483,19 +485,27 @@ enum Waiting<'a> {
     Queue,
 }
 
-/// The organization's agents who are online since `fresh_since`, active and allowed to reply,
+/// The condition on `agent_presence` rows of agents alive by `liveness` (whatever they said).
+fn alive(liveness: &Liveness) -> sea_orm::sea_query::Expr {
+    match liveness {
+        Liveness::SeenSince(fresh_since) => agent_presence::Column::LastSeenAt.gte(*fresh_since),
+        Liveness::Heartbeats(alive) => agent_presence::Column::UserId.is_in(alive.iter().cloned()),
+    }
+}
+
+/// The organization's agents who are online by `liveness`, active and allowed to reply,
 /// sorted by id.
 async fn online_agents(
     db: &impl ConnectionTrait,
     org_id: &str,
-    fresh_since: DateTime<Utc>,
+    liveness: &Liveness,
 ) -> Result<Vec<String>> {
     let online = Query::select()
         .column(agent_presence::Column::UserId)
         .from(agent_presence::Entity)
         .and_where(agent_presence::Column::OrgId.eq(org_id))
         .and_where(agent_presence::Column::Status.eq(PresenceStatus::Online.as_str()))
-        .and_where(agent_presence::Column::LastSeenAt.gte(fresh_since))
+        .and_where(alive(liveness))
         .to_owned();
     let mut agents: Vec<String> = user::Entity::find()
         .filter(user::Column::OrgId.eq(org_id))
