@@ -56,6 +56,8 @@ struct Job {
     inbox_id: String,
     conversation_id: String,
     seq: i64,
+    /// When it was queued, for the wait until its turn starts.
+    queued_at: std::time::Instant,
 }
 
 #[derive(Default)]
@@ -128,7 +130,12 @@ impl BotQueue {
         let conversation_id = queued.waiting.pop_front()?;
         self.room.add_permits(1);
         queued.running.insert(conversation_id.clone());
-        queued.jobs.get(&conversation_id).cloned()
+        let job = queued.jobs.get(&conversation_id).cloned();
+        if let Some(job) = &job {
+            metrics::histogram!("switchboard_bot_queue_wait_seconds")
+                .record(job.queued_at.elapsed().as_secs_f64());
+        }
+        job
     }
 
     /// After a turn that answered up to `answered`: the job to run next for the same
@@ -165,6 +172,7 @@ impl BotQueue {
             inbox_id: conversation.inbox_id.clone(),
             conversation_id: conversation.id.clone(),
             seq,
+            queued_at: std::time::Instant::now(),
         })
         .await;
     }
@@ -215,7 +223,10 @@ pub async fn run(bot: BotContext, shutdown: CancellationToken) {
         let bot = bot.clone();
         turns.spawn(async move {
             loop {
+                let started = std::time::Instant::now();
                 let answered = turn(&bot, &job).await;
+                metrics::histogram!("switchboard_bot_turn_total_seconds")
+                    .record(started.elapsed().as_secs_f64());
                 match bot.queue.finish(&job.conversation_id, answered) {
                     Some(next) => job = next,
                     None => break,
@@ -519,6 +530,7 @@ mod tests {
             inbox_id: "i".into(),
             conversation_id: conversation_id.into(),
             seq,
+            queued_at: std::time::Instant::now(),
         }
     }
 

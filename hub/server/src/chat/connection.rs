@@ -470,10 +470,13 @@ impl Connection {
         };
         let previous = self.routing.take();
         let lane = state.in_background();
+        let stored_at = Instant::now();
         self.routing = Some(state.background.spawn(async move {
             if let Some(previous) = previous {
                 let _ = previous.await;
             }
+            metrics::histogram!("switchboard_lane_wait_seconds")
+                .record(stored_at.elapsed().as_secs_f64());
             after_stored(&lane, &outcome).await;
             drop(room);
         }));
