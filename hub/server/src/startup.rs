@@ -30,7 +30,10 @@ use crate::{
     config::Settings,
     delivery, demo,
     error::ApiError,
-    inbound, routing,
+    inbound,
+    limits::{ApiLimit, Counters, Quota},
+    login::LoginThrottle,
+    routing,
     state::{AppState, ConnectorRegistry},
     telemetry, web,
 };
@@ -220,6 +223,18 @@ impl Application {
             shutdown.child_token(),
         );
         let background = Arc::new(Background::start(&store).await?);
+        let limits = Arc::new(match &settings.redis_url {
+            None => Counters::in_memory(),
+            Some(url) => Counters::in_redis(url, crate::limits::REDIS_PREFIX)
+                .context("failed to set up Redis for the limits (redis_url)")?,
+        });
+        let api_limit = Arc::new(ApiLimit::new(
+            limits.clone(),
+            Quota {
+                per_minute: settings.api_requests_per_minute,
+                burst: settings.api_burst,
+            },
+        ));
         let state = AppState {
             background,
             store,
@@ -235,7 +250,8 @@ impl Application {
             clock,
             rule_cache: Arc::default(),
             shutdown: shutdown.clone(),
-            login_throttle: Arc::default(),
+            login_throttle: Arc::new(LoginThrottle::new(limits)),
+            api_limit,
             file_links,
         };
         let router = router(state.clone());

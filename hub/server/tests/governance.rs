@@ -24,6 +24,7 @@ backend_tests!(
     contacts_are_exported_and_erased,
     the_cli_exports_and_erases_contacts,
     logins_are_throttled_and_weak_passwords_refused,
+    organizations_have_api_limits_of_their_own,
     secrets_are_sealed_at_rest_and_rotated,
 );
 
@@ -796,6 +797,98 @@ async fn logins_are_throttled_and_weak_passwords_refused(db: TestDatabase) {
             .await
             .status(),
         StatusCode::OK
+    );
+    app.stop().await;
+}
+
+/// `GET /api/v1/auth/me` with `token`.
+async fn me(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sends")
+}
+
+/// Each organization's requests to the API, by session and API key together, are limited to
+/// `api_requests_per_minute` with `api_burst` at once; beyond: 429 with `Retry-After` and the
+/// API's error body. Another organization is not held up, nor is a caller without a token
+/// counted against anyone.
+async fn organizations_have_api_limits_of_their_own(db: TestDatabase) {
+    let clock = Clock::manual("2030-01-01T09:00:00Z".parse().expect("a time"));
+    let app = TestApp::spawn_quiet_with_clock(
+        db,
+        |db| switchboard::Settings {
+            api_requests_per_minute: 60,
+            api_burst: 5,
+            ..support::settings(db)
+        },
+        clock.clone(),
+    )
+    .await;
+    let admin = app.admin().await;
+    let (status, created) = app
+        .post(
+            &admin,
+            "/api/v1/api-keys",
+            json!({ "name": "script", "scopes": ["conversations:read"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["secret"].as_str().expect("a secret").to_owned();
+    let globex = app.second_organization().await;
+    // A minute on, every organization has its whole burst.
+    clock.advance(chrono::Duration::minutes(1));
+
+    for token in [&admin, &key, &admin, &key, &admin] {
+        assert_eq!(me(&app, token).await.status(), StatusCode::OK);
+    }
+    for token in [&admin, &key] {
+        let refused = me(&app, token).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after(&refused), 1, "one request a second");
+        let body: Value = refused.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+    // Another organization, and callers without a valid token, are answered as before.
+    assert_eq!(me(&app, &globex).await.status(), StatusCode::OK);
+    for _ in 0..10 {
+        assert_eq!(
+            me(&app, "not-a-token").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // A second later, one more request goes through, and only one.
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(me(&app, &key).await.status(), StatusCode::OK);
+    assert_eq!(
+        me(&app, &admin).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // The description says so for every route that takes a token.
+    clock.advance(chrono::Duration::minutes(1));
+    let (_, openapi) = app.get(&admin, "/api/v1/openapi.json").await;
+    assert_eq!(
+        openapi["paths"]["/api/v1/conversations"]["get"]["responses"]["429"]["$ref"],
+        "#/components/responses/TooManyRequests"
+    );
+    let documented = &openapi["components"]["responses"]["TooManyRequests"];
+    assert!(
+        documented["headers"]["Retry-After"].is_object(),
+        "{documented}"
+    );
+    assert_eq!(
+        documented["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
+    assert!(
+        openapi["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]["headers"]
+            ["Retry-After"]
+            .is_object(),
+        "login documents its own throttle"
     );
     app.stop().await;
 }
