@@ -22,16 +22,22 @@ pub async fn export(
     actor: &str,
 ) -> Result<serde_json::Value, StoreError> {
     let exported = store.export_contact(org_id, contact_id).await?;
-    store
-        .audit(
-            org_id,
-            actor,
-            "contact.exported",
-            Some(contact_id),
-            serde_json::json!({}),
-        )
-        .await?;
+    audit_export(store, org_id, contact_id, actor, serde_json::json!({})).await?;
     Ok(exported)
+}
+
+/// The audit entry of an export: who exported whom, and `data` (counts, never content).
+async fn audit_export(
+    store: &Store,
+    org_id: &str,
+    contact_id: &str,
+    actor: &str,
+    data: serde_json::Value,
+) -> Result<(), StoreError> {
+    store
+        .audit(org_id, actor, "contact.exported", Some(contact_id), data)
+        .await?;
+    Ok(())
 }
 
 /// Why an archive was not written.
@@ -84,19 +90,12 @@ pub async fn export_archive<W: Write + Seek + Send + 'static>(
             "an export names files the attachments folder no longer has"
         );
     }
-    store
-        .audit(
-            org_id,
-            actor,
-            "contact.exported",
-            Some(contact_id),
-            serde_json::json!({
-                "format": "zip",
-                "files": archived.files,
-                "missing_files": archived.missing.len(),
-            }),
-        )
-        .await?;
+    let counts = serde_json::json!({
+        "format": "zip",
+        "files": archived.files,
+        "missing_files": archived.missing.len(),
+    });
+    audit_export(store, org_id, contact_id, actor, counts).await?;
     Ok((archive, archived))
 }
 

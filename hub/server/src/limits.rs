@@ -452,19 +452,6 @@ pub(crate) mod tests {
         assert!(counters.failures("k", window, at(300.0)).await.is_empty());
     }
 
-    /// The test Redis, or `None` (and the test is skipped) outside CI without one.
-    pub(crate) fn redis_url() -> Option<String> {
-        let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
-        if url.is_none() {
-            assert!(
-                std::env::var("CI").is_err(),
-                "CI must provide SWITCHBOARD_TEST_REDIS_URL"
-            );
-            eprintln!("skipped: SWITCHBOARD_TEST_REDIS_URL is not set");
-        }
-        url
-    }
-
     /// Two nodes' counters on one Redis, under a prefix of this test's own.
     pub(crate) fn two_nodes(url: &str) -> (Counters, Counters) {
         let prefix = format!("switchboard-test:{}:", switchboard_model::new_id());
@@ -478,7 +465,7 @@ pub(crate) mod tests {
     /// count one rate together.
     #[tokio::test]
     async fn nodes_share_a_rate_through_redis() {
-        let Some(url) = redis_url() else {
+        let Some(url) = crate::bus::tests::redis_url() else {
             return;
         };
         let (a, b) = two_nodes(&url);
@@ -493,7 +480,7 @@ pub(crate) mod tests {
 
     #[tokio::test]
     async fn nodes_share_failures_through_redis() {
-        let Some(url) = redis_url() else {
+        let Some(url) = crate::bus::tests::redis_url() else {
             return;
         };
         let (a, b) = two_nodes(&url);

@@ -238,7 +238,7 @@ mod tests {
     /// forgets them on both.
     #[tokio::test]
     async fn nodes_share_the_failures_through_redis() {
-        let Some(url) = crate::limits::tests::redis_url() else {
+        let Some(url) = crate::bus::tests::redis_url() else {
             return;
         };
         let (a, b) = crate::limits::tests::two_nodes(&url);

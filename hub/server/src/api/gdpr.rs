@@ -50,19 +50,8 @@ pub async fn export(
     headers: HeaderMap,
 ) -> ApiResult<Response> {
     let principal = auth.require(Permission::ContactsErase)?;
-    let archive = match params.format.as_deref() {
-        Some("zip") => true,
-        Some("json") => false,
-        Some(other) => {
-            return Err(ApiError::Unprocessable(format!(
-                "`format` is `json` or `zip`, not `{other}`"
-            )));
-        }
-        None => headers
-            .get(header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("application/zip")),
-    };
+    let archive =
+        super::other_format(params.format.as_deref(), &headers, "zip", "application/zip")?;
     if !archive {
         let exported =
             crate::gdpr::export(&state.store, auth.org_id(), &id, &principal.actor()).await?;

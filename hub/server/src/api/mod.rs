@@ -221,6 +221,28 @@ fn document_rate_limit(openapi: &mut utoipa::openapi::OpenApi) {
 
 pub use attachments::UPLOAD_BODY_LIMIT;
 
+/// Whether a route that answers JSON by default is asked for its other format, `name`: by
+/// `?format=<name>` (`?format=json` is the JSON), or without `format` by an `Accept` naming
+/// `media_type`. Any other `format` is 422.
+pub(crate) fn other_format(
+    format: Option<&str>,
+    headers: &axum::http::HeaderMap,
+    name: &str,
+    media_type: &str,
+) -> Result<bool, crate::error::ApiError> {
+    match format {
+        Some("json") => Ok(false),
+        Some(format) if format == name => Ok(true),
+        Some(other) => Err(crate::error::ApiError::Unprocessable(format!(
+            "`format` is `json` or `{name}`, not `{other}`"
+        ))),
+        None => Ok(headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains(media_type))),
+    }
+}
+
 /// `?limit=&cursor=` on list routes.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
