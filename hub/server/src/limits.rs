@@ -52,7 +52,12 @@ impl Quota {
 /// One request by GCRA, given the key's arrival time (`None`: never seen or expired): the new
 /// arrival time when admitted, or how many microseconds until it would be.
 fn gcra(arrival: Option<i64>, now: i64, quota: Quota) -> Result<i64, i64> {
-    let arrival = arrival.unwrap_or(now).max(now);
+    let arrival = match arrival {
+        // Further ahead than any admitted request leaves it: the clock went back (a manual
+        // clock, an NTP step). Start afresh rather than refuse for as long as it jumped.
+        Some(arrival) if arrival > now + quota.tolerance() + quota.interval() => now,
+        arrival => arrival.unwrap_or(now).max(now),
+    };
     let allowed_at = arrival - quota.tolerance();
     if now < allowed_at {
         Err(allowed_at - now)
@@ -61,16 +66,19 @@ fn gcra(arrival: Option<i64>, now: i64, quota: Quota) -> Result<i64, i64> {
     }
 }
 
-/// [`gcra`] in Redis, atomically: `KEYS[1]` the arrival time (expiring when it passes);
+/// [`gcra`] in Redis, atomically (the same steps, the clock's jump back included): `KEYS[1]`
+/// the arrival time (expiring when it passes);
 /// `ARGV`: now, interval and tolerance in microseconds. Answers 0 when admitted, else the
 /// microseconds to wait. (`%d`: Lua would write a number this large in exponent form.)
 const GCRA_SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
+local interval = tonumber(ARGV[2])
+local tolerance = tonumber(ARGV[3])
 local arrival = tonumber(redis.call('GET', KEYS[1])) or now
-if arrival < now then arrival = now end
-local allowed_at = arrival - tonumber(ARGV[3])
+if arrival < now or arrival > now + tolerance + interval then arrival = now end
+local allowed_at = arrival - tolerance
 if now < allowed_at then return allowed_at - now end
-local next_arrival = arrival + tonumber(ARGV[2])
+local next_arrival = arrival + interval
 redis.call('SET', KEYS[1], string.format('%d', next_arrival),
   'PX', math.ceil((next_arrival - now) / 1000))
 return 0
@@ -409,6 +417,22 @@ pub(crate) mod tests {
         );
     }
 
+    /// A clock that goes back does not hold a key up for as long as it jumped.
+    async fn a_clock_going_back_starts_afresh(counters: &Counters) {
+        for _ in 0..4 {
+            counters.take("jump", QUOTA, at(3600.0)).await;
+        }
+        assert_eq!(
+            answers(counters, "jump", &[0.0, 0.0, 0.0, 0.0]).await,
+            [None, None, None, Some(1000)]
+        );
+    }
+
+    #[tokio::test]
+    async fn a_clock_going_back_starts_afresh_in_memory() {
+        a_clock_going_back_starts_afresh(&Counters::in_memory()).await;
+    }
+
     #[tokio::test]
     async fn an_api_limit_of_zero_is_none() {
         let counters = Arc::new(Counters::in_memory());
@@ -476,6 +500,7 @@ pub(crate) mod tests {
             shared.push(answers(node, "shared", &[*time]).await[0]);
         }
         assert_eq!(shared, EXPECTED, "the same answers, alternating nodes");
+        a_clock_going_back_starts_afresh(&b).await;
     }
 
     #[tokio::test]
