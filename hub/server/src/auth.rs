@@ -1,5 +1,6 @@
 //! Who is calling: the `Auth` extractor turns `Authorization: Bearer …` into a principal (a
-//! signed-in user or an API key) and checks permissions.
+//! signed-in user or an API key), counts the request against its organization's API limit
+//! (`limits.rs`: 429 with `Retry-After` beyond it) and checks permissions.
 
 use axum::{extract::FromRequestParts, http::request::Parts};
 use switchboard_model::Permission;
@@ -70,6 +71,15 @@ impl FromRequestParts<AppState> for Auth {
             .principal(token)
             .await?
             .ok_or(ApiError::Unauthorized)?;
+        // Counted once the caller is known, so that another organization's requests (or a
+        // stranger's without a token) never use up this one's.
+        if let Some(retry_after) = state
+            .api_limit
+            .check(&principal.org_id, state.clock.now())
+            .await
+        {
+            return Err(ApiError::TooManyRequests { retry_after });
+        }
         Ok(Auth {
             principal,
             token: token.to_owned(),

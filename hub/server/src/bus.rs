@@ -261,7 +261,7 @@ async fn listen_once(
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use switchboard_model::ConversationStatus;
 
@@ -295,7 +295,7 @@ mod tests {
     }
 
     /// The test Redis, or `None` (and the test is skipped) outside CI without one.
-    fn redis_url() -> Option<String> {
+    pub(crate) fn redis_url() -> Option<String> {
         let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
         if url.is_none() {
             assert!(

@@ -191,11 +191,16 @@ pub enum UserCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ContactCommand {
-    /// Print everything held about a contact as JSON
+    /// Print everything held about a contact as JSON, or write it with the contact's files to
+    /// a ZIP archive (--archive)
     Export {
         id: String,
         #[arg(long, value_name = "SLUG")]
         org: String,
+        /// Write a ZIP archive to FILE (readable by its owner only) instead of printing the
+        /// JSON: contact.json, attachments/<sha256>/<name> for each file, README.txt
+        #[arg(long, value_name = "FILE")]
+        archive: Option<std::path::PathBuf>,
     },
     /// Erase a contact: identities, conversations, messages and their files, CSAT, handoffs
     Erase {

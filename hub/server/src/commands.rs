@@ -114,7 +114,63 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             }
             Ok(())
         }
-        Command::Contact(ContactCommand::Export { id, org }) => {
+        Command::Contact(ContactCommand::Export {
+            id,
+            org,
+            archive: Some(path),
+        }) => {
+            let store = startup::open_store(&settings).await?;
+            let org = find_org(&store, &org).await?;
+            let file = {
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(|err| UsageError(format!("cannot write {}: {err}", path.display())))?
+            };
+            let written = crate::gdpr::export_archive(
+                &store,
+                &settings.attachments_dir(),
+                &org.id,
+                &id,
+                "cli",
+                file,
+            )
+            .await;
+            let (_, archived) = match written {
+                Ok(written) => written,
+                Err(err) => {
+                    // No half-written archive, nor an empty one for a contact that is not there.
+                    let _ = std::fs::remove_file(&path);
+                    return Err(match err {
+                        crate::gdpr::ArchiveError::Store(err) => contact_error(err, &id, &org.slug),
+                        other => anyhow::Error::new(other),
+                    });
+                }
+            };
+            println!(
+                "wrote {}: contact.json and {} files{}",
+                path.display(),
+                archived.files,
+                if archived.missing.is_empty() {
+                    String::new()
+                } else {
+                    format!(
+                        " ({} listed files missing from the attachments folder: see README.txt)",
+                        archived.missing.len()
+                    )
+                }
+            );
+            Ok(())
+        }
+        Command::Contact(ContactCommand::Export {
+            id,
+            org,
+            archive: None,
+        }) => {
             let store = startup::open_store(&settings).await?;
             let org = find_org(&store, &org).await?;
             let exported = crate::gdpr::export(&store, &org.id, &id, "cli")

@@ -42,6 +42,12 @@ pub struct Settings {
     pub previous_secret_keys: Option<Secret>,
     /// How long a sign-in lasts.
     pub session_hours: i64,
+    /// Requests to the REST API one organization's callers (its sessions and API keys
+    /// together) may make per minute on average, counted across nodes with Redis; beyond it
+    /// they are answered 429 with `Retry-After`. 0 turns the limit off.
+    pub api_requests_per_minute: u32,
+    /// How many requests an organization may make at once above that pace (at least 1).
+    pub api_burst: u32,
     /// A request to the REST API that takes longer is answered 408.
     pub request_timeout_secs: u64,
     /// Concurrent deliveries per node.
@@ -136,6 +142,11 @@ impl Default for Settings {
             secret_key_file: None,
             previous_secret_keys: None,
             session_hours: 24 * 7,
+            // 200 a second, 2,000 at once: far above what an inbox's agents or a script
+            // paging through the API do, well below what one organization needs to starve
+            // the others.
+            api_requests_per_minute: 12_000,
+            api_burst: 2_000,
             request_timeout_secs: 30,
             delivery_concurrency: 8,
             delivery_retry_base_ms: 2_000,

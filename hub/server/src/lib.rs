@@ -32,6 +32,7 @@ mod gdpr;
 mod helpdesk;
 mod inbound;
 mod knowledge_cli;
+mod limits;
 mod login;
 mod notifications;
 mod presence;

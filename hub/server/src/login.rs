@@ -1,14 +1,13 @@
 //! The defences of signing in: failed logins throttled by account and by client address
 //! before any password is hashed, and passwords too short or too common refused.
 //!
-//! The throttle is in memory, per node: a cluster of N nodes allows up to N times the limits
-//! (`docs/security.md`). Its maps are bounded; when one is full, the entries whose failures
-//! are all older than the window go first, then the ones whose last failure is oldest.
+//! The failures are counted in the hub's `Counters` (`limits.rs`): in Redis when the hub has
+//! one, so that every node of a cluster sees the same counts; else in this node's memory
+//! (`docs/security.md`). Accounts and addresses are keyed by their SHA-256.
 
 use std::{
-    collections::{HashMap, VecDeque},
     net::{IpAddr, SocketAddr},
-    sync::Mutex,
+    sync::Arc,
 };
 
 use axum::{
@@ -17,13 +16,13 @@ use axum::{
 };
 use chrono::{DateTime, Duration, Utc};
 
+use crate::limits::{Counters, hashed};
+
 /// Failed logins for one email within [`WINDOW_MINUTES`] before it is refused.
 pub const FAILURES_PER_ACCOUNT: usize = 5;
 /// Failed logins from one client address within [`WINDOW_MINUTES`] before it is refused.
 pub const FAILURES_PER_ADDRESS: usize = 20;
 pub const WINDOW_MINUTES: i64 = 15;
-/// Keys kept per map (accounts, addresses): about 10 MB at most.
-const MAX_KEYS: usize = 50_000;
 
 /// The shortest password accepted.
 pub const MIN_PASSWORD_CHARS: usize = 10;
@@ -105,144 +104,168 @@ impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
     }
 }
 
-/// Recent failures of one key, oldest first, at most the limit.
-type Failures = VecDeque<DateTime<Utc>>;
-
 /// Failed logins by account and by address, within the window.
-#[derive(Default)]
 pub struct LoginThrottle {
-    accounts: Mutex<HashMap<String, Failures>>,
-    addresses: Mutex<HashMap<IpAddr, Failures>>,
+    counters: Arc<Counters>,
 }
 
 fn window() -> Duration {
     Duration::minutes(WINDOW_MINUTES)
 }
 
-/// How long `failures` still refuse logins at `now`, if they reach `limit` within the window.
-fn refusal(failures: Option<&Failures>, limit: usize, now: DateTime<Utc>) -> Option<u64> {
-    let failures = failures?;
-    let recent: Vec<&DateTime<Utc>> = failures.iter().filter(|at| now - **at < window()).collect();
-    if recent.len() < limit {
+/// How long `failures` (within the window, oldest first) still refuse logins at `now`, if
+/// they reach `limit`.
+fn refusal(failures: &[DateTime<Utc>], limit: usize, now: DateTime<Utc>) -> Option<u64> {
+    if failures.len() < limit {
         return None;
     }
     // The oldest of the last `limit` failures leaves the window first.
-    let frees_at = *recent[recent.len() - limit] + window();
+    let frees_at = failures[failures.len() - limit] + window();
     let seconds = (frees_at - now).num_seconds().max(1);
     Some(u64::try_from(seconds).unwrap_or(1))
 }
 
-fn record<K: std::hash::Hash + Eq + Clone>(
-    map: &Mutex<HashMap<K, Failures>>,
-    key: &K,
-    limit: usize,
-    now: DateTime<Utc>,
-) {
-    let mut map = map.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-    if map.len() >= MAX_KEYS && !map.contains_key(key) {
-        map.retain(|_, failures| failures.back().is_some_and(|at| now - *at < window()));
-        if map.len() >= MAX_KEYS {
-            let oldest = map
-                .iter()
-                .min_by_key(|(_, failures)| failures.back().copied())
-                .map(|(key, _)| key.clone());
-            if let Some(oldest) = oldest {
-                map.remove(&oldest);
-            }
-        }
-    }
-    let failures = map.entry(key.clone()).or_default();
-    failures.push_back(now);
-    while failures.len() > limit {
-        failures.pop_front();
-    }
-}
-
 impl LoginThrottle {
+    pub fn new(counters: Arc<Counters>) -> LoginThrottle {
+        LoginThrottle { counters }
+    }
+
     /// How many seconds a login for `email` from `address` must wait, if it must.
-    pub fn refused_for(
+    pub async fn refused_for(
         &self,
         email: &str,
         address: Option<IpAddr>,
         now: DateTime<Utc>,
     ) -> Option<u64> {
-        let by_account = {
-            let accounts = self
-                .accounts
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            refusal(accounts.get(&account(email)), FAILURES_PER_ACCOUNT, now)
+        let by_account = refusal(
+            &self.counters.failures(&account(email), window(), now).await,
+            FAILURES_PER_ACCOUNT,
+            now,
+        );
+        let by_address = match address {
+            Some(address) => refusal(
+                &self
+                    .counters
+                    .failures(&by_address(address), window(), now)
+                    .await,
+                FAILURES_PER_ADDRESS,
+                now,
+            ),
+            None => None,
         };
-        let by_address = address.and_then(|address| {
-            let addresses = self
-                .addresses
-                .lock()
-                .unwrap_or_else(|poisoned| poisoned.into_inner());
-            refusal(addresses.get(&address), FAILURES_PER_ADDRESS, now)
-        });
         by_account.max(by_address)
     }
 
     /// A wrong email or password.
-    pub fn failed(&self, email: &str, address: Option<IpAddr>, now: DateTime<Utc>) {
-        record(&self.accounts, &account(email), FAILURES_PER_ACCOUNT, now);
+    pub async fn failed(&self, email: &str, address: Option<IpAddr>, now: DateTime<Utc>) {
+        self.counters
+            .record_failure(&account(email), FAILURES_PER_ACCOUNT, window(), now)
+            .await;
         if let Some(address) = address {
-            record(&self.addresses, &address, FAILURES_PER_ADDRESS, now);
+            self.counters
+                .record_failure(&by_address(address), FAILURES_PER_ADDRESS, window(), now)
+                .await;
         }
     }
 
     /// The right password: the account's failures are forgotten (the address's are not: one
     /// good account does not license guessing at others).
-    pub fn succeeded(&self, email: &str) {
-        self.accounts
-            .lock()
-            .unwrap_or_else(|poisoned| poisoned.into_inner())
-            .remove(&account(email));
+    pub async fn succeeded(&self, email: &str) {
+        self.counters.forget(&account(email)).await;
     }
 }
 
-/// Emails are compared as the store does: trimmed, without case.
+/// The key of an account's failures. Emails are compared as the store does: trimmed, without
+/// case.
 fn account(email: &str) -> String {
-    email.trim().to_lowercase()
+    format!("login:account:{}", hashed(&email.trim().to_lowercase()))
+}
+
+/// The key of an address's failures.
+fn by_address(address: IpAddr) -> String {
+    format!("login:address:{}", hashed(&address.to_string()))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    #[test]
-    fn the_fifth_failure_refuses_until_the_first_leaves_the_window() {
-        let throttle = LoginThrottle::default();
-        let start: DateTime<Utc> = "2030-01-01T09:00:00Z".parse().expect("a time");
-        for minute in 0..5 {
-            assert_eq!(throttle.refused_for("a@b.test", None, start), None);
-            throttle.failed("A@b.test ", None, start + Duration::minutes(minute));
-        }
-        let now = start + Duration::minutes(5);
-        assert_eq!(throttle.refused_for("a@b.test", None, now), Some(600));
-        assert_eq!(throttle.refused_for("other@b.test", None, now), None);
-        assert_eq!(
-            throttle.refused_for("a@b.test", None, start + Duration::minutes(15)),
-            None
-        );
-        throttle.succeeded("a@b.test");
-        assert_eq!(throttle.refused_for("a@b.test", None, now), None);
+    fn in_memory() -> LoginThrottle {
+        LoginThrottle::new(Arc::new(Counters::in_memory()))
     }
 
-    #[test]
-    fn one_address_is_limited_across_accounts() {
-        let throttle = LoginThrottle::default();
+    async fn the_fifth_failure_refuses(throttles: [&LoginThrottle; 2], email: &str) {
+        let start: DateTime<Utc> = "2030-01-01T09:00:00Z".parse().expect("a time");
+        let upper = email.to_uppercase();
+        for minute in 0..5 {
+            let throttle = throttles[minute % 2];
+            assert_eq!(throttle.refused_for(email, None, start).await, None);
+            throttle
+                .failed(
+                    &format!("{upper} "),
+                    None,
+                    start + Duration::minutes(minute as i64),
+                )
+                .await;
+        }
+        let now = start + Duration::minutes(5);
+        for throttle in throttles {
+            assert_eq!(throttle.refused_for(email, None, now).await, Some(600));
+            assert_eq!(
+                throttle
+                    .refused_for(&format!("other.{email}"), None, now)
+                    .await,
+                None
+            );
+            assert_eq!(
+                throttle
+                    .refused_for(email, None, start + Duration::minutes(15))
+                    .await,
+                None
+            );
+        }
+        throttles[1].succeeded(email).await;
+        assert_eq!(throttles[0].refused_for(email, None, now).await, None);
+    }
+
+    #[tokio::test]
+    async fn the_fifth_failure_refuses_until_the_first_leaves_the_window() {
+        let throttle = in_memory();
+        the_fifth_failure_refuses([&throttle, &throttle], "a@b.test").await;
+    }
+
+    /// Two nodes on one Redis: failures on either count for both, and a success on one
+    /// forgets them on both.
+    #[tokio::test]
+    async fn nodes_share_the_failures_through_redis() {
+        let Some(url) = crate::bus::tests::redis_url() else {
+            return;
+        };
+        let (a, b) = crate::limits::tests::two_nodes(&url);
+        let (a, b) = (
+            LoginThrottle::new(Arc::new(a)),
+            LoginThrottle::new(Arc::new(b)),
+        );
+        the_fifth_failure_refuses([&a, &b], "a@b.test").await;
+    }
+
+    #[tokio::test]
+    async fn one_address_is_limited_across_accounts() {
+        let throttle = in_memory();
         let now: DateTime<Utc> = "2030-01-01T09:00:00Z".parse().expect("a time");
         let address: IpAddr = "192.0.2.7".parse().expect("an address");
         for n in 0..FAILURES_PER_ADDRESS {
-            throttle.failed(&format!("user{n}@b.test"), Some(address), now);
+            throttle
+                .failed(&format!("user{n}@b.test"), Some(address), now)
+                .await;
         }
         assert!(
             throttle
                 .refused_for("new@b.test", Some(address), now)
+                .await
                 .is_some()
         );
-        assert_eq!(throttle.refused_for("new@b.test", None, now), None);
+        assert_eq!(throttle.refused_for("new@b.test", None, now).await, None);
     }
 
     #[test]

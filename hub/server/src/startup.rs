@@ -31,6 +31,8 @@ use crate::{
     delivery, demo,
     error::ApiError,
     inbound,
+    limits::{ApiLimit, Counters, Quota},
+    login::LoginThrottle,
     presence::Heartbeats,
     routing,
     state::{AppState, ConnectorRegistry},
@@ -247,6 +249,18 @@ impl Application {
                 .await
                 .context("failed to connect to Redis for presence (redis_url)")?,
         });
+        let limits = Arc::new(match &settings.redis_url {
+            None => Counters::in_memory(),
+            Some(url) => Counters::in_redis(url, crate::limits::REDIS_PREFIX)
+                .context("failed to set up Redis for the limits (redis_url)")?,
+        });
+        let api_limit = Arc::new(ApiLimit::new(
+            limits.clone(),
+            Quota {
+                per_minute: settings.api_requests_per_minute,
+                burst: settings.api_burst,
+            },
+        ));
         let state = AppState {
             background,
             store,
@@ -262,7 +276,8 @@ impl Application {
             clock,
             rule_cache: Arc::default(),
             shutdown: shutdown.clone(),
-            login_throttle: Arc::default(),
+            login_throttle: Arc::new(LoginThrottle::new(limits)),
+            api_limit,
             file_links,
             heartbeats,
         };

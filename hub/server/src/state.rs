@@ -41,8 +41,10 @@ pub struct AppState {
     pub shutdown: tokio_util::sync::CancellationToken,
     /// Where work that may wait runs: routing after the ack, the bot's turns.
     pub background: Arc<crate::background::Background>,
-    /// Failed logins by account and address, on this node (`login.rs`).
+    /// Failed logins by account and address (`login.rs`), counted with Redis across nodes.
     pub login_throttle: Arc<crate::login::LoginThrottle>,
+    /// Each organization's requests to the REST API (`limits.rs`), checked by `Auth`.
+    pub api_limit: Arc<crate::limits::ApiLimit>,
     /// Signs upload ids and web-chat visitors' file links (`attachments.rs`).
     pub file_links: Arc<crate::attachments::FileLinks>,
     /// Agents' presence heartbeats in Redis, which this node writes for the sessions it holds

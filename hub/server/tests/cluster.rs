@@ -104,6 +104,58 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
     node_a.stop().await;
 }
 
+/// Two nodes on one database and one Redis count an organization's API requests together
+/// (`limits.rs`): a burst spent half on each node is spent on both.
+#[tokio::test]
+async fn nodes_count_an_organizations_api_requests_together() {
+    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+        return;
+    };
+    // One request a minute after a burst of six: the test never waits for more.
+    let limited = |db: &TestDatabase| Settings {
+        redis_url: Some(redis.clone()),
+        api_requests_per_minute: 1,
+        api_burst: 6,
+        ..support::settings(db)
+    };
+    let node_a = TestApp::spawn_with(db, limited).await;
+    let node_b = Application::build(limited(&node_a.db), ConnectorRegistry::default())
+        .await
+        .expect("node b builds");
+    let node_b_url = format!("http://{}", node_b.local_addr());
+    let node_b_stop = node_b.shutdown_token();
+    let node_b = tokio::spawn(node_b.run_until_stopped());
+    // Signing in is not an API request of the organization's: it has its own throttle.
+    let admin = node_a.admin().await;
+    let me = |base: String| {
+        let request = node_a
+            .client
+            .get(format!("{base}/api/v1/auth/me"))
+            .bearer_auth(&admin)
+            .send();
+        async move { request.await.expect("sends").status() }
+    };
+    for n in 0..6 {
+        let base = if n % 2 == 0 {
+            node_a.url("")
+        } else {
+            node_b_url.clone()
+        };
+        assert_eq!(me(base).await, reqwest::StatusCode::OK, "request {n}");
+    }
+    for base in [node_a.url(""), node_b_url.clone()] {
+        assert_eq!(
+            me(base.clone()).await,
+            reqwest::StatusCode::TOO_MANY_REQUESTS,
+            "{base} counts the other node's requests"
+        );
+    }
+    node_b_stop.cancel();
+    node_b.await.expect("joins").expect("node b stops");
+    node_a.stop().await;
+}
+
 /// Attachments go to the configured folder (a volume every node mounts, so that any node serves
 /// a file another received), not to the node's own data dir.
 #[tokio::test]

@@ -22,8 +22,10 @@ backend_tests!(
     webhook_deliveries_are_replayed_signed_afresh,
     a_csat_rating_is_a_webhook_event,
     contacts_are_exported_and_erased,
+    contact_exports_are_archives_with_their_files,
     the_cli_exports_and_erases_contacts,
     logins_are_throttled_and_weak_passwords_refused,
+    organizations_have_api_limits_of_their_own,
     secrets_are_sealed_at_rest_and_rotated,
 );
 
@@ -604,6 +606,209 @@ async fn contacts_are_exported_and_erased(db: TestDatabase) {
     app.stop().await;
 }
 
+/// A customer of the test inbox writes with files; returns the conversation's id.
+async fn customer_sends_files(
+    app: &TestApp,
+    org_id: &str,
+    inbox_id: &str,
+    thread: &str,
+    files: &[(&str, &[u8])],
+) -> String {
+    use switchboard_model::{ContactRef, InboundEvent, InboundFile, InboundMessage, new_id};
+    let inbox = app
+        .state
+        .store
+        .inbox(org_id, inbox_id)
+        .await
+        .expect("reads")
+        .expect("the inbox");
+    let message = InboundMessage {
+        thread_key: thread.into(),
+        channel_message_id: Some(new_id()),
+        sender: ContactRef {
+            external_id: format!("{thread}@customer.test"),
+            email: Some(format!("{thread}@customer.test")),
+            ..Default::default()
+        },
+        text: format!("Files from {thread}"),
+        files: files
+            .iter()
+            .map(|(filename, bytes)| InboundFile {
+                filename: (*filename).into(),
+                content_type: "application/octet-stream".into(),
+                bytes: bytes.to_vec(),
+            })
+            .collect(),
+        ..Default::default()
+    };
+    switchboard::ingest_events(
+        &app.state,
+        &inbox,
+        vec![InboundEvent::Message(message)],
+        b"",
+    )
+    .await
+    .expect("ingests");
+    let (_, listed) = app
+        .get(
+            &app.admin().await,
+            &format!("/api/v1/conversations?inbox_id={inbox_id}&status=bot,escalated,assigned"),
+        )
+        .await;
+    let conversations = listed["conversations"].as_array().expect("conversations");
+    conversations
+        .iter()
+        .find(|conversation| conversation.to_string().contains(thread))
+        .and_then(|conversation| conversation["id"].as_str())
+        .unwrap_or_else(|| panic!("{thread}'s conversation in {listed}"))
+        .to_owned()
+}
+
+/// The entries of a ZIP archive, by name.
+fn unzipped(bytes: &[u8]) -> std::collections::BTreeMap<String, Vec<u8>> {
+    use std::io::Read;
+    let mut archive = zip::ZipArchive::new(std::io::Cursor::new(bytes)).expect("the archive opens");
+    (0..archive.len())
+        .map(|index| {
+            let mut entry = archive.by_index(index).expect("an entry");
+            let mut content = Vec::new();
+            entry.read_to_end(&mut content).expect("reads");
+            (entry.name().expect("a name").into_owned(), content)
+        })
+        .collect()
+}
+
+/// `GET /contacts/{id}/export?format=zip` (or `Accept: application/zip`): an archive whose
+/// `contact.json` is the JSON export and that holds the bytes of every file the contact's
+/// messages list, and nobody else's; audited with the format and the count of files.
+async fn contact_exports_are_archives_with_their_files(db: TestDatabase) {
+    let clock = Clock::manual("2030-01-01T09:00:00Z".parse().expect("a time"));
+    let app = TestApp::spawn_quiet_with_clock(db, support::settings, clock).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    let (_, me) = app.get(&admin, "/api/v1/auth/me").await;
+    let org_id = me["org_id"].as_str().expect("an org").to_owned();
+    let every_byte: Vec<u8> = (0..=255u8).cycle().take(70_000).collect();
+    let dora = customer_sends_files(
+        &app,
+        &org_id,
+        &inbox,
+        "dora",
+        &[
+            ("scan of the box.bin", &every_byte),
+            ("../receipt.txt", b"Order 1234, paid twice"),
+        ],
+    )
+    .await;
+    customer_sends_files(&app, &org_id, &inbox, "eve", &[("eve.txt", b"not dora's")]).await;
+    let contact = contact_of(&app, &admin, &dora).await;
+
+    let (status, exported) = app
+        .get(&admin, &format!("/api/v1/contacts/{contact}/export"))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{exported}");
+    let download = |query: &str, accept: Option<&str>| {
+        let mut request = app
+            .client
+            .get(app.url(&format!("/api/v1/contacts/{contact}/export{query}")))
+            .bearer_auth(&admin);
+        if let Some(accept) = accept {
+            request = request.header("accept", accept);
+        }
+        async move { request.send().await.expect("sends") }
+    };
+    let response = download("?format=zip", None).await;
+    assert_eq!(response.status(), StatusCode::OK);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    assert_eq!(
+        response.headers()["content-disposition"],
+        format!("attachment; filename=\"contact-{contact}.zip\"").as_str()
+    );
+    let entries = unzipped(&response.bytes().await.expect("bytes"));
+    let inside: Value =
+        serde_json::from_slice(&entries["contact.json"]).expect("contact.json is JSON");
+    // The JSON inside is the JSON export, whose own audit entry it lists besides.
+    let without_audit = |value: &Value| {
+        let mut value = value.clone();
+        value.as_object_mut().expect("an object").remove("audit");
+        value
+    };
+    assert_eq!(without_audit(&inside), without_audit(&exported));
+    let audited = inside["audit"].as_array().expect("audit");
+    assert_eq!(
+        audited.len(),
+        exported["audit"].as_array().expect("audit").len() + 1
+    );
+    assert_eq!(
+        audited.last().expect("an entry")["action"],
+        "contact.exported"
+    );
+    let mut listed = Vec::new();
+    for message in exported["conversations"][0]["messages"]
+        .as_array()
+        .expect("messages")
+    {
+        for attachment in message["attachments"].as_array().expect("attachments") {
+            let url = attachment["url"].as_str().expect("a kept file");
+            listed.push(url.strip_prefix("/api/v1/").expect("the API's").to_owned());
+        }
+    }
+    listed.sort();
+    let files: Vec<&String> = entries
+        .keys()
+        .filter(|name| name.starts_with("attachments/"))
+        .collect();
+    assert_eq!(files, listed.iter().collect::<Vec<_>>(), "{entries:?}");
+    let bytes_of = |suffix: &str| {
+        entries
+            .iter()
+            .find(|(name, _)| name.ends_with(suffix))
+            .map(|(_, bytes)| bytes.clone())
+            .unwrap_or_else(|| panic!("no {suffix} in {:?}", entries.keys()))
+    };
+    assert_eq!(bytes_of("/scan of the box.bin"), every_byte);
+    assert_eq!(bytes_of("/receipt.txt"), b"Order 1234, paid twice");
+    assert!(
+        !entries.values().any(|bytes| bytes == b"not dora's"),
+        "another contact's file"
+    );
+    assert!(entries.contains_key("README.txt"));
+    // The same by `Accept`; a format it does not know is refused.
+    let by_accept = download("", Some("application/zip")).await;
+    assert_eq!(by_accept.headers()["content-type"], "application/zip");
+    let by_accept: Value =
+        serde_json::from_slice(&unzipped(&by_accept.bytes().await.expect("bytes"))["contact.json"])
+            .expect("JSON");
+    assert_eq!(without_audit(&by_accept), without_audit(&exported));
+    let (status, body) = app
+        .get(
+            &admin,
+            &format!("/api/v1/contacts/{contact}/export?format=tar"),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, _) = app
+        .get(&admin, "/api/v1/contacts/no-such-contact/export?format=zip")
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+
+    let (_, audit) = app.get(&admin, "/api/v1/audit").await;
+    let exports: Vec<&Value> = audit["events"]
+        .as_array()
+        .expect("events")
+        .iter()
+        .filter(|event| event["action"] == "contact.exported" && event["subject_id"] == contact)
+        .collect();
+    assert_eq!(exports.len(), 3, "each export is audited: {exports:?}");
+    assert!(
+        exports.iter().any(|event| event["data"]["format"] == "zip"
+            && event["data"]["files"] == 2
+            && event["data"]["missing_files"] == 0),
+        "{exports:?}"
+    );
+    app.stop().await;
+}
+
 fn switchboard(db: &TestDatabase, args: &[&str]) -> std::process::Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_switchboard"))
         .args(args)
@@ -630,7 +835,73 @@ async fn the_cli_exports_and_erases_contacts(db: TestDatabase) {
         .await
         .expect("reads")
         .expect("the org");
+    let frank = customer_sends_files(
+        &app,
+        &org.id,
+        &inbox,
+        "frank",
+        &[("frank.txt", b"frank's own file")],
+    )
+    .await;
+    let frank = contact_of(&app, &admin, &frank).await;
     let db = app.stop().await;
+
+    // `--archive FILE` writes the JSON and the files, readable by the owner alone.
+    let archive = db.dir.path().join("frank.zip");
+    let archive_arg = archive.to_str().expect("a UTF-8 path");
+    let written = switchboard(
+        &db,
+        &[
+            "contact",
+            "export",
+            &frank,
+            "--org",
+            &org.slug,
+            "--archive",
+            archive_arg,
+        ],
+    );
+    assert!(
+        written.status.success(),
+        "{}",
+        String::from_utf8_lossy(&written.stderr)
+    );
+    assert!(String::from_utf8_lossy(&written.stdout).contains("contact.json and 1 files"));
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&archive)
+            .expect("written")
+            .permissions()
+            .mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+    let entries = unzipped(&std::fs::read(&archive).expect("reads"));
+    let inside: Value = serde_json::from_slice(&entries["contact.json"]).expect("JSON");
+    assert_eq!(inside["contact"]["id"], frank.as_str());
+    let (name, bytes) = entries
+        .iter()
+        .find(|(name, _)| name.starts_with("attachments/"))
+        .expect("the file");
+    assert!(name.ends_with("/frank.txt"), "{name}");
+    assert_eq!(bytes, b"frank's own file");
+    let missing = db.dir.path().join("nobody.zip");
+    let unknown = switchboard(
+        &db,
+        &[
+            "contact",
+            "export",
+            "no-such-contact",
+            "--org",
+            &org.slug,
+            "--archive",
+            missing.to_str().expect("a UTF-8 path"),
+        ],
+    );
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(
+        !missing.exists(),
+        "no archive for a contact that is not there"
+    );
 
     let exported = switchboard(&db, &["contact", "export", &contact, "--org", &org.slug]);
     assert!(
@@ -796,6 +1067,98 @@ async fn logins_are_throttled_and_weak_passwords_refused(db: TestDatabase) {
             .await
             .status(),
         StatusCode::OK
+    );
+    app.stop().await;
+}
+
+/// `GET /api/v1/auth/me` with `token`.
+async fn me(app: &TestApp, token: &str) -> reqwest::Response {
+    app.client
+        .get(app.url("/api/v1/auth/me"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .expect("sends")
+}
+
+/// Each organization's requests to the API, by session and API key together, are limited to
+/// `api_requests_per_minute` with `api_burst` at once; beyond: 429 with `Retry-After` and the
+/// API's error body. Another organization is not held up, nor is a caller without a token
+/// counted against anyone.
+async fn organizations_have_api_limits_of_their_own(db: TestDatabase) {
+    let clock = Clock::manual("2030-01-01T09:00:00Z".parse().expect("a time"));
+    let app = TestApp::spawn_quiet_with_clock(
+        db,
+        |db| switchboard::Settings {
+            api_requests_per_minute: 60,
+            api_burst: 5,
+            ..support::settings(db)
+        },
+        clock.clone(),
+    )
+    .await;
+    let admin = app.admin().await;
+    let (status, created) = app
+        .post(
+            &admin,
+            "/api/v1/api-keys",
+            json!({ "name": "script", "scopes": ["conversations:read"] }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{created}");
+    let key = created["secret"].as_str().expect("a secret").to_owned();
+    let globex = app.second_organization().await;
+    // A minute on, every organization has its whole burst.
+    clock.advance(chrono::Duration::minutes(1));
+
+    for token in [&admin, &key, &admin, &key, &admin] {
+        assert_eq!(me(&app, token).await.status(), StatusCode::OK);
+    }
+    for token in [&admin, &key] {
+        let refused = me(&app, token).await;
+        assert_eq!(refused.status(), StatusCode::TOO_MANY_REQUESTS);
+        assert_eq!(retry_after(&refused), 1, "one request a second");
+        let body: Value = refused.json().await.expect("json");
+        assert_eq!(body["error"]["code"], "too_many_requests", "{body}");
+        assert!(body["error"]["message"].is_string(), "{body}");
+    }
+    // Another organization, and callers without a valid token, are answered as before.
+    assert_eq!(me(&app, &globex).await.status(), StatusCode::OK);
+    for _ in 0..10 {
+        assert_eq!(
+            me(&app, "not-a-token").await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+    }
+    // A second later, one more request goes through, and only one.
+    clock.advance(chrono::Duration::seconds(1));
+    assert_eq!(me(&app, &key).await.status(), StatusCode::OK);
+    assert_eq!(
+        me(&app, &admin).await.status(),
+        StatusCode::TOO_MANY_REQUESTS
+    );
+
+    // The description says so for every route that takes a token.
+    clock.advance(chrono::Duration::minutes(1));
+    let (_, openapi) = app.get(&admin, "/api/v1/openapi.json").await;
+    assert_eq!(
+        openapi["paths"]["/api/v1/conversations"]["get"]["responses"]["429"]["$ref"],
+        "#/components/responses/TooManyRequests"
+    );
+    let documented = &openapi["components"]["responses"]["TooManyRequests"];
+    assert!(
+        documented["headers"]["Retry-After"].is_object(),
+        "{documented}"
+    );
+    assert_eq!(
+        documented["content"]["application/json"]["schema"]["$ref"],
+        "#/components/schemas/ErrorBody"
+    );
+    assert!(
+        openapi["paths"]["/api/v1/auth/login"]["post"]["responses"]["429"]["headers"]
+            ["Retry-After"]
+            .is_object(),
+        "login documents its own throttle"
     );
     app.stop().await;
 }

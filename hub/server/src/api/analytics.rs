@@ -85,19 +85,7 @@ async fn report(
         .store
         .report_totals(auth.org_id(), &range, &filter, agents)
         .await?;
-    let csv = match params.format.as_deref() {
-        Some("csv") => true,
-        Some("json") => false,
-        Some(other) => {
-            return Err(ApiError::Unprocessable(format!(
-                "`format` is `json` or `csv`, not `{other}`"
-            )));
-        }
-        None => headers
-            .get(header::ACCEPT)
-            .and_then(|accept| accept.to_str().ok())
-            .is_some_and(|accept| accept.contains("text/csv")),
-    };
+    let csv = super::other_format(params.format.as_deref(), headers, "csv", "text/csv")?;
     Ok(Report { range, totals, csv })
 }
 

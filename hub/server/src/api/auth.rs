@@ -53,6 +53,7 @@ pub async fn login(
     if let Some(retry_after) = state
         .login_throttle
         .refused_for(&request.email, address, now)
+        .await
     {
         metrics::counter!("switchboard_logins_total", "outcome" => "throttled").increment(1);
         return Err(ApiError::TooManyRequests { retry_after });
@@ -62,7 +63,10 @@ pub async fn login(
         .verify_login(&request.email, &request.password)
         .await?
     else {
-        state.login_throttle.failed(&request.email, address, now);
+        state
+            .login_throttle
+            .failed(&request.email, address, now)
+            .await;
         metrics::counter!("switchboard_logins_total", "outcome" => "rejected").increment(1);
         return Err(ApiError::Status {
             status: StatusCode::UNAUTHORIZED,
@@ -70,7 +74,7 @@ pub async fn login(
             message: "wrong email or password".into(),
         });
     };
-    state.login_throttle.succeeded(&request.email);
+    state.login_throttle.succeeded(&request.email).await;
     let lifetime = chrono::Duration::hours(state.settings.session_hours.max(1));
     let token = state.store.create_session(&user, lifetime).await?;
     state

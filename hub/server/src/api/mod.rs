@@ -155,6 +155,7 @@ pub fn router() -> (Router<AppState>, Router<AppState>) {
         .nest("/api/v1", routes)
         .split_for_parts();
     openapi.merge(uploads_openapi);
+    document_rate_limit(&mut openapi);
     let openapi = std::sync::Arc::new(openapi);
     let router = router.route(
         "/api/v1/openapi.json",
@@ -163,7 +164,84 @@ pub fn router() -> (Router<AppState>, Router<AppState>) {
     (router, uploads)
 }
 
+/// The organization's API limit (`limits.rs`, checked by `Auth`) answers any route that takes
+/// a token with 429: documented once as the component response `TooManyRequests`, and named
+/// by every operation that takes the bearer token (all but `/auth/login`, which documents its
+/// own throttle).
+fn document_rate_limit(openapi: &mut utoipa::openapi::OpenApi) {
+    use utoipa::{
+        PartialSchema,
+        openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder, path::Operation},
+    };
+    const NAME: &str = "TooManyRequests";
+    let response = ResponseBuilder::new()
+        .description(
+            "The organization made more requests than its API limit allows \
+             (`api_requests_per_minute`, `api_burst`); try again after `Retry-After` seconds",
+        )
+        .header(
+            "Retry-After",
+            HeaderBuilder::new()
+                .schema(Some(u64::schema()))
+                .description(Some("Seconds to wait"))
+                .build(),
+        )
+        .content(
+            "application/json",
+            ContentBuilder::new()
+                .schema(Some(Ref::from_schema_name("ErrorBody")))
+                .build(),
+        )
+        .build();
+    openapi
+        .components
+        .get_or_insert_with(Default::default)
+        .responses
+        .insert(NAME.to_owned(), RefOr::T(response));
+    let takes_token = |operation: &Operation| operation.security.is_none();
+    for item in openapi.paths.paths.values_mut() {
+        let operations = [
+            &mut item.get,
+            &mut item.put,
+            &mut item.post,
+            &mut item.delete,
+            &mut item.patch,
+        ];
+        for operation in operations.into_iter().flatten() {
+            if takes_token(operation) {
+                operation
+                    .responses
+                    .responses
+                    .entry("429".to_owned())
+                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name(NAME)));
+            }
+        }
+    }
+}
+
 pub use attachments::UPLOAD_BODY_LIMIT;
+
+/// Whether a route that answers JSON by default is asked for its other format, `name`: by
+/// `?format=<name>` (`?format=json` is the JSON), or without `format` by an `Accept` naming
+/// `media_type`. Any other `format` is 422.
+pub(crate) fn other_format(
+    format: Option<&str>,
+    headers: &axum::http::HeaderMap,
+    name: &str,
+    media_type: &str,
+) -> Result<bool, crate::error::ApiError> {
+    match format {
+        Some("json") => Ok(false),
+        Some(format) if format == name => Ok(true),
+        Some(other) => Err(crate::error::ApiError::Unprocessable(format!(
+            "`format` is `json` or `{name}`, not `{other}`"
+        ))),
+        None => Ok(headers
+            .get(axum::http::header::ACCEPT)
+            .and_then(|accept| accept.to_str().ok())
+            .is_some_and(|accept| accept.contains(media_type))),
+    }
+}
 
 /// `?limit=&cursor=` on list routes.
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
