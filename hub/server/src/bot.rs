@@ -451,10 +451,11 @@ impl Mood<'_> {
     }
 
     /// After the answer is stored (with [`Mood::score`]): the rules again when the model's
-    /// score changed the newest message's. `conversation` is as the answer left it.
+    /// score is below the newest message's offline one (see [`crate::routing::may_fire_on`]).
+    /// `conversation` is as the answer left it.
     async fn reroute(&self, bot: &BotContext, conversation: &Conversation) {
         if let Some(score) = self.told
-            && self.latest.sentiment != Some(i32::from(score))
+            && crate::routing::may_fire_on(self.latest.sentiment, Some(i32::from(score)))
         {
             let mut latest = self.latest.clone();
             latest.sentiment = Some(i32::from(score));

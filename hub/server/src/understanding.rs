@@ -128,7 +128,7 @@ pub async fn classify_conversation(
     }
 }
 
-/// Has the model score a customer message ([`rescore_with_llm`]) and, when that moved the
+/// Has the model score a customer message ([`rescore_with_llm`]) and, when that lowered the
 /// conversation's trend, runs the rules again on it. Nothing happens without an LLM.
 pub async fn rescore_and_route(
     routing: &RoutingContext,
@@ -139,7 +139,7 @@ pub async fn rescore_and_route(
         return;
     };
     if let Some(rescored) = rescore_with_llm(&routing.store, llm, conversation, message).await
-        && rescored.sentiment != conversation.sentiment
+        && crate::routing::may_fire_on(conversation.sentiment, rescored.sentiment)
     {
         crate::routing::route_or_log(routing, &rescored, message).await;
     }

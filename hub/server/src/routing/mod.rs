@@ -183,6 +183,18 @@ async fn gather_signals(
     Ok((signals, revision))
 }
 
+/// Whether a sentiment that went from `before` to `after` can make a rule fire that did not:
+/// the rules' sentiment triggers fire on a low score or a falling trend
+/// (`switchboard_routing::rules`, `SentimentBelow` and `SentimentFalling`), so only a lower
+/// score (or a first one) can. Routing again after a model's score is worth its reads only then.
+pub fn may_fire_on(before: Option<i32>, after: Option<i32>) -> bool {
+    match (before, after) {
+        (_, None) => false,
+        (None, Some(_)) => true,
+        (Some(before), Some(after)) => after < before,
+    }
+}
+
 /// [`route_customer_message`], the failure logged (the message is stored whatever becomes of
 /// its routing): whether it escalated the conversation.
 pub async fn route_or_log(
@@ -407,4 +419,18 @@ async fn apply(
             .await;
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::may_fire_on;
+
+    #[test]
+    fn only_a_lower_or_first_sentiment_routes_again() {
+        assert!(may_fire_on(Some(50), Some(20)));
+        assert!(may_fire_on(None, Some(70)));
+        assert!(!may_fire_on(Some(50), Some(60)));
+        assert!(!may_fire_on(Some(50), Some(50)));
+        assert!(!may_fire_on(Some(50), None));
+    }
 }
