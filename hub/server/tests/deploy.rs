@@ -206,6 +206,18 @@ fn the_image_and_the_unit_run_the_hub_unprivileged_with_checks() {
     ] {
         assert!(unit.lines().any(|l| l == line), "the unit has {line}");
     }
+    // systemd kills what is still running when this runs out: never before the hub's own
+    // longest graceful stop.
+    let timeout: u64 = unit
+        .lines()
+        .find_map(|line| line.strip_prefix("TimeoutStopSec="))
+        .and_then(|seconds| seconds.parse().ok())
+        .expect("a stop timeout");
+    let stop = switchboard::longest_graceful_stop(&switchboard::Settings::default()).as_secs();
+    assert!(
+        timeout > stop,
+        "TimeoutStopSec={timeout} cuts off a stop of up to {stop} s"
+    );
     let files: u64 = unit
         .lines()
         .find_map(|line| line.strip_prefix("LimitNOFILE="))
