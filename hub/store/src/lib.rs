@@ -124,9 +124,6 @@ pub struct Store {
     /// The answer writer, which commits the bot's answers that finish together in one
     /// transaction (`answers.rs`). `None` in a writer's own copy of the store.
     answer_queue: Option<answers::AnswerQueue>,
-    /// The score writer, which commits the model's sentiment scores that arrive together in
-    /// one transaction (`understanding.rs`). `None` in a writer's own copy of the store.
-    score_queue: Option<understanding::ScoreQueue>,
     /// Where the database is, for [`Store::with_own_readers`].
     url: Arc<str>,
     /// Held by every copy of the store: SQLite's own thread (the checkpointer) stops when the
@@ -272,7 +269,6 @@ impl Store {
             keys: Arc::new(SecretKeys::none()),
             ingest_queue: None,
             answer_queue: None,
-            score_queue: None,
             url: Arc::from(database_url),
             _alive: alive,
         };
@@ -358,7 +354,6 @@ impl Store {
             write_gate: None,
             ingest_queue: None,
             answer_queue: None,
-            score_queue: None,
             ..self.clone()
         };
         let gate = self.write_gate.clone();
@@ -368,8 +363,7 @@ impl Store {
             gate.clone(),
             ingest_writers,
         ));
-        self.answer_queue = Some(answers::start_answer_writer(writer.clone(), gate.clone()));
-        self.score_queue = Some(understanding::start_score_writer(writer, gate));
+        self.answer_queue = Some(answers::start_answer_writer(writer, gate));
     }
 
     pub fn clock(&self) -> &Clock {

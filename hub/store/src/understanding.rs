@@ -8,7 +8,6 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 use switchboard_model::{self as model, MessageRole};
-use tokio::sync::{mpsc, oneshot};
 
 use crate::{Result, Store, StoreError, convert, entities::*};
 
@@ -109,101 +108,22 @@ impl Store {
     /// ingest gave it) and recomputes its conversation's trend from all its customer messages'
     /// scores with the same formula ingest moves it by (`sentiment::next_level`, folded by
     /// `sentiment::trend`). Returns the conversation as it is now; `None` when the organization
-    /// has no such customer message. The scores that arrive together commit together, by the
-    /// score writer: one model call per message, one write for many.
+    /// has no such customer message.
     pub async fn rescore_message(
         &self,
         org_id: &str,
         message_id: &str,
         score: u8,
     ) -> Result<Option<model::Conversation>> {
-        let (reply, rescored) = oneshot::channel();
-        let pending = PendingScore {
-            org_id: org_id.to_owned(),
-            message_id: message_id.to_owned(),
-            score,
-            reply,
-        };
-        let Some(queue) = &self.score_queue else {
-            return self.score_alone(&pending).await;
-        };
-        if let Err(mpsc::error::SendError(pending)) = queue.send(pending).await {
-            return self.score_alone(&pending).await;
-        }
-        rescored
-            .await
-            .map_err(|_| StoreError::Unavailable("the score writer stopped".into()))?
-    }
-
-    async fn score_alone(&self, pending: &PendingScore) -> Result<Option<model::Conversation>> {
         let txn = self.begin_write().await?;
-        let rescored = pending.rescore_in(&*txn).await?;
+        let ids = [message_id.to_owned()];
+        let Some(conversation) = rescore_in(&*txn, org_id, &ids, score).await? else {
+            return Ok(None);
+        };
         txn.commit().await?;
-        rescored.map(convert::conversation).transpose()
-    }
-
-    /// A batch of scores in one transaction, or, when any fails, each on its own.
-    async fn score_batch(&self, batch: Vec<PendingScore>) {
-        crate::together_or_alone(
-            batch,
-            async |batch: &[PendingScore]| {
-                let txn = self.begin_write().await?;
-                let mut rescored = Vec::with_capacity(batch.len());
-                for pending in batch {
-                    rescored.push(pending.rescore_in(&*txn).await?);
-                }
-                txn.commit().await?;
-                Ok(rescored
-                    .into_iter()
-                    .map(|row| row.map(convert::conversation).transpose())
-                    .collect())
-            },
-            async |pending: &PendingScore| self.score_alone(pending).await,
-            |pending, rescored| {
-                let _ = pending.reply.send(rescored);
-            },
-        )
-        .await;
+        Ok(Some(convert::conversation(conversation)?))
     }
 }
-
-/// A model's score of a customer message waiting for the score writer, and where the
-/// conversation it leaves goes.
-pub(crate) struct PendingScore {
-    org_id: String,
-    message_id: String,
-    score: u8,
-    reply: oneshot::Sender<Result<Option<model::Conversation>>>,
-}
-
-impl PendingScore {
-    async fn rescore_in(&self, db: &impl ConnectionTrait) -> Result<Option<conversation::Model>> {
-        rescore_in(
-            db,
-            &self.org_id,
-            std::slice::from_ref(&self.message_id),
-            self.score,
-        )
-        .await
-    }
-}
-
-/// The queue of scores waiting for the score writer.
-pub(crate) type ScoreQueue = mpsc::Sender<PendingScore>;
-
-/// Starts the score writer: the group commit of the answers (`answers.rs`) for the model's
-/// sentiment scores asked on their own.
-pub(crate) fn start_score_writer(store: Store, gate: Option<crate::WriteGate>) -> ScoreQueue {
-    let gate = gate.map(|gate| (gate, crate::Writer::Other));
-    crate::group_commit("scores", SCORE_BATCH, SCORE_LINGER, gate, move |batch| {
-        let store = store.clone();
-        async move { store.score_batch(batch).await }
-    })
-}
-
-/// Scores one transaction commits at most, and how long a batch may gather.
-const SCORE_BATCH: usize = 64;
-const SCORE_LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 
 /// [`Store::rescore_message`] inside the caller's write transaction, for one or more customer
 /// messages of one conversation (the first names it): the conversation row as it is after the
