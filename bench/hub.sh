@@ -23,7 +23,10 @@ start_hub() {
 
   ulimit -n 20000 || ulimit -n "$(ulimit -Hn)"
   export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-  cargo build --release --locked -p switchboard -p switchboard-bench
+  # SWITCHBOARD_BENCH_PREBUILT=1 takes the binaries as they are (no cargo: it may wait on the
+  # package cache's lock held by another cargo, e.g. a paused build).
+  [ -n "${SWITCHBOARD_BENCH_PREBUILT:-}" ] ||
+    cargo build --release --locked -p switchboard -p switchboard-bench
   work="$(mktemp -d)"
   cp "$CARGO_TARGET_DIR/release/switchboard" "$CARGO_TARGET_DIR/release/switchboard-bench" "$work/"
   export SWITCHBOARD_ADMIN_EMAIL=admin@example.com SWITCHBOARD_ADMIN_PASSWORD='bench pass 123'

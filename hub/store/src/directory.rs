@@ -1,5 +1,10 @@
 //! Organizations, users, inboxes and the audit log.
 
+use std::{
+    collections::HashMap,
+    time::{Duration, Instant},
+};
+
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set, ColumnTrait, ConnectionTrait, EntityTrait, PaginatorTrait, QueryFilter,
@@ -16,6 +21,45 @@ pub struct InboxWithSecrets {
     pub inbox: model::Inbox,
     /// The public config merged with the secrets: what the channel's connector is built from.
     pub full_config: Value,
+}
+
+/// The inboxes [`Store::inbox_for_channel`] read lately, for a few seconds: every webhook
+/// request and outbound delivery names its inbox, and on PostgreSQL a read per request was a
+/// third of the statements of a webhook flood. An inbox changed through this store is
+/// forgotten at once; one changed through another node's store is seen within [`Self::TTL`].
+/// An inbox that is not found is not kept (one created on another node is found at once).
+#[derive(Default)]
+pub(crate) struct InboxCache {
+    entries: std::sync::Mutex<HashMap<String, (Instant, InboxWithSecrets)>>,
+}
+
+impl InboxCache {
+    /// How long a read inbox is used without reading it again.
+    const TTL: Duration = Duration::from_secs(5);
+    /// Inboxes kept at most; past it the cache starts afresh (inbox ids come from URLs).
+    const MAX: usize = 10_000;
+
+    fn entries(&self) -> std::sync::MutexGuard<'_, HashMap<String, (Instant, InboxWithSecrets)>> {
+        self.entries.lock().unwrap_or_else(|err| err.into_inner())
+    }
+
+    fn get(&self, inbox_id: &str) -> Option<InboxWithSecrets> {
+        let entries = self.entries();
+        let (read_at, inbox) = entries.get(inbox_id)?;
+        (read_at.elapsed() < Self::TTL).then(|| inbox.clone())
+    }
+
+    fn keep(&self, inbox: &InboxWithSecrets) {
+        let mut entries = self.entries();
+        if entries.len() >= Self::MAX {
+            entries.clear();
+        }
+        entries.insert(inbox.inbox.id.clone(), (Instant::now(), inbox.clone()));
+    }
+
+    fn forget(&self, inbox_id: &str) {
+        self.entries().remove(inbox_id);
+    }
 }
 
 /// Splits a channel config into its public part and its secrets.
@@ -337,6 +381,7 @@ impl Store {
         active.updated_at = Set(self.now());
         let row = inbox::Entity::update(active).exec(&*txn).await?;
         txn.commit().await?;
+        self.inboxes.forget(inbox_id);
         convert::inbox(row)
     }
 
@@ -363,10 +408,15 @@ impl Store {
     /// Looks an inbox up by id alone, secrets included: for channel webhooks, which name the
     /// inbox in their URL and prove who they are with its secret.
     pub async fn inbox_for_channel(&self, inbox_id: &str) -> Result<Option<InboxWithSecrets>> {
+        if let Some(inbox) = self.inboxes.get(inbox_id) {
+            return Ok(Some(inbox));
+        }
         let Some(row) = inbox::Entity::find_by_id(inbox_id).one(self.db()).await? else {
             return Ok(None);
         };
-        with_secrets(&self.keys, row).map(Some)
+        let inbox = with_secrets(&self.keys, row)?;
+        self.inboxes.keep(&inbox);
+        Ok(Some(inbox))
     }
 
     /// An organization's inboxes on `channel`, oldest first, secrets included: for the parts

@@ -126,6 +126,8 @@ pub struct Store {
     answer_queue: Option<answers::AnswerQueue>,
     /// Where the database is, for [`Store::with_own_readers`].
     url: Arc<str>,
+    /// Inboxes read lately, secrets opened (`directory.rs`).
+    inboxes: Arc<directory::InboxCache>,
     /// Held by every copy of the store: SQLite's own thread (the checkpointer) stops when the
     /// last one drops.
     _alive: Arc<()>,
@@ -270,6 +272,7 @@ impl Store {
             ingest_queue: None,
             answer_queue: None,
             url: Arc::from(database_url),
+            inboxes: Arc::default(),
             _alive: alive,
         };
         if sqlite {
@@ -331,6 +334,8 @@ impl Store {
     /// The same store sealing the secrets it writes with `keys`, and opening them.
     pub fn with_secret_keys(mut self, keys: SecretKeys) -> Store {
         self.keys = Arc::new(keys);
+        // Opened with the keys before: read again with these.
+        self.inboxes = Arc::default();
         self
     }
 

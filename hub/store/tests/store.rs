@@ -33,6 +33,7 @@ backend_tests!(
     data_survives_reconnecting,
     sqlite_keeps_its_query_plans,
     with_heartbeats_only_agents_whose_heartbeat_lives_are_online,
+    an_inbox_read_for_its_channel_is_read_again_once_changed,
 );
 
 async fn store(db: &TestDatabase) -> Store {
@@ -1537,5 +1538,54 @@ async fn with_heartbeats_only_agents_whose_heartbeat_lives_are_online(db: TestDa
         presence
             .iter()
             .any(|agent| agent.user_id == *ann && !agent.online)
+    );
+}
+
+/// `inbox_for_channel` keeps what it read for a few seconds (every webhook names its inbox):
+/// a change through the same store is seen at once, a change through another node's store
+/// within the cache's few seconds, never as a mix of the two.
+async fn an_inbox_read_for_its_channel_is_read_again_once_changed(db: TestDatabase) {
+    let f = fixture_on(&db, ChannelKind::Telegram).await;
+    let config = |token: &str| serde_json::json!({ "bot_token": "1:x", "secret_token": token });
+    let read = |store: Store| {
+        let inbox_id = f.inbox_id.clone();
+        async move {
+            store
+                .inbox_for_channel(&inbox_id)
+                .await
+                .expect("reads")
+                .expect("exists")
+                .full_config["secret_token"]
+                .clone()
+        }
+    };
+    let update = |store: Store, token: &'static str| {
+        let (org_id, inbox_id) = (f.org_id.clone(), f.inbox_id.clone());
+        async move {
+            store
+                .update_inbox(&org_id, &inbox_id, None, Some(config(token)), |_, _| Ok(()))
+                .await
+                .expect("updates");
+        }
+    };
+    update(f.store.clone(), "first").await;
+    assert_eq!(read(f.store.clone()).await, "first");
+    update(f.store.clone(), "second").await;
+    assert_eq!(
+        read(f.store.clone()).await,
+        "second",
+        "forgotten when changed here"
+    );
+    let other_node = store(&db).await;
+    assert_eq!(read(other_node.clone()).await, "second");
+    update(other_node, "third").await;
+    let seen = read(f.store.clone()).await;
+    assert!(seen == "second" || seen == "third", "{seen}");
+    assert!(
+        f.store
+            .inbox_for_channel("no-such-inbox")
+            .await
+            .expect("reads")
+            .is_none()
     );
 }
