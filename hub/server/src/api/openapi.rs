@@ -143,16 +143,7 @@ pub(super) fn document_shared_errors(openapi: &mut utoipa::openapi::OpenApi) {
         for (method, operation) in operations {
             let Some(operation) = operation else { continue };
             let open = OPEN_TO_ANY_CALLER.contains(&(method, path.as_str()));
-            for (status, response) in operation.responses.responses.iter_mut() {
-                if let RefOr::T(response) = response
-                    && status.starts_with(['4', '5'])
-                    && response.content.is_empty()
-                {
-                    response
-                        .content
-                        .insert("application/json".to_owned(), RefOr::T(error_body()));
-                }
-            }
+            complete_own_responses(operation);
             for error in SHARED_ERRORS {
                 if applies(error.cause, operation, open) {
                     operation
@@ -161,6 +152,36 @@ pub(super) fn document_shared_errors(openapi: &mut utoipa::openapi::OpenApi) {
                         .entry(error.status.to_owned())
                         .or_insert_with(|| RefOr::Ref(Ref::from_response_name(error.name)));
                 }
+            }
+        }
+    }
+}
+
+/// Completes the responses a handler's annotation lists in short (`(status = 404, body =
+/// ErrorBody)`, or no body at all): an error sends the `ErrorBody`; a response without a
+/// description (which OpenAPI requires) takes the shared one of its status, or else the
+/// status's reason phrase.
+fn complete_own_responses(operation: &mut Operation) {
+    for (status, entry) in operation.responses.responses.iter_mut() {
+        let RefOr::T(response) = entry else { continue };
+        let is_error = status.starts_with(['4', '5']);
+        if is_error && response.content.is_empty() {
+            response
+                .content
+                .insert("application/json".to_owned(), RefOr::T(error_body()));
+        }
+        if !response.description.is_empty() {
+            continue;
+        }
+        match SHARED_ERRORS.iter().find(|error| error.status == status) {
+            Some(shared) if is_error => *entry = RefOr::Ref(Ref::from_response_name(shared.name)),
+            _ => {
+                response.description = status
+                    .parse::<axum::http::StatusCode>()
+                    .ok()
+                    .and_then(|code| code.canonical_reason())
+                    .unwrap_or("Answered with this status")
+                    .to_owned();
             }
         }
     }
