@@ -23,20 +23,26 @@ use crate::{
 pub struct ListParams {
     /// Comma-separated statuses: `bot,escalated,assigned,resolved,closed`.
     pub status: Option<String>,
+    // Parsed by hand, so that an unknown value is a 422 naming the field; described as the
+    // enums it takes.
+    #[param(value_type = Option<ChannelKind>)]
     pub channel: Option<String>,
     pub inbox_id: Option<String>,
     /// A user id, `me`, or `none` for unassigned.
     pub assignee: Option<String>,
     pub team_id: Option<String>,
+    #[param(value_type = Option<Priority>)]
     pub priority: Option<String>,
     pub contact_id: Option<String>,
     /// Only conversations whose latest sentiment is at most this (0–100).
     pub sentiment_max: Option<i32>,
     /// `breached`: an SLA target was missed; `due_soon`: a target is due within 30 minutes.
+    #[param(pattern = "^(breached|due_soon)?$")]
     pub sla: Option<String>,
     /// Only conversations carrying the label of this name.
     pub label: Option<String>,
     /// Snoozed conversations are left out unless this is `true` (only them) or `any`.
+    #[param(pattern = "^(true|false|any)?$")]
     pub snoozed: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
