@@ -159,8 +159,8 @@ pub(super) fn document_shared_errors(openapi: &mut utoipa::openapi::OpenApi) {
 
 /// Completes the responses a handler's annotation lists in short (`(status = 404, body =
 /// ErrorBody)`, or no body at all): an error sends the `ErrorBody`; a response without a
-/// description (which OpenAPI requires) takes the shared one of its status, or else the
-/// status's reason phrase.
+/// description (which OpenAPI requires) is the shared one of its status when it says no more
+/// than that (no headers of its own), or else takes the status's reason phrase.
 fn complete_own_responses(operation: &mut Operation) {
     for (status, entry) in operation.responses.responses.iter_mut() {
         let RefOr::T(response) = entry else { continue };
@@ -174,7 +174,9 @@ fn complete_own_responses(operation: &mut Operation) {
             continue;
         }
         match SHARED_ERRORS.iter().find(|error| error.status == status) {
-            Some(shared) if is_error => *entry = RefOr::Ref(Ref::from_response_name(shared.name)),
+            Some(shared) if is_error && response.headers.is_empty() => {
+                *entry = RefOr::Ref(Ref::from_response_name(shared.name));
+            }
             _ => {
                 response.description = status
                     .parse::<axum::http::StatusCode>()
