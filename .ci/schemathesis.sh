@@ -81,7 +81,8 @@ checks+=,ensure_resource_availability,ignored_auth,object_level_authorization
 # very session and turn every later case into a 401.
 echo "--- schemathesis, $examples examples per operation"
 status=0
-"$venv/bin/st" --no-color --config-file "$work/schemathesis.toml" run "$base/api/v1/openapi.json" \
+# From the temporary dir: schemathesis keeps a cache (`.schemathesis/`) where it runs.
+(cd "$work" && "$venv/bin/st" --no-color --config-file "$work/schemathesis.toml" run "$base/api/v1/openapi.json" \
   --url "$base" \
   --header "Authorization: Bearer $token" \
   --exclude-path /api/v1/auth/logout \
@@ -90,7 +91,7 @@ status=0
   --workers 2 \
   --request-timeout 10 \
   --seed "${SCHEMATHESIS_SEED:-23}" \
-  --output-truncate false \
+  --output-truncate false) \
   || status=$?
 
 # A panic or an internal error is a failure even when its response passed the checks.
