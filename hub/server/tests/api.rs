@@ -796,8 +796,74 @@ async fn operational_routes_and_the_openapi_description(db: TestDatabase) {
             .is_some_and(|values| values.contains(&json!("conversations:read"))),
         "{permissions}"
     );
+    assert_description_is_whole(&openapi);
     assert_eq!(
         get("/no/such/route").await.expect("sends").status(),
         StatusCode::NOT_FOUND
     );
+}
+
+/// The description's integrity, which schemathesis (`.ci/schemathesis.sh`) relies on and
+/// checks only by sending requests: every `{param}` of a path is declared as a path parameter
+/// (and no other is), every operation that takes a token documents 401 and 429, and every
+/// response has a description and, for an error, the `ErrorBody` the hub sends.
+fn assert_description_is_whole(openapi: &Value) {
+    let paths = openapi["paths"].as_object().expect("paths");
+    let mut problems = Vec::new();
+    for (path, item) in paths {
+        let in_path: Vec<&str> = path
+            .split('/')
+            .filter_map(|segment| segment.strip_prefix('{')?.strip_suffix('}'))
+            .collect();
+        for (method, operation) in item.as_object().expect("path item") {
+            let name = format!("{} {path}", method.to_uppercase());
+            let mut declared: Vec<&str> = operation["parameters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter(|parameter| parameter["in"] == "path")
+                .filter_map(|parameter| parameter["name"].as_str())
+                .collect();
+            declared.sort_unstable();
+            let mut expected = in_path.clone();
+            expected.sort_unstable();
+            if declared != expected {
+                problems.push(format!(
+                    "{name}: path parameters {declared:?}, not {expected:?}"
+                ));
+            }
+            let responses = operation["responses"].as_object().expect("responses");
+            let takes_token = operation["security"] != json!([{}]);
+            for status in ["401", "429"] {
+                if takes_token && !responses.contains_key(status) {
+                    problems.push(format!("{name}: no {status}"));
+                }
+            }
+            for (status, response) in responses {
+                let response = resolve(openapi, response);
+                if response["description"].as_str().is_none_or(str::is_empty) {
+                    problems.push(format!("{name} {status}: no description"));
+                }
+                let error_body = &response["content"]["application/json"]["schema"]["$ref"];
+                if status.starts_with(['4', '5']) && error_body != "#/components/schemas/ErrorBody"
+                {
+                    problems.push(format!("{name} {status}: not an ErrorBody"));
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{}", problems.join("\n"));
+}
+
+/// A response, or the component response its `$ref` names.
+fn resolve<'a>(openapi: &'a Value, response: &'a Value) -> &'a Value {
+    match response["$ref"].as_str() {
+        Some(reference) => {
+            let name = reference
+                .strip_prefix("#/components/responses/")
+                .expect("a response reference");
+            &openapi["components"]["responses"][name]
+        }
+        None => response,
+    }
 }

@@ -255,7 +255,8 @@ pub async fn overview(
 /// of the week.
 #[utoipa::path(get, path = "/analytics/timeseries", tag = "analytics", params(ReportParams),
     responses((status = 200, body = Timeseries, description = "JSON, or `text/csv` with one row per day"),
-        (status = 403, description = "Not a manager or an admin")))]
+        (status = 403, description = "Not a manager or an admin"),
+        (status = 422, description = "A bad range, time zone or format")))]
 pub async fn timeseries(
     State(state): State<AppState>,
     auth: Auth,
@@ -307,7 +308,8 @@ pub struct AgentsReport {
 /// response and resolution times, CSAT.
 #[utoipa::path(get, path = "/analytics/agents", tag = "analytics", params(ReportParams),
     responses((status = 200, body = AgentsReport, description = "JSON, or `text/csv` with one row per agent"),
-        (status = 403, description = "Not a manager or an admin")))]
+        (status = 403, description = "Not a manager or an admin"),
+        (status = 422, description = "A bad range, time zone or format")))]
 pub async fn agents(
     State(state): State<AppState>,
     auth: Auth,

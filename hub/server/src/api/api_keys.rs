@@ -78,7 +78,8 @@ pub async fn create(
 }
 
 /// Revokes an API key; it stops working at once.
-#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys", responses((status = 200, body = ApiKey)))]
+#[utoipa::path(delete, path = "/api-keys/{id}", tag = "api-keys",
+    params(("id" = String, Path, description = "The API key's id")), responses((status = 200, body = ApiKey)))]
 pub async fn revoke(
     State(state): State<AppState>,
     auth: Auth,

@@ -38,8 +38,10 @@ pub struct Me {
 /// checking the password, until the window has passed.
 #[utoipa::path(post, path = "/auth/login", tag = "auth", security(()),
     request_body = LoginRequest,
-    responses((status = 200, body = LoginResponse), (status = 401, body = crate::error::ErrorBody),
+    responses((status = 200, body = LoginResponse),
+        (status = 401, body = crate::error::ErrorBody, description = "Wrong email or password"),
         (status = 429, body = crate::error::ErrorBody,
+            description = "Too many failed logins for this email or from this address",
             headers(("Retry-After" = u64, description = "Seconds to wait")))))]
 pub async fn login(
     State(state): State<AppState>,

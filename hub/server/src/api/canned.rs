@@ -72,8 +72,10 @@ pub async fn create(
 
 /// Changes the given fields of a canned response.
 #[utoipa::path(put, path = "/canned-responses/{id}", tag = "canned responses",
+    params(("id" = String, Path, description = "The canned response's id")),
     request_body = UpdateCanned,
-    responses((status = 200, body = CannedResponse), (status = 404, body = crate::error::ErrorBody)))]
+    responses((status = 200, body = CannedResponse), (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "Another canned response has this shortcut")))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
@@ -103,6 +105,7 @@ pub async fn update(
 
 /// Deletes a canned response.
 #[utoipa::path(delete, path = "/canned-responses/{id}", tag = "canned responses",
+    params(("id" = String, Path, description = "The canned response's id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,

@@ -34,8 +34,8 @@ pub struct Field {
     pub secret: bool,
     /// One line for the person filling the form in.
     pub help: &'static str,
-    /// What the channel uses when the field is left out; `null`: nothing.
-    #[schema(value_type = Option<Object>)]
+    /// What the channel uses when the field is left out (a value of the field's `type`);
+    /// `null`: nothing.
     pub default: Option<serde_json::Value>,
 }
 

@@ -23,7 +23,8 @@ pub struct MergeRequest {
 /// arrive later on its identities reach `into`. Both contacts must be of the caller's
 /// organization (404 otherwise); merging a contact into itself is a 422. Audited as
 /// `contact.merged`.
-#[utoipa::path(post, path = "/contacts/{id}/merge", tag = "contacts", request_body = MergeRequest,
+#[utoipa::path(post, path = "/contacts/{id}/merge", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id")), request_body = MergeRequest,
     responses((status = 200, body = Contact), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
 pub async fn merge(

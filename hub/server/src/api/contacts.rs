@@ -67,6 +67,7 @@ pub async fn list(
 
 /// One contact with its channel identities.
 #[utoipa::path(get, path = "/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id")),
     responses((status = 200, body = Contact), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -83,7 +84,8 @@ pub async fn get(
 }
 
 /// Changes a contact's name, email or phone.
-#[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts", request_body = ContactUpdate,
+#[utoipa::path(patch, path = "/contacts/{id}", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id")), request_body = ContactUpdate,
     responses((status = 200, body = Contact)))]
 pub async fn update(
     State(state): State<AppState>,

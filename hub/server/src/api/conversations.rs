@@ -23,20 +23,26 @@ use crate::{
 pub struct ListParams {
     /// Comma-separated statuses: `bot,escalated,assigned,resolved,closed`.
     pub status: Option<String>,
+    // Parsed by hand, so that an unknown value is a 422 naming the field; described as the
+    // enums it takes.
+    #[param(value_type = Option<ChannelKind>)]
     pub channel: Option<String>,
     pub inbox_id: Option<String>,
     /// A user id, `me`, or `none` for unassigned.
     pub assignee: Option<String>,
     pub team_id: Option<String>,
+    #[param(value_type = Option<Priority>)]
     pub priority: Option<String>,
     pub contact_id: Option<String>,
     /// Only conversations whose latest sentiment is at most this (0–100).
     pub sentiment_max: Option<i32>,
     /// `breached`: an SLA target was missed; `due_soon`: a target is due within 30 minutes.
+    #[param(pattern = "^(breached|due_soon)?$")]
     pub sla: Option<String>,
     /// Only conversations carrying the label of this name.
     pub label: Option<String>,
     /// Snoozed conversations are left out unless this is `true` (only them) or `any`.
+    #[param(pattern = "^(true|false|any)?$")]
     pub snoozed: Option<String>,
     pub limit: Option<u64>,
     pub cursor: Option<String>,
@@ -233,7 +239,8 @@ impl ListParams {
 
 /// Lists conversations, most recently active first.
 #[utoipa::path(get, path = "/conversations", tag = "conversations", params(ListParams),
-    responses((status = 200, body = ConversationList)))]
+    responses((status = 200, body = ConversationList),
+        (status = 422, body = crate::error::ErrorBody, description = "A filter with a value it does not take")))]
 pub async fn list(
     State(state): State<AppState>,
     auth: Auth,
@@ -269,7 +276,8 @@ pub async fn list(
 /// `team_id`, `priority`, `sentiment_max` and `label` narrow every view; each view sets status
 /// and assignee itself, so `status` and `assignee` are ignored here.
 #[utoipa::path(get, path = "/conversations/counts", tag = "conversations", params(ListParams),
-    responses((status = 200, body = ViewCounts)))]
+    responses((status = 200, body = ViewCounts),
+        (status = 422, body = crate::error::ErrorBody, description = "A filter with a value it does not take")))]
 pub async fn counts(
     State(state): State<AppState>,
     auth: Auth,
@@ -319,6 +327,7 @@ pub async fn counts(
 
 /// One conversation with its contact and every message.
 #[utoipa::path(get, path = "/conversations/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, body = ConversationDetail), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -358,6 +367,7 @@ pub async fn get(
 /// Tells the customer that an agent is typing (shown in the web-chat widget). Send it again
 /// every few seconds while the agent types.
 #[utoipa::path(post, path = "/conversations/{id}/typing", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn typing(
     State(state): State<AppState>,
@@ -384,6 +394,7 @@ pub async fn typing(
 /// over the channel's total). A note's `@name`s (a user's display name, email local part or
 /// email) and `mentions` notify those users; the message lists them in `mentions`.
 #[utoipa::path(post, path = "/conversations/{id}/messages", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     request_body = ReplyRequest,
     responses((status = 201, body = Message), (status = 404, body = crate::error::ErrorBody),
               (status = 422, body = crate::error::ErrorBody)))]
@@ -452,6 +463,7 @@ pub async fn reply(
 /// needs `conversations:assign`, as for takeover. An agent assigned by someone else gets an
 /// `assigned` notification.
 #[utoipa::path(post, path = "/conversations/{id}/assign", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     request_body = AssignRequest, responses((status = 200, body = Conversation),
         (status = 403, body = crate::error::ErrorBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn assign(
@@ -500,6 +512,7 @@ pub async fn assign(
 
 /// Marks the conversation resolved.
 #[utoipa::path(post, path = "/conversations/{id}/resolve", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, body = Conversation)))]
 pub async fn resolve(
     State(state): State<AppState>,
@@ -523,6 +536,7 @@ pub async fn resolve(
 
 /// Reopens a resolved or closed conversation, for its assignee or the human queue.
 #[utoipa::path(post, path = "/conversations/{id}/reopen", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, body = Conversation)))]
 pub async fn reopen(
     State(state): State<AppState>,
@@ -574,8 +588,10 @@ fn not_anothers(auth: &Auth, conversation: &Conversation) -> ApiResult<()> {
 /// Takes the conversation over from the AI or the queue: assigns it to the caller (a signed-in
 /// user) and sets it `assigned`.
 #[utoipa::path(post, path = "/conversations/{id}/takeover", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody),
-        (status = 409, body = crate::error::ErrorBody)))]
+        (status = 409, body = crate::error::ErrorBody),
+        (status = 422, body = crate::error::ErrorBody, description = "An API key: only a user takes a conversation over")))]
 pub async fn takeover(
     State(state): State<AppState>,
     auth: Auth,
@@ -605,6 +621,7 @@ pub async fn takeover(
 
 /// Hands the conversation back to the AI: unassigned, status `bot`.
 #[utoipa::path(post, path = "/conversations/{id}/handback", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody)))]
 pub async fn handback(
@@ -628,6 +645,7 @@ pub async fn handback(
 
 /// Sets the conversation's priority.
 #[utoipa::path(post, path = "/conversations/{id}/priority", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     request_body = PriorityRequest, responses((status = 200, body = Conversation)))]
 pub async fn set_priority(
     State(state): State<AppState>,

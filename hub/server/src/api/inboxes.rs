@@ -98,6 +98,7 @@ async fn one_escalation_desk(state: &AppState, org_id: &str, this: Option<&str>)
 
 /// One inbox.
 #[utoipa::path(get, path = "/inboxes/{id}", tag = "inboxes",
+    params(("id" = String, Path, description = "The inbox's id")),
     responses((status = 200, body = Inbox), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -116,7 +117,8 @@ pub async fn get(
 
 /// Renames an inbox or changes its config, which the channel's connector checks as on
 /// creation (with the stored secrets the change keeps).
-#[utoipa::path(patch, path = "/inboxes/{id}", tag = "inboxes", request_body = UpdateInbox,
+#[utoipa::path(patch, path = "/inboxes/{id}", tag = "inboxes",
+    params(("id" = String, Path, description = "The inbox's id")), request_body = UpdateInbox,
     responses((status = 200, body = Inbox), (status = 409, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
 pub async fn update(
@@ -164,6 +166,7 @@ pub struct WebhookRegistered {
 /// `platform_refused` (429 and 5xx: 502 `platform_unavailable`) with its HTTP status, never
 /// its text.
 #[utoipa::path(post, path = "/inboxes/{id}/register-webhook", tag = "inboxes",
+    params(("id" = String, Path, description = "The inbox's id")),
     responses((status = 200, body = WebhookRegistered), (status = 422, body = crate::error::ErrorBody),
         (status = 502, body = crate::error::ErrorBody)))]
 pub async fn register_webhook(

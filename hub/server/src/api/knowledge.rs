@@ -129,6 +129,7 @@ pub async fn create(
 
 /// One article with its body.
 #[utoipa::path(get, path = "/kb/articles/{id}", tag = "knowledge",
+    params(("id" = String, Path, description = "The article's id")),
     responses((status = 200, body = KbArticle), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get(
     State(state): State<AppState>,
@@ -146,7 +147,8 @@ pub async fn get(
 
 /// Changes an article. A change of title, body, category or tags makes a new version; a
 /// status change is recorded in the audit log.
-#[utoipa::path(put, path = "/kb/articles/{id}", tag = "knowledge", request_body = UpdateArticle,
+#[utoipa::path(put, path = "/kb/articles/{id}", tag = "knowledge",
+    params(("id" = String, Path, description = "The article's id")), request_body = UpdateArticle,
     responses((status = 200, body = KbArticle), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn update(
     State(state): State<AppState>,
@@ -194,6 +196,7 @@ pub async fn update(
 
 /// Every version of an article, newest first.
 #[utoipa::path(get, path = "/kb/articles/{id}/versions", tag = "knowledge",
+    params(("id" = String, Path, description = "The article's id")),
     responses((status = 200, body = VersionList), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn versions(
     State(state): State<AppState>,

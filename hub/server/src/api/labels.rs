@@ -66,7 +66,8 @@ pub async fn create(
 }
 
 /// Renames or recolours a label; the conversations that carry it keep it.
-#[utoipa::path(patch, path = "/labels/{id}", tag = "labels", request_body = UpdateLabel,
+#[utoipa::path(patch, path = "/labels/{id}", tag = "labels",
+    params(("id" = String, Path, description = "The label's id")), request_body = UpdateLabel,
     responses((status = 200, body = Label), (status = 404, body = crate::error::ErrorBody),
         (status = 409, body = crate::error::ErrorBody)))]
 pub async fn update(
@@ -97,6 +98,7 @@ pub async fn update(
 
 /// Deletes a label and takes it off every conversation and contact.
 #[utoipa::path(delete, path = "/labels/{id}", tag = "labels",
+    params(("id" = String, Path, description = "The label's id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete(
     State(state): State<AppState>,
@@ -123,6 +125,7 @@ pub async fn delete(
 /// the organization has no label for yet is created with a default colour, so no separate
 /// `POST /labels` is needed first.
 #[utoipa::path(put, path = "/conversations/{id}/labels", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     request_body = SetLabels,
     responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
@@ -144,6 +147,7 @@ pub async fn set_for_conversation(
 /// Sets the contact's labels to exactly the names given (`[]` removes them all), as
 /// `PUT /conversations/{id}/labels` does for a conversation (`contacts:write`).
 #[utoipa::path(put, path = "/contacts/{id}/labels", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id")),
     request_body = SetLabels,
     responses((status = 200, body = Contact), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]

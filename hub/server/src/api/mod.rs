@@ -18,6 +18,7 @@ mod inboxes;
 mod knowledge;
 mod labels;
 mod notifications;
+mod openapi;
 mod organization;
 mod retention;
 mod routing;
@@ -29,34 +30,10 @@ mod webhooks;
 
 use axum::{Json, Router, routing::get};
 use serde::Deserialize;
-use utoipa::{
-    Modify, OpenApi,
-    openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme},
-};
+use utoipa::OpenApi;
 use utoipa_axum::{router::OpenApiRouter, routes};
 
 use crate::state::AppState;
-
-#[derive(OpenApi)]
-#[openapi(
-    info(title = "Switchboard API", version = "1", description = "The REST API of the Switchboard support hub. Every route but `/auth/login` takes `Authorization: Bearer <session token or API key>`."),
-    modifiers(&BearerAuth),
-    components(schemas(crate::error::ErrorBody)),
-    security(("bearer" = [])),
-)]
-struct ApiDoc;
-
-struct BearerAuth;
-
-impl Modify for BearerAuth {
-    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        let components = openapi.components.get_or_insert_with(Default::default);
-        components.add_security_scheme(
-            "bearer",
-            SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
-        );
-    }
-}
 
 /// The `/api/v1` routes, with `/api/v1/openapi.json` describing them.
 /// The REST API: the routes that take small JSON bodies, and the upload routes, which take
@@ -151,72 +128,17 @@ pub fn router() -> (Router<AppState>, Router<AppState>) {
     let (uploads, uploads_openapi) = OpenApiRouter::new()
         .nest("/api/v1", uploads)
         .split_for_parts();
-    let (router, mut openapi) = OpenApiRouter::with_openapi(ApiDoc::openapi())
+    let (router, mut description) = OpenApiRouter::with_openapi(openapi::ApiDoc::openapi())
         .nest("/api/v1", routes)
         .split_for_parts();
-    openapi.merge(uploads_openapi);
-    document_rate_limit(&mut openapi);
-    let openapi = std::sync::Arc::new(openapi);
+    description.merge(uploads_openapi);
+    openapi::document_shared_errors(&mut description);
+    let description = std::sync::Arc::new(description);
     let router = router.route(
         "/api/v1/openapi.json",
-        get(move || async move { Json(openapi.as_ref().clone()) }),
+        get(move || async move { Json(description.as_ref().clone()) }),
     );
     (router, uploads)
-}
-
-/// The organization's API limit (`limits.rs`, checked by `Auth`) answers any route that takes
-/// a token with 429: documented once as the component response `TooManyRequests`, and named
-/// by every operation that takes the bearer token (all but `/auth/login`, which documents its
-/// own throttle).
-fn document_rate_limit(openapi: &mut utoipa::openapi::OpenApi) {
-    use utoipa::{
-        PartialSchema,
-        openapi::{ContentBuilder, HeaderBuilder, Ref, RefOr, ResponseBuilder, path::Operation},
-    };
-    const NAME: &str = "TooManyRequests";
-    let response = ResponseBuilder::new()
-        .description(
-            "The organization made more requests than its API limit allows \
-             (`api_requests_per_minute`, `api_burst`); try again after `Retry-After` seconds",
-        )
-        .header(
-            "Retry-After",
-            HeaderBuilder::new()
-                .schema(Some(u64::schema()))
-                .description(Some("Seconds to wait"))
-                .build(),
-        )
-        .content(
-            "application/json",
-            ContentBuilder::new()
-                .schema(Some(Ref::from_schema_name("ErrorBody")))
-                .build(),
-        )
-        .build();
-    openapi
-        .components
-        .get_or_insert_with(Default::default)
-        .responses
-        .insert(NAME.to_owned(), RefOr::T(response));
-    let takes_token = |operation: &Operation| operation.security.is_none();
-    for item in openapi.paths.paths.values_mut() {
-        let operations = [
-            &mut item.get,
-            &mut item.put,
-            &mut item.post,
-            &mut item.delete,
-            &mut item.patch,
-        ];
-        for operation in operations.into_iter().flatten() {
-            if takes_token(operation) {
-                operation
-                    .responses
-                    .responses
-                    .entry("429".to_owned())
-                    .or_insert_with(|| RefOr::Ref(Ref::from_response_name(NAME)));
-            }
-        }
-    }
 }
 
 pub use attachments::UPLOAD_BODY_LIMIT;

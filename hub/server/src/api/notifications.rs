@@ -74,6 +74,7 @@ pub async fn list(
 
 /// Marks one of the caller's notifications read.
 #[utoipa::path(post, path = "/notifications/{id}/read", tag = "notifications",
+    params(("id" = String, Path, description = "The notification's id")),
     responses((status = 200, body = Notification), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn read(
     State(state): State<AppState>,

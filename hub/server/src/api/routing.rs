@@ -179,7 +179,8 @@ pub async fn create_rule(
 }
 
 /// Changes a rule (its position stays: see `/escalation-rules/reorder`).
-#[utoipa::path(patch, path = "/escalation-rules/{id}", tag = "routing", request_body = RulePatch,
+#[utoipa::path(patch, path = "/escalation-rules/{id}", tag = "routing",
+    params(("id" = String, Path, description = "The rule's id")), request_body = RulePatch,
     responses((status = 200, body = EscalationRule), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn update_rule(
     State(state): State<AppState>,
@@ -214,6 +215,7 @@ pub async fn update_rule(
 
 /// Deletes a rule.
 #[utoipa::path(delete, path = "/escalation-rules/{id}", tag = "routing",
+    params(("id" = String, Path, description = "The rule's id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete_rule(
     State(state): State<AppState>,
@@ -290,8 +292,10 @@ pub async fn create_sla_policy(
 }
 
 /// Replaces an SLA policy. Clocks already running keep their due times.
-#[utoipa::path(put, path = "/sla-policies/{id}", tag = "routing", request_body = SlaPolicyBody,
-    responses((status = 200, body = SlaPolicy)))]
+#[utoipa::path(put, path = "/sla-policies/{id}", tag = "routing",
+    params(("id" = String, Path, description = "The policy's id")), request_body = SlaPolicyBody,
+    responses((status = 200, body = SlaPolicy),
+        (status = 409, body = crate::error::ErrorBody, description = "Another policy has this priority and team")))]
 pub async fn update_sla_policy(
     State(state): State<AppState>,
     auth: Auth,
@@ -315,6 +319,7 @@ pub async fn update_sla_policy(
 
 /// Deletes an SLA policy.
 #[utoipa::path(delete, path = "/sla-policies/{id}", tag = "routing",
+    params(("id" = String, Path, description = "The policy's id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn delete_sla_policy(
     State(state): State<AppState>,
@@ -400,6 +405,7 @@ pub async fn set_presence(
 
 /// An agent's capacity.
 #[utoipa::path(get, path = "/users/{id}/capacity", tag = "routing",
+    params(("id" = String, Path, description = "The user's id")),
     responses((status = 200, body = CapacityBody), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn get_capacity(
     State(state): State<AppState>,
@@ -417,7 +423,8 @@ pub async fn get_capacity(
 }
 
 /// Sets an agent's capacity (null: no limit). Raising it may assign queued conversations.
-#[utoipa::path(put, path = "/users/{id}/capacity", tag = "routing", request_body = CapacityBody,
+#[utoipa::path(put, path = "/users/{id}/capacity", tag = "routing",
+    params(("id" = String, Path, description = "The user's id")), request_body = CapacityBody,
     responses((status = 200, body = CapacityBody), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn put_capacity(
     State(state): State<AppState>,
@@ -456,6 +463,7 @@ pub async fn list_presence(
 
 /// The agents of a team, who get its escalated conversations.
 #[utoipa::path(get, path = "/teams/{id}/members", tag = "teams",
+    params(("id" = String, Path, description = "The team's id")),
     responses((status = 200, body = TeamMembers)))]
 pub async fn team_members(
     State(state): State<AppState>,
@@ -469,6 +477,7 @@ pub async fn team_members(
 
 /// Adds an agent to a team.
 #[utoipa::path(put, path = "/teams/{id}/members/{user_id}", tag = "teams",
+    params(("id" = String, Path, description = "The team's id"), ("user_id" = String, Path, description = "The user's id")),
     responses((status = 204), (status = 422, body = crate::error::ErrorBody)))]
 pub async fn add_team_member(
     State(state): State<AppState>,
@@ -492,6 +501,7 @@ pub async fn add_team_member(
 
 /// Removes an agent from a team.
 #[utoipa::path(delete, path = "/teams/{id}/members/{user_id}", tag = "teams",
+    params(("id" = String, Path, description = "The team's id"), ("user_id" = String, Path, description = "The user's id")),
     responses((status = 204), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn remove_team_member(
     State(state): State<AppState>,
@@ -515,6 +525,7 @@ pub async fn remove_team_member(
 
 /// A contact's tier and value, which escalation rules may test.
 #[utoipa::path(get, path = "/contacts/{id}/value", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id")),
     responses((status = 200, body = CustomerValueBody)))]
 pub async fn get_customer_value(
     State(state): State<AppState>,
@@ -539,6 +550,7 @@ pub async fn get_customer_value(
 
 /// Sets a contact's tier and value (from a CRM, or by hand).
 #[utoipa::path(put, path = "/contacts/{id}/value", tag = "contacts",
+    params(("id" = String, Path, description = "The contact's id")),
     request_body = CustomerValueBody, responses((status = 200, body = CustomerValueBody)))]
 pub async fn put_customer_value(
     State(state): State<AppState>,

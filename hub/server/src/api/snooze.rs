@@ -47,6 +47,7 @@ pub(crate) fn snooze_until(
 /// `snoozed=true`) until `until` passes or the customer writes, then comes back by itself.
 /// Snoozing again replaces the earlier time.
 #[utoipa::path(post, path = "/conversations/{id}/snooze", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     request_body = SnoozeRequest,
     responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody),
         (status = 422, body = crate::error::ErrorBody)))]
@@ -72,6 +73,7 @@ pub async fn snooze(
 
 /// Brings a snoozed conversation back into the views now.
 #[utoipa::path(post, path = "/conversations/{id}/unsnooze", tag = "conversations",
+    params(("id" = String, Path, description = "The conversation's id")),
     responses((status = 200, body = Conversation), (status = 404, body = crate::error::ErrorBody)))]
 pub async fn unsnooze(
     State(state): State<AppState>,

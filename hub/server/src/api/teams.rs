@@ -25,7 +25,8 @@ pub async fn list(State(state): State<AppState>, auth: Auth) -> ApiResult<ApiJso
 
 /// Creates a team.
 #[utoipa::path(post, path = "/teams", tag = "teams", request_body = CreateTeam,
-    responses((status = 201, body = Team)))]
+    responses((status = 201, body = Team),
+        (status = 409, body = crate::error::ErrorBody, description = "A team with this name exists")))]
 pub async fn create(
     State(state): State<AppState>,
     auth: Auth,

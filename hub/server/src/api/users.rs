@@ -94,9 +94,11 @@ pub async fn create(
 
 /// Changes a user's role or deactivates them: both the user's role and the new one must have
 /// no permission the caller lacks.
-#[utoipa::path(patch, path = "/users/{id}", tag = "users", request_body = UpdateUser,
+#[utoipa::path(patch, path = "/users/{id}", tag = "users",
+    params(("id" = String, Path, description = "The user's id")), request_body = UpdateUser,
     responses((status = 200, body = User), (status = 403, body = crate::error::ErrorBody),
-        (status = 404, body = crate::error::ErrorBody)))]
+        (status = 404, body = crate::error::ErrorBody),
+        (status = 409, body = crate::error::ErrorBody, description = "It would leave the organization without an active admin")))]
 pub async fn update(
     State(state): State<AppState>,
     auth: Auth,
