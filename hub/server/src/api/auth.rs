@@ -8,7 +8,7 @@ use utoipa::ToSchema;
 use crate::{
     auth::Auth,
     error::{ApiError, ApiJson, ApiResult},
-    login::ClientAddress,
+    client_address::ClientAddress,
     state::AppState,
 };
 
