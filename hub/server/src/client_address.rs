@@ -151,10 +151,7 @@ impl FromRequestParts<AppState> for ClientAddress {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(address)| address.ip());
         Ok(ClientAddress(peer.map(|peer| {
-            state
-                .settings
-                .trusted_proxies
-                .client(peer, &parts.headers)
+            state.settings.trusted_proxies.client(peer, &parts.headers)
         })))
     }
 }
@@ -192,7 +189,11 @@ mod tests {
             // What the client sent on the left is not believed.
             ("10.1.2.3", &["1.2.3.4, 198.51.100.7"], "198.51.100.7"),
             // Two proxies, the second on its own line.
-            ("10.1.2.3", &["1.2.3.4, 198.51.100.7", "192.168.1.7"], "198.51.100.7"),
+            (
+                "10.1.2.3",
+                &["1.2.3.4, 198.51.100.7", "192.168.1.7"],
+                "198.51.100.7",
+            ),
             ("192.168.1.8", &["198.51.100.7"], "192.168.1.8"),
             ("10.1.2.3", &["fd00::5, 2001:db8::1"], "2001:db8::1"),
             ("::ffff:10.1.2.3", &["198.51.100.7:4321"], "198.51.100.7"),
@@ -213,18 +214,33 @@ mod tests {
     #[test]
     fn loopback_is_trusted_by_default_and_an_empty_list_trusts_none() {
         let default = TrustedProxies::default();
-        assert_eq!(client(&default, "127.0.0.1", &["198.51.100.7"]), "198.51.100.7");
+        assert_eq!(
+            client(&default, "127.0.0.1", &["198.51.100.7"]),
+            "198.51.100.7"
+        );
         assert_eq!(client(&default, "::1", &["198.51.100.7"]), "198.51.100.7");
         assert_eq!(client(&default, "10.0.0.1", &["198.51.100.7"]), "10.0.0.1");
-        assert_eq!(client(&proxies(""), "127.0.0.1", &["198.51.100.7"]), "127.0.0.1");
+        assert_eq!(
+            client(&proxies(""), "127.0.0.1", &["198.51.100.7"]),
+            "127.0.0.1"
+        );
         assert_eq!(proxies("127.0.0.0/8, ::1"), default);
     }
 
     #[test]
     fn bad_entries_are_refused_with_the_setting_named() {
-        for bad in ["10.0.0.0/33", "::1/129", "localhost", "10.0.0/8", "10.0.0.0/x"] {
+        for bad in [
+            "10.0.0.0/33",
+            "::1/129",
+            "localhost",
+            "10.0.0/8",
+            "10.0.0.0/x",
+        ] {
             let err = TrustedProxies::try_from(bad.to_owned()).expect_err(bad);
-            assert!(err.contains("trusted_proxies") && err.contains(bad), "{err}");
+            assert!(
+                err.contains("trusted_proxies") && err.contains(bad),
+                "{err}"
+            );
         }
         assert_eq!(proxies("0.0.0.0/0").0.len(), 1);
         assert!(proxies("0.0.0.0/0").trusts("8.8.8.8".parse().expect("an address")));

@@ -245,10 +245,11 @@ impl Counters {
                     .arg(quota.interval())
                     .arg(quota.tolerance())
                     .arg(wanted);
-                match shared.ask(script.query_async::<(i64, i64)>(&mut redis)).await {
-                    Some((admitted, _)) if admitted > 0 => {
-                        Ok(u32::try_from(admitted).unwrap_or(1))
-                    }
+                match shared
+                    .ask(script.query_async::<(i64, i64)>(&mut redis))
+                    .await
+                {
+                    Some((admitted, _)) if admitted > 0 => Ok(u32::try_from(admitted).unwrap_or(1)),
                     Some((_, wait)) => Err(wait),
                     None => self.memory.take(key, quota, wanted, now),
                 }

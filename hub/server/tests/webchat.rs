@@ -759,7 +759,10 @@ async fn an_address_is_limited_across_its_visitors(db: TestDatabase) {
     second.say("b-1", "hello").await;
     second.message("b-2", "one too many").await;
     let wait = wait_of(&second.next_of("error").await);
-    assert!((1..=20).contains(&wait), "a third of a minute at most: {wait}");
+    assert!(
+        (1..=20).contains(&wait),
+        "a third of a minute at most: {wait}"
+    );
     first.message("a-3", "and me").await;
     wait_of(&first.next_of("error").await);
     // The client's own claims on the left of the header are not believed…

@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::Auth,
-    error::{ApiError, ApiJson, ApiResult},
     client_address::ClientAddress,
+    error::{ApiError, ApiJson, ApiResult},
     state::AppState,
 };
 

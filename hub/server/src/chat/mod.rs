@@ -171,8 +171,9 @@ pub async fn chat_ws(
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| {
-            hub.connections
-                .track_future(connection::run(state, inbox, address, token, identity, socket))
+            hub.connections.track_future(connection::run(
+                state, inbox, address, token, identity, socket,
+            ))
         })
         .into_response())
 }
