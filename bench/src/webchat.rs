@@ -263,7 +263,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     while opened < options.conversations {
         tick.tick().await;
         for _ in 0..per_batch.min(options.conversations - opened) {
-            visitors.spawn(visitor(shared.clone(), phase_rx.clone()));
+            visitors.spawn(visitor(shared.clone(), phase_rx.clone(), opened));
             opened += 1;
         }
     }
@@ -603,6 +603,10 @@ async fn progress_lines(shared: Arc<Shared>, total: usize, started: Instant) {
 /// One visitor's view of its conversation.
 #[derive(Default)]
 struct Visitor {
+    /// The visitor's own address, sent as a proxy would (`X-Forwarded-For`, which the hub
+    /// believes from loopback): each visitor counts alone against the hub's per-address limits,
+    /// as visitors on the internet do.
+    address: String,
     token: Option<String>,
     last_seq: u64,
     /// client_id → when it was (last) sent, until acknowledged.
@@ -632,9 +636,12 @@ struct Visitor {
     refusals: u32,
 }
 
-async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>) -> Report {
+async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>, number: usize) -> Report {
     let mut report = Report::default();
-    let mut me = Visitor::default();
+    let mut me = Visitor {
+        address: visitor_address(number),
+        ..Visitor::default()
+    };
     let mut ws = match connect(&shared, &mut me, OPEN).await {
         Ok(ws) => ws,
         Err(err) => {
@@ -983,12 +990,23 @@ async fn connect(shared: &Shared, me: &mut Visitor, backoff: Backoff) -> anyhow:
     Err(last_error)
 }
 
+/// The `number`th visitor's address, in 10.0.0.0/8.
+fn visitor_address(number: usize) -> String {
+    let [_, a, b, c] = u32::try_from(number % (1 << 24))
+        .unwrap_or_default()
+        .to_be_bytes();
+    format!("10.{a}.{b}.{c}")
+}
+
 async fn connect_once(shared: &Shared, me: &mut Visitor) -> anyhow::Result<Ws> {
     let url = match &me.token {
         Some(token) => format!("{}&visitor={token}", shared.ws_url),
         None => shared.ws_url.clone(),
     };
     let mut request = url.into_client_request()?;
+    request
+        .headers_mut()
+        .insert("x-forwarded-for", HeaderValue::from_str(&me.address)?);
     if let Some(origin) = &shared.origin {
         request
             .headers_mut()

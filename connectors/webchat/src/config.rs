@@ -1,11 +1,19 @@
 //! The config of a web-chat inbox: which sites may open the chat, the key that verifies
-//! signed-in visitors, and the per-visitor rate limit.
+//! signed-in visitors, and its limits: per visitor, per client address and for the whole inbox.
 
 use serde::Deserialize;
 use switchboard_model::{ChannelKind, ConfigError};
 
 pub const DEFAULT_RATE_LIMIT_PER_MINUTE: u32 = 30;
 pub const DEFAULT_RATE_LIMIT_BURST: u32 = 10;
+/// A page load or two a second from one address: new tokens cannot reset a visitor's limit,
+/// while an office or a mobile carrier's shared address is not held up.
+pub const DEFAULT_ADDRESS_CONNECTIONS_PER_MINUTE: u32 = 60;
+/// Ten visitors at their own limit (30) from one address.
+pub const DEFAULT_ADDRESS_MESSAGES_PER_MINUTE: u32 = 300;
+/// 10,000 a second: an abuse ceiling, far above what a busy site's visitors send, for a few
+/// nodes together.
+pub const DEFAULT_INBOX_MESSAGES_PER_MINUTE: u32 = 600_000;
 /// Shorter keys make `user_hash` guessable by brute force.
 const MIN_IDENTITY_SECRET_CHARS: usize = 16;
 
@@ -19,6 +27,14 @@ pub struct WebchatConfig {
     pub rate_limit_per_minute: u32,
     /// Frames a visitor may send at once.
     pub rate_limit_burst: u32,
+    /// New connections one client address may open a minute (a minute's worth at once).
+    pub address_connections_per_minute: u32,
+    /// Frames one client address may send a minute, all its visitors together (`typing`
+    /// aside; a minute's worth at once).
+    pub address_messages_per_minute: u32,
+    /// Frames the whole inbox takes a minute, every visitor together (`typing` aside; a
+    /// minute's worth at once).
+    pub inbox_messages_per_minute: u32,
 }
 
 #[derive(Deserialize)]
@@ -28,12 +44,25 @@ struct RawConfig {
     identity_secret: Option<String>,
     rate_limit_per_minute: Option<u32>,
     rate_limit_burst: Option<u32>,
+    address_connections_per_minute: Option<u32>,
+    address_messages_per_minute: Option<u32>,
+    inbox_messages_per_minute: Option<u32>,
 }
 
 fn invalid(reason: impl Into<String>) -> ConfigError {
     ConfigError {
         channel: ChannelKind::Webchat,
         reason: reason.into(),
+    }
+}
+
+/// A limit's value, `default` when absent; from 1 to `max`.
+fn within(field: &str, value: Option<u32>, default: u32, max: u32) -> Result<u32, ConfigError> {
+    let value = value.unwrap_or(default);
+    if (1..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(invalid(format!("`{field}` must be from 1 to {max}")))
     }
 }
 
@@ -58,21 +87,39 @@ impl WebchatConfig {
             }
             secret => secret,
         };
-        let rate_limit_per_minute = raw
-            .rate_limit_per_minute
-            .unwrap_or(DEFAULT_RATE_LIMIT_PER_MINUTE);
-        if !(1..=6000).contains(&rate_limit_per_minute) {
-            return Err(invalid("`rate_limit_per_minute` must be from 1 to 6000"));
-        }
-        let rate_limit_burst = raw.rate_limit_burst.unwrap_or(DEFAULT_RATE_LIMIT_BURST);
-        if !(1..=1000).contains(&rate_limit_burst) {
-            return Err(invalid("`rate_limit_burst` must be from 1 to 1000"));
-        }
         Ok(WebchatConfig {
             allowed_origins,
             identity_secret,
-            rate_limit_per_minute,
-            rate_limit_burst,
+            rate_limit_per_minute: within(
+                "rate_limit_per_minute",
+                raw.rate_limit_per_minute,
+                DEFAULT_RATE_LIMIT_PER_MINUTE,
+                6_000,
+            )?,
+            rate_limit_burst: within(
+                "rate_limit_burst",
+                raw.rate_limit_burst,
+                DEFAULT_RATE_LIMIT_BURST,
+                1_000,
+            )?,
+            address_connections_per_minute: within(
+                "address_connections_per_minute",
+                raw.address_connections_per_minute,
+                DEFAULT_ADDRESS_CONNECTIONS_PER_MINUTE,
+                100_000,
+            )?,
+            address_messages_per_minute: within(
+                "address_messages_per_minute",
+                raw.address_messages_per_minute,
+                DEFAULT_ADDRESS_MESSAGES_PER_MINUTE,
+                1_000_000,
+            )?,
+            inbox_messages_per_minute: within(
+                "inbox_messages_per_minute",
+                raw.inbox_messages_per_minute,
+                DEFAULT_INBOX_MESSAGES_PER_MINUTE,
+                10_000_000,
+            )?,
         })
     }
 
@@ -291,6 +338,18 @@ mod tests {
                 "rate_limit_burst",
             ),
             (
+                json!({ "allowed_origins": [], "address_connections_per_minute": 0 }),
+                "address_connections_per_minute",
+            ),
+            (
+                json!({ "allowed_origins": [], "address_messages_per_minute": 1_000_001 }),
+                "address_messages_per_minute",
+            ),
+            (
+                json!({ "allowed_origins": [], "inbox_messages_per_minute": 10_000_001 }),
+                "inbox_messages_per_minute",
+            ),
+            (
                 json!({ "allowed_origins": [], "allowed_origin": [] }),
                 "unknown field",
             ),
@@ -309,6 +368,18 @@ mod tests {
         .expect("valid");
         assert_eq!(config.rate_limit_per_minute, DEFAULT_RATE_LIMIT_PER_MINUTE);
         assert_eq!(config.rate_limit_burst, DEFAULT_RATE_LIMIT_BURST);
+        assert_eq!(
+            config.address_connections_per_minute,
+            DEFAULT_ADDRESS_CONNECTIONS_PER_MINUTE
+        );
+        assert_eq!(
+            config.address_messages_per_minute,
+            DEFAULT_ADDRESS_MESSAGES_PER_MINUTE
+        );
+        assert_eq!(
+            config.inbox_messages_per_minute,
+            DEFAULT_INBOX_MESSAGES_PER_MINUTE
+        );
         assert_eq!(config.identity_secret.as_deref(), Some("0123456789abcdef"));
         assert!(!config.allows_origin("https://shop.example"));
     }

@@ -19,7 +19,9 @@ use switchboard_model::{
 };
 
 pub use config::{
-    DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_MINUTE, OriginPattern, WebchatConfig,
+    DEFAULT_ADDRESS_CONNECTIONS_PER_MINUTE, DEFAULT_ADDRESS_MESSAGES_PER_MINUTE,
+    DEFAULT_INBOX_MESSAGES_PER_MINUTE, DEFAULT_RATE_LIMIT_BURST, DEFAULT_RATE_LIMIT_PER_MINUTE,
+    OriginPattern, WebchatConfig,
 };
 pub use frames::{
     ChatMessage, ClientFrame, FrameError, FrameErrorCode, MAX_CLIENT_ID_CHARS, MAX_COMMENT_CHARS,
@@ -70,6 +72,24 @@ impl ConnectorFactory for WebchatFactory {
                 "Messages a visitor may send at once (1-1000).",
             )
             .with_default(DEFAULT_RATE_LIMIT_BURST),
+            ConfigField::optional(
+                "address_connections_per_minute",
+                FieldKind::Integer,
+                "New connections one client address may open a minute, every visitor together (1-100000).",
+            )
+            .with_default(DEFAULT_ADDRESS_CONNECTIONS_PER_MINUTE),
+            ConfigField::optional(
+                "address_messages_per_minute",
+                FieldKind::Integer,
+                "Messages one client address may send a minute, every visitor together (1-1000000).",
+            )
+            .with_default(DEFAULT_ADDRESS_MESSAGES_PER_MINUTE),
+            ConfigField::optional(
+                "inbox_messages_per_minute",
+                FieldKind::Integer,
+                "Messages the whole inbox takes a minute, a ceiling against abuse (1-10000000).",
+            )
+            .with_default(DEFAULT_INBOX_MESSAGES_PER_MINUTE),
         ]
     }
 }

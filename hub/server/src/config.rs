@@ -48,6 +48,11 @@ pub struct Settings {
     pub api_requests_per_minute: u32,
     /// How many requests an organization may make at once above that pace (at least 1).
     pub api_burst: u32,
+    /// Reverse proxies (addresses and networks, comma-separated, `10.0.0.0/8, ::1`) whose
+    /// `X-Forwarded-For` names the client: the limits keyed by a client's address (failed
+    /// logins, web chat) read it there when the request comes through one of them. Default:
+    /// loopback (a proxy on the same machine); empty: none, the TCP peer is the client.
+    pub trusted_proxies: crate::client_address::TrustedProxies,
     /// A request to the REST API that takes longer is answered 408.
     pub request_timeout_secs: u64,
     /// Concurrent deliveries per node.
@@ -147,6 +152,7 @@ impl Default for Settings {
             // the others.
             api_requests_per_minute: 12_000,
             api_burst: 2_000,
+            trusted_proxies: Default::default(),
             request_timeout_secs: 30,
             delivery_concurrency: 8,
             delivery_retry_base_ms: 2_000,

@@ -22,6 +22,7 @@ mod bot;
 mod bus;
 mod chat;
 mod cli;
+mod client_address;
 mod commands;
 mod config;
 mod csp;

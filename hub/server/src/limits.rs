@@ -49,9 +49,11 @@ impl Quota {
     }
 }
 
-/// One request by GCRA, given the key's arrival time (`None`: never seen or expired): the new
-/// arrival time when admitted, or how many microseconds until it would be.
-fn gcra(arrival: Option<i64>, now: i64, quota: Quota) -> Result<i64, i64> {
+/// Up to `wanted` requests at once by GCRA, given the key's arrival time (`None`: never seen or
+/// expired): how many are admitted (at least 1) and the new arrival time, or how many
+/// microseconds until one would be. One request is the plain algorithm; more is how a node
+/// reserves a share of a rate at once ([`Shares`]).
+fn gcra(arrival: Option<i64>, now: i64, quota: Quota, wanted: u32) -> Result<(u32, i64), i64> {
     let arrival = match arrival {
         // Further ahead than any admitted request leaves it: the clock went back (a manual
         // clock, an NTP step). Start afresh rather than refuse for as long as it jumped.
@@ -60,28 +62,34 @@ fn gcra(arrival: Option<i64>, now: i64, quota: Quota) -> Result<i64, i64> {
     };
     let allowed_at = arrival - quota.tolerance();
     if now < allowed_at {
-        Err(allowed_at - now)
-    } else {
-        Ok(arrival + quota.interval())
+        return Err(allowed_at - now);
     }
+    // Each admitted request moves the arrival time on by one interval; it may run up to the
+    // tolerance (plus the one interval of the request itself) ahead of now.
+    let room = 1 + (now - allowed_at) / quota.interval();
+    let admitted = u32::try_from(room.min(i64::from(wanted.max(1)))).unwrap_or(1);
+    Ok((admitted, arrival + i64::from(admitted) * quota.interval()))
 }
 
 /// [`gcra`] in Redis, atomically (the same steps, the clock's jump back included): `KEYS[1]`
 /// the arrival time (expiring when it passes);
-/// `ARGV`: now, interval and tolerance in microseconds. Answers 0 when admitted, else the
-/// microseconds to wait. (`%d`: Lua would write a number this large in exponent form.)
+/// `ARGV`: now, interval and tolerance in microseconds, and how many requests are wanted.
+/// Answers `{admitted, 0}`, or `{0, microseconds to wait}`. (`%d`: Lua would write a number
+/// this large in exponent form.)
 const GCRA_SCRIPT: &str = r"
 local now = tonumber(ARGV[1])
 local interval = tonumber(ARGV[2])
 local tolerance = tonumber(ARGV[3])
+local wanted = math.max(1, tonumber(ARGV[4]))
 local arrival = tonumber(redis.call('GET', KEYS[1])) or now
 if arrival < now or arrival > now + tolerance + interval then arrival = now end
 local allowed_at = arrival - tolerance
-if now < allowed_at then return allowed_at - now end
-local next_arrival = arrival + interval
+if now < allowed_at then return {0, allowed_at - now} end
+local admitted = math.min(wanted, 1 + math.floor((now - allowed_at) / interval))
+local next_arrival = arrival + admitted * interval
 redis.call('SET', KEYS[1], string.format('%d', next_arrival),
   'PX', math.ceil((next_arrival - now) / 1000))
-return 0
+return {admitted, 0}
 ";
 
 /// Microseconds since the epoch.
@@ -105,7 +113,7 @@ struct Memory {
 }
 
 impl Memory {
-    fn take(&self, key: &str, quota: Quota, now: i64) -> Option<i64> {
+    fn take(&self, key: &str, quota: Quota, wanted: u32, now: i64) -> Result<u32, i64> {
         let mut arrivals = self.arrivals.lock().unwrap_or_else(|e| e.into_inner());
         if arrivals.len() >= MAX_KEYS && !arrivals.contains_key(key) {
             // An arrival time in the past counts as none: those keys lose nothing by going.
@@ -120,13 +128,9 @@ impl Memory {
                 }
             }
         }
-        match gcra(arrivals.get(key).copied(), now, quota) {
-            Ok(arrival) => {
-                arrivals.insert(key.to_owned(), arrival);
-                None
-            }
-            Err(wait) => Some(wait),
-        }
+        let (admitted, arrival) = gcra(arrivals.get(key).copied(), now, quota, wanted)?;
+        arrivals.insert(key.to_owned(), arrival);
+        Ok(admitted)
     }
 
     fn failures(&self, key: &str, since: i64) -> Vec<i64> {
@@ -209,10 +213,27 @@ impl Counters {
         })
     }
 
+    /// Whether the counts are shared with other nodes (Redis), rather than this node's own.
+    pub fn is_shared(&self) -> bool {
+        self.shared.is_some()
+    }
+
     /// One request against `key`'s rate: `None` when admitted, else how long until it would be.
     pub async fn take(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Option<Duration> {
+        self.take_up_to(key, quota, 1, now).await.err()
+    }
+
+    /// Up to `wanted` requests against `key`'s rate at once: how many were admitted (at least
+    /// one), else how long until one would be.
+    pub async fn take_up_to(
+        &self,
+        key: &str,
+        quota: Quota,
+        wanted: u32,
+        now: DateTime<Utc>,
+    ) -> Result<u32, Duration> {
         let now = micros(now);
-        let wait = match &self.shared {
+        let taken = match &self.shared {
             Some(shared) => {
                 let mut redis = shared.redis.clone();
                 let mut script = redis::cmd("EVAL");
@@ -222,15 +243,20 @@ impl Counters {
                     .arg(format!("{}rate:{key}", shared.prefix))
                     .arg(now)
                     .arg(quota.interval())
-                    .arg(quota.tolerance());
-                match shared.ask(script.query_async::<i64>(&mut redis)).await {
-                    Some(wait) => (wait > 0).then_some(wait),
-                    None => self.memory.take(key, quota, now),
+                    .arg(quota.tolerance())
+                    .arg(wanted);
+                match shared
+                    .ask(script.query_async::<(i64, i64)>(&mut redis))
+                    .await
+                {
+                    Some((admitted, _)) if admitted > 0 => Ok(u32::try_from(admitted).unwrap_or(1)),
+                    Some((_, wait)) => Err(wait),
+                    None => self.memory.take(key, quota, wanted, now),
                 }
             }
-            None => self.memory.take(key, quota, now),
+            None => self.memory.take(key, quota, wanted, now),
         };
-        wait.map(|wait| Duration::from_micros(u64::try_from(wait).unwrap_or(0)))
+        taken.map_err(|wait| Duration::from_micros(u64::try_from(wait).unwrap_or(0)))
     }
 
     /// `key`'s failures within `window` before `now`, oldest first (at most the `keep` last
@@ -344,6 +370,99 @@ impl Shared {
     }
 }
 
+/// How long a node's reserved share of a rate may wait to be spent: tokens older than this
+/// are dropped, so that a share reserved in a quiet moment is not spent much later on top of
+/// what the other nodes admitted since.
+const SHARE_LIFETIME_MICROS: i64 = 1_000_000;
+
+/// A share is a quarter second of the rate, at most an eighth of the burst: a busy key goes to
+/// Redis about four times a second per node instead of once per request, and the nodes
+/// together hold back at most a little of the burst. Rates under 240 a minute have shares of
+/// one: each request is counted in Redis, exactly.
+fn share_size(quota: Quota) -> u32 {
+    (quota.per_minute / 240).clamp(1, (quota.burst / 8).max(1))
+}
+
+/// Tokens of one key this node has reserved and not spent yet.
+struct Share {
+    tokens: u32,
+    until: i64,
+}
+
+/// Rates counted across nodes without a round trip to Redis for every request: a node reserves
+/// a share of a key's rate at once ([`Counters::take_up_to`]) and spends it locally. The nodes
+/// together never admit more than the rate allows (each token was counted in Redis before it
+/// is spent); a node may refuse a little early while another holds an unspent share (at most a
+/// share per node, for at most [`SHARE_LIFETIME_MICROS`]). Without Redis, or for a rate with
+/// shares of one, each request goes straight to the counters.
+pub struct Shares {
+    counters: Arc<Counters>,
+    held: Mutex<HashMap<String, Share>>,
+}
+
+impl Shares {
+    pub fn new(counters: Arc<Counters>) -> Shares {
+        Shares {
+            counters,
+            held: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// One request against `key`'s rate: `None` when admitted, else how long until it would be.
+    pub async fn take(&self, key: &str, quota: Quota, now: DateTime<Utc>) -> Option<Duration> {
+        let size = share_size(quota);
+        if size == 1 || !self.counters.is_shared() {
+            return self.counters.take(key, quota, now).await;
+        }
+        let at = micros(now);
+        if self.spend_held(key, at) {
+            return None;
+        }
+        let admitted = match self.counters.take_up_to(key, quota, size, now).await {
+            Ok(admitted) => admitted,
+            Err(wait) => return Some(wait),
+        };
+        if admitted > 1 {
+            self.hold(key, admitted - 1, at);
+        }
+        None
+    }
+
+    /// Spends one of the tokens held for `key`, if there is one still fresh.
+    fn spend_held(&self, key: &str, now: i64) -> bool {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        match held.get_mut(key) {
+            Some(share) if share.until > now && share.tokens > 0 => {
+                share.tokens -= 1;
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Keeps `tokens` reserved for `key` (added to what another request of this node reserved
+    /// at the same moment).
+    fn hold(&self, key: &str, tokens: u32, now: i64) {
+        let mut held = self.held.lock().unwrap_or_else(|e| e.into_inner());
+        if held.len() >= MAX_KEYS && !held.contains_key(key) {
+            held.retain(|_, share| share.until > now);
+            if held.len() >= MAX_KEYS {
+                // Dropped: the tokens are lost to the rate, never admitted twice.
+                return;
+            }
+        }
+        let share = held.entry(key.to_owned()).or_insert(Share {
+            tokens: 0,
+            until: now,
+        });
+        if share.until <= now {
+            share.tokens = 0;
+        }
+        share.tokens += tokens;
+        share.until = now + SHARE_LIFETIME_MICROS;
+    }
+}
+
 /// Requests to the REST API per organization (sessions and API keys together), at most
 /// `api_requests_per_minute` on average and `api_burst` at once (`Settings`).
 pub struct ApiLimit {
@@ -370,9 +489,13 @@ impl ApiLimit {
             .take(&format!("api:{org_id}"), quota, now)
             .await?;
         metrics::counter!("switchboard_api_requests_limited_total").increment(1);
-        let seconds = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-        Some(seconds.max(1))
+        Some(retry_after_secs(wait))
     }
+}
+
+/// A wait as the whole seconds of `Retry-After`: rounded up, at least 1.
+pub fn retry_after_secs(wait: Duration) -> u64 {
+    (wait.as_secs() + u64::from(wait.subsec_nanos() > 0)).max(1)
 }
 
 #[cfg(test)]
@@ -415,6 +538,31 @@ pub(crate) mod tests {
             answers(&counters, "a", &[61.0, 61.0, 61.0, 61.0]).await,
             [None, None, None, Some(1000)]
         );
+    }
+
+    /// Up to a number of requests at once: as many as the rate has room for, then a wait.
+    async fn a_share_takes_what_there_is_room_for(counters: &Counters) {
+        let mut taken = Vec::new();
+        for (time, wanted) in [(0.0, 2), (0.0, 2), (0.0, 2), (1.0, 5), (3.5, 5)] {
+            let answer = counters.take_up_to("share", QUOTA, wanted, at(time)).await;
+            taken.push(answer.map_err(|wait| wait.as_millis()));
+        }
+        assert_eq!(taken, [Ok(2), Ok(1), Err(1000), Ok(1), Ok(2)]);
+    }
+
+    #[tokio::test]
+    async fn a_share_takes_what_there_is_room_for_in_memory() {
+        a_share_takes_what_there_is_room_for(&Counters::in_memory()).await;
+    }
+
+    #[test]
+    fn shares_are_a_quarter_second_of_the_rate_within_an_eighth_of_the_burst() {
+        let size = |per_minute, burst| share_size(Quota { per_minute, burst });
+        assert_eq!(size(60, 60), 1);
+        assert_eq!(size(300, 300), 1);
+        assert_eq!(size(600_000, 600_000), 2_500);
+        assert_eq!(size(600_000, 800), 100);
+        assert_eq!(size(12_000, 1), 1);
     }
 
     /// A clock that goes back does not hold a key up for as long as it jumped.
@@ -501,6 +649,43 @@ pub(crate) mod tests {
         }
         assert_eq!(shared, EXPECTED, "the same answers, alternating nodes");
         a_clock_going_back_starts_afresh(&b).await;
+        a_share_takes_what_there_is_room_for(&a).await;
+    }
+
+    /// Two nodes reserving shares of one busy rate in Redis admit no more together than the
+    /// rate allows, and none of it is lost.
+    #[tokio::test]
+    async fn nodes_spend_shares_of_a_rate_without_exceeding_it() {
+        let Some(url) = crate::bus::tests::redis_url() else {
+            return;
+        };
+        let (a, b) = two_nodes(&url);
+        let (a, b) = (Shares::new(Arc::new(a)), Shares::new(Arc::new(b)));
+        // Shares of 10 (a quarter second of 2,400 a minute) within a burst of 100.
+        let quota = Quota {
+            per_minute: 2_400,
+            burst: 100,
+        };
+        let mut admitted = [0, 0];
+        for n in 0..300 {
+            let (node, count) = if n % 3 == 0 {
+                (&a, &mut admitted[0])
+            } else {
+                (&b, &mut admitted[1])
+            };
+            if node.take("busy", quota, at(0.0)).await.is_none() {
+                *count += 1;
+            }
+        }
+        assert_eq!(admitted[0] + admitted[1], 100, "{admitted:?}");
+        assert!(admitted[0] >= 10 && admitted[1] >= 10, "{admitted:?}");
+        // A held share is spent a token at a time, and not once it is stale.
+        a.hold("held", 2, micros(at(0.0)));
+        assert!(a.spend_held("held", micros(at(0.5))));
+        assert!(a.spend_held("held", micros(at(0.5))));
+        assert!(!a.spend_held("held", micros(at(0.5))), "spent");
+        a.hold("stale", 5, micros(at(0.0)));
+        assert!(!a.spend_held("stale", micros(at(2.0))), "too old");
     }
 
     #[tokio::test]

@@ -5,15 +5,8 @@
 //! one, so that every node of a cluster sees the same counts; else in this node's memory
 //! (`docs/security.md`). Accounts and addresses are keyed by their SHA-256.
 
-use std::{
-    net::{IpAddr, SocketAddr},
-    sync::Arc,
-};
+use std::{net::IpAddr, sync::Arc};
 
-use axum::{
-    extract::{ConnectInfo, FromRequestParts},
-    http::request::Parts,
-};
 use chrono::{DateTime, Duration, Utc};
 
 use crate::limits::{Counters, hashed};
@@ -85,23 +78,6 @@ pub fn check_password(password: &str) -> Result<(), String> {
         return Err("this password is among the first ones attackers try: choose another".into());
     }
     Ok(())
-}
-
-/// The address the connection came from, when the server was started with it (it is, by
-/// `Application`); `None` otherwise.
-pub struct ClientAddress(pub Option<IpAddr>);
-
-impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
-    type Rejection = std::convert::Infallible;
-
-    async fn from_request_parts(parts: &mut Parts, _: &S) -> Result<Self, Self::Rejection> {
-        Ok(ClientAddress(
-            parts
-                .extensions
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|ConnectInfo(address)| address.ip()),
-        ))
-    }
 }
 
 /// Failed logins by account and by address, within the window.

@@ -236,12 +236,6 @@ impl Application {
             crate::attachments::FileLinks::open(&settings.attachments_dir())
                 .context("failed to open the key that signs file links")?,
         );
-        let chat = ChatHub::new(
-            file_links.clone(),
-            settings.webchat_queue_frames,
-            Duration::from_secs(settings.webchat_ping_secs.max(1)),
-            shutdown.child_token(),
-        );
         let background = Arc::new(Background::start(&store).await?);
         let heartbeats = Arc::new(match &settings.redis_url {
             None => Heartbeats::none(),
@@ -254,6 +248,13 @@ impl Application {
             Some(url) => Counters::in_redis(url, crate::limits::REDIS_PREFIX)
                 .context("failed to set up Redis for the limits (redis_url)")?,
         });
+        let chat = ChatHub::new(
+            file_links.clone(),
+            limits.clone(),
+            settings.webchat_queue_frames,
+            Duration::from_secs(settings.webchat_ping_secs.max(1)),
+            shutdown.child_token(),
+        );
         let api_limit = Arc::new(ApiLimit::new(
             limits.clone(),
             Quota {

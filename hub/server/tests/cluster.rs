@@ -156,6 +156,62 @@ async fn nodes_count_an_organizations_api_requests_together() {
     node_a.stop().await;
 }
 
+/// Two nodes on one database and one Redis count a client address's web-chat connections and
+/// messages together (`chat/limits.rs`): new visitors on the other node start no new allowance.
+#[tokio::test]
+async fn nodes_count_an_addresss_web_chat_together() {
+    use support::chat::{ORIGIN, open_from, refusal, webchat_inbox};
+    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+        return;
+    };
+    let with_redis = |db: &TestDatabase| Settings {
+        redis_url: Some(redis.clone()),
+        ..support::settings(db)
+    };
+    let node_a = TestApp::spawn_with(db, with_redis).await;
+    let node_b = Application::build(with_redis(&node_a.db), ConnectorRegistry::default())
+        .await
+        .expect("node b builds");
+    let node_b_addr = node_b.local_addr();
+    let node_b_stop = node_b.shutdown_token();
+    let node_b = tokio::spawn(node_b.run_until_stopped());
+    let admin = node_a.admin().await;
+    // Keys are per inbox: other tests' hubs on the same Redis count elsewhere.
+    let inbox = webchat_inbox(
+        &node_a,
+        &admin,
+        json!({ "address_connections_per_minute": 3, "address_messages_per_minute": 2 }),
+    )
+    .await;
+    let query = format!("inbox={inbox}");
+    let address = Some("198.51.100.7");
+    let mut visitors = Vec::new();
+    for node in [node_a.addr, node_b_addr, node_a.addr] {
+        let mut chat = open_from(node, &query, Some(ORIGIN), address)
+            .await
+            .expect("connects");
+        chat.next_of("session").await;
+        visitors.push(chat);
+    }
+    for node in [node_a.addr, node_b_addr] {
+        let (status, retry_after) = refusal(open_from(node, &query, Some(ORIGIN), address).await);
+        assert_eq!(status, 429, "{node} counts the other node's connections");
+        assert!(retry_after.is_some_and(|seconds| seconds >= 1));
+    }
+    // One message on each node spends the address's two.
+    visitors[0].say("a-1", "hi from node a").await;
+    visitors[1].say("b-1", "hi from node b").await;
+    for (n, chat) in visitors.iter_mut().enumerate() {
+        chat.message(&format!("late-{n}"), "one too many").await;
+        let error = chat.next_of("error").await;
+        assert_eq!(error["code"], "rate_limited", "visitor {n}: {error}");
+    }
+    node_b_stop.cancel();
+    node_b.await.expect("joins").expect("node b stops");
+    node_a.stop().await;
+}
+
 /// Attachments go to the configured folder (a volume every node mounts, so that any node serves
 /// a file another received), not to the node's own data dir.
 #[tokio::test]

@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::{
     TestApp,
-    chat::{Chat, ORIGIN, open, webchat_inbox},
+    chat::{Chat, ORIGIN, open, open_from, refusal, webchat_inbox},
 };
 use switchboard_model::{
     Answer, BusEvent, Deltas, MessageRole, Question, Responder, ResponderError, Response, Source,
@@ -31,6 +31,9 @@ backend_tests!(
     ai_answers_stream_as_deltas_then_arrive_whole,
     handoff_typing_resolve_and_csat,
     a_visitor_over_the_rate_limit_gets_rate_limited,
+    an_address_is_limited_across_its_visitors,
+    new_connections_over_an_addresss_limit_get_429_with_retry_after,
+    an_inbox_is_limited_across_every_visitor,
     a_client_that_does_not_read_is_disconnected_and_resumes,
     silent_connections_are_culled,
     the_bot_answers_on_every_channel_through_the_outbox,
@@ -715,6 +718,131 @@ async fn a_visitor_over_the_rate_limit_gets_rate_limited(db: TestDatabase) {
     let mut other = Chat::connect(&app, &format!("inbox={inbox}")).await;
     other.next_of("session").await;
     other.say("o-1", "I am someone else").await;
+    app.stop().await;
+}
+
+/// A visitor of `inbox` from the client address `address` (through the loopback proxy the hub
+/// trusts by default), past its `session` frame.
+async fn visitor_from(app: &TestApp, inbox: &str, address: &str) -> Chat {
+    let mut chat = open_from(
+        app.addr,
+        &format!("inbox={inbox}"),
+        Some(ORIGIN),
+        Some(address),
+    )
+    .await
+    .expect("connects");
+    chat.next_of("session").await;
+    chat
+}
+
+/// The seconds a `rate_limited` frame asks to wait.
+fn wait_of(error: &Value) -> u64 {
+    assert_eq!(error["code"], "rate_limited", "{error}");
+    let message = error["message"].as_str().expect("a message");
+    message
+        .split_whitespace()
+        .find_map(|word| word.parse().ok())
+        .unwrap_or_else(|| panic!("no wait in {message}"))
+}
+
+async fn an_address_is_limited_across_its_visitors(db: TestDatabase) {
+    let app = with_responder(db, answering()).await;
+    let admin = app.admin().await;
+    // Three frames a minute from one address, whatever the visitors' own limits.
+    let inbox = webchat_inbox(&app, &admin, json!({ "address_messages_per_minute": 3 })).await;
+    let mut first = visitor_from(&app, &inbox, "198.51.100.7").await;
+    first.say("a-1", "hi").await;
+    first.say("a-2", "anyone there?").await;
+    // A new visitor token from the same address starts no new allowance.
+    let mut second = visitor_from(&app, &inbox, "198.51.100.7").await;
+    second.say("b-1", "hello").await;
+    second.message("b-2", "one too many").await;
+    let wait = wait_of(&second.next_of("error").await);
+    assert!(
+        (1..=20).contains(&wait),
+        "a third of a minute at most: {wait}"
+    );
+    first.message("a-3", "and me").await;
+    wait_of(&first.next_of("error").await);
+    // The client's own claims on the left of the header are not believed…
+    let mut spoofing = visitor_from(&app, &inbox, "203.0.113.1, 198.51.100.7").await;
+    spoofing.message("s-1", "it's not me").await;
+    wait_of(&spoofing.next_of("error").await);
+    // …and another address has its own.
+    let mut elsewhere = visitor_from(&app, &inbox, "198.51.100.8").await;
+    elsewhere.say("e-1", "hi from next door").await;
+    // Refused frames were not stored.
+    let (_, list) = app
+        .get(&admin, &format!("/api/v1/conversations?inbox_id={inbox}"))
+        .await;
+    let stored: usize = list["conversations"]
+        .as_array()
+        .expect("conversations")
+        .len();
+    assert_eq!(stored, 3, "{list}");
+    app.stop().await;
+}
+
+async fn new_connections_over_an_addresss_limit_get_429_with_retry_after(db: TestDatabase) {
+    let app = TestApp::spawn(db).await;
+    let admin = app.admin().await;
+    let inbox = webchat_inbox(&app, &admin, json!({ "address_connections_per_minute": 2 })).await;
+    let query = format!("inbox={inbox}");
+    for _ in 0..2 {
+        visitor_from(&app, &inbox, "198.51.100.7").await;
+    }
+    let refused = open_from(app.addr, &query, Some(ORIGIN), Some("198.51.100.7")).await;
+    let (status, retry_after) = refusal(refused);
+    assert_eq!(status, 429);
+    let retry_after = retry_after.expect("a Retry-After");
+    assert!((1..=30).contains(&retry_after), "{retry_after}");
+    // The refusal is the API's JSON error, before any upgrade.
+    let response = app
+        .client
+        .get(app.url(&format!("/chat/ws?{query}")))
+        .header("x-forwarded-for", "198.51.100.7")
+        .header("connection", "upgrade")
+        .header("upgrade", "websocket")
+        .header("sec-websocket-version", "13")
+        .header("sec-websocket-key", "dGhlIHNhbXBsZSBub25jZQ==")
+        .send()
+        .await
+        .expect("sends");
+    assert_eq!(response.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert!(response.headers().contains_key("retry-after"));
+    let body: Value = response.json().await.expect("json");
+    assert_eq!(body["error"]["code"], "too_many_requests");
+    // Other addresses, and other inboxes from the same address, connect.
+    visitor_from(&app, &inbox, "198.51.100.8").await;
+    let other = webchat_inbox(&app, &admin, json!({})).await;
+    visitor_from(&app, &other, "198.51.100.7").await;
+    app.stop().await;
+}
+
+async fn an_inbox_is_limited_across_every_visitor(db: TestDatabase) {
+    let app = with_responder(db, answering()).await;
+    let admin = app.admin().await;
+    let inbox = webchat_inbox(&app, &admin, json!({ "inbox_messages_per_minute": 3 })).await;
+    for (n, address) in ["198.51.100.1", "198.51.100.2", "198.51.100.3"]
+        .into_iter()
+        .enumerate()
+    {
+        visitor_from(&app, &inbox, address)
+            .await
+            .say(&format!("c-{n}"), "hi")
+            .await;
+    }
+    let mut fourth = visitor_from(&app, &inbox, "198.51.100.4").await;
+    fourth.message("c-3", "the inbox is full").await;
+    wait_of(&fourth.next_of("error").await);
+    // The connection stays usable, and another inbox is not affected.
+    fourth.nothing_before_marker().await;
+    let other = webchat_inbox(&app, &admin, json!({})).await;
+    visitor_from(&app, &other, "198.51.100.4")
+        .await
+        .say("o-1", "elsewhere")
+        .await;
     app.stop().await;
 }
 

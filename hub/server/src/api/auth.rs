@@ -7,8 +7,8 @@ use utoipa::ToSchema;
 
 use crate::{
     auth::Auth,
+    client_address::ClientAddress,
     error::{ApiError, ApiJson, ApiResult},
-    login::ClientAddress,
     state::AppState,
 };
 

@@ -19,9 +19,13 @@ use switchboard_webchat::{
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::hub::{ChatHub, ChatInbox, Outgoing, Subscriber};
+use super::{
+    hub::{ChatHub, ChatInbox, Outgoing, Subscriber},
+    limits::{ChatLimits, FrameKeys},
+};
 use crate::{
     app::ingest::{after_stored, store_message},
+    limits::retry_after_secs,
     state::AppState,
 };
 
@@ -80,6 +84,8 @@ struct Connection {
     state: AppState,
     inbox: Arc<ChatInbox>,
     visitor: Visitor,
+    /// What this connection's frames count against beyond the visitor's own limit.
+    frame_keys: FrameKeys,
     socket: WebSocket,
     registration: Registration,
     too_slow: CancellationToken,
@@ -104,6 +110,7 @@ struct Connection {
 pub(crate) async fn run(
     state: AppState,
     inbox: Arc<ChatInbox>,
+    address: Option<std::net::IpAddr>,
     token: VisitorToken,
     identity: Result<Visitor, IdentityError>,
     mut socket: WebSocket,
@@ -132,6 +139,7 @@ pub(crate) async fn run(
     };
     let mut connection = Connection {
         state,
+        frame_keys: ChatLimits::frame_keys(&inbox, address),
         inbox,
         visitor,
         socket,
@@ -355,17 +363,11 @@ impl Connection {
         if let Ok(ClientFrame::Typing) = frame {
             return self.typing();
         }
-        if self
-            .inbox
-            .limiter
-            .check_key(&self.visitor.thread_key())
-            .is_err()
-        {
-            metrics::counter!("switchboard_webchat_rate_limited_total").increment(1);
+        if let Some(wait) = self.over_limit().await {
             return self
                 .send(&ServerFrame::error(
                     "rate_limited",
-                    "too many messages: wait a few seconds before sending again",
+                    format!("too many messages: wait {wait} s before sending again"),
                 ))
                 .await;
         }
@@ -377,6 +379,28 @@ impl Connection {
             Ok(ClientFrame::Csat { score, comment }) => self.csat(score, comment).await,
             Ok(ClientFrame::Typing) => self.typing(),
         }
+    }
+
+    /// Whether a frame is over a limit, and then the seconds to wait: the visitor's own limit
+    /// first, on this node, so that a visitor over it costs no count shared with other
+    /// nodes; then the address's and the inbox's (`limits.rs`).
+    async fn over_limit(&mut self) -> Option<u64> {
+        let refused = match self.inbox.limiter.check_key(&self.visitor.thread_key()) {
+            Err(not_until) => {
+                let now = governor::clock::Clock::now(&governor::clock::DefaultClock::default());
+                Some(("visitor", retry_after_secs(not_until.wait_time_from(now))))
+            }
+            Ok(()) => self
+                .state
+                .chat
+                .limits
+                .frame(&self.inbox, &self.frame_keys, self.state.clock.now())
+                .await
+                .map(|(limit, wait)| (limit.as_str(), wait)),
+        };
+        let (limit, wait) = refused?;
+        metrics::counter!("switchboard_webchat_rate_limited_total", "limit" => limit).increment(1);
+        Some(wait)
     }
 
     fn conversation_id(&self) -> Option<String> {

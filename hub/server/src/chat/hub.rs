@@ -22,7 +22,8 @@ use switchboard_webchat::{ChatMessage, ServerFrame, WebchatConfig};
 use tokio::sync::{broadcast::error::RecvError, mpsc};
 use tokio_util::{sync::CancellationToken, task::TaskTracker};
 
-use crate::{attachments::FileLinks, bus::EventBus};
+use super::limits::ChatLimits;
+use crate::{attachments::FileLinks, bus::EventBus, limits::Counters};
 
 const SHARDS: usize = 32;
 /// An inbox's config is read again after this long, so that changes apply without a restart.
@@ -115,6 +116,8 @@ pub struct ChatHub {
     pub(crate) ping_every: Duration,
     /// Signs the links visitors download agents' files from.
     file_links: Arc<FileLinks>,
+    /// Connections and frames per client address and per inbox, counted across nodes.
+    pub(crate) limits: ChatLimits,
 }
 
 fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -126,12 +129,14 @@ fn lock<T>(mutex: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 impl ChatHub {
     pub fn new(
         file_links: Arc<FileLinks>,
+        counters: Arc<Counters>,
         queue_frames: usize,
         ping_every: Duration,
         shutdown: CancellationToken,
     ) -> ChatHub {
         ChatHub {
             file_links,
+            limits: ChatLimits::new(counters),
             shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
             hasher: RandomState::new(),
             next_id: AtomicU64::new(1),

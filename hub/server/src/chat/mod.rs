@@ -5,6 +5,7 @@
 
 mod connection;
 mod hub;
+mod limits;
 
 pub use hub::{ChatHub, route_events};
 
@@ -20,6 +21,7 @@ use serde::Deserialize;
 use switchboard_webchat::{IdentityError, Visitor, VisitorToken, verify_user_hash};
 
 use crate::{
+    client_address::ClientAddress,
     error::{ApiError, ApiQuery},
     state::AppState,
 };
@@ -84,6 +86,7 @@ fn invalid_request(message: &str) -> ApiError {
 #[tracing::instrument(skip_all, fields(channel = "webchat"))]
 pub async fn chat_ws(
     State(state): State<AppState>,
+    ClientAddress(address): ClientAddress,
     ApiQuery(params): ApiQuery<ChatParams>,
     headers: HeaderMap,
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -129,6 +132,18 @@ pub async fn chat_ws(
         code: "websocket_required",
         message: rejection.body_text(),
     })?;
+    // New connections count against the address whatever token they carry: a fresh token
+    // does not start a fresh allowance.
+    if let Some(retry_after) = state
+        .chat
+        .limits
+        .connection(&inbox, address, state.clock.now())
+        .await
+    {
+        metrics::counter!("switchboard_webchat_refused_total", "reason" => "address_connections")
+            .increment(1);
+        return Err(ApiError::TooManyRequests { retry_after });
+    }
     let token = params
         .visitor
         .as_deref()
@@ -156,8 +171,9 @@ pub async fn chat_ws(
         .max_message_size(MAX_CLIENT_MESSAGE)
         .max_frame_size(MAX_CLIENT_MESSAGE)
         .on_upgrade(move |socket| {
-            hub.connections
-                .track_future(connection::run(state, inbox, token, identity, socket))
+            hub.connections.track_future(connection::run(
+                state, inbox, address, token, identity, socket,
+            ))
         })
         .into_response())
 }

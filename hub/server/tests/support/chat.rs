@@ -37,16 +37,46 @@ pub async fn open_at(
     query: &str,
     origin: Option<&str>,
 ) -> Result<Chat, tungstenite::Error> {
+    open_from(addr, query, origin, None).await
+}
+
+/// A visitor's WebSocket from the client address `forwarded_for`, as a proxy on loopback (which
+/// the hub trusts by default) would name it in `X-Forwarded-For`.
+pub async fn open_from(
+    addr: std::net::SocketAddr,
+    query: &str,
+    origin: Option<&str>,
+    forwarded_for: Option<&str>,
+) -> Result<Chat, tungstenite::Error> {
     let mut request = format!("ws://{addr}/chat/ws?{query}")
         .into_client_request()
         .expect("a request");
-    if let Some(origin) = origin {
-        request
-            .headers_mut()
-            .insert("origin", HeaderValue::from_str(origin).expect("a header"));
+    let headers = [("origin", origin), ("x-forwarded-for", forwarded_for)];
+    for (name, value) in headers {
+        if let Some(value) = value {
+            request
+                .headers_mut()
+                .insert(name, HeaderValue::from_str(value).expect("a header"));
+        }
     }
     let (socket, _) = tokio_tungstenite::connect_async(request).await?;
     Ok(Chat { socket })
+}
+
+/// The status and `Retry-After` of a refused upgrade.
+pub fn refusal(refused: Result<Chat, tungstenite::Error>) -> (u16, Option<u64>) {
+    match refused {
+        Err(tungstenite::Error::Http(response)) => (
+            response.status().as_u16(),
+            response
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok())
+                .and_then(|value| value.parse().ok()),
+        ),
+        Err(other) => panic!("refused otherwise: {other}"),
+        Ok(_) => panic!("the upgrade was accepted"),
+    }
 }
 
 impl Chat {
