@@ -104,9 +104,8 @@ async fn slack_passes_the_conformance_suite() {
 }
 
 #[test]
-fn arbitrary_and_mangled_payloads_never_panic() {
-    let seed = include_bytes!("../../../fixtures/slack/message_file_share.json");
-    switchboard_testkit::fuzz::pure_hooks_never_panic(&Slack, seed);
+fn fuzz_arbitrary_and_mangled_payloads_never_panic() {
+    switchboard_testkit::fuzz::pure_hooks_never_panic(&Slack, &conformance::fixtures("slack"));
 }
 
 /// `ok: false` bodies are classified by their code, whatever the HTTP status.
