@@ -11,6 +11,7 @@
 use std::{fmt, path::Path};
 
 use chrono::Utc;
+use http::HeaderValue;
 use proptest::{
     prelude::*,
     test_runner::{Config, TestCaseError, TestRunner},
@@ -59,6 +60,8 @@ const TOKENS: &[&[u8]] = &[
     b"0",
     b"1e999",
     b"18446744073709551616",
+    b"-9223372036854775808",
+    b"9223372036854775807",
     b"\"\\u0000\"",
     b"\"\\ud800\"",
     b"{\"type\":\"",
@@ -278,7 +281,9 @@ pub fn never_panics(seeds: &[&[u8]], parse: impl Fn(&[u8])) {
 /// The pure hooks of the case's connector (`verify`, `normalize`, a helpdesk's
 /// `webhook_ticket`) on arbitrary bytes and on mangled copies of the payloads in `fixtures`
 /// must answer without panicking (`docs/specs/connector.md`). Each body is signed as the
-/// platform would sign it, so that `verify` runs to its end and cannot hide `normalize`.
+/// platform would sign it, so that `verify` runs to its end and cannot hide `normalize`; and
+/// the input is also tried as the value of each header the platform signs with (a signature,
+/// a timestamp), beside a real payload.
 pub fn pure_hooks_never_panic(case: &dyn ConformanceCase, fixtures: &Path) {
     let connector = case
         .factory()
@@ -300,6 +305,19 @@ pub fn pure_hooks_never_panic(case: &dyn ConformanceCase, fixtures: &Path) {
         let _ = connector.normalize(&request);
         if let Some(helpdesk) = connector.helpdesk() {
             let _ = helpdesk.webhook_ticket(&request);
+        }
+        let Ok(value) = HeaderValue::from_bytes(body) else {
+            return;
+        };
+        let signed = case.sign(seeds[0], Utc::now());
+        for name in signed.keys() {
+            let mut headers = signed.clone();
+            headers.insert(name, value.clone());
+            let _ = connector.verify(&RawInbound {
+                headers: &headers,
+                query: None,
+                body: seeds[0],
+            });
         }
     });
 }
