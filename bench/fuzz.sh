@@ -21,18 +21,22 @@ seconds="${2:-900}"
 crates=(switchboard-email switchboard-webchat switchboard-ai switchboard-slack switchboard-whatsapp
         switchboard-telegram switchboard-zendesk switchboard-freshdesk)
 share=$(( seconds / (${#crates[@]} + 1) ))
-packages=()
-for crate in "${crates[@]}"; do packages+=(-p "$crate"); done
 
-# Build first, so that the time bound counts fuzzing only.
-nice -n 19 cargo test "${profile[@]}" --locked "${packages[@]}" --no-run
+# Build first, so that the time bound counts fuzzing only; one crate at a time, as the runs
+# below build them (crates built together would unify features and build their dependencies
+# again).
+for crate in "${crates[@]}"; do
+  nice -n 19 cargo test "${profile[@]}" --locked -q -p "$crate" --no-run
+done
 
 export SWITCHBOARD_FUZZ_CASES="$cases"
 failed=() bounded=()
 run() {
   local name="$1"; shift
   local started=$SECONDS status=0
-  timeout "$share" "$@" || status=$?
+  # No terminal input: timeout runs the command in a process group of its own, which the
+  # terminal would stop if it read from it.
+  timeout "$share" "$@" < /dev/null || status=$?
   case "$status" in
     0) echo "== $name: passed in $(( SECONDS - started )) s" ;;
     124) echo "== $name: stopped at its bound of $share s"; bounded+=("$name") ;;

@@ -80,10 +80,10 @@ fn fuzz_recipient_addresses_never_panic() {
             "help@",
         ],
         |recipient| {
-            if let Some(Some(tag)) = config.accepts(recipient) {
-                if !recipient.to_lowercase().contains(&tag) {
-                    return Err(format!("the tag `{tag}` is not in the address"));
-                }
+            if let Some(Some(tag)) = config.accepts(recipient)
+                && !recipient.to_lowercase().contains(&tag)
+            {
+                return Err(format!("the tag `{tag}` is not in the address"));
             }
             Ok(())
         },
