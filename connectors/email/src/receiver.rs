@@ -166,6 +166,14 @@ async fn read_line(
     }
 }
 
+/// A command line (without its line end) as its verb, upper-cased, and its argument, trimmed.
+pub fn split_command(line: &str) -> (String, &str) {
+    match line.split_once(' ') {
+        Some((verb, argument)) => (verb.to_ascii_uppercase(), argument.trim()),
+        None => (line.to_ascii_uppercase(), ""),
+    }
+}
+
 /// The address inside `FROM:<…>` / `TO:<…>`, and the parameters after it.
 fn path_argument<'l>(argument: &'l str, keyword: &str) -> Option<(&'l str, &'l str)> {
     let rest = argument.get(..keyword.len())?;
@@ -176,6 +184,24 @@ fn path_argument<'l>(argument: &'l str, keyword: &str) -> Option<(&'l str, &'l s
     let rest = rest.strip_prefix('<')?;
     let (path, params) = rest.split_once('>')?;
     Some((path.trim(), params.trim()))
+}
+
+/// `MAIL`'s argument, `FROM:<reverse path> [SIZE=n …]`: the path and the size the client
+/// declares, if it does.
+pub fn mail_from(argument: &str) -> Option<(&str, Option<u64>)> {
+    let (path, params) = path_argument(argument, "FROM:")?;
+    let declared = params.split_whitespace().find_map(|param| {
+        let (key, value) = param.split_once('=')?;
+        key.eq_ignore_ascii_case("SIZE")
+            .then(|| value.parse::<u64>().ok())
+            .flatten()
+    });
+    Some((path, declared))
+}
+
+/// `RCPT`'s argument, `TO:<forward path> […]`: the path.
+pub fn rcpt_to(argument: &str) -> Option<&str> {
+    path_argument(argument, "TO:").map(|(path, _)| path)
 }
 
 impl<'a> Session<'a> {
@@ -218,10 +244,7 @@ impl<'a> Session<'a> {
                 };
             let line = String::from_utf8_lossy(&line);
             let line = line.trim_end_matches(['\r', '\n']);
-            let (verb, argument) = match line.split_once(' ') {
-                Some((verb, argument)) => (verb.to_ascii_uppercase(), argument.trim()),
-                None => (line.to_ascii_uppercase(), ""),
-            };
+            let (verb, argument) = split_command(line);
             let reply = match verb.as_str() {
                 "EHLO" | "HELO" if argument.is_empty() => {
                     Reply::new(501, "5.5.4 a domain or address is required")
@@ -298,15 +321,9 @@ impl<'a> Session<'a> {
         if self.mail_from.is_some() {
             return Reply::new(503, "5.5.1 a transaction is already open");
         }
-        let Some((path, params)) = path_argument(argument, "FROM:") else {
+        let Some((path, declared)) = mail_from(argument) else {
             return Reply::new(501, "5.5.4 expected MAIL FROM:<address>");
         };
-        let declared = params.split_whitespace().find_map(|param| {
-            let (key, value) = param.split_once('=')?;
-            key.eq_ignore_ascii_case("SIZE")
-                .then(|| value.parse::<u64>().ok())
-                .flatten()
-        });
         if declared.is_some_and(|size| size > self.limits.max_message_bytes as u64) {
             return Reply::new(552, "5.3.4 message too large");
         }
@@ -318,7 +335,7 @@ impl<'a> Session<'a> {
         if self.mail_from.is_none() {
             return Reply::new(503, "5.5.1 need MAIL first");
         }
-        let Some((path, _)) = path_argument(argument, "TO:") else {
+        let Some(path) = rcpt_to(argument) else {
             return Reply::new(501, "5.5.4 expected RCPT TO:<address>");
         };
         if !path.contains('@') {

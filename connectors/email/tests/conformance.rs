@@ -53,3 +53,8 @@ impl ConformanceCase for Email {
 async fn email_passes_the_conformance_suite() {
     conformance::run(&Email, &conformance::fixtures("email")).await;
 }
+
+#[test]
+fn fuzz_arbitrary_and_mangled_payloads_never_panic() {
+    switchboard_testkit::fuzz::pure_hooks_never_panic(&Email, &conformance::fixtures("email"));
+}

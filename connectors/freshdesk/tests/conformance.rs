@@ -118,7 +118,9 @@ fn every_webhook_fixture_names_its_ticket_or_says_why_not() {
 }
 
 #[test]
-fn arbitrary_and_mangled_payloads_never_panic() {
-    let seed = include_bytes!("../../../fixtures/freshdesk/ticket_created.json");
-    switchboard_testkit::fuzz::pure_hooks_never_panic(&Freshdesk, seed);
+fn fuzz_arbitrary_and_mangled_payloads_never_panic() {
+    switchboard_testkit::fuzz::pure_hooks_never_panic(
+        &Freshdesk,
+        &conformance::fixtures("freshdesk"),
+    );
 }

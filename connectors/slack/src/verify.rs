@@ -48,7 +48,7 @@ pub fn verify_at(
         return Err(VerifyError::BadSignature);
     }
     let sent_at: i64 = timestamp.trim().parse().map_err(|_| VerifyError::Stale)?;
-    if (now - sent_at).abs() > REPLAY_WINDOW_SECS {
+    if now.abs_diff(sent_at) > REPLAY_WINDOW_SECS.unsigned_abs() {
         return Err(VerifyError::Stale);
     }
     Ok(())
@@ -100,6 +100,24 @@ mod tests {
         assert!(matches!(
             verify_at(&secret, &HeaderMap::new(), BODY.as_bytes(), at),
             Err(VerifyError::Missing(_))
+        ));
+    }
+
+    /// A signed timestamp far in the past overflowed `now - sent_at` (a panic in debug builds).
+    #[test]
+    fn a_signed_timestamp_at_the_end_of_time_is_stale() {
+        let secret = Secret::new(SECRET);
+        let timestamp = i64::MIN.to_string();
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-slack-request-timestamp",
+            timestamp.parse().expect("value"),
+        );
+        let signature = sign(&secret, &timestamp, BODY.as_bytes());
+        headers.insert("x-slack-signature", signature.parse().expect("value"));
+        assert!(matches!(
+            verify_at(&secret, &headers, BODY.as_bytes(), 1_531_420_618),
+            Err(VerifyError::Stale)
         ));
     }
 }

@@ -100,9 +100,11 @@ async fn telegram_passes_the_conformance_suite() {
 }
 
 #[test]
-fn arbitrary_and_mangled_payloads_never_panic() {
-    let seed = include_bytes!("../../../fixtures/telegram/message_reply.json");
-    switchboard_testkit::fuzz::pure_hooks_never_panic(&Telegram, seed);
+fn fuzz_arbitrary_and_mangled_payloads_never_panic() {
+    switchboard_testkit::fuzz::pure_hooks_never_panic(
+        &Telegram,
+        &conformance::fixtures("telegram"),
+    );
 }
 
 #[tokio::test]

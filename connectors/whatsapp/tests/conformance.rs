@@ -100,9 +100,11 @@ async fn whatsapp_passes_the_conformance_suite() {
 }
 
 #[test]
-fn arbitrary_and_mangled_payloads_never_panic() {
-    let seed = include_bytes!("../../../fixtures/whatsapp/two_messages_one_unsupported.json");
-    switchboard_testkit::fuzz::pure_hooks_never_panic(&Whatsapp, seed);
+fn fuzz_arbitrary_and_mangled_payloads_never_panic() {
+    switchboard_testkit::fuzz::pure_hooks_never_panic(
+        &Whatsapp,
+        &conformance::fixtures("whatsapp"),
+    );
 }
 
 #[tokio::test]

@@ -211,3 +211,8 @@ fn garbage_never_panics() {
         let _ = helpdesk.webhook_ticket(&request);
     }
 }
+
+#[test]
+fn fuzz_arbitrary_and_mangled_payloads_never_panic() {
+    switchboard_testkit::fuzz::pure_hooks_never_panic(&Zendesk, &conformance::fixtures("zendesk"));
+}

@@ -42,8 +42,11 @@ pub enum FrontMatterError {
 /// ignored.
 pub fn parse_markdown(text: &str) -> Result<ParsedMarkdown, FrontMatterError> {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let mut lines = text.lines();
-    if lines.next().map(str::trim_end) != Some("---") {
+    // Lines with their ends, so that `consumed` counts a `\r\n` as two bytes (`str::lines`
+    // hides the `\r`, which once left the tail of the block in a Windows file's body).
+    let mut lines = text.split_inclusive('\n');
+    let first = lines.next().unwrap_or("");
+    if first.trim_end() != "---" {
         return Err(FrontMatterError::Missing);
     }
     let mut title = None;
@@ -51,9 +54,11 @@ pub fn parse_markdown(text: &str) -> Result<ParsedMarkdown, FrontMatterError> {
     let mut tags = Vec::new();
     let mut in_tags_block = false;
     let mut closed = false;
-    let mut consumed = text.find('\n').map_or(text.len(), |at| at + 1);
-    for (number, line) in lines.by_ref().enumerate() {
-        consumed += line.len() + 1;
+    let mut consumed = first.len();
+    for (number, line) in lines.enumerate() {
+        consumed += line.len();
+        let line = line.strip_suffix('\n').unwrap_or(line);
+        let line = line.strip_suffix('\r').unwrap_or(line);
         let trimmed = line.trim();
         if line.trim_end() == "---" {
             closed = true;
@@ -244,6 +249,16 @@ mod tests {
             parse_markdown("---\ntitle: T\nnonsense\n---\n"),
             Err(FrontMatterError::BadLine(3))
         );
+    }
+
+    /// Found by `tests/fuzz.rs`: the body of a file with `\r\n` line ends began with the
+    /// tail of the closing `---`.
+    #[test]
+    fn windows_line_ends_leave_no_front_matter_in_the_body() {
+        let parsed =
+            parse_markdown("---\r\ntitle: T\r\ncategory: C\r\n---\r\nBody\r\n").expect("parses");
+        assert_eq!(parsed.body, "Body");
+        assert_eq!(parsed.category.as_deref(), Some("C"));
     }
 
     #[test]

@@ -312,24 +312,30 @@ fn summarize_bytes(value: &mut Value) {
     }
 }
 
-/// Every `NAME.json` in `dir` is signed, verified and normalized, and must render to
-/// `NAME.expected.json` beside it. `UPDATE_EXPECT=1` writes the expectations instead (review
-/// the diff before committing).
-pub fn check_fixtures(case: &dyn ConformanceCase, connector: &dyn Connector, dir: &Path) {
-    let update = std::env::var("UPDATE_EXPECT").as_deref() == Ok("1");
-    let extension = case.fixture_extension();
+/// The payload files in `dir` (`NAME.json`, or the case's extension), in name order, without
+/// the `NAME.expected.json` beside them; at least one.
+pub fn payloads(case: &dyn ConformanceCase, dir: &Path) -> Vec<PathBuf> {
+    let extension = format!(".{}", case.fixture_extension());
     let mut payloads: Vec<_> = std::fs::read_dir(dir)
         .unwrap_or_else(|err| panic!("cannot read {}: {err}", dir.display()))
         .filter_map(|entry| entry.ok().map(|entry| entry.path()))
         .filter(|path| {
             let name = path.to_string_lossy();
-            name.ends_with(&format!(".{extension}")) && !name.ends_with(".expected.json")
+            name.ends_with(&extension) && !name.ends_with(".expected.json")
         })
         .collect();
     payloads.sort();
     assert!(!payloads.is_empty(), "no fixtures in {}", dir.display());
+    payloads
+}
+
+/// Every `NAME.json` in `dir` is signed, verified and normalized, and must render to
+/// `NAME.expected.json` beside it. `UPDATE_EXPECT=1` writes the expectations instead (review
+/// the diff before committing).
+pub fn check_fixtures(case: &dyn ConformanceCase, connector: &dyn Connector, dir: &Path) {
+    let update = std::env::var("UPDATE_EXPECT").as_deref() == Ok("1");
     let mut mismatches = Vec::new();
-    for path in payloads {
+    for path in payloads(case, dir) {
         let body = std::fs::read(&path).expect("a readable fixture");
         let headers = case.sign(&body, Utc::now());
         let request = RawInbound {
