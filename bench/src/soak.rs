@@ -229,7 +229,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         },
     );
     println!(
-        "| {} | {:.0} min, kill every {:.0} s | {} | {} / {} | {} + {} | {lost} | {duplicated} | \
+        "| {} | {} min, kill every {:.0} s | {} | {} / {} | {} + {} | {lost} | {duplicated} | \
          {} | {} | {} | {} / {} |",
         backend(&options.hub),
         options.minutes,
