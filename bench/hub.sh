@@ -7,7 +7,8 @@
 #   start_hub [--postgres [URL]] [--llm] → sets hub (its pid), listen, work, and args (what is left)
 #   prepare_hub [--postgres [URL]] [--llm] → the same without starting it: sets serve (the hub's
 #     command line, as an array), listen, work and args, for a script that runs the hub itself
-# Extra `serve` settings come from the environment (SWITCHBOARD_*).
+# Extra `serve` settings come from the environment (SWITCHBOARD_*); BENCH_HUB_LISTEN moves the
+# hub off 127.0.0.1:18481 (two benchmarks side by side).
 
 start_hub() {
   prepare_hub "$@"
@@ -64,7 +65,7 @@ prepare_hub() {
     export SWITCHBOARD_LLM_SMALL_MODEL="${SWITCHBOARD_LLM_SMALL_MODEL-fake-small-model}"
     echo "answers from the fake model on 127.0.0.1:18490 (log: $work/fake-llm.log)"
   fi
-  listen=127.0.0.1:18481
+  listen="${BENCH_HUB_LISTEN:-127.0.0.1:18481}"
   serve=("$work/switchboard" serve --listen "$listen" --data-dir "$work/data" "${database[@]}")
   hub=""
   trap stop_hub EXIT
