@@ -5,9 +5,25 @@
 # With --llm, the hub answers with a model: `switchboard-bench fake-llm` on 127.0.0.1:18490
 # (0.4 s to the first token, 20 words at 50 a second; its flags from $FAKE_LLM_FLAGS).
 #   start_hub [--postgres [URL]] [--llm] → sets hub (its pid), listen, work, and args (what is left)
-# Extra `serve` settings come from the environment (SWITCHBOARD_*).
+#   prepare_hub [--postgres [URL]] [--llm] → the same without starting it: sets serve (the hub's
+#     command line, as an array), listen, work and args, for a script that runs the hub itself
+# Extra `serve` settings come from the environment (SWITCHBOARD_*); BENCH_HUB_LISTEN moves the
+# hub off 127.0.0.1:18481 (two benchmarks side by side).
 
 start_hub() {
+  prepare_hub "$@"
+  "${serve[@]}" >"$work/hub.log" 2>&1 &
+  hub=$!
+  for _ in $(seq 1 300); do
+    curl -sf "http://$listen/readyz" >/dev/null && return 0
+    sleep 0.2
+  done
+  echo "the hub did not start:" >&2
+  tail -20 "$work/hub.log" >&2
+  return 1
+}
+
+prepare_hub() {
   local server="" llm=""
   while :; do
     case "${1:-}" in
@@ -52,18 +68,10 @@ start_hub() {
     export SWITCHBOARD_LLM_SMALL_MODEL="${SWITCHBOARD_LLM_SMALL_MODEL-fake-small-model}"
     echo "answers from the fake model on 127.0.0.1:18490 (log: $work/fake-llm.log)"
   fi
-  listen=127.0.0.1:18481
-  "$work/switchboard" serve --listen "$listen" --data-dir "$work/data" "${database[@]}" \
-    >"$work/hub.log" 2>&1 &
-  hub=$!
+  listen="${BENCH_HUB_LISTEN:-127.0.0.1:18481}"
+  serve=("$work/switchboard" serve --listen "$listen" --data-dir "$work/data" "${database[@]}")
+  hub=""
   trap stop_hub EXIT
-  for _ in $(seq 1 300); do
-    curl -sf "http://$listen/readyz" >/dev/null && return 0
-    sleep 0.2
-  done
-  echo "the hub did not start:" >&2
-  tail -20 "$work/hub.log" >&2
-  return 1
 }
 
 # Stops the hub (and the fake model), keeps the hub's log as ${TMPDIR:-/tmp}/switchboard-bench-hub.log,
@@ -71,8 +79,10 @@ start_hub() {
 # status after the kill is not a failure.
 stop_hub() {
   set +e
-  kill "$hub" $fake 2>/dev/null
-  wait "$hub" 2>/dev/null
+  # shellcheck disable=SC2086
+  kill $hub $fake 2>/dev/null
+  # shellcheck disable=SC2086
+  wait $hub 2>/dev/null
   tail -1 "$work/fake-llm.log" 2>/dev/null
   cp "$work/hub.log" "${TMPDIR:-/tmp}/switchboard-bench-hub.log"
   eval "$dropdb"

@@ -12,6 +12,9 @@
 //! `webchat` drives a running hub over its web-chat WebSocket with many visitors at once
 //! (`webchat.rs`), reading the hub's memory and CPU from `/proc` (`proc.rs`).
 //!
+//! `soak` kills a running hub with SIGKILL again and again under web-chat and webhook load
+//! and checks that nothing acknowledged was lost and no reply went out twice (`soak.rs`).
+//!
 //! `topics` trains and scores the topic classifier on a public labelled set (`topics.rs`).
 
 mod analytics;
@@ -19,6 +22,7 @@ mod fake_llm;
 mod faq;
 mod helpdesk;
 mod proc;
+mod soak;
 mod webchat;
 mod webhook;
 
@@ -67,6 +71,10 @@ enum Command {
     /// Post Telegram updates to a running hub's webhook from many clients at once and report
     /// requests a second, acknowledgement latency and what was stored
     Webhook(webhook::Options),
+    /// Start the hub, kill it with SIGKILL every few seconds and start it again, under web-chat
+    /// and Telegram load with the bot answering, and check that no acknowledged message was lost
+    /// or stored twice and no reply sent twice
+    Soak(soak::Options),
     /// Serve an OpenAI-compatible model on loopback that answers after a set time to first
     /// token, streams at a set pace, and answers 429, 500 or never to set shares of the calls
     FakeLlm(fake_llm::Options),
@@ -144,6 +152,7 @@ async fn main() -> anyhow::Result<()> {
         }
         Command::Webchat(options) => webchat::run(options).await,
         Command::Webhook(options) => webhook::run(options).await,
+        Command::Soak(options) => soak::run(options).await,
         Command::FakeLlm(options) => fake_llm::run(options).await,
         Command::Helpdesk(options) => helpdesk::run(options).await,
         Command::Analytics(options) => analytics::run(options).await,

@@ -43,7 +43,7 @@ type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
 /// What the visitors ask: questions the demo knowledge base answers (checked with `switchboard
 /// eval answers`), so that every message gets the bot's answer, as most do on a real site.
-const QUESTIONS: &[&str] = &[
+pub(crate) const QUESTIONS: &[&str] = &[
     "How do I track my parcel?",
     "How long does a refund take?",
     "Can I change the delivery address after ordering?",
@@ -115,13 +115,13 @@ pub struct Options {
 
 /// How the first message's wait is drawn (`--arrivals`).
 #[derive(Clone, Copy, Debug, PartialEq, Eq, clap::ValueEnum)]
-enum Arrivals {
+pub(crate) enum Arrivals {
     Steady,
     Burst,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
-enum Phase {
+pub(crate) enum Phase {
     Ramp,
     Messaging,
     Storm,
@@ -131,35 +131,35 @@ enum Phase {
 }
 
 /// What the visitors share: where to connect, and counters for the progress lines.
-struct Shared {
-    ws_url: String,
-    origin: Option<String>,
-    messages: usize,
-    think: Duration,
-    arrivals: Arrivals,
-    connected: AtomicUsize,
-    failed: AtomicUsize,
-    sent: AtomicUsize,
-    acked: AtomicUsize,
-    answered: AtomicUsize,
-    drops: AtomicUsize,
-    done_sending: AtomicUsize,
-    settled: AtomicUsize,
-    storm_connected: AtomicUsize,
-    storm_verified: AtomicUsize,
+pub(crate) struct Shared {
+    pub(crate) ws_url: String,
+    pub(crate) origin: Option<String>,
+    pub(crate) messages: usize,
+    pub(crate) think: Duration,
+    pub(crate) arrivals: Arrivals,
+    pub(crate) connected: AtomicUsize,
+    pub(crate) failed: AtomicUsize,
+    pub(crate) sent: AtomicUsize,
+    pub(crate) acked: AtomicUsize,
+    pub(crate) answered: AtomicUsize,
+    pub(crate) drops: AtomicUsize,
+    pub(crate) done_sending: AtomicUsize,
+    pub(crate) settled: AtomicUsize,
+    pub(crate) storm_connected: AtomicUsize,
+    pub(crate) storm_verified: AtomicUsize,
     /// Visitors that have reconnected after losing their connection, and of those, how many
     /// have passed (or could not reach) the final check.
-    reconnected: AtomicUsize,
-    checked: AtomicUsize,
+    pub(crate) reconnected: AtomicUsize,
+    pub(crate) checked: AtomicUsize,
     /// When the generator started, and the last first acknowledgement since (ms after it): the
     /// message rate is over the time acknowledgements kept coming, not the drain after.
-    epoch: Instant,
-    last_ack_ms: AtomicU64,
+    pub(crate) epoch: Instant,
+    pub(crate) last_ack_ms: AtomicU64,
 }
 
 /// One visitor's results, merged at the end.
 #[derive(Default)]
-struct Report {
+pub(crate) struct Report {
     connected: bool,
     connect_error: Option<String>,
     sent: usize,
@@ -224,28 +224,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         hub.pid
     );
 
-    let shared = Arc::new(Shared {
+    let mut crowd = Crowd::new(CrowdSettings {
         ws_url,
         origin: options.origin.clone(),
         messages: options.messages,
         think: Duration::from_secs_f64(options.think_secs.max(0.0)),
         arrivals: options.arrivals,
-        connected: AtomicUsize::new(0),
-        failed: AtomicUsize::new(0),
-        sent: AtomicUsize::new(0),
-        acked: AtomicUsize::new(0),
-        answered: AtomicUsize::new(0),
-        drops: AtomicUsize::new(0),
-        done_sending: AtomicUsize::new(0),
-        settled: AtomicUsize::new(0),
-        storm_connected: AtomicUsize::new(0),
-        storm_verified: AtomicUsize::new(0),
-        reconnected: AtomicUsize::new(0),
-        checked: AtomicUsize::new(0),
-        epoch: Instant::now(),
-        last_ack_ms: AtomicU64::new(0),
     });
-    let (phase_tx, phase_rx) = watch::channel(Phase::Ramp);
+    let shared = crowd.shared.clone();
     let started = Instant::now();
     let progress = tokio::spawn(progress_lines(
         shared.clone(),
@@ -253,26 +239,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         started,
     ));
 
-    // Ramp up: a batch every 10 ms.
     let rss_before = hub.rss_kib()?;
     let cpu_ramp = hub.cpu()?;
-    let mut visitors = tokio::task::JoinSet::new();
-    let per_batch = (options.ramp_per_sec / 100).max(1);
-    let mut tick = tokio::time::interval(Duration::from_millis(10));
-    let mut opened = 0;
-    while opened < options.conversations {
-        tick.tick().await;
-        for _ in 0..per_batch.min(options.conversations - opened) {
-            visitors.spawn(visitor(shared.clone(), phase_rx.clone(), opened));
-            opened += 1;
-        }
-    }
-    let ramp_deadline = Instant::now() + Duration::from_secs(60);
-    while shared.connected.load(Relaxed) + shared.failed.load(Relaxed) < options.conversations
-        && Instant::now() < ramp_deadline
-    {
-        sleep(Duration::from_millis(50)).await;
-    }
+    crowd
+        .ramp(options.conversations, options.ramp_per_sec)
+        .await;
     let ramp_time = started.elapsed();
     let ramp_cpu = hub.cpu()?.since(&cpu_ramp);
     sleep(Duration::from_secs(options.idle_secs)).await;
@@ -289,23 +260,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let cpu_messages = hub.cpu()?;
     let self_cpu = Cpu::of_self()?;
     let messaging_started = Instant::now();
-    phase_tx.send_replace(Phase::Messaging);
+    crowd.enter(Phase::Messaging);
     let mut rss_peak = rss_idle;
-    let drain = Duration::from_secs(options.drain_secs);
-    let mut drain_started: Option<Instant> = None;
-    loop {
-        sleep(Duration::from_millis(500)).await;
-        rss_peak = rss_peak.max(hub.rss_kib()?);
-        if shared.settled.load(Relaxed) >= held {
-            break;
-        }
-        if shared.done_sending.load(Relaxed) >= held {
-            let since = *drain_started.get_or_insert_with(Instant::now);
-            if since.elapsed() > drain {
-                break;
-            }
-        }
-    }
+    crowd
+        .settle(Duration::from_secs(options.drain_secs), || {
+            rss_peak = rss_peak.max(hub.rss_kib()?);
+            Ok(())
+        })
+        .await?;
     let messaging_time = messaging_started.elapsed();
     let messaging_cpu = hub.cpu()?.since(&cpu_messages);
     let generator_cpu = Cpu::of_self()?.since(&self_cpu);
@@ -313,33 +275,28 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     // The reconnect storm.
     let mut storm_time = None;
     if options.storm {
-        let storm_started = Instant::now();
-        phase_tx.send_replace(Phase::Storm);
-        let deadline = storm_started + Duration::from_secs(60);
-        while shared.storm_verified.load(Relaxed) < held && Instant::now() < deadline {
-            sleep(Duration::from_millis(20)).await;
-            rss_peak = rss_peak.max(hub.rss_kib()?);
-        }
-        storm_time = Some(storm_started.elapsed());
+        storm_time = Some(
+            crowd
+                .storm(|| {
+                    rss_peak = rss_peak.max(hub.rss_kib()?);
+                    Ok(())
+                })
+                .await?,
+        );
     }
     // The final check, when the storm has not already replayed every conversation from 0.
     let reconnected = shared.reconnected.load(Relaxed);
     let mut check_time = None;
     if !options.storm && reconnected > 0 {
         let check_started = Instant::now();
-        phase_tx.send_replace(Phase::Verify);
+        crowd.enter(Phase::Verify);
         let deadline = check_started + Duration::from_secs(60);
         while shared.checked.load(Relaxed) < reconnected && Instant::now() < deadline {
             sleep(Duration::from_millis(20)).await;
         }
         check_time = Some(check_started.elapsed());
     }
-    phase_tx.send_replace(Phase::Stop);
-
-    let mut reports = Vec::with_capacity(options.conversations);
-    while let Some(report) = visitors.join_next().await {
-        reports.push(report.context("a visitor task panicked")?);
-    }
+    let reports = crowd.finish().await?;
     progress.abort();
 
     let summary = Summary::of(&reports);
@@ -501,6 +458,142 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         );
     }
     Ok(())
+}
+
+/// What a crowd's visitors do: where they connect and what they send.
+pub(crate) struct CrowdSettings {
+    /// `ws://…/chat/ws?inbox=…`
+    pub ws_url: String,
+    pub origin: Option<String>,
+    /// Messages each visitor sends
+    pub messages: usize,
+    /// Mean think time before each message
+    pub think: Duration,
+    pub arrivals: Arrivals,
+}
+
+/// Visitors that follow one phase together, with their shared counters: `run` drives one
+/// through its phases, and so does the crash soak (`soak.rs`), across the hub's restarts.
+pub(crate) struct Crowd {
+    pub(crate) shared: Arc<Shared>,
+    phase: watch::Sender<Phase>,
+    visitors: tokio::task::JoinSet<Report>,
+}
+
+impl Crowd {
+    pub(crate) fn new(settings: CrowdSettings) -> Crowd {
+        let shared = Arc::new(Shared {
+            ws_url: settings.ws_url,
+            origin: settings.origin,
+            messages: settings.messages,
+            think: settings.think,
+            arrivals: settings.arrivals,
+            connected: AtomicUsize::new(0),
+            failed: AtomicUsize::new(0),
+            sent: AtomicUsize::new(0),
+            acked: AtomicUsize::new(0),
+            answered: AtomicUsize::new(0),
+            drops: AtomicUsize::new(0),
+            done_sending: AtomicUsize::new(0),
+            settled: AtomicUsize::new(0),
+            storm_connected: AtomicUsize::new(0),
+            storm_verified: AtomicUsize::new(0),
+            reconnected: AtomicUsize::new(0),
+            checked: AtomicUsize::new(0),
+            epoch: Instant::now(),
+            last_ack_ms: AtomicU64::new(0),
+        });
+        Crowd {
+            shared,
+            phase: watch::channel(Phase::Ramp).0,
+            visitors: tokio::task::JoinSet::new(),
+        }
+    }
+
+    /// Opens `conversations` visitors, `per_sec` a second (a batch every 10 ms), then waits
+    /// (at most 60 s) until each has connected or given up.
+    pub(crate) async fn ramp(&mut self, conversations: usize, per_sec: usize) {
+        let per_batch = (per_sec / 100).max(1);
+        let mut tick = tokio::time::interval(Duration::from_millis(10));
+        let mut opened = 0;
+        while opened < conversations {
+            tick.tick().await;
+            for _ in 0..per_batch.min(conversations - opened) {
+                self.visitors
+                    .spawn(visitor(self.shared.clone(), self.phase.subscribe(), opened));
+                opened += 1;
+            }
+        }
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while self.shared.connected.load(Relaxed) + self.shared.failed.load(Relaxed) < conversations
+            && Instant::now() < deadline
+        {
+            sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    pub(crate) fn enter(&self, phase: Phase) {
+        self.phase.send_replace(phase);
+    }
+
+    /// Visitors holding a connection after the ramp.
+    pub(crate) fn held(&self) -> usize {
+        self.shared.connected.load(Relaxed)
+    }
+
+    /// Waits until every visitor held has sent everything and had it acknowledged and answered,
+    /// or until `drain` has passed since the last one sent its last message; `tick` runs every
+    /// 500 ms meanwhile.
+    pub(crate) async fn settle(
+        &self,
+        drain: Duration,
+        mut tick: impl FnMut() -> anyhow::Result<()>,
+    ) -> anyhow::Result<()> {
+        let held = self.held();
+        let mut drain_started: Option<Instant> = None;
+        loop {
+            sleep(Duration::from_millis(500)).await;
+            tick()?;
+            if self.shared.settled.load(Relaxed) >= held {
+                return Ok(());
+            }
+            if self.shared.done_sending.load(Relaxed) >= held {
+                let since = *drain_started.get_or_insert_with(Instant::now);
+                if since.elapsed() > drain {
+                    return Ok(());
+                }
+            }
+        }
+    }
+
+    /// The reconnect storm: every visitor drops its connection, reconnects at once and replays
+    /// its conversation from `seq` 0; waits (at most 60 s) until every one held has seen each
+    /// of its acknowledged messages come back. `tick` runs every 20 ms meanwhile. How long it
+    /// took.
+    pub(crate) async fn storm(
+        &self,
+        mut tick: impl FnMut() -> anyhow::Result<()>,
+    ) -> anyhow::Result<Duration> {
+        let held = self.held();
+        let started = Instant::now();
+        self.enter(Phase::Storm);
+        let deadline = started + Duration::from_secs(60);
+        while self.shared.storm_verified.load(Relaxed) < held && Instant::now() < deadline {
+            sleep(Duration::from_millis(20)).await;
+            tick()?;
+        }
+        Ok(started.elapsed())
+    }
+
+    /// Stops every visitor and gathers their reports.
+    pub(crate) async fn finish(mut self) -> anyhow::Result<Vec<Report>> {
+        self.enter(Phase::Stop);
+        let mut reports = Vec::with_capacity(self.visitors.len());
+        while let Some(report) = self.visitors.join_next().await {
+            reports.push(report.context("a visitor task panicked")?);
+        }
+        Ok(reports)
+    }
 }
 
 /// Signs in as the admin and takes the first web-chat inbox (the demo's on a fresh hub).
@@ -1085,35 +1178,35 @@ fn uuid_like() -> String {
     format!("{:032x}", rand::random::<u128>())
 }
 
-struct Summary {
-    connect_failures: usize,
-    first_connect_error: Option<String>,
-    sent: usize,
-    acked: usize,
-    resends: usize,
-    drops: usize,
-    acks: Vec<Duration>,
-    first_acks: Vec<Duration>,
-    first_answers: Vec<Duration>,
-    answers: Vec<Duration>,
-    unanswered: usize,
-    lost: usize,
-    replay_missing: usize,
-    duplicates: usize,
-    errors: BTreeMap<String, usize>,
-    storm_reconnects: Vec<Duration>,
-    storm_replays: Vec<Duration>,
+pub(crate) struct Summary {
+    pub(crate) connect_failures: usize,
+    pub(crate) first_connect_error: Option<String>,
+    pub(crate) sent: usize,
+    pub(crate) acked: usize,
+    pub(crate) resends: usize,
+    pub(crate) drops: usize,
+    pub(crate) acks: Vec<Duration>,
+    pub(crate) first_acks: Vec<Duration>,
+    pub(crate) first_answers: Vec<Duration>,
+    pub(crate) answers: Vec<Duration>,
+    pub(crate) unanswered: usize,
+    pub(crate) lost: usize,
+    pub(crate) replay_missing: usize,
+    pub(crate) duplicates: usize,
+    pub(crate) errors: BTreeMap<String, usize>,
+    pub(crate) storm_reconnects: Vec<Duration>,
+    pub(crate) storm_replays: Vec<Duration>,
     /// The acknowledgements split by whether the message was resent after a reconnect.
-    steady_acks: Vec<Duration>,
-    resent_acks: Vec<Duration>,
-    reconnected_visitors: usize,
-    reconnects: Vec<Duration>,
-    recoveries: Vec<Duration>,
-    check_replays: Vec<Duration>,
+    pub(crate) steady_acks: Vec<Duration>,
+    pub(crate) resent_acks: Vec<Duration>,
+    pub(crate) reconnected_visitors: usize,
+    pub(crate) reconnects: Vec<Duration>,
+    pub(crate) recoveries: Vec<Duration>,
+    pub(crate) check_replays: Vec<Duration>,
 }
 
 impl Summary {
-    fn of(reports: &[Report]) -> Summary {
+    pub(crate) fn of(reports: &[Report]) -> Summary {
         let mut summary = Summary {
             connect_failures: reports.iter().filter(|r| !r.connected).count(),
             first_connect_error: reports.iter().find_map(|r| r.connect_error.clone()),
@@ -1207,7 +1300,7 @@ pub(crate) fn spread(sorted: &[Duration]) -> String {
 }
 
 /// The p-th percentile of sorted durations, in milliseconds with one decimal; "-" when empty.
-fn ms(sorted: &[Duration], p: f64) -> String {
+pub(crate) fn ms(sorted: &[Duration], p: f64) -> String {
     if sorted.is_empty() {
         return "-".into();
     }

@@ -41,6 +41,8 @@ pub struct Options {
 }
 
 const SECRET: &str = "bench_secret-token";
+/// The bot's token, which the Bot API's URLs carry (`/bot{token}/sendMessage`).
+pub(crate) const BOT_TOKEN: &str = "123456:bench";
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
     let base = options.url.trim_end_matches('/').to_owned();
@@ -56,25 +58,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     .await?;
     // The Bot API is never reached: the bench's hub runs with the bot off, and an agent's reply
     // would go to this closed port.
-    let inbox: Value = client
-        .post(format!("{base}/api/v1/inboxes"))
-        .bearer_auth(&token)
-        .json(&json!({
-            "name": format!("Bench Telegram {}", chrono::Utc::now().timestamp_millis()),
-            "channel": "telegram",
-            "config": {
-                "bot_token": "123456:bench",
-                "secret_token": SECRET,
-                "api_base_url": "http://127.0.0.1:9",
-            },
-        }))
-        .send()
-        .await?
-        .error_for_status()
-        .context("cannot create the Telegram inbox")?
-        .json()
-        .await?;
-    let inbox_id = inbox["id"].as_str().context("no inbox id")?.to_owned();
+    let inbox_id = create_inbox(&client, &base, &token, "http://127.0.0.1:9").await?;
     let url = format!("{base}/webhooks/telegram/{inbox_id}");
     let ingested_before = ingested(&client, &base).await?;
 
@@ -93,12 +77,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
                         break;
                     }
                     let sent = Instant::now();
-                    let answer = client
-                        .post(&url)
-                        .header("x-telegram-bot-api-secret-token", SECRET)
-                        .json(&update(i, chats))
-                        .send()
-                        .await;
+                    let answer = post_update(&client, &url, &update(i, chats)).await;
                     match answer {
                         Ok(answer) if answer.status().is_success() => {
                             latencies.push(sent.elapsed());
@@ -161,9 +140,60 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Creates a Telegram inbox whose Bot API calls go to `api_base_url`; answers its id.
+pub(crate) async fn create_inbox(
+    client: &reqwest::Client,
+    base: &str,
+    token: &str,
+    api_base_url: &str,
+) -> anyhow::Result<String> {
+    let inbox: Value = client
+        .post(format!("{base}/api/v1/inboxes"))
+        .bearer_auth(token)
+        .json(&json!({
+            "name": format!("Bench Telegram {}", chrono::Utc::now().timestamp_millis()),
+            "channel": "telegram",
+            "config": {
+                "bot_token": BOT_TOKEN,
+                "secret_token": SECRET,
+                "api_base_url": api_base_url,
+            },
+        }))
+        .send()
+        .await?
+        .error_for_status()
+        .context("cannot create the Telegram inbox")?
+        .json()
+        .await?;
+    inbox["id"]
+        .as_str()
+        .map(str::to_owned)
+        .context("no inbox id")
+}
+
+/// Posts one update to the inbox's webhook `url` as Telegram's servers do.
+pub(crate) async fn post_update(
+    client: &reqwest::Client,
+    url: &str,
+    update: &Value,
+) -> reqwest::Result<reqwest::Response> {
+    client
+        .post(url)
+        .header("x-telegram-bot-api-secret-token", SECRET)
+        .json(update)
+        .send()
+        .await
+}
+
 /// The `i`th update: a customer's text message in chat `i % chats`.
 fn update(i: usize, chats: usize) -> Value {
-    let chat = 10_000_000 + (i % chats) as i64;
+    update_saying(i, chats, &format!("Where is my parcel? (message {i})"))
+}
+
+/// The `i`th update (`update_id` 500,000,000 + i, `message_id` 1 + i): a customer's message
+/// with `text` in chat [`chat_id`]`(i, chats)`.
+pub(crate) fn update_saying(i: usize, chats: usize, text: &str) -> Value {
+    let chat = chat_id(i, chats);
     json!({
         "update_id": 500_000_000 + i as i64,
         "message": {
@@ -171,9 +201,14 @@ fn update(i: usize, chats: usize) -> Value {
             "from": { "id": chat, "is_bot": false, "first_name": "Bench", "language_code": "en" },
             "chat": { "id": chat, "first_name": "Bench", "type": "private" },
             "date": chrono::Utc::now().timestamp(),
-            "text": format!("Where is my parcel? (message {i})"),
+            "text": text,
         },
     })
+}
+
+/// The private chat of the `i`th update: one of `chats`, round robin.
+pub(crate) fn chat_id(i: usize, chats: usize) -> i64 {
+    10_000_000 + (i % chats.max(1)) as i64
 }
 
 /// The hub's count of customer messages stored, from `/metrics`.

@@ -132,4 +132,10 @@ impl Connector for EmailConnector {
     async fn deliver(&self, message: &OutboundMessage) -> Result<DeliveryReceipt, DeliveryError> {
         deliver::deliver(&self.config, message).await
     }
+
+    /// A second send carries the first one's `Message-ID` (`deliver::message_id_for`), which
+    /// the customer's mail client shows as one message.
+    fn resends_are_harmless(&self) -> bool {
+        true
+    }
 }

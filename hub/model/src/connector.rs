@@ -140,6 +140,17 @@ pub trait Connector: Send + Sync + 'static {
     /// Sends one stored message to the customer.
     async fn deliver(&self, message: &OutboundMessage) -> Result<DeliveryReceipt, DeliveryError>;
 
+    /// Whether sending a message again is harmless when the platform may have it already: the
+    /// second copy is recognised as the first (email's `Message-ID`, which mail clients fold
+    /// together; an idempotency key). The outbox sends a message again after an attempt whose
+    /// outcome nobody recorded (the hub died between the call and writing down the answer)
+    /// only when this holds; otherwise such a message is marked failed for an agent to check,
+    /// so that the customer never gets it twice (at most once; see `ARCHITECTURE.md`, "The
+    /// outbox across a crash").
+    fn resends_are_harmless(&self) -> bool {
+        false
+    }
+
     /// Answers a platform's `GET` subscription check on the webhook URL (Meta's
     /// `hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`) with the body to echo. Pure.
     /// Most channels have none.

@@ -14,6 +14,10 @@ use crate::state::AppState;
 const LEASE: Duration = Duration::from_secs(120);
 /// A connector call that takes longer has failed (and will be retried).
 const DELIVERY_TIMEOUT: Duration = Duration::from_secs(30);
+/// Why a message whose earlier attempt may have reached the platform is not sent again.
+const OUTCOME_UNKNOWN: &str = "the hub stopped while sending this message, so it may or may \
+     not have reached the customer; it is not sent again, so that it cannot arrive twice: check \
+     the conversation on the channel and send it again if it is missing";
 
 /// Runs until `shutdown`, then lets the deliveries in flight finish.
 pub async fn run(state: AppState, shutdown: CancellationToken) {
@@ -134,6 +138,11 @@ async fn attempt(state: &AppState, job: &ClaimedJob) -> Result<Option<String>, D
         .connectors
         .connector_for(&inbox)
         .map_err(|err| permanent(err.to_string()))?;
+    // At most once where a second copy would reach the customer (ARCHITECTURE.md, "The outbox
+    // across a crash").
+    if job.lapsed && !connector.resends_are_harmless() {
+        return Err(permanent(OUTCOME_UNKNOWN.into()));
+    }
     let message = with_files(state, &job.message).await?;
     match tokio::time::timeout(DELIVERY_TIMEOUT, connector.deliver(&message)).await {
         Ok(result) => result.map(|receipt| receipt.channel_message_id),

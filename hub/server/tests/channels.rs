@@ -6,17 +6,21 @@
 
 mod support;
 
+use std::time::Duration;
+
 use chrono::Utc;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::TestApp;
-use switchboard_model::Secret;
+use switchboard_model::{ChannelKind, Clock, MessageRole, Secret};
+use switchboard_store::NewMessage;
 use switchboard_testkit::{FakePlatform, FakeResponse, TestDatabase, backend_tests};
 
 backend_tests!(
     slack_end_to_end,
     whatsapp_end_to_end,
     telegram_end_to_end,
+    a_reply_that_may_have_gone_out_before_a_crash_is_not_sent_again,
     webhook_registration_is_per_channel,
 );
 
@@ -668,6 +672,106 @@ async fn telegram_end_to_end(db: TestDatabase) {
     let reason = failed["delivery_error"].as_str().unwrap_or("");
     assert!(reason.contains("chat not found"), "{reason}");
     assert!(!reason.contains(TG_TOKEN));
+    app.stop().await;
+}
+
+/// The crash soak's case (`switchboard-bench soak`): a worker hands a reply to Telegram and
+/// dies before it writes down the answer. Telegram takes no idempotency key, so whoever takes
+/// the job over cannot tell whether the customer has it: the reply is marked failed for an
+/// agent to check rather than sent a second time.
+async fn a_reply_that_may_have_gone_out_before_a_crash_is_not_sent_again(db: TestDatabase) {
+    let clock = Clock::manual(Utc::now());
+    // The outbox looks for due jobs only when woken, so that the dead worker below claims first.
+    let app = TestApp::spawn_quiet_with_clock(
+        db,
+        |db| switchboard::Settings {
+            delivery_poll_ms: 3_600_000,
+            ..support::settings(db)
+        },
+        clock.clone(),
+    )
+    .await;
+    let admin = app.admin().await;
+    let telegram = FakePlatform::start(FakeResponse::json(
+        200,
+        json!({ "ok": true, "result": { "message_id": 1400, "date": 1700001000, "chat": { "id": 1111111, "type": "private" } } }),
+    ))
+    .await;
+    let inbox = create_inbox(
+        &app,
+        &admin,
+        "telegram",
+        json!({ "bot_token": TG_TOKEN, "secret_token": TG_SECRET, "api_base_url": telegram.url() }),
+    )
+    .await;
+    let secret = [("x-telegram-bot-api-secret-token", TG_SECRET.to_owned())];
+    let update = include_bytes!("../../../fixtures/telegram/message_private.json");
+    let (status, _) = post_raw(
+        &app,
+        &format!("/webhooks/telegram/{inbox}"),
+        &secret,
+        update,
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK);
+    let listed = conversations(&app, &admin, &inbox).await;
+    let conversation_id = listed[0]["id"].as_str().expect("an id");
+    let org_id = listed[0]["org_id"].as_str().expect("an org");
+
+    // A worker claims an agent's reply, sends it (or not) and dies: its lease runs out.
+    let store = &app.state.store;
+    let (_, in_doubt) = store
+        .append_message(
+            org_id,
+            conversation_id,
+            NewMessage {
+                role: MessageRole::Agent,
+                private: false,
+                text: "We have refunded one charge.".into(),
+                author_id: None,
+                mentions: Vec::new(),
+                attachments: Vec::new(),
+                sources: Vec::new(),
+                confidence: None,
+                model: None,
+                tokens: None,
+            },
+        )
+        .await
+        .expect("stored");
+    let claimed = store
+        .claim_jobs(&[ChannelKind::Telegram], 10, Duration::from_secs(30))
+        .await
+        .expect("claims");
+    assert_eq!(claimed.len(), 1);
+    clock.advance(chrono::Duration::seconds(60));
+
+    // The next reply wakes the outbox, which finds the lapsed job beside it.
+    let sent = reply_and_wait(&app, &admin, conversation_id, "Anything else?").await;
+    assert_eq!(sent["delivery_status"], "sent", "{sent}");
+    let detail = app
+        .wait_for(&admin, conversation_id, |body| {
+            body["messages"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .any(|m| m["id"] == in_doubt.id.as_str() && m["delivery_status"] == "failed")
+        })
+        .await;
+    let texts: Vec<Value> = telegram
+        .requests()
+        .iter()
+        .map(|request| request.json()["text"].clone())
+        .collect();
+    assert_eq!(texts, [json!("Anything else?")], "nothing sent twice");
+    let failed = detail["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|m| m["id"] == in_doubt.id.as_str())
+        .expect("the reply in doubt");
+    let reason = failed["delivery_error"].as_str().unwrap_or_default();
+    assert!(reason.contains("may or may not have reached"), "{reason}");
     app.stop().await;
 }
 

@@ -2,8 +2,9 @@
 //! retried with backoff, and finished as sent or failed.
 //!
 //! A claim is a lease: a worker that dies mid-delivery leaves its job `in_flight` until
-//! `locked_until` passes, then any worker takes it again. Delivery is therefore at least once;
-//! connectors pass the message id as an idempotency key where the platform accepts one.
+//! `locked_until` passes, then any worker takes it again, told that the claim before lapsed
+//! ([`ClaimedJob::lapsed`]): the message may have gone out, and the server decides by the
+//! channel whether to send it again (at least once) or not (at most once).
 
 use std::time::Duration;
 
@@ -65,6 +66,9 @@ impl RetryPolicy {
 pub struct ClaimedJob {
     pub job_id: String,
     pub message: OutboundMessage,
+    /// Another worker held the job before and its lease ran out without a word: it died (or
+    /// could not record the outcome) after it may have handed the message to the platform.
+    pub lapsed: bool,
 }
 
 /// Writes the delivery job of a message in the message's own transaction.
@@ -147,6 +151,7 @@ impl Store {
         for job in jobs {
             let message = outbound(&*txn, &job).await?;
             claimed.push(ClaimedJob {
+                lapsed: job.status == IN_FLIGHT,
                 job_id: job.id,
                 message,
             });

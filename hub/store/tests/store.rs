@@ -1091,13 +1091,16 @@ async fn expired_leases_are_claimed_again(db: TestDatabase) {
     };
     let first = claim().await;
     assert_eq!(first.len(), 1);
+    assert!(!first[0].lapsed, "a first claim");
     assert!(claim().await.is_empty(), "leased");
     clock.advance(chrono::Duration::seconds(31));
-    // The first worker "crashed": its lease ran out, so another worker takes the job.
+    // The first worker "crashed": its lease ran out, so another worker takes the job, told
+    // that the message may have gone out.
     let second = claim().await;
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].job_id, first[0].job_id);
     assert_eq!(second[0].message.attempt, 2);
+    assert!(second[0].lapsed);
     // The first worker comes back and reports a failure: the job is the second's now, so
     // nothing changes; the second's success counts.
     f.store
