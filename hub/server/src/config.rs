@@ -53,6 +53,11 @@ pub struct Settings {
     /// logins, web chat) read it there when the request comes through one of them. Default:
     /// loopback (a proxy on the same machine); empty: none, the TCP peer is the client.
     pub trusted_proxies: crate::client_address::TrustedProxies,
+    /// When set, `GET /metrics` answers only a request that carries it as `Authorization:
+    /// Bearer <token>` (Prometheus' `authorization` setting), and 401 to any other. Unset, the
+    /// route is open: for a node whose port only the monitoring network reaches
+    /// (docs/security.md, "Metrics").
+    pub metrics_token: Option<Secret>,
     /// A request to the REST API that takes longer is answered 408.
     pub request_timeout_secs: u64,
     /// Concurrent deliveries per node.
@@ -153,6 +158,7 @@ impl Default for Settings {
             api_requests_per_minute: 12_000,
             api_burst: 2_000,
             trusted_proxies: Default::default(),
+            metrics_token: None,
             request_timeout_secs: 30,
             delivery_concurrency: 8,
             delivery_retry_base_ms: 2_000,

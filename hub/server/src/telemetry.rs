@@ -86,7 +86,18 @@ pub async fn readyz(State(state): State<AppState>) -> Response {
     }
 }
 
-pub async fn metrics() -> Response {
+/// `GET /metrics`: the Prometheus text, to callers with the `metrics_token` when one is set.
+pub async fn metrics(State(state): State<AppState>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(token) = &state.settings.metrics_token
+        && !bearer_is(&headers, token.expose())
+    {
+        return (
+            StatusCode::UNAUTHORIZED,
+            [(axum::http::header::WWW_AUTHENTICATE, "Bearer")],
+            "the metrics need the metrics token",
+        )
+            .into_response();
+    }
     (
         [(
             axum::http::header::CONTENT_TYPE,
@@ -95,4 +106,15 @@ pub async fn metrics() -> Response {
         metrics_handle().render(),
     )
         .into_response()
+}
+
+/// Whether `headers` carry `Authorization: Bearer <token>`. Their SHA-256s are compared, so the
+/// time taken tells nothing of how much of the token was right.
+fn bearer_is(headers: &axum::http::HeaderMap, token: &str) -> bool {
+    use sha2::{Digest, Sha256};
+    headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|given| Sha256::digest(given.trim()) == Sha256::digest(token))
 }

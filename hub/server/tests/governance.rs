@@ -27,6 +27,7 @@ backend_tests!(
     logins_are_throttled_and_weak_passwords_refused,
     organizations_have_api_limits_of_their_own,
     secrets_are_sealed_at_rest_and_rotated,
+    metrics_answer_only_the_metrics_token_when_one_is_set,
 );
 
 /// Checks `X-Switchboard-Signature` as a subscriber would (docs/webhooks.md); returns `t`.
@@ -1263,4 +1264,38 @@ async fn secrets_are_sealed_at_rest_and_rotated(db: TestDatabase) {
         "the old key no longer opens them"
     );
     app.stop().await;
+}
+
+/// Issue 23, finding 10: `/metrics` was open to anyone who reached the port. With
+/// `metrics_token` set it answers 401 without the token or with a wrong one, and the
+/// Prometheus text with it.
+async fn metrics_answer_only_the_metrics_token_when_one_is_set(db: TestDatabase) {
+    let app = TestApp::spawn_with(db, |db| switchboard::Settings {
+        metrics_token: Some(switchboard_model::Secret::new("scrape-me-7f3a")),
+        ..support::settings(db)
+    })
+    .await;
+    let scrape = |authorization: Option<&'static str>| {
+        let mut request = app.client.get(app.url("/metrics"));
+        if let Some(authorization) = authorization {
+            request = request.header("authorization", authorization);
+        }
+        async move {
+            let response = request.send().await.expect("answers");
+            let status = response.status();
+            (status, response.text().await.expect("a body"))
+        }
+    };
+    for refused in [
+        None,
+        Some("Bearer scrape-me"),
+        Some("Basic c2NyYXBlLW1lLTdmM2E="),
+    ] {
+        let (status, body) = scrape(refused).await;
+        assert_eq!(status, StatusCode::UNAUTHORIZED, "{refused:?}: {body}");
+        assert!(!body.contains("switchboard_"), "no figures: {body}");
+    }
+    let (status, body) = scrape(Some("Bearer scrape-me-7f3a")).await;
+    assert_eq!(status, StatusCode::OK);
+    assert!(body.contains("switchboard_http_requests_total"), "{body}");
 }
