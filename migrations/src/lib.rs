@@ -28,6 +28,7 @@ mod m20261207_000300_contact_labels;
 mod m20261207_000400_contact_search;
 mod m20261208_000100_dead_letters;
 mod m20261208_000200_analytics_rollups;
+mod m20261209_000100_analytics_events;
 
 pub struct Migrator;
 
@@ -59,6 +60,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261207_000400_contact_search::Migration),
             Box::new(m20261208_000100_dead_letters::Migration),
             Box::new(m20261208_000200_analytics_rollups::Migration),
+            Box::new(m20261209_000100_analytics_events::Migration),
         ]
     }
 }

@@ -14,8 +14,10 @@ use serde::Serialize;
 
 use crate::{Calendar, HandoffReason};
 
+mod log;
 mod totals;
 
+pub use log::{LoggedEvent, facts_from_log, parse_time, reopened_within};
 pub use totals::{Dimension, Histogram, SlaCounts, Totals, bucket};
 
 /// The longest range a report covers, in days.
@@ -208,12 +210,18 @@ pub struct ConversationFacts {
     pub csat: Option<i32>,
     /// The knowledge-base articles the AI's answers cited, each once.
     pub cited: Vec<String>,
+    /// The customer reopened it within the organization's reopen window of a resolution.
+    pub reopened_soon: bool,
 }
 
 impl ConversationFacts {
-    /// Resolved with nobody but the AI: never handed off, no person wrote to the customer.
+    /// Resolved with nobody but the AI: never handed off, no person wrote to the customer, and
+    /// not reopened within the window of a resolution.
     pub fn resolved_by_ai(&self) -> bool {
-        self.resolved_at.is_some() && self.handoff.is_none() && !self.human_replied
+        self.resolved_at.is_some()
+            && self.handoff.is_none()
+            && !self.human_replied
+            && !self.reopened_soon
     }
 
     /// From the handoff to a person's first reply, in seconds.
@@ -661,6 +669,7 @@ mod tests {
             sla: None,
             csat: None,
             cited: Vec::new(),
+            reopened_soon: false,
         }
     }
 

@@ -18,6 +18,9 @@ pub struct Organization {
     pub created_at: DateTime<Utc>,
     /// The IANA time zone its reports count days in by default (`UTC` unless set).
     pub time_zone: String,
+    /// A conversation the AI resolved and the customer reopened within this many hours is not
+    /// an automated resolution (24 unless set).
+    pub reopen_window_hours: i64,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

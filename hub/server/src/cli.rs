@@ -212,9 +212,9 @@ pub enum ContactCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum AnalyticsCommand {
-    /// Throw the daily roll-ups away and count every conversation again (the hub counts each
-    /// change as it happens; this is for after an upgrade, or to check them); prints how many
-    /// conversations it counted
+    /// Throw the daily roll-ups away and count every conversation again from its reporting
+    /// events (the hub counts each event as it happens; this is for after an upgrade, or to check
+    /// them); prints how many conversations it counted
     Rebuild,
 }
 

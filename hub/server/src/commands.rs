@@ -199,7 +199,7 @@ pub async fn run(cli: Cli, settings: Settings) -> anyhow::Result<()> {
             let started = std::time::Instant::now();
             let counted = store.rebuild_analytics().await?;
             println!(
-                "counted {counted} conversations into the analytics roll-ups in {:.1} s",
+                "counted {counted} conversations into the analytics roll-ups from their events in {:.1} s",
                 started.elapsed().as_secs_f64()
             );
             Ok(())

@@ -24,6 +24,7 @@ backend_tests!(
     bad_ranges_are_refused_with_a_reason,
     the_label_filter_counts_exactly_the_labelled_conversations,
     the_daily_rollups_agree_with_the_conversations,
+    the_log_holds_each_reporting_event_and_the_reopen_window_counts,
 );
 
 fn instant(text: &str) -> DateTime<Utc> {
@@ -776,4 +777,281 @@ async fn the_daily_rollups_agree_with_the_conversations(db: TestDatabase) {
     assert_eq!(read["time_zone"], "Europe/Berlin", "{read}");
     assert_rollups_agree(&history, &org_id, "Europe/Berlin", "in Berlin").await;
     assert!(store.analytics_rollup_rows(&org_id).await.expect("rows") > 0);
+}
+
+/// The kinds of `events`, each with its `by` or `target` when it has one.
+fn kinds(events: &[analytics::LoggedEvent]) -> Vec<String> {
+    events
+        .iter()
+        .map(|event| {
+            match event
+                .data
+                .get("by")
+                .or(event.data.get("target"))
+                .and_then(Value::as_str)
+            {
+                Some(detail) => format!("{}:{detail}", event.kind),
+                None => event.kind.clone(),
+            }
+        })
+        .collect()
+}
+
+/// Whether `expected` appears in `actual` in this order (other events may come between).
+fn in_order(actual: &[String], expected: &[&str]) -> bool {
+    let mut rest = actual.iter();
+    expected
+        .iter()
+        .all(|kind| rest.by_ref().any(|event| event == kind))
+}
+
+async fn the_log_holds_each_reporting_event_and_the_reopen_window_counts(db: TestDatabase) {
+    let history = known_history(db).await;
+    let (app, admin) = (&history.app, &history.admin);
+    let store = &app.state.store;
+    let (_, page) = app.get(admin, "/api/v1/conversations?limit=10").await;
+    let mut by_thread = std::collections::HashMap::new();
+    for conversation in page["conversations"].as_array().expect("a page") {
+        let id = conversation["id"].as_str().expect("an id").to_owned();
+        let detail = app.conversation(admin, &id).await;
+        let thread = detail["conversation"]["thread_key"]
+            .as_str()
+            .expect("a thread")
+            .to_owned();
+        by_thread.insert(thread, (id, detail));
+    }
+    let id = |thread: &str| {
+        by_thread
+            .iter()
+            .find(|(key, _)| key.ends_with(thread))
+            .map(|(_, (id, _))| id.clone())
+            .unwrap_or_else(|| panic!("conversation {thread}: {:?}", by_thread.keys()))
+    };
+    let (a, b, c, d, e) = (id("a"), id("b"), id("c"), id("d"), id("e"));
+    let org_id = by_thread.values().next().expect("one").1["conversation"]["org_id"]
+        .as_str()
+        .expect("an org")
+        .to_owned();
+    // Each conversation's events, in the order they happened.
+    let events_of = |conversation: &str| {
+        let (store, org_id, conversation) = (store, org_id.clone(), conversation.to_owned());
+        async move {
+            store
+                .reporting_events(&org_id, &conversation)
+                .await
+                .expect("events")
+        }
+    };
+    let a_events = events_of(&a).await;
+    assert!(
+        in_order(
+            &kinds(&a_events),
+            &["opened", "ai_answered", "resolved:ai", "csat_given"]
+        ),
+        "A: {:?}",
+        kinds(&a_events)
+    );
+    assert_eq!(a_events[0].at, instant("2026-11-27T10:00:00Z"));
+    let resolved = a_events
+        .iter()
+        .find(|event| event.kind == "resolved")
+        .expect("resolved");
+    assert_eq!(resolved.at, instant("2026-11-27T10:01:00Z"));
+    let answered = a_events
+        .iter()
+        .find(|event| event.kind == "ai_answered")
+        .expect("answered");
+    assert_eq!(answered.data["sources"][0]["title"], "Where parcels are");
+    let rated = a_events
+        .iter()
+        .find(|event| event.kind == "csat_given")
+        .expect("rated");
+    assert_eq!(rated.data["score"], 5);
+    let b_kinds = kinds(&events_of(&b).await);
+    assert!(
+        in_order(
+            &b_kinds,
+            &[
+                "opened",
+                "handed_off",
+                "first_human_reply",
+                "sla_met:first_response",
+                "resolved:human",
+                "sla_met:resolution",
+                "csat_given"
+            ]
+        ),
+        "B: {b_kinds:?}"
+    );
+    assert!(b_kinds.contains(&"sla_set".to_owned()) && b_kinds.contains(&"replied".to_owned()));
+    // D was answered an hour late: no first response met.
+    let d_kinds = kinds(&events_of(&d).await);
+    assert!(
+        in_order(
+            &d_kinds,
+            &["opened", "handed_off", "sla_set", "first_human_reply"]
+        ) && !d_kinds.contains(&"sla_met:first_response".to_owned()),
+        "D: {d_kinds:?}"
+    );
+
+    // E: the AI answers and resolves; the customer writes again half an hour later, and the AI
+    // resolves it again. Reopened within the day: not an automated resolution.
+    let ai_answers = |conversation: String| {
+        let org_id = org_id.clone();
+        async move {
+            store
+                .append_bot_message(
+                    &org_id,
+                    &conversation,
+                    &new_id(),
+                    NewMessage {
+                        role: MessageRole::Ai,
+                        private: false,
+                        text: "Hello! How can I help?".into(),
+                        author_id: None,
+                        mentions: Vec::new(),
+                        attachments: Vec::new(),
+                        sources: Vec::new(),
+                        confidence: Some(0.9),
+                        model: None,
+                        tokens: None,
+                    },
+                    AiOutcome::Answered,
+                )
+                .await
+                .expect("the AI's answer");
+        }
+    };
+    history.at("2026-11-30T15:30:00Z").await;
+    ai_answers(e.clone()).await;
+    history.resolve(&e).await;
+    history.at("2026-11-30T16:00:00Z").await;
+    let inbox = by_thread[&by_thread
+        .keys()
+        .find(|key| key.ends_with('e'))
+        .expect("e")
+        .clone()]
+        .1["conversation"]["inbox_id"]
+        .as_str()
+        .expect("an inbox")
+        .to_owned();
+    let again = history.customer_says(&inbox, "e", "one more thing").await;
+    assert_eq!(again, e, "the customer's message reopens E");
+    history.at("2026-11-30T16:05:00Z").await;
+    ai_answers(e.clone()).await;
+    history.resolve(&e).await;
+    let e_kinds = kinds(&events_of(&e).await);
+    assert!(
+        in_order(
+            &e_kinds,
+            &[
+                "opened",
+                "ai_answered",
+                "resolved:ai",
+                "reopened",
+                "ai_answered",
+                "resolved:ai"
+            ]
+        ),
+        "E: {e_kinds:?}"
+    );
+
+    // C is still open when its resolution target (8 business hours: Monday 17:00 in Berlin)
+    // passes: the breach is logged once, whether the hub's timer or this scan flags it.
+    store
+        .detect_sla_breaches(instant("2026-11-30T16:05:00Z"))
+        .await
+        .expect("the scan");
+    let c_kinds = kinds(&events_of(&c).await);
+    assert_eq!(
+        c_kinds
+            .iter()
+            .filter(|kind| *kind == "sla_breached:resolution")
+            .count(),
+        1,
+        "C: {c_kinds:?}"
+    );
+
+    // A again, reopened three days after its resolution and resolved by the AI alone: still
+    // an automated resolution.
+    history
+        .post(&format!("/api/v1/conversations/{a}/reopen"), json!({}))
+        .await;
+    ai_answers(a.clone()).await;
+    history.resolve(&a).await;
+
+    let automated = |tz: &'static str| async move {
+        let (status, overview) = app
+            .get(
+                admin,
+                &format!("/api/v1/analytics/overview?from=2026-11-27&to=2026-11-30&tz={tz}"),
+            )
+            .await;
+        assert_eq!(status, StatusCode::OK, "{overview}");
+        overview["automated_resolutions"].as_i64().expect("a count")
+    };
+    // From the roll-ups (UTC, the organization's zone) and counted from the conversations.
+    assert_eq!(
+        automated("UTC").await,
+        1,
+        "A counts, E was reopened within 24 h"
+    );
+    assert_eq!(automated("Europe/Berlin").await, 1);
+    assert_rollups_agree(&history, &org_id, "UTC", "after the reopenings").await;
+
+    // A window of 0 hours: E's reopening is outside it.
+    let agent = app.user_token(admin, "support_agent").await;
+    let (status, _) = app
+        .send(
+            Method::PATCH,
+            &agent,
+            "/api/v1/organization",
+            json!({ "reopen_window_hours": 0 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, body) = app
+        .send(
+            Method::PATCH,
+            admin,
+            "/api/v1/organization",
+            json!({ "reopen_window_hours": 721 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let (status, org) = app
+        .send(
+            Method::PATCH,
+            admin,
+            "/api/v1/organization",
+            json!({ "reopen_window_hours": 0 }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{org}");
+    assert_eq!(org["reopen_window_hours"], 0);
+    assert_eq!(org["time_zone"], "UTC", "the zone is kept");
+    assert_eq!(automated("UTC").await, 2);
+    assert_eq!(automated("Europe/Berlin").await, 2);
+
+    // Rebuilt from the log alone, the roll-ups are the same.
+    store.rebuild_analytics().await.expect("rebuilt");
+    assert_eq!(automated("UTC").await, 2);
+    assert_rollups_agree(&history, &org_id, "UTC", "rebuilt with a window of 0").await;
+
+    // Erasing the customer takes their conversations' events with them.
+    let contact = app.conversation(admin, &e).await["conversation"]["contact_id"]
+        .as_str()
+        .expect("a contact")
+        .to_owned();
+    let (status, body) = app
+        .send(
+            Method::DELETE,
+            admin,
+            &format!("/api/v1/contacts/{contact}"),
+            json!({}),
+        )
+        .await;
+    assert!(status.is_success(), "{status} {body}");
+    assert!(events_of(&e).await.is_empty(), "E's events are erased");
+    assert!(!events_of(&a).await.is_empty(), "A's are not");
 }

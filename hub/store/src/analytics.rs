@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Utc};
+use chrono::{DateTime, Duration, Utc};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
     QuerySelect,
@@ -11,12 +11,17 @@ use sea_orm::{
 };
 use switchboard_model::{
     BusinessHours, Calendar, ConversationStatus, HandoffReason, MessageRole,
-    analytics::{ConversationFacts, SlaFacts},
+    analytics::{ConversationFacts, LoggedEvent, SlaFacts, reopened_within},
 };
 
-use crate::{Result, Store, convert, entities::*};
+use crate::{Result, Store, StoreError, convert, entities::*};
+
+/// The reopen window an organization starts with: a day, as Intercom and Zendesk count it.
+pub const DEFAULT_REOPEN_WINDOW_SECS: i64 = 86_400;
 
 mod rollups;
+
+pub use rollups::MAX_REOPEN_WINDOW_SECS;
 
 /// Which conversations a report counts, beyond its organization and range.
 #[derive(Clone, Debug, Default)]
@@ -33,7 +38,6 @@ pub struct ReportFilter {
 #[derive(FromQueryResult)]
 struct FactsRow {
     id: String,
-    org_id: String,
     inbox_id: String,
     channel: String,
     team_id: Option<String>,
@@ -114,7 +118,6 @@ fn facts_query() -> sea_orm::Select<conversation::Entity> {
         .select_only()
         .columns([
             Column::Id,
-            Column::OrgId,
             Column::InboxId,
             Column::Channel,
             Column::TeamId,
@@ -168,31 +171,48 @@ fn facts_query() -> sea_orm::Select<conversation::Entity> {
         .join_rev(JoinType::LeftJoin, csat)
 }
 
-/// The facts of the conversations `ids` that still exist, each with its organization.
-pub(crate) async fn facts_of(
+/// The reporting events of the conversations `ids` that still exist, each conversation's in
+/// the order they were written: `(organization, conversation, events)`.
+pub(crate) async fn logs_of(
     db: &impl sea_orm::ConnectionTrait,
     ids: &[String],
-) -> Result<Vec<(String, ConversationFacts)>> {
-    let rows = facts_query()
-        .filter(conversation::Column::Id.is_in(ids.iter().cloned()))
-        .into_model::<FactsRow>()
+) -> Result<Vec<(String, String, Vec<LoggedEvent>)>> {
+    let rows = analytics_event::Entity::find()
+        .filter(analytics_event::Column::ConversationId.is_in(ids.iter().cloned()))
+        .order_by_asc(analytics_event::Column::ConversationId)
+        .order_by_asc(analytics_event::Column::Id)
         .all(db)
         .await?;
-    let names = HashMap::new();
-    let mut facts: Vec<(String, ConversationFacts)> = rows
-        .into_iter()
-        .map(|row| {
-            let org_id = row.org_id.clone();
-            facts(row, &names).map(|facts| (org_id, facts))
-        })
-        .collect::<Result<_>>()?;
-    let answers =
-        message::Entity::find().filter(message::Column::ConversationId.is_in(ids.iter().cloned()));
-    let mut cited = cited_in(db, answers).await?;
-    for (_, fact) in &mut facts {
-        fact.cited = cited.remove(&fact.conversation_id).unwrap_or_default();
+    let mut logs: Vec<(String, String, Vec<LoggedEvent>)> = Vec::new();
+    for row in rows {
+        let event = logged(row.kind, row.at, &row.data)?;
+        match logs.last_mut() {
+            Some((_, id, events)) if *id == row.conversation_id => events.push(event),
+            _ => logs.push((row.org_id, row.conversation_id, vec![event])),
+        }
     }
-    Ok(facts)
+    Ok(logs)
+}
+
+fn logged(kind: String, at: DateTime<Utc>, data: &str) -> Result<LoggedEvent> {
+    let data = serde_json::from_str(data)
+        .map_err(|err| StoreError::Corrupt(format!("analytics event: {err}")))?;
+    Ok(LoggedEvent { kind, at, data })
+}
+
+/// The organization's reopen window: an automated resolution reopened within it does not count.
+pub(crate) async fn reopen_window(
+    db: &impl sea_orm::ConnectionTrait,
+    org_id: &str,
+) -> Result<Duration> {
+    let secs = organization::Entity::find_by_id(org_id)
+        .select_only()
+        .column(organization::Column::ReopenWindowSecs)
+        .into_tuple::<i64>()
+        .one(db)
+        .await?
+        .unwrap_or(DEFAULT_REOPEN_WINDOW_SECS);
+    Ok(Duration::seconds(Ord::max(secs, 0)))
 }
 
 /// The articles the AI's answers among `messages` cited, by conversation, each once.
@@ -286,12 +306,63 @@ impl Store {
             .take();
         let answers = message::Entity::find()
             .filter(message::Column::OrgId.eq(org_id))
-            .filter(message::Column::ConversationId.in_subquery(opened));
+            .filter(message::Column::ConversationId.in_subquery(opened.clone()));
         let mut cited = cited_in(self.db(), answers).await?;
+        let reopened = self.reopened_soon(org_id, opened).await?;
         for fact in &mut facts {
             fact.cited = cited.remove(&fact.conversation_id).unwrap_or_default();
+            fact.reopened_soon = reopened.contains(&fact.conversation_id);
         }
         Ok(facts)
+    }
+
+    /// The conversation's reporting events, in the order they were written.
+    pub async fn reporting_events(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+    ) -> Result<Vec<LoggedEvent>> {
+        analytics_event::Entity::find()
+            .filter(analytics_event::Column::OrgId.eq(org_id))
+            .filter(analytics_event::Column::ConversationId.eq(conversation_id))
+            .order_by_asc(analytics_event::Column::Id)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|row| logged(row.kind, row.at, &row.data))
+            .collect()
+    }
+
+    /// Which of the conversations `ids` (a query of their ids) the customer reopened within the
+    /// organization's window of a resolution, by their resolutions and reopenings in the log.
+    async fn reopened_soon(
+        &self,
+        org_id: &str,
+        ids: sea_orm::sea_query::SelectStatement,
+    ) -> Result<std::collections::HashSet<String>> {
+        use analytics_event::Column;
+        let window = reopen_window(self.db(), org_id).await?;
+        let rows: Vec<(String, String, DateTime<Utc>)> = analytics_event::Entity::find()
+            .select_only()
+            .columns([Column::ConversationId, Column::Kind, Column::At])
+            .filter(Column::OrgId.eq(org_id))
+            .filter(Column::Kind.is_in(["resolved", "reopened"]))
+            .filter(Column::ConversationId.in_subquery(ids))
+            .order_by_asc(Column::ConversationId)
+            .order_by_asc(Column::Id)
+            .into_tuple()
+            .all(self.db())
+            .await?;
+        let mut reopened = std::collections::HashSet::new();
+        for conversation in rows.chunk_by(|a, b| a.0 == b.0) {
+            let events = conversation
+                .iter()
+                .map(|(_, kind, at)| (kind.as_str(), *at));
+            if reopened_within(events, window) {
+                reopened.insert(conversation[0].0.clone());
+            }
+        }
+        Ok(reopened)
     }
 
     /// The names a report shows: SLA policies' and knowledge-base articles'.
@@ -387,5 +458,6 @@ fn facts(row: FactsRow, policies: &HashMap<String, String>) -> Result<Conversati
         sla,
         csat: row.csat,
         cited: Vec::new(),
+        reopened_soon: false,
     })
 }

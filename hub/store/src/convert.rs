@@ -37,6 +37,7 @@ pub(crate) fn organization(row: organization::Model) -> model::Organization {
         name: row.name,
         created_at: row.created_at,
         time_zone: row.time_zone,
+        reopen_window_hours: row.reopen_window_secs / 3600,
     }
 }
 

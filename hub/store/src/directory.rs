@@ -13,7 +13,10 @@ use sea_orm::{
 use serde_json::{Map, Value};
 use switchboard_model::{self as model, ChannelKind, Role, new_id};
 
-use crate::{Result, Store, StoreError, conflict_as, convert, entities::*, sealing::SecretKeys};
+use crate::{
+    DEFAULT_REOPEN_WINDOW_SECS, Result, Store, StoreError, conflict_as, convert, entities::*,
+    sealing::SecretKeys,
+};
 
 /// An inbox with its secrets, for the parts of the hub that talk to its channel.
 #[derive(Clone, Debug)]
@@ -190,6 +193,7 @@ impl Store {
             },
             created_at: self.now(),
             time_zone: "UTC".into(),
+            reopen_window_secs: DEFAULT_REOPEN_WINDOW_SECS,
         };
         let txn = self.begin_write().await?;
         organization::Entity::insert(organization::ActiveModel::from(row.clone()))

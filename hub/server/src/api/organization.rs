@@ -1,5 +1,6 @@
-//! The organization itself: `GET /organization` (anyone signed in: its name and the time zone
-//! its reports count days in) and `PATCH /organization` (`settings:manage`).
+//! The organization itself: `GET /organization` (anyone signed in: its name, the time zone
+//! its reports count days in and their reopen window) and `PATCH /organization`
+//! (`settings:manage`).
 
 use axum::extract::State;
 use serde::Deserialize;
@@ -31,6 +32,10 @@ pub struct OrganizationUpdate {
     /// An IANA time zone (`Europe/Berlin`): the days the reports count in by default, and the
     /// days their roll-ups keep (they are counted again in it, in the background).
     pub time_zone: Option<String>,
+    /// Hours (0–720): a conversation the AI resolved and the customer reopened within them is
+    /// not an automated resolution. The roll-ups are counted again with it.
+    #[schema(minimum = 0, maximum = 720)]
+    pub reopen_window_hours: Option<i64>,
 }
 
 /// Changes the organization's settings.
@@ -45,13 +50,22 @@ pub async fn update(
 ) -> ApiResult<ApiJson<Organization>> {
     auth.require(Permission::SettingsManage)?;
     let org_id = auth.org_id().to_owned();
-    if let Some(time_zone) = &request.time_zone {
-        state.store.set_org_time_zone(&org_id, time_zone).await?;
+    if request.time_zone.is_some() || request.reopen_window_hours.is_some() {
+        let window_secs = request
+            .reopen_window_hours
+            .map(|hours| hours.saturating_mul(3600));
+        state
+            .store
+            .set_org_reporting(&org_id, request.time_zone.as_deref(), window_secs)
+            .await?;
         auth.audit(
             &state,
             "organization.updated",
             &org_id,
-            serde_json::json!({ "time_zone": time_zone }),
+            serde_json::json!({
+                "time_zone": request.time_zone,
+                "reopen_window_hours": request.reopen_window_hours,
+            }),
         )
         .await?;
     }

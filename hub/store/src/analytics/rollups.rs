@@ -1,21 +1,23 @@
 //! The analytics roll-ups: the totals of each day per organization and dimension
-//! (`docs/analytics.md`). Triggers mark each conversation whose facts a write may have changed
-//! (in that write's transaction); [`Store::refresh_analytics`] counts the marked ones again: it
-//! takes out what each was last counted as and adds what it is now, and clears the marks it
-//! read in the same transaction. A report then reads a row a day.
+//! (`docs/analytics.md`). Triggers log each reporting event and mark its conversation (in the
+//! write's own transaction); [`Store::refresh_analytics`] counts the marked ones again from
+//! their events: it takes out what each was last counted as and adds what it is now, and clears
+//! the marks it read in the same transaction. A report then reads a row a day.
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
+use chrono::Duration;
 use sea_orm::{
     ColumnTrait, Condition, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder,
-    QuerySelect, Statement, sea_query::OnConflict,
+    QuerySelect, Statement,
+    sea_query::{Expr, OnConflict},
 };
 use switchboard_model::{
     Calendar,
-    analytics::{ConversationFacts, Dimension, ReportRange, ReportTotals, Totals},
+    analytics::{ConversationFacts, Dimension, ReportRange, ReportTotals, Totals, facts_from_log},
 };
 
-use super::{ReportFilter, facts_of};
+use super::{ReportFilter, logs_of, reopen_window};
 use crate::{Result, Store, StoreError, entities::*};
 
 /// Conversations counted again per transaction: the refresh holds SQLite's one writer for a
@@ -161,23 +163,13 @@ impl Store {
         Ok(total)
     }
 
-    /// Throws the roll-ups away and counts every conversation again: after a change to what
-    /// they count, or to check them against the conversations. Returns the conversations counted.
+    /// Throws the roll-ups away and counts every conversation again from the log: after a
+    /// change to what they count, or to check them against it. Returns the conversations counted.
     pub async fn rebuild_analytics(&self) -> Result<usize> {
         {
             let _one = REFRESHING.lock().await;
             let txn = self.begin_write().await?;
-            analytics_day::Entity::delete_many().exec(&txn.txn).await?;
-            analytics_fact::Entity::delete_many().exec(&txn.txn).await?;
-            analytics_dirty::Entity::delete_many()
-                .exec(&txn.txn)
-                .await?;
-            txn.txn
-                .execute_unprepared(
-                    "INSERT INTO analytics_dirty (conversation_id, mark) \
-                     SELECT id, 1 FROM conversations",
-                )
-                .await?;
+            recount(&txn.txn, None).await?;
             txn.commit().await?;
         }
         self.catch_up_analytics(usize::MAX).await
@@ -190,17 +182,21 @@ impl Store {
         marks: &[(String, i64)],
     ) -> Result<Vec<Counted>> {
         let ids: Vec<String> = marks.iter().map(|(id, _)| id.clone()).collect();
-        // Each organization's zone and SLA calendars, read once a batch.
-        let mut orgs: HashMap<String, (ReportRange, HashMap<String, Calendar>)> = HashMap::new();
+        // Each organization's zone, reopen window and SLA calendars, read once a batch.
+        let mut orgs: HashMap<String, (ReportRange, Duration, HashMap<String, Calendar>)> =
+            HashMap::new();
         let mut now = Vec::with_capacity(ids.len());
-        for (org_id, fact) in facts_of(db, &ids).await? {
+        for (org_id, conversation_id, events) in logs_of(db, &ids).await? {
             if !orgs.contains_key(&org_id) {
                 let zone = zone_of(&org_zone(db, &org_id).await?);
+                let window = reopen_window(db, &org_id).await?;
                 let calendars = self.report_calendars(&org_id).await?;
-                orgs.insert(org_id.clone(), (zone, calendars));
+                orgs.insert(org_id.clone(), (zone, window, calendars));
             }
-            let (zone, calendars) = &orgs[&org_id];
-            now.push(counted(org_id, &fact, zone, calendars));
+            let (zone, window, calendars) = &orgs[&org_id];
+            if let Some(fact) = facts_from_log(&conversation_id, &events, *window) {
+                now.push(counted(org_id, &fact, zone, calendars));
+            }
         }
         Ok(now)
     }
@@ -250,53 +246,41 @@ impl Store {
         }
         Ok(report)
     }
-}
 
-impl Store {
-    /// Sets the time zone an organization's reports count days in by default, and counts its
-    /// roll-ups again in it (by the job, from now on).
-    pub async fn set_org_time_zone(&self, org_id: &str, time_zone: &str) -> Result<()> {
-        let zone = ReportRange::new("2000-01-01", "2000-01-01", time_zone)
-            .map_err(|err| StoreError::Invalid(err.0))?;
+    /// Changes what an organization's reports count by: the zone of its days, the reopen window
+    /// of its automated resolutions (seconds). Its roll-ups are counted again, in the background.
+    pub async fn set_org_reporting(
+        &self,
+        org_id: &str,
+        time_zone: Option<&str>,
+        reopen_window_secs: Option<i64>,
+    ) -> Result<()> {
+        use organization::Column;
+        let mut update = organization::Entity::update_many().filter(Column::Id.eq(org_id));
+        if let Some(time_zone) = time_zone {
+            let zone = ReportRange::new("2000-01-01", "2000-01-01", time_zone)
+                .map_err(|err| StoreError::Invalid(err.0))?;
+            update = update.col_expr(Column::TimeZone, Expr::value(zone.time_zone));
+        }
+        if let Some(secs) = reopen_window_secs {
+            if !(0..=MAX_REOPEN_WINDOW_SECS).contains(&secs) {
+                return Err(StoreError::Invalid(format!(
+                    "the reopen window is 0 to {} hours",
+                    MAX_REOPEN_WINDOW_SECS / 3600
+                )));
+            }
+            update = update.col_expr(Column::ReopenWindowSecs, Expr::value(secs));
+        }
+        if time_zone.is_none() && reopen_window_secs.is_none() {
+            return Ok(());
+        }
         let _one = REFRESHING.lock().await;
         let txn = self.begin_write().await?;
-        let updated = organization::Entity::update_many()
-            .col_expr(
-                organization::Column::TimeZone,
-                sea_orm::sea_query::Expr::value(zone.time_zone.clone()),
-            )
-            .filter(organization::Column::Id.eq(org_id))
-            .exec(&txn.txn)
-            .await?;
-        if updated.rows_affected == 0 {
+        if update.exec(&txn.txn).await?.rows_affected == 0 {
             txn.rollback().await?;
             return Err(StoreError::NotFound);
         }
-        analytics_day::Entity::delete_many()
-            .filter(analytics_day::Column::OrgId.eq(org_id))
-            .exec(&txn.txn)
-            .await?;
-        analytics_fact::Entity::delete_many()
-            .filter(analytics_fact::Column::OrgId.eq(org_id))
-            .exec(&txn.txn)
-            .await?;
-        let backend = txn.txn.get_database_backend();
-        let placeholder = if backend == DbBackend::Postgres {
-            "$1"
-        } else {
-            "?"
-        };
-        txn.txn
-            .execute_raw(Statement::from_sql_and_values(
-                backend,
-                format!(
-                    "INSERT INTO analytics_dirty (conversation_id, mark) \
-                     SELECT id, 1 FROM conversations WHERE org_id = {placeholder} \
-                     ON CONFLICT (conversation_id) DO UPDATE SET mark = analytics_dirty.mark + 1"
-                ),
-                [org_id.into()],
-            ))
-            .await?;
+        recount(&txn.txn, Some(org_id)).await?;
         txn.commit().await
     }
 
@@ -497,5 +481,48 @@ async fn write_deltas(db: &impl ConnectionTrait, deltas: Deltas) -> Result<()> {
             .exec(db)
             .await?;
     }
+    Ok(())
+}
+
+/// The longest reopen window an organization may set: 30 days.
+pub const MAX_REOPEN_WINDOW_SECS: i64 = 30 * 86_400;
+
+/// Throws away the roll-ups of `org_id` (of every organization with `None`) and marks its
+/// conversations to be counted again.
+async fn recount(db: &impl ConnectionTrait, org_id: Option<&str>) -> Result<()> {
+    let mut days = analytics_day::Entity::delete_many();
+    let mut facts = analytics_fact::Entity::delete_many();
+    if let Some(org_id) = org_id {
+        days = days.filter(analytics_day::Column::OrgId.eq(org_id));
+        facts = facts.filter(analytics_fact::Column::OrgId.eq(org_id));
+    }
+    days.exec(db).await?;
+    facts.exec(db).await?;
+    let backend = db.get_database_backend();
+    let (condition, values) = match org_id {
+        Some(org_id) => {
+            let placeholder = if backend == DbBackend::Postgres {
+                "$1"
+            } else {
+                "?"
+            };
+            (
+                format!(" WHERE org_id = {placeholder}"),
+                vec![org_id.into()],
+            )
+        }
+        // `WHERE` keeps SQLite from reading `ON CONFLICT` as a join's constraint.
+        None => (" WHERE TRUE".to_owned(), Vec::new()),
+    };
+    db.execute_raw(Statement::from_sql_and_values(
+        backend,
+        format!(
+            "INSERT INTO analytics_dirty (conversation_id, mark) \
+             SELECT id, 1 FROM conversations{condition} \
+             ON CONFLICT (conversation_id) DO UPDATE SET mark = analytics_dirty.mark + 1"
+        ),
+        values,
+    ))
+    .await?;
     Ok(())
 }

@@ -13,6 +13,9 @@ pub struct Model {
     pub created_at: DateTimeUtc,
     /// The IANA zone whose days its analytics roll-ups count in.
     pub time_zone: String,
+    /// A conversation the AI resolved and the customer reopened within this many seconds is
+    /// not an automated resolution.
+    pub reopen_window_secs: i64,
 }
 
 #[derive(Copy, Clone, Debug, EnumIter, DeriveRelation)]
