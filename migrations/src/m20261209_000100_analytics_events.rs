@@ -187,6 +187,30 @@ const EVENTS: &[Event] = &[
     },
     Event {
         table: "conversation_routing",
+        op: Op::Insert,
+        kind: "first_human_reply",
+        when: |_| "NEW.first_response_at IS NOT NULL".to_owned(),
+        at: "NEW.first_response_at",
+        data: &[],
+    },
+    Event {
+        table: "conversation_routing",
+        op: Op::Insert,
+        kind: "sla_breached",
+        when: |_| "NEW.first_response_breached_at IS NOT NULL".to_owned(),
+        at: "NEW.first_response_breached_at",
+        data: &[("target", "'first_response'")],
+    },
+    Event {
+        table: "conversation_routing",
+        op: Op::Insert,
+        kind: "sla_breached",
+        when: |_| "NEW.resolution_breached_at IS NOT NULL".to_owned(),
+        at: "NEW.resolution_breached_at",
+        data: &[("target", "'resolution'")],
+    },
+    Event {
+        table: "conversation_routing",
         op: Op::Update,
         kind: "sla_set",
         when: |_| {
@@ -435,50 +459,26 @@ fn postgres_up() -> Vec<String> {
 }
 
 /// The history of the conversations that exist now, from their state: every event an insert
-/// writes, over the tables' rows as if each had just been inserted, in the order the log would
-/// hold them (a conversation's handoffs by time, its resolution last).
+/// writes, over the tables' rows as if each had just been inserted, a conversation's handoffs
+/// in the order they happened and before the first reply they wait for.
 fn backfill(dialect: Dialect) -> Vec<String> {
-    let rows = |sql: String| sql.replace("NEW.", "n.");
-    let mut statements: Vec<String> = EVENTS
+    EVENTS
         .iter()
-        .filter(|event| event.op == Op::Insert && event.kind != "resolved")
+        .filter(|event| event.op == Op::Insert)
         .map(|event| {
             let order = match event.table {
                 "handoffs" | "messages" => " ORDER BY n.created_at, n.id",
                 _ => "",
             };
-            rows(format!(
+            format!(
                 "{INSERT} SELECT {} FROM {} n WHERE {}{order}",
                 select_list(dialect, event),
                 event.table,
                 (event.when)(dialect)
-            ))
+            )
+            .replace("NEW.", "n.")
         })
-        .collect();
-    // What inserts do not write: a person's first reply, breaches, and the resolution.
-    for event in EVENTS.iter().filter(|event| {
-        matches!(
-            (event.table, event.kind),
-            ("conversation_routing", "first_human_reply" | "sla_breached")
-        )
-    }) {
-        let when = (event.when)(dialect);
-        let when = when.split(" AND ").next().unwrap_or("TRUE").to_owned();
-        statements.push(rows(format!(
-            "{INSERT} SELECT {} FROM conversation_routing n WHERE {when}",
-            select_list(dialect, event),
-        )));
-    }
-    let resolved = EVENTS
-        .iter()
-        .find(|event| event.op == Op::Insert && event.kind == "resolved")
-        .expect("the resolution is an event");
-    statements.push(rows(format!(
-        "{INSERT} SELECT {} FROM conversations n WHERE {}",
-        select_list(dialect, resolved),
-        (resolved.when)(dialect)
-    )));
-    statements
+        .collect()
 }
 
 fn tables() -> [&'static str; 5] {

@@ -25,6 +25,7 @@ backend_tests!(
     the_label_filter_counts_exactly_the_labelled_conversations,
     the_daily_rollups_agree_with_the_conversations,
     the_log_holds_each_reporting_event_and_the_reopen_window_counts,
+    an_upgrade_writes_the_history_so_far_into_the_log,
 );
 
 fn instant(text: &str) -> DateTime<Utc> {
@@ -1054,4 +1055,55 @@ async fn the_log_holds_each_reporting_event_and_the_reopen_window_counts(db: Tes
     assert!(status.is_success(), "{status} {body}");
     assert!(events_of(&e).await.is_empty(), "E's events are erased");
     assert!(!events_of(&a).await.is_empty(), "A's are not");
+}
+
+/// A database from before the log: its conversations' history is written from their state,
+/// and the roll-ups counted from it are what the conversations give.
+async fn an_upgrade_writes_the_history_so_far_into_the_log(db: TestDatabase) {
+    use switchboard_migration::{Migrator, MigratorTrait};
+    let history = known_history(db).await;
+    let (app, admin) = (&history.app, &history.admin);
+    let store = &app.state.store;
+    let (_, page) = app.get(admin, "/api/v1/conversations?limit=10").await;
+    let ids: Vec<String> = page["conversations"]
+        .as_array()
+        .expect("a page")
+        .iter()
+        .map(|c| c["id"].as_str().expect("an id").to_owned())
+        .collect();
+    let org_id = app.conversation(admin, &ids[0]).await["conversation"]["org_id"]
+        .as_str()
+        .expect("an org")
+        .to_owned();
+    let mut before = Vec::new();
+    for id in &ids {
+        before.push(kinds(
+            &store.reporting_events(&org_id, id).await.expect("events"),
+        ));
+    }
+    let connection = sea_orm::Database::connect(&app.db.url)
+        .await
+        .expect("connects");
+    Migrator::down(&connection, Some(1)).await.expect("down");
+    Migrator::up(&connection, None).await.expect("up again");
+    for (id, before) in ids.iter().zip(before) {
+        let after = kinds(&store.reporting_events(&org_id, id).await.expect("events"));
+        // What the state holds is written again; what only happened (a change of sentiment or
+        // assignment, an SLA met) is not known.
+        let kept: Vec<String> = before
+            .iter()
+            .filter(|kind| !kind.starts_with("changed") && !kind.starts_with("sla_met"))
+            .cloned()
+            .collect();
+        let mut sorted_after = after.clone();
+        sorted_after.sort();
+        let mut sorted_kept = kept.clone();
+        sorted_kept.sort();
+        assert_eq!(
+            sorted_after, sorted_kept,
+            "{id}: before {before:?}, after {after:?}"
+        );
+    }
+    store.rebuild_analytics().await.expect("rebuilt");
+    assert_rollups_agree(&history, &org_id, "UTC", "after the upgrade").await;
 }

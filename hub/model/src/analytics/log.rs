@@ -99,6 +99,10 @@ pub fn facts_from_log(
             reopen_window,
         ),
     };
+    // A handoff starts the SLA clock again: a person's first reply and the breaches count from
+    // the latest one (by time, so that a log written from rows in any order reads the same).
+    let mut replies = Vec::new();
+    let mut breaches = Vec::new();
     for event in events {
         match event.kind.as_str() {
             "opened" | "changed" => {
@@ -126,44 +130,37 @@ pub fn facts_from_log(
                         .unwrap_or_default(),
                 );
                 facts.handed_off_at = Some(event.at);
-                // A handoff starts the SLA clock again.
-                facts.first_human_reply_at = None;
-                if let Some(sla) = &mut facts.sla {
-                    sla.first_response_breached = false;
-                    sla.resolution_breached = false;
-                }
             }
             "sla_set" => {
-                let (first_breached, resolution_breached) = facts
-                    .sla
-                    .as_ref()
-                    .map(|sla| (sla.first_response_breached, sla.resolution_breached))
-                    .unwrap_or_default();
                 facts.sla = event.text("policy_id").map(|policy_id| SlaFacts {
                     policy_id,
                     policy_name: String::new(),
                     priority: event.text("priority").unwrap_or_default(),
                     first_response_due_at: event.time("first_response_due_at"),
-                    first_response_breached: first_breached,
+                    first_response_breached: false,
                     resolution_due_at: event.time("resolution_due_at"),
-                    resolution_breached,
+                    resolution_breached: false,
                 });
             }
-            "first_human_reply" => facts.first_human_reply_at = Some(event.at),
-            "sla_breached" => {
-                if let Some(sla) = &mut facts.sla {
-                    match event.text("target").as_deref() {
-                        Some("first_response") => sla.first_response_breached = true,
-                        Some("resolution") => sla.resolution_breached = true,
-                        _ => {}
-                    }
-                }
-            }
+            "first_human_reply" => replies.push(event.at),
+            "sla_breached" => breaches.push((event.text("target"), event.at)),
             "resolved" => facts.resolved_at = Some(event.at),
             "reopened" => facts.resolved_at = None,
             "csat_given" => facts.csat = event.number("score"),
             _ => {}
         }
+    }
+    let since_handoff =
+        |at: &DateTime<Utc>| facts.handed_off_at.is_none_or(|handoff| *at >= handoff);
+    facts.first_human_reply_at = replies.into_iter().filter(since_handoff).min();
+    let breached: Vec<Option<String>> = breaches
+        .into_iter()
+        .filter(|(_, at)| since_handoff(at))
+        .map(|(target, _)| target)
+        .collect();
+    if let Some(sla) = &mut facts.sla {
+        sla.first_response_breached = breached.contains(&Some("first_response".to_owned()));
+        sla.resolution_breached = breached.contains(&Some("resolution".to_owned()));
     }
     Some(facts)
 }
@@ -293,6 +290,27 @@ mod tests {
         // Still open after the reopening: not resolved at all.
         let open = facts_from_log("c", &resolved_twice(60)[..4], window).expect("opened");
         assert_eq!(open.resolved_at, None);
+    }
+
+    #[test]
+    fn a_reply_and_a_breach_count_from_the_latest_handoff_in_any_order() {
+        let events = [
+            opened(),
+            // Written from rows: the routing state's reply and breach before the handoffs.
+            event("first_human_reply", 9, json!({})),
+            event("first_human_reply", 30, json!({})),
+            event("sla_breached", 5, json!({"target": "first_response"})),
+            event("sla_breached", 40, json!({"target": "resolution"})),
+            event("sla_set", 1, json!({"policy_id": "p", "priority": "high"})),
+            event("handed_off", 1, json!({"reason_kind": "rule"})),
+            event("handed_off", 20, json!({"reason_kind": "sentiment"})),
+        ];
+        let facts = facts_from_log("c", &events, Duration::hours(24)).expect("opened");
+        assert_eq!(facts.handoff, Some(HandoffReason::Sentiment));
+        assert_eq!(facts.handed_off_at, Some(at(20)));
+        assert_eq!(facts.first_human_reply_at, Some(at(30)));
+        let sla = facts.sla.expect("an SLA");
+        assert!(!sla.first_response_breached && sla.resolution_breached);
     }
 
     #[test]
