@@ -17,7 +17,7 @@ use crate::{Calendar, HandoffReason};
 mod log;
 mod totals;
 
-pub use log::{LoggedEvent, facts_from_log, parse_time, reopened_within};
+pub use log::{EVENT_KINDS, LoggedEvent, facts_from_log, parse_time, reopened_within};
 pub use totals::{Dimension, Histogram, SlaCounts, Totals, bucket};
 
 /// The longest range a report covers, in days.

@@ -885,6 +885,65 @@ async fn the_log_holds_each_reporting_event_and_the_reopen_window_counts(db: Tes
         "B: {b_kinds:?}"
     );
     assert!(b_kinds.contains(&"sla_set".to_owned()) && b_kinds.contains(&"replied".to_owned()));
+    // The same log over the API, a page at a time, as JSON and CSV; for managers and admins.
+    let (status, page) = app
+        .get(
+            admin,
+            &format!(
+                "/api/v1/analytics/events?from=2026-11-27&to=2026-11-30&conversation_id={a}&limit=2"
+            ),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{page}");
+    let mut served: Vec<Value> = page["events"].as_array().expect("events").clone();
+    assert_eq!(served.len(), 2);
+    let mut after = page["next_after"].as_i64().expect("another page");
+    loop {
+        let (_, page) = app
+            .get(
+                admin,
+                &format!("/api/v1/analytics/events?from=2026-11-27&to=2026-11-30&conversation_id={a}&limit=2&after={after}"),
+            )
+            .await;
+        served.extend(page["events"].as_array().expect("events").iter().cloned());
+        match page["next_after"].as_i64() {
+            Some(next) => after = next,
+            None => break,
+        }
+    }
+    let served_kinds: Vec<&str> = served
+        .iter()
+        .map(|event| event["kind"].as_str().expect("a kind"))
+        .collect();
+    let logged: Vec<&str> = a_events.iter().map(|event| event.kind.as_str()).collect();
+    assert_eq!(served_kinds, logged);
+    assert_eq!(served[0]["at"], "2026-11-27T10:00:00Z");
+    let response =
+        app.client
+            .get(app.url(
+                "/api/v1/analytics/events?from=2026-11-27&to=2026-11-30&kind=resolved&format=csv",
+            ))
+            .bearer_auth(admin)
+            .send()
+            .await
+            .expect("sends");
+    assert_eq!(response.status(), StatusCode::OK);
+    let csv = response.text().await.expect("text");
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines[0], "id,conversation_id,kind,at,data");
+    assert_eq!(lines.len(), 3, "A and B were resolved in the range: {csv}");
+    assert!(
+        lines[1].contains(&a) && lines[1].contains(",resolved,2026-11-27T10:01:00+00:00,"),
+        "{csv}"
+    );
+    let (status, body) = app
+        .get(admin, "/api/v1/analytics/events?kind=teleported")
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    let agent = app.user_token(admin, "support_agent").await;
+    let (status, _) = app.get(&agent, "/api/v1/analytics/events").await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+
     // D was answered an hour late: no first response met.
     let d_kinds = kinds(&events_of(&d).await);
     assert!(
@@ -1001,7 +1060,6 @@ async fn the_log_holds_each_reporting_event_and_the_reopen_window_counts(db: Tes
     assert_rollups_agree(&history, &org_id, "UTC", "after the reopenings").await;
 
     // A window of 0 hours: E's reopening is outside it.
-    let agent = app.user_token(admin, "support_agent").await;
     let (status, _) = app
         .send(
             Method::PATCH,

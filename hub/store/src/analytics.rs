@@ -35,6 +35,14 @@ pub struct ReportFilter {
     pub label: Option<String>,
 }
 
+/// Which reporting events a page keeps, beyond its organization and range.
+#[derive(Clone, Debug, Default)]
+pub struct EventFilter {
+    pub conversation_id: Option<String>,
+    /// One of [`switchboard_model::analytics::EVENT_KINDS`].
+    pub kind: Option<String>,
+}
+
 #[derive(FromQueryResult)]
 struct FactsRow {
     id: String,
@@ -330,6 +338,43 @@ impl Store {
             .await?
             .into_iter()
             .map(|row| logged(row.kind, row.at, &row.data))
+            .collect()
+    }
+
+    /// A page of the organization's reporting events that happened in `[start, end)`, in the
+    /// order they were written, after the event `after`: `(id, conversation, event)`.
+    pub async fn reporting_event_page(
+        &self,
+        org_id: &str,
+        (start, end): (DateTime<Utc>, DateTime<Utc>),
+        filter: &EventFilter,
+        after: Option<i64>,
+        limit: u64,
+    ) -> Result<Vec<(i64, String, LoggedEvent)>> {
+        use analytics_event::Column;
+        let mut query = analytics_event::Entity::find()
+            .filter(Column::OrgId.eq(org_id))
+            .filter(Column::At.gte(start))
+            .filter(Column::At.lt(end));
+        if let Some(conversation_id) = &filter.conversation_id {
+            query = query.filter(Column::ConversationId.eq(conversation_id.as_str()));
+        }
+        if let Some(kind) = &filter.kind {
+            query = query.filter(Column::Kind.eq(kind.as_str()));
+        }
+        if let Some(after) = after {
+            query = query.filter(Column::Id.gt(after));
+        }
+        query
+            .order_by_asc(Column::Id)
+            .limit(limit)
+            .all(self.db())
+            .await?
+            .into_iter()
+            .map(|row| {
+                let event = logged(row.kind, row.at, &row.data)?;
+                Ok((row.id, row.conversation_id, event))
+            })
             .collect()
     }
 

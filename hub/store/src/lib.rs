@@ -48,7 +48,9 @@ use connection::{
     on_own_thread, postgres_options, sqlite_options, start_sqlite_thread,
 };
 
-pub use analytics::{DEFAULT_REOPEN_WINDOW_SECS, MAX_REOPEN_WINDOW_SECS, ReportFilter};
+pub use analytics::{
+    DEFAULT_REOPEN_WINDOW_SECS, EventFilter, MAX_REOPEN_WINDOW_SECS, ReportFilter,
+};
 pub use answers::CustomerScore;
 pub use auth::{NewApiKey, Principal, PrincipalKind};
 pub use contact_merge::MergedContact;

@@ -8,6 +8,22 @@ use serde_json::Value;
 use super::{ConversationFacts, SlaFacts};
 use crate::{HandoffReason, Source};
 
+/// Every kind of event the log holds.
+pub const EVENT_KINDS: [&str; 12] = [
+    "opened",
+    "changed",
+    "ai_answered",
+    "replied",
+    "handed_off",
+    "sla_set",
+    "first_human_reply",
+    "sla_met",
+    "sla_breached",
+    "resolved",
+    "reopened",
+    "csat_given",
+];
+
 /// One event of the log.
 #[derive(Clone, Debug, PartialEq)]
 pub struct LoggedEvent {

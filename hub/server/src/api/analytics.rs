@@ -14,7 +14,7 @@ use switchboard_model::{
     Permission,
     analytics::{self, AgentRow, Overview, ReportRange, ReportTotals, Stats, Timeseries},
 };
-use switchboard_store::ReportFilter;
+use switchboard_store::{EventFilter, ReportFilter};
 use utoipa::{IntoParams, ToSchema};
 
 use crate::{
@@ -364,6 +364,130 @@ pub async fn agents(
         csv.line(cells);
     }
     Ok(csv.into_response("agents"))
+}
+
+/// The range and filters of `GET /analytics/events`.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct EventParams {
+    /// The first day, `YYYY-MM-DD` (default: 29 days before `to`).
+    pub from: Option<String>,
+    /// The last day, included (default: today in `tz`).
+    pub to: Option<String>,
+    /// An IANA time zone the days are counted in (default `UTC`).
+    pub tz: Option<String>,
+    pub conversation_id: Option<String>,
+    /// One kind of event (`opened`, `ai_answered`, `handed_off`, `resolved`…).
+    pub kind: Option<String>,
+    /// The `next_after` of the previous page.
+    pub after: Option<i64>,
+    /// Events per page, 1–5,000 (default 1,000).
+    pub limit: Option<u64>,
+    /// `json` (default) or `csv`.
+    pub format: Option<String>,
+}
+
+/// One reporting event.
+#[derive(Serialize, ToSchema)]
+pub struct ReportingEvent {
+    /// Its place in the log: events are listed in this order.
+    pub id: i64,
+    pub conversation_id: String,
+    pub kind: String,
+    pub at: chrono::DateTime<chrono::Utc>,
+    /// Its fields (`docs/analytics.md`, "The reporting events").
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+}
+
+/// A page of reporting events.
+#[derive(Serialize, ToSchema)]
+pub struct EventPage {
+    pub events: Vec<ReportingEvent>,
+    /// The `after` of the next page; `null` on the last.
+    pub next_after: Option<i64>,
+}
+
+/// The reporting events that happened in the range, oldest first, a page at a time: the log
+/// the figures are counted from, for a warehouse or a BI tool.
+#[utoipa::path(get, path = "/analytics/events", tag = "analytics", params(EventParams),
+    responses((status = 200, body = EventPage, description = "JSON, or `text/csv` with one row per event (`data` as JSON)"),
+        (status = 403, description = "Not a manager or an admin"),
+        (status = 422, description = "A bad range, time zone, kind, limit or format")))]
+pub async fn events(
+    State(state): State<AppState>,
+    auth: Auth,
+    headers: HeaderMap,
+    ApiQuery(params): ApiQuery<EventParams>,
+) -> ApiResult<Response> {
+    auth.require(Permission::AnalyticsRead)?;
+    let range = ReportRange::with_defaults(
+        params.from.as_deref(),
+        params.to.as_deref(),
+        params.tz.as_deref().unwrap_or_default(),
+        state.clock.now(),
+    )
+    .map_err(|err| ApiError::Unprocessable(err.0))?;
+    if let Some(kind) = &params.kind
+        && !analytics::EVENT_KINDS.contains(&kind.as_str())
+    {
+        return Err(ApiError::Unprocessable(format!(
+            "`kind` is one of {}",
+            analytics::EVENT_KINDS.join(", ")
+        )));
+    }
+    let limit = params.limit.unwrap_or(1_000);
+    if !(1..=5_000).contains(&limit) {
+        return Err(ApiError::Unprocessable("`limit` is 1 to 5000".to_owned()));
+    }
+    let csv = super::other_format(params.format.as_deref(), &headers, "csv", "text/csv")?;
+    let filter = EventFilter {
+        conversation_id: params.conversation_id,
+        kind: params.kind,
+    };
+    let rows = state
+        .store
+        .reporting_event_page(
+            auth.org_id(),
+            (range.start, range.end),
+            &filter,
+            params.after,
+            limit,
+        )
+        .await?;
+    let next_after = (rows.len() as u64 == limit)
+        .then(|| rows.last().map(|(id, _, _)| *id))
+        .flatten();
+    let events: Vec<ReportingEvent> = rows
+        .into_iter()
+        .map(|(id, conversation_id, event)| ReportingEvent {
+            id,
+            conversation_id,
+            kind: event.kind,
+            at: event.at,
+            data: event.data,
+        })
+        .collect();
+    if !csv {
+        return Ok(ApiJson(EventPage { events, next_after }).into_response());
+    }
+    let mut csv = Csv::new(&["id", "conversation_id", "kind", "at", "data"]);
+    for event in events {
+        csv.line([
+            Cell::Count(event.id.unsigned_abs()),
+            Cell::Text(event.conversation_id),
+            Cell::Text(event.kind),
+            Cell::Text(event.at.to_rfc3339()),
+            Cell::Text(event.data.to_string()),
+        ]);
+    }
+    let mut response = csv.into_response("events");
+    if let Some(next) = next_after
+        && let Ok(value) = HeaderValue::from_str(&next.to_string())
+    {
+        response.headers_mut().insert("x-next-after", value);
+    }
+    Ok(response)
 }
 
 #[cfg(test)]

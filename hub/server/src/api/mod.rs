@@ -120,6 +120,7 @@ pub fn router() -> (Router<AppState>, Router<AppState>) {
         .routes(routes!(analytics::overview))
         .routes(routes!(analytics::timeseries))
         .routes(routes!(analytics::agents))
+        .routes(routes!(analytics::events))
         .routes(routes!(webhooks::list, webhooks::create))
         .routes(routes!(webhooks::delete))
         .routes(routes!(webhooks::deliveries))

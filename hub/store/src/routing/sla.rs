@@ -372,6 +372,12 @@ impl Store {
             for (target, column, due_at) in targets {
                 let Some(due_at) = due_at else { continue };
                 let txn = self.begin_write().await?;
+                // The conversation first, as a reply takes it first (for its `seq`): the two
+                // then queue rather than deadlock over the routing row and its analytics mark.
+                conversation::Entity::find_by_id(row.conversation_id.as_str())
+                    .lock_exclusive()
+                    .one(&*txn)
+                    .await?;
                 let marked = conversation_routing::Entity::update_many()
                     .col_expr(column, Expr::value(now))
                     .filter(Column::ConversationId.eq(&row.conversation_id))
