@@ -6,8 +6,11 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::TestApp;
-use switchboard::{Application, ConnectorRegistry, Settings};
+use support::{
+    TestApp,
+    cluster::{two_nodes, two_nodes_with},
+};
+use switchboard::Settings;
 use switchboard_model::{BusEvent, MessageRole};
 use switchboard_testkit::TestDatabase;
 
@@ -26,15 +29,8 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
         eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
         return;
     };
-    let with_redis = |db: &TestDatabase| Settings {
-        redis_url: Some(redis.clone()),
-        ..support::settings(db)
-    };
-    let node_a = TestApp::spawn_with(db, with_redis).await;
-    let node_b = Application::build(with_redis(&node_a.db), ConnectorRegistry::default())
-        .await
-        .expect("node b builds");
-    let mut on_b = node_b.state().bus.subscribe();
+    let (node_a, node_b) = two_nodes(db, &redis).await;
+    let mut on_b = node_b.state.bus.subscribe();
 
     let admin = node_a.admin().await;
     let inbox = node_a
@@ -100,7 +96,7 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
         ["the last one", "the marker"],
         "exactly once on node b, in order"
     );
-    drop(node_b);
+    node_b.stop().await;
     node_a.stop().await;
 }
 
@@ -113,19 +109,13 @@ async fn nodes_count_an_organizations_api_requests_together() {
         return;
     };
     // One request a minute after a burst of six: the test never waits for more.
-    let limited = |db: &TestDatabase| Settings {
-        redis_url: Some(redis.clone()),
+    let limited = |settings| Settings {
         api_requests_per_minute: 1,
         api_burst: 6,
-        ..support::settings(db)
+        ..settings
     };
-    let node_a = TestApp::spawn_with(db, limited).await;
-    let node_b = Application::build(limited(&node_a.db), ConnectorRegistry::default())
-        .await
-        .expect("node b builds");
-    let node_b_url = format!("http://{}", node_b.local_addr());
-    let node_b_stop = node_b.shutdown_token();
-    let node_b = tokio::spawn(node_b.run_until_stopped());
+    let (node_a, node_b) = two_nodes_with(db, &redis, limited).await;
+    let node_b_url = node_b.url("");
     // Signing in is not an API request of the organization's: it has its own throttle.
     let admin = node_a.admin().await;
     let me = |base: String| {
@@ -151,8 +141,7 @@ async fn nodes_count_an_organizations_api_requests_together() {
             "{base} counts the other node's requests"
         );
     }
-    node_b_stop.cancel();
-    node_b.await.expect("joins").expect("node b stops");
+    node_b.stop().await;
     node_a.stop().await;
 }
 
@@ -165,17 +154,8 @@ async fn nodes_count_an_addresss_web_chat_together() {
         eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
         return;
     };
-    let with_redis = |db: &TestDatabase| Settings {
-        redis_url: Some(redis.clone()),
-        ..support::settings(db)
-    };
-    let node_a = TestApp::spawn_with(db, with_redis).await;
-    let node_b = Application::build(with_redis(&node_a.db), ConnectorRegistry::default())
-        .await
-        .expect("node b builds");
-    let node_b_addr = node_b.local_addr();
-    let node_b_stop = node_b.shutdown_token();
-    let node_b = tokio::spawn(node_b.run_until_stopped());
+    let (node_a, node_b) = two_nodes(db, &redis).await;
+    let node_b_addr = node_b.addr;
     let admin = node_a.admin().await;
     // Keys are per inbox: other tests' hubs on the same Redis count elsewhere.
     let inbox = webchat_inbox(
@@ -207,8 +187,7 @@ async fn nodes_count_an_addresss_web_chat_together() {
         let error = chat.next_of("error").await;
         assert_eq!(error["code"], "rate_limited", "visitor {n}: {error}");
     }
-    node_b_stop.cancel();
-    node_b.await.expect("joins").expect("node b stops");
+    node_b.stop().await;
     node_a.stop().await;
 }
 
