@@ -34,7 +34,7 @@ use serde_json::{Value, json};
 use tokio::{process::Child, time::sleep};
 
 use crate::{
-    target::{Admin, Target},
+    target::{Admin, Target, api_get},
     webchat::{Arrivals, Crowd, CrowdSettings, Phase, QUESTIONS, Summary, ms},
     webhook,
 };
@@ -96,7 +96,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let telegram = FakeTelegram::serve(Duration::from_millis(options.telegram_latency_ms)).await?;
     let token = target.sign_in(&options.admin).await?;
     let inbox_id = webhook::create_inbox(client, base, &token, &telegram.url).await?;
-    let webchat_inbox = webchat_inbox(client, base, &token).await?;
+    let webchat_inbox = target.webchat_inbox(&token).await?;
     let length = Duration::from_secs_f64(options.minutes.max(0.0) * 60.0);
     let kill_every = Duration::from_secs_f64(options.kill_every.max(1.0));
     println!(
@@ -327,40 +327,6 @@ async fn spawn(command: &[String], log: &std::path::Path) -> anyhow::Result<Chil
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("cannot start {program}"))
-}
-
-/// The first web-chat inbox the admin sees (the demo's on a fresh hub).
-async fn webchat_inbox(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-) -> anyhow::Result<String> {
-    let inboxes: Value = api_get(client, &format!("{base}/api/v1/inboxes"), token).await?;
-    inboxes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|inbox| inbox["channel"] == "webchat")
-        .and_then(|inbox| inbox["id"].as_str())
-        .map(str::to_owned)
-        .context("the admin's organization has no web-chat inbox")
-}
-
-/// A GET of the API, waiting out a 429.
-async fn api_get(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<Value> {
-    loop {
-        let answer = client.get(url).bearer_auth(token).send().await?;
-        if answer.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let wait = answer
-                .headers()
-                .get("retry-after")
-                .and_then(|value| value.to_str().ok()?.parse().ok())
-                .unwrap_or(1);
-            sleep(Duration::from_secs(wait)).await;
-            continue;
-        }
-        return Ok(answer.error_for_status()?.json().await?);
-    }
 }
 
 /// Telegram's side of the webhook: update `i` is due at `i / rate` seconds after the start;

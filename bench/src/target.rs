@@ -1,9 +1,13 @@
 //! The running hub a load generator talks to (`webchat`, `webhook`, `soak`): its base URL,
 //! which must be `http://` because the generators stay on loopback, the same base for
-//! WebSockets, the HTTP client, and the admin's sign-in with the flags every one of them takes.
+//! WebSockets, the HTTP client, the admin's sign-in with the flags every one of them takes, and
+//! the API's GETs.
+
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
+use tokio::time::sleep;
 
 /// The admin's credentials: the same flags in every generator that signs in.
 #[derive(clap::Args)]
@@ -73,5 +77,36 @@ impl Target {
             .as_str()
             .map(str::to_owned)
             .context("no token in the sign-in answer")
+    }
+
+    /// The first web-chat inbox the admin sees (the demo's on a fresh hub).
+    pub async fn webchat_inbox(&self, token: &str) -> anyhow::Result<String> {
+        let url = format!("{}/api/v1/inboxes", self.base);
+        let inboxes = api_get(&self.client, &url, token).await?;
+        inboxes
+            .as_array()
+            .into_iter()
+            .flatten()
+            .find(|inbox| inbox["channel"] == "webchat")
+            .and_then(|inbox| inbox["id"].as_str())
+            .map(str::to_owned)
+            .context("the admin's organization has no web-chat inbox")
+    }
+}
+
+/// A GET of the API, waiting out a 429.
+pub async fn api_get(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<Value> {
+    loop {
+        let answer = client.get(url).bearer_auth(token).send().await?;
+        if answer.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
+            let wait = answer
+                .headers()
+                .get("retry-after")
+                .and_then(|value| value.to_str().ok()?.parse().ok())
+                .unwrap_or(1);
+            sleep(Duration::from_secs(wait)).await;
+            continue;
+        }
+        return Ok(answer.error_for_status()?.json().await?);
     }
 }

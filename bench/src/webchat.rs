@@ -199,7 +199,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let (base, ws_base) = (&target.base, &target.ws_base);
     let inbox = match &options.inbox {
         Some(inbox) => inbox.clone(),
-        None => discover_inbox(&target, &options.admin).await?,
+        None => {
+            target
+                .webchat_inbox(&target.sign_in(&options.admin).await?)
+                .await?
+        }
     };
     check_open_files(options.conversations);
     let hub = match options.hub_pid {
@@ -590,28 +594,6 @@ impl Crowd {
         }
         Ok(reports)
     }
-}
-
-/// Signs in as the admin and takes the first web-chat inbox (the demo's on a fresh hub).
-async fn discover_inbox(target: &Target, admin: &Admin) -> anyhow::Result<String> {
-    let token = target.sign_in(admin).await?;
-    let inboxes: Value = target
-        .client
-        .get(format!("{}/api/v1/inboxes", target.base))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    inboxes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|inbox| inbox["channel"] == "webchat")
-        .and_then(|inbox| inbox["id"].as_str())
-        .map(str::to_owned)
-        .context("the admin's organization has no web-chat inbox")
 }
 
 /// Every connection is a file descriptor: say so before the run fails half-way.

@@ -8,25 +8,15 @@ use std::time::Duration;
 use serde_json::json;
 use support::{
     TestApp,
-    cluster::{two_nodes, two_nodes_with},
+    cluster::{postgres_and_redis, two_nodes, two_nodes_with},
 };
 use switchboard::Settings;
 use switchboard_model::{BusEvent, MessageRole};
 use switchboard_testkit::TestDatabase;
 
-fn redis_url() -> Option<String> {
-    let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
-    assert!(
-        url.is_some() || std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but SWITCHBOARD_TEST_REDIS_URL is not set"
-    );
-    url
-}
-
 #[tokio::test]
 async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
     let (node_a, node_b) = two_nodes(db, &redis).await;
@@ -104,8 +94,7 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
 /// (`limits.rs`): a burst spent half on each node is spent on both.
 #[tokio::test]
 async fn nodes_count_an_organizations_api_requests_together() {
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
     // One request a minute after a burst of six: the test never waits for more.
@@ -150,8 +139,7 @@ async fn nodes_count_an_organizations_api_requests_together() {
 #[tokio::test]
 async fn nodes_count_an_addresss_web_chat_together() {
     use support::chat::{ORIGIN, open_from, refusal, webchat_inbox};
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
     let (node_a, node_b) = two_nodes(db, &redis).await;
@@ -438,8 +426,7 @@ impl Node {
 #[tokio::test]
 async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
     use support::chat::{Chat, open_at};
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
     // The first start creates the demo organization; the second finds it.
@@ -653,8 +640,7 @@ async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
 #[tokio::test]
 async fn a_killed_nodes_agents_go_offline_within_the_presence_ttl() {
     use support::chat::open_at;
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
     const TTL: Duration = Duration::from_secs(3);

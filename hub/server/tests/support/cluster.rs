@@ -1,9 +1,10 @@
-//! Two hub nodes in the test's process on one database and one Redis: node A a [`TestApp`],
-//! node B built the same way on node A's database, as a second replica of a deployment is.
+//! Two hub nodes in the test's process on one PostgreSQL database and one Redis: node A a
+//! [`TestApp`], node B built on node A's database with the same settings and every connector,
+//! as a second replica of a deployment is.
 
 use std::net::SocketAddr;
 
-use switchboard::{AppState, Application, ConnectorRegistry, Settings};
+use switchboard::{AppState, Application, Settings};
 use switchboard_testkit::TestDatabase;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
@@ -31,6 +32,25 @@ impl SecondNode {
     }
 }
 
+/// A fresh PostgreSQL database and the Redis URL, or `None` (the test is skipped, and says so)
+/// without `SWITCHBOARD_TEST_DATABASE_URL` and `SWITCHBOARD_TEST_REDIS_URL`; with `CI=true`
+/// they must be there.
+pub async fn postgres_and_redis() -> Option<(TestDatabase, String)> {
+    let redis = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
+    let found = match (TestDatabase::postgres().await, redis) {
+        (Some(db), Some(redis)) => Some((db, redis)),
+        _ => None,
+    };
+    assert!(
+        found.is_some() || std::env::var("CI").as_deref() != Ok("true"),
+        "CI=true needs PostgreSQL and Redis"
+    );
+    if found.is_none() {
+        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    }
+    found
+}
+
 /// Node A on `db` and node B on the same database, both with the Redis at `redis`.
 pub async fn two_nodes(db: TestDatabase, redis: &str) -> (TestApp, SecondNode) {
     two_nodes_with(db, redis, |settings| settings).await
@@ -49,7 +69,7 @@ pub async fn two_nodes_with(
         })
     };
     let node_a = TestApp::spawn_with(db, &settings).await;
-    let node_b = Application::build(settings(&node_a.db), ConnectorRegistry::default())
+    let node_b = Application::build(settings(&node_a.db), switchboard::connectors())
         .await
         .expect("node b builds");
     let second = SecondNode {
