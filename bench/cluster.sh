@@ -15,16 +15,19 @@
 # ${TMPDIR:-/tmp}/switchboard-cluster-nginx.log. Results: the generator's output (BENCHMARKS.md).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source bench/common.sh
 
 nodes=2 kill_after=15
-while :; do
-  case "${1:-}" in
-    --nodes) nodes="$2"; shift 2 ;;
-    --kill-after) kill_after="$2"; shift 2 ;;
-    --no-kill) kill_after=""; shift ;;
-    *) break ;;
+cluster_flag() {
+  case "$1" in
+    --nodes) flag_value "$@"; nodes="$2" took=2 ;;
+    --kill-after) flag_value "$@"; kill_after="$2" took=2 ;;
+    --no-kill) kill_after="" took=1 ;;
+    *) return 1 ;;
   esac
-done
+}
+read_flags cluster_flag "$@"
+set -- "${args[@]}"
 conversations="${1:-10000}"
 think="${2:-10}"
 shift $(( $# > 2 ? 2 : $# ))
@@ -46,12 +49,8 @@ fi
 # after the kill, one in the surviving node.
 ulimit -n 100000 2>/dev/null || ulimit -n 20000 || ulimit -n "$(ulimit -Hn)"
 files="$(ulimit -n)"
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-cargo build --release --locked -p switchboard -p switchboard-bench
-work="$(mktemp -d)"
+release_binaries
 chmod 755 "$work"
-cp "$CARGO_TARGET_DIR/release/switchboard" "$CARGO_TARGET_DIR/release/switchboard-bench" "$work/"
-export SWITCHBOARD_ADMIN_EMAIL=admin@example.com SWITCHBOARD_ADMIN_PASSWORD='bench pass 123'
 # Every node seals and opens the inboxes' secrets with the same key (docs/operations.md).
 SWITCHBOARD_SECRET_KEY="$("$work/switchboard" secrets new-key)"
 export SWITCHBOARD_SECRET_KEY
@@ -91,21 +90,15 @@ start_node() {
 }
 
 # Waits for node $1's /readyz.
-wait_ready() {
-  for _ in $(seq 1 300); do
-    curl -sf "http://127.0.0.1:$((18480 + $1))/readyz" >/dev/null && return 0
-    sleep 0.2
-  done
-  echo "node $1 did not start:" >&2
-  tail -20 "$work/node-$1.log" >&2
-  return 1
+node_ready() {
+  wait_ready "127.0.0.1:$((18480 + $1))" "$work/node-$1.log" "node $1"
 }
 
 # The first node creates the schema and the demo organization; the others find them.
 start_node 1
-wait_ready 1
+node_ready 1
 for i in $(seq 2 "$nodes"); do start_node "$i"; done
-for i in $(seq 2 "$nodes"); do wait_ready "$i"; done
+for i in $(seq 2 "$nodes"); do node_ready "$i"; done
 
 # nginx as a foreground child with its own config. Each worker holds a client's and a node's
 # socket per visitor: enough workers that the open-file limit holds half again the expected

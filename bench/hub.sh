@@ -7,58 +7,49 @@
 #   start_hub [--postgres [URL]] [--llm] → sets hub (its pid), listen, work, and args (what is left)
 #   prepare_hub [--postgres [URL]] [--llm] → the same without starting it: sets serve (the hub's
 #     command line, as an array), listen, work and args, for a script that runs the hub itself
+#   hub_flag → the flags above, for a script's own flag handler (bench/common.sh, read_flags)
 # Extra `serve` settings come from the environment (SWITCHBOARD_*); BENCH_HUB_LISTEN moves the
-# hub off 127.0.0.1:18481 (two benchmarks side by side).
+# hub off 127.0.0.1:18481 (two benchmarks side by side). -h or --help prints the script's usage.
+
+source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
+
+hub_server="" hub_llm=""
 
 start_hub() {
   prepare_hub "$@"
   "${serve[@]}" >"$work/hub.log" 2>&1 &
   hub=$!
-  for _ in $(seq 1 300); do
-    curl -sf "http://$listen/readyz" >/dev/null && return 0
-    sleep 0.2
-  done
-  echo "the hub did not start:" >&2
-  tail -20 "$work/hub.log" >&2
-  return 1
+  wait_ready "$listen" "$work/hub.log" "the hub"
+}
+
+hub_flag() {
+  case "$1" in
+    --postgres)
+      took=1
+      hub_server="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
+      case "${2:-}" in postgres://*|postgresql://*) hub_server="$2"; took=2 ;; esac ;;
+    --llm) hub_llm=1 took=1 ;;
+    *) return 1 ;;
+  esac
 }
 
 prepare_hub() {
-  local server="" llm=""
-  while :; do
-    case "${1:-}" in
-      --postgres)
-        shift
-        server="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/test}"
-        case "${1:-}" in postgres://*|postgresql://*) server="$1"; shift ;; esac ;;
-      --llm) shift; llm=1 ;;
-      *) break ;;
-    esac
-  done
-  args=("$@")
-
+  read_flags hub_flag "$@"
   ulimit -n 20000 || ulimit -n "$(ulimit -Hn)"
-  export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-target}"
-  # SWITCHBOARD_BENCH_PREBUILT=1 takes the binaries as they are (no cargo: it may wait on the
-  # package cache's lock held by another cargo, e.g. a paused build).
-  [ -n "${SWITCHBOARD_BENCH_PREBUILT:-}" ] ||
-    cargo build --release --locked -p switchboard -p switchboard-bench
-  work="$(mktemp -d)"
-  cp "$CARGO_TARGET_DIR/release/switchboard" "$CARGO_TARGET_DIR/release/switchboard-bench" "$work/"
-  export SWITCHBOARD_ADMIN_EMAIL=admin@example.com SWITCHBOARD_ADMIN_PASSWORD='bench pass 123'
+  release_binaries
   local database=()
   dropdb=true
-  if [ -n "$server" ]; then
+  if [ -n "$hub_server" ]; then
     local name="switchboard_bench_$(date +%s)_$$"
-    psql "$server" -qc "CREATE DATABASE $name"
-    database=(--database-url "${server%/*}/$name")
-    dropdb="psql '$server' -qc 'DROP DATABASE IF EXISTS $name WITH (FORCE)'"
-    echo "hub on PostgreSQL: ${server%/*}/$name"
+    psql "$hub_server" -qc "CREATE DATABASE $name"
+    database=(--database-url "${hub_server%/*}/$name")
+    dropdb="psql '$hub_server' -qc 'DROP DATABASE IF EXISTS $name WITH (FORCE)'"
+    echo "hub on PostgreSQL: ${hub_server%/*}/$name"
   else
     echo "hub on SQLite in $work/data"
   fi
   fake=""
-  if [ -n "$llm" ]; then
+  if [ -n "$hub_llm" ]; then
     # shellcheck disable=SC2086
     "$work/switchboard-bench" fake-llm --listen 127.0.0.1:18490 ${FAKE_LLM_FLAGS:-} \
       2>"$work/fake-llm.log" &

@@ -11,20 +11,15 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source bench/hub.sh
-database=()
-if [ "${1:-}" = --postgres ]; then
-  database=(--postgres)
-  shift
-  case "${1:-}" in postgres://*|postgresql://*) database+=("$1"); shift ;; esac
-fi
 minutes=5 kill_every=20
-while :; do
-  case "${1:-}" in
-    --minutes) minutes="$2"; shift 2 ;;
-    --kill-every) kill_every="$2"; shift 2 ;;
-    *) break ;;
+soak_flag() {
+  case "$1" in
+    --minutes) flag_value "$@"; minutes="$2" took=2 ;;
+    --kill-every) flag_value "$@"; kill_every="$2" took=2 ;;
+    *) hub_flag "$@" ;;
   esac
-done
-prepare_hub "${database[@]}" "$@"
+}
+read_flags soak_flag "$@"
+prepare_hub "${args[@]}"
 "$work/switchboard-bench" soak --url "http://$listen" --minutes "$minutes" \
   --kill-every "$kill_every" --hub-log "$work/hub.log" "${args[@]}" -- "${serve[@]}"

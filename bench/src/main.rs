@@ -23,6 +23,7 @@ mod faq;
 mod helpdesk;
 mod proc;
 mod soak;
+mod target;
 mod webchat;
 mod webhook;
 

@@ -34,7 +34,8 @@ use serde_json::{Value, json};
 use tokio::{process::Child, time::sleep};
 
 use crate::{
-    webchat::{Arrivals, Crowd, CrowdSettings, Phase, QUESTIONS, Summary, ms, sign_in},
+    target::{Admin, Target, api_get},
+    webchat::{Arrivals, Crowd, CrowdSettings, Phase, QUESTIONS, Summary, ms},
     webhook,
 };
 
@@ -43,10 +44,8 @@ pub struct Options {
     /// The hub's base URL (http://, loopback): where the command below listens
     #[arg(long, default_value = "http://127.0.0.1:18481")]
     url: String,
-    #[arg(long, env = "SWITCHBOARD_ADMIN_EMAIL")]
-    admin_email: Option<String>,
-    #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
-    admin_password: Option<String>,
+    #[command(flatten)]
+    admin: Admin,
     /// How long the load runs and the hub is killed, in minutes
     #[arg(long, default_value_t = 5.0)]
     minutes: f64,
@@ -87,27 +86,17 @@ pub struct Options {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let base = options.url.trim_end_matches('/').to_owned();
-    let Some(ws_base) = base
-        .strip_prefix("http://")
-        .map(|rest| format!("ws://{rest}"))
-    else {
-        bail!("--url must be an http:// URL (the soak stays on loopback)");
-    };
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()?;
-    let mut hub = Hub::start(&options, &client, &base).await?;
+    // The hub is started here: the admin signs in once it is up.
+    let target = Target::new(&options.url, client)?;
+    let (base, ws_base, client) = (&target.base, &target.ws_base, &target.client);
+    let mut hub = Hub::start(&options, client, base).await?;
     let telegram = FakeTelegram::serve(Duration::from_millis(options.telegram_latency_ms)).await?;
-    let token = sign_in(
-        &client,
-        &base,
-        options.admin_email.as_deref(),
-        options.admin_password.as_deref(),
-    )
-    .await?;
-    let inbox_id = webhook::create_inbox(&client, &base, &token, &telegram.url).await?;
-    let webchat_inbox = webchat_inbox(&client, &base, &token).await?;
+    let token = target.sign_in(&options.admin).await?;
+    let inbox_id = webhook::create_inbox(client, base, &token, &telegram.url).await?;
+    let webchat_inbox = target.webchat_inbox(&token).await?;
     let length = Duration::from_secs_f64(options.minutes.max(0.0) * 60.0);
     let kill_every = Duration::from_secs_f64(options.kill_every.max(1.0));
     println!(
@@ -136,7 +125,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     println!("held {held} of {} visitors", options.visitors);
     let started = Instant::now();
     crowd.enter(Phase::Messaging);
-    let updates = Updates::start(&options, &client, &base, &inbox_id, started + length);
+    let updates = Updates::start(&options, client, base, &inbox_id, started + length);
 
     // Kill and restart until the time is up.
     let mut restarts = Vec::new();
@@ -166,8 +155,8 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     crowd.settle(Duration::from_secs(30), || Ok(())).await?;
     let replay = crowd.storm(|| Ok(())).await?;
     let chat = Summary::of(&crowd.finish().await?);
-    let drained = drain(&client, &base, &token, &inbox_id, options.drain_secs).await?;
-    let stored = telegram_conversations(&client, &base, &token, &inbox_id).await?;
+    let drained = drain(client, base, &token, &inbox_id, options.drain_secs).await?;
+    let stored = telegram_conversations(client, base, &token, &inbox_id).await?;
     let tally = Tally::of(&stored, &update_results, &telegram.sent());
     hub.stop().await;
 
@@ -338,40 +327,6 @@ async fn spawn(command: &[String], log: &std::path::Path) -> anyhow::Result<Chil
         .kill_on_drop(true)
         .spawn()
         .with_context(|| format!("cannot start {program}"))
-}
-
-/// The first web-chat inbox the admin sees (the demo's on a fresh hub).
-async fn webchat_inbox(
-    client: &reqwest::Client,
-    base: &str,
-    token: &str,
-) -> anyhow::Result<String> {
-    let inboxes: Value = api_get(client, &format!("{base}/api/v1/inboxes"), token).await?;
-    inboxes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|inbox| inbox["channel"] == "webchat")
-        .and_then(|inbox| inbox["id"].as_str())
-        .map(str::to_owned)
-        .context("the admin's organization has no web-chat inbox")
-}
-
-/// A GET of the API, waiting out a 429.
-async fn api_get(client: &reqwest::Client, url: &str, token: &str) -> anyhow::Result<Value> {
-    loop {
-        let answer = client.get(url).bearer_auth(token).send().await?;
-        if answer.status() == reqwest::StatusCode::TOO_MANY_REQUESTS {
-            let wait = answer
-                .headers()
-                .get("retry-after")
-                .and_then(|value| value.to_str().ok()?.parse().ok())
-                .unwrap_or(1);
-            sleep(Duration::from_secs(wait)).await;
-            continue;
-        }
-        return Ok(answer.error_for_status()?.json().await?);
-    }
 }
 
 /// Telegram's side of the webhook: update `i` is due at `i / rate` seconds after the start;

@@ -37,7 +37,10 @@ use tokio_tungstenite::{
     },
 };
 
-use crate::proc::{Cpu, HubProcess};
+use crate::{
+    proc::{Cpu, HubProcess},
+    target::{Admin, Target},
+};
 
 type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
 
@@ -66,10 +69,8 @@ pub struct Options {
     /// The web-chat inbox; without it, the first web-chat inbox the admin can see
     #[arg(long)]
     inbox: Option<String>,
-    #[arg(long, env = "SWITCHBOARD_ADMIN_EMAIL")]
-    admin_email: Option<String>,
-    #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
-    admin_password: Option<String>,
+    #[command(flatten)]
+    admin: Admin,
     /// Concurrent conversations (one WebSocket each)
     #[arg(long, default_value_t = 10_000)]
     conversations: usize,
@@ -194,21 +195,20 @@ pub(crate) struct Report {
 }
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let base = options.url.trim_end_matches('/').to_owned();
-    let Some(ws_base) = base
-        .strip_prefix("http://")
-        .map(|rest| format!("ws://{rest}"))
-    else {
-        bail!("--url must be an http:// URL (the load generator stays on loopback)");
-    };
+    let target = Target::new(&options.url, reqwest::Client::new())?;
+    let (base, ws_base) = (&target.base, &target.ws_base);
     let inbox = match &options.inbox {
         Some(inbox) => inbox.clone(),
-        None => discover_inbox(&base, &options).await?,
+        None => {
+            target
+                .webchat_inbox(&target.sign_in(&options.admin).await?)
+                .await?
+        }
     };
     check_open_files(options.conversations);
     let hub = match options.hub_pid {
         Some(pid) => HubProcess::new(pid),
-        None => HubProcess::listening_on(&base).context(
+        None => HubProcess::listening_on(base).context(
             "could not find the hub's process from its port: pass --hub-pid (running as the \
              hub's user or root)",
         )?,
@@ -379,7 +379,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
          answer cache's): {}",
         spread(&summary.first_answers)
     );
-    if let Ok(counts) = ai_counts(&base).await {
+    if let Ok(counts) = ai_counts(base).await {
         println!("{counts}");
     }
     println!(
@@ -594,60 +594,6 @@ impl Crowd {
         }
         Ok(reports)
     }
-}
-
-/// Signs in as the admin and takes the first web-chat inbox (the demo's on a fresh hub).
-async fn discover_inbox(base: &str, options: &Options) -> anyhow::Result<String> {
-    let client = reqwest::Client::new();
-    let token = sign_in(
-        &client,
-        base,
-        options.admin_email.as_deref(),
-        options.admin_password.as_deref(),
-    )
-    .await?;
-    let inboxes: Value = client
-        .get(format!("{base}/api/v1/inboxes"))
-        .bearer_auth(token)
-        .send()
-        .await?
-        .error_for_status()?
-        .json()
-        .await?;
-    inboxes
-        .as_array()
-        .into_iter()
-        .flatten()
-        .find(|inbox| inbox["channel"] == "webchat")
-        .and_then(|inbox| inbox["id"].as_str())
-        .map(str::to_owned)
-        .context("the admin's organization has no web-chat inbox")
-}
-
-/// Signs the admin in; returns the session token.
-pub(crate) async fn sign_in(
-    client: &reqwest::Client,
-    base: &str,
-    email: Option<&str>,
-    password: Option<&str>,
-) -> anyhow::Result<String> {
-    let (Some(email), Some(password)) = (email, password) else {
-        bail!("pass --admin-email and --admin-password (or set SWITCHBOARD_ADMIN_EMAIL/_PASSWORD)");
-    };
-    let login: Value = client
-        .post(format!("{base}/api/v1/auth/login"))
-        .json(&json!({ "email": email, "password": password }))
-        .send()
-        .await
-        .context("could not reach the hub")?
-        .error_for_status()
-        .context("the admin sign-in failed")?
-        .json()
-        .await?;
-    login["token"]
-        .as_str()
-        .map(str::to_owned)
-        .context("no token in the sign-in answer")
 }
 
 /// Every connection is a file descriptor: say so before the run fails half-way.

@@ -15,17 +15,18 @@ use std::{
 use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
-use crate::webchat::{sign_in, spread};
+use crate::{
+    target::{Admin, Target},
+    webchat::spread,
+};
 
 #[derive(clap::Args)]
 pub struct Options {
     /// The hub's base URL (http://, loopback)
     #[arg(long, default_value = "http://127.0.0.1:8080")]
     url: String,
-    #[arg(long, env = "SWITCHBOARD_ADMIN_EMAIL")]
-    admin_email: Option<String>,
-    #[arg(long, env = "SWITCHBOARD_ADMIN_PASSWORD", hide_env_values = true)]
-    admin_password: Option<String>,
+    #[command(flatten)]
+    admin: Admin,
     /// Updates to post, each a new message
     #[arg(long, default_value_t = 40_000)]
     messages: usize,
@@ -45,17 +46,11 @@ const SECRET: &str = "bench_secret-token";
 pub(crate) const BOT_TOKEN: &str = "123456:bench";
 
 pub async fn run(options: Options) -> anyhow::Result<()> {
-    let base = options.url.trim_end_matches('/').to_owned();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(options.concurrency)
         .build()?;
-    let token = sign_in(
-        &client,
-        &base,
-        options.admin_email.as_deref(),
-        options.admin_password.as_deref(),
-    )
-    .await?;
+    let (Target { base, client, .. }, token) =
+        Target::connect(&options.url, &options.admin, client).await?;
     // The Bot API is never reached: the bench's hub runs with the bot off, and an agent's reply
     // would go to this closed port.
     let inbox_id = create_inbox(&client, &base, &token, "http://127.0.0.1:9").await?;

@@ -1,6 +1,6 @@
 // The agent inbox's entry point: sign in, the shell with what the signed-in role may see
 // (PRODUCT.md §8), hash routes (#/inbox[/id], #/knowledge, #/analytics, #/settings[/tab]), the live event
-// feed (also to the notifications bell) and the keyboard shortcuts.
+// feed (also to the notifications bell and the availability control) and the keyboard shortcuts.
 
 import { createAnalytics } from './analytics.js';
 import { ApiError, get, post, session, whenUnauthorized } from './api.js';
@@ -9,6 +9,7 @@ import { connectEvents } from './events.js';
 import { createInbox } from './inbox.js';
 import { createKnowledge } from './kb.js';
 import { createNotifications } from './notifications.js';
+import { createPresence } from './presence.js';
 import { createSearch } from './search.js';
 import { SETTINGS_TABS, createSettings } from './settings.js';
 
@@ -24,6 +25,7 @@ const shortcuts = {
   set(handlers) { this.handlers = handlers; },
 };
 let search = null; // the top bar's search box, once signed in
+let presence = null; // the top bar's availability control, for an agent who takes conversations
 
 function typing(target) {
   return target instanceof HTMLElement
@@ -154,6 +156,8 @@ async function boot() {
   search = createSearch();
   // Mentions and assignments are people's, and about conversations.
   const bell = pages.inbox && me.user ? createNotifications() : null;
+  // Online or away: for those whom routing may assign conversations (an API key has no presence).
+  presence = pages.inbox && me.user && can('conversations:reply') ? createPresence({ userId: me.user.id }) : null;
   const main = h('main', {});
   const signOut = h('button', {
     type: 'button',
@@ -165,7 +169,7 @@ async function boot() {
   }, 'Sign out');
   mount(app, h('div', { class: 'shell' },
     h('header', { class: 'topbar' }, h('span', { class: 'brand' }, 'Switchboard'), nav, search.element, h('span', { class: 'spacer' }),
-      pages.inbox ? live : null, bell?.element,
+      pages.inbox ? live : null, bell?.element, presence?.element,
       h('span', { class: 'whoami', title: me.user?.email }, me.user ? `${me.user.name || me.user.email} · ${me.user.role.replace('_', ' ')}` : 'API key'),
       h('button', { type: 'button', 'aria-label': 'Keyboard shortcuts', onclick: showHelp }, '?'),
       signOut),
@@ -201,11 +205,13 @@ async function boot() {
       },
       onReady: () => {
         bell?.load();
+        presence?.load();
         if (current?.name === 'inbox') current.page.onReady();
       },
       onState: (state) => {
         live.dataset.state = state;
         live.textContent = { live: 'Live', connecting: 'Connecting', down: 'Reconnecting' }[state];
+        live.title = live.textContent;
       },
     });
   }
@@ -213,6 +219,8 @@ async function boot() {
 
 function end() {
   search = null;
+  presence?.stop();
+  presence = null;
   stopEvents?.();
   stopEvents = null;
   current?.page.stop();

@@ -31,28 +31,46 @@ function safeUrl(url) {
   return null;
 }
 
-function inline(text) {
-  const codes = [];
-  // Code spans first, so that nothing inside them is formatted.
-  let out = text.replace(/`([^`]+)`/g, (_, code) => {
-    codes.push(code);
-    return `\u0000${codes.length - 1}\u0000`;
-  });
-  out = out
-    .replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (whole, label, url) => {
-      const href = safeUrl(url);
-      return href === null ? label : `<a href="${href}" rel="noopener noreferrer" target="_blank">${label}</a>`;
-    })
+// Code spans and links are rendered first and held out of the text as placeholders, NUL, the
+// piece's index, NUL, while emphasis is applied around them: nothing inside a code span is
+// formatted, and emphasis never reaches into a link's attributes (its `href`, or the
+// renderer's own `target="_blank"`) or half into a link. The source's NULs are taken out
+// first (`renderMarkdown`), so a placeholder is always the renderer's own.
+const PLACEHOLDER = /\u0000(\d+)\u0000/g;
+
+function emphasis(text) {
+  return text
     .replace(/\*\*([^*]+)\*\*/g, '<strong>$1</strong>')
     .replace(/__([^_]+)__/g, '<strong>$1</strong>')
     .replace(/(^|[^*])\*([^*\s][^*]*)\*/g, '$1<em>$2</em>')
     .replace(/(^|[^\w])_([^_\s][^_]*)_(?!\w)/g, '$1<em>$2</em>');
-  return out.replace(/\u0000(\d+)\u0000/g, (_, index) => `<code>${codes[Number(index)]}</code>`);
+}
+
+function inline(text) {
+  const held = []; // { html, source }
+  const hold = (html, source) => {
+    held.push({ html, source });
+    return `\u0000${held.length - 1}\u0000`;
+  };
+  const html = (out) => out.replace(PLACEHOLDER, (_, index) => held[Number(index)].html);
+  // Code spans first, so that nothing inside them is formatted.
+  let out = text.replace(/`([^`]+)`/g, (whole, code) => hold(`<code>${code}</code>`, whole));
+  out = out.replace(/\[([^\]]+)\]\(([^)\s]+)\)/g, (whole, label, url) => {
+    // Backticks in a URL are characters of the URL, not a code span.
+    const href = safeUrl(url.replace(PLACEHOLDER, (_, index) => held[Number(index)].source));
+    return href === null
+      ? label
+      : hold(`<a href="${href}" rel="noopener noreferrer" target="_blank">${html(emphasis(label))}</a>`, whole);
+  });
+  return html(emphasis(out));
 }
 
 /** Markdown text → an HTML string that is safe to assign to innerHTML. */
 export function renderMarkdown(source) {
-  const lines = escapeHtml(String(source ?? '')).replace(/\r\n?/g, '\n').split('\n');
+  // NUL never reaches the page (browsers drop it from text) and would let the text forge the
+  // renderer's placeholders (`inline`).
+  const text = String(source ?? '').replace(/\u0000/g, '');
+  const lines = escapeHtml(text).replace(/\r\n?/g, '\n').split('\n');
   const html = [];
   let paragraph = [];
   let list = null; // { tag: 'ul' | 'ol', items: [] }

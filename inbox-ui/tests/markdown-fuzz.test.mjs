@@ -1,6 +1,8 @@
 // Fuzzing the markdown renderer (issue 23): on generated and mangled markdown, what it renders
-// must be markup a browser reads as only the renderer's own tags, with links only to http(s),
-// mailto or relative URLs, as the browser sees the URL. The Rust side's fuzzing is
+// must be markup a browser reads as only the renderer's own tags, with no markup inside their
+// attributes and links only to http(s), mailto or relative URLs, as the browser sees the URL;
+// and its text must be the source's own (markdown's syntax taken out, nothing made up or
+// repeated). The Rust side's fuzzing is
 // `hub/testkit/src/fuzz.rs`; this file is its counterpart for the one parser written in
 // JavaScript. `SWITCHBOARD_FUZZ_CASES` sets the volume (default 2000; `bench/fuzz.sh` raises it),
 // `SWITCHBOARD_FUZZ_SEED` replays a run.
@@ -34,7 +36,8 @@ const TOKENS = [
   '\x00', '\x01', '\x08', '\x0b', '\x0c', '\x1f', '\x7f', '\u00a0', '\u2028', '\ufeff', '\u200b', 'é',
   '&', '&#106;', '&#x6a;', '&colon;', '&Tab;', '&NewLine;', '&amp;', '&lt;', '&quot;', '&#39;', ';', '#',
   '"', "'", '<', '>', '=', '<script>', '</script>', '<img src=x onerror=alert(1)>', ' onmouseover=', 'onerror=',
-  '\u00000\u0000', '<a href="', '"><', 'target="_blank"',
+  '\u00000\u0000', '\u00001\u0000', '\u00009\u0000', '<a href="', '"><', 'target="_blank"',
+  '[x](/a_b_c)', '[x](/a*b)', '_b_', '*b*',
 ];
 
 // What the existing tests render, to mangle.
@@ -43,6 +46,7 @@ const SAMPLES = [
   '<script>alert(1)</script>\n\n**<img src=x onerror=alert(1)>**\n\n```\n<b>kept as text</b>\n```\n\n> <iframe>',
   '[x](javascript:alert(1)) [y](/relative/path) [z](mailto:help@example.com) [w](https://a.test/"onmouseover="y)',
   '> quoted [link](\x01javascript:alert(1))\n> **bold** _em_ `code`',
+  '_see [the guide](https://a.test/how_to_pay) and *this [one](/a*b)* or [that](/c) b_ `x`',
 ];
 
 function generate(random) {
@@ -124,6 +128,8 @@ export function unsafeMarkup(html) {
         }
       }
       if (closing) return `an attribute on </${name}>`;
+      // Every `<` and `>` of the source is escaped: one here is the renderer's markup.
+      if (/[<>]/.test(value)) return `markup inside the attribute ${attribute} (${JSON.stringify(value)})`;
       if (name !== 'a' || !LINK_ATTRIBUTES.has(attribute)) return `the attribute ${attribute} on <${name}>`;
       if (attribute === 'href') {
         const scheme = browserScheme(decodeReferences(value));
@@ -134,6 +140,29 @@ export function unsafeMarkup(html) {
   return null;
 }
 
+// The characters of `map` beyond those of `limit` (whitespace left out), or null.
+function surplus(map, limit) {
+  const counts = new Map();
+  for (const char of limit) counts.set(char, (counts.get(char) ?? 0) + 1);
+  const extra = [];
+  for (const char of map) {
+    if (/\s/.test(char)) continue;
+    const left = counts.get(char) ?? 0;
+    if (left === 0) extra.push(char);
+    else counts.set(char, left - 1);
+  }
+  return extra.length ? extra.join('') : null;
+}
+
+// What a reader sees of `html` (markup the checker passed: tags out, references read), against
+// the source: markdown only takes characters out (its syntax, URLs, NULs) and joins lines with
+// spaces, so any other character is one the renderer made up or repeated.
+export function inventedText(source, html) {
+  const text = decodeReferences(html.replace(/<[^>]*>/g, ''));
+  const extra = surplus(text, source);
+  return extra === null ? null : `text that is not the source's: ${JSON.stringify(extra)}`;
+}
+
 function failure(source) {
   let html;
   try {
@@ -141,7 +170,7 @@ function failure(source) {
   } catch (err) {
     return `threw ${err}`;
   }
-  return unsafeMarkup(html);
+  return unsafeMarkup(html) ?? inventedText(source, html);
 }
 
 // The smallest input that still fails, by cutting pieces out while it does.
@@ -165,6 +194,11 @@ test('the checker sees what a browser would run', () => {
   assert.match(unsafeMarkup('<p onclick="x">'), /onclick/);
   assert.match(unsafeMarkup('<em>a</em><SCRIPT>x</SCRIPT>'), /script/);
   assert.match(unsafeMarkup('<img src=x>'), /img/);
+  assert.match(unsafeMarkup('<a href="https://a.test/<em>a</em>" rel="noopener noreferrer">x</a>'), /markup inside the attribute href/);
+  assert.match(unsafeMarkup('<a href="/x" target="<em>blank">a</a>'), /markup inside the attribute target/);
+  assert.equal(inventedText('**a** &amp; `b`', '<p><strong>a</strong> &amp;amp; <code>b</code></p>'), null);
+  assert.match(inventedText('a \u00005\u0000', '<p>a <code>undefined</code></p>'), /undefined/);
+  assert.match(inventedText('`b` \u00000\u0000', '<p><code>b</code> <code>b</code></p>'), /"b"/);
 });
 
 test(`rendered markdown holds only the renderer's tags and safe links (${CASES} cases, SWITCHBOARD_FUZZ_SEED=${SEED})`, () => {

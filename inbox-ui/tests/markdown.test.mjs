@@ -45,6 +45,39 @@ test('control characters and spaces cannot hide a scheme (issue 23, finding 4)',
   assert.match(renderMarkdown('[x](\x01https://example.com/)'), /<a href="https:\/\/example.com\/"/);
 });
 
+/** The `href` of each link in `html`. */
+function hrefs(html) {
+  return [...html.matchAll(/<a href="([^"]*)"/g)].map((match) => match[1]);
+}
+
+test('emphasis never reaches into a link\'s attributes', () => {
+  // Underscores and stars in a URL are the URL's.
+  for (const url of ['https://a.test/_a_', 'https://a.test/*a*', 'https://a.test/**a**', '/how__to__pay', '/a_b']) {
+    assert.deepEqual(hrefs(renderMarkdown(`[x](${url})`)), [url], url);
+  }
+  // Emphasis that opens before a link and closes inside its URL, or after it (the renderer's
+  // own `target="_blank"`), is not emphasis.
+  for (const [source, url] of [['*a [x](/b*c)', '/b*c'], ['_see [x](/a_b)', '/a_b'], ['[a](/x) b_ c', '/x']]) {
+    const html = renderMarkdown(source);
+    assert.doesNotMatch(html, /<em>/, source);
+    assert.deepEqual(hrefs(html), [url], source);
+    assert.match(html, /target="_blank"/, source);
+  }
+  // Around a whole link, and inside its label, it still is.
+  assert.match(renderMarkdown('_see [the guide](/how_to_pay)_'),
+    /^<p><em>see <a href="\/how_to_pay" rel="noopener noreferrer" target="_blank">the guide<\/a><\/em><\/p>$/);
+  assert.match(renderMarkdown('[**bold** `code`](/y)'), /<a href="\/y"[^>]*><strong>bold<\/strong> <code>code<\/code><\/a>/);
+  // Backticks in a URL are the URL's too.
+  assert.deepEqual(hrefs(renderMarkdown('[a](/x`b`c)')), ['/x`b`c']);
+});
+
+test('NUL in the text cannot forge a code span', () => {
+  assert.equal(renderMarkdown('a \u00005\u0000 b'), '<p>a 5 b</p>');
+  // Not another code span's either.
+  assert.equal(renderMarkdown('x `code` \u00000\u0000'), '<p>x <code>code</code> 0</p>');
+  assert.equal(renderMarkdown('[\u00000\u0000](/y) `z`'), '<p><a href="/y" rel="noopener noreferrer" target="_blank">0</a> <code>z</code></p>');
+});
+
 test('escapeHtml escapes the five characters', () => {
   assert.equal(escapeHtml(`<a href="x">'&'</a>`), '&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;');
 });

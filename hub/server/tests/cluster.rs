@@ -6,35 +6,21 @@ mod support;
 use std::time::Duration;
 
 use serde_json::json;
-use support::TestApp;
-use switchboard::{Application, ConnectorRegistry, Settings};
+use support::{
+    TestApp,
+    cluster::{postgres_and_redis, two_nodes, two_nodes_with},
+};
+use switchboard::Settings;
 use switchboard_model::{BusEvent, MessageRole};
 use switchboard_testkit::TestDatabase;
 
-fn redis_url() -> Option<String> {
-    let url = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
-    assert!(
-        url.is_some() || std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but SWITCHBOARD_TEST_REDIS_URL is not set"
-    );
-    url
-}
-
 #[tokio::test]
 async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
-    let with_redis = |db: &TestDatabase| Settings {
-        redis_url: Some(redis.clone()),
-        ..support::settings(db)
-    };
-    let node_a = TestApp::spawn_with(db, with_redis).await;
-    let node_b = Application::build(with_redis(&node_a.db), ConnectorRegistry::default())
-        .await
-        .expect("node b builds");
-    let mut on_b = node_b.state().bus.subscribe();
+    let (node_a, node_b) = two_nodes(db, &redis).await;
+    let mut on_b = node_b.state.bus.subscribe();
 
     let admin = node_a.admin().await;
     let inbox = node_a
@@ -100,7 +86,7 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
         ["the last one", "the marker"],
         "exactly once on node b, in order"
     );
-    drop(node_b);
+    node_b.stop().await;
     node_a.stop().await;
 }
 
@@ -108,24 +94,17 @@ async fn a_message_stored_on_one_node_reaches_subscribers_on_another() {
 /// (`limits.rs`): a burst spent half on each node is spent on both.
 #[tokio::test]
 async fn nodes_count_an_organizations_api_requests_together() {
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
     // One request a minute after a burst of six: the test never waits for more.
-    let limited = |db: &TestDatabase| Settings {
-        redis_url: Some(redis.clone()),
+    let limited = |settings| Settings {
         api_requests_per_minute: 1,
         api_burst: 6,
-        ..support::settings(db)
+        ..settings
     };
-    let node_a = TestApp::spawn_with(db, limited).await;
-    let node_b = Application::build(limited(&node_a.db), ConnectorRegistry::default())
-        .await
-        .expect("node b builds");
-    let node_b_url = format!("http://{}", node_b.local_addr());
-    let node_b_stop = node_b.shutdown_token();
-    let node_b = tokio::spawn(node_b.run_until_stopped());
+    let (node_a, node_b) = two_nodes_with(db, &redis, limited).await;
+    let node_b_url = node_b.url("");
     // Signing in is not an API request of the organization's: it has its own throttle.
     let admin = node_a.admin().await;
     let me = |base: String| {
@@ -151,8 +130,7 @@ async fn nodes_count_an_organizations_api_requests_together() {
             "{base} counts the other node's requests"
         );
     }
-    node_b_stop.cancel();
-    node_b.await.expect("joins").expect("node b stops");
+    node_b.stop().await;
     node_a.stop().await;
 }
 
@@ -161,21 +139,11 @@ async fn nodes_count_an_organizations_api_requests_together() {
 #[tokio::test]
 async fn nodes_count_an_addresss_web_chat_together() {
     use support::chat::{ORIGIN, open_from, refusal, webchat_inbox};
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
-    let with_redis = |db: &TestDatabase| Settings {
-        redis_url: Some(redis.clone()),
-        ..support::settings(db)
-    };
-    let node_a = TestApp::spawn_with(db, with_redis).await;
-    let node_b = Application::build(with_redis(&node_a.db), ConnectorRegistry::default())
-        .await
-        .expect("node b builds");
-    let node_b_addr = node_b.local_addr();
-    let node_b_stop = node_b.shutdown_token();
-    let node_b = tokio::spawn(node_b.run_until_stopped());
+    let (node_a, node_b) = two_nodes(db, &redis).await;
+    let node_b_addr = node_b.addr;
     let admin = node_a.admin().await;
     // Keys are per inbox: other tests' hubs on the same Redis count elsewhere.
     let inbox = webchat_inbox(
@@ -207,8 +175,7 @@ async fn nodes_count_an_addresss_web_chat_together() {
         let error = chat.next_of("error").await;
         assert_eq!(error["code"], "rate_limited", "visitor {n}: {error}");
     }
-    node_b_stop.cancel();
-    node_b.await.expect("joins").expect("node b stops");
+    node_b.stop().await;
     node_a.stop().await;
 }
 
@@ -459,8 +426,7 @@ impl Node {
 #[tokio::test]
 async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
     use support::chat::{Chat, open_at};
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
     // The first start creates the demo organization; the second finds it.
@@ -674,8 +640,7 @@ async fn two_hub_processes_serve_one_conversation_and_survive_a_kill() {
 #[tokio::test]
 async fn a_killed_nodes_agents_go_offline_within_the_presence_ttl() {
     use support::chat::open_at;
-    let (Some(redis), Some(db)) = (redis_url(), TestDatabase::postgres().await) else {
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
     const TTL: Duration = Duration::from_secs(3);

@@ -20,9 +20,10 @@ use serde_json::json;
 use support::{
     TestApp,
     chat::{Chat, webchat_inbox},
+    cluster::{postgres_and_redis, two_nodes_with},
     eventually, messages_of, next_agent_message,
 };
-use switchboard::{Application, Settings};
+use switchboard::Settings;
 use switchboard_testkit::{FakeZendesk, SmtpSink, TestDatabase, backend_tests, zendesk_signature};
 
 backend_tests!(
@@ -500,26 +501,14 @@ async fn zendesk_webhooks_must_be_signed_and_fresh(db: TestDatabase) {
 /// escalation is one ticket, created once, and every follow-up one comment.
 #[tokio::test]
 async fn two_nodes_never_write_a_ticket_or_comment_twice() {
-    let redis = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
-    let (Some(redis), Some(db)) = (redis, TestDatabase::postgres().await) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true needs PostgreSQL and Redis"
-        );
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
-    let node = |db: &TestDatabase| Settings {
-        redis_url: Some(redis.clone()),
+    let quiet = |settings| Settings {
         bot_enabled: false,
-        ..support::settings(db)
+        ..settings
     };
-    let node_a = TestApp::spawn_with(db, node).await;
-    let node_b = Application::build(node(&node_a.db), switchboard::connectors())
-        .await
-        .expect("node b builds");
-    let stop_b = node_b.shutdown_token();
-    let running_b = tokio::spawn(node_b.run_until_stopped());
+    let (node_a, node_b) = two_nodes_with(db, &redis, quiet).await;
 
     let admin = node_a.admin().await;
     let zendesk = FakeZendesk::start().await;
@@ -578,8 +567,7 @@ async fn two_nodes_never_write_a_ticket_or_comment_twice() {
         .filter(|r| r.path == "/api/v2/tickets.json" && r.method == reqwest::Method::POST)
         .count();
     assert_eq!(creates, 5, "each ticket created once");
-    stop_b.cancel();
-    let _ = running_b.await;
+    node_b.stop().await;
     node_a.stop().await;
 }
 

@@ -9,7 +9,10 @@ use std::time::Duration;
 use futures::StreamExt;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
-use support::TestApp;
+use support::{
+    TestApp,
+    cluster::{postgres_and_redis, two_nodes_with},
+};
 use switchboard_testkit::{TestDatabase, backend_tests};
 
 backend_tests!(
@@ -25,28 +28,16 @@ backend_tests!(
 /// Another node of the cluster streams the notification to its recipient (through Redis).
 #[tokio::test]
 async fn a_notification_reaches_the_recipient_on_another_node() {
-    let redis = std::env::var("SWITCHBOARD_TEST_REDIS_URL").ok();
-    let (Some(redis), Some(db)) = (redis, TestDatabase::postgres().await) else {
-        assert!(
-            std::env::var("CI").as_deref() != Ok("true"),
-            "CI=true needs PostgreSQL and Redis"
-        );
-        eprintln!("skipped: needs SWITCHBOARD_TEST_REDIS_URL and SWITCHBOARD_TEST_DATABASE_URL");
+    let Some((db, redis)) = postgres_and_redis().await else {
         return;
     };
-    let node = |db: &TestDatabase| switchboard::Settings {
-        redis_url: Some(redis.clone()),
+    let quiet = |settings| switchboard::Settings {
         bot_enabled: false,
-        ..support::settings(db)
+        ..settings
     };
-    let node_a = TestApp::spawn_with(db, node).await;
-    let node_b = switchboard::Application::build(node(&node_a.db), switchboard::connectors())
-        .await
-        .expect("node b builds");
-    let base_b = format!("http://{}", node_b.local_addr());
-    let hears = node_b.state().bus.clone();
-    let stop_b = node_b.shutdown_token();
-    let running_b = tokio::spawn(node_b.run_until_stopped());
+    let (node_a, node_b) = two_nodes_with(db, &redis, quiet).await;
+    let base_b = node_b.url("");
+    let hears = node_b.state.bus.clone();
     for _ in 0..400 {
         if hears.hears_other_nodes() {
             break;
@@ -84,8 +75,7 @@ async fn a_notification_reaches_the_recipient_on_another_node() {
             .all(|event| event["type"] != "notification_created"),
         "{seen:?}"
     );
-    stop_b.cancel();
-    running_b.await.expect("joins").expect("stops cleanly");
+    node_b.stop().await;
 }
 
 struct Agent {

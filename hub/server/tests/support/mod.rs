@@ -6,6 +6,7 @@
 #![allow(dead_code)]
 
 pub mod chat;
+pub mod cluster;
 
 use std::{
     net::SocketAddr,
