@@ -5,21 +5,8 @@
 //!
 //! Every event is a row of `analytics_events`: the conversation, its `kind`, when it happened
 //! (`at`, taken from the row that changed, so from the hub's clock) and its `data` as a JSON
-//! object. The kinds and their data:
-//!
-//! | kind | written when | data |
-//! | --- | --- | --- |
-//! | `opened` | a conversation is created | `inbox_id`, `channel`, `team_id`, `assignee_id`, `topic`, `sentiment` |
-//! | `changed` | its inbox, channel, team, assignee, topic or sentiment changes | the same fields, as they are now |
-//! | `ai_answered` | the AI writes to the customer | `message_id`, `sources` |
-//! | `replied` | a person writes to the customer (not a private note) | `message_id`, `author_id` |
-//! | `handed_off` | a handoff is recorded | `handoff_id`, `reason_kind` |
-//! | `sla_set` | its SLA policy, priority or due times change | `policy_id`, `priority`, `first_response_due_at`, `resolution_due_at` |
-//! | `first_human_reply` | a person's first reply after the handoff is recorded | — |
-//! | `sla_met`, `sla_breached` | a target is reached in time, or flagged as missed | `target`: `first_response` or `resolution` |
-//! | `resolved` | it becomes resolved or closed | `status`, `by`: `ai` (never handed off, no person wrote) or `human` |
-//! | `reopened` | it leaves resolved or closed | `status` |
-//! | `csat_given` | the customer rates it (or changes the rating) | `score` |
+//! object. `EVENTS` below writes them; `docs/analytics.md` ("The reporting events") lists the
+//! kinds and their data for readers.
 //!
 //! Only erasure takes events out: a conversation's events go with it when it is deleted (GDPR
 //! erasure, retention). The conversations that existed before this migration get their history
@@ -322,14 +309,6 @@ fn conversation_column(table: &str) -> &'static str {
     }
 }
 
-/// The key an update's old and new rows are matched by.
-fn key(table: &str) -> &'static str {
-    match table {
-        "conversations" | "messages" | "handoffs" => "id",
-        _ => "conversation_id",
-    }
-}
-
 /// `event`'s row as a `SELECT` list: org, conversation, kind, at, data.
 fn select_list(dialect: Dialect, event: &Event) -> String {
     let sources = match dialect {
@@ -361,8 +340,57 @@ fn select_list(dialect: Dialect, event: &Event) -> String {
 
 const INSERT: &str = "INSERT INTO analytics_events (org_id, conversation_id, kind, at, data)";
 
-fn sqlite_up() -> Vec<String> {
-    let mut statements = Vec::new();
+/// The rows of `table` that may be an event on `op`: the trigger's `WHEN`, so that a change
+/// that is none (a message from the customer, a conversation's next `seq`) costs no call.
+fn guard(table: &str, op: Op) -> Option<String> {
+    let distinct = |names: &[&str]| {
+        names
+            .iter()
+            .map(|name| format!("NEW.{name} IS DISTINCT FROM OLD.{name}"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    let set = |names: &[&str]| {
+        names
+            .iter()
+            .map(|name| format!("NEW.{name} IS NOT NULL"))
+            .collect::<Vec<_>>()
+            .join(" OR ")
+    };
+    const ROUTING: [&str; 7] = [
+        "sla_policy_id",
+        "sla_priority",
+        "first_response_due_at",
+        "resolution_due_at",
+        "first_response_at",
+        "first_response_breached_at",
+        "resolution_breached_at",
+    ];
+    match (table, op) {
+        ("conversations", Op::Update) => {
+            let mut names: Vec<&str> = DIMENSIONS.iter().map(|(name, _)| *name).collect();
+            names.push("status");
+            Some(distinct(&names))
+        }
+        ("messages", Op::Insert) => {
+            Some("NEW.role = 'ai' OR (NEW.role = 'agent' AND NEW.private = FALSE)".to_owned())
+        }
+        ("conversation_routing", Op::Insert) => Some(set(&[
+            "sla_policy_id",
+            "first_response_at",
+            "first_response_breached_at",
+            "resolution_breached_at",
+        ])),
+        ("conversation_routing", Op::Update) => Some(distinct(&ROUTING)),
+        ("csat_responses", Op::Update) => Some(distinct(&["score"])),
+        _ => None,
+    }
+}
+
+/// Each table and operation that writes events, with the statements its trigger runs for a
+/// row (the same on both databases: `INSERT … SELECT … WHERE` the row is that event).
+fn bodies(dialect: Dialect) -> Vec<(&'static str, Op, String)> {
+    let mut bodies = Vec::new();
     for table in tables() {
         for op in [Op::Insert, Op::Update] {
             let body: Vec<String> = EVENTS
@@ -371,22 +399,34 @@ fn sqlite_up() -> Vec<String> {
                 .map(|event| {
                     format!(
                         "{INSERT} SELECT {} WHERE {};",
-                        select_list(Dialect::Sqlite, event),
-                        (event.when)(Dialect::Sqlite)
+                        select_list(dialect, event),
+                        (event.when)(dialect)
                     )
                 })
                 .collect();
-            if body.is_empty() {
-                continue;
+            if !body.is_empty() {
+                bodies.push((table, op, body.join(" ")));
             }
-            statements.push(format!(
-                "CREATE TRIGGER IF NOT EXISTS {} AFTER {} ON {table} BEGIN {} END",
-                trigger_name(table, op),
-                op_name(op),
-                body.join(" ")
-            ));
         }
     }
+    bodies
+}
+
+fn sqlite_up() -> Vec<String> {
+    let mut statements: Vec<String> = bodies(Dialect::Sqlite)
+        .into_iter()
+        .map(|(table, op, body)| {
+            let when = guard(table, op)
+                .map(|guard| format!(" WHEN {guard}"))
+                .unwrap_or_default();
+            format!(
+                "CREATE TRIGGER IF NOT EXISTS {} AFTER {} ON {table} FOR EACH ROW{when} \
+                 BEGIN {body} END",
+                trigger_name(table, op),
+                op_name(op),
+            )
+        })
+        .collect();
     statements.push(
         "CREATE TRIGGER IF NOT EXISTS analytics_log_conversations_delete AFTER DELETE ON \
          conversations BEGIN DELETE FROM analytics_events WHERE conversation_id = OLD.id; END"
@@ -395,50 +435,26 @@ fn sqlite_up() -> Vec<String> {
     statements
 }
 
-/// PostgreSQL writes the events once per statement, over the statement's rows.
+/// PostgreSQL runs the same statements in a row trigger's function, called only for the rows
+/// its `WHEN` lets through (a statement trigger would run every statement of the function for
+/// every statement on the table, events or not, in the ack's path).
 fn postgres_up() -> Vec<String> {
-    let rows = |sql: String| sql.replace("NEW.", "n.").replace("OLD.", "o.");
     let mut statements = Vec::new();
-    for table in tables() {
-        for op in [Op::Insert, Op::Update] {
-            let from = match op {
-                Op::Insert => "analytics_new n".to_owned(),
-                Op::Update => format!(
-                    "analytics_new n JOIN analytics_old o ON o.{0} = n.{0}",
-                    key(table)
-                ),
-            };
-            let body: Vec<String> = EVENTS
-                .iter()
-                .filter(|event| event.table == table && event.op == op)
-                .map(|event| {
-                    rows(format!(
-                        "{INSERT} SELECT {} FROM {from} WHERE {};",
-                        select_list(Dialect::Postgres, event),
-                        (event.when)(Dialect::Postgres)
-                    ))
-                })
-                .collect();
-            if body.is_empty() {
-                continue;
-            }
-            let name = trigger_name(table, op);
-            let referencing = match op {
-                Op::Insert => "NEW TABLE AS analytics_new",
-                Op::Update => "OLD TABLE AS analytics_old NEW TABLE AS analytics_new",
-            };
-            statements.push(format!(
-                "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {} \
-                 RETURN NULL; END $$ LANGUAGE plpgsql",
-                body.join(" ")
-            ));
-            statements.push(format!("DROP TRIGGER IF EXISTS {name} ON {table}"));
-            statements.push(format!(
-                "CREATE TRIGGER {name} AFTER {} ON {table} REFERENCING {referencing} \
-                 FOR EACH STATEMENT EXECUTE FUNCTION {name}()",
-                op_name(op)
-            ));
-        }
+    for (table, op, body) in bodies(Dialect::Postgres) {
+        let name = trigger_name(table, op);
+        let when = guard(table, op)
+            .map(|guard| format!(" WHEN ({guard})"))
+            .unwrap_or_default();
+        statements.push(format!(
+            "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body} \
+             RETURN NULL; END $$ LANGUAGE plpgsql"
+        ));
+        statements.push(format!("DROP TRIGGER IF EXISTS {name} ON {table}"));
+        statements.push(format!(
+            "CREATE TRIGGER {name} AFTER {} ON {table} FOR EACH ROW{when} \
+             EXECUTE FUNCTION {name}()",
+            op_name(op)
+        ));
     }
     statements.push(
         "CREATE OR REPLACE FUNCTION analytics_log_conversations_delete() RETURNS trigger AS $$ \

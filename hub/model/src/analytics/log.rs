@@ -1,5 +1,5 @@
 //! The reporting events of a conversation, as the store's log holds them (the kinds and their
-//! data are listed in `migrations/src/m20261209_000100_analytics_events.rs`), and what a report
+//! data are listed in `docs/analytics.md`, "The reporting events"), and what a report
 //! counts of a conversation, read back from them alone.
 
 use chrono::{DateTime, Duration, Utc};

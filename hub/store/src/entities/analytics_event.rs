@@ -1,5 +1,5 @@
 //! The `analytics_events` table: the append-only log of reporting events, written by triggers
-//! (`migrations/src/m20261209_000100_analytics_events.rs` lists the kinds).
+//! (`docs/analytics.md`, "The reporting events", lists the kinds).
 
 use sea_orm::entity::prelude::*;
 
