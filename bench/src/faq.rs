@@ -348,6 +348,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         ask(&demo, &cases, &options, &mut tally, &mut sink).await?;
         print_row(&format!("demo, `{file}`"), &tally, None);
     }
+    // The same out-of-scope questions asked of the demo knowledge base: a product's knowledge
+    // base declines them too.
+    for (half, name) in HALVES.iter().enumerate() {
+        let mut tally = Tally::default();
+        sink.set = format!("demo-oos-{half}");
+        ask(&demo, &unrelated[half], &options, &mut tally, &mut sink).await?;
+        print_row(&format!("demo, out of scope, {name}"), &tally, None);
+    }
     Ok(())
 }
 
