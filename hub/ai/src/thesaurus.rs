@@ -370,8 +370,8 @@ fn tables() -> &'static Tables {
         let mut synonyms: HashMap<String, Vec<String>> = HashMap::new();
         for group in SYNONYMS {
             let (sources, targets) = group.split_once('>').unwrap_or((group, ""));
-            let sources: Vec<String> = sources.split(',').filter_map(|w| one_term(w)).collect();
-            let targets: Vec<String> = targets.split(',').filter_map(|w| one_term(w)).collect();
+            let sources: Vec<String> = sources.split(',').filter_map(&mut one_term).collect();
+            let targets: Vec<String> = targets.split(',').filter_map(&mut one_term).collect();
             for source in &sources {
                 let entry = synonyms.entry(source.clone()).or_default();
                 for other in sources.iter().chain(&targets) {
@@ -383,7 +383,7 @@ fn tables() -> &'static Tables {
         }
         let everyday = EVERYDAY
             .iter()
-            .filter_map(|w| one_term(w))
+            .filter_map(|word| one_term(word))
             .filter(|term| !term.contains(' '))
             .collect();
         Tables { synonyms, everyday }
