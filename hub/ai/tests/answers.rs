@@ -95,7 +95,7 @@ async fn the_demo_questions_are_answered_from_the_right_article() {
     let summary = evaluate("answers.jsonl").await;
     assert_eq!(summary.answerable, 40);
     assert_eq!(summary.unanswerable, 7);
-    // Measured: 35/40 correct, 2 wrong, 3 declined; 7/7 refused.
+    // Measured: 35/40 correct, 3 wrong, 2 declined; 7/7 refused.
     assert!(summary.correct_rate() >= 0.80, "{summary:?}");
     assert!(summary.wrong + summary.overreached <= 4, "{summary:?}");
     assert!(summary.refusal_rate() >= 6.0 / 7.0, "{summary:?}");
@@ -130,7 +130,7 @@ async fn evaluate_other(name: &str) -> Summary {
 #[tokio::test]
 async fn an_invoicing_apps_knowledge_base_is_answered_from_the_right_article() {
     let summary = evaluate_other("tallybook").await;
-    // Measured: 21/32 correct, 4 wrong, 7 declined; 11/12 refused (before the thesaurus and
+    // Measured: 22/32 correct, 4 wrong, 6 declined; 11/12 refused (before the thesaurus and
     // the title rerank: 9/32, 2 wrong; 11/12).
     assert!(summary.correct_rate() >= 0.6, "{summary:?}");
     assert!(summary.wrong + summary.overreached <= 6, "{summary:?}");
@@ -142,7 +142,7 @@ async fn an_invoicing_apps_knowledge_base_is_answered_from_the_right_article() {
 #[tokio::test]
 async fn a_file_storage_knowledge_base_is_answered_from_the_right_article() {
     let summary = evaluate_other("driftbox").await;
-    // Measured: 17/32 correct, 3 wrong, 12 declined; 12/12 refused (before: 8/32, 2 wrong;
+    // Measured: 18/32 correct, 3 wrong, 11 declined; 12/12 refused (before: 8/32, 2 wrong;
     // 12/12).
     assert!(summary.correct_rate() >= 0.5, "{summary:?}");
     assert!(summary.wrong + summary.overreached <= 4, "{summary:?}");
