@@ -10,7 +10,8 @@
 //! several health agencies, so another article sometimes does answer).
 //!
 //! The responder is the hub's: the same index, the same offline engine, the same default
-//! threshold.
+//! threshold. The demo knowledge base's question sets are asked too, and the out-of-scope
+//! questions of each half are also asked of the demo knowledge base.
 
 use std::{
     collections::BTreeMap,
