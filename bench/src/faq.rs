@@ -10,7 +10,8 @@
 //! several health agencies, so another article sometimes does answer).
 //!
 //! The responder is the hub's: the same index, the same offline engine, the same default
-//! threshold.
+//! threshold. The demo knowledge base's question sets are asked too, and the out-of-scope
+//! questions of each half are also asked of the demo knowledge base.
 
 use std::{
     collections::BTreeMap,
@@ -347,6 +348,14 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         sink.set = format!("demo-{file}");
         ask(&demo, &cases, &options, &mut tally, &mut sink).await?;
         print_row(&format!("demo, `{file}`"), &tally, None);
+    }
+    // The same out-of-scope questions asked of the demo knowledge base: a product's knowledge
+    // base declines them too.
+    for (half, name) in HALVES.iter().enumerate() {
+        let mut tally = Tally::default();
+        sink.set = format!("demo-oos-{half}");
+        ask(&demo, &unrelated[half], &options, &mut tally, &mut sink).await?;
+        print_row(&format!("demo, out of scope, {name}"), &tally, None);
     }
     Ok(())
 }

@@ -26,7 +26,7 @@ use tantivy::{
 use crate::{
     article::{ArticleDoc, Passage, passages},
     embeddings::{Embedder, cosine},
-    text,
+    text, thesaurus,
     vocabulary::Vocabulary,
 };
 
@@ -124,16 +124,40 @@ pub struct QueryTerm {
     /// Passages holding the term, or its most frequent variant when it has none.
     pub doc_freq: u64,
     pub idf: f64,
+    /// Whether the index holds the term as it is written (else it is known, if at all, through
+    /// its variants or synonyms).
+    pub held: bool,
     /// Known terms standing in for a term the index does not hold (a typo, a word cut short).
     pub variants: Vec<String>,
+    /// Known terms the thesaurus says the term may stand for ("customer" for "client"); a
+    /// synonym of several words ("data centre") is their terms joined by spaces.
+    pub synonyms: Vec<String>,
+    /// An everyday word that says little about the question's topic (`thesaurus::everyday`).
+    pub everyday: bool,
 }
 
 impl QueryTerm {
-    /// Whether `present` (analyzed terms) holds the term or one of its variants.
+    /// Whether `present` (analyzed terms) holds the term, one of its variants or synonyms (all
+    /// the words of a synonym of several).
     pub fn found_in(&self, present: &[String]) -> bool {
         present
             .iter()
-            .any(|term| *term == self.term || self.variants.contains(term))
+            .any(|term| self.term == *term || self.variants.contains(term))
+            || self.synonyms.iter().any(|synonym| {
+                synonym
+                    .split(' ')
+                    .all(|part| present.iter().any(|term| term == part))
+            })
+    }
+
+    /// Whether `term` (analyzed) is this term, one of its variants, or a synonym or a word of one.
+    pub fn is(&self, term: &str) -> bool {
+        self.term == term
+            || self.variants.iter().any(|v| v == term)
+            || self
+                .synonyms
+                .iter()
+                .any(|synonym| synonym.split(' ').any(|part| part == term))
     }
 }
 
@@ -320,6 +344,7 @@ impl OrgIndex {
         let mut terms = Vec::new();
         for term in text::distinct_terms(&mut analyzer, question) {
             let mut doc_freq = vocabulary.doc_freq(&term);
+            let held = doc_freq > 0;
             let mut variants = Vec::new();
             if doc_freq == 0 {
                 for (variant, freq) in vocabulary.variants(&term) {
@@ -327,11 +352,31 @@ impl OrgIndex {
                     variants.push(variant);
                 }
             }
+            let mut synonyms = Vec::new();
+            let mut synonym_freq = 0;
+            for synonym in thesaurus::synonyms(&term) {
+                // A synonym of several words is as rare as its rarest word.
+                let freq = synonym
+                    .split(' ')
+                    .map(|part| vocabulary.doc_freq(part))
+                    .min()
+                    .unwrap_or(0);
+                if freq > 0 && !variants.contains(synonym) {
+                    synonyms.push(synonym.clone());
+                    synonym_freq = synonym_freq.max(freq);
+                }
+            }
+            if doc_freq == 0 {
+                doc_freq = synonym_freq;
+            }
             terms.push(QueryTerm {
                 idf: idf(total, doc_freq),
                 doc_freq,
+                held,
+                everyday: thesaurus::everyday(&term),
                 term,
                 variants,
+                synonyms,
             });
         }
         if terms.is_empty() || total == 0 {
@@ -343,8 +388,22 @@ impl OrgIndex {
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
         for term in &terms {
+            // A synonym stands in fully for a term the knowledge base lacks, and adds a little
+            // to one it has.
+            let synonym_boost = if !term.held && term.variants.is_empty() {
+                SYNONYM_BOOST
+            } else {
+                SYNONYM_EXTRA_BOOST
+            };
+            let synonym_parts = term.synonyms.iter().flat_map(|synonym| {
+                let parts = synonym.split(' ').count() as f32;
+                synonym
+                    .split(' ')
+                    .map(move |part| (part, synonym_boost / parts))
+            });
             let spellings = std::iter::once((term.term.as_str(), 1.0))
-                .chain(term.variants.iter().map(|v| (v.as_str(), VARIANT_BOOST)));
+                .chain(term.variants.iter().map(|v| (v.as_str(), VARIANT_BOOST)))
+                .chain(synonym_parts);
             for (spelling, weight) in spellings {
                 for (field, boost) in [
                     (f.title, 1.0),
@@ -370,6 +429,12 @@ impl OrgIndex {
             let doc: TantivyDocument = searcher.doc(address)?;
             hits.push(self.hit(&doc, score, &terms, &mut analyzer));
         }
+        // Question-to-question matching: a passage whose title or heading restates the question
+        // (an FAQ's question, a help page's "How do I …" heading) moves up among those found.
+        for hit in &mut hits {
+            hit.score *= 1.0 + TITLE_RERANK * hit.title_match as f32;
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(Retrieval {
             terms,
             hits,
@@ -442,10 +507,7 @@ impl OrgIndex {
             for term in text::distinct_terms(analyzer, line) {
                 let weight = idf(total, vocabulary.doc_freq(&term));
                 all += weight;
-                if terms
-                    .iter()
-                    .any(|t| t.term == term || t.variants.contains(&term))
-                {
+                if terms.iter().any(|t| t.is(&term)) {
                     found += weight;
                 }
             }
@@ -486,6 +548,13 @@ impl OrgIndex {
 
 /// A variant (a guess at what a misspelled or cut-short term meant) counts a little less.
 const VARIANT_BOOST: f32 = 0.8;
+/// How much a hit's score grows with its title match (1 + this × the match): among the
+/// passages BM25 finds, the one whose title or heading restates the question comes first.
+const TITLE_RERANK: f32 = 1.5;
+/// A synonym of a term the knowledge base lacks.
+const SYNONYM_BOOST: f32 = 0.7;
+/// A synonym of a term the knowledge base has.
+const SYNONYM_EXTRA_BOOST: f32 = 0.3;
 
 /// BM25's inverse document frequency.
 pub fn idf(total: u64, doc_freq: u64) -> f64 {

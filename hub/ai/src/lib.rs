@@ -16,5 +16,6 @@ pub mod responder;
 pub mod sentiment;
 pub mod sentiment_llm;
 pub mod text;
+pub mod thesaurus;
 pub mod topics;
 pub mod vocabulary;

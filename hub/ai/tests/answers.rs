@@ -5,7 +5,7 @@
 
 mod support;
 
-use support::{FixtureSource, fixture_dir, offline_responder};
+use support::{FixtureSource, fixture_dir, offline_responder, offline_responder_over};
 use switchboard_ai::{
     eval::{Summary, Verdict, parse_cases},
     index::Knowledge,
@@ -29,8 +29,24 @@ fn question(org: &str, text: &str) -> Question {
 }
 
 async fn evaluate(file: &str) -> Summary {
-    let (responder, knowledge) = offline_responder(None);
-    let text = std::fs::read_to_string(fixture_dir().join("eval").join(file)).expect("reads");
+    evaluate_over(
+        FixtureSource::demo(),
+        &fixture_dir().join("eval").join(file),
+    )
+    .await
+}
+
+/// A knowledge base of `tests/fixtures/` (its `kb/` folder and `questions.jsonl`), written for
+/// issue 24 and never tuned on.
+fn other_kb(name: &str) -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/fixtures")
+        .join(name)
+}
+
+async fn evaluate_over(source: FixtureSource, questions: &std::path::Path) -> Summary {
+    let (responder, knowledge) = offline_responder_over(None, source);
+    let text = std::fs::read_to_string(questions).expect("reads");
     let cases = parse_cases(&text).expect("parses");
     let mut summary = Summary::default();
     let index = knowledge.index("demo").await.expect("index");
@@ -57,14 +73,16 @@ async fn evaluate(file: &str) -> Summary {
             .map(|t| t.term.clone())
             .collect();
         println!(
-            "{:<11} conf={:.2} cov={:.2} unk={:.2} mar={:.2} str={:.2} top={top:?} unknown={unknown:?} q={:?}",
+            "{:<11} conf={:.2} cov={:.2} unk={:.2} mar={:.2} str={:.2} tm={:.2} top={top:?} unknown={unknown:?} q={:?} expected={:?}",
             verdict.as_str(),
             features.confidence(),
             features.coverage,
             features.unknown,
             features.margin,
             features.strength,
-            case.question
+            features.title_match,
+            case.question,
+            case.expected_article
         );
         summary.add(case, verdict);
     }
@@ -77,7 +95,7 @@ async fn the_demo_questions_are_answered_from_the_right_article() {
     let summary = evaluate("answers.jsonl").await;
     assert_eq!(summary.answerable, 40);
     assert_eq!(summary.unanswerable, 7);
-    // Measured: 34/40 correct, 2 wrong, 4 declined; 7/7 refused.
+    // Measured: 35/40 correct, 3 wrong, 2 declined; 7/7 refused.
     assert!(summary.correct_rate() >= 0.80, "{summary:?}");
     assert!(summary.wrong + summary.overreached <= 4, "{summary:?}");
     assert!(summary.refusal_rate() >= 6.0 / 7.0, "{summary:?}");
@@ -86,10 +104,49 @@ async fn the_demo_questions_are_answered_from_the_right_article() {
 #[tokio::test]
 async fn the_held_out_questions_are_answered_from_the_right_article() {
     let summary = evaluate("answers-holdout.jsonl").await;
-    // Measured: 27/31 correct, 1 wrong, 3 declined; 7/7 refused.
+    // Measured: 26/31 correct, 2 wrong, 3 declined; 6/7 refused (before the thesaurus: 27/31,
+    // 1 wrong; 7/7).
     assert!(summary.correct_rate() >= 0.83, "{summary:?}");
     assert!(summary.wrong + summary.overreached <= 3, "{summary:?}");
     assert!(summary.refusal_rate() >= 6.0 / 7.0, "{summary:?}");
+}
+
+async fn evaluate_other(name: &str) -> Summary {
+    let dir = other_kb(name);
+    let summary = evaluate_over(
+        FixtureSource::from_dir(&dir.join("kb")),
+        &dir.join("questions.jsonl"),
+    )
+    .await;
+    assert_eq!(summary.answerable, 32);
+    assert_eq!(summary.unanswerable, 12);
+    summary
+}
+
+/// Generalization: knowledge bases of other products, written for issue 24 (BENCHMARKS.md, "AI
+/// answers on knowledge it was not tuned on"). An invoicing app's: written before any change,
+/// then used as a tuning set (its misses were read, and the confidence's weights were searched
+/// on it too).
+#[tokio::test]
+async fn an_invoicing_apps_knowledge_base_is_answered_from_the_right_article() {
+    let summary = evaluate_other("tallybook").await;
+    // Measured: 22/32 correct, 4 wrong, 6 declined; 11/12 refused (before the thesaurus and
+    // the title rerank: 9/32, 2 wrong; 11/12).
+    assert!(summary.correct_rate() >= 0.6, "{summary:?}");
+    assert!(summary.wrong + summary.overreached <= 6, "{summary:?}");
+    assert!(summary.refusal_rate() >= 10.0 / 12.0, "{summary:?}");
+}
+
+/// A file-storage service's: written after the thesaurus and before the rest, and held out from
+/// all tuning (its per-question lines were not read while tuning).
+#[tokio::test]
+async fn a_file_storage_knowledge_base_is_answered_from_the_right_article() {
+    let summary = evaluate_other("driftbox").await;
+    // Measured: 18/32 correct, 3 wrong, 11 declined; 12/12 refused (before: 8/32, 2 wrong;
+    // 12/12).
+    assert!(summary.correct_rate() >= 0.5, "{summary:?}");
+    assert!(summary.wrong + summary.overreached <= 4, "{summary:?}");
+    assert!(summary.refusal_rate() >= 11.0 / 12.0, "{summary:?}");
 }
 
 #[tokio::test]
@@ -192,4 +249,73 @@ async fn a_misspelled_question_is_answered_from_the_article_it_means() {
         .expect("responds");
     let (_, source) = quoted(&response).expect("answered");
     assert_eq!(source, "Two-factor authentication (2FA)");
+}
+
+/// A question in the customer's words ("customer", "yearly") finds the article written in the
+/// authors' ("client", "annual"), with confidence, through the thesaurus; without the
+/// synonyms the same question has a term the knowledge base never uses, counted as unknown.
+#[tokio::test]
+async fn a_question_in_other_words_finds_the_article_through_synonyms() {
+    let source = FixtureSource::empty();
+    for (id, title, body) in [
+        (
+            "billing",
+            "Paying for your plan",
+            "## Annual billing\n\nPaying annually costs the same as ten months.",
+        ),
+        (
+            "clients",
+            "Managing clients",
+            "## Adding clients\n\nAdd a client with their name and address.",
+        ),
+    ] {
+        source.put(switchboard_ai::article::ArticleDoc {
+            id: id.into(),
+            title: title.into(),
+            category: None,
+            tags: Vec::new(),
+            body: body.into(),
+            version: 1,
+        });
+    }
+    let (responder, knowledge) = offline_responder_over(None, source);
+    let index = knowledge.index("demo").await.expect("index");
+    let retrieval = knowledge
+        .search(&index, "Is yearly billing cheaper?", 5)
+        .await
+        .expect("searches");
+    let yearly = retrieval
+        .terms
+        .iter()
+        .find(|t| t.term.starts_with("year"))
+        .expect("the term");
+    assert!(
+        !yearly.held && yearly.synonyms.contains(&"annual".to_owned()),
+        "{yearly:?}"
+    );
+    let response = responder
+        .respond(&question("demo", "How do I add a new customer?"), &NoDeltas)
+        .await
+        .expect("responds");
+    let (_, source) = quoted(&response).expect("answered");
+    assert_eq!(source, "Managing clients");
+}
+
+/// A message of everyday words alone matches no topic, whatever the knowledge base holds.
+#[tokio::test]
+async fn everyday_words_alone_are_not_answered() {
+    let (responder, _) = offline_responder(None);
+    for text in [
+        "how do i get better at go",
+        "I tried again yesterday, same thing",
+    ] {
+        let response = responder
+            .respond(&question("demo", text), &NoDeltas)
+            .await
+            .expect("responds");
+        assert!(
+            matches!(response, Response::Declined { .. }),
+            "{text}: {response:?}"
+        );
+    }
 }

@@ -33,9 +33,14 @@ impl FixtureSource {
     }
 
     pub fn demo() -> FixtureSource {
+        FixtureSource::from_dir(&fixture_dir().join("kb/demo"))
+    }
+
+    /// The markdown articles of `dir`, each named by its file's stem.
+    pub fn from_dir(dir: &std::path::Path) -> FixtureSource {
         let mut articles = Vec::new();
-        let mut paths: Vec<_> = std::fs::read_dir(fixture_dir().join("kb/demo"))
-            .expect("the demo kb")
+        let mut paths: Vec<_> = std::fs::read_dir(dir)
+            .expect("the knowledge base's folder")
             .map(|entry| entry.expect("entry").path())
             .collect();
         paths.sort();
@@ -117,7 +122,15 @@ impl ArticleSource for FixtureSource {
 pub fn offline_responder(
     data_dir: Option<&std::path::Path>,
 ) -> (KnowledgeResponder, Arc<Knowledge>) {
-    let knowledge = Arc::new(Knowledge::new(data_dir, Arc::new(FixtureSource::demo())));
+    offline_responder_over(data_dir, FixtureSource::demo())
+}
+
+/// The offline responder over `source`'s articles (organization `demo`).
+pub fn offline_responder_over(
+    data_dir: Option<&std::path::Path>,
+    source: FixtureSource,
+) -> (KnowledgeResponder, Arc<Knowledge>) {
+    let knowledge = Arc::new(Knowledge::new(data_dir, Arc::new(source)));
     (
         KnowledgeResponder::new(knowledge.clone(), Engine::Offline),
         knowledge,
