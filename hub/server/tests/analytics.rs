@@ -78,6 +78,33 @@ impl History {
             .await;
     }
 
+    /// The AI answers in conversation `id` of `org_id`, citing `sources`.
+    async fn ai_answers(&self, org_id: &str, id: &str, text: &str, sources: Vec<Source>) {
+        self.app
+            .state
+            .store
+            .append_bot_message(
+                org_id,
+                id,
+                &new_id(),
+                NewMessage {
+                    role: MessageRole::Ai,
+                    private: false,
+                    text: text.into(),
+                    author_id: None,
+                    mentions: Vec::new(),
+                    attachments: Vec::new(),
+                    sources,
+                    confidence: Some(0.9),
+                    model: None,
+                    tokens: None,
+                },
+                AiOutcome::Answered,
+            )
+            .await
+            .expect("the AI's answer");
+    }
+
     async fn escalated(&self, id: &str) -> Value {
         self.app
             .wait_for(&self.admin, id, |c| {
@@ -150,27 +177,9 @@ async fn known_history(db: TestDatabase) -> History {
         title: "Where parcels are".into(),
     };
     let store = &history.app.state.store;
-    store
-        .append_bot_message(
-            &org_id,
-            &a,
-            &new_id(),
-            NewMessage {
-                role: MessageRole::Ai,
-                private: false,
-                text: "It is on its way.".into(),
-                author_id: None,
-                mentions: Vec::new(),
-                attachments: Vec::new(),
-                sources: vec![cited.clone(), cited],
-                confidence: Some(0.9),
-                model: None,
-                tokens: None,
-            },
-            AiOutcome::Answered,
-        )
-        .await
-        .expect("the AI's answer");
+    history
+        .ai_answers(&org_id, &a, "It is on its way.", vec![cited.clone(), cited])
+        .await;
     history.at("2026-11-27T10:01:00Z").await;
     history.resolve(&a).await;
     store
@@ -956,34 +965,10 @@ async fn the_log_holds_each_reporting_event_and_the_reopen_window_counts(db: Tes
 
     // E: the AI answers and resolves; the customer writes again half an hour later, and the AI
     // resolves it again. Reopened within the day: not an automated resolution.
-    let ai_answers = |conversation: String| {
-        let org_id = org_id.clone();
-        async move {
-            store
-                .append_bot_message(
-                    &org_id,
-                    &conversation,
-                    &new_id(),
-                    NewMessage {
-                        role: MessageRole::Ai,
-                        private: false,
-                        text: "Hello! How can I help?".into(),
-                        author_id: None,
-                        mentions: Vec::new(),
-                        attachments: Vec::new(),
-                        sources: Vec::new(),
-                        confidence: Some(0.9),
-                        model: None,
-                        tokens: None,
-                    },
-                    AiOutcome::Answered,
-                )
-                .await
-                .expect("the AI's answer");
-        }
-    };
     history.at("2026-11-30T15:30:00Z").await;
-    ai_answers(e.clone()).await;
+    history
+        .ai_answers(&org_id, &e, "Hello! How can I help?", Vec::new())
+        .await;
     history.resolve(&e).await;
     history.at("2026-11-30T16:00:00Z").await;
     let inbox = by_thread[&by_thread
@@ -998,7 +983,9 @@ async fn the_log_holds_each_reporting_event_and_the_reopen_window_counts(db: Tes
     let again = history.customer_says(&inbox, "e", "one more thing").await;
     assert_eq!(again, e, "the customer's message reopens E");
     history.at("2026-11-30T16:05:00Z").await;
-    ai_answers(e.clone()).await;
+    history
+        .ai_answers(&org_id, &e, "Hello! How can I help?", Vec::new())
+        .await;
     history.resolve(&e).await;
     let e_kinds = kinds(&events_of(&e).await);
     assert!(
@@ -1037,7 +1024,9 @@ async fn the_log_holds_each_reporting_event_and_the_reopen_window_counts(db: Tes
     history
         .post(&format!("/api/v1/conversations/{a}/reopen"), json!({}))
         .await;
-    ai_answers(a.clone()).await;
+    history
+        .ai_answers(&org_id, &a, "Hello! How can I help?", Vec::new())
+        .await;
     history.resolve(&a).await;
 
     let automated = |tz: &'static str| async move {
