@@ -503,6 +503,10 @@ async fn bad_ranges_are_refused_with_a_reason(db: TestDatabase) {
         ("from=2026-12-01&to=2026-12-01&tz=Mars/Olympus", "time zone"),
         ("from=2020-01-01&to=2026-12-01", "at most"),
         ("from=2026-12-01&to=2026-12-01&format=xml", "format"),
+        (
+            "from=2026-12-01&to=2026-12-01&channel=fax",
+            "`channel` is one of webchat",
+        ),
     ] {
         let (status, body) = app
             .get(&admin, &format!("/api/v1/analytics/overview?{query}"))

@@ -11,7 +11,7 @@ use axum::{
 };
 use serde::{Deserialize, Serialize};
 use switchboard_model::{
-    Permission,
+    ChannelKind, Permission,
     analytics::{self, AgentRow, Overview, ReportRange, ReportTotals, Stats, Timeseries},
 };
 use switchboard_store::{EventFilter, ReportFilter};
@@ -34,7 +34,7 @@ pub struct ReportParams {
     /// An IANA time zone the days are counted in (default `UTC`).
     pub tz: Option<String>,
     pub inbox_id: Option<String>,
-    /// A channel name (`webchat`, `email`, `whatsapp`…).
+    /// A channel name (`webchat`, `email`, `whatsapp`…); another name is a 422.
     pub channel: Option<String>,
     pub team_id: Option<String>,
     /// The agent the conversations are assigned to.
@@ -71,7 +71,22 @@ async fn report(
     .map_err(|err| ApiError::Unprocessable(err.0))?;
     let filter = ReportFilter {
         inbox_id: params.inbox_id,
-        channel: params.channel,
+        channel: params
+            .channel
+            .map(|channel| {
+                channel
+                    .parse::<ChannelKind>()
+                    .map(|kind| kind.as_str().to_owned())
+                    .map_err(|_| {
+                        let names: Vec<&str> =
+                            ChannelKind::ALL.iter().map(|kind| kind.as_str()).collect();
+                        ApiError::Unprocessable(format!(
+                            "`channel` is one of {}, not `{channel}`",
+                            names.join(", ")
+                        ))
+                    })
+            })
+            .transpose()?,
         team_id: params.team_id,
         agent_id: params.agent_id,
         topic: params.topic,
