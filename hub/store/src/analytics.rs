@@ -3,7 +3,7 @@
 
 use std::collections::HashMap;
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use sea_orm::{
     ColumnTrait, Condition, EntityTrait, FromQueryResult, JoinType, QueryFilter, QueryOrder,
     QuerySelect,
@@ -208,21 +208,6 @@ fn logged(kind: String, at: DateTime<Utc>, data: &str) -> Result<LoggedEvent> {
     Ok(LoggedEvent { kind, at, data })
 }
 
-/// The organization's reopen window: an automated resolution reopened within it does not count.
-pub(crate) async fn reopen_window(
-    db: &impl sea_orm::ConnectionTrait,
-    org_id: &str,
-) -> Result<Duration> {
-    let secs = organization::Entity::find_by_id(org_id)
-        .select_only()
-        .column(organization::Column::ReopenWindowSecs)
-        .into_tuple::<i64>()
-        .one(db)
-        .await?
-        .unwrap_or(DEFAULT_REOPEN_WINDOW_SECS);
-    Ok(Duration::seconds(Ord::max(secs, 0)))
-}
-
 /// The articles the AI's answers among `messages` cited, by conversation, each once.
 async fn cited_in(
     db: &impl sea_orm::ConnectionTrait,
@@ -386,7 +371,7 @@ impl Store {
         ids: sea_orm::sea_query::SelectStatement,
     ) -> Result<std::collections::HashSet<String>> {
         use analytics_event::Column;
-        let window = reopen_window(self.db(), org_id).await?;
+        let (_, window) = rollups::org_reporting(self.db(), org_id).await?;
         let rows: Vec<(String, String, DateTime<Utc>)> = analytics_event::Entity::find()
             .select_only()
             .columns([Column::ConversationId, Column::Kind, Column::At])

@@ -53,6 +53,22 @@ struct Report {
     csv: bool,
 }
 
+/// The days asked for (`from`, `to`, `tz`, each with its default), or a 422 with the reason.
+fn range_of(
+    state: &AppState,
+    from: &Option<String>,
+    to: &Option<String>,
+    tz: &Option<String>,
+) -> ApiResult<ReportRange> {
+    ReportRange::with_defaults(
+        from.as_deref(),
+        to.as_deref(),
+        tz.as_deref().unwrap_or_default(),
+        state.clock.now(),
+    )
+    .map_err(|err| ApiError::Unprocessable(err.0))
+}
+
 /// The report asked for; `agents`: whether it shows each agent's figures.
 async fn report(
     state: &AppState,
@@ -62,13 +78,7 @@ async fn report(
     agents: bool,
 ) -> ApiResult<Report> {
     auth.require(Permission::AnalyticsRead)?;
-    let range = ReportRange::with_defaults(
-        params.from.as_deref(),
-        params.to.as_deref(),
-        params.tz.as_deref().unwrap_or_default(),
-        state.clock.now(),
-    )
-    .map_err(|err| ApiError::Unprocessable(err.0))?;
+    let range = range_of(state, &params.from, &params.to, &params.tz)?;
     let filter = ReportFilter {
         inbox_id: params.inbox_id,
         channel: params
@@ -436,13 +446,7 @@ pub async fn events(
     ApiQuery(params): ApiQuery<EventParams>,
 ) -> ApiResult<Response> {
     auth.require(Permission::AnalyticsRead)?;
-    let range = ReportRange::with_defaults(
-        params.from.as_deref(),
-        params.to.as_deref(),
-        params.tz.as_deref().unwrap_or_default(),
-        state.clock.now(),
-    )
-    .map_err(|err| ApiError::Unprocessable(err.0))?;
+    let range = range_of(&state, &params.from, &params.to, &params.tz)?;
     if let Some(kind) = &params.kind
         && !analytics::EVENT_KINDS.contains(&kind.as_str())
     {

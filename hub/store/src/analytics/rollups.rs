@@ -17,7 +17,7 @@ use switchboard_model::{
     analytics::{ConversationFacts, Dimension, ReportRange, ReportTotals, Totals, facts_from_log},
 };
 
-use super::{ReportFilter, logs_of, reopen_window};
+use super::{DEFAULT_REOPEN_WINDOW_SECS, ReportFilter, logs_of};
 use crate::{Result, Store, StoreError, entities::*};
 
 /// Conversations counted again per transaction: the refresh holds SQLite's one writer for a
@@ -57,13 +57,19 @@ fn zone_of(time_zone: &str) -> ReportRange {
         .expect("UTC is a zone")
 }
 
-/// The time zone of the organization's roll-ups.
-async fn org_zone(db: &impl ConnectionTrait, org_id: &str) -> Result<String> {
-    Ok(organization::Entity::find_by_id(org_id)
-        .one(db)
-        .await?
+/// What the organization's reports count by, read in one go: the time zone of its roll-ups
+/// and its reopen window (an automated resolution reopened within it does not count).
+pub(super) async fn org_reporting(
+    db: &impl ConnectionTrait,
+    org_id: &str,
+) -> Result<(String, Duration)> {
+    let org = organization::Entity::find_by_id(org_id).one(db).await?;
+    let zone = org
+        .as_ref()
         .map(|org| zone_of(&org.time_zone).time_zone)
-        .unwrap_or_else(|| "UTC".into()))
+        .unwrap_or_else(|| "UTC".into());
+    let secs = org.map_or(DEFAULT_REOPEN_WINDOW_SECS, |org| org.reopen_window_secs);
+    Ok((zone, Duration::seconds(Ord::max(secs, 0))))
 }
 
 /// What `fact` is counted as now.
@@ -188,8 +194,8 @@ impl Store {
         let mut now = Vec::with_capacity(ids.len());
         for (org_id, conversation_id, events) in logs_of(db, &ids).await? {
             if !orgs.contains_key(&org_id) {
-                let zone = zone_of(&org_zone(db, &org_id).await?);
-                let window = reopen_window(db, &org_id).await?;
+                let (zone, window) = org_reporting(db, &org_id).await?;
+                let zone = zone_of(&zone);
                 let calendars = self.report_calendars(&org_id).await?;
                 orgs.insert(org_id.clone(), (zone, window, calendars));
             }
@@ -212,7 +218,7 @@ impl Store {
         filter: &ReportFilter,
         agents: bool,
     ) -> Result<ReportTotals> {
-        let zone = org_zone(self.db(), org_id).await?;
+        let (zone, _) = org_reporting(self.db(), org_id).await?;
         let Some((dimension, key)) = rollup_of(range, filter, agents, &zone) else {
             let facts = self
                 .report_facts(org_id, range.start, range.end, filter)
