@@ -70,6 +70,8 @@ prepare_hub() {
 # status after the kill is not a failure.
 stop_hub() {
   set +e
+  # The fake model shares the machine: its CPU is part of the picture.
+  [ -n "$fake" ] && echo "fake model CPU: $(ps -o times= -p "$fake" | tr -d ' ') s"
   # shellcheck disable=SC2086
   kill $hub $fake 2>/dev/null
   # shellcheck disable=SC2086

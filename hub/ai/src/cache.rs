@@ -34,10 +34,19 @@ impl CacheKey {
     }
 }
 
+/// A response kept for the next asker, with what the model that wrote it told of the asker's
+/// mood: a cached answer to the same first words then needs no call to score them.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Cached {
+    pub response: Response,
+    /// 0 (very negative) to 100 (very positive); `None` when no model told it.
+    pub sentiment: Option<u8>,
+}
+
 /// A bounded map, oldest entries evicted first.
 pub struct AnswerCache {
     capacity: usize,
-    entries: Mutex<(HashMap<CacheKey, Response>, VecDeque<CacheKey>)>,
+    entries: Mutex<(HashMap<CacheKey, Cached>, VecDeque<CacheKey>)>,
 }
 
 impl AnswerCache {
@@ -49,7 +58,7 @@ impl AnswerCache {
     }
 
     /// The cached response, counting a hit or a miss in the metrics.
-    pub fn get(&self, key: &CacheKey) -> Option<Response> {
+    pub fn get(&self, key: &CacheKey) -> Option<Cached> {
         let found = self
             .entries
             .lock()
@@ -59,7 +68,7 @@ impl AnswerCache {
         found
     }
 
-    pub fn put(&self, key: CacheKey, response: Response) {
+    pub fn put(&self, key: CacheKey, cached: Cached) {
         if self.capacity == 0 {
             return;
         }
@@ -67,7 +76,7 @@ impl AnswerCache {
             return;
         };
         let (map, order) = &mut *entries;
-        if map.insert(key.clone(), response).is_none() {
+        if map.insert(key.clone(), cached).is_none() {
             order.push_back(key);
         }
         while map.len() > self.capacity {
@@ -109,10 +118,13 @@ fn record(hit: bool) {
 mod tests {
     use super::*;
 
-    fn declined(reason: &str) -> Response {
-        Response::Declined {
-            reason: reason.into(),
-            confidence: None,
+    fn declined(reason: &str) -> Cached {
+        Cached {
+            response: Response::Declined {
+                reason: reason.into(),
+                confidence: None,
+            },
+            sentiment: None,
         }
     }
 

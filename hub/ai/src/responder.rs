@@ -3,13 +3,13 @@
 
 use std::sync::{
     Arc,
-    atomic::{AtomicBool, Ordering},
+    atomic::{AtomicBool, AtomicU16, Ordering},
 };
 
 use switchboard_model::{Answer, Deltas, Question, Responder, ResponderError, Response, Source};
 
 use crate::{
-    cache::{AnswerCache, CacheKey},
+    cache::{AnswerCache, CacheKey, Cached},
     index::{Knowledge, Retrieval},
     llm::{LlmClient, sources_of},
     offline::{Features, compose},
@@ -65,25 +65,22 @@ impl KnowledgeResponder {
     }
 
     /// The response before the threshold: the engine's answer with its confidence, or a
-    /// decline; and whether the model streamed it (else the caller passes it on, once it
-    /// passes the threshold).
-    async fn raw(
+    /// decline; and, when the model streamed it, what it streamed (else the caller passes the
+    /// answer on, once it passes the threshold).
+    async fn raw<'d>(
         &self,
         question: &Question,
         retrieval: &Retrieval,
-        deltas: &dyn Deltas,
-    ) -> Result<(Response, bool), ResponderError> {
+        deltas: &'d dyn Deltas,
+    ) -> Result<(Response, Option<Streamed<'d>>), ResponderError> {
         let Some(features) = Features::of(retrieval) else {
-            return Ok((not_covered(None), false));
+            return Ok((not_covered(None), None));
         };
         let retrieval_confidence = features.confidence();
         match &self.engine {
-            Engine::Offline => Ok((offline(retrieval), false)),
+            Engine::Offline => Ok((offline(retrieval), None)),
             Engine::Llm(client) => {
-                let streamed = Streamed {
-                    inner: deltas,
-                    any: AtomicBool::new(false),
-                };
+                let streamed = Streamed::new(deltas);
                 match ask_model(client, question, retrieval, retrieval_confidence, &streamed).await
                 {
                     // The customer has seen nothing yet: the offline answer instead of a wait.
@@ -97,9 +94,9 @@ impl KnowledgeResponder {
                         metrics::counter!("switchboard_llm_offline_answers_total", "reason" => reason)
                             .increment(1);
                         tracing::info!(%err, "answering offline: the model is {reason}");
-                        Ok((offline(retrieval), false))
+                        Ok((offline(retrieval), None))
                     }
-                    outcome => outcome.map(|response| (response, true)),
+                    outcome => outcome.map(|response| (response, Some(streamed))),
                 }
             }
         }
@@ -194,10 +191,27 @@ fn offline(retrieval: &Retrieval) -> Response {
     }
 }
 
-/// Passes pieces on, noting whether any reached the customer.
+/// Passes pieces on, noting whether any reached the customer, and what the model told of the
+/// customer's mood.
 struct Streamed<'a> {
     inner: &'a dyn Deltas,
     any: AtomicBool,
+    /// The score told, `u16::MAX` for none.
+    sentiment: AtomicU16,
+}
+
+impl<'a> Streamed<'a> {
+    fn new(inner: &'a dyn Deltas) -> Streamed<'a> {
+        Streamed {
+            inner,
+            any: AtomicBool::new(false),
+            sentiment: AtomicU16::new(u16::MAX),
+        }
+    }
+
+    fn sentiment_told(&self) -> Option<u8> {
+        u8::try_from(self.sentiment.load(Ordering::Relaxed)).ok()
+    }
 }
 
 impl Deltas for Streamed<'_> {
@@ -209,6 +223,7 @@ impl Deltas for Streamed<'_> {
     }
 
     fn sentiment(&self, score: u8) {
+        self.sentiment.store(u16::from(score), Ordering::Relaxed);
         self.inner.sentiment(score);
     }
 }
@@ -254,7 +269,11 @@ impl Responder for KnowledgeResponder {
         let cacheable = matches!(self.engine, Engine::Offline) || question.history.is_empty();
         let key = CacheKey::new(&question.org_id, &index.stamp(), &question.text);
         if cacheable && let Some(cached) = self.cache.get(&key) {
-            let response = threshold(cached, question.min_confidence);
+            // The same first words the model read: the mood it told then holds.
+            if let Some(score) = cached.sentiment {
+                deltas.sentiment(score);
+            }
+            let response = threshold(cached.response, question.min_confidence);
             if let Response::Answered(answer) = &response {
                 deltas.push(&answer.text);
             }
@@ -268,12 +287,19 @@ impl Responder for KnowledgeResponder {
         let (raw, streamed) = self.raw(question, &retrieval, deltas).await?;
         // An offline answer given because the model was busy or slow is not kept: the next
         // asker may get the model's.
-        let fell_back = matches!(self.engine, Engine::Llm(_)) && !streamed;
+        let fell_back = matches!(self.engine, Engine::Llm(_)) && streamed.is_none();
         if cacheable && !fell_back {
-            self.cache.put(key, raw.clone());
+            let sentiment = streamed.as_ref().and_then(Streamed::sentiment_told);
+            self.cache.put(
+                key,
+                Cached {
+                    response: raw.clone(),
+                    sentiment,
+                },
+            );
         }
         let response = threshold(raw, question.min_confidence);
-        if let (Response::Answered(answer), false) = (&response, streamed) {
+        if let (Response::Answered(answer), None) = (&response, &streamed) {
             deltas.push(&answer.text);
         }
         Ok(response)

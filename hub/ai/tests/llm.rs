@@ -97,7 +97,7 @@ async fn completions(
             piece("10 backup codes"),
             piece(" [1]."),
             piece(" Each works once [1]"),
-            piece(".\nCONFID"),
+            piece(".\nSENTIMENT: 35\nCONFID"),
             piece("ENCE: 0.9"),
             json!({ "choices": [{ "index": 0, "delta": {}, "finish_reason": "stop" }] }),
             json!({ "choices": [], "usage": { "prompt_tokens": 400, "completion_tokens": 20, "total_tokens": 420 } }),
@@ -143,11 +143,15 @@ async fn fake_server(mode: Mode) -> (String, Arc<Mutex<Vec<(HeaderMap, Value)>>>
 }
 
 #[derive(Default)]
-struct Collect(Mutex<Vec<String>>);
+struct Collect(Mutex<Vec<String>>, Mutex<Vec<u8>>);
 
 impl Deltas for Collect {
     fn push(&self, text: &str) {
         self.0.lock().expect("lock").push(text.to_owned());
+    }
+
+    fn sentiment(&self, score: u8) {
+        self.1.lock().expect("lock").push(score);
     }
 }
 
@@ -448,6 +452,11 @@ async fn repeated_questions_are_cached_until_an_article_changes() {
         assert!(
             !deltas.0.lock().expect("lock").is_empty(),
             "a cached answer is still sent"
+        );
+        assert_eq!(
+            *deltas.1.lock().expect("lock"),
+            [35],
+            "the mood the model told with the answer comes with the cached one too"
         );
     };
     ask().await;

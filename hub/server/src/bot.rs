@@ -335,9 +335,12 @@ async fn turn(bot: &BotContext, job: &Job) -> i64 {
 
 async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store::StoreError> {
     let store = &bot.store;
+    let reading = std::time::Instant::now();
     let turn = store
         .bot_turn(&job.org_id, &job.conversation_id, &job.inbox_id, HISTORY)
         .await?;
+    metrics::histogram!("switchboard_bot_turn_read_seconds")
+        .record(reading.elapsed().as_secs_f64());
     let mut history = turn.history;
     // Answer the newest customer message, unless someone already answered after it (or a
     // person holds the conversation now, and there is nothing).
@@ -405,6 +408,7 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
         model: answer.model,
         tokens: answer.tokens,
     };
+    let storing = std::time::Instant::now();
     let (conversation, message) = store
         .append_bot_answer(
             &job.org_id,
@@ -415,6 +419,8 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
             mood.score(),
         )
         .await?;
+    metrics::histogram!("switchboard_bot_answer_store_seconds")
+        .record(storing.elapsed().as_secs_f64());
     bot.bus.publish(BusEvent::MessageCreated {
         org_id: job.org_id.clone(),
         inbox_id: conversation.inbox_id.clone(),

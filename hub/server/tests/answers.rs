@@ -150,7 +150,7 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
     llm.reply(
         LlmTask::Answer,
         LlmReply::Content(
-            "A delivery code stays valid for 24 hours [1].\nSENTIMENT: 12\nCONFIDENCE: 0.9".into(),
+            "A delivery code stays valid for 24 hours [1].\nSENTIMENT: 30\nCONFIDENCE: 0.9".into(),
         ),
     );
     llm.reply(
@@ -193,7 +193,7 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
     let conversation_id = conversation_of(&app, &admin, &session, &inbox).await;
     let detail = app
         .wait_for(&admin, &conversation_id, |body| {
-            body["conversation"]["sentiment"] == 12
+            body["conversation"]["sentiment"] == 30
         })
         .await;
     let customer = detail["messages"]
@@ -202,8 +202,42 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
         .iter()
         .find(|message| message["role"] == "customer")
         .expect("the question");
-    assert_eq!(customer["sentiment"], 12, "{detail}");
+    assert_eq!(customer["sentiment"], 30, "{detail}");
     assert!(llm.requests_for(LlmTask::Sentiment).is_empty());
     assert_eq!(llm.requests_for(LlmTask::Answer).len(), 1);
+
+    // A second question, a happier customer: its score is the model's, and the trend is
+    // folded from both scores, as ingest and `rescore_message` fold it.
+    llm.reply(
+        LlmTask::Answer,
+        LlmReply::Content("It lasts a day [1].\nSENTIMENT: 70\nCONFIDENCE: 0.9".into()),
+    );
+    let frame_text = json!({
+        "type": "message",
+        "client_id": "q-2",
+        "text": "How do I give a courier a delivery code?",
+    });
+    socket
+        .send(Message::text(frame_text.to_string()))
+        .await
+        .expect("sends");
+    let expected = switchboard_model::sentiment::trend(&[30, 70])
+        .map(|trend| i32::from(trend.level))
+        .expect("a trend of two scores");
+    assert_ne!(expected, 30, "the second score moves the trend");
+    let detail = app
+        .wait_for(&admin, &conversation_id, |body| {
+            body["conversation"]["sentiment"] == expected
+        })
+        .await;
+    let scores: Vec<_> = detail["messages"]
+        .as_array()
+        .expect("messages")
+        .iter()
+        .filter(|message| message["role"] == "customer")
+        .map(|message| message["sentiment"].clone())
+        .collect();
+    assert_eq!(scores, [json!(30), json!(70)], "{detail}");
+    assert!(llm.requests_for(LlmTask::Sentiment).is_empty());
     app.stop().await;
 }

@@ -7,7 +7,8 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, sea_query::OnConflict,
+    QueryOrder, QuerySelect,
+    sea_query::{Expr, OnConflict},
 };
 use switchboard_model::{self as model, AiOutcome, MessageRole};
 use tokio::sync::{mpsc, oneshot};
@@ -172,6 +173,7 @@ async fn append_many_in(
         }
         appended[i] = Some((conversation, row));
     }
+    rescore_many_in(db, batch, &fast, &mut appended).await?;
     if !rows.is_empty() {
         use conversation::Column;
         let updated = appended
@@ -189,6 +191,7 @@ async fn append_many_in(
                         Column::LastMessageAt,
                         Column::UpdatedAt,
                         Column::FirstResponseAt,
+                        Column::Sentiment,
                     ])
                     .to_owned(),
             )
@@ -209,19 +212,90 @@ async fn append_many_in(
             }
         }
     }
-    // The slow path's answers were rescored by `append_in`.
-    for (i, pending) in batch.iter().enumerate() {
-        if fast[i]
-            && pending.rescore.is_some()
-            && let Some(done) = appended[i].take()
-        {
-            appended[i] = Some(pending.rescore_in(db, done).await?);
-        }
-    }
     appended
         .into_iter()
         .map(|appended| appended.ok_or_else(|| StoreError::Corrupt("an answer was lost".into())))
         .collect()
+}
+
+/// The model's scores of the customer messages that the batch's fast answers answer, in two
+/// statements whatever their number (five an answer, one by one): the messages' scores in one
+/// update, then every customer score of those conversations in one read, from which each
+/// conversation's trend (`sentiment::trend`, as [`understanding::rescore_in`] moves it) goes
+/// into its row in `appended`, written by the caller's upsert. The slow path's answers were
+/// rescored by [`PendingAnswer::append_in`].
+async fn rescore_many_in(
+    db: &impl ConnectionTrait,
+    batch: &[PendingAnswer],
+    fast: &[bool],
+    appended: &mut [Option<Appended>],
+) -> Result<()> {
+    let scored: Vec<(usize, &CustomerScore)> = batch
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| fast[*i])
+        .filter_map(|(i, pending)| pending.rescore.as_ref().map(|score| (i, score)))
+        .filter(|(_, score)| !score.message_ids.is_empty())
+        .collect();
+    let Some((_, first)) = scored.first() else {
+        return Ok(());
+    };
+    let score_of = |score: &CustomerScore| Expr::value(i32::from(score.score));
+    let mut by_id = Expr::case(
+        message::Column::Id.is_in(first.message_ids.iter().cloned()),
+        score_of(first),
+    );
+    for (_, score) in &scored[1..] {
+        by_id = by_id.case(
+            message::Column::Id.is_in(score.message_ids.iter().cloned()),
+            score_of(score),
+        );
+    }
+    let conversation_ids: Vec<String> = scored
+        .iter()
+        .map(|(i, _)| batch[*i].conversation_id.clone())
+        .collect();
+    message::Entity::update_many()
+        .col_expr(
+            message::Column::Sentiment,
+            by_id.finally(Expr::col(message::Column::Sentiment)).into(),
+        )
+        .filter(
+            message::Column::Id.is_in(
+                scored
+                    .iter()
+                    .flat_map(|(_, score)| score.message_ids.iter().cloned()),
+            ),
+        )
+        .filter(message::Column::ConversationId.is_in(conversation_ids.iter().cloned()))
+        .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
+        .exec(db)
+        .await?;
+    let rows: Vec<(String, Option<i32>)> = message::Entity::find()
+        .select_only()
+        .column(message::Column::ConversationId)
+        .column(message::Column::Sentiment)
+        .filter(message::Column::ConversationId.is_in(conversation_ids))
+        .filter(message::Column::Role.eq(MessageRole::Customer.as_str()))
+        .order_by_asc(message::Column::ConversationId)
+        .order_by_asc(message::Column::Seq)
+        .into_tuple()
+        .all(db)
+        .await?;
+    let mut scores: HashMap<String, Vec<u8>> = HashMap::new();
+    for (conversation_id, score) in rows {
+        if let Some(score) = score.and_then(convert::sentiment) {
+            scores.entry(conversation_id).or_default().push(score);
+        }
+    }
+    for (i, _) in scored {
+        if let Some((conversation, _)) = appended[i].as_mut() {
+            let scores = scores.get(&conversation.id).map_or(&[][..], Vec::as_slice);
+            conversation.sentiment =
+                model::sentiment::trend(scores).map(|trend| i32::from(trend.level));
+        }
+    }
+    Ok(())
 }
 
 /// The queue of answers waiting for the answer writer.
@@ -230,7 +304,7 @@ pub(crate) type AnswerQueue = mpsc::Sender<PendingAnswer>;
 /// Starts the answer writer: the group commit of [`crate::ingest`] for the bot's
 /// answers, so that however many turns finish together, they take the write gate once.
 pub(crate) fn start_answer_writer(store: Store, gate: Option<crate::WriteGate>) -> AnswerQueue {
-    let gate = gate.map(|gate| (gate, crate::Writer::Other));
+    let gate = gate.map(|gate| (gate, crate::Writer::Answers));
     crate::group_commit("answers", MAX_BATCH, LINGER, gate, move |batch| {
         let store = store.clone();
         async move { store.answer_batch(batch).await }

@@ -126,6 +126,9 @@ pub struct Store {
     /// The answer writer, which commits the bot's answers that finish together in one
     /// transaction (`answers.rs`). `None` in a writer's own copy of the store.
     answer_queue: Option<answers::AnswerQueue>,
+    /// The topic writer, which commits the conversations' topics set together in one
+    /// transaction (`understanding.rs`). `None` in a writer's own copy of the store.
+    topic_queue: Option<understanding::TopicQueue>,
     /// Where the database is, for [`Store::with_own_readers`].
     url: Arc<str>,
     /// Inboxes read lately, secrets opened (`directory.rs`).
@@ -136,12 +139,13 @@ pub struct Store {
 }
 
 /// SQLite's one turn at writing, which the process's writers take in order, except that the
-/// ingest writer, whose batches the acknowledgements wait for, goes before every other writer
-/// waiting: it waits at most for the one write under way.
+/// ingest writer, whose batches the acknowledgements wait for, and the answer writer, whose
+/// batches the customers wait for, go before every other writer waiting: each waits at most
+/// for the write under way and the one asking before it.
 ///
 /// The others line up in `others` first, so that at most one of them asks for `turn` at a
-/// time; and everyone asks for `turn` through `next`, held only while asking, so an ingest
-/// batch never finds another writer queued for `turn` ahead of it.
+/// time; and everyone asks for `turn` through `next`, held only while asking, so an ingest or
+/// answer batch never finds a line of other writers queued for `turn` ahead of it.
 #[derive(Clone, Default)]
 pub(crate) struct WriteGate {
     turn: Arc<Mutex<()>>,
@@ -155,9 +159,13 @@ pub(crate) struct WriteGate {
 /// Who asks for the write gate.
 #[derive(Clone, Copy)]
 pub(crate) enum Writer {
-    /// The ingest writer: first in line.
+    /// The ingest writer: ahead of the line.
     Ingest,
-    /// Any other: in order, after it.
+    /// The answer writer: ahead of the line too. Under load the others (a topic, a
+    /// rescored sentiment, routing's writes) queue by the hundred, and a customer's answer
+    /// waited for every one of them (BENCHMARKS.md, issue 25).
+    Answers,
+    /// Any other: in order, after them.
     Other,
 }
 
@@ -182,7 +190,7 @@ impl WriteGate {
     pub(crate) async fn enter(&self, writer: Writer) -> GateTurn {
         let asked = std::time::Instant::now();
         let others = match writer {
-            Writer::Ingest => None,
+            Writer::Ingest | Writer::Answers => None,
             Writer::Other => Some(self.others.clone().lock_owned().await),
         };
         let next = self.next.lock().await;
@@ -273,6 +281,7 @@ impl Store {
             keys: Arc::new(SecretKeys::none()),
             ingest_queue: None,
             answer_queue: None,
+            topic_queue: None,
             url: Arc::from(database_url),
             inboxes: Arc::default(),
             _alive: alive,
@@ -350,7 +359,8 @@ impl Store {
         self
     }
 
-    /// Starts the group-commit writers for customer messages and the bot's answers.
+    /// Starts the group-commit writers for customer messages, the bot's answers and the
+    /// conversations' topics.
     /// Each writes through a copy of the store without queues (on PostgreSQL, on the writers'
     /// own pool), and stops when the last copy of its queue is dropped. On SQLite a writer
     /// holds the write gate for a whole batch itself ([`group_commit`]), so its copy does not
@@ -361,6 +371,7 @@ impl Store {
             write_gate: None,
             ingest_queue: None,
             answer_queue: None,
+            topic_queue: None,
             ..self.clone()
         };
         let gate = self.write_gate.clone();
@@ -370,7 +381,8 @@ impl Store {
             gate.clone(),
             ingest_writers,
         ));
-        self.answer_queue = Some(answers::start_answer_writer(writer, gate));
+        self.answer_queue = Some(answers::start_answer_writer(writer.clone(), gate.clone()));
+        self.topic_queue = Some(understanding::start_topic_writer(writer, gate));
     }
 
     pub fn clock(&self) -> &Clock {
@@ -546,5 +558,34 @@ mod tests {
         other.await.expect("the other writer");
         ingest.await.expect("the ingest writer");
         assert_eq!(*order.lock().expect("the order"), ["ingest", "other"]);
+    }
+
+    #[tokio::test]
+    async fn the_answer_writer_goes_before_a_line_of_other_writers() {
+        let gate = WriteGate::default();
+        let under_way = gate.enter(Writer::Other).await;
+        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let waiting = |writer: Writer, name: &'static str| {
+            let (gate, order) = (gate.clone(), order.clone());
+            tokio::spawn(async move {
+                let _turn = gate.enter(writer).await;
+                order.lock().expect("the order").push(name);
+            })
+        };
+        let mut others = Vec::new();
+        for name in ["other 1", "other 2", "other 3"] {
+            others.push(waiting(Writer::Other, name));
+            tokio::time::sleep(Duration::from_millis(10)).await;
+        }
+        let answers = waiting(Writer::Answers, "answers");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        drop(under_way);
+        answers.await.expect("the answer writer");
+        for other in others {
+            other.await.expect("an other writer");
+        }
+        let order = order.lock().expect("the order").clone();
+        assert_eq!(order[0], "answers", "{order:?}");
+        assert_eq!(&order[1..], ["other 1", "other 2", "other 3"]);
     }
 }

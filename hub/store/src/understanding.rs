@@ -8,8 +8,48 @@ use sea_orm::{
     sea_query::{Expr, OnConflict},
 };
 use switchboard_model::{self as model, MessageRole};
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{Result, Store, StoreError, convert, entities::*};
+
+/// A conversation's topic waiting for the topic writer, and where its outcome goes.
+pub(crate) struct PendingTopic {
+    org_id: String,
+    conversation_id: String,
+    topic: Option<String>,
+    reply: oneshot::Sender<Result<bool>>,
+}
+
+impl PendingTopic {
+    /// Sets it inside the caller's transaction: whether the conversation exists.
+    async fn set_in(&self, db: &impl ConnectionTrait) -> Result<bool> {
+        let updated = conversation::Entity::update_many()
+            .col_expr(conversation::Column::Topic, Expr::value(self.topic.clone()))
+            .filter(conversation::Column::OrgId.eq(&self.org_id))
+            .filter(conversation::Column::Id.eq(&self.conversation_id))
+            .exec(db)
+            .await?
+            .rows_affected;
+        Ok(updated == 1)
+    }
+}
+
+/// The queue of topics waiting for the topic writer.
+pub(crate) type TopicQueue = mpsc::Sender<PendingTopic>;
+
+/// Topics a batch commits at most, and how long it lets one gather.
+const TOPIC_BATCH: usize = 256;
+const TOPIC_LINGER: std::time::Duration = std::time::Duration::from_millis(20);
+
+/// Starts the topic writer: the group commit of [`crate::ingest`] for conversations' topics,
+/// in line behind the customers' messages and the bot's answers.
+pub(crate) fn start_topic_writer(store: Store, gate: Option<crate::WriteGate>) -> TopicQueue {
+    let gate = gate.map(|gate| (gate, crate::Writer::Other));
+    crate::group_commit("topics", TOPIC_BATCH, TOPIC_LINGER, gate, move |batch| {
+        let store = store.clone();
+        async move { store.topic_batch(batch).await }
+    })
+}
 
 /// A trained topic classifier as stored: its binary form and what training measured.
 #[derive(Clone, Debug)]
@@ -83,25 +123,64 @@ impl Store {
     }
 
     /// Sets the topic of a conversation of the organization. Returns whether it existed.
+    /// Topics set together commit together (the topic writer): at the start of a busy hour
+    /// every new conversation gets one, and a transaction each queued hundreds of them at
+    /// SQLite's one writer.
     pub async fn set_conversation_topic(
         &self,
         org_id: &str,
         conversation_id: &str,
         topic: Option<&str>,
     ) -> Result<bool> {
+        let (reply, set) = oneshot::channel();
+        let pending = PendingTopic {
+            org_id: org_id.to_owned(),
+            conversation_id: conversation_id.to_owned(),
+            topic: topic.map(str::to_owned),
+            reply,
+        };
+        let Some(queue) = &self.topic_queue else {
+            return self.topic_alone(&pending).await;
+        };
+        if let Err(mpsc::error::SendError(pending)) = queue.send(pending).await {
+            return self.topic_alone(&pending).await;
+        }
+        set.await
+            .map_err(|_| StoreError::Unavailable("the topic writer stopped".into()))?
+    }
+
+    async fn topic_alone(&self, pending: &PendingTopic) -> Result<bool> {
         let txn = self.begin_write().await?;
-        let updated = conversation::Entity::update_many()
-            .col_expr(
-                conversation::Column::Topic,
-                Expr::value(topic.map(str::to_owned)),
-            )
-            .filter(conversation::Column::OrgId.eq(org_id))
-            .filter(conversation::Column::Id.eq(conversation_id))
-            .exec(&*txn)
-            .await?
-            .rows_affected;
+        let updated = pending.set_in(&*txn).await?;
         txn.commit().await?;
-        Ok(updated == 1)
+        Ok(updated)
+    }
+
+    /// A batch of topics in one transaction, or, when that fails, each on its own.
+    async fn topic_batch(&self, batch: Vec<PendingTopic>) {
+        crate::together_or_alone(
+            batch,
+            async |batch: &[PendingTopic]| {
+                let txn = self.begin_write().await?;
+                let mut updated = Vec::with_capacity(batch.len());
+                for pending in batch {
+                    match pending.set_in(&*txn).await {
+                        Ok(set) => updated.push(Ok(set)),
+                        Err(err) => {
+                            txn.rollback().await?;
+                            return Err(err);
+                        }
+                    }
+                }
+                txn.commit().await?;
+                Ok(updated)
+            },
+            async |pending: &PendingTopic| self.topic_alone(pending).await,
+            |pending, updated| {
+                let _ = pending.reply.send(updated);
+            },
+        )
+        .await;
     }
 
     /// Replaces the sentiment of a stored customer message (the LLM's score instead of the one

@@ -3,7 +3,7 @@
 //! the bus, then what a new message sets off (its topic, routing, the bot's turn).
 
 use switchboard_model::{
-    BusEvent, ChannelKind, ConversationStatus, InboundEvent, InboundMessage, Inbox,
+    BusEvent, ChannelKind, Conversation, ConversationStatus, InboundEvent, InboundMessage, Inbox,
 };
 use switchboard_store::{IngestOutcome, StoreError};
 
@@ -81,16 +81,24 @@ pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
     else {
         return;
     };
-    if conversation.topic.is_none() {
-        crate::understanding::classify_conversation(
+    // Routing sees the topic found here, on the conversation's first message too.
+    let mut topical = None;
+    if conversation.topic.is_none()
+        && let Some(topic) = crate::understanding::classify_conversation(
             &state.topic_models,
             &state.store,
             &conversation.org_id,
             &conversation.id,
             &message.text,
         )
-        .await;
+        .await
+    {
+        topical = Some(Conversation {
+            topic: Some(topic),
+            ..Conversation::clone(conversation)
+        });
     }
+    let conversation = topical.as_ref().unwrap_or(conversation);
     // An out-of-office or a bounce is kept for the record; it neither routes nor gets an answer.
     if message.automated {
         return;
