@@ -185,6 +185,21 @@ pub struct OrgIndex {
     vectors: RwLock<Vectors>,
     /// The terms the index holds, read again after every change.
     vocabulary: RwLock<Arc<Vocabulary>>,
+    /// Passages analyzed for the questions that found them, by their text.
+    analyzed: Mutex<HashMap<String, Arc<Analyzed>>>,
+}
+
+/// Passages kept analyzed at most: beyond, the memo starts again.
+const ANALYZED_PASSAGES: usize = 20_000;
+
+/// A passage's analyzed terms: stemming them again for every question that finds the passage
+/// was a tenth of the hub's CPU under load (BENCHMARKS.md, issue 25).
+struct Analyzed {
+    /// Of the title, heading, body and tags.
+    present: Vec<String>,
+    /// Of the title and of the heading, each without repeats.
+    title: Vec<String>,
+    heading: Vec<String>,
 }
 
 impl OrgIndex {
@@ -237,7 +252,38 @@ impl OrgIndex {
             sync: tokio::sync::Mutex::new(()),
             vectors: RwLock::new(vectors),
             vocabulary: RwLock::new(Arc::new(vocabulary)),
+            analyzed: Mutex::default(),
         })
+    }
+
+    /// The passage's terms, analyzed once for every question that finds it. The key is the
+    /// text itself, so a changed article is analyzed again.
+    fn analyzed(
+        &self,
+        passage: &Passage,
+        tags: &str,
+        analyzer: &mut TextAnalyzer,
+    ) -> Arc<Analyzed> {
+        let whole = format!(
+            "{}\n{}\n{}\n{}",
+            passage.title, passage.heading, passage.text, tags
+        );
+        let memo = |memo: &mut HashMap<String, Arc<Analyzed>>| memo.get(&whole).cloned();
+        if let Some(found) = self.analyzed.lock().ok().as_deref_mut().and_then(memo) {
+            return found;
+        }
+        let analyzed = Arc::new(Analyzed {
+            present: text::terms(analyzer, &whole),
+            title: text::distinct_terms(analyzer, &passage.title),
+            heading: text::distinct_terms(analyzer, &passage.heading),
+        });
+        if let Ok(mut memo) = self.analyzed.lock() {
+            if memo.len() >= ANALYZED_PASSAGES {
+                memo.clear();
+            }
+            memo.insert(whole, analyzed.clone());
+        }
+        analyzed
     }
 
     fn vocabulary(&self) -> Arc<Vocabulary> {
@@ -467,15 +513,12 @@ impl OrgIndex {
                 .unwrap_or(0) as usize,
         };
         let tags_text = field(f.tags);
-        let present = text::terms(
-            analyzer,
-            &format!(
-                "{}\n{}\n{}\n{}",
-                passage.title, passage.heading, passage.text, tags_text
-            ),
-        );
-        let matched = terms.iter().map(|t| t.found_in(&present)).collect();
-        let title_match = self.title_match(&passage, terms, analyzer);
+        let analyzed = self.analyzed(&passage, &tags_text, analyzer);
+        let matched = terms
+            .iter()
+            .map(|t| t.found_in(&analyzed.present))
+            .collect();
+        let title_match = self.title_match(&analyzed, terms);
         Hit {
             tags: tags_text
                 .split(", ")
@@ -493,21 +536,16 @@ impl OrgIndex {
     /// weight of the terms both hold over the geometric mean of their own weights (a cosine of
     /// binary IDF-weighted vectors). An FAQ's question is either; a question that adds words the
     /// title lacks ("… on a boat?") scores lower.
-    fn title_match(
-        &self,
-        passage: &Passage,
-        terms: &[QueryTerm],
-        analyzer: &mut TextAnalyzer,
-    ) -> f64 {
+    fn title_match(&self, passage: &Analyzed, terms: &[QueryTerm]) -> f64 {
         let vocabulary = self.vocabulary();
         let total = self.reader.searcher().num_docs();
         let question: f64 = terms.iter().map(|t| t.idf).sum();
-        let mut recall = |line: &str| {
+        let recall = |line: &[String]| {
             let (mut found, mut all) = (0.0, 0.0);
-            for term in text::distinct_terms(analyzer, line) {
-                let weight = idf(total, vocabulary.doc_freq(&term));
+            for term in line {
+                let weight = idf(total, vocabulary.doc_freq(term));
                 all += weight;
-                if terms.iter().any(|t| t.is(&term)) {
+                if terms.iter().any(|t| t.is(term)) {
                     found += weight;
                 }
             }

@@ -1,7 +1,7 @@
 //! The background lane: work that may wait while customers' messages are committed and
 //! acknowledged. Routing after the ack and the bot's turns run here, on a runtime of its own
-//! whose threads, and the database readers they open, the OS runs only on what the connections
-//! and the writer leave (Linux's idle scheduling class). When more arrives than the node can
+//! whose threads the OS runs only on what the connections and the writer leave (Linux's idle
+//! scheduling class); its database readers run at the hub's priority. When more arrives than the node can
 //! take, answers come later; acknowledgements do not.
 
 use std::sync::{Arc, OnceLock};
@@ -37,20 +37,22 @@ pub struct Background {
 }
 
 impl Background {
-    /// Starts the lane's readers for `store`, on the lane's runtime (one per process, started
-    /// with the first hub).
+    /// Starts the lane (its runtime is one per process, started with the first hub) and opens
+    /// its readers for `store`. They are opened here, on the hub's threads: a SQLite
+    /// connection's thread takes the priority of the thread that opens it, and a read is short
+    /// and holds its connection, so that in the idle class each waited for the lane's turn
+    /// while the turns queued behind it (0.6 s a read at 10,000 conversations with a model,
+    /// BENCHMARKS.md).
     pub async fn start(store: &Store) -> anyhow::Result<Background> {
         let handle = runtime();
-        let opening = store.clone();
         let connections = if store.is_sqlite() {
             SQLITE_READERS
         } else {
             POSTGRES_CONNECTIONS
         };
-        let store = handle
-            .spawn(async move { opening.with_own_readers(connections).await })
+        let store = store
+            .with_own_readers(connections)
             .await
-            .context("the background runtime stopped")?
             .context("failed to open the background readers")?;
         Ok(Background {
             handle,

@@ -37,8 +37,8 @@ const PG_GENERAL: u32 = 16;
 /// node's writers never wait for each other's row locks). Each commits a batch at a time: a
 /// commit waits for the log's `fsync`, and while one writer waits the others gather and write.
 pub(crate) const PG_INGEST_WRITERS: usize = 4;
-/// The answer writer's connection, beside the ingest writers'.
-const PG_WRITERS: u32 = PG_INGEST_WRITERS as u32 + 1;
+/// The answer writer's and the topic writer's connections, beside the ingest writers'.
+const PG_WRITERS: u32 = PG_INGEST_WRITERS as u32 + 2;
 
 /// What a pool of PostgreSQL connections is for.
 #[derive(Clone, Copy)]
@@ -161,18 +161,18 @@ pub(crate) fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOpt
     // A pooled SQLite connection is a file handle in this process: it cannot have dropped,
     // and a ping before each use would cost a round trip to its thread.
     options.test_before_acquire(false);
-    if let SqlitePool::Writer = pool {
-        // Kept for the life of the store: a connection opened again later would run on a thread
-        // at the priority of whatever task opened it, not the writers'.
-        options
-            .idle_timeout(None::<Duration>)
-            .max_lifetime(None::<Duration>);
-    }
+    // Every connection is opened at once and kept for the life of the store: each runs on a
+    // thread of its own at the priority of the thread that opened it (the writers' raised, the
+    // readers' the hub's), and one opened again later would take whatever task's opened it,
+    // such as the background lane's idle class, where a read waited behind everything else.
+    options
+        .idle_timeout(None::<Duration>)
+        .max_lifetime(None::<Duration>);
     // WAL lets readers run beside the writer; NORMAL sync in WAL mode never corrupts and
     // loses nothing on a process crash (only on power loss).
     options
         .max_connections(connections)
-        .min_connections(1)
+        .min_connections(connections)
         .map_sqlx_sqlite_opts(move |opts| {
             let opts = opts
                 .journal_mode(SqliteJournalMode::Wal)
