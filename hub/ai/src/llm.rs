@@ -22,7 +22,7 @@ const CONFIDENCE_LINE: &str = "CONFIDENCE:";
 /// message is not sent a second time for its sentiment.
 const SENTIMENT_LINE: &str = "SENTIMENT:";
 /// The hub's default limit of calls in flight to one provider (`llm_max_in_flight`).
-pub const MAX_IN_FLIGHT: usize = 1024;
+pub const MAX_IN_FLIGHT: usize = 2048;
 /// The hub's default wait for an answer's first piece, in milliseconds (`llm_first_piece_ms`).
 pub const FIRST_PIECE_MS: u64 = 2_500;
 /// Earlier messages of the conversation sent along.

@@ -167,7 +167,7 @@ impl Default for Settings {
             log_format: "text".into(),
             webchat_queue_frames: 64,
             webchat_ping_secs: 30,
-            bot_workers: 1024,
+            bot_workers: 4096,
             bot_queue: 65_536,
             bot_timeout_secs: 30,
             bot_enabled: true,
