@@ -364,7 +364,10 @@ impl OrgIndex {
             }
             let mut synonyms = Vec::new();
             let mut synonym_freq = 0;
-            for synonym in thesaurus::synonyms(&term).iter().chain(phrase_synonyms(&term)) {
+            for synonym in thesaurus::synonyms(&term)
+                .iter()
+                .chain(phrase_synonyms(&term))
+            {
                 // A synonym of several words is as rare as its rarest word.
                 let freq = synonym
                     .split(' ')
