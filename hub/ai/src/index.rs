@@ -388,6 +388,16 @@ impl OrgIndex {
         let f = self.fields;
         let vocabulary = self.vocabulary();
         let mut terms = Vec::new();
+        // The thesaurus' phrases ("money back") as a question says them: their synonyms join
+        // those of the phrase's first term.
+        let sequence = text::terms(&mut analyzer, question);
+        let phrase_synonyms = |term: &str| -> Vec<&'static String> {
+            sequence
+                .windows(2)
+                .filter(|pair| pair[0] == term)
+                .flat_map(|pair| thesaurus::synonyms(&format!("{} {}", pair[0], pair[1])))
+                .collect()
+        };
         for term in text::distinct_terms(&mut analyzer, question) {
             let mut doc_freq = vocabulary.doc_freq(&term);
             let held = doc_freq > 0;
@@ -400,14 +410,17 @@ impl OrgIndex {
             }
             let mut synonyms = Vec::new();
             let mut synonym_freq = 0;
-            for synonym in thesaurus::synonyms(&term) {
+            for synonym in thesaurus::synonyms(&term)
+                .iter()
+                .chain(phrase_synonyms(&term))
+            {
                 // A synonym of several words is as rare as its rarest word.
                 let freq = synonym
                     .split(' ')
                     .map(|part| vocabulary.doc_freq(part))
                     .min()
                     .unwrap_or(0);
-                if freq > 0 && !variants.contains(synonym) {
+                if freq > 0 && !variants.contains(synonym) && !synonyms.contains(synonym) {
                     synonyms.push(synonym.clone());
                     synonym_freq = synonym_freq.max(freq);
                 }

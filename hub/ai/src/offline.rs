@@ -9,8 +9,8 @@
 //! (`tests/fixtures/driftbox`); see BENCHMARKS.md. A term weighs its IDF, an everyday word
 //! ("remember", "twice", `thesaurus::everyday`) a quarter of it:
 //! - **coverage**: the share of the question's term weight that the best passage, its heading,
-//!   title and tags contain (the term, a spelling of it or a synonym), counting only terms the
-//!   knowledge base knows;
+//!   title and tags contain (the term, a spelling of it or a synonym), or another passage of the
+//!   same article among those found, counting only terms the knowledge base knows;
 //! - **unknown**: the share of the question's term weight that no passage contains at all. A
 //!   question about "solar power" or "Japan" has a term the knowledge base has never heard of:
 //!   it is about something the knowledge base does not cover, however well the rest matches;
@@ -82,13 +82,22 @@ impl Features {
                 }
             })
             .sum();
+        // A term that another found section of the best passage's article holds counts as
+        // covered: a help page's section leaves to its siblings the words they already said
+        // ("money back" in the section on annual plans, "refund" in the one above it).
+        let in_article = |i: usize| {
+            retrieval.hits.iter().any(|hit| {
+                hit.passage.article_id == best.passage.article_id
+                    && hit.matched.get(i).copied().unwrap_or(false)
+            })
+        };
         let covered: f64 = retrieval
             .terms
             .iter()
             .zip(&weights)
-            .zip(&best.matched)
-            .filter(|((t, _), matched)| **matched && t.doc_freq > 0)
-            .map(|((_, w), _)| w)
+            .enumerate()
+            .filter(|(i, (t, _))| t.doc_freq > 0 && in_article(*i))
+            .map(|(_, (_, w))| w)
             .sum();
         // Everyday words alone ("am kind of busy now") are about nothing the knowledge base
         // covers, however many of them it holds.
