@@ -97,9 +97,7 @@ async fn the_demo_questions_are_answered_from_the_right_article() {
     assert_eq!(summary.unanswerable, 7);
     // Measured: 35/40 correct, 4 wrong, 1 declined; 7/7 refused (before issue 24's third
     // round: 35/40, 3 wrong, 2 declined).
-    assert!(summary.correct_rate() >= 0.80, "{summary:?}");
-    assert!(summary.wrong + summary.overreached <= 4, "{summary:?}");
-    assert!(summary.refusal_rate() >= 6.0 / 7.0, "{summary:?}");
+    assert_bars(&summary, 0.80, 4, 6.0 / 7.0);
 }
 
 #[tokio::test]
@@ -107,9 +105,15 @@ async fn the_held_out_questions_are_answered_from_the_right_article() {
     let summary = evaluate("answers-holdout.jsonl").await;
     // Measured: 27/31 correct, 2 wrong, 2 declined; 6/7 refused (before issue 24's third round:
     // 26/31; before the thesaurus: 27/31, 1 wrong; 7/7).
-    assert!(summary.correct_rate() >= 0.85, "{summary:?}");
-    assert!(summary.wrong + summary.overreached <= 3, "{summary:?}");
-    assert!(summary.refusal_rate() >= 6.0 / 7.0, "{summary:?}");
+    assert_bars(&summary, 0.85, 3, 6.0 / 7.0);
+}
+
+/// The bars a knowledge base's figures keep: the right article for at least `correct` of the
+/// answerable questions, at most `wrong` wrong answers, at least `refused` of the rest declined.
+fn assert_bars(summary: &Summary, correct: f64, wrong: usize, refused: f64) {
+    assert!(summary.correct_rate() >= correct, "{summary:?}");
+    assert!(summary.wrong + summary.overreached <= wrong, "{summary:?}");
+    assert!(summary.refusal_rate() >= refused, "{summary:?}");
 }
 
 async fn evaluate_other(name: &str) -> Summary {
@@ -133,9 +137,7 @@ async fn an_invoicing_apps_knowledge_base_is_answered_from_the_right_article() {
     let summary = evaluate_other("tallybook").await;
     // Measured: 24/32 correct, 4 wrong, 4 declined; 11/12 refused (before issue 24's third
     // round: 22/32; before the thesaurus and the title rerank: 9/32, 2 wrong; 11/12).
-    assert!(summary.correct_rate() >= 0.7, "{summary:?}");
-    assert!(summary.wrong + summary.overreached <= 6, "{summary:?}");
-    assert!(summary.refusal_rate() >= 10.0 / 12.0, "{summary:?}");
+    assert_bars(&summary, 0.7, 6, 10.0 / 12.0);
 }
 
 /// A file-storage service's: written after the thesaurus and before the rest, and held out from
@@ -145,9 +147,7 @@ async fn a_file_storage_knowledge_base_is_answered_from_the_right_article() {
     let summary = evaluate_other("driftbox").await;
     // Measured: 20/32 correct, 3 wrong, 9 declined; 12/12 refused (before issue 24's third
     // round: 18/32; before the thesaurus: 8/32, 2 wrong; 12/12).
-    assert!(summary.correct_rate() >= 0.6, "{summary:?}");
-    assert!(summary.wrong + summary.overreached <= 4, "{summary:?}");
-    assert!(summary.refusal_rate() >= 11.0 / 12.0, "{summary:?}");
+    assert_bars(&summary, 0.6, 4, 11.0 / 12.0);
 }
 
 /// A food-delivery service's: written for issue 24's third round after the fitness app's, and
@@ -158,9 +158,7 @@ async fn a_food_delivery_knowledge_base_is_answered_from_the_right_article() {
     // Measured: 10/32 correct, 2 wrong, 20 declined; 12/12 refused (when written: 9/32). Its
     // customers' words ("driver", "pizza", "beer") are not the articles' ("courier", "dish",
     // "alcohol"): retrieval ranks the right article first for 14 of the 32.
-    assert!(summary.correct_rate() >= 0.3, "{summary:?}");
-    assert!(summary.wrong + summary.overreached <= 3, "{summary:?}");
-    assert!(summary.refusal_rate() >= 11.0 / 12.0, "{summary:?}");
+    assert_bars(&summary, 0.3, 3, 11.0 / 12.0);
 }
 
 /// A fitness app's: written for issue 24's third round before any change of that round, and
@@ -171,9 +169,7 @@ async fn a_fitness_apps_knowledge_base_is_answered_from_the_right_article() {
     // Measured: 9/32 correct, 3 wrong, 20 declined; 12/12 refused (when written, before any
     // change of that round: 7/32, 2 wrong, 23 declined; 12/12). Retrieval ranks the right
     // article first for 24 of the 32; the confidence declines most of those.
-    assert!(summary.correct_rate() >= 0.25, "{summary:?}");
-    assert!(summary.wrong + summary.overreached <= 4, "{summary:?}");
-    assert!(summary.refusal_rate() >= 11.0 / 12.0, "{summary:?}");
+    assert_bars(&summary, 0.25, 4, 11.0 / 12.0);
 }
 
 #[tokio::test]

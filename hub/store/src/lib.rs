@@ -534,44 +534,56 @@ pub(crate) fn conflict_as(what: &str) -> impl FnOnce(DbErr) -> StoreError + '_ {
 mod tests {
     use super::*;
 
+    /// The order in which writers got their turn.
+    #[derive(Clone, Default)]
+    struct Order(Arc<std::sync::Mutex<Vec<&'static str>>>);
+
+    impl Order {
+        /// Waits for a turn at `gate` as `writer`, in a task, and notes `name` when it has it.
+        fn wait(
+            &self,
+            gate: &WriteGate,
+            writer: Writer,
+            name: &'static str,
+        ) -> tokio::task::JoinHandle<()> {
+            let (gate, order) = (gate.clone(), self.clone());
+            tokio::spawn(async move {
+                let _turn = gate.enter(writer).await;
+                order.0.lock().expect("the order").push(name);
+            })
+        }
+
+        fn lock(&self) -> std::sync::MutexGuard<'_, Vec<&'static str>> {
+            self.0.lock().expect("the order")
+        }
+    }
+
     #[tokio::test]
     async fn the_ingest_writer_goes_before_the_other_writers_waiting() {
         let gate = WriteGate::default();
         let under_way = gate.enter(Writer::Other).await;
-        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let waiting = |writer: Writer, name: &'static str| {
-            let (gate, order) = (gate.clone(), order.clone());
-            tokio::spawn(async move {
-                let _turn = gate.enter(writer).await;
-                order.lock().expect("the order").push(name);
-            })
-        };
+        let order = Order::default();
+        let waiting = |writer, name| order.wait(&gate, writer, name);
         let other = waiting(Writer::Other, "other");
         tokio::time::sleep(Duration::from_millis(20)).await;
         let ingest = waiting(Writer::Ingest, "ingest");
         tokio::time::sleep(Duration::from_millis(20)).await;
         assert!(
-            order.lock().expect("the order").is_empty(),
+            order.lock().is_empty(),
             "nobody wrote while the gate was held"
         );
         drop(under_way);
         other.await.expect("the other writer");
         ingest.await.expect("the ingest writer");
-        assert_eq!(*order.lock().expect("the order"), ["ingest", "other"]);
+        assert_eq!(*order.lock(), ["ingest", "other"]);
     }
 
     #[tokio::test]
     async fn the_answer_writer_goes_before_a_line_of_other_writers() {
         let gate = WriteGate::default();
         let under_way = gate.enter(Writer::Other).await;
-        let order = Arc::new(std::sync::Mutex::new(Vec::new()));
-        let waiting = |writer: Writer, name: &'static str| {
-            let (gate, order) = (gate.clone(), order.clone());
-            tokio::spawn(async move {
-                let _turn = gate.enter(writer).await;
-                order.lock().expect("the order").push(name);
-            })
-        };
+        let order = Order::default();
+        let waiting = |writer, name| order.wait(&gate, writer, name);
         let mut others = Vec::new();
         for name in ["other 1", "other 2", "other 3"] {
             others.push(waiting(Writer::Other, name));
@@ -584,7 +596,7 @@ mod tests {
         for other in others {
             other.await.expect("an other writer");
         }
-        let order = order.lock().expect("the order").clone();
+        let order = order.lock().clone();
         assert_eq!(order[0], "answers", "{order:?}");
         assert_eq!(&order[1..], ["other 1", "other 2", "other 3"]);
     }
