@@ -118,6 +118,19 @@ async fn customer_messages_carry_sentiment_and_the_trained_model_sets_the_topic(
     let db = app.stop().await;
     let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
+    // A rule on the topic: it fires on the message that gave the conversation its topic.
+    let (status, rule) = app
+        .post(
+            &admin,
+            "/api/v1/escalation-rules",
+            json!({
+                "name": "Billing goes to a person",
+                "triggers": [{ "type": "topic", "any": ["billing"] }],
+                "actions": { "escalate": true, "tags": ["by-topic"] },
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{rule}");
 
     let angry = conversation_of_thread(
         &app,
@@ -135,6 +148,23 @@ async fn customer_messages_carry_sentiment_and_the_trained_model_sets_the_topic(
         "the first message sets the trend"
     );
     assert_eq!(angry["conversation"]["topic"], "billing", "{angry}");
+    // Calm, so that the first rule to fire is the topic's.
+    let invoice = conversation_of_thread(
+        &app,
+        &admin,
+        "t-invoice",
+        "i1",
+        "Hello, could you send me an invoice for my last payment please?",
+    )
+    .await;
+    assert_eq!(invoice["conversation"]["topic"], "billing", "{invoice}");
+    assert!(
+        invoice["tags"]
+            .as_array()
+            .expect("tags")
+            .contains(&json!("by-topic")),
+        "routing saw the topic of the first message: {invoice}"
+    );
 
     let outside = conversation_of_thread(
         &app,
