@@ -38,11 +38,9 @@ pub struct Background {
 
 impl Background {
     /// Starts the lane (its runtime is one per process, started with the first hub) and opens
-    /// its readers for `store`. They are opened here, on the hub's threads: a SQLite
-    /// connection's thread takes the priority of the thread that opens it, and a read is short
-    /// and holds its connection, so that in the idle class each waited for the lane's turn
-    /// while the turns queued behind it (0.6 s a read at 10,000 conversations with a model,
-    /// BENCHMARKS.md).
+    /// its readers for `store`: the first here, on the hub's threads (a SQLite connection's
+    /// thread takes the priority of the thread that opens it), the rest when the lane's reads
+    /// need them.
     pub async fn start(store: &Store) -> anyhow::Result<Background> {
         let handle = runtime();
         let connections = if store.is_sqlite() {

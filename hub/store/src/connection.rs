@@ -161,10 +161,10 @@ pub(crate) fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOpt
     // A pooled SQLite connection is a file handle in this process: it cannot have dropped,
     // and a ping before each use would cost a round trip to its thread.
     options.test_before_acquire(false);
-    // Every connection is opened at once and kept for the life of the store: each runs on a
-    // thread of its own at the priority of the thread that opened it (the writers' raised, the
-    // readers' the hub's), and one opened again later would take whatever task's opened it,
-    // such as the background lane's idle class, where a read waited behind everything else.
+    // A connection is kept for the life of the store once opened: each runs on a thread of its
+    // own at the priority of the thread that opened it (the writers' raised), and one opened
+    // again later would take whatever task's opened it. (Opening every reader at once at start
+    // raced the first connection's switch to WAL: "database is locked".)
     options
         .idle_timeout(None::<Duration>)
         .max_lifetime(None::<Duration>);
@@ -172,7 +172,7 @@ pub(crate) fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOpt
     // loses nothing on a process crash (only on power loss).
     options
         .max_connections(connections)
-        .min_connections(connections)
+        .min_connections(1)
         .map_sqlx_sqlite_opts(move |opts| {
             let opts = opts
                 .journal_mode(SqliteJournalMode::Wal)
