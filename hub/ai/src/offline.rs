@@ -75,6 +75,8 @@ impl Features {
             .map(|(t, w)| {
                 if !t.variants.is_empty() {
                     w / 2.0
+                } else if t.closeness > 0.0 {
+                    w * NEIGHBOUR_DOUBT
                 } else if !t.held && t.doc_freq > 0 {
                     w * SYNONYM_DOUBT
                 } else {
@@ -145,6 +147,8 @@ impl Features {
 
 /// How much a term known only through a synonym counts as unknown.
 const SYNONYM_DOUBT: f64 = 0.25;
+/// How much a term known only through its nearest terms by meaning counts as unknown.
+const NEIGHBOUR_DOUBT: f64 = 0.5;
 /// How much an everyday word ("remember", "twice") weighs against a topic word.
 const EVERYDAY_WEIGHT: f64 = 0.25;
 

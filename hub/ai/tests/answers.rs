@@ -72,8 +72,14 @@ async fn evaluate_over(source: FixtureSource, questions: &std::path::Path) -> Su
             .filter(|t| t.doc_freq == 0)
             .map(|t| t.term.clone())
             .collect();
+        let near: Vec<_> = retrieval
+            .terms
+            .iter()
+            .filter(|t| t.closeness > 0.0)
+            .map(|t| format!("{}~{}({:.2})", t.term, t.synonyms.join("/"), t.closeness))
+            .collect();
         println!(
-            "{:<11} conf={:.2} cov={:.2} unk={:.2} mar={:.2} str={:.2} tm={:.2} top={top:?} unknown={unknown:?} q={:?} expected={:?}",
+            "{:<11} conf={:.2} cov={:.2} unk={:.2} mar={:.2} str={:.2} tm={:.2} top={top:?} unknown={unknown:?} near={near:?} q={:?} expected={:?}",
             verdict.as_str(),
             features.confidence(),
             features.coverage,
