@@ -537,9 +537,13 @@ impl OrgIndex {
         }
         let query = BooleanQuery::new(clauses);
         let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
-        let query_vector = vectors::builtin().and_then(|vectors| {
-            vectors.mean(terms.iter().map(|t| (t.term.as_str(), t.idf)))
-        });
+        // Only a question in other words than the knowledge base's needs the words' meaning:
+        // when BM25 matches every term as written, the vectors' blur would only reorder the
+        // passages of one topic (the one that says "refund" most, not the one that says how long).
+        let in_other_words = terms.iter().any(|t| !t.held);
+        let query_vector = vectors::builtin()
+            .filter(|_| in_other_words)
+            .and_then(|vectors| vectors.mean(terms.iter().map(|t| (t.term.as_str(), t.idf))));
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
@@ -663,7 +667,7 @@ impl OrgIndex {
 }
 
 /// How much a hit's score grows with the cosine of its and the question's word vectors.
-const MEANING_RERANK: f32 = 0.0;
+const MEANING_RERANK: f32 = 1.0;
 /// A variant (a guess at what a misspelled or cut-short term meant) counts a little less.
 const VARIANT_BOOST: f32 = 0.8;
 /// How much a hit's score grows with its title match (1 + this × the match): among the
