@@ -208,7 +208,8 @@ struct Analyzed {
     /// Of the title and of the heading, each without repeats.
     title: Vec<String>,
     heading: Vec<String>,
-    /// The IDF-weighted mean of the terms' word vectors, when the vectors are built in.
+    /// The IDF-weighted mean of the terms' word vectors, when the vectors are built in: made
+    /// once per passage with the rest of this memo, not per question.
     vector: Option<Vec<f32>>,
 }
 

@@ -22,8 +22,9 @@
 //!
 //! A term the index does not hold but knows a spelling of ("cirus", "corona") counts as half
 //! unknown (see `vocabulary.rs`), one it knows only through a synonym ("customer" where the
-//! articles say "client", `thesaurus.rs`) as a quarter unknown. A best passage that matches no
-//! term but everyday words gives no answer at all.
+//! articles say "client", `thesaurus.rs`) as a quarter unknown, one it knows only through its
+//! nearest terms by meaning ("beer" where the articles say "alcohol", `vectors.rs`) as half. A
+//! best passage that matches no term but everyday words gives no answer at all.
 
 use switchboard_model::Source;
 

@@ -262,24 +262,50 @@ mod tests {
 
     #[test]
     fn the_built_in_vectors_load_and_mean_what_words_mean() {
+        let started = std::time::Instant::now();
         let vectors = WordVectors::parse(FILE).expect("the built-in file parses");
+        println!("parsed in {:?}", started.elapsed());
         assert!(vectors.dims() >= 32 && vectors.stems.len() > 10_000);
         for (word, near, far) in [
             ("driver", "courier", "invoice"),
             ("beer", "alcohol", "password"),
             ("room", "space", "refund"),
             ("yearly", "annual", "courier"),
+            ("television", "tv", "boat"),
         ] {
             let (close, distant) = (
-                similarity(vectors_ref(&vectors), word, near),
-                similarity(vectors_ref(&vectors), word, far),
+                similarity(&vectors, word, near),
+                similarity(&vectors, word, far),
             );
             assert!(close > distant, "{word}: {near} {close} vs {far} {distant}");
         }
+        // Off-topic words stay far from a support vocabulary.
+        for (word, other) in [("boat", "invoice"), ("football", "password")] {
+            let cosine = similarity(&vectors, word, other);
+            assert!(cosine < 0.3, "{word} {other} {cosine}");
+        }
     }
 
-    fn vectors_ref(vectors: &WordVectors) -> &WordVectors {
-        vectors
+    #[test]
+    fn a_term_space_finds_the_nearest_whole_words() {
+        let vectors = builtin().expect("built in");
+        // "invoice" is cut into pieces ("in", "##voice"): left out.
+        let space = TermSpace::new(vectors, ["alcohol", "invoic", "password"]);
+        assert_eq!(space.len(), 2);
+        let beer = vectors.word(&stem("beer")).expect("a whole word");
+        let nearest = space.nearest(beer, 3, 0.5);
+        assert_eq!(nearest.first().map(|n| n.0), Some("alcohol"), "{nearest:?}");
+        // The cost of one unknown word against a large knowledge base's vocabulary.
+        let everything = TermSpace::new(vectors, vectors.stems.keys().map(String::as_str));
+        let started = std::time::Instant::now();
+        for _ in 0..20 {
+            everything.nearest(beer, 3, 0.65);
+        }
+        println!(
+            "nearest of one word among {} terms: {:?}",
+            everything.len(),
+            started.elapsed() / 20
+        );
     }
 
     #[test]
@@ -291,10 +317,7 @@ mod tests {
 
     #[test]
     fn a_corrupt_file_is_refused() {
-        assert_eq!(
-            WordVectors::parse(b"nope").err(),
-            Some(VectorsError::Magic)
-        );
+        assert_eq!(WordVectors::parse(b"nope").err(), Some(VectorsError::Magic));
         assert_eq!(
             WordVectors::parse(&FILE[..FILE.len() - 1]).err(),
             Some(VectorsError::Truncated)

@@ -41,7 +41,9 @@ impl Vocabulary {
 
     /// Every term with the passages holding it.
     pub fn terms(&self) -> impl Iterator<Item = (&str, u64)> {
-        self.doc_freqs.iter().map(|(term, freq)| (term.as_str(), *freq))
+        self.doc_freqs
+            .iter()
+            .map(|(term, freq)| (term.as_str(), *freq))
     }
 
     pub fn doc_freq(&self, term: &str) -> u64 {
