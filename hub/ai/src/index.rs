@@ -27,6 +27,7 @@ use crate::{
     article::{ArticleDoc, Passage, passages},
     embeddings::{Embedder, cosine},
     text, thesaurus,
+    vectors::{self, TermSpace},
     vocabulary::Vocabulary,
 };
 
@@ -115,6 +116,8 @@ pub struct Hit {
     /// How closely the title or the heading restates the question (0 to 1): near 1 when the
     /// question is a paraphrase of an FAQ-shaped article's question.
     pub title_match: f64,
+    /// The cosine of the question's and the passage's word vectors (`vectors.rs`), 0 without.
+    pub meaning: f64,
 }
 
 /// A question's term and how much it tells apart (inverse document frequency over passages).
@@ -134,6 +137,9 @@ pub struct QueryTerm {
     pub synonyms: Vec<String>,
     /// An everyday word that says little about the question's topic (`thesaurus::everyday`).
     pub everyday: bool,
+    /// For a term the knowledge base lacks that its nearest terms by meaning stand in for (they
+    /// are among `synonyms`, `vectors.rs`): the cosine of the nearest; 0 otherwise.
+    pub closeness: f64,
 }
 
 impl QueryTerm {
@@ -185,6 +191,8 @@ pub struct OrgIndex {
     vectors: RwLock<Vectors>,
     /// The terms the index holds, read again after every change.
     vocabulary: RwLock<Arc<Vocabulary>>,
+    /// The same terms as word vectors, made again after every change.
+    space: RwLock<Arc<TermSpace>>,
     /// Passages analyzed for the questions that found them, by their text.
     analyzed: Mutex<HashMap<String, Arc<Analyzed>>>,
 }
@@ -200,6 +208,9 @@ struct Analyzed {
     /// Of the title and of the heading, each without repeats.
     title: Vec<String>,
     heading: Vec<String>,
+    /// The IDF-weighted mean of the terms' word vectors, when the vectors are built in: made
+    /// once per passage with the rest of this memo, not per question.
+    vector: Option<Vec<f32>>,
 }
 
 impl OrgIndex {
@@ -243,6 +254,7 @@ impl OrgIndex {
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
         let vocabulary = Vocabulary::read(&reader.searcher(), fields.all)?;
+        let space = term_space(&vocabulary);
         Ok(OrgIndex {
             index,
             reader,
@@ -252,6 +264,7 @@ impl OrgIndex {
             sync: tokio::sync::Mutex::new(()),
             vectors: RwLock::new(vectors),
             vocabulary: RwLock::new(Arc::new(vocabulary)),
+            space: RwLock::new(Arc::new(space)),
             analyzed: Mutex::default(),
         })
     }
@@ -272,10 +285,13 @@ impl OrgIndex {
         if let Some(found) = self.analyzed.lock().ok().as_deref_mut().and_then(memo) {
             return found;
         }
+        let present = text::terms(analyzer, &whole);
+        let vector = self.meaning(&present);
         let analyzed = Arc::new(Analyzed {
-            present: text::terms(analyzer, &whole),
+            present,
             title: text::distinct_terms(analyzer, &passage.title),
             heading: text::distinct_terms(analyzer, &passage.heading),
+            vector,
         });
         if let Ok(mut memo) = self.analyzed.lock() {
             if memo.len() >= ANALYZED_PASSAGES {
@@ -284,6 +300,25 @@ impl OrgIndex {
             memo.insert(whole, analyzed.clone());
         }
         analyzed
+    }
+
+    /// The IDF-weighted mean of the word vectors of `terms` (analyzed, repeats counted).
+    fn meaning(&self, terms: &[String]) -> Option<Vec<f32>> {
+        let vectors = vectors::builtin()?;
+        let vocabulary = self.vocabulary();
+        let total = self.reader.searcher().num_docs();
+        vectors.mean(
+            terms
+                .iter()
+                .map(|term| (term.as_str(), idf(total, vocabulary.doc_freq(term)))),
+        )
+    }
+
+    fn space(&self) -> Arc<TermSpace> {
+        self.space
+            .read()
+            .map(|space| space.clone())
+            .unwrap_or_default()
     }
 
     fn vocabulary(&self) -> Arc<Vocabulary> {
@@ -347,8 +382,12 @@ impl OrgIndex {
         writer.wait_merging_threads()?;
         self.reader.reload()?;
         let vocabulary = Vocabulary::read(&self.reader.searcher(), f.all)?;
+        let space = term_space(&vocabulary);
         if let Ok(mut current) = self.vocabulary.write() {
             *current = Arc::new(vocabulary);
+        }
+        if let Ok(mut current) = self.space.write() {
+            *current = Arc::new(space);
         }
         if let Ok(mut vectors) = self.vectors.write() {
             for id in removed {
@@ -387,6 +426,7 @@ impl OrgIndex {
         let total = searcher.num_docs();
         let f = self.fields;
         let vocabulary = self.vocabulary();
+        let space = self.space();
         let mut terms = Vec::new();
         // The thesaurus' phrases ("money back") as a question says them: their synonyms join
         // those of the phrase's first term.
@@ -428,6 +468,20 @@ impl OrgIndex {
             if doc_freq == 0 {
                 doc_freq = synonym_freq;
             }
+            // A word the knowledge base lacks and no list knows: its nearest terms by meaning
+            // ("driver" → "courier") stand in for it, when they are near enough.
+            let mut closeness = 0.0;
+            if doc_freq == 0
+                && let Some(vector) = vectors::builtin().and_then(|v| v.word(&term))
+            {
+                for (near, similarity) in space.nearest(vector, NEIGHBOURS, NEIGHBOUR_SIMILARITY) {
+                    if closeness == 0.0 {
+                        closeness = f64::from(similarity);
+                    }
+                    doc_freq = doc_freq.max(vocabulary.doc_freq(near));
+                    synonyms.push(near.to_owned());
+                }
+            }
             terms.push(QueryTerm {
                 idf: idf(total, doc_freq),
                 doc_freq,
@@ -436,6 +490,7 @@ impl OrgIndex {
                 term,
                 variants,
                 synonyms,
+                closeness,
             });
         }
         if terms.is_empty() || total == 0 {
@@ -483,15 +538,24 @@ impl OrgIndex {
         }
         let query = BooleanQuery::new(clauses);
         let top = searcher.search(&query, &TopDocs::with_limit(limit.max(1)).order_by_score())?;
+        // Only a question in other words than the knowledge base's needs the words' meaning:
+        // when BM25 matches every term as written, the vectors' blur would only reorder the
+        // passages of one topic (the one that says "refund" most, not the one that says how long).
+        let in_other_words = terms.iter().any(|t| !t.held);
+        let query_vector = vectors::builtin()
+            .filter(|_| in_other_words)
+            .and_then(|vectors| vectors.mean(terms.iter().map(|t| (t.term.as_str(), t.idf))));
         let mut hits = Vec::with_capacity(top.len());
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            hits.push(self.hit(&doc, score, &terms, &mut analyzer));
+            hits.push(self.hit(&doc, score, &terms, query_vector.as_deref(), &mut analyzer));
         }
         // Question-to-question matching: a passage whose title or heading restates the question
-        // (an FAQ's question, a help page's "How do I …" heading) moves up among those found.
+        // (an FAQ's question, a help page's "How do I …" heading) moves up among those found; so
+        // does, less, one whose words mean what the question's do.
         for hit in &mut hits {
             hit.score *= 1.0 + TITLE_RERANK * hit.title_match as f32;
+            hit.score *= 1.0 + MEANING_RERANK * hit.meaning.max(0.0) as f32;
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         Ok(Retrieval {
@@ -506,6 +570,7 @@ impl OrgIndex {
         doc: &TantivyDocument,
         score: f32,
         terms: &[QueryTerm],
+        query_vector: Option<&[f32]>,
         analyzer: &mut TextAnalyzer,
     ) -> Hit {
         let f = self.fields;
@@ -532,6 +597,10 @@ impl OrgIndex {
             .map(|t| t.found_in(&analyzed.present))
             .collect();
         let title_match = self.title_match(&analyzed, terms);
+        let meaning = match (query_vector, &analyzed.vector) {
+            (Some(query), Some(passage)) => f64::from(vectors::dot(query, passage)),
+            _ => 0.0,
+        };
         Hit {
             tags: tags_text
                 .split(", ")
@@ -542,6 +611,7 @@ impl OrgIndex {
             score,
             matched,
             title_match,
+            meaning,
         }
     }
 
@@ -590,13 +660,15 @@ impl OrgIndex {
                 .get_first(self.fields.ordinal)
                 .and_then(|value| value.as_u64());
             if found == Some(ordinal as u64) {
-                return Ok(Some(self.hit(&doc, 0.0, terms, &mut analyzer)));
+                return Ok(Some(self.hit(&doc, 0.0, terms, None, &mut analyzer)));
             }
         }
         Ok(None)
     }
 }
 
+/// How much a hit's score grows with the cosine of its and the question's word vectors.
+const MEANING_RERANK: f32 = 1.0;
 /// A variant (a guess at what a misspelled or cut-short term meant) counts a little less.
 const VARIANT_BOOST: f32 = 0.8;
 /// How much a hit's score grows with its title match (1 + this × the match): among the
@@ -606,6 +678,17 @@ const TITLE_RERANK: f32 = 1.5;
 const SYNONYM_BOOST: f32 = 0.7;
 /// A synonym of a term the knowledge base has.
 const SYNONYM_EXTRA_BOOST: f32 = 0.3;
+/// The nearest terms by meaning that stand in for a term the knowledge base lacks, at most.
+const NEIGHBOURS: usize = 3;
+/// How near (cosine of word vectors) a term must be to stand in for one the knowledge base lacks.
+const NEIGHBOUR_SIMILARITY: f32 = 0.65;
+
+/// The vocabulary's terms as word vectors; empty when the built-in vectors are unreadable.
+fn term_space(vocabulary: &Vocabulary) -> TermSpace {
+    vectors::builtin().map_or_else(TermSpace::default, |vectors| {
+        TermSpace::new(vectors, vocabulary.terms().map(|(term, _)| term))
+    })
+}
 
 /// BM25's inverse document frequency.
 pub fn idf(total: u64, doc_freq: u64) -> f64 {

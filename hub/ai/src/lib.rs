@@ -18,4 +18,5 @@ pub mod sentiment_llm;
 pub mod text;
 pub mod thesaurus;
 pub mod topics;
+pub mod vectors;
 pub mod vocabulary;

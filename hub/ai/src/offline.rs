@@ -22,8 +22,9 @@
 //!
 //! A term the index does not hold but knows a spelling of ("cirus", "corona") counts as half
 //! unknown (see `vocabulary.rs`), one it knows only through a synonym ("customer" where the
-//! articles say "client", `thesaurus.rs`) as a quarter unknown. A best passage that matches no
-//! term but everyday words gives no answer at all.
+//! articles say "client", `thesaurus.rs`) as a quarter unknown, one it knows only through its
+//! nearest terms by meaning ("beer" where the articles say "alcohol", `vectors.rs`) as half. A
+//! best passage that matches no term but everyday words gives no answer at all.
 
 use switchboard_model::Source;
 
@@ -75,6 +76,8 @@ impl Features {
             .map(|(t, w)| {
                 if !t.variants.is_empty() {
                     w / 2.0
+                } else if t.closeness > 0.0 {
+                    w * NEIGHBOUR_DOUBT
                 } else if !t.held && t.doc_freq > 0 {
                     w * SYNONYM_DOUBT
                 } else {
@@ -145,6 +148,8 @@ impl Features {
 
 /// How much a term known only through a synonym counts as unknown.
 const SYNONYM_DOUBT: f64 = 0.25;
+/// How much a term known only through its nearest terms by meaning counts as unknown.
+const NEIGHBOUR_DOUBT: f64 = 0.5;
 /// How much an everyday word ("remember", "twice") weighs against a topic word.
 const EVERYDAY_WEIGHT: f64 = 0.25;
 

@@ -39,6 +39,13 @@ impl Vocabulary {
         Ok(Vocabulary { doc_freqs })
     }
 
+    /// Every term with the passages holding it.
+    pub fn terms(&self) -> impl Iterator<Item = (&str, u64)> {
+        self.doc_freqs
+            .iter()
+            .map(|(term, freq)| (term.as_str(), *freq))
+    }
+
     pub fn doc_freq(&self, term: &str) -> u64 {
         self.doc_freqs.get(term).copied().unwrap_or(0)
     }

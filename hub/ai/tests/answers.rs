@@ -72,8 +72,14 @@ async fn evaluate_over(source: FixtureSource, questions: &std::path::Path) -> Su
             .filter(|t| t.doc_freq == 0)
             .map(|t| t.term.clone())
             .collect();
+        let near: Vec<_> = retrieval
+            .terms
+            .iter()
+            .filter(|t| t.closeness > 0.0)
+            .map(|t| format!("{}~{}({:.2})", t.term, t.synonyms.join("/"), t.closeness))
+            .collect();
         println!(
-            "{:<11} conf={:.2} cov={:.2} unk={:.2} mar={:.2} str={:.2} tm={:.2} top={top:?} unknown={unknown:?} q={:?} expected={:?}",
+            "{:<11} conf={:.2} cov={:.2} unk={:.2} mar={:.2} str={:.2} tm={:.2} top={top:?} unknown={unknown:?} near={near:?} q={:?} expected={:?}",
             verdict.as_str(),
             features.confidence(),
             features.coverage,
@@ -135,8 +141,8 @@ async fn evaluate_other(name: &str) -> Summary {
 #[tokio::test]
 async fn an_invoicing_apps_knowledge_base_is_answered_from_the_right_article() {
     let summary = evaluate_other("tallybook").await;
-    // Measured: 24/32 correct, 4 wrong, 4 declined; 11/12 refused (before issue 24's third
-    // round: 22/32; before the thesaurus and the title rerank: 9/32, 2 wrong; 11/12).
+    // Measured: 25/32 correct, 4 wrong, 3 declined; 11/12 refused (before the word vectors:
+    // 24/32; before issue 24's third round: 22/32; before the thesaurus: 9/32, 2 wrong).
     assert_bars(&summary, 0.7, 6, 10.0 / 12.0);
 }
 
@@ -145,9 +151,9 @@ async fn an_invoicing_apps_knowledge_base_is_answered_from_the_right_article() {
 #[tokio::test]
 async fn a_file_storage_knowledge_base_is_answered_from_the_right_article() {
     let summary = evaluate_other("driftbox").await;
-    // Measured: 20/32 correct, 3 wrong, 9 declined; 12/12 refused (before issue 24's third
-    // round: 18/32; before the thesaurus: 8/32, 2 wrong; 12/12).
-    assert_bars(&summary, 0.6, 4, 11.0 / 12.0);
+    // Measured: 22/32 correct, 3 wrong, 7 declined; 12/12 refused (before the word vectors:
+    // 20/32; before issue 24's third round: 18/32; before the thesaurus: 8/32, 2 wrong).
+    assert_bars(&summary, 0.65, 4, 11.0 / 12.0);
 }
 
 /// A food-delivery service's: written for issue 24's third round after the fitness app's, and
@@ -155,10 +161,11 @@ async fn a_file_storage_knowledge_base_is_answered_from_the_right_article() {
 #[tokio::test]
 async fn a_food_delivery_knowledge_base_is_answered_from_the_right_article() {
     let summary = evaluate_other("forkly").await;
-    // Measured: 10/32 correct, 2 wrong, 20 declined; 12/12 refused (when written: 9/32). Its
-    // customers' words ("driver", "pizza", "beer") are not the articles' ("courier", "dish",
-    // "alcohol"): retrieval ranks the right article first for 14 of the 32.
-    assert_bars(&summary, 0.3, 3, 11.0 / 12.0);
+    // Measured: 12/32 correct, 2 wrong, 18 declined; 12/12 refused (before the word vectors:
+    // 10/32; when written: 9/32). Its customers' words ("driver", "pizza", "beer") are not the
+    // articles' ("courier", "dish", "alcohol"); the word vectors bring "beer" to "alcohol" but
+    // not "driver" to "courier" (cosine 0.2: a driver drives a car).
+    assert_bars(&summary, 0.35, 3, 11.0 / 12.0);
 }
 
 /// A fitness app's: written for issue 24's third round before any change of that round, and
@@ -166,10 +173,20 @@ async fn a_food_delivery_knowledge_base_is_answered_from_the_right_article() {
 #[tokio::test]
 async fn a_fitness_apps_knowledge_base_is_answered_from_the_right_article() {
     let summary = evaluate_other("stridewell").await;
-    // Measured: 9/32 correct, 3 wrong, 20 declined; 12/12 refused (when written, before any
-    // change of that round: 7/32, 2 wrong, 23 declined; 12/12). Retrieval ranks the right
-    // article first for 24 of the 32; the confidence declines most of those.
-    assert_bars(&summary, 0.25, 4, 11.0 / 12.0);
+    // Measured: 15/32 correct, 3 wrong, 14 declined; 12/12 refused (before the word vectors:
+    // 9/32; when written, before any change of issue 24's third round: 7/32, 2 wrong; 12/12).
+    // Retrieval ranks the right article first for 24 of the 32; the confidence declines many.
+    assert_bars(&summary, 0.4, 4, 11.0 / 12.0);
+}
+
+/// An energy supplier's: written before the static word vectors, and held out from their
+/// tuning (only its summary was read, at the end).
+#[tokio::test]
+async fn an_energy_suppliers_knowledge_base_is_answered_from_the_right_article() {
+    let summary = evaluate_other("brightwatt").await;
+    // Measured: 5/32 correct, 1 wrong, 26 declined; 11/12 refused (before the word vectors:
+    // 4/32, 1 wrong; 11/12).
+    assert_bars(&summary, 0.15, 2, 10.0 / 12.0);
 }
 
 #[tokio::test]
