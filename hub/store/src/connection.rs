@@ -207,6 +207,28 @@ pub(crate) fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOpt
     options
 }
 
+/// Creates the SQLite database at `database_url` if it is missing and puts it in WAL mode, on
+/// one connection, before any pool opens: a pool opens its first connections side by side (the
+/// one asked for and the one sqlx's pool opens in a task of its own to keep `min_connections`),
+/// and the switch to WAL needs the file to itself, so on a first start one of them failed with
+/// "database is locked" (2 starts in 6 of the release binary).
+/// Once the file is in WAL mode, a connection asking for it has nothing to change.
+pub(crate) async fn prepare_sqlite_file(database_url: &str) -> Result<()> {
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _, sqlite::SqliteConnectOptions};
+    let failed =
+        |err: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into()));
+    let options: SqliteConnectOptions = database_url.parse().map_err(failed)?;
+    let connection = options
+        .create_if_missing(true)
+        .journal_mode(SqliteJournalMode::Wal)
+        .busy_timeout(Duration::from_secs(15))
+        .connect()
+        .await
+        .map_err(failed)?;
+    connection.close().await.map_err(failed)?;
+    Ok(())
+}
+
 /// When the checkpointer restarts SQLite's log ([`start_sqlite_thread`]).
 #[derive(Clone, Copy, Debug)]
 pub(crate) struct LogLimits {
@@ -454,6 +476,20 @@ mod tests {
             );
         }
         store.close().await.expect("closes");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+    async fn a_new_sqlite_database_opens_at_the_first_try() {
+        // Without `prepare_sqlite_file`, 2 first starts of the release binary in 6 failed
+        // ("database is locked"); this test's runs did not lose that race in debug builds, so it
+        // guards the path rather than reproduces the race at will.
+        for _ in 0..30 {
+            let database = switchboard_testkit::TestDatabase::sqlite();
+            let store = Store::connect(&database.url)
+                .await
+                .expect("a new database opens");
+            store.close().await.expect("closes");
+        }
     }
 
     /// The `plan_cache_mode` a connection of `db` runs with.

@@ -250,6 +250,7 @@ impl Store {
     async fn connect_with(database_url: &str, limits: LogLimits) -> Result<Store> {
         let sqlite = database_url.starts_with("sqlite:");
         let (db, writers_db) = if sqlite {
+            connection::prepare_sqlite_file(database_url).await?;
             let readers = sqlite_options(database_url, SqlitePool::Readers(8));
             (Database::connect(readers).await?, None)
         } else {
