@@ -50,7 +50,7 @@ const CHILDREN: [(&str, &[&str]); 4] = [
 const MARK_SQLITE: &str = "INSERT INTO analytics_dirty (conversation_id, mark) VALUES ({id}, 1) \
      ON CONFLICT (conversation_id) DO UPDATE SET mark = mark + 1";
 
-fn sqlite_up() -> Vec<String> {
+pub(crate) fn sqlite_up() -> Vec<String> {
     let mark = |id: &str| MARK_SQLITE.replace("{id}", id);
     let changed = CONVERSATION_COLUMNS
         .iter()
@@ -97,7 +97,7 @@ fn sqlite_up() -> Vec<String> {
 
 /// PostgreSQL marks once per statement, over the statement's rows (a group-commit batch is one
 /// statement), rather than calling PL/pgSQL for each row.
-fn postgres_up() -> Vec<String> {
+pub(crate) fn postgres_up() -> Vec<String> {
     let upsert = "ON CONFLICT (conversation_id) DO UPDATE SET mark = analytics_dirty.mark + 1";
     let changed = CONVERSATION_COLUMNS
         .iter()
@@ -167,7 +167,7 @@ fn postgres_up() -> Vec<String> {
 }
 
 /// Every trigger, as (its table, its name).
-fn triggers() -> Vec<(&'static str, String)> {
+pub(crate) fn triggers() -> Vec<(&'static str, String)> {
     std::iter::once(("conversations", &["INSERT", "UPDATE", "DELETE"][..]))
         .chain(CHILDREN)
         .flat_map(|(table, operations)| {

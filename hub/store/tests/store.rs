@@ -34,6 +34,7 @@ backend_tests!(
     sqlite_keeps_its_query_plans,
     with_heartbeats_only_agents_whose_heartbeat_lives_are_online,
     an_inbox_read_for_its_channel_is_read_again_once_changed,
+    the_reports_count_again_only_what_wrote_an_event,
 );
 
 async fn store(db: &TestDatabase) -> Store {
@@ -1591,4 +1592,40 @@ async fn an_inbox_read_for_its_channel_is_read_again_once_changed(db: TestDataba
             .expect("reads")
             .is_none()
     );
+}
+
+/// A conversation is marked to be counted again by the reports when a reporting event is
+/// written for it, and only then: a customer's message in an open conversation (most of the
+/// ingest path's writes) marks nothing.
+async fn the_reports_count_again_only_what_wrote_an_event(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let store = &f.store;
+    let settled = || async {
+        store.catch_up_analytics(100).await.expect("counts");
+        assert_eq!(store.analytics_marked().await.expect("marks"), 0);
+    };
+    settled().await;
+    let (id, _) = f.stored(&inbound("t", "ada", Some("m1"), "first")).await;
+    assert_eq!(store.analytics_marked().await.expect("marks"), 1, "opened");
+    settled().await;
+    f.stored(&inbound("t", "ada", Some("m2"), "second")).await;
+    f.stored(&inbound("t", "ada", Some("m3"), "third")).await;
+    assert_eq!(
+        store.analytics_marked().await.expect("marks"),
+        0,
+        "customer messages write no event"
+    );
+    f.reply(&id).await;
+    assert_eq!(store.analytics_marked().await.expect("marks"), 1, "replied");
+    assert_eq!(store.refresh_analytics().await.expect("counts"), 1);
+    f.store
+        .set_status(&f.org_id, &id, ConversationStatus::Resolved, "test")
+        .await
+        .expect("resolves");
+    assert_eq!(
+        store.analytics_marked().await.expect("marks"),
+        1,
+        "resolved"
+    );
+    settled().await;
 }

@@ -290,6 +290,12 @@ impl Store {
         txn.commit().await
     }
 
+    /// How many conversations wait to be counted again (for tests and the benchmark).
+    pub async fn analytics_marked(&self) -> Result<u64> {
+        use sea_orm::PaginatorTrait;
+        Ok(analytics_dirty::Entity::find().count(self.db()).await?)
+    }
+
     /// How many roll-up rows the organization has (for tests and the benchmark).
     pub async fn analytics_rollup_rows(&self, org_id: &str) -> Result<u64> {
         use sea_orm::PaginatorTrait;
