@@ -28,9 +28,13 @@ const CONVERSATION_COLUMNS: [&str; 10] = [
     "created_at",
 ];
 
+/// The marks' table (`m20261210_000100_analytics_marks_from_events` replaces it, and makes it
+/// again going down).
+pub(crate) const DIRTY: &str = "CREATE TABLE IF NOT EXISTS analytics_dirty \
+     (conversation_id TEXT PRIMARY KEY, mark BIGINT NOT NULL)";
+
 const TABLES: [&str; 3] = [
-    "CREATE TABLE IF NOT EXISTS analytics_dirty (conversation_id TEXT PRIMARY KEY, \
-     mark BIGINT NOT NULL)",
+    DIRTY,
     "CREATE TABLE IF NOT EXISTS analytics_facts (conversation_id TEXT PRIMARY KEY, \
      org_id TEXT NOT NULL, day TEXT NOT NULL, rows TEXT NOT NULL, totals TEXT NOT NULL)",
     "CREATE TABLE IF NOT EXISTS analytics_days (org_id TEXT NOT NULL, dimension TEXT NOT NULL, \

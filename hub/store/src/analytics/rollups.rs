@@ -116,18 +116,24 @@ impl Store {
     /// took (0 when none was marked, or another node is counting).
     pub async fn refresh_analytics(&self) -> Result<usize> {
         let _one = REFRESHING.lock().await;
+        Ok(self.refresh_marked().await?.0)
+    }
+
+    /// [`Store::refresh_analytics`]: the conversations counted, and the marks read.
+    async fn refresh_marked(&self) -> Result<(usize, usize)> {
         if self.is_sqlite() {
             // One writer: what is read before the write transaction cannot change under it but
             // by a write that marks its conversation again.
             let marks = marked(self.db()).await?;
             if marks.is_empty() {
-                return Ok(0);
+                return Ok((0, 0));
             }
-            let now = self.now_counted(self.db(), &marks).await?;
+            let ids = conversations_of(&marks);
+            let now = self.now_counted(self.db(), &ids).await?;
             let txn = self.begin_write().await?;
-            apply(&txn.txn, &marks, now).await?;
+            apply(&txn.txn, &ids, &marks, now).await?;
             txn.commit().await?;
-            return Ok(marks.len());
+            return Ok((ids.len(), marks.len()));
         }
         let txn = self.begin_write().await?;
         let locked = txn
@@ -143,26 +149,27 @@ impl Store {
             .unwrap_or(false);
         if !locked {
             txn.rollback().await?;
-            return Ok(0);
+            return Ok((0, 0));
         }
         let marks = marked(&txn.txn).await?;
         if marks.is_empty() {
             txn.rollback().await?;
-            return Ok(0);
+            return Ok((0, 0));
         }
-        let now = self.now_counted(&txn.txn, &marks).await?;
-        apply(&txn.txn, &marks, now).await?;
+        let ids = conversations_of(&marks);
+        let now = self.now_counted(&txn.txn, &ids).await?;
+        apply(&txn.txn, &ids, &marks, now).await?;
         txn.commit().await?;
-        Ok(marks.len())
+        Ok((ids.len(), marks.len()))
     }
 
     /// Refreshes until no conversation is marked, or `rounds` batches have been counted.
     pub async fn catch_up_analytics(&self, rounds: usize) -> Result<usize> {
         let mut total = 0;
         for _ in 0..rounds {
-            let counted = self.refresh_analytics().await?;
+            let (counted, read) = self.refresh_marked().await?;
             total += counted;
-            if (counted as u64) < BATCH {
+            if (read as u64) < BATCH {
                 break;
             }
         }
@@ -182,17 +189,12 @@ impl Store {
     }
 
     /// What the marked conversations are counted as now (those that still exist).
-    async fn now_counted(
-        &self,
-        db: &impl ConnectionTrait,
-        marks: &[(String, i64)],
-    ) -> Result<Vec<Counted>> {
-        let ids: Vec<String> = marks.iter().map(|(id, _)| id.clone()).collect();
+    async fn now_counted(&self, db: &impl ConnectionTrait, ids: &[String]) -> Result<Vec<Counted>> {
         // Each organization's zone, reopen window and SLA calendars, read once a batch.
         let mut orgs: HashMap<String, (ReportRange, Duration, HashMap<String, Calendar>)> =
             HashMap::new();
         let mut now = Vec::with_capacity(ids.len());
-        for (org_id, conversation_id, events) in logs_of(db, &ids).await? {
+        for (org_id, conversation_id, events) in logs_of(db, ids).await? {
             if !orgs.contains_key(&org_id) {
                 let (zone, window) = org_reporting(db, &org_id).await?;
                 let zone = zone_of(&zone);
@@ -293,7 +295,12 @@ impl Store {
     /// How many conversations wait to be counted again (for tests and the benchmark).
     pub async fn analytics_marked(&self) -> Result<u64> {
         use sea_orm::PaginatorTrait;
-        Ok(analytics_dirty::Entity::find().count(self.db()).await?)
+        Ok(analytics_mark::Entity::find()
+            .select_only()
+            .column(analytics_mark::Column::ConversationId)
+            .distinct()
+            .count(self.db())
+            .await?)
     }
 
     /// How many roll-up rows the organization has (for tests and the benchmark).
@@ -333,28 +340,38 @@ fn rollup_of(
     }
 }
 
-/// A batch of the marked conversations, with their marks.
-async fn marked(db: &impl ConnectionTrait) -> Result<Vec<(String, i64)>> {
+/// A batch of the oldest marks: `(id, conversation)`.
+async fn marked(db: &impl ConnectionTrait) -> Result<Vec<(i64, String)>> {
     // In the key's order: the index skips the entries of rows already counted and deleted,
     // where a scan of the table would read past every dead row until the next vacuum.
-    Ok(analytics_dirty::Entity::find()
-        .order_by_asc(analytics_dirty::Column::ConversationId)
+    Ok(analytics_mark::Entity::find()
+        .order_by_asc(analytics_mark::Column::Id)
         .limit(BATCH)
         .all(db)
         .await?
         .into_iter()
-        .map(|row| (row.conversation_id, row.mark))
+        .map(|row| (row.id, row.conversation_id))
         .collect())
 }
 
-/// Takes out what the marked conversations were counted as, adds what they are `now`, keeps
-/// that, and clears the marks read (a conversation marked again since stays marked).
+/// The conversations `marks` name, each once.
+fn conversations_of(marks: &[(i64, String)]) -> Vec<String> {
+    let mut seen = HashSet::new();
+    marks
+        .iter()
+        .filter(|(_, id)| seen.insert(id.as_str()))
+        .map(|(_, id)| id.clone())
+        .collect()
+}
+
+/// Takes out what the conversations `ids` were counted as, adds what they are `now`, keeps
+/// that, and deletes the `marks` read (a conversation marked again since stays marked).
 async fn apply(
     db: &impl ConnectionTrait,
-    marks: &[(String, i64)],
+    ids: &[String],
+    marks: &[(i64, String)],
     now: Vec<Counted>,
 ) -> Result<()> {
-    let ids: Vec<String> = marks.iter().map(|(id, _)| id.clone()).collect();
     let before = analytics_fact::Entity::find()
         .filter(analytics_fact::Column::ConversationId.is_in(ids.iter().cloned()))
         .all(db)
@@ -410,20 +427,11 @@ async fn apply(
             .exec(db)
             .await?;
     }
-    for chunk in marks.chunks(200) {
-        let mut read = Condition::any();
-        for (id, mark) in chunk {
-            read = read.add(
-                Condition::all()
-                    .add(analytics_dirty::Column::ConversationId.eq(id.as_str()))
-                    .add(analytics_dirty::Column::Mark.eq(*mark)),
-            );
-        }
-        analytics_dirty::Entity::delete_many()
-            .filter(read)
-            .exec(db)
-            .await?;
-    }
+    // BATCH marks at most: one statement.
+    analytics_mark::Entity::delete_many()
+        .filter(analytics_mark::Column::Id.is_in(marks.iter().map(|(id, _)| *id)))
+        .exec(db)
+        .await?;
     Ok(())
 }
 
@@ -523,15 +531,12 @@ async fn recount(db: &impl ConnectionTrait, org_id: Option<&str>) -> Result<()> 
                 vec![org_id.into()],
             )
         }
-        // `WHERE` keeps SQLite from reading `ON CONFLICT` as a join's constraint.
-        None => (" WHERE TRUE".to_owned(), Vec::new()),
+        None => (String::new(), Vec::new()),
     };
     db.execute_raw(Statement::from_sql_and_values(
         backend,
         format!(
-            "INSERT INTO analytics_dirty (conversation_id, mark) \
-             SELECT id, 1 FROM conversations{condition} \
-             ON CONFLICT (conversation_id) DO UPDATE SET mark = analytics_dirty.mark + 1"
+            "INSERT INTO analytics_marks (conversation_id) SELECT id FROM conversations{condition}"
         ),
         values,
     ))

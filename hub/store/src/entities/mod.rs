@@ -4,9 +4,9 @@
 pub mod agent_capacity;
 pub mod agent_presence;
 pub mod analytics_day;
-pub mod analytics_dirty;
 pub mod analytics_event;
 pub mod analytics_fact;
+pub mod analytics_mark;
 pub mod api_key;
 pub mod audit_log;
 pub mod canned_response;
