@@ -298,14 +298,20 @@ async fn rescore_many_in(
     Ok(())
 }
 
-/// The queue of answers waiting for the answer writer.
-pub(crate) type AnswerQueue = mpsc::Sender<PendingAnswer>;
+/// The queues of the answer writers, one each; an answer goes to the writer its conversation
+/// names.
+pub(crate) type AnswerQueue = crate::Writers<PendingAnswer>;
 
-/// Starts the answer writer: the group commit of [`crate::ingest`] for the bot's
-/// answers, so that however many turns finish together, they take the write gate once.
-pub(crate) fn start_answer_writer(store: Store, gate: Option<crate::WriteGate>) -> AnswerQueue {
+/// Starts the answer writers: the group commit of [`crate::ingest`] for the bot's answers, so
+/// that however many turns finish together, they take the write gate once (SQLite, one writer)
+/// or a commit per writer (PostgreSQL, several side by side).
+pub(crate) fn start_answer_writers(
+    store: Store,
+    gate: Option<crate::WriteGate>,
+    writers: usize,
+) -> AnswerQueue {
     let gate = gate.map(|gate| (gate, crate::Writer::Answers));
-    crate::group_commit("answers", MAX_BATCH, LINGER, gate, move |batch| {
+    crate::Writers::start("answers", writers, MAX_BATCH, LINGER, gate, move |batch| {
         let store = store.clone();
         async move { store.answer_batch(batch).await }
     })
@@ -356,6 +362,7 @@ impl Store {
         let Some(queue) = &self.answer_queue else {
             return self.answer_alone(&pending).await;
         };
+        let queue = queue.for_key(conversation_id);
         if let Err(mpsc::error::SendError(pending)) = queue.send(pending).await {
             return self.answer_alone(&pending).await;
         }
