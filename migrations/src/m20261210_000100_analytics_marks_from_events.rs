@@ -27,11 +27,14 @@ pub struct Migration;
 
 const MARK: &str = "INSERT INTO analytics_marks (conversation_id) VALUES (NEW.conversation_id)";
 
+/// The marks' table, its `id` column's type given.
+fn table(id: &str) -> String {
+    format!("CREATE TABLE IF NOT EXISTS analytics_marks (id {id}, conversation_id TEXT NOT NULL)")
+}
+
 fn postgres_up() -> Vec<String> {
     vec![
-        "CREATE TABLE IF NOT EXISTS analytics_marks (id BIGSERIAL PRIMARY KEY, \
-         conversation_id TEXT NOT NULL)"
-            .to_owned(),
+        table("BIGSERIAL PRIMARY KEY"),
         format!(
             "CREATE OR REPLACE FUNCTION analytics_mark_logged() RETURNS trigger AS $$ \
              BEGIN {MARK}; RETURN NULL; END $$ LANGUAGE plpgsql"
@@ -54,9 +57,7 @@ fn postgres_up() -> Vec<String> {
 
 fn sqlite_up() -> Vec<String> {
     vec![
-        "CREATE TABLE IF NOT EXISTS analytics_marks (id INTEGER PRIMARY KEY, \
-         conversation_id TEXT NOT NULL)"
-            .to_owned(),
+        table("INTEGER PRIMARY KEY"),
         format!(
             "CREATE TRIGGER IF NOT EXISTS analytics_events_mark AFTER INSERT ON \
              analytics_events BEGIN {MARK}; END"

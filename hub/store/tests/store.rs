@@ -1595,8 +1595,8 @@ async fn an_inbox_read_for_its_channel_is_read_again_once_changed(db: TestDataba
 }
 
 /// A conversation is marked to be counted again by the reports when a reporting event is
-/// written for it, and only then: a customer's message in an open conversation (most of the
-/// ingest path's writes) marks nothing.
+/// written for it or it is deleted, and only then: a customer's message in an open
+/// conversation (most of the ingest path's writes) marks nothing.
 async fn the_reports_count_again_only_what_wrote_an_event(db: TestDatabase) {
     let f = fixture(&db).await;
     let store = &f.store;
@@ -1628,4 +1628,19 @@ async fn the_reports_count_again_only_what_wrote_an_event(db: TestDatabase) {
         "resolved"
     );
     settled().await;
+    // Erased: its events go with it, and the mark left makes the reports take it out.
+    let contact_id = f
+        .store
+        .conversation(&f.org_id, &id)
+        .await
+        .expect("reads")
+        .expect("a conversation")
+        .contact_id;
+    f.store
+        .erase_contact(&f.org_id, &contact_id, &|_| Vec::new())
+        .await
+        .expect("erases");
+    assert_eq!(store.analytics_marked().await.expect("marks"), 1, "deleted");
+    assert_eq!(store.refresh_analytics().await.expect("counts"), 1);
+    assert_eq!(store.analytics_marked().await.expect("marks"), 0);
 }
