@@ -35,6 +35,7 @@ backend_tests!(
     with_heartbeats_only_agents_whose_heartbeat_lives_are_online,
     an_inbox_read_for_its_channel_is_read_again_once_changed,
     the_reports_count_again_only_what_wrote_an_event,
+    a_report_catching_up_waits_for_the_refresh_under_way,
 );
 
 async fn store(db: &TestDatabase) -> Store {
@@ -1643,4 +1644,49 @@ async fn the_reports_count_again_only_what_wrote_an_event(db: TestDatabase) {
     assert_eq!(store.analytics_marked().await.expect("marks"), 1, "deleted");
     assert_eq!(store.refresh_analytics().await.expect("counts"), 1);
     assert_eq!(store.analytics_marked().await.expect("marks"), 0);
+}
+
+/// A report counts what is still marked before it reads (`catch_up_analytics`); while the
+/// periodic refresh of the same process is under way it waits for it, then counts the rest,
+/// rather than finding the refresh's lock taken and reading stale roll-ups.
+async fn a_report_catching_up_waits_for_the_refresh_under_way(db: TestDatabase) {
+    let f = fixture(&db).await;
+    let store = &f.store;
+    // More conversations than one refresh counts (250).
+    for i in 0..300 {
+        let thread = format!("t{i}");
+        let id = format!("m{i}");
+        f.stored(&inbound(&thread, &thread, Some(&id), "hello"))
+            .await;
+    }
+    assert_eq!(store.analytics_marked().await.expect("marks"), 300);
+    let refreshing = tokio::spawn({
+        let store = store.clone();
+        async move { store.refresh_analytics().await }
+    });
+    if db.backend == Backend::Postgres {
+        // The catch-up starts once the refresh holds PostgreSQL's lock of the counting.
+        use sea_orm::{ConnectionTrait, Statement};
+        let watcher = sea_orm::Database::connect(&db.url).await.expect("connects");
+        let held = Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted",
+        );
+        while watcher
+            .query_one_raw(held.clone())
+            .await
+            .expect("reads")
+            .is_none()
+            && !refreshing.is_finished()
+        {
+            tokio::task::yield_now().await;
+        }
+    }
+    store.catch_up_analytics(64).await.expect("catches up");
+    refreshing.await.expect("joins").expect("refreshes");
+    assert_eq!(
+        store.analytics_marked().await.expect("marks"),
+        0,
+        "the catch-up counted what the refresh left"
+    );
 }

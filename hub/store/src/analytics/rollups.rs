@@ -115,12 +115,14 @@ impl Store {
     /// Counts again up to a batch of the conversations marked as changed; returns how many it
     /// took (0 when none was marked, or another node is counting).
     pub async fn refresh_analytics(&self) -> Result<usize> {
-        let _one = REFRESHING.lock().await;
         Ok(self.refresh_marked().await?.0)
     }
 
-    /// [`Store::refresh_analytics`]: the conversations counted, and the marks read.
+    /// [`Store::refresh_analytics`]: the conversations counted, and the marks read. A refresh
+    /// running in this process is waited for (a report's catch-up then counts what is left);
+    /// only another node's makes this one count nothing.
     async fn refresh_marked(&self) -> Result<(usize, usize)> {
+        let _one = REFRESHING.lock().await;
         if self.is_sqlite() {
             // One writer: what is read before the write transaction cannot change under it but
             // by a write that marks its conversation again.
