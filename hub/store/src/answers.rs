@@ -303,8 +303,8 @@ async fn rescore_many_in(
 pub(crate) type AnswerQueue = crate::Writers<PendingAnswer>;
 
 /// Starts the answer writers: the group commit of [`crate::ingest`] for the bot's answers, so
-/// that however many turns finish together, they take the write gate once (SQLite, one writer)
-/// or a commit per writer (PostgreSQL, several side by side).
+/// that however many turns finish together, they take the write gate once (SQLite) or commit
+/// once per writer (PostgreSQL; one there too, `PG_ANSWER_WRITERS` says why).
 pub(crate) fn start_answer_writers(
     store: Store,
     gate: Option<crate::WriteGate>,
