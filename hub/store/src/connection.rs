@@ -37,14 +37,8 @@ const PG_GENERAL: u32 = 16;
 /// node's writers never wait for each other's row locks). Each commits a batch at a time: a
 /// commit waits for the log's `fsync`, and while one writer waits the others gather and write.
 pub(crate) const PG_INGEST_WRITERS: usize = 4;
-/// PostgreSQL's answer writers (an answer goes to one by its conversation). One: four side by
-/// side answered 19,134–19,336 of 30,000 questions at 2,300 a second against 16,288–17,653
-/// (the bot's turns wait mostly on the lane's reads, 1.6 s a read on average, not on this
-/// writer), and took the acknowledgements' p99 from 89 to 235 ms at 1,400 a second, their
-/// commits competing with the ingest writers' for the cores and the conversations' rows.
-pub(crate) const PG_ANSWER_WRITERS: usize = 1;
-/// The answer writers' and the topic writer's connections, beside the ingest writers'.
-const PG_WRITERS: u32 = (PG_INGEST_WRITERS + PG_ANSWER_WRITERS) as u32 + 1;
+/// The answer writer's and the topic writer's connections, beside the ingest writers'.
+const PG_WRITERS: u32 = PG_INGEST_WRITERS as u32 + 2;
 
 /// What a pool of PostgreSQL connections is for.
 #[derive(Clone, Copy)]

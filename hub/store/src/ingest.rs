@@ -10,7 +10,7 @@ use switchboard_model::{
     Priority, new_id,
 };
 
-use tokio::sync::oneshot;
+use tokio::sync::{mpsc, oneshot};
 
 use crate::{Result, Store, StoreError, contacts, conversations::next_seq, convert, entities::*};
 
@@ -410,8 +410,22 @@ impl Pending {
     }
 }
 
-/// The queues of the ingest writers, one each; a message goes to the writer its thread names.
-pub(crate) type IngestQueue = crate::Writers<Pending>;
+/// The queues of the ingest writers, one each. A message goes to the writer its thread names,
+/// so that one thread's messages are written in order by one writer, and one node's writers
+/// never wait for each other's locks on a conversation.
+#[derive(Clone)]
+pub(crate) struct IngestQueue(std::sync::Arc<[mpsc::Sender<Pending>]>);
+
+impl IngestQueue {
+    fn for_thread(&self, inbox_id: &str, thread_key: &str) -> &mpsc::Sender<Pending> {
+        use std::hash::BuildHasher;
+        // A fixed hasher: which writer takes a thread may differ between runs, not within one.
+        let hash = std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default()
+            .hash_one((inbox_id, thread_key));
+        let writers = self.0.len().max(1);
+        &self.0[(hash % writers as u64) as usize]
+    }
+}
 
 /// Starts `writers` ingest writers ([`crate::group_commit`]): the messages that arrived while
 /// a writer's last transaction ran are stored together, in one transaction. On SQLite (one
@@ -425,17 +439,22 @@ pub(crate) fn start_ingest_writers(
     gate: Option<crate::WriteGate>,
     writers: usize,
 ) -> IngestQueue {
-    crate::Writers::start(
-        "ingest",
-        writers,
-        MAX_BATCH,
-        LINGER,
-        gate.map(|gate| (gate, crate::Writer::Ingest)),
-        move |batch| {
+    let queues = (0..writers.max(1))
+        .map(|_| {
             let store = store.clone();
-            async move { store.ingest_batch(batch).await }
-        },
-    )
+            crate::group_commit(
+                "ingest",
+                MAX_BATCH,
+                LINGER,
+                gate.clone().map(|gate| (gate, crate::Writer::Ingest)),
+                move |batch| {
+                    let store = store.clone();
+                    async move { store.ingest_batch(batch).await }
+                },
+            )
+        })
+        .collect();
+    IngestQueue(queues)
 }
 
 impl Store {
@@ -478,7 +497,7 @@ impl Store {
             score,
             reply,
         };
-        let queue = queue.for_key((inbox_id, &incoming.thread_key));
+        let queue = queue.for_thread(inbox_id, &incoming.thread_key);
         if queue.send(pending).await.is_err() {
             return self
                 .ingest_alone(org_id, inbox_id, channel, incoming, score)

@@ -44,8 +44,8 @@ use switchboard_model::Clock;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 use connection::{
-    LogLimits, PG_ANSWER_WRITERS, PG_INGEST_WRITERS, PostgresPool, Priority, SqlitePool,
-    keep_statistics, on_own_thread, postgres_options, sqlite_options, start_sqlite_thread,
+    LogLimits, PG_INGEST_WRITERS, PostgresPool, Priority, SqlitePool, keep_statistics,
+    on_own_thread, postgres_options, sqlite_options, start_sqlite_thread,
 };
 
 pub use analytics::{
@@ -376,21 +376,13 @@ impl Store {
             ..self.clone()
         };
         let gate = self.write_gate.clone();
-        let (ingest_writers, answer_writers) = if gate.is_some() {
-            (1, 1)
-        } else {
-            (PG_INGEST_WRITERS, PG_ANSWER_WRITERS)
-        };
+        let ingest_writers = if gate.is_some() { 1 } else { PG_INGEST_WRITERS };
         self.ingest_queue = Some(ingest::start_ingest_writers(
             writer.clone(),
             gate.clone(),
             ingest_writers,
         ));
-        self.answer_queue = Some(answers::start_answer_writers(
-            writer.clone(),
-            gate.clone(),
-            answer_writers,
-        ));
+        self.answer_queue = Some(answers::start_answer_writer(writer.clone(), gate.clone()));
         self.topic_queue = Some(understanding::start_topic_writer(writer, gate));
     }
 
@@ -506,49 +498,6 @@ where
     };
     on_own_thread(&format!("{writer}-writer"), Priority::Writer, run);
     queue
-}
-
-/// Group-commit writers side by side ([`group_commit`]), a queue each. An item goes to the
-/// writer its key hashes to, so that one key's items (a thread's messages, a conversation's
-/// answers) are written in order by one writer, and one node's writers never wait for each
-/// other's locks on a row.
-pub(crate) struct Writers<T>(Arc<[tokio::sync::mpsc::Sender<T>]>);
-
-impl<T> Clone for Writers<T> {
-    fn clone(&self) -> Self {
-        Writers(self.0.clone())
-    }
-}
-
-impl<T: Send + 'static> Writers<T> {
-    /// Starts `count` writers (at least one) that each write a batch with `write`.
-    pub(crate) fn start<F, Fut>(
-        writer: &'static str,
-        count: usize,
-        max: usize,
-        linger: Duration,
-        gate: Option<(WriteGate, Writer)>,
-        write: F,
-    ) -> Writers<T>
-    where
-        F: FnMut(Vec<T>) -> Fut + Clone + Send + 'static,
-        Fut: std::future::Future<Output = ()>,
-    {
-        Writers(
-            (0..count.max(1))
-                .map(|_| group_commit(writer, max, linger, gate.clone(), write.clone()))
-                .collect(),
-        )
-    }
-
-    /// The queue of the writer that takes `key`'s items.
-    pub(crate) fn for_key(&self, key: impl std::hash::Hash) -> &tokio::sync::mpsc::Sender<T> {
-        use std::hash::BuildHasher;
-        // A fixed hasher: which writer takes a key may differ between runs, not within one.
-        let hash =
-            std::hash::BuildHasherDefault::<std::hash::DefaultHasher>::default().hash_one(key);
-        &self.0[(hash % self.0.len() as u64) as usize]
-    }
 }
 
 /// A group-commit writer's batch: written by `together` in one transaction, which gives each
