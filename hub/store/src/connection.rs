@@ -5,7 +5,7 @@
 
 use std::time::Duration;
 
-use sea_orm::sqlx::sqlite::{SqliteJournalMode, SqliteSynchronous};
+use sea_orm::sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqliteSynchronous};
 use sea_orm::{ConnectOptions, Database, DatabaseConnection, DbBackend, DbErr, TransactionTrait};
 
 use crate::{Result, WriteGate, Writer};
@@ -179,18 +179,11 @@ pub(crate) fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOpt
     options
         .idle_timeout(None::<Duration>)
         .max_lifetime(None::<Duration>);
-    // WAL lets readers run beside the writer; NORMAL sync in WAL mode never corrupts and
-    // loses nothing on a process crash (only on power loss).
     options
         .max_connections(connections)
         .min_connections(1)
         .map_sqlx_sqlite_opts(move |opts| {
-            let opts = opts
-                .journal_mode(SqliteJournalMode::Wal)
-                .synchronous(SqliteSynchronous::Normal)
-                .busy_timeout(Duration::from_secs(15))
-                .pragma("cache_size", format!("-{cache_kib}"))
-                .create_if_missing(true);
+            let opts = sqlite_file(opts).pragma("cache_size", format!("-{cache_kib}"));
             match pool {
                 SqlitePool::Readers(_) => opts,
                 // A statement that writes many rows keeps what it would undo in a statement
@@ -207,6 +200,16 @@ pub(crate) fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOpt
     options
 }
 
+/// How every connection opens the SQLite file: created if missing, in WAL mode, which lets
+/// readers run beside the writer; NORMAL sync in WAL mode never corrupts and loses nothing on a
+/// process crash (only on power loss).
+fn sqlite_file(opts: SqliteConnectOptions) -> SqliteConnectOptions {
+    opts.journal_mode(SqliteJournalMode::Wal)
+        .synchronous(SqliteSynchronous::Normal)
+        .busy_timeout(Duration::from_secs(15))
+        .create_if_missing(true)
+}
+
 /// Creates the SQLite database at `database_url` if it is missing and puts it in WAL mode, on
 /// one connection, before any pool opens: a pool opens its first connections side by side (the
 /// one asked for and the one sqlx's pool opens in a task of its own to keep `min_connections`),
@@ -214,14 +217,10 @@ pub(crate) fn sqlite_options(database_url: &str, pool: SqlitePool) -> ConnectOpt
 /// "database is locked" (2 starts in 6 of the release binary).
 /// Once the file is in WAL mode, a connection asking for it has nothing to change.
 pub(crate) async fn prepare_sqlite_file(database_url: &str) -> Result<()> {
-    use sea_orm::sqlx::{ConnectOptions as _, Connection as _, sqlite::SqliteConnectOptions};
+    use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
     let failed =
         |err: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into()));
-    let options: SqliteConnectOptions = database_url.parse().map_err(failed)?;
-    let connection = options
-        .create_if_missing(true)
-        .journal_mode(SqliteJournalMode::Wal)
-        .busy_timeout(Duration::from_secs(15))
+    let connection = sqlite_file(database_url.parse().map_err(failed)?)
         .connect()
         .await
         .map_err(failed)?;
