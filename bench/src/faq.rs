@@ -186,7 +186,7 @@ fn responder(articles: Vec<ArticleDoc>) -> KnowledgeResponder {
             ..article
         })
         .collect();
-    let knowledge = Knowledge::new(None, Arc::new(Articles(articles)));
+    let knowledge = Knowledge::new(None, Arc::new(Articles(articles))).with_encoder();
     KnowledgeResponder::new(Arc::new(knowledge), Engine::Offline)
 }
 
@@ -214,6 +214,8 @@ async fn ask(
     sink: &mut Sink,
 ) -> anyhow::Result<()> {
     use std::io::Write;
+    // As the hub ranks once the sentence encoder has encoded every passage.
+    responder.knowledge().encoded("faq").await?;
     for case in cases {
         let question = case.question("faq", options.min_confidence);
         let response = responder

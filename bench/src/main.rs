@@ -96,6 +96,9 @@ enum Command {
         /// Times each question is asked
         #[arg(long, default_value_t = 5)]
         rounds: usize,
+        /// Rank with the built-in sentence encoder too, as the hub does by default
+        #[arg(long)]
+        encoder: bool,
     },
     /// Train the topic classifier on a `text,label` CSV and report accuracy, out-of-scope
     /// recall, training time and prediction time on a test file or a held-out share
@@ -126,7 +129,11 @@ async fn main() -> anyhow::Result<()> {
     // reqwest is built without a default TLS provider (the workspace's choice): name ring.
     let _ = rustls::crypto::ring::default_provider().install_default();
     match Cli::parse().command {
-        Command::Retrieval { articles, rounds } => retrieval::run(&articles, rounds, None).await,
+        Command::Retrieval {
+            articles,
+            rounds,
+            encoder,
+        } => retrieval::run(&articles, rounds, None, encoder).await,
         Command::Rules { messages, rounds } => rules::run(messages, rounds),
         Command::Ingest {
             backend,

@@ -90,21 +90,34 @@ fn corpus(count: usize) -> anyhow::Result<Vec<ArticleDoc>> {
         .collect())
 }
 
-pub async fn run(counts: &[usize], rounds: usize, dir: Option<&Path>) -> anyhow::Result<()> {
+/// With `encoder`, the knowledge base's passages are encoded by the built-in sentence encoder
+/// first (timed apart), and every question is encoded and ranked with it, as the hub does.
+pub async fn run(
+    counts: &[usize],
+    rounds: usize,
+    dir: Option<&Path>,
+    encoder: bool,
+) -> anyhow::Result<()> {
     let questions = parse_cases(&std::fs::read_to_string(
         fixtures().join("eval/answers.jsonl"),
     )?)?;
-    println!("| articles | passages | build s | index MB | p50 ms | p95 ms | p99 ms |");
-    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| articles | passages | build s | encode s | index MB | p50 ms | p95 ms | p99 ms |");
+    println!("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     for &count in counts {
         let temp = tempfile::tempdir()?;
         let root = dir
             .unwrap_or(temp.path())
             .join(format!("retrieval-{count}"));
-        let knowledge = Knowledge::new(Some(&root), Arc::new(Articles(corpus(count)?)));
+        let mut knowledge = Knowledge::new(Some(&root), Arc::new(Articles(corpus(count)?)));
+        if encoder {
+            knowledge = knowledge.with_encoder();
+        }
         let started = Instant::now();
         let index = knowledge.index("bench").await.context("builds the index")?;
         let build = started.elapsed();
+        let started = Instant::now();
+        knowledge.encoded("bench").await?;
+        let encode = encoder.then(|| format!("{:.1}", started.elapsed().as_secs_f64()));
         let mut latencies = Vec::new();
         let mut passages = 0;
         for _ in 0..rounds.max(1) {
@@ -122,8 +135,9 @@ pub async fn run(counts: &[usize], rounds: usize, dir: Option<&Path>) -> anyhow:
             .map(|meta| meta.len())
             .sum();
         println!(
-            "| {count} | {passages} | {:.1} | {:.1} | {:.2} | {:.2} | {:.2} |",
+            "| {count} | {passages} | {:.1} | {} | {:.1} | {:.2} | {:.2} | {:.2} |",
             build.as_secs_f64(),
+            encode.as_deref().unwrap_or("-"),
             size as f64 / 1e6,
             crate::percentile_ms(&latencies, 0.50),
             crate::percentile_ms(&latencies, 0.95),

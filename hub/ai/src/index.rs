@@ -9,7 +9,10 @@
 use std::{
     collections::{BTreeMap, HashMap},
     path::{Path, PathBuf},
-    sync::{Arc, Mutex, RwLock},
+    sync::{
+        Arc, Mutex, RwLock,
+        atomic::{AtomicBool, Ordering},
+    },
 };
 
 use serde::{Deserialize, Serialize};
@@ -26,6 +29,7 @@ use tantivy::{
 use crate::{
     article::{ArticleDoc, Passage, passages},
     embeddings::{Embedder, cosine},
+    encoder::{self, Encoder},
     text, thesaurus,
     vectors::{self, TermSpace},
     vocabulary::Vocabulary,
@@ -118,6 +122,9 @@ pub struct Hit {
     pub title_match: f64,
     /// The cosine of the question's and the passage's word vectors (`vectors.rs`), 0 without.
     pub meaning: f64,
+    /// The cosine of the question's and the passage's sentence vectors (`encoder.rs`), 0
+    /// without.
+    pub cosine: f64,
 }
 
 /// A question's term and how much it tells apart (inverse document frequency over passages).
@@ -173,10 +180,20 @@ pub struct Retrieval {
     pub hits: Vec<Hit>,
     /// Passages in the index.
     pub passages: u64,
+    /// When the sentence encoder ranked the hits with BM25: how far the best hit's article's
+    /// nearest passage leads the nearest passage of any other article (cosines).
+    pub dense_margin: Option<f64>,
+    /// Ranked without the built-in encoder although it is on: it had not yet encoded the
+    /// passages, or was busy with other questions. An answer from it is not one to keep.
+    pub provisional: bool,
 }
 
 /// Passage embeddings by article id: `(passage ordinal, vector)`.
 type Vectors = HashMap<String, Vec<(usize, Vec<f32>)>>;
+
+/// The built-in sentence encoder's passage vectors by article id, with the article version they
+/// were made from.
+type Encoded = HashMap<String, (i64, Vec<(usize, Vec<f32>)>)>;
 
 /// One organization's index.
 pub struct OrgIndex {
@@ -189,6 +206,13 @@ pub struct OrgIndex {
     sync: tokio::sync::Mutex<()>,
     /// Passage embeddings by article, when embeddings are on.
     vectors: RwLock<Vectors>,
+    /// Passage vectors of the built-in encoder, made in the background (`encoded.json`).
+    encoded: RwLock<Encoded>,
+    /// Whether a background task is encoding passages.
+    encoding: AtomicBool,
+    /// Whether `encoded` holds every passage of the index as it is (set and cleared under the
+    /// manifest's lock).
+    encoded_complete: AtomicBool,
     /// The terms the index holds, read again after every change.
     vocabulary: RwLock<Arc<Vocabulary>>,
     /// The same terms as word vectors, made again after every change.
@@ -253,6 +277,10 @@ impl OrgIndex {
             .and_then(|dir| std::fs::read(dir.join("vectors.json")).ok())
             .and_then(|bytes| serde_json::from_slice(&bytes).ok())
             .unwrap_or_default();
+        let encoded = dir
+            .and_then(|dir| std::fs::read(dir.join("encoded.json")).ok())
+            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+            .unwrap_or_default();
         let vocabulary = Vocabulary::read(&reader.searcher(), fields.all)?;
         let space = term_space(&vocabulary);
         Ok(OrgIndex {
@@ -263,6 +291,9 @@ impl OrgIndex {
             manifest: Mutex::new(manifest),
             sync: tokio::sync::Mutex::new(()),
             vectors: RwLock::new(vectors),
+            encoded: RwLock::new(encoded),
+            encoding: AtomicBool::new(false),
+            encoded_complete: AtomicBool::new(false),
             vocabulary: RwLock::new(Arc::new(vocabulary)),
             space: RwLock::new(Arc::new(space)),
             analyzed: Mutex::default(),
@@ -401,6 +432,7 @@ impl OrgIndex {
         manifest.schema = SCHEMA_VERSION;
         manifest.stamp = stamp.to_owned();
         manifest.articles = versions;
+        self.encoded_complete.store(false, Ordering::Release);
         if let Some(dir) = &self.dir {
             let bytes = serde_json::to_vec(&*manifest)
                 .map_err(|err| KnowledgeError::Source(err.to_string()))?;
@@ -417,6 +449,131 @@ impl OrgIndex {
             .map_err(|err| KnowledgeError::Embeddings(err.to_string()))?;
         write_atomically(&dir.join("vectors.json"), &bytes)?;
         Ok(())
+    }
+
+    /// Whether the built-in encoder's vectors cover every passage as the index now holds it.
+    fn encoded_ready(&self) -> bool {
+        self.encoded_complete.load(Ordering::Acquire)
+    }
+
+    /// Encodes the passages of every article whose vectors are missing or older than the
+    /// article, an article at a time, until none is left, and saves them. Blocking: a question
+    /// meanwhile is searched by its words alone.
+    fn encode_missing(&self, encoder: &Encoder) -> Result<(), KnowledgeError> {
+        loop {
+            let wanted: Vec<(String, i64)> = {
+                let manifest = self.manifest.lock().map_err(|_| poisoned("manifest"))?;
+                let mut encoded = self.encoded.write().map_err(|_| poisoned("vectors"))?;
+                encoded.retain(|id, _| manifest.articles.contains_key(id));
+                let wanted: Vec<_> = manifest
+                    .articles
+                    .iter()
+                    .filter(|(id, version)| encoded.get(*id).map(|e| e.0) != Some(**version))
+                    .map(|(id, version)| (id.clone(), *version))
+                    .collect();
+                if wanted.is_empty() {
+                    self.encoded_complete.store(true, Ordering::Release);
+                    return self.save_encoded(&encoded);
+                }
+                wanted
+            };
+            for (id, version) in wanted {
+                let vectors = self
+                    .article_passages(&id)?
+                    .iter()
+                    .map(|passage| (passage.ordinal, encode_passage(encoder, passage)))
+                    .collect();
+                self.encoded
+                    .write()
+                    .map_err(|_| poisoned("vectors"))?
+                    .insert(id, (version, vectors));
+            }
+        }
+    }
+
+    fn save_encoded(&self, encoded: &Encoded) -> Result<(), KnowledgeError> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let bytes = serde_json::to_vec(encoded)
+            .map_err(|err| KnowledgeError::Embeddings(err.to_string()))?;
+        write_atomically(&dir.join("encoded.json"), &bytes)?;
+        Ok(())
+    }
+
+    /// Ranks BM25's hits and the passages nearest to the question's sentence vector together:
+    /// BM25 relative to its best hit, plus [`DENSE_WEIGHT`] × the cosine. Fitted with the
+    /// confidence (`offline.rs`): on the knowledge bases of BENCHMARKS.md this ranked the right
+    /// article first as often as the cosine alone, and kept BM25's hold on exact words (an
+    /// error code, a product name) that a sentence vector blurs.
+    fn blend(
+        &self,
+        retrieval: Retrieval,
+        query: &[f32],
+        limit: usize,
+    ) -> Result<Retrieval, KnowledgeError> {
+        let mut nearest: Vec<(String, usize, f32)> = self
+            .encoded
+            .read()
+            .map_err(|_| poisoned("vectors"))?
+            .iter()
+            .flat_map(|(id, (_, passages))| {
+                passages.iter().map(move |(ordinal, vector)| {
+                    (id.clone(), *ordinal, encoder::similarity(query, vector))
+                })
+            })
+            .collect();
+        nearest.sort_by(|a, b| b.2.total_cmp(&a.2));
+        let cosine_of = |article_id: &str, ordinal: usize| {
+            nearest
+                .iter()
+                .find(|(id, o, _)| id == article_id && *o == ordinal)
+                .map_or(0.0, |n| f64::from(n.2))
+        };
+        let Retrieval {
+            terms,
+            mut hits,
+            passages,
+            ..
+        } = retrieval;
+        for hit in &mut hits {
+            hit.cosine = cosine_of(&hit.passage.article_id, hit.passage.ordinal);
+        }
+        for (id, ordinal, similarity) in nearest.iter().take(limit.max(1) * 2) {
+            let known = hits
+                .iter()
+                .any(|hit| hit.passage.article_id == *id && hit.passage.ordinal == *ordinal);
+            if !known && let Some(mut hit) = self.passage(id, *ordinal, &terms)? {
+                hit.cosine = f64::from(*similarity);
+                hits.push(hit);
+            }
+        }
+        let best_lexical = hits.iter().map(|hit| hit.score).fold(0.0, f32::max);
+        for hit in &mut hits {
+            let lexical = if best_lexical > 0.0 {
+                hit.score / best_lexical
+            } else {
+                0.0
+            };
+            hit.score = lexical + DENSE_WEIGHT * hit.cosine as f32;
+        }
+        hits.sort_by(|a, b| b.score.total_cmp(&a.score));
+        let dense_margin = hits.first().map(|best| {
+            let nearest_of = |same: bool| {
+                nearest
+                    .iter()
+                    .find(|(id, _, _)| (*id == best.passage.article_id) == same)
+                    .map_or(0.0, |n| f64::from(n.2))
+            };
+            nearest_of(true) - nearest_of(false)
+        });
+        Ok(Retrieval {
+            terms,
+            hits,
+            passages,
+            dense_margin,
+            provisional: false,
+        })
     }
 
     /// BM25 over the passages for the terms of `question`, with each hit's term coverage.
@@ -498,6 +655,8 @@ impl OrgIndex {
                 terms,
                 hits: Vec::new(),
                 passages: total,
+                dense_margin: None,
+                provisional: false,
             });
         }
         let mut clauses: Vec<(Occur, Box<dyn Query>)> = Vec::new();
@@ -562,6 +721,8 @@ impl OrgIndex {
             terms,
             hits,
             passages: total,
+            dense_margin: None,
+            provisional: false,
         })
     }
 
@@ -573,24 +734,12 @@ impl OrgIndex {
         query_vector: Option<&[f32]>,
         analyzer: &mut TextAnalyzer,
     ) -> Hit {
-        let f = self.fields;
-        let field = |field: Field| {
-            doc.get_first(field)
-                .and_then(|value| value.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let passage = Passage {
-            article_id: field(f.article_id),
-            title: field(f.title),
-            heading: field(f.heading),
-            text: field(f.body),
-            ordinal: doc
-                .get_first(f.ordinal)
-                .and_then(|value| value.as_u64())
-                .unwrap_or(0) as usize,
-        };
-        let tags_text = field(f.tags);
+        let passage = self.stored_passage(doc);
+        let tags_text = doc
+            .get_first(self.fields.tags)
+            .and_then(|value| value.as_str())
+            .unwrap_or("")
+            .to_owned();
         let analyzed = self.analyzed(&passage, &tags_text, analyzer);
         let matched = terms
             .iter()
@@ -612,6 +761,7 @@ impl OrgIndex {
             matched,
             title_match,
             meaning,
+            cosine: 0.0,
         }
     }
 
@@ -642,29 +792,92 @@ impl OrgIndex {
     }
 
     /// The stored passage `ordinal` of an article, for hits that only the embeddings found.
-    fn passage(
+    pub fn passage(
         &self,
         article_id: &str,
         ordinal: usize,
         terms: &[QueryTerm],
     ) -> Result<Option<Hit>, KnowledgeError> {
+        let found = self.article_docs(article_id)?.into_iter().find(|doc| {
+            doc.get_first(self.fields.ordinal)
+                .and_then(|value| value.as_u64())
+                == Some(ordinal as u64)
+        });
+        let mut analyzer = text::analyzer();
+        Ok(found.map(|doc| self.hit(&doc, 0.0, terms, None, &mut analyzer)))
+    }
+
+    /// The stored passages of an article, as the index holds them.
+    fn article_passages(&self, article_id: &str) -> Result<Vec<Passage>, KnowledgeError> {
+        Ok(self
+            .article_docs(article_id)?
+            .iter()
+            .map(|doc| self.stored_passage(doc))
+            .collect())
+    }
+
+    fn article_docs(&self, article_id: &str) -> Result<Vec<TantivyDocument>, KnowledgeError> {
         let searcher = self.reader.searcher();
         let query = TermQuery::new(
             Term::from_field_text(self.fields.article_id, article_id),
             IndexRecordOption::Basic,
         );
-        let mut analyzer = text::analyzer();
-        for (_, address) in searcher.search(&query, &TopDocs::with_limit(1_000).order_by_score())? {
-            let doc: TantivyDocument = searcher.doc(address)?;
-            let found = doc
-                .get_first(self.fields.ordinal)
-                .and_then(|value| value.as_u64());
-            if found == Some(ordinal as u64) {
-                return Ok(Some(self.hit(&doc, 0.0, terms, None, &mut analyzer)));
-            }
-        }
-        Ok(None)
+        let top = searcher.search(&query, &TopDocs::with_limit(1_000).order_by_score())?;
+        top.into_iter()
+            .map(|(_, address)| Ok(searcher.doc(address)?))
+            .collect()
     }
+
+    fn stored_passage(&self, doc: &TantivyDocument) -> Passage {
+        let f = self.fields;
+        let field = |field: Field| {
+            doc.get_first(field)
+                .and_then(|value| value.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        Passage {
+            article_id: field(f.article_id),
+            title: field(f.title),
+            heading: field(f.heading),
+            text: field(f.body),
+            ordinal: doc
+                .get_first(f.ordinal)
+                .and_then(|value| value.as_u64())
+                .unwrap_or(0) as usize,
+        }
+    }
+}
+
+/// Questions the built-in encoder encodes at once (a core each, about 15 ms a question).
+const ENCODING_AT_ONCE: usize = 1;
+/// How much the cosine of the question's and a passage's sentence vectors weighs beside BM25
+/// relative to its best hit, in [`OrgIndex::blend`].
+const DENSE_WEIGHT: f32 = 3.0;
+
+fn poisoned(what: &str) -> KnowledgeError {
+    KnowledgeError::Source(format!("the index's {what} lock is poisoned"))
+}
+
+/// A passage's sentence vector, made once per process for a given text (tests and the
+/// benchmarks build the same knowledge base many times).
+fn encode_passage(encoder: &Encoder, passage: &Passage) -> Vec<f32> {
+    const KEPT: usize = 50_000;
+    static MEMO: std::sync::OnceLock<Mutex<HashMap<String, Arc<[f32]>>>> =
+        std::sync::OnceLock::new();
+    let text = format!("{}\n{}\n{}", passage.title, passage.heading, passage.text);
+    let memo = MEMO.get_or_init(Mutex::default);
+    if let Some(found) = memo.lock().ok().and_then(|memo| memo.get(&text).cloned()) {
+        return found.to_vec();
+    }
+    let vector: Arc<[f32]> = encoder.embed(&text).into();
+    if let Ok(mut memo) = memo.lock() {
+        if memo.len() >= KEPT {
+            memo.clear();
+        }
+        memo.insert(text, vector.clone());
+    }
+    vector.to_vec()
 }
 
 /// How much a hit's score grows with the cosine of its and the question's word vectors.
@@ -708,6 +921,11 @@ pub struct Knowledge {
     root: Option<PathBuf>,
     source: Arc<dyn ArticleSource>,
     embedder: Option<Arc<Embedder>>,
+    /// The built-in sentence encoder, unless embeddings come from a model server or it is off.
+    encoder: Option<&'static Encoder>,
+    /// Questions encoded at once at most: beyond, a question is searched by its words alone
+    /// rather than wait (`switchboard_encoder_busy_total`).
+    encoding: Arc<tokio::sync::Semaphore>,
     orgs: Mutex<HashMap<String, Arc<OrgIndex>>>,
 }
 
@@ -717,8 +935,62 @@ impl Knowledge {
             root: data_dir.map(|dir| dir.join("kb")),
             source,
             embedder: None,
+            encoder: None,
+            encoding: Arc::new(tokio::sync::Semaphore::new(ENCODING_AT_ONCE)),
             orgs: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// Also ranks passages by the meaning of the whole question with the built-in sentence
+    /// encoder (`encoder.rs`), once it has encoded an organization's passages in the background;
+    /// the confidence then weighs how near the question's and the passage's meanings are.
+    pub fn with_encoder(mut self) -> Knowledge {
+        self.encoder = encoder::builtin();
+        self
+    }
+
+    /// Whether questions are (or will be, once encoded) ranked by the built-in encoder.
+    fn encodes(&self) -> Option<&'static Encoder> {
+        self.encoder.filter(|_| self.embedder.is_none())
+    }
+
+    /// Starts encoding the index's passages in the background unless they are encoded or
+    /// being encoded.
+    fn start_encoding(&self, index: &Arc<OrgIndex>) {
+        let Some(encoder) = self.encodes() else {
+            return;
+        };
+        if index.encoded_ready() || index.encoding.swap(true, Ordering::AcqRel) {
+            return;
+        }
+        let worker = index.clone();
+        tokio::task::spawn_blocking(move || {
+            loop {
+                let outcome = worker.encode_missing(encoder);
+                worker.encoding.store(false, Ordering::Release);
+                if let Err(err) = outcome {
+                    tracing::warn!(%err, "cannot encode the knowledge base's passages");
+                    break;
+                }
+                // A change applied after the last look and before the flag fell is taken now.
+                if worker.encoded_ready() || worker.encoding.swap(true, Ordering::AcqRel) {
+                    break;
+                }
+            }
+        });
+    }
+
+    /// Waits until the built-in encoder has encoded every passage of the organization's index;
+    /// at once when it is off. For evaluations, which must not depend on the clock.
+    pub async fn encoded(&self, org_id: &str) -> Result<Arc<OrgIndex>, KnowledgeError> {
+        let index = self.index(org_id).await?;
+        if self.encodes().is_some() {
+            while !index.encoded_ready() {
+                self.start_encoding(&index);
+                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+            }
+        }
+        Ok(index)
     }
 
     /// Also embeds every passage, and fuses the embedding ranking with BM25 in [`Knowledge::search`].
@@ -765,6 +1037,7 @@ impl Knowledge {
             None => self.source.stamp(org_id).await?,
         };
         if index.stamp() == stamp {
+            self.start_encoding(&index);
             return Ok(index);
         }
         let guard_owner = index.clone();
@@ -805,6 +1078,7 @@ impl Knowledge {
             articles = index.article_count(),
             "knowledge index synced"
         );
+        self.start_encoding(&index);
         Ok(index)
     }
 
@@ -852,6 +1126,27 @@ impl Knowledge {
             let query = embedder.embed(&[question.to_owned()]).await?;
             if let Some(query) = query.first() {
                 retrieval = fuse(index, retrieval, query, limit)?;
+            }
+        } else if let Some(encoder) = self.encodes() {
+            let permit = index
+                .encoded_ready()
+                .then(|| self.encoding.clone().try_acquire_owned());
+            match permit {
+                Some(Ok(permit)) => {
+                    let worker = index.clone();
+                    let owned = question.to_owned();
+                    retrieval = tokio::task::spawn_blocking(move || {
+                        let _permit = permit;
+                        worker.blend(retrieval, &encoder.embed(&owned), limit)
+                    })
+                    .await
+                    .map_err(|err| KnowledgeError::Source(err.to_string()))??;
+                }
+                Some(Err(_)) => {
+                    metrics::counter!("switchboard_encoder_busy_total").increment(1);
+                    retrieval.provisional = true;
+                }
+                None => retrieval.provisional = true,
             }
         }
         retrieval.hits.truncate(limit.max(1));
@@ -921,5 +1216,7 @@ fn fuse(
         terms: retrieval.terms,
         hits,
         passages: retrieval.passages,
+        dense_margin: None,
+        provisional: false,
     })
 }

@@ -5,6 +5,7 @@
 pub mod article;
 pub mod cache;
 pub mod embeddings;
+pub mod encoder;
 pub mod eval;
 pub mod handoff_llm;
 pub mod index;

@@ -286,8 +286,9 @@ impl Responder for KnowledgeResponder {
             .map_err(|err| ResponderError::Failed(err.to_string()))?;
         let (raw, streamed) = self.raw(question, &retrieval, deltas).await?;
         // An offline answer given because the model was busy or slow is not kept: the next
-        // asker may get the model's.
-        let fell_back = matches!(self.engine, Engine::Llm(_)) && streamed.is_none();
+        // asker may get the model's; nor one ranked without the encoder meant to rank it.
+        let fell_back =
+            (matches!(self.engine, Engine::Llm(_)) && streamed.is_none()) || retrieval.provisional;
         if cacheable && !fell_back {
             let sentiment = streamed.as_ref().and_then(Streamed::sentiment_told);
             self.cache.put(

@@ -98,6 +98,9 @@ pub fn knowledge(
 ) -> anyhow::Result<Arc<Knowledge>> {
     let dir = persistent.then_some(settings.data_dir.as_path());
     let mut knowledge = Knowledge::new(dir, Arc::new(StoreSource(store.clone())));
+    if settings.offline_encoder {
+        knowledge = knowledge.with_encoder();
+    }
     if let (Some(base_url), Some(model)) = (
         non_empty(&settings.llm_base_url),
         &settings.embeddings_model,

@@ -125,6 +125,11 @@ pub struct Settings {
     pub llm_first_piece_ms: u64,
     /// Embeds passages and questions at `llm_base_url` for hybrid retrieval when set.
     pub embeddings_model: Option<String>,
+    /// Ranks passages by the meaning of the whole question too, with the sentence encoder built
+    /// into the binary (all-MiniLM-L6-v2, no network), unless `embeddings_model` is set. An
+    /// organization's passages are encoded in the background after each change (about 70 ms a
+    /// passage on one core); its questions are ranked by their words alone until then.
+    pub offline_encoder: bool,
 }
 
 impl Settings {
@@ -186,6 +191,7 @@ impl Default for Settings {
             llm_max_in_flight: switchboard_ai::llm::MAX_IN_FLIGHT,
             llm_first_piece_ms: switchboard_ai::llm::FIRST_PIECE_MS,
             embeddings_model: None,
+            offline_encoder: true,
         }
     }
 }

@@ -107,6 +107,11 @@ async fn run_eval(
         parse_cases(&text).map_err(|err| UsageError(format!("{}: {err}", file.display())))?;
     // In memory: the evaluation may run beside a hub that owns the index files.
     let knowledge = ai::knowledge(settings, store, false)?;
+    // Every question ranked the same way: by the encoder too, once it has encoded every passage.
+    knowledge
+        .encoded(org_id)
+        .await
+        .context("cannot index the knowledge base")?;
     // No customer waits on an evaluation: the model has its whole timeout to start.
     let unhurried = Settings {
         llm_first_piece_ms: settings.llm_timeout_secs.max(1) * 1_000,

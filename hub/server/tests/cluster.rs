@@ -294,6 +294,8 @@ impl Node {
             .env("SWITCHBOARD_ADMIN_PASSWORD", support::ADMIN_PASSWORD)
             // Both nodes' SLA timers look often, so that they race for each breach.
             .env("SWITCHBOARD_SLA_CHECK_MS", "100")
+            // Two hubs encoding the demo's passages would share the CI's two cores with the test.
+            .env("SWITCHBOARD_OFFLINE_ENCODER", "false")
             .envs(settings.iter().copied())
             .stdout(log.try_clone().expect("the log"))
             .stderr(log)

@@ -119,18 +119,20 @@ impl ArticleSource for FixtureSource {
 }
 
 /// The offline responder over the demo articles, with its index in `data_dir` (or memory).
-pub fn offline_responder(
+pub async fn offline_responder(
     data_dir: Option<&std::path::Path>,
 ) -> (KnowledgeResponder, Arc<Knowledge>) {
-    offline_responder_over(data_dir, FixtureSource::demo())
+    offline_responder_over(data_dir, FixtureSource::demo()).await
 }
 
-/// The offline responder over `source`'s articles (organization `demo`).
-pub fn offline_responder_over(
+/// The offline responder over `source`'s articles (organization `demo`) as the hub runs it,
+/// with the built-in sentence encoder, once it has encoded every passage.
+pub async fn offline_responder_over(
     data_dir: Option<&std::path::Path>,
     source: FixtureSource,
 ) -> (KnowledgeResponder, Arc<Knowledge>) {
-    let knowledge = Arc::new(Knowledge::new(data_dir, Arc::new(source)));
+    let knowledge = Arc::new(Knowledge::new(data_dir, Arc::new(source)).with_encoder());
+    knowledge.encoded("demo").await.expect("encodes");
     (
         KnowledgeResponder::new(knowledge.clone(), Engine::Offline),
         knowledge,

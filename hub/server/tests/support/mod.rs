@@ -169,6 +169,9 @@ pub fn settings(db: &TestDatabase) -> Settings {
         delivery_retry_base_ms: 20,
         delivery_poll_ms: 20,
         delivery_max_attempts: 4,
+        // The built-in sentence encoder costs seconds of CPU per knowledge base; the AI's own
+        // tests and `kb_cli.rs` run it.
+        offline_encoder: false,
         ..Settings::default()
     }
 }
