@@ -15,6 +15,8 @@ use std::{collections::HashMap, sync::OnceLock};
 use ndarray::{Array1, Array2, Axis, Slice};
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
+use crate::vectors::{Cursor, Truncated};
+
 const FILE: &[u8] = include_bytes!("vectors/minilm-l6.bin");
 const MAGIC: &[u8] = b"SBEN1\0";
 /// Tokens a text is cut to, `[CLS]` and `[SEP]` included: the model was trained on 128.
@@ -135,13 +137,12 @@ impl Encoder {
         let (heads, intermediate, positions) = (next()?, next()?, next()?);
         let mut vocab = HashMap::with_capacity(vocab_size);
         for id in 0..vocab_size {
-            let len = usize::from(cursor.take(1)?[0]);
-            let entry = String::from_utf8_lossy(cursor.take(len)?).into_owned();
-            vocab.entry(entry).or_insert(id as u32);
+            vocab.entry(cursor.short_string()?).or_insert(id as u32);
         }
         let special =
             |name: &'static str| vocab.get(name).copied().ok_or(EncoderError::Special(name));
         let (cls, sep, unk) = (special("[CLS]")?, special("[SEP]")?, special("[UNK]")?);
+        let mut cursor = Weights(cursor);
         let word = cursor.table(vocab_size, hidden)?;
         let position = cursor.table(positions, hidden)?;
         let token_type = cursor.vector(hidden)?;
@@ -159,8 +160,8 @@ impl Encoder {
                 norm: cursor.norm(hidden)?,
             });
         }
-        if !cursor.0.is_empty() {
-            return Err(EncoderError::Trailing(cursor.0.len()));
+        if !cursor.0.0.is_empty() {
+            return Err(EncoderError::Trailing(cursor.0.0.len()));
         }
         Ok(Encoder {
             vocab,
@@ -324,25 +325,19 @@ fn is_chinese(c: char) -> bool {
         | 0x2B740..=0x2B81F | 0x2B820..=0x2CEAF | 0xF900..=0xFAFF | 0x2F800..=0x2FA1F)
 }
 
-struct Cursor<'a>(&'a [u8]);
-
-impl<'a> Cursor<'a> {
-    fn take(&mut self, n: usize) -> Result<&'a [u8], EncoderError> {
-        if self.0.len() < n {
-            return Err(EncoderError::Truncated);
-        }
-        let (head, rest) = self.0.split_at(n);
-        self.0 = rest;
-        Ok(head)
+impl From<Truncated> for EncoderError {
+    fn from(_: Truncated) -> EncoderError {
+        EncoderError::Truncated
     }
+}
 
-    fn u32(&mut self) -> Result<u32, EncoderError> {
-        let bytes = self.take(4)?;
-        Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
-    }
+/// The weights file's tensors, read in order.
+struct Weights<'a>(Cursor<'a>);
 
+impl Weights<'_> {
     fn floats(&mut self, n: usize) -> Result<Vec<f32>, EncoderError> {
         Ok(self
+            .0
             .take(n * 4)?
             .chunks_exact(4)
             .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
@@ -355,7 +350,7 @@ impl<'a> Cursor<'a> {
 
     fn table(&mut self, rows: usize, cols: usize) -> Result<Table, EncoderError> {
         let scales = self.floats(rows)?;
-        let values = self.take(rows * cols)?.iter().map(|&b| b as i8).collect();
+        let values = self.0.take(rows * cols)?.iter().map(|&b| b as i8).collect();
         Ok(Table {
             scales,
             values,

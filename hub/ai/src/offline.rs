@@ -157,23 +157,34 @@ impl Features {
 
     /// The probability that an answer from the best passage is right.
     pub fn confidence(&self) -> f64 {
-        if let Some(dense) = self.dense {
-            let [bias, coverage, unknown, title_match, cosine, margin] = DENSE_WEIGHTS;
-            let z = bias
-                + coverage * self.coverage
-                + unknown * self.unknown
-                + title_match * self.title_match
-                + cosine * dense.cosine
-                + margin * dense.margin;
-            return 1.0 / (1.0 + (-z).exp());
-        }
-        let [bias, coverage, unknown, margin, strength, title_match] = WEIGHTS;
-        let z = bias
-            + coverage * self.coverage
-            + unknown * self.unknown
-            + margin * self.margin
-            + strength * self.strength
-            + title_match * self.title_match;
+        let (weights, values) = match self.dense {
+            Some(dense) => (
+                DENSE_WEIGHTS,
+                [
+                    self.coverage,
+                    self.unknown,
+                    self.title_match,
+                    dense.cosine,
+                    dense.margin,
+                ],
+            ),
+            None => (
+                WEIGHTS,
+                [
+                    self.coverage,
+                    self.unknown,
+                    self.margin,
+                    self.strength,
+                    self.title_match,
+                ],
+            ),
+        };
+        let z = weights[0]
+            + weights[1..]
+                .iter()
+                .zip(values)
+                .map(|(w, v)| w * v)
+                .sum::<f64>();
         1.0 / (1.0 + (-z).exp())
     }
 }

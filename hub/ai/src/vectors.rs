@@ -63,9 +63,7 @@ impl WordVectors {
         let count = cursor.u32()? as usize;
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
-            let len = usize::from(cursor.take(1)?[0]);
-            let entry = cursor.take(len)?;
-            entries.push(String::from_utf8_lossy(entry).into_owned());
+            entries.push(cursor.short_string()?);
         }
         let data = cursor.take(dims * count)?;
         if !cursor.0.is_empty() {
@@ -228,21 +226,38 @@ fn normalized(mut vector: Vec<f32>) -> Vec<f32> {
     vector
 }
 
-struct Cursor<'a>(&'a [u8]);
+/// Reads a built-in model file front to back (here and in `encoder.rs`).
+pub(crate) struct Cursor<'a>(pub(crate) &'a [u8]);
+
+/// The file ends before what it announces.
+#[derive(Debug)]
+pub(crate) struct Truncated;
+
+impl From<Truncated> for VectorsError {
+    fn from(_: Truncated) -> VectorsError {
+        VectorsError::Truncated
+    }
+}
 
 impl<'a> Cursor<'a> {
-    fn take(&mut self, len: usize) -> Result<&'a [u8], VectorsError> {
+    pub(crate) fn take(&mut self, len: usize) -> Result<&'a [u8], Truncated> {
         if self.0.len() < len {
-            return Err(VectorsError::Truncated);
+            return Err(Truncated);
         }
         let (head, tail) = self.0.split_at(len);
         self.0 = tail;
         Ok(head)
     }
 
-    fn u32(&mut self) -> Result<u32, VectorsError> {
+    pub(crate) fn u32(&mut self) -> Result<u32, Truncated> {
         let bytes = self.take(4)?;
         Ok(u32::from_le_bytes([bytes[0], bytes[1], bytes[2], bytes[3]]))
+    }
+
+    /// A length-prefixed (u8) string.
+    pub(crate) fn short_string(&mut self) -> Result<String, Truncated> {
+        let len = usize::from(self.take(1)?[0]);
+        Ok(String::from_utf8_lossy(self.take(len)?).into_owned())
     }
 }
 
