@@ -183,8 +183,8 @@ pub struct Retrieval {
     /// When the sentence encoder ranked the hits with BM25: how far the best hit's article's
     /// nearest passage leads the nearest passage of any other article (cosines).
     pub dense_margin: Option<f64>,
-    /// Ranked without the built-in encoder although it is on: it had not yet encoded the
-    /// passages, or was busy with other questions. An answer from it is not one to keep.
+    /// Ranked by words alone because the built-in encoder, which had encoded the passages, was
+    /// busy with other questions: an answer from it is not one to keep.
     pub provisional: bool,
 }
 
@@ -980,6 +980,17 @@ impl Knowledge {
         });
     }
 
+    /// How the index ranks questions now: its stamp, marked when the built-in encoder ranks
+    /// them too. Answers are cached by it.
+    pub fn ranking(&self, index: &OrgIndex) -> String {
+        let stamp = index.stamp();
+        if self.encodes().is_some() && index.encoded_ready() {
+            format!("{stamp}+meaning")
+        } else {
+            stamp
+        }
+    }
+
     /// Waits until the built-in encoder has encoded every passage of the organization's index;
     /// at once when it is off. For evaluations, which must not depend on the clock.
     pub async fn encoded(&self, org_id: &str) -> Result<Arc<OrgIndex>, KnowledgeError> {
@@ -1146,7 +1157,8 @@ impl Knowledge {
                     metrics::counter!("switchboard_encoder_busy_total").increment(1);
                     retrieval.provisional = true;
                 }
-                None => retrieval.provisional = true,
+                // Not yet encoded: by words alone, as `ranking` says.
+                None => {}
             }
         }
         retrieval.hits.truncate(limit.max(1));

@@ -267,7 +267,13 @@ impl Responder for KnowledgeResponder {
             .map_err(|err| ResponderError::Failed(err.to_string()))?;
         // An LLM answer depends on the conversation; only first questions are shared.
         let cacheable = matches!(self.engine, Engine::Offline) || question.history.is_empty();
-        let key = CacheKey::new(&question.org_id, &index.stamp(), &question.text);
+        // Answers ranked by words alone while the encoder encodes the passages are kept apart from
+        // those ranked by meaning too, which replace them once it is done.
+        let key = CacheKey::new(
+            &question.org_id,
+            &self.knowledge.ranking(&index),
+            &question.text,
+        );
         if cacheable && let Some(cached) = self.cache.get(&key) {
             // The same first words the model read: the mood it told then holds.
             if let Some(score) = cached.sentiment {
@@ -286,7 +292,7 @@ impl Responder for KnowledgeResponder {
             .map_err(|err| ResponderError::Failed(err.to_string()))?;
         let (raw, streamed) = self.raw(question, &retrieval, deltas).await?;
         // An offline answer given because the model was busy or slow is not kept: the next
-        // asker may get the model's; nor one ranked without the encoder meant to rank it.
+        // asker may get the model's; nor one ranked by words alone because the encoder was busy.
         let fell_back =
             (matches!(self.engine, Engine::Llm(_)) && streamed.is_none()) || retrieval.provisional;
         if cacheable && !fell_back {

@@ -111,7 +111,7 @@ async fn passages_are_encoded_in_the_background_again_when_an_article_changes_an
     assert!(dir.path().join("kb/demo/encoded.json").exists());
 
     // A new version, long enough that its encoding takes a while: meanwhile the index ranks by
-    // words alone, and says so.
+    // words alone, and says so in the stamp answers are cached by.
     let filler: Vec<(String, String)> = (0..40)
         .map(|i| {
             (
@@ -128,10 +128,15 @@ async fn passages_are_encoded_in_the_background_again_when_an_article_changes_an
     source.put(article("delivery", "Delivery", &sections, 2));
     let index = knowledge.index("demo").await.expect("indexes");
     let retrieval = knowledge.search(&index, asked, 5).await.expect("searches");
-    assert!(retrieval.provisional && retrieval.dense_margin.is_none());
+    assert!(!retrieval.provisional && retrieval.dense_margin.is_none());
+    assert_eq!(knowledge.ranking(&index), index.stamp());
     let index = knowledge.encoded("demo").await.expect("encodes");
     let retrieval = knowledge.search(&index, asked, 5).await.expect("searches");
     assert!(!retrieval.provisional && retrieval.dense_margin.is_some());
+    assert_eq!(
+        knowledge.ranking(&index),
+        format!("{}+meaning", index.stamp())
+    );
     let cash_back = retrieval
         .hits
         .iter()

@@ -120,6 +120,23 @@ pub fn knowledge(
     Ok(Arc::new(knowledge))
 }
 
+/// Opens every organization's knowledge index at start, so that the built-in encoder encodes
+/// their passages (in the background lane) before the first question rather than after it.
+pub async fn prepare_knowledge(store: Store, knowledge: Arc<Knowledge>) {
+    let orgs = match store.knowledge_orgs().await {
+        Ok(orgs) => orgs,
+        Err(err) => {
+            tracing::warn!(%err, "cannot list the knowledge bases to prepare");
+            return;
+        }
+    };
+    for org_id in orgs {
+        if let Err(err) = knowledge.index(&org_id).await {
+            tracing::warn!(%err, org_id, "cannot prepare the knowledge index");
+        }
+    }
+}
+
 fn non_empty(value: &Option<String>) -> Option<&str> {
     value.as_deref().map(str::trim).filter(|v| !v.is_empty())
 }

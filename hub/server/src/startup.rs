@@ -212,11 +212,12 @@ impl Application {
             seeded.print(&settings);
         }
         let llm = ai::llm_client(&settings)?;
-        let responder = match responder {
-            Some(responder) => responder,
+        let (responder, knowledge) = match responder {
+            Some(responder) => (responder, None),
             None => {
                 let knowledge = ai::knowledge(&settings, &store, true)?;
-                ai::responder(llm.clone(), &store, knowledge, true)
+                let responder = ai::responder(llm.clone(), &store, knowledge.clone(), true);
+                (responder, Some(knowledge))
             }
         };
         let listener = listen(settings.listen)
@@ -237,6 +238,9 @@ impl Application {
                 .context("failed to open the key that signs file links")?,
         );
         let background = Arc::new(Background::start(&store).await?);
+        if let Some(knowledge) = knowledge.filter(|_| settings.offline_encoder) {
+            background.spawn(ai::prepare_knowledge(store.clone(), knowledge));
+        }
         let heartbeats = Arc::new(match &settings.redis_url {
             None => Heartbeats::none(),
             Some(url) => Heartbeats::connect(url, Duration::from_secs(settings.presence_ttl_secs))

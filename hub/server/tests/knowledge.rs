@@ -306,3 +306,44 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
             .any(|g| g["question"] == "Can the box run on solar power?")
     );
 }
+
+/// With the built-in sentence encoder on (the default), the hub prepares every knowledge base
+/// at start: the demo's passages are encoded, and kept in the data dir, before anyone asks.
+#[tokio::test]
+async fn the_hub_encodes_its_knowledge_bases_at_start_before_any_question() {
+    let db = TestDatabase::sqlite();
+    let settings = switchboard::Settings {
+        offline_encoder: true,
+        ..support::settings(&db)
+    };
+    let app = TestApp::spawn_full(db, settings, None).await;
+    let kb = app.db.dir.path().join("kb");
+    let encoded = || {
+        std::fs::read_dir(&kb)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|org| org.path().join("encoded.json"))
+            .find(|path| path.exists())
+    };
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
+    let path = loop {
+        if let Some(path) = encoded() {
+            break path;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no knowledge base encoded"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    };
+    let kept: Value = serde_json::from_slice(&std::fs::read(&path).expect("reads")).expect("json");
+    // The demo's 20 articles, each with its passages' vectors.
+    let articles = kept.as_object().expect("by article");
+    assert_eq!(articles.len(), 20, "{path:?}");
+    assert!(
+        articles
+            .values()
+            .all(|a| !a[1].as_array().expect("passages").is_empty())
+    );
+}

@@ -382,6 +382,16 @@ impl Store {
             .map_or(0, |row| row.revision))
     }
 
+    /// The organizations that have ever had a knowledge-base article.
+    pub async fn knowledge_orgs(&self) -> Result<Vec<String>> {
+        Ok(kb_revision::Entity::find()
+            .select_only()
+            .column(kb_revision::Column::OrgId)
+            .into_tuple()
+            .all(self.db())
+            .await?)
+    }
+
     /// `(id, version)` of the published articles.
     pub async fn published_article_versions(&self, org_id: &str) -> Result<Vec<(String, i64)>> {
         Ok(kb_article::Entity::find()
