@@ -1232,3 +1232,70 @@ fn fuse(
         provisional: false,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// One organization's articles, fixed.
+    struct Fixed(Vec<ArticleDoc>);
+
+    #[async_trait::async_trait]
+    impl ArticleSource for Fixed {
+        async fn stamp(&self, _: &str) -> Result<String, KnowledgeError> {
+            Ok("1".into())
+        }
+
+        async fn published(&self, _: &str) -> Result<Vec<(String, i64)>, KnowledgeError> {
+            Ok(self.0.iter().map(|a| (a.id.clone(), a.version)).collect())
+        }
+
+        async fn articles(
+            &self,
+            _: &str,
+            ids: &[String],
+        ) -> Result<Vec<ArticleDoc>, KnowledgeError> {
+            Ok(self
+                .0
+                .iter()
+                .filter(|a| ids.contains(&a.id))
+                .cloned()
+                .collect())
+        }
+    }
+
+    /// A question asked while the encoder is busy with another is ranked by its words alone,
+    /// at once, and marked so that its answer is not cached.
+    #[tokio::test]
+    async fn a_question_is_not_kept_waiting_for_a_busy_encoder() {
+        let article = ArticleDoc {
+            id: "refunds".into(),
+            title: "Refunds".into(),
+            category: None,
+            tags: Vec::new(),
+            body: "## How long a refund takes\n\nA refund reaches your card in 5 to 10 days."
+                .into(),
+            version: 1,
+        };
+        let knowledge = Knowledge::new(None, Arc::new(Fixed(vec![article]))).with_encoder();
+        let index = knowledge.encoded("org").await.expect("encodes");
+        let question = "How long does a refund take?";
+        let busy = knowledge
+            .encoding
+            .clone()
+            .try_acquire_many_owned(ENCODING_AT_ONCE as u32)
+            .expect("the encoder's places");
+        let retrieval = knowledge
+            .search(&index, question, 5)
+            .await
+            .expect("searches");
+        assert!(retrieval.provisional && retrieval.dense_margin.is_none());
+        assert!(!retrieval.hits.is_empty());
+        drop(busy);
+        let retrieval = knowledge
+            .search(&index, question, 5)
+            .await
+            .expect("searches");
+        assert!(!retrieval.provisional && retrieval.dense_margin.is_some());
+    }
+}
