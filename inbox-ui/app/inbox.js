@@ -700,6 +700,12 @@ export function createInbox({ me, can, directory, shortcuts }) {
 
   function renderContact(detail) {
     const contact = detail.contact;
+    // A label being typed for this contact survives a redraw of its panel, whatever redraws it
+    // (a live refresh, a second load of the conversation as the page opens).
+    const typing = contact && shownContact?.id === contact.id
+      ? contactPane.querySelector('input[aria-label="Add label"]') : null;
+    const draft = typing?.value;
+    const wasFocused = typing !== null && document.activeElement === typing;
     if (!contact) {
       shownContact = { key: 'null', past: null };
       mount(contactPane, h('p', { class: 'muted' }, 'No contact.'));
@@ -739,7 +745,12 @@ export function createInbox({ me, can, directory, shortcuts }) {
           identity.external_id.startsWith('visitor:') ? 'Anonymous visitor' : identity.external_id)))),
       duplicatesSection({ contact, nameOf: (c) => contactName(c), canMerge: can('contacts:write'), onMerged: merged }),
       h('h3', {}, 'Conversations'), past);
-    shownContact = { key: JSON.stringify(contact), past };
+    shownContact = { key: JSON.stringify(contact), id: contact.id, past };
+    const input = draft ? contactPane.querySelector('input[aria-label="Add label"]') : null;
+    if (input) {
+      input.value = draft;
+      if (wasFocused) input.focus();
+    }
     loadContactHistory(detail);
   }
 
