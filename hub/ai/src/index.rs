@@ -273,14 +273,8 @@ impl OrgIndex {
             .reader_builder()
             .reload_policy(ReloadPolicy::Manual)
             .try_into()?;
-        let vectors = dir
-            .and_then(|dir| std::fs::read(dir.join("vectors.json")).ok())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
-        let encoded = dir
-            .and_then(|dir| std::fs::read(dir.join("encoded.json")).ok())
-            .and_then(|bytes| serde_json::from_slice(&bytes).ok())
-            .unwrap_or_default();
+        let vectors = read_json(dir, "vectors.json");
+        let encoded = read_json(dir, "encoded.json");
         let vocabulary = Vocabulary::read(&reader.searcher(), fields.all)?;
         let space = term_space(&vocabulary);
         Ok(OrgIndex {
@@ -442,12 +436,20 @@ impl OrgIndex {
     }
 
     fn save_vectors(&self) -> Result<(), KnowledgeError> {
-        let (Some(dir), Ok(vectors)) = (&self.dir, self.vectors.read()) else {
+        let Ok(vectors) = self.vectors.read() else {
             return Ok(());
         };
-        let bytes = serde_json::to_vec(&*vectors)
-            .map_err(|err| KnowledgeError::Embeddings(err.to_string()))?;
-        write_atomically(&dir.join("vectors.json"), &bytes)?;
+        self.save_json("vectors.json", &*vectors)
+    }
+
+    /// Writes `value` as JSON beside the index (nothing when it is in memory).
+    fn save_json(&self, name: &str, value: &impl Serialize) -> Result<(), KnowledgeError> {
+        let Some(dir) = &self.dir else {
+            return Ok(());
+        };
+        let bytes =
+            serde_json::to_vec(value).map_err(|err| KnowledgeError::Embeddings(err.to_string()))?;
+        write_atomically(&dir.join(name), &bytes)?;
         Ok(())
     }
 
@@ -473,7 +475,7 @@ impl OrgIndex {
                     .collect();
                 if wanted.is_empty() {
                     self.encoded_complete.store(true, Ordering::Release);
-                    return self.save_encoded(&encoded);
+                    return self.save_json("encoded.json", &*encoded);
                 }
                 wanted
             };
@@ -491,16 +493,6 @@ impl OrgIndex {
         }
     }
 
-    fn save_encoded(&self, encoded: &Encoded) -> Result<(), KnowledgeError> {
-        let Some(dir) = &self.dir else {
-            return Ok(());
-        };
-        let bytes = serde_json::to_vec(encoded)
-            .map_err(|err| KnowledgeError::Embeddings(err.to_string()))?;
-        write_atomically(&dir.join("encoded.json"), &bytes)?;
-        Ok(())
-    }
-
     /// Ranks BM25's hits and the passages nearest to the question's sentence vector together:
     /// BM25 relative to its best hit, plus [`DENSE_WEIGHT`] × the cosine. Fitted with the
     /// confidence (`offline.rs`): on the knowledge bases of BENCHMARKS.md this ranked the right
@@ -512,23 +504,23 @@ impl OrgIndex {
         query: &[f32],
         limit: usize,
     ) -> Result<Retrieval, KnowledgeError> {
-        let mut nearest: Vec<(String, usize, f32)> = self
-            .encoded
-            .read()
-            .map_err(|_| poisoned("vectors"))?
+        let encoded = self.encoded.read().map_err(|_| poisoned("vectors"))?;
+        let mut nearest: Vec<(&str, usize, f32)> = encoded
             .iter()
             .flat_map(|(id, (_, passages))| {
                 passages.iter().map(move |(ordinal, vector)| {
-                    (id.clone(), *ordinal, encoder::similarity(query, vector))
+                    (id.as_str(), *ordinal, encoder::similarity(query, vector))
                 })
             })
             .collect();
         nearest.sort_by(|a, b| b.2.total_cmp(&a.2));
         let cosine_of = |article_id: &str, ordinal: usize| {
-            nearest
-                .iter()
-                .find(|(id, o, _)| id == article_id && *o == ordinal)
-                .map_or(0.0, |n| f64::from(n.2))
+            encoded
+                .get(article_id)
+                .and_then(|(_, passages)| passages.iter().find(|(o, _)| *o == ordinal))
+                .map_or(0.0, |(_, vector)| {
+                    f64::from(encoder::similarity(query, vector))
+                })
         };
         let Retrieval {
             terms,
@@ -792,7 +784,7 @@ impl OrgIndex {
     }
 
     /// The stored passage `ordinal` of an article, for hits that only the embeddings found.
-    pub fn passage(
+    fn passage(
         &self,
         article_id: &str,
         ordinal: usize,
@@ -907,6 +899,14 @@ fn term_space(vocabulary: &Vocabulary) -> TermSpace {
 pub fn idf(total: u64, doc_freq: u64) -> f64 {
     let (n, df) = (total as f64, doc_freq as f64);
     (1.0 + (n - df + 0.5) / (df + 0.5)).ln()
+}
+
+/// A JSON file beside the index; empty when the index is in memory, or the file is missing or
+/// unreadable (it is made again).
+fn read_json<T: serde::de::DeserializeOwned + Default>(dir: Option<&Path>, name: &str) -> T {
+    dir.and_then(|dir| std::fs::read(dir.join(name)).ok())
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .unwrap_or_default()
 }
 
 fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {

@@ -127,7 +127,7 @@ pub struct Settings {
     pub embeddings_model: Option<String>,
     /// Ranks passages by the meaning of the whole question too, with the sentence encoder built
     /// into the binary (all-MiniLM-L6-v2, no network), unless `embeddings_model` is set. An
-    /// organization's passages are encoded in the background after each change (about 70 ms a
+    /// organization's passages are encoded in the background after each change (about 80 ms a
     /// passage on one core); its questions are ranked by their words alone until then.
     pub offline_encoder: bool,
 }
