@@ -1255,7 +1255,7 @@ pub(crate) fn ms(sorted: &[Duration], p: f64) -> String {
 }
 
 /// Where the hub's answers came from, from its `/metrics`: the answer cache, a model (main or
-/// small), the offline composer when the model was busy or slow, and the model's sentiment
+/// small), the offline composer when the model was busy or slow or the hub late, and the model's sentiment
 /// scores asked on their own.
 async fn ai_counts(base: &str) -> anyhow::Result<String> {
     let metrics = reqwest::get(format!("{base}/metrics"))
@@ -1272,7 +1272,7 @@ async fn ai_counts(base: &str) -> anyhow::Result<String> {
     };
     Ok(format!(
         "answers: cache {} hits of {} lookups; model: main {}, small {}; offline instead of the \
-         model {} (busy {}, slow {}); sentiment asked on its own {}",
+         model {} (busy {}, slow {}, late {}); sentiment asked on its own {}",
         sum("switchboard_ai_cache_lookups_total", "outcome=\"hit\""),
         sum("switchboard_ai_cache_lookups_total", ""),
         sum("switchboard_llm_answers_total", "model=\"main\""),
@@ -1280,6 +1280,7 @@ async fn ai_counts(base: &str) -> anyhow::Result<String> {
         sum("switchboard_llm_offline_answers_total", ""),
         sum("switchboard_llm_offline_answers_total", "reason=\"busy\""),
         sum("switchboard_llm_offline_answers_total", "reason=\"slow\""),
+        sum("switchboard_llm_offline_answers_total", "reason=\"late\""),
         sum("switchboard_llm_sentiment_total", ""),
     ))
 }

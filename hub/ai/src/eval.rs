@@ -24,6 +24,7 @@ impl Case {
             history: Vec::new(),
             min_confidence,
             knowledge_stamp: None,
+            received_at: None,
         }
     }
 }

@@ -843,6 +843,51 @@ impl OrgIndex {
 
 /// Questions the built-in encoder encodes at once (a core each, about 15 ms a question).
 const ENCODING_AT_ONCE: usize = 1;
+/// The time a serving hub's encoder may spend on questions in each [`ENCODER_WINDOW`]
+/// ([`Knowledge::with_encoder_share`]): beyond it, a question is ranked by its words alone, as
+/// when the encoder is busy. A quarter of a core: about 15 questions a second are encoded
+/// whatever the load, every question of a quiet hub, and under load the encoder leaves the
+/// turns the CPU they need (with a hosted model at 700 questions a second, most of them
+/// follow-ups the answer cache cannot take, it had become a sixth of the hub's CPU,
+/// BENCHMARKS.md).
+pub const ENCODER_SHARE: std::time::Duration = std::time::Duration::from_millis(250);
+const ENCODER_WINDOW: std::time::Duration = std::time::Duration::from_secs(1);
+
+/// The time the encoder spent on questions in the current window, and its share of each.
+#[derive(Debug)]
+struct EncoderTime {
+    share: std::time::Duration,
+    window: Mutex<(std::time::Instant, std::time::Duration)>,
+}
+
+impl EncoderTime {
+    fn new(share: std::time::Duration) -> EncoderTime {
+        EncoderTime {
+            share,
+            window: Mutex::new((std::time::Instant::now(), std::time::Duration::ZERO)),
+        }
+    }
+
+    fn spent(&self) -> std::sync::MutexGuard<'_, (std::time::Instant, std::time::Duration)> {
+        let mut window = self
+            .window
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if window.0.elapsed() >= ENCODER_WINDOW {
+            *window = (std::time::Instant::now(), std::time::Duration::ZERO);
+        }
+        window
+    }
+
+    /// Whether the window's share has room for another question.
+    fn has_room(&self) -> bool {
+        self.spent().1 < self.share
+    }
+
+    fn add(&self, took: std::time::Duration) {
+        self.spent().1 += took;
+    }
+}
 /// How much the cosine of the question's and a passage's sentence vectors weighs beside BM25
 /// relative to its best hit, in [`OrgIndex::blend`].
 const DENSE_WEIGHT: f32 = 3.0;
@@ -926,6 +971,9 @@ pub struct Knowledge {
     /// Questions encoded at once at most: beyond, a question is searched by its words alone
     /// rather than wait (`switchboard_encoder_busy_total`).
     encoding: Arc<tokio::sync::Semaphore>,
+    /// The encoder's time on questions, when bounded ([`Knowledge::with_encoder_share`]):
+    /// beyond its share, questions are searched by their words the same way.
+    encoder_time: Option<Arc<EncoderTime>>,
     orgs: Mutex<HashMap<String, Arc<OrgIndex>>>,
 }
 
@@ -937,6 +985,7 @@ impl Knowledge {
             embedder: None,
             encoder: None,
             encoding: Arc::new(tokio::sync::Semaphore::new(ENCODING_AT_ONCE)),
+            encoder_time: None,
             orgs: Mutex::new(HashMap::new()),
         }
     }
@@ -946,6 +995,13 @@ impl Knowledge {
     /// the confidence then weighs how near the question's and the passage's meanings are.
     pub fn with_encoder(mut self) -> Knowledge {
         self.encoder = encoder::builtin();
+        self
+    }
+
+    /// Bounds the encoder's time on questions to `share` of each second: a hub serving
+    /// customers ([`ENCODER_SHARE`]). Without it every question is encoded (evaluations).
+    pub fn with_encoder_share(mut self, share: std::time::Duration) -> Knowledge {
+        self.encoder_time = Some(Arc::new(EncoderTime::new(share)));
         self
     }
 
@@ -1139,21 +1195,31 @@ impl Knowledge {
                 retrieval = fuse(index, retrieval, query, limit)?;
             }
         } else if let Some(encoder) = self.encodes() {
-            let permit = index
-                .encoded_ready()
-                .then(|| self.encoding.clone().try_acquire_owned());
+            let permit = index.encoded_ready().then(|| {
+                self.encoder_time
+                    .as_ref()
+                    .is_none_or(|time| time.has_room())
+                    .then(|| self.encoding.clone().try_acquire_owned().ok())
+                    .flatten()
+            });
             match permit {
-                Some(Ok(permit)) => {
+                Some(Some(permit)) => {
                     let worker = index.clone();
                     let owned = question.to_owned();
+                    let time = self.encoder_time.clone();
                     retrieval = tokio::task::spawn_blocking(move || {
                         let _permit = permit;
-                        worker.blend(retrieval, &encoder.embed(&owned), limit)
+                        let started = std::time::Instant::now();
+                        let vector = encoder.embed(&owned);
+                        if let Some(time) = time {
+                            time.add(started.elapsed());
+                        }
+                        worker.blend(retrieval, &vector, limit)
                     })
                     .await
                     .map_err(|err| KnowledgeError::Source(err.to_string()))??;
                 }
-                Some(Err(_)) => {
+                Some(None) => {
                     metrics::counter!("switchboard_encoder_busy_total").increment(1);
                     retrieval.provisional = true;
                 }
@@ -1297,5 +1363,38 @@ mod tests {
             .await
             .expect("searches");
         assert!(!retrieval.provisional && retrieval.dense_margin.is_some());
+    }
+
+    #[tokio::test]
+    async fn the_encoder_takes_at_most_its_share_of_a_core_for_questions() {
+        let article = ArticleDoc {
+            id: "refunds".into(),
+            title: "Refunds".into(),
+            category: None,
+            tags: Vec::new(),
+            body: "## How long a refund takes\n\nA refund reaches your card in 5 to 10 days."
+                .into(),
+            version: 1,
+        };
+        let knowledge = Knowledge::new(None, Arc::new(Fixed(vec![article])))
+            .with_encoder()
+            .with_encoder_share(ENCODER_SHARE);
+        let index = knowledge.encoded("org").await.expect("encodes");
+        let question = "How long does a refund take?";
+        let search = async || {
+            knowledge
+                .search(&index, question, 5)
+                .await
+                .expect("searches")
+        };
+        assert!(!search().await.provisional);
+        // This window's share spent: by words alone until the next window.
+        let time = knowledge.encoder_time.as_ref().expect("bounded");
+        time.add(ENCODER_SHARE);
+        let retrieval = search().await;
+        assert!(retrieval.provisional && retrieval.dense_margin.is_none());
+        assert!(!retrieval.hits.is_empty());
+        tokio::time::sleep(ENCODER_WINDOW).await;
+        assert!(!search().await.provisional);
     }
 }

@@ -40,9 +40,10 @@ pub struct LlmConfig {
     pub timeout: Duration,
     /// Calls in flight to this provider at most; more wait for a place.
     pub max_in_flight: usize,
-    /// How long a customer's answer may wait, for a place and then for its first piece, before
-    /// the caller answers another way ([`ResponderError::Busy`] or [`ResponderError::Timeout`]
-    /// with nothing streamed).
+    /// How long a customer's answer may wait from their message ([`Question::received_at`]):
+    /// for its turn, a place and then its first piece, before the caller answers another way
+    /// ([`ResponderError::Late`], [`ResponderError::Busy`] or [`ResponderError::Timeout`] with
+    /// nothing streamed).
     pub first_piece: Duration,
 }
 
@@ -323,9 +324,17 @@ impl LlmClient {
         });
         let timeout = self.config.timeout;
         // Until the first piece reaches the customer, the wait is bounded by `first_piece`
-        // from here (a place, the headers, the first token); after it, by `timeout` a piece.
+        // from the customer's message (its turn's wait, a place, the headers, the first
+        // token); after it, by `timeout` a piece.
         let first_piece = self.config.first_piece.min(timeout);
-        let deadline = Instant::now() + first_piece;
+        let now = Instant::now();
+        let deadline = question.received_at.unwrap_or(now).min(now) + first_piece;
+        if deadline <= now {
+            // The hub took longer than the bound to get to this turn: no call at all.
+            return Err(ResponderError::Late(
+                now.duration_since(deadline - first_piece),
+            ));
+        }
         let _place = self.admit(deadline).await?;
         let response = tokio::time::timeout_at(deadline.into(), self.request(&body).send())
             .await

@@ -84,11 +84,14 @@ impl KnowledgeResponder {
                 match ask_model(client, question, retrieval, retrieval_confidence, &streamed).await
                 {
                     // The customer has seen nothing yet: the offline answer instead of a wait.
-                    Err(err @ (ResponderError::Busy(_) | ResponderError::Timeout(_)))
-                        if !streamed.any.load(Ordering::Relaxed) =>
-                    {
+                    Err(
+                        err @ (ResponderError::Busy(_)
+                        | ResponderError::Timeout(_)
+                        | ResponderError::Late(_)),
+                    ) if !streamed.any.load(Ordering::Relaxed) => {
                         let reason = match err {
                             ResponderError::Busy(_) => "busy",
+                            ResponderError::Late(_) => "late",
                             _ => "slow",
                         };
                         metrics::counter!("switchboard_llm_offline_answers_total", "reason" => reason)

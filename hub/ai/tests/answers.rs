@@ -25,6 +25,7 @@ fn question(org: &str, text: &str) -> Question {
         history: Vec::new(),
         min_confidence: MIN_CONFIDENCE,
         knowledge_stamp: None,
+        received_at: None,
     }
 }
 

@@ -88,6 +88,7 @@ async fn passages_are_embedded_once_and_fused_with_bm25() {
         history: Vec::new(),
         min_confidence: 0.5,
         knowledge_stamp: None,
+        received_at: None,
     };
     let response = responder
         .respond(&ask("How long does the backup battery last?"), &NoDeltas)

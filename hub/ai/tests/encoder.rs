@@ -29,6 +29,7 @@ fn question(text: &str) -> Question {
         history: Vec::new(),
         min_confidence: 0.5,
         knowledge_stamp: None,
+        received_at: None,
     }
 }
 

@@ -186,6 +186,7 @@ fn question(text: &str) -> Question {
         history: Vec::new(),
         min_confidence: 0.5,
         knowledge_stamp: None,
+        received_at: None,
     }
 }
 
@@ -393,6 +394,38 @@ async fn calls_beyond_the_providers_limit_in_flight_are_answered_offline_without
         1,
         "one place: the second question never reached the provider"
     );
+}
+
+#[tokio::test]
+async fn a_turn_begun_past_the_first_piece_bound_of_the_message_is_answered_offline_without_a_call()
+{
+    let (base, requests) = fake_server(Mode::Answer).await;
+    let responder = responder(
+        &base,
+        Arc::new(FixtureSource::demo()),
+        Duration::from_secs(5),
+    );
+    let asked = |ago: Duration| Question {
+        received_at: std::time::Instant::now().checked_sub(ago),
+        ..question("How many backup codes do I get?")
+    };
+    // The hub got to this turn 3 s after the message, past the bound (2.5 s): no call.
+    let deltas = Collect::default();
+    let late = responder
+        .respond(&asked(Duration::from_secs(3)), &deltas)
+        .await;
+    assert_offline_answer(&late, &deltas);
+    assert!(requests.lock().expect("lock").is_empty());
+    // Within the bound, the model answers, and only the rest of the bound is waited for.
+    let deltas = Collect::default();
+    let in_time = responder
+        .respond(&asked(Duration::from_millis(500)), &deltas)
+        .await;
+    let Ok(Response::Answered(answer)) = in_time else {
+        panic!("{in_time:?}")
+    };
+    assert_eq!(answer.model.as_deref(), Some("big-model"));
+    assert_eq!(requests.lock().expect("lock").len(), 1);
 }
 
 #[tokio::test]

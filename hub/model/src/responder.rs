@@ -21,6 +21,11 @@ pub struct Question {
     /// The organization's knowledge stamp, when the caller read it with the question (the
     /// responder then need not read it again); `None`: the responder reads it.
     pub knowledge_stamp: Option<String>,
+    /// When the hub took the customer's message (for a turn answering several, the first still
+    /// unanswered): a model's answer must start within its first-piece bound of this, not of
+    /// the call, so a hub that fell behind answers another way rather than let the customer
+    /// wait on. `None`: the bound runs from the call.
+    pub received_at: Option<std::time::Instant>,
 }
 
 /// A grounded answer the responder stands behind.
@@ -73,6 +78,10 @@ pub enum ResponderError {
     /// asked it to wait (a 429). Nothing was streamed, so another engine may answer instead.
     #[error("the model is busy: {0}")]
     Busy(String),
+    /// The model was not asked: the turn started this long after the customer's message, past
+    /// the bound for the answer's first piece (the hub is behind). Nothing was streamed.
+    #[error("the turn started {0:?} after the customer's message")]
+    Late(Duration),
 }
 
 #[async_trait::async_trait]

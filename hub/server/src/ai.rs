@@ -100,6 +100,11 @@ pub fn knowledge(
     let mut knowledge = Knowledge::new(dir, Arc::new(StoreSource(store.clone())));
     if settings.offline_encoder {
         knowledge = knowledge.with_encoder();
+        // A hub serving customers bounds the encoder's time on questions; a command (an
+        // evaluation) encodes every one.
+        if persistent {
+            knowledge = knowledge.with_encoder_share(switchboard_ai::index::ENCODER_SHARE);
+        }
     }
     if let (Some(base_url), Some(model)) = (
         non_empty(&settings.llm_base_url),

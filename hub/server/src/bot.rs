@@ -56,8 +56,12 @@ struct Job {
     inbox_id: String,
     conversation_id: String,
     seq: i64,
-    /// When it was queued, for the wait until its turn starts.
+    /// When its first unanswered message was queued: the wait until its turn starts, and what
+    /// the model's first-piece bound runs from (`Question::received_at`).
     queued_at: std::time::Instant,
+    /// When the first message merged into the job while its turn ran was queued: the next
+    /// turn's `queued_at`.
+    next_at: Option<std::time::Instant>,
 }
 
 #[derive(Default)]
@@ -66,6 +70,22 @@ struct Queued {
     /// The job of each waiting or running conversation.
     jobs: HashMap<String, Job>,
     running: HashSet<String>,
+}
+
+impl Queued {
+    /// Folds `job` into the conversation's waiting or running turn, if it has one. A message
+    /// folded into a running turn is answered by the next one, whose wait starts with it.
+    fn fold(&mut self, job: &Job) -> bool {
+        let running = self.running.contains(&job.conversation_id);
+        let Some(existing) = self.jobs.get_mut(&job.conversation_id) else {
+            return false;
+        };
+        if running && job.seq > existing.seq {
+            existing.next_at.get_or_insert(job.queued_at);
+        }
+        existing.seq = existing.seq.max(job.seq);
+        true
+    }
 }
 
 /// Conversations waiting for a bot turn: bounded, one entry per conversation.
@@ -101,9 +121,8 @@ impl BotQueue {
             return;
         };
         let mut queued = self.lock();
-        if let Some(existing) = queued.jobs.get_mut(&job.conversation_id) {
+        if queued.fold(&job) {
             // Queued by someone else while this waited for room.
-            existing.seq = existing.seq.max(job.seq);
             return;
         }
         permit.forget();
@@ -115,14 +134,7 @@ impl BotQueue {
 
     /// Folds `job` into the conversation's waiting or running turn, if it has one.
     fn merge(&self, job: &Job) -> bool {
-        let mut queued = self.lock();
-        match queued.jobs.get_mut(&job.conversation_id) {
-            Some(existing) => {
-                existing.seq = existing.seq.max(job.seq);
-                true
-            }
-            None => false,
-        }
+        self.lock().fold(job)
     }
 
     fn take(&self) -> Option<Job> {
@@ -142,8 +154,13 @@ impl BotQueue {
     /// conversation when more arrived meanwhile, else `None` (and the conversation is free).
     fn finish(&self, conversation_id: &str, answered: i64) -> Option<Job> {
         let mut queued = self.lock();
-        match queued.jobs.get(conversation_id) {
-            Some(job) if job.seq > answered => Some(job.clone()),
+        match queued.jobs.get_mut(conversation_id) {
+            Some(job) if job.seq > answered => {
+                if let Some(next_at) = job.next_at.take() {
+                    job.queued_at = next_at;
+                }
+                Some(job.clone())
+            }
             _ => {
                 queued.jobs.remove(conversation_id);
                 queued.running.remove(conversation_id);
@@ -173,6 +190,7 @@ impl BotQueue {
             conversation_id: conversation.id.clone(),
             seq,
             queued_at: std::time::Instant::now(),
+            next_at: None,
         })
         .await;
     }
@@ -366,6 +384,7 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
         // The inbox's own threshold (`ai_min_confidence`).
         min_confidence: crate::ai::min_confidence_in(&turn.inbox_config),
         knowledge_stamp: Some(crate::ai::knowledge_stamp(turn.kb_revision)),
+        received_at: Some(job.queued_at),
     };
     let message_id = new_id();
     let deltas = BusDeltas::new(bot.bus.as_ref(), job, &message_id);
@@ -397,6 +416,10 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
         }
     };
     metrics::counter!("switchboard_bot_turns_total", "outcome" => "answered").increment(1);
+    // Answered offline though a model is configured: it was busy or slow, or the hub was
+    // behind. Asking it for the customer's mood on its own now would add to what is not
+    // keeping up: routing keeps the offline score, the best within the bound.
+    let model_passed_over = answer.model.is_none();
     let new = NewMessage {
         role: MessageRole::Ai,
         private: false,
@@ -431,7 +454,9 @@ async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store:
         bot.delivery_wakeup.notify_one();
     }
     mood.reroute(bot, &conversation).await;
-    mood.ask_for_the_rest(bot, conversation);
+    if !model_passed_over {
+        mood.ask_for_the_rest(bot, conversation);
+    }
     Ok(answered)
 }
 
@@ -539,6 +564,7 @@ mod tests {
             conversation_id: conversation_id.into(),
             seq,
             queued_at: std::time::Instant::now(),
+            next_at: None,
         }
     }
 
@@ -561,6 +587,27 @@ mod tests {
         assert!(queue.finish("a", 3).is_none());
         assert!(queue.finish("b", 1).is_none());
         assert!(queue.is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_turn_waits_from_its_first_unanswered_message() {
+        let queue = BotQueue::new(8);
+        let first = job("a", 1);
+        let asked = first.queued_at;
+        queue.enqueue(first).await;
+        // Folded into the waiting turn: that turn still answers a customer waiting since 1.
+        queue.enqueue(job("a", 2)).await;
+        let turn = queue.take().expect("a");
+        assert_eq!((turn.seq, turn.queued_at), (2, asked));
+        // Arrived while the turn ran: the next turn's wait starts with this message.
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let third = job("a", 3);
+        let later = third.queued_at;
+        queue.enqueue(third).await;
+        queue.enqueue(job("a", 4)).await;
+        let next = queue.finish("a", 2).expect("a again");
+        assert_eq!((next.seq, next.queued_at), (4, later));
+        assert!(later > asked);
     }
 
     #[tokio::test]

@@ -1,7 +1,8 @@
 //! The whole hub as `switchboard serve` runs it, offline: a visitor on the demo's web chat asks
 //! what the knowledge base answers and gets a grounded AI answer with its source; asks what it
 //! does not cover and is handed to a person with a handoff, an SLA and a knowledge gap. And with
-//! a model: the customer's mood comes with the model's answer, not from a second call.
+//! a model: the customer's mood comes with the model's answer, not from a second call, nor from
+//! one after an offline answer the model was passed over for.
 
 mod support;
 
@@ -160,6 +161,7 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
     let settings = Settings {
         llm_base_url: Some(llm.url()),
         llm_model: Some("hub-model".into()),
+        llm_first_piece_ms: 500,
         ..support::settings(&db)
     };
     let app = TestApp::spawn_full(db, settings, None).await;
@@ -238,6 +240,34 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
         .map(|message| message["sentiment"].clone())
         .collect();
     assert_eq!(scores, [json!(30), json!(70)], "{detail}");
+    assert!(llm.requests_for(LlmTask::Sentiment).is_empty());
+
+    // The model does not start within the bound: the visitor gets the offline answer, and the
+    // model is not asked for the customer's mood on its own either, which would add to what
+    // it cannot keep up with (it would say 90).
+    llm.reply(LlmTask::Answer, LlmReply::Hang);
+    let frame_text = json!({
+        "type": "message",
+        "client_id": "q-3",
+        "text": "Is a delivery code still valid the next day?",
+    });
+    socket
+        .send(Message::text(frame_text.to_string()))
+        .await
+        .expect("sends");
+    // The frames before it (the second answer's) first.
+    let mut asked = false;
+    let answer = loop {
+        let frame = frame(&mut socket).await;
+        asked |= frame["type"] == "ack" && frame["client_id"] == "q-3";
+        if asked && frame["type"] == "message" && frame["message"]["role"] != "customer" {
+            break frame["message"].clone();
+        }
+    };
+    assert_eq!(answer["role"], "ai", "{answer}");
+    assert!(answer["model"].is_null(), "answered offline: {answer}");
+    assert_eq!(llm.requests_for(LlmTask::Answer).len(), 3, "{answer}");
+    tokio::time::sleep(Duration::from_millis(500)).await;
     assert!(llm.requests_for(LlmTask::Sentiment).is_empty());
     app.stop().await;
 }

@@ -231,6 +231,7 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
         history: Vec::new(),
         min_confidence: switchboard::DEFAULT_MIN_CONFIDENCE,
         knowledge_stamp: None,
+        received_at: None,
     };
 
     let question = ask("How many backup codes do I get?");
