@@ -379,6 +379,16 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
          answer cache's): {}",
         spread(&summary.first_answers)
     );
+    println!(
+        "    the same after their ack (the hub's answering alone): {}; {} of {} within 10 ms",
+        spread(&summary.first_answers_after_ack),
+        summary
+            .first_answers_after_ack
+            .iter()
+            .filter(|after| **after <= Duration::from_millis(10))
+            .count(),
+        summary.first_answers_after_ack.len(),
+    );
     if let Ok(counts) = ai_counts(base).await {
         println!("{counts}");
     }
@@ -1134,6 +1144,8 @@ pub(crate) struct Summary {
     pub(crate) acks: Vec<Duration>,
     pub(crate) first_acks: Vec<Duration>,
     pub(crate) first_answers: Vec<Duration>,
+    /// Each first answer's time after its question's ack: the hub's answering alone.
+    pub(crate) first_answers_after_ack: Vec<Duration>,
     pub(crate) answers: Vec<Duration>,
     pub(crate) unanswered: usize,
     pub(crate) lost: usize,
@@ -1169,6 +1181,13 @@ impl Summary {
                 .iter()
                 .filter_map(|r| r.first_answer_latency)
                 .collect(),
+            first_answers_after_ack: reports
+                .iter()
+                .filter_map(|r| {
+                    let (answer, ack) = r.first_answer_latency.zip(r.first_ack_latency)?;
+                    Some(answer.saturating_sub(ack))
+                })
+                .collect(),
             answers: reports
                 .iter()
                 .flat_map(|r| r.answer_latencies.clone())
@@ -1202,6 +1221,7 @@ impl Summary {
         summary.acks.sort();
         summary.first_acks.sort();
         summary.first_answers.sort();
+        summary.first_answers_after_ack.sort();
         summary.answers.sort();
         summary.storm_reconnects.sort();
         summary.storm_replays.sort();
