@@ -119,9 +119,10 @@ pub struct Settings {
     /// Calls in flight to the model's provider at most (answers, sentiment, handoff notes);
     /// more wait for a place.
     pub llm_max_in_flight: usize,
-    /// How long a customer waits for the model's answer to start (a place, the first piece)
-    /// before the offline responder answers instead. A provider that answers 429 is left alone
-    /// for its `Retry-After`, and customers are answered offline meanwhile.
+    /// How long a customer waits, from their message, for the model's answer to start (the
+    /// turn, a place, the first piece) before the offline responder answers instead; a turn
+    /// the hub reaches later than that asks no model. A provider that answers 429 is left
+    /// alone for its `Retry-After`, and customers are answered offline meanwhile.
     pub llm_first_piece_ms: u64,
     /// Embeds passages and questions at `llm_base_url` for hybrid retrieval when set.
     pub embeddings_model: Option<String>,
