@@ -1330,10 +1330,8 @@ mod tests {
         }
     }
 
-    /// A question asked while the encoder is busy with another is ranked by its words alone,
-    /// at once, and marked so that its answer is not cached.
-    #[tokio::test]
-    async fn a_question_is_not_kept_waiting_for_a_busy_encoder() {
+    /// A knowledge base of one article, on refunds.
+    fn refunds() -> Knowledge {
         let article = ArticleDoc {
             id: "refunds".into(),
             title: "Refunds".into(),
@@ -1343,7 +1341,14 @@ mod tests {
                 .into(),
             version: 1,
         };
-        let knowledge = Knowledge::new(None, Arc::new(Fixed(vec![article]))).with_encoder();
+        Knowledge::new(None, Arc::new(Fixed(vec![article])))
+    }
+
+    /// A question asked while the encoder is busy with another is ranked by its words alone,
+    /// at once, and marked so that its answer is not cached.
+    #[tokio::test]
+    async fn a_question_is_not_kept_waiting_for_a_busy_encoder() {
+        let knowledge = refunds().with_encoder();
         let index = knowledge.encoded("org").await.expect("encodes");
         let question = "How long does a refund take?";
         let busy = knowledge
@@ -1367,18 +1372,7 @@ mod tests {
 
     #[tokio::test]
     async fn the_encoder_takes_at_most_its_share_of_a_core_for_questions() {
-        let article = ArticleDoc {
-            id: "refunds".into(),
-            title: "Refunds".into(),
-            category: None,
-            tags: Vec::new(),
-            body: "## How long a refund takes\n\nA refund reaches your card in 5 to 10 days."
-                .into(),
-            version: 1,
-        };
-        let knowledge = Knowledge::new(None, Arc::new(Fixed(vec![article])))
-            .with_encoder()
-            .with_encoder_share(ENCODER_SHARE);
+        let knowledge = refunds().with_encoder().with_encoder_share(ENCODER_SHARE);
         let index = knowledge.encoded("org").await.expect("encodes");
         let question = "How long does a refund take?";
         let search = async || {

@@ -23,6 +23,15 @@ backend_tests!(
 type Socket =
     tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
 
+/// The visitor sends `text` as the message `client_id`.
+async fn say(socket: &mut Socket, client_id: &str, text: &str) {
+    let frame = json!({ "type": "message", "client_id": client_id, "text": text });
+    socket
+        .send(Message::text(frame.to_string()))
+        .await
+        .expect("sends");
+}
+
 async fn frame(socket: &mut Socket) -> Value {
     loop {
         let next = tokio::time::timeout(Duration::from_secs(20), socket.next())
@@ -38,11 +47,7 @@ async fn frame(socket: &mut Socket) -> Value {
 
 /// Sends `text` and returns the first `message` frame that is not the visitor's own.
 async fn ask(socket: &mut Socket, client_id: &str, text: &str) -> Value {
-    let frame_text = json!({ "type": "message", "client_id": client_id, "text": text });
-    socket
-        .send(Message::text(frame_text.to_string()))
-        .await
-        .expect("sends");
+    say(socket, client_id, text).await;
     loop {
         let frame = frame(socket).await;
         if frame["type"] == "message" && frame["message"]["role"] != "customer" {
@@ -168,11 +173,7 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
     let admin = app.admin().await;
     let (mut socket, session, inbox) = visit(&app, &admin).await;
     let question = "How long is a delivery code valid if the courier doesn't use it?";
-    let frame_text = json!({ "type": "message", "client_id": "q-1", "text": question });
-    socket
-        .send(Message::text(frame_text.to_string()))
-        .await
-        .expect("sends");
+    say(&mut socket, "q-1", question).await;
     let mut streamed = String::new();
     let answer = loop {
         let frame = frame(&mut socket).await;
@@ -214,15 +215,12 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
         LlmTask::Answer,
         LlmReply::Content("It lasts a day [1].\nSENTIMENT: 70\nCONFIDENCE: 0.9".into()),
     );
-    let frame_text = json!({
-        "type": "message",
-        "client_id": "q-2",
-        "text": "How do I give a courier a delivery code?",
-    });
-    socket
-        .send(Message::text(frame_text.to_string()))
-        .await
-        .expect("sends");
+    say(
+        &mut socket,
+        "q-2",
+        "How do I give a courier a delivery code?",
+    )
+    .await;
     let expected = switchboard_model::sentiment::trend(&[30, 70])
         .map(|trend| i32::from(trend.level))
         .expect("a trend of two scores");
@@ -246,15 +244,12 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
     // model is not asked for the customer's mood on its own either, which would add to what
     // it cannot keep up with (it would say 90).
     llm.reply(LlmTask::Answer, LlmReply::Hang);
-    let frame_text = json!({
-        "type": "message",
-        "client_id": "q-3",
-        "text": "Is a delivery code still valid the next day?",
-    });
-    socket
-        .send(Message::text(frame_text.to_string()))
-        .await
-        .expect("sends");
+    say(
+        &mut socket,
+        "q-3",
+        "Is a delivery code still valid the next day?",
+    )
+    .await;
     // The frames before it (the second answer's) first.
     let mut asked = false;
     let answer = loop {
