@@ -1275,8 +1275,8 @@ pub(crate) fn ms(sorted: &[Duration], p: f64) -> String {
 }
 
 /// Where the hub's answers came from, from its `/metrics`: the answer cache, a model (main or
-/// small), the offline composer when the model was busy or slow or the hub late, and the model's sentiment
-/// scores asked on their own.
+/// small), the offline composer when the model was busy or slow or the hub late, and the
+/// model's sentiment scores asked on their own.
 async fn ai_counts(base: &str) -> anyhow::Result<String> {
     let metrics = reqwest::get(format!("{base}/metrics"))
         .await?

@@ -1005,6 +1005,19 @@ impl Knowledge {
         self
     }
 
+    /// A place with the encoder for one question: none while it is busy with another, or has
+    /// spent its share of this second.
+    fn encoder_place(&self) -> Option<tokio::sync::OwnedSemaphorePermit> {
+        if self
+            .encoder_time
+            .as_ref()
+            .is_some_and(|time| !time.has_room())
+        {
+            return None;
+        }
+        self.encoding.clone().try_acquire_owned().ok()
+    }
+
     /// Whether questions are (or will be, once encoded) ranked by the built-in encoder.
     fn encodes(&self) -> Option<&'static Encoder> {
         self.encoder.filter(|_| self.embedder.is_none())
@@ -1195,13 +1208,7 @@ impl Knowledge {
                 retrieval = fuse(index, retrieval, query, limit)?;
             }
         } else if let Some(encoder) = self.encodes() {
-            let permit = index.encoded_ready().then(|| {
-                self.encoder_time
-                    .as_ref()
-                    .is_none_or(|time| time.has_room())
-                    .then(|| self.encoding.clone().try_acquire_owned().ok())
-                    .flatten()
-            });
+            let permit = index.encoded_ready().then(|| self.encoder_place());
             match permit {
                 Some(Some(permit)) => {
                     let worker = index.clone();

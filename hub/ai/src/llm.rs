@@ -315,6 +315,18 @@ impl LlmClient {
         passages: &[Hit],
         deltas: &dyn Deltas,
     ) -> Result<Completion, ResponderError> {
+        let timeout = self.config.timeout;
+        // Until the first piece reaches the customer, the wait is bounded by `first_piece`
+        // from the customer's message (its turn's wait, a place, the headers, the first
+        // token); after it, by `timeout` a piece.
+        let first_piece = self.config.first_piece.min(timeout);
+        let now = Instant::now();
+        let asked = question.received_at.unwrap_or(now).min(now);
+        if now.duration_since(asked) >= first_piece {
+            // The hub took longer than the bound to get to this turn: no call, nor its prompt.
+            return Err(ResponderError::Late(now.duration_since(asked)));
+        }
+        let deadline = asked + first_piece;
         let body = json!({
             "model": model,
             "stream": true,
@@ -322,19 +334,6 @@ impl LlmClient {
             "temperature": 0,
             "messages": prompt(question, passages, &fence_nonce()),
         });
-        let timeout = self.config.timeout;
-        // Until the first piece reaches the customer, the wait is bounded by `first_piece`
-        // from the customer's message (its turn's wait, a place, the headers, the first
-        // token); after it, by `timeout` a piece.
-        let first_piece = self.config.first_piece.min(timeout);
-        let now = Instant::now();
-        let deadline = question.received_at.unwrap_or(now).min(now) + first_piece;
-        if deadline <= now {
-            // The hub took longer than the bound to get to this turn: no call at all.
-            return Err(ResponderError::Late(
-                now.duration_since(deadline - first_piece),
-            ));
-        }
         let _place = self.admit(deadline).await?;
         let response = tokio::time::timeout_at(deadline.into(), self.request(&body).send())
             .await

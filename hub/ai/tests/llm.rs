@@ -416,7 +416,7 @@ async fn a_turn_begun_past_the_first_piece_bound_of_the_message_is_answered_offl
         .await;
     assert_offline_answer(&late, &deltas);
     assert!(requests.lock().expect("lock").is_empty());
-    // Within the bound, the model answers, and only the rest of the bound is waited for.
+    // Reached within the bound: the model is asked, and answers.
     let deltas = Collect::default();
     let in_time = responder
         .respond(&asked(Duration::from_millis(500)), &deltas)
