@@ -23,8 +23,9 @@
 //! A term the index does not hold but knows a spelling of ("cirus", "corona") counts as half
 //! unknown (see `vocabulary.rs`), one it knows only through a synonym ("customer" where the
 //! articles say "client", `thesaurus.rs`) as a quarter unknown, one it knows only through its
-//! nearest terms by meaning ("beer" where the articles say "alcohol", `vectors.rs`) as half. A
-//! best passage that matches no term but everyday words gives no answer at all.
+//! nearest terms by meaning ("beer" where the articles say "alcohol", `vectors.rs`) as half.
+//! Without the sentence encoder, a best passage that matches no term but everyday words gives
+//! no answer at all.
 
 use switchboard_model::Source;
 
@@ -121,13 +122,15 @@ impl Features {
             .map(|(_, (_, w))| w)
             .sum();
         // Everyday words alone ("am kind of busy now") are about nothing the knowledge base
-        // covers, however many of them it holds.
+        // covers, however many of them it holds. With the sentence encoder, its cosines judge
+        // that: a question in other words than the articles' ("go back to an older copy of my
+        // spreadsheet" for version history) finds its passage by meaning alone.
         let topical = retrieval
             .terms
             .iter()
             .zip(&best.matched)
             .any(|(t, matched)| *matched && t.doc_freq > 0 && !t.everyday);
-        if !topical {
+        if !topical && retrieval.dense_margin.is_none() {
             return None;
         }
         // BM25 counts every term fully: its strength is against their full weight.
