@@ -153,10 +153,12 @@ async fn ask_model(
     } else {
         "main"
     };
-    metrics::counter!("switchboard_llm_answers_total", "model" => which).increment(1);
     let completion = client
         .complete(&model, question, &retrieval.hits, deltas)
         .await?;
+    // Counted once the model has answered: a call it was passed over for (busy, slow, late) is
+    // counted with the offline answers instead.
+    metrics::counter!("switchboard_llm_answers_total", "model" => which).increment(1);
     let sources = sources_of(&completion.cited, &retrieval.hits);
     // The model judges whether the passages answer; retrieval tempers it.
     let model_confidence = completion.model_confidence.unwrap_or(0.6);

@@ -396,36 +396,118 @@ async fn calls_beyond_the_providers_limit_in_flight_are_answered_offline_without
     );
 }
 
-#[tokio::test]
-async fn a_turn_begun_past_the_first_piece_bound_of_the_message_is_answered_offline_without_a_call()
-{
-    let (base, requests) = fake_server(Mode::Answer).await;
-    let responder = responder(
-        &base,
-        Arc::new(FixtureSource::demo()),
-        Duration::from_secs(5),
-    );
-    let asked = |ago: Duration| Question {
-        received_at: std::time::Instant::now().checked_sub(ago),
-        ..question("How many backup codes do I get?")
-    };
-    // The hub got to this turn 3 s after the message, past the bound (2.5 s): no call.
-    let deltas = Collect::default();
-    let late = responder
-        .respond(&asked(Duration::from_secs(3)), &deltas)
-        .await;
-    assert_offline_answer(&late, &deltas);
-    assert!(requests.lock().expect("lock").is_empty());
-    // Reached within the bound: the model is asked, and answers.
-    let deltas = Collect::default();
-    let in_time = responder
-        .respond(&asked(Duration::from_millis(500)), &deltas)
-        .await;
-    let Ok(Response::Answered(answer)) = in_time else {
-        panic!("{in_time:?}")
-    };
-    assert_eq!(answer.model.as_deref(), Some("big-model"));
-    assert_eq!(requests.lock().expect("lock").len(), 1);
+/// The counters the responder increments on this thread (`metrics::with_local_recorder`), by
+/// name and labels: `name{label=value}`.
+#[derive(Default)]
+struct Counted(Mutex<std::collections::HashMap<String, Arc<std::sync::atomic::AtomicU64>>>);
+
+impl Counted {
+    fn get(&self, name: &str) -> u64 {
+        self.0
+            .lock()
+            .expect("lock")
+            .get(name)
+            .map_or(0, |count| count.load(std::sync::atomic::Ordering::Relaxed))
+    }
+}
+
+impl metrics::Recorder for Counted {
+    fn describe_counter(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_gauge(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+    fn describe_histogram(
+        &self,
+        _: metrics::KeyName,
+        _: Option<metrics::Unit>,
+        _: metrics::SharedString,
+    ) {
+    }
+
+    fn register_counter(&self, key: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Counter {
+        let labels: Vec<String> = key
+            .labels()
+            .map(|label| format!("{}={}", label.key(), label.value()))
+            .collect();
+        let name = format!("{}{{{}}}", key.name(), labels.join(","));
+        let count = self
+            .0
+            .lock()
+            .expect("lock")
+            .entry(name)
+            .or_default()
+            .clone();
+        metrics::Counter::from_arc(count)
+    }
+
+    fn register_gauge(&self, _: &metrics::Key, _: &metrics::Metadata<'_>) -> metrics::Gauge {
+        metrics::Gauge::noop()
+    }
+
+    fn register_histogram(
+        &self,
+        _: &metrics::Key,
+        _: &metrics::Metadata<'_>,
+    ) -> metrics::Histogram {
+        metrics::Histogram::noop()
+    }
+}
+
+#[test]
+fn a_turn_begun_past_the_first_piece_bound_of_the_message_is_answered_offline_without_a_call() {
+    let counted = Counted::default();
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("runtime");
+    metrics::with_local_recorder(&counted, || {
+        runtime.block_on(async {
+            let (base, requests) = fake_server(Mode::Answer).await;
+            let responder = responder(
+                &base,
+                Arc::new(FixtureSource::demo()),
+                Duration::from_secs(5),
+            );
+            let asked = |ago: Duration| Question {
+                received_at: std::time::Instant::now().checked_sub(ago),
+                ..question("How many backup codes do I get?")
+            };
+            // The hub got to this turn 3 s after the message, past the bound (2.5 s): no call,
+            // counted as answered offline for being late, not as the model's.
+            let deltas = Collect::default();
+            let late = responder
+                .respond(&asked(Duration::from_secs(3)), &deltas)
+                .await;
+            assert_offline_answer(&late, &deltas);
+            assert!(requests.lock().expect("lock").is_empty());
+            assert_eq!(
+                counted.get("switchboard_llm_offline_answers_total{reason=late}"),
+                1
+            );
+            assert_eq!(counted.get("switchboard_llm_answers_total{model=main}"), 0);
+            // Reached within the bound: the model is asked, and answers.
+            let deltas = Collect::default();
+            let in_time = responder
+                .respond(&asked(Duration::from_millis(500)), &deltas)
+                .await;
+            let Ok(Response::Answered(answer)) = in_time else {
+                panic!("{in_time:?}")
+            };
+            assert_eq!(answer.model.as_deref(), Some("big-model"));
+            assert_eq!(requests.lock().expect("lock").len(), 1);
+            assert_eq!(counted.get("switchboard_llm_answers_total{model=main}"), 1);
+        });
+    });
 }
 
 #[tokio::test]
