@@ -166,7 +166,10 @@ async fn the_models_answer_tells_the_customers_mood_without_a_second_call(db: Te
     let settings = Settings {
         llm_base_url: Some(llm.url()),
         llm_model: Some("hub-model".into()),
-        llm_first_piece_ms: 500,
+        // Short enough for the hanging model's turn below, long enough that a loaded test
+        // machine reaches the first two turns within it (at 500 ms one run of the suite on
+        // PostgreSQL answered the first question offline).
+        llm_first_piece_ms: 2_000,
         ..support::settings(&db)
     };
     let app = TestApp::spawn_full(db, settings, None).await;
