@@ -125,9 +125,6 @@ pub struct Hit {
     /// The cosine of the question's and the passage's sentence vectors (`encoder.rs`), 0
     /// without.
     pub cosine: f64,
-    /// The highest cosine of the question's sentence vector and one of the passage's sentences'
-    /// (`encoder.rs`), 0 without.
-    pub sentence: f64,
 }
 
 /// A question's term and how much it tells apart (inverse document frequency over passages).
@@ -614,21 +611,22 @@ impl OrgIndex {
         }
         let best_lexical = hits.iter().map(|hit| hit.score).fold(0.0, f32::max);
         for hit in &mut hits {
+            // The highest cosine of the question and one of the passage's sentences.
+            let mut sentence = 0.0;
             if let Some(passage) = encoded_of(&hit.passage.article_id, hit.passage.ordinal) {
                 hit.cosine = f64::from(encoder::similarity(query, &passage.vector));
-                hit.sentence = passage
+                sentence = passage
                     .sentences
                     .iter()
-                    .map(|sentence| f64::from(sentence.similarity(query)))
-                    .fold(0.0, f64::max);
+                    .map(|sentence| sentence.similarity(query))
+                    .fold(0.0, f32::max);
             }
             let lexical = if best_lexical > 0.0 {
                 hit.score / best_lexical
             } else {
                 0.0
             };
-            hit.score =
-                lexical + DENSE_WEIGHT * hit.cosine as f32 + SENTENCE_WEIGHT * hit.sentence as f32;
+            hit.score = lexical + DENSE_WEIGHT * hit.cosine as f32 + SENTENCE_WEIGHT * sentence;
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
         let dense_margin = hits.first().map(|best| {
@@ -835,7 +833,6 @@ impl OrgIndex {
             title_match,
             meaning,
             cosine: 0.0,
-            sentence: 0.0,
         }
     }
 
