@@ -112,6 +112,11 @@ pub struct Options {
     /// when the message was sent: where in the run the slow ones are
     #[arg(long)]
     timeline: bool,
+    /// Start at once, while a hub that has just started is still encoding its knowledge bases
+    /// (`switchboard_knowledge_preparing`); by default the generator waits for them, as a hub
+    /// that has served before has its encoding on disk
+    #[arg(long)]
+    cold_knowledge: bool,
 }
 
 /// How the first message's wait is drawn (`--arrivals`).
@@ -239,6 +244,13 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         started,
     ));
 
+    if !options.cold_knowledge {
+        let waited = knowledge_prepared(base).await?;
+        println!(
+            "the hub's knowledge bases were encoded after {:.1}s of waiting",
+            waited.as_secs_f64()
+        );
+    }
     let rss_before = hub.rss_kib()?;
     let cpu_ramp = hub.cpu()?;
     crowd
@@ -1272,6 +1284,28 @@ pub(crate) fn ms(sorted: &[Duration], p: f64) -> String {
     }
     let index = ((sorted.len() as f64 * p).ceil() as usize).clamp(1, sorted.len()) - 1;
     format!("{:.1}", sorted[index].as_secs_f64() * 1e3)
+}
+
+/// Waits until the hub's `/metrics` no longer says it is preparing its knowledge bases (the
+/// gauge is absent when the built-in encoder is off), at most ten minutes.
+async fn knowledge_prepared(base: &str) -> anyhow::Result<Duration> {
+    const GAUGE: &str = "switchboard_knowledge_preparing ";
+    let started = Instant::now();
+    loop {
+        let metrics = reqwest::get(format!("{base}/metrics"))
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let preparing = metrics
+            .lines()
+            .filter_map(|line| line.strip_prefix(GAUGE))
+            .any(|value| value.trim().parse::<f64>().is_ok_and(|value| value > 0.0));
+        if !preparing || started.elapsed() > Duration::from_secs(600) {
+            return Ok(started.elapsed());
+        }
+        sleep(Duration::from_millis(250)).await;
+    }
 }
 
 /// Where the hub's answers came from, from its `/metrics`: the answer cache, a model (main or

@@ -1125,6 +1125,12 @@ impl Knowledge {
         self.encoder.filter(|_| self.embedder.is_none())
     }
 
+    /// Whether the index's passages are ranked by meaning too, or never will be (no built-in
+    /// encoder): what a hub preparing its knowledge at start waits for.
+    pub fn is_encoded(&self, index: &OrgIndex) -> bool {
+        self.encodes().is_none() || index.encoded_ready()
+    }
+
     /// Starts encoding the index's passages in the background unless they are encoded or
     /// being encoded.
     fn start_encoding(&self, index: &Arc<OrgIndex>) {

@@ -125,20 +125,45 @@ pub fn knowledge(
     Ok(Arc::new(knowledge))
 }
 
+/// How long a hub at start waits for its knowledge bases to be encoded before it says they
+/// are prepared anyway (an encoding that failed is logged where it failed).
+const PREPARE_WAIT: Duration = Duration::from_secs(600);
+
 /// Opens every organization's knowledge index at start, so that the built-in encoder encodes
 /// their passages (in the background lane) before the first question rather than after it.
-pub async fn prepare_knowledge(store: Store, knowledge: Arc<Knowledge>) {
-    let orgs = match store.knowledge_orgs().await {
-        Ok(orgs) => orgs,
-        Err(err) => {
+/// The gauge `switchboard_knowledge_preparing` is 1 from the call until every index is encoded:
+/// until then questions are ranked by their words alone, and the encoder takes CPU that the
+/// answers would use (a load test waits for it, `switchboard-bench webchat`).
+pub fn prepare_knowledge(
+    store: Store,
+    knowledge: Arc<Knowledge>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let preparing = metrics::gauge!("switchboard_knowledge_preparing");
+    preparing.set(1.0);
+    async move {
+        let started = std::time::Instant::now();
+        let orgs = store.knowledge_orgs().await.unwrap_or_else(|err| {
             tracing::warn!(%err, "cannot list the knowledge bases to prepare");
-            return;
+            Vec::new()
+        });
+        let mut indexes = Vec::with_capacity(orgs.len());
+        for org_id in orgs {
+            match knowledge.index(&org_id).await {
+                Ok(index) => indexes.push(index),
+                Err(err) => tracing::warn!(%err, org_id, "cannot prepare the knowledge index"),
+            }
         }
-    };
-    for org_id in orgs {
-        if let Err(err) = knowledge.index(&org_id).await {
-            tracing::warn!(%err, org_id, "cannot prepare the knowledge index");
+        while !indexes.iter().all(|index| knowledge.is_encoded(index))
+            && started.elapsed() < PREPARE_WAIT
+        {
+            tokio::time::sleep(Duration::from_millis(100)).await;
         }
+        preparing.set(0.0);
+        tracing::info!(
+            knowledge_bases = indexes.len(),
+            secs = started.elapsed().as_secs_f64(),
+            "knowledge bases prepared"
+        );
     }
 }
 

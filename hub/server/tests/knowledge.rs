@@ -309,15 +309,27 @@ async fn the_responder_follows_article_changes_and_records_gaps(db: TestDatabase
 }
 
 /// With the built-in sentence encoder on (the default), the hub prepares every knowledge base
-/// at start: the demo's passages are encoded, and kept in the data dir, before anyone asks.
+/// at start: the demo's passages are encoded, and kept in the data dir, before anyone asks;
+/// `/metrics` says so (`switchboard_knowledge_preparing`, which a load test waits for).
 #[tokio::test]
 async fn the_hub_encodes_its_knowledge_bases_at_start_before_any_question() {
+    const PREPARING: &str = "switchboard_knowledge_preparing";
     let db = TestDatabase::sqlite();
     let settings = switchboard::Settings {
         offline_encoder: true,
         ..support::settings(&db)
     };
     let app = TestApp::spawn_full(db, settings, None).await;
+    // The only hub of this binary with the encoder on: nothing else sets the gauge.
+    assert_eq!(app.metric(PREPARING).await, 1.0, "preparing from the start");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(180);
+    while app.metric(PREPARING).await != 0.0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "still preparing after 3 minutes"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
     let kb = app.db.dir.path().join("kb");
     let encoded = || {
         std::fs::read_dir(&kb)
@@ -327,17 +339,8 @@ async fn the_hub_encodes_its_knowledge_bases_at_start_before_any_question() {
             .map(|org| org.path().join("encoded.json"))
             .find(|path| path.exists())
     };
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(120);
-    let path = loop {
-        if let Some(path) = encoded() {
-            break path;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no knowledge base encoded"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
-    };
+    // Prepared means encoded and kept.
+    let path = encoded().expect("the demo's encoding is kept in the data dir");
     let kept: Value = serde_json::from_slice(&std::fs::read(&path).expect("reads")).expect("json");
     // The demo's 20 articles, each with its passages' vectors.
     let articles = kept.as_object().expect("by article");
