@@ -182,6 +182,9 @@ pub(crate) struct Report {
     /// other visitors' first, so with a model it is the answer cache's.
     first_answer_latency: Option<Duration>,
     answer_latencies: Vec<Duration>,
+    /// Questions answered by a reply that also answered a later question of the visitor's (a
+    /// bot that is behind answers a conversation's waiting questions with one reply).
+    answered_together: usize,
     unanswered: usize,
     lost: usize,
     duplicates: usize,
@@ -381,9 +384,11 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         print_timeline(&reports);
     }
     println!(
-        "first answer frame ms: {} ({} answered, {} unanswered)",
+        "first answer frame ms: {} ({} answered, {} of them in one reply with a later question; \
+         {} unanswered)",
         spread(&summary.answers),
         summary.answers.len(),
+        summary.answered_together,
         summary.unanswered
     );
     println!(
@@ -676,9 +681,12 @@ struct Visitor {
     acked: HashMap<String, String>,
     /// message ids received on the current connection, and how often.
     seen_here: HashMap<String, usize>,
-    /// Send times of messages that have not had an answer frame yet, oldest first.
-    awaiting_answer: VecDeque<Instant>,
-    /// Answers already counted (a delta and then the final message share one id).
+    /// Messages that have not had an answer yet, oldest first.
+    awaiting_answer: VecDeque<Awaiting>,
+    /// When each answer's first frame came (a delta, or the message itself), until its message
+    /// says which questions it follows.
+    answer_started: HashMap<String, Instant>,
+    /// Answers already counted.
     answered: HashSet<String>,
     /// Set while the storm's (or the final check's) replay runs: answers then are history, not
     /// new.
@@ -695,6 +703,14 @@ struct Visitor {
     resend_due: Option<Instant>,
     /// Refusals since the last ack: the resend backoff.
     refusals: u32,
+}
+
+/// A question waiting for its answer: an answer follows it when the answer's `seq` is above the
+/// one its ack gave it.
+struct Awaiting {
+    client_id: String,
+    sent: Instant,
+    seq: Option<u64>,
 }
 
 async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>, number: usize) -> Report {
@@ -769,7 +785,11 @@ async fn visitor(shared: Arc<Shared>, mut phase: watch::Receiver<Phase>, number:
                 });
                 let now = Instant::now();
                 if ws.send(Message::text(frame.to_string())).await.is_ok() {
-                    me.awaiting_answer.push_back(now);
+                    me.awaiting_answer.push_back(Awaiting {
+                        client_id: client_id.clone(),
+                        sent: now,
+                        seq: None,
+                    });
                 }
                 // Unsent or not, it is now the visitor's: a reconnect resends it.
                 me.unacked.insert(client_id, now);
@@ -909,6 +929,13 @@ impl Visitor {
                 }
                 self.acked
                     .insert(client_id.to_owned(), message_id.to_owned());
+                if let Some(waiting) = self
+                    .awaiting_answer
+                    .iter_mut()
+                    .find(|waiting| waiting.client_id == client_id)
+                {
+                    waiting.seq = frame["seq"].as_u64();
+                }
                 self.refusals = 0;
                 if let Some(sent) = self.unacked.remove(client_id) {
                     if self.acked.len() == 1 {
@@ -931,8 +958,12 @@ impl Visitor {
                 }
             }
             "delta" => {
-                if let Some(id) = frame["message_id"].as_str() {
-                    self.answer(id, shared, report);
+                if let Some(id) = frame["message_id"].as_str()
+                    && !self.replaying
+                {
+                    self.answer_started
+                        .entry(id.to_owned())
+                        .or_insert_with(Instant::now);
                 }
             }
             "message" => {
@@ -953,7 +984,7 @@ impl Visitor {
                     self.replayed_own.insert(id.to_owned());
                 }
                 if message["role"] != "customer" {
-                    self.answer(id, shared, report);
+                    self.answer(id, message["seq"].as_u64(), shared, report);
                 }
             }
             "error" => {
@@ -971,17 +1002,36 @@ impl Visitor {
         }
     }
 
-    fn answer(&mut self, message_id: &str, shared: &Shared, report: &mut Report) {
+    /// A reply `message_id` at `seq`: it answers every waiting question acknowledged below
+    /// that `seq`, timed to the reply's first frame.
+    fn answer(&mut self, message_id: &str, seq: Option<u64>, shared: &Shared, report: &mut Report) {
+        let started = self.answer_started.remove(message_id);
         if self.replaying || !self.answered.insert(message_id.to_owned()) {
             return;
         }
-        if let Some(sent) = self.awaiting_answer.pop_front() {
-            if report.answer_latencies.is_empty() {
-                report.first_answer_latency = Some(sent.elapsed());
+        let at = started.unwrap_or_else(Instant::now);
+        let mut answered = 0usize;
+        while let Some(waiting) = self.awaiting_answer.front() {
+            let follows = match (waiting.seq, seq) {
+                (Some(question), Some(answer)) => question < answer,
+                // Not acknowledged yet: not what the reply answers.
+                (None, Some(_)) => false,
+                // A reply without a seq (not in protocol v1): the oldest question, once.
+                (_, None) => answered == 0,
+            };
+            if !follows {
+                break;
             }
-            report.answer_latencies.push(sent.elapsed());
+            let latency = at.saturating_duration_since(waiting.sent);
+            if report.answer_latencies.is_empty() {
+                report.first_answer_latency = Some(latency);
+            }
+            report.answer_latencies.push(latency);
             shared.answered.fetch_add(1, Relaxed);
+            self.awaiting_answer.pop_front();
+            answered += 1;
         }
+        report.answered_together += answered.saturating_sub(1);
     }
 
     /// After the storm's (or the final check's) resume from 0: every acknowledged message has
@@ -1159,6 +1209,7 @@ pub(crate) struct Summary {
     /// Each first answer's time after its question's ack: the hub's answering alone.
     pub(crate) first_answers_after_ack: Vec<Duration>,
     pub(crate) answers: Vec<Duration>,
+    pub(crate) answered_together: usize,
     pub(crate) unanswered: usize,
     pub(crate) lost: usize,
     pub(crate) replay_missing: usize,
@@ -1204,6 +1255,7 @@ impl Summary {
                 .iter()
                 .flat_map(|r| r.answer_latencies.clone())
                 .collect(),
+            answered_together: reports.iter().map(|r| r.answered_together).sum(),
             unanswered: reports.iter().map(|r| r.unanswered).sum(),
             lost: reports.iter().map(|r| r.lost).sum(),
             replay_missing: reports.iter().map(|r| r.replay_missing).sum(),
@@ -1337,4 +1389,118 @@ async fn ai_counts(base: &str) -> anyhow::Result<String> {
         sum("switchboard_llm_offline_answers_total", "reason=\"late\""),
         sum("switchboard_llm_sentiment_total", ""),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn crowd() -> Crowd {
+        Crowd::new(CrowdSettings {
+            ws_url: String::new(),
+            origin: None,
+            messages: 3,
+            think: Duration::from_secs(1),
+            arrivals: Arrivals::Steady,
+        })
+    }
+
+    fn asked(visitor: &mut Visitor, client_id: &str) {
+        visitor.awaiting_answer.push_back(Awaiting {
+            client_id: client_id.into(),
+            sent: Instant::now(),
+            seq: None,
+        });
+        visitor.unacked.insert(client_id.into(), Instant::now());
+    }
+
+    fn frame(visitor: &mut Visitor, shared: &Shared, report: &mut Report, frame: Value) {
+        visitor.on_frame(&frame.to_string(), shared, report);
+    }
+
+    #[test]
+    fn one_reply_after_two_questions_answers_both_and_says_so() {
+        let crowd = crowd();
+        let (mut visitor, mut report) = (Visitor::default(), Report::default());
+        let shared = &crowd.shared;
+        asked(&mut visitor, "a");
+        asked(&mut visitor, "b");
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "ack", "client_id": "a", "message_id": "m1", "seq": 1}),
+        );
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "ack", "client_id": "b", "message_id": "m2", "seq": 2}),
+        );
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "delta", "message_id": "r1", "text": "Refunds"}),
+        );
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "message", "message": {"id": "r1", "seq": 3, "role": "ai"}}),
+        );
+        assert_eq!(report.answer_latencies.len(), 2);
+        assert_eq!(report.answered_together, 1);
+        assert!(visitor.awaiting_answer.is_empty());
+    }
+
+    #[test]
+    fn a_reply_answers_only_the_questions_acknowledged_before_it() {
+        let crowd = crowd();
+        let (mut visitor, mut report) = (Visitor::default(), Report::default());
+        let shared = &crowd.shared;
+        asked(&mut visitor, "a");
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "ack", "client_id": "a", "message_id": "m1", "seq": 1}),
+        );
+        asked(&mut visitor, "b");
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "message", "message": {"id": "r1", "seq": 2, "role": "ai"}}),
+        );
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "ack", "client_id": "b", "message_id": "m2", "seq": 3}),
+        );
+        assert_eq!(report.answer_latencies.len(), 1);
+        assert_eq!(report.answered_together, 0);
+        assert_eq!(
+            visitor.awaiting_answer.len(),
+            1,
+            "b waits for a reply after seq 3"
+        );
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "message", "message": {"id": "r1", "seq": 2, "role": "ai"}}),
+        );
+        assert_eq!(report.duplicates, 1, "the same reply twice is a duplicate");
+        assert_eq!(visitor.awaiting_answer.len(), 1);
+        frame(
+            &mut visitor,
+            shared,
+            &mut report,
+            json!({"type": "message", "message": {"id": "r2", "seq": 4, "role": "ai"}}),
+        );
+        assert_eq!(report.answer_latencies.len(), 2);
+        assert!(visitor.awaiting_answer.is_empty());
+    }
 }
