@@ -48,6 +48,15 @@ release_binaries() {
   export SWITCHBOARD_ADMIN_EMAIL=admin@example.com SWITCHBOARD_ADMIN_PASSWORD='bench pass 123'
 }
 
+# Waits (at most ten minutes) until the hub on $1 has encoded its knowledge bases: its
+# /metrics no longer shows switchboard_knowledge_preparing 1 (absent with the encoder off).
+knowledge_prepared() {
+  for _ in $(seq 1 2400); do
+    curl -sf "http://$1/metrics" | grep -q '^switchboard_knowledge_preparing 1' || return 0
+    sleep 0.25
+  done
+}
+
 wait_ready() {
   for _ in $(seq 1 300); do
     curl -sf "http://$1/readyz" >/dev/null && return 0

@@ -550,11 +550,7 @@ impl OrgIndex {
                 wanted
             };
             for (id, version) in wanted {
-                let vectors = self
-                    .article_passages(&id)?
-                    .iter()
-                    .map(|passage| encode_passage(encoder, passage))
-                    .collect();
+                let vectors = encode_passages(encoder, &self.article_passages(&id)?);
                 self.encoded
                     .write()
                     .map_err(|_| poisoned("vectors"))?
@@ -978,45 +974,76 @@ fn poisoned(what: &str) -> KnowledgeError {
     KnowledgeError::Source(format!("the index's {what} lock is poisoned"))
 }
 
-/// A passage's sentence vectors: its own and its sentences'.
-fn encode_passage(encoder: &Encoder, passage: &Passage) -> EncodedPassage {
-    let heading = if passage.heading.is_empty() {
-        &passage.title
-    } else {
-        &passage.heading
-    };
-    EncodedPassage {
-        ordinal: passage.ordinal,
-        vector: embed_once(
-            encoder,
-            &format!("{}\n{}\n{}", passage.title, passage.heading, passage.text),
-        )
-        .to_vec(),
-        sentences: text::sentences(&passage.text)
-            .iter()
-            .map(|sentence| Packed::new(&embed_once(encoder, &format!("{heading}: {sentence}"))))
-            .collect(),
-    }
+/// Each passage's sentence vectors: its own and its sentences', the article's texts encoded
+/// together ([`Encoder::embed_all`]).
+fn encode_passages(encoder: &Encoder, passages: &[Passage]) -> Vec<EncodedPassage> {
+    let texts: Vec<(String, Vec<String>)> = passages
+        .iter()
+        .map(|passage| {
+            let heading = if passage.heading.is_empty() {
+                &passage.title
+            } else {
+                &passage.heading
+            };
+            let whole = format!("{}\n{}\n{}", passage.title, passage.heading, passage.text);
+            let sentences = text::sentences(&passage.text)
+                .iter()
+                .map(|sentence| format!("{heading}: {sentence}"))
+                .collect();
+            (whole, sentences)
+        })
+        .collect();
+    let all: Vec<&str> = texts
+        .iter()
+        .flat_map(|(whole, sentences)| std::iter::once(whole).chain(sentences))
+        .map(String::as_str)
+        .collect();
+    let mut vectors = embed_once(encoder, &all).into_iter();
+    passages
+        .iter()
+        .zip(&texts)
+        .map(|(passage, (_, sentences))| EncodedPassage {
+            ordinal: passage.ordinal,
+            vector: vectors.next().map(|v| v.to_vec()).unwrap_or_default(),
+            sentences: vectors
+                .by_ref()
+                .take(sentences.len())
+                .map(|v| Packed::new(&v))
+                .collect(),
+        })
+        .collect()
 }
 
-/// The sentence vector of `text`, made once per process (tests and the benchmarks build the
-/// same knowledge base many times).
-fn embed_once(encoder: &Encoder, text: &str) -> Arc<[f32]> {
+/// The sentence vectors of `texts`, each made once per process (tests and the benchmarks build
+/// the same knowledge base many times); those not made yet are encoded together, a batch at a
+/// time.
+fn embed_once(encoder: &Encoder, texts: &[&str]) -> Vec<Arc<[f32]>> {
     const KEPT: usize = 50_000;
+    const BATCH: usize = 32;
     static MEMO: std::sync::OnceLock<Mutex<HashMap<String, Arc<[f32]>>>> =
         std::sync::OnceLock::new();
     let memo = MEMO.get_or_init(Mutex::default);
-    if let Some(found) = memo.lock().ok().and_then(|memo| memo.get(text).cloned()) {
-        return found;
-    }
-    let vector: Arc<[f32]> = encoder.embed(text).into();
-    if let Ok(mut memo) = memo.lock() {
-        if memo.len() >= KEPT {
-            memo.clear();
+    let mut found: Vec<Option<Arc<[f32]>>> = match memo.lock() {
+        Ok(memo) => texts.iter().map(|text| memo.get(*text).cloned()).collect(),
+        Err(_) => vec![None; texts.len()],
+    };
+    let missing: Vec<usize> = (0..texts.len()).filter(|&i| found[i].is_none()).collect();
+    for batch in missing.chunks(BATCH) {
+        let wanted: Vec<&str> = batch.iter().map(|&i| texts[i]).collect();
+        let made = encoder.embed_all(&wanted);
+        let mut memo = memo.lock().ok();
+        for (&i, vector) in batch.iter().zip(made) {
+            let vector: Arc<[f32]> = vector.into();
+            if let Some(memo) = memo.as_mut() {
+                if memo.len() >= KEPT {
+                    memo.clear();
+                }
+                memo.insert(texts[i].to_owned(), vector.clone());
+            }
+            found[i] = Some(vector);
         }
-        memo.insert(text.to_owned(), vector.clone());
     }
-    vector
+    found.into_iter().map(Option::unwrap_or_default).collect()
 }
 
 /// How much a hit's score grows with the cosine of its and the question's word vectors.
