@@ -12,7 +12,7 @@
 
 use std::{collections::HashMap, ops::Range, sync::OnceLock};
 
-use ndarray::{Array1, Array2, Axis, Slice};
+use ndarray::{Array1, Array2, ArrayView2, Axis, Slice};
 use unicode_normalization::{UnicodeNormalization, char::is_combining_mark};
 
 use crate::vectors::{Cursor, Truncated};
@@ -234,12 +234,7 @@ impl Encoder {
             let rows = Slice::from(span.clone());
             for head in 0..self.heads {
                 let part = Slice::from(head * width..(head + 1) * width);
-                let block = |m: &Array2<f32>| {
-                    m.slice_axis(Axis(0), rows)
-                        .slice_axis(Axis(1), part)
-                        .to_owned()
-                };
-                let mut scores = block(&q).dot(&block(&k).t());
+                let mut scores = block(&q, rows, part).dot(&block(&k, rows, part).t());
                 for mut row in scores.rows_mut() {
                     let max = row.fold(f32::NEG_INFINITY, |m, &v| m.max(v));
                     row.mapv_inplace(|v| ((v - max) * scale).exp());
@@ -249,7 +244,7 @@ impl Encoder {
                 context
                     .slice_axis_mut(Axis(0), rows)
                     .slice_axis_mut(Axis(1), part)
-                    .assign(&scores.dot(&block(&v)));
+                    .assign(&scores.dot(&block(&v, rows, part)));
             }
         }
         x += &layer.out.apply(&context);
@@ -310,6 +305,13 @@ impl Encoder {
         }
         ids.extend(pieces);
     }
+}
+
+/// The rows and columns of `m` that one text's tokens and one attention head take, without
+/// copying them.
+fn block(m: &Array2<f32>, rows: Slice, columns: Slice) -> ArrayView2<'_, f32> {
+    m.slice_axis(Axis(0), rows)
+        .slice_axis_move(Axis(1), columns)
 }
 
 /// GELU, in the tanh form (within 1e-3 of the erf form everywhere), written as
