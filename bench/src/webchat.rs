@@ -1341,18 +1341,10 @@ pub(crate) fn ms(sorted: &[Duration], p: f64) -> String {
 /// Waits until the hub's `/metrics` no longer says it is preparing its knowledge bases (the
 /// gauge is absent when the built-in encoder is off), at most ten minutes.
 async fn knowledge_prepared(base: &str) -> anyhow::Result<Duration> {
-    const GAUGE: &str = "switchboard_knowledge_preparing ";
     let started = Instant::now();
     loop {
-        let metrics = reqwest::get(format!("{base}/metrics"))
-            .await?
-            .error_for_status()?
-            .text()
-            .await?;
-        let preparing = metrics
-            .lines()
-            .filter_map(|line| line.strip_prefix(GAUGE))
-            .any(|value| value.trim().parse::<f64>().is_ok_and(|value| value > 0.0));
+        let metrics = hub_metrics(base).await?;
+        let preparing = metric_sum(&metrics, "switchboard_knowledge_preparing ", "") > 0.0;
         if !preparing || started.elapsed() > Duration::from_secs(600) {
             return Ok(started.elapsed());
         }
@@ -1360,22 +1352,30 @@ async fn knowledge_prepared(base: &str) -> anyhow::Result<Duration> {
     }
 }
 
+/// The hub's `/metrics` text.
+async fn hub_metrics(base: &str) -> anyhow::Result<String> {
+    Ok(reqwest::get(format!("{base}/metrics"))
+        .await?
+        .error_for_status()?
+        .text()
+        .await?)
+}
+
+/// The sum of the series of `metrics` whose line starts with `name` and contains `label`.
+fn metric_sum(metrics: &str, name: &str, label: &str) -> f64 {
+    metrics
+        .lines()
+        .filter(|line| line.starts_with(name) && line.contains(label))
+        .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
+        .sum()
+}
+
 /// Where the hub's answers came from, from its `/metrics`: the answer cache, a model (main or
 /// small), the offline composer when the model was busy or slow or the hub late, and the
 /// model's sentiment scores asked on their own.
 async fn ai_counts(base: &str) -> anyhow::Result<String> {
-    let metrics = reqwest::get(format!("{base}/metrics"))
-        .await?
-        .error_for_status()?
-        .text()
-        .await?;
-    let sum = |name: &str, label: &str| -> u64 {
-        metrics
-            .lines()
-            .filter(|line| line.starts_with(name) && line.contains(label))
-            .filter_map(|line| line.rsplit(' ').next()?.parse::<f64>().ok())
-            .sum::<f64>() as u64
-    };
+    let metrics = hub_metrics(base).await?;
+    let sum = |name: &str, label: &str| metric_sum(&metrics, name, label) as u64;
     Ok(format!(
         "answers: cache {} hits of {} lookups; model: main {}, small {}; offline instead of the \
          model {} (busy {}, slow {}, late {}); sentiment asked on its own {}",

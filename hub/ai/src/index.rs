@@ -1199,11 +1199,9 @@ impl Knowledge {
     /// at once when it is off. For evaluations, which must not depend on the clock.
     pub async fn encoded(&self, org_id: &str) -> Result<Arc<OrgIndex>, KnowledgeError> {
         let index = self.index(org_id).await?;
-        if self.encodes().is_some() {
-            while !index.encoded_ready() {
-                self.start_encoding(&index);
-                tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-            }
+        while !self.is_encoded(&index) {
+            self.start_encoding(&index);
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         Ok(index)
     }
