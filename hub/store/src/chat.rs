@@ -1,7 +1,11 @@
 //! What web chat needs beyond the ingest path: the conversation a visitor's thread feeds, and
 //! the customer's satisfaction rating.
 
-use sea_orm::{ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, sea_query::OnConflict};
+use sea_orm::{
+    ActiveValue::Set,
+    ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
+    sea_query::{OnConflict, Query},
+};
 use switchboard_model as model;
 
 use crate::{Result, Store, StoreError, convert, entities::*};
@@ -16,25 +20,70 @@ fn csat(row: csat_response::Model) -> model::Csat {
     }
 }
 
+/// What web chat reads of a conversation when a visitor connects or resumes.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ChatConversation {
+    pub id: String,
+    pub last_seq: i64,
+    pub status: model::ConversationStatus,
+}
+
 impl Store {
-    /// The conversation a channel thread feeds now (whatever its status), if it has one.
+    /// The conversation of `org_id` a channel thread feeds now (whatever its status), in one
+    /// read: a web-chat connection asks this on every (re)connection, thousands at once when a
+    /// node dies and its visitors come to this one.
     pub async fn conversation_for_thread(
         &self,
+        org_id: &str,
         inbox_id: &str,
         thread_key: &str,
-    ) -> Result<Option<model::Conversation>> {
-        let Some(thread) = thread::Entity::find_by_id((inbox_id.to_owned(), thread_key.to_owned()))
+    ) -> Result<Option<ChatConversation>> {
+        let thread = Query::select()
+            .column(thread::Column::ConversationId)
+            .from(thread::Entity)
+            .and_where(thread::Column::InboxId.eq(inbox_id))
+            .and_where(thread::Column::ThreadKey.eq(thread_key))
+            .to_owned();
+        self.chat_conversation_where(org_id, conversation::Column::Id.in_subquery(thread))
+            .await
+    }
+
+    /// A conversation's `seq` high-water mark and status, in one read (no labels, snooze or
+    /// contact, which [`Store::conversation`] reads too).
+    pub async fn chat_conversation(
+        &self,
+        org_id: &str,
+        conversation_id: &str,
+    ) -> Result<Option<ChatConversation>> {
+        self.chat_conversation_where(org_id, conversation::Column::Id.eq(conversation_id))
+            .await
+    }
+
+    async fn chat_conversation_where(
+        &self,
+        org_id: &str,
+        condition: sea_orm::sea_query::SimpleExpr,
+    ) -> Result<Option<ChatConversation>> {
+        let row: Option<(String, i64, String)> = conversation::Entity::find()
+            .select_only()
+            .columns([
+                conversation::Column::Id,
+                conversation::Column::LastSeq,
+                conversation::Column::Status,
+            ])
+            .filter(conversation::Column::OrgId.eq(org_id))
+            .filter(condition)
+            .into_tuple()
             .one(self.db())
-            .await?
-        else {
-            return Ok(None);
-        };
-        conversation::Entity::find_by_id(&thread.conversation_id)
-            .filter(conversation::Column::OrgId.eq(&thread.org_id))
-            .one(self.db())
-            .await?
-            .map(convert::conversation)
-            .transpose()
+            .await?;
+        row.map(|(id, last_seq, status)| {
+            Ok(ChatConversation {
+                id,
+                last_seq,
+                status: convert::parse(&status)?,
+            })
+        })
+        .transpose()
     }
 
     /// Records the customer's rating of a conversation; rating again replaces the rating.

@@ -53,6 +53,7 @@ pub use analytics::{
 };
 pub use answers::CustomerScore;
 pub use auth::{NewApiKey, Principal, PrincipalKind};
+pub use chat::ChatConversation;
 pub use contact_merge::MergedContact;
 pub use contacts::ContactPage;
 pub use conversations::{BotTurn, ConversationFilter, ConversationPage, NewMessage};

@@ -207,28 +207,24 @@ impl Connection {
     async fn start(&mut self, token: &VisitorToken) -> Result<(), Stop> {
         let store = self.state.store.clone();
         let thread_key = self.visitor.thread_key();
-        let found = match store
-            .conversation_for_thread(&self.inbox.inbox_id, &thread_key)
-            .await
-        {
-            Ok(found) => found,
+        let org_id = &self.inbox.org_id;
+        let found = store
+            .conversation_for_thread(org_id, &self.inbox.inbox_id, &thread_key)
+            .await;
+        // Read again once registered: what is committed between the two reads arrives live.
+        let conversation = match found {
+            Ok(Some(found)) => {
+                self.registration.move_to(&found.id);
+                store.chat_conversation(org_id, &found.id).await
+            }
+            other => other,
+        };
+        let conversation = match conversation {
+            Ok(conversation) => conversation,
             Err(err) => {
                 self.send(&unavailable(&err)).await?;
                 return Err(Stop::Close(1011, "unavailable"));
             }
-        };
-        let conversation = match found {
-            Some(found) => {
-                self.registration.move_to(&found.id);
-                match store.conversation(&found.org_id, &found.id).await {
-                    Ok(conversation) => conversation,
-                    Err(err) => {
-                        self.send(&unavailable(&err)).await?;
-                        return Err(Stop::Close(1011, "unavailable"));
-                    }
-                }
-            }
-            None => None,
         };
         self.replayed_through = conversation.as_ref().map_or(0, |c| c.last_seq);
         self.sent_floor = self.replayed_through;
@@ -242,7 +238,7 @@ impl Connection {
             self.tell_status(conversation.status).await?;
             if conversation.status == ConversationStatus::Resolved {
                 let rated = store
-                    .csat(&conversation.org_id, &conversation.id)
+                    .csat(&self.inbox.org_id, &conversation.id)
                     .await
                     .map(|csat| csat.is_some())
                     .unwrap_or(true);
@@ -523,7 +519,7 @@ impl Connection {
             match self
                 .state
                 .store
-                .conversation(&org_id, &conversation_id)
+                .chat_conversation(&org_id, &conversation_id)
                 .await
             {
                 Ok(conversation) => conversation.map_or(0, |c| c.last_seq),
@@ -576,7 +572,7 @@ impl Connection {
         let conversation = self
             .state
             .store
-            .conversation(&self.inbox.org_id, &conversation_id)
+            .chat_conversation(&self.inbox.org_id, &conversation_id)
             .await;
         if let Ok(Some(conversation)) = conversation {
             self.tell_status(conversation.status).await?;
