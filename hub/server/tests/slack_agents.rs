@@ -168,6 +168,15 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
     let desk = desk["id"].as_str().expect("an id").to_owned();
     let customer_inbox = app.test_inbox(&admin, json!({})).await;
 
+    // A first message, with no thread in the desk: the desk remembers that, and must forget
+    // it when the conversation escalates.
+    let hello = json!({ "thread": "t-1", "from": "pat@customer.test", "id": "m-0",
+                        "text": "Hello there" });
+    assert_eq!(
+        app.webhook(&customer_inbox, "s3cret", hello).await,
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     // The customer asks for a person on their channel: the conversation escalates and the
     // desk gets a top-level post with the handoff.
     slack.respond_next(posted(THREAD_TS));

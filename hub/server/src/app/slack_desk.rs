@@ -89,6 +89,8 @@ enum Job {
     },
     /// A customer's message or an agent's public reply of a conversation that may be mirrored.
     Message(Box<Message>),
+    /// The bus dropped events for this node: what was found may be out of date.
+    Lagged,
 }
 
 fn job_of(event: &BusEvent) -> Option<Job> {
@@ -142,6 +144,10 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
                     metrics::counter!("switchboard_slack_desk_dropped_total").increment(missed);
                     tracing::warn!(missed, "the Slack agent desk lagged behind the bus");
+                    // Waits for room: the findings must be forgotten before the next job.
+                    if jobs.send(Job::Lagged).await.is_err() {
+                        break;
+                    }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
@@ -149,12 +155,12 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         drop(jobs);
     };
     let worker = async {
-        let mut known_desks = KnownDesks::default();
+        let mut known = Known::default();
         while let Some(job) = tokio::select! {
             () = shutdown.cancelled() => None,
             job = queue.recv() => job,
         } {
-            if let Err(err) = handle(&state, &mut known_desks, job).await {
+            if let Err(err) = handle(&state, &mut known, job).await {
                 tracing::error!(error = %err, "the Slack agent desk failed");
             }
         }
@@ -164,34 +170,71 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
 
 /// How long what was found of an organization's desk is trusted.
 const DESK_RECHECK: Duration = Duration::from_secs(5);
+/// How long a conversation found without a thread is trusted to have none, unless its status
+/// changes first (an escalation makes the thread, and says so on the bus).
+const MIRROR_RECHECK: Duration = Duration::from_secs(60);
+/// Conversations remembered without a thread; beyond this they are all forgotten.
+const UNMIRRORED_MAX: usize = 100_000;
 
-/// Whether each organization had a desk when last looked up, and when that was. Most have
-/// none, and their customers' messages are then skipped without a read. An escalation here
-/// forgets the finding; a desk or escalation on another node is seen within [`DESK_RECHECK`].
+/// What the desk found lately, so that a customer's message costs no read when there is nothing
+/// to post it to:
+/// - whether each organization had a desk, and when that was. Most have none, and their
+///   escalations and customers' messages are then skipped without a read. A desk is seen
+///   within [`DESK_RECHECK`] of its creation;
+/// - the conversations found without a thread in the desk: most are the bot's. A change of
+///   the conversation's status (from any node, through the bus) forgets the finding, as does a
+///   bus that lagged.
 #[derive(Default)]
-struct KnownDesks(HashMap<String, (Instant, bool)>);
+struct Known {
+    desks: HashMap<String, (Instant, bool)>,
+    unmirrored: HashMap<String, Instant>,
+}
 
-impl KnownDesks {
+impl Known {
     /// Whether the organization may have a desk, looked up unless it was lately.
     async fn may_have_desk(&mut self, state: &AppState, org_id: &str) -> Result<bool, StoreError> {
-        if let Some((checked, has)) = self.0.get(org_id)
+        if let Some((checked, has)) = self.desks.get(org_id)
             && checked.elapsed() < DESK_RECHECK
         {
             return Ok(*has);
         }
         let has = desk(state, org_id).await?.is_some();
-        self.0.insert(org_id.to_owned(), (Instant::now(), has));
+        self.desks.insert(org_id.to_owned(), (Instant::now(), has));
         Ok(has)
+    }
+
+    /// Whether the conversation was lately found without a thread.
+    fn unmirrored(&self, conversation_id: &str) -> bool {
+        self.unmirrored
+            .get(conversation_id)
+            .is_some_and(|checked| checked.elapsed() < MIRROR_RECHECK)
+    }
+
+    fn note_unmirrored(&mut self, conversation_id: &str) {
+        if self.unmirrored.len() >= UNMIRRORED_MAX {
+            self.unmirrored.clear();
+        }
+        self.unmirrored
+            .insert(conversation_id.to_owned(), Instant::now());
+    }
+
+    fn forget_all(&mut self) {
+        self.desks.clear();
+        self.unmirrored.clear();
     }
 }
 
-async fn handle(
-    state: &AppState,
-    known_desks: &mut KnownDesks,
-    job: Job,
-) -> Result<(), StoreError> {
-    if let Job::Changed { org_id, .. } = &job {
-        known_desks.0.remove(org_id);
+async fn handle(state: &AppState, known: &mut Known, job: Job) -> Result<(), StoreError> {
+    if let Job::Changed {
+        org_id,
+        conversation_id,
+        ..
+    } = &job
+    {
+        known.unmirrored.remove(conversation_id);
+        if !known.may_have_desk(state, org_id).await? {
+            return Ok(());
+        }
     }
     match job {
         Job::Changed {
@@ -205,10 +248,19 @@ async fn handle(
             ..
         } => mirror_escalation(state, &org_id, &conversation_id).await,
         Job::Message(message) => {
-            if !known_desks.may_have_desk(state, &message.org_id).await? {
+            if !known.may_have_desk(state, &message.org_id).await?
+                || known.unmirrored(&message.conversation_id)
+            {
                 return Ok(());
             }
-            mirror_message(state, &message).await
+            if !mirror_message(state, &message).await? {
+                known.note_unmirrored(&message.conversation_id);
+            }
+            Ok(())
+        }
+        Job::Lagged => {
+            known.forget_all();
+            Ok(())
         }
     }
 }
@@ -294,9 +346,18 @@ async fn live_thread(
     org_id: &str,
     conversation_id: &str,
 ) -> Result<Option<LiveThread>, StoreError> {
-    let Some(mirror) = state.store.slack_mirror(org_id, conversation_id).await? else {
-        return Ok(None);
-    };
+    match state.store.slack_mirror(org_id, conversation_id).await? {
+        Some(mirror) => live_thread_of(state, org_id, mirror).await,
+        None => Ok(None),
+    }
+}
+
+/// The desk's thread of `mirror`, once it is posted and while the desk is the same.
+async fn live_thread_of(
+    state: &AppState,
+    org_id: &str,
+    mirror: SlackMirror,
+) -> Result<Option<LiveThread>, StoreError> {
     let Some(thread_ts) = mirror.thread_ts.clone() else {
         return Ok(None);
     };
@@ -353,15 +414,22 @@ impl LiveThread {
     }
 }
 
-/// Posts a customer's message, or an agent's reply written in the inbox, into the thread.
-async fn mirror_message(state: &AppState, message: &Message) -> Result<(), StoreError> {
+/// Posts a customer's message, or an agent's reply written in the inbox, into the thread;
+/// `false` when the conversation has no thread in the desk, nor one being made.
+async fn mirror_message(state: &AppState, message: &Message) -> Result<bool, StoreError> {
     let store = &state.store;
-    let Some(thread) = live_thread(state, &message.org_id, &message.conversation_id).await? else {
-        return Ok(());
+    let Some(mirror) = store
+        .slack_mirror(&message.org_id, &message.conversation_id)
+        .await?
+    else {
+        return Ok(false);
+    };
+    let Some(thread) = live_thread_of(state, &message.org_id, mirror).await? else {
+        return Ok(true);
     };
     // A reply that came from this thread is claimed already: it is not posted back.
     let Some(claim) = thread.claim(state, &message.id).await? else {
-        return Ok(());
+        return Ok(true);
     };
     let author = match message.role {
         MessageRole::Customer => {
@@ -393,7 +461,8 @@ async fn mirror_message(state: &AppState, message: &Message) -> Result<(), Store
             message.attachments.len()
         ));
     }
-    thread.post(state, &claim, &text, "message").await
+    thread.post(state, &claim, &text, "message").await?;
+    Ok(true)
 }
 
 /// Tells the thread that the conversation was resolved (once per state of the conversation).
