@@ -125,6 +125,9 @@ pub struct Hit {
     /// The cosine of the question's and the passage's sentence vectors (`encoder.rs`), 0
     /// without.
     pub cosine: f64,
+    /// The highest cosine of the question's and one of the passage's sentences' vectors, 0
+    /// without.
+    pub sentence: f64,
 }
 
 /// A question's term and how much it tells apart (inverse document frequency over passages).
@@ -622,6 +625,7 @@ impl OrgIndex {
             } else {
                 0.0
             };
+            hit.sentence = f64::from(sentence);
             hit.score = lexical + DENSE_WEIGHT * hit.cosine as f32 + SENTENCE_WEIGHT * sentence;
         }
         hits.sort_by(|a, b| b.score.total_cmp(&a.score));
@@ -829,6 +833,7 @@ impl OrgIndex {
             title_match,
             meaning,
             cosine: 0.0,
+            sentence: 0.0,
         }
     }
 
