@@ -37,6 +37,8 @@ use crate::{
 
 /// Posts waiting for Slack; beyond this the bus reader drops new ones rather than wait.
 const QUEUE: usize = 1024;
+/// How often at most a full queue is told in the log (each drop is counted in the metrics).
+const DROP_WARNING_EVERY: Duration = Duration::from_secs(10);
 /// Tries of one post before it is given up (and logged).
 const POST_ATTEMPTS: u32 = 4;
 /// The longest wait between two tries, whatever Slack's `Retry-After` says.
@@ -128,6 +130,9 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE);
     let mut events = state.bus.subscribe();
     let reader = async {
+        // Drops are counted each time and told in the log at most every DROP_WARNING_EVERY.
+        let mut dropped = 0u64;
+        let mut warned: Option<Instant> = None;
         loop {
             let event = tokio::select! {
                 () = shutdown.cancelled() => break,
@@ -138,7 +143,15 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
                     let Some(job) = job_of(&event) else { continue };
                     if jobs.try_send(job).is_err() {
                         metrics::counter!("switchboard_slack_desk_dropped_total").increment(1);
-                        tracing::warn!("the Slack agent desk is behind: a post is dropped");
+                        dropped += 1;
+                        if warned.is_none_or(|at| at.elapsed() >= DROP_WARNING_EVERY) {
+                            tracing::warn!(
+                                dropped,
+                                "the Slack agent desk is behind: posts dropped"
+                            );
+                            warned = Some(Instant::now());
+                            dropped = 0;
+                        }
                     }
                 }
                 Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
