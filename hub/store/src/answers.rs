@@ -150,7 +150,7 @@ async fn append_many_in(
             conversation.last_message_preview = Some(convert::preview(&pending.new.text));
         }
         conversation.last_message_at = Some(now);
-        conversation.updated_at = crate::conversations::touched_at(&conversation, now);
+        conversation.updated_at = now;
         if pending.new.is_deliverable() && conversation.first_response_at.is_none() {
             conversation.first_response_at = Some(now);
         }

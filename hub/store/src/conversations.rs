@@ -117,24 +117,6 @@ fn decode_cursor(cursor: &str) -> Result<(DateTime<Utc>, String)> {
     Ok((DateTime::from_timestamp_nanos(nanos), id.to_owned()))
 }
 
-/// How far the `updated_at` of a conversation the bot holds may lag its last message.
-pub(crate) const BOT_ACTIVITY_GRAIN: chrono::TimeDelta = chrono::TimeDelta::seconds(60);
-
-/// The `updated_at` a message written at `now` gives its conversation: `now`, except that a
-/// conversation the bot holds moves at most once every [`BOT_ACTIVITY_GRAIN`]. The inbox orders
-/// by `updated_at` and two of the conversations' indexes hold it: a row update that changes no
-/// indexed column is made in place on PostgreSQL (a HOT update, no index entries), and the
-/// bot's conversations take most of the messages. Agents' conversations move with every
-/// message.
-pub(crate) fn touched_at(conversation: &conversation::Model, now: DateTime<Utc>) -> DateTime<Utc> {
-    let bot = conversation.status == ConversationStatus::Bot.as_str();
-    if bot && now >= conversation.updated_at && now - conversation.updated_at < BOT_ACTIVITY_GRAIN {
-        conversation.updated_at
-    } else {
-        now
-    }
-}
-
 /// Gives the next `seq` of a conversation and records the new message's effect on it, in the
 /// caller's transaction. The row update also serializes concurrent appends to one conversation.
 pub(crate) async fn next_seq(
@@ -155,19 +137,7 @@ pub(crate) async fn next_seq(
     }
     update
         .col_expr(conversation::Column::LastMessageAt, Expr::value(now))
-        .col_expr(
-            conversation::Column::UpdatedAt,
-            // `touched_at`, in the statement.
-            Expr::case(
-                Condition::all()
-                    .add(conversation::Column::Status.eq(ConversationStatus::Bot.as_str()))
-                    .add(conversation::Column::UpdatedAt.lte(now))
-                    .add(conversation::Column::UpdatedAt.gt(now - BOT_ACTIVITY_GRAIN)),
-                Expr::col(conversation::Column::UpdatedAt),
-            )
-            .finally(Expr::value(now))
-            .into(),
-        )
+        .col_expr(conversation::Column::UpdatedAt, Expr::value(now))
         .filter(conversation::Column::Id.eq(conversation_id))
         .exec_with_returning(db)
         .await?

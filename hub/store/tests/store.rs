@@ -20,7 +20,6 @@ backend_tests!(
     answers_that_finish_together_each_commit_once,
     a_bot_turn_reads_what_it_needs_while_the_bot_holds_the_conversation,
     one_contact_per_identity_and_one_conversation_per_thread,
-    a_bot_conversation_moves_in_the_inbox_at_most_once_a_minute,
     closed_conversations_are_not_reopened_but_resolved_ones_are,
     answers_find_their_conversation_by_reply_keys,
     organizations_never_see_each_other,
@@ -1105,74 +1104,6 @@ async fn outbox_retries_then_completes(db: TestDatabase) {
         .expect("reads")
         .expect("exists");
     assert!(conversation.first_response_at.is_some());
-}
-
-/// The bot's conversations take most messages: their `updated_at`, which the inbox orders by
-/// and two indexes hold, moves at most once a minute, so that PostgreSQL updates the row in
-/// place; `last_seq`, the preview and `last_message_at` move with every message, and a
-/// conversation with a person moves every time.
-async fn a_bot_conversation_moves_in_the_inbox_at_most_once_a_minute(db: TestDatabase) {
-    use chrono::SubsecRound;
-    let f = fixture(&db).await;
-    // PostgreSQL keeps microseconds.
-    let clock = Clock::manual(Clock::system().now().trunc_subsecs(6));
-    let f = Fixture {
-        store: f.store.with_clock(clock.clone()),
-        ..f
-    };
-    let read = |id: String| {
-        let store = &f.store;
-        let org_id = &f.org_id;
-        async move {
-            store
-                .conversation(org_id, &id)
-                .await
-                .expect("reads")
-                .expect("exists")
-        }
-    };
-    let started = clock.now();
-    let (id, _) = f.stored(&inbound("t", "v", Some("1"), "one")).await;
-    assert_eq!(read(id.clone()).await.updated_at, started);
-    clock.advance(chrono::Duration::seconds(20));
-    f.stored(&inbound("t", "v", Some("2"), "two")).await;
-    let later = read(id.clone()).await;
-    assert_eq!(
-        (later.status, later.last_seq, later.updated_at),
-        (ConversationStatus::Bot, 2, started)
-    );
-    assert_eq!(later.last_message_preview.as_deref(), Some("two"));
-    assert_eq!(later.last_message_at, Some(clock.now()));
-    // The one-by-one path (`next_seq`) keeps the same grain.
-    clock.advance(chrono::Duration::seconds(10));
-    let system = NewMessage {
-        role: MessageRole::System,
-        ..NewMessage::agent(None, "A note from the hub.", false)
-    };
-    f.store
-        .append_message(&f.org_id, &id, system.clone())
-        .await
-        .expect("appends");
-    assert_eq!(read(id.clone()).await.updated_at, started);
-    clock.advance(chrono::Duration::seconds(40));
-    f.stored(&inbound("t", "v", Some("3"), "three")).await;
-    let minute = clock.now();
-    assert_eq!(read(id.clone()).await.updated_at, minute);
-    clock.advance(chrono::Duration::seconds(10));
-    f.store
-        .append_message(&f.org_id, &id, system)
-        .await
-        .expect("appends");
-    assert_eq!(read(id.clone()).await.updated_at, minute);
-    f.store
-        .set_status(&f.org_id, &id, ConversationStatus::Escalated, "test")
-        .await
-        .expect("escalates");
-    clock.advance(chrono::Duration::seconds(5));
-    f.stored(&inbound("t", "v", Some("4"), "four")).await;
-    let escalated = read(id).await;
-    assert_eq!(escalated.updated_at, clock.now());
-    assert_eq!(escalated.last_message_preview.as_deref(), Some("four"));
 }
 
 async fn expired_leases_are_claimed_again(db: TestDatabase) {

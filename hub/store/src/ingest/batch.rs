@@ -13,7 +13,7 @@ use sea_orm::{
 use switchboard_model::{self as model, ConversationStatus, new_id};
 
 use super::{Effects, IngestOutcome, Pending, message_row, new_conversation, opened_by, stored};
-use crate::{Result, StoreError, contacts, conversations, convert, entities::*};
+use crate::{Result, StoreError, contacts, convert, entities::*};
 
 /// A batch of messages in the caller's write transaction, with a constant number of
 /// statements for the common case: messages in open conversations their channel thread already
@@ -147,7 +147,7 @@ pub(super) async fn ingest_many_in(
         conversation.last_seq += 1;
         conversation.last_message_preview = Some(convert::preview(&pending.incoming.text));
         conversation.last_message_at = Some(now);
-        conversation.updated_at = conversations::touched_at(conversation, now);
+        conversation.updated_at = now;
         let effects = Effects::of(conversation, &pending.incoming, score);
         effects.apply(conversation);
         let row = message_row(conversation, &pending.incoming, score, now);
