@@ -2,9 +2,7 @@
 //! the customer's satisfaction rating.
 
 use sea_orm::{
-    ActiveValue::Set,
-    ColumnTrait, EntityTrait, QueryFilter, QuerySelect,
-    sea_query::{OnConflict, Query},
+    ActiveValue::Set, ColumnTrait, EntityTrait, QueryFilter, QuerySelect, sea_query::OnConflict,
 };
 use switchboard_model as model;
 
@@ -29,23 +27,25 @@ pub struct ChatConversation {
 }
 
 impl Store {
-    /// The conversation of `org_id` a channel thread feeds now (whatever its status), in one
-    /// read: a web-chat connection asks this on every (re)connection, thousands at once when a
-    /// node dies and its visitors come to this one.
-    pub async fn conversation_for_thread(
+    /// The id of the conversation of `org_id` a channel thread feeds now (whatever its status),
+    /// from the thread alone: a web-chat connection asks this on every (re)connection,
+    /// thousands at once when a node dies and its visitors come to this one, and reads the
+    /// conversation ([`Store::chat_conversation`]) once registered under it.
+    pub async fn thread_conversation_id(
         &self,
         org_id: &str,
         inbox_id: &str,
         thread_key: &str,
-    ) -> Result<Option<ChatConversation>> {
-        let thread = Query::select()
+    ) -> Result<Option<String>> {
+        Ok(thread::Entity::find()
+            .select_only()
             .column(thread::Column::ConversationId)
-            .from(thread::Entity)
-            .and_where(thread::Column::InboxId.eq(inbox_id))
-            .and_where(thread::Column::ThreadKey.eq(thread_key))
-            .to_owned();
-        self.chat_conversation_where(org_id, conversation::Column::Id.in_subquery(thread))
-            .await
+            .filter(thread::Column::InboxId.eq(inbox_id))
+            .filter(thread::Column::ThreadKey.eq(thread_key))
+            .filter(thread::Column::OrgId.eq(org_id))
+            .into_tuple()
+            .one(self.db())
+            .await?)
     }
 
     /// A conversation's `seq` high-water mark and status, in one read (no labels, snooze or
@@ -55,15 +55,6 @@ impl Store {
         org_id: &str,
         conversation_id: &str,
     ) -> Result<Option<ChatConversation>> {
-        self.chat_conversation_where(org_id, conversation::Column::Id.eq(conversation_id))
-            .await
-    }
-
-    async fn chat_conversation_where(
-        &self,
-        org_id: &str,
-        condition: sea_orm::sea_query::SimpleExpr,
-    ) -> Result<Option<ChatConversation>> {
         let row: Option<(String, i64, String)> = conversation::Entity::find()
             .select_only()
             .columns([
@@ -72,7 +63,7 @@ impl Store {
                 conversation::Column::Status,
             ])
             .filter(conversation::Column::OrgId.eq(org_id))
-            .filter(condition)
+            .filter(conversation::Column::Id.eq(conversation_id))
             .into_tuple()
             .one(self.db())
             .await?;

@@ -839,12 +839,18 @@ async fn one_contact_per_identity_and_one_conversation_per_thread(db: TestDataba
     assert_eq!(a.last_message_preview.as_deref(), Some("two"));
     // What web chat reads when a visitor (re)connects: the thread's conversation, its `seq`
     // high-water mark and status; within the thread's organization only.
-    let chat = f
+    let thread_a = f
         .store
-        .conversation_for_thread(&f.org_id, &f.inbox_id, "thread-a")
+        .thread_conversation_id(&f.org_id, &f.inbox_id, "thread-a")
         .await
         .expect("reads")
         .expect("the thread's conversation");
+    let chat = f
+        .store
+        .chat_conversation(&f.org_id, &thread_a)
+        .await
+        .expect("reads")
+        .expect("exists");
     assert_eq!(
         (chat.id.as_str(), chat.last_seq, chat.status),
         (first.as_str(), 2, a.status)
@@ -860,15 +866,21 @@ async fn one_contact_per_identity_and_one_conversation_per_thread(db: TestDataba
     let stranger = f.store.create_org("other", "Other").await.expect("org");
     for found in [
         f.store
-            .conversation_for_thread(&stranger.id, &f.inbox_id, "thread-a")
+            .thread_conversation_id(&stranger.id, &f.inbox_id, "thread-a")
             .await,
         f.store
-            .conversation_for_thread(&f.org_id, &f.inbox_id, "thread-z")
+            .thread_conversation_id(&f.org_id, &f.inbox_id, "thread-z")
             .await,
-        f.store.chat_conversation(&stranger.id, &first).await,
     ] {
         assert_eq!(found.expect("reads"), None);
     }
+    assert_eq!(
+        f.store
+            .chat_conversation(&stranger.id, &first)
+            .await
+            .expect("reads"),
+        None
+    );
     // The hub's own status lines do not hide what the customer last said.
     let system = NewMessage {
         role: switchboard_model::MessageRole::System,

@@ -209,15 +209,16 @@ impl Connection {
         let thread_key = self.visitor.thread_key();
         let org_id = &self.inbox.org_id;
         let found = store
-            .conversation_for_thread(org_id, &self.inbox.inbox_id, &thread_key)
+            .thread_conversation_id(org_id, &self.inbox.inbox_id, &thread_key)
             .await;
-        // Read again once registered: what is committed between the two reads arrives live.
+        // Read once registered: what is committed after the read arrives live.
         let conversation = match found {
-            Ok(Some(found)) => {
-                self.registration.move_to(&found.id);
-                store.chat_conversation(org_id, &found.id).await
+            Ok(Some(id)) => {
+                self.registration.move_to(&id);
+                store.chat_conversation(org_id, &id).await
             }
-            other => other,
+            Ok(None) => Ok(None),
+            Err(err) => Err(err),
         };
         let conversation = match conversation {
             Ok(conversation) => conversation,
