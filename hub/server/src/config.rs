@@ -85,6 +85,10 @@ pub struct Settings {
     pub bot_queue: usize,
     /// A responder that takes longer has failed: the conversation goes to a person.
     pub bot_timeout_secs: u64,
+    /// A customer's message in a conversation the bot holds that has gone this long without an
+    /// answer (its node died with the turn queued, or the turn failed) is routed and answered
+    /// again by the node holding the `lost-turns` lease (`lost_turns.rs`).
+    pub bot_recover_secs: u64,
     /// Whether the bot takes customers' messages at all. Off, every conversation waits in the
     /// inbox for an agent (escalation rules still run), as when the AI is switched off.
     pub bot_enabled: bool,
@@ -176,6 +180,7 @@ impl Default for Settings {
             bot_workers: 4096,
             bot_queue: 65_536,
             bot_timeout_secs: 30,
+            bot_recover_secs: 120,
             bot_enabled: true,
             smtp_listen: None,
             smtp_max_message_bytes: crate::startup::WEBHOOK_BODY_LIMIT,

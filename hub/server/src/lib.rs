@@ -35,6 +35,7 @@ mod inbound;
 mod knowledge_cli;
 mod limits;
 mod login;
+mod lost_turns;
 mod notifications;
 mod presence;
 mod retention;

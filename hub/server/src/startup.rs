@@ -367,6 +367,7 @@ impl Application {
             shutdown.clone(),
         ));
         workers.spawn(crate::snooze::run(state.clone(), shutdown.clone()));
+        workers.spawn(crate::lost_turns::run(state.clone(), shutdown.clone()));
         workers.spawn(crate::presence::run(
             state.heartbeats.clone(),
             shutdown.clone(),

@@ -17,6 +17,7 @@ use tokio_tungstenite::tungstenite::Message;
 
 backend_tests!(
     the_offline_ai_answers_from_the_knowledge_base_or_hands_over,
+    a_question_whose_turn_was_lost_is_answered_once,
     the_models_answer_tells_the_customers_mood_without_a_second_call,
 );
 
@@ -145,6 +146,87 @@ async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDa
     // Issue 23, finding 7: knowledge editors read the gaps; the customer's address is not there.
     assert!(!gaps.to_string().contains("joe.bloggs"), "{gaps}");
     assert!(gaps.to_string().contains("[EMAIL]"), "{gaps}");
+    app.stop().await;
+}
+
+/// A customer's message stored as a node stores it before the ack, whose node then died
+/// before routing it or queueing the bot's turn: the node holding the `lost-turns` lease
+/// routes and answers it once `bot_recover_secs` passed, and only once.
+async fn a_question_whose_turn_was_lost_is_answered_once(db: TestDatabase) {
+    use switchboard_model::{ChannelKind, ContactRef, InboundMessage};
+    let settings = Settings {
+        bot_recover_secs: 1,
+        ..support::settings(&db)
+    };
+    let app = TestApp::spawn_full(db, settings, None).await;
+    let admin = app.admin().await;
+    let (_, inboxes) = app.get(&admin, "/api/v1/inboxes").await;
+    let inbox = inboxes
+        .as_array()
+        .expect("inboxes")
+        .iter()
+        .find(|inbox| inbox["channel"] == "webchat")
+        .expect("the demo's web-chat inbox")
+        .clone();
+    let message = InboundMessage {
+        thread_key: "visitor-lost".into(),
+        channel_message_id: Some("lost-1".into()),
+        sender: ContactRef {
+            external_id: "visitor-lost".into(),
+            ..Default::default()
+        },
+        text: "How long is a delivery code valid if the courier doesn't use it?".into(),
+        ..Default::default()
+    };
+    let stored = app
+        .state
+        .store
+        .ingest(
+            inbox["org_id"].as_str().expect("an organization"),
+            inbox["id"].as_str().expect("an id"),
+            ChannelKind::Webchat,
+            &message,
+            None,
+        )
+        .await
+        .expect("stores");
+    let switchboard_store::IngestOutcome::Stored { conversation, .. } = stored else {
+        panic!("a new message: {stored:?}");
+    };
+    let answered = |detail: &Value| {
+        detail["messages"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|message| message["role"] == "ai")
+            .count()
+    };
+    let detail = app
+        .wait_for(&admin, &conversation.id, |detail| answered(detail) > 0)
+        .await;
+    let answer = detail["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|message| message["role"] == "ai")
+        .expect("an answer");
+    assert!(
+        answer["sources"]
+            .as_array()
+            .expect("sources")
+            .iter()
+            .any(|source| source["title"] == "Delivery codes for couriers"),
+        "{answer}"
+    );
+    // Passes go on every 250 ms: none answers it again.
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    let (_, detail) = app
+        .get(
+            &admin,
+            &format!("/api/v1/conversations/{}", conversation.id),
+        )
+        .await;
+    assert_eq!(answered(&detail), 1, "{detail}");
     app.stop().await;
 }
 

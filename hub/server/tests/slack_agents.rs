@@ -156,6 +156,15 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
         .await;
     assert_eq!(status, StatusCode::CREATED, "{agent}");
     let agent_id = agent["id"].as_str().expect("an id").to_owned();
+    // The organization's customers write before it has a desk: the hub remembers it has none…
+    let customer_inbox = app.test_inbox(&admin, json!({})).await;
+    let early = json!({ "thread": "t-0", "from": "sam@customer.test", "id": "m-early",
+                        "text": "Hi, just looking" });
+    assert_eq!(
+        app.webhook(&customer_inbox, "s3cret", early).await,
+        StatusCode::OK
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
     let (status, desk) = create_inbox(
         &app,
         &admin,
@@ -166,17 +175,20 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
     assert_eq!(status, StatusCode::CREATED, "{desk}");
     assert_eq!(desk["config"]["agent_channel"], AGENT_CHANNEL);
     let desk = desk["id"].as_str().expect("an id").to_owned();
-    let customer_inbox = app.test_inbox(&admin, json!({})).await;
+    // …for a few seconds only: then the desk is seen.
+    tokio::time::sleep(std::time::Duration::from_millis(5_200)).await;
 
     // A first message, with no thread in the desk: the desk remembers that, and must forget
     // it when the conversation escalates.
-    let hello = json!({ "thread": "t-1", "from": "pat@customer.test", "id": "m-0",
-                        "text": "Hello there" });
-    assert_eq!(
-        app.webhook(&customer_inbox, "s3cret", hello).await,
-        StatusCode::OK
-    );
-    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    for (id, text) in [("m-0", "Hello there"), ("m-0b", "Anyone?")] {
+        let hello = json!({ "thread": "t-1", "from": "pat@customer.test", "id": id,
+                            "text": text });
+        assert_eq!(
+            app.webhook(&customer_inbox, "s3cret", hello).await,
+            StatusCode::OK
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
     // The customer asks for a person on their channel: the conversation escalates and the
     // desk gets a top-level post with the handoff.
     slack.respond_next(posted(THREAD_TS));
@@ -192,9 +204,13 @@ async fn escalations_are_mirrored_and_agents_answer_from_slack(db: TestDatabase)
             &format!("/api/v1/conversations?inbox_id={customer_inbox}"),
         )
         .await;
-    let conversation = list["conversations"][0]["id"]
-        .as_str()
-        .expect("the conversation")
+    let conversation = list["conversations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|conversation| conversation["status"] == "escalated")
+        .and_then(|conversation| conversation["id"].as_str())
+        .unwrap_or_else(|| panic!("the escalated conversation in {list}"))
         .to_owned();
     let (_, detail) = app
         .get(&admin, &format!("/api/v1/conversations/{conversation}"))

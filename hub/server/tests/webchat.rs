@@ -711,7 +711,20 @@ async fn a_visitor_over_the_rate_limit_gets_rate_limited(db: TestDatabase) {
     // The same visitor on another connection shares the allowance…
     let mut second = Chat::connect(&app, &format!("inbox={inbox}&visitor={token}")).await;
     second.next_of("session").await;
+    // …except for the connection's first `resume`, part of reconnecting, which replays what the
+    // visitor missed however much of the allowance is spent…
+    second
+        .send(json!({ "type": "resume", "after_seq": 0 }))
+        .await;
+    let replayed = second.next_of("message").await;
+    assert_eq!(replayed["message"]["role"], "customer", "{replayed}");
+    assert_eq!(replayed["message"]["text"], "hi", "{replayed}");
     second.message("c-4", "from another tab").await;
+    assert_eq!(second.next_of("error").await["code"], "rate_limited");
+    // …and a second `resume` counts like any frame.
+    second
+        .send(json!({ "type": "resume", "after_seq": 0 }))
+        .await;
     assert_eq!(second.next_of("error").await["code"], "rate_limited");
     // …typing is not counted, the connection stays open, and other visitors are not affected.
     second.send(json!({ "type": "typing" })).await;

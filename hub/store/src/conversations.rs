@@ -411,6 +411,67 @@ impl Store {
         Ok(Some(conversation))
     }
 
+    /// Questions whose bot turn was lost: conversations the bot holds whose newest message
+    /// is a customer's (not an automated one) stored between `since` and `until`, oldest
+    /// first, at most `limit`, each with that message. A turn is queued in memory after the
+    /// commit: a node that dies takes its queued turns with it, and a turn that fails leaves
+    /// its question so. Each organization is read through its (status, `updated_at`) index:
+    /// a customer's message moves `updated_at`.
+    pub async fn unanswered_bot_questions(
+        &self,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u64,
+    ) -> Result<Vec<(model::Conversation, model::Message)>> {
+        use sea_orm::sea_query::Query;
+        let db = self.db();
+        let last_is_customers = Query::select()
+            .expr(Expr::val(1))
+            .from(message::Entity)
+            .and_where(
+                Expr::col((message::Entity, message::Column::ConversationId))
+                    .equals((conversation::Entity, conversation::Column::Id)),
+            )
+            .and_where(
+                Expr::col((message::Entity, message::Column::Seq))
+                    .equals((conversation::Entity, conversation::Column::LastSeq)),
+            )
+            .and_where(
+                Expr::col((message::Entity, message::Column::Role))
+                    .eq(MessageRole::Customer.as_str()),
+            )
+            .and_where(Expr::col((message::Entity, message::Column::Automated)).eq(false))
+            .to_owned();
+        let mut found = Vec::new();
+        for org in organization::Entity::find().all(db).await? {
+            let rows = conversation::Entity::find()
+                .filter(conversation::Column::OrgId.eq(&org.id))
+                .filter(conversation::Column::Status.eq(ConversationStatus::Bot.as_str()))
+                .filter(conversation::Column::UpdatedAt.gte(since))
+                .filter(conversation::Column::LastMessageAt.between(since, until))
+                .filter(Expr::exists(last_is_customers.clone()))
+                .order_by_asc(conversation::Column::LastMessageAt)
+                .limit(limit.saturating_sub(found.len() as u64))
+                .all(db)
+                .await?;
+            for row in rows {
+                let Some(message) = message::Entity::find()
+                    .filter(message::Column::ConversationId.eq(&row.id))
+                    .filter(message::Column::Seq.eq(row.last_seq))
+                    .one(db)
+                    .await?
+                else {
+                    continue;
+                };
+                found.push((convert::conversation(row)?, convert::message(message)?));
+            }
+            if found.len() as u64 >= limit {
+                break;
+            }
+        }
+        Ok(found)
+    }
+
     /// A conversation's messages with `seq` above `after_seq`, in order. Private notes only
     /// when asked for (never for the customer's side).
     pub async fn messages(

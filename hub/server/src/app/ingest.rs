@@ -4,6 +4,7 @@
 
 use switchboard_model::{
     BusEvent, ChannelKind, Conversation, ConversationStatus, InboundEvent, InboundMessage, Inbox,
+    Message,
 };
 use switchboard_store::{IngestOutcome, StoreError};
 
@@ -73,14 +74,23 @@ pub async fn store_message(
 /// What a newly stored customer message sets off: its conversation's topic, routing, and the
 /// bot's turn. Failures are logged: the message is stored whatever becomes of them.
 pub async fn after_stored(state: &AppState, outcome: &IngestOutcome) {
-    let IngestOutcome::Stored {
+    if let IngestOutcome::Stored {
         message,
         conversation,
         ..
     } = outcome
-    else {
-        return;
-    };
+    {
+        after_customer_message(state, conversation, message).await;
+    }
+}
+
+/// [`after_stored`] of one stored customer message (`lost_turns.rs` runs it again for a
+/// message whose node died before it ran).
+pub async fn after_customer_message(
+    state: &AppState,
+    conversation: &Conversation,
+    message: &Message,
+) {
     // Routing sees the topic found here, on the conversation's first message too.
     let mut topical = None;
     if conversation.topic.is_none()

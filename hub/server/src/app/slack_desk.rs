@@ -16,6 +16,7 @@
 
 use std::{
     collections::HashMap,
+    sync::{Arc, Mutex},
     time::{Duration, Instant},
 };
 
@@ -129,6 +130,7 @@ fn job_of(event: &BusEvent) -> Option<Job> {
 pub async fn run(state: AppState, shutdown: CancellationToken) {
     let (jobs, mut queue) = mpsc::channel::<Job>(QUEUE);
     let mut events = state.bus.subscribe();
+    let desks = Desks::default();
     let reader = async {
         // Drops are counted each time and told in the log at most every DROP_WARNING_EVERY.
         let mut dropped = 0u64;
@@ -141,6 +143,12 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
             match event {
                 Ok(event) => {
                     let Some(job) = job_of(&event) else { continue };
+                    // A message goes only into a thread its escalation made, through a desk.
+                    if let Job::Message(message) = &job
+                        && desks.none_at(&state, &message.org_id)
+                    {
+                        continue;
+                    }
                     if jobs.try_send(job).is_err() {
                         metrics::counter!("switchboard_slack_desk_dropped_total").increment(1);
                         dropped += 1;
@@ -168,7 +176,10 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
         drop(jobs);
     };
     let worker = async {
-        let mut known = Known::default();
+        let mut known = Known {
+            desks: desks.clone(),
+            unmirrored: HashMap::new(),
+        };
         while let Some(job) = tokio::select! {
             () = shutdown.cancelled() => None,
             job = queue.recv() => job,
@@ -189,30 +200,88 @@ const MIRROR_RECHECK: Duration = Duration::from_secs(60);
 /// Conversations remembered without a thread; beyond this they are all forgotten.
 const UNMIRRORED_MAX: usize = 100_000;
 
-/// What the desk found lately, so that a customer's message costs no read when there is nothing
-/// to post it to:
-/// - whether each organization had a desk, and when that was. Most have none, and their
-///   escalations and customers' messages are then skipped without a read. A desk is seen
-///   within [`DESK_RECHECK`] of its creation;
+/// Whether each organization had a desk, and when that was, shared by the bus reader and the
+/// worker. Most organizations have none, and their customers' messages are most of the bus:
+/// the reader drops those without queueing them, and when the finding is older than
+/// [`DESK_RECHECK`] it keeps dropping them while one task reads it again. (The worker used to
+/// read it in line: on a busy pool it stalled while a thousand messages a second overflowed its
+/// queue.) Status changes, far fewer, always reach the worker, which reads a stale finding
+/// again: an escalation is mirrored whenever the organization has a desk by then.
+#[derive(Clone, Default)]
+struct Desks(Arc<Mutex<HashMap<String, DeskSeen>>>);
+
+struct DeskSeen {
+    checked: Instant,
+    has: bool,
+    /// A read of the organization's desk is on its way.
+    rechecking: bool,
+}
+
+impl Desks {
+    /// The finding for `org_id` while it is fresh.
+    fn fresh(&self, org_id: &str) -> Option<bool> {
+        let seen = self.0.lock().expect("desks");
+        seen.get(org_id)
+            .filter(|seen| seen.checked.elapsed() < DESK_RECHECK)
+            .map(|seen| seen.has)
+    }
+
+    fn record(&self, org_id: &str, has: bool) {
+        self.0.lock().expect("desks").insert(
+            org_id.to_owned(),
+            DeskSeen {
+                checked: Instant::now(),
+                has,
+                rechecking: false,
+            },
+        );
+    }
+
+    /// Whether `org_id` was found without a desk, fresh or not; a finding gone stale is read
+    /// again in the background, once at a time.
+    fn none_at(&self, state: &AppState, org_id: &str) -> bool {
+        let mut seen = self.0.lock().expect("desks");
+        let Some(found) = seen.get_mut(org_id).filter(|seen| !seen.has) else {
+            return false;
+        };
+        if found.checked.elapsed() >= DESK_RECHECK && !found.rechecking {
+            found.rechecking = true;
+            let (desks, state, org_id) = (self.clone(), state.clone(), org_id.to_owned());
+            tokio::spawn(async move {
+                match desk(&state, &org_id).await {
+                    Ok(found) => desks.record(&org_id, found.is_some()),
+                    Err(err) => {
+                        tracing::warn!(error = %err, org_id, "cannot check the Slack agent desk");
+                        if let Some(seen) = desks.0.lock().expect("desks").get_mut(&org_id) {
+                            seen.rechecking = false;
+                        }
+                    }
+                }
+            });
+        }
+        true
+    }
+}
+
+/// What the worker found lately, so that a customer's message costs no read when there is
+/// nothing to post it to:
+/// - whether each organization had a desk ([`Desks`]);
 /// - the conversations found without a thread in the desk: most are the bot's. A change of
 ///   the conversation's status (from any node, through the bus) forgets the finding, as does a
 ///   bus that lagged.
-#[derive(Default)]
 struct Known {
-    desks: HashMap<String, (Instant, bool)>,
+    desks: Desks,
     unmirrored: HashMap<String, Instant>,
 }
 
 impl Known {
     /// Whether the organization may have a desk, looked up unless it was lately.
     async fn may_have_desk(&mut self, state: &AppState, org_id: &str) -> Result<bool, StoreError> {
-        if let Some((checked, has)) = self.desks.get(org_id)
-            && checked.elapsed() < DESK_RECHECK
-        {
-            return Ok(*has);
+        if let Some(has) = self.desks.fresh(org_id) {
+            return Ok(has);
         }
         let has = desk(state, org_id).await?.is_some();
-        self.desks.insert(org_id.to_owned(), (Instant::now(), has));
+        self.desks.record(org_id, has);
         Ok(has)
     }
 
@@ -229,11 +298,6 @@ impl Known {
         }
         self.unmirrored
             .insert(conversation_id.to_owned(), Instant::now());
-    }
-
-    fn forget_all(&mut self) {
-        self.desks.clear();
-        self.unmirrored.clear();
     }
 }
 
@@ -272,7 +336,8 @@ async fn handle(state: &AppState, known: &mut Known, job: Job) -> Result<(), Sto
             Ok(())
         }
         Job::Lagged => {
-            known.forget_all();
+            // Desk findings age on their own; the conversations' depend on the bus.
+            known.unmirrored.clear();
             Ok(())
         }
     }

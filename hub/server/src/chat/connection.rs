@@ -101,6 +101,10 @@ struct Connection {
     /// Ids of the latest messages sent whole, so that a late `delta` of one is dropped.
     sent_whole: std::collections::VecDeque<String>,
     last_typing: Option<Instant>,
+    /// Whether this connection has served a `resume`: its first, part of reconnecting, counts
+    /// against no limit, so that a visitor back after a storm of reconnections is never refused
+    /// the replay of what it missed (the widget sends it once and does not resend it).
+    resumed: bool,
     /// The routing of this visitor's last message, in the background lane: the next waits for
     /// it, so that one visitor's messages are routed in order.
     routing: Option<tokio::task::JoinHandle<()>>,
@@ -151,6 +155,7 @@ pub(crate) async fn run(
         live_sent: BTreeSet::new(),
         sent_whole: std::collections::VecDeque::new(),
         last_typing: None,
+        resumed: false,
         routing: None,
     };
     // The store's futures are large: boxed, they take memory only while they run, and an idle
@@ -360,7 +365,8 @@ impl Connection {
         if let Ok(ClientFrame::Typing) = frame {
             return self.typing();
         }
-        if let Some(wait) = self.over_limit().await {
+        let first_resume = matches!(frame, Ok(ClientFrame::Resume { .. })) && !self.resumed;
+        if !first_resume && let Some(wait) = self.over_limit().await {
             return self
                 .send(&ServerFrame::error(
                     "rate_limited",
@@ -371,7 +377,10 @@ impl Connection {
         match frame {
             Err(err) => self.send(&ServerFrame::from(&err)).await,
             Ok(ClientFrame::Message { client_id, text }) => self.message(client_id, text).await,
-            Ok(ClientFrame::Resume { after_seq }) => self.replay(after_seq).await,
+            Ok(ClientFrame::Resume { after_seq }) => {
+                self.resumed = true;
+                self.replay(after_seq).await
+            }
             Ok(ClientFrame::Handoff) => self.handoff().await,
             Ok(ClientFrame::Csat { score, comment }) => self.csat(score, comment).await,
             Ok(ClientFrame::Typing) => self.typing(),
