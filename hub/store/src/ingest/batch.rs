@@ -21,17 +21,23 @@ use crate::{Result, StoreError, contacts, convert, entities::*};
 /// this transaction SQLite's only writer, and PostgreSQL's rows are locked, [`threads_of`]),
 /// and written back in one upsert of the conversations and one insert of the messages. The
 /// rest (a first message, a reply found by its quoted ids, a closed conversation) go through
-/// [`ingest_in`] first. `None` when any message was stored before: the caller must roll back.
+/// [`ingest_in`] first. `None` when any message was stored before: the caller must roll back,
+/// and write the batch again with `look_first`, which finds such messages before writing.
 pub(super) async fn ingest_many_in(
     db: &impl ConnectionTrait,
     batch: &[Pending],
     now: DateTime<Utc>,
+    look_first: bool,
 ) -> Result<Option<Vec<IngestOutcome>>> {
     let mut outcomes: Vec<Option<IngestOutcome>> = batch.iter().map(|_| None).collect();
     // Resends (a client that did not see its ack in time sends again): a copy of a message
-    // committed since `Store::ingest` looked is a duplicate now; a second copy in this batch
-    // becomes one once the first is stored. Neither may fail the batch.
-    let before = stored_before(db, batch).await?;
+    // committed before is a duplicate, found here when looking first, else by the insert's
+    // conflict; a second copy in this batch becomes one once the first is stored.
+    let before = if look_first {
+        stored_before(db, batch).await?
+    } else {
+        HashMap::new()
+    };
     let mut seen = HashSet::new();
     let mut live = vec![true; batch.len()];
     for (i, pending) in batch.iter().enumerate() {
