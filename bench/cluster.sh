@@ -54,6 +54,9 @@ chmod 755 "$work"
 # Every node seals and opens the inboxes' secrets with the same key (docs/operations.md).
 SWITCHBOARD_SECRET_KEY="$("$work/switchboard" secrets new-key)"
 export SWITCHBOARD_SECRET_KEY
+# A question whose turn the killed node had queued is answered by a survivor once it has waited
+# this long (hub/server/src/lost_turns.rs): 30 s rather than the default 120, within the run.
+export SWITCHBOARD_BOT_RECOVER_SECS="${SWITCHBOARD_BOT_RECOVER_SECS:-30}"
 
 server="${SWITCHBOARD_TEST_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
 server="${server%/*}"
