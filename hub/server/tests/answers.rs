@@ -94,6 +94,16 @@ async fn conversation_of(app: &TestApp, admin: &str, session: &Value, inbox: &st
         .to_owned()
 }
 
+/// Asserts that `answer` names the article `title` among its sources.
+fn assert_cites(answer: &Value, title: &str) {
+    let cited = answer["sources"]
+        .as_array()
+        .expect("sources")
+        .iter()
+        .any(|source| source["title"] == title);
+    assert!(cited, "{title} in {answer}");
+}
+
 async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDatabase) {
     let settings = support::settings(&db);
     let app = TestApp::spawn_full(db, settings, None).await;
@@ -108,14 +118,7 @@ async fn the_offline_ai_answers_from_the_knowledge_base_or_hands_over(db: TestDa
     )
     .await;
     assert_eq!(answer["role"], "ai", "{answer}");
-    assert!(
-        answer["sources"]
-            .as_array()
-            .expect("sources")
-            .iter()
-            .any(|source| source["title"] == "Delivery codes for couriers"),
-        "{answer}"
-    );
+    assert_cites(&answer, "Delivery codes for couriers");
     let confidence = answer["confidence"].as_f64().expect("a confidence");
     assert!((0.5..=1.0).contains(&confidence), "{confidence}");
 
@@ -210,14 +213,7 @@ async fn a_question_whose_turn_was_lost_is_answered_once(db: TestDatabase) {
         .flatten()
         .find(|message| message["role"] == "ai")
         .expect("an answer");
-    assert!(
-        answer["sources"]
-            .as_array()
-            .expect("sources")
-            .iter()
-            .any(|source| source["title"] == "Delivery codes for couriers"),
-        "{answer}"
-    );
+    assert_cites(answer, "Delivery codes for couriers");
     // Passes go on every 250 ms: none answers it again.
     tokio::time::sleep(Duration::from_millis(1_500)).await;
     let (_, detail) = app

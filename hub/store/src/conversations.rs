@@ -415,8 +415,9 @@ impl Store {
     /// is a customer's (not an automated one) stored between `since` and `until`, oldest
     /// first, at most `limit`, each with that message. A turn is queued in memory after the
     /// commit: a node that dies takes its queued turns with it, and a turn that fails leaves
-    /// its question so. Each organization is read through its (status, `updated_at`) index:
-    /// a customer's message moves `updated_at`.
+    /// its question so. Each organization is read through its (status, `updated_at`) index,
+    /// only the conversations last touched between `since` and `until`: a customer's message
+    /// moves `updated_at`, and the conversations busy now are not looked at.
     pub async fn unanswered_bot_questions(
         &self,
         since: DateTime<Utc>,
@@ -447,7 +448,7 @@ impl Store {
             let rows = conversation::Entity::find()
                 .filter(conversation::Column::OrgId.eq(&org.id))
                 .filter(conversation::Column::Status.eq(ConversationStatus::Bot.as_str()))
-                .filter(conversation::Column::UpdatedAt.gte(since))
+                .filter(conversation::Column::UpdatedAt.between(since, until))
                 .filter(conversation::Column::LastMessageAt.between(since, until))
                 .filter(Expr::exists(last_is_customers.clone()))
                 .order_by_asc(conversation::Column::LastMessageAt)
