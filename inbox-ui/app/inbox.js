@@ -359,7 +359,11 @@ export function createInbox({ me, can, directory, shortcuts }) {
           try {
             const detail = await get(`/conversations/${encodeURIComponent(conversationId)}`);
             upsert({ ...detail.conversation, sla: detail.sla });
-            if (conversationId === state.selectedId && ticket === detailTicket) renderDetail(detail, { keepDrafts: true });
+            if (conversationId === state.selectedId && ticket === detailTicket) {
+              const shown = state.detail?.contact;
+              if (ticket <= contactEditTicket && shown && detail.contact?.id === shown.id) detail.contact = shown;
+              renderDetail(detail, { keepDrafts: true });
+            }
           } catch (error) {
             if (error instanceof ApiError && error.status === 404) {
               state.items = state.items.filter((c) => c.id !== conversationId);
@@ -407,6 +411,9 @@ export function createInbox({ me, can, directory, shortcuts }) {
   // The newest request for the open conversation's detail: answers can come back out of order,
   // and an older one rendered last would drop what arrived since (a note just added).
   let detailTicket = 0;
+  // Detail fetches with a ticket up to this began before the contact shown was last changed here
+  // (a label added, a merge): what they say of the contact may be older than what is shown.
+  let contactEditTicket = 0;
 
   async function openConversation(id, { focus = false } = {}) {
     state.selectedId = id;
@@ -718,6 +725,7 @@ export function createInbox({ me, can, directory, shortcuts }) {
     const contactChanged = (updated) => {
       const open = state.detail;
       if (!open || open.contact?.id !== updated.id) return;
+      contactEditTicket = detailTicket;
       open.contact = updated;
       contacts.set(updated.id, updated);
       renderHeader();
