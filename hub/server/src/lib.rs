@@ -33,6 +33,7 @@ mod gdpr;
 mod helpdesk;
 mod inbound;
 mod knowledge_cli;
+mod leased;
 mod limits;
 mod login;
 mod lost_turns;

@@ -10,10 +10,9 @@
 
 use std::time::Duration;
 
-use switchboard_model::new_id;
 use tokio_util::sync::CancellationToken;
 
-use crate::{app::ingest::after_customer_message, state::AppState};
+use crate::{app::ingest::after_customer_message, leased::Leased, state::AppState};
 
 const LEASE: &str = "lost-turns";
 /// Questions older than this are not answered by the bot any more.
@@ -29,28 +28,13 @@ pub async fn run(state: AppState, shutdown: CancellationToken) {
     }
     let after = Duration::from_secs(state.settings.bot_recover_secs.max(1));
     let period = (after / 4).clamp(Duration::from_millis(250), LONGEST_PERIOD);
-    let holder = new_id();
-    let mut tick = tokio::time::interval(period);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        // Kept for two periods: a node that dies hands the job on within that.
-        match state.store.take_lease(LEASE, &holder, period * 2).await {
-            Ok(Some(_)) => {}
-            Ok(None) => continue,
-            Err(err) => {
-                tracing::warn!(%err, "cannot take the lost-turns lease");
-                continue;
-            }
-        }
+    // Kept for two periods: a node that dies hands the job on within that.
+    let mut rounds = Leased::new(state.store.clone(), LEASE, period, period * 2);
+    while rounds.next_round(&shutdown).await.is_some() {
         if let Err(err) = pass(&state, after).await {
             tracing::warn!(%err, "cannot look for lost bot turns");
         }
     }
-    let _ = state.store.release_lease(LEASE, &holder).await;
 }
 
 /// One pass: routes and answers, in the background lane, every question found; returns how

@@ -6,9 +6,10 @@
 
 use std::{path::PathBuf, time::Duration};
 
-use switchboard_model::new_id;
 use switchboard_store::{RetentionMode, RetentionPolicy, Store, StoreError};
 use tokio_util::sync::CancellationToken;
+
+use crate::leased::Leased;
 
 /// Who the audit log names for the job's purges.
 pub const ACTOR: &str = "retention";
@@ -130,25 +131,11 @@ pub async fn purge(
 /// purges each organization with a policy. It keeps the lease for an interval, so the other
 /// nodes' ticks in between find it taken; a node that dies hands the job on within that.
 pub async fn run(store: Store, files: PathBuf, every: Duration, shutdown: CancellationToken) {
-    let holder = new_id();
-    let mut tick = tokio::time::interval(every);
-    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    loop {
-        tokio::select! {
-            () = shutdown.cancelled() => break,
-            _ = tick.tick() => {}
-        }
-        let token = match store.take_lease(LEASE, &holder, every).await {
-            Ok(Some(token)) => token,
-            Ok(None) => continue,
-            Err(err) => {
-                tracing::warn!(%err, "cannot take the retention lease");
-                continue;
-            }
-        };
+    let mut rounds = Leased::new(store.clone(), LEASE, every, every);
+    while let Some(token) = rounds.next_round(&shutdown).await {
         let fence = Fence {
             store: &store,
-            holder: &holder,
+            holder: rounds.holder(),
             ttl: every,
             token,
             shutdown: &shutdown,
@@ -167,6 +154,4 @@ pub async fn run(store: Store, files: PathBuf, every: Duration, shutdown: Cancel
             }
         }
     }
-    // Let another node take over at once.
-    let _ = store.release_lease(LEASE, &holder).await;
 }
