@@ -19,9 +19,14 @@ use tokio_util::task::TaskTracker;
 const NICE: i32 = 19;
 /// Database connections that the lane reads on (on SQLite, threads of their own). On
 /// PostgreSQL the lane also writes on them (what does not go through the group-commit writers:
-/// routing, handoffs), and each waits for the server rather than for a core, so it has more.
+/// routing, handoffs), and each waits for the server rather than for a core, so it has more;
+/// but each is a server process that competes for the cores with those of the ingest writers,
+/// which the acknowledgements wait for. At 10,000 conversations on 2 cores, 16 gave ack p99s
+/// of 90–112 ms at 1,000 messages a second and 332 ms at 2,000; 8 gave 55 ms and 212 ms, the
+/// first answers p95 0.29 s and 6.5 s (5.3 s with 16); 4 made answers slower still
+/// (BENCHMARKS.md).
 const SQLITE_READERS: u32 = 4;
-const POSTGRES_CONNECTIONS: u32 = 16;
+const POSTGRES_CONNECTIONS: u32 = 8;
 /// Stored messages waiting for routing: a connection that finds the lane this far behind waits
 /// before it reads its next frame, rather than growing memory.
 const BACKLOG: usize = 65_536;

@@ -131,7 +131,10 @@ pub(super) async fn ingest_many_in(
     }
     let mut rows = Vec::new();
     let mut changed = HashSet::new();
-    for (i, conversation, row) in open_in_bulk(db, batch, &fresh, now).await? {
+    // On PostgreSQL the new contacts, identities, threads and conversations are written with
+    // the messages, in one statement (`write_numbered`).
+    let mut opening = Vec::new();
+    for (i, conversation, row) in open_in_bulk(db, batch, &fresh, now, &mut opening).await? {
         rows.push(row.clone());
         outcomes[i] = Some(stored(conversation, row, true, false)?);
     }
@@ -173,7 +176,7 @@ pub(super) async fn ingest_many_in(
             .map(|row| row.into_active_model().reset_all())
             .collect();
         let count = rows.len() as u64;
-        if write_numbered(db, updated, rows).await? != count {
+        if write_numbered(db, opening, updated, rows).await? != count {
             return Ok(None);
         }
     }
@@ -196,12 +199,14 @@ pub(super) async fn ingest_many_in(
     Ok(outcomes.into_iter().collect())
 }
 
-/// Writes the conversations the batch numbered (`updated`, upserted by id) and its messages,
-/// which a resend stored before makes fewer; returns the messages inserted. On PostgreSQL in
-/// one statement, the upsert a data-modifying `WITH` before the insert: a round trip fewer for
-/// the acknowledgements to wait for (SQLite's statements cost no round trip).
+/// Writes what [`open_in_bulk`] left to write (`opening`), the conversations the batch numbered
+/// (`updated`, upserted by id) and its messages, which a resend stored before makes fewer;
+/// returns the messages inserted. On PostgreSQL in one statement, the others data-modifying
+/// `WITH`s before the insert: each a round trip fewer for the acknowledgements to wait for
+/// (SQLite's statements cost no round trip).
 async fn write_numbered(
     db: &impl ConnectionTrait,
+    opening: Vec<Statement>,
     updated: Vec<conversation::ActiveModel>,
     rows: Vec<message::Model>,
 ) -> Result<u64> {
@@ -232,25 +237,39 @@ async fn write_numbered(
             )
             .build(backend)
     });
-    let messages = match upsert {
-        Some(upsert) if backend == DbBackend::Postgres => after_in_one(upsert, messages),
-        Some(upsert) => {
-            db.execute_raw(upsert).await?;
-            messages
-        }
-        None => messages,
-    };
+    let mut first = opening;
+    first.extend(upsert);
+    if backend == DbBackend::Postgres {
+        return Ok(db
+            .execute_raw(after_in_one(first, messages))
+            .await?
+            .rows_affected());
+    }
+    for statement in first {
+        db.execute_raw(statement).await?;
+    }
     Ok(db.execute_raw(messages).await?.rows_affected())
 }
 
-/// PostgreSQL's `then` with `first` run before it in the same statement, as a data-modifying
-/// `WITH` (which runs to completion whatever `then` reads of it): `then`'s placeholders move
-/// past `first`'s.
-fn after_in_one(first: Statement, then: Statement) -> Statement {
-    let mut values = first.values.map(|values| values.0).unwrap_or_default();
+/// PostgreSQL's `then` with each of `first` run before it in the same statement, as
+/// data-modifying `WITH`s (which run to completion whatever `then` reads of them): the
+/// placeholders of each move past those before it.
+fn after_in_one(first: Vec<Statement>, then: Statement) -> Statement {
+    if first.is_empty() {
+        return then;
+    }
+    let mut values = Vec::new();
+    let mut parts = Vec::with_capacity(first.len());
+    for (i, statement) in first.into_iter().enumerate() {
+        parts.push(format!(
+            "w{i} AS ({})",
+            shift_placeholders(&statement.sql, values.len())
+        ));
+        values.extend(statement.values.map(|values| values.0).unwrap_or_default());
+    }
     let sql = format!(
-        "WITH first AS ({}) {}",
-        first.sql,
+        "WITH {} {}",
+        parts.join(", "),
         shift_placeholders(&then.sql, values.len())
     );
     values.extend(then.values.map(|values| values.0).unwrap_or_default());
@@ -279,14 +298,25 @@ fn shift_placeholders(sql: &str, by: usize) -> String {
 /// Opens a conversation for each message of `batch` marked in `fresh` (the first message of a
 /// thread the hub has never seen), in the caller's write transaction: finds the senders'
 /// identities in one query, and writes the new contacts, identities, conversations and threads
-/// in one insert each. Returns each message's index, its conversation and its row, which the
-/// caller inserts with the batch's other messages.
+/// in one insert each; on PostgreSQL it leaves the inserts in `deferred`, for the caller to run
+/// with the messages' in one statement. Returns each message's index, its conversation and its
+/// row, which the caller inserts with the batch's other messages.
 async fn open_in_bulk(
     db: &impl ConnectionTrait,
     batch: &[Pending],
     fresh: &[bool],
     now: DateTime<Utc>,
+    deferred: &mut Vec<Statement>,
 ) -> Result<Vec<(usize, conversation::Model, message::Model)>> {
+    let backend = db.get_database_backend();
+    let mut write = async |statement: Statement| -> Result<()> {
+        if backend == DbBackend::Postgres {
+            deferred.push(statement);
+        } else {
+            db.execute_raw(statement).await?;
+        }
+        Ok(())
+    };
     let opening: Vec<(usize, &Pending)> = batch
         .iter()
         .enumerate()
@@ -342,12 +372,8 @@ async fn open_in_bulk(
         contact_of.insert(key, contact_id);
     }
     if !new_contacts.is_empty() {
-        contact::Entity::insert_many(new_contacts)
-            .exec_without_returning(db)
-            .await?;
-        contact_identity::Entity::insert_many(new_identities)
-            .exec_without_returning(db)
-            .await?;
+        write(contact::Entity::insert_many(new_contacts).build(backend)).await?;
+        write(contact_identity::Entity::insert_many(new_identities).build(backend)).await?;
     }
     let mut opened = Vec::with_capacity(opening.len());
     let mut new_threads = Vec::with_capacity(opening.len());
@@ -375,15 +401,15 @@ async fn open_in_bulk(
         });
         opened.push((i, conversation, row));
     }
-    thread::Entity::insert_many(new_threads)
-        .exec_without_returning(db)
-        .await?;
-    conversation::Entity::insert_many(
-        opened
-            .iter()
-            .map(|(_, conversation, _)| conversation::ActiveModel::from(conversation.clone())),
+    write(thread::Entity::insert_many(new_threads).build(backend)).await?;
+    write(
+        conversation::Entity::insert_many(
+            opened
+                .iter()
+                .map(|(_, conversation, _)| conversation::ActiveModel::from(conversation.clone())),
+        )
+        .build(backend),
     )
-    .exec_without_returning(db)
     .await?;
     Ok(opened)
 }
@@ -516,11 +542,17 @@ mod tests {
             "INSERT INTO m VALUES ($1)",
             ["c".into()],
         );
-        let one = after_in_one(first, then);
+        let second = Statement::from_sql_and_values(
+            DbBackend::Postgres,
+            "INSERT INTO t VALUES ($1)",
+            ["d".into()],
+        );
+        let one = after_in_one(vec![first, second], then);
         assert_eq!(
             one.sql,
-            "WITH first AS (INSERT INTO c VALUES ($1, $2)) INSERT INTO m VALUES ($3)"
+            "WITH w0 AS (INSERT INTO c VALUES ($1, $2)), w1 AS (INSERT INTO t VALUES ($3)) \
+             INSERT INTO m VALUES ($4)"
         );
-        assert_eq!(one.values.expect("values").0.len(), 3);
+        assert_eq!(one.values.expect("values").0.len(), 4);
     }
 }
