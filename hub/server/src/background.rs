@@ -21,10 +21,10 @@ const NICE: i32 = 19;
 /// PostgreSQL the lane also writes on them (what does not go through the group-commit writers:
 /// routing, handoffs), and each waits for the server rather than for a core, so it has more;
 /// but each is a server process that competes for the cores with those of the ingest writers,
-/// which the acknowledgements wait for. At 10,000 conversations on 2 cores, 16 gave ack p99s
-/// of 90–112 ms at 1,000 messages a second and 332 ms at 2,000; 8 gave 55 ms and 212 ms, the
-/// first answers p95 0.29 s and 6.5 s (5.3 s with 16); 4 made answers slower still
-/// (BENCHMARKS.md).
+/// which the acknowledgements wait for. At 10,000 conversations and 2,000 messages a second on
+/// 2 cores, 16 gave ack p50s of 40–43 ms and p99s of 325–394 ms, 8 gave 25–28 ms and
+/// 178–352 ms, the first answers as late (p95 5–8 s either way); at 1,000 a second the two
+/// measure alike (BENCHMARKS.md).
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_CONNECTIONS: u32 = 8;
 /// Stored messages waiting for routing: a connection that finds the lane this far behind waits
