@@ -7,15 +7,14 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect,
-    sea_query::{Expr, OnConflict},
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 use switchboard_model::{self as model, AiOutcome, MessageRole};
 use tokio::sync::{mpsc, oneshot};
 
 use crate::{
     Result, Store, StoreError,
-    conversations::{NewMessage, append_in, delivered_by_hub, hub_message_row},
+    conversations::{NewMessage, append_in, delivered_by_hub, hub_message_row, upsert_numbered},
     convert,
     entities::*,
     routing, understanding,
@@ -182,19 +181,7 @@ async fn append_many_in(
             .filter(|(_, fast)| **fast)
             .filter_map(|(appended, _)| appended.as_ref())
             .map(|(conversation, _)| conversation.clone().into_active_model().reset_all());
-        conversation::Entity::insert_many(updated)
-            .on_conflict(
-                OnConflict::column(Column::Id)
-                    .update_columns([
-                        Column::LastSeq,
-                        Column::LastMessagePreview,
-                        Column::LastMessageAt,
-                        Column::UpdatedAt,
-                        Column::FirstResponseAt,
-                        Column::Sentiment,
-                    ])
-                    .to_owned(),
-            )
+        upsert_numbered(updated, [Column::FirstResponseAt])
             .exec_without_returning(db)
             .await?;
         message::Entity::insert_many(rows.into_iter().map(message::ActiveModel::from))

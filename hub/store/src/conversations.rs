@@ -244,6 +244,28 @@ pub(crate) async fn complete(
     crate::contacts::fill_contact_names(db, org_id, conversations).await
 }
 
+/// Writes back conversations a batch gave new messages in memory (ingest's and the bot's
+/// answers'): each upserted by id, taking from the row what a new message changes (its `seq`,
+/// preview and time, and the sentiment level) and `also`.
+pub(crate) fn upsert_numbered(
+    rows: impl IntoIterator<Item = conversation::ActiveModel>,
+    also: impl IntoIterator<Item = conversation::Column>,
+) -> sea_orm::InsertMany<conversation::ActiveModel> {
+    use conversation::Column;
+    let columns = [
+        Column::LastSeq,
+        Column::LastMessagePreview,
+        Column::LastMessageAt,
+        Column::UpdatedAt,
+        Column::Sentiment,
+    ];
+    conversation::Entity::insert_many(rows).on_conflict(
+        sea_orm::sea_query::OnConflict::column(Column::Id)
+            .update_columns(columns.into_iter().chain(also))
+            .to_owned(),
+    )
+}
+
 /// A conversation of `org_id` read inside the caller's transaction, or `NotFound`.
 pub(crate) async fn conversation_row(
     db: &impl ConnectionTrait,

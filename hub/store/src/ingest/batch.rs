@@ -13,7 +13,7 @@ use sea_orm::{
 use switchboard_model::{self as model, ConversationStatus, new_id};
 
 use super::{Effects, IngestOutcome, Pending, message_row, new_conversation, opened_by, stored};
-use crate::{Result, StoreError, contacts, convert, entities::*};
+use crate::{Result, StoreError, contacts, conversations::upsert_numbered, convert, entities::*};
 
 /// A batch of messages in the caller's write transaction, with a constant number of
 /// statements for the common case: messages in open conversations their channel thread already
@@ -220,22 +220,15 @@ async fn write_numbered(
         )
         .build(backend);
     let upsert = (!updated.is_empty()).then(|| {
-        conversation::Entity::insert_many(updated)
-            .on_conflict(
-                OnConflict::column(Column::Id)
-                    .update_columns([
-                        Column::LastSeq,
-                        Column::LastMessagePreview,
-                        Column::LastMessageAt,
-                        Column::UpdatedAt,
-                        Column::Sentiment,
-                        Column::Status,
-                        Column::ResolvedAt,
-                        Column::LastInboundChannelMessageId,
-                    ])
-                    .to_owned(),
-            )
-            .build(backend)
+        upsert_numbered(
+            updated,
+            [
+                Column::Status,
+                Column::ResolvedAt,
+                Column::LastInboundChannelMessageId,
+            ],
+        )
+        .build(backend)
     });
     let mut first = opening;
     first.extend(upsert);
