@@ -9,6 +9,7 @@ mod analytics;
 mod answers;
 mod auth;
 mod canned;
+mod chained;
 mod chat;
 mod connection;
 mod contact_merge;

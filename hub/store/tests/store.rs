@@ -730,6 +730,43 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
         assert_eq!(routing.ai_declines, declines);
         assert_eq!(routing.ai_failures, declines);
     }
+    // The counts go on from the rows an earlier batch wrote: an answer ends a run of declines,
+    // a decline starts one.
+    let handover = NewMessage {
+        role: MessageRole::System,
+        ..NewMessage::agent(None, "A person will take over.", false)
+    };
+    let later = [
+        (chats[5].clone(), answer("at last"), AiOutcome::Answered),
+        (chats[4].clone(), handover, AiOutcome::Declined),
+    ];
+    let tasks: Vec<_> = later
+        .into_iter()
+        .map(|(conversation_id, new, outcome)| {
+            let (store, org) = (f.store.clone(), f.org_id.clone());
+            let id = switchboard_model::new_id();
+            tokio::spawn(async move {
+                store
+                    .append_bot_message(&org, &conversation_id, &id, new, outcome)
+                    .await
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.expect("joins").expect("stores the message");
+    }
+    for (conversation_id, failures) in [(&chats[5], 0), (&chats[4], 1)] {
+        let routing = f
+            .store
+            .routing_state(&f.org_id, conversation_id)
+            .await
+            .expect("reads");
+        assert_eq!(
+            (routing.ai_answers, routing.ai_declines, routing.ai_failures),
+            (1, 1, failures),
+            "{conversation_id}"
+        );
+    }
 }
 
 async fn a_bot_turn_reads_what_it_needs_while_the_bot_holds_the_conversation(db: TestDatabase) {

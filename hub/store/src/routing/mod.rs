@@ -14,7 +14,7 @@ pub(crate) use rules::seed_defaults;
 pub use sla::{SlaBreach, SlaFilter};
 pub(crate) use sla::{note_agent_reply, sla_clock, sla_condition};
 pub use state::{NewHandoff, RoutingApplied, RoutingChange, RoutingInputs};
-pub(crate) use state::{ai_outcome_update, ensure_state_rows, new_state_row, record_ai_outcome_in};
+pub(crate) use state::{ai_outcome_upsert, record_ai_outcome_in};
 
 use crate::StoreError;
 

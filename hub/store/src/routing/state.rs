@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveValue::Set,
     ColumnTrait, ConnectionTrait, EntityTrait, QueryFilter, QueryOrder, QuerySelect, QueryTrait,
-    sea_query::{Expr, ExprTrait},
+    sea_query::{Expr, ExprTrait, OnConflict},
 };
 use serde_json::{Value, json};
 use switchboard_model::{
@@ -109,7 +109,7 @@ fn state(row: Option<conversation_routing::Model>) -> Result<RoutingState> {
 }
 
 /// A conversation's routing row as it starts: no AI turns, no tags, no escalation.
-pub(crate) fn new_state_row(
+fn new_state_row(
     org_id: &str,
     conversation_id: &str,
     now: DateTime<Utc>,
@@ -134,7 +134,7 @@ pub(crate) fn new_state_row(
 }
 
 /// Makes sure conversations have their routing rows, in the caller's transaction.
-pub(crate) async fn ensure_state_rows(
+async fn ensure_state_rows(
     db: &impl ConnectionTrait,
     rows: impl IntoIterator<Item = conversation_routing::ActiveModel>,
 ) -> Result<()> {
@@ -145,30 +145,45 @@ pub(crate) async fn ensure_state_rows(
     Ok(())
 }
 
-/// Counts what the AI did (`outcome`) in the routing rows of `conversation_ids`, which must
-/// exist: an answer resets the run of failures, a decline adds to it.
-pub(crate) fn ai_outcome_update(
-    outcome: AiOutcome,
-    conversation_ids: impl IntoIterator<Item = String>,
+/// Counts what the AI did in the routing rows of conversations (`org_id`, `conversation_id`,
+/// `outcome`; each conversation once), in one statement that writes the rows still missing:
+/// an answer resets the run of failures, a decline adds to it.
+pub(crate) fn ai_outcome_upsert<'a>(
+    outcomes: impl IntoIterator<Item = (&'a str, &'a str, AiOutcome)>,
     now: DateTime<Utc>,
-) -> sea_orm::UpdateMany<conversation_routing::Entity> {
+) -> sea_orm::InsertMany<conversation_routing::ActiveModel> {
     use conversation_routing::Column;
-    let update = conversation_routing::Entity::update_many();
-    let update = match outcome {
-        AiOutcome::Answered => update
-            .col_expr(Column::AiFailures, Expr::value(0))
-            .col_expr(Column::AiAnswers, Expr::col(Column::AiAnswers).add(1)),
-        AiOutcome::Declined => update
-            .col_expr(Column::AiFailures, Expr::col(Column::AiFailures).add(1))
-            .col_expr(Column::AiDeclines, Expr::col(Column::AiDeclines).add(1)),
-    };
-    update
-        .col_expr(Column::UpdatedAt, Expr::value(now))
-        .filter(Column::ConversationId.is_in(conversation_ids))
+    let rows = outcomes
+        .into_iter()
+        .map(|(org_id, conversation_id, outcome)| {
+            let declined = i32::from(outcome == AiOutcome::Declined);
+            let mut row = new_state_row(org_id, conversation_id, now);
+            row.ai_answers = Set(1 - declined);
+            row.ai_declines = Set(declined);
+            row.ai_failures = Set(declined);
+            row
+        });
+    // The new row's counts are what this outcome adds.
+    let added =
+        |column: &str| Expr::cust(format!("conversation_routing.{column} + excluded.{column}"));
+    conversation_routing::Entity::insert_many(rows).on_conflict(
+        OnConflict::column(Column::ConversationId)
+            .value(Column::AiAnswers, added("ai_answers"))
+            .value(Column::AiDeclines, added("ai_declines"))
+            .value(
+                Column::AiFailures,
+                Expr::cust(
+                    "CASE WHEN excluded.ai_answers > 0 THEN 0 \
+                     ELSE conversation_routing.ai_failures + excluded.ai_failures END",
+                ),
+            )
+            .update_column(Column::UpdatedAt)
+            .to_owned(),
+    )
 }
 
 /// [`Store::record_ai_outcome`] inside the caller's transaction, for a conversation of
-/// `org_id` the caller has checked.
+/// `org_id` the caller has checked: the run of failures it leaves.
 pub(crate) async fn record_ai_outcome_in(
     db: &impl ConnectionTrait,
     org_id: &str,
@@ -176,8 +191,7 @@ pub(crate) async fn record_ai_outcome_in(
     outcome: AiOutcome,
     now: DateTime<Utc>,
 ) -> Result<u32> {
-    ensure_state_rows(db, [new_state_row(org_id, conversation_id, now)]).await?;
-    let row = ai_outcome_update(outcome, [conversation_id.to_owned()], now)
+    let row = ai_outcome_upsert([(org_id, conversation_id, outcome)], now)
         .exec_with_returning(db)
         .await?
         .into_iter()
