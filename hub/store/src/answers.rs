@@ -7,7 +7,7 @@ use std::{collections::HashMap, time::Duration};
 use chrono::{DateTime, Utc};
 use sea_orm::{
     ActiveModelTrait, ColumnTrait, ConnectionTrait, EntityTrait, IntoActiveModel, QueryFilter,
-    QueryOrder, QuerySelect, QueryTrait, sea_query::Expr,
+    QueryOrder, QuerySelect, sea_query::Expr,
 };
 use switchboard_model::{self as model, AiOutcome, MessageRole};
 use tokio::sync::{mpsc, oneshot};
@@ -92,8 +92,8 @@ impl PendingAnswer {
 /// statements for the common case: one answer to a web-chat conversation (which needs no
 /// delivery job). Those conversations are read in one query, numbered here (the read is exact:
 /// see the lock below) and written back in one upsert; the messages go in one insert and the
-/// AI outcomes in one upsert, the three in one statement on PostgreSQL ([`crate::chained`]).
-/// The rest (another channel, two answers to one conversation) go through [`append_in`] first.
+/// AI outcomes in one upsert. The rest (another channel, two answers to one conversation) go
+/// through [`append_in`] first.
 async fn append_many_in(
     db: &impl ConnectionTrait,
     batch: &[PendingAnswer],
@@ -173,20 +173,24 @@ async fn append_many_in(
     rescore_many_in(db, batch, &fast, &mut appended).await?;
     if !rows.is_empty() {
         use conversation::Column;
-        let backend = db.get_database_backend();
         let updated = appended
             .iter()
             .zip(&fast)
             .filter(|(_, fast)| **fast)
             .filter_map(|(appended, _)| appended.as_ref())
             .map(|(conversation, _)| conversation.clone().into_active_model().reset_all());
-        let first = vec![
-            upsert_numbered(updated, [Column::FirstResponseAt]).build(backend),
-            message::Entity::insert_many(rows.into_iter().map(message::ActiveModel::from))
-                .build(backend),
-        ];
-        let counted = routing::ai_outcome_upsert(outcomes, now).build(backend);
-        crate::chained::execute(db, first, counted).await?;
+        // Three statements, not chained into one as ingest's batch is (`crate::chained`): on
+        // PostgreSQL at 1,000 answers a second the one statement measured no faster (ack p99
+        // 75–141 ms against 64–108, first answer p95 0.47–1.5 s against 0.20–0.93, alternated).
+        upsert_numbered(updated, [Column::FirstResponseAt])
+            .exec_without_returning(db)
+            .await?;
+        message::Entity::insert_many(rows.into_iter().map(message::ActiveModel::from))
+            .exec_without_returning(db)
+            .await?;
+        routing::ai_outcome_upsert(outcomes, now)
+            .exec_without_returning(db)
+            .await?;
     }
     appended
         .into_iter()
