@@ -620,9 +620,31 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
         confidence: Some(0.9),
         ..NewMessage::agent(None, text, false)
     };
-    let handover = NewMessage {
+    let handover = || NewMessage {
         role: MessageRole::System,
         ..NewMessage::agent(None, "A person will take over.", false)
+    };
+    // Sends a burst of the bot's messages at once; each conversation's id, the message's id
+    // and what storing it gave.
+    let send = async |burst: Vec<(String, NewMessage, AiOutcome)>| {
+        let tasks: Vec<_> = burst
+            .into_iter()
+            .map(|(conversation_id, new, outcome)| {
+                let (store, org) = (f.store.clone(), f.org_id.clone());
+                tokio::spawn(async move {
+                    let id = switchboard_model::new_id();
+                    let appended = store
+                        .append_bot_message(&org, &conversation_id, &id, new, outcome)
+                        .await;
+                    (conversation_id, id, appended)
+                })
+            })
+            .collect();
+        let mut sent = Vec::new();
+        for task in tasks {
+            sent.push(task.await.expect("joins"));
+        }
+        sent
     };
     let mut turns = vec![
         (
@@ -635,7 +657,7 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
             answer("second answer"),
             AiOutcome::Answered,
         ),
-        (chats[5].clone(), handover, AiOutcome::Declined),
+        (chats[5].clone(), handover(), AiOutcome::Declined),
         (email.clone(), answer("by email"), AiOutcome::Answered),
     ];
     for chat in &chats[1..5] {
@@ -656,21 +678,7 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
         ),
     ];
     for burst in [turns, failing] {
-        let tasks: Vec<_> = burst
-            .into_iter()
-            .map(|(conversation_id, new, outcome)| {
-                let (store, org) = (f.store.clone(), f.org_id.clone());
-                tokio::spawn(async move {
-                    let id = switchboard_model::new_id();
-                    let appended = store
-                        .append_bot_message(&org, &conversation_id, &id, new, outcome)
-                        .await;
-                    (conversation_id, id, appended)
-                })
-            })
-            .collect();
-        for task in tasks {
-            let (conversation_id, id, appended) = task.await.expect("joins");
+        for (conversation_id, id, appended) in send(burst).await {
             if conversation_id == "no-such-conversation" {
                 assert!(appended.is_err(), "an answer to no conversation is refused");
                 continue;
@@ -732,28 +740,12 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
     }
     // The counts go on from the rows an earlier batch wrote: an answer ends a run of declines,
     // a decline starts one.
-    let handover = NewMessage {
-        role: MessageRole::System,
-        ..NewMessage::agent(None, "A person will take over.", false)
-    };
-    let later = [
+    let later = vec![
         (chats[5].clone(), answer("at last"), AiOutcome::Answered),
-        (chats[4].clone(), handover, AiOutcome::Declined),
+        (chats[4].clone(), handover(), AiOutcome::Declined),
     ];
-    let tasks: Vec<_> = later
-        .into_iter()
-        .map(|(conversation_id, new, outcome)| {
-            let (store, org) = (f.store.clone(), f.org_id.clone());
-            let id = switchboard_model::new_id();
-            tokio::spawn(async move {
-                store
-                    .append_bot_message(&org, &conversation_id, &id, new, outcome)
-                    .await
-            })
-        })
-        .collect();
-    for task in tasks {
-        task.await.expect("joins").expect("stores the message");
+    for (_, _, appended) in send(later).await {
+        appended.expect("stores the message");
     }
     for (conversation_id, failures) in [(&chats[5], 0), (&chats[4], 1)] {
         let routing = f
