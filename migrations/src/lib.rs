@@ -30,6 +30,7 @@ mod m20261208_000100_dead_letters;
 mod m20261208_000200_analytics_rollups;
 mod m20261209_000100_analytics_events;
 mod m20261210_000100_analytics_marks_from_events;
+mod m20261211_000100_analytics_events_batched;
 
 pub struct Migrator;
 
@@ -63,6 +64,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261208_000200_analytics_rollups::Migration),
             Box::new(m20261209_000100_analytics_events::Migration),
             Box::new(m20261210_000100_analytics_marks_from_events::Migration),
+            Box::new(m20261211_000100_analytics_events_batched::Migration),
         ]
     }
 }

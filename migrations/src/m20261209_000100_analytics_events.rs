@@ -21,25 +21,25 @@ use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 pub struct Migration;
 
 #[derive(Clone, Copy, PartialEq)]
-enum Dialect {
+pub(crate) enum Dialect {
     Sqlite,
     Postgres,
 }
 
 #[derive(Clone, Copy, PartialEq)]
-enum Op {
+pub(crate) enum Op {
     Insert,
     Update,
 }
 
 /// One kind of event a change to `table` writes. Expressions name the changed row `NEW` and,
 /// for an update, the row before it `OLD`.
-struct Event {
-    table: &'static str,
-    op: Op,
+pub(crate) struct Event {
+    pub(crate) table: &'static str,
+    pub(crate) op: Op,
     kind: &'static str,
     /// When the change is this event (`TRUE` for every row).
-    when: fn(Dialect) -> String,
+    pub(crate) when: fn(Dialect) -> String,
     at: &'static str,
     data: &'static [(&'static str, &'static str)],
 }
@@ -74,7 +74,7 @@ fn by_human() -> &'static str {
      AND m.role = 'agent' AND m.private = FALSE) THEN 'human' ELSE 'ai' END"
 }
 
-const EVENTS: &[Event] = &[
+pub(crate) const EVENTS: &[Event] = &[
     Event {
         table: "conversations",
         op: Op::Insert,
@@ -310,7 +310,7 @@ fn conversation_column(table: &str) -> &'static str {
 }
 
 /// `event`'s row as a `SELECT` list: org, conversation, kind, at, data.
-fn select_list(dialect: Dialect, event: &Event) -> String {
+pub(crate) fn select_list(dialect: Dialect, event: &Event) -> String {
     let sources = match dialect {
         Dialect::Sqlite => "json(NEW.sources)",
         Dialect::Postgres => "NEW.sources",
@@ -338,11 +338,12 @@ fn select_list(dialect: Dialect, event: &Event) -> String {
     )
 }
 
-const INSERT: &str = "INSERT INTO analytics_events (org_id, conversation_id, kind, at, data)";
+pub(crate) const INSERT: &str =
+    "INSERT INTO analytics_events (org_id, conversation_id, kind, at, data)";
 
 /// The rows of `table` that may be an event on `op`: the trigger's `WHEN`, so that a change
 /// that is none (a message from the customer, a conversation's next `seq`) costs no call.
-fn guard(table: &str, op: Op) -> Option<String> {
+pub(crate) fn guard(table: &str, op: Op) -> Option<String> {
     let distinct = |names: &[&str]| {
         names
             .iter()
@@ -438,7 +439,7 @@ fn sqlite_up() -> Vec<String> {
 /// PostgreSQL runs the same statements in a row trigger's function, called only for the rows
 /// its `WHEN` lets through (a statement trigger would run every statement of the function for
 /// every statement on the table, events or not, in the ack's path).
-fn postgres_up() -> Vec<String> {
+pub(crate) fn postgres_up() -> Vec<String> {
     let mut statements = Vec::new();
     for (table, op, body) in bodies(Dialect::Postgres) {
         let name = trigger_name(table, op);
@@ -497,7 +498,7 @@ fn backfill(dialect: Dialect) -> Vec<String> {
         .collect()
 }
 
-fn tables() -> [&'static str; 5] {
+pub(crate) fn tables() -> [&'static str; 5] {
     [
         "conversations",
         "messages",
@@ -507,14 +508,14 @@ fn tables() -> [&'static str; 5] {
     ]
 }
 
-fn op_name(op: Op) -> &'static str {
+pub(crate) fn op_name(op: Op) -> &'static str {
     match op {
         Op::Insert => "INSERT",
         Op::Update => "UPDATE",
     }
 }
 
-fn trigger_name(table: &str, op: Op) -> String {
+pub(crate) fn trigger_name(table: &str, op: Op) -> String {
     format!("analytics_log_{table}_{}", op_name(op).to_lowercase())
 }
 

@@ -32,7 +32,7 @@ fn table(id: &str) -> String {
     format!("CREATE TABLE IF NOT EXISTS analytics_marks (id {id}, conversation_id TEXT NOT NULL)")
 }
 
-fn postgres_up() -> Vec<String> {
+pub(crate) fn postgres_up() -> Vec<String> {
     vec![
         table("BIGSERIAL PRIMARY KEY"),
         format!(

@@ -677,6 +677,8 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
             AiOutcome::Answered,
         ),
     ];
+    // The conversations' openings counted, so that only what the answers mark is left.
+    while f.store.refresh_analytics().await.expect("refreshes") > 0 {}
     for burst in [turns, failing] {
         for (conversation_id, id, appended) in send(burst).await {
             if conversation_id == "no-such-conversation" {
@@ -737,7 +739,26 @@ async fn answers_that_finish_together_each_commit_once(db: TestDatabase) {
         assert_eq!(routing.ai_answers, answers);
         assert_eq!(routing.ai_declines, declines);
         assert_eq!(routing.ai_failures, declines);
+        // Each answer of a batch is one reporting event, in the order of the messages (on
+        // PostgreSQL a statement trigger writes a batch's events together).
+        let answered: Vec<String> = f
+            .store
+            .reporting_events(&f.org_id, conversation_id)
+            .await
+            .expect("reads the log")
+            .into_iter()
+            .filter(|event| event.kind == "ai_answered")
+            .map(|event| event.data["message_id"].as_str().unwrap_or("").to_owned())
+            .collect();
+        let ai: Vec<String> = messages
+            .iter()
+            .filter(|message| message.role == MessageRole::Ai)
+            .map(|message| message.id.clone())
+            .collect();
+        assert_eq!(answered, ai, "the log of {conversation_id}");
     }
+    // Every event marked its conversation to be counted again: the six answered ones.
+    assert_eq!(f.store.refresh_analytics().await.expect("refreshes"), 6);
     // The counts go on from the rows an earlier batch wrote: an answer ends a run of declines,
     // a decline starts one.
     let later = vec![
