@@ -61,17 +61,23 @@ fn row_trigger(table: &str, op: Op, selects: &[String]) -> Vec<String> {
         .map(|guard| format!(" WHEN ({guard})"))
         .unwrap_or_default();
     let body = with_marks(&format!("{INSERT} {}", selects.join(" UNION ALL ")));
+    trigger(
+        &name,
+        table,
+        &body,
+        &format!("{} ON {table} FOR EACH ROW{when}", op_name(op)),
+    )
+}
+
+/// The function `name` running `body`, and the trigger `name` calling it `AFTER` `on`.
+fn trigger(name: &str, table: &str, body: &str, on: &str) -> Vec<String> {
     vec![
         format!(
             "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body}; \
              RETURN NULL; END $$ LANGUAGE plpgsql"
         ),
         format!("DROP TRIGGER IF EXISTS {name} ON {table}"),
-        format!(
-            "CREATE TRIGGER {name} AFTER {} ON {table} FOR EACH ROW{when} \
-             EXECUTE FUNCTION {name}()",
-            op_name(op)
-        ),
+        format!("CREATE TRIGGER {name} AFTER {on} EXECUTE FUNCTION {name}()"),
     ]
 }
 
@@ -93,18 +99,12 @@ fn messages_trigger(selects: &[String]) -> Vec<String> {
          AS x(org_id, conversation_id, kind, at, data, seq) ORDER BY x.seq",
         over_rows.join(" UNION ALL ")
     ));
-    vec![
-        format!(
-            "CREATE OR REPLACE FUNCTION {name}() RETURNS trigger AS $$ BEGIN {body}; \
-             RETURN NULL; END $$ LANGUAGE plpgsql"
-        ),
-        format!("DROP TRIGGER IF EXISTS {name} ON messages"),
-        format!(
-            "CREATE TRIGGER {name} AFTER INSERT ON messages \
-             REFERENCING NEW TABLE AS analytics_new_messages FOR EACH STATEMENT \
-             EXECUTE FUNCTION {name}()"
-        ),
-    ]
+    trigger(
+        &name,
+        "messages",
+        &body,
+        "INSERT ON messages REFERENCING NEW TABLE AS analytics_new_messages FOR EACH STATEMENT",
+    )
 }
 
 fn postgres_up() -> Vec<String> {
