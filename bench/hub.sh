@@ -17,6 +17,7 @@ hub_server="" hub_llm=""
 
 start_hub() {
   prepare_hub "$@"
+  postgres_cpu_before="$(postgres_cpu)"
   "${serve[@]}" >"$work/hub.log" 2>&1 &
   hub=$!
   wait_ready "$listen" "$work/hub.log" "the hub"
@@ -72,6 +73,12 @@ stop_hub() {
   set +e
   # The fake model shares the machine: its CPU is part of the picture.
   [ -n "$fake" ] && echo "fake model CPU: $(ps -o times= -p "$fake" | tr -d ' ') s"
+  # So is a PostgreSQL on this machine: the CPU-seconds its processes used since the hub
+  # started (all of its databases), steadier from run to run than the latencies.
+  local after
+  after="$(postgres_cpu)"
+  [ -n "$hub_server" ] && [ -n "${postgres_cpu_before:-}" ] && [ -n "$after" ] &&
+    echo "PostgreSQL CPU on this machine: $(( (after - postgres_cpu_before) / $(getconf CLK_TCK) )) s"
   # shellcheck disable=SC2086
   kill $hub $fake 2>/dev/null
   # shellcheck disable=SC2086
@@ -80,4 +87,20 @@ stop_hub() {
   cp "$work/hub.log" "${TMPDIR:-/tmp}/switchboard-bench-hub.log"
   eval "$dropdb"
   rm -rf "$work"
+}
+
+# The clock ticks a local PostgreSQL has used so far: its postmaster's own and its children's
+# that have exited, and those of the children still running. Empty when there is none to read
+# (a server elsewhere, or its pid file out of reach).
+postgres_cpu() {
+  local pidfile postmaster ticks child
+  for pidfile in /var/run/postgresql/*.pid; do break; done
+  [ -r "${pidfile:-}" ] || return 0
+  postmaster="$(head -1 "$pidfile")"
+  [ -r "/proc/$postmaster/stat" ] || return 0
+  ticks="$(awk '{print $14 + $15 + $16 + $17}' "/proc/$postmaster/stat")"
+  for child in $(pgrep -P "$postmaster"); do
+    ticks=$((ticks + $(awk '{print $14 + $15}' "/proc/$child/stat" 2>/dev/null || echo 0)))
+  done
+  echo "$ticks"
 }
