@@ -39,17 +39,21 @@ fn with_marks(events: &str) -> String {
     )
 }
 
-/// The `SELECT`s of the events `table` writes on `op`, over the row `NEW`.
-fn selects(table: &str, op: Op) -> Vec<String> {
+/// The `SELECT`s of the events `table` writes on `op`: over a row trigger's row `NEW`, or, given
+/// a statement trigger's transition table `rows`, over each of its rows (as `n`, as the
+/// backfill of `m20261209_000100_analytics_events` reads them) with its `seq` last.
+fn selects(table: &str, op: Op, rows: Option<&str>) -> Vec<String> {
     EVENTS
         .iter()
         .filter(|event| event.table == table && event.op == op)
         .map(|event| {
-            format!(
-                "SELECT {} WHERE {}",
-                select_list(Dialect::Postgres, event),
-                (event.when)(Dialect::Postgres)
-            )
+            let list = select_list(Dialect::Postgres, event);
+            let when = (event.when)(Dialect::Postgres);
+            match rows {
+                None => format!("SELECT {list} WHERE {when}"),
+                Some(rows) => format!("SELECT {list}, NEW.seq FROM {rows} n WHERE {when}")
+                    .replace("NEW.", "n."),
+            }
         })
         .collect()
 }
@@ -82,22 +86,13 @@ fn trigger(name: &str, table: &str, body: &str, on: &str) -> Vec<String> {
 }
 
 /// The statement trigger on `messages`: the events of every new row, in `seq` order.
-fn messages_trigger(selects: &[String]) -> Vec<String> {
+fn messages_trigger() -> Vec<String> {
     let name = trigger_name("messages", Op::Insert);
-    let over_rows: Vec<String> = selects
-        .iter()
-        .map(|select| {
-            let select = select.replace("NEW.", "n.");
-            let (list, when) = select
-                .split_once(" WHERE ")
-                .expect("an event's SELECT has a WHERE");
-            format!("{list}, n.seq FROM analytics_new_messages n WHERE {when}")
-        })
-        .collect();
+    let selects = selects("messages", Op::Insert, Some("analytics_new_messages"));
     let body = with_marks(&format!(
         "{INSERT} SELECT x.org_id, x.conversation_id, x.kind, x.at, x.data FROM ({}) \
          AS x(org_id, conversation_id, kind, at, data, seq) ORDER BY x.seq",
-        over_rows.join(" UNION ALL ")
+        selects.join(" UNION ALL ")
     ));
     trigger(
         &name,
@@ -114,15 +109,14 @@ fn postgres_up() -> Vec<String> {
     ];
     for table in tables() {
         for op in [Op::Insert, Op::Update] {
-            let selects = selects(table, op);
-            if selects.is_empty() {
+            if (table, op) == ("messages", Op::Insert) {
+                statements.extend(messages_trigger());
                 continue;
             }
-            statements.extend(if (table, op) == ("messages", Op::Insert) {
-                messages_trigger(&selects)
-            } else {
-                row_trigger(table, op, &selects)
-            });
+            let selects = selects(table, op, None);
+            if !selects.is_empty() {
+                statements.extend(row_trigger(table, op, &selects));
+            }
         }
     }
     statements
