@@ -47,6 +47,8 @@ impl Background {
     /// thread takes the priority of the thread that opens it), the rest when the lane's reads
     /// need them.
     pub async fn start(store: &Store) -> anyhow::Result<Background> {
+        // Started here, on the hub's threads, so that its thread runs at the hub's priority.
+        reads();
         let handle = runtime();
         let connections = if store.is_sqlite() {
             SQLITE_READERS
@@ -95,6 +97,49 @@ impl Background {
         self.tasks.close();
         self.tasks.wait().await;
     }
+}
+
+/// Runs one of the lane's reads (`read`, a statement on [`Background::store`]) on the lane's
+/// read thread, and waits for what it read.
+///
+/// A pooled connection goes back to its pool only after a task that the pool spawns, on the
+/// runtime that dropped it, has sent the connection a ping and had the answer (sqlx's
+/// `PoolConnection::drop`). Spawned from the lane, those tasks queue behind the lane's own work,
+/// which yields to everything else the hub does: at 10,000 conversations and 1,000 messages a
+/// second, the lane's four connections were each held about 3 ms for a statement of a tenth of
+/// that, all four were taken all the time, and a bot turn waited 1.5–3 s on average to read its
+/// conversation (BENCHMARKS.md). On a thread of their own, with nothing else to run, a read
+/// and its release take what the statement takes.
+pub async fn read<F>(read: F) -> F::Output
+where
+    F: Future + Send + 'static,
+    F::Output: Send + 'static,
+{
+    match reads().spawn(read).await {
+        Ok(read) => read,
+        Err(err) => std::panic::resume_unwind(err.into_panic()),
+    }
+}
+
+/// The lane's read thread: a single-threaded runtime on a thread of its own, started by the
+/// first hub (at the priority of the thread that starts it: the hub's).
+fn reads() -> &'static Handle {
+    static READS: OnceLock<Handle> = OnceLock::new();
+    READS.get_or_init(|| {
+        let (handle, started) = std::sync::mpsc::channel();
+        std::thread::Builder::new()
+            .name("lane-reads".into())
+            .spawn(move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .expect("the lane's read runtime starts");
+                let _ = handle.send(runtime.handle().clone());
+                runtime.block_on(std::future::pending::<()>());
+            })
+            .expect("the lane's read thread starts");
+        started.recv().expect("the lane's read runtime starts")
+    })
 }
 
 /// The lane's runtime, or the caller's when it cannot start (then nothing has a lower
@@ -155,6 +200,32 @@ mod tests {
             .expect("the lane's priority");
         assert!(lane >= NICE, "the lane runs at nice {lane}");
         assert!(lane > hub, "the lane ({lane}) is below the hub ({hub})");
+    }
+
+    #[tokio::test]
+    async fn the_lanes_reads_run_on_a_thread_of_their_own_at_the_hubs_priority() {
+        use thread_priority::{NormalThreadSchedulePolicy, ThreadSchedulePolicy};
+        let hub = rustix::process::getpriority_process(None).expect("the hub's priority");
+        // As `Background::start` does, on the hub's thread.
+        reads();
+        let (thread, priority, class) = runtime()
+            .spawn(read(async {
+                (
+                    std::thread::current().name().map(str::to_owned),
+                    rustix::process::getpriority_process(None).expect("its priority"),
+                    thread_priority::thread_schedule_policy().expect("its class"),
+                )
+            }))
+            .await
+            .expect("the lane asks for the read");
+        assert_eq!(thread.as_deref(), Some("lane-reads"));
+        assert_eq!(priority, hub);
+        assert_ne!(
+            class,
+            ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle)
+        );
+        let failed = tokio::spawn(read(async { panic!("the read failed") })).await;
+        assert!(failed.is_err(), "a read that panics panics its caller");
     }
 
     #[tokio::test]

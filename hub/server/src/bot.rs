@@ -355,9 +355,15 @@ async fn turn(bot: &BotContext, job: &Job) -> i64 {
 async fn try_turn(bot: &BotContext, job: &Job) -> Result<i64, switchboard_store::StoreError> {
     let store = &bot.store;
     let reading = std::time::Instant::now();
-    let turn = store
-        .bot_turn(&job.org_id, &job.conversation_id, &job.inbox_id, HISTORY)
-        .await?;
+    let turn = {
+        let (store, job) = (store.clone(), job.clone());
+        crate::background::read(async move {
+            store
+                .bot_turn(&job.org_id, &job.conversation_id, &job.inbox_id, HISTORY)
+                .await
+        })
+        .await?
+    };
     metrics::histogram!("switchboard_bot_turn_read_seconds")
         .record(reading.elapsed().as_secs_f64());
     let mut history = turn.history;

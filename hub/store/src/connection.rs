@@ -576,6 +576,18 @@ mod tests {
         store.close().await.expect("closes");
     }
 
+    #[tokio::test]
+    async fn sqlite_opens_all_of_a_lanes_readers_on_the_callers_thread() {
+        let database = switchboard_testkit::TestDatabase::sqlite();
+        let store = Store::connect(&database.url).await.expect("connects");
+        let lane = store.with_own_readers(3).await.expect("the lane's pool");
+        let pool = lane.db().get_sqlite_connection_pool();
+        assert_eq!(pool.size(), 3, "every reader is open before the lane reads");
+        assert_eq!(pool.num_idle(), 3);
+        lane.close().await.expect("closes");
+        store.close().await.expect("closes");
+    }
+
     /// Runs `sql` in a write transaction of its own.
     async fn commit_alone(store: &Store, sql: &str) {
         use sea_orm::ConnectionTrait;

@@ -339,10 +339,24 @@ impl Store {
         } else {
             postgres_options(&self.url, PostgresPool::Own(connections))
         };
-        Ok(Store {
-            db: Database::connect(options).await?,
-            ..self.clone()
-        })
+        let db = Database::connect(options).await?;
+        if self.is_sqlite() {
+            // Each SQLite connection runs on a thread of its own, at the priority of the thread
+            // that opens it: all of them now, on the caller's, rather than later on whichever
+            // task first finds the pool short (the background lane's, in the idle class, where
+            // a statement behind them would wait for them to get a core).
+            let pool = db.get_sqlite_connection_pool();
+            let mut opened = Vec::new();
+            for _ in 0..connections {
+                opened.push(
+                    pool.acquire()
+                        .await
+                        .map_err(|err| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))?,
+                );
+            }
+            drop(opened);
+        }
+        Ok(Store { db, ..self.clone() })
     }
 
     /// The same store sealing the secrets it writes with `keys`, and opening them.

@@ -140,15 +140,21 @@ async fn gather_signals(
     let org_id = &conversation.org_id;
     // The sentiment trend looks at the recent customer messages, the newest included, with the
     // same formula as the level the store keeps.
-    let inputs = store
-        .routing_inputs(
-            org_id,
-            &conversation.id,
-            &conversation.contact_id,
-            message.seq,
-            TREND_MESSAGES,
-        )
-        .await?;
+    let inputs = {
+        let (store, conversation, seq) = (store.clone(), conversation.clone(), message.seq);
+        crate::background::read(async move {
+            store
+                .routing_inputs(
+                    &conversation.org_id,
+                    &conversation.id,
+                    &conversation.contact_id,
+                    seq,
+                    TREND_MESSAGES,
+                )
+                .await
+        })
+        .await?
+    };
     let revision = match inputs.rules_revision {
         Some(revision) => revision,
         None => store.rules_revision(org_id).await?,
