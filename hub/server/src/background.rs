@@ -42,12 +42,11 @@ pub struct Background {
 }
 
 impl Background {
-    /// Starts the lane (its runtime is one per process, started with the first hub) and opens
-    /// its readers for `store`: the first here, on the hub's threads (a SQLite connection's
-    /// thread takes the priority of the thread that opens it), the rest when the lane's reads
-    /// need them.
+    /// Starts the lane (its runtime and its read thread are one per process, started with the
+    /// first hub) and opens its readers for `store`, all of them here, on the hub's threads (a
+    /// SQLite connection's thread takes the priority of the thread that opens it).
     pub async fn start(store: &Store) -> anyhow::Result<Background> {
-        // Started here, on the hub's threads, so that its thread runs at the hub's priority.
+        // Started here, on the hub's threads, so that the read thread runs at the hub's priority.
         reads();
         let handle = runtime();
         let connections = if store.is_sqlite() {
