@@ -582,8 +582,8 @@ mod tests {
         let store = Store::connect(&database.url).await.expect("connects");
         let lane = store.with_own_readers(3).await.expect("the lane's pool");
         let pool = lane.db().get_sqlite_connection_pool();
+        // (Idle only once sqlx's release tasks have pinged them: not checked here.)
         assert_eq!(pool.size(), 3, "every reader is open before the lane reads");
-        assert_eq!(pool.num_idle(), 3);
         lane.close().await.expect("closes");
         store.close().await.expect("closes");
     }
