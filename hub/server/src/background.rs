@@ -43,8 +43,9 @@ pub struct Background {
 
 impl Background {
     /// Starts the lane (its runtime and its read thread are one per process, started with the
-    /// first hub) and opens its readers for `store`, all of them here, on the hub's threads (a
-    /// SQLite connection's thread takes the priority of the thread that opens it).
+    /// first hub) and opens its connections to `store`: on SQLite all of them here, on the hub's
+    /// threads (a SQLite connection's thread takes the priority of the thread that opens it);
+    /// on PostgreSQL the pool opens them as the lane needs them.
     pub async fn start(store: &Store) -> anyhow::Result<Background> {
         // Started here, on the hub's threads, so that the read thread runs at the hub's priority.
         reads();

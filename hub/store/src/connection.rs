@@ -255,14 +255,17 @@ fn sqlite_file(opts: SqliteConnectOptions) -> SqliteConnectOptions {
 /// Once the file is in WAL mode, a connection asking for it has nothing to change.
 pub(crate) async fn prepare_sqlite_file(database_url: &str) -> Result<()> {
     use sea_orm::sqlx::{ConnectOptions as _, Connection as _};
-    let failed =
-        |err: sea_orm::sqlx::Error| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into()));
     let connection = sqlite_file(database_url.parse().map_err(failed)?)
         .connect()
         .await
         .map_err(failed)?;
     connection.close().await.map_err(failed)?;
     Ok(())
+}
+
+/// An error of sqlx's, used directly rather than through sea-orm, as sea-orm reports its own.
+pub(crate) fn failed(err: sea_orm::sqlx::Error) -> DbErr {
+    DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into()))
 }
 
 /// When the checkpointer restarts SQLite's log ([`start_sqlite_thread`]).

@@ -348,11 +348,7 @@ impl Store {
             let pool = db.get_sqlite_connection_pool();
             let mut opened = Vec::new();
             for _ in 0..connections {
-                opened.push(
-                    pool.acquire()
-                        .await
-                        .map_err(|err| DbErr::Conn(sea_orm::RuntimeErr::SqlxError(err.into())))?,
-                );
+                opened.push(pool.acquire().await.map_err(connection::failed)?);
             }
             drop(opened);
         }
