@@ -43,9 +43,11 @@ pub struct Background {
 
 impl Background {
     /// Starts the lane (its runtime and its read thread are one per process, started with the
-    /// first hub) and opens its connections to `store`: on SQLite all of them here, on the hub's
-    /// threads (a SQLite connection's thread takes the priority of the thread that opens it);
-    /// on PostgreSQL the pool opens them as the lane needs them.
+    /// first hub) and opens all of its connections to `store` on the read thread: a SQLite
+    /// connection's thread takes the priority of the thread that opens it (the read thread's is
+    /// the hub's), and a PostgreSQL connection's socket is watched by the runtime that opens it
+    /// (the read thread's, where nothing queues in front of a read's answer; opened later by
+    /// the lane's own runtime, a read's reply waited for the lane's idle-class threads).
     pub async fn start(store: &Store) -> anyhow::Result<Background> {
         // Started here, on the hub's threads, so that the read thread runs at the hub's priority.
         reads();
@@ -55,10 +57,12 @@ impl Background {
         } else {
             POSTGRES_CONNECTIONS
         };
-        let store = store
-            .with_own_readers(connections)
-            .await
-            .context("failed to open the background readers")?;
+        let store = {
+            let store = store.clone();
+            read(async move { store.with_own_readers(connections).await })
+                .await
+                .context("failed to open the background readers")?
+        };
         Ok(Background {
             handle,
             store,

@@ -53,6 +53,9 @@ pub(crate) struct PendingAnswer {
     outcome: AiOutcome,
     rescore: Option<CustomerScore>,
     reply: oneshot::Sender<Result<(model::Conversation, model::Message)>>,
+    /// When the turn handed it over: its wait until the commit is
+    /// `switchboard_answer_queued_seconds`, the rest of the turn's store wait the lane's.
+    queued_at: std::time::Instant,
 }
 
 impl PendingAnswer {
@@ -337,6 +340,7 @@ impl Store {
             outcome,
             rescore,
             reply,
+            queued_at: std::time::Instant::now(),
         };
         let Some(queue) = &self.answer_queue else {
             return self.answer_alone(&pending).await;
@@ -364,6 +368,8 @@ impl Store {
             },
             async |pending: &PendingAnswer| self.answer_alone(pending).await,
             |pending, appended| {
+                metrics::histogram!("switchboard_answer_queued_seconds")
+                    .record(pending.queued_at.elapsed().as_secs_f64());
                 let _ = pending.reply.send(appended);
             },
         )

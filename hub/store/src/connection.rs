@@ -433,6 +433,19 @@ fn raise_priority() {
 
 /// Runs the future `make` makes on a thread named `name` with a runtime of its own, at
 /// `priority` (threads the future starts, such as SQLite's connection threads, inherit it).
+/// Opens `connections` of `pool`'s connections at once, on the caller's thread, and leaves
+/// them open and idle in the pool.
+pub(crate) async fn open_all<DB: sea_orm::sqlx::Database>(
+    pool: &sea_orm::sqlx::Pool<DB>,
+    connections: u32,
+) -> Result<(), DbErr> {
+    let mut opened = Vec::new();
+    for _ in 0..connections {
+        opened.push(pool.acquire().await.map_err(failed)?);
+    }
+    Ok(())
+}
+
 pub(crate) fn on_own_thread<Fut: Future<Output = ()>>(
     name: &str,
     priority: Priority,
@@ -579,14 +592,29 @@ mod tests {
         store.close().await.expect("closes");
     }
 
+    /// A lane's pool holds every connection it was given before the lane reads: on SQLite each
+    /// is a thread started by the caller, on PostgreSQL a socket watched by the caller's
+    /// runtime (`Background::start` opens them on the lane's read thread).
     #[tokio::test]
-    async fn sqlite_opens_all_of_a_lanes_readers_on_the_callers_thread() {
-        let database = switchboard_testkit::TestDatabase::sqlite();
-        let store = Store::connect(&database.url).await.expect("connects");
+    async fn a_lanes_connections_are_all_open_before_it_reads() {
+        let sqlite = switchboard_testkit::TestDatabase::sqlite();
+        let store = Store::connect(&sqlite.url).await.expect("connects");
         let lane = store.with_own_readers(3).await.expect("the lane's pool");
-        let pool = lane.db().get_sqlite_connection_pool();
         // (Idle only once sqlx's release tasks have pinged them: not checked here.)
-        assert_eq!(pool.size(), 3, "every reader is open before the lane reads");
+        let open = lane.db().get_sqlite_connection_pool().size();
+        assert_eq!(open, 3, "every SQLite reader is open before the lane reads");
+        lane.close().await.expect("closes");
+        store.close().await.expect("closes");
+        let Some(postgres) = switchboard_testkit::TestDatabase::postgres().await else {
+            return;
+        };
+        let store = Store::connect(&postgres.url).await.expect("connects");
+        let lane = store.with_own_readers(5).await.expect("the lane's pool");
+        let open = lane.db().get_postgres_connection_pool().size();
+        assert_eq!(
+            open, 5,
+            "every PostgreSQL connection is open before the lane reads"
+        );
         lane.close().await.expect("closes");
         store.close().await.expect("closes");
     }

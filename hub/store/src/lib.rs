@@ -340,17 +340,14 @@ impl Store {
             postgres_options(&self.url, PostgresPool::Own(connections))
         };
         let db = Database::connect(options).await?;
+        // All of them now, on the caller's thread and runtime, rather than later on whichever
+        // task first finds the pool short (the background lane's, in the idle class). Each
+        // SQLite connection runs on a thread of its own, at the priority of the thread that
+        // opens it; each PostgreSQL connection's socket is watched by the runtime that opens it.
         if self.is_sqlite() {
-            // Each SQLite connection runs on a thread of its own, at the priority of the thread
-            // that opens it: all of them now, on the caller's, rather than later on whichever
-            // task first finds the pool short (the background lane's, in the idle class, where
-            // a statement behind them would wait for them to get a core).
-            let pool = db.get_sqlite_connection_pool();
-            let mut opened = Vec::new();
-            for _ in 0..connections {
-                opened.push(pool.acquire().await.map_err(connection::failed)?);
-            }
-            drop(opened);
+            connection::open_all(db.get_sqlite_connection_pool(), connections).await?;
+        } else {
+            connection::open_all(db.get_postgres_connection_pool(), connections).await?;
         }
         Ok(Store { db, ..self.clone() })
     }
