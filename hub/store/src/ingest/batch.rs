@@ -131,6 +131,7 @@ pub(super) async fn ingest_many_in(
     }
     let mut rows = Vec::new();
     let mut changed = HashSet::new();
+    let mut reopened = false;
     // On PostgreSQL the new contacts, identities, threads and conversations are written with
     // the messages, in one statement (`write_numbered`).
     let mut opening = Vec::new();
@@ -159,6 +160,7 @@ pub(super) async fn ingest_many_in(
         conversation.updated_at = now;
         let effects = Effects::of(conversation, &pending.incoming, score);
         effects.apply(conversation);
+        reopened |= effects.reopen_as.is_some();
         let row = message_row(conversation, &pending.incoming, score, now);
         rows.push(row.clone());
         changed.insert(conversation.id.clone());
@@ -176,7 +178,7 @@ pub(super) async fn ingest_many_in(
             .map(|row| row.into_active_model().reset_all())
             .collect();
         let count = rows.len() as u64;
-        if write_numbered(db, opening, updated, rows).await? != count {
+        if write_numbered(db, opening, updated, reopened, rows).await? != count {
             return Ok(None);
         }
     }
@@ -200,14 +202,15 @@ pub(super) async fn ingest_many_in(
 }
 
 /// Writes what [`open_in_bulk`] left to write (`opening`), the conversations the batch numbered
-/// (`updated`, upserted by id) and its messages, which a resend stored before makes fewer;
-/// returns the messages inserted. On PostgreSQL in one statement, the others data-modifying
+/// (`updated`, upserted by id; their status only when one of them was `reopened`) and its
+/// messages, which a resend stored before makes fewer; returns the messages inserted. On PostgreSQL in one statement, the others data-modifying
 /// `WITH`s before the insert: each a round trip fewer for the acknowledgements to wait for
 /// (SQLite's statements cost no round trip).
 async fn write_numbered(
     db: &impl ConnectionTrait,
     opening: Vec<Statement>,
     updated: Vec<conversation::ActiveModel>,
+    reopened: bool,
     rows: Vec<message::Model>,
 ) -> Result<u64> {
     use conversation::Column;
@@ -219,16 +222,17 @@ async fn write_numbered(
                 .to_owned(),
         )
         .build(backend);
+    // SQLite rewrites an index entry whenever its column is assigned, even to the value it
+    // had: `resolved_at`'s index was 5% of the pages a batch wrote while no conversation of
+    // it had been resolved.
+    let status: &[Column] = if reopened {
+        &[Column::Status, Column::ResolvedAt]
+    } else {
+        &[]
+    };
     let upsert = (!updated.is_empty()).then(|| {
-        upsert_numbered(
-            updated,
-            [
-                Column::Status,
-                Column::ResolvedAt,
-                Column::LastInboundChannelMessageId,
-            ],
-        )
-        .build(backend)
+        let also = status.iter().copied();
+        upsert_numbered(updated, also.chain([Column::LastInboundChannelMessageId])).build(backend)
     });
     let mut first = opening;
     first.extend(upsert);
