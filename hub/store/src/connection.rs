@@ -65,11 +65,20 @@ pub(crate) fn postgres_options(database_url: &str, pool: PostgresPool) -> Connec
     };
     let writers = matches!(pool, PostgresPool::Writers);
     let generic = !matches!(pool, PostgresPool::General);
+    let own = matches!(pool, PostgresPool::Own(_));
     let loopback_without_sslmode = is_loopback_without_sslmode(database_url);
     let mut options = base_options(database_url);
+    if own {
+        // Opened at start on the lane's read thread and kept, none closed for being idle or
+        // old: a connection opened again later would be watched by whichever runtime's task
+        // opened it, the idle-class lane's (`Background::start`).
+        options
+            .idle_timeout(None::<Duration>)
+            .max_lifetime(None::<Duration>);
+    }
     options
         .max_connections(connections)
-        .min_connections(1)
+        .min_connections(if own { connections } else { 1 })
         .test_before_acquire_if_idle_for(Duration::from_secs(30))
         .map_sqlx_postgres_opts(move |opts| {
             let mut opts = opts.statement_cache_capacity(statements);
@@ -594,7 +603,7 @@ mod tests {
 
     /// A lane's pool holds every connection it was given before the lane reads: on SQLite each
     /// is a thread started by the caller, on PostgreSQL a socket watched by the caller's
-    /// runtime (`Background::start` opens them on the lane's read thread).
+    /// runtime (`Background::start` opens them on the lane's read thread), kept for good.
     #[tokio::test]
     async fn a_lanes_connections_are_all_open_before_it_reads() {
         let sqlite = switchboard_testkit::TestDatabase::sqlite();
@@ -610,11 +619,16 @@ mod tests {
         };
         let store = Store::connect(&postgres.url).await.expect("connects");
         let lane = store.with_own_readers(5).await.expect("the lane's pool");
-        let open = lane.db().get_postgres_connection_pool().size();
+        let pool = lane.db().get_postgres_connection_pool();
+        let open = pool.size();
         assert_eq!(
             open, 5,
             "every PostgreSQL connection is open before the lane reads"
         );
+        let options = pool.options();
+        assert_eq!(options.get_min_connections(), 5, "and kept open");
+        assert_eq!(options.get_idle_timeout(), None, "however long idle");
+        assert_eq!(options.get_max_lifetime(), None, "however old");
         lane.close().await.expect("closes");
         store.close().await.expect("closes");
     }
