@@ -440,8 +440,6 @@ fn raise_priority() {
     }
 }
 
-/// Runs the future `make` makes on a thread named `name` with a runtime of its own, at
-/// `priority` (threads the future starts, such as SQLite's connection threads, inherit it).
 /// Opens `connections` of `pool`'s connections at once, on the caller's thread, and leaves
 /// them open and idle in the pool.
 pub(crate) async fn open_all<DB: sea_orm::sqlx::Database>(
@@ -455,6 +453,8 @@ pub(crate) async fn open_all<DB: sea_orm::sqlx::Database>(
     Ok(())
 }
 
+/// Runs the future `make` makes on a thread named `name` with a runtime of its own, at
+/// `priority` (threads the future starts, such as SQLite's connection threads, inherit it).
 pub(crate) fn on_own_thread<Fut: Future<Output = ()>>(
     name: &str,
     priority: Priority,

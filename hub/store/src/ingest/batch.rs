@@ -203,9 +203,10 @@ pub(super) async fn ingest_many_in(
 
 /// Writes what [`open_in_bulk`] left to write (`opening`), the conversations the batch numbered
 /// (`updated`, upserted by id; their status only when one of them was `reopened`) and its
-/// messages, which a resend stored before makes fewer; returns the messages inserted. On PostgreSQL in one statement, the others data-modifying
-/// `WITH`s before the insert: each a round trip fewer for the acknowledgements to wait for
-/// (SQLite's statements cost no round trip).
+/// messages, which a resend stored before makes fewer; returns the messages inserted. On
+/// PostgreSQL in one statement, the others data-modifying `WITH`s before the insert: each a
+/// round trip fewer for the acknowledgements to wait for (SQLite's statements cost no round
+/// trip).
 async fn write_numbered(
     db: &impl ConnectionTrait,
     opening: Vec<Statement>,
