@@ -1372,15 +1372,22 @@ fn metric_sum(metrics: &str, name: &str, label: &str) -> f64 {
 
 /// Where the hub's answers came from, from its `/metrics`: the answer cache, a model (main or
 /// small), the offline composer when the model was busy or slow or the hub late, and the
-/// model's sentiment scores asked on their own.
+/// model's sentiment scores asked on their own; and how often a question whose answer is not
+/// kept found its retrieval kept.
 async fn ai_counts(base: &str) -> anyhow::Result<String> {
     let metrics = hub_metrics(base).await?;
     let sum = |name: &str, label: &str| metric_sum(&metrics, name, label) as u64;
     Ok(format!(
-        "answers: cache {} hits of {} lookups; model: main {}, small {}; offline instead of the \
-         model {} (busy {}, slow {}, late {}); sentiment asked on its own {}",
+        "answers: cache {} hits of {} lookups; retrievals kept {} hits of {}; model: main {}, \
+         small {}; offline instead of the model {} (busy {}, slow {}, late {}); sentiment asked \
+         on its own {}",
         sum("switchboard_ai_cache_lookups_total", "outcome=\"hit\""),
         sum("switchboard_ai_cache_lookups_total", ""),
+        sum(
+            "switchboard_ai_retrieval_cache_lookups_total",
+            "outcome=\"hit\""
+        ),
+        sum("switchboard_ai_retrieval_cache_lookups_total", ""),
         sum("switchboard_llm_answers_total", "model=\"main\""),
         sum("switchboard_llm_answers_total", "model=\"small\""),
         sum("switchboard_llm_offline_answers_total", ""),

@@ -1,6 +1,6 @@
-//! Answers to repeated questions, per organization and knowledge-base version. The key holds the
-//! index's stamp, which changes with any article change, so a change makes every older entry
-//! unreachable; they age out of the bounded map.
+//! Answers to repeated questions, and what retrieval found for them, per organization and
+//! knowledge-base version. The key holds the index's stamp, which changes with any article
+//! change, so a change makes every older entry unreachable; they age out of the bounded map.
 
 use std::{
     collections::{HashMap, VecDeque},
@@ -43,32 +43,47 @@ pub struct Cached {
     pub sentiment: Option<u8>,
 }
 
-/// A bounded map, oldest entries evicted first.
-pub struct AnswerCache {
-    capacity: usize,
-    entries: Mutex<(HashMap<CacheKey, Cached>, VecDeque<CacheKey>)>,
+/// What a cache keeps, which names its metrics.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kept {
+    /// Responses (`switchboard_ai_cache_lookups_total`, `switchboard_ai_cache_hit_ratio`).
+    Answers,
+    /// Retrievals, for the questions whose answer depends on the conversation and so is not
+    /// kept: a model's answers to later questions (`switchboard_ai_retrieval_cache_lookups_total`).
+    Retrievals,
 }
 
-impl AnswerCache {
-    pub fn new(capacity: usize) -> AnswerCache {
-        AnswerCache {
+/// The answer cache.
+pub type AnswerCache = Cache<Cached>;
+
+/// A bounded map, oldest entries evicted first.
+pub struct Cache<V> {
+    kept: Kept,
+    capacity: usize,
+    entries: Mutex<(HashMap<CacheKey, V>, VecDeque<CacheKey>)>,
+}
+
+impl<V: Clone> Cache<V> {
+    pub fn new(kept: Kept, capacity: usize) -> Cache<V> {
+        Cache {
+            kept,
             capacity,
             entries: Mutex::new((HashMap::new(), VecDeque::new())),
         }
     }
 
-    /// The cached response, counting a hit or a miss in the metrics.
-    pub fn get(&self, key: &CacheKey) -> Option<Cached> {
+    /// The cached value, counting a hit or a miss in the metrics.
+    pub fn get(&self, key: &CacheKey) -> Option<V> {
         let found = self
             .entries
             .lock()
             .ok()
             .and_then(|entries| entries.0.get(key).cloned());
-        record(found.is_some());
+        record(self.kept, found.is_some());
         found
     }
 
-    pub fn put(&self, key: CacheKey, cached: Cached) {
+    pub fn put(&self, key: CacheKey, cached: V) {
         if self.capacity == 0 {
             return;
         }
@@ -101,15 +116,20 @@ impl AnswerCache {
 static HITS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 static LOOKUPS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
 
-fn record(hit: bool) {
+fn record(kept: Kept, hit: bool) {
     use std::sync::atomic::Ordering::Relaxed;
+    let outcome = if hit { "hit" } else { "miss" };
+    if kept == Kept::Retrievals {
+        metrics::counter!("switchboard_ai_retrieval_cache_lookups_total", "outcome" => outcome)
+            .increment(1);
+        return;
+    }
     let lookups = LOOKUPS.fetch_add(1, Relaxed) + 1;
     let hits = if hit {
         HITS.fetch_add(1, Relaxed) + 1
     } else {
         HITS.load(Relaxed)
     };
-    let outcome = if hit { "hit" } else { "miss" };
     metrics::counter!("switchboard_ai_cache_lookups_total", "outcome" => outcome).increment(1);
     metrics::gauge!("switchboard_ai_cache_hit_ratio").set(hits as f64 / lookups as f64);
 }
@@ -130,7 +150,7 @@ mod tests {
 
     #[test]
     fn wording_aside_the_same_question_hits_and_a_new_stamp_misses() {
-        let cache = AnswerCache::new(2);
+        let cache = AnswerCache::new(Kept::Answers, 2);
         cache.put(CacheKey::new("o", "1", "How do I reset?"), declined("a"));
         assert!(
             cache

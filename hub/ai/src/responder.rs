@@ -9,8 +9,8 @@ use std::sync::{
 use switchboard_model::{Answer, Deltas, Question, Responder, ResponderError, Response, Source};
 
 use crate::{
-    cache::{AnswerCache, CacheKey, Cached},
-    index::{Knowledge, Retrieval},
+    cache::{AnswerCache, Cache, CacheKey, Cached, Kept},
+    index::{Knowledge, OrgIndex, Retrieval},
     llm::{LlmClient, sources_of},
     offline::{Features, compose},
     pii,
@@ -26,6 +26,9 @@ const PASSAGES: usize = 5;
 const LLM_GATE: f64 = 0.02;
 /// Answers kept in the cache, across organizations.
 const CACHE_ENTRIES: usize = 10_000;
+/// Retrievals kept for the questions whose answers are not (a few kilobytes each: the passages'
+/// text).
+const RETRIEVAL_ENTRIES: usize = 2_048;
 
 /// The best article for a question, answered or not.
 #[derive(Clone, Debug, PartialEq)]
@@ -49,6 +52,11 @@ pub struct KnowledgeResponder {
     knowledge: Arc<Knowledge>,
     engine: Engine,
     cache: AnswerCache,
+    /// What retrieval found for questions whose answer is not kept: a model's answer to a later
+    /// question in a conversation depends on the conversation, what the knowledge base holds
+    /// for the question's words does not. Searching (encoding the question, the index's
+    /// lookups) was most of a model turn's work in the hub (BENCHMARKS.md).
+    retrievals: Cache<Arc<Retrieval>>,
 }
 
 impl KnowledgeResponder {
@@ -56,12 +64,38 @@ impl KnowledgeResponder {
         KnowledgeResponder {
             knowledge,
             engine,
-            cache: AnswerCache::new(CACHE_ENTRIES),
+            cache: AnswerCache::new(Kept::Answers, CACHE_ENTRIES),
+            retrievals: Cache::new(Kept::Retrievals, RETRIEVAL_ENTRIES),
         }
     }
 
     pub fn knowledge(&self) -> &Arc<Knowledge> {
         &self.knowledge
+    }
+
+    /// What retrieval finds for the question under `key`; kept for the next asker when the
+    /// answer will not be (`answer_kept` false), unless ranked by words alone while the encoder
+    /// was busy (`Retrieval::provisional`).
+    async fn retrieve(
+        &self,
+        index: &Arc<OrgIndex>,
+        key: &CacheKey,
+        text: &str,
+        answer_kept: bool,
+    ) -> Result<Arc<Retrieval>, ResponderError> {
+        if !answer_kept && let Some(found) = self.retrievals.get(key) {
+            return Ok(found);
+        }
+        let retrieval = self
+            .knowledge
+            .search(index, &pii::without_pii(text), PASSAGES)
+            .await
+            .map_err(|err| ResponderError::Failed(err.to_string()))?;
+        let retrieval = Arc::new(retrieval);
+        if !answer_kept && !retrieval.provisional {
+            self.retrievals.put(key.clone(), retrieval.clone());
+        }
+        Ok(retrieval)
     }
 
     /// The response before the threshold: the engine's answer with its confidence, or a
@@ -291,10 +325,8 @@ impl Responder for KnowledgeResponder {
             return Ok(response);
         }
         let retrieval = self
-            .knowledge
-            .search(&index, &pii::without_pii(&question.text), PASSAGES)
-            .await
-            .map_err(|err| ResponderError::Failed(err.to_string()))?;
+            .retrieve(&index, &key, &question.text, cacheable)
+            .await?;
         let (raw, streamed) = self.raw(question, &retrieval, deltas).await?;
         // An offline answer given because the model was busy or slow is not kept: the next
         // asker may get the model's; nor one ranked by words alone because the encoder was busy.
