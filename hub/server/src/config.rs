@@ -74,9 +74,9 @@ pub struct Settings {
     pub webchat_queue_frames: usize,
     /// How often web-chat connections are pinged; one silent for 2.5 times this is closed.
     pub webchat_ping_secs: u64,
-    /// Bot turns (AI answers) running at once, a task each. A turn mostly waits (on the
-    /// database, on a model's answer), so this is concurrency, not cores; calls to a model are
-    /// bounded by `llm_max_in_flight`.
+    /// Bot turns (AI answers) responding at once, a task each (a turn storing its answer no
+    /// longer counts). A turn mostly waits (on the database, on a model's answer), so this is
+    /// concurrency, not cores; calls to a model are bounded by `llm_max_in_flight`.
     pub bot_workers: usize,
     /// Conversations waiting for a bot turn; ingest waits for room beyond this (backpressure).
     /// An entry is one conversation (its later messages fold into it) and costs about 150

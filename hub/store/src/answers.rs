@@ -32,6 +32,13 @@ const MAX_BATCH: usize = 32;
 /// that has taken the model a second can wait this much more, and the customers' messages get
 /// the gate more often.
 const LINGER: Duration = Duration::from_millis(20);
+/// Answers handed over and not yet taken, before a turn waits to hand over its own. A place
+/// freed in a full queue goes to a waiting turn, which runs in the background lane: while the
+/// lane waited for a core, the writer found few answers and the rest waited for their turns to
+/// run. With a model on PostgreSQL at 1,000 messages a second, 128 places made answers wait
+/// 5.4–6.2 s for their commit and this many 0.5–1.2 s (BENCHMARKS.md). Each turn hands over
+/// at most one answer, so the bound is the conversations being answered.
+const QUEUE: usize = 8_192;
 
 /// What the model that answered made of the customer messages it answered (the newest, and
 /// any sent before it since the last answer): a sentiment score that replaces the offline one,
@@ -293,7 +300,7 @@ pub(crate) type AnswerQueue = mpsc::Sender<PendingAnswer>;
 /// ingest writers' for the cores and the conversations' rows.
 pub(crate) fn start_answer_writer(store: Store, gate: Option<crate::WriteGate>) -> AnswerQueue {
     let gate = gate.map(|gate| (gate, crate::Writer::Answers));
-    crate::group_commit("answers", MAX_BATCH, LINGER, gate, move |batch| {
+    crate::group_commit("answers", QUEUE, MAX_BATCH, LINGER, gate, move |batch| {
         let store = store.clone();
         async move { store.answer_batch(batch).await }
     })

@@ -444,6 +444,7 @@ pub(crate) fn start_ingest_writers(
             let store = store.clone();
             crate::group_commit(
                 "ingest",
+                4 * MAX_BATCH,
                 MAX_BATCH,
                 LINGER,
                 gate.clone().map(|gate| (gate, crate::Writer::Ingest)),

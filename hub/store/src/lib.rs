@@ -465,13 +465,14 @@ impl Store {
 /// not take the gate.
 /// A writer lets a batch gather for `linger` before it asks for the gate: fewer, larger
 /// transactions, each costing mostly its round trips and its commit, and more turns of the gate
-/// left to the others.
+/// left to the others. Beyond `queue` items waiting, senders wait for a place.
 ///
 /// The task runs on a thread of its own (a single-threaded runtime), not on the hub's: each of
 /// its round trips would otherwise wait for a turn behind thousands of connection tasks, and the
 /// one writer everything queues behind must not wait. It stops when every sender is dropped.
 pub(crate) fn group_commit<T, F, Fut>(
     writer: &'static str,
+    queue: usize,
     max: usize,
     linger: Duration,
     gate: Option<(WriteGate, Writer)>,
@@ -482,7 +483,7 @@ where
     F: FnMut(Vec<T>) -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()>,
 {
-    let (queue, mut waiting) = tokio::sync::mpsc::channel::<T>(4 * max);
+    let (queue, mut waiting) = tokio::sync::mpsc::channel::<T>(queue);
     let run = move || async move {
         let mut batch = Vec::with_capacity(max);
         while waiting.recv_many(&mut batch, max).await > 0 {

@@ -45,10 +45,17 @@ const TOPIC_LINGER: std::time::Duration = std::time::Duration::from_millis(20);
 /// in line behind the customers' messages and the bot's answers.
 pub(crate) fn start_topic_writer(store: Store, gate: Option<crate::WriteGate>) -> TopicQueue {
     let gate = gate.map(|gate| (gate, crate::Writer::Other));
-    crate::group_commit("topics", TOPIC_BATCH, TOPIC_LINGER, gate, move |batch| {
-        let store = store.clone();
-        async move { store.topic_batch(batch).await }
-    })
+    crate::group_commit(
+        "topics",
+        4 * TOPIC_BATCH,
+        TOPIC_BATCH,
+        TOPIC_LINGER,
+        gate,
+        move |batch| {
+            let store = store.clone();
+            async move { store.topic_batch(batch).await }
+        },
+    )
 }
 
 /// A trained topic classifier as stored: its binary form and what training measured.
