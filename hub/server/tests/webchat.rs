@@ -1014,3 +1014,82 @@ async fn a_failing_responder_hands_over_politely(db: TestDatabase) {
     assert_eq!(failing.calls.load(std::sync::atomic::Ordering::SeqCst), 1);
     app.stop().await;
 }
+
+/// Says a first piece at once and the rest a second later: a model's stream, slowed down.
+struct Pausing;
+
+#[async_trait::async_trait]
+impl Responder for Pausing {
+    async fn respond(
+        &self,
+        _question: &Question,
+        deltas: &dyn Deltas,
+    ) -> Result<Response, ResponderError> {
+        deltas.push("Let me see. ");
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        deltas.push("Parcels arrive in 3 days.");
+        Ok(Response::Answered(Answer {
+            text: "Let me see. Parcels arrive in 3 days.".into(),
+            sources: Vec::new(),
+            confidence: Some(0.82),
+            model: Some("scripted".into()),
+            tokens: None,
+        }))
+    }
+}
+
+/// With one bot worker, a turn that has its answer and waits to store it leaves its place to
+/// the next conversation's turn. On PostgreSQL, where a conversation's row locked by another
+/// transaction holds up the answer writer's batch that holds its answer.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_turn_waiting_to_store_its_answer_leaves_its_place_to_the_next() {
+    use sea_orm::{ConnectionTrait, TransactionTrait};
+    let Some(db) = TestDatabase::new(switchboard_testkit::Backend::Postgres).await else {
+        return;
+    };
+    let url = db.url.clone();
+    let mut settings = support::settings(&db);
+    settings.bot_workers = 1;
+    let app = TestApp::spawn_full(db, settings, Some(Arc::new(Pausing))).await;
+    let admin = app.admin().await;
+    let inbox = webchat_inbox(&app, &admin, json!({})).await;
+    // Two conversations, each answered once (a first answer may come before the socket follows
+    // its conversation: the second ones stream).
+    let mut first = Chat::connect(&app, &format!("inbox={inbox}")).await;
+    first.next_of("session").await;
+    first.say("a-0", "Hello").await;
+    while first.next_of("message").await["message"]["role"] != "ai" {}
+    let held = chat_conversation(&app, &admin, &inbox).await;
+    let mut second = Chat::connect(&app, &format!("inbox={inbox}")).await;
+    second.next_of("session").await;
+    second.say("b-0", "Hello").await;
+    while second.next_of("message").await["message"]["role"] != "ai" {}
+
+    // The first conversation's next turn has begun answering; its row is locked until the end.
+    first.say("a-1", "How long does shipping take?").await;
+    first.next_of("delta").await;
+    let locker = sea_orm::Database::connect(&url).await.expect("connects");
+    let lock = locker.begin().await.expect("begins");
+    lock.execute_unprepared(&format!(
+        "SELECT id FROM conversations WHERE id = '{held}' FOR UPDATE"
+    ))
+    .await
+    .expect("locks the row");
+    // Its answer is done a second later and cannot be stored; the other conversation's turn
+    // runs meanwhile.
+    second.say("b-1", "How long does shipping take?").await;
+    let streamed = second.try_next(Duration::from_secs(8)).await;
+    let mut streamed = streamed.expect("the second conversation's turn ran");
+    while streamed["type"] != "delta" {
+        streamed = second
+            .try_next(Duration::from_secs(8))
+            .await
+            .expect("the second conversation's answer streams while the first waits to be stored");
+    }
+    assert_eq!(streamed["text"], "Let me see. ");
+    lock.rollback().await.expect("unlocks");
+    // Both answers are stored once the row is free.
+    for chat in [&mut first, &mut second] {
+        while chat.next_of("message").await["message"]["role"] != "ai" {}
+    }
+}
