@@ -4,16 +4,19 @@
 //! (a good answer, a 500, a garbled body, an answer that is not the JSON asked for, an endpoint
 //! that never answers).
 
+mod support;
+
 use std::time::{Duration, Instant};
 
 use serde_json::json;
+use support::message;
 use switchboard_ai::{
     handoff_llm::{self, Hints},
     llm::{LlmClient, LlmConfig},
     sentiment,
     sentiment_llm::{LlmSentiment, ScoreSource},
 };
-use switchboard_model::{DeliveryStatus, Message, MessageRole, ResponderError};
+use switchboard_model::{Message, MessageRole, ResponderError};
 use switchboard_testkit::{FakeLlm, LlmReply, LlmTask};
 
 fn client(base_url: &str, timeout: Duration) -> LlmClient {
@@ -129,32 +132,6 @@ async fn a_failing_model_leaves_the_offline_score_within_the_bound() {
             started.elapsed()
         );
         assert_eq!(fake.requests_for(LlmTask::Sentiment).len(), 2, "{reply:?}");
-    }
-}
-
-fn message(role: MessageRole, text: &str, private: bool) -> Message {
-    Message {
-        id: String::new(),
-        org_id: "demo".into(),
-        conversation_id: "c".into(),
-        seq: 0,
-        role,
-        private,
-        text: text.into(),
-        attachments: vec![],
-        sources: vec![],
-        confidence: None,
-        model: None,
-        tokens: None,
-        author_id: None,
-        mentions: Vec::new(),
-        channel_message_id: None,
-        delivery_status: DeliveryStatus::Received,
-        delivery_error: None,
-        created_at: chrono::Utc::now(),
-        sentiment: None,
-        text_full: None,
-        automated: false,
     }
 }
 

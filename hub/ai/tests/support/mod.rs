@@ -7,6 +7,8 @@ use std::{
     sync::{Arc, Mutex},
 };
 
+use switchboard_model::{DeliveryStatus, Message, MessageRole};
+
 use switchboard_ai::{
     article::{ArticleDoc, parse_markdown},
     index::{ArticleSource, Knowledge, KnowledgeError},
@@ -137,4 +139,31 @@ pub async fn offline_responder_over(
         KnowledgeResponder::new(knowledge.clone(), Engine::Offline),
         knowledge,
     )
+}
+
+/// A message of conversation "c" in the demo organization, for a question's history.
+pub fn message(role: MessageRole, text: &str, private: bool) -> Message {
+    Message {
+        id: String::new(),
+        org_id: "demo".into(),
+        conversation_id: "c".into(),
+        seq: 0,
+        role,
+        private,
+        text: text.into(),
+        attachments: vec![],
+        sources: vec![],
+        confidence: None,
+        model: None,
+        tokens: None,
+        author_id: None,
+        mentions: Vec::new(),
+        channel_message_id: None,
+        delivery_status: DeliveryStatus::Received,
+        delivery_error: None,
+        created_at: chrono::Utc::now(),
+        sentiment: None,
+        text_full: None,
+        automated: false,
+    }
 }
