@@ -31,6 +31,7 @@ mod m20261208_000200_analytics_rollups;
 mod m20261209_000100_analytics_events;
 mod m20261210_000100_analytics_marks_from_events;
 mod m20261211_000100_analytics_events_batched;
+mod m20261212_000100_gin_pending_lists;
 
 pub struct Migrator;
 
@@ -65,6 +66,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261209_000100_analytics_events::Migration),
             Box::new(m20261210_000100_analytics_marks_from_events::Migration),
             Box::new(m20261211_000100_analytics_events_batched::Migration),
+            Box::new(m20261212_000100_gin_pending_lists::Migration),
         ]
     }
 }

@@ -1784,3 +1784,54 @@ async fn a_report_catching_up_waits_for_the_refresh_under_way(db: TestDatabase) 
         "the catch-up counted what the refresh left"
     );
 }
+
+/// PostgreSQL's full-text index over messages merges its pending list once it passes 256 kB
+/// (`m20261212_000100_gin_pending_lists`), not 4 MB: the merge runs in the writer's insert,
+/// while the writer holds its batch's acknowledgements. What was merged is found by a search.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn postgres_search_indexes_merge_new_entries_in_small_steps() {
+    use sea_orm::{ConnectionTrait, Statement};
+    let Some(db) = TestDatabase::new(Backend::Postgres).await else {
+        return;
+    };
+    let f = fixture(&db).await;
+    // 600 messages of 60 words never seen before: about 36,000 pending entries, over 1 MB.
+    for i in 0..600 {
+        let text = (0..60)
+            .map(|j| format!("w{i}x{j}"))
+            .collect::<Vec<_>>()
+            .join(" ");
+        let thread = format!("t{}", i % 20);
+        f.stored(&inbound(&thread, &thread, Some(&format!("m{i}")), &text))
+            .await;
+    }
+    let watcher = sea_orm::Database::connect(&db.url).await.expect("connects");
+    let pending = watcher
+        .query_one_raw(Statement::from_string(
+            sea_orm::DbBackend::Postgres,
+            "SELECT gin_clean_pending_list('idx_messages_search'::regclass) AS pages",
+        ))
+        .await
+        .expect("cleans")
+        .expect("a row")
+        .try_get::<i64>("", "pages")
+        .expect("pages");
+    // 8 kB pages: 32 is the limit; the insert that passes it merges after adding its own.
+    assert!(
+        pending <= 40,
+        "{pending} pages were pending, more than 256 kB"
+    );
+    let scope = switchboard_store::SearchScope {
+        conversations: true,
+        contacts: false,
+        articles: false,
+    };
+    for word in ["w0x0", "w300x30", "w599x59"] {
+        let found = f
+            .store
+            .search(&f.org_id, word, scope, 10)
+            .await
+            .expect("searches");
+        assert_eq!(found.conversations.len(), 1, "{word}: {found:?}");
+    }
+}
