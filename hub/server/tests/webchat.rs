@@ -254,6 +254,30 @@ async fn reconnect_and_resume_lose_nothing_and_duplicate_nothing(db: TestDatabas
         again.push(frame["message"]["seq"].as_i64().expect("a message"));
     }
     assert_eq!(again, vec![1, seen], "only what this connection never sent");
+    drop(chat);
+
+    // Caught up: a visitor that has everything its session shows gets what is committed after,
+    // once, live (the hub reads nothing more for its resume).
+    let mut chat = Chat::connect(&app, &format!("inbox={inbox}&visitor={token}")).await;
+    let session = chat.next().await;
+    let last = session["last_seq"].as_i64().expect("the last seq");
+    assert_eq!(last, live["seq"].as_i64().expect("a seq"));
+    let (_, after) = app
+        .post(
+            &admin,
+            &format!("/api/v1/conversations/{conversation_id}/messages"),
+            json!({ "text": "Five" }),
+        )
+        .await;
+    chat.send(json!({ "type": "resume", "after_seq": last }))
+        .await;
+    let mut sent = Vec::new();
+    while let Some(frame) = chat.try_next(Duration::from_millis(500)).await {
+        if frame["type"] == "message" {
+            sent.push(frame["message"]["seq"].as_i64().expect("a seq"));
+        }
+    }
+    assert_eq!(sent, vec![after["seq"].as_i64().expect("a seq")]);
     app.stop().await;
 }
 

@@ -379,6 +379,9 @@ impl Connection {
             Ok(ClientFrame::Message { client_id, text }) => self.message(client_id, text).await,
             Ok(ClientFrame::Resume { after_seq }) => {
                 self.resumed = true;
+                if first_resume && self.caught_up(after_seq) {
+                    return Ok(());
+                }
                 self.replay(after_seq).await
             }
             Ok(ClientFrame::Handoff) => self.handoff().await,
@@ -511,6 +514,15 @@ impl Connection {
             drop(room);
         }));
         Ok(())
+    }
+
+    /// Whether a visitor resuming after `after_seq` has everything already: it claims exactly
+    /// the conversation's last `seq` as read when this connection started, and whatever was
+    /// committed after that read comes live (the connection registered before it). A node's
+    /// visitors reconnecting to another after it died are mostly caught up: each then costs
+    /// the session's two reads, not four (a replay reads the conversation and a page).
+    fn caught_up(&self, after_seq: i64) -> bool {
+        after_seq > 0 && after_seq == self.replayed_through && self.sent_floor == after_seq
     }
 
     /// Sends every visible message with a larger `seq` than `after_seq` that this connection
