@@ -20,7 +20,8 @@ const SQLITE_TABLES: [(&str, &[&str]); 2] = [
     ("contact_identities", &["external_id"]),
 ];
 
-const POSTGRES_INDEXES: [(&str, &str, &str); 4] = [
+/// PostgreSQL's trigram indexes: name, table, column.
+pub(crate) const POSTGRES_INDEXES: [(&str, &str, &str); 4] = [
     ("idx_contacts_name_trgm", "contacts", "name"),
     ("idx_contacts_email_trgm", "contacts", "email"),
     ("idx_contacts_phone_trgm", "contacts", "phone"),

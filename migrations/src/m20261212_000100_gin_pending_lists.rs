@@ -13,19 +13,15 @@
 
 use sea_orm_migration::{prelude::*, sea_orm::DbBackend};
 
+use crate::m20261207_000400_contact_search as contact_search;
+
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-/// The GIN indexes of tables that take a row for each message or new contact. An index that
-/// does not exist (`pg_trgm` was not available) is skipped.
-const WRITTEN: [&str; 6] = [
-    "idx_messages_search",
-    "idx_conversations_subject_search",
-    "idx_contacts_name_trgm",
-    "idx_contacts_email_trgm",
-    "idx_contacts_phone_trgm",
-    "idx_contact_identities_external_id_trgm",
-];
+/// The full-text indexes of tables that take a row for each message or conversation; with the
+/// contacts' trigram indexes ([`contact_search::POSTGRES_INDEXES`]), every GIN index the write
+/// path fills.
+const FULL_TEXT: [&str; 2] = ["idx_messages_search", "idx_conversations_subject_search"];
 
 /// The pending list's limit, in kB.
 const PENDING_LIST_KB: u32 = 256;
@@ -50,7 +46,9 @@ async fn set(manager: &SchemaManager<'_>, change: &str) -> Result<(), DbErr> {
         return Ok(());
     }
     let db = manager.get_connection();
-    for index in WRITTEN {
+    let trigram = contact_search::POSTGRES_INDEXES.map(|(index, _, _)| index);
+    // An index that does not exist (`pg_trgm` was not available) is skipped.
+    for index in FULL_TEXT.into_iter().chain(trigram) {
         db.execute_unprepared(&format!("ALTER INDEX IF EXISTS {index} {change}"))
             .await?;
     }
