@@ -2,6 +2,7 @@
 //!
 //! Migrations only ever add: a released migration is never edited, a change is a new one.
 
+pub use m20261213_000100_anonymous_identities_unsearched::searched_identity;
 pub use sea_orm_migration::prelude::*;
 
 mod m20261123_000001_initial;
@@ -32,6 +33,7 @@ mod m20261209_000100_analytics_events;
 mod m20261210_000100_analytics_marks_from_events;
 mod m20261211_000100_analytics_events_batched;
 mod m20261212_000100_gin_pending_lists;
+mod m20261213_000100_anonymous_identities_unsearched;
 
 pub struct Migrator;
 
@@ -67,6 +69,7 @@ impl MigratorTrait for Migrator {
             Box::new(m20261210_000100_analytics_marks_from_events::Migration),
             Box::new(m20261211_000100_analytics_events_batched::Migration),
             Box::new(m20261212_000100_gin_pending_lists::Migration),
+            Box::new(m20261213_000100_anonymous_identities_unsearched::Migration),
         ]
     }
 }

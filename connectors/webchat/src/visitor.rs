@@ -5,6 +5,7 @@
 use base64::Engine;
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use switchboard_model::VISITOR_PREFIX;
 
 /// The opaque token a `session` frame hands out.
 #[derive(Clone, PartialEq, Eq)]
@@ -64,7 +65,7 @@ impl Visitor {
     /// same person is the same contact on every device.
     pub fn external_id(&self) -> String {
         match self {
-            Visitor::Anonymous { token_hash } => format!("visitor:{token_hash}"),
+            Visitor::Anonymous { token_hash } => format!("{VISITOR_PREFIX}{token_hash}"),
             Visitor::Verified { user_id } => user_id.clone(),
         }
     }

@@ -14,6 +14,7 @@ backend_tests!(
     search_finds_conversations_contacts_and_articles_ranked,
     search_shows_only_what_the_caller_may_read,
     search_finds_what_was_written_before_it_existed,
+    upgrading_takes_anonymous_visitors_out_of_the_contacts_search,
     search_finds_a_conversation_by_its_subject,
     merging_contacts_moves_identities_and_conversations,
     likely_duplicates_share_an_email_or_a_phone,
@@ -1045,6 +1046,81 @@ async fn search_finds_what_was_written_before_it_existed(db: TestDatabase) {
     assert_eq!(hit_ids(&found, "conversations").len(), 2, "{found}");
 }
 
+/// A database that indexed anonymous visitors' identities for the contacts' search (before
+/// `m20261213_000100_anonymous_identities_unsearched`) loses them on upgrade and keeps the
+/// others.
+async fn upgrading_takes_anonymous_visitors_out_of_the_contacts_search(db: TestDatabase) {
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let inbox = app.test_inbox(&admin, json!({})).await;
+    customer_says(&app, &inbox, "kept", "kept@customer.test", "Hello").await;
+    let webchat = support::chat::webchat_inbox(&app, &admin, json!({})).await;
+    let mut chat = support::chat::Chat::connect(&app, &format!("inbox={webchat}")).await;
+    chat.next_of("session").await;
+    chat.message("c-1", "Hello from the web").await;
+    chat.next_of("ack").await;
+    drop(chat);
+    let db = app.stop().await;
+    let visitor = db
+        .query_text("SELECT external_id FROM contact_identities WHERE channel = 'webchat'")
+        .await;
+    let hash_part = visitor[0]["visitor:".len() + 10..][..12].to_owned();
+    // Back to the schema before: every identity indexed, the migration not applied.
+    let sqlite = db.backend == switchboard_testkit::Backend::Sqlite;
+    if sqlite {
+        db.execute("INSERT INTO contact_identities_fts(contact_identities_fts) VALUES ('rebuild')")
+            .await;
+        let indexed = db
+            .query_text(&format!(
+                "SELECT CAST(rowid AS TEXT) FROM contact_identities_fts \
+                 WHERE contact_identities_fts MATCH '\"{hash_part}\"'"
+            ))
+            .await;
+        assert_eq!(indexed.len(), 1, "the old schema indexed the visitor");
+    } else {
+        db.execute(
+            "DROP INDEX idx_contact_identities_external_id_trgm; \
+             CREATE INDEX idx_contact_identities_external_id_trgm ON contact_identities \
+             USING GIN (lower(external_id) gin_trgm_ops)",
+        )
+        .await;
+    }
+    db.execute(
+        "DELETE FROM seaql_migrations \
+         WHERE version = 'm20261213_000100_anonymous_identities_unsearched'",
+    )
+    .await;
+
+    let app = TestApp::spawn_quiet(db).await;
+    let admin = app.admin().await;
+    let (_, found) = app
+        .get(&admin, &format!("/api/v1/search?q={hash_part}&type=contacts"))
+        .await;
+    assert_eq!(found["contacts"], json!([]), "{found}");
+    let (_, found) = app
+        .get(&admin, "/api/v1/search?q=kept%40cust&type=contacts")
+        .await;
+    assert_eq!(found["contacts"].as_array().map(Vec::len), Some(1), "{found}");
+    let db = app.stop().await;
+    let unsearched = if sqlite {
+        db.query_text(&format!(
+            "SELECT CAST(rowid AS TEXT) FROM contact_identities_fts \
+             WHERE contact_identities_fts MATCH '\"{hash_part}\"'"
+        ))
+        .await
+        .is_empty()
+    } else {
+        db.query_text(
+            "SELECT indexdef FROM pg_indexes \
+             WHERE indexname = 'idx_contact_identities_external_id_trgm'",
+        )
+        .await
+        .iter()
+        .all(|definition| definition.contains("WHERE"))
+    };
+    assert!(unsearched, "the visitor left the index");
+}
+
 /// Waits until the views (the "all" list) hold `conversation_id`, or fails.
 async fn back_in_the_views(app: &TestApp, token: &str, conversation_id: &str) {
     for _ in 0..200 {
@@ -1422,6 +1498,17 @@ async fn anonymous_visitors_are_shown_by_a_stable_friendly_name(db: TestDatabase
         .as_str()
         .expect("an identity");
     assert!(visitor.starts_with("visitor:"), "{contact}");
+    // Its hashed token means nothing to anyone, and is not searched (on PostgreSQL it was a
+    // third of what a new conversation wrote): a part of it finds no contact, while the
+    // conversation is found by its words below.
+    let hash_part = &visitor["visitor:".len() + 10..][..12];
+    for needle in [hash_part, "visitor:"] {
+        let (status, found) = app
+            .get(&admin, &format!("/api/v1/search?q={needle}&type=contacts"))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{found}");
+        assert_eq!(found["contacts"], json!([]), "{needle}: {found}");
+    }
     let name = switchboard_model::friendly_name(visitor);
     let colour = switchboard_model::avatar_colour(visitor);
     assert_eq!(contact["display_name"], name.as_str(), "{contact}");

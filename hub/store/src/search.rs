@@ -15,6 +15,7 @@ use sea_orm::{
     ColumnTrait, ConnectionTrait, DbBackend, EntityTrait, QueryFilter, QueryOrder, QuerySelect,
     Statement, Value,
 };
+use switchboard_migration::searched_identity;
 use switchboard_model::contact_display_name;
 
 use crate::{
@@ -513,6 +514,10 @@ impl Store {
         let backend = self.backend();
         let pattern = format!("%{}%", escape_like(needle));
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        // An anonymous visitor's identity is not searched (`searched_identity`): SQLite's
+        // trigram table leaves it out, and PostgreSQL's partial index serves only a query
+        // that states its predicate.
+        let searched = searched_identity("");
         let sql = match backend {
             DbBackend::Sqlite if needle.chars().count() >= 3 => {
                 "SELECT c.id AS id FROM contacts c WHERE c.org_id = ?2 AND c.rowid IN ( \
@@ -522,24 +527,26 @@ impl Store {
                  JOIN contacts c2 ON c2.id = i.contact_id \
                  WHERE contact_identities_fts MATCH ?1) \
                  ORDER BY c.updated_at DESC LIMIT ?3"
+                    .to_owned()
             }
-            DbBackend::Sqlite => {
+            DbBackend::Sqlite => format!(
                 "SELECT c.id AS id FROM contacts c WHERE c.org_id = ?2 AND ( \
                  lower(c.name) LIKE ?1 ESCAPE '\\' OR lower(c.email) LIKE ?1 ESCAPE '\\' \
                  OR lower(c.phone) LIKE ?1 ESCAPE '\\' OR c.id IN ( \
                  SELECT contact_id FROM contact_identities \
-                 WHERE org_id = ?2 AND lower(external_id) LIKE ?1 ESCAPE '\\')) \
+                 WHERE org_id = ?2 AND lower(external_id) LIKE ?1 ESCAPE '\\' \
+                 AND {searched})) \
                  ORDER BY c.updated_at DESC LIMIT ?3"
-            }
-            _ => {
+            ),
+            _ => format!(
                 "SELECT c.id AS id FROM contacts c WHERE c.org_id = $2 AND c.id IN ( \
                  SELECT id FROM contacts WHERE lower(name) LIKE $1 ESCAPE '\\' \
                  UNION SELECT id FROM contacts WHERE lower(email) LIKE $1 ESCAPE '\\' \
                  UNION SELECT id FROM contacts WHERE lower(phone) LIKE $1 ESCAPE '\\' \
                  UNION SELECT contact_id FROM contact_identities \
-                 WHERE lower(external_id) LIKE $1 ESCAPE '\\') \
+                 WHERE lower(external_id) LIKE $1 ESCAPE '\\' AND {searched}) \
                  ORDER BY c.updated_at DESC LIMIT $3"
-            }
+            ),
         };
         let matched = match backend {
             // A phrase of the needle: its trigrams in a row, so any part of a field.
@@ -686,6 +693,23 @@ impl Indexed {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The schema's condition names the web chat's anonymous identities as the model writes
+    /// them (the migrations know no model).
+    #[test]
+    fn anonymous_visitors_are_the_identities_left_unsearched() {
+        let condition = searched_identity("");
+        let channel = switchboard_model::ChannelKind::Webchat.as_str();
+        assert!(condition.contains(&format!("channel = '{channel}'")));
+        let prefix = switchboard_model::VISITOR_PREFIX;
+        assert!(
+            condition.contains(&format!(
+                "substr(external_id, 1, {}) = '{prefix}'",
+                prefix.len()
+            )),
+            "{condition}"
+        );
+    }
 
     #[test]
     fn queries_are_words_never_syntax() {
