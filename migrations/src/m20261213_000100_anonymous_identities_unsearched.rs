@@ -60,17 +60,8 @@ impl MigrationTrait for Migration {
                 .await?;
             }
             _ => {
-                if trigram_index_exists(manager).await? {
-                    db.execute_unprepared(&format!("DROP INDEX {INDEX}"))
-                        .await?;
-                    db.execute_unprepared(&format!(
-                        "CREATE INDEX {INDEX} ON contact_identities \
-                         USING GIN (lower(external_id) gin_trgm_ops) {PENDING_LIST} \
-                         WHERE {}",
-                        searched_identity("")
-                    ))
-                    .await?;
-                }
+                let searched = searched_identity("");
+                replace_postgres_index(manager, &format!("WHERE {searched}")).await?;
             }
         }
         Ok(())
@@ -88,25 +79,36 @@ impl MigrationTrait for Migration {
                 )
                 .await?;
             }
-            _ => {
-                if trigram_index_exists(manager).await? {
-                    db.execute_unprepared(&format!("DROP INDEX {INDEX}"))
-                        .await?;
-                    db.execute_unprepared(&format!(
-                        "CREATE INDEX {INDEX} ON contact_identities \
-                         USING GIN (lower(external_id) gin_trgm_ops) {PENDING_LIST}"
-                    ))
-                    .await?;
-                }
-            }
+            _ => replace_postgres_index(manager, "").await?,
         }
         Ok(())
     }
 }
 
+/// Makes PostgreSQL's trigram index over identities again, over the rows `predicate` keeps
+/// (`WHERE …`, or `""` for all), where it exists (not without `pg_trgm`).
+async fn replace_postgres_index(manager: &SchemaManager<'_>, predicate: &str) -> Result<(), DbErr> {
+    if !trigram_index_exists(manager).await? {
+        return Ok(());
+    }
+    let db = manager.get_connection();
+    db.execute_unprepared(&format!("DROP INDEX {INDEX}"))
+        .await?;
+    db.execute_unprepared(&format!(
+        "CREATE INDEX {INDEX} ON contact_identities \
+         USING GIN (lower(external_id) gin_trgm_ops) {PENDING_LIST} {predicate}"
+    ))
+    .await?;
+    Ok(())
+}
+
 /// Whether PostgreSQL has the trigram index (not without `pg_trgm`).
 async fn trigram_index_exists(manager: &SchemaManager<'_>) -> Result<bool, DbErr> {
-    debug_assert!(contact_search::POSTGRES_INDEXES.iter().any(|(index, ..)| *index == INDEX));
+    debug_assert!(
+        contact_search::POSTGRES_INDEXES
+            .iter()
+            .any(|(index, ..)| *index == INDEX)
+    );
     let found = manager
         .get_connection()
         .query_one_raw(Statement::from_string(

@@ -1094,13 +1094,20 @@ async fn upgrading_takes_anonymous_visitors_out_of_the_contacts_search(db: TestD
     let app = TestApp::spawn_quiet(db).await;
     let admin = app.admin().await;
     let (_, found) = app
-        .get(&admin, &format!("/api/v1/search?q={hash_part}&type=contacts"))
+        .get(
+            &admin,
+            &format!("/api/v1/search?q={hash_part}&type=contacts"),
+        )
         .await;
     assert_eq!(found["contacts"], json!([]), "{found}");
     let (_, found) = app
         .get(&admin, "/api/v1/search?q=kept%40cust&type=contacts")
         .await;
-    assert_eq!(found["contacts"].as_array().map(Vec::len), Some(1), "{found}");
+    assert_eq!(
+        found["contacts"].as_array().map(Vec::len),
+        Some(1),
+        "{found}"
+    );
     let db = app.stop().await;
     let unsearched = if sqlite {
         db.query_text(&format!(

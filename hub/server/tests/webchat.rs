@@ -473,7 +473,9 @@ async fn a_verified_identity_follows_the_user_and_a_forged_one_is_refused(db: Te
     assert_eq!(body["contact"]["identities"][0]["external_id"], "user-42");
     // The user id is the business's own: agents find the contact by it (an anonymous
     // visitor's hashed token is not searched, `anonymous_visitors_are_shown_by_a_stable_friendly_name`).
-    let (status, found) = app.get(&admin, "/api/v1/search?q=user-4&type=contacts").await;
+    let (status, found) = app
+        .get(&admin, "/api/v1/search?q=user-4&type=contacts")
+        .await;
     assert_eq!(status, StatusCode::OK, "{found}");
     assert_eq!(found["contacts"][0]["id"], body["contact"]["id"], "{found}");
 
