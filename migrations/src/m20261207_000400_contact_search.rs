@@ -15,10 +15,14 @@ use crate::m20261205_000300_search::{sqlite_fts, sqlite_fts_drop};
 #[derive(DeriveMigrationName)]
 pub struct Migration;
 
-const SQLITE_TABLES: [(&str, &[&str]); 2] = [
+/// SQLite's FTS5 tables over contacts: table, columns.
+pub(crate) const SQLITE_TABLES: [(&str, &[&str]); 2] = [
     ("contacts", &["name", "email", "phone"]),
     ("contact_identities", &["external_id"]),
 ];
+
+/// The FTS5 tokenizer of [`SQLITE_TABLES`].
+pub(crate) const SQLITE_TOKENIZER: &str = "trigram";
 
 /// PostgreSQL's trigram indexes: name, table, column.
 pub(crate) const POSTGRES_INDEXES: [(&str, &str, &str); 4] = [
@@ -39,7 +43,7 @@ impl MigrationTrait for Migration {
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
                 for (table, columns) in SQLITE_TABLES {
-                    for statement in sqlite_fts(table, columns, "trigram") {
+                    for statement in sqlite_fts(table, columns, SQLITE_TOKENIZER) {
                         db.execute_unprepared(&statement).await?;
                     }
                 }

@@ -18,7 +18,10 @@ use sea_orm_migration::{
     sea_orm::{ConnectionTrait, DbBackend, Statement},
 };
 
-use crate::m20261207_000400_contact_search as contact_search;
+use crate::{
+    m20261205_000300_search::{sqlite_fts, sqlite_fts_drop},
+    m20261207_000400_contact_search as contact_search,
+};
 
 #[derive(DeriveMigrationName)]
 pub struct Migration;
@@ -47,7 +50,7 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
-                for statement in sqlite_triggers(true) {
+                for statement in sqlite_triggers() {
                     db.execute_unprepared(&statement).await?;
                 }
                 // The anonymous rows already indexed leave it; the others stay.
@@ -71,13 +74,19 @@ impl MigrationTrait for Migration {
         let db = manager.get_connection();
         match manager.get_database_backend() {
             DbBackend::Sqlite => {
-                for statement in sqlite_triggers(false) {
+                // The table and its triggers as `contact_search` made them, filled again.
+                let (table, columns) = contact_search::SQLITE_TABLES
+                    .into_iter()
+                    .find(|(table, _)| *table == "contact_identities")
+                    .ok_or_else(|| DbErr::Migration("no FTS table over identities".into()))?;
+                let statements = sqlite_fts_drop(table).into_iter().chain(sqlite_fts(
+                    table,
+                    columns,
+                    contact_search::SQLITE_TOKENIZER,
+                ));
+                for statement in statements {
                     db.execute_unprepared(&statement).await?;
                 }
-                db.execute_unprepared(
-                    "INSERT INTO contact_identities_fts(contact_identities_fts) VALUES ('rebuild')",
-                )
-                .await?;
             }
             _ => replace_postgres_index(manager, "").await?,
         }
@@ -119,16 +128,10 @@ async fn trigram_index_exists(manager: &SchemaManager<'_>) -> Result<bool, DbErr
     Ok(found.is_some())
 }
 
-/// The FTS5 table's triggers over `contact_identities`, replaced: skipping the rows outside
-/// the search when `filtered`, else as `contact_search` made them.
-fn sqlite_triggers(filtered: bool) -> Vec<String> {
-    let only = |row: &str| {
-        if filtered {
-            format!(" WHERE {}", searched_identity(row))
-        } else {
-            String::new()
-        }
-    };
+/// The FTS5 table's triggers over `contact_identities`, replaced by ones that skip the rows
+/// outside the search.
+fn sqlite_triggers() -> Vec<String> {
+    let only = |row: &str| format!(" WHERE {}", searched_identity(row));
     let insert = format!(
         "INSERT INTO contact_identities_fts(rowid, external_id) \
          SELECT new.rowid, new.external_id{};",
