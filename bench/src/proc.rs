@@ -95,12 +95,36 @@ pub struct Cpu {
     ticks: u64,
 }
 
+/// The busy ticks of `/proc/stat`'s first line (all cores).
+fn machine_busy(stat: &str) -> anyhow::Result<Cpu> {
+    let line = stat.lines().next().context("empty /proc/stat")?;
+    let mut fields = line.split_whitespace();
+    anyhow::ensure!(fields.next() == Some("cpu"), "odd /proc/stat: {line}");
+    let ticks: Vec<u64> = fields
+        .map(|field| field.parse().context("odd /proc/stat"))
+        .collect::<anyhow::Result<_>>()?;
+    // user nice system idle iowait irq softirq steal (guest time is counted in user already).
+    let busy = [0, 1, 2, 5, 6, 7]
+        .iter()
+        .map(|&i| ticks.get(i).copied().unwrap_or(0))
+        .sum();
+    Ok(Cpu { ticks: busy })
+}
+
 /// `sysconf(_SC_CLK_TCK)`: 100 on every Linux this runs on.
 const TICKS_PER_SECOND: f64 = 100.0;
 
 impl Cpu {
     pub fn of_self() -> anyhow::Result<Cpu> {
         Cpu::of("/proc/self/stat")
+    }
+
+    /// The whole machine's busy time, every core and process (`/proc/stat`: user, nice,
+    /// system, irq, softirq and steal; not idle or waiting for I/O): beside the hub's and the
+    /// generator's own, it shows what else took the cores during a run.
+    pub fn of_machine() -> anyhow::Result<Cpu> {
+        let stat = fs::read_to_string("/proc/stat").context("cannot read /proc/stat")?;
+        machine_busy(&stat)
     }
 
     fn of(path: &str) -> anyhow::Result<Cpu> {
@@ -134,5 +158,19 @@ impl Cpu {
     /// Average cores busy over `wall`.
     pub fn cores(&self, wall: Duration) -> f64 {
         self.seconds() / wall.as_secs_f64().max(1e-9)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_machines_busy_time_leaves_idle_and_io_wait_out() {
+        let stat = "cpu  100 5 40 9000 30 2 3 7 11 0\ncpu0 50 2 20 4500 15 1 1 3 5 0\n";
+        // user 100 + nice 5 + system 40 + irq 2 + softirq 3 + steal 7.
+        assert_eq!(machine_busy(stat).expect("read").ticks, 157);
+        assert!(machine_busy("intr 1 2 3\n").is_err());
+        assert!(machine_busy("cpu 1 x 3\n").is_err());
     }
 }

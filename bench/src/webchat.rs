@@ -274,6 +274,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     // Messaging.
     let cpu_messages = hub.cpu()?;
     let self_cpu = Cpu::of_self()?;
+    let machine_cpu = Cpu::of_machine()?;
     let messaging_started = Instant::now();
     crowd.enter(Phase::Messaging);
     let mut rss_peak = rss_idle;
@@ -286,6 +287,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let messaging_time = messaging_started.elapsed();
     let messaging_cpu = hub.cpu()?.since(&cpu_messages);
     let generator_cpu = Cpu::of_self()?.since(&self_cpu);
+    let machine_cpu = Cpu::of_machine()?.since(&machine_cpu);
 
     // The reconnect storm.
     let mut storm_time = None;
@@ -409,12 +411,17 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     if let Ok(counts) = ai_counts(base).await {
         println!("{counts}");
     }
+    // What else ran (the database, a fake model, anything else on the machine) is the rest
+    // of the machine's: a run beside a build or another benchmark shows it there.
     println!(
-        "hub CPU while messaging: {:.2} cores ({:.1}s user+system over {:.1}s); generator {:.2} cores",
+        "hub CPU while messaging: {:.2} cores ({:.1}s user+system over {:.1}s); generator {:.2} \
+         cores; the machine {:.2} of {} cores busy",
         messaging_cpu.cores(messaging_time),
         messaging_cpu.seconds(),
         messaging_time.as_secs_f64(),
         generator_cpu.cores(messaging_time),
+        machine_cpu.cores(messaging_time),
+        std::thread::available_parallelism().map_or(0, |cores| cores.get()),
     );
     if let Some(storm) = storm_time {
         println!(
