@@ -21,7 +21,7 @@ use std::{
     collections::{BTreeMap, HashMap, HashSet, VecDeque},
     sync::{
         Arc,
-        atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed},
+        atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering::Relaxed},
     },
     time::{Duration, Instant},
 };
@@ -117,6 +117,25 @@ pub struct Options {
     /// that has served before has its encoding on disk
     #[arg(long)]
     cold_knowledge: bool,
+    /// Other work on the machine: this many threads of the generator spin from the first
+    /// message to the last answer (at the generator's priority, counted in its CPU), as a build
+    /// or a neighbour would; the hub must still answer (its background lane's rescue)
+    #[arg(long, default_value_t = 0)]
+    busy_loops: usize,
+}
+
+/// Starts `count` threads that spin until the flag returned is cleared (`--busy-loops`).
+fn busy_loops(count: usize) -> Arc<AtomicBool> {
+    let running = Arc::new(AtomicBool::new(true));
+    for _ in 0..count {
+        let running = running.clone();
+        std::thread::spawn(move || {
+            while running.load(Relaxed) {
+                std::hint::spin_loop();
+            }
+        });
+    }
+    running
 }
 
 /// How the first message's wait is drawn (`--arrivals`).
@@ -276,6 +295,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
     let self_cpu = Cpu::of_self()?;
     let machine_cpu = Cpu::of_machine()?;
     let messaging_started = Instant::now();
+    let busy = busy_loops(options.busy_loops);
     crowd.enter(Phase::Messaging);
     let mut rss_peak = rss_idle;
     crowd
@@ -285,6 +305,7 @@ pub async fn run(options: Options) -> anyhow::Result<()> {
         })
         .await?;
     let messaging_time = messaging_started.elapsed();
+    busy.store(false, Relaxed);
     let messaging_cpu = hub.cpu()?.since(&cpu_messages);
     let generator_cpu = Cpu::of_self()?.since(&self_cpu);
     let machine_cpu = Cpu::of_machine()?.since(&machine_cpu);

@@ -144,8 +144,9 @@ impl BotQueue {
         queued.running.insert(conversation_id.clone());
         let job = queued.jobs.get(&conversation_id).cloned();
         if let Some(job) = &job {
-            metrics::histogram!("switchboard_bot_queue_wait_seconds")
-                .record(job.queued_at.elapsed().as_secs_f64());
+            let waited = job.queued_at.elapsed();
+            metrics::histogram!("switchboard_bot_queue_wait_seconds").record(waited.as_secs_f64());
+            crate::background::turn_waited(waited);
         }
         job
     }
