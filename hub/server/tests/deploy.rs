@@ -203,6 +203,9 @@ fn the_image_and_the_unit_run_the_hub_unprivileged_with_checks() {
         "User=switchboard",
         "Restart=on-failure",
         "NoNewPrivileges=yes",
+        // The background lane's rescue from the idle class goes down to nice 0
+        // (hub/server/src/background.rs): an RLIMIT_NICE of 20.
+        "LimitNICE=20",
     ] {
         assert!(unit.lines().any(|l| l == line), "the unit has {line}");
     }
