@@ -44,10 +44,11 @@ const NICE: i32 = 19;
 /// measure alike (BENCHMARKS.md).
 const SQLITE_READERS: u32 = 4;
 const POSTGRES_CONNECTIONS: u32 = 8;
-/// How long the oldest work spawned into the lane may wait to start before the lane leaves the
-/// idle class: the product's promise of an answer (3 s) is broken by then. Under its own load on
-/// 2 cores the lane waits 0.2–0.3 s on average (BENCHMARKS.md), so the hub alone does not set it
-/// off.
+/// How long the oldest work spawned into the lane (or a bot turn) may wait to start before the
+/// lane leaves the idle class: the product's promise of an answer (3 s) is broken by then. Under
+/// its own load on 2 cores the lane waits 0.2–0.3 s on average (BENCHMARKS.md); the hub alone
+/// sets it off only where its answers are late already (with a model on PostgreSQL on a slow
+/// machine, p95 8–9 s), and a turn that waited for a slow model's place counts too.
 const RESCUE_AFTER: Duration = Duration::from_secs(3);
 /// The lane's nice values out of the idle class, in turn while it stays behind: at nice 10 a
 /// runnable thread at nice 0 weighs about 9 times as much as one of the lane's, so the
