@@ -446,15 +446,15 @@ fn set_class(
     };
     // The class is set on the lane's thread; the priority given is applied to the calling
     // thread (the crate sets the nice value of its caller): its own, unchanged. The lane
-    // thread's nice value follows.
-    set_thread_priority_and_policy(
-        native,
-        own_priority()?,
-        ThreadSchedulePolicy::Normal(policy),
-    )
-    .map_err(|err| format!("cannot change the lane's scheduling class: {err:?}"))?;
-    rustix::process::setpriority_process(Some(tid), nice)
-        .map_err(|err| format!("cannot set the lane's nice value: {err}"))
+    // thread's nice value follows, after the class (setting it resets the nice value), and
+    // even where the class is refused: nice 19 is then what keeps the lane below the hub.
+    let class = own_priority().and_then(|own| {
+        set_thread_priority_and_policy(native, own, ThreadSchedulePolicy::Normal(policy))
+            .map_err(|err| format!("cannot change the lane's scheduling class: {err:?}"))
+    });
+    let nice = rustix::process::setpriority_process(Some(tid), nice)
+        .map_err(|err| format!("cannot set the lane's nice value: {err}"));
+    class.and(nice)
 }
 
 fn lane_threads() -> &'static LaneThreads {
@@ -486,17 +486,11 @@ fn own_priority() -> Result<thread_priority::ThreadPriority, String> {
 /// under load, doubled the acknowledgements' p99 (BENCHMARKS.md). A thread of the idle class
 /// gives way at once to any other that wakes. Any thread may put itself there.
 fn lower_priority() {
-    use thread_priority::{NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy};
-    let idle = thread_priority::set_thread_priority_and_policy(
+    let (native, tid) = (
         thread_priority::thread_native_id(),
-        ThreadPriority::Min,
-        ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle),
+        rustix::thread::gettid(),
     );
-    if let Err(err) = idle {
-        tracing::debug!(?err, "cannot put the background thread in the idle class");
-    }
-    // After the class: setting it resets the nice value.
-    if let Err(err) = rustix::process::setpriority_process(None, NICE) {
+    if let Err(err) = set_class(native, tid, None) {
         tracing::debug!(%err, "cannot lower the background thread's priority");
     }
 }
