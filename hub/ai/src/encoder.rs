@@ -177,6 +177,11 @@ impl Encoder {
         })
     }
 
+    /// Whether `word` (lowercase) is a whole word of the vocabulary.
+    pub fn knows(&self, word: &str) -> bool {
+        self.vocab.contains_key(word)
+    }
+
     /// The vector of `text`, of unit length: its first [`MAX_TOKENS`] tokens, mean pooled.
     pub fn embed(&self, text: &str) -> Vec<f32> {
         self.embed_all(&[text]).pop().unwrap_or_default()

@@ -17,9 +17,9 @@ use std::{
 
 use serde::{Deserialize, Serialize};
 use tantivy::{
-    Index, IndexReader, ReloadPolicy, TantivyDocument, Term,
+    Index, IndexReader, ReloadPolicy, Searcher, TantivyDocument, Term,
     collector::TopDocs,
-    query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery},
+    query::{AllQuery, BooleanQuery, BoostQuery, Occur, Query, TermQuery},
     schema::{
         Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
     },
@@ -30,7 +30,7 @@ use crate::{
     article::{ArticleDoc, Passage, passages},
     embeddings::{Embedder, cosine},
     encoder::{self, Encoder},
-    text, thesaurus,
+    house, text, thesaurus,
     vectors::{self, TermSpace},
     vocabulary::Vocabulary,
 };
@@ -290,6 +290,10 @@ pub struct OrgIndex {
     vocabulary: RwLock<Arc<Vocabulary>>,
     /// The same terms as word vectors, made again after every change.
     space: RwLock<Arc<TermSpace>>,
+    /// The company's own name, which questions are searched without and titles restate
+    /// questions without (`house.rs`), found again after every change: as written (lowercase)
+    /// and as a term.
+    house: RwLock<Option<(String, String)>>,
     /// Passages analyzed for the questions that found them, by their text.
     analyzed: Mutex<HashMap<String, Arc<Analyzed>>>,
 }
@@ -350,6 +354,7 @@ impl OrgIndex {
         let encoded = read_json(dir, "encoded.json");
         let vocabulary = Vocabulary::read(&reader.searcher(), fields.all)?;
         let space = term_space(&vocabulary);
+        let house = house_name(&reader.searcher(), fields)?;
         Ok(OrgIndex {
             index,
             reader,
@@ -363,6 +368,7 @@ impl OrgIndex {
             encoded_complete: AtomicBool::new(false),
             vocabulary: RwLock::new(Arc::new(vocabulary)),
             space: RwLock::new(Arc::new(space)),
+            house: RwLock::new(house),
             analyzed: Mutex::default(),
         })
     }
@@ -410,6 +416,17 @@ impl OrgIndex {
                 .iter()
                 .map(|term| (term.as_str(), idf(total, vocabulary.doc_freq(term)))),
         )
+    }
+
+    /// The company's own name, as the articles say it (`house.rs`).
+    pub fn house(&self) -> Option<String> {
+        Some(self.house.read().ok()?.as_ref()?.0.clone())
+    }
+
+    /// `question` without the house name, when it names it and says something else too.
+    fn without_house_name(&self, question: &str) -> Option<String> {
+        let house = self.house.read().ok()?;
+        house::without(question, &house.as_ref()?.0)
     }
 
     fn space(&self) -> Arc<TermSpace> {
@@ -481,8 +498,12 @@ impl OrgIndex {
         self.reader.reload()?;
         let vocabulary = Vocabulary::read(&self.reader.searcher(), f.all)?;
         let space = term_space(&vocabulary);
+        let house = house_name(&self.reader.searcher(), f)?;
         if let Ok(mut current) = self.vocabulary.write() {
             *current = Arc::new(vocabulary);
+        }
+        if let Ok(mut current) = self.house.write() {
+            *current = house;
         }
         if let Ok(mut current) = self.space.write() {
             *current = Arc::new(space);
@@ -845,9 +866,12 @@ impl OrgIndex {
         let vocabulary = self.vocabulary();
         let total = self.reader.searcher().num_docs();
         let question: f64 = terms.iter().map(|t| t.idf).sum();
+        let house = self.house.read().ok().and_then(|house| house.clone());
         let recall = |line: &[String]| {
             let (mut found, mut all) = (0.0, 0.0);
-            for term in line {
+            // "Your Parcelhop account" restates "how do I close my account" fully.
+            let named = |term: &String| house.as_ref().is_some_and(|(_, house)| house == term);
+            for term in line.iter().filter(|term| !named(term)) {
                 let weight = idf(total, vocabulary.doc_freq(term));
                 all += weight;
                 if terms.iter().any(|t| t.is(term)) {
@@ -919,6 +943,41 @@ impl OrgIndex {
                 .unwrap_or(0) as usize,
         }
     }
+}
+
+/// Passages read to find the house name: enough to see a name repeated throughout.
+const HOUSE_PASSAGES: usize = 20_000;
+
+/// The house name of the passages `searcher` holds (`house.rs`), from at most
+/// [`HOUSE_PASSAGES`] of them, as written (lowercase) and as a term.
+fn house_name(searcher: &Searcher, f: Fields) -> Result<Option<(String, String)>, KnowledgeError> {
+    let top = searcher.search(
+        &AllQuery,
+        &TopDocs::with_limit(HOUSE_PASSAGES).order_by_score(),
+    )?;
+    let mut articles: HashMap<String, (String, Vec<String>)> = HashMap::new();
+    for (_, address) in top {
+        let doc: TantivyDocument = searcher.doc(address)?;
+        let field = |field: Field| {
+            doc.get_first(field)
+                .and_then(|value| value.as_str())
+                .unwrap_or("")
+                .to_owned()
+        };
+        let article = articles
+            .entry(field(f.article_id))
+            .or_insert_with(|| (field(f.title), Vec::new()));
+        article.1.push(field(f.body));
+    }
+    let mut house = house::HouseName::default();
+    for (title, texts) in articles.values() {
+        house.add(title, texts.iter().map(String::as_str));
+    }
+    let name = house.find(|word| encoder::builtin().is_some_and(|encoder| encoder.knows(word)));
+    Ok(name.and_then(|name| {
+        let term = text::terms(&mut text::analyzer(), &name).pop()?;
+        Some((name, term))
+    }))
 }
 
 /// Questions the built-in encoder encodes at once (a core each, about 15 ms a question).
@@ -1334,6 +1393,8 @@ impl Knowledge {
         question: &str,
         limit: usize,
     ) -> Result<Retrieval, KnowledgeError> {
+        let unnamed = index.without_house_name(question);
+        let question = unnamed.as_deref().unwrap_or(question);
         let worker = index.clone();
         let owned = question.to_owned();
         let mut retrieval =

@@ -8,6 +8,7 @@ pub mod embeddings;
 pub mod encoder;
 pub mod eval;
 pub mod handoff_llm;
+pub mod house;
 pub mod index;
 pub mod labelled;
 pub mod llm;
