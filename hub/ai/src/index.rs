@@ -866,11 +866,15 @@ impl OrgIndex {
         let vocabulary = self.vocabulary();
         let total = self.reader.searcher().num_docs();
         let question: f64 = terms.iter().map(|t| t.idf).sum();
-        let house = self.house.read().ok().and_then(|house| house.clone());
+        let house = self.house.read().ok();
+        let house = house
+            .as_deref()
+            .and_then(Option::as_ref)
+            .map(|(_, term)| term);
         let recall = |line: &[String]| {
             let (mut found, mut all) = (0.0, 0.0);
             // "Your Parcelhop account" restates "how do I close my account" fully.
-            let named = |term: &String| house.as_ref().is_some_and(|(_, house)| house == term);
+            let named = |term: &String| house == Some(term);
             for term in line.iter().filter(|term| !named(term)) {
                 let weight = idf(total, vocabulary.doc_freq(term));
                 all += weight;
@@ -925,23 +929,27 @@ impl OrgIndex {
     }
 
     fn stored_passage(&self, doc: &TantivyDocument) -> Passage {
-        let f = self.fields;
-        let field = |field: Field| {
-            doc.get_first(field)
-                .and_then(|value| value.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        Passage {
-            article_id: field(f.article_id),
-            title: field(f.title),
-            heading: field(f.heading),
-            text: field(f.body),
-            ordinal: doc
-                .get_first(f.ordinal)
-                .and_then(|value| value.as_u64())
-                .unwrap_or(0) as usize,
-        }
+        stored_passage(doc, self.fields)
+    }
+}
+
+/// The passage a stored document of the index holds.
+fn stored_passage(doc: &TantivyDocument, f: Fields) -> Passage {
+    let field = |field: Field| {
+        doc.get_first(field)
+            .and_then(|value| value.as_str())
+            .unwrap_or("")
+            .to_owned()
+    };
+    Passage {
+        article_id: field(f.article_id),
+        title: field(f.title),
+        heading: field(f.heading),
+        text: field(f.body),
+        ordinal: doc
+            .get_first(f.ordinal)
+            .and_then(|value| value.as_u64())
+            .unwrap_or(0) as usize,
     }
 }
 
@@ -957,17 +965,12 @@ fn house_name(searcher: &Searcher, f: Fields) -> Result<Option<(String, String)>
     )?;
     let mut articles: HashMap<String, (String, Vec<String>)> = HashMap::new();
     for (_, address) in top {
-        let doc: TantivyDocument = searcher.doc(address)?;
-        let field = |field: Field| {
-            doc.get_first(field)
-                .and_then(|value| value.as_str())
-                .unwrap_or("")
-                .to_owned()
-        };
-        let article = articles
-            .entry(field(f.article_id))
-            .or_insert_with(|| (field(f.title), Vec::new()));
-        article.1.push(field(f.body));
+        let passage = stored_passage(&searcher.doc(address)?, f);
+        articles
+            .entry(passage.article_id)
+            .or_insert_with(|| (passage.title, Vec::new()))
+            .1
+            .push(passage.text);
     }
     let mut house = house::HouseName::default();
     for (title, texts) in articles.values() {
